@@ -1,0 +1,3 @@
+from backtest.cli import main
+
+raise SystemExit(main())

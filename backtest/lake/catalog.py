@@ -1,0 +1,59 @@
+"""DuckDB over the lake: every table a view, every derived table a `queries/NAME.sql`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+
+from backtest.errors import InputError
+from backtest.lake.io import table_files
+from backtest.lake.schemas import SCHEMAS
+
+QUERIES = Path(__file__).resolve().parents[2] / "queries"
+RESULT_TABLES = ("liquidations", "steps")
+
+
+def _sql_str(path: Path) -> str:
+    return "'" + str(path).replace("'", "''") + "'"
+
+
+def connect(lake: Path | None = None, results: Path | None = None,
+            extra: dict[str, pa.Table] | None = None) -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB with a view per lake table (empty but typed when the lake lacks it)."""
+    con = duckdb.connect()
+    con.execute("SET TimeZone = 'UTC'")
+    for name, schema in SCHEMAS.items():
+        files = table_files(lake, name) if lake is not None else []
+        if files:
+            listing = ", ".join(_sql_str(f) for f in files)
+            con.execute(f"CREATE VIEW {name} AS SELECT * FROM read_parquet([{listing}], union_by_name = true)")
+        else:
+            con.register(name, schema.empty_table())
+    if results is not None:
+        for name in RESULT_TABLES:
+            f = Path(results) / f"{name}.parquet"
+            if not f.exists():
+                raise InputError(f"results folder has no {name}.parquet (is it a replay's output?)", file=results)
+            con.execute(f"CREATE VIEW {name} AS SELECT * FROM read_parquet({_sql_str(f)})")
+    for name, table in (extra or {}).items():
+        con.register(name, table)
+    return con
+
+
+def query_path(name: str) -> Path:
+    path = QUERIES / f"{name}.sql"
+    if not path.exists():
+        known = ", ".join(sorted(p.stem for p in QUERIES.glob("*.sql")))
+        raise InputError(f"no query named {name!r} (known: {known})", file=path)
+    return path
+
+
+def run_query(con: duckdb.DuckDBPyConnection, name: str, params: dict | None = None) -> pa.Table:
+    """Run `queries/NAME.sql`; `$param` placeholders are bound from `params`."""
+    sql = query_path(name).read_text()
+    try:
+        return con.execute(sql, params or {}).fetch_arrow_table()
+    except duckdb.Error as exc:
+        raise InputError(f"query failed: {str(exc).splitlines()[0]}", file=query_path(name)) from None

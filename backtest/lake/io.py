@@ -1,0 +1,116 @@
+"""Parquet I/O for the lake: atomic writes, schema-checked reads.
+
+A lake is a folder with one sub-folder per table; every `*.parquet` inside belongs to that table.
+Writers go through a temporary name and `os.replace`, so a reader never sees half a file.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from backtest.errors import InputError
+from backtest.lake.schemas import REQUIRED, SCHEMAS
+from backtest.lake.validate import VALIDATORS
+
+
+@contextlib.contextmanager
+def atomic_path(final: Path):
+    """Yield a temporary path beside `final`; move it into place only if the block succeeds."""
+    final = Path(final)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent)
+    os.close(fd)
+    tmp = Path(tmp)
+    try:
+        yield tmp
+        os.replace(tmp, final)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+@contextlib.contextmanager
+def atomic_dir(final: Path):
+    """Yield a temporary folder beside `final`; swap it in whole when the block succeeds."""
+    final = Path(final)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent))
+    try:
+        yield tmp
+        if final.exists():
+            old = final.with_name(f".{final.name}.old")
+            shutil.rmtree(old, ignore_errors=True)
+            os.replace(final, old)
+            os.replace(tmp, final)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(tmp, final)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def write_parquet(table: pa.Table, path: Path) -> Path:
+    """Deterministic bytes for the same table: fixed compression, no pandas metadata."""
+    table = table.replace_schema_metadata(None)
+    with atomic_path(path) as tmp:
+        pq.write_table(table, tmp, compression="zstd", use_dictionary=True, write_statistics=True)
+    return Path(path)
+
+
+def table_files(lake: Path, name: str) -> list[Path]:
+    folder = Path(lake) / name
+    return sorted(p for p in folder.glob("*.parquet") if not p.name.startswith("."))
+
+
+def conform(table: pa.Table, name: str, source) -> pa.Table:
+    """Check the required columns, cast to the lake schema, add missing optional columns as nulls."""
+    schema = SCHEMAS[name]
+    missing = [c for c in REQUIRED[name] if c not in table.column_names]
+    if missing:
+        raise InputError(f"missing required column of table {name!r}", file=source, column=missing[0])
+    columns = []
+    for field in schema:
+        if field.name not in table.column_names:
+            columns.append(pa.nulls(len(table), field.type))
+            continue
+        col = table[field.name]
+        try:
+            columns.append(col.cast(field.type) if col.type != field.type else col)
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
+            raise InputError(f"expected {field.type}, found {col.type} ({str(exc).splitlines()[0]})",
+                             file=source, column=field.name) from None
+    return pa.Table.from_arrays(columns, schema=schema)
+
+
+def read_table(lake: Path, name: str, *, required: bool = True) -> pa.Table:
+    """All files of one table, conformed to its schema; an empty table if allowed and absent."""
+    files = table_files(lake, name)
+    if not files:
+        if required:
+            raise InputError(f"lake table {name!r} has no Parquet files", file=Path(lake) / name)
+        return SCHEMAS[name].empty_table()
+    parts = []
+    for f in files:
+        try:
+            t = pq.read_table(f)
+        except (pa.ArrowInvalid, OSError) as exc:
+            raise InputError(f"not a readable Parquet file ({str(exc).splitlines()[0]})", file=f) from None
+        t = conform(t, name, f)
+        VALIDATORS[name](t, f)
+        parts.append(t)
+    return pa.concat_tables(parts)
+
+
+def write_table(lake: Path, name: str, table: pa.Table, filename: str | None = None) -> Path:
+    """Write one file of a lake table (default `<table>.parquet`), conformed to the schema."""
+    source = f"<{name} being written>"
+    table = conform(table, name, source)
+    VALIDATORS[name](table, source)
+    return write_parquet(table, Path(lake) / name / (filename or f"{name}.parquet"))

@@ -1,0 +1,112 @@
+"""Arrow schemas of the lake tables; the names the rest of the code and the tests rely on.
+
+Amounts are token units (float64) unless a column ends in `_raw` or holds a uint160/uint128
+on-chain value (decimal strings: they overflow DECIMAL(38)). Times are UTC.
+"""
+
+from __future__ import annotations
+
+import pyarrow as pa
+
+UTC_TS = pa.timestamp("us", tz="UTC")
+
+# cryo's `logs` dataset, exactly (crates/freeze/src/datasets/logs.rs): binary columns, u32 numbers.
+LOGS = pa.schema([
+    ("block_number", pa.uint32()),
+    ("transaction_index", pa.uint32()),
+    ("log_index", pa.uint32()),
+    ("transaction_hash", pa.binary()),
+    ("address", pa.binary()),
+    ("topic0", pa.binary()),
+    ("topic1", pa.binary()),
+    ("topic2", pa.binary()),
+    ("topic3", pa.binary()),
+    ("data", pa.binary()),
+    ("n_data_bytes", pa.uint32()),
+    ("chain_id", pa.uint64()),
+])
+
+MARKETS = pa.schema([
+    ("protocol", pa.string()),           # aave-v3, aave-v2, compound-v2, comet, maker
+    ("market", pa.string()),             # e.g. ethereum-main
+    ("asset", pa.string()),              # symbol used everywhere else (WETH, USDC, ...)
+    ("asset_address", pa.string()),
+    ("decimals", pa.int32()),
+    ("ltv", pa.float64()),
+    ("liquidation_threshold", pa.float64()),
+    ("liquidation_bonus", pa.float64()),  # 0.05 = 5% extra collateral
+    ("close_factor", pa.float64()),
+    ("protocol_fee", pa.float64()),       # share of the bonus that goes to the treasury
+    ("supply_cap", pa.float64()),
+    ("borrow_cap", pa.float64()),
+    ("emode_category", pa.int32()),
+    ("valid_from_block", pa.int64()),
+])
+
+POSITIONS = pa.schema([
+    ("protocol", pa.string()),
+    ("market", pa.string()),
+    ("account", pa.string()),
+    ("asset", pa.string()),
+    ("collateral", pa.float64()),
+    ("debt", pa.float64()),
+    ("block_number", pa.int64()),
+    ("timestamp", UTC_TS),
+])
+
+PRICES = pa.schema([
+    ("asset", pa.string()),
+    ("timestamp", UTC_TS),
+    ("price_usd", pa.float64()),
+    ("source", pa.string()),
+    ("outlier", pa.bool_()),              # kept, never silently used as an oracle price
+])
+
+POOLS = pa.schema([
+    ("dex", pa.string()),                 # uniswap-v2, uniswap-v3
+    ("pool", pa.string()),
+    ("token0", pa.string()),
+    ("token1", pa.string()),
+    ("fee", pa.float64()),                # 0.003 = 30 bps
+    ("block_number", pa.int64()),
+    ("timestamp", UTC_TS),
+    ("reserve0", pa.float64()),           # v2
+    ("reserve1", pa.float64()),
+    ("sqrt_price_x96", pa.string()),      # v3, uint160 as decimal text
+    ("tick", pa.int32()),
+    ("liquidity", pa.string()),           # v3, uint128 as decimal text
+])
+
+POOL_TICKS = pa.schema([
+    ("pool", pa.string()),
+    ("block_number", pa.int64()),
+    ("tick", pa.int32()),
+    ("liquidity_net", pa.string()),       # int128 as decimal text
+])
+
+GAS = pa.schema([
+    ("timestamp", UTC_TS),
+    ("gas_price_gwei", pa.float64()),
+])
+
+SCHEMAS: dict[str, pa.Schema] = {
+    "logs": LOGS,
+    "markets": MARKETS,
+    "positions": POSITIONS,
+    "prices": PRICES,
+    "pools": POOLS,
+    "pool_ticks": POOL_TICKS,
+    "gas": GAS,
+}
+
+# Columns a file must have; the rest may be absent and are filled with nulls.
+REQUIRED: dict[str, tuple[str, ...]] = {
+    "logs": ("block_number", "log_index", "address", "topic0", "data"),
+    "markets": ("protocol", "asset", "decimals", "ltv", "liquidation_threshold", "liquidation_bonus",
+                "valid_from_block"),
+    "positions": ("protocol", "account", "asset", "collateral", "debt", "block_number", "timestamp"),
+    "prices": ("asset", "timestamp", "price_usd"),
+    "pools": ("dex", "pool", "token0", "token1", "fee", "block_number"),
+    "pool_ticks": ("pool", "block_number", "tick", "liquidity_net"),
+    "gas": ("timestamp", "gas_price_gwei"),
+}

@@ -1,0 +1,1 @@
+"""Venues where seized collateral is sold, and the oracles that read them."""

@@ -1,0 +1,1 @@
+"""Pure liquidation maths, one module per protocol version."""

@@ -1,0 +1,117 @@
+"""Aave v3.0 liquidation rules (aave/aave-v3-core), in two precisions.
+
+* float64 array functions, used by the replay engine over the whole book at once;
+* exact integer functions that mirror the Solidity (bps percentages, WAD health factor,
+  half-up rounding of PercentageMath/WadRayMath), used by the differential tests
+  against the deployed Pool and as the reference for the float versions.
+
+Sources: GenericLogic.calculateUserAccountData, LiquidationLogic._calculateDebt and
+_calculateAvailableCollateralToLiquidate, PercentageMath, WadRayMath.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+PERCENTAGE_FACTOR = 10_000
+HALF_PERCENTAGE_FACTOR = 5_000
+WAD = 10**18
+HALF_WAD = WAD // 2
+HEALTH_FACTOR_LIQUIDATION_THRESHOLD = WAD            # ValidationLogic.sol L53
+CLOSE_FACTOR_HF_THRESHOLD = 95 * 10**16               # LiquidationLogic.sol: 0.95e18
+DEFAULT_LIQUIDATION_CLOSE_FACTOR = 5_000              # 50 %
+MAX_LIQUIDATION_CLOSE_FACTOR = 10_000                 # 100 %
+UINT256_MAX = 2**256 - 1
+
+
+# ----------------------------------------------------------------- float64, whole book at once
+
+def health_factor(collateral_usd: np.ndarray, debt_usd: np.ndarray, liquidation_threshold: np.ndarray) -> np.ndarray:
+    """HF per account from [accounts, assets] USD values; +inf with no debt (uint256.max on chain)."""
+    adjusted = collateral_usd @ liquidation_threshold
+    debt = debt_usd.sum(axis=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(debt > 0, adjusted / np.where(debt > 0, debt, 1.0), np.inf)
+
+
+def close_factor(hf: np.ndarray | float, default: float = 0.5, hf_threshold: float = 0.95) -> np.ndarray:
+    """50 % of a debt reserve while HF > 0.95, the whole of it below."""
+    return np.where(np.asarray(hf) > hf_threshold, default, 1.0)
+
+
+def seize(debt_to_cover, debt_price, collateral_price, collateral_balance, bonus, protocol_fee=0.0):
+    """Collateral taken for `debt_to_cover`, capped by the balance (then less debt is repaid).
+
+    Returns (debt_repaid, collateral_taken_from_user, protocol_fee_amount); the liquidator
+    receives collateral_taken - protocol_fee_amount. `bonus` is 0.05 for +5 %.
+    """
+    debt_to_cover = np.asarray(debt_to_cover, dtype=float)
+    base = debt_price * debt_to_cover / collateral_price
+    wanted = base * (1.0 + bonus)
+    capped = wanted > collateral_balance
+    taken = np.where(capped, collateral_balance, wanted)
+    repaid = np.where(capped, collateral_price * collateral_balance / debt_price / (1.0 + bonus), debt_to_cover)
+    fee = (taken - taken / (1.0 + bonus)) * protocol_fee
+    return repaid, taken, fee
+
+
+# ------------------------------------------------------------- exact integers, as the contracts
+
+def percent_mul(value: int, percentage: int) -> int:
+    return (value * percentage + HALF_PERCENTAGE_FACTOR) // PERCENTAGE_FACTOR
+
+
+def percent_div(value: int, percentage: int) -> int:
+    return (value * PERCENTAGE_FACTOR + percentage // 2) // percentage
+
+
+def wad_div(a: int, b: int) -> int:
+    return (a * WAD + b // 2) // b
+
+
+def account_data_exact(collateral: list[int], debt: list[int], prices: list[int], decimals: list[int],
+                       lt_bps: list[int]) -> tuple[int, int, int, int]:
+    """(totalCollateralBase, totalDebtBase, avgLiquidationThreshold, healthFactor) for one user.
+
+    Balances in token base units, prices in the oracle's base currency units (8 decimals on
+    mainnet). Every listed collateral counts (it is enabled as collateral with LT != 0).
+    """
+    total_coll = total_debt = weighted_lt = 0
+    for c, d, p, dec, lt in zip(collateral, debt, prices, decimals, lt_bps):
+        unit = 10**dec
+        if c and lt:
+            value = c * p // unit
+            total_coll += value
+            weighted_lt += value * lt
+        if d:
+            total_debt += d * p // unit
+    avg_lt = weighted_lt // total_coll if total_coll else 0
+    hf = UINT256_MAX if total_debt == 0 else wad_div(percent_mul(total_coll, avg_lt), total_debt)
+    return total_coll, total_debt, avg_lt, hf
+
+
+def liquidation_exact(debt_to_cover: int, user_reserve_debt: int, health_factor_wad: int,
+                      collateral_balance: int, collateral_price: int, debt_price: int,
+                      collateral_decimals: int, debt_decimals: int, bonus_bps: int,
+                      protocol_fee_bps: int = 0) -> tuple[int, int, int]:
+    """(debt repaid, collateral to the liquidator, collateral to the treasury) as LiquidationLogic.
+
+    `bonus_bps` is Aave's own form: 10500 for a 5 % bonus.
+    """
+    close = DEFAULT_LIQUIDATION_CLOSE_FACTOR if health_factor_wad > CLOSE_FACTOR_HF_THRESHOLD \
+        else MAX_LIQUIDATION_CLOSE_FACTOR
+    max_debt = percent_mul(user_reserve_debt, close)
+    actual = min(debt_to_cover, max_debt)
+    c_unit, d_unit = 10**collateral_decimals, 10**debt_decimals
+    base_collateral = debt_price * actual * c_unit // (collateral_price * d_unit)
+    max_collateral = percent_mul(base_collateral, bonus_bps)
+    if max_collateral > collateral_balance:
+        collateral = collateral_balance
+        debt_needed = percent_div(collateral_price * collateral * d_unit // (debt_price * c_unit), bonus_bps)
+    else:
+        collateral, debt_needed = max_collateral, actual
+    fee = 0
+    if protocol_fee_bps:
+        bonus_collateral = collateral - percent_div(collateral, bonus_bps)
+        fee = percent_mul(bonus_collateral, protocol_fee_bps)
+    return debt_needed, collateral - fee, fee
