@@ -1,0 +1,42 @@
+"""The `backtest` command: one verb per step of the user's path (see README)."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from backtest.errors import InputError
+
+# Each module in backtest/commands registers one verb; order is the order shown in --help.
+VERBS = (
+    "sample_data",
+    "scenarios",
+    "health",
+    "query",
+    "replay",
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="backtest",
+        description="Replay liquidation cascades of DeFi lending protocols on price paths.",
+        epilog="Start with `backtest replay` (the shipped synthetic sample and a stylised crash).",
+    )
+    sub = parser.add_subparsers(dest="verb", metavar="VERB", required=True)
+    for name in VERBS:
+        importlib.import_module(f"backtest.commands.{name}").register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except InputError as exc:
+        print(f"backtest {args.verb}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"backtest {args.verb}: interrupted", file=sys.stderr)
+        return 130
