@@ -115,3 +115,24 @@ def liquidation_exact(debt_to_cover: int, user_reserve_debt: int, health_factor_
         bonus_collateral = collateral - percent_div(collateral, bonus_bps)
         fee = percent_mul(bonus_collateral, protocol_fee_bps)
     return debt_needed, collateral - fee, fee
+
+
+# ------------------------------------------------------------- e-mode (v3.0 categories)
+
+def emode_params(asset_category, user_category, ltv, liquidation_threshold, bonus,
+                 category_ltv, category_lt, category_bonus):
+    """Effective (ltv, lt, bonus) per [account, asset] under Aave v3.0 e-mode.
+
+    An asset uses its category's parameters when the user's category is non-zero and equals
+    the asset's category (GenericLogic.calculateUserAccountData and
+    LiquidationLogic.executeLiquidationCall, aave/aave-v3-core). `asset_category` is [assets],
+    `user_category` [accounts]; `category_*` are indexed by category id (index 0 unused).
+    The optional category priceSource override is not modelled: pass the prices you want.
+    """
+    asset_category = np.asarray(asset_category)
+    user_category = np.asarray(user_category)
+    in_cat = (user_category[:, None] != 0) & (user_category[:, None] == asset_category[None, :])
+    cat = np.where(in_cat, user_category[:, None], 0)
+    pick = lambda base, table: np.where(in_cat, np.asarray(table, dtype=float)[cat],
+                                        np.broadcast_to(np.asarray(base, dtype=float), in_cat.shape))
+    return pick(ltv, category_ltv), pick(liquidation_threshold, category_lt), pick(bonus, category_bonus)
