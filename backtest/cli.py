@@ -11,6 +11,8 @@ from backtest.errors import InputError
 # Each module in backtest/commands registers one verb; order is the order shown in --help.
 VERBS = (
     "sample_data",
+    "import_prices",
+    "fetch_prices",
     "scenarios",
     "health",
     "query",

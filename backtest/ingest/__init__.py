@@ -1,0 +1,1 @@
+"""Getting outside data into the lake: one module per source."""

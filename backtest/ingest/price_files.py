@@ -1,0 +1,438 @@
+"""Real price files -> one clean, sorted series per file, with outliers flagged and gaps measured.
+
+Families: Binance klines (API JSON, data.binance.vision CSV without header, CryptoDataDownload CSV
+with a URL banner and newest-first rows, python-binance dumps), CoinGecko (API `market_chart`
+JSON, website export, per-symbol dumps), Chainlink `getRoundData` dumps, and generic OHLCV
+(any time column plus close or price, or bid/ask). Times may be unix s/ms/us or date strings in
+several formats, mixed within one file; naive times are taken as UTC. USDT and USDC quotes are
+taken as USD: the `source` label keeps the pair so a reader can tell.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+from backtest.errors import InputError
+from backtest.lake.schemas import UTC_TS
+
+FORMATS = ("auto", "binance", "coingecko", "chainlink", "ohlcv")
+
+# data.binance.vision and /api/v3/klines: 12 fields, no header (binance-spot-api-docs, rest-api.md).
+KLINE_COLUMNS = ("open_time", "open", "high", "low", "close", "volume", "close_time",
+                 "quote_volume", "trades", "taker_base", "taker_quote", "ignore")
+
+# Chainlink feeds found in real dumps: pair and answer decimals (data.chain.link feed pages).
+CHAINLINK_FEEDS = {
+    "0x5f4ec3df9cbd43714fe2740f5e3616155c5b8419": ("ETH/USD", 8),
+    "0xf4030086522a5beea4988f8ca5b36dbc97bee88c": ("BTC/USD", 8),
+    "0x86392dc19c0b719886221c78ab11eb8cf5c52812": ("stETH/ETH", 18),
+    "0xac559f25b1619171cbc396a50854a3240b6a4e99": ("ETH/BTC", 8),
+    "0x8fffffd4afb6115b954bd326cbe7b4ba576818f6": ("USDC/USD", 8),
+    "0x3e7d1eab13ad0104d2750b8863b489d65364e32d": ("USDT/USD", 8),
+    "0xaed0c38402a5d19df6e4c03f4e2dced6e29c1ee9": ("DAI/USD", 8),
+    "0xcd627aa160a6fa45eb793d19ef54f5062f20f33f": ("CRV/USD", 8),
+}
+QUOTES = ("USDT", "USDC", "BUSD", "FDUSD", "TUSD", "USD")
+TIME_COLUMNS = ("unix", "open_time", "timestamp", "time_period_start", "time", "date", "datetime",
+                "snapped_at", "timestamp_x", "updatedat", "update")
+BAR_OPEN_COLUMNS = ("unix", "open_time", "timestamp", "time_period_start", "time", "date", "datetime")
+PRICE_COLUMNS = ("close", "price_close", "price", "usd_price")
+DATE_FORMATS = ("%Y-%m-%d %I-%p", "%Y-%m-%d %I:%M %p", "%m/%d/%Y %H:%M", "%m/%d/%Y", "%d.%m.%Y %H:%M")
+
+
+@dataclass(frozen=True)
+class Gaps:
+    step_seconds: int
+    count: int
+    missing_steps: int
+    where: tuple[tuple[pd.Timestamp, pd.Timestamp], ...]  # (last row before, first row after), longest first
+
+    def describe(self) -> str:
+        if not self.count:
+            return f"no gaps (step {_interval(self.step_seconds)})"
+        a, b = self.where[0]
+        return (f"{self.count} gap(s), {self.missing_steps} missing step(s) of {_interval(self.step_seconds)}; "
+                f"largest {span(b - a)} from {a:%Y-%m-%d %H:%M} to {b:%Y-%m-%d %H:%M} UTC")
+
+
+@dataclass
+class PriceSeries:
+    """One imported series, oldest first; `low`/`high` are NaN where the file has no range."""
+    asset: str
+    source: str
+    timestamp: np.ndarray            # datetime64[us], UTC
+    price: np.ndarray
+    low: np.ndarray
+    high: np.ndarray
+    outlier: np.ndarray = field(default=None)
+    dropped: dict[str, int] = field(default_factory=dict)
+
+    def __post_init__(self):
+        if self.outlier is None:
+            self.outlier = flag_outliers(self.price, self.low, self.high)
+
+    @property
+    def step_seconds(self) -> int:
+        return nominal_step(self.timestamp)
+
+    def gaps(self) -> Gaps:
+        return find_gaps(self.timestamp)
+
+    def to_table(self) -> pa.Table:
+        n = len(self.price)
+        return pa.table({
+            "asset": pa.array([self.asset] * n, pa.string()),
+            "timestamp": pa.array(self.timestamp.astype("datetime64[us]"), UTC_TS),
+            "price_usd": pa.array(self.price, pa.float64()),
+            "source": pa.array([self.source] * n, pa.string()),
+            "outlier": pa.array(self.outlier, pa.bool_()),
+        })
+
+
+# ---------------------------------------------------------------- checks (pure, arrays in and out)
+
+def flag_outliers(price, low=None, high=None, *, neighbours: int = 3, window: int = 49,
+                  min_move: float = float(np.log(1.5)), min_z: float = 20.0) -> np.ndarray:
+    """A print is an outlier when it sits far from where the market was just before and just after.
+
+    Hampel-style identifier (median level, 1.4826*MAD scale; e.g. cran/pracma R/hampel.R), on logs:
+    level = median of the `neighbours` closes either side (the bar itself excluded), scale = 1.4826 *
+    median |log-return| over a centred `window`. A bar is flagged when its close, low or high is more
+    than `min_move` (log; 0.405 = 50%) from the level AND more than `min_z` scales away. A crash that
+    stays down moves the neighbours with it; a 3.99 USDC wick that reverts in the same hour does not.
+    """
+    logp = np.log(np.asarray(price, float))
+    n = logp.size
+    if n < 3:
+        return np.zeros(n, bool)
+    padded = np.pad(logp, neighbours, constant_values=np.nan)
+    around = np.stack([padded[neighbours + k: neighbours + k + n]
+                       for k in range(-neighbours, neighbours + 1) if k])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)      # all-NaN columns at the edges
+        level = np.nanmedian(around, axis=0)
+    moves = pd.Series(np.abs(np.diff(logp, prepend=np.nan)))
+    scale = 1.4826 * moves.rolling(window, center=True, min_periods=3).median().to_numpy()
+    scale = np.where(np.isfinite(scale) & (scale > 0), scale, 1e-6)
+    dist = np.abs(logp - level)
+    for extra in (low, high):
+        if extra is not None:
+            with np.errstate(divide="ignore", invalid="ignore"):
+                d = np.abs(np.log(np.asarray(extra, float)) - level)
+            dist = np.fmax(dist, d)
+    return (dist > min_move) & (dist > min_z * scale)
+
+
+def nominal_step(ts: np.ndarray) -> int:
+    """The file's bar length in seconds: the median spacing, rounded to the second."""
+    if len(ts) < 2:
+        return 0
+    diffs = np.diff(np.asarray(ts, "datetime64[us]").astype(np.int64))
+    return int(round(float(np.median(diffs)) / 1e6))
+
+
+def find_gaps(ts: np.ndarray, step_seconds: int | None = None, factor: float = 1.5) -> Gaps:
+    """Intervals longer than `factor` bars: where the file is silent."""
+    step = step_seconds or nominal_step(ts)
+    if len(ts) < 2 or step <= 0:
+        return Gaps(step, 0, 0, ())
+    t = np.asarray(ts, "datetime64[us]")
+    diffs = np.diff(t.astype(np.int64)) / 1e6
+    idx = np.flatnonzero(diffs > factor * step)
+    idx = idx[np.argsort(-diffs[idx], kind="stable")]
+    missing = int(np.sum(np.round(diffs[idx] / step) - 1))
+    where = tuple((pd.Timestamp(t[i], tz="UTC"), pd.Timestamp(t[i + 1], tz="UTC")) for i in idx)
+    return Gaps(step, int(idx.size), missing, where)
+
+
+def span(delta) -> str:
+    """166d 12h, 5h, 3m 22s: a duration the way a person reads it."""
+    total = int(round(pd.Timedelta(delta).total_seconds()))
+    parts = [(total // 86400, "d"), (total % 86400 // 3600, "h"), (total % 3600 // 60, "m"), (total % 60, "s")]
+    return " ".join(f"{n}{u}" for n, u in parts if n) or "0s"
+
+
+def _interval(seconds: int) -> str:
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size and seconds % size == 0:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"
+
+
+# ---------------------------------------------------------------- reading
+
+def read_price_file(path, fmt: str = "auto", *, asset: str | None = None,
+                    decimals: int | None = None) -> PriceSeries:
+    """Parse one real price file; bad rows raise InputError naming file, column and (data) row."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"cannot read price file ({exc})", file=path) from None
+    return parse_price_text(text, path, fmt, asset=asset, decimals=decimals)
+
+
+def parse_price_text(text: str, name, fmt: str = "auto", *, asset: str | None = None,
+                     decimals: int | None = None) -> PriceSeries:
+    if fmt not in FORMATS:
+        raise InputError(f"unknown format {fmt!r} (one of {', '.join(FORMATS)})", file=name)
+    frame, hint = _frame(text, name)
+    if fmt == "auto":
+        fmt = detect_format(frame, hint)
+    parse = {"binance": _binance, "coingecko": _coingecko, "chainlink": _chainlink, "ohlcv": _ohlcv}[fmt]
+    return parse(frame, name, hint, asset, decimals)
+
+
+def _frame(text: str, name) -> tuple[pd.DataFrame, str]:
+    """Strings only; `hint` says what the container looked like (json-klines, json-chart, csv, ...)."""
+    stripped = text.lstrip()
+    if stripped[:1] in "[{":
+        try:
+            obj = json.loads(stripped)
+        except json.JSONDecodeError as exc:
+            raise InputError(f"not valid JSON ({exc.msg} at line {exc.lineno})", file=name) from None
+        if isinstance(obj, dict) and "prices" in obj:
+            return pd.DataFrame(obj["prices"], columns=["timestamp", "price"]).astype(str), "json-chart"
+        if isinstance(obj, dict) and "data" in obj:
+            obj = obj["data"]
+        if isinstance(obj, list) and obj and isinstance(obj[0], list):
+            return pd.DataFrame(obj, columns=list(KLINE_COLUMNS[:len(obj[0])])).astype(str), "json-klines"
+        if isinstance(obj, list) and obj and isinstance(obj[0], dict):
+            frame = pd.DataFrame(obj).astype(str)
+            frame.columns = [str(c).strip().lower() for c in frame.columns]
+            return frame, "json-records"
+        raise InputError("JSON holds no price rows (expected klines, a market_chart or records)", file=name)
+    lines = text.splitlines()
+    first = 0
+    while first < len(lines) - 1 and lines[first].count(",") < max(1, lines[first + 1].count(",")):
+        first += 1                                   # banner lines (a URL, a title) above the table
+    body = "\n".join(lines[first:])
+    has_header = len(lines) - first < 2 or _numeric_fields(lines[first]) < _numeric_fields(lines[first + 1])
+    frame = pd.read_csv(io.StringIO(body), dtype=str, header=0 if has_header else None,
+                        keep_default_na=False, skipinitialspace=True)
+    if not has_header:
+        cols = KLINE_COLUMNS if frame.shape[1] >= 6 else ("timestamp", "price")
+        frame.columns = list(cols[:frame.shape[1]]) + [f"extra{i}" for i in range(frame.shape[1] - len(cols))]
+        return frame, "csv-bare"
+    frame.columns = [str(c).strip().lower() for c in frame.columns]
+    return frame, "csv"
+
+
+def _numeric_fields(line: str) -> int:
+    return int(pd.to_numeric(pd.Series(line.split(",")), errors="coerce").notna().sum())
+
+
+def detect_format(frame: pd.DataFrame, hint: str) -> str:
+    cols = set(frame.columns)
+    if hint == "json-klines" or (hint == "csv-bare" and frame.shape[1] >= 6):
+        return "binance"
+    if hint == "json-chart" or "snapped_at" in cols or "usd_price" in cols or {"price", "market_cap"} <= cols:
+        return "coingecko"
+    if "answer" in cols or ("answeredinround" in cols) or (
+            frame.shape[1] == 6 and list(frame.columns)[1:] == ["0", "1", "2", "3", "4"]):
+        return "chainlink"
+    if {"unix", "symbol"} <= cols or "ticker" in cols or "tradecount" in cols:
+        return "binance"
+    return "ohlcv"
+
+
+def _pick(frame, names, name, what) -> str:
+    for c in names:
+        if c in frame.columns:
+            return c
+    raise InputError(f"no {what} column (looked for {', '.join(names)}; found {', '.join(frame.columns)})",
+                     file=name)
+
+
+def parse_times(raw: pd.Series, name, column: str) -> np.ndarray:
+    """Unix numbers (s, ms, us or ns, told apart by size row by row) or date strings, mixed."""
+    text = raw.astype(str).str.strip()
+    nums = pd.to_numeric(text, errors="coerce").to_numpy(float)
+    numeric = np.isfinite(nums)
+    out = np.full(len(text), np.datetime64("NaT"), "datetime64[us]")
+    if numeric.any():
+        mag = np.abs(nums)
+        scale = np.select([mag < 1e11, mag < 1e14, mag < 1e17], [1e6, 1e3, 1.0], 1e-3)
+        out[numeric] = np.round(nums[numeric] * scale[numeric]).astype(np.int64).astype("datetime64[us]")
+    rest = ~numeric
+    if rest.any():
+        s = text[rest].str.replace(r"\s*UTC$", "", regex=True)
+        parsed = pd.to_datetime(s, format="ISO8601", utc=True, errors="coerce")
+        for fmt in DATE_FORMATS:
+            todo = parsed.isna()
+            if not todo.any():
+                break
+            parsed[todo] = pd.to_datetime(s[todo], format=fmt, utc=True, errors="coerce")
+        out[rest] = parsed.dt.tz_convert("UTC").dt.tz_localize(None).to_numpy("datetime64[us]")
+    bad = np.flatnonzero(np.isnat(out))
+    if bad.size:
+        raise InputError(f"not a time (unix seconds/ms or a date; found {raw.iloc[bad[0]]!r})",
+                         file=name, column=column, row=int(bad[0]) + 1)
+    return out
+
+
+def _numbers(frame, col, name, *, required=True) -> np.ndarray:
+    if col is None or col not in frame.columns:
+        return np.full(len(frame), np.nan)
+    text = frame[col].astype(str).str.strip()
+    v = pd.to_numeric(text, errors="coerce").to_numpy(float)
+    bad = np.flatnonzero(~np.isfinite(v) & (required | ~text.isin(["", "nan", "NaN", "NULL", "None"])))
+    if bad.size:
+        raise InputError(f"not a number (found {frame[col].iloc[bad[0]]!r})", file=name, column=col,
+                         row=int(bad[0]) + 1)
+    return v
+
+
+def _series(name, asset, source, ts, price, low, high, price_col, dropped=None) -> PriceSeries:
+    """Common tail: positive prices, oldest first, duplicates resolved, outliers flagged."""
+    rows = np.arange(1, len(price) + 1)
+    bad = np.flatnonzero(~(price > 0))
+    if bad.size:
+        raise InputError(f"price must be > 0 (found {price[bad[0]]!r})", file=name, column=price_col,
+                         row=int(rows[bad[0]]))
+    newest_first = len(ts) > 1 and np.median(np.diff(ts.astype(np.int64))) < 0
+    order = np.argsort(ts, kind="stable")
+    ts, price, low, high, rows = ts[order], price[order], low[order], high[order], rows[order]
+    # A repeated time: the row written last wins (the upper one in a newest-first export, which is
+    # how CryptoDataDownload prepends and Chainlink dumps list rounds; the lower one otherwise).
+    same = np.flatnonzero(ts[1:] == ts[:-1]) + 1
+    drop = same if newest_first else same - 1
+    keep = np.ones(len(ts), bool)
+    keep[drop] = False
+    dropped = dict(dropped or {})
+    differ = int(np.count_nonzero(price[same] != price[same - 1]))
+    if same.size - differ:
+        dropped["repeated times, same price"] = int(same.size - differ)
+    if differ:
+        dropped["repeated times with different prices; kept the row written last"] = differ
+    if not keep.any():
+        raise InputError("no price rows", file=name)
+    return PriceSeries(asset, source, ts[keep], price[keep], low[keep], high[keep], dropped=dropped)
+
+
+def _asset_of(pair: str | None, given: str | None, name) -> str:
+    if given:
+        return given
+    if pair:
+        pair = pair.replace("/", "").replace("-", "").upper()
+        for q in QUOTES:
+            if pair.endswith(q) and len(pair) > len(q):
+                return pair[: -len(q)]
+    raise InputError("cannot tell which asset this file prices; pass --asset", file=name)
+
+
+def _pair_from_name(name) -> str | None:
+    m = re.search(r"(?:^|[_\-])([A-Za-z0-9]+?(?:USDT|USDC|BUSD|FDUSD|TUSD|USD))(?:[_\-.]|$)",
+                  Path(str(name)).name, re.I)
+    return m.group(1).upper() if m else None
+
+
+def _bar_end(ts: np.ndarray, step: int) -> np.ndarray:
+    """A bar's close is the price at the bar's end; stamped at its open, a replay would see it early."""
+    return ts + np.timedelta64(step, "s")
+
+
+def _binance(frame, name, hint, asset, decimals):
+    tcol = _pick(frame, ("unix", "open_time", "timestamp", "date"), name, "time")
+    ts = parse_times(frame[tcol], name, tcol)
+    pair = None
+    for c in ("symbol", "ticker"):
+        if c in frame.columns and len(frame):
+            pair = str(frame[c].iloc[0]).replace("/", "").upper()
+    pair = pair or _pair_from_name(name)
+    price = _numbers(frame, "close", name)
+    low, high = _numbers(frame, "low", name, required=False), _numbers(frame, "high", name, required=False)
+    step = nominal_step(np.sort(ts))
+    source = f"binance:{pair or Path(str(name)).name}:{_interval(step)}:close"
+    return _series(name, _asset_of(pair, asset, name), source, _bar_end(ts, step), price, low, high, "close")
+
+
+def _coingecko(frame, name, hint, asset, decimals):
+    tcol = _pick(frame, ("snapped_at", "timestamp", "time", "date"), name, "time")
+    pcol = _pick(frame, ("usd_price", "price"), name, "price")
+    symbol = str(frame["symbol"].iloc[0]) if "symbol" in frame.columns and len(frame) else None
+    if symbol is None:
+        m = re.match(r"([A-Za-z0-9]+)[_\-]usd", Path(str(name)).name, re.I)
+        symbol = m.group(1) if m else None
+    asset = asset or symbol
+    if not asset:
+        raise InputError("cannot tell which coin this CoinGecko file prices; pass --asset", file=name)
+    ts = parse_times(frame[tcol], name, tcol)
+    price = _numbers(frame, pcol, name)
+    nan = np.full(len(price), np.nan)
+    return _series(name, asset, f"coingecko:{symbol or asset}:usd", ts, price, nan, nan.copy(), pcol)
+
+
+def _chainlink(frame, name, hint, asset, decimals):
+    cols = list(frame.columns)
+    if "answer" not in cols:                      # header `,0,1,2,3,4`: round, answer, started, updated, answered
+        frame = frame.rename(columns=dict(zip(cols[1:], ["round", "answer", "start", "update", "answeredinround"])))
+    address = re.search(r"0x[0-9a-fA-F]{40}", str(name))
+    feed = CHAINLINK_FEEDS.get(address.group(0).lower()) if address else None
+    if decimals is None:
+        if feed is None:
+            raise InputError("unknown Chainlink feed: pass --decimals (8 for USD feeds, 18 for ETH feeds)", file=name)
+        decimals = feed[1]
+    tcol = _pick(frame, ("updatedat", "update", "updated_at"), name, "updatedAt")
+    answer = _numbers(frame, "answer", name)
+    when = _numbers(frame, tcol, name)
+    invalid = (answer <= 0) | (when <= 0)         # a round never answered: 0 / 0 in getRoundData
+    frame = frame.loc[~invalid]
+    ts = parse_times(frame[tcol], name, tcol)
+    price = answer[~invalid] / 10.0 ** decimals
+    pair = feed[0] if feed else None
+    if asset is None and pair is not None:
+        asset = pair[:-4] if pair.endswith("/USD") else pair
+    if asset is None:
+        raise InputError("cannot tell which asset this Chainlink feed prices; pass --asset", file=name)
+    label = address.group(0) if address else Path(str(name)).name
+    nan = np.full(len(price), np.nan)
+    dropped = {"unanswered rounds (answer or updatedAt 0)": int(invalid.sum())} if invalid.any() else {}
+    return _series(name, asset, f"chainlink:{label}:{pair or asset}", ts, price, nan, nan.copy(), "answer", dropped)
+
+
+def _ohlcv(frame, name, hint, asset, decimals):
+    tcol = _pick(frame, TIME_COLUMNS, name, "time")
+    ts = parse_times(frame[tcol], name, tcol)
+    if "bid_price" in frame.columns and "ask_price" in frame.columns:
+        pcol = "bid_price"
+        price = (_numbers(frame, "bid_price", name) + _numbers(frame, "ask_price", name)) / 2
+        label = "mid"
+    else:
+        pcol = _pick(frame, PRICE_COLUMNS, name, "close/price")
+        price, label = _numbers(frame, pcol, name), "close"
+    lcol = "low" if "low" in frame.columns else "price_low"
+    hcol = "high" if "high" in frame.columns else "price_high"
+    low, high = _numbers(frame, lcol, name, required=False), _numbers(frame, hcol, name, required=False)
+    pair = _pair_from_name(name)
+    step = nominal_step(np.sort(ts))
+    source = f"ohlcv:{Path(str(name)).name}:{_interval(step)}:{label}"
+    if tcol in BAR_OPEN_COLUMNS and ({"open", "price_open"} & set(frame.columns)):
+        ts = _bar_end(ts, step)
+    return _series(name, _asset_of(pair, asset, name), source, ts, price, low, high, pcol)
+
+
+def divide(numerator: PriceSeries, denominator: PriceSeries, asset: str) -> PriceSeries:
+    """Price of a quote asset from two pairs with one base: USDC/USD = (BTC/USD) / (BTC/USDC).
+
+    Only rows present in both files are kept; the bar range of a ratio is not known (the two
+    extremes need not fall at the same instant), so low/high are left empty.
+    """
+    common, i, j = np.intersect1d(numerator.timestamp, denominator.timestamp, return_indices=True)
+    if not common.size:
+        raise InputError("the two files share no timestamps", file=denominator.source)
+    price = numerator.price[i] / denominator.price[j]
+    nan = np.full(common.size, np.nan)
+    dropped = {"rows without a partner in the other file":
+               int(len(numerator.price) + len(denominator.price) - 2 * common.size)}
+    return PriceSeries(asset, f"{numerator.source}/{denominator.source}", common, price, nan, nan.copy(),
+                       dropped={k: v for k, v in dropped.items() if v})
