@@ -1,0 +1,230 @@
+"""Maker Liquidations 2.0 (makerdao/dss): Dog.bark, Clipper kick/redo/take, abaci price curves.
+
+A vault is not liquidated against a fixed bonus: `bark` moves (part of) it into a Dutch
+auction whose price starts at feed x buf and decays along a curve; keepers `take` at the
+current price. The penalty `chop` is added to the debt to raise (`tab`); the keeper who
+barks is paid `tip + tab x chip`. An auction too old (`tail`) or too cheap (`cusp`) must be
+reset with `redo`, which restarts the price from the current feed.
+
+Float units: ink/lot in collateral units, art normalised debt, rate as a multiplier (1.02),
+spot in DAI per collateral unit (price / mat), dust/tab/hole/tip in DAI, chop 1.13 for 13 %.
+Exact units as the contracts: wad 1e18, ray 1e27, rad 1e45.
+
+Sources: src/dog.sol (bark), src/clip.sol (kick, redo, take, status, upchost),
+src/abaci.sol (LinearDecrease, StairstepExponentialDecrease, ExponentialDecrease, rpow).
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+
+WAD, RAY, RAD = 10**18, 10**27, 10**45
+BLN = 10**9
+
+
+class Bark(NamedTuple):
+    dart: np.ndarray     # normalised debt taken into the auction
+    dink: np.ndarray     # collateral taken into the auction (the lot)
+    due: np.ndarray      # DAI of debt moved to the Vow (dart x rate)
+    tab: np.ndarray      # DAI the auction must raise (due x chop)
+    allowed: np.ndarray  # False where bark reverts (no room, dusty partial, null auction)
+
+
+class Take(NamedTuple):
+    slice: np.ndarray    # collateral bought
+    owe: np.ndarray      # DAI paid
+    tab: np.ndarray      # DAI still to raise
+    lot: np.ndarray      # collateral still for sale
+    allowed: np.ndarray  # False where take reverts (too expensive, no partial purchase)
+
+
+# ----------------------------------------------------------------- float64
+
+def unsafe(ink, art, rate, spot) -> np.ndarray:
+    return np.asarray(ink, dtype=float) * spot < np.asarray(art, dtype=float) * rate
+
+
+def bark(ink, art, rate, chop, dust, room) -> Bark:
+    """Liquidate up to `room` DAI of tab (room = min(Hole - Dirt, ilk.hole - ilk.dirt)).
+
+    A remainder below dust takes the whole vault (so the limits can be overshot a little);
+    a partial auction below dust reverts.
+    """
+    ink, art, room = (np.asarray(x, dtype=float) for x in (ink, art, room))
+    dart = np.minimum(art, room / rate / chop)
+    partial = art > dart
+    dusty_rest = partial & ((art - dart) * rate < dust)
+    dart = np.where(dusty_rest, art, dart)
+    dusty_auction = partial & ~dusty_rest & (dart * rate < dust)
+    dink = np.where(art > 0, ink * dart / np.where(art > 0, art, 1.0), 0.0)
+    allowed = (room > 0) & ~dusty_auction & (dink > 0)
+    due = dart * rate
+    z = np.zeros_like(dart)
+    return Bark(np.where(allowed, dart, z), np.where(allowed, dink, z), np.where(allowed, due, z),
+                np.where(allowed, due * chop, z), allowed)
+
+
+def kick(tab, feed_price, buf, tip, chip):
+    """(top, coin): the auction's starting price and the keeper's reward in DAI."""
+    return np.asarray(feed_price, dtype=float) * buf, tip + np.asarray(tab, dtype=float) * chip
+
+
+def chost(dust, chop):
+    """Smallest tab worth an incentive, and the smallest remainder a partial take may leave."""
+    return dust * chop
+
+
+def linear_decrease(top, dur, tau):
+    """top x (tau - dur) / tau, 0 from tau on."""
+    dur = np.asarray(dur, dtype=float)
+    return np.where(dur >= tau, 0.0, np.asarray(top, dtype=float) * (tau - dur) / tau)
+
+
+def stairstep_exponential_decrease(top, dur, cut, step):
+    """top x cut^floor(dur / step): `cut` 0.99 drops 1 % every `step` seconds."""
+    return np.asarray(top, dtype=float) * np.power(cut, np.floor_divide(np.asarray(dur), step))
+
+
+def exponential_decrease(top, dur, cut):
+    """top x cut^dur, a per-second decay."""
+    return np.asarray(top, dtype=float) * np.power(cut, np.asarray(dur, dtype=float))
+
+
+def needs_redo(dur, price, top, tail, cusp) -> np.ndarray:
+    """Clipper.status `done`: older than tail seconds, or price fell below cusp x top."""
+    return (np.asarray(dur) > tail) | (np.asarray(price, dtype=float) / top < cusp)
+
+
+def redo_coin(tab, lot, feed_price, tip, chip, chost_):
+    """Keeper reward on redo: paid only if tab and the lot's value are both >= chost."""
+    tab = np.asarray(tab, dtype=float)
+    pays = (tab >= chost_) & (np.asarray(lot, dtype=float) * feed_price >= chost_)
+    return np.where(pays, tip + tab * chip, 0.0)
+
+
+def take(tab, lot, price, amt, max_price, chost_) -> Take:
+    """Buy up to `amt` collateral at `price` (must be <= max_price); never more DAI than tab.
+
+    A purchase that would leave less than chost of tab is cut down to leave exactly chost,
+    and is refused when the tab itself is at most chost (then only the whole lot may go).
+    """
+    tab, lot, price = (np.asarray(x, dtype=float) for x in (tab, lot, price))
+    slice_ = np.minimum(lot, amt)
+    owe = slice_ * price
+    over = owe > tab
+    owe = np.where(over, tab, owe)
+    slice_ = np.where(over, tab / price, slice_)
+    small_rest = ~over & (owe < tab) & (slice_ < lot) & (tab - owe < chost_)
+    refused = small_rest & (tab <= chost_)
+    owe = np.where(small_rest, tab - chost_, owe)
+    slice_ = np.where(small_rest, (tab - chost_) / price, slice_)
+    allowed = (np.asarray(max_price) >= price) & ~refused
+    z = np.zeros_like(owe)
+    return Take(np.where(allowed, slice_, z), np.where(allowed, owe, z),
+                np.where(allowed, tab - owe, tab), np.where(allowed, lot - slice_, lot), allowed)
+
+
+# ------------------------------------------------------------- exact integers, as the contracts
+
+def rmul(x: int, y: int) -> int:
+    return x * y // RAY
+
+
+def wmul(x: int, y: int) -> int:
+    return x * y // WAD
+
+
+def rdiv(x: int, y: int) -> int:
+    return x * RAY // y
+
+
+def rpow(x: int, n: int, b: int) -> int:
+    """abaci.sol rpow: square-and-multiply in base b, rounding half up at every step."""
+    if n == 0:
+        return b
+    if x == 0:
+        return 0
+    z = x if n % 2 else b
+    half = b // 2
+    n //= 2
+    while n:
+        x = (x * x + half) // b
+        if n % 2:
+            z = (z * x + half) // b
+        n //= 2
+    return z
+
+
+def bark_exact(ink: int, art: int, rate: int, spot: int, dust: int, chop: int,
+               Hole: int, Dirt: int, hole: int, dirt: int) -> tuple[int, int, int, int]:
+    """(dart, dink, due, tab) as Dog.bark, or ValueError with the revert reason."""
+    if not (spot > 0 and ink * spot < art * rate):
+        raise ValueError("Dog/not-unsafe")
+    if not (Hole > Dirt and hole > dirt):
+        raise ValueError("Dog/liquidation-limit-hit")
+    room = min(Hole - Dirt, hole - dirt)
+    dart = min(art, room * WAD // rate // chop)
+    if art > dart:
+        if (art - dart) * rate < dust:
+            dart = art
+        elif dart * rate < dust:
+            raise ValueError("Dog/dusty-auction-from-partial-liquidation")
+    dink = ink * dart // art
+    if dink == 0:
+        raise ValueError("Dog/null-auction")
+    due = dart * rate
+    return dart, dink, due, due * chop // WAD
+
+
+def feed_price_exact(val_wad: int, par_ray: int = RAY) -> int:
+    """Clipper.getFeedPrice: the OSM's wad price, divided by par, as a ray."""
+    return rdiv(val_wad * BLN, par_ray)
+
+
+def kick_exact(tab: int, feed_price: int, buf: int, tip: int, chip: int) -> tuple[int, int]:
+    """(top ray, coin rad)."""
+    top = rmul(feed_price, buf)
+    coin = tip + wmul(tab, chip) if (tip > 0 or chip > 0) else 0
+    return top, coin
+
+
+def linear_decrease_exact(top: int, dur: int, tau: int) -> int:
+    return 0 if dur >= tau else rmul(top, (tau - dur) * RAY // tau)
+
+
+def stairstep_exponential_decrease_exact(top: int, dur: int, cut: int, step: int) -> int:
+    return rmul(top, rpow(cut, dur // step, RAY))
+
+
+def exponential_decrease_exact(top: int, dur: int, cut: int) -> int:
+    return rmul(top, rpow(cut, dur, RAY))
+
+
+def status_exact(price: int, top: int, dur: int, tail: int, cusp: int) -> bool:
+    """Clipper.status `done` for a price already computed by the curve."""
+    return dur > tail or rdiv(price, top) < cusp
+
+
+def redo_coin_exact(tab: int, lot: int, feed_price: int, tip: int, chip: int, chost_: int) -> int:
+    if (tip > 0 or chip > 0) and tab >= chost_ and lot * feed_price >= chost_:
+        return tip + wmul(tab, chip)
+    return 0
+
+
+def take_exact(tab: int, lot: int, price: int, amt: int, max_price: int, chost_: int) -> tuple[int, int, int, int]:
+    """(slice wad, owe rad, tab rad, lot wad) after Clipper.take, or ValueError."""
+    if max_price < price:
+        raise ValueError("Clipper/too-expensive")
+    slice_ = min(lot, amt)
+    owe = slice_ * price
+    if owe > tab:
+        owe = tab
+        slice_ = owe // price
+    elif owe < tab and slice_ < lot and tab - owe < chost_:
+        if tab <= chost_:
+            raise ValueError("Clipper/no-partial-purchase")
+        owe = tab - chost_
+        slice_ = owe // price
+    return slice_, owe, tab - owe, lot - slice_
