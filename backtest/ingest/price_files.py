@@ -102,34 +102,42 @@ class PriceSeries:
 
 def flag_outliers(price, low=None, high=None, *, neighbours: int = 3, window: int = 49,
                   min_move: float = float(np.log(1.5)), min_z: float = 20.0) -> np.ndarray:
-    """A print is an outlier when it sits far from where the market was just before and just after.
+    """A print is an outlier when it is far from where the market was just before AND just after.
 
-    Hampel-style identifier (median level, 1.4826*MAD scale; e.g. cran/pracma R/hampel.R), on logs:
-    level = median of the `neighbours` closes either side (the bar itself excluded), scale = 1.4826 *
-    median |log-return| over a centred `window`. A bar is flagged when its close, low or high is more
-    than `min_move` (log; 0.405 = 50%) from the level AND more than `min_z` scales away. A crash that
-    stays down moves the neighbours with it; a 3.99 USDC wick that reverts in the same hour does not.
+    Hampel-style identifier (median level, 1.4826*MAD scale; e.g. cran/pracma R/hampel.R) on logs,
+    with the level taken on each side separately: `before` = median of the `neighbours` closes
+    before the bar, `after` = median of the ones after. A close, low or high is flagged when, on
+    both sides (one side at the ends of the file), it is more than `min_move` (log; 0.405 = 50%)
+    away in the same direction AND more than `min_z` scales, scale = 1.4826 * median |log-return|
+    over a centred `window`. A crash that stays down sits near its `after` level; a 3.99 USDC wick
+    that reverts in the same hour sits far from both.
     """
     logp = np.log(np.asarray(price, float))
     n = logp.size
-    if n < 3:
+    if n < 2:
         return np.zeros(n, bool)
     padded = np.pad(logp, neighbours, constant_values=np.nan)
-    around = np.stack([padded[neighbours + k: neighbours + k + n]
-                       for k in range(-neighbours, neighbours + 1) if k])
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)      # all-NaN columns at the edges
-        level = np.nanmedian(around, axis=0)
+        warnings.simplefilter("ignore", RuntimeWarning)      # all-NaN windows at the ends
+        before = np.nanmedian(np.stack([padded[neighbours - k: neighbours - k + n]
+                                        for k in range(1, neighbours + 1)]), axis=0)
+        after = np.nanmedian(np.stack([padded[neighbours + k: neighbours + k + n]
+                                       for k in range(1, neighbours + 1)]), axis=0)
+    before = np.where(np.isnan(before), logp, before)      # at the ends the bar's own close stands in:
+    after = np.where(np.isnan(after), logp, after)         # a close there is never flagged, a wick can be
     moves = pd.Series(np.abs(np.diff(logp, prepend=np.nan)))
     scale = 1.4826 * moves.rolling(window, center=True, min_periods=3).median().to_numpy()
     scale = np.where(np.isfinite(scale) & (scale > 0), scale, 1e-6)
-    dist = np.abs(logp - level)
-    for extra in (low, high):
-        if extra is not None:
-            with np.errstate(divide="ignore", invalid="ignore"):
-                d = np.abs(np.log(np.asarray(extra, float)) - level)
-            dist = np.fmax(dist, d)
-    return (dist > min_move) & (dist > min_z * scale)
+    bar = np.maximum(min_move, min_z * scale)
+    flagged = np.zeros(n, bool)
+    for values in (price, low, high):
+        if values is None:
+            continue
+        with np.errstate(divide="ignore", invalid="ignore"):
+            x = np.log(np.asarray(values, float))
+        db, da = x - before, x - after
+        flagged |= (np.sign(db) == np.sign(da)) & (np.fmin(np.abs(db), np.abs(da)) > bar)
+    return flagged
 
 
 def nominal_step(ts: np.ndarray) -> int:
