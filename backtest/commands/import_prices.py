@@ -26,7 +26,7 @@ examples:
   backtest import-prices BTCUSD_1m.csv --divide-by BTCUSDC_1m.csv --asset USDC      # USDC/USD
   backtest import-prices hopeffy/ETHUSDT_1h.csv --asset ETH --fill                  # extend, keep old rows
 
-One lake file per series (prices/<asset>__<source>__<first>-<last>.parquet): importing the same
+One lake file per series (prices/<asset>__<source>__<first>-<last time>.parquet): importing the same
 file again replaces it. A series that overlaps another file's rows of the same asset is refused
 unless --replace (drop the old rows inside the new series' span) or --fill (keep only the new
 rows outside the spans already in the lake). Outliers are kept and flagged; the replay skips them.
@@ -95,9 +95,9 @@ def _slug(text: str) -> str:
 
 def series_filename(series: PriceSeries) -> str:
     """Same series (asset, source, span) -> same name, so a re-import replaces instead of duplicating."""
-    day = lambda x: str(np.datetime64(x, "D")).replace("-", "")  # noqa: E731
+    minute = lambda x: str(np.datetime64(x, "m")).replace("-", "").replace(":", "")  # noqa: E731
     return (f"{_slug(series.asset)}__{_slug(series.source)}__"
-            f"{day(series.timestamp[0])}-{day(series.timestamp[-1])}.parquet")
+            f"{minute(series.timestamp[0])}-{minute(series.timestamp[-1])}.parquet")
 
 
 def store_series(lake: Path, series: PriceSeries, overlap: str = "refuse", *, file=None) -> str:
