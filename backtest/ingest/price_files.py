@@ -430,17 +430,22 @@ def _ohlcv(frame, name, hint, asset, decimals):
 
 
 def divide(numerator: PriceSeries, denominator: PriceSeries, asset: str) -> PriceSeries:
-    """Price of a quote asset from two pairs with one base: USDC/USD = (BTC/USD) / (BTC/USDC).
+    """Price of one asset in another from two series: USDC/USD = (BTC/USD) / (BTC/USDC).
 
-    Only rows present in both files are kept; the bar range of a ratio is not known (the two
-    extremes need not fall at the same instant), so low/high are left empty.
+    Each numerator row takes the nearest denominator row within half a bar (CoinGecko stamps
+    drift by seconds); rows without a partner are dropped and counted. The bar range of a ratio
+    is not known (the two extremes need not fall at the same instant): low/high stay empty.
     """
-    common, i, j = np.intersect1d(numerator.timestamp, denominator.timestamp, return_indices=True)
-    if not common.size:
-        raise InputError("the two files share no timestamps", file=denominator.source)
-    price = numerator.price[i] / denominator.price[j]
-    nan = np.full(common.size, np.nan)
-    dropped = {"rows without a partner in the other file":
-               int(len(numerator.price) + len(denominator.price) - 2 * common.size)}
-    return PriceSeries(asset, f"{numerator.source}/{denominator.source}", common, price, nan, nan.copy(),
-                       dropped={k: v for k, v in dropped.items() if v})
+    ta = numerator.timestamp.astype(np.int64)
+    tb = denominator.timestamp.astype(np.int64)
+    j = np.clip(np.searchsorted(tb, ta), 1, max(len(tb) - 1, 1))
+    j = np.where(np.abs(tb[j - 1] - ta) <= np.abs(tb[np.minimum(j, len(tb) - 1)] - ta), j - 1, j)
+    j = np.minimum(j, len(tb) - 1)
+    ok = np.abs(tb[j] - ta) * 2 <= numerator.step_seconds * 1_000_000
+    if not ok.any():
+        raise InputError("the two files share no times", file=denominator.source)
+    price = numerator.price[ok] / denominator.price[j[ok]]
+    nan = np.full(int(ok.sum()), np.nan)
+    dropped = {"rows without a partner in the other file": int((~ok).sum())} if (~ok).any() else {}
+    return PriceSeries(asset, f"{numerator.source}/{denominator.source}", numerator.timestamp[ok], price,
+                       nan, nan.copy(), dropped=dropped)
