@@ -1,0 +1,64 @@
+"""Depth curve: linear impact between the table's points, a constant-product tail past the last."""
+
+import numpy as np
+import pytest
+from hypothesis import given, strategies as st
+
+from backtest.errors import InputError
+from backtest.markets import depth_curve as dc
+
+IMPACTS = [0.005, 0.01, 0.02, 0.05]
+AMOUNTS = [100.0, 250.0, 600.0, 2_000.0]   # ETH sellable down to each impact
+MID = 2_000.0
+SLOPE = 0.03 / 1_400                       # last segment: (5 % - 2 %) / (2,000 - 600)
+X = 2 * 0.95 / SLOPE                       # tail scale: 1.9 / 2.142857e-5 = 88,666.67
+
+
+def test_impact_is_linear_between_points():
+    # 50 ETH: half of the first point -> 0.25 %; 175: 0.5 % + 0.5 % x 75/150 = 0.75 %.
+    assert dc.impact([50.0, 175.0, 600.0], IMPACTS, AMOUNTS).tolist() == pytest.approx([0.0025, 0.0075, 0.02])
+
+
+def test_proceeds_integrate_the_marginal_price():
+    # 100 ETH: 2,000 x 100 x (1 - 0.25 %) = 199,500.
+    # 250 ETH: + 2,000 x 150 x (1 - 0.75 %) = 297,750 -> 497,250; average 1,989.
+    sale = dc.sell([100.0, 250.0], MID, IMPACTS, AMOUNTS)
+    assert sale.proceeds.tolist() == pytest.approx([199_500.0, 497_250.0])
+    assert sale.average_price.tolist() == pytest.approx([1_995.0, 1_989.0])
+    assert sale.marginal_price.tolist() == pytest.approx([1_990.0, 1_980.0])
+
+
+def test_tail_continues_price_and_slope_and_stays_finite():
+    # Just past 2,000 ETH the impact keeps the last segment's slope.
+    eps = 1e-3
+    assert float(dc.impact(2_000.0 + eps, IMPACTS, AMOUNTS)) - 0.05 == pytest.approx(SLOPE * eps, rel=1e-5)
+    # At u = X past the last point: impact = 1 - 0.95 x (1/2)^2 = 76.25 %.
+    assert float(dc.impact(2_000.0 + X, IMPACTS, AMOUNTS)) == pytest.approx(0.7625)
+    # Proceeds to 2,000: 99.75 + 148.875 + 350 x 0.985 + 1,400 x 0.965 = 1,944.375 mids;
+    # then + 0.95 x X x u / (X + u) = 0.475 X at u = X.
+    assert float(dc.sell(2_000.0 + X, MID, IMPACTS, AMOUNTS).proceeds) == \
+        pytest.approx(MID * (1_944.375 + 0.475 * X))
+    # Selling a trillion ETH still yields less than the tail's limit, (1,944.375 + 0.95 X) mids.
+    assert float(dc.sell(1e12, MID, IMPACTS, AMOUNTS).proceeds) < MID * (1_944.375 + 0.95 * X)
+
+
+def test_amount_for_impact_inverts_impact():
+    q = np.array([10.0, 400.0, 1_999.0, 5_000.0, 1e6])
+    assert dc.amount_for_impact(dc.impact(q, IMPACTS, AMOUNTS), IMPACTS, AMOUNTS) == pytest.approx(q, rel=1e-9)
+    assert dc.amount_for_impact(1.0, IMPACTS, AMOUNTS) == np.inf
+
+
+@given(st.lists(st.floats(0, 1e7), min_size=2, max_size=20))
+def test_more_sold_means_more_proceeds_at_a_worse_average(qs):
+    q = np.sort(np.array(qs))
+    sale = dc.sell(q, MID, IMPACTS, AMOUNTS)
+    assert np.all(np.diff(sale.proceeds) >= -1e-6)
+    assert np.all(np.diff(sale.average_price) <= 1e-9)
+    assert np.all(sale.marginal_price <= sale.average_price + 1e-9)
+
+
+def test_bad_tables_are_input_errors():
+    with pytest.raises(InputError, match="strictly increasing"):
+        dc.sell(1.0, MID, IMPACTS, [100.0, 90.0, 600.0, 2_000.0])
+    with pytest.raises(InputError, match="fractions"):
+        dc.sell(1.0, MID, [0.5, 1, 2, 5], AMOUNTS)
