@@ -92,6 +92,26 @@ def exponential_decrease(top, dur, cut):
     return np.asarray(top, dtype=float) * np.power(cut, np.asarray(dur, dtype=float))
 
 
+def seconds_until_price(top, target, curve: str, *, tau=None, cut=None, step=None):
+    """First elapsed time at which the curve's price is <= `target` (inf if it never is).
+
+    The inverse of the price curves, for an engine that lets a keeper take as soon as the
+    auction price drops to what the collateral fetches elsewhere. `curve` is "linear",
+    "stairstep" or "exponential".
+    """
+    ratio = np.asarray(target, dtype=float) / np.asarray(top, dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        if curve == "linear":
+            out = np.ceil(tau * (1.0 - ratio) - 1e-9)
+        elif curve in ("stairstep", "exponential"):
+            n = np.ceil(np.log(np.where(ratio > 0, ratio, np.nan)) / np.log(cut) - 1e-9)
+            out = n * (step if curve == "stairstep" else 1)
+            out = np.where(ratio > 0, out, np.inf)
+        else:
+            raise ValueError(f"unknown curve {curve!r}")
+    return np.where(ratio >= 1.0, 0.0, np.maximum(out, 0.0))
+
+
 def needs_redo(dur, price, top, tail, cusp) -> np.ndarray:
     """Clipper.status `done`: older than tail seconds, or price fell below cusp x top."""
     return (np.asarray(dur) > tail) | (np.asarray(price, dtype=float) / top < cusp)

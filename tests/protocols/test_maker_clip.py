@@ -158,3 +158,47 @@ def test_bark_float_agrees_with_exact(ink, art, rate_bp, room, dust, chop_bp):
     assert f.dart.item() == pytest.approx(dart / WAD, rel=1e-12)
     assert f.dink.item() == pytest.approx(dink / WAD, rel=1e-12)
     assert f.tab.item() == pytest.approx(tab / RAD, rel=1e-12)
+
+
+def test_seconds_until_price_inverts_the_curves():
+    # Linear: 2,400 -> 1,800 over tau 3,600 takes 3,600 x (1 - 0.75) = 900 s.
+    # Stairstep: 2,352.24 = 2,400 x 0.99^2 -> 2 steps of 90 s = 180 s; one cent lower needs a 3rd step.
+    # Exponential: 2,376.1184 ~ 2,400 x 0.9999^100 -> 100 s. Linear at/above top -> 0; to 0 -> tau.
+    assert float(mk.seconds_until_price(2_400.0, 1_800.0, "linear", tau=3_600)) == 900.0
+    assert mk.seconds_until_price(2_400.0, [2_352.24, 2_352.23], "stairstep", cut=0.99, step=90).tolist() == \
+        [180.0, 270.0]
+    assert float(mk.seconds_until_price(2_400.0, 2_400 * 0.9999**100, "exponential", cut=0.9999)) == 100.0
+    assert mk.seconds_until_price(2_400.0, [2_500.0, 0.0], "linear", tau=3_600).tolist() == [0.0, 3_600.0]
+    assert float(mk.seconds_until_price(2_400.0, 0.0, "stairstep", cut=0.99, step=90)) == np.inf
+
+
+def test_black_thursday_auction_meets_the_market_before_a_reset():
+    # Real ETH/USD ten-minute prices of 2020-03-12 (stablesims feeds, CoinAPI). An auction kicked
+    # at 11:00 UTC starts at the OSM price x buf 1.2 and falls 1 % every 90 s (the ETH-A curve
+    # of 2021: cut 0.99, step 90, tail 8,400 s, cusp 0.4). It must meet the market's close of a
+    # ten-minute bar before it needs a reset, i.e. keepers can clear it at market.
+    import json
+    from pathlib import Path
+    from backtest.markets import oracle_models as om
+    path = (Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "real" / "stablesims_feeds"
+            / "eth" / "03-12-2020.json")
+    if not path.exists():
+        pytest.skip("real data not present")
+    rows = json.loads(path.read_text())
+    t = np.array([np.datetime64(r["time_period_start"][:19], "s").astype("int64") for r in rows], dtype=float)
+    close = np.array([r["price_close"] for r in rows])
+    osm = om.osm(t, np.array([r["price_open"] for r in rows]))
+    i = int(np.searchsorted(t, t[0] + 11 * 3600))
+    top = osm[i] * 1.2
+    # the OSM at 11:00 reports the 10:00 open, so it lags the crash: top is ~40 % above the market
+    assert top > 1.35 * close[i]
+    dur = t[i:] - t[i]
+    price = mk.stairstep_exponential_decrease(top, dur, 0.99, 90)
+    meets = np.flatnonzero(price <= close[i:])
+    assert len(meets) > 0
+    k = meets[0]
+    assert not mk.needs_redo(dur[k], price[k], top, 8_400, 0.4)
+    # consistent with the inverse: the curve reaches that bar's close no later than the bar
+    first = float(mk.seconds_until_price(top, close[i + k], "stairstep", cut=0.99, step=90))
+    assert first <= dur[k]
+    assert float(mk.stairstep_exponential_decrease(top, first, 0.99, 90)) <= close[i + k]
