@@ -46,6 +46,11 @@ def unsafe(ink, art, rate, spot) -> np.ndarray:
     return np.asarray(ink, dtype=float) * spot < np.asarray(art, dtype=float) * rate
 
 
+def room(Hole, Dirt, hole, dirt) -> np.ndarray:
+    """DAI of tab the Dog may still start: min of the global and the ilk's remaining limit."""
+    return np.maximum(np.minimum(np.asarray(Hole, dtype=float) - Dirt, np.asarray(hole, dtype=float) - dirt), 0.0)
+
+
 def bark(ink, art, rate, chop, dust, room) -> Bark:
     """Liquidate up to `room` DAI of tab (room = min(Hole - Dirt, ilk.hole - ilk.dirt)).
 

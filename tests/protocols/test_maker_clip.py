@@ -202,3 +202,9 @@ def test_black_thursday_auction_meets_the_market_before_a_reset():
     first = float(mk.seconds_until_price(top, close[i + k], "stairstep", cut=0.99, step=90))
     assert first <= dur[k]
     assert float(mk.stairstep_exponential_decrease(top, first, 0.99, 90)) <= close[i + k]
+
+
+def test_room_is_the_tighter_limit_and_never_negative():
+    # Hole 100M, Dirt 99.5M -> 0.5M left globally; ilk hole 20M, dirt 1M -> 19M: room 0.5M.
+    # An ilk already over its hole has no room.
+    assert mk.room([100e6, 100e6], [99.5e6, 0.0], [20e6, 20e6], [1e6, 21e6]).tolist() == [0.5e6, 0.0]
