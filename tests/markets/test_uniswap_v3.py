@@ -3,7 +3,6 @@
 import math
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import pytest
 from hypothesis import assume, given, settings, strategies as st

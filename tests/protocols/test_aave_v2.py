@@ -1,6 +1,5 @@
 """Aave v2 liquidation rules: flat 50 % close factor, bonus applied before the price division."""
 
-import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 

@@ -1,6 +1,5 @@
 """Aave v3.3+ rules: conditional 50 % cap, $1,000 dust rule, deficit, e-mode bitmaps."""
 
-import numpy as np
 import pytest
 from hypothesis import assume, given, settings, strategies as st
 

@@ -1,6 +1,5 @@
 """Compound v2: shortfall, close factor, seize tokens via the exchange rate, 2.8 % to reserves."""
 
-import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
