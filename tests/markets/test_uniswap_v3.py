@@ -143,3 +143,18 @@ def test_real_usdc_usdt_pool_tick_at_the_depeg_low():
     # (no initialised ticks were loaded, so liquidity is constant up to the limit)
     assert res.amount_in_used == pytest.approx(
         float(row["poolLiquidity"]) * 0.001 * state.sqrt_price / 0.9999, rel=1e-9)
+
+
+@settings(max_examples=200, deadline=None)
+@given(amount=st.floats(1.0, 1e7), zfo=st.booleans(), fee=st.sampled_from([0.0, 0.0005, 0.003]))
+def test_round_trip_never_makes_money(amount, zfo, fee):
+    # Sell, then sell the proceeds back: with a fee you end with less; without one you get back
+    # exactly what the pool took (less than `amount` if it ran out of liquidity), at the same price.
+    state = two_positions(fee)
+    first = v3.swap(state, amount, zfo)
+    back = v3.swap(first.state, first.amount_out, not zfo)
+    assert back.amount_out <= first.amount_in_used * (1 + 1e-9)
+    if fee == 0.0:
+        assert back.amount_out == pytest.approx(first.amount_in_used, rel=1e-9)
+        assert back.state.sqrt_price == pytest.approx(state.sqrt_price, rel=1e-9)
+        assert back.state.liquidity == state.liquidity

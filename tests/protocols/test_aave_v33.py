@@ -148,3 +148,15 @@ def test_float_agrees_with_exact(debt, cover_frac, coll, coll_price, bonus_bps, 
     assert float(f.protocol_fee) * 1e18 == pytest.approx(fee, rel=1e-6, abs=2 + unit)
     # the deficit inherits the repaid amount's rounding: two debt base units = 200 base units
     assert float(f.deficit_usd) * 1e8 == pytest.approx(deficit, rel=1e-9, abs=2 + 200)
+
+
+@settings(max_examples=300, deadline=None)
+@given(desired=st.floats(0.0, 2e5), debt=st.floats(10.0, 1e5), other_debt=st.floats(0.0, 1e5),
+       coll=st.floats(0.01, 100.0), price=st.floats(100.0, 5_000.0), hf=st.floats(0.5, 0.999),
+       bonus=st.floats(0.01, 0.15))
+def test_allowed_repay_never_picks_an_amount_that_reverts(desired, debt, other_debt, coll, price, hf, bonus):
+    total = debt + other_debt
+    amount = aave_v33.allowed_repay(desired, debt, 1.0, coll, price, total, hf, bonus)
+    res = aave_v33.liquidate(amount, debt, 1.0, coll, price, total, coll * price, hf, bonus)
+    assert bool(res.allowed) or float(amount) == 0.0
+    assert 0.0 <= float(amount) <= max(desired, float(aave_v33.max_repay(debt, 1.0, coll * price, total, hf)))
