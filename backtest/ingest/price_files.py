@@ -30,16 +30,12 @@ FORMATS = ("auto", "binance", "coingecko", "chainlink", "ohlcv")
 KLINE_COLUMNS = ("open_time", "open", "high", "low", "close", "volume", "close_time",
                  "quote_volume", "trades", "taker_base", "taker_quote", "ignore")
 
-# Chainlink feeds found in real dumps: pair and answer decimals (data.chain.link feed pages).
+# Chainlink feeds of the real dumps (MANIFEST.md): pair and answer decimals; others need --decimals.
 CHAINLINK_FEEDS = {
     "0x5f4ec3df9cbd43714fe2740f5e3616155c5b8419": ("ETH/USD", 8),
     "0xf4030086522a5beea4988f8ca5b36dbc97bee88c": ("BTC/USD", 8),
     "0x86392dc19c0b719886221c78ab11eb8cf5c52812": ("stETH/ETH", 18),
     "0xac559f25b1619171cbc396a50854a3240b6a4e99": ("ETH/BTC", 8),
-    "0x8fffffd4afb6115b954bd326cbe7b4ba576818f6": ("USDC/USD", 8),
-    "0x3e7d1eab13ad0104d2750b8863b489d65364e32d": ("USDT/USD", 8),
-    "0xaed0c38402a5d19df6e4c03f4e2dced6e29c1ee9": ("DAI/USD", 8),
-    "0xcd627aa160a6fa45eb793d19ef54f5062f20f33f": ("CRV/USD", 8),
 }
 QUOTES = ("USDT", "USDC", "BUSD", "FDUSD", "TUSD", "USD")
 TIME_COLUMNS = ("unix", "open_time", "timestamp", "time_period_start", "time", "date", "datetime",
@@ -106,11 +102,11 @@ def flag_outliers(price, low=None, high=None, *, neighbours: int = 3, window: in
 
     Hampel-style identifier (median level, 1.4826*MAD scale; e.g. cran/pracma R/hampel.R) on logs,
     with the level taken on each side separately: `before` = median of the `neighbours` closes
-    before the bar, `after` = median of the ones after. A close, low or high is flagged when, on
-    both sides (one side at the ends of the file), it is more than `min_move` (log; 0.405 = 50%)
-    away in the same direction AND more than `min_z` scales, scale = 1.4826 * median |log-return|
-    over a centred `window`. A crash that stays down sits near its `after` level; a 3.99 USDC wick
-    that reverts in the same hour sits far from both.
+    before the bar, `after` = median of those after it (at the file's ends, the bar's own close).
+    A close, low or high is flagged when it is, on both sides and in the same direction, more than
+    `min_move` (log; 0.405 = 50%) AND more than `min_z` scales away, scale = 1.4826 * median
+    |log-return| over a centred `window`. A crash that stays down sits near its `after` level; a
+    3.99 USDC wick that reverts within its hour sits far from both.
     """
     logp = np.log(np.asarray(price, float))
     n = logp.size
