@@ -46,6 +46,21 @@ def validate(impacts, amounts, *, file=None) -> tuple[np.ndarray, np.ndarray]:
     return impacts, amounts
 
 
+def curve_from_table(table, venue: str, asset: str, *, file=None) -> tuple[np.ndarray, np.ndarray]:
+    """(impacts, amounts) of one venue and asset from a depth table (a DataFrame).
+
+    Columns: venue, asset, impact (fraction: 0.02 for 2 %), amount (base units sellable down
+    to that impact). Rows may come in any order; they are sorted by impact.
+    """
+    missing = [c for c in ("venue", "asset", "impact", "amount") if c not in table.columns]
+    if missing:
+        raise InputError(f"depth table lacks column(s) {', '.join(missing)}", file=file, column=missing[0])
+    rows = table[(table["venue"] == venue) & (table["asset"] == asset)].sort_values("impact")
+    if rows.empty:
+        raise InputError(f"no depth rows for {asset} on {venue}", file=file)
+    return validate(rows["impact"].to_numpy(float), rows["amount"].to_numpy(float), file=file)
+
+
 def _tail(impacts, amounts):
     i_prev = impacts[-2] if len(impacts) > 1 else 0.0
     a_prev = amounts[-2] if len(amounts) > 1 else 0.0

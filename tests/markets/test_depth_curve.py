@@ -62,3 +62,15 @@ def test_bad_tables_are_input_errors():
         dc.sell(1.0, MID, IMPACTS, [100.0, 90.0, 600.0, 2_000.0])
     with pytest.raises(InputError, match="fractions"):
         dc.sell(1.0, MID, [0.5, 1, 2, 5], AMOUNTS)
+
+
+def test_curve_from_table_selects_and_sorts():
+    import pandas as pd
+    table = pd.DataFrame({"venue": ["binance"] * 4 + ["okx"], "asset": ["ETH"] * 5,
+                          "impact": [0.02, 0.005, 0.05, 0.01, 0.02], "amount": [600, 100, 2_000, 250, 9]})
+    impacts, amounts = dc.curve_from_table(table, "binance", "ETH")
+    assert impacts.tolist() == IMPACTS and amounts.tolist() == AMOUNTS
+    with pytest.raises(InputError, match="no depth rows"):
+        dc.curve_from_table(table, "kraken", "ETH")
+    with pytest.raises(InputError, match="lacks"):
+        dc.curve_from_table(table.drop(columns="amount"), "binance", "ETH")
