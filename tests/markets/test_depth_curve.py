@@ -74,3 +74,26 @@ def test_curve_from_table_selects_and_sorts():
         dc.curve_from_table(table, "kraken", "ETH")
     with pytest.raises(InputError, match="lacks"):
         dc.curve_from_table(table.drop(columns="amount"), "binance", "ETH")
+
+
+def test_curve_built_from_a_real_uniswap_pool_prices_sales_like_the_pool():
+    # Uniswap ETH/DAI reserves at 00:00 UTC on 2021-05-19 (stablesims feeds). A constant-product
+    # pool sells q at marginal impact i = 1 - (X / (X + q))^2, so its depth at i is
+    # X (1 / sqrt(1 - i) - 1). Build the 0.5/1/2/5 % table from that and compare proceeds with
+    # the pool's own (fee-free) getAmountOut: the linear interpolation must stay within 0.01 %
+    # up to the last point, and the tail within 1 % out to 20 times the last point.
+    import json
+    from pathlib import Path
+    from backtest.markets import uniswap_v2
+    path = (Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "real" / "stablesims_feeds"
+            / "eth_dai_liquidity" / "05-19-2021.json")
+    if not path.exists():
+        pytest.skip("real data not present")
+    r = json.loads(path.read_text())[0]
+    x, y = r["WETH"], r["DAI"]
+    impacts = np.array([0.005, 0.01, 0.02, 0.05])
+    amounts = x * (1 / np.sqrt(1 - impacts) - 1)
+    for q, tol in [(amounts[0] / 2, 1e-4), (amounts[2] * 1.5, 1e-4), (amounts[3], 1e-4),
+                   (amounts[3] * 2, 1e-2), (amounts[3] * 20, 1e-2)]:
+        pool = uniswap_v2.amount_out(q, x, y, 0.0)
+        assert float(dc.sell(q, y / x, impacts, amounts).proceeds) == pytest.approx(pool, rel=tol)
