@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, replace
+from decimal import Decimal, InvalidOperation
 from typing import NamedTuple
 
 import numpy as np
@@ -59,10 +60,18 @@ def price(state: PoolState, decimals0: int, decimals1: int) -> float:
     return state.sqrt_price ** 2 * 10.0 ** (decimals0 - decimals1)
 
 
+def _integer(value, column: str) -> int:
+    """On-chain integers arrive as decimal text (uint160/uint128/int128 overflow int64)."""
+    try:
+        return int(Decimal(str(value)))
+    except (InvalidOperation, ValueError, TypeError):
+        raise InputError(f"not an integer: {value!r}", column=column) from None
+
+
 def make_state(sqrt_price_x96, tick, liquidity, ticks, liquidity_net, fee) -> PoolState:
     """Build a state from on-chain numbers (decimal strings or ints), validating the tick table."""
     ticks = np.asarray(ticks, dtype=np.int64)
-    net = np.array([float(int(str(x))) for x in liquidity_net], dtype=float)
+    net = np.array([float(_integer(x, "liquidity_net")) for x in liquidity_net], dtype=float)
     order = np.argsort(ticks, kind="stable")
     ticks, net = ticks[order], net[order]
     if len(ticks) != len(net):
@@ -72,10 +81,10 @@ def make_state(sqrt_price_x96, tick, liquidity, ticks, liquidity_net, fee) -> Po
                          column="tick")
     if len(ticks) and (ticks[0] < MIN_TICK or ticks[-1] > MAX_TICK):
         raise InputError("tick outside [-887272, 887272]", column="tick")
-    sp = int(str(sqrt_price_x96)) / 2.0**96
+    sp = _integer(sqrt_price_x96, "sqrt_price_x96") / 2.0**96
     if not sp > 0:
         raise InputError("sqrt_price_x96 must be positive", column="sqrt_price_x96")
-    return PoolState(sp, int(tick), float(int(str(liquidity))), ticks, net, float(fee))
+    return PoolState(sp, int(tick), float(_integer(liquidity, "liquidity")), ticks, net, float(fee))
 
 
 def state_from_lake(pools, pool_ticks, pool: str, block_number: int) -> PoolState:

@@ -69,6 +69,10 @@ def test_price_limit_with_infinite_budget_gives_the_amount_to_move_the_price():
 
 
 def test_bad_tick_tables_are_input_errors():
+    with pytest.raises(InputError, match="not an integer"):
+        v3.make_state("0x12zz", 0, 10, [], [], 0.003)
+    # integers given as floats or text both load (liquidity_net 1e6 written as a float)
+    assert v3.make_state(Q96, 0, "10", [1], [1e6], 0.003).liquidity_net.tolist() == [1e6]
     with pytest.raises(InputError, match="duplicate"):
         v3.make_state(Q96, 0, 10, [5, 5], ["1", "2"], 0.003)
     # A table missing the upper tick of the active position: liquidity goes negative.
