@@ -36,6 +36,7 @@ class MustNotLeaveDust(Exception):
 
 
 class Liquidation(NamedTuple):
+    """The user loses collateral_to_liquidator + protocol_fee of the collateral asset."""
     debt_repaid: np.ndarray              # debt-asset units
     collateral_to_liquidator: np.ndarray  # collateral-asset units
     protocol_fee: np.ndarray             # collateral-asset units, to the treasury
