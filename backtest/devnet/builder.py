@@ -63,6 +63,10 @@ class Devnet:
         value = answer if answer is not None else price_answer(price_usd)
         return self.chain.send(self.feeds[symbol].functions.updateAnswer(value))
 
+    def set_prices(self, answers: dict[str, int]) -> dict:
+        """Several feeds in one block, in raw 8-decimal answers."""
+        return self.chain.send_many([(self.feeds[s].functions.updateAnswer(a), None) for s, a in answers.items()])
+
     def mint(self, symbol: str, to: str, amount: int) -> None:
         self.chain.send(self.tokens[symbol].functions.mint(to, amount))
 

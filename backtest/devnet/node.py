@@ -107,7 +107,7 @@ class Anvil:
 
 
 def start_anvil(*, port: int | None = None, chain_id: int = 31337, accounts: int = 10,
-                block_gas_limit: int = 60_000_000, extra_args: tuple[str, ...] = (),
+                block_gas_limit: int = 1_000_000_000, extra_args: tuple[str, ...] = (),
                 timeout: float = 15.0, repo: Path = REPO) -> Anvil:
     """Start anvil on 127.0.0.1 and return once `eth_chainId` answers; stop it again if it never does."""
     last_error: Exception | None = None

@@ -17,7 +17,7 @@ from backtest.devnet.chain import Chain
 MAX_UINT = 2**256 - 1
 # TickMath.MIN_SQRT_RATIO / MAX_SQRT_RATIO (Uniswap/v3-core contracts/libraries/TickMath.sol)
 MIN_SQRT_RATIO = 4295128739
-MAX_SQRT_RATIO = 1461446703485210103287393651523438209178705251522
+MAX_SQRT_RATIO = 1461446703485210103287273052203988822378723970342
 
 
 @dataclass
@@ -85,5 +85,8 @@ def v3_swap(chain: Chain, uni: Uniswap, pool: Contract, zero_for_one: bool, amou
         sqrt_price_limit_x96 = MIN_SQRT_RATIO + 1 if zero_for_one else MAX_SQRT_RATIO - 1
     receipt = chain.send(uni.v3_caller.functions.swap(pool.address, zero_for_one, amount_specified,
                                                       sqrt_price_limit_x96, owner), owner)
-    event = uni.v3_caller.events.Swapped().process_receipt(receipt)[0]
-    return event["args"]["amount0"], event["args"]["amount1"]
+    topic = "0x" + chain.w3.keccak(text="Swapped(address,int256,int256)").hex().removeprefix("0x")
+    log = next(lg for lg in receipt["logs"] if lg["topics"][0] == topic
+               and lg["address"].lower() == uni.v3_caller.address.lower())
+    amount0, amount1 = chain.w3.codec.decode(["int256", "int256"], bytes.fromhex(log["data"][2:]))
+    return amount0, amount1

@@ -27,10 +27,21 @@ UINT256_MAX = 2**256 - 1
 # ----------------------------------------------------------------- float64, whole book at once
 
 def health_factor(collateral_usd: np.ndarray, debt_usd: np.ndarray, liquidation_threshold: np.ndarray) -> np.ndarray:
-    """HF per account from [accounts, assets] USD values; +inf with no debt (uint256.max on chain)."""
-    adjusted = collateral_usd @ liquidation_threshold
-    debt = debt_usd.sum(axis=1)
+    """HF per account from [accounts, assets] USD values; +inf with no debt (uint256.max on chain).
+
+    As GenericLogic.calculateUserAccountData, the value-weighted average threshold is a whole
+    number of bps rounded down; without that floor a multi-collateral HF is off by up to
+    1 bps / LT (1.3e-4 relative, seen against the deployed Pool in tests/chain).
+    """
+    collateral_usd = np.asarray(collateral_usd, dtype=float)
+    weighted = collateral_usd @ liquidation_threshold
+    total = collateral_usd.sum(axis=1)
+    debt = np.asarray(debt_usd, dtype=float).sum(axis=1)
     with np.errstate(divide="ignore", invalid="ignore"):
+        avg = np.where(total > 0, weighted / np.where(total > 0, total, 1.0), 0.0)
+        # +1e-9 bps: an exact whole number computed as k - 1 ulp must stay k
+        avg_bps = np.floor(avg * PERCENTAGE_FACTOR + 1e-9)
+        adjusted = total * avg_bps / PERCENTAGE_FACTOR
         return np.where(debt > 0, adjusted / np.where(debt > 0, debt, 1.0), np.inf)
 
 
