@@ -47,12 +47,18 @@ class Liquidation(NamedTuple):
 # ----------------------------------------------------------------- float64, whole book at once
 
 def health_factor(collateral_usd, debt_usd, liquidation_threshold) -> np.ndarray:
-    """HF per account; `liquidation_threshold` is [assets] or [accounts, assets] (e-mode)."""
+    """HF per account; `liquidation_threshold` is [assets] or [accounts, assets] (e-mode).
+
+    The value-weighted average LT is floored to whole bps, as GenericLogic does (integer
+    division of Σ value·LT by Σ value), the same as aave_v3.health_factor.
+    """
     collateral_usd = np.asarray(collateral_usd, dtype=float)
     lt = np.broadcast_to(np.asarray(liquidation_threshold, dtype=float), collateral_usd.shape)
-    adjusted = (collateral_usd * lt).sum(axis=1)
+    total = collateral_usd.sum(axis=1)
     debt = np.asarray(debt_usd, dtype=float).sum(axis=1)
     with np.errstate(divide="ignore", invalid="ignore"):
+        avg = np.where(total > 0, (collateral_usd * lt).sum(axis=1) / np.where(total > 0, total, 1.0), 0.0)
+        adjusted = total * np.floor(avg * 10_000 + 1e-9) / 10_000   # +1e-9: k - 1 ulp stays k
         return np.where(debt > 0, adjusted / np.where(debt > 0, debt, 1.0), np.inf)
 
 

@@ -160,3 +160,16 @@ def test_allowed_repay_never_picks_an_amount_that_reverts(desired, debt, other_d
     res = aave_v33.liquidate(amount, debt, 1.0, coll, price, total, coll * price, hf, bonus)
     assert bool(res.allowed) or float(amount) == 0.0
     assert 0.0 <= float(amount) <= max(desired, float(aave_v33.max_repay(debt, 1.0, coll * price, total, hf)))
+
+
+def test_health_factor_floors_the_average_threshold_to_whole_bps():
+    # $1,000 at LT 80 % and $2,000 at LT 75 %: average (800 + 1,500) / 3,000 = 76.6667 % -> 7,666 bps;
+    # adjusted collateral 3,000 x 0.7666 = 2,299.8; against $2,000 of debt HF = 1.1499 (not 1.15).
+    hf = aave_v33.health_factor([[1_000.0, 2_000.0]], [[2_000.0, 0.0]], [0.80, 0.75])
+    assert float(hf[0]) == pytest.approx(1.1499, rel=1e-12)
+    # the exact account data agree: avgLT 7,666, HF = percentMul(3000e8, 7666) wadDiv 2000e8
+    # (1 and 2 units of an asset at $1,000; 2,000 units of an 18-decimal $1 asset as debt)
+    _, _, avg_lt, hf_wad = aave_v3.account_data_exact([10**18, 2 * 10**18, 0], [0, 0, 2_000 * 10**18],
+                                                       [1_000 * E8, 1_000 * E8, E8], [18, 18, 18],
+                                                       [8_000, 7_500, 0])
+    assert avg_lt == 7_666 and hf_wad == 1_149_900_000_000_000_000
