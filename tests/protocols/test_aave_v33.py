@@ -173,3 +173,21 @@ def test_health_factor_floors_the_average_threshold_to_whole_bps():
                                                        [1_000 * E8, 1_000 * E8, E8], [18, 18, 18],
                                                        [8_000, 7_500, 0])
     assert avg_lt == 7_666 and hf_wad == 1_149_900_000_000_000_000
+
+
+@settings(max_examples=200, deadline=None)
+@given(coll=st.lists(st.integers(10**15, 10**22), min_size=3, max_size=3),
+       lt=st.lists(st.integers(5_000, 9_500), min_size=3, max_size=3),
+       debt=st.integers(10**18, 10**24))
+def test_health_factor_agrees_with_exact_account_data(coll, lt, debt):
+    prices = [2_000 * E8, 30_000 * E8, E8]
+    values = [c * p // 10**18 for c, p in zip(coll, prices)]
+    weighted = sum(v * t for v, t in zip(values, lt)) / sum(values)
+    assume(abs(weighted - round(weighted)) > 1e-6)          # not on a whole-bps edge
+    *_, hf_wad = aave_v3.account_data_exact(coll + [0], [0, 0, 0, debt], prices + [E8], [18] * 4, lt + [0])
+    coll_usd = [[c / 1e18 * p / 1e8 for c, p in zip(coll, prices)] + [0.0]]
+    hf = aave_v33.health_factor(coll_usd, [[0, 0, 0, debt / 1e18]], [t / 1e4 for t in lt] + [0.0])
+    # the contract works in whole base units (1e-8 USD): one unit of rounding in the adjusted
+    # collateral or the debt moves HF by 1/value of it
+    rel = 2 / (sum(values) * 0.5) + 2 / (debt * E8 // 10**18) + 1e-12
+    assert float(hf[0]) == pytest.approx(hf_wad / 1e18, rel=rel)
