@@ -72,3 +72,30 @@ def oracle_prices(net: Devnet, market: AaveMarket, block="latest") -> dict[str, 
     syms = list(net.tokens)
     out = net.chain.call_many([market.oracle.functions.getAssetPrice(net.tokens[s].address) for s in syms], block)
     return dict(zip(syms, out))
+
+
+@dataclass(frozen=True)
+class LiquidationOutcome:
+    """What a liquidationCall changed, read from balances (not from its event)."""
+
+    debt_repaid: int          # the user's debt decrease in the debt reserve
+    collateral_seized: int    # the user's aToken decrease: to the liquidator and the treasury
+    protocol_fee: int         # the treasury's aToken increase (v3 liquidation protocol fee)
+    gas_used: int
+
+
+def liquidate(net: Devnet, market: AaveMarket, liquidator: str, user: str, collateral: str, debt: str,
+              debt_to_cover: int, receive_a_token: bool = False) -> LiquidationOutcome:
+    """Call liquidationCall and measure it. The liquidator must hold and have approved the debt asset."""
+    c, d = market.reserves[collateral], market.reserves[debt]
+
+    def read():
+        return net.chain.call_many([d.variable_debt.functions.balanceOf(user), d.stable_debt.functions.balanceOf(user),
+                                    c.a_token.functions.balanceOf(user), c.a_token.functions.balanceOf(market.treasury)])
+
+    before = read()
+    receipt = net.chain.send(market.pool.functions.liquidationCall(
+        c.asset.address, d.asset.address, user, debt_to_cover, receive_a_token), liquidator)
+    after = read()
+    return LiquidationOutcome(before[0] + before[1] - after[0] - after[1], before[2] - after[2],
+                              after[3] - before[3], int(receipt["gasUsed"], 16))

@@ -54,6 +54,6 @@ def run_query(con: duckdb.DuckDBPyConnection, name: str, params: dict | None = N
     """Run `queries/NAME.sql`; `$param` placeholders are bound from `params`."""
     sql = query_path(name).read_text()
     try:
-        return con.execute(sql, params or {}).fetch_arrow_table()
+        return con.sql(sql, params=params or {}).to_arrow_table()
     except duckdb.Error as exc:
         raise InputError(f"query failed: {str(exc).splitlines()[0]}", file=query_path(name)) from None

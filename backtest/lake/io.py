@@ -91,11 +91,15 @@ def conform(table: pa.Table, name: str, source) -> pa.Table:
 
 def read_table(lake: Path, name: str, *, required: bool = True) -> pa.Table:
     """All files of one table, conformed to its schema; an empty table if allowed and absent."""
+    parts = [t for _, t in read_files(lake, name, required=required)]
+    return pa.concat_tables(parts) if parts else SCHEMAS[name].empty_table()
+
+
+def read_files(lake: Path, name: str, *, required: bool = True) -> list[tuple[Path, pa.Table]]:
+    """Each file of a table, checked and conformed, kept apart so errors can name file and row."""
     files = table_files(lake, name)
-    if not files:
-        if required:
-            raise InputError(f"lake table {name!r} has no Parquet files", file=Path(lake) / name)
-        return SCHEMAS[name].empty_table()
+    if not files and required:
+        raise InputError(f"lake table {name!r} has no Parquet files", file=Path(lake) / name)
     parts = []
     for f in files:
         try:
@@ -104,8 +108,8 @@ def read_table(lake: Path, name: str, *, required: bool = True) -> pa.Table:
             raise InputError(f"not a readable Parquet file ({str(exc).splitlines()[0]})", file=f) from None
         t = conform(t, name, f)
         VALIDATORS[name](t, f)
-        parts.append(t)
-    return pa.concat_tables(parts)
+        parts.append((f, t))
+    return parts
 
 
 def write_table(lake: Path, name: str, table: pa.Table, filename: str | None = None) -> Path:

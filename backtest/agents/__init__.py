@@ -1,0 +1,1 @@
+"""Liquidators: who acts, on which pair, with how much, and only when it pays."""

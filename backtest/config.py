@@ -1,0 +1,144 @@
+"""The one frozen run configuration: written to every results folder, read back to rerun it.
+
+`--set key=value` reaches any field by its dotted name (`oracle.deviation=0.01`,
+`liquidator.min_profit_usd=50`, `pool_depth_scale=0.5`) and any market parameter, for every
+asset or one (`liquidation_threshold=0.8`, `liquidation_bonus.CRV=0.10`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import tomllib
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+
+import tomli_w
+
+from backtest.errors import InputError
+
+MARKET_PARAMS = ("ltv", "liquidation_threshold", "liquidation_bonus", "close_factor", "protocol_fee")
+
+
+@dataclass(frozen=True)
+class OracleConfig:
+    deviation: float = 0.005          # Chainlink ETH/USD: 0.5 %
+    heartbeat_seconds: int = 3600
+
+
+@dataclass(frozen=True)
+class LiquidatorConfig:
+    min_profit_usd: float = 0.0       # after bonus, swap cost and gas
+    gas_units: int = 500_000          # liquidationCall + two swaps
+    gas_asset: str = "WETH"           # gas is paid in this asset's market price
+    sizes: tuple[float, ...] = (1.0, 0.5, 0.25, 0.1)   # fractions of the close-factor maximum tried
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    scenario: str
+    lake: str
+    seed: int = 0
+    feedback: bool = True
+    pool_depth_scale: float = 1.0
+    arb_half_life_seconds: float = 1800.0  # how fast arbitrage closes the gap our sales open
+    max_rounds: int = 50
+    oracle: OracleConfig = field(default_factory=OracleConfig)
+    liquidator: LiquidatorConfig = field(default_factory=LiquidatorConfig)
+    market_overrides: tuple[tuple[str, float], ...] = ()   # ("liquidation_threshold.CRV", 0.7)
+    scenario_spec: dict = field(default_factory=dict, compare=False)  # the scenario as loaded
+
+    def to_toml(self) -> str:
+        data = dataclasses.asdict(self)
+        data["market_overrides"] = {k: v for k, v in self.market_overrides}
+        data["liquidator"]["sizes"] = list(self.liquidator.sizes)
+        return tomli_w.dumps(_drop_none(data))
+
+    @classmethod
+    def from_toml(cls, text: str, source="config.toml") -> "RunConfig":
+        data = tomllib.loads(text)
+        try:
+            data["oracle"] = OracleConfig(**data.get("oracle", {}))
+            liq = data.get("liquidator", {})
+            liq["sizes"] = tuple(liq.get("sizes", LiquidatorConfig.sizes))
+            data["liquidator"] = LiquidatorConfig(**liq)
+            data["market_overrides"] = tuple(sorted(data.get("market_overrides", {}).items()))
+            return cls(**data)
+        except TypeError as exc:
+            raise InputError(f"not a run configuration: {exc}", file=source) from None
+
+    def run_id(self) -> str:
+        return hashlib.sha256(self.to_toml().encode()).hexdigest()[:10]
+
+    def market_param(self, name: str, asset: str, default: float) -> float:
+        table = dict(self.market_overrides)
+        return table.get(f"{name}.{asset}", table.get(name, default))
+
+
+def _drop_none(d):
+    if isinstance(d, dict):
+        return {k: _drop_none(v) for k, v in d.items() if v is not None}
+    return d
+
+
+def _coerce(text: str, kind, key: str):
+    try:
+        if kind is bool or kind == "bool":
+            if text.lower() in ("1", "true", "yes", "on"):
+                return True
+            if text.lower() in ("0", "false", "no", "off"):
+                return False
+            raise ValueError(text)
+        if kind in (int, "int"):
+            return int(text)
+        if kind in (float, "float"):
+            return float(text)
+        if kind in ("tuple[float, ...]",):
+            return tuple(float(x) for x in text.split(","))
+        return text
+    except ValueError:
+        raise InputError(f"--set {key}={text}: expected {getattr(kind, '__name__', kind)}") from None
+
+
+def apply_overrides(config: RunConfig, pairs: list[str] | tuple[str, ...] | dict) -> RunConfig:
+    """Apply `key=value` overrides (CLI strings or a scenario's [parameters] table)."""
+    items = pairs.items() if isinstance(pairs, dict) else [_split(p) for p in pairs]
+    for key, value in items:
+        config = _apply_one(config, key, value)
+    return config
+
+
+def _split(pair: str) -> tuple[str, str]:
+    if "=" not in pair:
+        raise InputError(f"--set expects key=value, got {pair!r}")
+    key, value = pair.split("=", 1)
+    return key.strip(), value.strip()
+
+
+def _apply_one(config: RunConfig, key: str, value) -> RunConfig:
+    head, _, rest = key.partition(".")
+    if head in MARKET_PARAMS:
+        v = _coerce(str(value), float, key)
+        table = dict(config.market_overrides)
+        table[key] = v
+        return dataclasses.replace(config, market_overrides=tuple(sorted(table.items())))
+    names = {f.name: f for f in fields(config)}
+    if head in ("oracle", "liquidator") and rest:
+        sub = getattr(config, head)
+        subfields = {f.name: f for f in fields(sub)}
+        if rest not in subfields:
+            raise InputError(f"unknown parameter {key!r} (known: {', '.join(head + '.' + n for n in subfields)})")
+        v = value if not isinstance(value, str) else _coerce(value, subfields[rest].type, key)
+        return dataclasses.replace(config, **{head: dataclasses.replace(sub, **{rest: v})})
+    settable = [n for n in names if n not in ("scenario", "lake", "market_overrides", "scenario_spec",
+                                              "oracle", "liquidator")]
+    if key not in settable:
+        known = settable + [f"oracle.{f.name}" for f in fields(OracleConfig)] + \
+            [f"liquidator.{f.name}" for f in fields(LiquidatorConfig)] + [f"{p}[.ASSET]" for p in MARKET_PARAMS]
+        raise InputError(f"unknown parameter {key!r} (known: {', '.join(known)})")
+    v = value if not isinstance(value, str) else _coerce(value, names[key].type, key)
+    return dataclasses.replace(config, **{key: v})
+
+
+def load_config(path: Path) -> RunConfig:
+    return RunConfig.from_toml(Path(path).read_text(), source=path)

@@ -1,0 +1,1 @@
+"""The replay: load a book and a scenario, run the loop, write a results folder."""

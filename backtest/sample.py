@@ -1,0 +1,146 @@
+"""The shipped sample lake: SYNTHETIC, made by a seeded generator, shaped like an Aave v3 market.
+
+Nothing here is on-chain data. Risk parameters resemble Aave v3 Ethereum's (public governance
+values, rounded); the book is drawn so that most accounts are safe and a thin tail sits close to
+HF 1, as in real lending markets; each volatile collateral has a Uniswap v2 pool against USDC
+deep enough to absorb routine flow but not a forced sale of a large share of the book.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+
+from backtest.lake.io import write_table
+
+SNAPSHOT_TIME = datetime(2024, 1, 1, tzinfo=timezone.utc)
+SNAPSHOT_BLOCK = 18_908_895
+PROTOCOL, MARKET = "aave-v3", "ethereum-sample"
+SOURCE = "synthetic:sample-generator"
+
+# asset: (address, decimals, ltv, liquidation_threshold, bonus, price at the snapshot)
+ASSETS = {
+    "WETH":   ("0xC02aaA39b223FE8D0A0e5C4F27eAD9083C756Cc2", 18, 0.805, 0.830, 0.050, 2280.0),
+    "WBTC":   ("0x2260FAC5E5542a773Aa44fBCfeDf7C193bc2C599", 8, 0.730, 0.780, 0.050, 42200.0),
+    "wstETH": ("0x7f39C581F595B53c5cb19bD0b3f8dA6c935E2Ca0", 18, 0.785, 0.810, 0.060, 2620.0),
+    "USDC":   ("0xA0b86991c6218b36c1d19D4a2e9Eb0cE3606eB48", 6, 0.770, 0.800, 0.045, 1.0),
+    "USDT":   ("0xdAC17F958D2ee523a2206206994597C13D831ec7", 6, 0.740, 0.760, 0.045, 1.0),
+    "DAI":    ("0x6B175474E89094C44Da98b954EedeAC495271d0F", 18, 0.630, 0.770, 0.050, 1.0),
+    "CRV":    ("0xD533a949740bb3306d119CC777fa900bA034cd52", 18, 0.350, 0.410, 0.083, 0.58),
+}
+VOLATILE = ("WETH", "WBTC", "wstETH", "CRV")
+STABLE = ("USDC", "USDT", "DAI")
+# USD depth of each side of the asset/USDC pool
+POOL_DEPTH_USD = {"WETH": 500e6, "WBTC": 200e6, "wstETH": 100e6, "CRV": 12e6}
+COLLATERAL_MIX = {"WETH": .45, "wstETH": .18, "WBTC": .14, "USDC": .10, "DAI": .04, "USDT": .03, "CRV": .06}
+DEBT_VS_VOLATILE = {"USDC": .50, "USDT": .25, "DAI": .15, "WETH": .10}
+DEBT_VS_STABLE = {"WETH": .45, "WBTC": .12, "USDC": .15, "USDT": .12, "DAI": .08, "CRV": .08}
+
+
+def _pick(rng, table: dict, exclude=()) -> str:
+    names = [k for k in table if k not in exclude]
+    p = np.array([table[k] for k in names])
+    return names[rng.choice(len(names), p=p / p.sum())]
+
+
+def _sig(x: np.ndarray, digits: int = 6) -> np.ndarray:
+    """Round to significant digits: keeps the sample small and its numbers readable."""
+    with np.errstate(divide="ignore"):
+        mag = np.where(x > 0, np.floor(np.log10(np.abs(np.where(x > 0, x, 1.0)))), 0)
+    scale = 10.0 ** (digits - 1 - mag)
+    return np.round(x * scale) / scale
+
+
+def markets_table() -> pa.Table:
+    rows = [dict(protocol=PROTOCOL, market=MARKET, asset=a, asset_address=addr, decimals=dec, ltv=ltv,
+                 liquidation_threshold=lt, liquidation_bonus=bonus, close_factor=0.5, protocol_fee=0.10,
+                 supply_cap=None, borrow_cap=None, emode_category=0, valid_from_block=16_291_127)
+            for a, (addr, dec, ltv, lt, bonus, _) in ASSETS.items()]
+    return pa.Table.from_pylist(rows)
+
+
+def positions_table(rng: np.random.Generator, n_accounts: int) -> pa.Table:
+    price = {a: v[5] for a, v in ASSETS.items()}
+    lt = {a: v[3] for a, v in ASSETS.items()}
+    size = np.clip(np.exp(rng.normal(np.log(6000), 1.7, n_accounts)), 50, 60e6)
+    borrower = rng.random(n_accounts) < 0.82
+    # Health factors: most accounts comfortable, a thin tail just above 1.
+    tail = rng.random(n_accounts) < 0.12
+    hf = np.where(tail, 1.0 + rng.exponential(0.10, n_accounts), 1.0 + np.exp(rng.normal(np.log(1.1), 0.55, n_accounts)))
+    hf = np.maximum(hf, 1.002)
+    accounts = ["0x" + rng.bytes(20).hex() for _ in range(n_accounts)]
+    out = {k: [] for k in ("account", "asset", "collateral", "debt")}
+    for i in range(n_accounts):
+        colls = [_pick(rng, COLLATERAL_MIX)]
+        for extra in (0.30, 0.08):
+            if rng.random() < extra and len(colls) < len(COLLATERAL_MIX):
+                colls.append(_pick(rng, COLLATERAL_MIX, exclude=colls))
+        cw = rng.dirichlet(np.ones(len(colls))) * size[i]
+        amounts = {a: [w / price[a], 0.0] for a, w in zip(colls, cw)}
+        if borrower[i]:
+            adjusted = sum(w * lt[a] for a, w in zip(colls, cw))
+            table = DEBT_VS_STABLE if all(a in STABLE for a in colls) else DEBT_VS_VOLATILE
+            debts = [_pick(rng, table, exclude=colls)]
+            if rng.random() < 0.2 and set(table) - set(colls) - set(debts):
+                debts.append(_pick(rng, table, exclude=colls + debts))
+            for a, w in zip(debts, rng.dirichlet(np.ones(len(debts))) * adjusted / hf[i]):
+                amounts.setdefault(a, [0.0, 0.0])[1] = w / price[a]
+        for a, (c, d) in sorted(amounts.items()):
+            out["account"].append(accounts[i]); out["asset"].append(a)
+            out["collateral"].append(c); out["debt"].append(d)
+    n = len(out["account"])
+    return pa.table({
+        "protocol": pa.array([PROTOCOL] * n), "market": pa.array([MARKET] * n),
+        "account": pa.array(out["account"]), "asset": pa.array(out["asset"]),
+        "collateral": _sig(np.array(out["collateral"])), "debt": _sig(np.array(out["debt"])),
+        "block_number": pa.array([SNAPSHOT_BLOCK] * n, pa.int64()),
+        "timestamp": pa.array([SNAPSHOT_TIME] * n, pa.timestamp("us", tz="UTC")),
+    })
+
+
+def prices_table(rng: np.random.Generator, days: int = 30) -> pa.Table:
+    """Hourly synthetic history ending exactly at each asset's snapshot price."""
+    hours = days * 24
+    times = [SNAPSHOT_TIME - timedelta(hours=hours - 1 - h) for h in range(hours)]
+    cols = {k: [] for k in ("asset", "timestamp", "price_usd")}
+    for a, v in ASSETS.items():
+        vol = 0.0002 if a in STABLE else 0.012
+        steps = rng.normal(0, vol, hours)
+        path = np.exp(np.cumsum(steps) - np.cumsum(steps)[-1]) * v[5]
+        cols["asset"] += [a] * hours; cols["timestamp"] += times; cols["price_usd"] += list(_sig(path))
+    n = len(cols["asset"])
+    return pa.table({**cols, "source": [SOURCE] * n, "outlier": [False] * n},
+                    schema=None).cast(pa.schema([("asset", pa.string()), ("timestamp", pa.timestamp("us", tz="UTC")),
+                                                 ("price_usd", pa.float64()), ("source", pa.string()),
+                                                 ("outlier", pa.bool_())]))
+
+
+def pools_table() -> pa.Table:
+    rows = []
+    for a, depth in POOL_DEPTH_USD.items():
+        rows.append(dict(dex="uniswap-v2", pool=f"sample:{a}-USDC", token0=a, token1="USDC", fee=0.003,
+                         block_number=SNAPSHOT_BLOCK, timestamp=SNAPSHOT_TIME,
+                         reserve0=float(_sig(np.array([depth / ASSETS[a][5]]))[0]), reserve1=depth))
+    return pa.Table.from_pylist(rows)
+
+
+def gas_table(rng: np.random.Generator, days: int = 30) -> pa.Table:
+    hours = days * 24
+    times = [SNAPSHOT_TIME - timedelta(hours=hours - 1 - h) for h in range(hours)]
+    gwei = np.round(np.exp(rng.normal(np.log(25), 0.35, hours)), 2)
+    return pa.table({"timestamp": pa.array(times, pa.timestamp("us", tz="UTC")), "gas_price_gwei": gwei})
+
+
+def write_sample_lake(out: Path, seed: int = 7, n_accounts: int = 50_000) -> dict[str, int]:
+    rng = np.random.default_rng(seed)
+    tables = {"markets": markets_table(), "positions": positions_table(rng, n_accounts),
+              "prices": prices_table(rng), "pools": pools_table(), "gas": gas_table(rng)}
+    for name, table in tables.items():
+        write_table(out, name, table)
+    (Path(out) / "README.md").write_text(
+        "# Sample lake (SYNTHETIC)\n\nMade by `backtest sample-data` (seed %d, %d accounts). Not on-chain data: "
+        "a book, prices, pools and gas drawn to look like an Aave v3 market, for trying the tool.\n" % (seed, n_accounts))
+    return {name: t.num_rows for name, t in tables.items()}
