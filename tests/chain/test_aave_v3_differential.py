@@ -129,15 +129,19 @@ def test_liquidation_call_matches_liquidation_exact(net, record):
         capped += got.collateral_seized == loan.collateral[c_sym]
         full_close += hf_wad <= aave_v3.CLOSE_FACTOR_HF_THRESHOLD
 
-        # the float path the engine runs: HF -> close factor -> seize
+        # The float path the engine runs: HF -> close factor -> seize. The contract repays a whole
+        # number of base units (percentMul rounds half up), so the float close-factor amount may
+        # differ by half a unit; seize is then fed the same debt the contract worked from.
         hf = float(aave_v3.health_factor(coll_usd, debt_usd, lt_frac)[0])
-        debt_units = debt_bal / 10**d.decimals
-        actual = min(to_cover / 10**d.decimals, float(aave_v3.close_factor(hf)) * debt_units)
-        repaid, taken, fee = aave_v3.seize(actual, answers[d_sym] / 1e8, answers[c_sym] / 1e8,
+        actual_float = min(to_cover, float(aave_v3.close_factor(hf)) * debt_bal)
+        actual_exact = min(to_cover, aave_v3.percent_mul(debt_bal, aave_v3.DEFAULT_LIQUIDATION_CLOSE_FACTOR
+                           if hf_wad > aave_v3.CLOSE_FACTOR_HF_THRESHOLD else aave_v3.MAX_LIQUIDATION_CLOSE_FACTOR))
+        assert abs(actual_float - actual_exact) <= 0.5 + 1e-12 * actual_exact
+        repaid, taken, fee = aave_v3.seize(actual_exact / 10**d.decimals, answers[d_sym] / 1e8, answers[c_sym] / 1e8,
                                            loan.collateral[c_sym] / 10**c.decimals,
                                            c.params.liquidation_bonus / 10_000 - 1, c.params.protocol_fee / 10_000)
-        # Where an amount is under 1e10 base units, the contract's truncation to whole base units
-        # is above 1e-10 relative: there we bound the difference in base units instead.
+        # Under 1e10 base units the contract's truncation to whole units exceeds 1e-10 relative:
+        # there the difference is bounded in base units instead.
         for key, value, exact, decimals in (("debt_repaid", repaid, got.debt_repaid, d.decimals),
                                             ("collateral_seized", taken, got.collateral_seized, c.decimals),
                                             ("protocol_fee", fee, got.protocol_fee, c.decimals)):
