@@ -34,7 +34,7 @@ ASSETS = {
 VOLATILE = ("WETH", "WBTC", "wstETH", "CRV")
 STABLE = ("USDC", "USDT", "DAI")
 # USD depth of each side of the asset/USDC pool
-POOL_DEPTH_USD = {"WETH": 500e6, "WBTC": 200e6, "wstETH": 100e6, "CRV": 12e6}
+POOL_DEPTH_USD = {"WETH": 500e6, "WBTC": 200e6, "wstETH": 250e6, "CRV": 20e6}
 COLLATERAL_MIX = {"WETH": .45, "wstETH": .18, "WBTC": .14, "USDC": .10, "DAI": .04, "USDT": .03, "CRV": .06}
 DEBT_VS_VOLATILE = {"USDC": .50, "USDT": .25, "DAI": .15, "WETH": .10}
 DEBT_VS_STABLE = {"WETH": .45, "WBTC": .12, "USDC": .15, "USDT": .12, "DAI": .08, "CRV": .08}

@@ -60,8 +60,7 @@ def replay(inputs: ReplayInputs, config: RunConfig, feedback: bool | None = None
                     continue
                 hf_before = hf[i]
                 cost, proceeds = execute(plan, i, coll, debt, venues)
-                owed = float(debt[i] @ oracle)
-                hf_after = float((coll[i] * oracle) @ lt) / owed if owed > 0 else np.inf
+                hf_after = aave_v3.health_factor((coll[i] * oracle)[None], (debt[i] * oracle)[None], lt)[0]
                 rec.liquidation(step, i, plan, oracle, first_round[i], cost, proceeds, hf_before, hf_after)
                 acted += 1
             if not acted:

@@ -13,6 +13,8 @@ from backtest.lake.schemas import SCHEMAS
 
 QUERIES = Path(__file__).resolve().parents[2] / "queries"
 RESULT_TABLES = ("liquidations", "steps")
+# Queries that other queries build on, created as views in this order.
+DERIVED_VIEWS = ("positions_priced", "health")
 
 
 def _sql_str(path: Path) -> str:
@@ -39,6 +41,8 @@ def connect(lake: Path | None = None, results: Path | None = None,
             con.execute(f"CREATE VIEW {name} AS SELECT * FROM read_parquet({_sql_str(f)})")
     for name, table in (extra or {}).items():
         con.register(name, table)
+    for name in DERIVED_VIEWS:
+        con.execute(f"CREATE VIEW {name} AS {query_path(name).read_text()}")
     return con
 
 

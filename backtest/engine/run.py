@@ -1,0 +1,47 @@
+"""One replay end to end: config -> inputs -> feedback run + no-impact counterfactual -> metrics."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from backtest.config import RunConfig, apply_overrides
+from backtest.engine.book import ReplayInputs, load_inputs
+from backtest.engine.record import Outcome
+from backtest.engine.replay import replay
+from backtest.metrics import compute
+from backtest.scenarios.library import Scenario, load_scenario
+
+REPO = Path(__file__).resolve().parents[2]
+DEFAULT_SCENARIO = "stylised-eth-crash"
+
+
+def default_lake() -> Path:
+    return Path(os.environ.get("BACKTEST_LAKE", REPO / "data" / "lake"))
+
+
+@dataclass
+class Run:
+    config: RunConfig
+    scenario: Scenario
+    inputs: ReplayInputs
+    outcome: Outcome
+    counterfactual: Outcome
+    metrics: dict
+
+
+def make_config(scenario: Scenario, lake: Path, overrides=(), feedback: bool = True) -> RunConfig:
+    """Scenario parameters first, then the command line's --set, so the user has the last word."""
+    config = RunConfig(scenario=scenario.name, lake=str(lake), scenario_spec=scenario.raw)
+    config = apply_overrides(config, scenario.parameters)
+    config = apply_overrides(config, list(overrides))
+    return config if feedback else replace(config, feedback=False)
+
+
+def run(config: RunConfig, scenario: Scenario | None = None) -> Run:
+    scenario = scenario or load_scenario(config.scenario)
+    inputs = load_inputs(config, scenario)
+    outcome = replay(inputs, config)
+    counterfactual = replay(inputs, config, feedback=False) if config.feedback else outcome
+    return Run(config, scenario, inputs, outcome, counterfactual, compute(inputs, outcome, counterfactual))

@@ -1,0 +1,65 @@
+"""The metrics of a replay, defined once (see docs/metrics.md for the definitions in words)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pyarrow.compute as pc
+
+from backtest.engine.book import ReplayInputs
+from backtest.engine.record import Outcome, bad_debt_by_account
+
+
+def _sum(table, col) -> float:
+    return float(pc.sum(table[col]).as_py() or 0.0) if table.num_rows else 0.0
+
+
+def drawdown(path: np.ndarray) -> float:
+    """Largest fall from a running peak, as a fraction (0.45 = -45 %)."""
+    peak = np.maximum.accumulate(path)
+    return float(np.max(1.0 - path / peak)) if len(path) else 0.0
+
+
+def amplification(seized_feedback: float, seized_without: float) -> float | None:
+    """Collateral seized with price impact / without; 1.0 when neither run liquidated anything."""
+    if seized_without > 0:
+        return seized_feedback / seized_without
+    return 1.0 if seized_feedback == 0 else None
+
+
+def compute(inputs: ReplayInputs, outcome: Outcome, counterfactual: Outcome) -> dict:
+    book, liq, steps = inputs.book, outcome.liquidations, outcome.steps
+    prices = outcome.oracle
+    bad = bad_debt_by_account(outcome.collateral, outcome.debt, prices)
+    coll_left = outcome.collateral @ prices
+    debt_left = outcome.debt @ prices
+    no_collateral = coll_left <= 0
+    bad_series = steps.filter(pc.equal(steps["asset"], book.assets[0]))
+    first_bad = [t for t, b in zip(bad_series["timestamp"].to_pylist(), bad_series["bad_debt_usd"].to_pylist()) if b > 0]
+    by_asset = {a: steps.filter(pc.equal(steps["asset"], a)) for a in book.assets}
+    seized = _sum(liq, "collateral_seized_usd")
+    return {
+        "accounts": int(len(book.accounts)),
+        "accounts_with_debt": int((book.debt.sum(axis=1) > 0).sum()),
+        "collateral_usd_start": float((book.collateral @ book.prices).sum()),
+        "debt_usd_start": float((book.debt @ book.prices).sum()),
+        "steps": int(len(inputs.times)),
+        "liquidations": int(liq.num_rows),
+        "accounts_liquidated": int(len(set(liq["account"].to_pylist()))) if liq.num_rows else 0,
+        "debt_repaid_usd": _sum(liq, "debt_repaid_usd"),
+        "collateral_seized_usd": seized,
+        "protocol_fee_usd": float(sum(f * p for f, p in zip(liq["protocol_fee"].to_pylist(),
+                                                            liq["collateral_price"].to_pylist()))),
+        "liquidator_profit_usd": _sum(liq, "profit_usd"),
+        "gas_usd": _sum(liq, "gas_usd"),
+        "bad_debt_usd": float(bad.sum()),
+        "accounts_with_bad_debt": int((bad > 0).sum()),
+        "deficit_usd": float(debt_left[no_collateral & (debt_left > 0)].sum()),
+        "cascade_depth": int(pc.max(liq["round"]).as_py()) if liq.num_rows else 0,
+        "amplification": amplification(seized, _sum(counterfactual.liquidations, "collateral_seized_usd")),
+        "collateral_seized_usd_without_feedback": _sum(counterfactual.liquidations, "collateral_seized_usd"),
+        "bad_debt_usd_without_feedback": float(bad_debt_by_account(counterfactual.collateral, counterfactual.debt,
+                                                                   counterfactual.oracle).sum()),
+        "max_drawdown_exogenous": {a: drawdown(t["price_exogenous"].to_numpy()) for a, t in by_asset.items()},
+        "max_drawdown_effective": {a: drawdown(t["price_market"].to_numpy()) for a, t in by_asset.items()},
+        "first_bad_debt_at": first_bad[0].strftime("%Y-%m-%dT%H:%M:%SZ") if first_bad else None,
+    }

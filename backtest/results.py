@@ -1,0 +1,58 @@
+"""A results folder, written whole or not at all: config.toml, liquidations.parquet,
+steps.parquet, metrics.json."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+from backtest.config import RunConfig
+from backtest.engine.record import Outcome
+from backtest.lake.io import atomic_dir, write_parquet
+
+
+def _clean(value):
+    """JSON without NaN/inf (not JSON) and with floats rounded past noise, for byte-stable files."""
+    if isinstance(value, dict):
+        return {k: _clean(v) for k, v in value.items()}
+    if isinstance(value, float):
+        return None if not math.isfinite(value) else float(f"{value:.12g}")
+    return value
+
+
+def write_results(out: Path, config: RunConfig, outcome: Outcome, metrics: dict) -> Path:
+    with atomic_dir(Path(out)) as tmp:
+        (tmp / "config.toml").write_text(config.to_toml())
+        write_parquet(outcome.liquidations, tmp / "liquidations.parquet")
+        write_parquet(outcome.steps, tmp / "steps.parquet")
+        (tmp / "metrics.json").write_text(json.dumps(_clean(metrics), indent=2, sort_keys=True) + "\n")
+    return Path(out)
+
+
+def summary(config: RunConfig, metrics: dict, title: str) -> str:
+    """A readable block for the terminal."""
+    m = metrics
+    usd = lambda v: f"${v:,.0f}"  # noqa: E731
+    amp = "n/a (nothing liquidated without feedback)" if m["amplification"] is None else f"{m['amplification']:.3f}"
+    lines = [
+        f"{title}",
+        f"  book            {m['accounts']:,} accounts ({m['accounts_with_debt']:,} borrowing), "
+        f"collateral {usd(m['collateral_usd_start'])}, debt {usd(m['debt_usd_start'])}",
+        f"  steps           {m['steps']:,}   feedback {'on' if config.feedback else 'off'}",
+        f"  liquidations    {m['liquidations']:,} on {m['accounts_liquidated']:,} accounts",
+        f"  debt repaid     {usd(m['debt_repaid_usd'])}",
+        f"  collateral sold {usd(m['collateral_seized_usd'])}   (without feedback: "
+        f"{usd(m['collateral_seized_usd_without_feedback'])})",
+        f"  liquidator P&L  {usd(m['liquidator_profit_usd'])} after {usd(m['gas_usd'])} gas",
+        f"  cascade depth   {m['cascade_depth']}",
+        f"  amplification   {amp}",
+        f"  bad debt        {usd(m['bad_debt_usd'])} on {m['accounts_with_bad_debt']:,} accounts "
+        f"(without feedback: {usd(m['bad_debt_usd_without_feedback'])}); deficit {usd(m['deficit_usd'])}",
+        f"  first bad debt  {m['first_bad_debt_at'] or '-'}",
+        "  drawdown        " + ", ".join(
+            f"{a} {m['max_drawdown_exogenous'][a]:.0%}->{m['max_drawdown_effective'][a]:.0%}"
+            for a in sorted(m["max_drawdown_exogenous"]) if m["max_drawdown_exogenous"][a] > 0.005
+            or m["max_drawdown_effective"][a] > 0.005) + "  (exogenous->effective)",
+    ]
+    return "\n".join(lines)
