@@ -9,45 +9,13 @@ within 1e-9 relative.
 from __future__ import annotations
 
 import numpy as np
-import pytest
 
-from backtest.devnet.book import answers_for_health_factor, random_loan, shocked_prices
-from backtest.devnet.builder import price_answer
-from backtest.devnet.positions import MAX_UINT, account_data, approve_all, balances, liquidate, open_position
+from backtest.devnet.positions import MAX_UINT, account_data, approve_all, balances, liquidate
 from backtest.protocols import aave_v3
+from chain_helpers import WAD, book_arrays, float_rel, fund_liquidator, liquidatable_case, open_and_shock, rel
 
 CASES = 300
 BORROWER_INDEX, LIQUIDATOR_INDEX = 2, 3
-WAD = 10**18
-
-
-def _rel(a: float, b: float) -> float:
-    return abs(a - b) / max(abs(b), 1e-300)
-
-
-def _book_arrays(net, loan, answers):
-    """Engine inputs over all assets in a fixed order: exact ints and float USD."""
-    syms = sorted(net.assets)
-    a = net.assets
-    coll = [loan.collateral.get(s, 0) for s in syms]
-    debt = [loan.debt.get(s, 0) for s in syms]
-    prices = [answers[s] for s in syms]
-    dec = [a[s].decimals for s in syms]
-    lt = [a[s].params.liquidation_threshold for s in syms]
-    coll_usd = np.array([[c / 10**d * p / 1e8 for c, d, p in zip(coll, dec, prices)]])
-    debt_usd = np.array([[x / 10**d * p / 1e8 for x, d, p in zip(debt, dec, prices)]])
-    return syms, coll, debt, prices, dec, lt, coll_usd, debt_usd, np.array(lt) / 10_000
-
-
-def _open_and_shock(net, rng, market, account, sigma=0.25):
-    """Open a random loan at the deployment prices, then move every feed; returns (loan, answers)."""
-    base = {s: a.price_usd for s, a in net.assets.items()}
-    loan = random_loan(rng, net.assets, base)
-    open_position(net, market, account, loan.collateral, loan.debt)
-    new = shocked_prices(rng, base, sigma)
-    answers = {s: price_answer(p) for s, p in new.items()}
-    net.set_prices(answers)
-    return loan, answers
 
 
 def test_health_factor_matches_getUserAccountData(net, record):
@@ -59,16 +27,16 @@ def test_health_factor_matches_getUserAccountData(net, record):
     worst_float, below_one = 0.0, 0
     for case in range(CASES):
         snap = chain.snapshot()
-        loan, answers = _open_and_shock(net, rng, market, borrower, sigma=0.35)
+        loan, answers = open_and_shock(net, rng, market, borrower, sigma=0.35)
         onchain = account_data(net, market, borrower)
-        syms, coll, debt, prices, dec, lt, coll_usd, debt_usd, lt_frac = _book_arrays(net, loan, answers)
+        syms, coll, debt, prices, dec, lt, coll_usd, debt_usd, lt_frac = book_arrays(net, loan, answers)
         # zero interest rates: balances are exactly what was supplied and borrowed
         assert balances(net, market, borrower) == ({s: c for s, c in zip(syms, coll)}, {s: d for s, d in zip(syms, debt)})
         exact = aave_v3.account_data_exact(coll, debt, prices, dec, lt)
         assert exact == (onchain.total_collateral, onchain.total_debt, onchain.liquidation_threshold,
                          onchain.health_factor), f"case {case}: {loan} at {answers}"
         hf_float = float(aave_v3.health_factor(coll_usd, debt_usd, lt_frac)[0])
-        worst_float = max(worst_float, _rel(hf_float, onchain.health_factor / WAD))
+        worst_float = max(worst_float, rel(hf_float, onchain.health_factor / WAD))
         below_one += onchain.health_factor < WAD
         chain.revert(snap)
     record("aave_v3_health_factor", cases=CASES, exact_mismatches=0, max_rel_diff_float=worst_float,
@@ -77,42 +45,20 @@ def test_health_factor_matches_getUserAccountData(net, record):
     assert worst_float <= 1e-9
 
 
-def _fund_liquidator(net, market, liquidator):
-    """Plenty of every asset, approved to the pool (inside the test's snapshot)."""
-    net.chain.send_many([(t.functions.mint(liquidator, 10**40), None) for t in net.tokens.values()])
-    approve_all(net, market, liquidator)
-
-
-def _liquidatable_case(net, rng, market, borrower, hf_range):
-    """Open a disjoint loan, move the feeds so its HF lands in hf_range; returns (loan, answers, hf_wad)."""
-    base = {s: a.price_usd for s, a in net.assets.items()}
-    loan = random_loan(rng, net.assets, base, disjoint=True)
-    open_position(net, market, borrower, loan.collateral, loan.debt)
-    shocked = {s: price_answer(p) for s, p in shocked_prices(rng, base, 0.2).items()}
-    answers = answers_for_health_factor(loan, net.assets, shocked, float(rng.uniform(*hf_range)))
-    net.set_prices(answers)
-    return loan, answers
-
-
-def _float_rel(value: float, exact: int, decimals: int) -> float:
-    """Relative difference of a float amount (token units) to an exact one (base units)."""
-    return abs(value - exact / 10**decimals) / max(exact / 10**decimals, 1e-300)
-
-
 def test_liquidation_call_matches_liquidation_exact(net, record):
     """Debt repaid, collateral to the liquidator and the treasury's fee, for a real liquidationCall."""
     chain, market = net.chain, net.aave_v3
     borrower, liquidator = chain.accounts[BORROWER_INDEX], chain.accounts[LIQUIDATOR_INDEX]
     approve_all(net, market, borrower)
-    _fund_liquidator(net, market, liquidator)
+    fund_liquidator(net, market, liquidator)
     rng = np.random.default_rng(7)
     worst = {"debt_repaid": 0.0, "collateral_seized": 0.0, "protocol_fee": 0.0}
     capped = full_close = 0
     worst_units = 0.0
     for case in range(CASES):
         snap = chain.snapshot()
-        loan, answers = _liquidatable_case(net, rng, market, borrower, (0.55, 0.999))
-        syms, coll, debt, prices, dec, lt, coll_usd, debt_usd, lt_frac = _book_arrays(net, loan, answers)
+        loan, answers = liquidatable_case(net, rng, market, borrower, (0.55, 0.999))
+        syms, coll, debt, prices, dec, lt, coll_usd, debt_usd, lt_frac = book_arrays(net, loan, answers)
         hf_wad = aave_v3.account_data_exact(coll, debt, prices, dec, lt)[3]
         assert hf_wad < WAD, f"case {case}: the price move should make the account liquidatable"
         c_sym = str(rng.choice(sorted(loan.collateral)))
@@ -146,7 +92,7 @@ def test_liquidation_call_matches_liquidation_exact(net, record):
                                             ("collateral_seized", taken, got.collateral_seized, c.decimals),
                                             ("protocol_fee", fee, got.protocol_fee, c.decimals)):
             if exact >= 10**10:
-                worst[key] = max(worst[key], _float_rel(float(value), exact, decimals))
+                worst[key] = max(worst[key], _floatrel(float(value), exact, decimals))
             else:
                 worst_units = max(worst_units, abs(float(value) * 10**decimals - exact))
         chain.revert(snap)
@@ -163,14 +109,14 @@ def test_close_factor_is_half_above_hf_095_and_all_below(net, record):
     chain, market = net.chain, net.aave_v3
     borrower, liquidator = chain.accounts[BORROWER_INDEX], chain.accounts[LIQUIDATOR_INDEX]
     approve_all(net, market, borrower)
-    _fund_liquidator(net, market, liquidator)
+    fund_liquidator(net, market, liquidator)
     rng = np.random.default_rng(95)
     regimes = {aave_v3.DEFAULT_LIQUIDATION_CLOSE_FACTOR: 0, aave_v3.MAX_LIQUIDATION_CLOSE_FACTOR: 0}
     float_disagreements = 0
     for case in range(CASES):
         snap = chain.snapshot()
-        loan, answers = _liquidatable_case(net, rng, market, borrower, (0.93, 0.97))
-        syms, coll, debt, prices, dec, lt, coll_usd, debt_usd, lt_frac = _book_arrays(net, loan, answers)
+        loan, answers = liquidatable_case(net, rng, market, borrower, (0.93, 0.97))
+        syms, coll, debt, prices, dec, lt, coll_usd, debt_usd, lt_frac = book_arrays(net, loan, answers)
         hf_wad = aave_v3.account_data_exact(coll, debt, prices, dec, lt)[3]
         d_sym = max(loan.debt, key=lambda s: loan.debt[s] * answers[s] / 10**net.assets[s].decimals)
         c_sym = max(loan.collateral, key=lambda s: loan.collateral[s] * answers[s] / 10**net.assets[s].decimals)
