@@ -187,6 +187,15 @@ class Chain:
             return str(exc)
         return "(no reason)"
 
+    def revert_reason(self, call, sender: str | None = None, block: str = "latest") -> str | None:
+        """Simulate a call as `sender`: None if it would succeed, else the node's revert message."""
+        tx = {"from": sender or self.deployer, "to": call.address, "data": call._encode_transaction_data()}
+        try:
+            self.rpc("eth_call", [tx, block])
+        except RpcError as exc:
+            return str(exc)
+        return None
+
     def call_many(self, calls: list, block: str | int = "latest") -> list:
         """eth_call a list of contract function calls in one batch; returns the decoded results."""
         tag = hex(block) if isinstance(block, int) else block
@@ -195,7 +204,8 @@ class Chain:
         out = []
         for c, r in zip(calls, raw):
             types = [o["type"] if o["type"] != "tuple" else _tuple_type(o) for o in c.abi["outputs"]]
-            values = self.w3.codec.decode(types, bytes.fromhex(r[2:]))
+            values = [Web3.to_checksum_address(v) if t == "address" else v
+                      for t, v in zip(types, self.w3.codec.decode(types, bytes.fromhex(r[2:])))]
             out.append(values[0] if len(values) == 1 else tuple(values))
         return out
 

@@ -45,9 +45,8 @@ def create_v2_pair(chain: Chain, uni: Uniswap, token_a: Contract, token_b: Contr
 def add_v2_liquidity(chain: Chain, pair: Contract, tokens: dict[str, Contract], amounts: dict[str, int],
                      sender: str) -> None:
     """Send both tokens to the pair and mint LP tokens to `sender` (tokens keyed by address)."""
-    for address, amount in amounts.items():
-        chain.send(tokens[address].functions.transfer(pair.address, amount), sender)
-    chain.send(pair.functions.mint(sender), sender)
+    calls = [(tokens[address].functions.transfer(pair.address, amount), sender) for address, amount in amounts.items()]
+    chain.send_many(calls + [(pair.functions.mint(sender), sender)])
 
 
 def v2_swap(chain: Chain, pair: Contract, token_in: Contract, amount_in: int, amount_out: int,
