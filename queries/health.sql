@@ -1,14 +1,24 @@
--- Health factor per (account, snapshot): Σ collateral·price·LT / Σ debt·price (Aave
--- GenericLogic.calculateUserAccountData, in USD floats). +inf with no debt. Derived view.
-SELECT protocol, account, block_number, timestamp,
-       sum(collateral_usd) AS collateral_usd,
-       sum(collateral_usd * liquidation_threshold) AS adjusted_collateral_usd,
-       sum(debt_usd) AS debt_usd,
-       CASE WHEN sum(debt_usd) > 0
-            THEN sum(collateral_usd * liquidation_threshold) / sum(debt_usd)
-            ELSE 'inf'::DOUBLE END AS health_factor,
-       count(*) FILTER (WHERE price_usd IS NULL) AS unpriced_assets,
-       count(*) FILTER (WHERE liquidation_threshold IS NULL) AS assets_without_parameters
-FROM positions_priced
-GROUP BY protocol, account, block_number, timestamp
+-- Health factor per (account, snapshot), as GenericLogic.calculateUserAccountData computes it:
+-- the value-weighted average liquidation threshold, floored to whole bps, times the collateral
+-- value, over the debt value (USD floats). +inf with no debt. Derived view.
+WITH totals AS (
+    SELECT protocol, account, block_number, timestamp,
+           sum(collateral_usd) AS collateral_usd,
+           sum(collateral_usd * liquidation_threshold) AS weighted_usd,
+           sum(debt_usd) AS debt_usd,
+           count(*) FILTER (WHERE price_usd IS NULL) AS unpriced_assets,
+           count(*) FILTER (WHERE liquidation_threshold IS NULL) AS assets_without_parameters
+    FROM positions_priced
+    GROUP BY protocol, account, block_number, timestamp
+), adjusted AS (
+    SELECT *,
+           CASE WHEN collateral_usd > 0
+                THEN collateral_usd * floor(weighted_usd / collateral_usd * 10000 + 1e-9) / 10000
+                ELSE 0 END AS adjusted_collateral_usd
+    FROM totals
+)
+SELECT protocol, account, block_number, timestamp, collateral_usd, adjusted_collateral_usd, debt_usd,
+       CASE WHEN debt_usd > 0 THEN adjusted_collateral_usd / debt_usd ELSE 'inf'::DOUBLE END AS health_factor,
+       unpriced_assets, assets_without_parameters
+FROM adjusted
 ORDER BY account, block_number

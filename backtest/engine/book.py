@@ -110,6 +110,7 @@ def _params_at(markets: pa.Table, block: int, assets: list[str], config: RunConf
 
 def load_book(lake: Path, scenario: Scenario, config: RunConfig) -> Book:
     markets = read_table(lake, "markets")
+    read_table(lake, "prices")  # every price file checked before SQL reads them
     files = read_files(lake, "positions")
     known = set(markets["asset"].to_pylist())
     _check_positions(files, known)
@@ -173,7 +174,6 @@ def load_inputs(config: RunConfig, scenario: Scenario) -> ReplayInputs:
     book = load_book(lake, scenario, config)
     pools = load_pools(lake, book, config)
     con = connect(lake)
-    read_table(lake, "prices")  # validates every price file before the paths are read
     exo = exogenous_paths(con, scenario, book.assets, book.prices)
     return ReplayInputs(book=book, pools=pools, times=step_times(scenario), exogenous=exo,
                         gas_gwei=gas_path(con, scenario))
