@@ -7,7 +7,8 @@ demo:   ## install, then replay the stylised crash on the synthetic sample lake
 	$(PYTHON) -m pip install -e .
 	$(PYTHON) -m backtest replay
 
-test:   ## install everything the tests need (Python and npm), then run them all
+test:   ## install everything the tests need (Python, npm, Chromium for the report test), then run them all
 	$(PYTHON) -m pip install -e '.[test]'
 	npm ci --no-audit --no-fund
+	command -v chromium >/dev/null || { apt-get update -qq && apt-get install -y -qq --no-install-recommends chromium; }
 	$(PYTHON) -m pytest
