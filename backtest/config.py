@@ -39,6 +39,7 @@ class RunConfig:
     scenario: str
     lake: str
     seed: int = 0
+    protocol: str = ""                # liquidate every account under these rules ("" = each row's own)
     feedback: bool = True
     pool_depth_scale: float = 1.0
     arb_half_life_seconds: float = 1800.0  # how fast arbitrage closes the gap our sales open
@@ -132,6 +133,10 @@ def _apply_one(config: RunConfig, key: str, value) -> RunConfig:
         return dataclasses.replace(config, **{head: dataclasses.replace(sub, **{rest: v})})
     settable = [n for n in names if n not in ("scenario", "lake", "market_overrides", "scenario_spec",
                                               "oracle", "liquidator")]
+    if key == "protocol":
+        from backtest.engine.rules import RULES
+        if value not in RULES:
+            raise InputError(f"--set protocol={value}: replayable protocols are {', '.join(sorted(RULES))}")
     if key not in settable:
         known = settable + [f"oracle.{f.name}" for f in fields(OracleConfig)] + \
             [f"liquidator.{f.name}" for f in fields(LiquidatorConfig)] + [f"{p}[.ASSET]" for p in MARKET_PARAMS]

@@ -28,20 +28,24 @@ def amplification(seized_feedback: float, seized_without: float) -> float | None
 
 def compute(inputs: ReplayInputs, outcome: Outcome, counterfactual: Outcome) -> dict:
     book, liq, steps = inputs.book, outcome.liquidations, outcome.steps
-    prices = outcome.oracle
+    prices = outcome.oracle[book.reserve_asset]
     bad = bad_debt_by_account(outcome.collateral, outcome.debt, prices)
+    burned = _sum(liq, "deficit_usd")
     coll_left = outcome.collateral @ prices
     debt_left = outcome.debt @ prices
     no_collateral = coll_left <= 0
-    bad_series = steps.filter(pc.equal(steps["asset"], book.assets[0]))
+    bad_series = steps.filter(pc.equal(steps["asset"], book.price_assets[0]))
     first_bad = [t for t, b in zip(bad_series["timestamp"].to_pylist(), bad_series["bad_debt_usd"].to_pylist()) if b > 0]
-    by_asset = {a: steps.filter(pc.equal(steps["asset"], a)) for a in book.assets}
+    by_asset = {a: steps.filter(pc.equal(steps["asset"], a)) for a in book.price_assets}
     seized = _sum(liq, "collateral_seized_usd")
+    protocols = sorted(set(book.protocol))
     return {
+        "protocols": protocols,
+        "liquidations_by_protocol": {p: int(pc.sum(pc.equal(liq["protocol"], p)).as_py() or 0) for p in protocols},
         "accounts": int(len(book.accounts)),
         "accounts_with_debt": int((book.debt.sum(axis=1) > 0).sum()),
-        "collateral_usd_start": float((book.collateral @ book.prices).sum()),
-        "debt_usd_start": float((book.debt @ book.prices).sum()),
+        "collateral_usd_start": float((book.collateral @ book.reserve_prices).sum()),
+        "debt_usd_start": float((book.debt @ book.reserve_prices).sum()),
         "steps": int(len(inputs.times)),
         "liquidations": int(liq.num_rows),
         "accounts_liquidated": int(len(set(liq["account"].to_pylist()))) if liq.num_rows else 0,
@@ -51,14 +55,16 @@ def compute(inputs: ReplayInputs, outcome: Outcome, counterfactual: Outcome) -> 
                                                             liq["collateral_price"].to_pylist()))),
         "liquidator_profit_usd": _sum(liq, "profit_usd"),
         "gas_usd": _sum(liq, "gas_usd"),
-        "bad_debt_usd": float(bad.sum()),
-        "accounts_with_bad_debt": int((bad > 0).sum()),
-        "deficit_usd": float(debt_left[no_collateral & (debt_left > 0)].sum()),
+        "bad_debt_usd": float(bad.sum()) + burned,
+        "accounts_with_bad_debt": int((bad > 0).sum()) + int(pc.sum(pc.greater(liq["deficit_usd"], 0)).as_py() or 0),
+        "deficit_usd": float(debt_left[no_collateral & (debt_left > 0)].sum()) + burned,
+        "deficit_burned_usd": burned,
         "cascade_depth": int(pc.max(liq["round"]).as_py()) if liq.num_rows else 0,
         "amplification": amplification(seized, _sum(counterfactual.liquidations, "collateral_seized_usd")),
         "collateral_seized_usd_without_feedback": _sum(counterfactual.liquidations, "collateral_seized_usd"),
-        "bad_debt_usd_without_feedback": float(bad_debt_by_account(counterfactual.collateral, counterfactual.debt,
-                                                                   counterfactual.oracle).sum()),
+        "bad_debt_usd_without_feedback": float(bad_debt_by_account(
+            counterfactual.collateral, counterfactual.debt, counterfactual.oracle[book.reserve_asset]).sum())
+        + _sum(counterfactual.liquidations, "deficit_usd"),
         "max_drawdown_exogenous": {a: drawdown(t["price_exogenous"].to_numpy()) for a, t in by_asset.items()},
         "max_drawdown_effective": {a: drawdown(t["price_market"].to_numpy()) for a, t in by_asset.items()},
         "first_bad_debt_at": first_bad[0].strftime("%Y-%m-%dT%H:%M:%SZ") if first_bad else None,

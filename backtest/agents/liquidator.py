@@ -13,12 +13,13 @@ from dataclasses import dataclass
 import numpy as np
 
 from backtest.markets.venues import Venues
+from backtest.engine.rules import Params, Rules
 from backtest.protocols import aave_v3
 
 
 @dataclass(frozen=True)
 class Plan:
-    debt_asset: int
+    debt_asset: int        # reserve indices
     collateral_asset: int
     repay: float           # debt units repaid
     taken: float           # collateral units leaving the account (liquidator's share + protocol fee)
@@ -55,19 +56,23 @@ def profit_upper_bound(coll: np.ndarray, debt: np.ndarray, hf: np.ndarray, oracl
     return profit.reshape(len(coll), -1).max(axis=1) - gas_usd
 
 
-def best_plan(coll: np.ndarray, debt: np.ndarray, hf: float, oracle: np.ndarray, venues: Venues,
-              lt: np.ndarray, bonus: np.ndarray, protocol_fee: np.ndarray, close_factor: np.ndarray,
-              gas_usd: float, sizes: tuple[float, ...]) -> Plan | None:
-    """The most profitable liquidation of one account (rows of the book), or None if it has none."""
+def best_plan(coll: np.ndarray, debt: np.ndarray, hf: float, price: np.ndarray, venues: Venues,
+              reserve_asset: np.ndarray, lt: np.ndarray, params: Params, rules: Rules, gas_usd: float,
+              sizes: tuple[float, ...]) -> Plan | None:
+    """The most profitable liquidation of one account (its reserve rows), or None if it has none.
+
+    `price` is the oracle price of each reserve; trades are priced at the venues of the
+    reserves' assets as they are now.
+    """
     best = None
     for d in np.flatnonzero(debt > 0).tolist():
-        cap = (close_factor[d] if hf > aave_v3.CLOSE_FACTOR_HF_THRESHOLD / aave_v3.WAD else 1.0) * debt[d]
         for c in np.flatnonzero((coll > 0) & (lt > 0)).tolist():
             for size in sizes:
-                repay, taken, fee = seize_scalar(cap * size, oracle[d], oracle[c], coll[c], bonus[c], protocol_fee[c])
+                repay, taken, fee = rules.terms(hf, d, c, coll, debt, price, params, size)
                 if repay <= 0:
                     continue
-                cost, proceeds = venues.buy_quote(d, repay), venues.sell_quote(c, taken - fee)
+                cost = venues.buy_quote(reserve_asset[d], repay)
+                proceeds = venues.sell_quote(reserve_asset[c], taken - fee)
                 if best is None or proceeds - cost > best[0]:
                     best = (proceeds - cost, d, c, repay, taken, fee, cost, proceeds)
     if best is None:
@@ -75,21 +80,11 @@ def best_plan(coll: np.ndarray, debt: np.ndarray, hf: float, oracle: np.ndarray,
     return Plan(best[1], best[2], *best[3:], gas_usd)
 
 
-def seize_scalar(debt_to_cover: float, debt_price: float, coll_price: float, balance: float, bonus: float,
-                 protocol_fee: float) -> tuple[float, float, float]:
-    """aave_v3.seize for one pair, in plain floats: the hot path of every replay."""
-    wanted = debt_price * debt_to_cover / coll_price * (1.0 + bonus)
-    if wanted > balance:
-        taken, repay = balance, coll_price * balance / debt_price / (1.0 + bonus)
-    else:
-        taken, repay = wanted, debt_to_cover
-    return repay, taken, (taken - taken / (1.0 + bonus)) * protocol_fee
-
-
-def execute(plan: Plan, i: int, coll: np.ndarray, debt: np.ndarray, venues: Venues) -> tuple[float, float]:
+def execute(plan: Plan, i: int, coll: np.ndarray, debt: np.ndarray, venues: Venues,
+            reserve_asset: np.ndarray) -> tuple[float, float]:
     """Apply a plan to the book and the pools; returns the (cost, proceeds) actually realised."""
-    cost = venues.buy(plan.debt_asset, plan.repay)
-    proceeds = venues.sell(plan.collateral_asset, plan.taken - plan.fee)
+    cost = venues.buy(reserve_asset[plan.debt_asset], plan.repay)
+    proceeds = venues.sell(reserve_asset[plan.collateral_asset], plan.taken - plan.fee)
     d, c = plan.debt_asset, plan.collateral_asset
     debt[i, d] = 0.0 if plan.repay >= debt[i, d] else debt[i, d] - plan.repay
     coll[i, c] = 0.0 if plan.taken >= coll[i, c] else coll[i, c] - plan.taken

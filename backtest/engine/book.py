@@ -3,7 +3,7 @@ parameters in force at its block, the pools, and the scenario's paths on the ste
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
@@ -21,12 +21,17 @@ from backtest.scenarios.paths import exogenous_paths, gas_path, step_times
 
 @dataclass
 class Book:
-    protocol: np.ndarray           # [N] protocol name per account
-    accounts: np.ndarray           # [N] addresses, sorted
-    assets: list[str]              # [A] sorted
-    collateral: np.ndarray         # [N, A] token units
-    debt: np.ndarray               # [N, A]
-    ltv: np.ndarray                # [A]
+    """The book as dense arrays. Columns are *reserves*: one per (protocol, asset) in the book,
+    so each protocol keeps its own risk parameters while all of them share one price per asset."""
+    protocol: np.ndarray           # [N] rules each account is liquidated under
+    accounts: np.ndarray           # [N] addresses, sorted by (protocol, address)
+    assets: list[str]              # [R] asset symbol of each reserve
+    reserve_protocol: list[str]    # [R] protocol of each reserve (its parameters' source)
+    price_assets: list[str]        # [A] distinct assets, sorted: the price, oracle and venue axis
+    reserve_asset: np.ndarray      # [R] index into price_assets
+    collateral: np.ndarray         # [N, R] token units
+    debt: np.ndarray               # [N, R]
+    ltv: np.ndarray                # [R]
     liquidation_threshold: np.ndarray
     liquidation_bonus: np.ndarray
     close_factor: np.ndarray
@@ -34,6 +39,11 @@ class Book:
     prices: np.ndarray             # [A] USD at the snapshot
     block_number: int
     timestamp: datetime
+    schedule: list = field(default_factory=list)   # [(block, {param: [R] array})] changes after the snapshot
+
+    @property
+    def reserve_prices(self) -> np.ndarray:
+        return self.prices[self.reserve_asset]
 
 
 @dataclass
@@ -51,8 +61,9 @@ class ReplayInputs:
     book: Book
     pools: Pools
     times: np.ndarray              # [T] datetime64[us], UTC
-    exogenous: np.ndarray          # [T, A]
+    exogenous: np.ndarray          # [T, A] per price asset
     gas_gwei: np.ndarray           # [T]
+    step_blocks: np.ndarray = None # [T] estimated block of each step (12 s blocks from the snapshot)
 
 
 def _snapshot(positions: pa.Table, scenario: Scenario) -> int:
@@ -84,28 +95,38 @@ def _check_positions(files, known_assets: set[str]) -> None:
             raise InputError("duplicated (account, asset, block_number)", file=path, column="account", row=int(dup) + 1)
 
 
-def _params_at(markets: pa.Table, block: int, assets: list[str], config: RunConfig) -> dict[str, np.ndarray]:
-    """The markets row in force at `block` for each asset (largest valid_from_block <= block)."""
-    df = markets.to_pandas()
-    df = df[df["valid_from_block"] <= block].sort_values("valid_from_block").groupby("asset").tail(1)
-    df = df.set_index("asset")
-    missing = [a for a in assets if a not in df.index]
+PARAMS = ("ltv", "liquidation_threshold", "liquidation_bonus", "close_factor", "protocol_fee")
+PARAM_DEFAULTS = {"close_factor": 0.5, "protocol_fee": 0.0}
+
+
+def _params_at(markets, block: int, reserves: list[tuple[str, str]], config: RunConfig) -> dict[str, np.ndarray]:
+    """The markets row in force at `block` for each (protocol, asset) reserve: the largest
+    valid_from_block <= block. `--set` overrides apply on top."""
+    df = markets[markets["valid_from_block"] <= block].sort_values("valid_from_block", kind="stable")
+    df = df.groupby(["protocol", "asset"]).tail(1).set_index(["protocol", "asset"])
+    missing = [r for r in reserves if r not in df.index]
     if missing:
-        raise InputError(f"no markets parameters for {missing[0]} in force at block {block}", column="valid_from_block")
+        raise InputError(f"no markets parameters for {missing[0][0]} {missing[0][1]} in force at block {block}",
+                         column="valid_from_block")
     out = {}
-    defaults = {"close_factor": 0.5, "protocol_fee": 0.0}
-    for name in ("ltv", "liquidation_threshold", "liquidation_bonus", "close_factor", "protocol_fee"):
-        col = df.loc[assets, name].astype(float).to_numpy()
-        col = np.where(np.isnan(col), defaults.get(name, np.nan), col)
-        out[name] = np.array([config.market_param(name, a, v) for a, v in zip(assets, col)])
+    for name in PARAMS:
+        col = df.loc[reserves, name].astype(float).to_numpy()
+        col = np.where(np.isnan(col), PARAM_DEFAULTS.get(name, np.nan), col)
+        out[name] = np.array([config.market_param(name, a, v) for (_, a), v in zip(reserves, col)])
     lt, bonus = out["liquidation_threshold"], out["liquidation_bonus"]
     if ((lt < 0) | (lt > 1)).any():
         raise InputError("liquidation_threshold must be within [0, 1] (after --set)", column="liquidation_threshold")
     if (lt * (1 + bonus) > 1 + 1e-12).any():
-        a = assets[int(np.flatnonzero(lt * (1 + bonus) > 1 + 1e-12)[0])]
+        a = reserves[int(np.flatnonzero(lt * (1 + bonus) > 1 + 1e-12)[0])][1]
         raise InputError(f"{a}: liquidation_threshold * (1 + liquidation_bonus) > 1 (after --set): a liquidation "
                          "would seize more collateral than the account has", column="liquidation_bonus")
     return out
+
+
+def _schedule(markets, block: int, reserves, config: RunConfig) -> list:
+    """Parameter sets that come into force after the snapshot, in block order."""
+    later = sorted(set(markets.loc[markets["valid_from_block"] > block, "valid_from_block"].tolist()))
+    return [(b, _params_at(markets, b, reserves, config)) for b in later]
 
 
 def load_book(lake: Path, scenario: Scenario, config: RunConfig) -> Book:
@@ -117,26 +138,37 @@ def load_book(lake: Path, scenario: Scenario, config: RunConfig) -> Book:
     positions = pa.concat_tables([t for _, t in files])
     block = _snapshot(positions, scenario)
     snap = positions.filter(pc.equal(positions["block_number"], block))
-    assets = sorted(set(snap["asset"].to_pylist()))
-    accounts, acc_idx = np.unique(snap["account"].to_numpy(zero_copy_only=False).astype(str), return_inverse=True)
-    asset_idx = np.searchsorted(assets, snap["asset"].to_numpy(zero_copy_only=False).astype(str))
-    coll = np.zeros((len(accounts), len(assets)))
+    protocols = snap["protocol"].to_numpy(zero_copy_only=False).astype(str)
+    assets_col = snap["asset"].to_numpy(zero_copy_only=False).astype(str)
+    keys = np.char.add(np.char.add(protocols, "|"), snap["account"].to_numpy(zero_copy_only=False).astype(str))
+    rows, row_idx = np.unique(keys, return_inverse=True)
+    reserve_keys, res_idx = np.unique(np.char.add(np.char.add(assets_col, "|"), protocols), return_inverse=True)
+    reserves = [tuple(k.split("|")[::-1]) for k in reserve_keys]          # (protocol, asset), sorted by asset
+    coll = np.zeros((len(rows), len(reserves)))
     debt = np.zeros_like(coll)
-    np.add.at(coll, (acc_idx, asset_idx), snap["collateral"].to_numpy())
-    np.add.at(debt, (acc_idx, asset_idx), snap["debt"].to_numpy())
-    protocol = np.empty(len(accounts), dtype=object)
-    protocol[acc_idx] = snap["protocol"].to_numpy(zero_copy_only=False)
+    np.add.at(coll, (row_idx, res_idx), snap["collateral"].to_numpy())
+    np.add.at(debt, (row_idx, res_idx), snap["debt"].to_numpy())
+    row_protocol = np.array([k.split("|", 1)[0] for k in rows], dtype=object)
+    accounts = np.array([k.split("|", 1)[1] for k in rows])
     ts = snap["timestamp"][0].as_py()
+    price_assets = sorted({a for _, a in reserves})
     con = connect(lake)
     prices = run_query(con, "book_prices", {"at": ts}).to_pydict()
     by_asset = dict(zip(prices["asset"], prices["price_usd"]))
-    missing = [a for a in assets if a not in by_asset]
+    missing = [a for a in price_assets if a not in by_asset]
     if missing:
         raise InputError(f"no {missing[0]} price at or before the book snapshot {ts:%Y-%m-%d %H:%M}Z; import one with "
                          f"`backtest import-prices FILE --asset {missing[0]}`", file=Path(lake) / "prices", column="asset")
-    params = _params_at(markets, block, assets, config)
-    return Book(protocol=protocol, accounts=accounts, assets=assets, collateral=coll, debt=debt,
-                prices=np.array([by_asset[a] for a in assets]), block_number=block, timestamp=ts, **params)
+    mk = markets.to_pandas()
+    params = _params_at(mk, block, reserves, config)
+    schedule = _schedule(mk, block, reserves, config) if scenario.anchor == "absolute" else []
+    if config.protocol:
+        row_protocol[:] = config.protocol
+    return Book(protocol=row_protocol, accounts=accounts, assets=[a for _, a in reserves],
+                reserve_protocol=[p for p, _ in reserves], price_assets=price_assets,
+                reserve_asset=np.array([price_assets.index(a) for _, a in reserves], dtype=int),
+                collateral=coll, debt=debt, prices=np.array([by_asset[a] for a in price_assets]),
+                block_number=block, timestamp=ts, schedule=schedule, **params)
 
 
 def load_pools(lake: Path, book: Book, config: RunConfig) -> Pools:
@@ -144,7 +176,7 @@ def load_pools(lake: Path, book: Book, config: RunConfig) -> Pools:
     table = read_table(lake, "pools", required=False).to_pandas()
     table = table[(table["dex"] == "uniswap-v2") & (table["block_number"] <= book.block_number)]
     table = table.sort_values("block_number").groupby("pool").tail(1)
-    idx = {a: i for i, a in enumerate(book.assets)}
+    idx = {a: i for i, a in enumerate(book.price_assets)}
     best: dict[int, tuple] = {}
     for row in table.sort_values("pool").itertuples():
         for base_tok, quote_tok, rb, rq in ((row.token0, row.token1, row.reserve0, row.reserve1),
@@ -174,6 +206,8 @@ def load_inputs(config: RunConfig, scenario: Scenario) -> ReplayInputs:
     book = load_book(lake, scenario, config)
     pools = load_pools(lake, book, config)
     con = connect(lake)
-    exo = exogenous_paths(con, scenario, book.assets, book.prices)
-    return ReplayInputs(book=book, pools=pools, times=step_times(scenario), exogenous=exo,
-                        gas_gwei=gas_path(con, scenario))
+    exo = exogenous_paths(con, scenario, book.price_assets, book.prices)
+    times = step_times(scenario)
+    since = (times - np.datetime64(book.timestamp.replace(tzinfo=None), "us")) / np.timedelta64(12, "s")
+    return ReplayInputs(book=book, pools=pools, times=times, exogenous=exo, gas_gwei=gas_path(con, scenario),
+                        step_blocks=book.block_number + np.floor(since).astype(np.int64))

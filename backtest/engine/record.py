@@ -22,6 +22,7 @@ LIQUIDATIONS_SCHEMA = pa.schema([
     ("round", pa.int32()), ("liquidator", pa.string()),
     ("cost_usd", pa.float64()), ("proceeds_usd", pa.float64()), ("gas_usd", pa.float64()), ("profit_usd", pa.float64()),
     ("health_factor_before", pa.float64()), ("health_factor_after", pa.float64()),
+    ("deficit_usd", pa.float64()),
 ])
 
 STEPS_SCHEMA = pa.schema([
@@ -36,9 +37,9 @@ STEPS_SCHEMA = pa.schema([
 class Outcome:
     liquidations: pa.Table
     steps: pa.Table
-    collateral: np.ndarray      # [N, A] at the end
+    collateral: np.ndarray      # [N, R] at the end
     debt: np.ndarray
-    oracle: np.ndarray          # [A] final oracle prices
+    oracle: np.ndarray          # [A] final oracle prices, per price asset
 
 
 def bad_debt_by_account(coll: np.ndarray, debt: np.ndarray, prices: np.ndarray) -> np.ndarray:
@@ -51,10 +52,12 @@ class Recorder:
         self.inputs = inputs
         self.rows: dict[str, list] = {f.name: [] for f in LIQUIDATIONS_SCHEMA}
         self.step_rows: dict[str, list] = {f.name: [] for f in STEPS_SCHEMA}
-        self._count = np.zeros(len(inputs.book.assets), dtype=np.int32)
+        self._count = np.zeros(len(inputs.book.price_assets), dtype=np.int32)
+        self._burned = 0.0          # deficits burned so far (Aave v3.3+): bad debt that left the book
 
     def liquidation(self, step: int, i: int, plan: Plan, oracle: np.ndarray, rnd: int, cost: float,
-                    proceeds: float, hf_before: float, hf_after: float) -> None:
+                    proceeds: float, hf_before: float, hf_after: float, deficit: float = 0.0) -> None:
+        """`oracle` is the price of every reserve at the time of the liquidation."""
         book, d, c = self.inputs.book, plan.debt_asset, plan.collateral_asset
         values = dict(step=step, timestamp=self.inputs.times[step], protocol=book.protocol[i],
                       account=book.accounts[i], debt_asset=book.assets[d], collateral_asset=book.assets[c],
@@ -63,16 +66,17 @@ class Recorder:
                       collateral_seized_usd=plan.taken * oracle[c], round=rnd, liquidator="profit-seeker",
                       cost_usd=cost, proceeds_usd=proceeds, gas_usd=plan.gas_usd,
                       profit_usd=proceeds - cost - plan.gas_usd, health_factor_before=hf_before,
-                      health_factor_after=hf_after)
+                      health_factor_after=hf_after, deficit_usd=deficit)
         for k, v in values.items():
             self.rows[k].append(v)
-        self._count[c] += 1
+        self._count[book.reserve_asset[c]] += 1
+        self._burned += deficit
 
     def step(self, step: int, venues: Venues, oracle: np.ndarray, coll: np.ndarray, debt: np.ndarray) -> None:
-        assets = self.inputs.book.assets
+        assets = self.inputs.book.price_assets
         n = len(assets)
         amm = np.where(venues.pool_of >= 0, venues.price, np.nan)
-        bad = float(bad_debt_by_account(coll, debt, oracle).sum())
+        bad = float(bad_debt_by_account(coll, debt, oracle[self.inputs.book.reserve_asset]).sum()) + self._burned
         cols = dict(step=[step] * n, timestamp=[self.inputs.times[step]] * n, asset=assets,
                     price_exogenous=self.inputs.exogenous[step], price_market=venues.price.copy(),
                     price_oracle=oracle.copy(), price_amm=amm, sold=venues.sold.copy(),

@@ -13,13 +13,13 @@ from backtest.agents.liquidator import best_plan, execute, profit_upper_bound
 from backtest.config import RunConfig
 from backtest.engine.book import ReplayInputs
 from backtest.engine.record import Outcome, Recorder
+from backtest.engine.rules import Params, health_factor, rules_for
 from backtest.markets.oracle import chainlink_update
 from backtest.markets.venues import Venues
-from backtest.protocols import aave_v3
 
 
 def initial_venues(inputs: ReplayInputs, feedback: bool) -> Venues:
-    pools, n_assets = inputs.pools, len(inputs.book.assets)
+    pools, n_assets = inputs.pools, len(inputs.book.price_assets)
     pool_of = np.full(n_assets, -1)
     pool_of[pools.asset] = np.arange(len(pools.asset))
     return Venues(price=inputs.exogenous[0].copy(), pool_of=pool_of, base=pools.base.copy(),
@@ -28,40 +28,54 @@ def initial_venues(inputs: ReplayInputs, feedback: bool) -> Venues:
 
 
 def replay(inputs: ReplayInputs, config: RunConfig, feedback: bool | None = None) -> Outcome:
-    book, exo = inputs.book, inputs.exogenous
+    book, exo, asset_of = inputs.book, inputs.exogenous, inputs.book.reserve_asset
     feedback = config.feedback if feedback is None else feedback
     coll, debt = book.collateral.copy(), book.debt.copy()
+    rules = {p: rules_for(p) for p in sorted(set(book.protocol))}
+    row_rules = [rules[p] for p in book.protocol]
+    floors = np.array([r.floors_average_lt for r in row_rules], dtype=bool)
+    lt, params = book.liquidation_threshold, Params(book.liquidation_bonus, book.protocol_fee, book.close_factor)
+    schedule = list(book.schedule)
     venues = initial_venues(inputs, feedback)
-    oracle, updated_at = exo[0].copy(), np.zeros(len(book.assets))
+    oracle, updated_at = exo[0].copy(), np.zeros(len(book.price_assets))
     dt = (inputs.times[1] - inputs.times[0]) / np.timedelta64(1, "s") if len(inputs.times) > 1 else 0.0
-    gas_asset = book.assets.index(config.liquidator.gas_asset) if config.liquidator.gas_asset in book.assets else None
-    lt, liq = book.liquidation_threshold, config.liquidator
+    liq = config.liquidator
+    gas_asset = book.price_assets.index(liq.gas_asset) if liq.gas_asset in book.price_assets else None
     oracle_args = (config.oracle.deviation, config.oracle.heartbeat_seconds)
+    no_fee, full_close = np.zeros(len(lt)), np.ones(len(lt))
     rec = Recorder(inputs)
     for step in range(len(inputs.times)):
         now = step * dt
+        while schedule and inputs.step_blocks[step] >= schedule[0][0]:
+            new = schedule.pop(0)[1]          # governance changed parameters: in force from this step
+            lt = new["liquidation_threshold"]
+            params = Params(new["liquidation_bonus"], new["protocol_fee"], new["close_factor"])
         venues.arbitrage(exo[max(step - 1, 0)], exo[step], dt, config.arb_half_life_seconds)
         oracle, updated_at, _ = chainlink_update(oracle, updated_at, venues.price, now, *oracle_args)
         gas_usd = inputs.gas_gwei[step] * 1e-9 * liq.gas_units * (venues.price[gas_asset] if gas_asset is not None else 0)
         first_round: dict[int, int] = {}
         for rnd in range(config.max_rounds):
-            hf = aave_v3.health_factor(coll * oracle, debt * oracle, lt)
+            price = oracle[asset_of]
+            hf = health_factor(coll * price, debt * price, lt, floors)
             below = np.flatnonzero(hf < 1.0)
             below = below[np.lexsort((below, hf[below]))]          # worst first, then by account
             for i in below.tolist():
                 first_round.setdefault(i, rnd)
-            bound = profit_upper_bound(coll[below], debt[below], hf[below], oracle, venues.price, lt,
-                                       book.liquidation_bonus, book.protocol_fee, book.close_factor, gas_usd)
+            bound = profit_upper_bound(coll[below], debt[below], hf[below], price, venues.price[asset_of], lt,
+                                       params.bonus, no_fee, full_close, gas_usd)
             acted = 0
             for i in below[bound >= liq.min_profit_usd].tolist():
-                plan = best_plan(coll[i], debt[i], hf[i], oracle, venues, lt, book.liquidation_bonus,
-                                 book.protocol_fee, book.close_factor, gas_usd, liq.sizes)
+                plan = best_plan(coll[i], debt[i], hf[i], price, venues, asset_of, lt, params, row_rules[i],
+                                 gas_usd, liq.sizes)
                 if plan is None or plan.profit_usd < liq.min_profit_usd:
                     continue
-                hf_before = hf[i]
-                cost, proceeds = execute(plan, i, coll, debt, venues)
-                hf_after = aave_v3.health_factor((coll[i] * oracle)[None], (debt[i] * oracle)[None], lt)[0]
-                rec.liquidation(step, i, plan, oracle, first_round[i], cost, proceeds, hf_before, hf_after)
+                cost, proceeds = execute(plan, i, coll, debt, venues, asset_of)
+                deficit = 0.0
+                if row_rules[i].burns_deficit and not coll[i].any() and debt[i].any():
+                    deficit = float(debt[i] @ price)              # Aave v3.3: burned, DeficitCreated
+                    debt[i] = 0.0
+                hf_after = health_factor((coll[i] * price)[None], (debt[i] * price)[None], lt, floors[i:i + 1])[0]
+                rec.liquidation(step, i, plan, price, first_round[i], cost, proceeds, hf[i], hf_after, deficit)
                 acted += 1
             if not acted:
                 break

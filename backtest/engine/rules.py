@@ -1,0 +1,105 @@
+"""Each replayable protocol's liquidation terms, as the liquidator sees them for one account.
+
+`terms(hf, d, c, coll, debt, price, params, size)` answers: if a liquidator asks to repay
+`size` of the most this protocol lets it repay in debt reserve `d` against collateral reserve
+`c`, what is repaid, what collateral leaves the account, and how much of it goes to the
+protocol? `coll`/`debt` are the account's rows (token units), `price` the oracle price of
+every reserve. The maths lives in backtest/protocols; this module only adapts it.
+
+Comet (absorb + buyCollateral) and Maker (Clipper auctions) are different mechanisms, not a
+liquidator repaying a loan; their maths is in backtest/protocols/comet.py and maker_clip.py
+but they are not replayed yet.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+
+from backtest.protocols import aave_v3, aave_v33
+
+HF_CLOSE = 0.95   # CLOSE_FACTOR_HF_THRESHOLD
+
+
+@dataclass(frozen=True)
+class Params:
+    bonus: np.ndarray
+    protocol_fee: np.ndarray
+    close_factor: np.ndarray
+
+
+@dataclass(frozen=True)
+class Rules:
+    name: str
+    floors_average_lt: bool      # Aave's GenericLogic floors the average LT to whole bps
+    burns_deficit: bool          # Aave v3.3+: debt left on an account with no collateral is burned
+    terms: Callable
+
+
+def _bonus_seize(repay, pd, pc, balance, bonus, fee_on_bonus):
+    """Collateral worth repay*(1+bonus), capped by the balance (then less is repaid); Aave v3's
+    protocol fee is a share of the bonus part."""
+    wanted = pd * repay / pc * (1.0 + bonus)
+    if wanted > balance:
+        taken, repay = balance, pc * balance / pd / (1.0 + bonus)
+    else:
+        taken = wanted
+    return repay, taken, (taken - taken / (1.0 + bonus)) * fee_on_bonus
+
+
+def aave_v3_terms(hf, d, c, coll, debt, price, p: Params, size):
+    cap = (p.close_factor[d] if hf > HF_CLOSE else 1.0) * debt[d]
+    return _bonus_seize(cap * size, price[d], price[c], coll[c], p.bonus[c], p.protocol_fee[c])
+
+
+def aave_v2_terms(hf, d, c, coll, debt, price, p: Params, size):
+    # LendingPoolCollateralManager: a fixed 50 % close factor at any HF, no protocol fee.
+    return _bonus_seize(0.5 * debt[d] * size, price[d], price[c], coll[c], p.bonus[c], 0.0)
+
+
+def aave_v33_terms(hf, d, c, coll, debt, price, p: Params, size):
+    total_debt_usd = float(debt @ price)
+    cap = float(aave_v33.max_repay(debt[d], price[d], coll[c] * price[c], total_debt_usd, hf))
+    allowed = float(aave_v33.allowed_repay(cap * size, debt[d], price[d], coll[c], price[c], total_debt_usd, hf,
+                                           p.bonus[c]))
+    return _bonus_seize(allowed, price[d], price[c], coll[c], p.bonus[c], p.protocol_fee[c])
+
+
+def compound_v2_terms(hf, d, c, coll, debt, price, p: Params, size):
+    # Comptroller: repay <= closeFactor * borrow; seize = repay * incentive * pB / pC; of the
+    # seized cTokens protocolSeizeShare (2.8 %, the markets table's protocol_fee) goes to reserves.
+    repay = p.close_factor[d] * debt[d] * size
+    seized = repay * (1.0 + p.bonus[c]) * price[d] / price[c]
+    if seized > coll[c]:
+        repay, seized = repay * coll[c] / seized, coll[c]
+    return repay, seized, seized * p.protocol_fee[c]
+
+
+RULES: dict[str, Rules] = {
+    "aave-v2": Rules("aave-v2", True, False, aave_v2_terms),
+    "aave-v3": Rules("aave-v3", True, False, aave_v3_terms),
+    "aave-v3.3": Rules("aave-v3.3", True, True, aave_v33_terms),
+    "compound-v2": Rules("compound-v2", False, False, compound_v2_terms),
+}
+
+
+def rules_for(protocol: str) -> Rules:
+    from backtest.errors import InputError
+    if protocol not in RULES:
+        raise InputError(f"protocol {protocol!r} is not replayable (replayable: {', '.join(sorted(RULES))}; "
+                         "comet and maker maths is in backtest/protocols but not in the replay yet)",
+                         column="protocol")
+    return RULES[protocol]
+
+
+def health_factor(coll_usd: np.ndarray, debt_usd: np.ndarray, lt: np.ndarray, floors: np.ndarray) -> np.ndarray:
+    """HF per account; rows with `floors` use Aave's bps-floored average LT, others Σ value·LT / debt."""
+    aave = aave_v3.health_factor(coll_usd, debt_usd, lt)
+    if floors.all():
+        return aave
+    debt = debt_usd.sum(axis=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        plain = np.where(debt > 0, (coll_usd @ lt) / np.where(debt > 0, debt, 1.0), np.inf)
+    return np.where(floors, aave, plain)
