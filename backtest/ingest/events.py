@@ -1,0 +1,162 @@
+"""The events we decode, by source and contract kind; topic0 is computed from the canonical signature.
+
+Signatures are those of the contracts' interfaces (see reference/chain-conventions.md for the
+repository and file of each). A decoded table is named `<source>_<contract>_<event>` in snake case,
+e.g. `aave_v3_pool_supply`, and is always filtered by the contract addresses of its kind as well as
+by topic0, because topics collide (Compound v2 Mint == Uniswap v2 Mint; Aave v2/v3 Withdraw).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from eth_utils import keccak
+
+
+@dataclass(frozen=True)
+class Param:
+    name: str
+    type: str
+    indexed: bool = False
+
+
+@dataclass(frozen=True)
+class Event:
+    source: str          # aave-v3, uniswap-v2, ...
+    contract: str        # pool, atoken, vtoken, pair, ctoken, feed, ...
+    name: str
+    params: tuple[Param, ...]
+
+    @property
+    def signature(self) -> str:
+        return f"{self.name}({','.join(p.type for p in self.params)})"
+
+    @property
+    def topic0(self) -> bytes:
+        return keccak(text=self.signature)
+
+    @property
+    def table(self) -> str:
+        snake = re.sub(r"(?<!^)(?=[A-Z])", "_", self.name).lower()
+        return f"{self.source.replace('-', '_')}_{self.contract}_{snake}"
+
+
+def _ev(source: str, contract: str, text: str) -> Event:
+    """'Supply(address indexed reserve, address user, ...)' -> Event."""
+    name, inner = re.fullmatch(r"(\w+)\((.*)\)", text.strip()).groups()
+    params = []
+    for part in filter(None, (p.strip() for p in inner.split(","))):
+        words = part.split()
+        params.append(Param(words[-1], words[0], "indexed" in words[1:-1]))
+    return Event(source, contract, name, tuple(params))
+
+
+_AAVE_V3_POOL = """
+Supply(address indexed reserve, address user, address indexed onBehalfOf, uint256 amount, uint16 indexed referralCode)
+Withdraw(address indexed reserve, address indexed user, address indexed to, uint256 amount)
+Borrow(address indexed reserve, address user, address indexed onBehalfOf, uint256 amount, uint8 interestRateMode, uint256 borrowRate, uint16 indexed referralCode)
+Repay(address indexed reserve, address indexed user, address indexed repayer, uint256 amount, bool useATokens)
+LiquidationCall(address indexed collateralAsset, address indexed debtAsset, address indexed user, uint256 debtToCover, uint256 liquidatedCollateralAmount, address liquidator, bool receiveAToken)
+ReserveDataUpdated(address indexed reserve, uint256 liquidityRate, uint256 stableBorrowRate, uint256 variableBorrowRate, uint256 liquidityIndex, uint256 variableBorrowIndex)
+FlashLoan(address indexed target, address initiator, address indexed asset, uint256 amount, uint8 interestRateMode, uint256 premium, uint16 indexed referralCode)
+ReserveUsedAsCollateralEnabled(address indexed reserve, address indexed user)
+ReserveUsedAsCollateralDisabled(address indexed reserve, address indexed user)
+UserEModeSet(address indexed user, uint8 categoryId)
+"""
+_AAVE_V3_TOKEN = """
+Mint(address indexed caller, address indexed onBehalfOf, uint256 value, uint256 balanceIncrease, uint256 index)
+Burn(address indexed from, address indexed target, uint256 value, uint256 balanceIncrease, uint256 index)
+"""
+_AAVE_V2_POOL = """
+Deposit(address indexed reserve, address user, address indexed onBehalfOf, uint256 amount, uint16 indexed referral)
+Withdraw(address indexed reserve, address indexed user, address indexed to, uint256 amount)
+Borrow(address indexed reserve, address user, address indexed onBehalfOf, uint256 amount, uint256 borrowRateMode, uint256 borrowRate, uint16 indexed referral)
+Repay(address indexed reserve, address indexed user, address indexed repayer, uint256 amount)
+LiquidationCall(address indexed collateralAsset, address indexed debtAsset, address indexed user, uint256 debtToCover, uint256 liquidatedCollateralAmount, address liquidator, bool receiveAToken)
+ReserveDataUpdated(address indexed reserve, uint256 liquidityRate, uint256 stableBorrowRate, uint256 variableBorrowRate, uint256 liquidityIndex, uint256 variableBorrowIndex)
+FlashLoan(address indexed target, address indexed initiator, address indexed asset, uint256 amount, uint256 premium, uint16 referralCode)
+"""
+_COMPOUND_V2 = """
+Mint(address minter, uint256 mintAmount, uint256 mintTokens)
+Redeem(address redeemer, uint256 redeemAmount, uint256 redeemTokens)
+Borrow(address borrower, uint256 borrowAmount, uint256 accountBorrows, uint256 totalBorrows)
+RepayBorrow(address payer, address borrower, uint256 repayAmount, uint256 accountBorrows, uint256 totalBorrows)
+LiquidateBorrow(address liquidator, address borrower, uint256 repayAmount, address cTokenCollateral, uint256 seizeTokens)
+AccrueInterest(uint256 cashPrior, uint256 interestAccumulated, uint256 borrowIndex, uint256 totalBorrows)
+Transfer(address indexed from, address indexed to, uint256 amount)
+"""
+_COMET = """
+Supply(address indexed from, address indexed dst, uint256 amount)
+Withdraw(address indexed src, address indexed to, uint256 amount)
+SupplyCollateral(address indexed from, address indexed dst, address indexed asset, uint256 amount)
+WithdrawCollateral(address indexed src, address indexed to, address indexed asset, uint256 amount)
+TransferCollateral(address indexed from, address indexed to, address indexed asset, uint256 amount)
+AbsorbDebt(address indexed absorber, address indexed borrower, uint256 basePaidOut, uint256 usdValue)
+AbsorbCollateral(address indexed absorber, address indexed borrower, address indexed asset, uint256 collateralAbsorbed, uint256 usdValue)
+BuyCollateral(address indexed buyer, address indexed asset, uint256 baseAmount, uint256 collateralAmount)
+"""
+_MAKER_DOG = """
+Bark(bytes32 indexed ilk, address indexed urn, uint256 ink, uint256 art, uint256 due, address clip, uint256 indexed id)
+"""
+_MAKER_CLIP = """
+Kick(uint256 indexed id, uint256 top, uint256 tab, uint256 lot, address indexed usr, address indexed kpr, uint256 coin)
+Take(uint256 indexed id, uint256 max, uint256 price, uint256 owe, uint256 tab, uint256 lot, address indexed usr)
+Redo(uint256 indexed id, uint256 top, uint256 tab, uint256 lot, address indexed usr, address indexed kpr, uint256 coin)
+"""
+_UNISWAP_V2 = """
+Sync(uint112 reserve0, uint112 reserve1)
+Swap(address indexed sender, uint256 amount0In, uint256 amount1In, uint256 amount0Out, uint256 amount1Out, address indexed to)
+Mint(address indexed sender, uint256 amount0, uint256 amount1)
+Burn(address indexed sender, uint256 amount0, uint256 amount1, address indexed to)
+"""
+_UNISWAP_V3 = """
+Initialize(uint160 sqrtPriceX96, int24 tick)
+Swap(address indexed sender, address indexed recipient, int256 amount0, int256 amount1, uint160 sqrtPriceX96, uint128 liquidity, int24 tick)
+Mint(address sender, address indexed owner, int24 indexed tickLower, int24 indexed tickUpper, uint128 amount, uint256 amount0, uint256 amount1)
+Burn(address indexed owner, int24 indexed tickLower, int24 indexed tickUpper, uint128 amount, uint256 amount0, uint256 amount1)
+"""
+_CHAINLINK = """
+AnswerUpdated(int256 indexed current, uint256 indexed roundId, uint256 updatedAt)
+NewRound(uint256 indexed roundId, address indexed startedBy, uint256 startedAt)
+"""
+
+
+def _many(source: str, contract: str, block: str) -> list[Event]:
+    return [_ev(source, contract, line) for line in block.strip().splitlines()]
+
+
+EVENTS: tuple[Event, ...] = tuple(
+    _many("aave-v3", "pool", _AAVE_V3_POOL)
+    + _many("aave-v3", "atoken", _AAVE_V3_TOKEN + "BalanceTransfer(address indexed from, address indexed to, "
+            "uint256 value, uint256 index)")
+    + _many("aave-v3", "vtoken", _AAVE_V3_TOKEN)
+    + _many("aave-v2", "pool", _AAVE_V2_POOL)
+    + _many("aave-v2", "atoken", """
+Mint(address indexed from, uint256 value, uint256 index)
+Burn(address indexed from, address indexed target, uint256 value, uint256 index)
+BalanceTransfer(address indexed from, address indexed to, uint256 value, uint256 index)
+""")
+    + _many("aave-v2", "vtoken", """
+Mint(address indexed from, address indexed onBehalfOf, uint256 value, uint256 index)
+Burn(address indexed user, uint256 amount, uint256 index)
+""")
+    + _many("compound-v2", "ctoken", _COMPOUND_V2)
+    + _many("comet", "comet", _COMET)
+    + _many("maker", "dog", _MAKER_DOG)
+    + _many("maker", "clip", _MAKER_CLIP)
+    + _many("uniswap-v2", "pair", _UNISWAP_V2)
+    + _many("uniswap-v3", "pool", _UNISWAP_V3)
+    + _many("chainlink", "feed", _CHAINLINK)
+)
+
+SOURCES = tuple(dict.fromkeys(e.source for e in EVENTS))
+BY_TABLE = {e.table: e for e in EVENTS}
+
+
+def events_of(source: str) -> list[Event]:
+    return [e for e in EVENTS if e.source == source]
+
+
+def topic0s_of(source: str) -> list[str]:
+    return sorted({"0x" + e.topic0.hex() for e in events_of(source)})

@@ -1,0 +1,211 @@
+"""JSON-RPC for ingest: retries with backoff, adaptive eth_getLogs ranges, URLs never shown with their key.
+
+The HTTP layer is one POST per call to the endpoint URL and nothing else, so a proxy that injects
+faults (429, 5xx, timeouts, truncated bodies, range errors) only needs to sit at that URL.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import re
+import socket
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from typing import Callable, Iterator
+from urllib.parse import urlsplit
+
+RETRY_STATUS = {408, 425, 429, 500, 502, 503, 504, 520, 521, 522, 523, 524}
+# Messages providers use when a getLogs answer would be too big (geth, Alchemy, Infura, QuickNode,
+# Ankr, erigon, anvil). Matched case-insensitively; code -32005 is Infura's "limit exceeded".
+TOO_BIG = re.compile(r"more than \d+ results|too many (results|logs|blocks)|response size|limit exceeded|"
+                     r"query returned more than|block range|range is too (large|wide)|exceed|"
+                     r"log response size|try with this block range|payload too large", re.I)
+
+
+class RpcError(RuntimeError):
+    """The node answered with a JSON-RPC error (after retries if it was a transient one)."""
+
+    def __init__(self, message: str, code: int | None = None):
+        super().__init__(message)
+        self.code = code
+
+
+class RangeTooLarge(RpcError):
+    """eth_getLogs refused or failed a range because its answer would be too big: split it."""
+
+
+class Transient(RpcError):
+    """A failure worth retrying: HTTP 429/5xx, timeout, dropped connection, unparseable body."""
+
+
+def redact(url: str) -> str:
+    """Scheme and host only: providers put API keys in the path, the query or the user part."""
+    u = urlsplit(url)
+    host = u.hostname or ""
+    if u.port:
+        host += f":{u.port}"
+    hidden = u.path.strip("/") or u.query or u.username
+    return f"{u.scheme}://{host}" + ("/***" if hidden else "")
+
+
+@dataclass
+class RpcClient:
+    """POST JSON-RPC to `url`; transient failures are retried with capped exponential backoff and jitter."""
+
+    url: str
+    timeout: float = 30.0
+    retries: int = 6
+    backoff: float = 0.5
+    max_backoff: float = 30.0
+    sleep: Callable[[float], None] = time.sleep
+    seed: int = 0
+    calls: int = field(default=0, init=False)
+    retried: int = field(default=0, init=False)
+
+    def __post_init__(self):
+        self._rng = random.Random(self.seed)
+        self._id = 0
+
+    def __repr__(self) -> str:
+        return f"RpcClient({redact(self.url)})"
+
+    def call(self, method: str, params: list | None = None):
+        attempt = 0
+        while True:
+            try:
+                return self._once(method, params or [])
+            except Transient as exc:
+                attempt += 1
+                self.retried += 1
+                if attempt > self.retries:
+                    raise RpcError(f"{method} failed after {self.retries} retries on {redact(self.url)}: {exc}",
+                                   exc.code) from None
+                delay = min(self.max_backoff, self.backoff * 2 ** (attempt - 1))
+                self.sleep(delay * (0.5 + self._rng.random() / 2))
+
+    def _once(self, method: str, params: list):
+        self._id += 1
+        self.calls += 1
+        body = json.dumps({"jsonrpc": "2.0", "id": self._id, "method": method, "params": params}).encode()
+        req = urllib.request.Request(self.url, body, {"Content-Type": "application/json"})
+        try:
+            with urllib.request.urlopen(req, timeout=self.timeout) as resp:
+                raw = resp.read()
+        except urllib.error.HTTPError as exc:
+            text = _body(exc)
+            if exc.code == 413 or TOO_BIG.search(text) and method == "eth_getLogs":
+                raise RangeTooLarge(f"HTTP {exc.code}: {text[:200]}", exc.code) from None
+            if exc.code in RETRY_STATUS:
+                raise Transient(f"HTTP {exc.code}", exc.code) from None
+            raise RpcError(f"{method}: HTTP {exc.code} from {redact(self.url)}: {text[:200]}", exc.code) from None
+        except (urllib.error.URLError, socket.timeout, TimeoutError, ConnectionError, OSError) as exc:
+            reason = getattr(exc, "reason", exc)
+            raise Transient(f"{type(reason).__name__}: {_scrub(str(reason), self.url)}") from None
+        try:
+            out = json.loads(raw)
+        except ValueError:
+            raise Transient(f"unparseable answer ({len(raw)} bytes)") from None
+        if not isinstance(out, dict):
+            raise Transient("answer is not a JSON-RPC object")
+        if "error" in out and out["error"]:
+            err = out["error"]
+            msg, code = str(err.get("message", err)), err.get("code")
+            if method == "eth_getLogs" and (code == -32005 or TOO_BIG.search(msg)):
+                raise RangeTooLarge(msg, code)
+            if code in (-32603, -32000) and re.search(r"timeout|timed out|rate|capacity|busy|header not found",
+                                                     msg, re.I):
+                raise Transient(msg, code)
+            if code == 429:
+                raise Transient(msg, code)
+            raise RpcError(f"{method}: {msg}", code)
+        if "result" not in out:
+            raise Transient("answer has no result")
+        return out["result"]
+
+    # ------------------------------------------------------------------ typed helpers
+
+    def chain_id(self) -> int:
+        return int(self.call("eth_chainId"), 16)
+
+    def block_number(self) -> int:
+        return int(self.call("eth_blockNumber"), 16)
+
+    def block_timestamps(self, numbers: list[int]) -> dict[int, int]:
+        out = {}
+        for n in numbers:
+            block = self.call("eth_getBlockByNumber", [hex(n), False])
+            if block is None:
+                raise RpcError(f"block {n} not found on {redact(self.url)}")
+            out[n] = int(block["timestamp"], 16)
+        return out
+
+    def eth_call(self, to: str, data: str, block: int | str = "latest") -> str:
+        tag = hex(block) if isinstance(block, int) else block
+        return self.call("eth_call", [{"to": to, "data": data}, tag])
+
+    def get_logs(self, addresses: list[str], topic0s: list[str] | None, start: int, end: int) -> list[dict]:
+        flt = {"fromBlock": hex(start), "toBlock": hex(end)}
+        if addresses:
+            flt["address"] = addresses
+        if topic0s:
+            flt["topics"] = [topic0s]
+        logs = self.call("eth_getLogs", [flt])
+        if not isinstance(logs, list):
+            raise Transient("eth_getLogs answer is not a list")
+        return logs
+
+
+def _body(exc: urllib.error.HTTPError) -> str:
+    try:
+        return exc.read().decode(errors="replace")
+    except OSError:
+        return ""
+
+
+def _scrub(text: str, url: str) -> str:
+    return text.replace(url, redact(url))
+
+
+@dataclass
+class RangePlan:
+    """How many blocks to ask for next: halve on a too-big answer, double while answers are sparse."""
+
+    size: int = 1000
+    min_size: int = 1
+    max_size: int = 100_000
+    target_logs: int = 5_000
+
+    def shrink(self, failed: int) -> None:
+        self.size = max(self.min_size, min(self.size, failed) // 2)
+
+    def observe(self, blocks: int, logs: int) -> None:
+        if logs < self.target_logs // 4 and blocks >= self.size:
+            self.size = min(self.max_size, self.size * 2)
+        elif logs > self.target_logs:
+            self.size = max(self.min_size, self.size // 2)
+
+
+def iter_log_ranges(client: RpcClient, addresses: list[str], topic0s: list[str] | None,
+                    start: int, end: int, plan: RangePlan | None = None) -> Iterator[tuple[int, int, list[dict]]]:
+    """Yield (first, last, logs) covering [start, end] in order, with no gap and no overlap.
+
+    A range the node calls too big is split in half until it passes; a single block that is still
+    too big is an error (nothing smaller can be asked for).
+    """
+    plan = plan or RangePlan()
+    lo = start
+    while lo <= end:
+        hi = min(end, lo + plan.size - 1)
+        try:
+            logs = client.get_logs(addresses, topic0s, lo, hi)
+        except RangeTooLarge as exc:
+            if hi == lo:
+                raise RpcError(f"eth_getLogs of the single block {lo} is still too big: {exc}") from None
+            plan.shrink(hi - lo + 1)
+            continue
+        plan.observe(hi - lo + 1, len(logs))
+        yield lo, hi, logs
+        lo = hi + 1
