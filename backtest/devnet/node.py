@@ -13,6 +13,7 @@ import os
 import platform
 import signal
 import socket
+import sys
 import subprocess
 import tempfile
 import time
@@ -49,6 +50,15 @@ def anvil_command(repo: Path = REPO) -> list[str]:
     if wrapper.exists():
         return [str(wrapper)]
     raise NodeModulesMissing(f"no anvil binary under {nm}: {INSTALL_HINT}")
+
+
+def _die_with_parent() -> None:
+    """In the child before exec (Linux): SIGKILL us if the Python process dies without stopping us."""
+    try:
+        import ctypes
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)   # PR_SET_PDEATHSIG = 1
+    except (OSError, AttributeError):
+        pass
 
 
 def free_port() -> int:
@@ -119,8 +129,8 @@ def start_anvil(*, port: int | None = None, chain_id: int = 31337, accounts: int
             "--disable-code-size-limit", "--silent", *extra_args,
         ]
         log = tempfile.TemporaryFile()  # a file, not a pipe: an unread pipe could block the node
-        proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
-                                start_new_session=True)
+        proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True,
+                                preexec_fn=_die_with_parent if sys.platform == "linux" else None)
         node = Anvil(proc, chosen)
         deadline = time.monotonic() + timeout
         try:

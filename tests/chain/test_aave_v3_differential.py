@@ -92,7 +92,7 @@ def test_liquidation_call_matches_liquidation_exact(net, record):
                                             ("collateral_seized", taken, got.collateral_seized, c.decimals),
                                             ("protocol_fee", fee, got.protocol_fee, c.decimals)):
             if exact >= 10**10:
-                worst[key] = max(worst[key], _floatrel(float(value), exact, decimals))
+                worst[key] = max(worst[key], float_rel(float(value), exact, decimals))
             else:
                 worst_units = max(worst_units, abs(float(value) * 10**decimals - exact))
         chain.revert(snap)
