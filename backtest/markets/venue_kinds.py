@@ -1,0 +1,236 @@
+"""The three kinds of venue the router trades on, each in the units of its own quote asset.
+
+Every kind answers the same five questions, so the router can compare them:
+  sell_out(x) -> quote received for x base (no state change), sell(x) -> same, and trades;
+  buy_in(y)   -> quote paid for exactly y base (+inf if the venue cannot deliver), buy(y);
+  mid()       -> marginal price in quote per base (before fee);
+  pull_to(target, exo) -> move the venue so its mid is `target` (arbitrage);
+  depth(impact) -> base units sellable before the mid falls by `impact` (for price weights).
+
+Quotes are plain floats. Pools hold their state and mutate it on `sell`/`buy`; nothing here
+knows about USD: the router values the quote asset.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from backtest.markets import depth_curve, uniswap_v2, uniswap_v3
+from backtest.markets.uniswap_v3 import MAX_TICK, MIN_TICK, PoolState
+
+USD = -1     # quote_asset of a venue quoted in US dollars themselves (an off-chain book)
+
+
+@dataclass
+class V2Pool:
+    """Constant product (Uniswap/v2-periphery UniswapV2Library.sol), reserves oriented base/quote."""
+    asset: int
+    quote_asset: int
+    base: float
+    quote: float
+    fee: float
+    name: str = ""
+
+    def mid(self) -> float:
+        return self.quote / self.base
+
+    def sell_out(self, amount: float) -> float:
+        return uniswap_v2.amount_out(amount, self.base, self.quote, self.fee)
+
+    def buy_in(self, amount: float) -> float:
+        return uniswap_v2.amount_in(amount, self.quote, self.base, self.fee)
+
+    def sell(self, amount: float) -> float:
+        out = uniswap_v2.amount_out(amount, self.base, self.quote, self.fee)
+        self.base += amount
+        self.quote -= out
+        return out
+
+    def buy(self, amount: float) -> float:
+        paid = uniswap_v2.amount_in(amount, self.quote, self.base, self.fee)
+        self.base -= amount
+        self.quote += paid
+        return paid
+
+    def pull_to(self, target: float, exo: float) -> None:
+        self.base, self.quote = uniswap_v2.reserves_at_price(self.base, self.quote, target)
+
+    def depth(self, impact: float) -> float:
+        # Marginal price after selling a is mid (R_b / (R_b + a))^2 (fee aside).
+        return self.base * (1.0 / math.sqrt(1.0 - impact) - 1.0)
+
+
+@dataclass
+class V3Pool:
+    """Concentrated liquidity: the tick walk of backtest.markets.uniswap_v3 on a lake snapshot.
+
+    `base_is_token0` orients the pool; amounts cross into raw units with the decimals.
+    """
+    asset: int
+    quote_asset: int
+    state: PoolState
+    base_is_token0: bool
+    base_decimals: int
+    quote_decimals: int
+    name: str = ""
+
+    @property
+    def fee(self) -> float:
+        return self.state.fee
+
+    def _raw_price_factor(self) -> float:
+        # whole token1 per whole token0 = sqrtP^2 * 10^(d0 - d1)
+        d0, d1 = ((self.base_decimals, self.quote_decimals) if self.base_is_token0
+                  else (self.quote_decimals, self.base_decimals))
+        return 10.0 ** (d0 - d1)
+
+    def mid(self) -> float:
+        p = self.state.sqrt_price ** 2 * self._raw_price_factor()
+        return p if self.base_is_token0 else 1.0 / p
+
+    def _sqrt_price_for(self, price: float) -> float:
+        p = price if self.base_is_token0 else 1.0 / price
+        return math.sqrt(p / self._raw_price_factor())
+
+    def _sell(self, amount: float) -> uniswap_v3.SwapResult:
+        return uniswap_v3.swap(self.state, amount * 10.0 ** self.base_decimals, self.base_is_token0)
+
+    def sell_out(self, amount: float) -> float:
+        """What the pool pays; if it runs out of liquidity the unsold rest earns nothing here."""
+        return self._sell(amount).amount_out / 10.0 ** self.quote_decimals
+
+    def sell(self, amount: float) -> float:
+        res = self._sell(amount)
+        self.state = res.state
+        return res.amount_out / 10.0 ** self.quote_decimals
+
+    def _buy(self, amount: float) -> uniswap_v3.SwapResult | None:
+        zfo = not self.base_is_token0            # base comes out: the quote token goes in
+        limit = sqrt_price_for_output(self.state, amount * 10.0 ** self.base_decimals, zfo)
+        if limit is None:
+            return None
+        return uniswap_v3.swap(self.state, math.inf, zfo, sqrt_price_limit=limit)
+
+    def buy_in(self, amount: float) -> float:
+        res = self._buy(amount)
+        return math.inf if res is None else res.amount_in_used / 10.0 ** self.quote_decimals
+
+    def buy(self, amount: float) -> float:
+        res = self._buy(amount)
+        if res is None:
+            return math.inf
+        self.state = res.state
+        return res.amount_in_used / 10.0 ** self.quote_decimals
+
+    def pull_to(self, target: float, exo: float) -> None:
+        limit = self._sqrt_price_for(target)
+        if limit == self.state.sqrt_price:
+            return
+        zfo = limit < self.state.sqrt_price
+        self.state = uniswap_v3.swap(self.state, math.inf, zfo, sqrt_price_limit=limit).state
+
+    def depth(self, impact: float) -> float:
+        limit = self._sqrt_price_for(self.mid() * (1.0 - impact))
+        res = uniswap_v3.swap(self.state, math.inf, self.base_is_token0, sqrt_price_limit=limit)
+        return res.amount_in_used * (1.0 - self.fee) / 10.0 ** self.base_decimals
+
+
+def sqrt_price_for_output(state: PoolState, amount_out: float, zero_for_one: bool) -> float | None:
+    """The sqrt price at which an exact-output swap of `amount_out` (raw) stops; None if the
+    initialised ticks cannot deliver it. Same walk as uniswap_v3.swap, solved for output:
+      token1 out: sqrtP' = sqrtP - dy/L;   token0 out: 1/sqrtP' = 1/sqrtP - dx/L
+    (SqrtPriceMath.getNextSqrtPriceFromOutput, Uniswap/v3-core contracts/libraries)."""
+    ticks, nets = state.ticks, state.liquidity_net
+    sp, tick, liq = state.sqrt_price, state.tick, state.liquidity
+    remaining = float(amount_out)
+    if remaining <= 0:
+        return sp
+    while True:
+        if zero_for_one:
+            i = int(np.searchsorted(ticks, tick, side="right")) - 1
+            nxt, init = (int(ticks[i]), True) if i >= 0 else (MIN_TICK, False)
+        else:
+            i = int(np.searchsorted(ticks, tick, side="right"))
+            nxt, init = (int(ticks[i]), True) if i < len(ticks) else (MAX_TICK, False)
+        sp_tick = float(uniswap_v3.sqrt_price_at_tick(nxt))
+        if liq > 0:
+            if zero_for_one:
+                avail = liq * max(sp - sp_tick, 0.0)
+                if remaining < avail:
+                    return sp - remaining / liq
+            else:
+                avail = liq * max(sp_tick - sp, 0.0) / (sp * sp_tick)
+                if remaining < avail:
+                    return 1.0 / (1.0 / sp - remaining / liq)
+            remaining -= avail
+        if not init:
+            return None
+        liq = max(liq + (-nets[i] if zero_for_one else nets[i]), 0.0)
+        sp, tick = sp_tick, (nxt - 1 if zero_for_one else nxt)
+
+
+@dataclass
+class DepthBook:
+    """An off-chain order book summarised by a depth curve (backtest.markets.depth_curve).
+
+    `net_sold` is the depth consumed since the book last refilled: positive after sales (bids
+    eaten), negative after purchases. The ask side mirrors the bid side: buying y costs
+    mid * integral of (1 + impact) over y. The book's own mid is the exogenous price; fills pay
+    a taker fee on the notional.
+    """
+    asset: int
+    impacts: np.ndarray
+    amounts: np.ndarray
+    fee: float
+    reference: float               # the book's mid with nothing consumed (quote per base)
+    net_sold: float = 0.0
+    quote_asset: int = USD
+    name: str = ""
+
+    def _impact(self, s: float) -> float:
+        return math.copysign(float(depth_curve.impact(abs(s), self.impacts, self.amounts)), s)
+
+    def _area(self, s: float) -> float:
+        """Integral of (1 - signed impact) from 0 to s, in units of the reference mid."""
+        bid = float(depth_curve.sell(abs(s), 1.0, self.impacts, self.amounts).proceeds)
+        return bid if s >= 0 else -(2.0 * abs(s) - bid)
+
+    def mid(self) -> float:
+        return self.reference * (1.0 - self._impact(self.net_sold))
+
+    def sell_out(self, amount: float) -> float:
+        gross = self.reference * (self._area(self.net_sold + amount) - self._area(self.net_sold))
+        return gross * (1.0 - self.fee)
+
+    def buy_in(self, amount: float) -> float:
+        gross = self.reference * (self._area(self.net_sold) - self._area(self.net_sold - amount))
+        return gross / (1.0 - self.fee)
+
+    def sell(self, amount: float) -> float:
+        out = self.sell_out(amount)
+        self.net_sold += amount
+        return out
+
+    def buy(self, amount: float) -> float:
+        paid = self.buy_in(amount)
+        self.net_sold -= amount
+        return paid
+
+    def pull_to(self, target: float, exo: float) -> None:
+        """The book re-centres on the exogenous price; the consumed depth left is what puts its
+        marginal price at `target` (so its gap decays exactly like a pool's)."""
+        self.reference = exo
+        rel = target / exo
+        if rel < 1.0:
+            self.net_sold = float(depth_curve.amount_for_impact(1.0 - rel, self.impacts, self.amounts))
+        elif rel > 1.0:
+            self.net_sold = -float(depth_curve.amount_for_impact(min(rel - 1.0, 1.0 - 1e-12),
+                                                                 self.impacts, self.amounts))
+        else:
+            self.net_sold = 0.0
+
+    def depth(self, impact: float) -> float:
+        return float(depth_curve.amount_for_impact(impact, self.impacts, self.amounts))
