@@ -1,0 +1,78 @@
+"""Replay inputs for many parameter sets from one read of the lake.
+
+A sweep changes parameters, not the book. Loading the book is the slow part, so each worker loads
+it once (with the market overrides and the pool depth scale taken out) and derives each task's
+inputs: the per-reserve risk arrays (and any later parameter changes in the book's schedule) are
+recomputed from the markets values exactly as the engine computes them; pools are rebuilt from
+the pools table per depth scale. tests/sweep checks that
+the result equals `load_inputs(config)` array for array, so an engine change that breaks the
+shortcut fails there first.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import numpy as np
+
+from backtest.config import MARKET_PARAMS, RunConfig
+from backtest.engine.book import ReplayInputs, load_inputs, load_pools
+from backtest.scenarios.library import Scenario
+
+# RunConfig fields the loader does not read (the replay loop does). A new field not listed here
+# is part of the cache key, so it costs a reload but can never be wrong.
+REPLAY_ONLY = ("seed", "feedback", "arb_half_life_seconds", "max_rounds", "oracle", "liquidator")
+DERIVED = ("market_overrides", "pool_depth_scale")
+_DEFAULTS = RunConfig(scenario="", lake="")
+
+
+def loading_key(config: RunConfig) -> str:
+    """What the loaded book depends on: the config with replay-only and derived fields at defaults."""
+    base = dataclasses.replace(config, **{f: getattr(_DEFAULTS, f) for f in REPLAY_ONLY + DERIVED})
+    return base.to_toml()
+
+
+def market_arrays(raw: dict[str, np.ndarray], assets: list[str], config: RunConfig) -> dict[str, np.ndarray]:
+    """The engine's per-reserve parameters: markets value, then `--set` for all assets or one."""
+    return {name: np.array([config.market_param(name, a, v) for a, v in zip(assets, raw[name])])
+            for name in MARKET_PARAMS}
+
+
+def _valid(p: dict[str, np.ndarray]) -> bool:
+    lt, bonus = p["liquidation_threshold"], p["liquidation_bonus"]
+    return bool(((lt >= 0) & (lt <= 1)).all() and not (lt * (1 + bonus) > 1 + 1e-12).any())
+
+
+class InputsCache:
+    """One per worker process: base inputs per loading key, pools per depth scale."""
+
+    def __init__(self):
+        self._base: dict[str, ReplayInputs] = {}
+        self._pools: dict[tuple[str, float], object] = {}
+        self.lake_loads = 0
+
+    def base(self, config: RunConfig, scenario: Scenario) -> ReplayInputs:
+        key = loading_key(config)
+        if key not in self._base:
+            plain = dataclasses.replace(config, **{f: getattr(_DEFAULTS, f) for f in DERIVED})
+            self._base[key] = load_inputs(plain, scenario)
+            self.lake_loads += 1
+        return self._base[key]
+
+    def inputs(self, config: RunConfig, scenario: Scenario) -> ReplayInputs:
+        base = self.base(config, scenario)
+        assets = base.book.assets
+        raw = {name: getattr(base.book, name) for name in MARKET_PARAMS}
+        params = market_arrays(raw, assets, config)
+        schedule = [(block, market_arrays(p, assets, config)) for block, p in base.book.schedule]
+        if not all(_valid(p) for p in [params] + [p for _, p in schedule]):
+            return load_inputs(config, scenario)      # raises the engine's own InputError
+        book = dataclasses.replace(base.book, schedule=schedule, **params)
+        pools = base.pools
+        if config.pool_depth_scale != _DEFAULTS.pool_depth_scale:
+            key = (loading_key(config), float(config.pool_depth_scale))
+            if key not in self._pools:
+                self._pools[key] = load_pools(Path(config.lake), book, config)
+            pools = self._pools[key]
+        return dataclasses.replace(base, book=book, pools=pools)

@@ -1,0 +1,177 @@
+"""A sweep end to end: grid -> parameter sets -> tasks -> executor -> checkpoint -> tables.
+
+The output folder holds `sweep.toml` (what was asked), `tasks/` (one file per finished task, for
+resuming), `results.parquet` (one row per parameter set and path, every metric) and
+`comparison.parquet` (one row per set, against the baseline).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import tomli_w
+
+from backtest.config import MARKET_PARAMS, RunConfig
+from backtest.engine.book import ReplayInputs
+from backtest.engine.run import make_config
+from backtest.errors import InputError
+from backtest.lake.io import atomic_path, write_parquet
+from backtest.scenarios.library import Scenario
+from backtest.scenarios.montecarlo import MODELS, PathModel, calibrate_from_lake, default_window
+from backtest.sweep import checkpoint
+from backtest.sweep.compare import compare
+from backtest.sweep.executors import execute
+from backtest.sweep.grid import parse_grid
+from backtest.sweep.inputs import InputsCache
+from backtest.sweep.progress import Progress
+from backtest.sweep.tasks import SweepContext, build_tasks, param_sets
+
+
+@dataclass(frozen=True)
+class PathsSpec:
+    """Monte Carlo paths instead of the scenario's own path (the window and step stay the scenario's)."""
+    model: str
+    paths: int
+    seed: int = 0
+    calibrate: tuple[datetime, datetime] | None = None   # default: see montecarlo.default_window
+    options: dict = field(default_factory=dict)           # jumps_per_day, block_steps, bridge_asset, ...
+
+    def __post_init__(self):
+        if self.model not in MODELS:
+            raise InputError(f"unknown --model {self.model!r} (known: {', '.join(MODELS)})")
+        if self.paths < 1:
+            raise InputError(f"--paths must be >= 1 (got {self.paths})")
+
+
+@dataclass
+class SweepResult:
+    out: Path
+    results: pa.Table
+    comparison: pa.Table
+    grid_keys: list[str]
+    tasks: int
+    ran: int
+    reused: int
+    lake_loads: int          # summed over workers: how often the book was read from the lake
+
+
+def effective_value(config: RunConfig, key: str, inputs: ReplayInputs):
+    """The value a parameter actually had in a run (the baseline's column shows the markets value)."""
+    head, _, rest = key.partition(".")
+    if head in MARKET_PARAMS:
+        arr = getattr(inputs.book, head)
+        if rest:
+            arr = arr[np.array(inputs.book.assets) == rest]
+        return float(arr[0]) if len(arr) and np.all(arr == arr[0]) else None
+    obj = config
+    for part in key.split("."):
+        obj = getattr(obj, part, None)
+    return obj
+
+
+def _column(values: list, name: str = "") -> pa.Array:
+    """float64 for numbers, int64 for counts, string for times (`*_at`); None stays null."""
+    present = [v for v in values if v is not None]
+    if name.endswith("_at") or any(isinstance(v, str) for v in present):
+        return pa.array([None if v is None else str(v) for v in values], pa.string())
+    if present and all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in present):
+        return pa.array(values, pa.int64())
+    if present and all(isinstance(v, bool) for v in present):
+        return pa.array(values, pa.bool_())
+    return pa.array([None if v is None else float(v) for v in values], pa.float64())
+
+
+def results_table(tasks, done: dict, grid_keys: list[str], grid_values: dict[int, dict]) -> pa.Table:
+    tasks = sorted(tasks, key=lambda t: (t.set_id, t.path))
+    metric_names = list(done[tasks[0].key]["metrics"])
+    cols = {"set_id": pa.array([t.set_id for t in tasks], pa.int32()),
+            "path": pa.array([t.path for t in tasks], pa.int32())}
+    for k in grid_keys:
+        cols[k] = _column([grid_values[t.set_id][k] for t in tasks])
+    for m in metric_names:
+        cols[m] = _column([done[t.key]["metrics"].get(m) for t in tasks], m)
+    return pa.table(cols)
+
+
+def _spec_toml(scenario: Scenario, baseline: RunConfig, overrides, grids, paths: PathsSpec | None,
+               model: PathModel | None, n_tasks: int) -> str:
+    spec = {"scenario": scenario.name, "lake": baseline.lake, "feedback": baseline.feedback,
+            "set": list(overrides), "grid": list(grids), "tasks": n_tasks}
+    if paths is not None:
+        spec["paths"] = {"n": paths.paths, **model.describe(), **{k: v for k, v in paths.options.items()
+                                                                if v is not None}}
+    return tomli_w.dumps(spec)
+
+
+def _model(paths: PathsSpec, scenario: Scenario, baseline: RunConfig, base: ReplayInputs) -> PathModel:
+    if paths.calibrate is not None:
+        start, end = paths.calibrate
+    else:
+        book_time = base.book.timestamp
+        book_time = book_time if book_time.tzinfo else book_time.replace(tzinfo=timezone.utc)
+        start, end = default_window(scenario, book_time)
+    cal = calibrate_from_lake(Path(baseline.lake), scenario, base.book.price_assets, start, end)
+    return PathModel(model=paths.model, seed=paths.seed, calibration=cal,
+                     **{k: v for k, v in paths.options.items() if v is not None})
+
+
+def run_sweep(scenario: Scenario, lake: Path, out: Path, grids=(), overrides=(), paths: PathsSpec | None = None,
+              executor: str = "local", workers: int | None = None, address: str | None = None,
+              feedback: bool = True, progress_stream=None, on_result=None) -> SweepResult:
+    """Run (or resume) a sweep into `out`; `on_result` sees each finished task (tests interrupt here)."""
+    out = Path(out)
+    baseline = make_config(scenario, lake, overrides, feedback=feedback)
+    keys, combos = parse_grid(list(grids))
+    sets = param_sets(baseline, keys, combos)
+    cache = InputsCache()                      # main process: check every set before any work starts
+    grid_values = {}
+    for s in sets:
+        inputs = cache.inputs(s.config, scenario)
+        grid_values[s.set_id] = {k: effective_value(s.config, k, inputs) for k in keys}
+    model = _model(paths, scenario, baseline, cache.base(baseline, scenario)) if paths else None
+    context = SweepContext(scenario=scenario, model=model, n_paths=paths.paths if paths else 1)
+    tasks = build_tasks(sets, context)
+    unique = list({t.key: t for t in tasks}.values())
+    with atomic_path(out / "sweep.toml") as tmp:
+        tmp.write_text(_spec_toml(scenario, baseline, overrides, grids, paths, model, len(tasks)))
+    done = checkpoint.load_done(out, {t.key for t in unique})
+    todo = [t for t in unique if t.key not in done]
+    bar = Progress(len(unique), already=len(unique) - len(todo), stream=progress_stream)
+    loads: dict[int, int] = {}
+
+    def finished(result: dict) -> None:
+        checkpoint.save(out, result)
+        done[result["key"]] = result
+        loads[result["worker"]] = max(loads.get(result["worker"], 0), result["lake_loads"])
+        bar.update()
+        if on_result is not None:
+            on_result(result)
+
+    try:
+        execute(todo, context, finished, executor=executor, workers=workers, address=address)
+    finally:
+        bar.close()
+    results = results_table(tasks, done, keys, grid_values)
+    comparison = compare(results, keys)
+    write_parquet(results, out / "results.parquet")
+    write_parquet(comparison, out / "comparison.parquet")
+    return SweepResult(out=out, results=results, comparison=comparison, grid_keys=keys, tasks=len(unique),
+                       ran=len(todo), reused=len(unique) - len(todo), lake_loads=sum(loads.values()))
+
+
+def parse_window(text: str) -> tuple[datetime, datetime]:
+    """`2022-11-01..2022-11-30` (dates or ISO times, UTC)."""
+    try:
+        a, b = text.split("..")
+        start, end = (datetime.fromisoformat(x.strip().replace("Z", "+00:00")) for x in (a, b))
+    except ValueError:
+        raise InputError(f"--calibrate {text!r}: expected START..END, e.g. 2022-11-01..2022-11-30") from None
+    start, end = (t if t.tzinfo else t.replace(tzinfo=timezone.utc) for t in (start, end))
+    if end <= start or math.isclose((end - start).total_seconds(), 0):
+        raise InputError(f"--calibrate {text!r}: END must be after START")
+    return start, end

@@ -1,0 +1,67 @@
+"""Run one task: derive its inputs from the worker's cached book, swap in its Monte Carlo path,
+replay with feedback and without, and flatten the metrics into one row."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+
+from backtest.engine.book import ReplayInputs
+from backtest.engine.replay import replay
+from backtest.metrics import compute
+from backtest.sweep.inputs import InputsCache
+from backtest.sweep.tasks import SweepContext, Task
+
+
+def flatten(metrics: dict) -> dict:
+    """Nested metrics (per-asset drawdowns) become `name.ASSET` columns, lists one string."""
+    row = {}
+    for k, v in metrics.items():
+        if isinstance(v, dict):
+            for sub, x in sorted(v.items()):
+                row[f"{k}.{sub}"] = x
+        elif isinstance(v, (list, tuple)):
+            row[k] = ",".join(str(x) for x in v)
+        else:
+            row[k] = v
+    return row
+
+
+class Worker:
+    """Holds the context and the inputs cache for the life of a worker (process or Ray actor)."""
+
+    def __init__(self, context: SweepContext):
+        self.context = context
+        self.cache = InputsCache()
+
+    def inputs(self, task: Task) -> ReplayInputs:
+        inputs = self.cache.inputs(task.config, self.context.scenario)
+        model = self.context.model
+        if model is None:
+            return inputs
+        n = len(inputs.times)
+        return dataclasses.replace(inputs, exogenous=model.exogenous(task.path, inputs.book.price_assets,
+                                                                     inputs.book.prices, n))
+
+    def run(self, task: Task) -> dict:
+        """The row of this task, plus who computed it (pid, lake loads so far) for the stats."""
+        inputs = self.inputs(task)
+        config = task.config
+        outcome = replay(inputs, config)
+        counterfactual = replay(inputs, config, feedback=False) if config.feedback else outcome
+        metrics = flatten(compute(inputs, outcome, counterfactual))
+        return {"key": task.key, "set_id": task.set_id, "path": task.path, "metrics": metrics,
+                "worker": os.getpid(), "lake_loads": self.cache.lake_loads}
+
+
+# The local process pool: one Worker per process, made by the pool's initializer.
+_WORKER: Worker | None = None
+
+
+def init_process(context: SweepContext) -> None:
+    global _WORKER
+    _WORKER = Worker(context)
+
+
+def run_in_process(task: Task) -> dict:
+    return _WORKER.run(task)
