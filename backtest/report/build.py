@@ -1,0 +1,218 @@
+"""Assemble the report of a replay (optionally against other replays) or of a sweep, and write
+report.html and report.md atomically."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pandas as pd
+
+from backtest.config import RunConfig
+from backtest.errors import InputError
+from backtest.lake.io import atomic_path
+from backtest.report import accounts as acc
+from backtest.report import figures as fg
+from backtest.report import html as h
+from backtest.report import markdown as md
+from backtest.report import sweep as sw
+from backtest.report import tables as tb
+from backtest.report.results import RunResults, load_results
+
+
+def reproduce_command(config: RunConfig, out: str | None = None) -> str:
+    """The `backtest replay` line that reruns this configuration (settings that differ from the defaults)."""
+    default = tb.flat_config(RunConfig(scenario=config.scenario, lake=config.lake))
+    mine = tb.flat_config(config)
+    sets = [f"--set {k}={','.join(map(str, v)) if isinstance(v, tuple) else v}"
+            for k, v in mine.items() if k not in ("scenario", "lake", "feedback") and default.get(k) != v]
+    parts = ["backtest replay", config.scenario, f"--lake {config.lake}", *sets]
+    if not config.feedback:
+        parts.append("--no-feedback")
+    if out:
+        parts.append(f"--out {out}")
+    return " ".join(parts)
+
+
+def synthetic_banner(lake: Path | None) -> str | None:
+    marker = Path(lake) / "README.md" if lake else None
+    if marker and marker.exists() and "SYNTHETIC" in marker.read_text():
+        return (f"SYNTHETIC data: the lake {lake} was made by the project's seeded sample generator. "
+                "The numbers show how the tool works, not what any real market would do.")
+    return None
+
+
+def _replay_sections(run: RunResults, lake: Path | None, blocks: list) -> list[h.Section]:
+    m, liq, steps = run.metrics, run.liquidations, run.steps
+    depth = int(m.get("cascade_depth", 0))
+    sections = [h.Section("headline", "Headline metrics", h.table(tb.headline(m)) + h.table(tb.drawdowns(m)))]
+    blocks += [("Headline metrics", tb.headline(m)), ("Price drawdowns", tb.drawdowns(m))]
+    cfg = h.table(tb.key_settings(run.config)) + h.details("config.toml (the exact run)", h.pre(run.config.to_toml()))
+    sections.append(h.Section("config", "Configuration", cfg))
+    sections.append(h.Section("prices", "Price paths", h.figure(
+        fg.to_svg(fg.price_paths(steps, liq, depth)),
+        "Exogenous path (dashed), the AMM pool the liquidators sell into, and the oracle the protocol reads; "
+        "triangles are liquidations seizing that asset, at the oracle price, coloured by cascade round.",
+        "price paths per asset")))
+    if len(liq):
+        body = h.figure(fg.to_svg(fg.liquidations_over_time(liq, depth, _span(steps))),
+                        "Collateral seized per step (USD m) by protocol and collateral asset, stacked by cascade "
+                        "round (0 = made liquidatable by the exogenous move).", "liquidations over time")
+    else:
+        body = h.paragraph("No account was liquidated in this run.")
+    sections.append(h.Section("liquidations", "Liquidations over time", body))
+
+    view = table = debt_after = None
+    if run.accounts is not None:
+        table = run.accounts
+    elif lake is not None:
+        view = acc.load_lake_view(run, lake)
+        table, debt_after = acc.accounts_before_after(run, view)
+    by_asset = acc.bad_debt_by_asset(table, debt_after, view.book.assets) if debt_after is not None else None
+    sections.append(h.Section("bad-debt", "Bad debt", h.figure(
+        fg.to_svg(fg.bad_debt(steps, by_asset)),
+        "Σ over accounts of max(0, debt − collateral) at the oracle, after each step; at the end, each account's "
+        "bad debt split over its remaining debt assets by USD value" + _burned_note(liq) + ".", "bad debt")))
+    if by_asset is not None:
+        blocks.append(("Bad debt by debt asset (end of run)", pd.DataFrame(
+            [(a, tb.fmt(v, "usd")) for a, v in by_asset.sort_values(ascending=False).items() if v > 0.5],
+            columns=["asset", "bad debt"])))
+
+    if table is not None:
+        bands = acc.hf_bands(table["health_factor_before"], table["debt_usd_before"]).merge(
+            acc.hf_bands(table["health_factor_after"], table["debt_usd_after"]), on="band",
+            suffixes=(" before", " after"))
+        shown = pd.DataFrame({"health factor": bands["band"],
+                              "accounts before": bands["accounts before"].map(lambda v: tb.fmt(v, "int")),
+                              "debt before": bands["debt_usd before"].map(lambda v: tb.fmt(v, "usd")),
+                              "accounts after": bands["accounts after"].map(lambda v: tb.fmt(v, "int")),
+                              "debt after": bands["debt_usd after"].map(lambda v: tb.fmt(v, "usd"))})
+        body = h.figure(fg.to_svg(fg.hf_distribution(table)),
+                        "Borrowing accounts by health factor: before = the book at its snapshot prices; after = "
+                        "the book left by the liquidations, at the final oracle prices.", "health factor histogram")
+        sections.append(h.Section("health", "Health-factor distribution", body + h.table(shown)))
+        blocks.append(("Health factors before and after", shown))
+    else:
+        sections.append(h.Section("health", "Health-factor distribution", h.paragraph(
+            f"The lake of this run ({run.config.lake}) was not found: pass --lake to draw the before/after "
+            "health factors (the results folder has no per-account table).")))
+
+    depth_usd = None
+    if view is not None and len(view.inputs.pools.names):
+        pools, book = view.inputs.pools, view.book
+        depth_usd = {book.price_assets[a]: float(q * book.prices[qa])
+                     for a, q, qa in zip(pools.asset, pools.quote, pools.quote_asset)}
+    sections.append(h.Section("pools", "Pool depth consumed", h.figure(
+        fg.to_svg(fg.pool_depth(steps, depth_usd)),
+        "Left: collateral sold into each asset's pool, cumulative, against the USD on the pool's quote side at the "
+        "start (after pool_depth_scale). Right: how far the pool price sits from the exogenous price (arbitrage "
+        "closes the gap over arb_half_life_seconds).", "pool depth consumed")))
+    return sections
+
+
+def _burned_note(liq: pd.DataFrame) -> str:
+    burned = float(liq["deficit_usd"].sum()) if "deficit_usd" in liq and len(liq) else 0.0
+    return f" (deficits burned by Aave v3.3+, {tb.fmt(burned, 'usd')}, count in the total but left the book)" \
+        if burned > 0 else ""
+
+
+def _span(steps: pd.DataFrame) -> tuple:
+    t = fg.utc_naive(steps["timestamp"])
+    return t.min(), t.max()
+
+
+def _compare_sections(runs: list[RunResults], blocks: list) -> list[h.Section]:
+    names = _unique_names(runs)
+    diff = tb.parameter_diff(names, [r.config for r in runs])
+    comp = tb.comparison(names, [r.metrics for r in runs])
+    fig = fg.to_svg(fg.compare_paths([(n, r.steps, r.liquidations) for n, r in zip(names, runs)]))
+    body = (h.paragraph(f"Baseline: {names[0]}. Δ is the change of each other run against it.") +
+            h.table(diff if len(diff) else pd.DataFrame({"parameter": ["(none: same settings)"]})) +
+            h.table(comp) + h.figure(fig, "Bad debt and collateral seized over time, one line per run.",
+                                     "comparison of runs"))
+    blocks += [("Parameters that differ", diff), ("Comparison against the baseline", comp)]
+    return [h.Section("compare", "Comparison", body)]
+
+
+def _unique_names(runs: list[RunResults]) -> list[str]:
+    names, seen = [], {}
+    for r in runs:
+        n = r.name
+        seen[n] = seen.get(n, 0) + 1
+        names.append(n if seen[n] == 1 else f"{n} ({seen[n]})")
+    return names
+
+
+def _sweep_sections(sweep: sw.Sweep, blocks: list) -> list[h.Section]:
+    base = sweep.comparison if sweep.comparison is not None else sw.against_baseline(sweep)
+    body = h.paragraph(f"{len(sweep.table):,} runs from {sweep.path.name}; swept: "
+                       f"{', '.join(sweep.parameters) or 'nothing'}.")
+    if len(sweep.parameters) >= 2:
+        x, y = sweep.parameters[:2]
+        rest = f", mean over paths and over {', '.join(sweep.parameters[2:])}" if len(sweep.parameters) > 2 \
+            else ", mean over paths"
+        body += h.figure(fg.to_svg(fg.heatmap(sweep.table, x, y, "bad_debt_usd", f"bad debt{rest}")),
+                         f"Bad debt (USD) for each ({x}, {y}){rest}.", "bad debt heatmap")
+    elif sweep.parameters:
+        body += h.paragraph("One parameter swept: the heatmap needs two; see the table.")
+    shown = _format_sweep_table(base)
+    body += h.table(shown)
+    blocks.append(("Sweep against the baseline", shown))
+    return [h.Section("sweep", "Parameter sweep", body)]
+
+
+def _format_sweep_table(df: pd.DataFrame) -> pd.DataFrame:
+    out = df.copy()
+    for c in out.columns:
+        if c.startswith("Δ"):
+            out[c] = out[c].map(lambda v: tb.fmt(v, "pct"))
+        elif c.endswith("_usd"):
+            out[c] = out[c].map(lambda v: tb.fmt(v, "usd"))
+        elif pd.api.types.is_float_dtype(out[c]):
+            out[c] = out[c].map(lambda v: f"{v:,.4g}")
+    return out
+
+
+def write_report(results: Path, compare: list[Path] | tuple = (), out: Path | None = None, md_out: Path | None = None,
+                 lake: Path | None = None) -> tuple[Path, Path]:
+    """Write the HTML report and its Markdown summary; returns both paths."""
+    results = Path(results)
+    out = Path(out) if out else results / "report.html"
+    md_out = Path(md_out) if md_out else out.with_suffix(".md")
+    check_outputs(out, md_out)
+    blocks: list = []
+    if sw.is_sweep(results) and not (results / "config.toml").exists():
+        sweep = sw.load_sweep(results)
+        title, subtitle, banner = f"Parameter sweep: {results.name}", str(results), None
+        sections = _sweep_sections(sweep, blocks)
+        reproduce = f"backtest report {results}"
+    else:
+        run = load_results(results)
+        found = acc.find_lake(run, lake)
+        if found is None and run.accounts is None:
+            print(f"backtest report: lake {run.config.lake} not found; health factors left out (use --lake)",
+                  file=sys.stderr)
+        title = run.title
+        subtitle = (f"{run.config.scenario} · results {results} · run {run.config.run_id()} · "
+                    f"feedback {'on' if run.config.feedback else 'off'}")
+        banner = synthetic_banner(found)
+        sections = _replay_sections(run, found, blocks)
+        others = [load_results(p) for p in compare]
+        if others:
+            sections += _compare_sections([run, *others], blocks)
+        if sw.is_sweep(results):
+            sections += _sweep_sections(sw.load_sweep(results), blocks)
+        reproduce = reproduce_command(run.config, out=str(results))
+    page = h.page(title, subtitle, banner, sections)
+    with atomic_path(out) as tmp:
+        tmp.write_text(page, encoding="utf-8")
+    with atomic_path(md_out) as tmp:
+        tmp.write_text(md.summary(title, subtitle, banner, blocks, reproduce), encoding="utf-8")
+    return out, md_out
+
+
+def check_outputs(out: Path, md_out: Path) -> None:
+    if out.suffix.lower() not in (".html", ".htm"):
+        raise InputError("the report is HTML: give --out a .html name", file=out)
+    if md_out == out:
+        raise InputError("--md must differ from --out", file=md_out)

@@ -1,0 +1,238 @@
+"""The report's figures: data frames in, matplotlib Figures out, then SVG text.
+
+No pyplot (no global figure state, no GUI backend): each function builds its own Figure.
+SVG is written with a fixed hash salt and no date, so the same run gives the same bytes.
+Dense scatters are rasterised inside the SVG to keep a 50,000-account report small.
+"""
+
+from __future__ import annotations
+
+import io
+
+import matplotlib
+import numpy as np
+import pandas as pd
+from matplotlib.colors import BoundaryNorm, ListedColormap
+from matplotlib.dates import AutoDateLocator, ConciseDateFormatter
+from matplotlib.figure import Figure
+from matplotlib.ticker import NullFormatter
+
+STYLE = {"svg.hashsalt": "backtest-report", "svg.fonttype": "path", "font.size": 9, "axes.titlesize": 9,
+         "axes.spines.top": False, "axes.spines.right": False, "axes.grid": True, "grid.alpha": 0.3,
+         "legend.fontsize": 8, "legend.frameon": False}
+COLORS = {"exogenous": "#7f7f7f", "amm": "#1f77b4", "oracle": "#ff7f0e", "before": "#1f77b4", "after": "#d62728"}
+RASTER_ABOVE = 2000   # points; above this a scatter is a bitmap inside the SVG
+
+
+def to_svg(fig: Figure) -> str:
+    """SVG text of a figure, byte-stable for the same figure."""
+    buf = io.StringIO()
+    with matplotlib.rc_context(STYLE):
+        fig.savefig(buf, format="svg", metadata={"Date": None}, bbox_inches="tight", dpi=150)
+    text = buf.getvalue()
+    return text[text.index("<svg"):]   # drop the XML prolog and doctype: the SVG goes inside an <img> data URI
+
+
+def utc_naive(ts: pd.Series) -> np.ndarray:
+    """UTC timestamps as naive datetime64, which matplotlib's date axis takes without tz guesses."""
+    ts = pd.to_datetime(ts)
+    if getattr(ts.dt, "tz", None) is not None:
+        ts = ts.dt.tz_convert("UTC").dt.tz_localize(None)
+    return ts.to_numpy(dtype="datetime64[us]")
+
+
+def _date_axis(ax) -> None:
+    locator = AutoDateLocator(minticks=3, maxticks=7)
+    ax.xaxis.set_major_locator(locator)
+    ax.xaxis.set_major_formatter(ConciseDateFormatter(locator, show_offset=True))
+
+
+def _grid(n: int, cols: int = 2, height: float = 2.6) -> tuple[Figure, list]:
+    rows = max(1, -(-n // cols))
+    with matplotlib.rc_context(STYLE):
+        fig = Figure(figsize=(4.6 * min(cols, max(n, 1)), height * rows), layout="constrained")
+        axes = fig.subplots(rows, min(cols, max(n, 1)), squeeze=False).ravel().tolist()
+    for ax in axes[n:]:
+        ax.set_visible(False)
+    return fig, axes[:n]
+
+
+def round_colours(depth: int) -> tuple[ListedColormap, BoundaryNorm]:
+    """One colour per cascade round 0..depth (viridis sampled), with integer boundaries."""
+    n = max(depth, 0) + 1
+    cmap = ListedColormap(matplotlib.colormaps["viridis"](np.linspace(0.0, 0.9, n)))
+    return cmap, BoundaryNorm(np.arange(-0.5, n + 0.5), n)
+
+
+def moving_assets(steps: pd.DataFrame, liq: pd.DataFrame, tolerance: float = 0.005) -> list[str]:
+    """Assets whose price moved more than `tolerance` or that were seized: the ones worth a panel."""
+    moved = steps.groupby("asset")["price_exogenous"].agg(lambda p: p.max() / p.min() - 1 if p.min() > 0 else 0)
+    seized = set(liq["collateral_asset"]) if len(liq) else set()
+    return sorted(a for a in moved.index if moved[a] > tolerance or a in seized)
+
+
+def price_paths(steps: pd.DataFrame, liq: pd.DataFrame, depth: int) -> Figure:
+    assets = moving_assets(steps, liq)
+    fig, axes = _grid(len(assets))
+    cmap, norm = round_colours(depth)
+    for ax, asset in zip(axes, assets):
+        s = steps[steps["asset"] == asset].sort_values("step")
+        t = utc_naive(s["timestamp"])
+        ax.plot(t, s["price_exogenous"], color=COLORS["exogenous"], ls="--", lw=1, label="exogenous")
+        if s["price_amm"].notna().any():
+            ax.plot(t, s["price_amm"], color=COLORS["amm"], lw=1.2, label="AMM pool")
+        ax.step(t, s["price_oracle"], where="post", color=COLORS["oracle"], lw=1, label="oracle")
+        mine = liq[liq["collateral_asset"] == asset]
+        if len(mine):
+            sc = ax.scatter(utc_naive(mine["timestamp"]), mine["collateral_price"], c=mine["round"], cmap=cmap,
+                            norm=norm, s=10, marker="v", zorder=3, linewidths=0, label="liquidation (seized)")
+            sc.set_rasterized(len(mine) > RASTER_ABOVE)
+        ax.set_title(f"{asset} (USD)")
+        _date_axis(ax)
+    if axes:
+        axes[0].legend(loc="best")
+        if len(liq):
+            fig.colorbar(matplotlib.cm.ScalarMappable(norm=norm, cmap=cmap), ax=axes, label="cascade round",
+                         ticks=_round_ticks(depth), shrink=0.5, aspect=30)
+    return fig
+
+
+def _round_ticks(depth: int) -> list[int]:
+    return list(range(0, depth + 1, max(1, -(-(depth + 1) // 8))))
+
+
+def liquidations_over_time(liq: pd.DataFrame, depth: int, span: tuple | None = None) -> Figure:
+    """Collateral seized (USD) per step, one panel per (protocol, collateral asset), stacked by round.
+
+    `span` (first, last step time) gives every panel the run's whole time axis, so panels line up.
+    """
+    groups = sorted(liq.groupby(["protocol", "collateral_asset"]).groups) if len(liq) else []
+    fig, axes = _grid(len(groups), height=2.4)
+    cmap, norm = round_colours(depth)
+    for ax, (protocol, asset) in zip(axes, groups):
+        mine = liq[(liq["protocol"] == protocol) & (liq["collateral_asset"] == asset)]
+        table = mine.pivot_table(index="timestamp", columns="round", values="collateral_seized_usd", aggfunc="sum",
+                                 fill_value=0.0).sort_index()
+        t = utc_naive(pd.Series(table.index))
+        width = _bar_width(liq)
+        bottom = np.zeros(len(table))
+        for rnd in table.columns:
+            ax.bar(t, table[rnd].to_numpy() / 1e6, width=width, bottom=bottom, color=cmap(norm(rnd)), linewidth=0)
+            bottom += table[rnd].to_numpy() / 1e6
+        ax.set_title(f"{protocol} · {asset} seized (USD m)")
+        if span is not None:
+            ax.set_xlim(*span)
+        _date_axis(ax)
+    if groups:
+        fig.colorbar(matplotlib.cm.ScalarMappable(norm=norm, cmap=cmap), ax=axes, label="cascade round",
+                     ticks=_round_ticks(depth), shrink=0.5, aspect=30)
+    return fig
+
+
+def _bar_width(liq: pd.DataFrame) -> float:
+    """Bar width in days: the step length (smallest gap between liquidation times), at least a minute."""
+    t = np.unique(utc_naive(liq["timestamp"]))
+    gaps = np.diff(t).astype("timedelta64[s]").astype(float) if len(t) > 1 else np.array([600.0])
+    return max(float(gaps.min()), 60.0) / 86400 * 0.9
+
+
+def bad_debt(steps: pd.DataFrame, by_asset: pd.Series | None) -> Figure:
+    fig, axes = _grid(2 if by_asset is not None else 1)
+    series = steps.drop_duplicates("step").sort_values("step")
+    axes[0].plot(utc_naive(series["timestamp"]), series["bad_debt_usd"] / 1e3, color=COLORS["after"])
+    axes[0].set_title("bad debt over time (USD k, at the oracle)")
+    _date_axis(axes[0])
+    if by_asset is not None:
+        shown = by_asset[by_asset > 0].sort_values(ascending=False)
+        axes[1].bar(shown.index.astype(str), shown.to_numpy() / 1e3, color=COLORS["after"])
+        axes[1].set_title("bad debt at the end by debt asset (USD k)")
+    return fig
+
+
+def hf_distribution(accounts: pd.DataFrame, lo: float = 0.5, hi: float = 5.0) -> Figure:
+    """Histogram of HF (log scale, clipped into [lo, hi]) of borrowing accounts, before and after."""
+    fig, axes = _grid(1, cols=1, height=3.0)
+    ax = axes[0]
+    bins = np.geomspace(lo, hi, 61)
+    for when in ("before", "after"):
+        borrowing = accounts[accounts[f"debt_usd_{when}"] > 0]
+        hf = np.clip(borrowing[f"health_factor_{when}"].to_numpy(float), lo, hi * 0.9999)
+        ax.hist(hf, bins=bins, histtype="step", lw=1.5, color=COLORS[when],
+                label=f"{when} ({len(borrowing):,} borrowing accounts)")
+    ax.axvline(1.0, color="black", lw=0.8, ls=":")
+    ax.set_xscale("log")
+    ax.set_xticks([0.5, 0.8, 1, 1.25, 1.5, 2, 3, 5], labels=["≤0.5", "0.8", "1", "1.25", "1.5", "2", "3", "≥5"])
+    ax.xaxis.set_minor_formatter(NullFormatter())
+    ax.set_xlabel("health factor")
+    ax.set_ylabel("accounts")
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    return fig
+
+
+def pool_depth(steps: pd.DataFrame, depth_usd: dict[str, float] | None) -> Figure:
+    """Cumulative forced sales against each pool (as % of its starting depth when known) and its discount."""
+    pooled = steps[steps["price_amm"].notna()]
+    assets = sorted(pooled["asset"].unique())
+    fig, axes = _grid(2)
+    for asset in assets:
+        s = pooled[pooled["asset"] == asset].sort_values("step")
+        t = utc_naive(s["timestamp"])
+        sold = s["sold_usd"].cumsum().to_numpy()
+        if depth_usd and depth_usd.get(asset):
+            axes[0].plot(t, 100 * sold / depth_usd[asset], label=asset)
+        else:
+            axes[0].plot(t, sold / 1e6, label=asset)
+        axes[1].plot(t, 100 * (s["price_amm"] / s["price_exogenous"] - 1), label=asset)
+    axes[0].set_title("collateral sold into the pool, cumulative" +
+                      (" (% of its starting USD depth)" if depth_usd else " (USD m)"))
+    axes[1].set_title("pool price vs exogenous price (%)")
+    for ax in axes:
+        _date_axis(ax)
+    if assets:
+        axes[0].legend(loc="upper left")
+    return fig
+
+
+def compare_paths(runs: list[tuple[str, pd.DataFrame, pd.DataFrame]]) -> Figure:
+    """Bad debt and cumulative collateral seized over time, one line per run (name, steps, liquidations)."""
+    fig, axes = _grid(2)
+    for name, steps, liq in runs:
+        s = steps.drop_duplicates("step").sort_values("step")
+        axes[0].plot(utc_naive(s["timestamp"]), s["bad_debt_usd"] / 1e3, label=name)
+        per_step = liq.groupby("step")["collateral_seized_usd"].sum().reindex(s["step"], fill_value=0.0)
+        axes[1].plot(utc_naive(s["timestamp"]), per_step.cumsum().to_numpy() / 1e6, label=name)
+    axes[0].set_title("bad debt (USD k)")
+    axes[1].set_title("collateral seized, cumulative (USD m)")
+    for ax in axes:
+        _date_axis(ax)
+    axes[0].legend(loc="upper left")
+    return fig
+
+
+def heatmap(table: pd.DataFrame, x: str, y: str, value: str, title: str) -> Figure:
+    """`value` (mean over paths) on a grid of two swept parameters, each cell labelled."""
+    grid = table.pivot_table(index=y, columns=x, values=value, aggfunc="mean").sort_index().sort_index(axis=1)
+    fig, axes = _grid(1, cols=1, height=0.5 * len(grid.index) + 2.0)
+    ax = axes[0]
+    im = ax.imshow(grid.to_numpy(float), cmap="magma_r", aspect="auto", origin="lower")
+    ax.set_xticks(range(len(grid.columns)), labels=[f"{v:g}" for v in grid.columns])
+    ax.set_yticks(range(len(grid.index)), labels=[f"{v:g}" for v in grid.index])
+    ax.set_xlabel(x)
+    ax.set_ylabel(y)
+    ax.grid(False)
+    finite = grid.to_numpy(float)
+    mid = np.nanmean(finite) if np.isfinite(finite).any() else 0.0
+    for (i, j), v in np.ndenumerate(finite):
+        ax.text(j, i, _short_usd(v), ha="center", va="center", fontsize=8, color="white" if v > mid else "black")
+    ax.set_title(title)
+    fig.colorbar(im, ax=ax, shrink=0.8)
+    return fig
+
+
+def _short_usd(v: float) -> str:
+    if not np.isfinite(v):
+        return "-"
+    for unit, scale in (("bn", 1e9), ("m", 1e6), ("k", 1e3)):
+        if abs(v) >= scale:
+            return f"${v / scale:.1f}{unit}"
+    return f"${v:.0f}"
