@@ -1,0 +1,123 @@
+"""Which accounts can be below HF 1 at these prices, without computing every account's HF.
+
+An Aave account is liquidatable iff  avgLT_bps/1e4 * Σ_a c_a p_a  <  Σ_a d_a p_a, where the
+value-weighted average LT is floored to whole bps (aave/aave-v3-core,
+GenericLogic.calculateUserAccountData). The floor costs at most 1 bps, so
+
+    HF < 1   implies   m(p) = Σ_a (c_a (LT_a - 1e-4) - d_a) p_a  <  0,
+
+a margin linear in the prices. Write p = p0 (1 + r) for anchor prices p0. With
+u_a = (c_a (LT_a - 1e-4) - d_a) p0_a and S = Σ_a |u_a|,  m(p) >= m(p0) - S max_a |r_a|, so an
+account cannot be liquidatable until the largest relative price move since the anchor
+exceeds rho = m(p0) / S. Accounts are kept sorted by rho: a step looks only at the prefix
+whose rho the move has crossed (a binary search), checks their exact margin, and returns
+them. When the prefix grows past a budget the anchor moves to the current prices (O(N),
+vectorised) and the prefix shrinks to the accounts that are really close.
+
+Rows changed by a liquidation are kept in a small "dirty" set, always examined, until the
+next re-anchor. The returned set is a superset of {HF < 1} (tests/perf check it against
+the brute force); the caller computes the exact HF on it.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from backtest.errors import InputError
+
+FLOOR = 1e-4        # the bps floor of the average LT can lower it by at most this
+SLACK = 1e-9        # relative float error allowed for (far above the ~1e-15 of the HF sum)
+
+
+class Watchlist:
+    """Candidate finder over a live book.
+
+    `coll`, `debt` are the engine's own [N, C] arrays (not copied): after changing rows,
+    call `update(rows)`. `lt` is [C]; `prices` [C] are the first anchor.
+    """
+
+    def __init__(self, coll: np.ndarray, debt: np.ndarray, lt: np.ndarray, prices: np.ndarray,
+                 budget: int | None = None):
+        lt = np.asarray(lt, dtype=float)
+        if ((lt < 0) | (lt > 1)).any():
+            raise InputError("liquidation_threshold must be within [0, 1]", column="liquidation_threshold")
+        if coll.shape != debt.shape or coll.shape[1:] != lt.shape:
+            raise ValueError(f"shapes differ: collateral {coll.shape}, debt {debt.shape}, lt {lt.shape}")
+        self.coll, self.debt = coll, debt
+        self.weight = lt - FLOOR                          # may be -1e-4 for LT 0: still a valid bound
+        self.borrower = (debt > 0).any(axis=1)            # liquidations only repay: never grows
+        n = len(coll)
+        self.budget = budget if budget is not None else max(1024, n // 512)
+        self.dirty = np.zeros(n, dtype=bool)
+        self.dirty_rows: list[int] = []
+        self.anchors = 0              # how many times the anchor moved
+        self.examined = 0             # rows whose margin the last call computed
+        self._anchor(np.asarray(prices, dtype=float))
+
+    # ------------------------------------------------------------------ public
+
+    def candidates(self, prices: np.ndarray) -> np.ndarray:
+        """Sorted row indices that may have HF < 1 at `prices` (every row that does, and a few more)."""
+        prices = np.asarray(prices, dtype=float)
+        move = self._move(prices)
+        k = int(np.searchsorted(self.rho, move, side="right"))
+        if move >= self.cap or k + len(self.dirty_rows) > self.limit:
+            self._anchor(prices)
+            k = int(np.searchsorted(self.rho, 0.0, side="right"))
+        pool = self.order[:k]
+        if self.dirty_rows:
+            pool = np.union1d(pool, np.asarray(self.dirty_rows, dtype=np.int64))
+        else:
+            pool = np.sort(pool)
+        self.examined = len(pool)
+        if len(pool) == 0:
+            return pool
+        return pool[self._maybe_below(pool, prices)]
+
+    def update(self, rows) -> None:
+        """Rows whose collateral or debt changed: examined every call until the next re-anchor."""
+        for i in np.atleast_1d(rows).tolist():
+            if not self.dirty[i]:
+                self.dirty[i] = True
+                self.dirty_rows.append(i)
+
+    # ------------------------------------------------------------------ internals
+
+    def _maybe_below(self, rows: np.ndarray, prices: np.ndarray) -> np.ndarray:
+        c, d = self.coll[rows], self.debt[rows]
+        margin = c @ (self.weight * prices) - d @ prices
+        scale = c @ (np.abs(self.weight) * prices) + d @ prices
+        return (margin < SLACK * scale) & self.borrower[rows]
+
+    def _move(self, prices: np.ndarray) -> float:
+        """Largest relative price move since the anchor (inf if an anchor price was 0)."""
+        with np.errstate(divide="ignore", invalid="ignore"):
+            rel = np.abs(prices / self.p0 - 1.0)
+        rel = np.where(prices == self.p0, 0.0, rel)
+        return float(np.nan_to_num(rel, nan=np.inf).max()) if rel.size else 0.0
+
+    def _anchor(self, prices: np.ndarray) -> None:
+        """rho per borrower at `prices`; keep the closest few thousand sorted, the rest beyond `cap`."""
+        self.p0 = prices.copy()
+        self.anchors += 1
+        debt_usd = self.debt @ prices
+        margin = self.coll @ (self.weight * prices) - debt_usd
+        scale = self.coll @ (np.abs(self.weight) * prices) + debt_usd
+        with np.errstate(divide="ignore", invalid="ignore"):
+            rho = (margin - SLACK * scale) / (scale * (1.0 + SLACK))
+        rho = np.where(scale > 0, rho, -np.inf)           # a borrower with nothing priced: always look
+        rho = np.where(self.borrower, rho, np.inf)        # no debt: HF is +inf whatever the prices
+        below = int((rho <= 0).sum())
+        self.limit = self.budget + 2 * below
+        keep = min(len(rho), max(1, 2 * self.limit))
+        if keep < len(rho):
+            near = np.argpartition(rho, keep)[:keep]
+            self.cap = float(rho[near].max())             # rows left out all have rho >= cap
+        else:
+            near = np.arange(len(rho))
+            self.cap = np.inf
+        near = near[np.isfinite(rho[near]) | (rho[near] < 0)]
+        near = near[np.argsort(rho[near], kind="stable")]
+        self.order, self.rho = near.astype(np.int64), rho[near]
+        self.dirty[self.dirty_rows] = False
+        self.dirty_rows = []
