@@ -100,12 +100,12 @@ class V3Pool:
 
     def sell_out(self, amount: float) -> float:
         """What the pool pays; if it runs out of liquidity the unsold rest earns nothing here."""
-        return self._sell(amount).amount_out / 10.0 ** self.quote_decimals
+        return float(self._sell(amount).amount_out) / 10.0 ** self.quote_decimals
 
     def sell(self, amount: float) -> float:
         res = self._sell(amount)
         self.state = res.state
-        return res.amount_out / 10.0 ** self.quote_decimals
+        return float(res.amount_out) / 10.0 ** self.quote_decimals
 
     def _buy(self, amount: float) -> uniswap_v3.SwapResult | None:
         zfo = not self.base_is_token0            # base comes out: the quote token goes in
@@ -116,14 +116,14 @@ class V3Pool:
 
     def buy_in(self, amount: float) -> float:
         res = self._buy(amount)
-        return math.inf if res is None else res.amount_in_used / 10.0 ** self.quote_decimals
+        return math.inf if res is None else float(res.amount_in_used) / 10.0 ** self.quote_decimals
 
     def buy(self, amount: float) -> float:
         res = self._buy(amount)
         if res is None:
             return math.inf
         self.state = res.state
-        return res.amount_in_used / 10.0 ** self.quote_decimals
+        return float(res.amount_in_used) / 10.0 ** self.quote_decimals
 
     def pull_to(self, target: float, exo: float) -> None:
         limit = self._sqrt_price_for(target)
@@ -135,7 +135,7 @@ class V3Pool:
     def depth(self, impact: float) -> float:
         limit = self._sqrt_price_for(self.mid() * (1.0 - impact))
         res = uniswap_v3.swap(self.state, math.inf, self.base_is_token0, sqrt_price_limit=limit)
-        return res.amount_in_used * (1.0 - self.fee) / 10.0 ** self.base_decimals
+        return float(res.amount_in_used) * (1.0 - self.fee) / 10.0 ** self.base_decimals
 
 
 def sqrt_price_for_output(state: PoolState, amount_out: float, zero_for_one: bool) -> float | None:
