@@ -144,33 +144,26 @@ def _unique_names(runs: list[RunResults]) -> list[str]:
 
 
 def _sweep_sections(sweep: sw.Sweep, blocks: list) -> list[h.Section]:
-    base = sweep.comparison if sweep.comparison is not None else sw.against_baseline(sweep)
-    body = h.paragraph(f"{len(sweep.table):,} runs from {sweep.path.name}; swept: "
-                       f"{', '.join(sweep.parameters) or 'nothing'}.")
-    if len(sweep.parameters) >= 2:
-        x, y = sweep.parameters[:2]
-        rest = f", mean over paths and over {', '.join(sweep.parameters[2:])}" if len(sweep.parameters) > 2 \
-            else ", mean over paths"
-        body += h.figure(fg.to_svg(fg.heatmap(sweep.table, x, y, "bad_debt_usd", f"bad debt{rest}")),
+    keys = sweep.grid_keys
+    n_sets, n_paths = sweep.results["set_id"].nunique(), sweep.results["path"].nunique()
+    body = h.paragraph(f"{n_sets} parameter sets × {n_paths} path(s); swept: {', '.join(keys) or 'nothing'}. "
+                       "The baseline (set 0) is the parameters before the sweep; Δ is each set minus the "
+                       "baseline on the same paths.")
+    if len(keys) >= 2:
+        x, y = keys[:2]
+        rest = f", mean over paths and over {', '.join(keys[2:])}" if len(keys) > 2 else ", mean over paths"
+        body += h.figure(fg.to_svg(fg.heatmap(sw.heatmap_table(sweep), x, y, "bad_debt_usd", f"bad debt{rest}")),
                          f"Bad debt (USD) for each ({x}, {y}){rest}.", "bad debt heatmap")
-    elif sweep.parameters:
-        body += h.paragraph("One parameter swept: the heatmap needs two; see the table.")
-    shown = _format_sweep_table(base)
-    body += h.table(shown)
-    blocks.append(("Sweep against the baseline", shown))
+    elif keys:
+        body += h.paragraph("One parameter swept: the heatmap needs two; the table has every set.")
+    rows = sw.comparison_rows(sweep)
+    table = pd.DataFrame([[name] + [tb.fmt(v, kind) for _, v, kind in cells] for name, cells in rows],
+                         columns=["set"] + [label for label, _, _ in rows[0][1]]) if rows else pd.DataFrame()
+    body += h.table(table)
+    if sweep.spec_text:
+        body += h.details("sweep.toml (the exact sweep)", h.pre(sweep.spec_text))
+    blocks.append(("Parameter sets against the baseline", table))
     return [h.Section("sweep", "Parameter sweep", body)]
-
-
-def _format_sweep_table(df: pd.DataFrame) -> pd.DataFrame:
-    out = df.copy()
-    for c in out.columns:
-        if c.startswith("Δ"):
-            out[c] = out[c].map(lambda v: tb.fmt(v, "pct"))
-        elif c.endswith("_usd"):
-            out[c] = out[c].map(lambda v: tb.fmt(v, "usd"))
-        elif pd.api.types.is_float_dtype(out[c]):
-            out[c] = out[c].map(lambda v: f"{v:,.4g}")
-    return out
 
 
 def write_report(results: Path, compare: list[Path] | tuple = (), out: Path | None = None, md_out: Path | None = None,
@@ -185,7 +178,7 @@ def write_report(results: Path, compare: list[Path] | tuple = (), out: Path | No
         sweep = sw.load_sweep(results)
         title, subtitle, banner = f"Parameter sweep: {results.name}", str(results), None
         sections = _sweep_sections(sweep, blocks)
-        reproduce = f"backtest report {results}"
+        reproduce = sw.sweep_command(sweep.spec_text, results)
     else:
         run = load_results(results)
         found = acc.find_lake(run, lake)

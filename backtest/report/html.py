@@ -23,7 +23,7 @@ th,td{border-bottom:1px solid #e5e5e5;padding:.25em .8em;text-align:right}
 th:first-child,td:first-child{text-align:left}th{background:#f3f3f3;cursor:pointer;user-select:none}
 figure{margin:1em 0}figure img{max-width:100%;height:auto;display:block}
 figcaption{color:#555;font-size:.9em}pre{background:#f6f6f6;padding:.8em;overflow:auto;font-size:12px}
-nav a{margin-right:1em}
+nav a{margin-right:1em}.wide{overflow-x:auto}
 """
 
 # Click a header to sort its table (numbers by value, text alphabetically); and flag the page
@@ -63,7 +63,7 @@ def table(df: pd.DataFrame, caption: str | None = None) -> str:
     rows = "".join("<tr>" + "".join(f"<td>{esc(v)}</td>" for v in row) + "</tr>"
                    for row in df.itertuples(index=False, name=None))
     cap = f"<caption class=note>{esc(caption)}</caption>" if caption else ""
-    return f"<table class=sortable>{cap}<thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>"
+    return f"<div class=wide><table class=sortable>{cap}<thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table></div>"
 
 
 def figure(svg: str, caption: str, alt: str) -> str:

@@ -1,16 +1,13 @@
-"""Reading a sweep's output for the report: the heatmap of bad debt over two swept parameters
-and the table against the baseline.
+"""Reading a sweep's folder (what backtest/sweep/run.py writes) for the report.
 
-The sweep command (backtest/sweep/) is being written at the same time as this module, so
-this reader asks little of its output, and says so in docs/reports.md:
-  * a Parquet table, one row per (parameter set, path), named `sweep.parquet` (or `runs.parquet`);
-  * parameter columns named as `--set` keys (`liquidation_threshold.CRV`, `oracle.deviation`, ...);
-  * metric columns named as in metrics.json (`bad_debt_usd`, `liquidations`, `cascade_depth`, ...);
-  * optionally a boolean `baseline` column, and optionally its own `comparison.parquet`, shown as is.
+`results.parquet` has one row per (set_id, path) with the swept parameters as columns named
+by their `--set` key and every metric; `comparison.parquet` one row per set against the
+baseline (set_id 0, the parameters before the sweep); `sweep.toml` the command's grid.
 """
 
 from __future__ import annotations
 
+import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,73 +15,91 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from backtest.config import RunConfig, apply_overrides
 from backtest.errors import InputError
 
-TABLE_NAMES = ("sweep.parquet", "runs.parquet")
-COMPARISON_NAMES = ("comparison.parquet",)
-METRICS = ("bad_debt_usd", "liquidations", "cascade_depth", "collateral_seized_usd", "amplification",
-           "debt_repaid_usd", "liquidator_profit_usd", "deficit_usd")
+RESULTS = "results.parquet"
+COMPARISON = "comparison.parquet"
+SPEC = "sweep.toml"
+# (comparison.parquet column, label, kind for tables.fmt)
+COMPARISON_COLUMNS = (
+    ("paths", "paths", "int"),
+    ("bad_debt_usd_mean", "bad debt (mean)", "usd"), ("bad_debt_usd_p95", "bad debt (p95)", "usd"),
+    ("prob_bad_debt", "P(bad debt)", "prob"), ("delta_bad_debt_usd_mean", "Δ bad debt (mean)", "signed_usd"),
+    ("liquidations_mean", "liquidations (mean)", "float"), ("delta_liquidations_mean", "Δ liquidations", "signed"),
+    ("collateral_seized_usd_mean", "collateral seized (mean)", "usd"),
+    ("cascade_depth_mean", "cascade depth (mean)", "float"), ("delta_cascade_depth_mean", "Δ depth", "signed"),
+)
 
 
 @dataclass
 class Sweep:
     path: Path
-    table: pd.DataFrame
-    parameters: list[str]        # swept: more than one distinct value
-    comparison: pd.DataFrame | None
+    results: pd.DataFrame
+    comparison: pd.DataFrame
+    grid_keys: list[str]        # the swept parameters, in the order of the command's --grid
+    spec_text: str
 
 
 def is_sweep(folder: Path) -> bool:
-    return any((Path(folder) / n).exists() for n in TABLE_NAMES)
+    folder = Path(folder)
+    return (folder / RESULTS).exists() and (folder / COMPARISON).exists()
 
 
-def is_parameter(name: str) -> bool:
-    """A column is a parameter if `--set name=...` would accept it (the config module decides)."""
-    probe = RunConfig(scenario="probe", lake=".")
+def _read(path: Path, needed: tuple[str, ...]) -> pd.DataFrame:
     try:
-        apply_overrides(probe, {name: "1"})
-    except InputError:
-        return False
-    return name not in ("seed",)
-
-
-def _read(path: Path) -> pd.DataFrame:
-    try:
-        return pq.read_table(path).to_pandas()
+        table = pq.read_table(path)
     except (pa.ArrowInvalid, OSError) as exc:
         raise InputError(f"not a readable Parquet file ({str(exc).splitlines()[0]})", file=path) from None
+    missing = [c for c in needed if c not in table.column_names]
+    if missing:
+        raise InputError("missing column the report needs", file=path, column=missing[0])
+    return table.to_pandas()
+
+
+def grid_keys(spec: dict, columns: list[str]) -> list[str]:
+    """`--grid KEY=V1,V2` entries of sweep.toml -> the KEYs, keeping those the results table has."""
+    keys = [str(g).split("=", 1)[0].strip() for g in spec.get("grid", [])]
+    return [k for k in dict.fromkeys(keys) if k in columns]
 
 
 def load_sweep(folder: Path) -> Sweep:
     folder = Path(folder)
-    path = next(folder / n for n in TABLE_NAMES if (folder / n).exists())
-    table = _read(path)
-    if "bad_debt_usd" not in table.columns:
-        raise InputError("a sweep table needs a bad_debt_usd column", file=path, column="bad_debt_usd")
-    params = [c for c in table.columns if c not in METRICS and is_parameter(c)]
-    swept = [c for c in params if table[c].nunique() > 1]
-    comparison = next((_read(folder / n) for n in COMPARISON_NAMES if (folder / n).exists()), None)
-    return Sweep(path=path, table=table, parameters=swept, comparison=comparison)
+    results = _read(folder / RESULTS, ("set_id", "path", "bad_debt_usd"))
+    comparison = _read(folder / COMPARISON, ("set_id",))
+    spec_path = folder / SPEC
+    try:
+        text = spec_path.read_text() if spec_path.exists() else ""
+        spec = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise InputError(f"not valid TOML: {exc}", file=spec_path) from None
+    keys = grid_keys(spec, list(results.columns))
+    return Sweep(path=folder, results=results, comparison=comparison, grid_keys=keys, spec_text=text)
 
 
-def against_baseline(sweep: Sweep) -> pd.DataFrame:
-    """Mean of each metric over paths per parameter set, and its change vs the baseline set.
+def heatmap_table(sweep: Sweep) -> pd.DataFrame:
+    """The grid's own sets (the baseline, set 0, is left out unless it is the only set): it may sit
+    off the grid and would add a lone cell."""
+    r = sweep.results
+    return r[r["set_id"] != 0] if (r["set_id"] != 0).any() else r
 
-    The baseline is the set flagged by a true `baseline` column, else the first set in sorted order.
-    """
-    t, params = sweep.table, sweep.parameters
-    metrics = [m for m in METRICS if m in t.columns]
-    if not params:
-        return t[metrics].mean().to_frame("mean over paths").reset_index(names="metric")
-    means = t.groupby(params, sort=True)[metrics].mean().reset_index()
-    if "baseline" in t.columns and t["baseline"].astype(bool).any():
-        base_key = tuple(t[t["baseline"].astype(bool)].iloc[0][params])
-    else:
-        base_key = tuple(means.iloc[0][params])
-    base = means[(means[params] == pd.Series(base_key, index=params)).all(axis=1)].iloc[0]
-    for m in ("bad_debt_usd", "liquidations"):
-        if m in metrics:
-            means[f"Δ {m} vs baseline"] = (means[m] - base[m]) / abs(base[m]) if base[m] else float("nan")
-    means.insert(0, "baseline", (means[params] == pd.Series(base_key, index=params)).all(axis=1))
-    return means
+
+def comparison_rows(sweep: Sweep) -> list[tuple[str, list[tuple[str, object, str]]]]:
+    """Per set: its name ('baseline' or 'set N') and its (label, value, kind) cells, grid keys first."""
+    out = []
+    for row in sweep.comparison.sort_values("set_id").to_dict("records"):
+        cells = [(k, row.get(k), "param") for k in sweep.grid_keys]
+        cells += [(label, row[col], kind) for col, label, kind in COMPARISON_COLUMNS if col in row]
+        out.append(("baseline" if row["set_id"] == 0 else f"set {row['set_id']}", cells))
+    return out
+
+
+def sweep_command(spec_text: str, folder: Path) -> str:
+    """The `backtest sweep` line that reruns (or resumes) this sweep, from its sweep.toml."""
+    spec = tomllib.loads(spec_text) if spec_text else {}
+    parts = ["backtest sweep", str(spec.get("scenario", ""))]
+    if spec.get("lake"):
+        parts.append(f"--lake {spec['lake']}")
+    parts += [f"--set {s}" for s in spec.get("set", [])] + [f"--grid {g}" for g in spec.get("grid", [])]
+    if spec.get("feedback") is False:
+        parts.append("--no-feedback")
+    return " ".join(p for p in parts if p) + f" --out {folder}"

@@ -47,6 +47,16 @@ def fmt(value, kind: str) -> str:
         return f"{value:.3f}"
     if kind == "pct":
         return f"{value:+.1%}"
+    if kind == "prob":
+        return f"{value:.0%}"
+    if kind == "signed_usd":
+        return f"{'+' if value >= 0 else '-'}${abs(value):,.0f}"
+    if kind == "signed":
+        return f"{value:+,.2f}"
+    if kind == "float":
+        return f"{value:,.2f}"
+    if kind == "param" and isinstance(value, float):
+        return f"{value:g}"
     return str(value)
 
 
