@@ -60,7 +60,7 @@ class RpcClient:
     retries: int = 6
     backoff: float = 0.5
     max_backoff: float = 30.0
-    sleep: Callable[[float], None] = time.sleep
+    sleep: Callable[[float], None] | None = None    # default time.sleep, looked up at call time
     seed: int = 0
     calls: int = field(default=0, init=False)
     retried: int = field(default=0, init=False)
@@ -84,7 +84,7 @@ class RpcClient:
                     raise RpcError(f"{method} failed after {self.retries} retries on {redact(self.url)}: {exc}",
                                    exc.code) from None
                 delay = min(self.max_backoff, self.backoff * 2 ** (attempt - 1))
-                self.sleep(delay * (0.5 + self._rng.random() / 2))
+                (self.sleep or time.sleep)(delay * (0.5 + self._rng.random() / 2))
 
     def _once(self, method: str, params: list):
         self._id += 1

@@ -1,0 +1,168 @@
+"""One ingest run: find the contracts, fetch the missing block ranges, write logs then checkpoints, decode.
+
+Order of writes for every window of blocks: the logs file (atomic), then the checkpoint entry
+(atomic). Contracts and block timestamps are merged into their tables; decoded tables are rebuilt
+from all logs of those contracts, so they always agree with the raw logs.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from backtest.errors import InputError
+from backtest.ingest import checkpoint as ck
+from backtest.ingest.decode import decode
+from backtest.ingest.events import events_of, topic0s_of
+from backtest.ingest.logs import logs_to_table, network_name, read_logs, write_range
+from backtest.ingest.rpc import RangePlan, RpcClient, iter_log_ranges, redact
+from backtest.ingest.sources import discover
+from backtest.ingest.tables import BLOCKS, CONTRACTS, read_small, write_decoded
+from backtest.lake.io import write_parquet
+
+
+@dataclass
+class IngestReport:
+    source: str
+    network: str
+    start: int
+    end: int
+    fetched: list[tuple[int, int]] = field(default_factory=list)
+    logs: int = 0
+    requests: int = 0
+    retries: int = 0
+    seconds: float = 0.0
+    decoded: dict[str, int] = field(default_factory=dict)
+
+    def line(self) -> str:
+        blocks = sum(b - a + 1 for a, b in self.fetched)
+        rate = f"{blocks / self.seconds:,.0f} blocks/s, {self.logs / self.seconds:,.0f} logs/s" if self.seconds else ""
+        return (f"{self.source}: blocks {self.start}..{self.end}, fetched {blocks} blocks in {len(self.fetched)} "
+                f"ranges, {self.logs} logs, {self.requests} requests ({self.retries} retried) {rate}")
+
+
+class Progress:
+    """One stderr line, rewritten in place, only when stderr is a terminal."""
+
+    def __init__(self, total_blocks: int, stream=sys.stderr):
+        self.total, self.stream, self.t0 = max(total_blocks, 1), stream, time.monotonic()
+        self.on = hasattr(stream, "isatty") and stream.isatty()
+
+    def update(self, blocks: int, logs: int) -> None:
+        if not self.on:
+            return
+        dt = max(time.monotonic() - self.t0, 1e-9)
+        self.stream.write(f"\r{blocks / self.total:6.1%}  {blocks / dt:,.0f} blocks/s  {logs / dt:,.0f} logs/s   ")
+        self.stream.flush()
+
+    def done(self) -> None:
+        if self.on:
+            self.stream.write("\n")
+
+
+def contracts_path(lake: Path, network: str) -> Path:
+    return Path(lake) / "contracts" / f"{network}.parquet"
+
+
+def blocks_path(lake: Path, network: str) -> Path:
+    return Path(lake) / "blocks" / f"{network}.parquet"
+
+
+def merge_contracts(lake: Path, network: str, rows: list[dict]) -> pa.Table:
+    old = read_small(contracts_path(lake, network), CONTRACTS).to_pylist()
+    by_addr = {(r["source"], r["address"]): r for r in old}
+    by_addr.update({(r["source"], r["address"]): r for r in rows})
+    table = pa.Table.from_pylist(sorted(by_addr.values(), key=lambda r: (r["source"], r["kind"], r["address"])),
+                                 schema=CONTRACTS)
+    write_parquet(table, contracts_path(lake, network))
+    return table
+
+
+def add_block_times(client: RpcClient, lake: Path, network: str, numbers: set[int]) -> None:
+    old = read_small(blocks_path(lake, network), BLOCKS)
+    have = set(old["block_number"].to_pylist())
+    need = sorted(n for n in numbers if n not in have)
+    if not need:
+        return
+    new = client.block_timestamps(need)
+    table = pa.concat_tables([old, pa.table({"block_number": pa.array(list(new), pa.int64()),
+                                             "timestamp": pa.array(list(new.values()), pa.int64())})])
+    write_parquet(table.sort_by("block_number"), blocks_path(lake, network))
+
+
+def ingest(client: RpcClient, source: str, addresses: list[str], start: int, end: int | None, lake: Path, *,
+           confirmations: int = 12, chunk_size: int = 1000, network: str | None = None,
+           plan: RangePlan | None = None, progress: bool = True) -> IngestReport:
+    t0 = time.monotonic()
+    calls0, retries0 = client.calls, client.retried
+    chain_id = client.chain_id()
+    net = network_name(chain_id, network)
+    head = client.block_number()
+    safe = head - confirmations
+    end = safe if end is None else min(end, safe)
+    if start < 0 or end < start:
+        raise InputError(f"nothing to ingest: blocks {start}..{end} (head {head}, {confirmations} confirmations "
+                         f"kept back against reorgs) on {redact(client.url)}")
+    rows = discover(client, source, addresses, chain_id, end)
+    contracts = merge_contracts(lake, net, rows)
+    emitting = [r["address"] for r in rows if r["kind"] not in ("proxy", "comptroller")]
+    topics = topic0s_of(source)
+    logs_dir = Path(lake) / "logs"
+    checkpoints = ck.Checkpoints.load(logs_dir)
+    key = ck.filter_key(net, emitting, topics)
+    gaps = ck.missing(start, end, checkpoints.done(key))
+    report = IngestReport(source, net, start, end)
+    bar = Progress(sum(b - a + 1 for a, b in gaps))
+    blocks_seen: set[int] = set()
+    done_blocks = 0
+    for gap_lo, gap_hi in gaps:
+        pending: list[dict] = []
+        pending_lo = gap_lo
+        for lo, hi, logs in iter_log_ranges(client, emitting, topics, gap_lo, gap_hi, plan or RangePlan(chunk_size)):
+            pending += logs
+            report.logs += len(logs)
+            blocks_seen |= {int(lg["blockNumber"], 16) for lg in logs}
+            while pending_lo <= hi:   # flush every complete window, and the gap's tail
+                w_hi = min((pending_lo // chunk_size + 1) * chunk_size - 1, gap_hi)
+                if w_hi > hi:
+                    break
+                now = [lg for lg in pending if int(lg["blockNumber"], 16) <= w_hi]
+                pending = [lg for lg in pending if int(lg["blockNumber"], 16) > w_hi]
+                write_range(logs_dir, net, pending_lo, w_hi, logs_to_table(now, chain_id))
+                checkpoints.record(key, pending_lo, w_hi, source=source, network=net, addresses=sorted(emitting))
+                report.fetched.append((pending_lo, w_hi))
+                pending_lo = w_hi + 1
+            done_blocks += hi - lo + 1
+            bar.update(done_blocks, report.logs)
+    bar.done()
+    add_block_times(client, lake, net, blocks_seen | {end})
+    report.decoded = decode_source(lake, net, source, contracts)
+    report.requests, report.retries = client.calls - calls0, client.retried - retries0
+    report.seconds = time.monotonic() - t0
+    report.fetched = ck.merge(report.fetched)
+    return report
+
+
+def decode_source(lake: Path, network: str, source: str, contracts: pa.Table) -> dict[str, int]:
+    """Rebuild every decoded table of `source` from the lake's logs, filtered by contract kind and address."""
+    mine = contracts.filter(pc.equal(contracts["source"], source)).to_pylist()
+    by_kind: dict[str, list[bytes]] = {}
+    for r in mine:
+        by_kind.setdefault(r["kind"], []).append(bytes.fromhex(r["address"][2:]))
+    every = [a for v in by_kind.values() for a in v]
+    logs = read_logs(Path(lake) / "logs", addresses=every)
+    out = {}
+    tables = {}
+    for ev in events_of(source):
+        addrs = by_kind.get(ev.contract)
+        if not addrs:
+            continue
+        tables[ev.table] = decode(logs, ev, addrs)
+        out[ev.table] = tables[ev.table].num_rows
+    write_decoded(lake, network, tables)
+    return out

@@ -1,0 +1,132 @@
+"""Which contracts a source's logs come from, found on chain at the last block ingested.
+
+A user names the top contract (an Aave pool, a Uniswap pair, a Chainlink proxy or feed, ...); the
+contracts that actually emit the events are read from it: Aave's aTokens and debt tokens from
+`getReserveData`, a Chainlink proxy's aggregators from `phaseAggregators`. Token symbols and decimals
+are read here too, so decoded amounts can be scaled without another network call.
+"""
+
+from __future__ import annotations
+
+from eth_abi import decode as abi_decode
+from eth_abi import encode as abi_encode
+from eth_utils import keccak
+
+from backtest.errors import InputError
+from backtest.ingest.addresses import DEFAULT_KIND, known
+from backtest.ingest.rpc import RpcClient, RpcError
+
+SOURCES = tuple(DEFAULT_KIND)
+
+
+def _selector(signature: str) -> str:
+    return "0x" + keccak(text=signature)[:4].hex()
+
+
+def call(client: RpcClient, to: str, signature: str, args: tuple = (), arg_types: tuple = (),
+         out: tuple = ("uint256",), block: int | str = "latest"):
+    data = _selector(signature) + (abi_encode(list(arg_types), list(args)).hex() if arg_types else "")
+    raw = client.eth_call(to, data, block)
+    values = abi_decode(list(out), bytes.fromhex(raw[2:]))
+    return values[0] if len(values) == 1 else values
+
+
+def try_call(client, to, signature, **kw):
+    try:
+        return call(client, to, signature, **kw)
+    except (RpcError, ValueError, Exception):  # reverted, or not that function: the contract is not that kind
+        return None
+
+
+def token_meta(client: RpcClient, token: str, block) -> tuple[str, int]:
+    """(symbol, decimals); MKR-style bytes32 symbols are handled, unknown ones become the address."""
+    decimals = try_call(client, token, "decimals()", out=("uint8",), block=block)
+    symbol = try_call(client, token, "symbol()", out=("string",), block=block)
+    if symbol is None:
+        raw = try_call(client, token, "symbol()", out=("bytes32",), block=block)
+        symbol = raw.rstrip(b"\0").decode(errors="replace") if raw else None
+    return symbol or token.lower(), 18 if decimals is None else int(decimals)
+
+
+def _row(source, kind, address, **extra) -> dict:
+    return {"source": source, "kind": kind, "address": address.lower(), "asset": None, "symbol": None,
+            "decimals": None, "token1": None, "symbol1": None, "decimals1": None, "fee": None, **extra}
+
+
+def discover(client: RpcClient, source: str, addresses: list[str], chain_id: int, block: int) -> list[dict]:
+    """Contract rows (source, kind, address, asset, symbol, decimals, ...) for `source`."""
+    if source not in SOURCES:
+        raise InputError(f"unknown source {source!r} (known: {', '.join(SOURCES)})")
+    given = [(DEFAULT_KIND[source], a) for a in addresses] or known(source, chain_id)
+    if not given:
+        raise InputError(f"--address is required for {source} on chain {chain_id} (built-in addresses are "
+                         "for Ethereum mainnet)")
+    rows: list[dict] = []
+    for kind, address in given:
+        if source in ("aave-v3", "aave-v2") and kind == "pool":
+            rows += _aave(client, source, address, block)
+        elif source == "chainlink":
+            rows += _chainlink(client, address, block)
+        elif source in ("uniswap-v2", "uniswap-v3"):
+            rows.append(_pool(client, source, kind, address, block))
+        elif source == "compound-v2" and kind == "comptroller":
+            markets = try_call(client, address, "getAllMarkets()", out=("address[]",), block=block) or []
+            rows.append(_row(source, kind, address))
+            rows += [_row(source, "ctoken", m) for m in markets]
+        else:
+            rows.append(_row(source, kind, address))
+    seen, out = set(), []
+    for r in rows:
+        if r["address"] not in seen:
+            seen.add(r["address"])
+            out.append(r)
+    return out
+
+
+def _aave(client, source, pool, block) -> list[dict]:
+    reserves = try_call(client, pool, "getReservesList()", out=("address[]",), block=block)
+    if reserves is None:
+        raise InputError(f"{pool} does not answer getReservesList() at block {block}: not an Aave pool?")
+    rows = [_row(source, "pool", pool)]
+    # ReserveData is all static words; aToken/stable/variable sit at words 8-10 (v3.0) or 7-9 (v2).
+    first = 8 if source == "aave-v3" else 7
+    n_words = 15 if source == "aave-v3" else 12
+    for asset in reserves:
+        words = call(client, pool, "getReserveData(address)", (asset,), ("address",),
+                     out=tuple(["uint256"] * n_words), block=block)
+        a_token, s_token, v_token = (f"0x{w:040x}" for w in words[first:first + 3])
+        symbol, decimals = token_meta(client, asset, block)
+        meta = {"asset": asset.lower(), "symbol": symbol, "decimals": decimals}
+        rows += [_row(source, "atoken", a_token, **meta), _row(source, "stoken", s_token, **meta),
+                 _row(source, "vtoken", v_token, **meta)]
+    return rows
+
+
+def _chainlink(client, address, block) -> list[dict]:
+    """A proxy stands for every aggregator it has pointed to (AnswerUpdated comes from those)."""
+    phase = try_call(client, address, "phaseId()", out=("uint16",), block=block)
+    description = try_call(client, address, "description()", out=("string",), block=block)
+    decimals = try_call(client, address, "decimals()", out=("uint8",), block=block)
+    meta = {"asset": address.lower(), "symbol": description, "decimals": decimals}
+    if phase is None:
+        return [_row("chainlink", "feed", address, **meta)]
+    rows = [_row("chainlink", "proxy", address, **meta)]
+    for p in range(1, int(phase) + 1):
+        agg = try_call(client, address, "phaseAggregators(uint16)", args=(p,), arg_types=("uint16",),
+                       out=("address",), block=block)
+        if agg and int(agg, 16):
+            rows.append(_row("chainlink", "feed", agg, **meta))
+    return rows
+
+
+def _pool(client, source, kind, address, block) -> dict:
+    t0 = try_call(client, address, "token0()", out=("address",), block=block)
+    t1 = try_call(client, address, "token1()", out=("address",), block=block)
+    if t0 is None or t1 is None:
+        raise InputError(f"{address} has no token0()/token1() at block {block}: not a {source} pool?")
+    s0, d0 = token_meta(client, t0, block)
+    s1, d1 = token_meta(client, t1, block)
+    fee = 0.003 if source == "uniswap-v2" else \
+        (try_call(client, address, "fee()", out=("uint24",), block=block) or 0) / 1e6
+    return _row(source, kind, address, asset=t0.lower(), symbol=s0, decimals=d0, token1=t1.lower(),
+                symbol1=s1, decimals1=d1, fee=fee)

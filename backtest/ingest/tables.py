@@ -1,0 +1,139 @@
+"""Lake tables that chain ingest adds (contracts, blocks, decoded events) and a DuckDB over all of them.
+
+Decoded event tables live at `<lake>/<event table>/<network>.parquet` (e.g. `aave_v3_pool_supply/`)
+and are rebuilt from the logs after every ingest, so they never drift from the raw logs.
+Big on-chain integers are decimal text; SQL casts them to HUGEINT, and the Aave ray maths that
+overflows 128 bits runs in the UDFs registered here (exact Python integers).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from backtest.ingest.events import BY_TABLE, EVENTS
+from backtest.lake.catalog import QUERIES, connect
+from backtest.lake.io import write_parquet
+
+CONTRACTS = pa.schema([
+    ("source", pa.string()), ("kind", pa.string()), ("address", pa.string()),
+    ("asset", pa.string()), ("symbol", pa.string()), ("decimals", pa.int64()),
+    ("token1", pa.string()), ("symbol1", pa.string()), ("decimals1", pa.int64()), ("fee", pa.float64()),
+])
+BLOCKS = pa.schema([("block_number", pa.int64()), ("timestamp", pa.int64())])
+
+RAY = 10**27
+HALF_RAY = RAY // 2
+SECONDS_PER_YEAR = 365 * 24 * 3600
+
+
+def ray_mul(a, b):
+    """WadRayMath.rayMul (aave/aave-v3-core contracts/protocol/libraries/math/WadRayMath.sol): half up."""
+    if a is None or b is None:
+        return None
+    return (int(a) * int(b) + HALF_RAY) // RAY
+
+
+def ray_div(a, b):
+    """WadRayMath.rayDiv: (a * RAY + b / 2) / b."""
+    if a is None or b is None:
+        return None
+    a, b = int(a), int(b)
+    return (a * RAY + b // 2) // b
+
+
+def linear_index(index, rate, last, now):
+    """Reserve normalised income at `now` (ReserveLogic.getNormalizedIncome, MathUtils.calculateLinearInterest)."""
+    if index is None:
+        return None
+    dt = int(now) - int(last)
+    if dt <= 0:
+        return int(index)
+    return ray_mul(RAY + int(rate) * dt // SECONDS_PER_YEAR, index)
+
+
+def compound_index(index, rate, last, now, version=3):
+    """Normalised variable debt at `now` (MathUtils.calculateCompoundedInterest, binomial to 3 terms).
+
+    v3 divides by SECONDS_PER_YEAR after the products; v2 (protocol-v2 MathUtils.sol) first turns the
+    rate into a per-second rate. Both round down like the contracts.
+    """
+    if index is None:
+        return None
+    exp, rate = int(now) - int(last), int(rate)
+    if exp <= 0:
+        return int(index)
+    e1, e2 = exp - 1, max(exp - 2, 0)
+    if int(version) == 2:
+        per_sec = rate // SECONDS_PER_YEAR
+        p2 = ray_mul(per_sec, per_sec)
+        p3 = ray_mul(p2, per_sec)
+        growth = RAY + per_sec * exp + exp * e1 * p2 // 2 + exp * e1 * e2 * p3 // 6
+    else:
+        p2 = ray_mul(rate, rate) // (SECONDS_PER_YEAR * SECONDS_PER_YEAR)
+        p3 = ray_mul(p2, rate) // SECONDS_PER_YEAR
+        growth = RAY + rate * exp // SECONDS_PER_YEAR + exp * e1 * p2 // 2 + exp * e1 * e2 * p3 // 6
+    return ray_mul(growth, index)
+
+
+def _udf(con: duckdb.DuckDBPyConnection) -> None:
+    H = duckdb.sqltype("HUGEINT")
+    V = duckdb.sqltype("VARCHAR")
+    B = duckdb.sqltype("BIGINT")
+    # Inputs as text: scaled sums fit HUGEINT, products of two rays do not.
+    kw = {"null_handling": "special", "side_effects": False}
+    con.create_function("ray_mul", lambda a, b: _s(ray_mul(a, b)), [V, V], V, **kw)
+    con.create_function("ray_div", lambda a, b: _s(ray_div(a, b)), [V, V], V, **kw)
+    con.create_function("linear_index", lambda i, r, t0, t1: _s(linear_index(i, r, t0, t1)), [V, V, B, B], V, **kw)
+    con.create_function("compound_index", lambda i, r, t0, t1, v: _s(compound_index(i, r, t0, t1, v)),
+                        [V, V, B, B, B], V, **kw)
+    del H
+
+
+def _s(v):
+    return None if v is None else str(v)
+
+
+def table_path(lake: Path, table: str, network: str) -> Path:
+    return Path(lake) / table / f"{network}.parquet"
+
+
+def write_decoded(lake: Path, network: str, tables: dict[str, pa.Table]) -> list[Path]:
+    return [write_parquet(t, table_path(lake, name, network)) for name, t in tables.items()]
+
+
+def _files(lake: Path, name: str) -> list[Path]:
+    return sorted(p for p in (Path(lake) / name).glob("*.parquet") if not p.name.startswith("."))
+
+
+def _empty_decoded(name: str) -> pa.Table:
+    from backtest.ingest.decode import decode
+    from backtest.lake.schemas import LOGS
+    return decode(LOGS.empty_table(), BY_TABLE[name])
+
+
+def connect_chain(lake: Path) -> duckdb.DuckDBPyConnection:
+    """The lake's catalog plus a view per decoded table, `contracts`, `blocks`, and the ray UDFs."""
+    con = connect(lake)
+    _udf(con)
+    extra = {"contracts": CONTRACTS, "blocks": BLOCKS}
+    for name in [e.table for e in EVENTS] + list(extra):
+        files = _files(lake, name)
+        if files:
+            listing = ", ".join("'" + str(f).replace("'", "''") + "'" for f in files)
+            con.execute(f"CREATE VIEW {name} AS SELECT * FROM read_parquet([{listing}], union_by_name = true)")
+        else:
+            con.register(name, extra[name].empty_table() if name in extra else _empty_decoded(name))
+    return con
+
+
+def chain_query(con: duckdb.DuckDBPyConnection, name: str, params: dict | None = None) -> pa.Table:
+    sql = (QUERIES / f"{name}.sql").read_text()
+    return con.sql(sql, params=params or {}).to_arrow_table()
+
+
+def read_small(path: Path, schema: pa.Schema) -> pa.Table:
+    return pq.read_table(path).cast(schema) if Path(path).exists() else schema.empty_table()
