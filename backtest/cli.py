@@ -11,6 +11,7 @@ from backtest.errors import InputError
 # Each module in backtest/commands registers one verb; order is the order shown in --help.
 VERBS = (
     "sample_data",
+    "ingest",
     "import_prices",
     "fetch_prices",
     "scenarios",
