@@ -1,0 +1,157 @@
+"""Replays on real paths behave like the crashes did (the sample book, real prices from the library).
+
+The book is the project's synthetic sample at 5,000 accounts (seed 7): at its default 50,000
+accounts the sample's pools are too shallow for its collateral and the first 1% dip of any path
+cascades through the whole book (see the report in docs/prices-and-scenarios.md).
+"""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import tomllib
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import tomli_w
+
+pytest.importorskip("backtest.engine.replay")
+from backtest.commands import import_prices  # noqa: E402
+from backtest.config import RunConfig, apply_overrides  # noqa: E402
+from backtest.engine.book import load_inputs  # noqa: E402
+from backtest.engine.replay import replay  # noqa: E402
+from backtest.errors import InputError  # noqa: E402
+from backtest.sample import write_sample_lake  # noqa: E402
+from backtest.scenarios.library import load_scenario  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[2]
+REAL = REPO / ".." / "shared" / "data" / "real"
+SCENARIOS = REPO / "data" / "scenarios"
+BOOK_ACCOUNTS = 5000
+
+
+def gets(name: str) -> list[str]:
+    spec = tomllib.loads((SCENARIOS / f"{name}.toml").read_text())
+    return [a["get"] for a in spec["assets"].values() if "get" in a]
+
+
+def run_get(get: str, lake: Path) -> None:
+    argv = [str(REAL / a.removeprefix("../shared/data/real/")) if a.startswith("../shared/") else a
+            for a in shlex.split(get)]
+    parser = argparse.ArgumentParser()
+    import_prices.register(parser.add_subparsers())
+    args = parser.parse_args(argv[1:] + ["--lake", str(lake)])
+    args.func(args)
+
+
+@pytest.fixture(scope="module")
+def lake(tmp_path_factory):
+    if not (REAL / "MANIFEST.md").exists():
+        pytest.skip("real market data not found")
+    lake = tmp_path_factory.mktemp("replays") / "lake"
+    write_sample_lake(lake, n_accounts=BOOK_ACCOUNTS)
+    for get in dict.fromkeys(g for n in ("black-thursday-2020", "may-19-2021", "usdc-depeg-2023") for g in gets(n)):
+        run_get(get, lake)
+    return lake
+
+
+def run(lake: Path, scenario) -> tuple:
+    s = load_scenario(scenario)
+    config = apply_overrides(RunConfig(scenario=s.name, lake=str(lake)), s.parameters)
+    inputs = load_inputs(config, s)
+    out = replay(inputs, config)
+    return inputs, out.liquidations.to_pandas(), out.steps.to_pandas()
+
+
+_RUNS: dict = {}
+
+
+def run_once(lake: Path, name: str) -> tuple:
+    """Library scenarios are replayed once per test session and shared between tests."""
+    if (lake, name) not in _RUNS:
+        _RUNS[(lake, name)] = run(lake, name)
+    return _RUNS[(lake, name)]
+
+
+def steepest_hourly_falls(steps, asset: str, n: int) -> list:
+    """The n hours whose price (at the full hour, where the hourly series moves) fell the most."""
+    p = steps[steps.asset == asset].set_index("timestamp")["price_exogenous"]
+    hourly = p[p.index.minute == 0]
+    return list(np.log(hourly).diff().nsmallest(n).index)
+
+
+def peak_hour(liquidations):
+    return liquidations.groupby(liquidations.timestamp.dt.floor("h"))["debt_repaid_usd"].sum().idxmax()
+
+
+@pytest.mark.parametrize("name, fallen", [
+    # Binance 1h closes: 2020-03-12 10->11 h -23.4 %, 03-12 23 h -> 03-13 00 h -16.6 %, 03-13 04->05 h -12.4 %.
+    ("black-thursday-2020", ["2020-03-12 11:00", "2020-03-13 00:00", "2020-03-13 05:00"]),
+    # 2021-05-19 12->13 h -14.0 %, 05-20 00->01 h -8.9 %, 05-19 23 h -> 05-20 00 h -8.6 %.
+    ("may-19-2021", ["2021-05-19 13:00", "2021-05-20 01:00", "2021-05-20 00:00"]),
+])
+def test_liquidations_peak_in_the_hours_of_the_steepest_fall(lake, name, fallen):
+    _, liquidations, steps = run_once(lake, name)
+    falls = steepest_hourly_falls(steps, "WETH", 3)
+    assert [str(t)[:16] for t in falls] == fallen            # the path is the real one
+    assert len(liquidations) > 100
+    assert peak_hour(liquidations) in falls
+
+
+def usdc_below_peg(steps):
+    return steps[steps.asset == "USDC"].set_index("step")["price_exogenous"] < 1.0
+
+
+def test_the_usdc_depeg_alone_liquidates_usdc_collateral_only_below_peg(lake, tmp_path):
+    # The library scenario with everything but USDC (and DAI, which follows it) held at the book.
+    spec = tomllib.loads((SCENARIOS / "usdc-depeg-2023.toml").read_text())
+    spec["assets"] = {k: v for k, v in spec["assets"].items() if k in ("USDC", "DAI")}
+    spec["name"] = "usdc-depeg-2023-alone"
+    path = tmp_path / "usdc-depeg-2023-alone.toml"
+    path.write_text(tomli_w.dumps(spec))
+    inputs, liquidations, steps = run(lake, path)
+    book = inputs.book
+    holders = set(book.accounts[book.collateral[:, book.assets.index("USDC")] > 0])
+    hit = liquidations[liquidations.account.isin(holders)]
+    below = usdc_below_peg(steps)
+    assert len(hit) >= 3
+    assert below.loc[hit.step].all()
+    # More than 3 cents under: USDC/USD (minute data) first fell below 0.97 at 04:28 on 11 March,
+    # the trough of the depeg; a path that liquidated at the peg would show prices near 1 here.
+    usdc = steps[steps.asset == "USDC"].set_index("step")["price_exogenous"]
+    assert (usdc.loc[hit.step] < 0.97).all()
+    assert hit.timestamp.min() >= pd.Timestamp("2023-03-11 04:28", tz="UTC")
+
+
+def test_in_the_full_depeg_scenario_every_liquidation_the_depeg_adds_is_below_peg(lake, tmp_path):
+    # Counterfactual: the same scenario with USDC and DAI held at the book price. USDC-collateral
+    # accounts that only the depeg run liquidates were liquidated by the depeg.
+    inputs, full, steps = run_once(lake, "usdc-depeg-2023")
+    spec = tomllib.loads((SCENARIOS / "usdc-depeg-2023.toml").read_text())
+    spec["assets"] = {k: v for k, v in spec["assets"].items() if k not in ("USDC", "DAI")}
+    spec["name"] = "usdc-depeg-2023-pegged"
+    path = tmp_path / "pegged.toml"
+    path.write_text(tomli_w.dumps(spec))
+    _, pegged, _ = run(lake, path)
+    book = inputs.book
+    holders = set(book.accounts[book.collateral[:, book.assets.index("USDC")] > 0])
+    extra = full[full.account.isin(holders) & ~full.account.isin(set(pegged.account))]
+    assert len(extra) >= 3
+    assert usdc_below_peg(steps).loc[extra.step].all()
+
+
+def test_a_replay_with_no_prices_says_which_command_gets_them(tmp_path):
+    lake = tmp_path / "lake"
+    write_sample_lake(lake, n_accounts=200)
+    s = load_scenario("black-thursday-2020")
+    with pytest.raises(InputError) as err:
+        load_inputs(RunConfig(scenario=s.name, lake=str(lake)), s)
+    assert s.assets["WETH"]["get"] in str(err.value)
+
+
+def test_same_inputs_same_liquidations(lake):
+    _, a, _ = run_once(lake, "black-thursday-2020")
+    _, b, _ = run(lake, "black-thursday-2020")
+    assert len(a) > 0 and a.equals(b)
