@@ -231,7 +231,8 @@ def default_window(scenario, book_time: datetime) -> tuple[datetime, datetime]:
 
 def calibrate_from_lake(lake: Path, scenario, assets: list[str], start: datetime, end: datetime) -> Calibration:
     """Read each book asset's series (the scenario's `lake_asset` name if it has one) on the
-    scenario's step grid; assets with no complete series in the window are left out (constant)."""
+    scenario's step grid; assets without a series over most of the window are left out (constant),
+    and the returns start where every kept series has begun."""
     from backtest.lake.catalog import connect, run_query
 
     con = connect(lake)
@@ -245,15 +246,19 @@ def calibrate_from_lake(lake: Path, scenario, assets: list[str], start: datetime
         rows = run_query(con, "price_path", {"asset": spec.get("lake_asset", asset), "start": start, "end": end,
                                              "step_seconds": step})
         prices = rows["price_usd"].to_numpy(zero_copy_only=False).astype(float)
-        if len(prices) < 3 or np.isnan(prices).any() or (prices <= 0).any() or np.all(prices == prices[0]):
+        seen = prices[~np.isnan(prices)]
+        # a series must cover most of the window (as-of fill means a late start is the only gap)
+        if len(seen) < max(3, len(prices) // 2) or (seen <= 0).any() or np.all(seen == seen[0]):
             continue
         names.append(asset)
         columns.append(prices)
     if not names:
-        raise InputError(f"no book asset has a complete price series in the lake between {start:%Y-%m-%d %H:%M}Z "
-                         f"and {end:%Y-%m-%d %H:%M}Z to calibrate on (choose a window with --calibrate)",
+        raise InputError(f"no book asset has a price series covering the window {start:%Y-%m-%d %H:%M}Z .. "
+                         f"{end:%Y-%m-%d %H:%M}Z in the lake to calibrate on (choose a window with --calibrate)",
                          file=Path(lake) / "prices", column="calibrate")
-    returns = log_returns(np.column_stack(columns))
+    table = np.column_stack(columns)
+    table = table[int(np.max(np.argmax(~np.isnan(table), axis=0))):]     # from where every series has begun
+    returns = log_returns(table)
     return Calibration(assets=tuple(names), returns=returns, step_seconds=step,
                        window=(f"{start:%Y-%m-%dT%H:%M:%SZ}", f"{end:%Y-%m-%dT%H:%M:%SZ}"),
                        followers=tuple(followers))

@@ -21,7 +21,7 @@ def task_file(out: Path, key: str) -> Path:
 def save(out: Path, result: dict) -> None:
     record = {k: result[k] for k in ("key", "set_id", "path", "metrics")}
     with atomic_path(task_file(out, result["key"])) as tmp:
-        tmp.write_text(json.dumps(record, sort_keys=True, allow_nan=True))
+        tmp.write_text(json.dumps(record, allow_nan=True))      # metric order kept: it is the column order
 
 
 def load_done(out: Path, keys: set[str]) -> dict[str, dict]:

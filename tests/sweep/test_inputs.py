@@ -1,0 +1,81 @@
+"""The sweep's shortcut (one lake read per worker, inputs derived per task) must give exactly
+what `load_inputs` gives. If an engine change breaks that, these tests say so first."""
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+from backtest.config import apply_overrides
+from backtest.engine.book import load_inputs
+from backtest.errors import InputError
+from backtest.sweep.inputs import InputsCache, loading_key
+
+
+def _same(a, b, where="inputs"):
+    """Field-by-field equality of (nested) dataclasses, arrays compared exactly."""
+    if dataclasses.is_dataclass(a):
+        assert type(a) is type(b), where
+        for f in dataclasses.fields(a):
+            _same(getattr(a, f.name), getattr(b, f.name), f"{where}.{f.name}")
+    elif isinstance(a, np.ndarray):
+        assert a.dtype == b.dtype and a.shape == b.shape and np.array_equal(a, b), where
+    elif isinstance(a, (list, tuple)) and a and isinstance(a[0], (tuple, np.ndarray, dict)):
+        assert len(a) == len(b), where
+        for i, (x, y) in enumerate(zip(a, b)):
+            _same(x, y, f"{where}[{i}]")
+    elif isinstance(a, dict):
+        assert a.keys() == b.keys(), where
+        for k in a:
+            _same(a[k], b[k], f"{where}[{k}]")
+    else:
+        assert a == b, where
+
+
+OVERRIDES = [
+    [],
+    ["liquidation_threshold.CRV=0.30"],
+    ["liquidation_threshold=0.7", "liquidation_bonus.WETH=0.08"],
+    ["ltv.WBTC=0.6", "close_factor=1.0", "protocol_fee.CRV=0.2"],
+    ["pool_depth_scale=0.3"],
+    ["pool_depth_scale=0.3", "liquidation_threshold.CRV=0.25"],
+    ["oracle.deviation=0.02", "oracle.heartbeat_seconds=600", "liquidator.min_profit_usd=50",
+     "liquidator.gas_units=800000", "arb_half_life_seconds=600", "max_rounds=5"],
+]
+
+
+@pytest.mark.parametrize("overrides", OVERRIDES, ids=lambda o: ",".join(o) or "baseline")
+def test_derived_inputs_equal_load_inputs_exactly(baseline, crash, overrides):
+    config = apply_overrides(baseline, overrides)
+    cache = InputsCache()
+    cache.base(baseline, crash)
+    _same(cache.inputs(config, crash), load_inputs(config, crash))
+
+
+def test_one_lake_read_serves_every_parameter_that_does_not_change_loading(baseline, crash):
+    cache = InputsCache()
+    for overrides in OVERRIDES:
+        cache.inputs(apply_overrides(baseline, overrides), crash)
+    assert cache.lake_loads == 1
+
+
+def test_a_field_the_loader_reads_is_part_of_the_cache_key(baseline):
+    # `protocol` rewrites every account's rules at load time: it must not share a cached book
+    assert loading_key(apply_overrides(baseline, ["protocol=aave-v2"])) != loading_key(baseline)
+    assert loading_key(apply_overrides(baseline, ["oracle.deviation=0.03"])) == loading_key(baseline)
+
+
+def test_parameters_the_engine_refuses_are_refused_with_the_engines_message(baseline, crash):
+    cache = InputsCache()
+    config = apply_overrides(baseline, ["liquidation_threshold.CRV=0.95", "liquidation_bonus.CRV=0.10"])
+    with pytest.raises(InputError, match=r"liquidation_threshold \* \(1 \+ liquidation_bonus\) > 1"):
+        cache.inputs(config, crash)
+
+
+def test_tasks_sharing_cached_arrays_do_not_change_them(baseline, crash):
+    from backtest.sweep.tasks import SweepContext, Task
+    from backtest.sweep.worker import Worker
+    worker = Worker(SweepContext(scenario=crash))
+    task = Task(key="k", set_id=0, path=0, config=baseline)
+    first = worker.run(task)["metrics"]
+    assert worker.run(task)["metrics"] == first
