@@ -13,6 +13,7 @@ knows about USD: the router values the quote asset.
 
 from __future__ import annotations
 
+import bisect
 import math
 from dataclasses import dataclass
 
@@ -190,12 +191,32 @@ class DepthBook:
     quote_asset: int = USD
     name: str = ""
 
+    def __post_init__(self):
+        self.impacts, self.amounts = depth_curve.validate(self.impacts, self.amounts)
+        # The curve's knots, once, as plain floats: the router asks for thousands of quotes per
+        # replay, and depth_curve's array functions re-validate the table on every call.
+        a, i, cum = depth_curve._cumulative_relative_proceeds(self.impacts, self.amounts)
+        self._knots = (a.tolist(), i.tolist(), cum.tolist())
+        self._tail = tuple(float(t) for t in depth_curve._tail(self.impacts, self.amounts))
+
+    def _bid(self, q: float) -> tuple[float, float]:
+        """(marginal impact, integral of 1 - impact) after selling q >= 0: depth_curve.impact and
+        depth_curve.sell at mid 1, evaluated for one amount."""
+        a, i, cum = self._knots
+        if q <= a[-1]:
+            k = min(bisect.bisect_right(a, q) - 1, len(a) - 2)
+            at = i[k] + (i[k + 1] - i[k]) * (q - a[k]) / (a[k + 1] - a[k])
+            return at, cum[k] + (q - a[k]) * (1.0 - (i[k] + at) / 2.0)
+        rel_n, x = self._tail
+        u = q - a[-1]
+        return 1.0 - rel_n * (x / (x + u)) ** 2, cum[-1] + rel_n * x * u / (x + u)
+
     def _impact(self, s: float) -> float:
-        return math.copysign(float(depth_curve.impact(abs(s), self.impacts, self.amounts)), s)
+        return math.copysign(self._bid(abs(s))[0], s)
 
     def _area(self, s: float) -> float:
         """Integral of (1 - signed impact) from 0 to s, in units of the reference mid."""
-        bid = float(depth_curve.sell(abs(s), 1.0, self.impacts, self.amounts).proceeds)
+        bid = self._bid(abs(s))[1]
         return bid if s >= 0 else -(2.0 * abs(s) - bid)
 
     def mid(self) -> float:

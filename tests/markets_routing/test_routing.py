@@ -4,7 +4,9 @@ import math
 
 import numpy as np
 import pytest
+from hypothesis import given, strategies as st
 
+from backtest.markets import depth_curve as dc
 from backtest.markets import uniswap_v2
 from backtest.markets import uniswap_v3 as v3
 from backtest.markets.router import Router
@@ -139,3 +141,19 @@ def test_buying_from_a_depth_curve_walks_up_the_mirrored_ask_side():
     # Selling 100 back walks down the same asks: 200,500 again, and the book is where it began.
     assert book.sell(100.0) == pytest.approx(200_500.0, rel=1e-12)
     assert book.net_sold == 0.0
+
+
+@given(q=st.floats(0.0, 50_000.0), sold=st.floats(-3_000.0, 3_000.0))
+def test_the_books_one_amount_evaluation_agrees_with_depth_curve(q, sold):
+    # DepthBook evaluates the curve for one amount at a time (the hot path); it must be the
+    # depth_curve module's impact and proceeds, and the ask side its mirror image.
+    book = DepthBook(ETH, fee=0.0, reference=1.0, net_sold=0.0, **CURVE)
+    impact, area = book._bid(q)
+    assert impact == pytest.approx(float(dc.impact(q, CURVE["impacts"], CURVE["amounts"])), rel=1e-12, abs=1e-15)
+    assert area == pytest.approx(float(dc.sell(q, 1.0, CURVE["impacts"], CURVE["amounts"]).proceeds), rel=1e-12,
+                                 abs=1e-12)
+    book.net_sold = sold
+    # Selling q then buying q back returns the book where it was, at the same money both ways.
+    out = book.sell(q)
+    assert book.buy(q) == pytest.approx(out, rel=1e-9, abs=1e-9)
+    assert book.net_sold == pytest.approx(sold, abs=1e-9)
