@@ -6,7 +6,7 @@ import argparse
 from datetime import datetime, timezone
 from pathlib import Path
 
-from backtest.commands.import_prices import DEFAULT_LAKE, describe, store_series
+from backtest.commands.import_prices import default_lake, describe, store_series
 from backtest.errors import InputError
 from backtest.ingest.fetch_prices import INTERVAL_MS, fetch_series
 
@@ -44,7 +44,7 @@ def register(subparsers) -> None:
     p.add_argument("--symbol", help="Binance pair (default ASSETUSDT)")
     p.add_argument("--coin-id", help="CoinGecko coin id (default from a built-in table, e.g. ETH -> ethereum)")
     p.add_argument("--base-url", help="API root, e.g. http://127.0.0.1:8080")
-    p.add_argument("--lake", type=Path, default=Path(DEFAULT_LAKE), help="lake folder (default: %(default)s)")
+    p.add_argument("--lake", type=Path, default=None, help="lake folder (default data/lake, or $BACKTEST_LAKE)")
     how = p.add_mutually_exclusive_group()
     how.add_argument("--replace", dest="overlap", action="store_const", const="replace", default="refuse")
     how.add_argument("--fill", dest="overlap", action="store_const", const="fill")
@@ -55,5 +55,6 @@ def run(args) -> int:
     series = fetch_series(args.asset, args.source, args.start, args.end, interval=args.interval,
                           symbol=args.symbol, coin_id=args.coin_id, url=args.base_url)
     print(describe(series))
-    print(f"  stored: {store_series(args.lake, series, args.overlap, file=f'{args.source}:{args.asset}')}")
+    lake = args.lake or default_lake()
+    print(f"  stored: {store_series(lake, series, args.overlap, file=f'{args.source}:{args.asset}')}")
     return 0

@@ -15,7 +15,13 @@ from backtest.errors import InputError
 from backtest.ingest.price_files import FORMATS, PriceSeries, divide, read_price_file, span
 from backtest.lake.io import table_files, write_table
 
-DEFAULT_LAKE = os.environ.get("BACKTEST_LAKE", "lake")
+REPO = Path(__file__).resolve().parents[2]
+
+
+def default_lake() -> Path:
+    """The lake `backtest replay` reads by default, so imported prices are where it looks."""
+    return Path(os.environ.get("BACKTEST_LAKE", REPO / "data" / "lake"))
+
 OVERLAP = ("refuse", "replace", "fill")
 
 EPILOG = """\
@@ -41,10 +47,10 @@ def register(subparsers) -> None:
     p.add_argument("file", type=Path, help="CSV or JSON price file")
     p.add_argument("--asset", help="asset name in the lake (default: read from the file: ETHUSDT -> ETH)")
     p.add_argument("--format", choices=FORMATS, default="auto", help="file family (default: detect)")
-    p.add_argument("--lake", type=Path, default=Path(DEFAULT_LAKE), help="lake folder (default: %(default)s)")
+    p.add_argument("--lake", type=Path, default=None, help="lake folder (default data/lake, or $BACKTEST_LAKE)")
     p.add_argument("--decimals", type=int, help="Chainlink answer decimals, for a feed not known by address")
-    p.add_argument("--divide-by", type=Path, metavar="FILE",
-                   help="price = FILE's partner ratio: this file's price / FILE's price, on shared times")
+    p.add_argument("--divide-by", type=Path, metavar="FILE2",
+                   help="store FILE's price divided by FILE2's at the nearest time (BTCUSD / BTCUSDC = USDC in USD)")
     how = p.add_mutually_exclusive_group()
     how.add_argument("--replace", dest="overlap", action="store_const", const="replace", default="refuse",
                      help="drop other files' rows of this asset inside this series' span")
@@ -59,7 +65,7 @@ def run(args) -> int:
         other = read_price_file(args.divide_by, args.format, decimals=args.decimals)
         series = divide(series, other, args.asset or series.asset)
     print(describe(series))
-    print(f"  stored: {store_series(args.lake, series, args.overlap, file=args.file)}")
+    print(f"  stored: {store_series(args.lake or default_lake(), series, args.overlap, file=args.file)}")
     return 0
 
 

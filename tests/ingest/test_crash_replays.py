@@ -155,3 +155,19 @@ def test_same_inputs_same_liquidations(lake):
     _, a, _ = run_once(lake, "black-thursday-2020")
     _, b, _ = run(lake, "black-thursday-2020")
     assert len(a) > 0 and a.equals(b)
+
+
+def test_from_missing_prices_to_a_replay_on_the_command_line(tmp_path, capsys):
+    cli = pytest.importorskip("backtest.cli")
+    if not (REAL / "MANIFEST.md").exists():
+        pytest.skip("real market data not found")
+    lake = tmp_path / "lake"
+    assert cli.main(["sample-data", "--out", str(lake), "--accounts", "1000"]) == 0
+    assert cli.main(["replay", "black-thursday-2020", "--lake", str(lake), "--out", str(tmp_path / "r")]) == 2
+    err = capsys.readouterr().err
+    hint = err.split("get it with: ")[1].strip()
+    assert hint == load_scenario("black-thursday-2020").assets["WETH"]["get"]
+    for get in gets("black-thursday-2020"):
+        run_get(get, lake)
+    assert cli.main(["replay", "black-thursday-2020", "--lake", str(lake), "--out", str(tmp_path / "r")]) == 0
+    assert (tmp_path / "r" / "liquidations.parquet").exists()
