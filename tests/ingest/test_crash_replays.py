@@ -171,3 +171,23 @@ def test_from_missing_prices_to_a_replay_on_the_command_line(tmp_path, capsys):
         run_get(get, lake)
     assert cli.main(["replay", "black-thursday-2020", "--lake", str(lake), "--out", str(tmp_path / "r")]) == 0
     assert (tmp_path / "r" / "liquidations.parquet").exists()
+
+
+def test_a_real_eth_path_composes_with_a_stylised_crv_leg(lake, tmp_path):
+    from backtest.lake.catalog import connect
+    from backtest.scenarios.paths import exogenous_paths
+    spec = tomllib.loads((SCENARIOS / "black-thursday-2020.toml").read_text())
+    spec["name"], spec["title"] = "composed", "Black Thursday ETH with a STYLISED CRV leg"
+    spec["assets"]["CRV"] = {"source": "stylised", "legs": [[6.0, -0.30], [12.0, 0.05]]}
+    path = tmp_path / "composed.toml"
+    path.write_text(tomli_w.dumps(spec))
+    s = load_scenario(path)
+    assets, book = ["CRV", "WETH"], np.array([0.5, 2000.0])
+    paths = exogenous_paths(connect(lake), s, assets, book)
+    step = {h: int(h * 3600 / s.step_seconds) for h in (3, 6, 11, 18)}
+    # CRV: log-linear legs. 3 h into a -30 % leg of 6 h: 0.7 ** 0.5 = 0.83666; 6 h: 0.70;
+    # 18 h: 0.70 * 1.05 = 0.735.
+    crv = paths[:, 0] / 0.5
+    assert crv[[step[3], step[6], step[18]]] == pytest.approx([0.83666, 0.70, 0.735], abs=1e-5)
+    # WETH: the real Binance closes relative to the first: 11:00 on 12 March, 132.91 / 194.61.
+    assert paths[step[11], 1] / 2000.0 == pytest.approx(132.91 / 194.61)
