@@ -143,11 +143,10 @@ class Router:
             self._reprice(d)
 
     def _combine(self, asset: int) -> None:
+        # Written as an offset from the first venue, so venues that agree give exactly their price.
         vs = self.by_asset[asset]
-        if len(vs) == 1:
-            self.price[asset] = self.venue_price[vs[0]]
-        else:
-            self.price[asset] = float(np.dot(self.weights[vs], self.venue_price[vs]))
+        first = self.venue_price[vs[0]]
+        self.price[asset] = first + float(np.dot(self.weights[vs], self.venue_price[vs] - first))
 
     # -- between steps ------------------------------------------------------------------------
     def arbitrage(self, exo_prev: np.ndarray, exo_now: np.ndarray, dt: float, half_life: float) -> None:

@@ -1,0 +1,113 @@
+"""The router inside a whole replay: liquidators of every protocol share v2, v3 and order-book venues."""
+
+from collections import Counter
+
+import pandas as pd
+import pytest
+
+import backtest.engine.replay as replay_module
+from backtest.engine.run import make_config, run
+from backtest.markets.loading import load_venues
+from backtest.markets.sample_venues import add_sample_venues
+from backtest.sample import write_sample_lake
+from backtest.scenarios import load_scenario
+
+SCENARIO = load_scenario("stylised-eth-crash")
+THIN = "pool_depth_scale=0.05"          # thin markets, so sales move prices and cascades happen
+
+
+@pytest.fixture(scope="module")
+def plain_lake(tmp_path_factory):
+    lake = tmp_path_factory.mktemp("plain") / "lake"
+    write_sample_lake(lake, seed=3, n_accounts=1_000)
+    return lake
+
+
+@pytest.fixture(scope="module")
+def venue_lake(tmp_path_factory):
+    """The same book with, for WETH, a v3 pool and an order book beside the v2 pool."""
+    lake = tmp_path_factory.mktemp("venues") / "lake"
+    write_sample_lake(lake, seed=3, n_accounts=1_000)
+    add_sample_venues(lake, seed=3)
+    return lake
+
+
+def same_table(a, b):
+    """Exactly equal, NaN matching NaN (the AMM price of an asset without a pool is NaN)."""
+    pd.testing.assert_frame_equal(a.to_pandas(), b.to_pandas(), check_exact=True)
+
+
+def with_router(monkeypatch, lake, config, sold: Counter | None = None):
+    """Swap the engine's venues for the router loaded from the lake; count units sold per venue."""
+    def initial_venues(inputs, feedback):
+        b = inputs.book
+        router = load_venues(lake, b.price_assets, b.prices, b.block_number, config)
+        router = router.fresh(inputs.exogenous[0], feedback)
+        if sold is not None and feedback:
+            for venue in router.venues:
+                def sell(amount, _sell=venue.sell, _name=venue.name):
+                    sold[_name] += amount
+                    return _sell(amount)
+                venue.sell = sell
+        return router
+    monkeypatch.setattr(replay_module, "initial_venues", initial_venues)
+
+
+@pytest.fixture(scope="module")
+def v2_only(venue_lake):
+    """The engine as it is: one v2 pool per asset."""
+    return run(make_config(SCENARIO, venue_lake, [THIN]), SCENARIO)
+
+
+@pytest.fixture(scope="module")
+def routed(venue_lake):
+    sold = Counter()
+    with pytest.MonkeyPatch.context() as mp:
+        config = make_config(SCENARIO, venue_lake, [THIN])
+        with_router(mp, venue_lake, config, sold)
+        return run(config, SCENARIO), sold
+
+
+def test_weth_sales_are_routed_to_all_three_kinds_of_venue(routed):
+    result, sold = routed
+    assert result.metrics["liquidations"] > 100
+    for venue in ("sample:WETH-USDC", "sample-v3:USDC-WETH-5", "sample-cex:WETH"):
+        assert sold[venue] > 0, venue
+    # wstETH goes both to its USDC pool and to its WETH-quoted v3 pool.
+    assert sold["sample:wstETH-USDC"] > 0 and sold["sample-v3:wstETH-WETH-1"] > 0
+
+
+def test_more_venues_mean_a_shallower_effective_crash_than_one_v2_pool(routed, v2_only):
+    # Same book, same path; the router adds the v3 pool and the order book to the v2 pool, so
+    # the same forced selling moves WETH's market price less.
+    m, base = routed[0].metrics, v2_only.metrics
+    assert m["max_drawdown_effective"]["WETH"] < base["max_drawdown_effective"]["WETH"]
+    assert m["max_drawdown_exogenous"] == base["max_drawdown_exogenous"]
+    assert m["max_drawdown_effective"]["WETH"] > m["max_drawdown_exogenous"]["WETH"]    # still thin: sales bite
+
+
+def test_with_the_router_the_counterfactual_has_no_cascade(venue_lake, monkeypatch):
+    config = make_config(SCENARIO, venue_lake, [THIN], feedback=False)
+    with_router(monkeypatch, venue_lake, config)
+    m = run(config, SCENARIO).metrics
+    assert m["cascade_depth"] == 0 and m["amplification"] == 1.0
+    assert m["max_drawdown_effective"] == m["max_drawdown_exogenous"]
+
+
+def test_with_one_v2_pool_per_asset_the_router_replays_exactly_like_the_engine(plain_lake, monkeypatch):
+    config = make_config(SCENARIO, plain_lake, [THIN])
+    before = run(config, SCENARIO)
+    with_router(monkeypatch, plain_lake, config)
+    after = run(config, SCENARIO)
+    assert before.outcome.liquidations.num_rows > 0
+    same_table(after.outcome.liquidations, before.outcome.liquidations)
+    same_table(after.outcome.steps, before.outcome.steps)
+    assert after.metrics == before.metrics
+
+
+def test_routed_replays_are_deterministic(venue_lake, routed, monkeypatch):
+    config = make_config(SCENARIO, venue_lake, [THIN])
+    with_router(monkeypatch, venue_lake, config)
+    again = run(config, SCENARIO)
+    same_table(again.outcome.liquidations, routed[0].outcome.liquidations)
+    same_table(again.outcome.steps, routed[0].outcome.steps)
