@@ -280,7 +280,7 @@ def parse_times(raw: pd.Series, name, column: str) -> np.ndarray:
     bad = np.flatnonzero(np.isnat(out))
     if bad.size:
         raise InputError(f"not a time (unix seconds/ms or a date; found {raw.iloc[bad[0]]!r})",
-                         file=name, column=column, row=int(bad[0]) + 1)
+                         file=name, column=column, row=int(raw.index[bad[0]]) + 1)   # index = file row
     return out
 
 
@@ -296,9 +296,9 @@ def _numbers(frame, col, name, *, required=True) -> np.ndarray:
     return v
 
 
-def _series(name, asset, source, ts, price, low, high, price_col, dropped=None) -> PriceSeries:
+def _series(name, asset, source, ts, price, low, high, price_col, dropped=None, rows=None) -> PriceSeries:
     """Common tail: positive prices, oldest first, duplicates resolved, outliers flagged."""
-    rows = np.arange(1, len(price) + 1)
+    rows = np.arange(1, len(price) + 1) if rows is None else rows
     bad = np.flatnonzero(~(price > 0))
     if bad.size:
         raise InputError(f"price must be > 0 (found {price[bad[0]]!r})", file=name, column=price_col,
@@ -401,7 +401,8 @@ def _chainlink(frame, name, hint, asset, decimals):
     label = address.group(0) if address else Path(str(name)).name
     nan = np.full(len(price), np.nan)
     dropped = {"unanswered rounds (answer or updatedAt 0)": int(invalid.sum())} if invalid.any() else {}
-    return _series(name, asset, f"chainlink:{label}:{pair or asset}", ts, price, nan, nan.copy(), "answer", dropped)
+    return _series(name, asset, f"chainlink:{label}:{pair or asset}", ts, price, nan, nan.copy(), "answer", dropped,
+                   rows=np.flatnonzero(~invalid) + 1)
 
 
 def _ohlcv(frame, name, hint, asset, decimals):

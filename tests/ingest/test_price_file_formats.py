@@ -147,3 +147,15 @@ def test_a_file_without_an_asset_name_asks_for_one():
 def _frame_of(text):
     from backtest.ingest.price_files import _frame
     return _frame(text, "x")
+
+
+def test_a_bad_chainlink_row_is_located_in_the_file_not_after_the_dropped_rounds(tmp_path):
+    # Data row 1 is an unanswered round (dropped); the unreadable updatedAt is data row 3.
+    f = tmp_path / "0x86392dC19c0b719886221c78AB11eb8Cf5c52812.csv"
+    f.write_text(",round,answer,start,update,answeredInRound\n"
+                 "0,9,0,0,0,9\n"
+                 "1,8,999692734093987600,1706484887,1706484887,8\n"
+                 "2,7,998785420348854600,1706398463,soon,7\n")
+    with pytest.raises(InputError) as err:
+        read_price_file(f)
+    assert (err.value.column, err.value.row) == ("update", 3)
