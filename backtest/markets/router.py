@@ -148,6 +148,17 @@ class Router:
         first = self.venue_price[vs[0]]
         self.price[asset] = first + float(np.dot(self.weights[vs], self.venue_price[vs] - first))
 
+    def mid_range(self) -> tuple[np.ndarray, np.ndarray]:
+        """(lowest, highest) venue price per asset; the market price where an asset has none.
+
+        A sale can fetch up to `highest` and a purchase cost as little as `lowest`: a bound on a
+        liquidation's profit that must never be beaten should use these, not `price`."""
+        low, high = self.price.copy(), self.price.copy()
+        for a, vs in enumerate(self.by_asset):
+            if vs:
+                low[a], high[a] = self.venue_price[vs].min(), self.venue_price[vs].max()
+        return low, high
+
     # -- between steps ------------------------------------------------------------------------
     def arbitrage(self, exo_prev: np.ndarray, exo_now: np.ndarray, dt: float, half_life: float) -> None:
         """Exogenous moves pass straight through; the gap our sales opened decays by half-life.

@@ -157,3 +157,15 @@ def test_the_books_one_amount_evaluation_agrees_with_depth_curve(q, sold):
     out = book.sell(q)
     assert book.buy(q) == pytest.approx(out, rel=1e-9, abs=1e-9)
     assert book.net_sold == pytest.approx(sold, abs=1e-9)
+
+
+def test_mid_range_brackets_what_any_fill_can_fetch():
+    r = Router(PRICES.copy(), [deep_and_costly(), thin_and_cheap()])
+    r.sell(ETH, 10.0)                     # the deep pool falls to 1,960.65, the thin stays at 2,000
+    low, high = r.mid_range()
+    assert low[ETH] == pytest.approx((2e6 - 19_743.160688) / 1_010.0, rel=1e-9) and high[ETH] == 2_000.0
+    assert low[ETH] < r.price[ETH] < high[ETH]
+    # A small sale now goes to the thin pool and fetches more than the market (mean) price,
+    # but never more than the highest venue price.
+    assert r.price[ETH] * 0.01 < r.sell_quote(ETH, 0.01) < high[ETH] * 0.01
+    assert (low[USDC], high[USDC]) == (1.0, 1.0)
