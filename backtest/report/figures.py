@@ -209,9 +209,14 @@ def compare_paths(runs: list[tuple[str, pd.DataFrame, pd.DataFrame]]) -> Figure:
     return fig
 
 
+def heatmap_grid(table: pd.DataFrame, x: str, y: str, value: str) -> pd.DataFrame:
+    """Mean of `value` per (y, x) cell, rows and columns in ascending parameter order."""
+    return table.pivot_table(index=y, columns=x, values=value, aggfunc="mean").sort_index().sort_index(axis=1)
+
+
 def heatmap(table: pd.DataFrame, x: str, y: str, value: str, title: str) -> Figure:
     """`value` (mean over paths) on a grid of two swept parameters, each cell labelled."""
-    grid = table.pivot_table(index=y, columns=x, values=value, aggfunc="mean").sort_index().sort_index(axis=1)
+    grid = heatmap_grid(table, x, y, value)
     fig, axes = _grid(1, cols=1, height=0.5 * len(grid.index) + 2.0)
     ax = axes[0]
     im = ax.imshow(grid.to_numpy(float), cmap="magma_r", aspect="auto", origin="lower")
