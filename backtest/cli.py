@@ -12,6 +12,7 @@ from backtest.errors import InputError
 VERBS = (
     "sample_data",
     "ingest",
+    "snapshot",
     "import_prices",
     "fetch_prices",
     "scenarios",

@@ -7,13 +7,11 @@ tables `positions` and `pools` get token units (float64) as the rest of the proj
 from __future__ import annotations
 
 from datetime import datetime, timezone
-from pathlib import Path
-
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from backtest.errors import InputError
-from backtest.ingest.tables import chain_query, connect_chain
+from backtest.ingest.tables import chain_query
 from backtest.lake.schemas import POOLS, POSITIONS
 
 POSITION_QUERIES = {"aave-v3": "aave_v3_positions_at_block"}
@@ -30,16 +28,13 @@ def block_time(con, block: int, rpc=None) -> int:
     return rpc.block_timestamps([block])[block]
 
 
-def raw_positions(lake: Path, block: int, ts: int, protocols=None) -> dict[str, pa.Table]:
-    con = connect_chain(lake)
+def raw_positions(con, block: int, ts: int, protocols=None) -> dict[str, pa.Table]:
     return {p: chain_query(con, q, {"block": block, "ts": ts})
             for p, q in POSITION_QUERIES.items() if protocols is None or p in protocols}
 
 
-def raw_pools(lake: Path, block: int, dexes=None) -> dict[str, pa.Table]:
-    con = connect_chain(lake)
-    return {d: chain_query(con, q, {"block": block})
-            for d, q in POOL_QUERIES.items() if (dexes is None or d in dexes) and (Path(lake)).exists()}
+def raw_pools(con, block: int, dexes=None) -> dict[str, pa.Table]:
+    return {d: chain_query(con, q, {"block": block}) for d, q in POOL_QUERIES.items() if dexes is None or d in dexes}
 
 
 def _scale(raw: pa.ChunkedArray, decimals: pa.ChunkedArray) -> pa.Array:

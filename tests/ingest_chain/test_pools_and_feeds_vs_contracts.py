@@ -8,10 +8,14 @@ import math
 import numpy as np
 
 from backtest.devnet.uniswap import add_v2_liquidity, create_v3_pool, v2_swap, v3_approve, v3_mint, v3_swap
+from backtest.cli import main as cli
+from backtest.devnet.artifacts import uniswap_v2
 from backtest.ingest.pipeline import ingest
 from backtest.ingest.rpc import RpcClient
 from backtest.ingest.tables import chain_query, connect_chain
+from backtest.lake.io import read_table
 
+ARTIFACT_V2 = uniswap_v2("UniswapV2Pair")
 SPACING = 60      # fee 3000 (UniswapV3Factory constructor: feeAmountTickSpacing[3000] = 60)
 
 
@@ -119,4 +123,14 @@ def test_dex_and_feed_state_rebuilt_from_logs_equals_the_contracts(net, tmp_path
             assert (int(mine["round_id"]), int(mine["answer_raw"])) == (round_id, answer)
             checked["feeds"] += 1
     assert all(n > 0 for n in checked.values()), checked
+    # backtest snapshot writes the lake's pools and pool_ticks at the last block, in token units
+    assert cli(["snapshot", "--block", str(blocks[-1]), "--lake", str(tmp_path), "--rpc", net.chain.url]) == 0
+    pools = read_table(tmp_path, "pools").to_pylist()
+    for p in (r for r in pools if r["dex"] == "uniswap-v2"):
+        r0, _r1, _ = net.chain.call_many([net.chain.at(ARTIFACT_V2, p["pool"]).functions.getReserves()], blocks[-1])[0]
+        decimals0 = next(a.decimals for s, a in net.assets.items() if s == p["token0"])
+        assert p["reserve0"] == r0 / 10**decimals0 and p["fee"] == 0.003
+    (v3,) = [r for r in pools if r["dex"] == "uniswap-v3"]
+    assert (v3["tick"], v3["fee"]) == (slot0[1], 0.003)
+    assert read_table(tmp_path, "pool_ticks").num_rows == len(ticks)
     print(f"dex/feeds proof: {done} ops; {checked} states equal at {len(blocks)} blocks")

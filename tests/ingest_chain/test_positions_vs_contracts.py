@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from web3 import Web3
+
+from backtest.cli import main as cli
 from backtest.ingest.pipeline import ingest
 from backtest.ingest.rpc import RpcClient
 from backtest.ingest.tables import chain_query, connect_chain
+from backtest.lake.io import read_table
 from tests.ingest_chain.drive import drive, set_interest_rates
 
 
@@ -46,5 +50,23 @@ def test_aave_v3_balances_rebuilt_from_logs_equal_balance_of(net, tmp_path):
         assert rebuilt == truth, f"block {block}"
         compared += len(truth)
     assert compared > 6 * len(driven.blocks)
+    # backtest snapshot: the lake's positions at the last block, token units, collateral only where enabled
+    last = driven.blocks[-1]
+    assert cli(["snapshot", "--block", str(last), "--lake", str(tmp_path), "--rpc", net.chain.url]) == 0
+    positions = read_table(tmp_path, "positions")
+    assert positions.num_rows == len(truth)
+    symbol = {r.asset.address.lower(): s for s, r in net.aave_v3.reserves.items()}
+    m = net.aave_v3
+    for row in positions.to_pylist():
+        (asset,) = [a for a, s in symbol.items() if s == row["asset"]]
+        coll, debt = truth[(row["account"], asset)]
+        unit = 10 ** net.assets[row["asset"]].decimals
+        user, reserve = Web3.to_checksum_address(row["account"]), Web3.to_checksum_address(asset)
+        bits = m.pool.functions.getUserConfiguration(user).call(block_identifier=last)[0]
+        reserve_id = m.pool.functions.getReserveData(reserve).call(block_identifier=last)[7]
+        enabled = bits >> (2 * reserve_id + 1) & 1       # UserConfiguration: bit 2*id+1 = used as collateral
+        assert row["debt"] == debt / unit
+        assert row["collateral"] == (coll / unit if enabled else 0.0)
+        assert row["block_number"] == last and row["protocol"] == "aave-v3"
     print(f"aave-v3 proof: {driven.counts} ops, {report.logs} logs, {compared} (account, reserve) balances "
           f"equal at {len(driven.blocks)} blocks")
