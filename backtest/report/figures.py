@@ -47,10 +47,10 @@ def _date_axis(ax) -> None:
     ax.xaxis.set_major_formatter(ConciseDateFormatter(locator, show_offset=True))
 
 
-def _grid(n: int, cols: int = 2, height: float = 2.6) -> tuple[Figure, list]:
+def _grid(n: int, cols: int = 2, height: float = 2.6, width: float = 4.6) -> tuple[Figure, list]:
     rows = max(1, -(-n // cols))
     with matplotlib.rc_context(STYLE):
-        fig = Figure(figsize=(4.6 * min(cols, max(n, 1)), height * rows), layout="constrained")
+        fig = Figure(figsize=(width * min(cols, max(n, 1)), height * rows), layout="constrained")
         axes = fig.subplots(rows, min(cols, max(n, 1)), squeeze=False).ravel().tolist()
     for ax in axes[n:]:
         ax.set_visible(False)
@@ -143,7 +143,7 @@ def bad_debt(steps: pd.DataFrame, by_asset: pd.Series | None) -> Figure:
     axes[0].set_title("bad debt over time (USD k, at the oracle)")
     _date_axis(axes[0])
     if by_asset is not None:
-        shown = by_asset[by_asset > 0].sort_values(ascending=False)
+        shown = by_asset[by_asset >= 0.5].sort_values(ascending=False)     # whole dollars
         axes[1].bar(shown.index.astype(str), shown.to_numpy() / 1e3, color=COLORS["after"])
         axes[1].set_title("bad debt at the end by debt asset (USD k)")
     return fig
@@ -151,7 +151,7 @@ def bad_debt(steps: pd.DataFrame, by_asset: pd.Series | None) -> Figure:
 
 def hf_distribution(accounts: pd.DataFrame, lo: float = 0.5, hi: float = 5.0) -> Figure:
     """Histogram of HF (log scale, clipped into [lo, hi]) of borrowing accounts, before and after."""
-    fig, axes = _grid(1, cols=1, height=3.0)
+    fig, axes = _grid(1, cols=1, height=3.2, width=9.2)
     ax = axes[0]
     bins = np.geomspace(lo, hi, 61)
     for when in ("before", "after"):
@@ -165,7 +165,7 @@ def hf_distribution(accounts: pd.DataFrame, lo: float = 0.5, hi: float = 5.0) ->
     ax.xaxis.set_minor_formatter(NullFormatter())
     ax.set_xlabel("health factor")
     ax.set_ylabel("accounts")
-    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    ax.legend(loc="upper right")
     return fig
 
 
