@@ -1,7 +1,7 @@
-"""The shipped sample lake: SYNTHETIC, made by a seeded generator, shaped like an Aave v3 market.
+"""The shipped sample lake: SYNTHETIC, made by a seeded generator, shaped like real lending markets.
 
-Nothing here is on-chain data. Risk parameters resemble Aave v3 Ethereum's (public governance
-values, rounded); the book is drawn so that most accounts are safe and a thin tail sits close to
+Nothing here is on-chain data. Risk parameters resemble Aave v3/v2 and Compound v2 on Ethereum
+(public governance values, rounded); the book is drawn so that most accounts are safe and a thin tail sits close to
 HF 1, as in real lending markets; each volatile collateral has a Uniswap v2 pool against USDC
 deep enough to absorb routine flow but not a forced sale of a large share of the book.
 """
@@ -18,7 +18,6 @@ from backtest.lake.io import write_table
 
 SNAPSHOT_TIME = datetime(2024, 1, 1, tzinfo=timezone.utc)
 SNAPSHOT_BLOCK = 18_908_895
-PROTOCOL, MARKET = "aave-v3", "ethereum-sample"
 SOURCE = "synthetic:sample-generator"
 
 # asset: (address, decimals, ltv, liquidation_threshold, bonus, price at the snapshot)
@@ -30,6 +29,22 @@ ASSETS = {
     "USDT":   ("0xdAC17F958D2ee523a2206206994597C13D831ec7", 6, 0.740, 0.760, 0.045, 1.0),
     "DAI":    ("0x6B175474E89094C44Da98b954EedeAC495271d0F", 18, 0.630, 0.770, 0.050, 1.0),
     "CRV":    ("0xD533a949740bb3306d119CC777fa900bA034cd52", 18, 0.350, 0.410, 0.083, 0.58),
+}
+# Other protocols' parameters where they differ from Aave v3's (ltv, liquidation_threshold, bonus);
+# Compound v2's collateral factor is both its LTV and its threshold, its incentive the bonus.
+OTHER_PARAMS = {
+    "aave-v2": {"WETH": (0.80, 0.825, 0.05), "WBTC": (0.70, 0.75, 0.065), "wstETH": (0.69, 0.795, 0.075),
+                "USDC": (0.80, 0.85, 0.045), "USDT": (0.0, 0.0, 0.0), "DAI": (0.75, 0.80, 0.05),
+                "CRV": (0.55, 0.61, 0.08)},
+    "compound-v2": {"WETH": (0.825, 0.825, 0.08), "WBTC": (0.70, 0.70, 0.08), "USDC": (0.855, 0.855, 0.08),
+                    "USDT": (0.0, 0.0, 0.08), "DAI": (0.835, 0.835, 0.08)},
+}
+# protocol: (market name, share of accounts, protocol fee, close factor)
+PROTOCOLS = {
+    "aave-v3": ("ethereum-v3-sample", 0.60, 0.10, 0.5),
+    "aave-v2": ("ethereum-v2-sample", 0.20, 0.0, 0.5),
+    "compound-v2": ("ethereum-compound-sample", 0.12, 0.028, 0.5),
+    "aave-v3.3": ("ethereum-v33-sample", 0.08, 0.10, 0.5),
 }
 VOLATILE = ("WETH", "WBTC", "wstETH", "CRV")
 STABLE = ("USDC", "USDT", "DAI")
@@ -54,17 +69,28 @@ def _sig(x: np.ndarray, digits: int = 6) -> np.ndarray:
     return np.round(x * scale) / scale
 
 
-def markets_table() -> pa.Table:
-    rows = [dict(protocol=PROTOCOL, market=MARKET, asset=a, asset_address=addr, decimals=dec, ltv=ltv,
-                 liquidation_threshold=lt, liquidation_bonus=bonus, close_factor=0.5, protocol_fee=0.10,
-                 supply_cap=None, borrow_cap=None, emode_category=0, valid_from_block=16_291_127)
-            for a, (addr, dec, ltv, lt, bonus, _) in ASSETS.items()]
+def protocol_params(protocol: str) -> dict[str, tuple[float, float, float]]:
+    """(ltv, liquidation_threshold, bonus) of each asset the protocol lists."""
+    base = {a: (v[2], v[3], v[4]) for a, v in ASSETS.items()}
+    return OTHER_PARAMS.get(protocol, base)
+
+
+def markets_table(protocols=tuple(PROTOCOLS)) -> pa.Table:
+    rows = []
+    for protocol in protocols:
+        market, _, fee, close = PROTOCOLS[protocol]
+        for a, (ltv, lt, bonus) in protocol_params(protocol).items():
+            addr, dec = ASSETS[a][:2]
+            rows.append(dict(protocol=protocol, market=market, asset=a, asset_address=addr, decimals=dec, ltv=ltv,
+                             liquidation_threshold=lt, liquidation_bonus=bonus, close_factor=close, protocol_fee=fee,
+                             supply_cap=None, borrow_cap=None, emode_category=0, valid_from_block=16_291_127))
     return pa.Table.from_pylist(rows)
 
 
-def positions_table(rng: np.random.Generator, n_accounts: int) -> pa.Table:
+def positions_table(rng: np.random.Generator, n_accounts: int, protocols=tuple(PROTOCOLS)) -> pa.Table:
     price = {a: v[5] for a, v in ASSETS.items()}
-    lt = {a: v[3] for a, v in ASSETS.items()}
+    share = np.array([PROTOCOLS[p][1] for p in protocols])
+    which = rng.choice(len(protocols), size=n_accounts, p=share / share.sum())
     size = np.clip(np.exp(rng.normal(np.log(6000), 1.7, n_accounts)), 50, 60e6)
     borrower = rng.random(n_accounts) < 0.82
     # Health factors: most accounts comfortable, a thin tail just above 1.
@@ -72,28 +98,34 @@ def positions_table(rng: np.random.Generator, n_accounts: int) -> pa.Table:
     hf = np.where(tail, 1.0 + rng.exponential(0.10, n_accounts), 1.0 + np.exp(rng.normal(np.log(1.1), 0.55, n_accounts)))
     hf = np.maximum(hf, 1.002)
     accounts = ["0x" + rng.bytes(20).hex() for _ in range(n_accounts)]
-    out = {k: [] for k in ("account", "asset", "collateral", "debt")}
+    out = {k: [] for k in ("protocol", "account", "asset", "collateral", "debt")}
     for i in range(n_accounts):
-        colls = [_pick(rng, COLLATERAL_MIX)]
+        protocol = protocols[which[i]]
+        params = protocol_params(protocol)
+        lt = {a: v[1] for a, v in params.items()}
+        mix = {a: w for a, w in COLLATERAL_MIX.items() if lt.get(a, 0) > 0}
+        colls = [_pick(rng, mix)]
         for extra in (0.30, 0.08):
-            if rng.random() < extra and len(colls) < len(COLLATERAL_MIX):
-                colls.append(_pick(rng, COLLATERAL_MIX, exclude=colls))
+            if rng.random() < extra and len(colls) < len(mix):
+                colls.append(_pick(rng, mix, exclude=colls))
         cw = rng.dirichlet(np.ones(len(colls))) * size[i]
         amounts = {a: [w / price[a], 0.0] for a, w in zip(colls, cw)}
         if borrower[i]:
             adjusted = sum(w * lt[a] for a, w in zip(colls, cw))
             table = DEBT_VS_STABLE if all(a in STABLE for a in colls) else DEBT_VS_VOLATILE
-            debts = [_pick(rng, table, exclude=colls)]
-            if rng.random() < 0.2 and set(table) - set(colls) - set(debts):
-                debts.append(_pick(rng, table, exclude=colls + debts))
-            for a, w in zip(debts, rng.dirichlet(np.ones(len(debts))) * adjusted / hf[i]):
-                amounts.setdefault(a, [0.0, 0.0])[1] = w / price[a]
+            table = {a: w for a, w in table.items() if a in params}
+            if set(table) - set(colls):
+                debts = [_pick(rng, table, exclude=colls)]
+                if rng.random() < 0.2 and set(table) - set(colls) - set(debts):
+                    debts.append(_pick(rng, table, exclude=colls + debts))
+                for a, w in zip(debts, rng.dirichlet(np.ones(len(debts))) * adjusted / hf[i]):
+                    amounts.setdefault(a, [0.0, 0.0])[1] = w / price[a]
         for a, (c, d) in sorted(amounts.items()):
-            out["account"].append(accounts[i]); out["asset"].append(a)
+            out["protocol"].append(protocol); out["account"].append(accounts[i]); out["asset"].append(a)
             out["collateral"].append(c); out["debt"].append(d)
     n = len(out["account"])
     return pa.table({
-        "protocol": pa.array([PROTOCOL] * n), "market": pa.array([MARKET] * n),
+        "protocol": pa.array(out["protocol"]), "market": pa.array([PROTOCOLS[p][0] for p in out["protocol"]]),
         "account": pa.array(out["account"]), "asset": pa.array(out["asset"]),
         "collateral": _sig(np.array(out["collateral"])), "debt": _sig(np.array(out["debt"])),
         "block_number": pa.array([SNAPSHOT_BLOCK] * n, pa.int64()),
@@ -134,13 +166,16 @@ def gas_table(rng: np.random.Generator, days: int = 30) -> pa.Table:
     return pa.table({"timestamp": pa.array(times, pa.timestamp("us", tz="UTC")), "gas_price_gwei": gwei})
 
 
-def write_sample_lake(out: Path, seed: int = 7, n_accounts: int = 50_000) -> dict[str, int]:
+def write_sample_lake(out: Path, seed: int = 7, n_accounts: int = 50_000,
+                      protocols: tuple[str, ...] = tuple(PROTOCOLS)) -> dict[str, int]:
+    """The whole synthetic lake; `protocols` picks which markets the book spreads over."""
     rng = np.random.default_rng(seed)
-    tables = {"markets": markets_table(), "positions": positions_table(rng, n_accounts),
+    tables = {"markets": markets_table(protocols), "positions": positions_table(rng, n_accounts, protocols),
               "prices": prices_table(rng), "pools": pools_table(), "gas": gas_table(rng)}
     for name, table in tables.items():
         write_table(out, name, table)
     (Path(out) / "README.md").write_text(
         "# Sample lake (SYNTHETIC)\n\nMade by `backtest sample-data` (seed %d, %d accounts). Not on-chain data: "
-        "a book, prices, pools and gas drawn to look like an Aave v3 market, for trying the tool.\n" % (seed, n_accounts))
+        "a book spread over Aave v3, Aave v3.3, Aave v2 and Compound v2 style markets, prices, pools and gas, "
+        "for trying the tool.\n" % (seed, n_accounts))
     return {name: t.num_rows for name, t in tables.items()}

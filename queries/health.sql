@@ -1,6 +1,7 @@
--- Health factor per (account, snapshot), as GenericLogic.calculateUserAccountData computes it:
--- the value-weighted average liquidation threshold, floored to whole bps, times the collateral
--- value, over the debt value (USD floats). +inf with no debt. Derived view.
+-- Health factor per (account, snapshot). Aave (GenericLogic.calculateUserAccountData): the
+-- value-weighted average liquidation threshold, floored to whole bps, times the collateral value,
+-- over the debt value. Compound v2: Σ collateral value x collateral factor over the debt value.
+-- USD floats; +inf with no debt. Derived view.
 WITH totals AS (
     SELECT protocol, account, block_number, timestamp,
            sum(collateral_usd) AS collateral_usd,
@@ -12,9 +13,9 @@ WITH totals AS (
     GROUP BY protocol, account, block_number, timestamp
 ), adjusted AS (
     SELECT *,
-           CASE WHEN collateral_usd > 0
-                THEN collateral_usd * floor(weighted_usd / collateral_usd * 10000 + 1e-9) / 10000
-                ELSE 0 END AS adjusted_collateral_usd
+           CASE WHEN collateral_usd <= 0 THEN 0
+                WHEN protocol LIKE 'aave%' THEN collateral_usd * floor(weighted_usd / collateral_usd * 10000 + 1e-9) / 10000
+                ELSE weighted_usd END AS adjusted_collateral_usd
     FROM totals
 )
 SELECT protocol, account, block_number, timestamp, collateral_usd, adjusted_collateral_usd, debt_usd,

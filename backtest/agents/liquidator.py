@@ -14,7 +14,6 @@ import numpy as np
 
 from backtest.markets.venues import Venues
 from backtest.engine.rules import Params, Rules
-from backtest.protocols import aave_v3
 
 
 @dataclass(frozen=True)
@@ -33,26 +32,23 @@ class Plan:
         return self.proceeds_usd - self.cost_usd - self.gas_usd
 
 
-def profit_upper_bound(coll: np.ndarray, debt: np.ndarray, hf: np.ndarray, oracle: np.ndarray, market: np.ndarray,
-                       lt: np.ndarray, bonus: np.ndarray, protocol_fee: np.ndarray, close_factor: np.ndarray,
-                       gas_usd: float) -> np.ndarray:
-    """Best profit per account if trades filled at market prices with no fee or impact.
+def profit_upper_bound(coll: np.ndarray, debt: np.ndarray, repay_cap: np.ndarray, oracle: np.ndarray,
+                       market: np.ndarray, lt: np.ndarray, bonus: np.ndarray, gas_usd: float) -> np.ndarray:
+    """Best profit per account if trades filled at market prices with no fee, impact or
+    protocol fee, repaying up to `repay_cap` (debt units the rules allow at most).
 
     Real fills are never better (a pool pays less than its mid price and charges more), so
     an account whose bound is below the liquidator's threshold needs no closer look.
-    [K, A] rows in, [K] out.
+    [K, R] rows in, [K] out.
     """
-    cf = np.where(hf[:, None] > aave_v3.CLOSE_FACTOR_HF_THRESHOLD / aave_v3.WAD, close_factor[None, :], 1.0)
-    repay = cf * debt                                                   # [K, D]
-    ratio = oracle[None, :, None] / oracle[None, None, :]               # debt d -> collateral c units
-    wanted = repay[:, :, None] * ratio * (1.0 + bonus)[None, None, :]   # [K, D, C]
-    balance = np.where(lt > 0, coll, 0.0)[:, None, :]
-    taken = np.minimum(wanted, balance)
-    repaid = np.where(wanted > balance, taken / ratio / (1.0 + bonus)[None, None, :], repay[:, :, None])
-    fee = (taken - taken / (1.0 + bonus)[None, None, :]) * protocol_fee[None, None, :]
-    profit = (taken - fee) * market[None, None, :] - repaid * market[None, :, None]
     if len(coll) == 0:
         return np.zeros(0)
+    ratio = oracle[None, :, None] / oracle[None, None, :]               # debt d -> collateral c units
+    wanted = repay_cap[:, :, None] * ratio * (1.0 + bonus)[None, None, :]   # [K, D, C]
+    balance = np.where(lt > 0, coll, 0.0)[:, None, :]
+    taken = np.minimum(wanted, balance)
+    repaid = np.where(wanted > balance, taken / ratio / (1.0 + bonus)[None, None, :], repay_cap[:, :, None])
+    profit = taken * market[None, None, :] - repaid * market[None, :, None]
     return profit.reshape(len(coll), -1).max(axis=1) - gas_usd
 
 

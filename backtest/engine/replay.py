@@ -13,7 +13,7 @@ from backtest.agents.liquidator import best_plan, execute, profit_upper_bound
 from backtest.config import RunConfig
 from backtest.engine.book import ReplayInputs
 from backtest.engine.record import Outcome, Recorder
-from backtest.engine.rules import Params, health_factor, rules_for
+from backtest.engine.rules import Params, health_factor, health_factor_one, rules_for
 from backtest.markets.oracle import chainlink_update
 from backtest.markets.venues import Venues
 
@@ -25,6 +25,18 @@ def initial_venues(inputs: ReplayInputs, feedback: bool) -> Venues:
     return Venues(price=inputs.exogenous[0].copy(), pool_of=pool_of, base=pools.base.copy(),
                   quote=pools.quote.copy(), quote_asset=pools.quote_asset.copy(), fee=pools.fee.copy(),
                   feedback=feedback)
+
+
+def bounds(below, hf, coll, debt, price, market, lt, params: Params, groups, gas_usd) -> np.ndarray:
+    """profit_upper_bound per account, on its own protocol's reserves only (the rest are zero)."""
+    out = np.empty(len(below))
+    for rules, members, cols in groups:
+        mask = np.isin(below, members, assume_unique=True)
+        rows = below[mask]
+        cap = rules.max_close(hf[rows], params.close_factor[cols]) * debt[np.ix_(rows, cols)]
+        out[mask] = profit_upper_bound(coll[np.ix_(rows, cols)], debt[np.ix_(rows, cols)], cap, price[cols],
+                                       market[cols], lt[cols], params.bonus[cols], gas_usd)
+    return out
 
 
 def replay(inputs: ReplayInputs, config: RunConfig, feedback: bool | None = None) -> Outcome:
@@ -42,7 +54,8 @@ def replay(inputs: ReplayInputs, config: RunConfig, feedback: bool | None = None
     liq = config.liquidator
     gas_asset = book.price_assets.index(liq.gas_asset) if liq.gas_asset in book.price_assets else None
     oracle_args = (config.oracle.deviation, config.oracle.heartbeat_seconds)
-    no_fee, full_close = np.zeros(len(lt)), np.ones(len(lt))
+    groups = [(rules[p], np.flatnonzero(np.array(book.protocol == p)), np.flatnonzero(
+        np.array(book.reserve_protocol) == p) if not config.protocol else np.arange(len(lt))) for p in rules]
     rec = Recorder(inputs)
     for step in range(len(inputs.times)):
         now = step * dt
@@ -61,8 +74,7 @@ def replay(inputs: ReplayInputs, config: RunConfig, feedback: bool | None = None
             below = below[np.lexsort((below, hf[below]))]          # worst first, then by account
             for i in below.tolist():
                 first_round.setdefault(i, rnd)
-            bound = profit_upper_bound(coll[below], debt[below], hf[below], price, venues.price[asset_of], lt,
-                                       params.bonus, no_fee, full_close, gas_usd)
+            bound = bounds(below, hf, coll, debt, price, venues.price[asset_of], lt, params, groups, gas_usd)
             acted = 0
             for i in below[bound >= liq.min_profit_usd].tolist():
                 plan = best_plan(coll[i], debt[i], hf[i], price, venues, asset_of, lt, params, row_rules[i],
@@ -74,7 +86,7 @@ def replay(inputs: ReplayInputs, config: RunConfig, feedback: bool | None = None
                 if row_rules[i].burns_deficit and not coll[i].any() and debt[i].any():
                     deficit = float(debt[i] @ price)              # Aave v3.3: burned, DeficitCreated
                     debt[i] = 0.0
-                hf_after = health_factor((coll[i] * price)[None], (debt[i] * price)[None], lt, floors[i:i + 1])[0]
+                hf_after = health_factor_one(coll[i] * price, debt[i] * price, lt, floors[i])
                 rec.liquidation(step, i, plan, price, first_round[i], cost, proceeds, hf[i], hf_after, deficit)
                 acted += 1
             if not acted:

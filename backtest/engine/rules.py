@@ -36,6 +36,7 @@ class Rules:
     floors_average_lt: bool      # Aave's GenericLogic floors the average LT to whole bps
     burns_deficit: bool          # Aave v3.3+: debt left on an account with no collateral is burned
     terms: Callable
+    max_close: Callable          # (hf [K], close_factor [R]) -> [K, R]: most of each debt one call may repay
 
 
 def _bonus_seize(repay, pd, pc, balance, bonus, fee_on_bonus):
@@ -60,11 +61,28 @@ def aave_v2_terms(hf, d, c, coll, debt, price, p: Params, size):
 
 
 def aave_v33_terms(hf, d, c, coll, debt, price, p: Params, size):
+    """aave_v33.max_repay then allowed_repay (the $1,000 dust rule), in plain floats for the hot path;
+    tests/core/test_rules.py holds it equal to the array functions."""
+    pd, pc, bonus = price[d], price[c], p.bonus[c]
     total_debt_usd = float(debt @ price)
-    cap = float(aave_v33.max_repay(debt[d], price[d], coll[c] * price[c], total_debt_usd, hf))
-    allowed = float(aave_v33.allowed_repay(cap * size, debt[d], price[d], coll[c], price[c], total_debt_usd, hf,
-                                           p.bonus[c]))
-    return _bonus_seize(allowed, price[d], price[c], coll[c], p.bonus[c], p.protocol_fee[c])
+    reserve_debt_usd = debt[d] * pd
+    cap = debt[d]
+    if (coll[c] * pc >= aave_v33.MIN_BASE_MAX_CLOSE_FACTOR_USD and reserve_debt_usd >= aave_v33.MIN_BASE_MAX_CLOSE_FACTOR_USD
+            and hf > HF_CLOSE and reserve_debt_usd > 0.5 * total_debt_usd):
+        cap = 0.5 * total_debt_usd / pd
+
+    def passes(x):
+        repay, taken, _ = _bonus_seize(x, pd, pc, coll[c], bonus, 0.0)
+        partial = repay < debt[d] and taken < coll[c]
+        return not partial or ((debt[d] - repay) * pd >= aave_v33.MIN_LEFTOVER_USD
+                               and (coll[c] - taken) * pc >= aave_v33.MIN_LEFTOVER_USD)
+
+    x = cap * size
+    if not passes(x):
+        x = cap if passes(cap) else max(min(debt[d] - aave_v33.MIN_LEFTOVER_USD / pd,
+                                            (coll[c] * pc - aave_v33.MIN_LEFTOVER_USD) / (pd * (1.0 + bonus)),
+                                            cap) * (1.0 - 1e-12), 0.0)
+    return _bonus_seize(x, pd, pc, coll[c], bonus, p.protocol_fee[c])
 
 
 def compound_v2_terms(hf, d, c, coll, debt, price, p: Params, size):
@@ -77,11 +95,16 @@ def compound_v2_terms(hf, d, c, coll, debt, price, p: Params, size):
     return repay, seized, seized * p.protocol_fee[c]
 
 
+def _aave_v3_close(hf, cf):
+    return np.where(hf[:, None] > HF_CLOSE, cf[None, :], 1.0)
+
+
 RULES: dict[str, Rules] = {
-    "aave-v2": Rules("aave-v2", True, False, aave_v2_terms),
-    "aave-v3": Rules("aave-v3", True, False, aave_v3_terms),
-    "aave-v3.3": Rules("aave-v3.3", True, True, aave_v33_terms),
-    "compound-v2": Rules("compound-v2", False, False, compound_v2_terms),
+    "aave-v2": Rules("aave-v2", True, False, aave_v2_terms, lambda hf, cf: np.full((len(hf), len(cf)), 0.5)),
+    "aave-v3": Rules("aave-v3", True, False, aave_v3_terms, _aave_v3_close),
+    "aave-v3.3": Rules("aave-v3.3", True, True, aave_v33_terms, lambda hf, cf: np.ones((len(hf), len(cf)))),
+    "compound-v2": Rules("compound-v2", False, False, compound_v2_terms,
+                         lambda hf, cf: np.broadcast_to(cf[None, :], (len(hf), len(cf)))),
 }
 
 
@@ -103,3 +126,15 @@ def health_factor(coll_usd: np.ndarray, debt_usd: np.ndarray, lt: np.ndarray, fl
     with np.errstate(divide="ignore", invalid="ignore"):
         plain = np.where(debt > 0, (coll_usd @ lt) / np.where(debt > 0, debt, 1.0), np.inf)
     return np.where(floors, aave, plain)
+
+
+def health_factor_one(coll_usd: np.ndarray, debt_usd: np.ndarray, lt: np.ndarray, floors: bool) -> float:
+    """health_factor for one account, in plain floats (reported after each liquidation)."""
+    debt = float(debt_usd.sum())
+    if debt <= 0:
+        return float("inf")
+    total, weighted = float(coll_usd.sum()), float(coll_usd @ lt)
+    if not floors:
+        return weighted / debt
+    avg = weighted / total if total > 0 else 0.0
+    return total * np.floor(avg * 10_000 + 1e-9) / 10_000 / debt

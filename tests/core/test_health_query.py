@@ -7,7 +7,7 @@ import pyarrow as pa
 import pytest
 
 from backtest.lake import connect, run_query, write_table
-from backtest.protocols import aave_v3
+from backtest.engine.rules import health_factor, rules_for
 
 T0 = datetime(2024, 1, 1, tzinfo=timezone.utc)
 
@@ -64,10 +64,14 @@ def test_sql_health_agrees_with_the_engine_on_the_sample(small_lake):
     from backtest.engine.book import load_book
     from backtest.scenarios import load_scenario
     book = load_book(small_lake, load_scenario("stylised-eth-crash"), RunConfig("x", str(small_lake)))
-    engine = aave_v3.health_factor(book.collateral * book.prices, book.debt * book.prices, book.liquidation_threshold)
-    sql = run_query(connect(small_lake), "health").to_pandas().set_index("account").loc[book.accounts]
+    floors = np.array([rules_for(p).floors_average_lt for p in book.protocol])
+    engine = health_factor(book.collateral * book.reserve_prices, book.debt * book.reserve_prices,
+                           book.liquidation_threshold, floors)
+    sql = run_query(connect(small_lake), "health").to_pandas().set_index(["protocol", "account"])
+    sql = sql.loc[list(zip(book.protocol, book.accounts))]
     finite = np.isfinite(engine)
-    assert finite.sum() > 2000
-    # Both floor the average LT to whole bps as GenericLogic does: one definition, two implementations.
+    assert finite.sum() > 2000 and set(book.protocol) == {"aave-v2", "aave-v3", "aave-v3.3", "compound-v2"}
+    # Aave floors the average LT to whole bps as GenericLogic does, Compound does not: one
+    # definition per protocol, two implementations (SQL and numpy).
     np.testing.assert_allclose(sql["health_factor"].to_numpy()[finite], engine[finite], rtol=1e-9)
     assert np.array_equal(np.isinf(sql["health_factor"].to_numpy()), ~finite)

@@ -29,13 +29,30 @@ def test_the_crash_liquidates_and_every_liquidation_was_due(crash):
     assert pc.min(liq["profit_usd"]).as_py() >= -1e-6     # the default liquidator needs profit >= 0
 
 
-def test_collateral_and_debt_are_conserved(crash):
+def _per_reserve(book, liq, asset_col, amount_col):
+    keys = list(zip(book.reserve_protocol, book.assets))
+    return liq.groupby(["protocol", asset_col])[amount_col].sum().reindex(keys, fill_value=0.0).to_numpy()
+
+
+def test_collateral_is_conserved_per_reserve(crash):
     book, liq, out = crash.inputs.book, crash.outcome.liquidations.to_pandas(), crash.outcome
-    seized = liq.groupby("collateral_asset")["collateral_seized"].sum().reindex(book.assets, fill_value=0.0)
-    repaid = liq.groupby("debt_asset")["debt_repaid"].sum().reindex(book.assets, fill_value=0.0)
-    np.testing.assert_allclose(out.collateral.sum(axis=0) + seized.to_numpy(), book.collateral.sum(axis=0), rtol=1e-9)
-    np.testing.assert_allclose(out.debt.sum(axis=0) + repaid.to_numpy(), book.debt.sum(axis=0), rtol=1e-9)
-    assert (out.collateral >= 0).all() and (out.debt >= 0).all()
+    seized = _per_reserve(book, liq, "collateral_asset", "collateral_seized")
+    np.testing.assert_allclose(out.collateral.sum(axis=0) + seized, book.collateral.sum(axis=0), rtol=1e-9)
+    assert (out.collateral >= 0).all() and seized.sum() > 0
+
+
+def test_debt_is_conserved_except_what_aave_v33_burns(crash):
+    book, liq, out = crash.inputs.book, crash.outcome.liquidations.to_pandas(), crash.outcome
+    repaid = _per_reserve(book, liq, "debt_asset", "debt_repaid")
+    left = book.debt.sum(axis=0) - out.debt.sum(axis=0) - repaid
+    burns = np.array([p == "aave-v3.3" for p in book.reserve_protocol])
+    np.testing.assert_allclose(left[~burns], 0.0, atol=1e-6 * book.debt.sum(axis=0)[~burns].max())
+    assert (left[burns] >= -1e-6).all() and (out.debt >= 0).all()
+    # what vanished from v3.3 reserves is exactly the deficit burned, valued when it was burned
+    burned_accounts = set(liq.loc[liq["deficit_usd"] > 0, "account"])
+    assert (left[burns].sum() > 0) == bool(burned_accounts)
+    rows = np.isin(book.accounts, list(burned_accounts)) & (book.protocol == "aave-v3.3")
+    assert not out.debt[rows].any() and not out.collateral[rows].any()
 
 
 def test_a_thin_pool_cascades_and_amplifies(small_lake):
