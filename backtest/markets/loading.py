@@ -33,8 +33,12 @@ STABLE_BAND = 0.05
 _LOG_TICK = math.log(1.0001)
 
 
-def load_venues(lake: Path, book_assets: list[str], book_prices: np.ndarray, block: int, config) -> Router:
-    """All venues of the book's assets at `block`, anchored to `book_prices` (USD)."""
+def load_venues(lake: Path, book_assets: list[str], book_prices: np.ndarray, block: int, config,
+                split: bool | None = None) -> Router:
+    """All venues of the book's assets at `block`, anchored to `book_prices` (USD).
+
+    `split` (default: the config's `split_orders` if it has one, else False) lets the router
+    split an order across venues at equal marginal prices instead of sending it whole."""
     lake = Path(lake)
     prices = np.asarray(book_prices, dtype=float)
     idx = {a: i for i, a in enumerate(book_assets)}
@@ -72,7 +76,8 @@ def load_venues(lake: Path, book_assets: list[str], book_prices: np.ndarray, blo
         venues.append(_pool_venue(row, base0, idx, prices, scale, pools, ticks, decimals, block))
     kind = {V2Pool: 0, V3Pool: 1, DepthBook: 2}
     venues.sort(key=lambda v: (v.asset, kind[type(v)], v.name))
-    return Router(price=prices.copy(), venues=venues, feedback=config.feedback)
+    split = bool(getattr(config, "split_orders", False)) if split is None else split
+    return Router(price=prices.copy(), venues=venues, feedback=config.feedback, split=split)
 
 
 def _usd_depth(venues, prices) -> dict[int, float]:

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from backtest.markets.split import split_purchase, split_sale
 from backtest.markets.venue_kinds import USD
 
 DEPTH_IMPACT = 0.02
@@ -36,6 +37,7 @@ class Router:
     price: np.ndarray                  # [A] market USD price
     venues: list                       # V2Pool / V3Pool / DepthBook, any order
     feedback: bool = True
+    split: bool = False                # split orders across venues (see backtest/markets/split.py)
     pool_of: np.ndarray = None         # [A] first venue of each asset, -1 if none
     sold: np.ndarray = None            # [A] units sold this step
     venue_price: np.ndarray = field(default=None, repr=False)   # [V] USD price of each venue
@@ -99,38 +101,71 @@ class Router:
                 best, best_usd = v, usd
         return best, best_usd
 
+    def _route_sale(self, asset: int, amount: float) -> tuple[list[tuple[int, float]], float]:
+        """[(venue, amount)] and USD: the whole order at the best venue, or split (`split=True`)
+        when another venue pays more at the margin than the best one does after the order."""
+        v, usd = self._best_sale(asset, amount)
+        vs = self.by_asset[asset]
+        if not (self.split and self.feedback and len(vs) > 1):
+            return [(v, amount)], usd
+        q = [self._quote_usd(i) for i in vs]
+        after = self.venues[v].sell_marginal(amount) * self._quote_usd(v)
+        if all(self.venues[i].sell_marginal(0.0) * qi <= after for i, qi in zip(vs, q) if i != v):
+            return [(v, amount)], usd
+        out = split_sale([self.venues[i] for i in vs], q, amount, after)
+        if out is None or not out[1] > usd:
+            return [(v, amount)], usd
+        return [(i, part) for i, part in zip(vs, out[0]) if part > 0], out[1]
+
+    def _route_purchase(self, asset: int, amount: float) -> tuple[list[tuple[int, float]], float]:
+        v, usd = self._best_purchase(asset, amount)
+        vs = self.by_asset[asset]
+        if not (self.split and self.feedback and len(vs) > 1):
+            return [(v, amount)], usd
+        q = [self._quote_usd(i) for i in vs]
+        after = self.venues[v].buy_marginal(amount) * self._quote_usd(v)
+        if all(self.venues[i].buy_marginal(0.0) * qi >= after for i, qi in zip(vs, q) if i != v):
+            return [(v, amount)], usd
+        out = split_purchase([self.venues[i] for i in vs], q, amount, after)
+        if out is None or not out[1] < usd:
+            return [(v, amount)], usd
+        return [(i, part) for i, part in zip(vs, out[0]) if part > 0], out[1]
+
     def sell_quote(self, asset: int, amount: float) -> float:
-        """USD received for selling `amount` of `asset` at the best venue, without trading."""
+        """USD received for selling `amount` of `asset` at the best venue(s), without trading."""
         if amount <= 0:
             return 0.0
         if not self.by_asset[asset]:
             return amount * float(self.price[asset])
-        return self._best_sale(asset, amount)[1]
+        return self._route_sale(asset, amount)[1]
 
     def buy_quote(self, asset: int, amount: float) -> float:
-        """USD needed to buy exactly `amount` of `asset` at the cheapest venue, without trading."""
+        """USD needed to buy exactly `amount` of `asset` at the cheapest venue(s), without trading."""
         if amount <= 0:
             return 0.0
         if not self.by_asset[asset]:
             return amount * float(self.price[asset])
-        return self._best_purchase(asset, amount)[1]
+        return self._route_purchase(asset, amount)[1]
 
     # -- trades -------------------------------------------------------------------------------
     def sell(self, asset: int, amount: float) -> float:
-        usd = self.sell_quote(asset, amount)
         self.sold[asset] += amount
-        if self.by_asset[asset] and self.feedback and amount > 0:
-            v, _ = self._best_sale(asset, amount)
-            self.venues[v].sell(amount)
-            self._reprice(v)
+        if amount <= 0 or not self.by_asset[asset]:
+            return self.sell_quote(asset, amount)
+        route, usd = self._route_sale(asset, amount)
+        if self.feedback:
+            for v, part in route:
+                self.venues[v].sell(part)
+                self._reprice(v)
         return usd
 
     def buy(self, asset: int, amount: float) -> float:
-        usd = self.buy_quote(asset, amount)
-        if self.by_asset[asset] and self.feedback and amount > 0:
-            v, _ = self._best_purchase(asset, amount)
-            if math.isfinite(usd):
-                self.venues[v].buy(amount)
+        if amount <= 0 or not self.by_asset[asset]:
+            return self.buy_quote(asset, amount)
+        route, usd = self._route_purchase(asset, amount)
+        if self.feedback and math.isfinite(usd):
+            for v, part in route:
+                self.venues[v].buy(part)
                 self._reprice(v)
         return usd
 

@@ -63,6 +63,23 @@ class V2Pool:
         # Marginal price after selling a is mid (R_b / (R_b + a))^2 (fee aside).
         return self.base * (1.0 / math.sqrt(1.0 - impact) - 1.0)
 
+    # Marginal prices net of fee, and their inverses, for splitting an order (router.split).
+    # Sale: d out / d u = g R_b R_q / (R_b + g u)^2, g = 1 - fee.
+    def sell_marginal(self, u: float) -> float:
+        g = 1.0 - self.fee
+        return g * self.base * self.quote / (self.base + g * u) ** 2
+
+    def sell_amount_at(self, m: float) -> float:
+        g = 1.0 - self.fee
+        return max(0.0, (math.sqrt(g * self.base * self.quote / m) - self.base) / g)
+
+    # Purchase: d cost / d y = R_b R_q / ((R_b - y)^2 g).
+    def buy_marginal(self, y: float) -> float:
+        return math.inf if y >= self.base else self.base * self.quote / ((self.base - y) ** 2 * (1.0 - self.fee))
+
+    def buy_amount_at(self, m: float) -> float:
+        return max(0.0, self.base - math.sqrt(self.base * self.quote / ((1.0 - self.fee) * m)))
+
 
 @dataclass
 class V3Pool:
@@ -88,8 +105,8 @@ class V3Pool:
                   else (self.quote_decimals, self.base_decimals))
         return 10.0 ** (d0 - d1)
 
-    def mid(self) -> float:
-        p = self.state.sqrt_price ** 2 * self._raw_price_factor()
+    def mid(self, state: PoolState | None = None) -> float:
+        p = (state or self.state).sqrt_price ** 2 * self._raw_price_factor()
         return p if self.base_is_token0 else 1.0 / p
 
     def _sqrt_price_for(self, price: float) -> float:
@@ -137,6 +154,32 @@ class V3Pool:
         limit = self._sqrt_price_for(self.mid() * (1.0 - impact))
         res = uniswap_v3.swap(self.state, math.inf, self.base_is_token0, sqrt_price_limit=limit)
         return float(res.amount_in_used) * (1.0 - self.fee) / 10.0 ** self.base_decimals
+
+    # Marginal prices net of fee (the fee comes off every step's input, so a sale's marginal
+    # output is (1 - fee) x the price reached) and their inverses: a swap to the price limit.
+    def sell_marginal(self, u: float) -> float:
+        return (1.0 - self.fee) * self.mid(self._sell(u).state if u > 0 else None)
+
+    def sell_amount_at(self, m: float) -> float:
+        target = m / (1.0 - self.fee)
+        if target >= self.mid():
+            return 0.0
+        res = uniswap_v3.swap(self.state, math.inf, self.base_is_token0, sqrt_price_limit=self._sqrt_price_for(target))
+        return float(res.amount_in_used) / 10.0 ** self.base_decimals
+
+    def buy_marginal(self, y: float) -> float:
+        res = self._buy(y) if y > 0 else None
+        if y > 0 and res is None:
+            return math.inf
+        return self.mid(res.state if res is not None else None) / (1.0 - self.fee)
+
+    def buy_amount_at(self, m: float) -> float:
+        target = m * (1.0 - self.fee)
+        if target <= self.mid():
+            return 0.0
+        res = uniswap_v3.swap(self.state, math.inf, not self.base_is_token0,
+                              sqrt_price_limit=self._sqrt_price_for(target))
+        return float(res.amount_out) / 10.0 ** self.base_decimals
 
 
 def sqrt_price_for_output(state: PoolState, amount_out: float, zero_for_one: bool) -> float | None:
@@ -255,3 +298,32 @@ class DepthBook:
 
     def depth(self, impact: float) -> float:
         return float(depth_curve.amount_for_impact(impact, self.impacts, self.amounts))
+
+    def _consumed_at(self, signed_impact: float) -> float:
+        """Inverse of the signed marginal impact: bids eaten (> 0) or asks eaten (< 0)."""
+        return math.copysign(self._amount_for_impact(abs(signed_impact)), signed_impact)
+
+    def _amount_for_impact(self, t: float) -> float:
+        """depth_curve.amount_for_impact for one impact, from the knots."""
+        a, i, _ = self._knots
+        if t <= i[-1]:
+            k = min(bisect.bisect_right(i, t) - 1, len(i) - 2)
+            return a[k] + (t - i[k]) * (a[k + 1] - a[k]) / (i[k + 1] - i[k])
+        if t >= 1.0:
+            return math.inf
+        rel_n, x = self._tail
+        return a[-1] + x * (math.sqrt(rel_n / (1.0 - t)) - 1.0)
+
+    def sell_marginal(self, u: float) -> float:
+        return self.reference * (1.0 - self._impact(self.net_sold + u)) * (1.0 - self.fee)
+
+    def sell_amount_at(self, m: float) -> float:
+        s = self._consumed_at(1.0 - m / (self.reference * (1.0 - self.fee)))
+        return max(0.0, s - self.net_sold)
+
+    def buy_marginal(self, y: float) -> float:
+        return self.reference * (1.0 - self._impact(self.net_sold - y)) / (1.0 - self.fee)
+
+    def buy_amount_at(self, m: float) -> float:
+        s = self._consumed_at(1.0 - m * (1.0 - self.fee) / self.reference)
+        return max(0.0, self.net_sold - s)

@@ -146,12 +146,15 @@ def test_buying_from_a_depth_curve_walks_up_the_mirrored_ask_side():
 @given(q=st.floats(0.0, 50_000.0), sold=st.floats(-3_000.0, 3_000.0))
 def test_the_books_one_amount_evaluation_agrees_with_depth_curve(q, sold):
     # DepthBook evaluates the curve for one amount at a time (the hot path); it must be the
-    # depth_curve module's impact and proceeds, and the ask side its mirror image.
+    # depth_curve module's impact, proceeds and inverse, and the ask side their mirror image.
     book = DepthBook(ETH, fee=0.0, reference=1.0, net_sold=0.0, **CURVE)
     impact, area = book._bid(q)
     assert impact == pytest.approx(float(dc.impact(q, CURVE["impacts"], CURVE["amounts"])), rel=1e-12, abs=1e-15)
     assert area == pytest.approx(float(dc.sell(q, 1.0, CURVE["impacts"], CURVE["amounts"]).proceeds), rel=1e-12,
                                  abs=1e-12)
+    t = impact
+    assert book._amount_for_impact(t) == pytest.approx(float(dc.amount_for_impact(t, CURVE["impacts"], CURVE["amounts"])),
+                                                       rel=1e-9, abs=1e-9)
     book.net_sold = sold
     # Selling q then buying q back returns the book where it was, at the same money both ways.
     out = book.sell(q)
