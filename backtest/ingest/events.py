@@ -76,6 +76,8 @@ Repay(address indexed reserve, address indexed user, address indexed repayer, ui
 LiquidationCall(address indexed collateralAsset, address indexed debtAsset, address indexed user, uint256 debtToCover, uint256 liquidatedCollateralAmount, address liquidator, bool receiveAToken)
 ReserveDataUpdated(address indexed reserve, uint256 liquidityRate, uint256 stableBorrowRate, uint256 variableBorrowRate, uint256 liquidityIndex, uint256 variableBorrowIndex)
 FlashLoan(address indexed target, address indexed initiator, address indexed asset, uint256 amount, uint256 premium, uint16 referralCode)
+ReserveUsedAsCollateralEnabled(address indexed reserve, address indexed user)
+ReserveUsedAsCollateralDisabled(address indexed reserve, address indexed user)
 """
 _COMPOUND_V2 = """
 Mint(address minter, uint256 mintAmount, uint256 mintTokens)

@@ -14,7 +14,7 @@ from backtest.errors import InputError
 from backtest.ingest.tables import chain_query
 from backtest.lake.schemas import POOLS, POSITIONS
 
-POSITION_QUERIES = {"aave-v3": "aave_v3_positions_at_block"}
+POSITION_QUERIES = {"aave-v3": "aave_v3_positions_at_block", "aave-v2": "aave_v2_positions_at_block"}
 POOL_QUERIES = {"uniswap-v2": "uniswap_v2_pools_at_block", "uniswap-v3": "uniswap_v3_pools_at_block"}
 
 
