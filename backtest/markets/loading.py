@@ -130,15 +130,10 @@ def anchor_v3(pool: V3Pool, price_in_quote: float, scale: float) -> V3Pool:
     return pool
 
 
-def _quote_usd(router: Router, v: int) -> float:
-    q = router.venues[v].quote_asset
-    return 1.0 if q == USD else float(router.price[q])
-
-
 def describe(router: Router, assets: list[str]) -> pa.Table:
     """One row per venue: what a replay trades on (for logs and the docs' examples)."""
     rows = [dict(asset=assets[v.asset], venue=v.name, kind=type(v).__name__,
                  quote="USD" if v.quote_asset == USD else assets[v.quote_asset], fee=float(v.fee),
-                 mid_usd=float(v.mid() * _quote_usd(router, i)), weight=float(router.weights[i]),
+                 mid_usd=float(v.mid() * router._quote_usd(i)), weight=float(router.weights[i]),
                  depth_2pct=float(v.depth(DEPTH_IMPACT))) for i, v in enumerate(router.venues)]
     return pa.Table.from_pylist(rows)

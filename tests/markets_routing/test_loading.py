@@ -2,7 +2,6 @@
 
 import math
 from dataclasses import replace
-from datetime import datetime, timezone
 
 import numpy as np
 import pyarrow as pa

@@ -111,3 +111,28 @@ def test_routed_replays_are_deterministic(venue_lake, routed, monkeypatch):
     again = run(config, SCENARIO)
     same_table(again.outcome.liquidations, routed[0].outcome.liquidations)
     same_table(again.outcome.steps, routed[0].outcome.steps)
+
+
+def test_split_orders_in_a_replay_never_pay_less_than_the_whole_order_would(venue_lake, monkeypatch):
+    config = make_config(SCENARIO, venue_lake, [THIN])
+    checks = []
+
+    def initial_venues(inputs, feedback):
+        b = inputs.book
+        router = load_venues(venue_lake, b.price_assets, b.prices, b.block_number, config, split=True)
+        router = router.fresh(inputs.exogenous[0], feedback)
+
+        def sell(asset, amount, _sell=router.sell):
+            router.split = False
+            whole = router.sell_quote(asset, amount)
+            router.split = True
+            usd = _sell(asset, amount)
+            checks.append((usd, whole))
+            return usd
+        router.sell = sell
+        return router
+    monkeypatch.setattr(replay_module, "initial_venues", initial_venues)
+    result = run(config, SCENARIO)
+    assert result.metrics["liquidations"] > 100
+    assert all(usd >= whole * (1 - 1e-12) for usd, whole in checks)
+    assert sum(usd > whole * (1 + 1e-6) for usd, whole in checks) > 10     # and splitting does happen
