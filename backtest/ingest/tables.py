@@ -80,17 +80,15 @@ def compound_index(index, rate, last, now, version=3):
 
 
 def _udf(con: duckdb.DuckDBPyConnection) -> None:
-    H = duckdb.sqltype("HUGEINT")
     V = duckdb.sqltype("VARCHAR")
     B = duckdb.sqltype("BIGINT")
-    # Inputs as text: scaled sums fit HUGEINT, products of two rays do not.
+    # Text in and out: scaled sums fit HUGEINT, products of two rays do not.
     kw = {"null_handling": "special", "side_effects": False}
     con.create_function("ray_mul", lambda a, b: _s(ray_mul(a, b)), [V, V], V, **kw)
     con.create_function("ray_div", lambda a, b: _s(ray_div(a, b)), [V, V], V, **kw)
     con.create_function("linear_index", lambda i, r, t0, t1: _s(linear_index(i, r, t0, t1)), [V, V, B, B], V, **kw)
     con.create_function("compound_index", lambda i, r, t0, t1, v: _s(compound_index(i, r, t0, t1, v)),
                         [V, V, B, B, B], V, **kw)
-    del H
 
 
 def _s(v):
@@ -123,10 +121,14 @@ def connect_chain(lake: Path) -> duckdb.DuckDBPyConnection:
     for name in [e.table for e in EVENTS] + list(extra):
         files = _files(lake, name)
         if files:
+            # one file per network (<table>/<network>.parquet): the file name is the `blockchain` column
             listing = ", ".join("'" + str(f).replace("'", "''") + "'" for f in files)
-            con.execute(f"CREATE VIEW {name} AS SELECT * FROM read_parquet([{listing}], union_by_name = true)")
+            con.execute(f"CREATE VIEW {name} AS SELECT * EXCLUDE (filename), "
+                        f"regexp_extract(filename, '([^/]+)[.]parquet$', 1) AS blockchain "
+                        f"FROM read_parquet([{listing}], union_by_name = true, filename = true)")
         else:
-            con.register(name, extra[name].empty_table() if name in extra else _empty_decoded(name))
+            empty = extra[name].empty_table() if name in extra else _empty_decoded(name)
+            con.register(name, empty.append_column("blockchain", pa.array([], pa.string())))
     return con
 
 

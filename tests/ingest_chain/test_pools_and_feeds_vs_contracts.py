@@ -123,6 +123,15 @@ def test_dex_and_feed_state_rebuilt_from_logs_equals_the_contracts(net, tmp_path
             assert (int(mine["round_id"]), int(mine["answer_raw"])) == (round_id, answer)
             checked["feeds"] += 1
     assert all(n > 0 for n in checked.values()), checked
+    # Dune spellbook dex.trades rows: one per swap, positive amounts, alphabetical token_pair
+    trades = chain_query(con, "dex_trades").to_pylist()
+    assert len([t for t in trades if t["version"] == "2"]) == done["v2_swap"]
+    assert len([t for t in trades if t["version"] == "3"]) == done["v3_swap"]
+    for t in trades:
+        assert t["token_bought_address"] != t["token_sold_address"]
+        # a dust v3 swap can round one side to 0 (spellbook keeps such rows too)
+        assert t["token_bought_amount"] >= 0 and t["token_sold_amount"] > 0 or t["token_bought_amount"] > 0
+        assert t["token_pair"] == "-".join(sorted([t["token_bought_symbol"], t["token_sold_symbol"]]))
     # backtest snapshot writes the lake's pools and pool_ticks at the last block, in token units
     assert cli(["snapshot", "--block", str(blocks[-1]), "--lake", str(tmp_path), "--rpc", net.chain.url]) == 0
     pools = read_table(tmp_path, "pools").to_pylist()

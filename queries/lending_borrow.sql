@@ -1,0 +1,63 @@
+-- Dune spellbook `lending.borrow` rows from the ingested Aave v2/v3 Pool events, same columns and signs
+-- (spellbook lending/borrow/lending_base_borrow.sql and the lending_aave_v{2,3}_compatible_borrow macros):
+-- borrow +, repay -, borrow_liquidation - (debt repaid by the liquidator). loan_type from the rate mode
+-- (1 stable, 2 variable). amount = amount_raw / 10^decimals; amount_usd is left empty.
+WITH reserves AS (
+    SELECT DISTINCT blockchain, source, asset, symbol, decimals FROM contracts WHERE kind = 'atoken'
+),
+base AS (
+    SELECT 'aave-v3' AS source, '3' AS version, 'borrow' AS transaction_type,
+           CASE interestRateMode WHEN 1 THEN 'stable' WHEN 2 THEN 'variable' END AS loan_type,
+           reserve AS token_address, "user" AS borrower, onBehalfOf AS on_behalf_of, NULL AS repayer,
+           NULL AS liquidator, amount::HUGEINT AS amount_raw, contract_address, evt_block_number, evt_tx_hash,
+           evt_index, blockchain
+    FROM aave_v3_pool_borrow
+    UNION ALL
+    SELECT 'aave-v3', '3', 'repay', NULL, reserve, "user", "user", repayer, NULL, -amount::HUGEINT,
+           contract_address, evt_block_number, evt_tx_hash, evt_index, blockchain
+    FROM aave_v3_pool_repay
+    UNION ALL
+    SELECT 'aave-v3', '3', 'borrow_liquidation', NULL, debtAsset, "user", "user", liquidator, liquidator,
+           -debtToCover::HUGEINT, contract_address, evt_block_number, evt_tx_hash, evt_index, blockchain
+    FROM aave_v3_pool_liquidation_call
+    UNION ALL
+    SELECT 'aave-v2', '2', 'borrow', CASE borrowRateMode WHEN '1' THEN 'stable' WHEN '2' THEN 'variable' END,
+           reserve, "user", onBehalfOf, NULL, NULL, amount::HUGEINT,
+           contract_address, evt_block_number, evt_tx_hash, evt_index, blockchain
+    FROM aave_v2_pool_borrow
+    UNION ALL
+    SELECT 'aave-v2', '2', 'repay', NULL, reserve, "user", "user", repayer, NULL, -amount::HUGEINT,
+           contract_address, evt_block_number, evt_tx_hash, evt_index, blockchain
+    FROM aave_v2_pool_repay
+    UNION ALL
+    SELECT 'aave-v2', '2', 'borrow_liquidation', NULL, debtAsset, "user", "user", liquidator, liquidator,
+           -debtToCover::HUGEINT, contract_address, evt_block_number, evt_tx_hash, evt_index, blockchain
+    FROM aave_v2_pool_liquidation_call
+)
+SELECT
+    b.blockchain,
+    'aave' AS project,
+    b.version,
+    b.transaction_type,
+    b.loan_type,
+    r.symbol,
+    b.token_address,
+    b.borrower,
+    b.on_behalf_of,
+    b.repayer,
+    b.liquidator,
+    b.amount_raw / 10::DOUBLE ** coalesce(r.decimals, 18) AS amount,
+    b.amount_raw::VARCHAR AS amount_raw,
+    NULL::DOUBLE AS amount_usd,
+    date_trunc('month', to_timestamp(k."timestamp"))::DATE AS block_month,
+    to_timestamp(k."timestamp") AS block_time,
+    b.evt_block_number AS block_number,
+    b.contract_address AS project_contract_address,
+    b.evt_tx_hash AS tx_hash,
+    b.evt_index
+FROM base b
+JOIN contracts c ON c.source = b.source AND c.kind = 'pool' AND c.address = b.contract_address
+    AND c.blockchain = b.blockchain
+LEFT JOIN reserves r ON r.source = b.source AND r.asset = b.token_address AND r.blockchain = b.blockchain
+LEFT JOIN blocks k ON k.block_number = b.evt_block_number AND k.blockchain = b.blockchain
+ORDER BY block_number, evt_index
