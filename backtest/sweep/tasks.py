@@ -16,6 +16,9 @@ from backtest.scenarios.library import Scenario
 from backtest.scenarios.montecarlo import PathModel
 from backtest.sweep.grid import as_overrides
 
+# Bump when a task's row changes shape (new metrics): older checkpoint files are then not reused.
+ROW_FORMAT = 2
+
 
 @dataclass(frozen=True)
 class ParamSet:
@@ -60,7 +63,7 @@ def _lake_identity(lake: str) -> list:
 
 
 def task_key(config: RunConfig, context: SweepContext, path: int, lake_identity: list) -> str:
-    spec = {"config": config.to_toml(), "scenario": json.dumps(context.scenario.raw, sort_keys=True, default=str),
+    spec = {"format": ROW_FORMAT, "config": config.to_toml(), "scenario": json.dumps(context.scenario.raw, sort_keys=True, default=str),
             "paths": context.model.describe() if context.model else "scenario", "path": path, "lake": lake_identity}
     return hashlib.sha256(json.dumps(spec, sort_keys=True, default=str).encode()).hexdigest()[:20]
 

@@ -91,6 +91,9 @@ def test_historical_sweep_row_equals_backtest_replay_metrics(sweep_lake, crash, 
     row = {k: v[0] for k, v in result.results.to_pydict().items()}
     expected = flatten(run(make_config(crash, sweep_lake)).metrics)
     assert {k: row[k] for k in expected} == expected
+    # the sweep adds bad debt by main collateral; every sample borrower pledged something, so it adds up
+    by_coll = sum(v for k, v in row.items() if k.startswith("bad_debt_usd_by_collateral."))
+    assert row["bad_debt_usd"] > 0 and by_coll == pytest.approx(row["bad_debt_usd"], rel=1e-9)
     cmp = result.comparison.to_pydict()
     assert cmp["delta_bad_debt_usd_mean"][1] == 0.0 and cmp["delta_liquidations_mean"][1] == 0.0
     assert cmp["delta_liquidations_mean"][2] == result.results["liquidations"][2].as_py() - row["liquidations"]
