@@ -196,6 +196,14 @@ class Chain:
             return str(exc)
         return None
 
+    def call_words(self, calls: list[tuple[str, str]], block: str = "latest") -> list[list[int]]:
+        """eth_call many (address, calldata hex) at once; each result as 32-byte words (uint256).
+
+        The fast path for hot loops: web3's calldata encoding costs about a millisecond a call.
+        """
+        raw = self.rpc.batch([("eth_call", [{"to": to, "data": data}, block]) for to, data in calls])
+        return [[int(r[i:i + 64], 16) for i in range(2, len(r), 64)] for r in raw]
+
     def call_many(self, calls: list, block: str | int = "latest") -> list:
         """eth_call a list of contract function calls in one batch; returns the decoded results."""
         tag = hex(block) if isinstance(block, int) else block

@@ -1,0 +1,306 @@
+"""A crash on chain: a seeded book on the devnet's Aave v3, feeds moved along a path, a liquidator bot.
+
+The point is to run the replay engine's own step on real contracts, so the two can be compared:
+
+    per step:  arbitrage   each Uniswap v2 pool is put at the exogenous price along x*y = k
+                           (the engine's model with arb_half_life_seconds = 0)
+               oracle      each feed takes its pool's price (oracle.deviation = 0)
+               rounds      the bot reads every account's HF, takes those below 1 worst first,
+                           prices each collateral it could seize (exact Aave and Uniswap maths on
+                           the pools as they are), calls liquidationCall on the best one if the
+                           sale pays for the debt, and sells the collateral into the real pair;
+                           after a round that acted, the feeds follow the pools again
+
+The arbitrage step is done by the liquidity provider without a fee (burn part of its LP tokens,
+send tokens, `sync()`), because the engine's arbitrage keeps k; a fee-paying arbitrage swap would
+deepen the pool a little every step and the two runs would drift apart by design.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+from web3 import Web3
+
+from backtest.devnet.builder import Devnet
+from backtest.devnet.positions import MAX_UINT, VARIABLE_RATE
+from backtest.lake.io import write_table
+from backtest.markets import uniswap_v2
+from backtest.protocols import aave_v3
+
+DEBT = "USDC"
+VOLATILE = ("WBTC", "WETH")
+MARKET = "devnet"
+
+
+def book_accounts(n: int, seed: int) -> list[str]:
+    """Deterministic addresses (keccak of seed and index), impersonated on anvil."""
+    return [Web3.to_checksum_address(Web3.keccak(text=f"backtest-crash-{seed}-{i}")[-20:]) for i in range(n)]
+
+
+def seed_book(net: Devnet, rng: np.random.Generator, n_accounts: int, seed: int,
+              hf_range: tuple[float, float] = (1.03, 1.6)) -> list[str]:
+    """Accounts with WETH and/or WBTC collateral and USDC debt, HF drawn from `hf_range` at the start prices."""
+    chain, pool = net.chain, net.aave_v3.pool
+    accounts = book_accounts(n_accounts, seed)
+    chain.rpc.batch([("anvil_impersonateAccount", [a]) for a in accounts]
+                    + [("anvil_setBalance", [a, hex(10**21)]) for a in accounts])
+    mints, actions = [], []
+    for a in accounts:
+        kind = rng.integers(0, 3)         # 0: WETH only, 1: WBTC only, 2: both
+        coll = {}
+        for sym in (["WETH"] if kind == 0 else ["WBTC"] if kind == 1 else ["WETH", "WBTC"]):
+            usd = float(10 ** rng.uniform(3, 5.5))
+            spec = net.assets[sym]
+            coll[sym] = int(usd / spec.price_usd * 10**spec.decimals)
+        adjusted = sum(c / 10**net.assets[s].decimals * net.assets[s].price_usd
+                       * net.assets[s].params.liquidation_threshold / 10_000 for s, c in coll.items())
+        power = sum(c / 10**net.assets[s].decimals * net.assets[s].price_usd * net.assets[s].params.ltv / 10_000
+                    for s, c in coll.items())
+        debt_usd = min(adjusted / rng.uniform(*hf_range), 0.99 * power)
+        debt = int(debt_usd * 10**net.assets[DEBT].decimals)
+        for s, c in coll.items():
+            mints.append((net.tokens[s].functions.mint(a, c), None))
+            actions += [(net.tokens[s].functions.approve(pool.address, MAX_UINT), a),
+                        (pool.functions.supply(net.tokens[s].address, c, a, 0), a)]
+        actions.append((pool.functions.borrow(net.tokens[DEBT].address, debt, VARIABLE_RATE, 0, a), a))
+    chain.send_many(mints)
+    chain.send_many(actions)
+    return accounts
+
+
+# ----------------------------------------------------------------------------- reading the chain
+
+def _pair(net: Devnet, sym: str):
+    return net.uniswap.v2_pairs[(sym, DEBT)]
+
+
+def pool_reserves(net: Devnet, sym: str) -> tuple[int, int]:
+    """(asset reserve, USDC reserve) of the asset's pair, in base units."""
+    pair = _pair(net, sym)
+    token0, (r0, r1, _ts) = net.chain.call_many([pair.functions.token0(), pair.functions.getReserves()])
+    return (r0, r1) if token0 == net.tokens[sym].address else (r1, r0)
+
+
+BALANCE_OF = "0x70a08231"             # balanceOf(address)
+GET_USER_ACCOUNT_DATA = "0xbf92857c"   # getUserAccountData(address)
+
+
+def _arg(address: str) -> str:
+    return address.lower().removeprefix("0x").rjust(64, "0")
+
+
+def balances(net: Devnet, accounts: list[str]) -> dict[str, dict[str, tuple[int, int]]]:
+    """account -> symbol -> (aToken balance, variable debt) for every reserve."""
+    m, syms = net.aave_v3, list(net.tokens)
+    calls = [(token.address, BALANCE_OF + _arg(a)) for a in accounts for s in syms
+             for token in (m.reserves[s].a_token, m.reserves[s].variable_debt)]
+    out = [w[0] for w in net.chain.call_words(calls)]
+    result, k = {}, 0
+    for a in accounts:
+        result[a] = {}
+        for s in syms:
+            result[a][s] = (out[k], out[k + 1])
+            k += 2
+    return result
+
+
+def health_factors(net: Devnet, accounts: list[str]) -> list[int]:
+    pool = net.aave_v3.pool.address
+    return [w[5] for w in net.chain.call_words([(pool, GET_USER_ACCOUNT_DATA + _arg(a)) for a in accounts])]
+
+
+def export_lake(net: Devnet, accounts: list[str], lake: Path, when: datetime) -> None:
+    """The on-chain book as a lake: markets, positions, prices, pools, gas (token units as float64)."""
+    block = int(net.chain.rpc("eth_blockNumber"), 16)
+    ts = pa.array([when], type=pa.timestamp("us", tz="UTC"))[0]
+    syms = sorted(net.tokens)
+    write_table(lake, "markets", pa.table({
+        "protocol": ["aave-v3"] * len(syms), "market": [MARKET] * len(syms), "asset": syms,
+        "asset_address": [net.tokens[s].address for s in syms],
+        "decimals": pa.array([net.assets[s].decimals for s in syms], pa.int32()),
+        "ltv": [net.assets[s].params.ltv / 1e4 for s in syms],
+        "liquidation_threshold": [net.assets[s].params.liquidation_threshold / 1e4 for s in syms],
+        "liquidation_bonus": [net.assets[s].params.liquidation_bonus / 1e4 - 1 for s in syms],
+        "close_factor": [0.5] * len(syms),
+        "protocol_fee": [net.assets[s].params.protocol_fee / 1e4 for s in syms],
+        "supply_cap": [0.0] * len(syms), "borrow_cap": [0.0] * len(syms),
+        "emode_category": pa.array([0] * len(syms), pa.int32()),
+        "valid_from_block": pa.array([0] * len(syms), pa.int64()),
+    }))
+    rows = {k: [] for k in ("account", "asset", "collateral", "debt")}
+    for a, per in balances(net, accounts).items():
+        for s, (c, d) in per.items():
+            if c or d:
+                unit = 10**net.assets[s].decimals
+                rows["account"].append(a); rows["asset"].append(s)
+                rows["collateral"].append(c / unit); rows["debt"].append(d / unit)
+    n = len(rows["account"])
+    write_table(lake, "positions", pa.table({
+        "protocol": ["aave-v3"] * n, "market": [MARKET] * n, **rows,
+        "block_number": pa.array([block] * n, pa.int64()), "timestamp": pa.array([ts] * n)}))
+    answers = net.chain.call_many([net.feeds[s].functions.latestAnswer() for s in syms])
+    write_table(lake, "prices", pa.table({
+        "asset": syms, "timestamp": pa.array([ts] * len(syms)), "price_usd": [x / 1e8 for x in answers],
+        "source": ["devnet-feed"] * len(syms), "outlier": [False] * len(syms)}))
+    pools = {k: [] for k in ("pool", "token0", "token1", "reserve0", "reserve1")}
+    for s in VOLATILE:
+        r_asset, r_usdc = pool_reserves(net, s)
+        pools["pool"].append(_pair(net, s).address)
+        pools["token0"].append(s); pools["token1"].append(DEBT)
+        pools["reserve0"].append(r_asset / 10**net.assets[s].decimals)
+        pools["reserve1"].append(r_usdc / 10**net.assets[DEBT].decimals)
+    k = len(VOLATILE)
+    write_table(lake, "pools", pa.table({
+        "dex": ["uniswap-v2"] * k, **{c: pools[c] for c in ("pool", "token0", "token1")}, "fee": [0.003] * k,
+        "block_number": pa.array([block] * k, pa.int64()), "timestamp": pa.array([ts] * k),
+        "reserve0": pools["reserve0"], "reserve1": pools["reserve1"],
+        "sqrt_price_x96": pa.array([None] * k, pa.string()), "tick": pa.array([None] * k, pa.int32()),
+        "liquidity": pa.array([None] * k, pa.string())}))
+    write_table(lake, "gas", pa.table({"timestamp": pa.array([ts]), "gas_price_gwei": [0.0]}))
+
+
+# ----------------------------------------------------------------------------- driving the crash
+
+@dataclass(frozen=True)
+class ChainLiquidation:
+    step: int
+    round: int                  # the round of the step in which the account first fell below HF 1
+    account: str
+    collateral_asset: str
+    debt_repaid: int            # base units of USDC
+    collateral_seized: int      # base units of the collateral: to the bot and the treasury
+    protocol_fee: int
+    sold_for: int               # USDC the bot got for its collateral in the pair
+
+
+@dataclass
+class CrashResult:
+    liquidations: list[ChainLiquidation] = field(default_factory=list)
+    final: dict = field(default_factory=dict)            # balances() at the end
+    final_answers: dict = field(default_factory=dict)    # symbol -> feed answer (8 decimals)
+
+    def bad_debt_usd(self, net: Devnet) -> float:
+        """Σ max(0, debt value - collateral value) at the final feed prices (the engine's metric)."""
+        total = 0.0
+        for per in self.final.values():
+            value = sum((d - c) / 10**net.assets[s].decimals * self.final_answers[s] / 1e8 for s, (c, d) in per.items())
+            total += max(0.0, value)
+        return total
+
+
+def arbitrage_to(net: Devnet, sym: str, price_usd: float, lp: str) -> None:
+    """Put the pair at `price_usd` along its own x*y = k, fee-free: burn LP tokens, top up, sync()."""
+    pair, chain = _pair(net, sym), net.chain
+    b, q = pool_reserves(net, sym)
+    ub, uq = 10**net.assets[sym].decimals, 10**net.assets[DEBT].decimals
+    base, quote = uniswap_v2.reserves_at_price(b / ub, q / uq, price_usd)
+    target_b, target_q = round(base * ub), round(quote * uq)
+    supply, held = chain.call_many([pair.functions.totalSupply(), pair.functions.balanceOf(lp)])
+    # smallest burn that takes each reserve down to its target: burn * r // supply >= r - target
+    need = max(-(-(r - t) * supply // r) for r, t in ((b, target_b), (q, target_q)))
+    # ... and the pair refuses a burn that pays out zero of either token
+    burn = min(held, max(need, -(-supply // min(b, q)))) if need > 0 else 0
+    # UniswapV2Pair.burn pays liquidity * balance / totalSupply of each token, rounded down
+    left_b, left_q = b - burn * b // supply, q - burn * q // supply
+    if left_b > target_b or left_q > target_q:
+        raise RuntimeError(f"{sym}: the LP holds too little of the pool to move it to {price_usd}")
+    calls = []
+    if burn:
+        calls += [(pair.functions.transfer(pair.address, burn), lp), (pair.functions.burn(lp), lp)]
+    calls += [(net.tokens[sym].functions.transfer(pair.address, target_b - left_b), lp),
+              (net.tokens[DEBT].functions.transfer(pair.address, target_q - left_q), lp),
+              (pair.functions.sync(), lp)]
+    chain.send_many(calls)
+
+
+def feeds_follow_pools(net: Devnet) -> dict[str, int]:
+    """Each volatile feed takes its pair's price (8 decimals, rounded half up); returns the answers."""
+    answers = {}
+    for s in VOLATILE:
+        b, q = pool_reserves(net, s)
+        num = q * 10**(net.assets[s].decimals + 8)
+        den = b * 10**net.assets[DEBT].decimals
+        answers[s] = (2 * num + den) // (2 * den)
+    net.set_prices(answers)
+    return answers
+
+
+def _best_seizure(net: Devnet, per: dict, hf_wad: int, answers: dict[str, int]):
+    """(profit in USDC units, collateral symbol, expected outcome) of the best collateral to seize."""
+    best = None
+    debt = per[DEBT][1]
+    for s in sorted(VOLATILE):        # the engine's reserve order (by asset name) breaks ties the same way
+        coll = per[s][0]
+        if coll == 0 or debt == 0:
+            continue
+        spec = net.assets[s]
+        repaid, to_bot, fee = aave_v3.liquidation_exact(
+            MAX_UINT, debt, hf_wad, coll, answers[s], answers[DEBT], spec.decimals,
+            net.assets[DEBT].decimals, spec.params.liquidation_bonus, spec.params.protocol_fee)
+        r_asset, r_usdc = pool_reserves(net, s)
+        proceeds = uniswap_v2.get_amount_out_exact(to_bot, r_asset, r_usdc)
+        profit = proceeds - repaid
+        if best is None or profit > best[0]:
+            best = (profit, s, (repaid, to_bot, fee, proceeds))
+    return best
+
+
+def run_on_chain(net: Devnet, accounts: list[str], exogenous: dict[str, np.ndarray], *, bot: str, lp: str,
+                 max_rounds: int = 50) -> CrashResult:
+    """Drive the devnet through the path (`exogenous[symbol]` = USD price per step) with one bot."""
+    chain, pool = net.chain, net.aave_v3.pool
+    order = {a: i for i, a in enumerate(sorted(accounts))}    # the engine's tie-break: account order
+    result = CrashResult()
+    answers = {s: int(x) for s, x in zip(net.tokens, chain.call_many(
+        [net.feeds[s].functions.latestAnswer() for s in net.tokens]))}
+    steps = len(next(iter(exogenous.values())))
+    for step in range(steps):
+        for s in VOLATILE:
+            arbitrage_to(net, s, float(exogenous[s][step]), lp)
+        answers.update(feeds_follow_pools(net))
+        first_round: dict[str, int] = {}       # as the engine records it: the round an account first fell below 1
+        for rnd in range(max_rounds):
+            below = sorted((hf, order[a], a) for a, hf in zip(accounts, health_factors(net, accounts))
+                           if hf < aave_v3.WAD)
+            if not below:
+                break
+            for _, _, a in below:
+                first_round.setdefault(a, rnd)
+            books = balances(net, [a for _, _, a in below])
+            acted = 0
+            for hf_wad, _, a in below:
+                best = _best_seizure(net, books[a], hf_wad, answers)
+                if best is None or best[0] < 0:
+                    continue
+                _, s, (repaid, to_bot, fee, proceeds) = best
+                watch = [net.aave_v3.reserves[s].a_token.functions.balanceOf(a),
+                         net.aave_v3.reserves[DEBT].variable_debt.functions.balanceOf(a),
+                         net.aave_v3.reserves[s].a_token.functions.balanceOf(net.aave_v3.treasury),
+                         net.tokens[s].functions.balanceOf(bot)]
+                before = chain.call_many(watch)
+                chain.send(pool.functions.liquidationCall(net.tokens[s].address, net.tokens[DEBT].address,
+                                                          a, MAX_UINT, False), bot)
+                after = chain.call_many(watch)
+                seized, paid = before[0] - after[0], before[1] - after[1]
+                fee, got = after[2] - before[2], after[3] - before[3]
+                # sell what the bot received into the real pair, at the pair's exact price
+                r_asset, r_usdc = pool_reserves(net, s)
+                out = uniswap_v2.get_amount_out_exact(got, r_asset, r_usdc)
+                pair = _pair(net, s)
+                zero_in = chain.call_many([pair.functions.token0()])[0] == net.tokens[s].address
+                chain.send_many([(net.tokens[s].functions.transfer(pair.address, got), bot),
+                                 (pair.functions.swap(*((0, out) if zero_in else (out, 0)), bot, b""), bot)])
+                result.liquidations.append(ChainLiquidation(step, first_round[a], a, s, paid, seized, fee, out))
+                acted += 1
+            if not acted:
+                break
+            answers.update(feeds_follow_pools(net))
+    result.final = balances(net, accounts)
+    result.final_answers = dict(answers)
+    return result
