@@ -20,18 +20,32 @@ from backtest.errors import InputError
 MARKET_PARAMS = ("ltv", "liquidation_threshold", "liquidation_bonus", "close_factor", "protocol_fee")
 
 
+ORACLE_KINDS = ("chainlink", "osm", "twap")
+
+
 @dataclass(frozen=True)
 class OracleConfig:
+    kind: str = "chainlink"           # chainlink (push on deviation/heartbeat) | osm (Maker, one hop late) | twap
     deviation: float = 0.005          # Chainlink ETH/USD: 0.5 %
     heartbeat_seconds: int = 3600
+    hop_seconds: int = 3600           # OSM: the price current in hour h was observed at the start of h-1
+    window_seconds: int = 1800        # TWAP window over the market (pool) price
+    per_asset: tuple[tuple[str, object], ...] = ()   # ("CRV.kind", "twap"), ("USDC.deviation", 0.01)
+
+    def for_asset(self, asset: str, name: str):
+        return dict(self.per_asset).get(f"{asset}.{name}", getattr(self, name))
 
 
 @dataclass(frozen=True)
 class LiquidatorConfig:
+    name: str = "profit-seeker"
     min_profit_usd: float = 0.0       # after bonus, swap cost and gas
     gas_units: int = 500_000          # liquidationCall + two swaps
     gas_asset: str = "WETH"           # gas is paid in this asset's market price
     sizes: tuple[float, ...] = (1.0, 0.5, 0.25, 0.1)   # fractions of the close-factor maximum tried
+    latency_blocks: int = 0           # acts only on accounts liquidatable for at least this long
+    capital_usd: float = 0.0          # own funds for the repayment; 0 = unlimited
+    flash_loan_fee: float = 0.0005    # paid on the part of a repayment above its capital (Aave v3: 5 bps)
 
 
 @dataclass(frozen=True)
@@ -46,23 +60,27 @@ class RunConfig:
     max_rounds: int = 50
     oracle: OracleConfig = field(default_factory=OracleConfig)
     liquidator: LiquidatorConfig = field(default_factory=LiquidatorConfig)
+    competitors: tuple[LiquidatorConfig, ...] = ()   # more liquidators; the most profitable acts
     market_overrides: tuple[tuple[str, float], ...] = ()   # ("liquidation_threshold.CRV", 0.7)
     scenario_spec: dict = field(default_factory=dict, compare=False)  # the scenario as loaded
 
     def to_toml(self) -> str:
         data = dataclasses.asdict(self)
         data["market_overrides"] = {k: v for k, v in self.market_overrides}
-        data["liquidator"]["sizes"] = list(self.liquidator.sizes)
+        data["oracle"]["per_asset"] = {k: v for k, v in self.oracle.per_asset}
+        for agent in [data["liquidator"], *data["competitors"]]:
+            agent["sizes"] = list(agent["sizes"])
         return tomli_w.dumps(_drop_none(data))
 
     @classmethod
     def from_toml(cls, text: str, source="config.toml") -> "RunConfig":
         data = tomllib.loads(text)
         try:
-            data["oracle"] = OracleConfig(**data.get("oracle", {}))
-            liq = data.get("liquidator", {})
-            liq["sizes"] = tuple(liq.get("sizes", LiquidatorConfig.sizes))
-            data["liquidator"] = LiquidatorConfig(**liq)
+            oracle = data.get("oracle", {})
+            oracle["per_asset"] = tuple(sorted(oracle.get("per_asset", {}).items()))
+            data["oracle"] = OracleConfig(**oracle)
+            data["liquidator"] = _agent(data.get("liquidator", {}))
+            data["competitors"] = tuple(_agent(a) for a in data.get("competitors", []))
             data["market_overrides"] = tuple(sorted(data.get("market_overrides", {}).items()))
             return cls(**data)
         except TypeError as exc:
@@ -74,6 +92,12 @@ class RunConfig:
     def market_param(self, name: str, asset: str, default: float) -> float:
         table = dict(self.market_overrides)
         return table.get(f"{name}.{asset}", table.get(name, default))
+
+
+def _agent(table: dict) -> LiquidatorConfig:
+    table = dict(table)
+    table["sizes"] = tuple(table.get("sizes", LiquidatorConfig.sizes))
+    return LiquidatorConfig(**table)
 
 
 def _drop_none(d):
@@ -124,15 +148,30 @@ def _apply_one(config: RunConfig, key: str, value) -> RunConfig:
         table[key] = v
         return dataclasses.replace(config, market_overrides=tuple(sorted(table.items())))
     names = {f.name: f for f in fields(config)}
+    if head == "competitors":
+        if not isinstance(value, list):
+            raise InputError("competitors takes a list of liquidator tables (in a scenario's [parameters])")
+        return dataclasses.replace(config, competitors=tuple(_agent(a) for a in value))
+    if head == "oracle" and "." in rest:                 # oracle.CRV.kind = twap
+        asset, _, name = rest.partition(".")
+        if name not in {f.name for f in fields(OracleConfig)} - {"per_asset"}:
+            raise InputError(f"unknown oracle parameter {key!r}")
+        kind = {f.name: f.type for f in fields(OracleConfig)}[name]
+        v = value if not isinstance(value, str) else _coerce(value, kind, key)
+        table = dict(config.oracle.per_asset)
+        table[f"{asset}.{name}"] = v
+        return dataclasses.replace(config, oracle=dataclasses.replace(config.oracle, per_asset=tuple(sorted(table.items()))))
     if head in ("oracle", "liquidator") and rest:
         sub = getattr(config, head)
         subfields = {f.name: f for f in fields(sub)}
         if rest not in subfields:
             raise InputError(f"unknown parameter {key!r} (known: {', '.join(head + '.' + n for n in subfields)})")
         v = value if not isinstance(value, str) else _coerce(value, subfields[rest].type, key)
+        if rest == "kind" and v not in ORACLE_KINDS:
+            raise InputError(f"--set {key}={v}: oracle kinds are {', '.join(ORACLE_KINDS)}")
         return dataclasses.replace(config, **{head: dataclasses.replace(sub, **{rest: v})})
     settable = [n for n in names if n not in ("scenario", "lake", "market_overrides", "scenario_spec",
-                                              "oracle", "liquidator")]
+                                              "oracle", "liquidator", "competitors")]
     if key == "protocol":
         from backtest.engine.rules import RULES
         if value not in RULES:

@@ -76,6 +76,23 @@ def best_plan(coll: np.ndarray, debt: np.ndarray, hf: float, price: np.ndarray, 
     return Plan(best[1], best[2], *best[3:], gas_usd)
 
 
+def choose_agent(plan: Plan, agents, gas_usd_per_unit: float, waited_blocks: float, repay_usd: float):
+    """The liquidator that takes this plan: among those whose latency has passed, the one left
+    with the most profit after its own gas and flash-loan fee, if that clears its threshold.
+    Others do not duplicate the liquidation. Returns (agent, its gas USD, its profit) or None."""
+    best = None
+    gross = plan.proceeds_usd - plan.cost_usd
+    for agent in agents:
+        if waited_blocks < agent.latency_blocks:
+            continue
+        gas = gas_usd_per_unit * agent.gas_units
+        borrowed = max(repay_usd - agent.capital_usd, 0.0) if agent.capital_usd > 0 else 0.0
+        profit = gross - gas - borrowed * agent.flash_loan_fee
+        if profit >= agent.min_profit_usd and (best is None or profit > best[2]):
+            best = (agent, gas, profit)
+    return best
+
+
 def execute(plan: Plan, i: int, coll: np.ndarray, debt: np.ndarray, venues: Venues,
             reserve_asset: np.ndarray) -> tuple[float, float]:
     """Apply a plan to the book and the pools; returns the (cost, proceeds) actually realised."""

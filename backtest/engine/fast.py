@@ -21,6 +21,29 @@ from backtest.engine.watchlist import Watchlist
 from backtest.markets.oracle import chainlink_update
 
 
+# The most each protocol lets a liquidator repay, as a share of one debt reserve while HF > 0.95
+# (below it profit_upper_bound allows 100 %). backtest/engine/rules.py: aave_v3_terms repays
+# close_factor (aave/aave-v3-core LiquidationLogic), aave_v2_terms a fixed 50 %
+# (aave/protocol-v2 LendingPoolCollateralManager), compound_v2_terms closeFactor
+# (compound-finance/compound-protocol Comptroller). Aave v3.3 can close 100 % of a small
+# position at any HF, so it (and any rule not listed) keeps the 100 % bound of replay.py.
+_CAP_BY_RULE = {"aave-v3": "close_factor", "compound-v2": "close_factor", "aave-v2": 0.5}
+
+
+def repay_cap(rule_name: str, params, n_reserves: int) -> np.ndarray:
+    """The close factor to bound a rule's profit with (per debt reserve).
+
+    replay.py bounds every protocol with a 100 % close factor; with the real cap the bound is
+    still an upper bound on best_plan's profit (same prices, no fees, no impact, size <= 1) but
+    far tighter, so accounts under water whose liquidation cannot pay for its gas are no
+    longer priced with best_plan step after step. Same liquidations, fewer calls.
+    """
+    cap = _CAP_BY_RULE.get(rule_name)
+    if cap == "close_factor":
+        return params.close_factor
+    return np.full(n_reserves, 1.0 if cap is None else cap)
+
+
 def replay(inputs: ReplayInputs, config: RunConfig, feedback: bool | None = None) -> Outcome:
     book, exo, asset_of = inputs.book, inputs.exogenous, inputs.book.reserve_asset
     feedback = config.feedback if feedback is None else feedback
@@ -28,6 +51,7 @@ def replay(inputs: ReplayInputs, config: RunConfig, feedback: bool | None = None
     rules = {p: rules_for(p) for p in sorted(set(book.protocol))}
     row_rules = [rules[p] for p in book.protocol]
     floors = np.array([r.floors_average_lt for r in row_rules], dtype=bool)
+    row_names = np.array([r.name for r in row_rules], dtype=object)
     lt, params = book.liquidation_threshold, Params(book.liquidation_bonus, book.protocol_fee, book.close_factor)
     schedule = list(book.schedule)
     venues = initial_venues(inputs, feedback)
@@ -36,7 +60,7 @@ def replay(inputs: ReplayInputs, config: RunConfig, feedback: bool | None = None
     liq = config.liquidator
     gas_asset = book.price_assets.index(liq.gas_asset) if liq.gas_asset in book.price_assets else None
     oracle_args = (config.oracle.deviation, config.oracle.heartbeat_seconds)
-    no_fee, full_close = np.zeros(len(lt)), np.ones(len(lt))
+    no_fee = np.zeros(len(lt))
     watch = Watchlist(coll, debt, lt, oracle[asset_of])
     rec = Recorder(inputs)
     for step in range(len(inputs.times)):
@@ -53,6 +77,8 @@ def replay(inputs: ReplayInputs, config: RunConfig, feedback: bool | None = None
         for rnd in range(config.max_rounds):
             price = oracle[asset_of]
             rows = watch.candidates(price)
+            if len(rows) == 0:
+                break
             hf_rows = health_factor(coll[rows] * price, debt[rows] * price, lt, floors[rows])
             under = hf_rows < 1.0
             below, hf_below = rows[under], hf_rows[under]
@@ -63,8 +89,17 @@ def replay(inputs: ReplayInputs, config: RunConfig, feedback: bool | None = None
             hf = dict(zip(below.tolist(), hf_below))
             for i in below.tolist():
                 first_round.setdefault(i, rnd)
-            bound = profit_upper_bound(coll[below], debt[below], hf_below, price, venues.price[asset_of], lt,
-                                       params.bonus, no_fee, full_close, gas_usd)
+            market = venues.price[asset_of]
+            if len(rules) == 1:
+                bound = profit_upper_bound(coll[below], debt[below], hf_below, price, market, lt, params.bonus,
+                                           no_fee, repay_cap(row_rules[0].name, params, len(lt)), gas_usd)
+            else:
+                bound = np.empty(len(below))
+                for name in rules:
+                    sel = row_names[below] == name
+                    bound[sel] = profit_upper_bound(coll[below[sel]], debt[below[sel]], hf_below[sel], price,
+                                                    market, lt, params.bonus, no_fee,
+                                                    repay_cap(name, params, len(lt)), gas_usd)
             acted = 0
             for i in below[bound >= liq.min_profit_usd].tolist():
                 plan = best_plan(coll[i], debt[i], hf[i], price, venues, asset_of, lt, params, row_rules[i],

@@ -56,14 +56,15 @@ class Recorder:
         self._burned = 0.0          # deficits burned so far (Aave v3.3+): bad debt that left the book
 
     def liquidation(self, step: int, i: int, plan: Plan, oracle: np.ndarray, rnd: int, cost: float,
-                    proceeds: float, hf_before: float, hf_after: float, deficit: float = 0.0) -> None:
+                    proceeds: float, hf_before: float, hf_after: float, deficit: float = 0.0,
+                    liquidator: str = "profit-seeker") -> None:
         """`oracle` is the price of every reserve at the time of the liquidation."""
         book, d, c = self.inputs.book, plan.debt_asset, plan.collateral_asset
         values = dict(step=step, timestamp=self.inputs.times[step], protocol=book.protocol[i],
                       account=book.accounts[i], debt_asset=book.assets[d], collateral_asset=book.assets[c],
                       debt_repaid=plan.repay, collateral_seized=plan.taken, protocol_fee=plan.fee,
                       debt_price=oracle[d], collateral_price=oracle[c], debt_repaid_usd=plan.repay * oracle[d],
-                      collateral_seized_usd=plan.taken * oracle[c], round=rnd, liquidator="profit-seeker",
+                      collateral_seized_usd=plan.taken * oracle[c], round=rnd, liquidator=liquidator,
                       cost_usd=cost, proceeds_usd=proceeds, gas_usd=plan.gas_usd,
                       profit_usd=proceeds - cost - plan.gas_usd, health_factor_before=hf_before,
                       health_factor_after=hf_after, deficit_usd=deficit)

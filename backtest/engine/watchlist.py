@@ -46,10 +46,15 @@ class Watchlist:
         self.coll, self.debt = coll, debt
         self.weight = lt - FLOOR                          # may be -1e-4 for LT 0: still a valid bound
         self.borrower = (debt > 0).any(axis=1)            # liquidations only repay: never grows
+        self._lender = np.flatnonzero(~self.borrower)
         n = len(coll)
-        self.budget = budget if budget is not None else max(1024, n // 512)
+        self.budget = budget if budget is not None else max(1024, n // 128)
         self.dirty = np.zeros(n, dtype=bool)
         self.dirty_rows: list[int] = []
+        self._signs = np.stack([self.weight, np.abs(self.weight)], axis=1)
+        self.rank = np.full(n, n, dtype=np.int64)          # position in `order`, n if not kept
+        self._ranked = np.zeros(0, dtype=np.int64)
+        self._last = None
         self.anchors = 0              # how many times the anchor moved
         self.examined = 0             # rows whose margin the last call computed
         self._anchor(np.asarray(prices, dtype=float))
@@ -59,6 +64,8 @@ class Watchlist:
     def candidates(self, prices: np.ndarray) -> np.ndarray:
         """Sorted row indices that may have HF < 1 at `prices` (every row that does, and a few more)."""
         prices = np.asarray(prices, dtype=float)
+        if self._last is not None and np.array_equal(prices, self._last[0]):
+            return self._last[1]                          # nothing moved, no row changed
         move = self._move(prices)
         k = int(np.searchsorted(self.rho, move, side="right"))
         if move >= self.cap or k + len(self.dirty_rows) > self.limit:
@@ -66,16 +73,18 @@ class Watchlist:
             k = int(np.searchsorted(self.rho, 0.0, side="right"))
         pool = self.order[:k]
         if self.dirty_rows:
-            pool = np.union1d(pool, np.asarray(self.dirty_rows, dtype=np.int64))
-        else:
-            pool = np.sort(pool)
+            extra = np.asarray(self.dirty_rows, dtype=np.int64)
+            pool = np.concatenate([pool, extra[self.rank[extra] >= k]])   # not already in the prefix
+        pool = np.sort(pool)
         self.examined = len(pool)
-        if len(pool) == 0:
-            return pool
-        return pool[self._maybe_below(pool, prices)]
+        if len(pool):
+            pool = pool[self._maybe_below(pool, prices)]
+        self._last = (prices.copy(), pool)
+        return pool
 
     def update(self, rows) -> None:
         """Rows whose collateral or debt changed: examined every call until the next re-anchor."""
+        self._last = None
         for i in np.atleast_1d(rows).tolist():
             if not self.dirty[i]:
                 self.dirty[i] = True
@@ -84,40 +93,62 @@ class Watchlist:
     # ------------------------------------------------------------------ internals
 
     def _maybe_below(self, rows: np.ndarray, prices: np.ndarray) -> np.ndarray:
-        c, d = self.coll[rows], self.debt[rows]
-        margin = c @ (self.weight * prices) - d @ prices
-        scale = c @ (np.abs(self.weight) * prices) + d @ prices
+        both = self.coll[rows] @ (self._signs * prices[:, None])        # [K, 2]: LT-weighted, |LT|-weighted
+        debt_usd = self.debt[rows] @ prices
+        margin, scale = both[:, 0] - debt_usd, both[:, 1] + debt_usd
         return (margin < SLACK * scale) & self.borrower[rows]
 
     def _move(self, prices: np.ndarray) -> float:
-        """Largest relative price move since the anchor (inf if an anchor price was 0)."""
-        with np.errstate(divide="ignore", invalid="ignore"):
-            rel = np.abs(prices / self.p0 - 1.0)
-        rel = np.where(prices == self.p0, 0.0, rel)
-        return float(np.nan_to_num(rel, nan=np.inf).max()) if rel.size else 0.0
+        """Largest relative price move since the anchor (inf if an anchor price was 0 or a price is NaN)."""
+        if not prices.size:
+            return 0.0
+        if self._degenerate:
+            with np.errstate(divide="ignore", invalid="ignore"):
+                rel = np.where(prices == self.p0, 0.0, np.abs(prices / self.p0 - 1.0))
+        else:
+            rel = np.abs(prices * self._inv_p0 - 1.0)
+        move = float(rel.max())
+        return move if move == move else np.inf
+
+    @staticmethod
+    def _nearest(rho: np.ndarray, keep: int) -> tuple[np.ndarray, float]:
+        """About `keep` rows of smallest rho, and a cap: every row left out has rho >= cap.
+
+        The cap is a quantile of a strided sample (O(N) to apply, no full sort or partition).
+        """
+        n = len(rho)
+        if keep >= n:
+            return np.flatnonzero(rho < np.inf), np.inf
+        stride = max(1, n // 65_536)
+        sample = rho[::stride]
+        j = min(len(sample) - 1, keep // stride)
+        cap = float(np.partition(sample, j)[j])
+        if not cap > 0:                                   # most of the book is under water
+            positive = rho[rho > 0]
+            cap = float(positive.min()) if len(positive) else np.inf
+        return np.flatnonzero(rho < cap), cap
 
     def _anchor(self, prices: np.ndarray) -> None:
         """rho per borrower at `prices`; keep the closest few thousand sorted, the rest beyond `cap`."""
         self.p0 = prices.copy()
+        self._degenerate = not (np.isfinite(prices).all() and (prices > 0).all())
+        self._inv_p0 = None if self._degenerate else 1.0 / prices
+        self._last = None
         self.anchors += 1
+        both = self.coll @ (self._signs * prices[:, None])
         debt_usd = self.debt @ prices
-        margin = self.coll @ (self.weight * prices) - debt_usd
-        scale = self.coll @ (np.abs(self.weight) * prices) + debt_usd
+        margin, scale = both[:, 0] - debt_usd, both[:, 1] + debt_usd
         with np.errstate(divide="ignore", invalid="ignore"):
             rho = (margin - SLACK * scale) / (scale * (1.0 + SLACK))
-        rho = np.where(scale > 0, rho, -np.inf)           # a borrower with nothing priced: always look
-        rho = np.where(self.borrower, rho, np.inf)        # no debt: HF is +inf whatever the prices
-        below = int((rho <= 0).sum())
+        rho[~(scale > 0)] = -np.inf                       # a borrower with nothing priced: always look
+        rho[self._lender] = np.inf                        # no debt: HF is +inf whatever the prices
+        below = int(np.count_nonzero(rho <= 0))
         self.limit = self.budget + 2 * below
-        keep = min(len(rho), max(1, 2 * self.limit))
-        if keep < len(rho):
-            near = np.argpartition(rho, keep)[:keep]
-            self.cap = float(rho[near].max())             # rows left out all have rho >= cap
-        else:
-            near = np.arange(len(rho))
-            self.cap = np.inf
-        near = near[np.isfinite(rho[near]) | (rho[near] < 0)]
+        near, self.cap = self._nearest(rho, 2 * self.limit)
         near = near[np.argsort(rho[near], kind="stable")]
         self.order, self.rho = near.astype(np.int64), rho[near]
+        self.rank[self._ranked] = len(self.rank)          # forget the old order, O(kept) not O(N)
+        self.rank[near] = np.arange(len(near))
+        self._ranked = near
         self.dirty[self.dirty_rows] = False
         self.dirty_rows = []
