@@ -21,7 +21,7 @@ FAMILIES = [
     ("binance_1h_misrori/CRVUSDT_1h.csv", "CRV", "binance", 23988, "2021-04-04T22:00", "2023-12-30T21:00"),
     ("binance_1h_misrori/USDCUSDT_1h.csv", "USDC", "binance", 19993, "2021-04-04T22:00", "2023-12-30T21:00"),
     ("binance_1h_misrori/WBTCUSDT_1h.csv", "WBTC", "binance", 5916, "2023-04-28T11:00", "2023-12-30T22:00"),
-    ("binance_1h_hopeffy/ETHUSDT_1h.csv", "ETH", "ohlcv", 34349, "2022-01-01T01:00", "2025-12-02T06:00"),
+    ("binance_1h_hopeffy/ETHUSDT_1h.csv", "ETH", "ohlcv", 34349, "2022-01-01T01:00", "2025-12-02T06:00"),  # no ticker column
     # CoinGecko: point prices, stamped as given (ms).
     ("coingecko_hourly_bhemen_aave_data/usd_prices/WETH_usd.csv", "WETH", "coingecko", 18861,
      "2021-01-01T00:26", "2023-02-25T23:04"),
