@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 
 from backtest.errors import InputError
-from backtest.ingest.pipeline import ingest
+from backtest.ingest.pipeline import ingest, ingest_cryo, parse_addresses
 from backtest.ingest.rpc import RangePlan, RpcClient, RpcError, redact
 from backtest.ingest.sources import SOURCES
 
@@ -34,8 +34,10 @@ def register(sub) -> None:
                    help="JSON-RPC endpoint (default: $ETH_RPC_URL)")
     p.add_argument("--source", required=True, choices=SOURCES)
     p.add_argument("--address", action="append", default=[],
-                   help="contract address (repeatable; comma-separated also works)")
-    p.add_argument("--from-block", type=int, required=True)
+                   help="contract address, or kind=address (repeatable; comma-separated also works)")
+    p.add_argument("--cryo", type=Path, metavar="DIR",
+                   help="decode an existing cryo logs dump in place instead of fetching (--rpc optional)")
+    p.add_argument("--from-block", type=int, help="first block (required unless --cryo)")
     p.add_argument("--to-block", type=int, default=None, help="last block (default: head minus confirmations)")
     p.add_argument("--lake", type=Path, default=Path(os.environ.get("BACKTEST_LAKE", "lake")))
     p.add_argument("--confirmations", type=int, default=12,
@@ -49,14 +51,17 @@ def register(sub) -> None:
 
 
 def main(args) -> int:
+    items = [a.strip() for item in args.address for a in item.split(",") if a.strip()]
+    kinds = parse_addresses(items, args.source)
+    if args.cryo is not None:
+        return from_cryo(args, kinds)
     if not args.rpc:
         raise InputError("no RPC endpoint: pass --rpc URL or set ETH_RPC_URL")
+    if args.from_block is None:
+        raise InputError("--from-block is required when fetching from a node")
     if args.chunk_size < 1:
         raise InputError("--chunk-size must be >= 1")
-    addresses = [a.strip() for item in args.address for a in item.split(",") if a.strip()]
-    for a in addresses:
-        if not (a.startswith("0x") and len(a) == 42 and all(c in "0123456789abcdefABCDEF" for c in a[2:])):
-            raise InputError(f"not a contract address: {a!r}")
+    addresses = [a for _, a in kinds]
     client = RpcClient(args.rpc, timeout=args.timeout, retries=args.retries)
     plan = RangePlan(size=args.chunk_size, max_size=max(args.max_range, 1))
     print(f"ingest {args.source} from {redact(args.rpc)} into {args.lake}")
@@ -67,6 +72,21 @@ def main(args) -> int:
     except RpcError as exc:   # the node failed us: one line, the URL already redacted
         raise InputError(f"{exc} (rerun the same command to resume from the last checkpoint)") from None
     print(report.line())
+    for table, n in sorted(report.decoded.items()):
+        print(f"  {table}: {n} rows")
+    return 0
+
+
+def from_cryo(args, kinds) -> int:
+    if not kinds:
+        raise InputError("--address is required with --cryo (the dump holds every contract's logs)")
+    client = RpcClient(args.rpc, timeout=args.timeout, retries=args.retries) if args.rpc else None
+    try:
+        report = ingest_cryo(args.cryo, args.source, kinds, args.lake, client)
+    except RpcError as exc:
+        raise InputError(str(exc)) from None
+    print(f"decoded {args.source} from the cryo dump {args.cryo} ({report.network}, blocks {report.start}.."
+          f"{report.end}) into {args.lake}")
     for table, n in sorted(report.decoded.items()):
         print(f"  {table}: {n} rows")
     return 0

@@ -21,7 +21,7 @@ from backtest.errors import InputError
 from backtest.lake.io import atomic_path
 from backtest.lake.schemas import LOGS
 
-# cryo's chain-id -> network names for the common chains; anything else needs --network-name.
+# cryo's chain-id -> network names for the common chains; others are `network_<id>` as cryo 0.3 names them.
 NETWORKS = {1: "ethereum", 10: "optimism", 56: "bsc", 100: "gnosis", 137: "polygon", 8453: "base",
             42161: "arbitrum", 43114: "avalanche", 11155111: "sepolia", 17000: "holesky"}
 FILE_RE = re.compile(r"^(?P<network>.+?)__logs__(?:(?P<label>.+)__)?(?P<start>\d+)_to_(?P<end>\d+)\.parquet$")
@@ -29,7 +29,7 @@ SORT = [("block_number", "ascending"), ("log_index", "ascending")]
 
 
 def network_name(chain_id: int, override: str | None = None) -> str:
-    return override or NETWORKS.get(chain_id, f"chain{chain_id}")
+    return override or NETWORKS.get(chain_id, f"network_{chain_id}")
 
 
 def log_file_name(network: str, start: int, end: int) -> str:

@@ -148,14 +148,15 @@ def ingest(client: RpcClient, source: str, addresses: list[str], start: int, end
     return report
 
 
-def decode_source(lake: Path, network: str, source: str, contracts: pa.Table) -> dict[str, int]:
-    """Rebuild every decoded table of `source` from the lake's logs, filtered by contract kind and address."""
+def decode_source(lake: Path, network: str, source: str, contracts: pa.Table,
+                  logs_dir: Path | None = None) -> dict[str, int]:
+    """Rebuild every decoded table of `source` from the logs (the lake's, or a cryo dump), by contract kind and address."""
     mine = contracts.filter(pc.equal(contracts["source"], source)).to_pylist()
     by_kind: dict[str, list[bytes]] = {}
     for r in mine:
         by_kind.setdefault(r["kind"], []).append(bytes.fromhex(r["address"][2:]))
     every = [a for v in by_kind.values() for a in v]
-    logs = read_logs(Path(lake) / "logs", addresses=every)
+    logs = read_logs(Path(logs_dir or Path(lake) / "logs"), addresses=every)
     out = {}
     tables = {}
     for ev in events_of(source):
@@ -166,3 +167,48 @@ def decode_source(lake: Path, network: str, source: str, contracts: pa.Table) ->
         out[ev.table] = tables[ev.table].num_rows
     write_decoded(lake, network, tables)
     return out
+
+
+def parse_addresses(items: list[str], source: str) -> list[tuple[str, str]]:
+    """'0x..' or 'kind=0x..' (kind as in events.py: pool, atoken, vtoken, feed, pair, ctoken, ...)."""
+    from backtest.ingest.addresses import DEFAULT_KIND
+    out = []
+    for item in items:
+        kind, _, address = item.rpartition("=")
+        address = address.strip()
+        if not (address.startswith("0x") and len(address) == 42 and all(c in "0123456789abcdefABCDEF" for c in address[2:])):
+            raise InputError(f"not a contract address: {item!r}")
+        out.append((kind.strip() or DEFAULT_KIND[source], address))
+    return out
+
+
+def ingest_cryo(dump: Path, source: str, addresses: list[tuple[str, str]], lake: Path,
+                client: RpcClient | None = None) -> IngestReport:
+    """Decode a cryo `logs` dump where it lies (nothing copied). With a client, the top contracts are
+    expanded on chain (aTokens, aggregators) and block times fetched; without one, give every emitting
+    contract as kind=address."""
+    from backtest.ingest.logs import log_files
+    from backtest.ingest.sources import _row
+    t0 = time.monotonic()
+    files = log_files(dump)
+    if not files:
+        raise InputError("no cryo logs files ({network}__logs__{start}_to_{end}.parquet) in this folder", file=dump)
+    networks = {p.name.split("__")[0] for p, _, _ in files}
+    if len(networks) > 1:
+        raise InputError(f"the dump mixes networks {sorted(networks)}: give one network's folder", file=dump)
+    net = networks.pop()
+    start, end = min(lo for _, lo, _ in files), max(hi for _, _, hi in files)
+    if client is not None:
+        rows = discover(client, source, [a for _, a in addresses], client.chain_id(), end)
+    else:
+        rows = [_row(source, kind, a) for kind, a in addresses]
+    contracts = merge_contracts(lake, net, rows)
+    report = IngestReport(source, net, start, end)
+    if client is not None:
+        emitting = [bytes.fromhex(r["address"][2:]) for r in rows]
+        blocks = read_logs(dump, addresses=emitting)["block_number"].to_pylist()
+        add_block_times(client, lake, net, set(blocks))
+    report.decoded = decode_source(lake, net, source, contracts, logs_dir=dump)
+    report.logs = sum(report.decoded.values())
+    report.seconds = time.monotonic() - t0
+    return report

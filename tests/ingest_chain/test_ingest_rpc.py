@@ -18,7 +18,7 @@ from backtest.ingest.pipeline import ingest
 from backtest.ingest.rpc import RangePlan, RangeTooLarge, RpcClient, RpcError
 from backtest.lake.schemas import LOGS
 
-NAME = re.compile(r"^chain31337__logs__(\d{8})_to_(\d{8})\.parquet$")
+NAME = re.compile(r"^network_31337__logs__(\d{8})_to_(\d{8})\.parquet$")
 
 
 def feed_updates(net, n=12):
