@@ -56,8 +56,14 @@ def _replay_sections(run: RunResults, lake: Path | None, blocks: list) -> list[h
         "price paths per asset")))
     if len(liq):
         body = h.figure(fg.to_svg(fg.liquidations_over_time(liq, depth, _span(steps))),
-                        "Collateral seized per step (USD m) by protocol and collateral asset, stacked by cascade "
-                        "round (0 = made liquidatable by the exogenous move).", "liquidations over time")
+                        "Collateral seized per step (USD m), one panel per protocol, stacked by cascade round "
+                        "(0 = made liquidatable by the exogenous move; k+1 = only by round k's sales).",
+                        "liquidations over time by cascade round")
+        body += h.figure(fg.to_svg(fg.liquidations_over_time(liq, depth, _span(steps), by="collateral_asset")),
+                         "The same liquidations stacked by the collateral asset seized.",
+                         "liquidations over time by collateral asset")
+        body += h.table(_seized_table(liq))
+        blocks.append(("Liquidations by protocol and collateral", _seized_table(liq)))
     else:
         body = h.paragraph("No account was liquidated in this run.")
     sections.append(h.Section("liquidations", "Liquidations over time", body))
@@ -108,6 +114,15 @@ def _replay_sections(run: RunResults, lake: Path | None, blocks: list) -> list[h
         "start (after pool_depth_scale). Right: how far the pool price sits from the exogenous price (arbitrage "
         "closes the gap over arb_half_life_seconds).", "pool depth consumed")))
     return sections
+
+
+def _seized_table(liq: pd.DataFrame) -> pd.DataFrame:
+    """Liquidations and USD seized per (protocol, collateral asset), with the deepest round reached."""
+    g = liq.groupby(["protocol", "collateral_asset"]).agg(n=("account", "size"), usd=("collateral_seized_usd", "sum"),
+                                                          deepest=("round", "max")).reset_index()
+    return pd.DataFrame({"protocol": g["protocol"], "collateral": g["collateral_asset"],
+                         "liquidations": g["n"].map(lambda v: tb.fmt(v, "int")),
+                         "seized": g["usd"].map(lambda v: tb.fmt(v, "usd")), "deepest round": g["deepest"]})
 
 
 def _burned_note(liq: pd.DataFrame) -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 
 import matplotlib
+import matplotlib.patches
 import numpy as np
 import pandas as pd
 from matplotlib.colors import BoundaryNorm, ListedColormap
@@ -92,8 +93,7 @@ def price_paths(steps: pd.DataFrame, liq: pd.DataFrame, depth: int) -> Figure:
     if axes:
         axes[0].legend(loc="best")
         if len(liq):
-            fig.colorbar(matplotlib.cm.ScalarMappable(norm=norm, cmap=cmap), ax=axes, label="cascade round",
-                         ticks=_round_ticks(depth), shrink=0.5, aspect=30)
+            round_key(fig, axes, depth)
     return fig
 
 
@@ -101,32 +101,55 @@ def _round_ticks(depth: int) -> list[int]:
     return list(range(0, depth + 1, max(1, -(-(depth + 1) // 8))))
 
 
-def liquidations_over_time(liq: pd.DataFrame, depth: int, span: tuple | None = None) -> Figure:
-    """Collateral seized (USD) per step, one panel per (protocol, collateral asset), stacked by round.
+def _stacked_bars(ax, table: pd.DataFrame, width: float, colour) -> None:
+    """Bars per time (index), stacked by column, each column's colour from `colour(column)`."""
+    t = utc_naive(pd.Series(table.index))
+    bottom = np.zeros(len(table))
+    for col in table.columns:
+        values = table[col].to_numpy() / 1e6
+        ax.bar(t, values, width=width, bottom=bottom, color=colour(col), linewidth=0, label=str(col))
+        bottom += values
+
+
+def liquidations_over_time(liq: pd.DataFrame, depth: int, span: tuple | None = None, by: str = "round") -> Figure:
+    """Collateral seized (USD m) per step, one panel per protocol, stacked by cascade round
+    (`by="round"`) or by collateral asset (`by="collateral_asset"`).
 
     `span` (first, last step time) gives every panel the run's whole time axis, so panels line up.
     """
-    groups = sorted(liq.groupby(["protocol", "collateral_asset"]).groups) if len(liq) else []
-    fig, axes = _grid(len(groups), height=2.4)
+    protocols = sorted(liq["protocol"].unique()) if len(liq) else []
+    fig, axes = _grid(len(protocols), height=2.4)
     cmap, norm = round_colours(depth)
-    for ax, (protocol, asset) in zip(axes, groups):
-        mine = liq[(liq["protocol"] == protocol) & (liq["collateral_asset"] == asset)]
-        table = mine.pivot_table(index="timestamp", columns="round", values="collateral_seized_usd", aggfunc="sum",
+    assets = sorted(liq["collateral_asset"].unique()) if len(liq) else []
+    palette = matplotlib.colormaps["tab10"]
+    colour = (lambda r: cmap(norm(r))) if by == "round" else (lambda a: palette(assets.index(a) % 10))
+    width = _bar_width(liq) if len(liq) else 0.0
+    for ax, protocol in zip(axes, protocols):
+        mine = liq[liq["protocol"] == protocol]
+        table = mine.pivot_table(index="timestamp", columns=by, values="collateral_seized_usd", aggfunc="sum",
                                  fill_value=0.0).sort_index()
-        t = utc_naive(pd.Series(table.index))
-        width = _bar_width(liq)
-        bottom = np.zeros(len(table))
-        for rnd in table.columns:
-            ax.bar(t, table[rnd].to_numpy() / 1e6, width=width, bottom=bottom, color=cmap(norm(rnd)), linewidth=0)
-            bottom += table[rnd].to_numpy() / 1e6
-        ax.set_title(f"{protocol} · {asset} seized (USD m)")
+        _stacked_bars(ax, table, width, colour)
+        ax.set_title(f"{protocol}: collateral seized (USD m)")
         if span is not None:
             ax.set_xlim(*span)
         _date_axis(ax)
-    if groups:
+    if protocols and by == "round":
+        round_key(fig, axes, depth)
+    elif protocols:
+        handles = [matplotlib.patches.Patch(color=palette(i % 10), label=a) for i, a in enumerate(assets)]
+        fig.legend(handles=handles, loc="outside right upper", title="collateral")
+    return fig
+
+
+def round_key(fig: Figure, axes: list, depth: int) -> None:
+    """Up to 8 rounds a legend with one swatch each; deeper cascades a colour bar."""
+    cmap, norm = round_colours(depth)
+    if depth < 8:
+        handles = [matplotlib.patches.Patch(color=cmap(norm(r)), label=f"round {r}") for r in range(depth + 1)]
+        fig.legend(handles=handles, loc="outside right upper", title="cascade")
+    else:
         fig.colorbar(matplotlib.cm.ScalarMappable(norm=norm, cmap=cmap), ax=axes, label="cascade round",
                      ticks=_round_ticks(depth), shrink=0.5, aspect=30)
-    return fig
 
 
 def _bar_width(liq: pd.DataFrame) -> float:

@@ -123,4 +123,5 @@ def parameter_diff(names: list[str], configs: list[RunConfig]) -> pd.DataFrame:
 
 def key_settings(config: RunConfig) -> pd.DataFrame:
     flat = flat_config(config)
-    return pd.DataFrame([(k, str(v)) for k, v in flat.items()], columns=["setting", "value"])
+    return pd.DataFrame([(k, str(v) if v != "" else "(not set)") for k, v in flat.items()],
+                        columns=["setting", "value"])

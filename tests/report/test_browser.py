@@ -70,7 +70,7 @@ def test_the_report_draws_every_figure_without_an_error(browser, baseline, thin_
     (ARTIFACTS / "report.png").write_bytes(report.screenshot)
     assert report.errors == []
     assert report.remote_requests == []
-    assert len(report.images) == 6 and report.undrawn_images == []
+    assert len(report.images) == 7 and report.undrawn_images == []
     assert report.text_length > 2000
     # not a blank page: the screenshot is tall and has ink and colour (the figures)
     from PIL import Image

@@ -42,8 +42,8 @@ def test_the_report_is_one_file_that_fetches_nothing(baseline, tmp_path, capsys)
     assert main(["report", str(baseline), "--out", str(out)]) == 0
     page = parse(out)
     images = [a["src"] for t, a in page.tags if t == "img"]
-    # price paths, liquidations over time, bad debt, HF histogram, pool depth
-    assert len(images) == 5
+    # price paths, liquidations over time (by round, by asset), bad debt, HF histogram, pool depth
+    assert len(images) == 6
     assert all(src.startswith("data:image/svg+xml;base64,") for src in images)
     assert all(base64.b64decode(src.split(",", 1)[1]).startswith(b"<svg") for src in images)
     fetching = [(t, a) for t, a in page.tags for k in ("src", "href") if k in a
@@ -84,7 +84,7 @@ def test_the_comparison_names_the_changed_parameter_and_the_change(baseline, thi
     change = (thin["collateral_seized_usd"] - base["collateral_seized_usd"]) / base["collateral_seized_usd"]
     assert f"| collateral seized | ${base['collateral_seized_usd']:,.0f} | ${thin['collateral_seized_usd']:,.0f} | " \
            f"{change:+.1%} |" in text
-    assert len([t for t, a in parse(tmp_path / "c.html").tags if t == "img"]) == 6   # + the comparison figure
+    assert len([t for t, a in parse(tmp_path / "c.html").tags if t == "img"]) == 7   # + the comparison figure
 
 
 def test_relative_change_is_none_where_a_percentage_would_lie():
@@ -151,7 +151,7 @@ def test_without_the_lake_the_report_still_draws_and_says_what_is_missing(baseli
     assert "not found" in capsys.readouterr().err
     html = (moved / "report.html").read_text()
     assert "pass --lake" in html
-    assert len([t for t, a in parse(moved / "report.html").tags if t == "img"]) == 4   # no HF histogram
+    assert len([t for t, a in parse(moved / "report.html").tags if t == "img"]) == 5   # no HF histogram
 
 
 @pytest.fixture
