@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import bisect
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -125,30 +125,30 @@ class V3Pool:
         self.state = res.state
         return float(res.amount_out) / 10.0 ** self.quote_decimals
 
-    def _buy(self, amount: float) -> uniswap_v3.SwapResult | None:
-        zfo = not self.base_is_token0            # base comes out: the quote token goes in
-        limit = sqrt_price_for_output(self.state, amount * 10.0 ** self.base_decimals, zfo)
-        if limit is None:
-            return None
-        return uniswap_v3.swap(self.state, math.inf, zfo, sqrt_price_limit=limit)
+    def _buy(self, amount: float) -> tuple[float, float] | None:
+        """(sqrt price after, quote paid in whole units) for exactly `amount` base out."""
+        done = exact_output(self.state, amount * 10.0 ** self.base_decimals, not self.base_is_token0)
+        return None if done is None else (done[0], done[1] / 10.0 ** self.quote_decimals)
+
+    def _moved_to(self, sqrt_price: float) -> PoolState:
+        if sqrt_price == self.state.sqrt_price:
+            return self.state
+        zfo = sqrt_price < self.state.sqrt_price
+        return uniswap_v3.swap(self.state, math.inf, zfo, sqrt_price_limit=sqrt_price).state
 
     def buy_in(self, amount: float) -> float:
-        res = self._buy(amount)
-        return math.inf if res is None else float(res.amount_in_used) / 10.0 ** self.quote_decimals
+        done = self._buy(amount)
+        return math.inf if done is None else done[1]
 
     def buy(self, amount: float) -> float:
-        res = self._buy(amount)
-        if res is None:
+        done = self._buy(amount)
+        if done is None:
             return math.inf
-        self.state = res.state
-        return float(res.amount_in_used) / 10.0 ** self.quote_decimals
+        self.state = self._moved_to(done[0])
+        return done[1]
 
     def pull_to(self, target: float, exo: float) -> None:
-        limit = self._sqrt_price_for(target)
-        if limit == self.state.sqrt_price:
-            return
-        zfo = limit < self.state.sqrt_price
-        self.state = uniswap_v3.swap(self.state, math.inf, zfo, sqrt_price_limit=limit).state
+        self.state = self._moved_to(self._sqrt_price_for(target))
 
     def depth(self, impact: float) -> float:
         limit = self._sqrt_price_for(self.mid() * (1.0 - impact))
@@ -168,10 +168,10 @@ class V3Pool:
         return float(res.amount_in_used) / 10.0 ** self.base_decimals
 
     def buy_marginal(self, y: float) -> float:
-        res = self._buy(y) if y > 0 else None
-        if y > 0 and res is None:
+        done = self._buy(y) if y > 0 else (self.state.sqrt_price, 0.0)
+        if done is None:
             return math.inf
-        return self.mid(res.state if res is not None else None) / (1.0 - self.fee)
+        return self.mid(replace(self.state, sqrt_price=done[0])) / (1.0 - self.fee)
 
     def buy_amount_at(self, m: float) -> float:
         target = m * (1.0 - self.fee)
@@ -182,16 +182,20 @@ class V3Pool:
         return float(res.amount_out) / 10.0 ** self.base_decimals
 
 
-def sqrt_price_for_output(state: PoolState, amount_out: float, zero_for_one: bool) -> float | None:
-    """The sqrt price at which an exact-output swap of `amount_out` (raw) stops; None if the
-    initialised ticks cannot deliver it. Same walk as uniswap_v3.swap, solved for output:
-      token1 out: sqrtP' = sqrtP - dy/L;   token0 out: 1/sqrtP' = 1/sqrtP - dx/L
-    (SqrtPriceMath.getNextSqrtPriceFromOutput, Uniswap/v3-core contracts/libraries)."""
-    ticks, nets = state.ticks, state.liquidity_net
+def exact_output(state: PoolState, amount_out: float, zero_for_one: bool) -> tuple[float, float] | None:
+    """(sqrt price where an exact-output swap of `amount_out` stops, input paid with fee), raw
+    units; None if the initialised ticks cannot deliver it. The walk of uniswap_v3.swap solved
+    for the output (SqrtPriceMath.getNextSqrtPriceFromOutput, Uniswap/v3-core):
+      token1 out: sqrtP' = sqrtP - dy/L,        token0 in  = dy / (sqrtP sqrtP')
+      token0 out: 1/sqrtP' = 1/sqrtP - dx/L,    token1 in  = dx sqrtP sqrtP'
+    (inputs written without the differences of nearly equal prices, so tiny orders stay exact);
+    the fee is added to each step's input, as SwapMath.computeSwapStep does."""
+    ticks, nets, keep = state.ticks, state.liquidity_net, 1.0 - state.fee
     sp, tick, liq = state.sqrt_price, state.tick, state.liquidity
-    remaining = float(amount_out)
+    remaining, paid = float(amount_out), 0.0
     if remaining <= 0:
-        return sp
+        return sp, 0.0
+    slack = 1e-9 * remaining            # what is left past the last tick by rounding alone
     while True:
         if zero_for_one:
             i = int(np.searchsorted(ticks, tick, side="right")) - 1
@@ -203,15 +207,19 @@ def sqrt_price_for_output(state: PoolState, amount_out: float, zero_for_one: boo
         if liq > 0:
             if zero_for_one:
                 avail = liq * max(sp - sp_tick, 0.0)
-                if remaining < avail:
-                    return sp - remaining / liq
+                if remaining <= avail:
+                    new = sp - remaining / liq
+                    return new, paid + remaining / (sp * new) / keep
+                paid += avail / (sp * sp_tick) / keep
             else:
                 avail = liq * max(sp_tick - sp, 0.0) / (sp * sp_tick)
-                if remaining < avail:
-                    return 1.0 / (1.0 / sp - remaining / liq)
+                if remaining <= avail:
+                    new = 1.0 / (1.0 / sp - remaining / liq)
+                    return new, paid + remaining * sp * new / keep
+                paid += liq * max(sp_tick - sp, 0.0) / keep
             remaining -= avail
         if not init:
-            return None
+            return (sp_tick, paid) if remaining <= slack else None
         liq = max(liq + (-nets[i] if zero_for_one else nets[i]), 0.0)
         sp, tick = sp_tick, (nxt - 1 if zero_for_one else nxt)
 
@@ -257,21 +265,44 @@ class DepthBook:
     def _impact(self, s: float) -> float:
         return math.copysign(self._bid(abs(s))[0], s)
 
-    def _area(self, s: float) -> float:
-        """Integral of (1 - signed impact) from 0 to s, in units of the reference mid."""
-        bid = self._bid(abs(s))[1]
-        return bid if s >= 0 else -(2.0 * abs(s) - bid)
+    def _bid_between(self, p: float, q: float, width: float) -> float:
+        """Integral of (1 - impact) from p to q = p + width (0 <= p <= q), in units of the
+        reference mid. Summed piece by piece with the width passed apart, never as a difference
+        of running totals or of positions, so a tiny order deep in the book gets its own price."""
+        a, i, cum = self._knots
+        n = a[-1]
+        if p >= n:                                  # all in the tail: p_n (X / (X + u))^2
+            rel_n, x = self._tail
+            return rel_n * x * x * width / ((x + p - n) * (x + q - n))
+        if q > n:
+            return self._bid_between(p, n, n - p) + self._bid_between(n, q, q - n)
+        kp = min(bisect.bisect_right(a, p) - 1, len(a) - 2)
+        kq = min(bisect.bisect_right(a, q) - 1, len(a) - 2)
+        ip = i[kp] + (i[kp + 1] - i[kp]) * (p - a[kp]) / (a[kp + 1] - a[kp])
+        iq = i[kq] + (i[kq + 1] - i[kq]) * (q - a[kq]) / (a[kq + 1] - a[kq])
+        if kp == kq:                                # impact linear in between: trapezoid
+            return width * (1.0 - (ip + iq) / 2.0)
+        return ((a[kp + 1] - p) * (1.0 - (ip + i[kp + 1]) / 2.0) + (cum[kq] - cum[kp + 1])
+                + (q - a[kq]) * (1.0 - (i[kq] + iq) / 2.0))
+
+    def _between(self, s0: float, width: float) -> float:
+        """Integral of (1 - signed impact) over consumed depth from s0 to s0 + width: bids for
+        s > 0, the mirrored asks, 1 + impact(-s), for s < 0."""
+        s1 = s0 + width
+        if s1 <= 0.0:                               # asks only
+            return 2.0 * width - self._bid_between(-s1, -s0, width)
+        if s0 >= 0.0:                               # bids only
+            return self._bid_between(s0, s1, width)
+        return 2.0 * -s0 - self._bid_between(0.0, -s0, -s0) + self._bid_between(0.0, s1, s1)
 
     def mid(self) -> float:
         return self.reference * (1.0 - self._impact(self.net_sold))
 
     def sell_out(self, amount: float) -> float:
-        gross = self.reference * (self._area(self.net_sold + amount) - self._area(self.net_sold))
-        return gross * (1.0 - self.fee)
+        return self.reference * self._between(self.net_sold, amount) * (1.0 - self.fee)
 
     def buy_in(self, amount: float) -> float:
-        gross = self.reference * (self._area(self.net_sold) - self._area(self.net_sold - amount))
-        return gross / (1.0 - self.fee)
+        return self.reference * self._between(self.net_sold - amount, amount) / (1.0 - self.fee)
 
     def sell(self, amount: float) -> float:
         out = self.sell_out(amount)

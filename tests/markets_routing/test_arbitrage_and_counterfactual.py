@@ -137,3 +137,38 @@ def test_one_v2_pool_per_asset_gives_exactly_todays_venues(ops, feedback, half_l
         assert old.sold.tolist() == new.sold.tolist()
     assert old.base.tolist() == [new.venues[0].base, new.venues[1].base]
     assert old.quote.tolist() == [new.venues[0].quote, new.venues[1].quote]
+
+
+# Amounts from a nano-unit up (below a wei, float64 subnormals are not a market question).
+mixed_ops = st.lists(st.tuples(st.sampled_from(["sell", "buy", "arb"]), st.sampled_from([0, 2]),
+                               st.one_of(st.just(0.0), st.floats(1e-9, 300.0)), st.floats(-0.15, 0.15)),
+                     min_size=1, max_size=40)
+
+
+@settings(max_examples=80, deadline=None)
+@given(ops=mixed_ops)
+def test_no_fill_beats_a_venues_own_price_less_its_fee_and_prices_stay_consistent(ops):
+    # WETH on v2, v3 and an order book; wstETH on USDC v2 and a WETH-quoted v2 pool. Whatever
+    # happened before, a sale never fetches more than amount x the best (price x (1 - fee)),
+    # a purchase never costs less than amount x the lowest (price / (1 - fee)), and every
+    # venue's recorded USD price is its own mid times its quote's market price.
+    weth, usdc, wst = 0, 1, 2
+    venues = [V2Pool(weth, usdc, 1_000.0, 2e6, 0.003), v3_pool(),
+              DepthBook(weth, fee=0.001, reference=2_000.0, **CURVE),
+              V2Pool(wst, usdc, 300.0, 690_000.0, 0.003), V2Pool(wst, weth, 500.0, 575.0, 0.0005)]
+    r = Router(np.array([2_000.0, 1.0, 2_300.0]), venues)
+    exo = r.price.copy()
+    for op, asset, amount, move in ops:
+        vs = r.by_asset[asset]
+        best_bid = max(r.venue_price[v] * (1 - r.venues[v].fee) for v in vs)
+        best_ask = min(r.venue_price[v] / (1 - r.venues[v].fee) for v in vs)
+        if op == "sell":
+            assert r.sell(asset, amount) <= amount * best_bid * (1 + 1e-9)
+        elif op == "buy" and amount < 100.0:
+            assert r.buy(asset, amount) >= amount * best_ask * (1 - 1e-9)
+        else:
+            now = exo * np.exp(np.array([move, 0.0, move * 0.9]))
+            r.arbitrage(exo, now, 600.0, 1_800.0)
+            exo = now
+        for v, venue in enumerate(r.venues):
+            assert r.venue_price[v] == pytest.approx(venue.mid() * r._quote_usd(v), rel=1e-9)

@@ -12,7 +12,7 @@ from backtest.engine.book import load_book, load_pools
 from backtest.errors import InputError
 from backtest.lake.io import write_table
 from backtest.markets.depth_table import read_depth_curves, write_depth_curves
-from backtest.markets.loading import load_venues
+from backtest.markets.loading import describe, load_venues
 from backtest.markets.sample_venues import SNAPSHOT_BLOCK, add_sample_venues
 from backtest.markets.venue_kinds import DepthBook, V2Pool, V3Pool
 from backtest.sample import write_sample_lake
@@ -189,3 +189,13 @@ def test_sample_venues_load_anchored_and_deterministic(tmp_path):
     assert kinds == ["DepthBook", "V2Pool", "V3Pool"]
     for v, venue in enumerate(r.venues):     # every venue starts at the book's price
         assert venue.mid() * r._quote_usd(v) == pytest.approx(book.prices[venue.asset], rel=1e-9)
+
+
+def test_describe_lists_each_venue_with_weights_that_sum_to_one_per_asset(small_lake, tmp_path):
+    lake = minimal_lake(tmp_path, [v2_row("deep", "WETH", "USDC", 1_000.0, 2e6),
+                                   v2_row("thin", "WETH", "USDC", 100.0, 2e5)])
+    table = describe(load_venues(lake, ASSETS, PRICES, 100, config(lake)), ASSETS).to_pandas()
+    assert table["venue"].tolist() == ["deep", "thin"] and (table["quote"] == "USDC").all()
+    # Same price, so the weights are the depths' shares: 1,000 : 100.
+    assert table["weight"].tolist() == pytest.approx([1_000 / 1_100, 100 / 1_100])
+    assert table["mid_usd"].tolist() == pytest.approx([2_000.0, 2_000.0])

@@ -155,6 +155,9 @@ def test_the_books_one_amount_evaluation_agrees_with_depth_curve(q, sold):
     t = impact
     assert book._amount_for_impact(t) == pytest.approx(float(dc.amount_for_impact(t, CURVE["impacts"], CURVE["amounts"])),
                                                        rel=1e-9, abs=1e-9)
+    # Any stretch of the book is the difference of two running totals (here exact enough to compare).
+    p = q / 3
+    assert book._bid_between(p, q, q - p) == pytest.approx(area - book._bid(p)[1], rel=1e-9, abs=1e-9)
     book.net_sold = sold
     # Selling q then buying q back returns the book where it was, at the same money both ways.
     out = book.sell(q)
