@@ -194,14 +194,15 @@ class CrashResult:
         return total
 
 
-def arbitrage_to(net: Devnet, sym: str, price_usd: float, lp: str) -> None:
-    """Put the pair at `price_usd` along its own x*y = k, fee-free: burn LP tokens, top up, sync()."""
-    pair, chain = _pair(net, sym), net.chain
-    b, q = pool_reserves(net, sym)
+def arbitrage_calls(net: Devnet, sym: str, reserves: tuple[int, int], price_usd: float, lp: str,
+                    supply: int, held: int) -> tuple[list, tuple[int, int]]:
+    """Calls that put the pair at `price_usd` along its own x*y = k, fee-free (burn LP tokens, top up,
+    sync()), and the reserves they leave."""
+    pair = _pair(net, sym)
+    b, q = reserves
     ub, uq = 10**net.assets[sym].decimals, 10**net.assets[DEBT].decimals
     base, quote = uniswap_v2.reserves_at_price(b / ub, q / uq, price_usd)
     target_b, target_q = round(base * ub), round(quote * uq)
-    supply, held = chain.call_many([pair.functions.totalSupply(), pair.functions.balanceOf(lp)])
     # smallest burn that takes each reserve down to its target: burn * r // supply >= r - target
     need = max(-(-(r - t) * supply // r) for r, t in ((b, target_b), (q, target_q)))
     # ... and the pair refuses a burn that pays out zero of either token
@@ -216,22 +217,18 @@ def arbitrage_to(net: Devnet, sym: str, price_usd: float, lp: str) -> None:
     calls += [(net.tokens[sym].functions.transfer(pair.address, target_b - left_b), lp),
               (net.tokens[DEBT].functions.transfer(pair.address, target_q - left_q), lp),
               (pair.functions.sync(), lp)]
-    chain.send_many(calls)
+    return calls, (target_b, target_q)
 
 
-def feeds_follow_pools(net: Devnet) -> dict[str, int]:
-    """Each volatile feed takes its pair's price (8 decimals, rounded half up); returns the answers."""
-    answers = {}
-    for s in VOLATILE:
-        b, q = pool_reserves(net, s)
-        num = q * 10**(net.assets[s].decimals + 8)
-        den = b * 10**net.assets[DEBT].decimals
-        answers[s] = (2 * num + den) // (2 * den)
-    net.set_prices(answers)
-    return answers
+def pool_answer(net: Devnet, sym: str, reserves: tuple[int, int]) -> int:
+    """The pair's USD price as an 8-decimal feed answer, rounded half up."""
+    b, q = reserves
+    num = q * 10**(net.assets[sym].decimals + 8)
+    den = b * 10**net.assets[DEBT].decimals
+    return (2 * num + den) // (2 * den)
 
 
-def _best_seizure(net: Devnet, per: dict, hf_wad: int, answers: dict[str, int]):
+def _best_seizure(net: Devnet, per: dict, hf_wad: int, answers: dict[str, int], pools: dict[str, tuple[int, int]]):
     """(profit in USDC units, collateral symbol, expected outcome) of the best collateral to seize."""
     best = None
     debt = per[DEBT][1]
@@ -243,8 +240,7 @@ def _best_seizure(net: Devnet, per: dict, hf_wad: int, answers: dict[str, int]):
         repaid, to_bot, fee = aave_v3.liquidation_exact(
             MAX_UINT, debt, hf_wad, coll, answers[s], answers[DEBT], spec.decimals,
             net.assets[DEBT].decimals, spec.params.liquidation_bonus, spec.params.protocol_fee)
-        r_asset, r_usdc = pool_reserves(net, s)
-        proceeds = uniswap_v2.get_amount_out_exact(to_bot, r_asset, r_usdc)
+        proceeds = uniswap_v2.get_amount_out_exact(to_bot, *pools[s])
         profit = proceeds - repaid
         if best is None or profit > best[0]:
             best = (profit, s, (repaid, to_bot, fee, proceeds))
@@ -253,54 +249,63 @@ def _best_seizure(net: Devnet, per: dict, hf_wad: int, answers: dict[str, int]):
 
 def run_on_chain(net: Devnet, accounts: list[str], exogenous: dict[str, np.ndarray], *, bot: str, lp: str,
                  max_rounds: int = 50) -> CrashResult:
-    """Drive the devnet through the path (`exogenous[symbol]` = USD price per step) with one bot."""
+    """Drive the devnet through the path (`exogenous[symbol]` = USD price per step) with one bot.
+
+    The bot plans a whole round from exact maths on the state it reads (as a real bot simulates
+    before sending), then sends it; every transaction must succeed, and the pools must end the
+    round exactly where the plan said, or this raises.
+    """
     chain, pool = net.chain, net.aave_v3.pool
     order = {a: i for i, a in enumerate(sorted(accounts))}    # the engine's tie-break: account order
+    pairs = {s: _pair(net, s) for s in VOLATILE}
+    zero_in = {s: chain.call_many([pairs[s].functions.token0()])[0] == net.tokens[s].address for s in VOLATILE}
     result = CrashResult()
     answers = {s: int(x) for s, x in zip(net.tokens, chain.call_many(
         [net.feeds[s].functions.latestAnswer() for s in net.tokens]))}
     steps = len(next(iter(exogenous.values())))
     for step in range(steps):
-        for s in VOLATILE:
-            arbitrage_to(net, s, float(exogenous[s][step]), lp)
-        answers.update(feeds_follow_pools(net))
+        pools, calls = {}, []
+        lp_tokens = chain.call_many([c for s in VOLATILE for c in (pairs[s].functions.totalSupply(),
+                                                                   pairs[s].functions.balanceOf(lp))])
+        for k, s in enumerate(VOLATILE):
+            more, pools[s] = arbitrage_calls(net, s, pool_reserves(net, s), float(exogenous[s][step]), lp,
+                                             lp_tokens[2 * k], lp_tokens[2 * k + 1])
+            calls += more
+        answers.update({s: pool_answer(net, s, pools[s]) for s in VOLATILE})
+        # the feeds do not read the pools, so both go in one block
+        chain.send_many(calls + [(net.feeds[s].functions.updateAnswer(answers[s]), None) for s in VOLATILE])
         first_round: dict[str, int] = {}       # as the engine records it: the round an account first fell below 1
         for rnd in range(max_rounds):
             below = sorted((hf, order[a], a) for a, hf in zip(accounts, health_factors(net, accounts))
                            if hf < aave_v3.WAD)
-            if not below:
-                break
             for _, _, a in below:
                 first_round.setdefault(a, rnd)
             books = balances(net, [a for _, _, a in below])
-            acted = 0
+            calls, plans = [], []
             for hf_wad, _, a in below:
-                best = _best_seizure(net, books[a], hf_wad, answers)
+                best = _best_seizure(net, books[a], hf_wad, answers, pools)
                 if best is None or best[0] < 0:
                     continue
                 _, s, (repaid, to_bot, fee, proceeds) = best
-                watch = [net.aave_v3.reserves[s].a_token.functions.balanceOf(a),
-                         net.aave_v3.reserves[DEBT].variable_debt.functions.balanceOf(a),
-                         net.aave_v3.reserves[s].a_token.functions.balanceOf(net.aave_v3.treasury),
-                         net.tokens[s].functions.balanceOf(bot)]
-                before = chain.call_many(watch)
-                chain.send(pool.functions.liquidationCall(net.tokens[s].address, net.tokens[DEBT].address,
-                                                          a, MAX_UINT, False), bot)
-                after = chain.call_many(watch)
-                seized, paid = before[0] - after[0], before[1] - after[1]
-                fee, got = after[2] - before[2], after[3] - before[3]
-                # sell what the bot received into the real pair, at the pair's exact price
-                r_asset, r_usdc = pool_reserves(net, s)
-                out = uniswap_v2.get_amount_out_exact(got, r_asset, r_usdc)
-                pair = _pair(net, s)
-                zero_in = chain.call_many([pair.functions.token0()])[0] == net.tokens[s].address
-                chain.send_many([(net.tokens[s].functions.transfer(pair.address, got), bot),
-                                 (pair.functions.swap(*((0, out) if zero_in else (out, 0)), bot, b""), bot)])
-                result.liquidations.append(ChainLiquidation(step, first_round[a], a, s, paid, seized, fee, out))
-                acted += 1
-            if not acted:
+                calls += [(pool.functions.liquidationCall(net.tokens[s].address, net.tokens[DEBT].address,
+                                                          a, MAX_UINT, False), bot),
+                          (net.tokens[s].functions.transfer(pairs[s].address, to_bot), bot),
+                          (pairs[s].functions.swap(*((0, proceeds) if zero_in[s] else (proceeds, 0)), bot, b""), bot)]
+                pools[s] = (pools[s][0] + to_bot, pools[s][1] - proceeds)
+                plans.append((a, s, fee, proceeds))
+            if not plans:
                 break
-            answers.update(feeds_follow_pools(net))
+            chain.send_many(calls)
+            after = balances(net, [a for a, *_ in plans])
+            for a, s, fee, proceeds in plans:
+                seized = books[a][s][0] - after[a][s][0]
+                paid = books[a][DEBT][1] - after[a][DEBT][1]
+                result.liquidations.append(ChainLiquidation(step, first_round[a], a, s, paid, seized, fee, proceeds))
+            for s in VOLATILE:
+                if pool_reserves(net, s) != pools[s]:
+                    raise RuntimeError(f"step {step} round {rnd}: the {s} pair is not where the bot's plan left it")
+            answers.update({s: pool_answer(net, s, pools[s]) for s in VOLATILE})
+            net.set_prices({s: answers[s] for s in VOLATILE})
     result.final = balances(net, accounts)
     result.final_answers = dict(answers)
     return result
