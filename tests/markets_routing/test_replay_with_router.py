@@ -50,7 +50,17 @@ def with_router(monkeypatch, lake, config, sold: Counter | None = None):
                     return _sell(amount)
                 venue.sell = sell
         return router
-    monkeypatch.setattr(replay_module, "initial_venues", initial_venues)
+    patch_initial_venues(monkeypatch, initial_venues)
+
+
+def patch_initial_venues(monkeypatch, factory):
+    """The engine's hook, in the plain loop and in the watchlist loop (which imports it by name)."""
+    monkeypatch.setattr(replay_module, "initial_venues", factory)
+    try:
+        import backtest.engine.fast as fast_module
+    except ImportError:
+        return
+    monkeypatch.setattr(fast_module, "initial_venues", factory, raising=False)
 
 
 @pytest.fixture(scope="module")
@@ -131,7 +141,7 @@ def test_split_orders_in_a_replay_never_pay_less_than_the_whole_order_would(venu
             return usd
         router.sell = sell
         return router
-    monkeypatch.setattr(replay_module, "initial_venues", initial_venues)
+    patch_initial_venues(monkeypatch, initial_venues)
     result = run(config, SCENARIO)
     assert result.metrics["liquidations"] > 100
     assert all(usd >= whole * (1 - 1e-12) for usd, whole in checks)
