@@ -2,6 +2,7 @@
 -- (spellbook lending/borrow/lending_base_borrow.sql and the lending_aave_v{2,3}_compatible_borrow macros):
 -- borrow +, repay -, borrow_liquidation - (debt repaid by the liquidator). loan_type from the rate mode
 -- (1 stable, 2 variable). amount = amount_raw / 10^decimals; amount_usd is left empty.
+-- Rows imported from Dune CSV exports (backtest ingest --dune) follow.
 WITH reserves AS (
     SELECT DISTINCT blockchain, source, asset, symbol, decimals FROM contracts WHERE kind = 'atoken'
 ),
@@ -34,6 +35,7 @@ base AS (
            -debtToCover::HUGEINT, contract_address, evt_block_number, evt_tx_hash, evt_index, blockchain
     FROM aave_v2_pool_liquidation_call
 )
+, derived AS (
 SELECT
     b.blockchain,
     'aave' AS project,
@@ -60,4 +62,8 @@ JOIN contracts c ON c.source = b.source AND c.kind = 'pool' AND c.address = b.co
     AND c.blockchain = b.blockchain
 LEFT JOIN reserves r ON r.source = b.source AND r.asset = b.token_address AND r.blockchain = b.blockchain
 LEFT JOIN blocks k ON k.block_number = b.evt_block_number AND k.blockchain = b.blockchain
+)
+SELECT * FROM derived
+UNION ALL BY NAME
+SELECT * FROM imported_lending_borrow
 ORDER BY block_number, evt_index

@@ -2,7 +2,7 @@
 -- (duneanalytics/spellbook dbt_subprojects/hourly_spellbook/models/_sector/lending/supply/lending_base_supply.sql
 -- and the lending_aave_v{2,3}_compatible_supply macros): deposit +, withdraw -, repay_with_atokens -,
 -- deposit_liquidation - (collateral taken from the borrower). amount = amount_raw / 10^decimals; amount_usd is
--- left empty (no price join here).
+-- left empty (no price join here). Rows imported from Dune CSV exports (backtest ingest --dune) follow.
 WITH reserves AS (
     SELECT DISTINCT blockchain, source, asset, symbol, decimals FROM contracts WHERE kind = 'atoken'
 ),
@@ -36,6 +36,7 @@ base AS (
            -liquidatedCollateralAmount::HUGEINT, contract_address, evt_block_number, evt_tx_hash, evt_index, blockchain
     FROM aave_v2_pool_liquidation_call
 )
+, derived AS (
 SELECT
     b.blockchain,
     'aave' AS project,
@@ -61,4 +62,8 @@ JOIN contracts c ON c.source = b.source AND c.kind = 'pool' AND c.address = b.co
     AND c.blockchain = b.blockchain
 LEFT JOIN reserves r ON r.source = b.source AND r.asset = b.token_address AND r.blockchain = b.blockchain
 LEFT JOIN blocks k ON k.block_number = b.evt_block_number AND k.blockchain = b.blockchain
+)
+SELECT * FROM derived
+UNION ALL BY NAME
+SELECT * FROM imported_lending_supply
 ORDER BY block_number, evt_index

@@ -7,6 +7,7 @@ import os
 from pathlib import Path
 
 from backtest.errors import InputError
+from backtest.ingest.dune import import_dune_csv
 from backtest.ingest.pipeline import ingest, ingest_cryo, parse_addresses
 from backtest.ingest.rpc import RangePlan, RpcClient, RpcError, redact
 from backtest.ingest.sources import SOURCES
@@ -17,6 +18,8 @@ examples:
   backtest ingest --source uniswap-v2 --address 0xB4e16d0168e52d35CaCD2c6185b44281Ec28C9Dc \\
       --from-block 10008355 --to-block 10100000 --lake mylake     # RPC URL from $ETH_RPC_URL
   backtest ingest --rpc http://127.0.0.1:8545 --source chainlink --address 0x... --from-block 0 --confirmations 0
+  backtest ingest --source aave-v3 --cryo ~/cryo_dump --address 0x8787...4E2 --rpc $ETH_RPC_URL   # decode a cryo dump
+  backtest ingest --dune borrows.csv --dune supplies.csv        # Dune lending.borrow / lending.supply exports
 
 Raw logs land in <lake>/logs/ as cryo files ({network}__logs__{start:08}_to_{end:08}.parquet); a
 rerun fetches only the block ranges its checkpoint lacks. Decoded tables (<lake>/aave_v3_pool_supply/,
@@ -32,7 +35,9 @@ def register(sub) -> None:
                        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--rpc", default=os.environ.get("ETH_RPC_URL"),
                    help="JSON-RPC endpoint (default: $ETH_RPC_URL)")
-    p.add_argument("--source", required=True, choices=SOURCES)
+    p.add_argument("--source", choices=SOURCES, help="protocol whose events to fetch (not needed with --dune)")
+    p.add_argument("--dune", type=Path, metavar="CSV", action="append", default=[],
+                   help="import a Dune lending.borrow or lending.supply CSV export instead (repeatable)")
     p.add_argument("--address", action="append", default=[],
                    help="contract address, or kind=address (repeatable; comma-separated also works)")
     p.add_argument("--cryo", type=Path, metavar="DIR",
@@ -51,6 +56,13 @@ def register(sub) -> None:
 
 
 def main(args) -> int:
+    if args.dune:
+        for path in args.dune:
+            kind, out, rows, dropped = import_dune_csv(path, args.lake)
+            print(f"{path}: {rows} {kind} rows -> {out}" + (f" ({dropped} duplicate rows dropped)" if dropped else ""))
+        return 0
+    if args.source is None:
+        raise InputError("--source is required (or --dune CSV to import a Dune export)")
     items = [a.strip() for item in args.address for a in item.split(",") if a.strip()]
     kinds = parse_addresses(items, args.source)
     if args.cryo is not None:

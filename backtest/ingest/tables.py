@@ -24,6 +24,8 @@ CONTRACTS = pa.schema([
     ("token1", pa.string()), ("symbol1", pa.string()), ("decimals1", pa.int64()), ("fee", pa.float64()),
 ])
 BLOCKS = pa.schema([("block_number", pa.int64()), ("timestamp", pa.int64())])
+# Spellbook-shaped queries that other queries build on: views in every chain connection.
+SPELLBOOK_VIEWS = ("lending_borrow", "lending_supply", "dex_trades")
 
 RAY = 10**27
 HALF_RAY = RAY // 2
@@ -117,7 +119,15 @@ def connect_chain(lake: Path) -> duckdb.DuckDBPyConnection:
     """The lake's catalog plus a view per decoded table, `contracts`, `blocks`, and the ray UDFs."""
     con = connect(lake)
     _udf(con)
+    from backtest.ingest.dune import SCHEMAS as DUNE
     extra = {"contracts": CONTRACTS, "blocks": BLOCKS}
+    for name, dune_schema in DUNE.items():      # Dune CSV imports, kept apart from what ingest derives
+        files = _files(lake, name)
+        if files:
+            listing = ", ".join("'" + str(f).replace("'", "''") + "'" for f in files)
+            con.execute(f"CREATE VIEW imported_{name} AS SELECT * FROM read_parquet([{listing}], union_by_name = true)")
+        else:
+            con.register(f"imported_{name}", dune_schema.empty_table())
     for name in [e.table for e in EVENTS] + list(extra):
         files = _files(lake, name)
         if files:
@@ -129,6 +139,8 @@ def connect_chain(lake: Path) -> duckdb.DuckDBPyConnection:
         else:
             empty = extra[name].empty_table() if name in extra else _empty_decoded(name)
             con.register(name, empty.append_column("blockchain", pa.array([], pa.string())))
+    for name in SPELLBOOK_VIEWS:
+        con.execute(f"CREATE VIEW {name} AS {(QUERIES / f'{name}.sql').read_text()}")
     return con
 
 
