@@ -81,6 +81,13 @@ def compound_index(index, rate, last, now, version=3):
     return ray_mul(growth, index)
 
 
+def mul_div(a, b, c):
+    """floor(a * b / c) on exact integers (Compound's borrowBalanceStored, exchange-rate products)."""
+    if a is None or b is None or c is None or int(c) == 0:
+        return None
+    return int(a) * int(b) // int(c)
+
+
 def _udf(con: duckdb.DuckDBPyConnection) -> None:
     V = duckdb.sqltype("VARCHAR")
     B = duckdb.sqltype("BIGINT")
@@ -88,6 +95,7 @@ def _udf(con: duckdb.DuckDBPyConnection) -> None:
     kw = {"null_handling": "special", "side_effects": False}
     con.create_function("ray_mul", lambda a, b: _s(ray_mul(a, b)), [V, V], V, **kw)
     con.create_function("ray_div", lambda a, b: _s(ray_div(a, b)), [V, V], V, **kw)
+    con.create_function("mul_div", lambda a, b, c: _s(mul_div(a, b, c)), [V, V, V], V, **kw)
     con.create_function("linear_index", lambda i, r, t0, t1: _s(linear_index(i, r, t0, t1)), [V, V, B, B], V, **kw)
     con.create_function("compound_index", lambda i, r, t0, t1, v: _s(compound_index(i, r, t0, t1, v)),
                         [V, V, B, B, B], V, **kw)
