@@ -65,6 +65,17 @@ def test_rerun_fetches_nothing_and_a_resumed_run_only_the_rest(net, tmp_path):
     assert resumed.num_rows == once.logs == 4 * 12 + 4     # no log twice, none dropped
 
 
+def test_same_chain_same_command_gives_byte_identical_lakes(net, tmp_path):
+    feeds = feed_updates(net, 4)
+    head = net.chain.w3.eth.block_number
+    for name in ("a", "b"):
+        ingest(RpcClient(net.chain.url), "chainlink", feeds, 0, head, tmp_path / name, confirmations=0, chunk_size=10)
+    files = sorted(p.relative_to(tmp_path / "a") for p in (tmp_path / "a").rglob("*") if p.is_file())
+    assert len(files) > 5
+    for f in files:
+        assert (tmp_path / "a" / f).read_bytes() == (tmp_path / "b" / f).read_bytes(), f
+
+
 def test_confirmation_margin_keeps_the_newest_blocks_out(net, tmp_path):
     feeds = feed_updates(net, 3)
     head = net.chain.w3.eth.block_number
