@@ -35,6 +35,26 @@ def reproduce_command(config: RunConfig, out: str | None = None) -> str:
     return " ".join(parts)
 
 
+def lede(m: dict) -> str:
+    """The run in one sentence or three, for the top of the page and of the forum post."""
+    usd = lambda k: tb.fmt(m.get(k), "usd")  # noqa: E731
+    text = (f"{m['liquidations']:,} liquidations on {m.get('accounts_liquidated', 0):,} of "
+            f"{m.get('accounts_with_debt', 0):,} borrowing accounts seized {usd('collateral_seized_usd')} of collateral "
+            f"for {usd('debt_repaid_usd')} of debt. ")
+    if m.get("cascade_depth", 0) > 0:
+        amp = m.get("amplification")
+        depth = m["cascade_depth"]
+        text += (f"The cascade went {depth} round{'s' if depth != 1 else ''} deep: liquidation sales alone made more accounts "
+                 f"liquidatable" + (f", and seized {amp:.2f}× what the same crash seizes without price impact. "
+                                    if amp else ". "))
+    else:
+        text += "No liquidation was caused by another's sales (cascade depth 0). "
+    text += f"Bad debt left: {usd('bad_debt_usd')} on {m.get('accounts_with_bad_debt', 0):,} accounts"
+    if m.get("bad_debt_usd_without_feedback") is not None:
+        text += f" ({usd('bad_debt_usd_without_feedback')} without price impact)"
+    return text + "."
+
+
 def synthetic_banner(lake: Path | None) -> str | None:
     marker = Path(lake) / "README.md" if lake else None
     if marker and marker.exists() and "SYNTHETIC" in marker.read_text():
@@ -46,8 +66,9 @@ def synthetic_banner(lake: Path | None) -> str | None:
 def _replay_sections(run: RunResults, lake: Path | None, blocks: list) -> list[h.Section]:
     m, liq, steps = run.metrics, run.liquidations, run.steps
     depth = int(m.get("cascade_depth", 0))
-    sections = [h.Section("headline", "Headline metrics", h.table(tb.headline(m)) + h.table(tb.drawdowns(m)))]
-    blocks += [("Headline metrics", tb.headline(m)), ("Price drawdowns", tb.drawdowns(m))]
+    sections = [h.Section("headline", "Headline metrics", h.paragraph(lede(m), cls="lede") +
+                          h.table(tb.headline(m)) + h.table(tb.drawdowns(m)))]
+    blocks += [("In one paragraph", lede(m)), ("Headline metrics", tb.headline(m)), ("Price drawdowns", tb.drawdowns(m))]
     cfg = h.table(tb.key_settings(run.config)) + h.details("config.toml (the exact run)", h.pre(run.config.to_toml()))
     sections.append(h.Section("config", "Configuration", cfg))
     sections.append(h.Section("prices", "Price paths", h.figure(

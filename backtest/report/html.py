@@ -17,7 +17,7 @@ body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:
 main{max-width:1100px;margin:0 auto;padding:1.5em 2em 4em;background:#fff}
 h1{font-size:1.5em;margin:.2em 0}h2{font-size:1.2em;margin-top:2em;border-bottom:1px solid #ddd;padding-bottom:.2em}
 .banner{background:#fff4d6;border:1px solid #e8c766;padding:.5em .8em;border-radius:4px}
-.note{color:#555;font-size:.92em}
+.note{color:#555;font-size:.92em}.lede{font-size:1.05em;max-width:60em}
 table{border-collapse:collapse;margin:.6em 0;font-variant-numeric:tabular-nums}
 th,td{border-bottom:1px solid #e5e5e5;padding:.25em .8em;text-align:right}
 th:first-child,td:first-child{text-align:left}th{background:#f3f3f3;cursor:pointer;user-select:none}

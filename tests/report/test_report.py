@@ -68,6 +68,18 @@ def test_the_summary_carries_the_runs_own_numbers(baseline, tmp_path):
     assert sum(before) == m["accounts_with_debt"] and before[0] == 0
 
 
+def test_a_run_without_liquidations_still_reports(small_lake, tmp_path):
+    out = tmp_path / "quiet"
+    # no liquidation can clear a trillion-dollar profit threshold
+    assert main(["replay", "--lake", str(small_lake), "--out", str(out), "--json",
+                 "--set", "liquidator.min_profit_usd=1e12"]) == 0
+    assert main(["report", str(out)]) == 0
+    html = (out / "report.html").read_text()
+    assert "No account was liquidated in this run." in html
+    assert len([t for t, a in parse(out / "report.html").tags if t == "img"]) == 4    # no liquidation figures
+    assert "0 liquidations on 0 of" in (out / "report.md").read_text()
+
+
 def test_the_same_run_gives_a_byte_identical_report(baseline, tmp_path):
     for name in ("a", "b"):
         main(["report", str(baseline), "--out", str(tmp_path / f"{name}.html")])
