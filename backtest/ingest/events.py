@@ -68,6 +68,9 @@ _AAVE_V3_TOKEN = """
 Mint(address indexed caller, address indexed onBehalfOf, uint256 value, uint256 balanceIncrease, uint256 index)
 Burn(address indexed from, address indexed target, uint256 value, uint256 balanceIncrease, uint256 index)
 """
+_AAVE_CONFIGURATOR = """
+CollateralConfigurationChanged(address indexed asset, uint256 ltv, uint256 liquidationThreshold, uint256 liquidationBonus)
+"""
 _AAVE_V2_POOL = """
 Deposit(address indexed reserve, address user, address indexed onBehalfOf, uint256 amount, uint16 indexed referral)
 Withdraw(address indexed reserve, address indexed user, address indexed to, uint256 amount)
@@ -133,7 +136,9 @@ EVENTS: tuple[Event, ...] = tuple(
     + _many("aave-v3", "atoken", _AAVE_V3_TOKEN + "BalanceTransfer(address indexed from, address indexed to, "
             "uint256 value, uint256 index)")
     + _many("aave-v3", "vtoken", _AAVE_V3_TOKEN)
+    + _many("aave-v3", "configurator", _AAVE_CONFIGURATOR)
     + _many("aave-v2", "pool", _AAVE_V2_POOL)
+    + _many("aave-v2", "configurator", _AAVE_CONFIGURATOR)
     + _many("aave-v2", "atoken", """
 Mint(address indexed from, uint256 value, uint256 index)
 Burn(address indexed from, address indexed target, uint256 value, uint256 index)

@@ -110,7 +110,7 @@ def ingest(client: RpcClient, source: str, addresses: list[str], start: int, end
                          f"kept back against reorgs) on {redact(client.url)}")
     rows = discover(client, source, addresses, chain_id, end)
     contracts = merge_contracts(lake, net, rows)
-    emitting = [r["address"] for r in rows if r["kind"] not in ("proxy", "comptroller")]
+    emitting = [r["address"] for r in rows if r["kind"] not in ("proxy", "comptroller", "price_source")]
     topics = topic0s_of(source)
     logs_dir = Path(lake) / "logs"
     checkpoints = ck.Checkpoints.load(logs_dir)

@@ -87,3 +87,13 @@ def lake_pools(raw: dict[str, pa.Table], block: int, ts: int) -> pa.Table:
             "liquidity": pa.nulls(n, pa.string()) if v2 else t["liquidity"],
         }, schema=POOLS))
     return pa.concat_tables(parts) if parts else POOLS.empty_table()
+
+
+def account_data(con, source: str, block: int, ts: int) -> pa.Table:
+    """getUserAccountData of every account of an Aave market at `block`, from its positions (raw units)."""
+    positions = chain_query(con, POSITION_QUERIES[source], {"block": block, "ts": ts})
+    con.register("aave_positions_raw", positions)
+    try:
+        return chain_query(con, "aave_account_data_at_block", {"block": block, "source": source})
+    finally:
+        con.unregister("aave_positions_raw")

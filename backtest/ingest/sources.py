@@ -88,6 +88,17 @@ def _aave(client, source, pool, block) -> list[dict]:
     if reserves is None:
         raise InputError(f"{pool} does not answer getReservesList() at block {block}: not an Aave pool?")
     rows = [_row(source, "pool", pool)]
+    # The configurator (risk parameters) and the oracle's price source of each reserve, through the
+    # addresses provider (v3 Pool.ADDRESSES_PROVIDER, v2 LendingPool.getAddressesProvider).
+    provider = try_call(client, pool, "ADDRESSES_PROVIDER()" if source == "aave-v3" else "getAddressesProvider()",
+                        out=("address",), block=block)
+    oracle = None
+    if provider:
+        configurator = try_call(client, provider, "getPoolConfigurator()" if source == "aave-v3"
+                                else "getLendingPoolConfigurator()", out=("address",), block=block)
+        oracle = try_call(client, provider, "getPriceOracle()", out=("address",), block=block)
+        if configurator:
+            rows.append(_row(source, "configurator", configurator))
     # ReserveData is all static words; aToken/stable/variable sit at words 8-10 (v3.0) or 7-9 (v2).
     first = 8 if source == "aave-v3" else 7
     n_words = 15 if source == "aave-v3" else 12
@@ -99,6 +110,10 @@ def _aave(client, source, pool, block) -> list[dict]:
         meta = {"asset": asset.lower(), "symbol": symbol, "decimals": decimals}
         rows += [_row(source, "atoken", a_token, **meta), _row(source, "stoken", s_token, **meta),
                  _row(source, "vtoken", v_token, **meta)]
+        feed = oracle and try_call(client, oracle, "getSourceOfAsset(address)", args=(asset,),
+                                   arg_types=("address",), out=("address",), block=block)
+        if feed and int(feed, 16):
+            rows.append(_row(source, "price_source", feed, **meta))   # its AnswerUpdated: ingest --source chainlink
     return rows
 
 

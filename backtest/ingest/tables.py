@@ -24,8 +24,8 @@ CONTRACTS = pa.schema([
     ("token1", pa.string()), ("symbol1", pa.string()), ("decimals1", pa.int64()), ("fee", pa.float64()),
 ])
 BLOCKS = pa.schema([("block_number", pa.int64()), ("timestamp", pa.int64())])
-# Spellbook-shaped queries that other queries build on: views in every chain connection.
-SPELLBOOK_VIEWS = ("lending_borrow", "lending_supply", "dex_trades")
+# Parameterless queries that other queries build on: views in every chain connection.
+SPELLBOOK_VIEWS = ("lending_borrow", "lending_supply", "dex_trades", "chainlink_prices")
 
 RAY = 10**27
 HALF_RAY = RAY // 2
@@ -88,6 +88,20 @@ def mul_div(a, b, c):
     return int(a) * int(b) // int(c)
 
 
+def percent_mul(value, percent):
+    """PercentageMath.percentMul (aave-v3-core libraries/math/PercentageMath.sol): bps, half up."""
+    if value is None or percent is None:
+        return None
+    return (int(value) * int(percent) + 5_000) // 10_000
+
+
+def wad_div(a, b):
+    """WadRayMath.wadDiv: (a * WAD + b / 2) / b."""
+    if a is None or b is None or int(b) == 0:
+        return None
+    return (int(a) * 10**18 + int(b) // 2) // int(b)
+
+
 def _udf(con: duckdb.DuckDBPyConnection) -> None:
     V = duckdb.sqltype("VARCHAR")
     B = duckdb.sqltype("BIGINT")
@@ -96,6 +110,8 @@ def _udf(con: duckdb.DuckDBPyConnection) -> None:
     con.create_function("ray_mul", lambda a, b: _s(ray_mul(a, b)), [V, V], V, **kw)
     con.create_function("ray_div", lambda a, b: _s(ray_div(a, b)), [V, V], V, **kw)
     con.create_function("mul_div", lambda a, b, c: _s(mul_div(a, b, c)), [V, V, V], V, **kw)
+    con.create_function("percent_mul", lambda a, p: _s(percent_mul(a, p)), [V, V], V, **kw)
+    con.create_function("wad_div", lambda a, b: _s(wad_div(a, b)), [V, V], V, **kw)
     con.create_function("linear_index", lambda i, r, t0, t1: _s(linear_index(i, r, t0, t1)), [V, V, B, B], V, **kw)
     con.create_function("compound_index", lambda i, r, t0, t1, v: _s(compound_index(i, r, t0, t1, v)),
                         [V, V, B, B, B], V, **kw)

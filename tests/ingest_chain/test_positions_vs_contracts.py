@@ -7,6 +7,7 @@ from web3 import Web3
 
 from backtest.cli import main as cli
 from backtest.ingest.pipeline import ingest
+from backtest.ingest.positions import account_data
 from backtest.ingest.rpc import RpcClient
 from backtest.ingest.tables import chain_query, connect_chain
 from backtest.lake.io import read_table
@@ -36,6 +37,9 @@ def test_aave_balances_rebuilt_from_logs_equal_balance_of(net, tmp_path, version
     client = RpcClient(net.chain.url)
     report = ingest(client, source, [m.pool.address], 0, None, tmp_path, confirmations=0,
                     chunk_size=100)
+    # the oracle's price sources were found through the pool; their rounds come from a chainlink ingest
+    feeds = [f.address for f in net.feeds.values()]
+    ingest(client, "chainlink", feeds, 0, None, tmp_path, confirmations=0, chunk_size=100)
     assert report.decoded[f"aave_v{version}_pool_liquidation_call"] == driven.counts["liquidate"]
     con = connect_chain(tmp_path)
     # the indexes really moved (rates are non-zero), so the ray maths is exercised, not skipped
@@ -54,7 +58,7 @@ def test_aave_balances_rebuilt_from_logs_equal_balance_of(net, tmp_path, version
     assert all((r["amount"] > 0) == (r["transaction_type"] in ("borrow", "deposit")) for r in borrow + supply)
     assert {r["version"] for r in borrow} == {str(version)} and all(r["block_time"] for r in borrow)
     accounts = set(driven.users) | {net.chain.accounts[0], net.chain.accounts[1], net.treasury}  # + liquidator, LP
-    compared = 0
+    compared = accounts_compared = 0
     for block in driven.blocks:
         ts = client.block_timestamps([block])[block]
         rows = chain_query(con, query, {"block": block, "ts": ts}).to_pylist()
@@ -63,6 +67,15 @@ def test_aave_balances_rebuilt_from_logs_equal_balance_of(net, tmp_path, version
         truth = contract_balances(m, net, accounts, block)
         assert rebuilt == truth, f"block {block}"
         compared += len(truth)
+        # getUserAccountData: collateral, debt, available borrows, threshold, LTV and health factor, exactly
+        data = account_data(con, source, block, ts).to_pylist()
+        onchain = net.chain.call_many([m.pool.functions.getUserAccountData(Web3.to_checksum_address(r["account"]))
+                                       for r in data], block)
+        for r, o in zip(data, onchain):
+            ours = tuple(int(r[k]) for k in ("total_collateral_base", "total_debt_base", "available_borrows_base",
+                                            "current_liquidation_threshold", "ltv", "health_factor"))
+            assert ours == tuple(o), (block, r["account"])
+        accounts_compared += len(data)
     assert compared > 6 * len(driven.blocks)
     # backtest snapshot: the lake's positions at the last block, token units, collateral only where enabled
     last = driven.blocks[-1]
@@ -82,4 +95,4 @@ def test_aave_balances_rebuilt_from_logs_equal_balance_of(net, tmp_path, version
         assert row["collateral"] == (coll / unit if enabled else 0.0)
         assert row["block_number"] == last and row["protocol"] == source
     print(f"{source} proof: {driven.counts} ops, {report.logs} logs, {compared} (account, reserve) balances "
-          f"equal at {len(driven.blocks)} blocks")
+          f"equal at {len(driven.blocks)} blocks; getUserAccountData equal for {accounts_compared} account-blocks")

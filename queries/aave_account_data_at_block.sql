@@ -1,0 +1,59 @@
+-- Aave getUserAccountData at block $block for market $source ('aave-v3' or 'aave-v2'), rebuilt from events:
+-- balances from aave_positions_raw (the output of aave_v{2,3}_positions_at_block for the same block),
+-- prices from the oracle's price sources (their last AnswerUpdated: AaveOracle.getAssetPrice reads
+-- latestAnswer), risk parameters from the configurator's last CollateralConfigurationChanged.
+-- Formulas of GenericLogic.calculateUserAccountData (aave-v3-core protocol/libraries/logic/GenericLogic.sol;
+-- protocol-v2 the same): per reserve base value = balance * price / 10^decimals (floored); collateral
+-- counts when enabled and its threshold is not 0; the average threshold and LTV are value-weighted and
+-- floored; HF = (collateral percentMul avgLT) wadDiv debt; available = max(collateral percentMul ltv - debt, 0).
+-- Not modelled: eMode categories, isolation mode, zero-LTV collateral rules, stable-rate debt.
+WITH config AS (
+    SELECT asset, ltv, liquidationThreshold AS lt FROM (
+        SELECT 'aave-v3' AS source, asset, ltv, liquidationThreshold, evt_block_number, evt_index
+        FROM aave_v3_configurator_collateral_configuration_changed
+        UNION ALL
+        SELECT 'aave-v2', asset, ltv, liquidationThreshold, evt_block_number, evt_index
+        FROM aave_v2_configurator_collateral_configuration_changed
+    )
+    WHERE source = $source AND evt_block_number <= $block
+    QUALIFY row_number() OVER (PARTITION BY asset ORDER BY evt_block_number DESC, evt_index DESC) = 1
+),
+price AS (
+    SELECT s.asset, p.answer_raw AS price
+    FROM contracts s
+    JOIN chainlink_prices p ON p.feed = s.address
+    WHERE s.source = $source AND s.kind = 'price_source' AND p.block_number <= $block
+    QUALIFY row_number() OVER (PARTITION BY s.asset ORDER BY p.block_number DESC, p.evt_index DESC) = 1
+),
+per_asset AS (
+    SELECT q.account,
+           CASE WHEN q.collateral_enabled AND coalesce(c.lt, '0') <> '0'
+                THEN mul_div(q.collateral_raw, pr.price, '1' || repeat('0', q.decimals::INTEGER))::HUGEINT
+                ELSE 0 END AS coll_base,
+           mul_div(q.debt_raw, pr.price, '1' || repeat('0', q.decimals::INTEGER))::HUGEINT AS debt_base,
+           coalesce(c.lt, '0')::HUGEINT AS lt,
+           coalesce(c.ltv, '0')::HUGEINT AS ltv
+    FROM aave_positions_raw q
+    LEFT JOIN config c ON c.asset = q.asset
+    LEFT JOIN price pr ON pr.asset = q.asset
+),
+totals AS (
+    SELECT account, sum(coll_base) AS coll, sum(debt_base) AS debt,
+           CASE WHEN sum(coll_base) = 0 THEN 0 ELSE sum(coll_base * lt) // sum(coll_base) END AS avg_lt,
+           CASE WHEN sum(coll_base) = 0 THEN 0 ELSE sum(coll_base * ltv) // sum(coll_base) END AS avg_ltv
+    FROM per_asset
+    GROUP BY account
+)
+SELECT
+    account,
+    coll::VARCHAR AS total_collateral_base,
+    debt::VARCHAR AS total_debt_base,
+    greatest(percent_mul(coll::VARCHAR, avg_ltv::VARCHAR)::HUGEINT - debt, 0)::VARCHAR AS available_borrows_base,
+    avg_lt::VARCHAR AS current_liquidation_threshold,
+    avg_ltv::VARCHAR AS ltv,
+    CASE WHEN debt = 0
+         THEN '115792089237316195423570985008687907853269984665640564039457584007913129639935'
+         ELSE wad_div(percent_mul(coll::VARCHAR, avg_lt::VARCHAR), debt::VARCHAR) END AS health_factor,
+    $block::BIGINT AS block_number
+FROM totals
+ORDER BY account
