@@ -32,13 +32,6 @@ class Artifact:
         return [(src, lib) for src, libs in self.link_references.items() for lib in libs]
 
 
-# The artifacts the devnet uses, by package and path inside it.
-NPM_ARTIFACTS = {
-    "aave-v3": ("@aave/core-v3", "artifacts/contracts"),
-    "aave-v2": ("@aave/protocol-v2", "artifacts/contracts"),
-}
-
-
 def load_hardhat(path: Path) -> Artifact:
     data = json.loads(Path(path).read_text())
     code = data["bytecode"]

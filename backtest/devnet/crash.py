@@ -18,9 +18,8 @@ deepen the pool a little every step and the two runs would drift apart by design
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
 
 import numpy as np

@@ -33,24 +33,27 @@ def open_and_shock(net, rng, market, account, sigma=0.25):
     """Open a random loan at the deployment prices, then move every feed; returns (loan, answers)."""
     base = {s: a.price_usd for s, a in net.assets.items()}
     loan = random_loan(rng, net.assets, base)
-    open_position(net, market, account, loan.collateral, loan.debt)
+    open_position(net, market, account, loan.collateral, loan.debt, mint=False)
     new = shocked_prices(rng, base, sigma)
     answers = {s: price_answer(p) for s, p in new.items()}
     net.set_prices(answers)
     return loan, answers
 
 
-def fund_liquidator(net, market, liquidator):
-    """Plenty of every asset, approved to the pool (inside the test's snapshot)."""
-    net.chain.send_many([(t.functions.mint(liquidator, 10**40), None) for t in net.tokens.values()])
-    approve_all(net, market, liquidator)
+def fund(net, market, account):
+    """Plenty of every asset, approved to the pool (inside the test's snapshot): cases need no mints."""
+    net.chain.send_many([(t.functions.mint(account, 10**40), None) for t in net.tokens.values()])
+    approve_all(net, market, account)
+
+
+fund_liquidator = fund
 
 
 def liquidatable_case(net, rng, market, borrower, hf_range):
     """Open a disjoint loan, move the feeds so its HF lands in hf_range; returns (loan, answers)."""
     base = {s: a.price_usd for s, a in net.assets.items()}
     loan = random_loan(rng, net.assets, base, disjoint=True)
-    open_position(net, market, borrower, loan.collateral, loan.debt)
+    open_position(net, market, borrower, loan.collateral, loan.debt, mint=False)
     shocked = {s: price_answer(p) for s, p in shocked_prices(rng, base, 0.2).items()}
     answers = answers_for_health_factor(loan, net.assets, shocked, float(rng.uniform(*hf_range)))
     net.set_prices(answers)

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from backtest.devnet.positions import MAX_UINT, account_data, approve_all, liquidate
+from backtest.devnet.positions import MAX_UINT, account_data, liquidate
 from backtest.protocols import aave_v2
-from chain_helpers import WAD, book_arrays, float_rel, fund_liquidator, liquidatable_case, open_and_shock, rel
+from chain_helpers import WAD, fund, book_arrays, float_rel, fund_liquidator, liquidatable_case, open_and_shock, rel
 
 CASES = 300
 BORROWER_INDEX, LIQUIDATOR_INDEX = 4, 5
@@ -20,7 +20,7 @@ BORROWER_INDEX, LIQUIDATOR_INDEX = 4, 5
 def test_health_factor_matches_v2_getUserAccountData(net, record):
     chain, market = net.chain, net.aave_v2
     borrower = chain.accounts[BORROWER_INDEX]
-    approve_all(net, market, borrower)
+    fund(net, market, borrower)
     rng = np.random.default_rng(2020)
     worst_float = 0.0
     for case in range(CASES):
@@ -41,7 +41,7 @@ def test_health_factor_matches_v2_getUserAccountData(net, record):
 def test_v2_liquidation_call_matches_liquidation_exact(net, record):
     chain, market = net.chain, net.aave_v2
     borrower, liquidator = chain.accounts[BORROWER_INDEX], chain.accounts[LIQUIDATOR_INDEX]
-    approve_all(net, market, borrower)
+    fund(net, market, borrower)
     fund_liquidator(net, market, liquidator)
     rng = np.random.default_rng(22)
     worst = {"debt_repaid": 0.0, "collateral_seized": 0.0}

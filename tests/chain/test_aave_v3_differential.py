@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from backtest.devnet.positions import MAX_UINT, account_data, approve_all, balances, liquidate
+from backtest.devnet.positions import MAX_UINT, account_data, balances, liquidate
 from backtest.protocols import aave_v3
-from chain_helpers import WAD, book_arrays, float_rel, fund_liquidator, liquidatable_case, open_and_shock, rel
+from chain_helpers import WAD, fund, book_arrays, float_rel, fund_liquidator, liquidatable_case, open_and_shock, rel
 
 CASES = 300
 BORROWER_INDEX, LIQUIDATOR_INDEX = 2, 3
@@ -22,7 +22,7 @@ def test_health_factor_matches_getUserAccountData(net, record):
     chain = net.chain
     market = net.aave_v3
     borrower = chain.accounts[BORROWER_INDEX]
-    approve_all(net, market, borrower)
+    fund(net, market, borrower)
     rng = np.random.default_rng(20261125)
     worst_float, below_one = 0.0, 0
     for case in range(CASES):
@@ -49,7 +49,7 @@ def test_liquidation_call_matches_liquidation_exact(net, record):
     """Debt repaid, collateral to the liquidator and the treasury's fee, for a real liquidationCall."""
     chain, market = net.chain, net.aave_v3
     borrower, liquidator = chain.accounts[BORROWER_INDEX], chain.accounts[LIQUIDATOR_INDEX]
-    approve_all(net, market, borrower)
+    fund(net, market, borrower)
     fund_liquidator(net, market, liquidator)
     rng = np.random.default_rng(7)
     worst = {"debt_repaid": 0.0, "collateral_seized": 0.0, "protocol_fee": 0.0}
@@ -108,7 +108,7 @@ def test_close_factor_is_half_above_hf_095_and_all_below(net, record):
     """Repay 'everything' (uint256.max) from accounts around HF 0.95: the Pool takes 50 % or 100 %."""
     chain, market = net.chain, net.aave_v3
     borrower, liquidator = chain.accounts[BORROWER_INDEX], chain.accounts[LIQUIDATOR_INDEX]
-    approve_all(net, market, borrower)
+    fund(net, market, borrower)
     fund_liquidator(net, market, liquidator)
     rng = np.random.default_rng(95)
     regimes = {aave_v3.DEFAULT_LIQUIDATION_CLOSE_FACTOR: 0, aave_v3.MAX_LIQUIDATION_CLOSE_FACTOR: 0}

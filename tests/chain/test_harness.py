@@ -107,7 +107,7 @@ def test_devnet_script_prints_addresses_and_stops_its_node_on_ctrl_c():
         anvil_pid = int(text.split("anvil pid ")[1].split(")")[0])
         assert _alive(anvil_pid)
         proc.send_signal(signal.SIGINT)
-        assert proc.wait(timeout=20) == 0
+        assert proc.wait(timeout=60) == 0
         assert not _alive(anvil_pid)
     finally:
         if proc.poll() is None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from backtest.devnet.uniswap import create_v3_pool, v3_approve, v3_mint, v3_swap
+from backtest.devnet.uniswap import create_v3_pool, v3_approve, v3_swap
 from backtest.markets import uniswap_v3, uniswap_v3_math as m
 
 CASES = 300
