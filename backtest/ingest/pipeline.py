@@ -7,7 +7,6 @@ from all logs of those contracts, so they always agree with the raw logs.
 
 from __future__ import annotations
 
-import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,6 +23,7 @@ from backtest.ingest.rpc import RangePlan, RpcClient, iter_log_ranges, redact
 from backtest.ingest.sources import discover
 from backtest.ingest.tables import BLOCKS, CONTRACTS, read_small, write_decoded
 from backtest.lake.io import write_parquet
+from backtest.progress import Progress
 
 
 @dataclass
@@ -44,25 +44,6 @@ class IngestReport:
         rate = f"{blocks / self.seconds:,.0f} blocks/s, {self.logs / self.seconds:,.0f} logs/s" if self.seconds else ""
         return (f"{self.source}: blocks {self.start}..{self.end}, fetched {blocks} blocks in {len(self.fetched)} "
                 f"ranges, {self.logs} logs, {self.requests} requests ({self.retries} retried) {rate}")
-
-
-class Progress:
-    """One stderr line, rewritten in place, only when stderr is a terminal."""
-
-    def __init__(self, total_blocks: int, stream=sys.stderr):
-        self.total, self.stream, self.t0 = max(total_blocks, 1), stream, time.monotonic()
-        self.on = hasattr(stream, "isatty") and stream.isatty()
-
-    def update(self, blocks: int, logs: int) -> None:
-        if not self.on:
-            return
-        dt = max(time.monotonic() - self.t0, 1e-9)
-        self.stream.write(f"\r{blocks / self.total:6.1%}  {blocks / dt:,.0f} blocks/s  {logs / dt:,.0f} logs/s   ")
-        self.stream.flush()
-
-    def done(self) -> None:
-        if self.on:
-            self.stream.write("\n")
 
 
 def contracts_path(lake: Path, network: str) -> Path:
@@ -97,7 +78,11 @@ def add_block_times(client: RpcClient, lake: Path, network: str, numbers: set[in
 
 def ingest(client: RpcClient, source: str, addresses: list[str], start: int, end: int | None, lake: Path, *,
            confirmations: int = 12, chunk_size: int = 1000, network: str | None = None,
-           plan: RangePlan | None = None, progress: bool = True) -> IngestReport:
+           plan: RangePlan | None = None, progress_stream=None) -> IngestReport:
+    """Fetch the logs of `source`'s contracts over [start, end] that the checkpoints lack; decode.
+
+    Progress (blocks/s and logs/s) is drawn on `progress_stream` (default stderr) only if it is a terminal.
+    """
     t0 = time.monotonic()
     calls0, retries0 = client.calls, client.retried
     chain_id = client.chain_id()
@@ -117,9 +102,9 @@ def ingest(client: RpcClient, source: str, addresses: list[str], start: int, end
     key = ck.filter_key(net, emitting, topics)
     gaps = ck.missing(start, end, checkpoints.done(key))
     report = IngestReport(source, net, start, end)
-    bar = Progress(sum(b - a + 1 for a, b in gaps))
+    bar = Progress(total=sum(b - a + 1 for a, b in gaps), label=f"ingest {source}", unit="blocks",
+                   stream=progress_stream)
     blocks_seen: set[int] = set()
-    done_blocks = 0
     for gap_lo, gap_hi in gaps:
         pending: list[dict] = []
         pending_lo = gap_lo
@@ -137,9 +122,10 @@ def ingest(client: RpcClient, source: str, addresses: list[str], start: int, end
                 checkpoints.record(key, pending_lo, w_hi, source=source, network=net, addresses=sorted(emitting))
                 report.fetched.append((pending_lo, w_hi))
                 pending_lo = w_hi + 1
-            done_blocks += hi - lo + 1
-            bar.update(done_blocks, report.logs)
-    bar.done()
+            rate = report.logs / max(time.monotonic() - t0, 1e-9)
+            bar.label = f"ingest {source}: {report.logs:,} logs, {rate:,.0f} logs/s"
+            bar.update(hi - lo + 1)
+    bar.close()
     add_block_times(client, lake, net, blocks_seen | {end})
     report.decoded = decode_source(lake, net, source, contracts)
     report.requests, report.retries = client.calls - calls0, client.retried - retries0

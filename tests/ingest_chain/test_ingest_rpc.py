@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import http.server
+import io
 import re
 import threading
 import urllib.request
@@ -74,6 +75,20 @@ def test_same_chain_same_command_gives_byte_identical_lakes(net, tmp_path):
     assert len(files) > 5
     for f in files:
         assert (tmp_path / "a" / f).read_bytes() == (tmp_path / "b" / f).read_bytes(), f
+
+
+class Terminal(io.StringIO):
+    def isatty(self):
+        return True
+
+
+def test_progress_shows_blocks_and_logs_per_second_on_a_terminal_only(net, tmp_path):
+    feeds = feed_updates(net, 3)
+    tty, pipe = Terminal(), io.StringIO()
+    ingest(RpcClient(net.chain.url), "chainlink", feeds, 0, None, tmp_path / "a", confirmations=0, progress_stream=tty)
+    ingest(RpcClient(net.chain.url), "chainlink", feeds, 0, None, tmp_path / "b", confirmations=0, progress_stream=pipe)
+    assert "blocks/s" in tty.getvalue() and "logs/s" in tty.getvalue() and "16 logs" in tty.getvalue()
+    assert pipe.getvalue() == ""
 
 
 def test_confirmation_margin_keeps_the_newest_blocks_out(net, tmp_path):
