@@ -137,3 +137,11 @@ def describe(router: Router, assets: list[str]) -> pa.Table:
                  mid_usd=float(v.mid() * router._quote_usd(i)), weight=float(router.weights[i]),
                  depth_2pct=float(v.depth(DEPTH_IMPACT))) for i, v in enumerate(router.venues)]
     return pa.Table.from_pylist(rows)
+
+
+def venues_for_replay(inputs, config, feedback: bool) -> Router:
+    """The engine's hook: a fresh router for one replay (its own venues to move), loaded from
+    the run's lake at the book's block and starting at the path's first prices."""
+    book = inputs.book
+    router = load_venues(Path(config.lake), book.price_assets, book.prices, book.block_number, config)
+    return router.fresh(inputs.exogenous[0], feedback)

@@ -7,7 +7,7 @@ import pytest
 
 import backtest.engine.replay as replay_module
 from backtest.engine.run import make_config, run
-from backtest.markets.loading import load_venues
+from backtest.markets.loading import load_venues, venues_for_replay
 from backtest.markets.sample_venues import add_sample_venues
 from backtest.sample import write_sample_lake
 from backtest.scenarios import load_scenario
@@ -38,11 +38,10 @@ def same_table(a, b):
 
 
 def with_router(monkeypatch, lake, config, sold: Counter | None = None):
+    assert config.lake == str(lake)
     """Swap the engine's venues for the router loaded from the lake; count units sold per venue."""
     def initial_venues(inputs, feedback):
-        b = inputs.book
-        router = load_venues(lake, b.price_assets, b.prices, b.block_number, config)
-        router = router.fresh(inputs.exogenous[0], feedback)
+        router = venues_for_replay(inputs, config, feedback)     # the hook proposed for the engine
         if sold is not None and feedback:
             for venue in router.venues:
                 def sell(amount, _sell=venue.sell, _name=venue.name):
