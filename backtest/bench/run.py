@@ -1,0 +1,82 @@
+"""The benchmark plan (quick or full), each case in a fresh process, and its table and JSON."""
+
+from __future__ import annotations
+
+import os
+import platform
+import time
+
+from backtest.bench import decode, replay_case, snapshot, sweep
+from backtest.bench.measure import isolated
+
+FULL = {
+    "replay": [dict(accounts=a, steps=s) for a in (10_000, 100_000, 1_000_000) for s in (1_440, 10_080)],
+    "snapshot": [dict(n_events=10_000_000, accounts=1_000_000)],
+    "decode": [dict(n_logs=1_000_000, baseline_logs=50_000)],
+    "sweep": [dict(accounts=3_000, sets=8)],
+}
+QUICK = {
+    "replay": [dict(accounts=10_000, steps=1_440)],
+    "snapshot": [dict(n_events=1_000_000, accounts=20_000)],
+    "decode": [dict(n_logs=100_000, baseline_logs=5_000)],
+    "sweep": [dict(accounts=500, sets=2)],
+}
+RUNNERS = {"replay": replay_case.run_case, "snapshot": snapshot.run_case, "decode": decode.run_case,
+           "sweep": sweep.run_case}
+UNITS = {"replay": ("account_steps_per_s", "account-steps/s"), "snapshot": ("events_per_s", "events/s"),
+         "decode": ("logs_per_s", "logs/s"), "sweep": ("sets_per_s", "sets/s")}
+BASELINES = {"replay": "whole-book numpy engine", "snapshot": "pyarrow + pandas groupby",
+             "decode": "eth_abi per log", "sweep": "1 worker"}
+
+
+def plan(quick: bool, only: list[str] | None = None, replay_sizes: list[tuple[int, int]] | None = None) -> dict:
+    chosen = {k: list(v) for k, v in (QUICK if quick else FULL).items() if not only or k in only}
+    if replay_sizes and "replay" in chosen:
+        chosen["replay"] = [dict(accounts=a, steps=s) for a, s in replay_sizes]
+    return chosen
+
+
+def run(cases: dict, seed: int = 0, progress=None) -> dict:
+    rows = []
+    for bench, sizes in cases.items():
+        for size in sizes:
+            if progress:
+                progress(f"{bench} {size} ...")
+            start = time.perf_counter()
+            row = isolated(RUNNERS[bench], *size.values(), seed) if bench != "sweep" else \
+                isolated(RUNNERS[bench], size["accounts"], size["sets"], seed)
+            rows.append({"bench": bench, "baseline": BASELINES[bench], "case_seconds": time.perf_counter() - start,
+                         **row})
+    return {"machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
+            "seed": seed, "results": rows}
+
+
+def _size(row: dict) -> str:
+    b = row["bench"]
+    if b == "replay":
+        return f"{row['accounts']:,} acc x {row['steps']:,} steps"
+    if b == "snapshot":
+        return f"{row['events']:,} events"
+    if b == "decode":
+        return f"{row['logs']:,} logs"
+    return f"{row['sets']} sets, {row['accounts']:,} acc"
+
+
+def table(report: dict) -> str:
+    head = ("bench", "size", "time s", "baseline s", "ratio", "throughput", "peak RSS MB", "same result")
+    lines = []
+    for r in report["results"]:
+        if not r.get("available", True):
+            lines.append((r["bench"], _size(r), "not available", "", "", "", "", ""))
+            continue
+        key, unit = UNITS[r["bench"]]
+        note = " (est.)" if r.get("reference_extrapolated") else ""
+        lines.append((r["bench"], _size(r), f"{r['seconds']:.2f}", f"{r['reference_seconds']:.2f}{note}",
+                      f"{r['speedup']:.1f}x", f"{r[key]:,.0f} {unit}" if r[key] >= 100 else f"{r[key]:.3g} {unit}",
+                      f"{r['peak_rss_mb']:.0f} / {r['reference_peak_rss_mb']:.0f}", "yes" if r["identical"] else "NO"))
+    widths = [max(len(str(x)) for x in col) for col in zip(head, *lines)]
+    fmt = lambda cells: "  ".join(str(c).ljust(w) for c, w in zip(cells, widths)).rstrip()  # noqa: E731
+    out = [fmt(head), fmt(["-" * w for w in widths])] + [fmt(line) for line in lines]
+    out.append("ratio = baseline time / time (same process, same inputs); peak RSS engine / baseline; "
+               "(est.) = baseline timed on a prefix and scaled up (conservative)")
+    return "\n".join(out)

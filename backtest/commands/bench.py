@@ -1,0 +1,57 @@
+"""`backtest bench`: the engine and the data paths, each timed against a baseline in the same run."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from backtest.errors import InputError
+
+EPILOG = """examples:
+  backtest bench --quick                        # CI smoke test, under two minutes, no thresholds
+  backtest bench                                # the full table for docs/performance.md (~20 min, 2 cores)
+  backtest bench --only replay --replay-size 1000000x10080 --out bench.json
+"""
+
+
+def register(sub) -> None:
+    p = sub.add_parser("bench", help="time the replay engine, decoder, snapshot and sweep against baselines",
+                       epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--quick", action="store_true", help="small sizes: a smoke test (prints, asserts nothing)")
+    p.add_argument("--only", action="append", choices=("replay", "snapshot", "decode", "sweep"), default=[],
+                   help="run only this bench (repeatable)")
+    p.add_argument("--replay-size", action="append", default=[], metavar="ACCOUNTSxSTEPS",
+                   help="replay sizes instead of the plan's, e.g. 100000x1440 (repeatable)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the synthetic books, paths, logs and events")
+    p.add_argument("--out", type=Path, default=None, help="also write the JSON report to this file")
+    p.set_defaults(func=main)
+
+
+def _sizes(texts: list[str]) -> list[tuple[int, int]]:
+    sizes = []
+    for text in texts:
+        try:
+            a, s = text.lower().split("x")
+            sizes.append((int(a.replace("_", "")), int(s.replace("_", ""))))
+        except ValueError:
+            raise InputError(f"--replay-size {text!r}: expected ACCOUNTSxSTEPS, e.g. 100000x1440") from None
+        if sizes[-1][0] < 1 or sizes[-1][1] < 2:
+            raise InputError(f"--replay-size {text!r}: need at least 1 account and 2 steps")
+    return sizes
+
+
+def main(args) -> int:
+    from backtest.bench.run import plan, run, table
+    from backtest.lake.io import atomic_path
+    cases = plan(args.quick, args.only, _sizes(args.replay_size))
+    report = run(cases, seed=args.seed, progress=lambda msg: print(f"  {msg}", file=sys.stderr, flush=True))
+    report["quick"] = bool(args.quick)
+    print(table(report))
+    text = json.dumps(report, indent=2, sort_keys=True)
+    print(text)
+    if args.out:
+        with atomic_path(args.out) as tmp:
+            tmp.write_text(text + "\n")
+    return 0

@@ -1,0 +1,35 @@
+"""`backtest bench --quick` runs every bench end to end (a smoke test: no timing is asserted)."""
+
+import json
+import subprocess
+import sys
+
+from backtest.cli import main
+
+
+def test_quick_bench_prints_a_table_and_json_and_every_engine_agrees_with_its_baseline(tmp_path):
+    out = tmp_path / "bench.json"
+    done = subprocess.run([sys.executable, "-m", "backtest", "bench", "--quick", "--out", str(out)],
+                          capture_output=True, text=True, timeout=240)
+    assert done.returncode == 0, done.stderr[-2000:]
+    head, _, _ = done.stdout.partition("\n{")
+    assert head.splitlines()[0].split()[:3] == ["bench", "size", "time"]
+    report = json.loads(out.read_text())
+    assert json.loads("{" + done.stdout.partition("\n{")[2]) == report
+    rows = {r["bench"]: r for r in report["results"]}
+    assert sorted(rows) == ["decode", "replay", "snapshot", "sweep"]
+    for name, row in rows.items():
+        if row.get("available", True):
+            # the engine and its baseline produced the same result on the same inputs
+            assert row["identical"] is True, name
+            assert row["seconds"] > 0 and row["reference_seconds"] > 0 and row["peak_rss_mb"] > 0, name
+            assert f"{name} " in head
+        else:
+            assert "not available" in head
+    assert rows["replay"]["liquidations"] > 0            # the synthetic crash does liquidate
+
+
+def test_a_malformed_replay_size_is_one_line_and_exit_2(capsys):
+    assert main(["bench", "--only", "replay", "--replay-size", "1000by1440"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "ACCOUNTSxSTEPS" in err
