@@ -21,6 +21,7 @@ VERBS = (
     "replay",
     "sweep",
     "report",
+    "bench",
 )
 
 
