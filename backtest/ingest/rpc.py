@@ -72,11 +72,15 @@ class RpcClient:
     def __repr__(self) -> str:
         return f"RpcClient({redact(self.url)})"
 
-    def call(self, method: str, params: list | None = None):
+    def call(self, method: str, params: list | None = None, check: Callable | None = None):
+        """`check(result)` may raise Transient for an answer that is well-formed but wrong: retried too."""
         attempt = 0
         while True:
             try:
-                return self._once(method, params or [])
+                result = self._once(method, params or [])
+                if check is not None:
+                    check(result)
+                return result
             except Transient as exc:
                 attempt += 1
                 self.retried += 1
@@ -110,6 +114,8 @@ class RpcClient:
             raise Transient(f"unparseable answer ({len(raw)} bytes)") from None
         if not isinstance(out, dict):
             raise Transient("answer is not a JSON-RPC object")
+        if out.get("id") != self._id:        # a proxy or load balancer mixed up answers
+            raise Transient(f"answer to request {out.get('id')!r}, expected {self._id}")
         if "error" in out and out["error"]:
             err = out["error"]
             msg, code = str(err.get("message", err)), err.get("code")
@@ -152,10 +158,19 @@ class RpcClient:
             flt["address"] = addresses
         if topic0s:
             flt["topics"] = [topic0s]
-        logs = self.call("eth_getLogs", [flt])
-        if not isinstance(logs, list):
-            raise Transient("eth_getLogs answer is not a list")
-        return logs
+
+        def check(logs):
+            if not isinstance(logs, list):
+                raise Transient("eth_getLogs answer is not a list")
+            for lg in logs:
+                try:
+                    n = int(lg["blockNumber"], 16)
+                    int(lg["logIndex"], 16)
+                except (TypeError, KeyError, ValueError):
+                    raise Transient("eth_getLogs answered a log without block number or index") from None
+                if not start <= n <= end:
+                    raise Transient(f"eth_getLogs for blocks {start}..{end} answered a log of block {n}")
+        return self.call("eth_getLogs", [flt], check)
 
 
 def _body(exc: urllib.error.HTTPError) -> str:

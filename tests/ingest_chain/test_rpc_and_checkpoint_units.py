@@ -68,8 +68,10 @@ class Scripted(http.server.BaseHTTPRequestHandler):
     script: list = []
 
     def do_POST(self):
-        self.rfile.read(int(self.headers["Content-Length"]))
+        request = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
         status, body = type(self).script.pop(0)
+        if isinstance(body, dict) and body.get("id") == "echo":
+            body = {**body, "id": request["id"]}
         data = body.encode() if isinstance(body, str) else json.dumps(body).encode()
         self.send_response(status)
         self.send_header("Content-Length", str(len(data)))
@@ -89,12 +91,12 @@ def scripted():
     server.server_close()
 
 
-def ok(result):
-    return 200, {"jsonrpc": "2.0", "id": 1, "result": result}
+def ok(result, id="echo"):
+    return 200, {"jsonrpc": "2.0", "id": id, "result": result}
 
 
 def err(code, message):
-    return 200, {"jsonrpc": "2.0", "id": 1, "error": {"code": code, "message": message}}
+    return 200, {"jsonrpc": "2.0", "id": "echo", "error": {"code": code, "message": message}}
 
 
 def test_transient_answers_are_retried_then_the_result_returned(scripted):
@@ -105,6 +107,16 @@ def test_transient_answers_are_retried_then_the_result_returned(scripted):
     assert client.block_number() == 16
     assert client.retried == 4 and len(waits) == 4
     assert all(0.5 * 2**i <= w <= 2**i for i, w in enumerate(waits))     # exponential, jittered down to half
+
+
+def test_wrong_answers_are_retried_like_failures(scripted):
+    """An answer to another request, a log outside the range asked for, a log without its number."""
+    log = {"blockNumber": "0x5", "logIndex": "0x0"}
+    Scripted.script = [ok("0x10", id=999), ok([{**log, "blockNumber": "0x50"}]), ok([{"logIndex": "0x0"}]),
+                       ok(None), ok([log])]
+    client = RpcClient(scripted, sleep=lambda s: None)
+    assert client.get_logs([], None, 0, 10) == [log]
+    assert client.retried == 4
 
 
 def test_too_many_results_is_a_range_error_not_a_retry(scripted):
