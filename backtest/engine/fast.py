@@ -85,6 +85,7 @@ def replay(inputs: ReplayInputs, config: RunConfig, feedback: bool | None = None
     cheapest_gas, lowest_bar = min(a.gas_units for a in agents), min(a.min_profit_usd for a in agents)
     since = np.full(len(book.accounts), np.nan)     # when each account last became liquidatable
     wet = np.zeros(0, dtype=np.int64)               # the rows whose `since` is set
+    first_round = np.full(len(book.accounts), -1, dtype=np.int64)   # round each row first fell below 1, this step
     watch = Watchlist(coll, debt, lt, oracles.answer[asset_of])
     rec = Recorder(inputs)
     for step in range(len(inputs.times)):
@@ -97,7 +98,7 @@ def replay(inputs: ReplayInputs, config: RunConfig, feedback: bool | None = None
         venues.arbitrage(exo[max(step - 1, 0)], exo[step], dt, config.arb_half_life_seconds)
         oracle = oracles.update(now, venues.price)
         gas_per_unit = inputs.gas_gwei[step] * 1e-9 * (venues.price[gas_asset] if gas_asset is not None else 0)
-        first_round: dict[int, int] = {}
+        seen: list[np.ndarray] = []                             # rows whose first_round is set this step
         for rnd in range(config.max_rounds):
             price = oracle[asset_of]
             rows = watch.candidates(price)
@@ -112,14 +113,15 @@ def replay(inputs: ReplayInputs, config: RunConfig, feedback: bool | None = None
                 break
             order = np.lexsort((below, hf_below))                   # worst first, then by account
             below, hf_below = below[order], hf_below[order]
-            hf = dict(zip(below.tolist(), hf_below))
-            for i in below.tolist():
-                first_round.setdefault(i, rnd)
+            new = below[first_round[below] < 0]                     # first time below in this step
+            first_round[new] = rnd
+            seen.append(new)
             bound = bounds(below, hf_below, coll, debt, price, venues.price[asset_of], lt, params, groups, group_of,
                            gas_per_unit * cheapest_gas)
             acted = 0
-            for i in below[bound >= lowest_bar].tolist():
-                plan = best_plan(coll[i], debt[i], hf[i], price, venues, asset_of, lt, params, row_rules[i],
+            for k in np.flatnonzero(bound >= lowest_bar).tolist():
+                i, hf_i = int(below[k]), hf_below[k]
+                plan = best_plan(coll[i], debt[i], hf_i, price, venues, asset_of, lt, params, row_rules[i],
                                  0.0, agents[0].sizes)
                 chosen = plan and choose_agent(plan, agents, gas_per_unit, (now - since[i]) / 12.0,
                                                plan.repay * price[plan.debt_asset])
@@ -134,12 +136,14 @@ def replay(inputs: ReplayInputs, config: RunConfig, feedback: bool | None = None
                     debt[i] = 0.0
                 watch.update(i)
                 hf_after = health_factor_one(coll[i] * price, debt[i] * price, lt, floors[i])
-                rec.liquidation(step, i, plan, price, first_round[i], cost, proceeds, hf[i], hf_after, deficit,
+                rec.liquidation(step, i, plan, price, int(first_round[i]), cost, proceeds, hf_i, hf_after, deficit,
                                 agent.name)
                 acted += 1
             if not acted:
                 break
             oracle = oracles.update(now, venues.price)
+        for rows in seen:
+            first_round[rows] = -1
         oracles.observe(now, venues.price)
         rows = watch.candidates(oracle[asset_of])
         rec.step(step, venues, oracle, coll[rows], debt[rows])     # bad debt: only candidates can have any
