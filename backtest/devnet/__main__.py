@@ -21,6 +21,30 @@ from backtest.devnet.node import NodeModulesMissing, start_anvil
 from backtest.lake.io import atomic_path
 
 
+def _serve(node, args) -> None:
+    chain = Chain(node.url)
+    net = build_devnet(chain)
+    if not args.no_liquidity:
+        seed_liquidity(net)
+    chain.rpc("evm_setAutomine", [True])
+    addresses = net.addresses()
+    print(f"rpc        {node.url}  (chain id 31337, anvil pid {node.pid})")
+    print(f"admin      {chain.deployer}  (anvil account 0; accounts 1-9 are funded too)")
+    width = max(map(len, addresses))
+    for name, address in addresses.items():
+        print(f"{name:<{width}}  {address}")
+    if args.json:
+        with atomic_path(args.json) as tmp:
+            tmp.write_text(json.dumps({"rpc": node.url, **addresses}, indent=1) + "\n")
+    sys.stdout.flush()
+    if args.exit:
+        return
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    print("running; Ctrl-C to stop", flush=True)
+    while node.process.poll() is None:
+        time.sleep(0.5)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m backtest.devnet", description=__doc__.splitlines()[0])
     parser.add_argument("--port", type=int, default=None, help="port on 127.0.0.1 (default: a free one)")
@@ -34,29 +58,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     with node:
-        chain = Chain(node.url)
-        net = build_devnet(chain)
-        if not args.no_liquidity:
-            seed_liquidity(net)
-        chain.rpc("evm_setAutomine", [True])
-        addresses = net.addresses()
-        print(f"rpc        {node.url}  (chain id 31337, anvil pid {node.pid})")
-        print(f"admin      {chain.deployer}  (anvil account 0; accounts 1-9 are funded too)")
-        width = max(map(len, addresses))
-        for name, address in addresses.items():
-            print(f"{name:<{width}}  {address}")
-        if args.json:
-            with atomic_path(args.json) as tmp:
-                tmp.write_text(json.dumps({"rpc": node.url, **addresses}, indent=1) + "\n")
-        sys.stdout.flush()
-        if args.exit:
-            return 0
-        signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-        print("running; Ctrl-C to stop", flush=True)
         try:
-            while node.process.poll() is None:
-                time.sleep(0.5)
-        except KeyboardInterrupt:
+            _serve(node, args)
+        except KeyboardInterrupt:       # Ctrl-C at any point: leaving `with node` stops anvil
             pass
     return 0
 

@@ -17,7 +17,9 @@ from web3.contract import Contract
 from backtest.devnet import artifacts as art
 from backtest.devnet.aave import AaveMarket, ReserveParams, deploy_aave_v2, deploy_aave_v3
 from backtest.devnet.chain import Chain
-from backtest.devnet.uniswap import Uniswap, add_v2_liquidity, create_v2_pair, deploy_uniswap
+from backtest.devnet.uniswap import (Uniswap, add_v2_liquidity, create_v2_pair, create_v3_pool, deploy_uniswap,
+                                     v3_approve, v3_mint)
+from backtest.markets import uniswap_v3_math as v3math
 
 FEED_DECIMALS = 8          # Aave's oracle wants 8-decimal USD prices, as Chainlink's USD feeds
 
@@ -130,4 +132,28 @@ def seed_liquidity(net: Devnet, *, usd_per_reserve: float = 50_000_000.0, pair_u
             net.mint(sym, lp, amount)
         add_v2_liquidity(chain, pair, {t.address: t for t in net.tokens.values()}, amounts, lp)
         net.uniswap.v2_pairs[(s, "USDC")] = pair
+    _seed_v3_pool(net, lp, "WETH", "USDC", 3000, pair_usd)
     return lp
+
+
+def _seed_v3_pool(net: Devnet, lp: str, sym_a: str, sym_b: str, fee: int, usd: float) -> None:
+    """A v3 pool at the assets' prices with one position of about `usd` per side, +-20 % around the price."""
+    chain, uni = net.chain, net.uniswap
+    a, b = net.tokens[sym_a], net.tokens[sym_b]
+    (s0, t0), (s1, t1) = sorted(((sym_a, a), (sym_b, b)), key=lambda x: int(x[1].address, 16))
+    # raw token1 per raw token0
+    raw_price = net.assets[s0].price_usd / net.assets[s1].price_usd * 10**(net.assets[s1].decimals - net.assets[s0].decimals)
+    sqrt_x96 = int(raw_price ** 0.5 * 2**96)
+    pool = create_v3_pool(chain, uni, t0, t1, fee, sqrt_x96)
+    spacing = {500: 10, 3000: 60, 10000: 200}[fee]
+    tick = v3math.tick_at_sqrt_ratio(sqrt_x96)
+    width = int(0.2 / 1e-4) // spacing * spacing               # ~ +-20 % in price
+    lower, upper = (tick // spacing) * spacing - width, (tick // spacing) * spacing + width
+    # L so that the token1 side holds about `usd`: amount1 = L * (sqrtP - sqrtLower) / 2^96
+    amount1 = usd / net.assets[s1].price_usd * 10**net.assets[s1].decimals
+    liquidity = int(amount1 * 2**96 / (sqrt_x96 - v3math.sqrt_ratio_at_tick(lower)))
+    need0, need1 = v3math.mint_amounts(sqrt_x96, tick, lower, upper, liquidity)
+    chain.send_many([(t0.functions.mint(lp, need0), None), (t1.functions.mint(lp, need1), None)])
+    v3_approve(chain, uni, [t0, t1], lp)
+    v3_mint(chain, uni, pool, lower, upper, liquidity, lp)
+    uni.v3_pools[(sym_a, sym_b, fee)] = pool
