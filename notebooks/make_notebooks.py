@@ -101,7 +101,7 @@ at = steps[steps["step"] == deepest].set_index("asset")
    [["price_exogenous", "price_amm", "price_oracle", "pool_discount", "sold_usd"]].dropna())
 """),
     code("""
-display(SVG(figures.to_svg(figures.liquidations_over_time(liq, depth))))
+display(SVG(figures.to_svg(figures.liquidations_over_time(liq, depth, figures.step_times(steps)))))
 """),
     md("""
 ## Bad debt, and the report

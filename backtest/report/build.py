@@ -6,7 +6,6 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from backtest.config import RunConfig
@@ -77,11 +76,11 @@ def _replay_sections(run: RunResults, lake: Path | None, blocks: list) -> list[h
         "triangles are liquidations seizing that asset, at the oracle price, coloured by cascade round.",
         "price paths per asset")))
     if len(liq):
-        body = h.figure(fg.to_svg(fg.liquidations_over_time(liq, depth, _times(steps))),
+        body = h.figure(fg.to_svg(fg.liquidations_over_time(liq, depth, fg.step_times(steps))),
                         "Collateral seized per step (USD m), one panel per protocol, stacked by cascade round "
                         "(0 = made liquidatable by the exogenous move; k+1 = only by round k's sales).",
                         "liquidations over time by cascade round")
-        body += h.figure(fg.to_svg(fg.liquidations_over_time(liq, depth, _times(steps), by="collateral_asset")),
+        body += h.figure(fg.to_svg(fg.liquidations_over_time(liq, depth, fg.step_times(steps), by="collateral_asset")),
                          "The same liquidations stacked by the collateral asset seized.",
                          "liquidations over time by collateral asset")
         body += h.table(_seized_table(liq))
@@ -151,11 +150,6 @@ def _burned_note(liq: pd.DataFrame) -> str:
     burned = float(liq["deficit_usd"].sum()) if "deficit_usd" in liq and len(liq) else 0.0
     return f" (deficits burned by Aave v3.3+, {tb.fmt(burned, 'usd')}, count in the total but left the book)" \
         if burned > 0 else ""
-
-
-def _times(steps: pd.DataFrame) -> np.ndarray:
-    """The run's step times, sorted (naive UTC)."""
-    return np.unique(fg.utc_naive(steps["timestamp"]))
 
 
 def _compare_sections(runs: list[RunResults], blocks: list) -> list[h.Section]:

@@ -43,6 +43,11 @@ def utc_naive(ts: pd.Series) -> np.ndarray:
     return ts.to_numpy(dtype="datetime64[us]")
 
 
+def step_times(steps: pd.DataFrame) -> np.ndarray:
+    """The run's step times, sorted, as naive UTC (the x grid of the per-step figures)."""
+    return np.unique(utc_naive(steps["timestamp"]))
+
+
 def _date_axis(ax) -> None:
     locator = AutoDateLocator(minticks=3, maxticks=7)
     ax.xaxis.set_major_locator(locator)
