@@ -86,6 +86,18 @@ def test_weth_sales_are_routed_to_all_three_kinds_of_venue(routed):
     assert sold["sample:wstETH-USDC"] > 0 and sold["sample-v3:wstETH-WETH-1"] > 0
 
 
+def test_one_protocols_liquidations_push_another_protocols_accounts_under(routed):
+    # All protocols sell into the same venues: some round k+1 liquidates an account of a
+    # protocol none of whose accounts were liquidated in round k, i.e. only the other
+    # protocols' sales (moving the shared prices, then the oracle) can have made it liquidatable.
+    liq = routed[0].outcome.liquidations.to_pandas()
+    crossed = []
+    for step, rows in liq.groupby("step"):
+        by_round = rows.groupby("round")["protocol"].agg(set)
+        crossed += [(step, r) for r in by_round.index if r > 0 and by_round[r] - by_round.get(r - 1, set())]
+    assert crossed
+
+
 def test_more_venues_mean_a_shallower_effective_crash_than_one_v2_pool(routed, v2_only):
     # Same book, same path; the router adds the v3 pool and the order book to the v2 pool, so
     # the same forced selling moves WETH's market price less.
