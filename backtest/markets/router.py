@@ -6,10 +6,11 @@ replay trade against the same Router, so one protocol's liquidations move the pr
 sees.
 
 * Routing: a trade goes whole to the single venue that pays most for the full amount (sale) or
-  charges least (purchase); no splitting across venues. Ties go to the venue listed first.
+  charges least (purchase); ties go to the venue listed first. With `split=True` it is split
+  so that every venue used ends at the same marginal price (backtest/markets/split.py).
 * Market price of an asset: the mean of its venues' prices weighted by each venue's USD depth
   2 % below mid at the start of the replay (`DEPTH_IMPACT`). A thin venue cannot set the price
-  alone, as in Chainlink's volume-weighted aggregation of many venues; fixed weights keep the
+  alone, as price feeds weight venues by volume; fixed weights keep the
   price a smooth function of the venues and, with one venue, exactly that venue's price.
 * Arbitrage: each venue's log gap to the exogenous path decays with the half-life, as in
   `Venues`; exogenous moves pass straight through.
