@@ -221,3 +221,27 @@ def test_the_heatmap_cells_are_means_over_paths():
     grid = heatmap_grid(t, "lt", "depth", "bad_debt_usd")
     assert grid.loc[1.0, 0.3] == 20 and grid.loc[1.0, 0.4] == 5 and grid.loc[0.5, 0.3] == 7
     assert list(grid.index) == [0.5, 1.0] and list(grid.columns) == [0.3, 0.4]
+
+
+def test_an_accounts_table_in_the_folder_replaces_the_lake(small_lake, baseline, tmp_path, capsys):
+    """When the engine writes accounts.parquet, the HF figure needs no lake."""
+    from backtest.lake.io import write_parquet
+    from backtest.report.accounts import accounts_before_after, load_lake_view
+    import pyarrow as pa
+    results = load_results(baseline)
+    table, _ = accounts_before_after(results, load_lake_view(results, small_lake))
+    moved = tmp_path / "with-accounts"
+    moved.mkdir()
+    for f in baseline.iterdir():
+        (moved / f.name).write_bytes(f.read_bytes())
+    cfg = (moved / "config.toml").read_text()
+    lake_line = next(line for line in cfg.splitlines() if line.startswith("lake = "))
+    (moved / "config.toml").write_text(cfg.replace(lake_line, 'lake = "gone"'))
+    write_parquet(pa.Table.from_pandas(table, preserve_index=False), moved / "accounts.parquet")
+    assert main(["report", str(moved)]) == 0
+    assert "not found" not in capsys.readouterr().err
+    assert len([t for t, a in parse(moved / "report.html").tags if t == "img"]) == 6
+    text = (moved / "report.md").read_text()
+    borrowing = int((table["debt_usd_before"] > 0).sum())
+    rows = [line.split("|") for line in text.splitlines() if line.startswith(("| < 1.00", "| 1.", "| 2.", "| >= 5"))]
+    assert sum(int(r[2].strip().replace(",", "")) for r in rows) == borrowing
