@@ -17,7 +17,7 @@ from backtest.markets import uniswap_v3, uniswap_v3_math as m
 CASES = 300
 TRADER_INDEX = 7
 FEE_SPACING = {500: 10, 3000: 60, 10000: 200}          # UniswapV3Factory's enabled fee tiers
-PAIRS = [("WETH", "DAI"), ("WBTC", "USDC"), ("WETH", "USDC"), ("DAI", "USDC")]
+PAIRS = [("WETH", "DAI"), ("WBTC", "USDC"), ("WETH", "WBTC"), ("DAI", "USDC")]   # WETH/USDC 0.3 % is seeded
 
 
 def _positions(rng, tick, spacing):
