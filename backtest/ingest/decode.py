@@ -2,10 +2,10 @@
 
 Static ABI types only (all the events we support): each parameter is one word, taken from a topic
 (indexed) or from `data` at 32·k (not indexed). Words become a (rows, 32) uint8 matrix, and every
-conversion is a numpy operation over the whole column: addresses and bytes32 through a hex lookup
-table, small integers through a big-endian int64 view of the last 8 bytes, uint256/int256 through four
-uint64 limbs joined as Python integers by numpy object arithmetic (exact), and a float64 copy of the
-limbs for `_f64`-style use. Logs of the right topic0 but the wrong shape (e.g. an ERC-721 Transfer
+conversion works on the whole column: addresses and bytes32 through a hex lookup table into one ASCII
+buffer, small integers through a big-endian int64 view of the last 8 bytes, uint256/int256 as arrow
+decimal128 built from the low 16 bytes (values under 10^38) or else four uint64 limbs joined exactly by
+numpy object arithmetic, plus a float64 copy of the limbs for `_f64`-style use. Logs of the right topic0 but the wrong shape (e.g. an ERC-721 Transfer
 next to an ERC-20 Transfer) are skipped, never mis-decoded.
 """
 
@@ -17,20 +17,45 @@ import pyarrow.compute as pc
 
 from backtest.ingest.events import Event
 
-_HEX = np.array([f"{i:02x}" for i in range(256)], dtype="<U2")
+_HEX_ASCII = np.frombuffer("".join(f"{i:02x}" for i in range(256)).encode(), np.uint8).reshape(256, 2)
+_ONES = np.uint64(2**64 - 1)
+_DEC38_HI = np.uint64(10**38 >> 64)      # a value whose high 64 of 128 bits is below this is < 10^38
 _LIMB = np.array([2.0**192, 2.0**128, 2.0**64, 1.0])
 SMALL_INTS = {f"uint{b}" for b in range(8, 65, 8)} | {"bool"}
 SMALL_SIGNED = {f"int{b}" for b in range(8, 65, 8)}
 META = ("evt_block_number", "evt_tx_index", "evt_index", "evt_tx_hash", "contract_address")
 
 
-def hex_rows(m: np.ndarray) -> np.ndarray:
-    """(n, k) uint8 -> n strings '0x' + 2k hex digits."""
+def hex_array(m: np.ndarray) -> pa.Array:
+    """(n, k) uint8 -> arrow strings '0x' + 2k hex digits, built as one ASCII buffer (no per-row work)."""
     n, k = m.shape
-    if n == 0:
-        return np.array([], dtype=object)
-    digits = np.ascontiguousarray(_HEX[m]).view(f"<U{2 * k}").ravel()
-    return np.char.add("0x", digits).astype(object)
+    width = 2 + 2 * k
+    out = np.empty((n, width), np.uint8)
+    out[:, 0], out[:, 1] = ord("0"), ord("x")
+    out[:, 2:] = _HEX_ASCII[m].reshape(n, 2 * k)
+    offsets = np.arange(n + 1, dtype=np.int32) * width
+    return pa.Array.from_buffers(pa.string(), n, [None, pa.py_buffer(offsets), pa.py_buffer(out)])
+
+
+def decimal_array(w: np.ndarray, signed: bool = False) -> pa.Array:
+    """Exact decimal text of 256-bit words. Values under 10^38 in magnitude (every realistic amount,
+    price and liquidity) become arrow decimal128 straight from their low 16 bytes (little-endian) and are
+    printed by arrow; only the rest take the exact Python-integer path."""
+    n = len(w)
+    x = limbs(w)
+    top, hi = x[:, :2], x[:, 2]
+    if signed:
+        small = ((top == 0).all(axis=1) & (hi < _DEC38_HI)) | \
+                ((top == _ONES).all(axis=1) & (hi.view(np.int64) > -np.int64(_DEC38_HI)))
+    else:
+        small = (top == 0).all(axis=1) & (hi < _DEC38_HI)
+    low_le = np.ascontiguousarray(w[:, 16:][:, ::-1])
+    fast = pa.Array.from_buffers(pa.decimal128(38, 0), n, [None, pa.py_buffer(low_le)]).cast(pa.string())
+    if small.all():
+        return fast
+    slow = np.full(n, None, dtype=object)
+    slow[~small] = big_ints(w[~small], signed).astype(str)
+    return pc.if_else(pa.array(small), fast, pa.array(slow, pa.string()))
 
 
 def words(col: pa.ChunkedArray | pa.Array, start: int = 0) -> np.ndarray:
@@ -72,9 +97,9 @@ def to_f64(w: np.ndarray, signed: bool = False) -> np.ndarray:
 def convert(w: np.ndarray, typ: str) -> dict[str, pa.Array]:
     """One parameter's column(s). Integers wider than 64 bits are decimal text plus a `_f64` float."""
     if typ == "address":
-        return {"": pa.array(hex_rows(w[:, 12:]), pa.string())}
+        return {"": hex_array(np.ascontiguousarray(w[:, 12:]))}
     if typ == "bytes32":
-        return {"": pa.array(hex_rows(w), pa.string())}
+        return {"": hex_array(w)}
     if typ in SMALL_INTS:
         v = np.ascontiguousarray(w[:, 24:]).view(">u8").ravel().astype(np.int64)
         return {"": pa.array(v.astype(bool) if typ == "bool" else v)}
@@ -82,8 +107,7 @@ def convert(w: np.ndarray, typ: str) -> dict[str, pa.Array]:
         return {"": pa.array(np.ascontiguousarray(w[:, 24:]).view(">i8").ravel().astype(np.int64))}
     if typ.startswith(("uint", "int")):
         signed = typ.startswith("int")
-        return {"": pa.array(big_ints(w, signed).astype(str), pa.string()),
-                "_f64": pa.array(to_f64(w, signed))}
+        return {"": decimal_array(w, signed), "_f64": pa.array(to_f64(w, signed))}
     raise ValueError(f"unsupported ABI type {typ} (static types only)")
 
 
@@ -108,8 +132,8 @@ def decode(logs: pa.Table, event: Event, addresses: list[bytes] | None = None) -
         "evt_block_number": pc.cast(t["block_number"], pa.int64()),
         "evt_tx_index": pc.cast(t["transaction_index"], pa.int64()),
         "evt_index": pc.cast(t["log_index"], pa.int64()),
-        "evt_tx_hash": pa.array(hex_rows(words(t["transaction_hash"])), pa.string()),
-        "contract_address": pa.array(hex_rows(_pad20(t["address"])), pa.string()),
+        "evt_tx_hash": hex_array(words(t["transaction_hash"])),
+        "contract_address": hex_array(_pad20(t["address"])),
     }
     topic, offset = 1, 0
     for p in event.params:

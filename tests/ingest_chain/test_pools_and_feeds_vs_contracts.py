@@ -20,11 +20,13 @@ SPACING = 60      # fee 3000 (UniswapV3Factory constructor: feeAmountTickSpacing
 
 
 def v3_pool(net, trader):
-    """A WETH/USDC 0.3% pool at about 2,000 USDC per WETH, in raw units of token1 per token0."""
+    """The devnet's WETH/USDC 0.3% pool if it seeds one, else a new one at about 2,000 USDC per WETH."""
     weth, usdc = net.tokens["WETH"], net.tokens["USDC"]
-    weth_is_0 = int(weth.address, 16) < int(usdc.address, 16)
-    raw = 2_000 * 10**6 / 10**18 if weth_is_0 else 10**18 / (2_000 * 10**6)
-    pool = create_v3_pool(net.chain, net.uniswap, weth, usdc, 3000, int(math.sqrt(raw) * 2**96))
+    pool = net.uniswap.v3_pools.get(("WETH", "USDC", 3000))
+    if pool is None:
+        weth_is_0 = int(weth.address, 16) < int(usdc.address, 16)
+        raw = 2_000 * 10**6 / 10**18 if weth_is_0 else 10**18 / (2_000 * 10**6)   # token1 per token0, raw
+        pool = create_v3_pool(net.chain, net.uniswap, weth, usdc, 3000, int(math.sqrt(raw) * 2**96))
     v3_approve(net.chain, net.uniswap, [weth, usdc], trader)
     return pool
 
