@@ -91,7 +91,8 @@ def main(args) -> int:
                        paths=_paths(args), executor=args.executor, workers=args.workers, address=args.address,
                        feedback=not args.no_feedback)
     what = f"{args.paths} {args.model} paths" if args.paths else "the scenario's path"
-    print(f"{scenario.title}: {result.tasks} tasks ({result.ran} run, {result.reused} reused), {what}")
+    print(f"{scenario.title}: {result.tasks} tasks ({result.ran} run, {result.reused} reused), {what}; "
+          f"book read {result.lake_loads} time(s) by the workers")
     print(render(result.comparison, result.grid_keys))
     print(f"  results  {out}/results.parquet, {out}/comparison.parquet")
     return 0

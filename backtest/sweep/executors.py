@@ -51,6 +51,7 @@ def run_ray(tasks: list[Task], context: SweepContext, workers: int | None, addre
     starts a local one and stops it at the end."""
     try:
         import ray
+        from ray.exceptions import RayTaskError
         from ray.util import ActorPool
     except ImportError:
         raise InputError("--executor ray needs Ray: pip install 'backtest[ray]'") from None
@@ -70,7 +71,13 @@ def run_ray(tasks: list[Task], context: SweepContext, workers: int | None, addre
         for t in tasks:
             pool.submit(lambda actor, task: actor.run.remote(task), t)
         while pool.has_next():
-            on_result(pool.get_next_unordered())
+            try:
+                result = pool.get_next_unordered()
+            except RayTaskError as exc:      # bad input inside a task: one line, as locally
+                if isinstance(getattr(exc, "cause", None), InputError):
+                    raise exc.cause from None
+                raise
+            on_result(result)
     finally:
         for a in actors:
             ray.kill(a)
