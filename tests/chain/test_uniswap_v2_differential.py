@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from backtest.devnet.uniswap import add_v2_liquidity, create_v2_pair
+from backtest.devnet.uniswap import create_v2_pair
 from backtest.markets import uniswap_v2
 
 CASES = 300
@@ -38,7 +38,6 @@ def test_get_amount_out_and_in_match_real_swaps(net, record):
         pair = pairs[(a, b)]
         reserves = {net.tokens[a].address: _log_uniform_int(rng, 1e4, 1e30),
                     net.tokens[b].address: _log_uniform_int(rng, 1e4, 1e30)}
-        add_v2_liquidity(chain, pair, by_address, reserves, trader)
         sym_in, sym_out = (a, b) if rng.random() < 0.5 else (b, a)
         t_in, t_out = net.tokens[sym_in], net.tokens[sym_out]
         r_in, r_out = reserves[t_in.address], reserves[t_out.address]
@@ -49,18 +48,21 @@ def test_get_amount_out_and_in_match_real_swaps(net, record):
             continue
         zero_in = token0[(a, b)] == t_in.address
         outs = (lambda x: (0, x)) if zero_in else (lambda x: (x, 0))
-        chain.send(t_in.functions.transfer(pair.address, amount_in), trader)
+        # one block: fill the pair (transfers + mint), then pay amount_in
+        chain.send_many([(by_address[t].functions.transfer(pair.address, r), trader) for t, r in reserves.items()]
+                        + [(pair.functions.mint(trader), trader),
+                           (t_in.functions.transfer(pair.address, amount_in), trader)])
         reason = chain.revert_reason(pair.functions.swap(*outs(out + 1), trader, b""), trader)
         assert "UniswapV2: K" in (reason or ""), f"case {case}: out + 1 should break K, got {reason}"
-        before = chain.call_many([t_out.functions.balanceOf(trader)])[0]
-        chain.send(pair.functions.swap(*outs(out), trader, b""), trader)
-        assert chain.call_many([t_out.functions.balanceOf(trader)])[0] - before == out
 
-        # getAmountIn: the smallest input that buys `want` (fresh reserves after the swap above)
+        # getAmountIn: the smallest input that buys `want` (from the reserves after the swap above)
         r_in, r_out = r_in + amount_in, r_out - out
         want = max(1, int(r_out * rng.uniform(1e-9, 0.9)))
         need = uniswap_v2.get_amount_in_exact(want, r_in, r_out)
-        chain.send(t_in.functions.transfer(pair.address, need - 1), trader)
+        before = chain.call_many([t_out.functions.balanceOf(trader)])[0]
+        chain.send_many([(pair.functions.swap(*outs(out), trader, b""), trader),
+                         (t_in.functions.transfer(pair.address, need - 1), trader)])
+        assert chain.call_many([t_out.functions.balanceOf(trader)])[0] - before == out
         assert "UniswapV2: K" in (chain.revert_reason(pair.functions.swap(*outs(want), trader, b""), trader) or ""), \
             f"case {case}: one unit less than getAmountIn should not be enough"
         chain.send_many([(t_in.functions.transfer(pair.address, 1), trader),
