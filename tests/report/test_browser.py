@@ -13,7 +13,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from backtest.cli import main
 
 pytestmark = pytest.mark.skipif(shutil.which("chromium") is None,
                                 reason="needs /usr/bin/chromium (make test installs the Debian package)")
@@ -62,10 +61,8 @@ def test_the_watcher_sees_a_request_that_leaves_the_machine(browser, tmp_path):
     assert report.remote_requests == ["http://192.0.2.1/chart.png"]
 
 
-def test_the_report_draws_every_figure_without_an_error(browser, baseline, thin_pools, tmp_path):
-    out = tmp_path / "report.html"
-    assert main(["report", str(baseline), "--compare", str(thin_pools), "--out", str(out)]) == 0
-    report = browser.open(out.as_uri())
+def test_the_report_draws_every_figure_without_an_error(browser, compare_report):
+    report = browser.open(compare_report.as_uri())
     ARTIFACTS.mkdir(exist_ok=True)
     (ARTIFACTS / "report.png").write_bytes(report.screenshot)
     assert report.errors == []

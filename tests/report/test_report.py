@@ -37,9 +37,8 @@ def parse(path: Path) -> Page:
     return page
 
 
-def test_the_report_is_one_file_that_fetches_nothing(baseline, tmp_path, capsys):
-    out = tmp_path / "r.html"
-    assert main(["report", str(baseline), "--out", str(out)]) == 0
+def test_the_report_is_one_file_that_fetches_nothing(baseline_report):
+    out = baseline_report
     page = parse(out)
     images = [a["src"] for t, a in page.tags if t == "img"]
     # price paths, liquidations over time (by round, by asset), bad debt, HF histogram, pool depth
@@ -53,9 +52,8 @@ def test_the_report_is_one_file_that_fetches_nothing(baseline, tmp_path, capsys)
     assert out.with_suffix(".md").exists()
 
 
-def test_the_summary_carries_the_runs_own_numbers(baseline, tmp_path):
-    main(["report", str(baseline), "--out", str(tmp_path / "r.html")])
-    text = (tmp_path / "r.md").read_text()
+def test_the_summary_carries_the_runs_own_numbers(baseline, baseline_report):
+    text = baseline_report.with_suffix(".md").read_text()
     m = json.loads((baseline / "metrics.json").read_text())
     assert f"| bad debt | ${m['bad_debt_usd']:,.0f} |" in text
     assert f"| liquidations | {m['liquidations']:,} |" in text
@@ -80,23 +78,21 @@ def test_a_run_without_liquidations_still_reports(small_lake, tmp_path):
     assert "0 liquidations on 0 of" in (out / "report.md").read_text()
 
 
-def test_the_same_run_gives_a_byte_identical_report(baseline, tmp_path):
-    for name in ("a", "b"):
-        main(["report", str(baseline), "--out", str(tmp_path / f"{name}.html")])
-    assert (tmp_path / "a.html").read_bytes() == (tmp_path / "b.html").read_bytes()
-    assert (tmp_path / "a.md").read_bytes() == (tmp_path / "b.md").read_bytes()
+def test_the_same_run_gives_a_byte_identical_report(baseline, baseline_report, tmp_path):
+    assert main(["report", str(baseline), "--out", str(tmp_path / "again.html")]) == 0
+    assert (tmp_path / "again.html").read_bytes() == baseline_report.read_bytes()
+    assert (tmp_path / "again.md").read_bytes() == baseline_report.with_suffix(".md").read_bytes()
 
 
-def test_the_comparison_names_the_changed_parameter_and_the_change(baseline, thin_pools, tmp_path):
-    assert main(["report", str(baseline), "--compare", str(thin_pools), "--out", str(tmp_path / "c.html")]) == 0
-    text = (tmp_path / "c.md").read_text()
+def test_the_comparison_names_the_changed_parameter_and_the_change(baseline, thin_pools, compare_report):
+    text = compare_report.with_suffix(".md").read_text()
     assert "| pool_depth_scale | 1.0 | 0.1 |" in text
     base = json.loads((baseline / "metrics.json").read_text())
     thin = json.loads((thin_pools / "metrics.json").read_text())
     change = (thin["collateral_seized_usd"] - base["collateral_seized_usd"]) / base["collateral_seized_usd"]
     assert f"| collateral seized | ${base['collateral_seized_usd']:,.0f} | ${thin['collateral_seized_usd']:,.0f} | " \
            f"{change:+.1%} |" in text
-    assert len([t for t, a in parse(tmp_path / "c.html").tags if t == "img"]) == 7   # + the comparison figure
+    assert len([t for t, a in parse(compare_report).tags if t == "img"]) == 7   # + the comparison figure
 
 
 def test_relative_change_is_none_where_a_percentage_would_lie():
