@@ -17,6 +17,7 @@ OPS = ("supply", "borrow", "repay", "withdraw", "transfer", "repay_with_atokens"
 @dataclass
 class Driven:
     users: list[str]
+    start: int                                          # the last block before the first operation
     counts: dict[str, int] = field(default_factory=dict)
     blocks: list[int] = field(default_factory=list)     # a block after every 50 operations
 
@@ -52,7 +53,7 @@ def drive(net, m, n_ops: int = 300, seed: int = 11) -> Driven:
     for u in users:
         chain.send_many([(net.tokens[s].functions.mint(u, 10**12 * 10**net.assets[s].decimals), None) for s in symbols])
         approve_all(net, m, u)
-    out = Driven(users, {op: 0 for op in OPS})
+    out = Driven(users, chain.w3.eth.block_number, {op: 0 for op in OPS})
     answers = {s: round(net.assets[s].price_usd * 1e8) for s in symbols}
     for i in range(n_ops):
         chain.rpc("evm_increaseTime", [int(rng.integers(1, 86_400))])
