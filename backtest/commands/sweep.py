@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from backtest.engine.run import DEFAULT_SCENARIO, default_lake
+from backtest.errors import InputError
 from backtest.scenarios.library import load_scenario
 from backtest.scenarios.montecarlo import MODELS
 from backtest.sweep.compare import render
@@ -33,6 +34,13 @@ def _bridge(text: str) -> tuple[str, float, float]:
         raise argparse.ArgumentTypeError("expected ASSET:DRAWDOWN:HOURS, e.g. CRV:0.6:12") from None
 
 
+def _window(text: str):
+    try:
+        return parse_window(text)
+    except InputError as exc:           # argparse prints it as a usage error (exit 2)
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def register(sub) -> None:
     p = sub.add_parser("sweep", help="compare parameter sets over historical or Monte Carlo paths",
                        description="Replay a scenario once per parameter set (and per path), then compare "
@@ -51,7 +59,7 @@ def register(sub) -> None:
     mc.add_argument("--paths", type=int, default=None, metavar="N", help="number of paths per parameter set")
     mc.add_argument("--model", choices=MODELS, default="gbm", help="path model (default gbm)")
     mc.add_argument("--seed", type=int, default=0, help="path i is drawn from (seed, i) (default 0)")
-    mc.add_argument("--calibrate", type=parse_window, default=None, metavar="START..END",
+    mc.add_argument("--calibrate", type=_window, default=None, metavar="START..END",
                     help="window of lake prices to estimate volatility and correlation from (default: the "
                          "scenario's window if historical, else the 30 days before the book)")
     mc.add_argument("--jumps-per-day", type=float, default=None, help="jump model: mean jumps per day (default 2)")
@@ -79,7 +87,6 @@ def _paths(args) -> PathsSpec | None:
     if args.bridge is not None:
         options.update(bridge_asset=args.bridge[0], bridge_drawdown=args.bridge[1], bridge_hours=args.bridge[2])
     elif args.model == "bridge":
-        from backtest.errors import InputError
         raise InputError("--model bridge needs --bridge ASSET:DRAWDOWN:HOURS")
     return PathsSpec(model=args.model, paths=args.paths, seed=args.seed, calibrate=args.calibrate, options=options)
 

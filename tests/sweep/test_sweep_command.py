@@ -24,6 +24,11 @@ def test_a_bad_grid_is_one_line_and_a_non_zero_exit(sweep_lake):
     assert p.stderr.strip().count("\n") == 0 and "empty value" in p.stderr
 
 
+def test_a_bad_calibration_window_is_a_usage_error_not_a_traceback(sweep_lake):
+    p = _cli("--lake", str(sweep_lake), "--paths", "2", "--calibrate", "2022-11-30..2022-11-01")
+    assert p.returncode == 2 and "END must be after START" in p.stderr and "Traceback" not in p.stderr
+
+
 def test_bridge_model_without_its_target_is_an_input_error(sweep_lake):
     p = _cli("--lake", str(sweep_lake), "--paths", "2", "--model", "bridge")
     assert p.returncode == 2 and "--bridge ASSET:DRAWDOWN:HOURS" in p.stderr
