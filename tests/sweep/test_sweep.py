@@ -2,7 +2,6 @@
 count, resume without rerunning, one lake read per worker, and parity with `backtest replay`."""
 
 import io
-from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
