@@ -177,6 +177,6 @@ def accounts_before_after(run: RunResults, view: LakeView) -> tuple[pd.DataFrame
     after = final_oracle(run.steps, book.price_assets)[book.reserve_asset]
     floors = np.array([rules.rules_for(p).floors_average_lt for p in book.protocol], dtype=bool)
     table = health_table(book.accounts, book.protocol, floors,
-                         (book.collateral, book.debt, book.reserve_prices, book.liquidation_threshold),
+                         (book.collateral, book.debt, inputs.exogenous[0][book.reserve_asset], book.liquidation_threshold),
                          (coll, debt, after, final_threshold(inputs)))
     return table, debt * after

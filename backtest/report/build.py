@@ -12,6 +12,7 @@ from backtest.config import RunConfig
 from backtest.errors import InputError
 from backtest.lake.io import atomic_path
 from backtest.report import accounts as acc
+from backtest.report import depth as dp
 from backtest.report import figures as fg
 from backtest.report import html as h
 from backtest.report import markdown as md
@@ -115,7 +116,7 @@ def _replay_sections(run: RunResults, lake: Path | None, blocks: list) -> list[h
                               "accounts after": bands["accounts after"].map(lambda v: tb.fmt(v, "int")),
                               "debt after": bands["debt_usd after"].map(lambda v: tb.fmt(v, "usd"))})
         body = h.figure(fg.to_svg(fg.hf_distribution(table)),
-                        "Borrowing accounts by health factor: before = the book at its snapshot prices; after = "
+                        "Borrowing accounts by health factor: before = the book at the first step's prices; after = "
                         "the book left by the liquidations, at the final oracle prices.", "health factor histogram")
         sections.append(h.Section("health", "Health-factor distribution", body + h.table(shown)))
         blocks.append(("Health factors before and after", shown))
@@ -124,16 +125,13 @@ def _replay_sections(run: RunResults, lake: Path | None, blocks: list) -> list[h
             f"The lake of this run ({run.config.lake}) was not found: pass --lake to draw the before/after "
             "health factors (the results folder has no per-account table).")))
 
-    depth_usd = None
-    if view is not None and len(view.inputs.pools.names):
-        pools, book = view.inputs.pools, view.book
-        depth_usd = {book.price_assets[a]: float(q * book.prices[qa])
-                     for a, q, qa in zip(pools.asset, pools.quote, pools.quote_asset)}
+    depth_units = dp.starting_depth(view.inputs.pools, view.book.price_assets) if view is not None else None
     sections.append(h.Section("pools", "Pool depth consumed", h.figure(
-        fg.to_svg(fg.pool_depth(steps, depth_usd)),
-        "Left: collateral sold into each asset's pool, cumulative, against the USD on the pool's quote side at the "
-        "start (after pool_depth_scale). Right: how far the pool price sits from the exogenous price (arbitrage "
-        "closes the gap over arb_half_life_seconds).", "pool depth consumed")))
+        fg.to_svg(fg.pool_depth(steps, depth_units or None)),
+        "Left: collateral sold into each asset's market, cumulative, in multiples of the amount that would have "
+        "moved its price down 2 % at the start (summed over its venues, after pool_depth_scale). Right: how far "
+        "the pool price sits from the exogenous price (arbitrage closes the gap over arb_half_life_seconds).",
+        "pool depth consumed")))
     return sections
 
 

@@ -190,22 +190,22 @@ def hf_distribution(accounts: pd.DataFrame, lo: float = 0.5, hi: float = 5.0) ->
     return fig
 
 
-def pool_depth(steps: pd.DataFrame, depth_usd: dict[str, float] | None) -> Figure:
-    """Cumulative forced sales against each pool (as % of its starting depth when known) and its discount."""
+def pool_depth(steps: pd.DataFrame, depth_units: dict[str, float] | None) -> Figure:
+    """Cumulative forced sales of each pooled asset (in multiples of its starting 2 % depth when
+    known, else in USD) and the pool's discount to the exogenous price."""
     pooled = steps[steps["price_amm"].notna()]
     assets = sorted(pooled["asset"].unique())
     fig, axes = _grid(2)
     for asset in assets:
         s = pooled[pooled["asset"] == asset].sort_values("step")
         t = utc_naive(s["timestamp"])
-        sold = s["sold_usd"].cumsum().to_numpy()
-        if depth_usd and depth_usd.get(asset):
-            axes[0].plot(t, 100 * sold / depth_usd[asset], label=asset)
+        if depth_units and depth_units.get(asset):
+            axes[0].plot(t, s["sold"].cumsum().to_numpy() / depth_units[asset], label=asset)
         else:
-            axes[0].plot(t, sold / 1e6, label=asset)
+            axes[0].plot(t, s["sold_usd"].cumsum().to_numpy() / 1e6, label=asset)
         axes[1].plot(t, 100 * (s["price_amm"] / s["price_exogenous"] - 1), label=asset)
-    axes[0].set_title("collateral sold into the pool, cumulative" +
-                      (" (% of its starting USD depth)" if depth_usd else " (USD m)"))
+    axes[0].set_title("sold into the market, cumulative" +
+                      (" (× its starting 2 % depth)" if depth_units else " (USD m)"))
     axes[1].set_title("pool price vs exogenous price (%)")
     for ax in axes:
         _date_axis(ax)
