@@ -70,10 +70,27 @@ def add_block_times(client: RpcClient, lake: Path, network: str, numbers: set[in
     need = sorted(n for n in numbers if n not in have)
     if not need:
         return
-    new = client.block_timestamps(need)
-    table = pa.concat_tables([old, pa.table({"block_number": pa.array(list(new), pa.int64()),
-                                             "timestamp": pa.array(list(new.values()), pa.int64())})])
+    new = client.blocks(need)
+    table = pa.concat_tables([old, pa.table({
+        "block_number": pa.array(list(new), pa.int64()),
+        "timestamp": pa.array([ts for ts, _ in new.values()], pa.int64()),
+        "block_hash": pa.array([h for _, h in new.values()], pa.string())}, schema=BLOCKS)])
     write_parquet(table.sort_by("block_number"), blocks_path(lake, network))
+
+
+def check_no_reorg(client: RpcClient, lake: Path, network: str, safe: int, confirmations: int) -> None:
+    """The newest block this lake knows (at or below the safe head) must still have the same hash."""
+    known = [r for r in read_small(blocks_path(lake, network), BLOCKS).to_pylist()
+             if r["block_hash"] and r["block_number"] <= safe]
+    if not known:
+        return
+    last = max(known, key=lambda r: r["block_number"])
+    now = client.blocks([last["block_number"]])[last["block_number"]][1]
+    if now != last["block_hash"]:
+        n = last["block_number"]
+        raise InputError(f"block {n} changed since the last ingest (hash {last['block_hash'][:12]}... is now "
+                         f"{str(now)[:12]}...): a reorg deeper than --confirmations {confirmations}. Ingest into a "
+                         f"new lake, or delete its logs/, blocks/ and logs/.ingest/ (everything is fetched again)")
 
 
 def ingest(client: RpcClient, source: str, addresses: list[str], start: int, end: int | None, lake: Path, *,
@@ -93,6 +110,7 @@ def ingest(client: RpcClient, source: str, addresses: list[str], start: int, end
     if start < 0 or end < start:
         raise InputError(f"nothing to ingest: blocks {start}..{end} (head {head}, {confirmations} confirmations "
                          f"kept back against reorgs) on {redact(client.url)}")
+    check_no_reorg(client, lake, net, safe, confirmations)
     rows = discover(client, source, addresses, chain_id, end)
     contracts = merge_contracts(lake, net, rows)
     emitting = [r["address"] for r in rows if r["kind"] not in ("proxy", "comptroller", "price_source")]

@@ -41,6 +41,10 @@ class Transient(RpcError):
     """A failure worth retrying: HTTP 429/5xx, timeout, dropped connection, unparseable body."""
 
 
+class BatchUnsupported(RpcError):
+    """The endpoint does not answer JSON-RPC batches: send the calls one by one."""
+
+
 def redact(url: str) -> str:
     """Scheme and host only: providers put API keys in the path, the query or the user part."""
     u = urlsplit(url)
@@ -62,6 +66,7 @@ class RpcClient:
     max_backoff: float = 30.0
     sleep: Callable[[float], None] | None = None    # default time.sleep, looked up at call time
     seed: int = 0
+    use_batches: bool = True
     calls: int = field(default=0, init=False)
     retried: int = field(default=0, init=False)
 
@@ -74,33 +79,41 @@ class RpcClient:
 
     def call(self, method: str, params: list | None = None, check: Callable | None = None):
         """`check(result)` may raise Transient for an answer that is well-formed but wrong: retried too."""
+        def once():
+            result = self._once(method, params or [])
+            if check is not None:
+                check(result)
+            return result
+        return self._retry(method, once)
+
+    def batch(self, calls: list[tuple[str, list]]) -> list:
+        """Several calls in one POST (JSON-RPC batch), retried as a whole; BatchUnsupported if refused."""
+        return self._retry(f"batch of {len(calls)} {calls[0][0]}", lambda: self._batch_once(calls)) if calls else []
+
+    def _retry(self, what: str, fn):
         attempt = 0
         while True:
             try:
-                result = self._once(method, params or [])
-                if check is not None:
-                    check(result)
-                return result
+                return fn()
             except Transient as exc:
                 attempt += 1
                 self.retried += 1
                 if attempt > self.retries:
-                    raise RpcError(f"{method} failed after {self.retries} retries on {redact(self.url)}: {exc}",
+                    raise RpcError(f"{what} failed after {self.retries} retries on {redact(self.url)}: {exc}",
                                    exc.code) from None
                 delay = min(self.max_backoff, self.backoff * 2 ** (attempt - 1))
                 (self.sleep or time.sleep)(delay * (0.5 + self._rng.random() / 2))
 
-    def _once(self, method: str, params: list):
-        self._id += 1
+    def _post(self, method: str, payload) -> object:
+        """One POST; HTTP and transport failures classified, the JSON body parsed."""
         self.calls += 1
-        body = json.dumps({"jsonrpc": "2.0", "id": self._id, "method": method, "params": params}).encode()
-        req = urllib.request.Request(self.url, body, {"Content-Type": "application/json"})
+        req = urllib.request.Request(self.url, json.dumps(payload).encode(), {"Content-Type": "application/json"})
         try:
             with urllib.request.urlopen(req, timeout=self.timeout) as resp:
                 raw = resp.read()
         except urllib.error.HTTPError as exc:
             text = _body(exc)
-            if exc.code == 413 or TOO_BIG.search(text) and method == "eth_getLogs":
+            if method == "eth_getLogs" and (exc.code == 413 or TOO_BIG.search(text)):
                 raise RangeTooLarge(f"HTTP {exc.code}: {text[:200]}", exc.code) from None
             if exc.code in RETRY_STATUS:
                 raise Transient(f"HTTP {exc.code}", exc.code) from None
@@ -109,27 +122,33 @@ class RpcClient:
             reason = getattr(exc, "reason", exc)
             raise Transient(f"{type(reason).__name__}: {_scrub(str(reason), self.url)}") from None
         try:
-            out = json.loads(raw)
+            return json.loads(raw)
         except ValueError:
             raise Transient(f"unparseable answer ({len(raw)} bytes)") from None
+
+    def _once(self, method: str, params: list):
+        self._id += 1
+        out = self._post(method, {"jsonrpc": "2.0", "id": self._id, "method": method, "params": params})
         if not isinstance(out, dict):
             raise Transient("answer is not a JSON-RPC object")
         if out.get("id") != self._id:        # a proxy or load balancer mixed up answers
             raise Transient(f"answer to request {out.get('id')!r}, expected {self._id}")
-        if "error" in out and out["error"]:
-            err = out["error"]
-            msg, code = str(err.get("message", err)), err.get("code")
-            if method == "eth_getLogs" and (code == -32005 or TOO_BIG.search(msg)):
-                raise RangeTooLarge(msg, code)
-            if code in (-32603, -32000) and re.search(r"timeout|timed out|rate|capacity|busy|header not found",
-                                                     msg, re.I):
-                raise Transient(msg, code)
-            if code == 429:
-                raise Transient(msg, code)
-            raise RpcError(f"{method}: {msg}", code)
-        if "result" not in out:
-            raise Transient("answer has no result")
-        return out["result"]
+        return _result(method, out)
+
+    def _batch_once(self, calls: list[tuple[str, list]]) -> list:
+        first = self._id + 1
+        self._id += len(calls)
+        out = self._post(calls[0][0], [{"jsonrpc": "2.0", "id": first + i, "method": m, "params": p}
+                                       for i, (m, p) in enumerate(calls)])
+        if isinstance(out, dict):             # one error object for the whole batch: batches not served
+            raise BatchUnsupported(str(out.get("error", out))[:200])
+        if not isinstance(out, list):
+            raise Transient("batch answer is not a list")
+        by_id = {r.get("id"): r for r in out if isinstance(r, dict)}
+        missing = [first + i for i in range(len(calls)) if first + i not in by_id]
+        if missing:
+            raise Transient(f"batch answer lacks {len(missing)} of {len(calls)} results")
+        return [_result(m, by_id[first + i]) for i, (m, _p) in enumerate(calls)]
 
     # ------------------------------------------------------------------ typed helpers
 
@@ -140,12 +159,27 @@ class RpcClient:
         return int(self.call("eth_blockNumber"), 16)
 
     def block_timestamps(self, numbers: list[int]) -> dict[int, int]:
-        out = {}
-        for n in numbers:
-            block = self.call("eth_getBlockByNumber", [hex(n), False])
-            if block is None:
-                raise RpcError(f"block {n} not found on {redact(self.url)}")
-            out[n] = int(block["timestamp"], 16)
+        return {n: ts for n, (ts, _h) in self.blocks(numbers).items()}
+
+    def blocks(self, numbers: list[int], per_batch: int = 100) -> dict[int, tuple[int, str]]:
+        """{number: (timestamp, hash)}, asked in batches of `per_batch` (one by one if batches are refused)."""
+        out: dict[int, tuple[int, str]] = {}
+        numbers = list(numbers)
+        for i in range(0, len(numbers), per_batch):
+            part = numbers[i:i + per_batch]
+            calls = [("eth_getBlockByNumber", [hex(n), False]) for n in part]
+            answers = None
+            if self.use_batches:
+                try:
+                    answers = self.batch(calls)
+                except BatchUnsupported:
+                    self.use_batches = False
+            if answers is None:
+                answers = [self.call(m, p) for m, p in calls]
+            for n, block in zip(part, answers):
+                if not isinstance(block, dict) or "timestamp" not in block:
+                    raise RpcError(f"block {n} not found on {redact(self.url)}")
+                out[n] = (int(block["timestamp"], 16), block.get("hash"))
         return out
 
     def eth_call(self, to: str, data: str, block: int | str = "latest") -> str:
@@ -171,6 +205,23 @@ class RpcClient:
                 if not start <= n <= end:
                     raise Transient(f"eth_getLogs for blocks {start}..{end} answered a log of block {n}")
         return self.call("eth_getLogs", [flt], check)
+
+
+def _result(method: str, out: dict):
+    """The result of one JSON-RPC answer object, or its error classified."""
+    if "error" in out and out["error"]:
+        err = out["error"] if isinstance(out["error"], dict) else {"message": str(out["error"])}
+        msg, code = str(err.get("message", err)), err.get("code")
+        if method == "eth_getLogs" and (code == -32005 or TOO_BIG.search(msg)):
+            raise RangeTooLarge(msg, code)
+        if code in (-32603, -32000) and re.search(r"timeout|timed out|rate|capacity|busy|header not found", msg, re.I):
+            raise Transient(msg, code)
+        if code == 429:
+            raise Transient(msg, code)
+        raise RpcError(f"{method}: {msg}", code)
+    if "result" not in out:
+        raise Transient("answer has no result")
+    return out["result"]
 
 
 def _body(exc: urllib.error.HTTPError) -> str:

@@ -23,7 +23,7 @@ CONTRACTS = pa.schema([
     ("asset", pa.string()), ("symbol", pa.string()), ("decimals", pa.int64()),
     ("token1", pa.string()), ("symbol1", pa.string()), ("decimals1", pa.int64()), ("fee", pa.float64()),
 ])
-BLOCKS = pa.schema([("block_number", pa.int64()), ("timestamp", pa.int64())])
+BLOCKS = pa.schema([("block_number", pa.int64()), ("timestamp", pa.int64()), ("block_hash", pa.string())])
 # Parameterless queries that other queries build on: views in every chain connection.
 SPELLBOOK_VIEWS = ("lending_borrow", "lending_supply", "dex_trades", "chainlink_prices")
 
@@ -174,4 +174,9 @@ def chain_query(con: duckdb.DuckDBPyConnection, name: str, params: dict | None =
 
 
 def read_small(path: Path, schema: pa.Schema) -> pa.Table:
-    return pq.read_table(path).cast(schema) if Path(path).exists() else schema.empty_table()
+    """A small table of ours, with columns added since it was written filled with nulls."""
+    if not Path(path).exists():
+        return schema.empty_table()
+    t = pq.read_table(path)
+    return pa.table({f.name: t[f.name].cast(f.type) if f.name in t.column_names else pa.nulls(t.num_rows, f.type)
+                     for f in schema}, schema=schema)

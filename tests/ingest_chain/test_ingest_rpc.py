@@ -13,6 +13,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from backtest.cli import main as cli
+from backtest.errors import InputError
 from backtest.ingest.events import topic0s_of
 from backtest.ingest.logs import log_files, logs_to_table, read_logs
 from backtest.ingest.pipeline import ingest
@@ -89,6 +90,17 @@ def test_progress_shows_blocks_and_logs_per_second_on_a_terminal_only(net, tmp_p
     ingest(RpcClient(net.chain.url), "chainlink", feeds, 0, None, tmp_path / "b", confirmations=0, progress_stream=pipe)
     assert "blocks/s" in tty.getvalue() and "logs/s" in tty.getvalue() and "16 logs" in tty.getvalue()
     assert pipe.getvalue() == ""
+
+
+def test_a_reorg_below_the_margin_is_refused_not_mixed_in(net, tmp_path):
+    client = RpcClient(net.chain.url)
+    fork = net.chain.snapshot()
+    feeds = feed_updates(net, 4)
+    ingest(client, "chainlink", feeds, 0, None, tmp_path, confirmations=0)
+    net.chain.revert(fork)                                  # the last 4 blocks vanish...
+    feeds = feed_updates(net, 6)                            # ...and other blocks take their numbers
+    with pytest.raises(InputError, match="reorg deeper than --confirmations 0"):
+        ingest(client, "chainlink", feeds, 0, None, tmp_path, confirmations=0)
 
 
 def test_confirmation_margin_keeps_the_newest_blocks_out(net, tmp_path):

@@ -72,6 +72,11 @@ class Scripted(http.server.BaseHTTPRequestHandler):
         status, body = type(self).script.pop(0)
         if isinstance(body, dict) and body.get("id") == "echo":
             body = {**body, "id": request["id"]}
+        if body in ("blocks", "blocks-but-one"):     # a batch of eth_getBlockByNumber: time = 10 x number
+            answers = [{"jsonrpc": "2.0", "id": r["id"], "result": {
+                "timestamp": hex(10 * int(r["params"][0], 16)), "hash": "0x%064x" % int(r["params"][0], 16)}}
+                for r in request]
+            body = answers[:-1] if body == "blocks-but-one" else answers
         data = body.encode() if isinstance(body, str) else json.dumps(body).encode()
         self.send_response(status)
         self.send_header("Content-Length", str(len(data)))
@@ -117,6 +122,20 @@ def test_wrong_answers_are_retried_like_failures(scripted):
     client = RpcClient(scripted, sleep=lambda s: None)
     assert client.get_logs([], None, 0, 10) == [log]
     assert client.retried == 4
+
+
+def test_block_times_come_in_batches_retried_whole_or_one_by_one(scripted):
+    Scripted.script = [(200, "blocks-but-one"), (200, "blocks")]     # an incomplete batch is retried
+    client = RpcClient(scripted, sleep=lambda s: None)
+    assert client.blocks([3, 7]) == {3: (30, "0x%064x" % 3), 7: (70, "0x%064x" % 7)}
+    assert client.retried == 1 and client.calls == 2
+    # a node that refuses batches answers one error object: fall back to single calls, and remember
+    refuse = (200, {"jsonrpc": "2.0", "id": None, "error": {"code": -32600, "message": "batch requests disabled"}})
+    Scripted.script = [refuse, ok({"timestamp": "0x1e", "hash": "0x03"}), ok({"timestamp": "0x46", "hash": "0x07"}),
+                       ok({"timestamp": "0x50", "hash": "0x08"})]
+    client = RpcClient(scripted, sleep=lambda s: None)
+    assert client.block_timestamps([3, 7]) == {3: 30, 7: 70}
+    assert client.use_batches is False and client.block_timestamps([8]) == {8: 80}
 
 
 def test_too_many_results_is_a_range_error_not_a_retry(scripted):
