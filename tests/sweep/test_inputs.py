@@ -13,14 +13,15 @@ from backtest.sweep.inputs import InputsCache, loading_key
 
 
 def _same(a, b, where="inputs"):
-    """Field-by-field equality of (nested) dataclasses, arrays compared exactly."""
-    if dataclasses.is_dataclass(a):
-        assert type(a) is type(b), where
+    """Exact equality, recursing into dataclasses, plain objects (venues), containers and arrays."""
+    assert type(a) is type(b), where
+    if isinstance(a, np.ndarray):
+        assert a.dtype == b.dtype and a.shape == b.shape, where
+        assert np.array_equal(a, b, equal_nan=a.dtype.kind == "f"), where
+    elif dataclasses.is_dataclass(a):
         for f in dataclasses.fields(a):
             _same(getattr(a, f.name), getattr(b, f.name), f"{where}.{f.name}")
-    elif isinstance(a, np.ndarray):
-        assert a.dtype == b.dtype and a.shape == b.shape and np.array_equal(a, b), where
-    elif isinstance(a, (list, tuple)) and a and isinstance(a[0], (tuple, np.ndarray, dict)):
+    elif isinstance(a, (list, tuple)):
         assert len(a) == len(b), where
         for i, (x, y) in enumerate(zip(a, b)):
             _same(x, y, f"{where}[{i}]")
@@ -28,6 +29,8 @@ def _same(a, b, where="inputs"):
         assert a.keys() == b.keys(), where
         for k in a:
             _same(a[k], b[k], f"{where}[{k}]")
+    elif hasattr(a, "__dict__") and not callable(a):
+        _same(vars(a), vars(b), where)
     else:
         assert a == b, where
 
