@@ -41,6 +41,10 @@ class Transient(RpcError):
     """A failure worth retrying: HTTP 429/5xx, timeout, dropped connection, unparseable body."""
 
 
+class Unreachable(RpcError):
+    """Transient failures outlasted the retries: the node cannot be asked now."""
+
+
 class BatchUnsupported(RpcError):
     """The endpoint does not answer JSON-RPC batches: send the calls one by one."""
 
@@ -99,8 +103,8 @@ class RpcClient:
                 attempt += 1
                 self.retried += 1
                 if attempt > self.retries:
-                    raise RpcError(f"{what} failed after {self.retries} retries on {redact(self.url)}: {exc}",
-                                   exc.code) from None
+                    raise Unreachable(f"{what} failed after {self.retries} retries on {redact(self.url)}: {exc}",
+                                      exc.code) from None
                 delay = min(self.max_backoff, self.backoff * 2 ** (attempt - 1))
                 (self.sleep or time.sleep)(delay * (0.5 + self._rng.random() / 2))
 

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 from eth_abi import decode as abi_decode
 from eth_abi import encode as abi_encode
+from eth_abi.exceptions import DecodingError
 from eth_utils import keccak
 
 from backtest.errors import InputError
 from backtest.ingest.addresses import DEFAULT_KIND, known
-from backtest.ingest.rpc import RpcClient, RpcError
+from backtest.ingest.rpc import RpcClient, RpcError, Unreachable
 
 SOURCES = tuple(DEFAULT_KIND)
 
@@ -32,9 +33,13 @@ def call(client: RpcClient, to: str, signature: str, args: tuple = (), arg_types
 
 
 def try_call(client, to, signature, **kw):
+    """None when the contract reverts or answers something that does not decode (it is not that kind);
+    a node that cannot be reached still raises."""
     try:
         return call(client, to, signature, **kw)
-    except (RpcError, ValueError, Exception):  # reverted, or not that function: the contract is not that kind
+    except Unreachable:
+        raise
+    except (RpcError, DecodingError, ValueError, OverflowError):
         return None
 
 
