@@ -8,7 +8,6 @@ import re
 import threading
 import urllib.request
 
-import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 

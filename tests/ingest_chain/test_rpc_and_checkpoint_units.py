@@ -66,9 +66,11 @@ class Scripted(http.server.BaseHTTPRequestHandler):
     """Answers each POST with the next scripted (status, body)."""
 
     script: list = []
+    seen: list = []
 
     def do_POST(self):
         request = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        type(self).seen.append(request)
         status, body = type(self).script.pop(0)
         if isinstance(body, dict) and body.get("id") == "echo":
             body = {**body, "id": request["id"]}
@@ -122,6 +124,21 @@ def test_wrong_answers_are_retried_like_failures(scripted):
     client = RpcClient(scripted, sleep=lambda s: None)
     assert client.get_logs([], None, 0, 10) == [log]
     assert client.retried == 4
+
+
+def test_mainnet_addresses_are_built_in_and_required_elsewhere(scripted, tmp_path):
+    from backtest.errors import InputError
+    from backtest.ingest.addresses import MAINNET
+    from backtest.ingest.pipeline import ingest
+    reverted = err(3, "execution reverted")
+    Scripted.script, Scripted.seen = [ok("0x1"), ok(hex(20_000_000)), reverted], []
+    with pytest.raises(InputError, match="not an Aave pool"):
+        ingest(RpcClient(scripted, sleep=lambda s: None), "aave-v3", [], 19_000_000, 19_000_100, tmp_path)
+    (asked,) = [r for r in Scripted.seen if r["method"] == "eth_call"]
+    assert asked["params"][0]["to"] == MAINNET["aave-v3"][0][1]          # the built-in Aave v3 pool
+    Scripted.script = [ok(hex(31337)), ok(hex(100))]
+    with pytest.raises(InputError, match="--address is required for aave-v3 on chain 31337"):
+        ingest(RpcClient(scripted, sleep=lambda s: None), "aave-v3", [], 0, 50, tmp_path)
 
 
 def test_block_times_come_in_batches_retried_whole_or_one_by_one(scripted):
