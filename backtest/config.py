@@ -56,6 +56,7 @@ class RunConfig:
     protocol: str = ""                # liquidate every account under these rules ("" = each row's own)
     feedback: bool = True
     pool_depth_scale: float = 1.0
+    split_orders: bool = False        # split a sale across venues at equal marginal prices (slower)
     arb_half_life_seconds: float = 1800.0  # how fast arbitrage closes the gap our sales open
     max_rounds: int = 50
     oracle: OracleConfig = field(default_factory=OracleConfig)

@@ -15,6 +15,7 @@ import numpy as np
 import pyarrow as pa
 
 from backtest.lake.io import write_table
+from backtest.markets.sample_venues import add_sample_venues
 
 SNAPSHOT_TIME = datetime(2024, 1, 1, tzinfo=timezone.utc)
 SNAPSHOT_BLOCK = 18_908_895
@@ -174,8 +175,9 @@ def write_sample_lake(out: Path, seed: int = 7, n_accounts: int = 50_000,
               "prices": prices_table(rng), "pools": pools_table(), "gas": gas_table(rng)}
     for name, table in tables.items():
         write_table(out, name, table)
+    add_sample_venues(out, seed)     # Uniswap v3 pools with ticks and exchange order books
     (Path(out) / "README.md").write_text(
         "# Sample lake (SYNTHETIC)\n\nMade by `backtest sample-data` (seed %d, %d accounts). Not on-chain data: "
-        "a book spread over Aave v3, Aave v3.3, Aave v2 and Compound v2 style markets, prices, pools and gas, "
-        "for trying the tool.\n" % (seed, n_accounts))
+        "a book spread over Aave v3, Aave v3.3, Aave v2 and Compound v2 style markets, prices, Uniswap v2 "
+        "and v3 pools, exchange order-book depth curves and gas, for trying the tool.\n" % (seed, n_accounts))
     return {name: t.num_rows for name, t in tables.items()}

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from backtest.markets.venues import Venues
+from backtest.markets.router import Router as Venues
 from backtest.engine.rules import Params, Rules
 
 
@@ -33,11 +33,13 @@ class Plan:
 
 
 def profit_upper_bound(coll: np.ndarray, debt: np.ndarray, repay_cap: np.ndarray, oracle: np.ndarray,
-                       market: np.ndarray, lt: np.ndarray, bonus: np.ndarray, gas_usd: float) -> np.ndarray:
-    """Best profit per account if trades filled at market prices with no fee, impact or
-    protocol fee, repaying up to `repay_cap` (debt units the rules allow at most).
+                       sell_price: np.ndarray, buy_price: np.ndarray, lt: np.ndarray, bonus: np.ndarray,
+                       gas_usd: float) -> np.ndarray:
+    """Best profit per account if collateral sold at `sell_price` (the best venue's mid) and the
+    debt asset were bought at `buy_price` (the cheapest mid), with no fee, impact or protocol
+    fee, repaying up to `repay_cap` (debt units the rules allow at most).
 
-    Real fills are never better (a pool pays less than its mid price and charges more), so
+    Real fills are never better (a venue pays less than its mid price and charges more), so
     an account whose bound is below the liquidator's threshold needs no closer look.
     [K, R] rows in, [K] out.
     """
@@ -48,7 +50,7 @@ def profit_upper_bound(coll: np.ndarray, debt: np.ndarray, repay_cap: np.ndarray
     balance = np.where(lt > 0, coll, 0.0)[:, None, :]
     taken = np.minimum(wanted, balance)
     repaid = np.where(wanted > balance, taken / ratio / (1.0 + bonus)[None, None, :], repay_cap[:, :, None])
-    profit = taken * market[None, None, :] - repaid * market[None, :, None]
+    profit = taken * sell_price[None, None, :] - repaid * buy_price[None, :, None]
     return profit.reshape(len(coll), -1).max(axis=1) - gas_usd
 
 

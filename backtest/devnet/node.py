@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import platform
+import shutil
 import signal
 import socket
 import sys
@@ -84,6 +85,7 @@ class Anvil:
 
     process: subprocess.Popen
     port: int
+    cache_dir: str | None = None   # where anvil persists old states: ours, removed on stop
     url: str = field(init=False)
 
     def __post_init__(self):
@@ -95,19 +97,25 @@ class Anvil:
 
     def stop(self, timeout: float = 5.0) -> None:
         """SIGTERM the process group we created (the binary, or the wrapper and its child), then SIGKILL."""
-        if self.process.poll() is not None:
-            return
-        pgid = self.process.pid  # start_new_session=True: the group id is our child's PID
-        for sig in (signal.SIGTERM, signal.SIGKILL):
-            try:
-                os.killpg(pgid, sig)
-            except ProcessLookupError:
+        try:
+            if self.process.poll() is not None:
                 return
-            try:
-                self.process.wait(timeout=timeout)
-                return
-            except subprocess.TimeoutExpired:
-                continue
+            pgid = self.process.pid  # start_new_session=True: the group id is our child's PID
+            for sig in (signal.SIGTERM, signal.SIGKILL):
+                try:
+                    os.killpg(pgid, sig)
+                except ProcessLookupError:
+                    return
+                try:
+                    self.process.wait(timeout=timeout)
+                    return
+                except subprocess.TimeoutExpired:
+                    continue
+        finally:
+            # Left to itself anvil keeps its persisted states under ~/.foundry/anvil/tmp when it is
+            # killed: gigabytes per long test session.
+            if self.cache_dir:
+                shutil.rmtree(self.cache_dir, ignore_errors=True)
 
     def __enter__(self) -> "Anvil":
         return self
@@ -123,7 +131,8 @@ def start_anvil(*, port: int | None = None, chain_id: int = 31337, accounts: int
     last_error: Exception | None = None
     for _attempt in range(3):  # a free port can be taken between probing and binding: retry
         chosen = port or free_port()
-        cmd = anvil_command(repo) + [
+        cache_dir = tempfile.mkdtemp(prefix="anvil-states-")
+        cmd = anvil_command(repo) + ["--cache-path", cache_dir,
             "--host", "127.0.0.1", "--port", str(chosen), "--chain-id", str(chain_id),
             "--accounts", str(accounts), "--gas-limit", str(block_gas_limit),
             "--disable-code-size-limit", "--silent", *extra_args,
@@ -131,7 +140,7 @@ def start_anvil(*, port: int | None = None, chain_id: int = 31337, accounts: int
         log = tempfile.TemporaryFile()  # a file, not a pipe: an unread pipe could block the node
         proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True,
                                 preexec_fn=_die_with_parent if sys.platform == "linux" else None)
-        node = Anvil(proc, chosen)
+        node = Anvil(proc, chosen, cache_dir)
         deadline = time.monotonic() + timeout
         try:
             while time.monotonic() < deadline:

@@ -15,6 +15,8 @@ from backtest.config import RunConfig
 from backtest.errors import InputError
 from backtest.lake.catalog import connect, run_query
 from backtest.lake.io import read_files, read_table
+from backtest.markets.loading import load_venues
+from backtest.markets.router import Router
 from backtest.scenarios.library import Scenario
 from backtest.scenarios.paths import exogenous_paths, gas_path, step_times
 
@@ -47,19 +49,9 @@ class Book:
 
 
 @dataclass
-class Pools:
-    names: list[str]
-    asset: np.ndarray              # [P] index of the pool's traded asset
-    quote_asset: np.ndarray        # [P]
-    base: np.ndarray               # [P] reserves, oriented asset/quote
-    quote: np.ndarray
-    fee: np.ndarray
-
-
-@dataclass
 class ReplayInputs:
     book: Book
-    pools: Pools
+    pools: Router                  # every venue of every asset, at the book's block; each replay moves a fresh copy
     times: np.ndarray              # [T] datetime64[us], UTC
     exogenous: np.ndarray          # [T, A] per price asset
     gas_gwei: np.ndarray           # [T]
@@ -171,32 +163,10 @@ def load_book(lake: Path, scenario: Scenario, config: RunConfig) -> Book:
                 block_number=block, timestamp=ts, schedule=schedule, **params)
 
 
-def load_pools(lake: Path, book: Book, config: RunConfig) -> Pools:
-    """Per volatile asset, the deepest Uniswap v2 pool against a USD stablecoin, moved to the book's price."""
-    table = read_table(lake, "pools", required=False).to_pandas()
-    table = table[(table["dex"] == "uniswap-v2") & (table["block_number"] <= book.block_number)]
-    table = table.sort_values("block_number").groupby("pool").tail(1)
-    idx = {a: i for i, a in enumerate(book.price_assets)}
-    best: dict[int, tuple] = {}
-    for row in table.sort_values("pool").itertuples():
-        for base_tok, quote_tok, rb, rq in ((row.token0, row.token1, row.reserve0, row.reserve1),
-                                            (row.token1, row.token0, row.reserve1, row.reserve0)):
-            # Sales go against a USD stablecoin (priced within 5% of $1 at the snapshot).
-            if base_tok in idx and quote_tok in idx and abs(book.prices[idx[quote_tok]] - 1.0) < 0.05 \
-                    and abs(book.prices[idx[base_tok]] - 1.0) >= 0.05:
-                depth = rq * book.prices[idx[quote_tok]]
-                if idx[base_tok] not in best or depth > best[idx[base_tok]][0]:
-                    best[idx[base_tok]] = (depth, row.pool, idx[quote_tok], rb, rq, row.fee)
-    keep = sorted(best)
-    names, asset, quote_asset, base, quote, fee = [], [], [], [], [], []
-    for a in keep:
-        _, name, q, rb, rq, f = best[a]
-        k = rb * rq * config.pool_depth_scale ** 2
-        price_in_quote = book.prices[a] / book.prices[q]
-        names.append(name); asset.append(a); quote_asset.append(q); fee.append(f)
-        base.append(np.sqrt(k / price_in_quote)); quote.append(np.sqrt(k * price_in_quote))
-    return Pools(names=names, asset=np.array(asset, int), quote_asset=np.array(quote_asset, int),
-                 base=np.array(base, float), quote=np.array(quote, float), fee=np.array(fee, float))
+def load_pools(lake: Path, book: Book, config: RunConfig) -> Router:
+    """Every venue of the book's assets at its block — Uniswap v2 and v3 pools, order-book depth
+    curves — re-anchored to the book's prices and scaled by `pool_depth_scale` (docs/markets.md)."""
+    return load_venues(lake, book.price_assets, book.prices, book.block_number, config)
 
 
 def load_inputs(config: RunConfig, scenario: Scenario) -> ReplayInputs:

@@ -17,27 +17,27 @@ from backtest.engine.book import ReplayInputs
 from backtest.engine.record import Outcome, Recorder
 from backtest.engine.rules import Params, health_factor, health_factor_one, rules_for
 from backtest.markets.oracle import Oracles
-from backtest.markets.venues import Venues
+from backtest.markets.router import Router
 
 
-def initial_venues(inputs: ReplayInputs, feedback: bool) -> Venues:
-    pools, n_assets = inputs.pools, len(inputs.book.price_assets)
-    pool_of = np.full(n_assets, -1)
-    pool_of[pools.asset] = np.arange(len(pools.asset))
-    return Venues(price=inputs.exogenous[0].copy(), pool_of=pool_of, base=pools.base.copy(),
-                  quote=pools.quote.copy(), quote_asset=pools.quote_asset.copy(), fee=pools.fee.copy(),
-                  feedback=feedback)
+def initial_venues(inputs: ReplayInputs, feedback: bool) -> Router:
+    """A fresh copy of the venues for one run, at the path's first prices."""
+    return inputs.pools.fresh(inputs.exogenous[0], feedback)
 
 
-def bounds(below, hf, coll, debt, price, market, lt, params: Params, groups, gas_usd) -> np.ndarray:
-    """profit_upper_bound per account, on its own protocol's reserves only (the rest are zero)."""
+def bounds(below, hf, coll, debt, price, venues: Router, asset_of, lt, params: Params, groups,
+           gas_usd) -> np.ndarray:
+    """profit_upper_bound per account, on its own protocol's reserves only (the rest are zero),
+    selling at the best venue price and buying at the lowest."""
+    low, high = venues.mid_range()
+    buy, sell = low[asset_of], high[asset_of]
     out = np.empty(len(below))
     for rules, members, cols in groups:
         mask = np.isin(below, members, assume_unique=True)
         rows = below[mask]
         cap = rules.max_close(hf[rows], params.close_factor[cols]) * debt[np.ix_(rows, cols)]
         out[mask] = profit_upper_bound(coll[np.ix_(rows, cols)], debt[np.ix_(rows, cols)], cap, price[cols],
-                                       market[cols], lt[cols], params.bonus[cols], gas_usd)
+                                       sell[cols], buy[cols], lt[cols], params.bonus[cols], gas_usd)
     return out
 
 
@@ -78,7 +78,7 @@ def replay(inputs: ReplayInputs, config: RunConfig, feedback: bool | None = None
             below = below[np.lexsort((below, hf[below]))]          # worst first, then by account
             for i in below.tolist():
                 first_round.setdefault(i, rnd)
-            bound = bounds(below, hf, coll, debt, price, venues.price[asset_of], lt, params, groups,
+            bound = bounds(below, hf, coll, debt, price, venues, asset_of, lt, params, groups,
                            gas_per_unit * cheapest_gas)
             acted = 0
             for i in below[bound >= lowest_bar].tolist():
