@@ -185,6 +185,10 @@ def _sweep_sections(sweep: sw.Sweep, blocks: list) -> list[h.Section]:
                          f"Bad debt (USD) for each ({x}, {y}){rest}.", "bad debt heatmap")
     elif keys:
         body += h.paragraph("One parameter swept: the heatmap needs two; the table has every set.")
+    if n_paths > 1:
+        body += h.figure(fg.to_svg(fg.bad_debt_across_paths(sweep.results, sw.set_labels(sweep))),
+                         "Each dot is one path; the box spans the middle half of the paths, ◆ is the mean. Paths "
+                         "are paired: path i is the same draw for every set.", "bad debt across paths")
     rows = sw.comparison_rows(sweep)
     table = pd.DataFrame([[name] + [tb.fmt(v, kind) for _, v, kind in cells] for name, cells in rows],
                          columns=["set"] + [label for label, _, _ in rows[0][1]]) if rows else pd.DataFrame()

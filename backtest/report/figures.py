@@ -255,6 +255,28 @@ def heatmap(table: pd.DataFrame, x: str, y: str, value: str, title: str) -> Figu
     return fig
 
 
+def bad_debt_across_paths(results: pd.DataFrame, labels: dict[int, str]) -> Figure:
+    """Bad debt of every path, one row per parameter set (box: quartiles; dots: paths; ◆: mean)."""
+    sets = sorted(results["set_id"].unique())
+    fig, axes = _grid(1, cols=1, height=0.45 * len(sets) + 1.2, width=9.2)
+    ax = axes[0]
+    data = [results.loc[results["set_id"] == s, "bad_debt_usd"].to_numpy(float) / 1e3 for s in sets]
+    try:
+        ax.boxplot(data, orientation="horizontal", widths=0.5, showfliers=False)
+    except TypeError:                                  # matplotlib < 3.10
+        ax.boxplot(data, vert=False, widths=0.5, showfliers=False)
+    for i, values in enumerate(data, start=1):
+        jitter = np.linspace(-0.15, 0.15, len(values)) if len(values) > 1 else np.zeros(1)
+        ax.scatter(values, i + jitter, s=6, color=COLORS["amm"], alpha=0.5, linewidths=0,
+                   rasterized=len(values) > RASTER_ABOVE)
+        ax.scatter([values.mean()], [i], marker="D", s=22, color=COLORS["after"], zorder=3)
+    ax.set_yticks(range(1, len(sets) + 1), labels=[labels.get(s, f"set {s}") for s in sets])
+    ax.invert_yaxis()
+    ax.set_xlabel("bad debt (USD k)")
+    ax.set_title("bad debt across paths, per parameter set")
+    return fig
+
+
 def _short_usd(v: float) -> str:
     if not np.isfinite(v):
         return "-"

@@ -83,6 +83,17 @@ def heatmap_table(sweep: Sweep) -> pd.DataFrame:
     return r[r["set_id"] != 0] if (r["set_id"] != 0).any() else r
 
 
+def set_labels(sweep: Sweep) -> dict[int, str]:
+    """'baseline' for set 0, else 'key=value, ...' of its grid parameters."""
+    first = sweep.results.drop_duplicates("set_id").set_index("set_id")
+    return {int(sid): "baseline" if sid == 0 else ", ".join(f"{k}={_short(first.loc[sid, k])}" for k in sweep.grid_keys)
+            or f"set {sid}" for sid in first.index}
+
+
+def _short(value) -> str:
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
 def comparison_rows(sweep: Sweep) -> list[tuple[str, list[tuple[str, object, str]]]]:
     """Per set: its name ('baseline' or 'set N') and its (label, value, kind) cells, grid keys first."""
     out = []

@@ -192,7 +192,8 @@ def sweep_folder(tmp_path) -> Path:
 
 def test_a_sweep_report_has_the_heatmap_and_every_set_against_the_baseline(sweep_folder, tmp_path):
     assert main(["report", str(sweep_folder), "--out", str(tmp_path / "s.html")]) == 0
-    assert len([t for t, a in parse(tmp_path / "s.html").tags if t == "img"]) == 1
+    # the heatmap, and bad debt across the two paths of each set
+    assert len([t for t, a in parse(tmp_path / "s.html").tags if t == "img"]) == 2
     text = (tmp_path / "s.md").read_text()
     # baseline: mean of 100 and 300 = 200; set 1: mean 1000, +800 against the baseline on the same paths
     assert "| baseline | 0.45 | 1 | 2 | $200 |" in text
@@ -208,6 +209,13 @@ def test_the_sweep_heatmap_leaves_the_off_grid_baseline_out(sweep_folder):
     grid = heatmap_grid(heatmap_table(sweep), *sweep.grid_keys, "bad_debt_usd")
     # the baseline's LT 0.45 would add a third, mostly empty column; (0.41, 1.0) is set 4: mean(100, 300)
     assert grid.loc[1.0, 0.41] == 200 and grid.loc[0.25, 0.35] == 1000 and grid.shape == (2, 2)
+
+
+def test_sweep_sets_are_labelled_by_their_grid_values(sweep_folder):
+    from backtest.report.sweep import load_sweep, set_labels
+    labels = set_labels(load_sweep(sweep_folder))
+    assert labels[0] == "baseline"
+    assert labels[1] == "liquidation_threshold.CRV=0.35, pool_depth_scale=0.25"
 
 
 def test_the_heatmap_cells_are_means_over_paths():
