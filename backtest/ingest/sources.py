@@ -55,7 +55,8 @@ def token_meta(client: RpcClient, token: str, block) -> tuple[str, int]:
 
 def _row(source, kind, address, **extra) -> dict:
     return {"source": source, "kind": kind, "address": address.lower(), "asset": None, "symbol": None,
-            "decimals": None, "token1": None, "symbol1": None, "decimals1": None, "fee": None, **extra}
+            "decimals": None, "token1": None, "symbol1": None, "decimals1": None, "fee": None, "phase": None,
+            **extra}
 
 
 def discover(client: RpcClient, source: str, addresses: list[str], chain_id: int, block: int) -> list[dict]:
@@ -135,7 +136,7 @@ def _chainlink(client, address, block) -> list[dict]:
         agg = try_call(client, address, "phaseAggregators(uint16)", args=(p,), arg_types=("uint16",),
                        out=("address",), block=block)
         if agg and int(agg, 16):
-            rows.append(_row("chainlink", "feed", agg, **meta))
+            rows.append(_row("chainlink", "feed", agg, phase=p, **meta))
     return rows
 
 

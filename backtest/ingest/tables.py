@@ -22,6 +22,7 @@ CONTRACTS = pa.schema([
     ("source", pa.string()), ("kind", pa.string()), ("address", pa.string()),
     ("asset", pa.string()), ("symbol", pa.string()), ("decimals", pa.int64()),
     ("token1", pa.string()), ("symbol1", pa.string()), ("decimals1", pa.int64()), ("fee", pa.float64()),
+    ("phase", pa.int64()),            # Chainlink: the proxy phase an aggregator served (proxy round ids)
 ])
 BLOCKS = pa.schema([("block_number", pa.int64()), ("timestamp", pa.int64()), ("block_hash", pa.string())])
 # Parameterless queries that other queries build on: views in every chain connection.
