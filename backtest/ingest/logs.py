@@ -61,14 +61,16 @@ def logs_to_table(raw: list[dict], chain_id: int) -> pa.Table:
 
 
 def dedupe(table: pa.Table) -> pa.Table:
-    """One row per (block_number, log_index), sorted; the first copy wins."""
+    """One row per (chain_id, block_number, log_index), sorted; the first copy wins."""
     if table.num_rows == 0:
         return table
-    table = table.sort_by(SORT)
+    table = table.sort_by([("chain_id", "ascending")] + SORT) if pc.count_distinct(table["chain_id"]).as_py() > 1 \
+        else table.sort_by(SORT)
+    chain = table["chain_id"].fill_null(0).to_numpy()
     key = (table["block_number"].to_numpy().astype(np.uint64) << np.uint64(32)) \
         | table["log_index"].to_numpy().astype(np.uint64)
     keep = np.ones(len(key), bool)
-    keep[1:] = key[1:] != key[:-1]
+    keep[1:] = (key[1:] != key[:-1]) | (chain[1:] != chain[:-1])
     return table.filter(pa.array(keep)) if not keep.all() else table
 
 
@@ -128,10 +130,12 @@ def _as_binary(col, path, name) -> pa.ChunkedArray:
 
 
 def read_logs(folder: Path, *, start: int | None = None, end: int | None = None,
-              addresses: list[bytes] | None = None) -> pa.Table:
-    """Every log file of a folder (a lake's logs/ or a cryo dump), deduplicated and in chain order."""
+              addresses: list[bytes] | None = None, network: str | None = None) -> pa.Table:
+    """Every log file of a folder (a lake's logs/ or a cryo dump), deduplicated and in chain order.
+
+    Give `network` when the folder may hold several chains: the same address can exist on each."""
     parts = []
-    for path, lo, hi in log_files(folder):
+    for path, lo, hi in log_files(folder, network):
         if (start is not None and hi < start) or (end is not None and lo > end):
             continue
         parts.append(read_log_file(path))

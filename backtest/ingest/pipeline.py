@@ -160,7 +160,7 @@ def decode_source(lake: Path, network: str, source: str, contracts: pa.Table,
     for r in mine:
         by_kind.setdefault(r["kind"], []).append(bytes.fromhex(r["address"][2:]))
     every = [a for v in by_kind.values() for a in v]
-    logs = read_logs(Path(logs_dir or Path(lake) / "logs"), addresses=every)
+    logs = read_logs(Path(logs_dir or Path(lake) / "logs"), addresses=every, network=network)
     out = {}
     tables = {}
     for ev in events_of(source):
@@ -210,7 +210,7 @@ def ingest_cryo(dump: Path, source: str, addresses: list[tuple[str, str]], lake:
     report = IngestReport(source, net, start, end)
     if client is not None:
         emitting = [bytes.fromhex(r["address"][2:]) for r in rows]
-        blocks = read_logs(dump, addresses=emitting)["block_number"].to_pylist()
+        blocks = read_logs(dump, addresses=emitting, network=net)["block_number"].to_pylist()
         add_block_times(client, lake, net, set(blocks))
     report.decoded = decode_source(lake, net, source, contracts, logs_dir=dump)
     report.logs = sum(report.decoded.values())

@@ -213,3 +213,13 @@ def test_a_failed_write_leaves_no_file_behind(tmp_path, monkeypatch):
     with pytest.raises(OSError):
         write_range(tmp_path / "logs", "ethereum", 0, 9, logs_to_table(feed_logs([1]), 1))
     assert list((tmp_path / "logs").iterdir()) == []
+
+
+def test_logs_of_another_chain_in_the_same_folder_stay_out(tmp_path):
+    """The same contract address on two chains (CREATE2 deployments): a network's reads see its own files only."""
+    logs_dir = tmp_path / "logs"
+    write_range(logs_dir, "ethereum", 0, 9, logs_to_table(feed_logs([1, 5]), 1))
+    write_range(logs_dir, "base", 0, 9, logs_to_table(feed_logs([1, 3, 4]), 8453))
+    assert read_logs(logs_dir, network="ethereum")["block_number"].to_pylist() == [1, 5]
+    assert read_logs(logs_dir, network="base")["chain_id"].to_pylist() == [8453] * 3
+    assert read_logs(logs_dir).num_rows == 5       # same (block, log index) on two chains: both kept
