@@ -220,18 +220,20 @@ import pyarrow.csv as pacsv
 
 from backtest.cli import main as backtest
 from backtest.errors import InputError
-from backtest.lake.io import read_table, write_table
+from backtest.lake.io import read_table, table_files, write_table
+from backtest.lake.schemas import SCHEMAS
 
-TABLES = ("markets", "positions", "prices", "pools", "gas")
 lake_path = Path(lake)
 if lake_path.exists():
     shutil.rmtree(lake_path)
 source = Path(csv_dir) if csv_dir else lake_path.parent / "byod-csv"
 if not csv_dir:                          # stand-ins: the sample's tables as plain CSV
     source.mkdir(parents=True, exist_ok=True)
-    for name in TABLES:
-        pacsv.write_csv(read_table(Path(sample_lake), name), source / f"{name}.csv")
-sorted(p.name for p in source.glob("*.csv"))
+    for name in SCHEMAS:
+        if table_files(Path(sample_lake), name):
+            pacsv.write_csv(read_table(Path(sample_lake), name), source / f"{name}.csv")
+TABLES = [name for name in SCHEMAS if (source / f"{name}.csv").exists()]
+TABLES
 """),
     md("""
 ## CSV into the lake
@@ -244,6 +246,9 @@ for name in TABLES:
     table = pacsv.read_csv(source / f"{name}.csv")
     write_table(lake_path, name, table)
     print(f"{name:10s} {table.num_rows:8,} rows")
+# Order-book depth curves are not a CSV table (docs/markets.md): copied as they are, if the sample has them.
+if not csv_dir and (Path(sample_lake) / "depth_curves").is_dir():
+    shutil.copytree(Path(sample_lake) / "depth_curves", lake_path / "depth_curves")
 """),
     code("""
 # What a bad row looks like: a negative collateral balance in row 3
