@@ -106,3 +106,9 @@ def test_a_missing_column_is_named(tmp_path, capsys):
     path = write(tmp_path / "short.csv", cols, [r[:-1] for r in BORROWS])
     assert cli(["ingest", "--dune", str(path), "--lake", str(tmp_path / "lake")]) == 2
     assert "column 'evt_index'" in capsys.readouterr().err
+
+
+def test_snapshot_of_a_lake_without_chain_events_says_what_to_run(lake, capsys):
+    assert cli(["snapshot", "--block", "200", "--lake", str(lake)]) == 2
+    err = capsys.readouterr().err
+    assert "run `backtest ingest` first" in err and len(err.strip().splitlines()) == 1
