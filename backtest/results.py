@@ -1,5 +1,5 @@
 """A results folder, written whole or not at all: config.toml, liquidations.parquet,
-steps.parquet, metrics.json."""
+steps.parquet, accounts.parquet, metrics.json."""
 
 from __future__ import annotations
 
@@ -7,8 +7,13 @@ import json
 import math
 from pathlib import Path
 
+import numpy as np
+import pyarrow as pa
+
 from backtest.config import RunConfig
+from backtest.engine.book import ReplayInputs
 from backtest.engine.record import Outcome
+from backtest.engine.rules import health_factor, rules_for
 from backtest.lake.io import atomic_dir, write_parquet
 
 
@@ -21,11 +26,30 @@ def _clean(value):
     return value
 
 
-def write_results(out: Path, config: RunConfig, outcome: Outcome, metrics: dict) -> Path:
+def accounts_table(inputs: ReplayInputs, outcome: Outcome) -> pa.Table:
+    """Per account, before (snapshot prices) and after (final oracle prices): what a report's
+    health-factor figures need without reloading the lake."""
+    book = inputs.book
+    floors = np.array([rules_for(p).floors_average_lt for p in book.protocol], dtype=bool)
+    before, after = inputs.exogenous[0][book.reserve_asset], outcome.oracle[book.reserve_asset]
+    cols = {"protocol": pa.array(book.protocol.astype(str)), "account": pa.array(book.accounts)}
+    for tag, coll, debt, price in (("before", book.collateral, book.debt, before),
+                                   ("after", outcome.collateral, outcome.debt, after)):
+        cu, du = coll * price, debt * price
+        cols[f"collateral_usd_{tag}"] = cu.sum(axis=1)
+        cols[f"debt_usd_{tag}"] = du.sum(axis=1)
+        cols[f"health_factor_{tag}"] = health_factor(cu, du, book.liquidation_threshold, floors)
+    return pa.table(cols)
+
+
+def write_results(out: Path, config: RunConfig, outcome: Outcome, metrics: dict,
+                  inputs: ReplayInputs | None = None) -> Path:
     with atomic_dir(Path(out)) as tmp:
         (tmp / "config.toml").write_text(config.to_toml())
         write_parquet(outcome.liquidations, tmp / "liquidations.parquet")
         write_parquet(outcome.steps, tmp / "steps.parquet")
+        if inputs is not None:
+            write_parquet(accounts_table(inputs, outcome), tmp / "accounts.parquet")
         (tmp / "metrics.json").write_text(json.dumps(_clean(metrics), indent=2, sort_keys=True) + "\n")
     return Path(out)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from backtest.engine.run import default_lake
+from backtest.ingest.tables import connect_chain
 from backtest.lake.catalog import QUERIES, connect, run_query
 from backtest.lake.io import atomic_path, write_parquet
 
@@ -41,7 +42,9 @@ def write_rows(table, out: Path) -> None:
 
 
 def main(args) -> int:
-    con = connect(args.lake or default_lake(), results=args.results)
+    lake = args.lake or default_lake()
+    # Over a results folder: its tables; over a lake: also the decoded chain tables and their UDFs.
+    con = connect(lake, results=args.results) if args.results else connect_chain(lake)
     table = run_query(con, args.name)
     if args.out:
         write_rows(table, args.out)

@@ -33,9 +33,9 @@ def register(sub) -> None:
 def main(args) -> int:
     scenario = load_scenario(args.scenario)
     config = make_config(scenario, args.lake or default_lake(), args.overrides, feedback=not args.no_feedback)
-    result = run(config, scenario)
+    result = run(config, scenario, show_progress=not args.json)
     out = args.out or Path("results") / f"{scenario.name}-{config.run_id()}"
-    write_results(out, config, result.outcome, result.metrics)
+    write_results(out, config, result.outcome, result.metrics, result.inputs)
     if args.json:
         print(json.dumps({"results": str(out), **result.metrics}, indent=2, sort_keys=True, default=str))
     else:

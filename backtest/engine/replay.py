@@ -18,6 +18,7 @@ from backtest.engine.record import Outcome, Recorder
 from backtest.engine.rules import Params, health_factor, health_factor_one, rules_for
 from backtest.markets.oracle import Oracles
 from backtest.markets.router import Router
+from backtest.progress import progress
 
 
 def initial_venues(inputs: ReplayInputs, feedback: bool) -> Router:
@@ -41,7 +42,8 @@ def bounds(below, hf, coll, debt, price, venues: Router, asset_of, lt, params: P
     return out
 
 
-def replay(inputs: ReplayInputs, config: RunConfig, feedback: bool | None = None) -> Outcome:
+def replay(inputs: ReplayInputs, config: RunConfig, feedback: bool | None = None, label: str | None = None) -> Outcome:
+    """One run over the path; `label` shows a progress bar on a terminal."""
     book, exo, asset_of = inputs.book, inputs.exogenous, inputs.book.reserve_asset
     feedback = config.feedback if feedback is None else feedback
     coll, debt = book.collateral.copy(), book.debt.copy()
@@ -60,7 +62,8 @@ def replay(inputs: ReplayInputs, config: RunConfig, feedback: bool | None = None
     cheapest_gas, lowest_bar = min(a.gas_units for a in agents), min(a.min_profit_usd for a in agents)
     since = np.full(len(book.accounts), np.nan)     # when each account last became liquidatable
     rec = Recorder(inputs)
-    for step in range(len(inputs.times)):
+    steps = range(len(inputs.times))
+    for step in (progress(steps, label=label, unit="steps") if label else steps):
         now = step * dt
         while schedule and inputs.step_blocks[step] >= schedule[0][0]:
             new = schedule.pop(0)[1]          # governance changed parameters: in force from this step

@@ -39,9 +39,10 @@ def make_config(scenario: Scenario, lake: Path, overrides=(), feedback: bool = T
     return config if feedback else replace(config, feedback=False)
 
 
-def run(config: RunConfig, scenario: Scenario | None = None) -> Run:
+def run(config: RunConfig, scenario: Scenario | None = None, show_progress: bool = False) -> Run:
     scenario = scenario or load_scenario(config.scenario)
     inputs = load_inputs(config, scenario)
-    outcome = replay(inputs, config)
-    counterfactual = replay(inputs, config, feedback=False) if config.feedback else outcome
+    outcome = replay(inputs, config, label="replay" if show_progress else None)
+    counterfactual = replay(inputs, config, feedback=False, label="without price impact" if show_progress else None) \
+        if config.feedback else outcome
     return Run(config, scenario, inputs, outcome, counterfactual, compute(inputs, outcome, counterfactual))

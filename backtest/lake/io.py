@@ -28,6 +28,9 @@ def atomic_path(final: Path):
     fd, tmp = tempfile.mkstemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent)
     os.close(fd)
     tmp = Path(tmp)
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o666 & ~umask)     # mkstemp makes 0600; a lake file is as readable as any other
     try:
         yield tmp
         os.replace(tmp, final)

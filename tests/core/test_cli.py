@@ -21,10 +21,13 @@ def test_replay_end_to_end_writes_the_results_folder(small_lake, tmp_path):
                            "--set", "oracle.deviation=0.01"], capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     assert "cascade depth" in done.stdout and "bad debt" in done.stdout
-    assert sorted(p.name for p in out.iterdir()) == ["config.toml", "liquidations.parquet", "metrics.json",
-                                                     "steps.parquet"]
+    assert sorted(p.name for p in out.iterdir()) == ["accounts.parquet", "config.toml", "liquidations.parquet",
+                                                     "metrics.json", "steps.parquet"]
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["liquidations"] == pq.read_metadata(out / "liquidations.parquet").num_rows
+    accounts = pq.read_table(out / "accounts.parquet").to_pandas()
+    assert len(accounts) == metrics["accounts"]
+    assert (accounts.health_factor_after < 1).sum() > 0 and (accounts.health_factor_before >= 1).all()
     config = load_config(out / "config.toml")
     assert config.oracle.deviation == 0.01 and config.scenario == "stylised-eth-crash"
     assert tomllib.loads((out / "config.toml").read_text())["scenario_spec"]["kind"] == "stylised"
