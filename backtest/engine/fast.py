@@ -30,6 +30,12 @@ from backtest.markets.oracle import Oracles
 def bounds(below, hf_below, coll, debt, price, market, lt, params: Params, groups, group_of, gas_usd) -> np.ndarray:
     """replay.bounds for the rows `below` only: group membership by a per-row index, not np.isin
     over every member (O(N) per round)."""
+    if len(groups) == 1 and len(groups[0][2]) == coll.shape[1]:       # one protocol, every reserve: no masks
+        rules, _, cols = groups[0]
+        d = debt[below][:, cols]
+        cap = rules.max_close(hf_below, params.close_factor[cols]) * d
+        return profit_upper_bound(coll[below][:, cols], d, cap, price[cols], market[cols], lt[cols],
+                                  params.bonus[cols], gas_usd)
     out = np.empty(len(below))
     for g, (rules, _, cols) in enumerate(groups):
         mask = group_of[below] == g
