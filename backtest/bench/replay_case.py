@@ -35,7 +35,7 @@ def head(inputs, steps: int):
 
 
 def run_case(accounts: int, steps: int, seed: int = 0, reference_limit: float = 2e9,
-             reference_steps: int = 1440) -> dict:
+             reference_steps: int = 1440, reference: bool = True) -> dict:
     from backtest.engine import fast, replay
     fast.replay(bench_inputs(500, 30, seed), CONFIG)              # imports and first-call costs out of the way
     with measured() as gen:
@@ -45,6 +45,8 @@ def run_case(accounts: int, steps: int, seed: int = 0, reference_limit: float = 
     row = dict(accounts=accounts, steps=steps, seed=seed, generate_s=gen.seconds, seconds=engine.seconds,
                peak_rss_mb=engine.peak_rss_mb, liquidations=out.liquidations.num_rows,
                account_steps_per_s=accounts * steps / engine.seconds)
+    if not reference:                                             # the scaling curve: the engine alone
+        return row
     full = accounts * steps <= reference_limit or steps <= reference_steps
     ref_inputs = inputs if full else head(inputs, reference_steps)
     with measured() as ref:

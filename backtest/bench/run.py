@@ -29,11 +29,18 @@ BASELINES = {"replay": "whole-book numpy engine", "snapshot": "pyarrow + pandas 
              "decode": "eth_abi per log", "sweep": "1 worker"}
 
 
-def plan(quick: bool, only: list[str] | None = None, replay_sizes: list[tuple[int, int]] | None = None) -> dict:
+def plan(quick: bool, only: list[str] | None = None, replay_sizes: list[tuple[int, int]] | None = None,
+         baseline: bool = True) -> dict:
     chosen = {k: list(v) for k, v in (QUICK if quick else FULL).items() if not only or k in only}
     if replay_sizes and "replay" in chosen:
         chosen["replay"] = [dict(accounts=a, steps=s) for a, s in replay_sizes]
+    if not baseline and "replay" in chosen:
+        chosen["replay"] = [dict(size, reference=False) for size in chosen["replay"]]
     return chosen
+
+
+def _call(func, kwargs: dict) -> dict:
+    return func(**kwargs)
 
 
 def run(cases: dict, seed: int = 0, progress=None) -> dict:
@@ -43,8 +50,8 @@ def run(cases: dict, seed: int = 0, progress=None) -> dict:
             if progress:
                 progress(f"{bench} {size} ...")
             start = time.perf_counter()
-            row = isolated(RUNNERS[bench], *size.values(), seed) if bench != "sweep" else \
-                isolated(RUNNERS[bench], size["accounts"], size["sets"], seed)
+            args = {**size, "seed": seed}
+            row = isolated(_call, RUNNERS[bench], args)
             rows.append({"bench": bench, "baseline": BASELINES[bench], "case_seconds": time.perf_counter() - start,
                          **row})
     return {"machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
@@ -70,6 +77,10 @@ def table(report: dict) -> str:
             lines.append((r["bench"], _size(r), "not available", "", "", "", "", ""))
             continue
         key, unit = UNITS[r["bench"]]
+        if "reference_seconds" not in r:                                  # --no-baseline
+            lines.append((r["bench"], _size(r), f"{r['seconds']:.2f}", "-", "-", f"{r[key]:,.0f} {unit}",
+                          f"{r['peak_rss_mb']:.0f}", "-"))
+            continue
         note = " (est.)" if r.get("reference_extrapolated") else ""
         lines.append((r["bench"], _size(r), f"{r['seconds']:.2f}", f"{r['reference_seconds']:.2f}{note}",
                       f"{r['speedup']:.1f}x", f"{r[key]:,.0f} {unit}" if r[key] >= 100 else f"{r[key]:.3g} {unit}",

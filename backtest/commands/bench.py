@@ -13,6 +13,7 @@ EPILOG = """examples:
   backtest bench --quick                        # CI smoke test, under two minutes, no thresholds
   backtest bench                                # the full table for docs/performance.md (~20 min, 2 cores)
   backtest bench --only replay --replay-size 1000000x10080 --out bench.json
+  backtest bench --only replay --no-baseline    # the scaling curve: the engine alone, 10k..1M x 1,440..10,080
 """
 
 
@@ -24,6 +25,8 @@ def register(sub) -> None:
                    help="run only this bench (repeatable)")
     p.add_argument("--replay-size", action="append", default=[], metavar="ACCOUNTSxSTEPS",
                    help="replay sizes instead of the plan's, e.g. 100000x1440 (repeatable)")
+    p.add_argument("--no-baseline", action="store_true",
+                   help="replay: time the engine only (the scaling curve), not the whole-book engine")
     p.add_argument("--seed", type=int, default=0, help="seed of the synthetic books, paths, logs and events")
     p.add_argument("--out", type=Path, default=None, help="also write the JSON report to this file")
     p.set_defaults(func=main)
@@ -45,7 +48,7 @@ def _sizes(texts: list[str]) -> list[tuple[int, int]]:
 def main(args) -> int:
     from backtest.bench.run import plan, run, table
     from backtest.lake.io import atomic_path
-    cases = plan(args.quick, args.only, _sizes(args.replay_size))
+    cases = plan(args.quick, args.only, _sizes(args.replay_size), baseline=not args.no_baseline)
     report = run(cases, seed=args.seed, progress=lambda msg: print(f"  {msg}", file=sys.stderr, flush=True))
     report["quick"] = bool(args.quick)
     print(table(report))
