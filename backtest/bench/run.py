@@ -89,5 +89,5 @@ def table(report: dict) -> str:
     fmt = lambda cells: "  ".join(str(c).ljust(w) for c, w in zip(cells, widths)).rstrip()  # noqa: E731
     out = [fmt(head), fmt(["-" * w for w in widths])] + [fmt(line) for line in lines]
     out.append("ratio = baseline time / time (same process, same inputs); peak RSS engine / baseline; "
-               "(est.) = baseline timed on a prefix and scaled up (conservative)")
+               "(est.) = baseline timed on a prefix or sample and scaled linearly")
     return "\n".join(out)

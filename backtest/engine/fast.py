@@ -93,6 +93,7 @@ def replay(inputs: ReplayInputs, config: RunConfig, feedback: bool | None = None
     wet = np.zeros(0, dtype=np.int64)               # the rows whose `since` is set
     first_round = np.full(len(book.accounts), -1, dtype=np.int64)   # round each row first fell below 1, this step
     watch = Watchlist(coll, debt, lt, oracles.answer[asset_of])
+    last = (None, None)                             # (candidate rows, their HF) of the last round
     rec = Recorder(inputs)
     for step in range(len(inputs.times)):
         now = step * dt
@@ -108,7 +109,9 @@ def replay(inputs: ReplayInputs, config: RunConfig, feedback: bool | None = None
         for rnd in range(config.max_rounds):
             price = oracle[asset_of]
             rows = watch.candidates(price)
-            hf_rows = rows_health_factor(coll, debt, rows, price, lt, floors)
+            if rows is not last[0]:              # the watchlist returns the same array while nothing moved
+                last = (rows, rows_health_factor(coll, debt, rows, price, lt, floors))
+            hf_rows = last[1]
             under = hf_rows < 1.0
             below, hf_below = rows[under], hf_rows[under]
             started = since[below]

@@ -62,7 +62,11 @@ class Watchlist:
     # ------------------------------------------------------------------ public
 
     def candidates(self, prices: np.ndarray) -> np.ndarray:
-        """Sorted row indices that may have HF < 1 at `prices` (every row that does, and a few more)."""
+        """Sorted row indices that may have HF < 1 at `prices` (every row that does, and a few more).
+
+        While the prices are equal to the last call's and no row was updated, the very same
+        array object is returned: callers may key a cache on its identity.
+        """
         prices = np.asarray(prices, dtype=float)
         if self._last is not None and np.array_equal(prices, self._last[0]):
             return self._last[1]                          # nothing moved, no row changed
