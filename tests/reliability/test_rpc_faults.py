@@ -1,0 +1,123 @@
+"""Ingest through a fault-injecting proxy in front of a local anvil ends with the same lake, byte
+for byte, as an ingest straight from the node. Faults: dropped connections, 429, 502/503,
+timeouts, truncated bodies, "query returned more than 10000 results", logs out of order."""
+
+from __future__ import annotations
+
+import http.server
+import json
+import random
+import threading
+import time
+import urllib.request
+from collections import Counter
+
+import pytest
+
+from backtest.ingest.pipeline import ingest
+from backtest.ingest.rpc import RpcClient
+from tests.chain.conftest import anvil, devnet_session, net  # noqa: F401  (pytest fixtures)
+from tests.reliability.conftest import folder_hash, folder_listing
+
+FAULTS = ("drop", "429", "503", "502", "timeout", "truncate", "too_many", "shuffle")
+CLIENT_TIMEOUT = 0.5
+
+
+class FaultProxy(http.server.BaseHTTPRequestHandler):
+    """Forwards JSON-RPC POSTs to `upstream`. Each kind of fault is injected once at the first
+    request it fits, then a seeded draw decides (40 % of requests get one)."""
+
+    upstream = ""
+    rng = random.Random(0)
+    injected: Counter = Counter()
+    lock = threading.Lock()
+
+    def _forward(self, body: bytes) -> bytes:
+        req = urllib.request.Request(self.upstream, body, {"Content-Type": "application/json"})
+        with urllib.request.urlopen(req, timeout=30) as resp:
+            return resp.read()
+
+    def _answer(self, status: int, payload: bytes, length: int | None = None) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(payload) if length is None else length))
+        self.end_headers()
+        self.wfile.write(payload)
+
+    def do_POST(self):
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        request = json.loads(body)
+        get_logs = isinstance(request, dict) and request.get("method") == "eth_getLogs"
+        with self.lock:
+            fits = [f for f in FAULTS if get_logs or f not in ("too_many", "shuffle")]
+            first = [f for f in fits if not self.injected[f]]
+            fault = first[0] if first else (self.rng.choice(fits) if self.rng.random() < 0.4 else None)
+            if fault == "timeout" and self.injected["timeout"] >= 3:      # each costs CLIENT_TIMEOUT of wall time
+                fault = None
+            if fault:
+                self.injected[fault] += 1
+        if fault == "drop":
+            self.close_connection = True
+            return
+        if fault in ("429", "503", "502"):
+            return self._answer(int(fault), b"busy")
+        if fault == "timeout":
+            time.sleep(CLIENT_TIMEOUT * 2)
+            self.close_connection = True
+            return
+        if fault == "too_many":
+            err = {"jsonrpc": "2.0", "id": request["id"],
+                   "error": {"code": -32005, "message": "query returned more than 10000 results"}}
+            return self._answer(200, json.dumps(err).encode())
+        answer = self._forward(body)
+        if fault == "truncate":
+            return self._answer(200, answer[: len(answer) // 2])
+        if fault == "shuffle":
+            out = json.loads(answer)
+            if len(out.get("result") or []) < 2:                         # nothing to reorder: not a fault
+                with self.lock:
+                    self.injected["shuffle"] -= 1
+            else:
+                out["result"] = out["result"][::-1]
+                answer = json.dumps(out).encode()
+        self._answer(200, answer)
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def proxy(net):
+    handler = type("Proxy", (FaultProxy,), {"upstream": net.chain.url, "rng": random.Random(7),
+                                             "injected": Counter(), "lock": threading.Lock()})
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}", handler.injected
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def _feed_updates(net, n):
+    for i in range(n):
+        net.set_prices({"WETH": 2_000_00000000 + i * 10**8, "WBTC": 30_000_00000000 - i * 10**8})
+    return [net.feeds["WETH"].address, net.feeds["WBTC"].address]
+
+
+def test_ingest_through_faults_gives_the_lake_of_a_clean_ingest(net, proxy, tmp_path):
+    url, injected = proxy
+    feeds = _feed_updates(net, 12)
+    head = net.chain.w3.eth.block_number
+    clean = ingest(RpcClient(net.chain.url), "chainlink", feeds, 0, head, tmp_path / "clean",
+                   confirmations=0, chunk_size=3)
+    client = RpcClient(url, timeout=CLIENT_TIMEOUT, retries=12, sleep=lambda s: None, seed=1)
+    faulty = ingest(client, "chainlink", feeds, 0, head, tmp_path / "faulty", confirmations=0, chunk_size=3)
+    total = sum(injected.values())
+    print(f"{total} faults injected and survived: {dict(sorted(injected.items()))}; "
+          f"{client.calls} calls, {client.retried} retries")
+    assert total >= 10 and set(injected) == set(FAULTS)
+    assert faulty.logs == clean.logs > 0
+    assert folder_listing(tmp_path / "faulty") == folder_listing(tmp_path / "clean")
+    assert folder_hash(tmp_path / "faulty") == folder_hash(tmp_path / "clean")
