@@ -13,7 +13,9 @@ from datetime import datetime, timezone
 
 import numpy as np
 
-from backtest.engine.book import Book, Pools, ReplayInputs
+from backtest.engine.book import Book, ReplayInputs
+from backtest.markets.router import Router
+from backtest.markets.venue_kinds import V2Pool
 
 START = datetime(2024, 3, 4, tzinfo=timezone.utc)
 BLOCK = 19_360_000
@@ -83,13 +85,12 @@ def price_path(rng: np.random.Generator, steps: int) -> np.ndarray:
     return PRICE * np.exp(np.cumsum(noise, axis=0) + trend)
 
 
-def pools(b: Book) -> Pools:
-    volatile = [i for i in range(len(ASSETS)) if i != STABLE]
+def pools(b: Book) -> Router:
+    """One Uniswap v2 pool per volatile asset against USDC, as deep as the book's collateral in it."""
     depth = POOL_SHARE * (b.collateral * PRICE).sum(axis=0)                   # USD per side
-    base = np.array([depth[i] / PRICE[i] for i in volatile])
-    return Pools(names=[f"bench:{ASSETS[i]}-USDC" for i in volatile], asset=np.array(volatile),
-                 quote_asset=np.full(len(volatile), STABLE), base=base,
-                 quote=np.array([depth[i] for i in volatile]), fee=np.full(len(volatile), 0.003))
+    venues = [V2Pool(asset=i, quote_asset=STABLE, base=depth[i] / PRICE[i], quote=depth[i], fee=0.003,
+                     name=f"bench:{ASSETS[i]}-USDC") for i in range(len(ASSETS)) if i != STABLE]
+    return Router(price=PRICE.copy(), venues=venues)
 
 
 def bench_inputs(n_accounts: int, steps: int, seed: int = 0) -> ReplayInputs:

@@ -25,16 +25,20 @@ from backtest.engine.replay import initial_venues
 from backtest.engine.rules import Params, health_factor, health_factor_one, rules_for
 from backtest.engine.watchlist import Watchlist
 from backtest.markets.oracle import Oracles
+from backtest.progress import progress
 
 
-def bounds(below, hf_below, coll, debt, price, market, lt, params: Params, groups, group_of, gas_usd) -> np.ndarray:
+def bounds(below, hf_below, coll, debt, price, venues, asset_of, lt, params: Params, groups, group_of,
+           gas_usd) -> np.ndarray:
     """replay.bounds for the rows `below` only: group membership by a per-row index, not np.isin
     over every member (O(N) per round)."""
+    low, high = venues.mid_range()
+    buy, sell = low[asset_of], high[asset_of]
     if len(groups) == 1 and len(groups[0][2]) == coll.shape[1]:       # one protocol, every reserve: no masks
         rules, _, cols = groups[0]
         d = debt[below][:, cols]
         cap = rules.max_close(hf_below, params.close_factor[cols]) * d
-        return profit_upper_bound(coll[below][:, cols], d, cap, price[cols], market[cols], lt[cols],
+        return profit_upper_bound(coll[below][:, cols], d, cap, price[cols], sell[cols], buy[cols], lt[cols],
                                   params.bonus[cols], gas_usd)
     out = np.empty(len(below))
     for g, (rules, _, cols) in enumerate(groups):
@@ -42,7 +46,7 @@ def bounds(below, hf_below, coll, debt, price, market, lt, params: Params, group
         rows = below[mask]
         cap = rules.max_close(hf_below[mask], params.close_factor[cols]) * debt[np.ix_(rows, cols)]
         out[mask] = profit_upper_bound(coll[np.ix_(rows, cols)], debt[np.ix_(rows, cols)], cap, price[cols],
-                                       market[cols], lt[cols], params.bonus[cols], gas_usd)
+                                       sell[cols], buy[cols], lt[cols], params.bonus[cols], gas_usd)
     return out
 
 
@@ -69,7 +73,8 @@ def rows_health_factor(coll, debt, rows: np.ndarray, price, lt, floors) -> np.nd
     return out
 
 
-def replay(inputs: ReplayInputs, config: RunConfig, feedback: bool | None = None) -> Outcome:
+def replay(inputs: ReplayInputs, config: RunConfig, feedback: bool | None = None, label: str | None = None) -> Outcome:
+    """replay.replay, same arguments and result; `label` shows a progress bar on a terminal."""
     book, exo, asset_of = inputs.book, inputs.exogenous, inputs.book.reserve_asset
     feedback = config.feedback if feedback is None else feedback
     coll, debt = book.collateral.copy(), book.debt.copy()
@@ -95,7 +100,8 @@ def replay(inputs: ReplayInputs, config: RunConfig, feedback: bool | None = None
     watch = Watchlist(coll, debt, lt, oracles.answer[asset_of])
     last = (None, None)                             # (candidate rows, their HF) of the last round
     rec = Recorder(inputs)
-    for step in range(len(inputs.times)):
+    steps = range(len(inputs.times))
+    for step in (progress(steps, label=label, unit="steps") if label else steps):
         now = step * dt
         while schedule and inputs.step_blocks[step] >= schedule[0][0]:
             new = schedule.pop(0)[1]          # governance changed parameters: in force from this step
@@ -125,7 +131,7 @@ def replay(inputs: ReplayInputs, config: RunConfig, feedback: bool | None = None
             new = below[first_round[below] < 0]                     # first time below in this step
             first_round[new] = rnd
             seen.append(new)
-            bound = bounds(below, hf_below, coll, debt, price, venues.price[asset_of], lt, params, groups, group_of,
+            bound = bounds(below, hf_below, coll, debt, price, venues, asset_of, lt, params, groups, group_of,
                            gas_per_unit * cheapest_gas)
             acted = 0
             for k in np.flatnonzero(bound >= lowest_bar).tolist():
