@@ -171,3 +171,102 @@ def test_a_reorg_deeper_than_the_margin_is_refused_and_the_lake_untouched(net, t
     with pytest.raises(InputError, match="reorg"):
         ingest(RpcClient(net.chain.url), "chainlink", feeds, 0, None, lake, confirmations=2, chunk_size=4)
     assert folder_hash(lake) == before
+
+
+class SlowProxy(FaultProxy):
+    """No faults, 15 ms per request: stretches an ingest so that kills land inside it."""
+
+    def do_POST(self):
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        time.sleep(0.015)
+        self._answer(200, self._forward(body))
+
+
+def _visible_rows(lake):
+    """Every table's rows (logs read across their files); checkpoints are how, not what."""
+    out = {"logs": read_logs(lake / "logs").to_pylist()}
+    for p in sorted(lake.glob("*/*.parquet")):
+        if p.parent.name != "logs":
+            out[str(p.relative_to(lake))] = pq.read_table(p).to_pylist()
+    return out
+
+
+def test_an_ingest_killed_at_random_points_resumes_to_the_same_lake(net, tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    import numpy as np
+
+    handler = type("Slow", (SlowProxy,), {"upstream": net.chain.url})
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}"
+    try:
+        _prices(net, list(range(2000, 1900, -5)))                 # 20 blocks of updates
+        feeds = ",".join([net.feeds["WETH"].address, net.feeds["WBTC"].address])
+        head = net.chain.w3.eth.block_number
+
+        def command(lake):
+            return [sys.executable, "-m", "backtest", "ingest", "--rpc", url, "--source", "chainlink",
+                    "--address", feeds, "--from-block", "0", "--to-block", str(head), "--lake", str(lake),
+                    "--confirmations", "0", "--chunk-size", "2", "--max-range", "2", "--retries", "2"]
+
+        t0 = time.monotonic()
+        subprocess.run(command(tmp_path / "whole"), check=True, capture_output=True, timeout=300)
+        full = time.monotonic() - t0
+        rng = np.random.default_rng(10)
+        lake, kills = tmp_path / "killed", 0
+        for lo, hi in ((0.3, 0.5), (0.4, 0.6), (0.4, 0.6)):
+            proc = subprocess.Popen(command(lake), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                    start_new_session=True)
+            time.sleep(rng.uniform(lo, hi) * full)
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGKILL)
+                kills += 1
+            proc.wait(timeout=60)
+            for p in lake.rglob("*.parquet"):                   # a reader never sees a partial file
+                if not p.name.startswith("."):
+                    pq.read_table(p)
+        print(f"ingest: {kills} SIGKILLs over a {full:.1f} s run")
+        assert kills >= 2
+        subprocess.run(command(lake), check=True, capture_output=True, timeout=300)
+        resumed, whole = _visible_rows(lake), _visible_rows(tmp_path / "whole")
+        blocks = "blocks/network_31337.parquet"
+        # block times of windows finished before a kill may be missing (the xfail test below);
+        # every other table is equal, and the block rows present are the same rows
+        assert {k: v for k, v in resumed.items() if k != blocks} == {k: v for k, v in whole.items() if k != blocks}
+        assert all(r in whole[blocks] for r in resumed[blocks])
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+class CrashAfter(RpcClient):
+    """Dies (as a kill would) on the first eth_getLogs that reaches `block`."""
+
+    def __init__(self, url, block):
+        super().__init__(url)
+        self.crash_at = block
+
+    def get_logs(self, addresses, topic0s, start, end):
+        if end >= self.crash_at:
+            raise SystemExit("killed")
+        return super().get_logs(addresses, topic0s, start, end)
+
+
+@pytest.mark.xfail(strict=True, reason="backtest/ingest/pipeline.py ingest(): block times are fetched once after the "
+                   "loop, only for blocks of logs fetched in this run; windows checkpointed before a crash are "
+                   "skipped on resume, so their blocks never reach the blocks table")
+def test_an_ingest_interrupted_after_some_windows_still_has_every_block_time(net, tmp_path):
+    _prices(net, [2000, 1990, 1980, 1970])
+    feeds = [net.feeds["WETH"].address, net.feeds["WBTC"].address]
+    head = net.chain.w3.eth.block_number
+    with pytest.raises(SystemExit):
+        ingest(CrashAfter(net.chain.url, head - 1), "chainlink", feeds, 0, head, tmp_path, confirmations=0,
+               chunk_size=2)
+    ingest(RpcClient(net.chain.url), "chainlink", feeds, 0, head, tmp_path, confirmations=0, chunk_size=2)
+    logged = {r["block_number"] for r in read_logs(tmp_path / "logs").to_pylist()}
+    timed = set(pq.read_table(tmp_path / "blocks" / "network_31337.parquet")["block_number"].to_pylist())
+    assert logged <= timed, sorted(logged - timed)
