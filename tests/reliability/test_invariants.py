@@ -183,6 +183,14 @@ def test_a_replay_conserves_collateral_and_debt_and_liquidates_only_below_hf_one
     np.testing.assert_allclose(debt_out[~burns], repaid[~burns], rtol=1e-9, atol=tol)
     assert (debt_out[burns] >= repaid[burns] - tol).all()
 
+    # the bonus condition, row by row, where HF is exact (Compound v2: no bps floor, no burn)
+    comp = rows[(rows["protocol"] == "compound-v2") & np.isfinite(rows["health_factor_after"])]
+    j = [reserve[("compound-v2", a)] for a in comp["collateral_asset"]]
+    threshold = book.liquidation_threshold[j] * (1 + book.liquidation_bonus[j])
+    before, after = comp["health_factor_before"].to_numpy(), comp["health_factor_after"].to_numpy()
+    clear = np.abs(before - threshold) > 1e-9
+    assert ((after < before) == (before < threshold))[clear].all()
+
 
 def _bad_debt(lake: Path, scale: float, feedback: bool = True) -> float:
     scenario = load_scenario(str(SCENARIO))
