@@ -69,3 +69,32 @@ def test_a_sweep_killed_at_random_points_resumes_to_the_same_bytes(base_lake, tm
     subprocess.run(_command(base_lake, out), check=True, capture_output=True, cwd=tmp_path, env=env, timeout=300)
     _assert_nothing_partial(out)
     assert _visible(out) == _visible(whole)
+
+
+def test_a_replay_killed_at_random_points_leaves_no_results_or_a_whole_folder(base_lake, tmp_path):
+    """The results folder is swapped in whole: after a SIGKILL it is absent or complete and equal to
+    an uninterrupted run's, never a folder with some files missing or cut."""
+    def command(out):
+        return [sys.executable, "-m", "backtest", "replay", SCENARIO, "--lake", str(base_lake), "--out", str(out)]
+
+    t0 = time.monotonic()
+    subprocess.run(command(tmp_path / "whole"), check=True, capture_output=True, cwd=tmp_path, timeout=300)
+    full = time.monotonic() - t0
+    whole = _visible(tmp_path / "whole")
+    rng = np.random.default_rng(7)
+    outcomes = []
+    fracs = [rng.uniform(lo, hi) for lo, hi in ((0.2, 0.45), (0.45, 0.7), (0.7, 0.85), (0.85, 1.0))]
+    for i, frac in enumerate(fracs):
+        out = tmp_path / f"killed-{i}"
+        proc = subprocess.Popen(command(out), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=tmp_path,
+                                start_new_session=True)
+        time.sleep(frac * full)
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=60)
+        if out.exists():
+            assert _visible(out) == whole
+        outcomes.append(out.exists())
+    left = sorted(p.name for p in tmp_path.iterdir() if p.name.startswith("."))
+    print(f"replay: folder present (and whole) after each kill: {outcomes}; temp folders left: {left}")
+    assert not all(outcomes)                        # at least one kill landed before the swap
