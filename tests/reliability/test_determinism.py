@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-import pytest
+import os
+import subprocess
+import sys
 
 from backtest.cli import main
 from tests.reliability.conftest import REPO, folder_hash, folder_listing
@@ -47,3 +49,20 @@ def test_a_sweep_is_byte_identical_across_runs_and_worker_counts(base_lake, tmp_
 def test_a_different_seed_gives_different_bytes(base_lake, tmp_path, capsys):
     # guards the test above against a hash that ignores the paths
     assert _sweep(base_lake, tmp_path / "s5", 1) != _sweep(base_lake, tmp_path / "s6", 1, "--seed", "6")
+
+
+def _in_process_of_its_own(argv, hash_seed, cwd):
+    env = {**os.environ, "PYTHONHASHSEED": str(hash_seed)}
+    subprocess.run([sys.executable, "-m", "backtest", *argv], check=True, capture_output=True, env=env, cwd=cwd,
+                   timeout=300)
+
+
+def test_replay_and_sweep_bytes_do_not_depend_on_the_string_hash_seed(base_lake, tmp_path):
+    # set and dict-of-str iteration order changes with PYTHONHASHSEED: output must not follow it
+    for seed in (1, 2):
+        _in_process_of_its_own(["replay", SCENARIO, "--lake", str(base_lake), "--out", str(tmp_path / f"r{seed}"),
+                                "--set", "pool_depth_scale=0.3"], seed, tmp_path)
+        _in_process_of_its_own(["sweep", SCENARIO, "--lake", str(base_lake), "--out", str(tmp_path / f"s{seed}"),
+                                "--workers", "2", *SWEEP], seed, tmp_path)
+    assert folder_hash(tmp_path / "r1") == folder_hash(tmp_path / "r2")
+    assert folder_hash(tmp_path / "s1") == folder_hash(tmp_path / "s2")
