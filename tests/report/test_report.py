@@ -147,14 +147,27 @@ def test_bad_input_is_one_line_a_nonzero_exit_and_no_report(case, baseline, tmp_
     assert not out.exists() and not out.with_suffix(".md").exists()
 
 
-def test_without_the_lake_the_report_still_draws_and_says_what_is_missing(baseline, tmp_path, capsys):
+def _moved_without_lake(baseline, tmp_path, keep_accounts: bool):
     moved = tmp_path / "elsewhere"
     moved.mkdir()
     for f in baseline.iterdir():
-        (moved / f.name).write_bytes(f.read_bytes())
+        if keep_accounts or f.name != "accounts.parquet":
+            (moved / f.name).write_bytes(f.read_bytes())
     cfg = (moved / "config.toml").read_text()
     lake_line = next(line for line in cfg.splitlines() if line.startswith("lake = "))
     (moved / "config.toml").write_text(cfg.replace(lake_line, 'lake = "gone"'))
+    return moved
+
+
+def test_with_accounts_parquet_the_report_needs_no_lake(baseline, tmp_path, capsys):
+    moved = _moved_without_lake(baseline, tmp_path, keep_accounts=True)
+    assert main(["report", str(moved)]) == 0
+    assert "not found" not in capsys.readouterr().err
+    assert len([t for t, a in parse(moved / "report.html").tags if t == "img"]) == 6   # with the HF histogram
+
+
+def test_without_the_lake_the_report_still_draws_and_says_what_is_missing(baseline, tmp_path, capsys):
+    moved = _moved_without_lake(baseline, tmp_path, keep_accounts=False)   # an older results folder
     assert main(["report", str(moved)]) == 0
     assert "not found" in capsys.readouterr().err
     html = (moved / "report.html").read_text()
