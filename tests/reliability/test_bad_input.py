@@ -434,3 +434,16 @@ def test_usage_errors_exit_2_and_end_with_one_error_line(argv, named, tmp_path, 
     assert exc.value.code == 2
     assert "error:" in lines[-1] and named in lines[-1]
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_failing_run_leaves_an_earlier_results_folder_as_it_was(lake, tmp_path, capsys, monkeypatch):
+    """--out pointing at an existing results folder: a bad replay or sweep must not clobber it."""
+    monkeypatch.chdir(tmp_path)
+    out = tmp_path / "out"
+    assert main(_replay(lake, tmp_path)) == 0
+    before = folder_hash(out)
+    assert main(_replay(lake, tmp_path, "--set", "liquidation_threshold.WETH=1.5")) == 2
+    assert main(["sweep", str(SCENARIO), "--lake", str(lake), "--out", str(out), "--workers", "1",
+                 "--grid", "liquidation_bonus=oops"]) == 2
+    assert folder_hash(out) == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["lake", "out"]
