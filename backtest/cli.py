@@ -44,6 +44,9 @@ def main(argv: list[str] | None = None) -> int:
     except InputError as exc:
         print(f"backtest {args.verb}: error: {exc}", file=sys.stderr)
         return 2
+    except BrokenPipeError:          # `backtest query ... | head`
+        sys.stderr.close()
+        return 0
     except KeyboardInterrupt:
         print(f"backtest {args.verb}: interrupted", file=sys.stderr)
         return 130

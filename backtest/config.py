@@ -131,7 +131,26 @@ def apply_overrides(config: RunConfig, pairs: list[str] | tuple[str, ...] | dict
     items = pairs.items() if isinstance(pairs, dict) else [_split(p) for p in pairs]
     for key, value in items:
         config = _apply_one(config, key, value)
+        _check_range(config, key)
     return config
+
+
+# parameter: (lowest allowed, whether the lowest itself is allowed)
+RANGES = {"pool_depth_scale": (0.0, False), "arb_half_life_seconds": (0.0, True), "max_rounds": (1, True),
+          "oracle.deviation": (0.0, True), "oracle.heartbeat_seconds": (0, False), "oracle.hop_seconds": (0, False),
+          "oracle.window_seconds": (0, False), "liquidator.gas_units": (0, True),
+          "liquidator.latency_blocks": (0, True), "liquidator.capital_usd": (0.0, True),
+          "liquidator.flash_loan_fee": (0.0, True)}
+
+
+def _check_range(config: RunConfig, key: str) -> None:
+    if key not in RANGES:
+        return
+    head, _, rest = key.partition(".")
+    value = getattr(getattr(config, head), rest) if rest else getattr(config, key)
+    low, inclusive = RANGES[key]
+    if value < low or (value == low and not inclusive):
+        raise InputError(f"--set {key}={value}: must be {'>=' if inclusive else '>'} {low}")
 
 
 def _split(pair: str) -> tuple[str, str]:

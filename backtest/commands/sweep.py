@@ -92,6 +92,8 @@ def _paths(args) -> PathsSpec | None:
 
 
 def main(args) -> int:
+    if args.workers is not None and args.workers < 1:
+        raise InputError(f"--workers must be >= 1 (got {args.workers})")   # before anything is written
     scenario = load_scenario(args.scenario)
     out = args.out or Path("results") / f"sweep-{scenario.name}"
     result = run_sweep(scenario, args.lake or default_lake(), out, grids=args.grid, overrides=args.overrides,

@@ -96,6 +96,11 @@ def _params_at(markets, block: int, reserves: list[tuple[str, str]], config: Run
     valid_from_block <= block. `--set` overrides apply on top."""
     df = markets[markets["valid_from_block"] <= block].sort_values("valid_from_block", kind="stable")
     df = df.groupby(["protocol", "asset"]).tail(1).set_index(["protocol", "asset"])
+    assets = {a for _, a in reserves}
+    unknown = sorted(k for k, _ in config.market_overrides if "." in k and k.split(".", 1)[1] not in assets)
+    if unknown:
+        raise InputError(f"--set {unknown[0]}: the book has no asset {unknown[0].split('.', 1)[1]!r} "
+                         f"(assets: {', '.join(sorted(assets))})")
     missing = [r for r in reserves if r not in df.index]
     if missing:
         raise InputError(f"no markets parameters for {missing[0][0]} {missing[0][1]} in force at block {block}",
@@ -175,6 +180,7 @@ def load_inputs(config: RunConfig, scenario: Scenario) -> ReplayInputs:
         raise InputError("lake folder not found (make one with `backtest sample-data`)", file=lake)
     book = load_book(lake, scenario, config)
     pools = load_pools(lake, book, config)
+    read_table(lake, "gas", required=False)    # checked here: SQL reads it for the gas path
     con = connect(lake)
     exo = exogenous_paths(con, scenario, book.price_assets, book.prices)
     times = step_times(scenario)

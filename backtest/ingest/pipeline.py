@@ -144,7 +144,9 @@ def ingest(client: RpcClient, source: str, addresses: list[str], start: int, end
             bar.label = f"ingest {source}: {report.logs:,} logs, {rate:,.0f} logs/s"
             bar.update(hi - lo + 1)
     bar.close()
-    add_block_times(client, lake, net, blocks_seen | {end})
+    # Blocks of windows saved by an earlier, interrupted run need their times too.
+    saved = read_logs(lake / "logs", start=start, end=end, network=net)["block_number"].to_pylist()
+    add_block_times(client, lake, net, blocks_seen | set(saved) | {end})
     report.decoded = decode_source(lake, net, source, contracts)
     report.requests, report.retries = client.calls - calls0, client.retried - retries0
     report.seconds = time.monotonic() - t0

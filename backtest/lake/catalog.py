@@ -21,6 +21,24 @@ def _sql_str(path: Path) -> str:
     return "'" + str(path).replace("'", "''") + "'"
 
 
+DUCK_TYPES = {pa.string(): "VARCHAR", pa.float64(): "DOUBLE", pa.int64(): "BIGINT", pa.int32(): "INTEGER",
+              pa.uint32(): "UINTEGER", pa.uint64(): "UBIGINT", pa.binary(): "BLOB", pa.bool_(): "BOOLEAN",
+              pa.timestamp("us", tz="UTC"): "TIMESTAMPTZ"}
+
+
+def _conformed_select(con, schema: pa.Schema, files: list[Path]) -> str:
+    """SELECT over the files with every schema column cast to its lake type (NULL where a file
+    set lacks an optional one), so SQL sees the same types the Python readers check; extra
+    columns (cryo's decoded `event__*`, say) come after."""
+    listing = ", ".join(_sql_str(f) for f in files)
+    source = f"read_parquet([{listing}], union_by_name = true)"
+    present = [r[0] for r in con.execute(f"DESCRIBE SELECT * FROM {source}").fetchall()]
+    cols = [f'CAST("{f.name}" AS {DUCK_TYPES[f.type]}) AS "{f.name}"' if f.name in present
+            else f'CAST(NULL AS {DUCK_TYPES[f.type]}) AS "{f.name}"' for f in schema]
+    extra = [f'"{c}"' for c in present if c not in schema.names]
+    return f"SELECT {', '.join(cols + extra)} FROM {source}"
+
+
 def connect(lake: Path | None = None, results: Path | None = None,
             extra: dict[str, pa.Table] | None = None) -> duckdb.DuckDBPyConnection:
     """An in-memory DuckDB with a view per lake table (empty but typed when the lake lacks it)."""
@@ -29,8 +47,7 @@ def connect(lake: Path | None = None, results: Path | None = None,
     for name, schema in SCHEMAS.items():
         files = table_files(lake, name) if lake is not None else []
         if files:
-            listing = ", ".join(_sql_str(f) for f in files)
-            con.execute(f"CREATE VIEW {name} AS SELECT * FROM read_parquet([{listing}], union_by_name = true)")
+            con.execute(f"CREATE VIEW {name} AS {_conformed_select(con, schema, files)}")
         else:
             con.register(name, schema.empty_table())
     if results is not None:

@@ -84,6 +84,10 @@ def conform(table: pa.Table, name: str, source) -> pa.Table:
             columns.append(pa.nulls(len(table), field.type))
             continue
         col = table[field.name]
+        if pa.types.is_string(col.type) or pa.types.is_large_string(col.type):
+            if not (pa.types.is_string(field.type) or pa.types.is_large_string(field.type)):
+                # numbers or times stored as text: a wrong type, even when every value would parse
+                raise InputError(f"expected {field.type}, found {col.type}", file=source, column=field.name)
         try:
             columns.append(col.cast(field.type) if col.type != field.type else col)
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:

@@ -116,8 +116,6 @@ def markets_negative_bonus(lake, tmp):
     return _replay(lake, tmp), ["markets.parquet", "'liquidation_bonus'", "row 3", ">= 0"]
 
 
-@pytest.mark.xfail(strict=True, reason="a text liquidation_threshold passes conform() (the cast succeeds) but "
-                   "DuckDB's views read the raw file: BinderException traceback from backtest/lake/catalog.py:45")
 def markets_threshold_as_text(lake, tmp):
     _edit(lake, "markets", lambda t: t.set_column(t.schema.get_field_index("liquidation_threshold"),
                                                   "liquidation_threshold",
@@ -215,8 +213,6 @@ def pools_fee_above_half(lake, tmp):
     return _replay(lake, tmp), ["pools.parquet", "'fee'", "row 1"]
 
 
-@pytest.mark.xfail(strict=True, reason="the gas table is read only by DuckDB (backtest/scenarios/paths.py:82, "
-                   "queries/gas_path.sql), never through read_table, so validate_gas never runs")
 def gas_negative(lake, tmp):
     # the stylised scenario fixes gas at 120 gwei; without its [gas] table the replay reads the
     # lake's. Row 720 is 2024-01-01T00:00Z, the scenario's first step.
@@ -280,8 +276,6 @@ def set_bonus_exceeding_collateral(lake, tmp):
     return _replay(lake, tmp, "--set", "liquidation_bonus.WETH=0.25"), ["WETH", "liquidation_bonus"]
 
 
-@pytest.mark.xfail(strict=True, reason="pool_depth_scale=-1 passes --set; the error then names a v3 pool's "
-                   "'sqrt_price_x96' column instead of pool_depth_scale")
 def set_negative_depth(lake, tmp):
     return _replay(lake, tmp, "--set", "pool_depth_scale=-1"), ["pool_depth_scale"]
 
@@ -295,14 +289,10 @@ def sweep_bad_grid_value(lake, tmp):
              "--grid", "liquidation_bonus=0.05,oops"], ["liquidation_bonus"])
 
 
-@pytest.mark.xfail(strict=True, reason="--set on an asset the book does not have (liquidation_bonus.NOPE) is "
-                   "accepted silently and the replay runs (exit 0): a typo changes nothing")
 def set_unknown_asset(lake, tmp):
     return _replay(lake, tmp, "--set", "liquidation_bonus.NOPE=0.1"), ["NOPE"]
 
 
-@pytest.mark.xfail(strict=True, reason="sweep --workers 0 is refused only after sweep.toml is written to --out and "
-                   "a progress line is printed: two stderr lines and an output folder left behind")
 def sweep_zero_workers(lake, tmp):
     return (["sweep", str(SCENARIO), "--lake", str(lake), "--out", str(tmp / "out"), "--workers", "0",
              "--grid", "close_factor=1"], ["--workers"])

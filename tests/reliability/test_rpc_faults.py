@@ -234,7 +234,7 @@ def test_an_ingest_killed_at_random_points_resumes_to_the_same_lake(net, tmp_pat
         subprocess.run(command(lake), check=True, capture_output=True, timeout=300)
         resumed, whole = _visible_rows(lake), _visible_rows(tmp_path / "whole")
         blocks = "blocks/network_31337.parquet"
-        # block times of windows finished before a kill may be missing (the xfail test below);
+        # block times of windows finished before a kill may be missing;
         # every other table is equal, and the block rows present are the same rows
         assert {k: v for k, v in resumed.items() if k != blocks} == {k: v for k, v in whole.items() if k != blocks}
         assert all(r in whole[blocks] for r in resumed[blocks])
@@ -256,9 +256,6 @@ class CrashAfter(RpcClient):
         return super().get_logs(addresses, topic0s, start, end)
 
 
-@pytest.mark.xfail(strict=True, reason="backtest/ingest/pipeline.py ingest(): block times are fetched once after the "
-                   "loop, only for blocks of logs fetched in this run; windows checkpointed before a crash are "
-                   "skipped on resume, so their blocks never reach the blocks table")
 def test_an_ingest_interrupted_after_some_windows_still_has_every_block_time(net, tmp_path):
     _prices(net, [2000, 1990, 1980, 1970])
     feeds = [net.feeds["WETH"].address, net.feeds["WBTC"].address]
