@@ -36,12 +36,12 @@ def head(inputs, steps: int):
 
 def run_case(accounts: int, steps: int, seed: int = 0, reference_limit: float = 2e9,
              reference_steps: int = 1440, reference: bool = True) -> dict:
-    from backtest.engine import fast, replay
-    fast.replay(bench_inputs(500, 30, seed), CONFIG)              # imports and first-call costs out of the way
+    from backtest.engine import reference, replay
+    replay.replay(bench_inputs(500, 30, seed), CONFIG)              # imports and first-call costs out of the way
     with measured() as gen:
         inputs = bench_inputs(accounts, steps, seed)
     with measured() as engine:
-        out = fast.replay(inputs, CONFIG)
+        out = replay.replay(inputs, CONFIG)
     row = dict(accounts=accounts, steps=steps, seed=seed, generate_s=gen.seconds, seconds=engine.seconds,
                peak_rss_mb=engine.peak_rss_mb, liquidations=out.liquidations.num_rows,
                account_steps_per_s=accounts * steps / engine.seconds)
@@ -50,8 +50,8 @@ def run_case(accounts: int, steps: int, seed: int = 0, reference_limit: float = 
     full = accounts * steps <= reference_limit or steps <= reference_steps
     ref_inputs = inputs if full else head(inputs, reference_steps)
     with measured() as ref:
-        slow = replay.replay(ref_inputs, CONFIG)
-    check = out if full else fast.replay(ref_inputs, CONFIG)
+        slow = reference.replay(ref_inputs, CONFIG)
+    check = out if full else replay.replay(ref_inputs, CONFIG)
     row.update(reference_seconds=ref.seconds * steps / len(ref_inputs.times), reference_peak_rss_mb=ref.peak_rss_mb,
                reference_steps=len(ref_inputs.times), reference_extrapolated=not full,
                identical=parquet_bytes(slow.liquidations) == parquet_bytes(check.liquidations),

@@ -1,8 +1,18 @@
 """The replay loop: advance time -> arbitrage -> oracle -> liquidation rounds -> record.
 
 Within a step, round 0 liquidates what the exogenous move made liquidatable; their sales move
-the pools, the oracle may follow, and what *that* pushes below HF 1 is round 1, and so on.
+the venues, the oracle may follow, and what *that* pushes below HF 1 is round 1, and so on.
 An account keeps the round in which it first became liquidatable during the step.
+
+Safe accounts are never touched: a watchlist (backtest/engine/watchlist.py, docs/performance.md)
+keeps accounts ordered by how far prices must move before they can be liquidated, so per step
+the work is O(candidates + assets), not O(accounts x reserves). Only rows the watchlist cannot
+rule out get an exact HF; the "liquidatable since" clock is kept for those rows only (every
+other row has HF >= 1); the step's bad debt is summed over the same candidates (a row whose
+debt is worth more than its collateral always is one: LT <= 1).
+
+backtest/engine/reference.py is the same loop over the whole book, kept as the correctness
+oracle: tests/perf hold the two byte-identical, and `backtest bench` times one against the other.
 """
 
 from __future__ import annotations
@@ -16,6 +26,7 @@ from backtest.config import RunConfig
 from backtest.engine.book import ReplayInputs
 from backtest.engine.record import Outcome, Recorder
 from backtest.engine.rules import Params, health_factor, health_factor_one, rules_for
+from backtest.engine.watchlist import Watchlist
 from backtest.markets.oracle import Oracles
 from backtest.markets.router import Router
 from backtest.progress import progress
@@ -26,24 +37,53 @@ def initial_venues(inputs: ReplayInputs, feedback: bool) -> Router:
     return inputs.pools.fresh(inputs.exogenous[0], feedback)
 
 
-def bounds(below, hf, coll, debt, price, venues: Router, asset_of, lt, params: Params, groups,
+def bounds(below, hf_below, coll, debt, price, venues, asset_of, lt, params: Params, groups, group_of,
            gas_usd) -> np.ndarray:
-    """profit_upper_bound per account, on its own protocol's reserves only (the rest are zero),
-    selling at the best venue price and buying at the lowest."""
+    """reference.bounds for the rows `below` only: group membership by a per-row index, not np.isin
+    over every member (O(N) per round)."""
     low, high = venues.mid_range()
     buy, sell = low[asset_of], high[asset_of]
+    if len(groups) == 1 and len(groups[0][2]) == coll.shape[1]:       # one protocol, every reserve: no masks
+        rules, _, cols = groups[0]
+        d = debt[below][:, cols]
+        cap = rules.max_close(hf_below, params.close_factor[cols]) * d
+        return profit_upper_bound(coll[below][:, cols], d, cap, price[cols], sell[cols], buy[cols], lt[cols],
+                                  params.bonus[cols], gas_usd)
     out = np.empty(len(below))
-    for rules, members, cols in groups:
-        mask = np.isin(below, members, assume_unique=True)
+    for g, (rules, _, cols) in enumerate(groups):
+        mask = group_of[below] == g
         rows = below[mask]
-        cap = rules.max_close(hf[rows], params.close_factor[cols]) * debt[np.ix_(rows, cols)]
+        cap = rules.max_close(hf_below[mask], params.close_factor[cols]) * debt[np.ix_(rows, cols)]
         out[mask] = profit_upper_bound(coll[np.ix_(rows, cols)], debt[np.ix_(rows, cols)], cap, price[cols],
                                        sell[cols], buy[cols], lt[cols], params.bonus[cols], gas_usd)
     return out
 
 
+def rows_health_factor(coll, debt, rows: np.ndarray, price, lt, floors) -> np.ndarray:
+    """rules.health_factor of `rows`, bit for bit what the whole-book call gives those rows.
+
+    BLAS matrix-vector products are not row-invariant: OpenBLAS's dgemv_t kernel takes rows
+    four at a time and the last N mod 4 rows one by one, with another order of additions, so
+    a row's Σ value*LT can differ in the last bit between a 5-row and a 3,000-row call. Rows
+    that sit in whole blocks of four in the book are computed here padded to a multiple of
+    four; rows in the book's ragged tail are computed as a tail too.
+    """
+    if len(rows) == 0:
+        return np.zeros(0)
+    tail = len(coll) - len(coll) % 4
+    out = np.empty(len(rows))
+    for sel in (rows < tail, rows >= tail):
+        part = rows[sel]
+        if len(part) == 0:
+            continue
+        padded = np.concatenate([part, np.repeat(part[:1], -len(part) % 4)]) if part[0] < tail else part
+        hf = health_factor(coll[padded] * price, debt[padded] * price, lt, floors[padded])
+        out[sel] = hf[:len(part)]
+    return out
+
+
 def replay(inputs: ReplayInputs, config: RunConfig, feedback: bool | None = None, label: str | None = None) -> Outcome:
-    """One run over the path; `label` shows a progress bar on a terminal."""
+    """replay.replay, same arguments and result; `label` shows a progress bar on a terminal."""
     book, exo, asset_of = inputs.book, inputs.exogenous, inputs.book.reserve_asset
     feedback = config.feedback if feedback is None else feedback
     coll, debt = book.collateral.copy(), book.debt.copy()
@@ -53,6 +93,9 @@ def replay(inputs: ReplayInputs, config: RunConfig, feedback: bool | None = None
     lt, params = book.liquidation_threshold, Params(book.liquidation_bonus, book.protocol_fee, book.close_factor)
     groups = [(rules[p], np.flatnonzero(np.array(book.protocol == p)), np.flatnonzero(
         np.array(book.reserve_protocol) == p) if not config.protocol else np.arange(len(lt))) for p in rules]
+    group_of = np.empty(len(book.accounts), dtype=np.int64)
+    for g, (_, members, _) in enumerate(groups):
+        group_of[members] = g
     schedule = list(book.schedule)
     venues = initial_venues(inputs, feedback)
     oracles = Oracles(book.price_assets, config.oracle, exo[0])
@@ -61,6 +104,10 @@ def replay(inputs: ReplayInputs, config: RunConfig, feedback: bool | None = None
     gas_asset = book.price_assets.index(agents[0].gas_asset) if agents[0].gas_asset in book.price_assets else None
     cheapest_gas, lowest_bar = min(a.gas_units for a in agents), min(a.min_profit_usd for a in agents)
     since = np.full(len(book.accounts), np.nan)     # when each account last became liquidatable
+    wet = np.zeros(0, dtype=np.int64)               # the rows whose `since` is set
+    first_round = np.full(len(book.accounts), -1, dtype=np.int64)   # round each row first fell below 1, this step
+    watch = Watchlist(coll, debt, lt, oracles.answer[asset_of])
+    last = (None, None)                             # (candidate rows, their HF) of the last round
     rec = Recorder(inputs)
     steps = range(len(inputs.times))
     for step in (progress(steps, label=label, unit="steps") if label else steps):
@@ -69,23 +116,36 @@ def replay(inputs: ReplayInputs, config: RunConfig, feedback: bool | None = None
             new = schedule.pop(0)[1]          # governance changed parameters: in force from this step
             lt = new["liquidation_threshold"]
             params = Params(new["liquidation_bonus"], new["protocol_fee"], new["close_factor"])
+            watch = Watchlist(coll, debt, lt, oracles.answer[asset_of])
         venues.arbitrage(exo[max(step - 1, 0)], exo[step], dt, config.arb_half_life_seconds)
         oracle = oracles.update(now, venues.price)
         gas_per_unit = inputs.gas_gwei[step] * 1e-9 * (venues.price[gas_asset] if gas_asset is not None else 0)
-        first_round: dict[int, int] = {}
+        seen: list[np.ndarray] = []                             # rows whose first_round is set this step
         for rnd in range(config.max_rounds):
             price = oracle[asset_of]
-            hf = health_factor(coll * price, debt * price, lt, floors)
-            since = np.where(hf < 1.0, np.where(np.isnan(since), now, since), np.nan)
-            below = np.flatnonzero(hf < 1.0)
-            below = below[np.lexsort((below, hf[below]))]          # worst first, then by account
-            for i in below.tolist():
-                first_round.setdefault(i, rnd)
-            bound = bounds(below, hf, coll, debt, price, venues, asset_of, lt, params, groups,
+            rows = watch.candidates(price)
+            if rows is not last[0]:              # the watchlist returns the same array while nothing moved
+                last = (rows, rows_health_factor(coll, debt, rows, price, lt, floors))
+            hf_rows = last[1]
+            under = hf_rows < 1.0
+            below, hf_below = rows[under], hf_rows[under]
+            started = since[below]
+            since[wet] = np.nan                                      # back above 1 (or still below: reset next)
+            since[below] = np.where(np.isnan(started), now, started)
+            wet = below
+            if len(below) == 0:
+                break
+            order = np.lexsort((below, hf_below))                   # worst first, then by account
+            below, hf_below = below[order], hf_below[order]
+            new = below[first_round[below] < 0]                     # first time below in this step
+            first_round[new] = rnd
+            seen.append(new)
+            bound = bounds(below, hf_below, coll, debt, price, venues, asset_of, lt, params, groups, group_of,
                            gas_per_unit * cheapest_gas)
             acted = 0
-            for i in below[bound >= lowest_bar].tolist():
-                plan = best_plan(coll[i], debt[i], hf[i], price, venues, asset_of, lt, params, row_rules[i],
+            for k in np.flatnonzero(bound >= lowest_bar).tolist():
+                i, hf_i = int(below[k]), hf_below[k]
+                plan = best_plan(coll[i], debt[i], hf_i, price, venues, asset_of, lt, params, row_rules[i],
                                  0.0, agents[0].sizes)
                 chosen = plan and choose_agent(plan, agents, gas_per_unit, (now - since[i]) / 12.0,
                                                plan.repay * price[plan.debt_asset])
@@ -98,13 +158,17 @@ def replay(inputs: ReplayInputs, config: RunConfig, feedback: bool | None = None
                 if row_rules[i].burns_deficit and not coll[i].any() and debt[i].any():
                     deficit = float(debt[i] @ price)              # Aave v3.3: burned, DeficitCreated
                     debt[i] = 0.0
+                watch.update(i)
                 hf_after = health_factor_one(coll[i] * price, debt[i] * price, lt, floors[i])
-                rec.liquidation(step, i, plan, price, first_round[i], cost, proceeds, hf[i], hf_after, deficit,
+                rec.liquidation(step, i, plan, price, int(first_round[i]), cost, proceeds, hf_i, hf_after, deficit,
                                 agent.name)
                 acted += 1
             if not acted:
                 break
             oracle = oracles.update(now, venues.price)
+        for rows in seen:
+            first_round[rows] = -1
         oracles.observe(now, venues.price)
-        rec.step(step, venues, oracle, coll, debt)
+        rows = watch.candidates(oracle[asset_of])
+        rec.step(step, venues, oracle, coll[rows], debt[rows])     # bad debt: only candidates can have any
     return rec.outcome(coll, debt, oracle)

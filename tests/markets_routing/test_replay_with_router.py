@@ -66,7 +66,7 @@ def patch_initial_venues(monkeypatch, factory):
     """The engine's hook, in the plain loop and in the watchlist loop (which imports it by name)."""
     monkeypatch.setattr(replay_module, "initial_venues", factory)
     try:
-        import backtest.engine.fast as fast_module
+        import backtest.engine.reference as fast_module
     except ImportError:
         return
     monkeypatch.setattr(fast_module, "initial_venues", factory, raising=False)

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from backtest.config import LiquidatorConfig
-from backtest.engine import fast, replay
+from backtest.engine import reference, replay
 from backtest.engine.book import load_inputs
 from backtest.engine.run import make_config
 from backtest.lake.io import write_parquet
@@ -36,7 +36,7 @@ def both(request, small_lake):
     if request.param == "two competing liquidators":
         config = replace(config, competitors=(LiquidatorConfig(name="lean", gas_units=200_000, latency_blocks=25),))
     inputs = load_inputs(config, scenario)
-    return inputs, replay.replay(inputs, config), fast.replay(inputs, config)
+    return inputs, reference.replay(inputs, config), replay.replay(inputs, config)
 
 
 def test_the_liquidations_parquet_is_byte_identical(both, tmp_path):
@@ -65,7 +65,7 @@ def test_the_steps_agree_and_bad_debt_to_rounding(both):
 
 
 def test_candidate_rows_get_the_same_bits_as_the_whole_book():
-    from backtest.engine.fast import rows_health_factor
+    from backtest.engine.replay import rows_health_factor
     from backtest.engine.rules import health_factor
     rng = np.random.default_rng(11)
     n, r = 3001, 26                          # 26 reserves as the sample; 3001 = 750 blocks of 4 + a tail of 1
