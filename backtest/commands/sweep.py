@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 from pathlib import Path
 
 from backtest.engine.run import DEFAULT_SCENARIO, default_lake
@@ -76,6 +77,7 @@ def register(sub) -> None:
                      help="local process pool or Ray (pip install 'backtest[ray]')")
     run.add_argument("--address", default=None, help="Ray cluster address (default: start a local Ray)")
     p.add_argument("--out", type=Path, default=None, help="output folder (default results/sweep-SCENARIO)")
+    p.add_argument("--json", action="store_true", help="print the comparison table as JSON (for scripts)")
     p.set_defaults(func=main)
 
 
@@ -99,6 +101,11 @@ def main(args) -> int:
     result = run_sweep(scenario, args.lake or default_lake(), out, grids=args.grid, overrides=args.overrides,
                        paths=_paths(args), executor=args.executor, workers=args.workers, address=args.address,
                        feedback=not args.no_feedback)
+    if args.json:
+        print(json.dumps({"results": str(out / "results.parquet"), "comparison_file": str(out / "comparison.parquet"),
+                          "tasks": result.tasks, "ran": result.ran, "reused": result.reused,
+                          "comparison": result.comparison.to_pylist()}, indent=2, sort_keys=True, default=str))
+        return 0
     what = f"{args.paths} {args.model} paths" if args.paths else "the scenario's path"
     print(f"{scenario.title}: {result.tasks} tasks ({result.ran} run, {result.reused} reused), {what}; "
           f"book read {result.lake_loads} time(s) by the workers")

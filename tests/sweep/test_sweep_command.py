@@ -46,3 +46,18 @@ def test_a_bridge_sweep_prints_the_comparison_and_writes_the_tables(sweep_lake, 
     t = pq.read_table(out / "results.parquet")
     # every path has CRV 60 % down 6 h in, so every path's exogenous CRV drawdown is at least 60 %
     assert min(t["max_drawdown_exogenous.CRV"].to_pylist()) >= 0.6 - 1e-9
+
+
+def test_json_output_is_the_comparison_table_and_a_rerun_reuses_every_task(sweep_lake, tmp_path):
+    import json
+    import pyarrow.parquet as pq
+    out = tmp_path / "sweep"
+    args = ("--lake", str(sweep_lake), "--grid", "liquidation_bonus.CRV=0.12", "--workers", "1", "--out", str(out))
+    first = _cli(*args, "--json")
+    assert first.returncode == 0, first.stderr
+    data = json.loads(first.stdout)
+    assert data["tasks"] == 2 and data["ran"] == 2
+    assert data["comparison"] == json.loads(json.dumps(pq.read_table(out / "comparison.parquet").to_pylist(),
+                                                       default=str))
+    again = json.loads(_cli(*args, "--json").stdout)
+    assert again["reused"] == 2 and again["ran"] == 0
