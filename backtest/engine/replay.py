@@ -83,7 +83,8 @@ def rows_health_factor(coll, debt, rows: np.ndarray, price, lt, floors) -> np.nd
 
 
 def replay(inputs: ReplayInputs, config: RunConfig, feedback: bool | None = None, label: str | None = None) -> Outcome:
-    """replay.replay, same arguments and result; `label` shows a progress bar on a terminal."""
+    """One run over the path (with feedback unless told otherwise); `label` shows a progress bar on a
+    terminal."""
     book, exo, asset_of = inputs.book, inputs.exogenous, inputs.book.reserve_asset
     feedback = config.feedback if feedback is None else feedback
     coll, debt = book.collateral.copy(), book.debt.copy()
