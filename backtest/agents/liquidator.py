@@ -8,12 +8,12 @@ other liquidator uses, so each liquidation moves the prices the next one sees.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from backtest.markets.router import Router as Venues
-from backtest.engine.rules import Params, Rules
+from backtest.engine.rules import Params, Rules, health_factor_one
 
 
 @dataclass(frozen=True)
@@ -104,3 +104,33 @@ def execute(plan: Plan, i: int, coll: np.ndarray, debt: np.ndarray, venues: Venu
     debt[i, d] = 0.0 if plan.repay >= debt[i, d] else debt[i, d] - plan.repay
     coll[i, c] = 0.0 if plan.taken >= coll[i, c] else coll[i, c] - plan.taken
     return cost, proceeds
+
+
+@dataclass(frozen=True)
+class Done:
+    plan: Plan
+    liquidator: str
+    cost_usd: float
+    proceeds_usd: float
+    health_factor_after: float
+    deficit_usd: float     # debt burned (Aave v3.3+) when no collateral is left
+
+
+def liquidate(i: int, hf: float, waited_blocks: float, coll: np.ndarray, debt: np.ndarray, price: np.ndarray,
+              venues: Venues, reserve_asset: np.ndarray, lt: np.ndarray, params: Params, rules: Rules,
+              floors: bool, agents, gas_usd_per_unit: float) -> Done | None:
+    """One account below HF 1, start to end: the best plan, the liquidator that takes it (if any
+    does), the trades, and Aave v3.3's burning of a deficit. Both replay loops call this."""
+    plan = best_plan(coll[i], debt[i], hf, price, venues, reserve_asset, lt, params, rules, 0.0, agents[0].sizes)
+    chosen = plan and choose_agent(plan, agents, gas_usd_per_unit, waited_blocks, plan.repay * price[plan.debt_asset])
+    if not chosen:
+        return None
+    agent, gas_usd, _ = chosen
+    plan = replace(plan, gas_usd=gas_usd)
+    cost, proceeds = execute(plan, i, coll, debt, venues, reserve_asset)
+    deficit = 0.0
+    if rules.burns_deficit and not coll[i].any() and debt[i].any():
+        deficit = float(debt[i] @ price)              # Aave v3.3: burned, DeficitCreated
+        debt[i] = 0.0
+    hf_after = health_factor_one(coll[i] * price, debt[i] * price, lt, floors)
+    return Done(plan, agent.name, cost, proceeds, hf_after, deficit)

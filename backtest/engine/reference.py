@@ -6,15 +6,13 @@ engine is tested against (byte-identical liquidations, tests/perf) and timed aga
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import numpy as np
 
-from backtest.agents.liquidator import best_plan, choose_agent, execute, profit_upper_bound
+from backtest.agents.liquidator import liquidate, profit_upper_bound
 from backtest.config import RunConfig
 from backtest.engine.book import ReplayInputs
 from backtest.engine.record import Outcome, Recorder
-from backtest.engine.rules import Params, health_factor, health_factor_one, rules_for
+from backtest.engine.rules import Params, health_factor, rules_for
 from backtest.markets.oracle import Oracles
 from backtest.engine.replay import initial_venues
 from backtest.markets.router import Router
@@ -80,23 +78,12 @@ def replay(inputs: ReplayInputs, config: RunConfig, feedback: bool | None = None
                            gas_per_unit * cheapest_gas)
             acted = 0
             for i in below[bound >= lowest_bar].tolist():
-                plan = best_plan(coll[i], debt[i], hf[i], price, venues, asset_of, lt, params, row_rules[i],
-                                 0.0, agents[0].sizes)
-                chosen = plan and choose_agent(plan, agents, gas_per_unit, (now - since[i]) / 12.0,
-                                               plan.repay * price[plan.debt_asset])
-                if not chosen:
-                    continue
-                agent, gas_usd, _ = chosen
-                plan = replace(plan, gas_usd=gas_usd)
-                cost, proceeds = execute(plan, i, coll, debt, venues, asset_of)
-                deficit = 0.0
-                if row_rules[i].burns_deficit and not coll[i].any() and debt[i].any():
-                    deficit = float(debt[i] @ price)              # Aave v3.3: burned, DeficitCreated
-                    debt[i] = 0.0
-                hf_after = health_factor_one(coll[i] * price, debt[i] * price, lt, floors[i])
-                rec.liquidation(step, i, plan, price, first_round[i], cost, proceeds, hf[i], hf_after, deficit,
-                                agent.name)
-                acted += 1
+                done = liquidate(i, hf[i], (now - since[i]) / 12.0, coll, debt, price, venues, asset_of, lt, params,
+                                 row_rules[i], floors[i], agents, gas_per_unit)
+                if done:
+                    rec.liquidation(step, i, done.plan, price, first_round[i], done.cost_usd, done.proceeds_usd, hf[i],
+                                    done.health_factor_after, done.deficit_usd, done.liquidator)
+                    acted += 1
             if not acted:
                 break
             oracle = oracles.update(now, venues.price)

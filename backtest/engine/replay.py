@@ -17,15 +17,13 @@ oracle: tests/perf hold the two byte-identical, and `backtest bench` times one a
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import numpy as np
 
-from backtest.agents.liquidator import best_plan, choose_agent, execute, profit_upper_bound
+from backtest.agents.liquidator import liquidate, profit_upper_bound
 from backtest.config import RunConfig
 from backtest.engine.book import ReplayInputs
 from backtest.engine.record import Outcome, Recorder
-from backtest.engine.rules import Params, health_factor, health_factor_one, rules_for
+from backtest.engine.rules import Params, health_factor, rules_for
 from backtest.engine.watchlist import Watchlist
 from backtest.markets.oracle import Oracles
 from backtest.markets.router import Router
@@ -146,24 +144,13 @@ def replay(inputs: ReplayInputs, config: RunConfig, feedback: bool | None = None
             acted = 0
             for k in np.flatnonzero(bound >= lowest_bar).tolist():
                 i, hf_i = int(below[k]), hf_below[k]
-                plan = best_plan(coll[i], debt[i], hf_i, price, venues, asset_of, lt, params, row_rules[i],
-                                 0.0, agents[0].sizes)
-                chosen = plan and choose_agent(plan, agents, gas_per_unit, (now - since[i]) / 12.0,
-                                               plan.repay * price[plan.debt_asset])
-                if not chosen:
-                    continue
-                agent, gas_usd, _ = chosen
-                plan = replace(plan, gas_usd=gas_usd)
-                cost, proceeds = execute(plan, i, coll, debt, venues, asset_of)
-                deficit = 0.0
-                if row_rules[i].burns_deficit and not coll[i].any() and debt[i].any():
-                    deficit = float(debt[i] @ price)              # Aave v3.3: burned, DeficitCreated
-                    debt[i] = 0.0
-                watch.update(i)
-                hf_after = health_factor_one(coll[i] * price, debt[i] * price, lt, floors[i])
-                rec.liquidation(step, i, plan, price, int(first_round[i]), cost, proceeds, hf_i, hf_after, deficit,
-                                agent.name)
-                acted += 1
+                done = liquidate(i, hf_i, (now - since[i]) / 12.0, coll, debt, price, venues, asset_of, lt, params,
+                                 row_rules[i], floors[i], agents, gas_per_unit)
+                if done:
+                    watch.update(i)
+                    rec.liquidation(step, i, done.plan, price, int(first_round[i]), done.cost_usd, done.proceeds_usd,
+                                    hf_i, done.health_factor_after, done.deficit_usd, done.liquidator)
+                    acted += 1
             if not acted:
                 break
             oracle = oracles.update(now, venues.price)
