@@ -8,7 +8,8 @@ other liquidator uses, so each liquidation moves the prices the next one sees.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+import math
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -54,28 +55,76 @@ def profit_upper_bound(coll: np.ndarray, debt: np.ndarray, repay_cap: np.ndarray
     return profit.reshape(len(coll), -1).max(axis=1) - gas_usd
 
 
+SLACK = 1e-9      # relative: covers float rounding between a quote and its linear ceiling
+
+
 def best_plan(coll: np.ndarray, debt: np.ndarray, hf: float, price: np.ndarray, venues: Venues,
               reserve_asset: np.ndarray, lt: np.ndarray, params: Params, rules: Rules, gas_usd: float,
-              sizes: tuple[float, ...]) -> Plan | None:
-    """The most profitable liquidation of one account (its reserve rows), or None if it has none.
+              sizes: tuple[float, ...], needed: float = -math.inf) -> Plan | None:
+    """The most profitable liquidation of one account (its reserve rows), or None if it has none
+    or if none can gross `needed` USD (the cheapest agent's gas plus threshold).
 
     `price` is the oracle price of each reserve; trades are priced at the venues of the
-    reserves' assets as they are now.
+    reserves' assets as they are now. Each (debt, collateral, size) is first given a linear
+    ceiling, amount x the best first-unit net price (`Router.sale_ceiling`, `purchase_floor`):
+    fills are concave in the amount, so no quote beats it. Quotes are asked only for the tries
+    whose ceiling can still win; the plan chosen is the one the full search over every try,
+    in order, would choose (the first try with the highest gross).
     """
-    best = None
-    for d in np.flatnonzero(debt > 0).tolist():
-        for c in np.flatnonzero((coll > 0) & (lt > 0)).tolist():
+    owed, held, positive = debt.tolist(), coll.tolist(), lt.tolist()       # plain floats: ~10x cheaper here
+    asset_of = reserve_asset.tolist()
+    seizable = [c for c, x in enumerate(held) if x > 0 and positive[c] > 0]
+    tries, tops, ceiling, floor = [], [], {}, {}
+    for d, x in enumerate(owed):
+        if not x > 0:
+            continue
+        b = asset_of[d]
+        if b not in floor:
+            floor[b] = venues.purchase_floor(b)
+        for c in seizable:
+            a = asset_of[c]
+            if a not in ceiling:
+                ceiling[a] = venues.sale_ceiling(a)
             for size in sizes:
                 repay, taken, fee = rules.terms(hf, d, c, coll, debt, price, params, size)
-                if repay <= 0:
-                    continue
-                cost = venues.buy_quote(reserve_asset[d], repay)
-                proceeds = venues.sell_quote(reserve_asset[c], taken - fee)
-                if best is None or proceeds - cost > best[0]:
-                    best = (proceeds - cost, d, c, repay, taken, fee, cost, proceeds)
-    if best is None:
+                if repay > 0:
+                    tries.append((d, c, repay, taken, fee))
+                    top_p, low_c = max(taken - fee, 0.0) * ceiling[a], repay * floor[b]
+                    tops.append(top_p - low_c + SLACK * (top_p + low_c))
+    if not tries:
         return None
-    return Plan(best[1], best[2], *best[3:], gas_usd)
+    top = max(tops)
+    if not top == top or any(t != t for t in tops):       # NaN somewhere: the plain search, in order
+        return _search(tries, range(len(tries)), venues, reserve_asset, gas_usd)
+    if top + SLACK * abs(needed) < needed:
+        return None
+    first = tops.index(top)
+    known = {first: _gross(tries[first], venues, reserve_asset)}
+    seen = known[first][0]
+    if not seen == seen:
+        return _search(tries, range(len(tries)), venues, reserve_asset, gas_usd)
+    # A try whose ceiling is below a gross already seen can be neither the best nor its first.
+    # The first try is always asked too: the search keeps it if its gross is NaN, as the full one does.
+    keep = [k for k, t in enumerate(tops) if k == 0 or k == first or not t < seen]
+    return _search(tries, keep, venues, reserve_asset, gas_usd, known)
+
+
+def _gross(t, venues: Venues, reserve_asset) -> tuple[float, float, float]:
+    d, c, repay, taken, fee = t
+    cost = venues.buy_quote(reserve_asset[d], repay)
+    proceeds = venues.sell_quote(reserve_asset[c], taken - fee)
+    return proceeds - cost, cost, proceeds
+
+
+def _search(tries, keep, venues: Venues, reserve_asset, gas_usd: float, known=None) -> Plan | None:
+    """The original rule over the tries `keep` (in order): a later try wins only if strictly better."""
+    best = None
+    for k in keep:
+        gross, cost, proceeds = known[k] if known and k in known else _gross(tries[k], venues, reserve_asset)
+        if best is None or gross > best[0]:
+            best = (gross, k, cost, proceeds)
+    d, c, repay, taken, fee = tries[best[1]]
+    return Plan(d, c, repay, taken, fee, best[2], best[3], gas_usd)
 
 
 def choose_agent(plan: Plan, agents, gas_usd_per_unit: float, waited_blocks: float, repay_usd: float):
@@ -121,12 +170,21 @@ def liquidate(i: int, hf: float, waited_blocks: float, coll: np.ndarray, debt: n
               floors: bool, agents, gas_usd_per_unit: float) -> Done | None:
     """One account below HF 1, start to end: the best plan, the liquidator that takes it (if any
     does), the trades, and Aave v3.3's burning of a deficit. Both replay loops call this."""
-    plan = best_plan(coll[i], debt[i], hf, price, venues, reserve_asset, lt, params, rules, 0.0, agents[0].sizes)
+    ready = [a for a in agents if not waited_blocks < a.latency_blocks]     # as choose_agent reads it
+    if not ready:
+        return None                   # choose_agent would turn down any plan
+    # An agent keeps gross - gas - borrowed * flash fee >= its threshold: with fees >= 0 a plan
+    # needs at least the cheapest (threshold + gas) of gross.
+    needed = min(a.min_profit_usd + gas_usd_per_unit * a.gas_units for a in ready) \
+        if all(a.flash_loan_fee >= 0 for a in ready) else -math.inf
+    plan = best_plan(coll[i], debt[i], hf, price, venues, reserve_asset, lt, params, rules, 0.0, agents[0].sizes,
+                     needed)
     chosen = plan and choose_agent(plan, agents, gas_usd_per_unit, waited_blocks, plan.repay * price[plan.debt_asset])
     if not chosen:
         return None
     agent, gas_usd, _ = chosen
-    plan = replace(plan, gas_usd=gas_usd)
+    plan = Plan(plan.debt_asset, plan.collateral_asset, plan.repay, plan.taken, plan.fee, plan.cost_usd,
+                plan.proceeds_usd, gas_usd)
     cost, proceeds = execute(plan, i, coll, debt, venues, reserve_asset)
     deficit = 0.0
     if rules.burns_deficit and not coll[i].any() and debt[i].any():

@@ -148,6 +148,26 @@ class Router:
             return amount * float(self.price[asset])
         return self._route_purchase(asset, amount)[1]
 
+    def sale_ceiling(self, asset: int) -> float:
+        """USD per unit that no sale of `asset` beats: the best venue's first-unit price net of
+        fee. Proceeds are concave in the amount at every venue kind (and a split sums them), so
+        `sell_quote(asset, x) <= x * sale_ceiling(asset)` up to float rounding."""
+        vs = self.by_asset[asset]
+        if not vs:
+            return float(self.price[asset])
+        if not self.feedback:
+            return max(float(self.venue_price[v]) * (1 - self.venues[v].fee) for v in vs)
+        return max(self.venues[v].sell_marginal(0.0) * self._quote_usd(v) for v in vs)
+
+    def purchase_floor(self, asset: int) -> float:
+        """USD per unit that no purchase of `asset` undercuts: `buy_quote(asset, y) >= y * this`."""
+        vs = self.by_asset[asset]
+        if not vs:
+            return float(self.price[asset])
+        if not self.feedback:
+            return min(float(self.venue_price[v]) / (1 - self.venues[v].fee) for v in vs)
+        return min(self.venues[v].buy_marginal(0.0) * self._quote_usd(v) for v in vs)
+
     # -- trades -------------------------------------------------------------------------------
     def sell(self, asset: int, amount: float) -> float:
         self.sold[asset] += amount
