@@ -90,6 +90,16 @@ RepayBorrow(address payer, address borrower, uint256 repayAmount, uint256 accoun
 LiquidateBorrow(address liquidator, address borrower, uint256 repayAmount, address cTokenCollateral, uint256 seizeTokens)
 AccrueInterest(uint256 cashPrior, uint256 interestAccumulated, uint256 borrowIndex, uint256 totalBorrows)
 Transfer(address indexed from, address indexed to, uint256 amount)
+ReservesAdded(address benefactor, uint256 addAmount, uint256 newTotalReserves)
+ReservesReduced(address admin, uint256 reduceAmount, uint256 newTotalReserves)
+NewReserveFactor(uint256 oldReserveFactorMantissa, uint256 newReserveFactorMantissa)
+"""
+# Comptroller (compound-protocol contracts/Comptroller.sol): the risk parameters of the markets rows.
+_COMPTROLLER = """
+MarketListed(address cToken)
+NewCollateralFactor(address cToken, uint256 oldCollateralFactorMantissa, uint256 newCollateralFactorMantissa)
+NewCloseFactor(uint256 oldCloseFactorMantissa, uint256 newCloseFactorMantissa)
+NewLiquidationIncentive(uint256 oldLiquidationIncentiveMantissa, uint256 newLiquidationIncentiveMantissa)
 """
 _COMET = """
 Supply(address indexed from, address indexed dst, uint256 amount)
@@ -100,9 +110,11 @@ TransferCollateral(address indexed from, address indexed to, address indexed ass
 AbsorbDebt(address indexed absorber, address indexed borrower, uint256 basePaidOut, uint256 usdValue)
 AbsorbCollateral(address indexed absorber, address indexed borrower, address indexed asset, uint256 collateralAbsorbed, uint256 usdValue)
 BuyCollateral(address indexed buyer, address indexed asset, uint256 baseAmount, uint256 collateralAmount)
+Transfer(address indexed from, address indexed to, uint256 amount)
 """
 _MAKER_DOG = """
 Bark(bytes32 indexed ilk, address indexed urn, uint256 ink, uint256 art, uint256 due, address clip, uint256 indexed id)
+File(bytes32 indexed ilk, bytes32 indexed what, uint256 data)
 """
 _MAKER_CLIP = """
 Kick(uint256 indexed id, uint256 top, uint256 tab, uint256 lot, address indexed usr, address indexed kpr, uint256 coin)
@@ -149,6 +161,7 @@ Mint(address indexed from, address indexed onBehalfOf, uint256 value, uint256 in
 Burn(address indexed user, uint256 amount, uint256 index)
 """)
     + _many("compound-v2", "ctoken", _COMPOUND_V2)
+    + _many("compound-v2", "comptroller", _COMPTROLLER)
     + _many("comet", "comet", _COMET)
     + _many("maker", "dog", _MAKER_DOG)
     + _many("maker", "clip", _MAKER_CLIP)
@@ -161,9 +174,55 @@ SOURCES = tuple(dict.fromkeys(e.source for e in EVENTS))
 BY_TABLE = {e.table: e for e in EVENTS}
 
 
+
+
+@dataclass(frozen=True)
+class Note:
+    """A DSNote call log: anonymous, topic0 = the function selector left-aligned in 32 bytes, topics 1-3 =
+    the first three words of calldata, data = abi bytes of the first 224 bytes of calldata (makerdao/dss
+    src/vat.sol `note`). The arguments are read from that calldata copy, so the Vat layout (sig, arg1-3)
+    and LibNote's (sig, caller, arg1-2, src/lib.sol) decode the same way."""
+    source: str
+    contract: str
+    name: str
+    params: tuple[Param, ...]
+
+    @property
+    def signature(self) -> str:
+        return f"{self.name}({','.join(p.type for p in self.params)})"
+
+    @property
+    def topic0(self) -> bytes:
+        return keccak(text=self.signature)[:4] + bytes(28)
+
+    @property
+    def table(self) -> str:
+        return f"{self.source.replace('-', '_')}_{self.contract}_{self.name.lower()}"
+
+
+def _note(source: str, contract: str, text: str) -> Note:
+    e = _ev(source, contract, text)
+    return Note(source, contract, e.name, e.params)
+
+
+# The Vat calls that move a vault or an ilk's rate (makerdao/dss src/vat.sol).
+NOTES: tuple[Note, ...] = tuple(_note("maker", "vat", line) for line in """
+frob(bytes32 i, address u, address v, address w, int256 dink, int256 dart)
+grab(bytes32 i, address u, address v, address w, int256 dink, int256 dart)
+fork(bytes32 ilk, address src, address dst, int256 dink, int256 dart)
+fold(bytes32 i, address u, int256 rate)
+init(bytes32 ilk)
+""".strip().splitlines())
+NOTES_BY_TABLE = {n.table: n for n in NOTES}
+
+
 def events_of(source: str) -> list[Event]:
     return [e for e in EVENTS if e.source == source]
 
 
+def notes_of(source: str) -> list[Note]:
+    return [n for n in NOTES if n.source == source]
+
+
 def topic0s_of(source: str) -> list[str]:
-    return sorted({"0x" + e.topic0.hex() for e in events_of(source)})
+    return sorted({"0x" + e.topic0.hex() for e in [*events_of(source), *notes_of(source)]})

@@ -1,8 +1,8 @@
 """One ingest run: find the contracts, fetch the missing block ranges, write logs then checkpoints, decode.
 
 Order of writes for every window of blocks: the logs file (atomic), then the checkpoint entry
-(atomic). Contracts and block timestamps are merged into their tables; decoded tables are rebuilt
-from all logs of those contracts, so they always agree with the raw logs.
+(atomic). Contracts and block timestamps are merged into their tables; decoded tables are brought up
+to date from the log files not decoded yet, and equal a rebuild from all logs.
 """
 
 from __future__ import annotations
@@ -16,12 +16,12 @@ import pyarrow.compute as pc
 
 from backtest.errors import InputError
 from backtest.ingest import checkpoint as ck
-from backtest.ingest.decode import decode
-from backtest.ingest.events import events_of, topic0s_of
+from backtest.ingest.events import topic0s_of
+from backtest.ingest.incremental import decode_incremental
 from backtest.ingest.logs import logs_to_table, network_name, read_logs, write_range
 from backtest.ingest.rpc import RangePlan, RpcClient, iter_log_ranges, redact
 from backtest.ingest.sources import discover
-from backtest.ingest.tables import BLOCKS, CONTRACTS, read_small, write_decoded
+from backtest.ingest.tables import BLOCKS, CONTRACTS, read_small
 from backtest.lake.io import write_parquet
 from backtest.progress import Progress
 
@@ -156,23 +156,13 @@ def ingest(client: RpcClient, source: str, addresses: list[str], start: int, end
 
 def decode_source(lake: Path, network: str, source: str, contracts: pa.Table,
                   logs_dir: Path | None = None) -> dict[str, int]:
-    """Rebuild every decoded table of `source` from the logs (the lake's, or a cryo dump), by contract kind and address."""
+    """Bring every decoded table of `source` up to date with the logs (the lake's, or a cryo dump), by
+    contract kind and address: only log files not decoded yet are decoded (backtest.ingest.incremental)."""
     mine = contracts.filter(pc.equal(contracts["source"], source)).to_pylist()
     by_kind: dict[str, list[bytes]] = {}
     for r in mine:
         by_kind.setdefault(r["kind"], []).append(bytes.fromhex(r["address"][2:]))
-    every = [a for v in by_kind.values() for a in v]
-    logs = read_logs(Path(logs_dir or Path(lake) / "logs"), addresses=every, network=network)
-    out = {}
-    tables = {}
-    for ev in events_of(source):
-        addrs = by_kind.get(ev.contract)
-        if not addrs:
-            continue
-        tables[ev.table] = decode(logs, ev, addrs)
-        out[ev.table] = tables[ev.table].num_rows
-    write_decoded(lake, network, tables)
-    return out
+    return decode_incremental(lake, network, source, by_kind, Path(logs_dir or Path(lake) / "logs"))
 
 
 def parse_addresses(items: list[str], source: str) -> list[tuple[str, str]]:

@@ -1,7 +1,7 @@
 """Lake tables that chain ingest adds (contracts, blocks, decoded events) and a DuckDB over all of them.
 
 Decoded event tables live at `<lake>/<event table>/<network>.parquet` (e.g. `aave_v3_pool_supply/`)
-and are rebuilt from the logs after every ingest, so they never drift from the raw logs.
+and are brought up to date from the new log files after every ingest (backtest.ingest.incremental).
 Big on-chain integers are decimal text; SQL casts them to HUGEINT, and the Aave ray maths that
 overflows 128 bits runs in the UDFs registered here (exact Python integers).
 """
@@ -14,7 +14,7 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from backtest.ingest.events import BY_TABLE, EVENTS
+from backtest.ingest.events import BY_TABLE, EVENTS, NOTES, NOTES_BY_TABLE
 from backtest.lake.catalog import QUERIES, connect
 from backtest.lake.io import write_parquet
 
@@ -136,7 +136,10 @@ def _files(lake: Path, name: str) -> list[Path]:
 
 def _empty_decoded(name: str) -> pa.Table:
     from backtest.ingest.decode import decode
+    from backtest.ingest.lognote import decode_note
     from backtest.lake.schemas import LOGS
+    if name in NOTES_BY_TABLE:
+        return decode_note(LOGS.empty_table(), NOTES_BY_TABLE[name])
     return decode(LOGS.empty_table(), BY_TABLE[name])
 
 
@@ -153,7 +156,7 @@ def connect_chain(lake: Path) -> duckdb.DuckDBPyConnection:
             con.execute(f"CREATE VIEW imported_{name} AS SELECT * FROM read_parquet([{listing}], union_by_name = true)")
         else:
             con.register(f"imported_{name}", dune_schema.empty_table())
-    for name in [e.table for e in EVENTS] + list(extra):
+    for name in [e.table for e in EVENTS] + [n.table for n in NOTES] + list(extra):
         files = _files(lake, name)
         if files:
             # one file per network (<table>/<network>.parquet): the file name is the `blockchain` column

@@ -36,41 +36,66 @@ def lake_of(tmp_path, logs, rows, sources):
     return connect_chain(tmp_path)
 
 
-def test_compound_v2_balances_and_borrow_balance_stored(tmp_path):
+def test_compound_v2_balances_borrow_balance_and_exchange_rate_stored(tmp_path):
     L, ct = Logs(), "compound_v2_ctoken_"
-    accrue = lambda block, index: L.add(ct + "accrue_interest", CTOKEN, block, cashPrior=0,  # noqa: E731
-                                        interestAccumulated=0, borrowIndex=index, totalBorrows=0)
-    accrue(10, E18)
-    L.add(ct + "mint", CTOKEN, 10, minter=A, mintAmount=1000 * 10**6, mintTokens=50_000 * 10**8)
+
+    def accrue(block, cash_prior, interest, index, total_borrows):
+        L.add(ct + "accrue_interest", CTOKEN, block, cashPrior=cash_prior, interestAccumulated=interest,
+              borrowIndex=index, totalBorrows=total_borrows)
+
+    M = 10**6
+    L.add(ct + "new_reserve_factor", CTOKEN, 9, oldReserveFactorMantissa=0, newReserveFactorMantissa=E18 // 10)
+    accrue(10, 0, 0, E18, 0)
+    L.add(ct + "mint", CTOKEN, 10, minter=A, mintAmount=1000 * M, mintTokens=50_000 * 10**8)
     L.add(ct + "transfer", CTOKEN, 10, **{"from": CTOKEN, "to": A, "amount": 50_000 * 10**8})
-    accrue(11, E18)
-    L.add(ct + "borrow", CTOKEN, 11, borrower=B, borrowAmount=300 * 10**6, accountBorrows=300 * 10**6,
-          totalBorrows=300 * 10**6)
-    accrue(20, 11 * E18 // 10)
+    accrue(11, 1000 * M, 0, E18, 0)
+    L.add(ct + "borrow", CTOKEN, 11, borrower=B, borrowAmount=300 * M, accountBorrows=300 * M, totalBorrows=300 * M)
+    # 30 of interest at a 10 % reserve factor: reserves 3
+    accrue(20, 700 * M, 30 * M, 11 * E18 // 10, 330 * M)
     # B owed 300 * 1.1 = 330 and repays 100: 230 left
-    L.add(ct + "repay_borrow", CTOKEN, 20, payer=B, borrower=B, repayAmount=100 * 10**6,
-          accountBorrows=230 * 10**6, totalBorrows=230 * 10**6)
-    accrue(25, 121 * E18 // 100)
+    L.add(ct + "repay_borrow", CTOKEN, 20, payer=B, borrower=B, repayAmount=100 * M, accountBorrows=230 * M,
+          totalBorrows=230 * M)
+    accrue(25, 800 * M, 23 * M, 121 * E18 // 100, 253 * M)          # reserves 3 + 2.3 = 5.3
     L.add(ct + "transfer", CTOKEN, 26, **{"from": A, "to": C, "amount": 10_000 * 10**8})
-    accrue(30, 121 * E18 // 100)
-    L.add(ct + "redeem", CTOKEN, 30, redeemer=A, redeemAmount=400 * 10**6, redeemTokens=19_000 * 10**8)
+    accrue(30, 800 * M, 0, 121 * E18 // 100, 253 * M)
+    L.add(ct + "reserves_added", CTOKEN, 30, benefactor=X, addAmount=2 * M, newTotalReserves=7_300_000)
+    L.add(ct + "redeem", CTOKEN, 30, redeemer=A, redeemAmount=400 * M, redeemTokens=19_000 * 10**8)
     L.add(ct + "transfer", CTOKEN, 30, **{"from": A, "to": CTOKEN, "amount": 19_000 * 10**8})
+    # a liquidation's protocol share: cTokens back to the cToken and reserves up, no cash moved
+    L.add(ct + "transfer", CTOKEN, 31, **{"from": C, "to": CTOKEN, "amount": 1_000 * 10**8})
+    L.add(ct + "reserves_added", CTOKEN, 31, benefactor=CTOKEN, addAmount=20 * M, newTotalReserves=27_300_000)
     con = lake_of(tmp_path, L, [_row("compound-v2", "ctoken", CTOKEN, asset=WETH, symbol="USDC", decimals=6)],
                   ["compound-v2"])
 
     def at(block):
         rows = chain_query(con, "compound_v2_positions_at_block", {"block": block}).to_pylist()
-        return {r["account"]: (r["ctoken_balance_raw"], r["debt_raw"], r["collateral_raw_estimate"]) for r in rows}
+        return {r["account"]: r for r in rows}
 
-    # block 19: B's debt is still 300 (index unchanged since the borrow); A holds 50,000 cTokens worth
-    # 50,000e8 * (1000e6 * 1e18 / 50,000e8 = 2e14) / 1e18 = 1000e6
-    assert at(19) == {A: (str(50_000 * 10**8), "0", str(1000 * 10**6)), B: ("0", str(300 * 10**6), "0")}
-    # block 25: 230 * 1.21 / 1.1 = 253
-    assert at(25)[B][1] == str(253 * 10**6)
-    # block 30: A 50,000 - 10,000 - 19,000 = 21,000 cTokens; rate from the redeem 400e6*1e18/19,000e8
-    # = 210526315789473 (floored); 21,000e8 * that / 1e18 = 442105263 (floored)
+    # block 19: B's debt is still 300 (index unchanged since the borrow); cash 1000 - 300 = 700, borrows 300,
+    # reserves 0, supply 50,000e8: rate 1000e6 * 1e18 / 50,000e8 = 2e14, A's collateral 1000e6
+    got = at(19)
+    assert (got[A]["ctoken_balance_raw"], got[A]["collateral_raw"], got[A]["exchange_rate"]) == \
+        (str(50_000 * 10**8), str(1000 * M), str(2 * 10**14))
+    assert (got[B]["debt_raw"], got[B]["market_cash_raw"]) == (str(300 * M), str(700 * M))
+    # block 20: cash 700 + 100 repaid = 800, borrows 230, reserves 3: (800 + 230 - 3)e6 * 1e18 / 50,000e8
+    # = 2.054e14, and A's 50,000e8 cTokens are worth 1027e6
+    got = at(20)
+    assert (got[A]["exchange_rate"], got[A]["collateral_raw"], got[A]["market_total_reserves_raw"]) == \
+        (str(2054 * 10**11), str(1027 * M), str(3 * M))
+    assert at(25)[B]["debt_raw"] == str(253 * M)                        # 230 * 1.21 / 1.1
+    # block 30: cash 800 + 2 added - 400 redeemed = 402; reserves anchored at 7.3 by ReservesAdded;
+    # supply 31,000e8: rate = 647.7e6 * 1e18 / 31,000e8 = 208935483870967 (floored);
+    # A holds 21,000e8: 21,000e8 * 208935483870967 / 1e18 = 438764516 (floored)
     got = at(30)
-    assert got[A] == (str(21_000 * 10**8), "0", "442105263") and got[C][0] == str(10_000 * 10**8)
+    assert (got[A]["market_cash_raw"], got[A]["market_total_reserves_raw"], got[A]["market_total_supply_raw"]) == \
+        (str(402 * M), "7300000", str(31_000 * 10**8))
+    assert (got[A]["exchange_rate"], got[A]["collateral_raw"]) == ("208935483870967", "438764516")
+    assert got[C]["ctoken_balance_raw"] == str(10_000 * 10**8)
+    # block 31: the seize share leaves cash at 402, reserves 27.3, supply 30,000e8:
+    # (402 + 253 - 27.3)e6 * 1e18 / 30,000e8 = 209233333333333 (floored)
+    got = at(31)
+    assert (got[A]["market_cash_raw"], got[A]["exchange_rate"]) == (str(402 * M), "209233333333333")
+    assert got[C]["ctoken_balance_raw"] == str(9_000 * 10**8)
 
 
 def test_comet_collateral_exact_and_base_as_flows(tmp_path):
