@@ -1,15 +1,20 @@
 """Vectorised event decoding: every log of one event is a row of fixed 32-byte words.
 
 Static ABI types only (all the events we support): each parameter is one word, taken from a topic
-(indexed) or from `data` at 32·k (not indexed). Words become a (rows, 32) uint8 matrix, and every
-conversion works on the whole column: addresses and bytes32 through a hex lookup table into one ASCII
-buffer, small integers through a big-endian int64 view of the last 8 bytes, uint256/int256 as arrow
-decimal128 built from the low 16 bytes (values under 10^38) or else four uint64 limbs joined exactly by
-numpy object arithmetic, plus a float64 copy of the limbs for `_f64`-style use. Logs of the right topic0 but the wrong shape (e.g. an ERC-721 Transfer
-next to an ERC-20 Transfer) are skipped, never mis-decoded.
+(indexed) or from `data` at 32·k (not indexed). The logs of the event are found by a mask (topic0,
+contract address, shape); their bytes are gathered into (rows, width) uint8 matrices, and every
+conversion works on a whole column of words: addresses and bytes32 as '0x' hex text in one ASCII
+buffer, small integers through a big-endian int64 view of the last 8 bytes, uint256/int256 as exact
+decimal text plus a float64 copy (`_f64`). Logs of the right topic0 but the wrong shape (e.g. an
+ERC-721 Transfer next to an ERC-20 Transfer) are skipped, never mis-decoded.
+
+Where the time goes is text: 1M logs make ~2M decimal numbers and ~4M hex strings. With numba
+installed, two small compiled loops (hex, decimal digits) do that work in one pass each; without it, numpy/arrow/binascii give the same bytes, slower (tests hold both equal).
 """
 
 from __future__ import annotations
+
+import binascii
 
 import numpy as np
 import pyarrow as pa
@@ -17,36 +22,176 @@ import pyarrow.compute as pc
 
 from backtest.ingest.events import Event
 
-_HEX_ASCII = np.frombuffer("".join(f"{i:02x}" for i in range(256)).encode(), np.uint8).reshape(256, 2)
 _ONES = np.uint64(2**64 - 1)
 _DEC38_HI = np.uint64(10**38 >> 64)      # a value whose high 64 of 128 bits is below this is < 10^38
 _LIMB = np.array([2.0**192, 2.0**128, 2.0**64, 1.0])
 SMALL_INTS = {f"uint{b}" for b in range(8, 65, 8)} | {"bool"}
 SMALL_SIGNED = {f"int{b}" for b in range(8, 65, 8)}
 META = ("evt_block_number", "evt_tx_index", "evt_index", "evt_tx_hash", "contract_address")
+_HEX = np.frombuffer("".join(f"{i:02x}" for i in range(256)).encode(), np.uint8).copy()      # "00" .. "ff"
+_PAIRS = np.frombuffer("".join(f"{i:02d}" for i in range(100)).encode(), np.uint8).copy()   # "00" .. "99"
 
+
+# -- the compiled loops (plain Python here; numba compiles them on first use) ------------------------
+
+def _hex_rows(m, table):
+    """(n, k) bytes -> n strings '0x' + 2k hex digits, back to back."""
+    n, k = m.shape
+    width = 2 + 2 * k
+    out = np.empty(n * width, np.uint8)
+    for i in range(n):
+        b = i * width
+        out[b], out[b + 1] = 48, 120
+        for j in range(k):
+            v = 2 * np.int64(m[i, j])
+            out[b + 2 + 2 * j], out[b + 3 + 2 * j] = table[v], table[v + 1]
+    return out
+
+
+def _decimal_rows(w, signed, pairs):
+    """Decimal text of (n, 32) big-endian words into one buffer, with arrow string offsets.
+    The word becomes base-10^9 groups: a value under 2^64 by plain division, a wider one by schoolbook
+    long division of its 32-bit limbs (remainder · 2^32 + limb < 2^62 fits uint64). Groups are printed
+    two digits at a time from `pairs`: the leading one without leading zeros, the rest nine digits each.
+    Negatives (signed, top bit set): '-' and the magnitude ~x + 1."""
+    mask32, billion, ten, hundred, one, two = (np.uint64(2**32 - 1), np.uint64(10**9), np.uint64(10),
+                                               np.uint64(100), np.uint64(1), np.uint64(2))
+    n = w.shape[0]
+    text = np.empty(n * 79, np.uint8)                 # 2^256 has 78 digits, plus a sign
+    offsets = np.empty(n + 1, np.int32)
+    offsets[0] = 0
+    limb = np.empty(8, np.uint64)
+    groups = np.empty(9, np.uint64)
+    pos = 0
+    for i in range(n):
+        neg = signed and w[i, 0] >= 128
+        flip = mask32 if neg else np.uint64(0)
+        for j in range(8):
+            v = (np.uint64(w[i, 4 * j]) << np.uint64(24)) | (np.uint64(w[i, 4 * j + 1]) << np.uint64(16)) | \
+                (np.uint64(w[i, 4 * j + 2]) << np.uint64(8)) | np.uint64(w[i, 4 * j + 3])
+            limb[j] = v ^ flip
+        if neg:
+            carry = one
+            for j in range(7, -1, -1):
+                v = limb[j] + carry
+                limb[j] = v & mask32
+                carry = v >> np.uint64(32)
+        top = 0
+        while top < 6 and limb[top] == 0:
+            top += 1
+        ng = 0
+        if top == 6:                                  # under 2^64
+            v = (limb[6] << np.uint64(32)) | limb[7]
+            while True:
+                q = v // billion
+                groups[ng] = v - q * billion
+                ng += 1
+                v = q
+                if v == 0:
+                    break
+        else:
+            while top < 8:
+                r = np.uint64(0)
+                for j in range(top, 8):
+                    cur = (r << np.uint64(32)) | limb[j]
+                    q = cur // billion
+                    r = cur - q * billion
+                    limb[j] = q
+                groups[ng] = r
+                ng += 1
+                while top < 8 and limb[top] == 0:
+                    top += 1
+        if neg:
+            text[pos] = 45
+            pos += 1
+        g = groups[ng - 1]                            # the leading group
+        nd, t = 1, g
+        while t >= ten:
+            t //= ten
+            nd += 1
+        e = pos + nd
+        while g >= hundred:
+            q = g // hundred
+            d = (g - q * hundred) * two
+            text[e - 1], text[e - 2] = pairs[d + one], pairs[d]
+            e -= 2
+            g = q
+        if g >= ten:
+            text[e - 1], text[e - 2] = pairs[g * two + one], pairs[g * two]
+        else:
+            text[e - 1] = np.uint8(48 + g)
+        pos += nd
+        for k in range(ng - 2, -1, -1):               # whole groups: 1 + 2·2 + 2·2 digits
+            g = groups[k]
+            a = g // np.uint64(10000)
+            b = g - a * np.uint64(10000)
+            a1 = a // hundred
+            a2 = (a - a1 * hundred) * two
+            a0 = a1 // hundred
+            a1 = (a1 - a0 * hundred) * two
+            b1 = b // hundred
+            b2 = (b - b1 * hundred) * two
+            b1 = b1 * two
+            text[pos] = np.uint8(48 + a0)
+            text[pos + 1], text[pos + 2] = pairs[a1], pairs[a1 + one]
+            text[pos + 3], text[pos + 4] = pairs[a2], pairs[a2 + one]
+            text[pos + 5], text[pos + 6] = pairs[b1], pairs[b1 + one]
+            text[pos + 7], text[pos + 8] = pairs[b2], pairs[b2 + one]
+            pos += 9
+        offsets[i + 1] = pos
+    return offsets, text[:pos].copy()
+
+
+_KERNELS: dict = {}
+
+
+def kernels() -> dict:
+    """The compiled loops by name (numba, cached on disk), or {} when numba is not installed."""
+    if "ready" not in _KERNELS:
+        try:
+            import numba
+        except ImportError:
+            pass
+        else:
+            jit = numba.njit(cache=True, nogil=True)
+            _KERNELS.update(hex=jit(_hex_rows), decimal=jit(_decimal_rows))
+        _KERNELS["ready"] = True
+    return _KERNELS
+
+
+# -- text of words -----------------------------------------------------------------------------------
 
 def hex_array(m: np.ndarray) -> pa.Array:
     """(n, k) uint8 -> arrow strings '0x' + 2k hex digits, built as one ASCII buffer (no per-row work)."""
     n, k = m.shape
-    width = 2 + 2 * k
-    out = np.empty((n, width), np.uint8)
-    out[:, 0], out[:, 1] = ord("0"), ord("x")
-    out[:, 2:] = _HEX_ASCII[m].reshape(n, 2 * k)
-    offsets = np.arange(n + 1, dtype=np.int32) * width
+    if "hex" in kernels():
+        out = kernels()["hex"](m, _HEX)
+    else:
+        out = np.empty((n, 2 + 2 * k), np.uint8)
+        out[:, 0], out[:, 1] = ord("0"), ord("x")
+        out[:, 2:] = np.frombuffer(binascii.hexlify(np.ascontiguousarray(m)), np.uint8).reshape(n, 2 * k)
+    offsets = np.arange(n + 1, dtype=np.int32) * (2 + 2 * k)
     return pa.Array.from_buffers(pa.string(), n, [None, pa.py_buffer(offsets), pa.py_buffer(out)])
 
 
 def decimal_array(w: np.ndarray, signed: bool = False) -> pa.Array:
-    """Exact decimal text of 256-bit words. Values under 10^38 in magnitude (every realistic amount,
-    price and liquidity) become arrow decimal128 straight from their low 16 bytes (little-endian) and are
-    printed by arrow; only the rest take the exact Python-integer path."""
+    """Exact decimal text of 256-bit words, two's complement if signed."""
+    if "decimal" not in kernels():
+        return _decimal_arrow(w, signed)
+    offsets, text = kernels()["decimal"](w, signed, _PAIRS)
+    return pa.Array.from_buffers(pa.string(), len(w), [None, pa.py_buffer(offsets), pa.py_buffer(text)])
+
+
+def _decimal_arrow(w: np.ndarray, signed: bool = False) -> pa.Array:
+    """decimal_array without numba: values under 10^38 in magnitude become arrow decimal128 straight
+    from their low 16 bytes (little-endian), printed by arrow; the rest take the Python-integer path."""
     n = len(w)
     x = limbs(w)
     top, hi = x[:, :2], x[:, 2]
     if signed:
+        hi_s = hi.view(np.int64)
         small = ((top == 0).all(axis=1) & (hi < _DEC38_HI)) | \
-                ((top == _ONES).all(axis=1) & (hi.view(np.int64) > -np.int64(_DEC38_HI)))
+                ((top == _ONES).all(axis=1) & (hi_s < 0) & (hi_s > -np.int64(_DEC38_HI)))
     else:
         small = (top == 0).all(axis=1) & (hi < _DEC38_HI)
     low_le = np.ascontiguousarray(w[:, 16:][:, ::-1])
@@ -56,18 +201,6 @@ def decimal_array(w: np.ndarray, signed: bool = False) -> pa.Array:
     slow = np.full(n, None, dtype=object)
     slow[~small] = big_ints(w[~small], signed).astype(str)
     return pc.if_else(pa.array(small), fast, pa.array(slow, pa.string()))
-
-
-def words(col: pa.ChunkedArray | pa.Array, start: int = 0) -> np.ndarray:
-    """The 32 bytes at `start` of every value of a binary column, as an (n, 32) uint8 matrix."""
-    arr = pc.binary_slice(col, start, start + 32)
-    arr = arr.combine_chunks() if isinstance(arr, pa.ChunkedArray) else arr
-    if len(arr) == 0:
-        return np.zeros((0, 32), np.uint8)
-    offsets = np.frombuffer(arr.buffers()[1], dtype=np.int32)[arr.offset:arr.offset + len(arr) + 1]
-    if not (np.diff(offsets) == 32).all():
-        raise ValueError("a value is shorter than the word asked for")
-    return np.frombuffer(arr.buffers()[2], dtype=np.uint8)[offsets[0]:offsets[-1]].reshape(-1, 32)
 
 
 def limbs(w: np.ndarray) -> np.ndarray:
@@ -89,7 +222,7 @@ def to_f64(w: np.ndarray, signed: bool = False) -> np.ndarray:
     if not signed:
         return limbs(w).astype(np.float64) @ _LIMB
     neg = w[:, 0] >= 0x80
-    mag = np.where(neg[:, None], 255 - w, w)          # -x - 1 for negatives, then fix the 1 below
+    mag = w ^ (neg.astype(np.uint8) * np.uint8(255))[:, None]     # ~x = -x - 1 for negatives, then fix the 1 below
     out = limbs(mag).astype(np.float64) @ _LIMB
     return np.where(neg, -out - 1.0, out)
 
@@ -97,7 +230,7 @@ def to_f64(w: np.ndarray, signed: bool = False) -> np.ndarray:
 def convert(w: np.ndarray, typ: str) -> dict[str, pa.Array]:
     """One parameter's column(s). Integers wider than 64 bits are decimal text plus a `_f64` float."""
     if typ == "address":
-        return {"": hex_array(np.ascontiguousarray(w[:, 12:]))}
+        return {"": hex_array(w[:, 12:])}
     if typ == "bytes32":
         return {"": hex_array(w)}
     if typ in SMALL_INTS:
@@ -111,8 +244,10 @@ def convert(w: np.ndarray, typ: str) -> dict[str, pa.Array]:
     raise ValueError(f"unsupported ABI type {typ} (static types only)")
 
 
-def select(logs: pa.Table, event: Event, addresses: list[bytes] | None) -> pa.Table:
-    """The logs that are this event: topic0, contract address, and the event's shape."""
+# -- which logs, and their bytes ---------------------------------------------------------------------
+
+def event_mask(logs: pa.Table | pa.RecordBatch, event: Event, addresses: list[bytes] | None) -> pa.Array:
+    """True where a log is this event: topic0, contract address, and the event's shape."""
     n_indexed = sum(p.indexed for p in event.params)
     n_data = 32 * (len(event.params) - n_indexed)
     mask = pc.equal(logs["topic0"], pa.scalar(event.topic0, pa.binary()))
@@ -122,38 +257,78 @@ def select(logs: pa.Table, event: Event, addresses: list[bytes] | None) -> pa.Ta
         present = pc.is_valid(logs[f"topic{i}"])
         mask = pc.and_(mask, present if i <= n_indexed else pc.invert(present))
     mask = pc.and_(mask, pc.equal(pc.binary_length(logs["data"]), n_data))
-    return logs.filter(pc.fill_null(mask, False))
+    return pc.fill_null(mask, False)
+
+
+def select(logs: pa.Table, event: Event, addresses: list[bytes] | None) -> pa.Table:
+    """The logs that are this event."""
+    return logs.filter(event_mask(logs, event, addresses))
+
+
+def fixed(col: pa.Array, width: int, what: str = "value") -> np.ndarray:
+    """A binary column whose values all have `width` bytes, as an (n, width) uint8 view of its buffer."""
+    if len(col) == 0:
+        return np.zeros((0, width), np.uint8)
+    offsets = _offsets(col)
+    if not (np.diff(offsets) == width).all():
+        raise ValueError(f"a {what} is not {width} bytes")
+    if width == 0:                                    # an event with every parameter indexed: empty data
+        return np.zeros((len(col), 0), np.uint8)
+    return np.frombuffer(col.buffers()[2], dtype=np.uint8)[offsets[0]:offsets[-1]].reshape(-1, width)
+
+
+def words(col: pa.ChunkedArray | pa.Array, start: int = 0) -> np.ndarray:
+    """The 32 bytes at `start` of every value of a binary column, as an (n, 32) uint8 matrix."""
+    arr = pc.binary_slice(col, start, start + 32)
+    arr = arr.combine_chunks() if isinstance(arr, pa.ChunkedArray) else arr
+    if len(arr) == 0:
+        return np.zeros((0, 32), np.uint8)
+    offsets = _offsets(arr)
+    if not (np.diff(offsets) == 32).all():
+        raise ValueError("a value is shorter than the word asked for")
+    return np.frombuffer(arr.buffers()[2], dtype=np.uint8)[offsets[0]:offsets[-1]].reshape(-1, 32)
+
+
+def _offsets(arr: pa.Array) -> np.ndarray:
+    return np.frombuffer(arr.buffers()[1], dtype=np.int32)[arr.offset:arr.offset + len(arr) + 1]
+
+
+# -- one event -------------------------------------------------------------------------------------
+
+_META_INTS = ("block_number", "transaction_index", "log_index")
 
 
 def decode(logs: pa.Table, event: Event, addresses: list[bytes] | None = None) -> pa.Table:
     """Decoded rows of `event` in chain order; Dune's decoded-table metadata names (evt_*, contract_address)."""
-    t = select(logs, event, addresses)
+    n_indexed = sum(p.indexed for p in event.params)
+    width = {"transaction_hash": 32, "address": 20, "data": 32 * (len(event.params) - n_indexed),
+             **{f"topic{i}": 32 for i in range(1, n_indexed + 1)}}
+    parts: dict[str, list[np.ndarray]] = {name: [] for name in (*_META_INTS, *width)}
+    read = [*_META_INTS, "transaction_hash", "address", "data", "topic0", "topic1", "topic2", "topic3"]
+    for batch in logs.select(read).to_batches():
+        mine = batch.select(list(parts)).filter(event_mask(batch, event, addresses))    # copy only what is read
+        for name in _META_INTS:
+            parts[name].append(mine.column(name).to_numpy(zero_copy_only=False).astype(np.int64))
+        for name, size in width.items():
+            parts[name].append(fixed(mine.column(name), size, name.replace("_", " ")))
+    got = {name: np.concatenate(out) if len(out) > 1 else out[0] if out else
+           np.zeros((0, width[name]) if name in width else 0, np.uint8 if name in width else np.int64)
+           for name, out in parts.items()}
     cols: dict[str, pa.Array] = {
-        "evt_block_number": pc.cast(t["block_number"], pa.int64()),
-        "evt_tx_index": pc.cast(t["transaction_index"], pa.int64()),
-        "evt_index": pc.cast(t["log_index"], pa.int64()),
-        "evt_tx_hash": hex_array(words(t["transaction_hash"])),
-        "contract_address": hex_array(_pad20(t["address"])),
+        "evt_block_number": pa.array(got["block_number"]),
+        "evt_tx_index": pa.array(got["transaction_index"]),
+        "evt_index": pa.array(got["log_index"]),
+        "evt_tx_hash": hex_array(got["transaction_hash"]),
+        "contract_address": hex_array(got["address"]),
     }
     topic, offset = 1, 0
     for p in event.params:
         if p.indexed:
-            w = words(t[f"topic{topic}"])
+            w = got[f"topic{topic}"]
             topic += 1
         else:
-            w = words(t["data"], offset)
+            w = got["data"][:, offset:offset + 32]
             offset += 32
         for suffix, arr in convert(w, p.type).items():
             cols[p.name + suffix] = arr
     return pa.table(cols)
-
-
-def _pad20(col) -> np.ndarray:
-    """Addresses are 20 bytes; give them 12 zero bytes in front so `words` can read them, then drop them."""
-    arr = col.combine_chunks() if isinstance(col, pa.ChunkedArray) else col
-    if len(arr) == 0:
-        return np.zeros((0, 20), np.uint8)
-    offsets = np.frombuffer(arr.buffers()[1], dtype=np.int32)[arr.offset:arr.offset + len(arr) + 1]
-    if not (np.diff(offsets) == 20).all():
-        raise ValueError("an address is not 20 bytes")
-    return np.frombuffer(arr.buffers()[2], dtype=np.uint8)[offsets[0]:offsets[-1]].reshape(-1, 20)

@@ -1,0 +1,101 @@
+"""The decoder's text conversions: the compiled loops (numba) and the fallbacks give the same bytes
+as Python's own int/hex printing, and a whole decode is the same table either way."""
+
+from __future__ import annotations
+
+import numpy as np
+import pyarrow as pa
+import pytest
+
+from backtest.ingest import decode as D
+from backtest.bench.decode import events, synthetic_logs
+
+
+def word(value: int) -> np.ndarray:
+    """One 32-byte big-endian two's-complement word."""
+    return np.frombuffer((value % 2**256).to_bytes(32, "big"), np.uint8)
+
+
+def words_of(values: list[int]) -> np.ndarray:
+    return np.stack([word(v) for v in values])
+
+
+@pytest.fixture(params=["numba", "fallback"])
+def path(request, monkeypatch):
+    """Run the test through the compiled loops, then again with numba hidden."""
+    if request.param == "numba":
+        pytest.importorskip("numba")
+        assert "decimal" in D.kernels()
+    else:
+        monkeypatch.setattr(D, "_KERNELS", {"ready": True})
+    return request.param
+
+
+# Hand-picked: group edges of the base-10^9 split (10^9 - 1, 10^9, 10^18, 10^27 + 5 keeps its inner
+# zeros), the 2^64 edge of the plain-division path, the 10^38 edge of arrow's decimal128 path, and
+# the ends of the 256-bit range.
+UNSIGNED = [0, 1, 9, 10, 99, 100, 10**9 - 1, 10**9, 10**9 + 1, 10**18, 10**27 + 5, 2**64 - 1, 2**64,
+            10**38 - 1, 10**38, 2**128, 2**255, 2**256 - 1]
+SIGNED = [0, -1, 1, -10**9, -(10**9 + 7), -2**63, -2**64, -(10**38 - 1), -10**38,
+          -2**127, -2**127 - 12345, -2**128, -2**128 + 1, 2**255 - 1, -2**255]
+
+
+def test_unsigned_words_print_as_python_ints(path):
+    assert D.decimal_array(words_of(UNSIGNED)).to_pylist() == [str(v) for v in UNSIGNED]
+
+
+def test_signed_words_print_as_python_ints(path):
+    # -2**127 - 12345 lies in [-2^128, -2^127): its low 128 bits read as a POSITIVE int128, so a path
+    # that prints the low 16 bytes as decimal128 must not be taken (the old fallback printed
+    # 2**128 - 2**127 - 12345 here).
+    assert D.decimal_array(words_of(SIGNED), signed=True).to_pylist() == [str(v) for v in SIGNED]
+
+
+def test_random_words_of_every_width_print_as_python_ints(path):
+    rng = np.random.default_rng(3)
+    w = np.zeros((3_000, 32), np.uint8)
+    for i in range(len(w)):                            # 1..32 significant bytes, positive and negative
+        k = i % 32 + 1
+        w[i, 32 - k:] = rng.integers(0, 256, k, dtype=np.uint8)
+        if i % 3 == 0:
+            w[i, :32 - k] = 255
+    for signed in (False, True):
+        want = [str(v) for v in D.big_ints(w, signed)]
+        assert D.decimal_array(w, signed).to_pylist() == want
+
+
+def test_hex_of_rows_and_of_a_column_slice(path):
+    rng = np.random.default_rng(4)
+    m = rng.integers(0, 256, (500, 32), dtype=np.uint8)
+    assert D.hex_array(m).to_pylist() == ["0x" + bytes(r).hex() for r in m]
+    # an address is the last 20 bytes of a word: a strided view, not a copy
+    assert D.hex_array(m[:, 12:]).to_pylist() == ["0x" + bytes(r[12:]).hex() for r in m]
+    assert D.hex_array(np.zeros((0, 20), np.uint8)).to_pylist() == []
+
+
+def test_decode_is_the_same_table_with_and_without_numba(monkeypatch):
+    pytest.importorskip("numba")
+    logs = synthetic_logs(7_000, seed=1)
+    fast = [D.decode(logs, e) for e in events()]
+    monkeypatch.setattr(D, "_KERNELS", {"ready": True})
+    slow = [D.decode(logs, e) for e in events()]
+    for a, b in zip(fast, slow):
+        assert a.num_rows == 1_000 and a.equals(b)
+
+
+def test_decode_of_a_table_in_many_chunks_equals_one_chunk():
+    logs = synthetic_logs(3_500, seed=2)
+    chunked = pa.concat_tables([logs.slice(i, 700) for i in range(0, 3_500, 700)])
+    assert chunked["data"].num_chunks == 5
+    for e in events():
+        one, many = D.decode(logs, e), D.decode(chunked, e)
+        assert one.num_rows == 500 and one.equals(many)
+
+
+def test_empty_logs_decode_to_the_typed_empty_table():
+    logs = synthetic_logs(70, seed=0).slice(0, 0)
+    out = D.decode(logs, events()[6])                      # Uniswap v3 Swap: int256, uint160, int24
+    assert out.num_rows == 0
+    assert out.schema.field("amount0").type == pa.string()
+    assert out.schema.field("amount0_f64").type == pa.float64()
+    assert out.schema.field("tick").type == pa.int64()
