@@ -42,8 +42,21 @@ def profit_upper_bound(coll: np.ndarray, debt: np.ndarray, repay_cap: np.ndarray
 
     Real fills are never better (a venue pays less than its mid price and charges more), so
     an account whose bound is below the liquidator's threshold needs no closer look.
-    [K, R] rows in, [K] out.
+    [K, R] rows in, [K] out. Computed by `_bound_rows` (numba, one pass per row) where
+    installed; `profit_upper_bound_numpy` is the same arithmetic, bit for bit (tests/perf).
     """
+    if len(coll) == 0:
+        return np.zeros(0)
+    if _bound_rows is None:
+        return profit_upper_bound_numpy(coll, debt, repay_cap, oracle, sell_price, buy_price, lt, bonus, gas_usd)
+    f = np.float64
+    out = np.empty(len(coll))
+    _bound_rows(np.asarray(coll, f), np.asarray(repay_cap, f), np.asarray(oracle, f), np.asarray(sell_price, f),
+                np.asarray(buy_price, f), np.asarray(lt, f), np.asarray(bonus, f), float(gas_usd), out)
+    return out
+
+
+def profit_upper_bound_numpy(coll, debt, repay_cap, oracle, sell_price, buy_price, lt, bonus, gas_usd):
     if len(coll) == 0:
         return np.zeros(0)
     ratio = oracle[None, :, None] / oracle[None, None, :]               # debt d -> collateral c units
@@ -53,6 +66,38 @@ def profit_upper_bound(coll: np.ndarray, debt: np.ndarray, repay_cap: np.ndarray
     repaid = np.where(wanted > balance, taken / ratio / (1.0 + bonus)[None, None, :], repay_cap[:, :, None])
     profit = taken * sell_price[None, None, :] - repaid * buy_price[None, :, None]
     return profit.reshape(len(coll), -1).max(axis=1) - gas_usd
+
+
+def _bound_rows_py(coll, cap, oracle, sell, buy, lt, bonus, gas, out):
+    """profit_upper_bound_numpy's arithmetic in the same order, one row at a time, NaN as numpy
+    propagates it (np.minimum, ndarray.max)."""
+    r = len(oracle)
+    ratio = np.empty((r, r))
+    for d in range(r):
+        for c in range(r):
+            ratio[d, c] = oracle[d] / oracle[c]
+    for k in range(len(coll)):
+        best = -np.inf
+        for d in range(r):
+            for c in range(r):
+                grow = 1.0 + bonus[c]
+                wanted = cap[k, d] * ratio[d, c] * grow
+                balance = coll[k, c] if lt[c] > 0 else 0.0
+                taken = wanted if (wanted <= balance or wanted != wanted) else balance
+                repaid = taken / ratio[d, c] / grow if wanted > balance else cap[k, d]
+                profit = taken * sell[c] - repaid * buy[d]
+                if profit != profit or best != best:
+                    best = np.nan
+                elif profit > best:
+                    best = profit
+        out[k] = best - gas
+
+
+try:                                    # numba where installed; numpy (same bits) without
+    import numba
+    _bound_rows = numba.njit(cache=True, nogil=True, error_model="numpy")(_bound_rows_py)
+except ImportError:                     # pragma: no cover - exercised where numba is absent
+    _bound_rows = None
 
 
 SLACK = 1e-9      # relative: covers float rounding between a quote and its linear ceiling
