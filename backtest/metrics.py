@@ -39,7 +39,11 @@ def compute(inputs: ReplayInputs, outcome: Outcome, counterfactual: Outcome) -> 
     by_asset = {a: steps.filter(pc.equal(steps["asset"], a)) for a in book.price_assets}
     seized = _sum(liq, "collateral_seized_usd")
     protocols = sorted(set(book.protocol))
-    return {
+    mech = outcome.protocols or {}                  # Comet / Maker state at the end (engine/mechanisms.py)
+    protocol_loss = mech.get("comet_reserves_loss_usd", 0.0) + mech.get("maker_uncovered_tab_usd", 0.0)
+    without = counterfactual.protocols or {}
+    protocol_loss_without = without.get("comet_reserves_loss_usd", 0.0) + without.get("maker_uncovered_tab_usd", 0.0)
+    out = {
         "protocols": protocols,
         "liquidations_by_protocol": {p: int(pc.sum(pc.equal(liq["protocol"], p)).as_py() or 0) for p in protocols},
         "accounts": int(len(book.accounts)),
@@ -55,7 +59,7 @@ def compute(inputs: ReplayInputs, outcome: Outcome, counterfactual: Outcome) -> 
                                                             liq["collateral_price"].to_pylist()))),
         "liquidator_profit_usd": _sum(liq, "profit_usd"),
         "gas_usd": _sum(liq, "gas_usd"),
-        "bad_debt_usd": float(bad.sum()) + burned,
+        "bad_debt_usd": float(bad.sum()) + burned + protocol_loss,
         "accounts_with_bad_debt": int((bad > 0).sum()) + int(pc.sum(pc.greater(liq["deficit_usd"], 0)).as_py() or 0),
         "deficit_usd": float(debt_left[no_collateral & (debt_left > 0)].sum()) + burned,
         "deficit_burned_usd": burned,
@@ -64,8 +68,10 @@ def compute(inputs: ReplayInputs, outcome: Outcome, counterfactual: Outcome) -> 
         "collateral_seized_usd_without_feedback": _sum(counterfactual.liquidations, "collateral_seized_usd"),
         "bad_debt_usd_without_feedback": float(bad_debt_by_account(
             counterfactual.collateral, counterfactual.debt, counterfactual.oracle[book.reserve_asset]).sum())
-        + _sum(counterfactual.liquidations, "deficit_usd"),
+        + _sum(counterfactual.liquidations, "deficit_usd") + protocol_loss_without,
         "max_drawdown_exogenous": {a: drawdown(t["price_exogenous"].to_numpy()) for a, t in by_asset.items()},
         "max_drawdown_effective": {a: drawdown(t["price_market"].to_numpy()) for a, t in by_asset.items()},
         "first_bad_debt_at": first_bad[0].strftime("%Y-%m-%dT%H:%M:%SZ") if first_bad else None,
     }
+    out.update(mech)             # comet_* and maker_* counts and losses, only when the book has them
+    return out

@@ -1,5 +1,5 @@
 """A results folder, written whole or not at all: config.toml, liquidations.parquet,
-steps.parquet, accounts.parquet, metrics.json."""
+steps.parquet, events.parquet (Comet and Maker protocol events), accounts.parquet, metrics.json."""
 
 from __future__ import annotations
 
@@ -48,6 +48,8 @@ def write_results(out: Path, config: RunConfig, outcome: Outcome, metrics: dict,
         (tmp / "config.toml").write_text(config.to_toml())
         write_parquet(outcome.liquidations, tmp / "liquidations.parquet")
         write_parquet(outcome.steps, tmp / "steps.parquet")
+        if outcome.events is not None:
+            write_parquet(outcome.events, tmp / "events.parquet")
         if inputs is not None:
             write_parquet(accounts_table(inputs, outcome), tmp / "accounts.parquet")
         (tmp / "metrics.json").write_text(json.dumps(_clean(metrics), indent=2, sort_keys=True) + "\n")
@@ -73,6 +75,12 @@ def summary(config: RunConfig, metrics: dict, title: str) -> str:
         f"  amplification   {amp}",
         f"  bad debt        {usd(m['bad_debt_usd'])} on {m['accounts_with_bad_debt']:,} accounts "
         f"(without feedback: {usd(m['bad_debt_usd_without_feedback'])}); deficit {usd(m['deficit_usd'])}",
+        *([f"  comet           {m['comet_absorbs']:,} absorbs, {m['comet_buy_collateral']:,} buyCollateral; "
+            f"reserves loss {usd(m['comet_reserves_loss_usd'])}, inventory left {usd(m['comet_inventory_usd'])}"]
+          if "comet_absorbs" in m else []),
+        *([f"  maker           {m['maker_barks']:,} barks, {m['maker_takes']:,} takes, {m['maker_redos']:,} redos, "
+            f"{m['maker_auctions_open']:,} open; tab uncovered {usd(m['maker_uncovered_tab_usd'])}, "
+            f"keeper rewards {usd(m['maker_keeper_rewards_usd'])}"] if "maker_barks" in m else []),
         f"  first bad debt  {m['first_bad_debt_at'] or '-'}",
         "  drawdown        " + ", ".join(
             f"{a} {m['max_drawdown_exogenous'][a]:.0%}->{m['max_drawdown_effective'][a]:.0%}"

@@ -1,6 +1,6 @@
 """The shipped sample lake: SYNTHETIC, made by a seeded generator, shaped like real lending markets.
 
-Nothing here is on-chain data. Risk parameters resemble Aave v3/v2 and Compound v2 on Ethereum
+Nothing here is on-chain data. Risk parameters resemble Aave v3/v2, Compound v2, Comet and Maker on Ethereum
 (public governance values, rounded); the book is drawn so that most accounts are safe and a thin tail sits close to
 HF 1, as in real lending markets; each volatile collateral has a Uniswap v2 pool against USDC
 deep enough to absorb routine flow but not a forced sale of a large share of the book.
@@ -47,6 +47,25 @@ PROTOCOLS = {
     "compound-v2": ("ethereum-compound-sample", 0.12, 0.028, 0.5),
     "aave-v3.3": ("ethereum-v33-sample", 0.08, 0.10, 0.5),
 }
+# Comet and Maker, each its own mechanism (backtest/engine/comet.py, maker.py); their accounts are drawn
+# from a random stream of their own, so the other protocols' accounts do not change with them.
+# (ltv, liquidation_threshold, liquidation_bonus) in the markets table's columns:
+#   comet: (borrowCollateralFactor, liquidateCollateralFactor, 1 - liquidationFactor) of cUSDCv3 at launch
+#          (compound-finance/comet deployments/mainnet/usdc/configuration.json); the base asset is not
+#          collateral (a borrower has no base supply: Comet keeps one signed balance), so its row is all 0.
+#   maker: (1/mat, 1/mat, chop - 1) of ETH-A, WBTC-A, WSTETH-A (mat 1.45, 1.45, 1.50; chop 1.13); DAI is the debt.
+MECHANISM_PARAMS = {
+    "comet": {"WETH": (0.825, 0.895, 0.05), "WBTC": (0.70, 0.77, 0.05), "USDC": (0.0, 0.0, 0.0)},
+    "maker": {"WETH": (1 / 1.45, 1 / 1.45, 0.13), "WBTC": (1 / 1.45, 1 / 1.45, 0.13),
+              "wstETH": (1 / 1.50, 1 / 1.50, 0.13), "DAI": (0.0, 0.0, 0.0)},
+}
+# protocol: (market name, accounts as a share of n_accounts, collateral mix, debt asset)
+MECHANISMS = {
+    "comet": ("ethereum-comet-usdc-sample", 0.04, {"WETH": .70, "WBTC": .30}, "USDC"),
+    "maker": ("ethereum-maker-sample", 0.04, {"WETH": .65, "wstETH": .20, "WBTC": .15}, "DAI"),
+}
+MAKER_DUST = 7_500.0          # DAI: the smallest vault debt (Vat ilk dust)
+ALL_PROTOCOLS = tuple(PROTOCOLS) + tuple(MECHANISMS)
 VOLATILE = ("WETH", "WBTC", "wstETH", "CRV")
 STABLE = ("USDC", "USDT", "DAI")
 # USD depth of each side of the asset/USDC pool
@@ -76,11 +95,14 @@ def protocol_params(protocol: str) -> dict[str, tuple[float, float, float]]:
     return OTHER_PARAMS.get(protocol, base)
 
 
-def markets_table(protocols=tuple(PROTOCOLS)) -> pa.Table:
+def markets_table(protocols=ALL_PROTOCOLS) -> pa.Table:
     rows = []
     for protocol in protocols:
-        market, _, fee, close = PROTOCOLS[protocol]
-        for a, (ltv, lt, bonus) in protocol_params(protocol).items():
+        if protocol in MECHANISMS:          # absorb / bark take everything: close factor 1, no fee
+            market, fee, close, params = MECHANISMS[protocol][0], 0.0, 1.0, MECHANISM_PARAMS[protocol]
+        else:
+            (market, _, fee, close), params = PROTOCOLS[protocol], protocol_params(protocol)
+        for a, (ltv, lt, bonus) in params.items():
             addr, dec = ASSETS[a][:2]
             rows.append(dict(protocol=protocol, market=market, asset=a, asset_address=addr, decimals=dec, ltv=ltv,
                              liquidation_threshold=lt, liquidation_bonus=bonus, close_factor=close, protocol_fee=fee,
@@ -134,6 +156,46 @@ def positions_table(rng: np.random.Generator, n_accounts: int, protocols=tuple(P
     })
 
 
+def mechanism_positions(rng: np.random.Generator, n_accounts: int, protocols) -> pa.Table:
+    """Comet borrowers (WETH/WBTC against USDC) and Maker vaults (one ilk each, DAI debt of at least
+    dust). HF is drawn as for the other protocols, but a Comet account starts within its borrow
+    limit (HF >= liquidate / borrow collateral factor)."""
+    price = {a: v[5] for a, v in ASSETS.items()}
+    out = {k: [] for k in ("protocol", "account", "asset", "collateral", "debt")}
+    for protocol in (p for p in protocols if p in MECHANISMS):
+        _, share, mix, debt_asset = MECHANISMS[protocol]
+        params = MECHANISM_PARAMS[protocol]
+        n = int(round(n_accounts * share))
+        tail = rng.random(n) < 0.12
+        hf = np.where(tail, 1.0 + rng.exponential(0.10, n), 1.0 + np.exp(rng.normal(np.log(1.1), 0.55, n)))
+        size = np.clip(np.exp(rng.normal(np.log(20000 if protocol == "maker" else 8000), 1.5, n)), 200, 60e6)
+        for i in range(n):
+            account = "0x" + rng.bytes(20).hex()
+            colls = [_pick(rng, mix)]
+            if protocol == "comet" and rng.random() < 0.2:
+                colls.append(_pick(rng, mix, exclude=colls))
+            cw = rng.dirichlet(np.ones(len(colls))) * size[i]
+            h = max(hf[i], 1.002)
+            if protocol == "comet":
+                h = max(h, max(params[a][1] / params[a][0] for a in colls))
+            debt = sum(w * params[a][1] for a, w in zip(colls, cw)) / h
+            if protocol == "maker" and debt < MAKER_DUST:          # a vault owes at least dust: scale it up
+                cw, debt = cw * MAKER_DUST / debt, MAKER_DUST
+            rows = [(a, w / price[a], 0.0) for a, w in zip(colls, cw)] + [(debt_asset, 0.0, debt / price[debt_asset])]
+            for a, c, d in sorted(rows):
+                out["protocol"].append(protocol); out["account"].append(account); out["asset"].append(a)
+                out["collateral"].append(c); out["debt"].append(d)
+    n = len(out["account"])
+    return pa.table({
+        "protocol": pa.array(out["protocol"], pa.string()),
+        "market": pa.array([MECHANISMS[p][0] for p in out["protocol"]], pa.string()),
+        "account": pa.array(out["account"], pa.string()), "asset": pa.array(out["asset"], pa.string()),
+        "collateral": _sig(np.array(out["collateral"], dtype=float)), "debt": _sig(np.array(out["debt"], dtype=float)),
+        "block_number": pa.array([SNAPSHOT_BLOCK] * n, pa.int64()),
+        "timestamp": pa.array([SNAPSHOT_TIME] * n, pa.timestamp("us", tz="UTC")),
+    })
+
+
 def prices_table(rng: np.random.Generator, days: int = 30) -> pa.Table:
     """Hourly synthetic history ending exactly at each asset's snapshot price."""
     hours = days * 24
@@ -168,16 +230,23 @@ def gas_table(rng: np.random.Generator, days: int = 30) -> pa.Table:
 
 
 def write_sample_lake(out: Path, seed: int = 7, n_accounts: int = 50_000,
-                      protocols: tuple[str, ...] = tuple(PROTOCOLS)) -> dict[str, int]:
-    """The whole synthetic lake; `protocols` picks which markets the book spreads over."""
+                      protocols: tuple[str, ...] = ALL_PROTOCOLS) -> dict[str, int]:
+    """The whole synthetic lake; `protocols` picks which markets the book spreads over. `n_accounts`
+    are spread over the repaying protocols; Comet and Maker add 4 % of that each."""
     rng = np.random.default_rng(seed)
-    tables = {"markets": markets_table(protocols), "positions": positions_table(rng, n_accounts, protocols),
+    lending = tuple(p for p in protocols if p in PROTOCOLS)
+    positions = positions_table(rng, n_accounts, lending) if lending else None
+    tables = {"markets": markets_table(protocols), "positions": positions,
               "prices": prices_table(rng), "pools": pools_table(), "gas": gas_table(rng)}
+    if any(p in MECHANISMS for p in protocols):
+        extra = mechanism_positions(np.random.default_rng([seed, 1]), n_accounts, protocols)
+        tables["positions"] = extra if positions is None else pa.concat_tables([positions, extra.cast(positions.schema)])
     for name, table in tables.items():
         write_table(out, name, table)
     add_sample_venues(out, seed)     # Uniswap v3 pools with ticks and exchange order books
     (Path(out) / "README.md").write_text(
         "# Sample lake (SYNTHETIC)\n\nMade by `backtest sample-data` (seed %d, %d accounts). Not on-chain data: "
-        "a book spread over Aave v3, Aave v3.3, Aave v2 and Compound v2 style markets, prices, Uniswap v2 "
-        "and v3 pools, exchange order-book depth curves and gas, for trying the tool.\n" % (seed, n_accounts))
+        "a book spread over Aave v3, Aave v3.3, Aave v2, Compound v2, Comet (Compound v3) and Maker style markets, "
+        "prices, Uniswap v2 and v3 pools, exchange order-book depth curves and gas, for trying the tool.\n"
+        % (seed, len(set(tables["positions"]["account"].to_pylist()))))
     return {name: t.num_rows for name, t in tables.items()}

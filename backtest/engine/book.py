@@ -127,6 +127,11 @@ def _schedule(markets, block: int, reserves, config: RunConfig) -> list:
 
 
 def load_book(lake: Path, scenario: Scenario, config: RunConfig) -> Book:
+    from backtest.engine.rules import MECHANISMS, RULES
+    if config.protocol in MECHANISMS:
+        raise InputError(f"--set protocol={config.protocol}: Comet and Maker liquidate by absorb and auction on their own "
+                         f"markets, not by a rule applied to any account (use one of: "
+                         f"{', '.join(p for p in sorted(RULES) if p not in MECHANISMS)})")
     markets = read_table(lake, "markets")
     read_table(lake, "prices")  # every price file checked before SQL reads them
     files = read_files(lake, "positions")

@@ -1,4 +1,6 @@
-"""What a replay leaves behind: one row per liquidation, one row per (step, asset)."""
+"""What a replay leaves behind: one row per liquidation (a repaying liquidation, a Comet absorb of
+one collateral asset, a Maker bark), one row per (step, asset), and one row per Comet/Maker
+protocol event (absorb, buyCollateral, bark, take, redo)."""
 
 from __future__ import annotations
 
@@ -23,6 +25,27 @@ LIQUIDATIONS_SCHEMA = pa.schema([
     ("cost_usd", pa.float64()), ("proceeds_usd", pa.float64()), ("gas_usd", pa.float64()), ("profit_usd", pa.float64()),
     ("health_factor_before", pa.float64()), ("health_factor_after", pa.float64()),
     ("deficit_usd", pa.float64()),
+    ("action", pa.string()),             # liquidate | absorb | bark
+])
+
+# Comet and Maker act as protocols, not through a liquidator's repayment: what they did, named as
+# their events (Comet.sol AbsorbCollateral/BuyCollateral; dog.sol Bark, clip.sol Kick/Take/Redo).
+EVENTS_SCHEMA = pa.schema([
+    ("step", pa.int32()), ("timestamp", UTC_TS), ("round", pa.int32()), ("protocol", pa.string()),
+    ("action", pa.string()),             # absorb | buyCollateral | bark | take | redo
+    ("auction", pa.int64()),             # Maker auction id (-1 for Comet)
+    ("account", pa.string()), ("asset", pa.string()),
+    ("amount", pa.float64()),            # collateral units: absorbed, bought, lot kicked, slice taken (redo: lot)
+    ("base_amount", pa.float64()),       # base/DAI units: basePaidOut, baseAmount paid, tab kicked, owe
+    ("price", pa.float64()),             # USD per collateral unit charged: store-front price, auction price, top
+    ("oracle_price", pa.float64()),
+    ("tab", pa.float64()), ("lot", pa.float64()),   # Maker: left in the auction after the event
+    ("returned", pa.float64()),          # Maker: collateral given back to the vault owner when the tab is raised
+    ("inventory", pa.float64()),         # Comet: units of this asset the protocol holds after the event
+    ("reserves", pa.float64()),          # Comet: reserves after the event, base units
+    ("reward_usd", pa.float64()),        # Maker keeper reward tip + chip x tab (bark, redo), paid by the protocol
+    ("cost_usd", pa.float64()), ("proceeds_usd", pa.float64()), ("gas_usd", pa.float64()), ("profit_usd", pa.float64()),
+    ("liquidator", pa.string()),
 ])
 
 STEPS_SCHEMA = pa.schema([
@@ -40,6 +63,8 @@ class Outcome:
     collateral: np.ndarray      # [N, R] at the end
     debt: np.ndarray
     oracle: np.ndarray          # [A] final oracle prices, per price asset
+    events: pa.Table = None     # Comet/Maker protocol events (EVENTS_SCHEMA)
+    protocols: dict = None      # Comet/Maker state at the end (backtest/engine/mechanisms.py summary)
 
 
 def bad_debt_by_account(coll: np.ndarray, debt: np.ndarray, prices: np.ndarray) -> np.ndarray:
@@ -52,12 +77,13 @@ class Recorder:
         self.inputs = inputs
         self.rows: dict[str, list] = {f.name: [] for f in LIQUIDATIONS_SCHEMA}
         self.step_rows: dict[str, list] = {f.name: [] for f in STEPS_SCHEMA}
+        self.event_rows: dict[str, list] = {f.name: [] for f in EVENTS_SCHEMA}
         self._count = np.zeros(len(inputs.book.price_assets), dtype=np.int32)
         self._burned = 0.0          # deficits burned so far (Aave v3.3+): bad debt that left the book
 
     def liquidation(self, step: int, i: int, plan: Plan, oracle: np.ndarray, rnd: int, cost: float,
                     proceeds: float, hf_before: float, hf_after: float, deficit: float = 0.0,
-                    liquidator: str = "profit-seeker") -> None:
+                    liquidator: str = "profit-seeker", action: str = "liquidate") -> None:
         """`oracle` is the price of every reserve at the time of the liquidation."""
         book, d, c = self.inputs.book, plan.debt_asset, plan.collateral_asset
         values = dict(step=step, timestamp=self.inputs.times[step], protocol=book.protocol[i],
@@ -67,17 +93,28 @@ class Recorder:
                       collateral_seized_usd=plan.taken * oracle[c], round=rnd, liquidator=liquidator,
                       cost_usd=cost, proceeds_usd=proceeds, gas_usd=plan.gas_usd,
                       profit_usd=proceeds - cost - plan.gas_usd, health_factor_before=hf_before,
-                      health_factor_after=hf_after, deficit_usd=deficit)
+                      health_factor_after=hf_after, deficit_usd=deficit, action=action)
         for k, v in values.items():
             self.rows[k].append(v)
         self._count[book.reserve_asset[c]] += 1
         self._burned += deficit
 
-    def step(self, step: int, venues: Venues, oracle: np.ndarray, coll: np.ndarray, debt: np.ndarray) -> None:
+    def event(self, step: int, rnd: int, protocol: str, action: str, **values) -> None:
+        """One Comet/Maker event; columns not given are null (strings) or NaN (numbers)."""
+        row = {"auction": -1, "account": "", "liquidator": "", **values,
+               "step": step, "timestamp": self.inputs.times[step], "round": rnd, "protocol": protocol, "action": action}
+        for f in EVENTS_SCHEMA:
+            self.event_rows[f.name].append(row.get(f.name, np.nan))
+
+    def step(self, step: int, venues: Venues, oracle: np.ndarray, coll: np.ndarray, debt: np.ndarray,
+             protocol_loss: float = 0.0) -> None:
+        """`protocol_loss`: Comet's and Maker's losses so far (mechanisms.Mechanisms.loss)."""
         assets = self.inputs.book.price_assets
         n = len(assets)
         amm = np.where(venues.pool_of >= 0, venues.price, np.nan)
         bad = float(bad_debt_by_account(coll, debt, oracle[self.inputs.book.reserve_asset]).sum()) + self._burned
+        if protocol_loss:
+            bad += protocol_loss
         cols = dict(step=[step] * n, timestamp=[self.inputs.times[step]] * n, asset=assets,
                     price_exogenous=self.inputs.exogenous[step], price_market=venues.price.copy(),
                     price_oracle=oracle.copy(), price_amm=amm, sold=venues.sold.copy(),
@@ -86,12 +123,15 @@ class Recorder:
             self.step_rows[k].extend(list(v))
         self._count[:] = 0
 
-    def outcome(self, coll, debt, oracle) -> Outcome:
+    def outcome(self, coll, debt, oracle, protocols: dict | None = None) -> Outcome:
         liq = pa.table({k: _column(v, LIQUIDATIONS_SCHEMA.field(k).type) for k, v in self.rows.items()},
                        schema=LIQUIDATIONS_SCHEMA)
         steps = pa.table({k: _column(v, STEPS_SCHEMA.field(k).type) for k, v in self.step_rows.items()},
                          schema=STEPS_SCHEMA)
-        return Outcome(liquidations=liq, steps=steps, collateral=coll, debt=debt, oracle=oracle)
+        events = pa.table({k: _column(v, EVENTS_SCHEMA.field(k).type) for k, v in self.event_rows.items()},
+                          schema=EVENTS_SCHEMA)
+        return Outcome(liquidations=liq, steps=steps, collateral=coll, debt=debt, oracle=oracle, events=events,
+                       protocols=protocols or {})
 
 
 def _column(values: list, kind: pa.DataType) -> pa.Array:

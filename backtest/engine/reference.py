@@ -11,6 +11,7 @@ import numpy as np
 from backtest.agents.liquidator import liquidate, profit_upper_bound
 from backtest.config import RunConfig
 from backtest.engine.book import ReplayInputs
+from backtest.engine.mechanisms import Mechanisms
 from backtest.engine.record import Outcome, Recorder
 from backtest.engine.rules import Params, health_factor, rules_for
 from backtest.markets.oracle import Oracles
@@ -45,7 +46,8 @@ def replay(inputs: ReplayInputs, config: RunConfig, feedback: bool | None = None
     floors = np.array([r.floors_average_lt for r in row_rules], dtype=bool)
     lt, params = book.liquidation_threshold, Params(book.liquidation_bonus, book.protocol_fee, book.close_factor)
     groups = [(rules[p], np.flatnonzero(np.array(book.protocol == p)), np.flatnonzero(
-        np.array(book.reserve_protocol) == p) if not config.protocol else np.arange(len(lt))) for p in rules]
+        np.array(book.reserve_protocol) == p) if not config.protocol else np.arange(len(lt)))
+        for p in rules if rules[p].kind == "repay"]
     schedule = list(book.schedule)
     venues = initial_venues(inputs, feedback)
     oracles = Oracles(book.price_assets, config.oracle, exo[0])
@@ -55,6 +57,7 @@ def replay(inputs: ReplayInputs, config: RunConfig, feedback: bool | None = None
     cheapest_gas, lowest_bar = min(a.gas_units for a in agents), min(a.min_profit_usd for a in agents)
     since = np.full(len(book.accounts), np.nan)     # when each account last became liquidatable
     rec = Recorder(inputs)
+    mech = Mechanisms(inputs, config, row_rules, coll, debt, venues, rec, agents)
     steps = range(len(inputs.times))
     for step in (progress(steps, label=label, unit="steps") if label else steps):
         now = step * dt
@@ -72,11 +75,16 @@ def replay(inputs: ReplayInputs, config: RunConfig, feedback: bool | None = None
             since = np.where(hf < 1.0, np.where(np.isnan(since), now, since), np.nan)
             below = np.flatnonzero(hf < 1.0)
             below = below[np.lexsort((below, hf[below]))]          # worst first, then by account
+            if len(below) == 0 and not mech.busy:
+                break
             for i in below.tolist():
                 first_round.setdefault(i, rnd)
+            below, _, own, hf_own = mech.split(below, hf[below])
+            rounds = np.array([first_round[i] for i in own.tolist()], dtype=np.int64)
+            acted = len(mech.liquidate(step, now, own, hf_own, rounds, (now - since[own]) / 12.0, price, lt, params,
+                                       gas_per_unit))
             bound = bounds(below, hf, coll, debt, price, venues, asset_of, lt, params, groups,
                            gas_per_unit * cheapest_gas)
-            acted = 0
             for i in below[bound >= lowest_bar].tolist():
                 done = liquidate(i, hf[i], (now - since[i]) / 12.0, coll, debt, price, venues, asset_of, lt, params,
                                  row_rules[i], floors[i], agents, gas_per_unit)
@@ -84,9 +92,10 @@ def replay(inputs: ReplayInputs, config: RunConfig, feedback: bool | None = None
                     rec.liquidation(step, i, done.plan, price, first_round[i], done.cost_usd, done.proceeds_usd, hf[i],
                                     done.health_factor_after, done.deficit_usd, done.liquidator)
                     acted += 1
+            acted += mech.trade(step, now, rnd, price, params, gas_per_unit)
             if not acted:
                 break
             oracle = oracles.update(now, venues.price)
         oracles.observe(now, venues.price)
-        rec.step(step, venues, oracle, coll, debt)
-    return rec.outcome(coll, debt, oracle)
+        rec.step(step, venues, oracle, coll, debt, mech.loss(oracle))
+    return rec.outcome(coll, debt, oracle, mech.summary(oracle))

@@ -22,6 +22,7 @@ import numpy as np
 from backtest.agents.liquidator import liquidate, profit_upper_bound
 from backtest.config import RunConfig
 from backtest.engine.book import ReplayInputs
+from backtest.engine.mechanisms import Mechanisms
 from backtest.engine.record import Outcome, Recorder
 from backtest.engine.rules import Params, health_factor, rules_for
 from backtest.engine.watchlist import Watchlist
@@ -91,8 +92,9 @@ def replay(inputs: ReplayInputs, config: RunConfig, feedback: bool | None = None
     floors = np.array([r.floors_average_lt for r in row_rules], dtype=bool)
     lt, params = book.liquidation_threshold, Params(book.liquidation_bonus, book.protocol_fee, book.close_factor)
     groups = [(rules[p], np.flatnonzero(np.array(book.protocol == p)), np.flatnonzero(
-        np.array(book.reserve_protocol) == p) if not config.protocol else np.arange(len(lt))) for p in rules]
-    group_of = np.empty(len(book.accounts), dtype=np.int64)
+        np.array(book.reserve_protocol) == p) if not config.protocol else np.arange(len(lt)))
+        for p in rules if rules[p].kind == "repay"]                  # Comet and Maker: backtest/engine/mechanisms.py
+    group_of = np.full(len(book.accounts), -1, dtype=np.int64)
     for g, (_, members, _) in enumerate(groups):
         group_of[members] = g
     schedule = list(book.schedule)
@@ -108,6 +110,7 @@ def replay(inputs: ReplayInputs, config: RunConfig, feedback: bool | None = None
     watch = Watchlist(coll, debt, lt, oracles.answer[asset_of])
     last = (None, None)                             # (candidate rows, their HF) of the last round
     rec = Recorder(inputs)
+    mech = Mechanisms(inputs, config, row_rules, coll, debt, venues, rec, agents)
     steps = range(len(inputs.times))
     for step in (progress(steps, label=label, unit="steps") if label else steps):
         now = step * dt
@@ -132,16 +135,21 @@ def replay(inputs: ReplayInputs, config: RunConfig, feedback: bool | None = None
             since[wet] = np.nan                                      # back above 1 (or still below: reset next)
             since[below] = np.where(np.isnan(started), now, started)
             wet = below
-            if len(below) == 0:
+            if len(below) == 0 and not mech.busy:
                 break
             order = np.lexsort((below, hf_below))                   # worst first, then by account
             below, hf_below = below[order], hf_below[order]
             new = below[first_round[below] < 0]                     # first time below in this step
             first_round[new] = rnd
             seen.append(new)
+            below, hf_below, own, hf_own = mech.split(below, hf_below)   # Comet absorbs, Maker barks
+            changed = mech.liquidate(step, now, own, hf_own, first_round[own], (now - since[own]) / 12.0, price, lt,
+                                     params, gas_per_unit)
+            if changed:
+                watch.update(changed)
             bound = bounds(below, hf_below, coll, debt, price, venues, asset_of, lt, params, groups, group_of,
                            gas_per_unit * cheapest_gas)
-            acted = 0
+            acted = len(changed)
             for k in np.flatnonzero(bound >= lowest_bar).tolist():
                 i, hf_i = int(below[k]), hf_below[k]
                 done = liquidate(i, hf_i, (now - since[i]) / 12.0, coll, debt, price, venues, asset_of, lt, params,
@@ -151,6 +159,7 @@ def replay(inputs: ReplayInputs, config: RunConfig, feedback: bool | None = None
                     rec.liquidation(step, i, done.plan, price, int(first_round[i]), done.cost_usd, done.proceeds_usd,
                                     hf_i, done.health_factor_after, done.deficit_usd, done.liquidator)
                     acted += 1
+            acted += mech.trade(step, now, rnd, price, params, gas_per_unit)   # buyCollateral, take, redo
             if not acted:
                 break
             oracle = oracles.update(now, venues.price)
@@ -158,5 +167,5 @@ def replay(inputs: ReplayInputs, config: RunConfig, feedback: bool | None = None
             first_round[rows] = -1
         oracles.observe(now, venues.price)
         rows = watch.candidates(oracle[asset_of])
-        rec.step(step, venues, oracle, coll[rows], debt[rows])     # bad debt: only candidates can have any
-    return rec.outcome(coll, debt, oracle)
+        rec.step(step, venues, oracle, coll[rows], debt[rows], mech.loss(oracle))   # bad debt: only candidates
+    return rec.outcome(coll, debt, oracle, mech.summary(oracle))

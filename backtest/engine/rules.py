@@ -6,9 +6,9 @@
 protocol? `coll`/`debt` are the account's rows (token units), `price` the oracle price of
 every reserve. The maths lives in backtest/protocols; this module only adapts it.
 
-Comet (absorb + buyCollateral) and Maker (Clipper auctions) are different mechanisms, not a
-liquidator repaying a loan; their maths is in backtest/protocols/comet.py and maker_clip.py
-but they are not replayed yet.
+Comet (absorb + buyCollateral) and Maker (Dog/Clipper auctions) are different mechanisms, not a
+liquidator repaying a loan: their Rules have `kind` "absorb" / "auction" and no terms; the loop
+hands their liquidatable rows to backtest/engine/comet.py and maker.py instead.
 """
 
 from __future__ import annotations
@@ -37,6 +37,7 @@ class Rules:
     burns_deficit: bool          # Aave v3.3+: debt left on an account with no collateral is burned
     terms: Callable
     max_close: Callable          # (hf [K], close_factor [R]) -> [K, R]: most of each debt one call may repay
+    kind: str = "repay"          # "repay" (a liquidator repays debt for collateral), "absorb" (Comet), "auction" (Maker)
 
 
 def _bonus_seize(repay, pd, pc, balance, bonus, fee_on_bonus):
@@ -105,14 +106,17 @@ RULES: dict[str, Rules] = {
     "aave-v3.3": Rules("aave-v3.3", True, True, aave_v33_terms, lambda hf, cf: np.ones((len(hf), len(cf)))),
     "compound-v2": Rules("compound-v2", False, False, compound_v2_terms,
                          lambda hf, cf: np.broadcast_to(cf[None, :], (len(hf), len(cf)))),
+    # HF = Σ value x factor / debt value, no bps floor: Comet's liquidateCollateralFactor, Maker's 1/mat.
+    "comet": Rules("comet", False, False, None, None, kind="absorb"),
+    "maker": Rules("maker", False, False, None, None, kind="auction"),
 }
+MECHANISMS = ("comet", "maker")     # not a liquidator's rules: `--set protocol=` cannot apply them to a book
 
 
 def rules_for(protocol: str) -> Rules:
     from backtest.errors import InputError
     if protocol not in RULES:
-        raise InputError(f"protocol {protocol!r} is not replayable (replayable: {', '.join(sorted(RULES))}; "
-                         "comet and maker maths is in backtest/protocols but not in the replay yet)",
+        raise InputError(f"protocol {protocol!r} is not replayable (replayable: {', '.join(sorted(RULES))})",
                          column="protocol")
     return RULES[protocol]
 

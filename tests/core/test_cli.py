@@ -21,8 +21,8 @@ def test_replay_end_to_end_writes_the_results_folder(small_lake, tmp_path):
                            "--set", "oracle.deviation=0.01"], capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     assert "cascade depth" in done.stdout and "bad debt" in done.stdout
-    assert sorted(p.name for p in out.iterdir()) == ["accounts.parquet", "config.toml", "liquidations.parquet",
-                                                     "metrics.json", "steps.parquet"]
+    assert sorted(p.name for p in out.iterdir()) == ["accounts.parquet", "config.toml", "events.parquet",
+                                                     "liquidations.parquet", "metrics.json", "steps.parquet"]
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["liquidations"] == pq.read_metadata(out / "liquidations.parquet").num_rows
     accounts = pq.read_table(out / "accounts.parquet").to_pandas()
@@ -45,7 +45,8 @@ def test_liquidations_by_hour_adds_up_to_the_run(small_lake, tmp_path, capsys):
 
 def test_health_writes_a_row_per_account_and_snapshot(small_lake, tmp_path, capsys):
     assert main(["health", "--lake", str(small_lake), "--out", str(tmp_path / "health.parquet")]) == 0
-    assert pq.read_metadata(tmp_path / "health.parquet").num_rows == 3000
+    # 3,000 accounts over Aave and Compound v2, plus 4 % each for Comet and Maker: 3,000 + 120 + 120
+    assert pq.read_metadata(tmp_path / "health.parquet").num_rows == 3240
     assert "riskiest first" in capsys.readouterr().out
 
 

@@ -70,8 +70,9 @@ def test_sql_health_agrees_with_the_engine_on_the_sample(small_lake):
     sql = run_query(connect(small_lake), "health").to_pandas().set_index(["protocol", "account"])
     sql = sql.loc[list(zip(book.protocol, book.accounts))]
     finite = np.isfinite(engine)
-    assert finite.sum() > 2000 and set(book.protocol) == {"aave-v2", "aave-v3", "aave-v3.3", "compound-v2"}
-    # Aave floors the average LT to whole bps as GenericLogic does, Compound does not: one
+    assert finite.sum() > 2000 and set(book.protocol) == {"aave-v2", "aave-v3", "aave-v3.3",
+                                                                    "compound-v2", "comet", "maker"}
+    # Aave floors the average LT to whole bps as GenericLogic does, Compound, Comet and Maker do not: one
     # definition per protocol, two implementations (SQL and numpy).
     np.testing.assert_allclose(sql["health_factor"].to_numpy()[finite], engine[finite], rtol=1e-9)
     assert np.array_equal(np.isinf(sql["health_factor"].to_numpy()), ~finite)

@@ -26,7 +26,14 @@ def test_the_crash_liquidates_and_every_liquidation_was_due(crash):
     liq = crash.outcome.liquidations
     assert crash.metrics["liquidations"] == liq.num_rows > 100
     assert pc.max(liq["health_factor_before"]).as_py() < 1.0
-    assert pc.min(liq["profit_usd"]).as_py() >= -1e-6     # the default liquidator needs profit >= 0
+    rows = liq.to_pandas()
+    repaid, absorbed, barked = (rows[rows["action"] == a] for a in ("liquidate", "absorb", "bark"))
+    assert len(repaid) + len(absorbed) + len(barked) == len(rows) and len(absorbed) and len(barked)
+    assert repaid["profit_usd"].min() >= -1e-6            # the default liquidator needs profit >= 0
+    assert (barked["profit_usd"] >= 0).all()              # a keeper barks when tip + chip x tab pays its gas
+    # absorb is not a profit decision: the absorber pays gas and gets nothing (liquidatorPoints)
+    assert np.array_equal(absorbed["profit_usd"].to_numpy(), -absorbed["gas_usd"].to_numpy())
+    assert set(absorbed["protocol"]) == {"comet"} and set(barked["protocol"]) == {"maker"}
 
 
 def _per_reserve(book, liq, asset_col, amount_col):
@@ -76,8 +83,14 @@ def test_the_no_feedback_run_is_its_own_counterfactual(small_lake):
 
 
 def test_unprofitable_liquidations_are_left_undone_and_show_in_bad_debt(small_lake, crash):
-    m = replay(small_lake, "liquidator.min_profit_usd=1e12").metrics
-    assert m["liquidations"] == 0
+    run_ = replay(small_lake, "liquidator.min_profit_usd=1e12")
+    m, liq = run_.metrics, run_.outcome.liquidations.to_pandas()
+    # Only Comet's absorbs happen (they do not wait for a profit); nobody buys what they bring in,
+    # no vault is barked, no auction is taken.
+    assert set(liq["action"]) == {"absorb"} and m["liquidations"] == m["comet_absorbs"] + (liq.duplicated(
+        ["step", "account"])).sum()
+    assert m["comet_buy_collateral"] == m["maker_barks"] == m["maker_takes"] == 0
+    assert m["comet_inventory_usd"] > 0
     assert m["bad_debt_usd"] > crash.metrics["bad_debt_usd"]
 
 

@@ -1,0 +1,174 @@
+"""Comet (Compound v3) in the replay: absorb, then buyCollateral out of the protocol's inventory.
+
+An account is absorbable when Σ collateral x price x liquidateCollateralFactor < its base debt
+(the markets table's `liquidation_threshold` of a comet row). `absorb` is not a profit decision:
+the first bot whose latency has passed does it and pays the gas (the absorber earns only
+liquidatorPoints). All collateral moves to the protocol; the account's debt is erased and it is
+credited collateral value x liquidationFactor (`1 - liquidation_bonus` of the comet row); a
+surplus becomes the account's base supply (kept here, outside the loan book), a shortfall is
+paid by the reserves. Keepers then `buyCollateral` at the store-front price
+price x (1 - storeFrontPriceFactor x (1 - liquidationFactor)), only while reserves < targetReserves,
+when selling it into the venues pays after gas; what nobody buys stays in inventory.
+
+Loss to the reserves (reported as `comet_reserves_loss_usd`, part of bad debt):
+max(0, (Σ basePaidOut - Σ buyCollateral baseAmount) x base price - inventory x oracle prices).
+
+Sources: compound-finance/comet contracts/Comet.sol (absorbInternal, buyCollateral, quoteCollateral,
+getReserves); parameters of cUSDCv3 at launch: deployments/mainnet/usdc/configuration.json.
+The maths is backtest/protocols/comet.py.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+
+import numpy as np
+
+from backtest.agents.liquidator import Plan
+from backtest.engine.mechanisms import first_ready, keeper, spec_table
+from backtest.errors import InputError
+from backtest.protocols import comet as comet_math
+
+
+@dataclass(frozen=True)
+class CometParams:
+    """Market-wide Comet parameters (the per-asset factors are in the markets table). A scenario's
+    [comet] table overrides them."""
+    store_front_price_factor: float = 0.5     # cUSDCv3 storeFrontPriceFactor at launch
+    target_reserves: float = 5_000_000.0      # cUSDCv3 targetReserves at launch, base units
+    reserves: float = 3_000_000.0             # reserves when the replay starts (not in the lake: an assumption)
+    absorb_gas: float = 250_000.0             # gas units of absorb() for one account
+
+    @classmethod
+    def from_spec(cls, spec: dict, source="scenario") -> "CometParams":
+        known = {f.name: f.default for f in fields(cls)}
+        p = cls(**spec_table(spec, "comet", known, source))
+        if not 0 <= p.store_front_price_factor <= 1:
+            raise InputError("must be within [0, 1]", file=source, column="comet.store_front_price_factor")
+        return p
+
+
+class Comet:
+    kind = "absorb"
+
+    def __init__(self, rows, inputs, config, coll, debt, venues, rec, agents):
+        book = inputs.book
+        self.rows, self.book, self.coll, self.debt = rows, book, coll, debt
+        self.venues, self.rec, self.agents = venues, rec, agents
+        self.p = CometParams.from_spec(config.scenario_spec, config.scenario)
+        cols = np.array([j for j, p in enumerate(book.reserve_protocol) if p == "comet"], dtype=np.int64)
+        borrowed = cols[debt[np.ix_(rows, cols)].sum(axis=0) > 0] if len(cols) else cols
+        if len(borrowed) > 1:
+            names = ", ".join(book.assets[j] for j in borrowed)
+            raise InputError(f"comet accounts borrow {names}: one Comet market (one base asset) per book",
+                             column="debt")
+        self.base = int(borrowed[0]) if len(borrowed) else None
+        self.collateral_cols = [int(j) for j in cols if j != self.base]
+        self.inventory = np.zeros(len(book.assets))     # [R] units the protocol holds
+        self.arrived = np.zeros(len(book.assets))       # when each asset's inventory last grew (seconds)
+        self.reserves = self.p.reserves
+        self.paid_out = 0.0                             # Σ basePaidOut, base units
+        self.bought = 0.0                               # Σ buyCollateral baseAmount, base units
+        self.credited = 0.0                             # Σ surplus credited to absorbed accounts, base units
+        self.absorbs = self.purchases = 0
+
+    @property
+    def busy(self) -> bool:
+        return self.base is not None and bool(self.inventory.any()) and self.reserves < self.p.target_reserves
+
+    def liquidate(self, step, now, rows, hf, rounds, waited, price, lt, params, gas_usd_per_unit) -> list[int]:
+        if self.base is None:
+            return []
+        changed = []
+        b, cols = self.base, self.collateral_cols
+        for i, h, rnd, w in zip(rows.tolist(), hf.tolist(), rounds.tolist(), waited.tolist()):
+            agent = first_ready(self.agents, w)
+            if agent is None:
+                continue
+            amounts = self.coll[i, cols].copy()
+            lf = 1.0 - params.bonus[cols]
+            debt = float(self.debt[i, b])
+            supplied = float(self.coll[i, b])            # a base supply is netted into the balance
+            out = comet_math.absorb([supplied - debt], price[b], amounts[None, :], price[cols], lf)
+            new, paid = float(out.new_balance[0]), float(out.base_paid_out[0])
+            self.reserves -= paid
+            self.paid_out += paid
+            self.credited += new
+            self.absorbs += 1
+            self.inventory[cols] += amounts
+            self.arrived[cols] = np.where(amounts > 0, now, self.arrived[cols])
+            self.coll[i, cols] = 0.0
+            self.coll[i, b] = 0.0
+            self.debt[i, b] = 0.0
+            changed.append(i)
+            gas = gas_usd_per_unit * self.p.absorb_gas
+            values = amounts * price[cols] * lf
+            taken = [(c, a, v) for c, a, v in zip(cols, amounts.tolist(), values.tolist()) if a > 0]
+            if supplied > 0:
+                taken.append((b, supplied, supplied * price[b]))
+            total = sum(v for _, _, v in taken)
+            for k, (c, a, v) in enumerate(taken):
+                share = v / total if total > 0 else float(k == 0)
+                plan = Plan(b, c, debt * share, a, 0.0, 0.0, 0.0, gas * share)
+                self.rec.liquidation(step, i, plan, price, rnd, 0.0, 0.0, h, float("inf"), 0.0, agent.name,
+                                     action="absorb")
+                self.rec.event(step, rnd, "comet", "absorb", account=self.book.accounts[i],
+                               asset=self.book.assets[c], amount=a, base_amount=paid * share, price=price[c],
+                               oracle_price=price[c], inventory=self.inventory[c], reserves=self.reserves,
+                               cost_usd=0.0, proceeds_usd=0.0, gas_usd=gas * share, profit_usd=-gas * share,
+                               liquidator=agent.name)
+        return changed
+
+    def trade(self, step, now, rnd, price, params, gas_usd_per_unit) -> int:
+        """At most one buyCollateral per asset per round, the size that pays best, if any pays."""
+        if self.base is None:
+            return 0
+        b, asset_of, done = self.base, self.book.reserve_asset, 0
+        for c in self.collateral_cols:
+            if self.inventory[c] <= 0:
+                continue
+            if self.reserves >= self.p.target_reserves:
+                break                                                   # NotForSale
+            lf = 1.0 - params.bonus[c]
+            unit = price[c] * (1.0 - self.p.store_front_price_factor * (1.0 - lf))   # quoteCollateral
+            best = None
+            for size in self.agents[0].sizes:
+                want = self.inventory[c] * size
+                base_amount = want * unit / price[b]
+                got = min(float(comet_math.quote_collateral(base_amount, price[b], price[c], lf,
+                                                            self.p.store_front_price_factor)), self.inventory[c])
+                cost = self.venues.buy_quote(asset_of[b], base_amount)
+                proceeds = self.venues.sell_quote(asset_of[c], got)
+                if best is None or proceeds - cost > best[0]:
+                    best = (proceeds - cost, size, base_amount, got, cost)
+            chosen = keeper(self.agents, best[0], best[4], (now - self.arrived[c]) / 12.0, gas_usd_per_unit)
+            if not chosen:
+                continue
+            agent, gas, _ = chosen
+            _, size, base_amount, got, _ = best
+            cost = self.venues.buy(asset_of[b], base_amount)
+            proceeds = self.venues.sell(asset_of[c], got)
+            self.inventory[c] = 0.0 if size >= 1.0 else self.inventory[c] - got
+            self.reserves += base_amount
+            self.bought += base_amount
+            self.purchases += 1
+            done += 1
+            self.rec.event(step, rnd, "comet", "buyCollateral", asset=self.book.assets[c], amount=got,
+                           base_amount=base_amount, price=unit, oracle_price=price[c], inventory=self.inventory[c],
+                           reserves=self.reserves, cost_usd=cost, proceeds_usd=proceeds, gas_usd=gas,
+                           profit_usd=proceeds - cost - gas, liquidator=agent.name)
+        return done
+
+    def loss(self, oracle: np.ndarray) -> float:
+        if self.base is None or not self.absorbs:
+            return 0.0
+        p = oracle[self.book.reserve_asset]
+        return max(0.0, (self.paid_out - self.bought) * p[self.base] - float(self.inventory @ p))
+
+    def summary(self, oracle: np.ndarray) -> dict:
+        p = oracle[self.book.reserve_asset]
+        return {"comet_absorbs": self.absorbs, "comet_buy_collateral": self.purchases,
+                "comet_base_paid_out_usd": self.paid_out * (p[self.base] if self.base is not None else 0.0),
+                "comet_buy_collateral_usd": self.bought * (p[self.base] if self.base is not None else 0.0),
+                "comet_inventory_usd": float(self.inventory @ p), "comet_reserves": self.reserves,
+                "comet_reserves_loss_usd": self.loss(oracle)}

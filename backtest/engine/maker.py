@@ -1,0 +1,258 @@
+"""Maker Liquidations 2.0 in the replay: the Dog barks unsafe vaults into Clipper auctions, keepers take.
+
+A vault is unsafe when ink x price / mat < art x rate (the markets table's `liquidation_threshold`
+of a maker row is 1/mat, its `liquidation_bonus` chop - 1; the book's DAI debt is art x rate). A
+keeper barks it when the reward tip + chip x tab (paid by the protocol) covers its gas: up to the
+ilk's and the global room (hole, Hole) of tab, the whole vault when the rest would be dusty. The
+auction starts at top = price x buf and falls along the ilk's curve (stairstep cut every step
+seconds, or linear over tau); a keeper takes when the auction price is below what selling the
+collateral into the venues pays after gas, at the size that pays best (a take leaves 0 or at least
+chost = dust x chop of tab). An auction older than tail or cheaper than cusp x top must be reset
+(redo, paid like a bark) before anyone can take. When the tab is raised, the collateral left goes
+back to the vault owner; when the lot is gone first, the tab left is not covered.
+
+Bad debt (`maker_uncovered_tab_usd`): the tab left on auctions whose lot is gone, plus, for
+auctions still open, max(0, tab left - lot left x oracle price); keeper rewards are reported
+apart (`maker_keeper_rewards_usd`), not in bad debt. DAI is worth par (1 USD) in the protocol's
+own arithmetic; keepers buy it at the venues.
+
+Sources: makerdao/dss src/dog.sol (bark, digs), src/clip.sol (kick, take, redo, status),
+src/abaci.sol (price curves). Parameters: mainnet ETH-A, WBTC-A, WSTETH-A (rounded; check the
+chainlog before relying on them). The maths is backtest/protocols/maker_clip.py.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields, replace
+
+import numpy as np
+
+from backtest.agents.liquidator import Plan
+from backtest.engine.mechanisms import keeper, spec_table
+from backtest.engine.rules import health_factor_one
+from backtest.errors import InputError
+from backtest.protocols import maker_clip as clip
+
+
+@dataclass(frozen=True)
+class Ilk:
+    """One collateral type's Clipper and Dog parameters (mat and chop are in the markets table)."""
+    buf: float = 1.20          # top = feed price x buf
+    tail: float = 8_400.0      # seconds before a reset is needed
+    cusp: float = 0.40         # price / top below which a reset is needed
+    chip: float = 0.001        # keeper reward, share of tab
+    tip: float = 250.0         # keeper reward, flat DAI
+    dust: float = 7_500.0      # smallest vault debt, DAI
+    hole: float = 40e6         # most tab this ilk may have in auctions, DAI
+    curve: str = "stairstep"   # stairstep | linear | exponential
+    step: float = 90.0         # stairstep: seconds between cuts
+    cut: float = 0.99          # stairstep/exponential: multiplier per step (per second for exponential)
+    tau: float = 7_200.0       # linear: seconds to zero
+
+    def price(self, top: float, dur: float) -> float:
+        if self.curve == "linear":
+            return float(clip.linear_decrease(top, dur, self.tau))
+        if self.curve == "exponential":
+            return float(clip.exponential_decrease(top, dur, self.cut))
+        return float(clip.stairstep_exponential_decrease(top, dur, self.cut, self.step))
+
+
+# Mainnet-like ilks (rounded values of early 2024: MCD_CLIP_* buf/tail/cusp/chip/tip, abaci calc,
+# Dog ilk hole, Vat dust). Any other asset gets Ilk()'s values.
+ILKS = {
+    "WETH": Ilk(buf=1.10, tail=7_200.0, cusp=0.45, hole=40e6),                 # ETH-A
+    "WBTC": Ilk(buf=1.20, tail=8_400.0, cusp=0.40, hole=10e6),                 # WBTC-A
+    "wstETH": Ilk(buf=1.20, tail=7_200.0, cusp=0.45, hole=30e6),               # WSTETH-A
+}
+CURVES = ("stairstep", "linear", "exponential")
+
+
+@dataclass(frozen=True)
+class MakerParams:
+    Hole: float = 100e6           # Dog: most tab in auctions over all ilks, DAI
+    bark_gas: float = 450_000.0   # Dog.bark + Clipper.kick
+    redo_gas: float = 200_000.0
+
+    @classmethod
+    def from_spec(cls, spec: dict, assets, source="scenario") -> tuple["MakerParams", dict[str, Ilk]]:
+        """[maker] Hole = ..., [maker.WETH] buf = ..., curve = "linear", tau = ..."""
+        known = {f.name: f.default for f in fields(cls)}
+        params = cls(**spec_table(spec, "maker", known, source))
+        ilks = {}
+        ilk_known = {f.name: f.default for f in fields(Ilk)}
+        for asset in assets:
+            over = spec_table(spec.get("maker", {}), asset, ilk_known, source) if isinstance(
+                spec.get("maker", {}).get(asset), dict) else {}
+            ilk = replace(ILKS.get(asset, Ilk()), **over)
+            if ilk.curve not in CURVES:
+                raise InputError(f"curve must be one of {', '.join(CURVES)}", file=source, column=f"maker.{asset}.curve")
+            ilks[asset] = ilk
+        return params, ilks
+
+
+@dataclass
+class Auction:
+    id: int
+    row: int            # the vault's row in the book
+    coll: int           # its collateral reserve
+    tab: float          # DAI still to raise
+    lot: float          # collateral still for sale
+    top: float          # starting price, DAI per unit
+    tic: float          # start (or last redo), seconds
+    uncovered: float = 0.0
+
+
+class Maker:
+    kind = "auction"
+
+    def __init__(self, rows, inputs, config, coll, debt, venues, rec, agents):
+        book = inputs.book
+        self.rows, self.book, self.coll, self.debt = rows, book, coll, debt
+        self.venues, self.rec, self.agents = venues, rec, agents
+        cols = np.array([j for j, p in enumerate(book.reserve_protocol) if p == "maker"], dtype=np.int64)
+        borrowed = cols[debt[np.ix_(rows, cols)].sum(axis=0) > 0] if len(cols) else cols
+        if len(borrowed) > 1:
+            raise InputError(f"maker vaults owe {', '.join(book.assets[j] for j in borrowed)}: Maker debt is one "
+                             "asset (DAI)", column="debt")
+        self.dai = int(borrowed[0]) if len(borrowed) else None
+        self.collateral_cols = [int(j) for j in cols if j != self.dai]
+        held = (coll[np.ix_(rows, self.collateral_cols)] > 0).sum(axis=1) if self.collateral_cols else np.zeros(0)
+        if (held > 1).any():
+            raise InputError(f"maker account {book.accounts[rows[np.flatnonzero(held > 1)[0]]]} holds more than one "
+                             "collateral asset: one vault (one ilk) per account", column="account")
+        self.p, self.ilks = MakerParams.from_spec(config.scenario_spec, [book.assets[j] for j in self.collateral_cols],
+                                                  config.scenario)
+        self.dirt = {c: 0.0 for c in self.collateral_cols}       # tab in auctions per ilk (Dog ilk.dirt)
+        self.auctions: list[Auction] = []                        # open, by id
+        self.closed_uncovered = 0.0                              # DAI of tab left when a lot ran out
+        self.rewards = 0.0                                       # DAI paid to keepers (tip + chip x tab)
+        self.returned = 0.0                                      # USD of collateral given back to owners
+        self.barks = self.takes = self.redos = 0
+        self.kicks = 0
+
+    @property
+    def busy(self) -> bool:
+        return bool(self.auctions)
+
+    def _ilk(self, c: int) -> Ilk:
+        return self.ilks[self.book.assets[c]]
+
+    def liquidate(self, step, now, rows, hf, rounds, waited, price, lt, params, gas_usd_per_unit) -> list[int]:
+        if self.dai is None:
+            return []
+        changed, d = [], self.dai
+        for i, h, rnd, w in zip(rows.tolist(), hf.tolist(), rounds.tolist(), waited.tolist()):
+            held = [c for c in self.collateral_cols if self.coll[i, c] > 0]
+            if not held or self.debt[i, d] <= 0:
+                continue
+            c = held[0]
+            ilk, chop = self._ilk(c), 1.0 + params.bonus[c]
+            room = clip.room(self.p.Hole, sum(self.dirt.values()), ilk.hole, self.dirt[c])
+            bark = clip.bark(self.coll[i, c], self.debt[i, d], 1.0, chop, ilk.dust, room)
+            if not bark.allowed:
+                continue                                          # limit hit or a dusty partial: wait
+            tab, lot = float(bark.tab), float(bark.dink)
+            top, coin = (float(x) for x in clip.kick(tab, price[c], ilk.buf, ilk.tip, ilk.chip))
+            chosen = keeper(self.agents, coin * price[d], 0.0, w, gas_usd_per_unit, self.p.bark_gas)
+            if not chosen:
+                continue
+            agent, gas, _ = chosen
+            due = float(bark.due)
+            self.coll[i, c] = 0.0 if lot >= self.coll[i, c] else self.coll[i, c] - lot
+            self.debt[i, d] = 0.0 if due >= self.debt[i, d] else self.debt[i, d] - due
+            self.dirt[c] += tab
+            self.rewards += coin
+            self.barks += 1
+            self.kicks += 1
+            self.auctions.append(Auction(self.kicks, i, c, tab, lot, top, now))
+            changed.append(i)
+            hf_after = health_factor_one(self.coll[i] * price, self.debt[i] * price, lt, False)
+            plan = Plan(d, c, due, lot, 0.0, 0.0, coin * price[d], gas)
+            self.rec.liquidation(step, i, plan, price, rnd, 0.0, coin * price[d], h, hf_after, 0.0, agent.name,
+                                 action="bark")
+            self.rec.event(step, rnd, "maker", "bark", auction=self.kicks, account=self.book.accounts[i],
+                           asset=self.book.assets[c], amount=lot, base_amount=tab, price=top, oracle_price=price[c],
+                           tab=tab, lot=lot, reward_usd=coin * price[d], cost_usd=0.0, proceeds_usd=0.0,
+                           gas_usd=gas, profit_usd=coin * price[d] - gas, liquidator=agent.name)
+        return changed
+
+    def trade(self, step, now, rnd, price, params, gas_usd_per_unit) -> int:
+        """Each open auction, by id: a redo if it needs one, else the best take if one pays."""
+        done, d, asset_of = 0, self.dai, self.book.reserve_asset
+        for a in list(self.auctions):
+            ilk, c = self._ilk(a.coll), a.coll
+            dur = now - a.tic
+            unit = ilk.price(a.top, dur)
+            account = self.book.accounts[a.row]
+            if clip.needs_redo(dur, unit, a.top, ilk.tail, ilk.cusp):
+                chost = ilk.dust * (1.0 + params.bonus[c])
+                coin = float(clip.redo_coin(a.tab, a.lot, price[c], ilk.tip, ilk.chip, chost))
+                chosen = keeper(self.agents, coin * price[d], 0.0, np.inf, gas_usd_per_unit, self.p.redo_gas)
+                if chosen:
+                    agent, gas, _ = chosen
+                    a.top, a.tic = price[c] * ilk.buf, now
+                    self.rewards += coin
+                    self.redos += 1
+                    done += 1
+                    self.rec.event(step, rnd, "maker", "redo", auction=a.id, account=account,
+                                   asset=self.book.assets[c], amount=a.lot, base_amount=a.tab, price=a.top,
+                                   oracle_price=price[c], tab=a.tab, lot=a.lot, reward_usd=coin * price[d],
+                                   cost_usd=0.0, proceeds_usd=0.0, gas_usd=gas, profit_usd=coin * price[d] - gas,
+                                   liquidator=agent.name)
+                continue
+            chost = ilk.dust * (1.0 + params.bonus[c])
+            best = None
+            for size in self.agents[0].sizes:
+                t = clip.take(a.tab, a.lot, unit, a.lot * size, unit, chost)
+                if not t.allowed or t.slice <= 0:
+                    continue
+                cost = self.venues.buy_quote(asset_of[d], float(t.owe))
+                proceeds = self.venues.sell_quote(asset_of[c], float(t.slice))
+                if best is None or proceeds - cost > best[0]:
+                    best = (proceeds - cost, t, cost)
+            chosen = best and keeper(self.agents, best[0], best[2], (now - a.tic) / 12.0, gas_usd_per_unit)
+            if not chosen:
+                continue
+            agent, gas, _ = chosen
+            t = best[1]
+            cost = self.venues.buy(asset_of[d], float(t.owe))
+            proceeds = self.venues.sell(asset_of[c], float(t.slice))
+            a.tab, a.lot = float(t.tab), float(t.lot)
+            self.dirt[c] -= float(t.owe)                          # Dog.digs(owe)
+            self.takes += 1
+            done += 1
+            returned = 0.0
+            if a.tab <= 0 or a.lot <= 0:                          # finished: Clipper sends the rest to the owner
+                returned = a.lot if a.tab <= 0 else 0.0
+                self.returned += returned * price[c]
+                self.closed_uncovered += a.tab if a.lot <= 0 else 0.0
+                self.dirt[c] -= a.tab if a.lot <= 0 else 0.0      # Dog.digs(tab + owe) when the lot is gone
+                self.auctions.remove(a)
+            self.rec.event(step, rnd, "maker", "take", auction=a.id, account=account, asset=self.book.assets[c],
+                           amount=float(t.slice), base_amount=float(t.owe), price=unit, oracle_price=price[c],
+                           tab=a.tab, lot=0.0 if returned else a.lot, returned=returned, cost_usd=cost,
+                           proceeds_usd=proceeds, gas_usd=gas, profit_usd=proceeds - cost - gas,
+                           liquidator=agent.name)
+        return done
+
+    def _open(self, oracle: np.ndarray) -> tuple[float, float, float]:
+        """(uncovered USD, tab USD, lot USD) of the auctions still open, at these oracle prices."""
+        p = oracle[self.book.reserve_asset]
+        pd = p[self.dai] if self.dai is not None else 1.0
+        tab = np.array([a.tab * pd for a in self.auctions])
+        lot = np.array([a.lot * p[a.coll] for a in self.auctions])
+        return float(np.maximum(tab - lot, 0.0).sum()), float(tab.sum()), float(lot.sum())
+
+    def loss(self, oracle: np.ndarray) -> float:
+        if not self.barks:
+            return 0.0
+        pd = oracle[self.book.reserve_asset][self.dai]
+        return self.closed_uncovered * pd + self._open(oracle)[0]
+
+    def summary(self, oracle: np.ndarray) -> dict:
+        pd = oracle[self.book.reserve_asset][self.dai] if self.dai is not None else 1.0
+        _, open_tab, open_lot = self._open(oracle)
+        return {"maker_barks": self.barks, "maker_takes": self.takes, "maker_redos": self.redos,
+                "maker_auctions_open": len(self.auctions), "maker_open_tab_usd": open_tab,
+                "maker_lot_left_usd": open_lot, "maker_keeper_rewards_usd": self.rewards * pd,
+                "maker_collateral_returned_usd": self.returned, "maker_uncovered_tab_usd": self.loss(oracle)}

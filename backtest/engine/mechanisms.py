@@ -1,0 +1,114 @@
+"""Comet and Maker in the replay loop: protocols that liquidate by themselves, not through a
+liquidator repaying debt.
+
+The loop finds accounts below HF 1 as for every protocol; rows whose Rules `kind` is "absorb"
+(Comet) or "auction" (Maker) are handed to `Mechanisms.liquidate` instead of
+agents.liquidator.liquidate, and every round `Mechanisms.trade` lets keepers buy from Comet's
+inventory or take from Maker's auctions. Those purchases are sold into the same venues as every
+liquidation, so they move the prices the next round sees. Both loops (replay.py, reference.py)
+call exactly these methods.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from backtest.errors import InputError
+
+
+def keeper(agents, gross_usd: float, outlay_usd: float, waited_blocks: float, gas_usd_per_unit: float,
+           gas_units: int | None = None):
+    """The agent that does a job worth `gross_usd` before its own costs: among those whose latency
+    has passed, the one left with the most after gas (`gas_units`, else its own liquidation gas)
+    and the flash-loan fee on `outlay_usd` above its capital, if that clears its threshold. The
+    same rule as agents.liquidator.choose_agent; with a fixed `gas_units` every agent pays the same and
+    a tie goes to the agent with the lower gas_units (the leaner bot). Returns (agent, gas USD, profit)
+    or None."""
+    best = None
+    for agent in agents:
+        if waited_blocks < agent.latency_blocks:
+            continue
+        gas = gas_usd_per_unit * (agent.gas_units if gas_units is None else gas_units)
+        borrowed = max(outlay_usd - agent.capital_usd, 0.0) if agent.capital_usd > 0 else 0.0
+        profit = gross_usd - gas - borrowed * agent.flash_loan_fee
+        if profit >= agent.min_profit_usd and (best is None or profit > best[2] or (
+                profit == best[2] and agent.gas_units < best[0].gas_units)):
+            best = (agent, gas, profit)
+    return best
+
+
+def first_ready(agents, waited_blocks: float):
+    """The leanest agent (lowest gas_units, then the first listed) whose latency has passed: for a job
+    done whether or not it pays (Comet's absorb)."""
+    ready = [a for a in agents if waited_blocks >= a.latency_blocks]
+    return min(ready, key=lambda a: a.gas_units) if ready else None
+
+
+def spec_table(spec: dict, name: str, known: dict, source) -> dict:
+    """A scenario's [comet] / [maker] table: known keys only, numbers as floats."""
+    table = spec.get(name, {})
+    if not isinstance(table, dict):
+        raise InputError(f"[{name}] must be a table", file=source, column=name)
+    out = {}
+    for key, value in table.items():
+        if isinstance(value, dict):
+            continue                                  # a per-asset sub-table, read by the caller
+        if key not in known:
+            raise InputError(f"unknown {name} parameter {key!r} (known: {', '.join(sorted(known))})",
+                             file=source, column=f"{name}.{key}")
+        if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+            raise InputError("expected a number", file=source, column=f"{name}.{key}")
+        out[key] = value if isinstance(known[key], str) else float(value)
+    return out
+
+
+class Mechanisms:
+    """The Comet market and the Maker Dog of one run (either may be absent)."""
+
+    def __init__(self, inputs, config, row_rules, coll, debt, venues, rec, agents):
+        from backtest.engine.comet import Comet
+        from backtest.engine.maker import Maker
+        kinds = np.array([r.kind for r in row_rules]) if len(row_rules) else np.zeros(0, dtype=str)
+        self.owned = kinds != "repay"
+        self.parts = []
+        shared = (inputs, config, coll, debt, venues, rec, agents)
+        if (kinds == "absorb").any():
+            self.parts.append(Comet(np.flatnonzero(kinds == "absorb"), *shared))
+        if (kinds == "auction").any():
+            self.parts.append(Maker(np.flatnonzero(kinds == "auction"), *shared))
+
+    @property
+    def busy(self) -> bool:
+        """Something left to trade (inventory, open auctions): the rounds go on even with no one below 1."""
+        return any(p.busy for p in self.parts)
+
+    def split(self, below: np.ndarray, hf: np.ndarray):
+        """(repay rows, their HF, Comet/Maker rows, their HF), each in the order given."""
+        if not self.parts:
+            return below, hf, below[:0], hf[:0]
+        mine = self.owned[below]
+        return below[~mine], hf[~mine], below[mine], hf[mine]
+
+    def liquidate(self, step, now, rows, hf, rounds, waited, price, lt, params, gas_usd_per_unit) -> list[int]:
+        """Absorb / bark the rows (worst first); returns the rows whose balances changed."""
+        changed: list[int] = []
+        for part in self.parts:
+            mine = np.isin(rows, part.rows)
+            if mine.any():
+                changed += part.liquidate(step, now, rows[mine], hf[mine], np.asarray(rounds)[mine],
+                                          np.asarray(waited)[mine], price, lt, params, gas_usd_per_unit)
+        return changed
+
+    def trade(self, step, now, rnd, price, params, gas_usd_per_unit) -> int:
+        """buyCollateral, take and redo for this round; how many happened."""
+        return sum(p.trade(step, now, rnd, price, params, gas_usd_per_unit) for p in self.parts)
+
+    def loss(self, oracle: np.ndarray) -> float:
+        """Comet's and Maker's losses so far, valued at these oracle prices (per price asset)."""
+        return float(sum(p.loss(oracle) for p in self.parts))
+
+    def summary(self, oracle: np.ndarray) -> dict:
+        out: dict = {}
+        for p in self.parts:
+            out.update(p.summary(oracle))
+        return out

@@ -1,0 +1,92 @@
+"""Comet through the engine: absorb, then buyCollateral at the store-front price, hand-worked."""
+
+import numpy as np
+import pytest
+
+from backtest.engine import reference, replay
+from tests.engine_mechanisms.conftest import config, make_inputs
+
+# cUSDCv3-like: WETH liquidateCollateralFactor 0.895, liquidationFactor 0.95 (bonus column 0.05);
+# the base asset USDC is not collateral.
+RESERVES = {"USDC": (0.0, 0.0), "WETH": (0.895, 0.05)}
+# 10 WETH at $2,000 against 18,000 USDC: 10 x 2,000 x 0.895 = 17,900 < 18,000, absorbable at once.
+ACCOUNT = {"0xa": {"WETH": (10.0, 0.0), "USDC": (0.0, 18_000.0)}}
+FLAT = {"WETH": [2000.0] * 3, "USDC": [1.0] * 3}
+
+
+def run(pool=(1_000.0, 2_000_000.0), spec=None, path=FLAT, loop=replay):
+    inputs = make_inputs("comet", RESERVES, ACCOUNT, path, pool)
+    return inputs, loop.replay(inputs, config(spec))
+
+
+def test_absorb_takes_all_collateral_erases_the_debt_and_credits_the_surplus():
+    _, out = run()
+    liq = out.liquidations.to_pandas()
+    assert list(liq["action"]) == ["absorb"] and liq["protocol"][0] == "comet"
+    assert liq["debt_repaid"][0] == 18_000.0 and liq["collateral_seized"][0] == 10.0
+    assert not out.collateral.any() and not out.debt.any()
+    absorb = out.events.to_pandas().iloc[0]
+    # deltaValue = 10 x 2,000 x 0.95 = 19,000; new balance = -18,000 + 19,000 = +1,000 (a base supply);
+    # basePaidOut = 1,000 - (-18,000) = 19,000, out of reserves 3,000,000 -> 2,981,000
+    assert absorb["action"] == "absorb" and absorb["base_amount"] == pytest.approx(19_000.0)
+    assert absorb["reserves"] == pytest.approx(2_981_000.0)
+
+
+def test_a_keeper_buys_the_inventory_at_the_store_front_price_and_sells_it_into_the_pool():
+    _, out = run()
+    buy = out.events.to_pandas().query("action == 'buyCollateral'")
+    assert len(buy) == 1
+    buy = buy.iloc[0]
+    # store-front price: 2,000 x (1 - 0.5 x (1 - 0.95)) = 1,950 per WETH; all 10 for 19,500 USDC
+    assert buy["price"] == pytest.approx(1_950.0) and buy["amount"] == pytest.approx(10.0)
+    assert buy["base_amount"] == pytest.approx(19_500.0)
+    # sold into 1,000 WETH / 2,000,000 USD at 0.3 %: 10 x 0.997 x 2e6 / (1,000 + 9.97) = 19,743.16
+    assert buy["proceeds_usd"] == pytest.approx(19_743.16, abs=0.01)
+    assert buy["profit_usd"] == pytest.approx(243.16, abs=0.01)          # no gas in this case
+    assert buy["inventory"] == 0.0 and buy["reserves"] == pytest.approx(3_000_500.0)
+    # the reserves paid 19,000 and got 19,500 back: no loss
+    assert out.protocols["comet_reserves_loss_usd"] == 0.0 and out.protocols["comet_inventory_usd"] == 0.0
+
+
+def test_the_sale_moves_the_pool_like_any_liquidation():
+    _, out = run()
+    steps = out.steps.to_pandas().query("asset == 'WETH'")
+    assert steps["sold"].iloc[0] == pytest.approx(10.0)
+    # the pool keeps the whole 10 WETH paid in (fee included): (2e6 - 19,743.16) / 1,010 = 1,960.65,
+    # below the path's 2,000 until arbitrage pulls it back
+    assert steps["price_market"].iloc[0] == pytest.approx((2e6 - 19_743.16) / 1_010.0, rel=1e-6)
+
+
+def test_nothing_is_for_sale_once_reserves_reach_the_target():
+    _, out = run(spec={"comet": {"reserves": 5_100_000.0}})   # 5,100,000 - 19,000 >= 5,000,000 target
+    assert (out.events["action"].to_pylist()) == ["absorb"]
+    assert out.protocols["comet_inventory_usd"] == pytest.approx(10 * 2000.0)
+    assert out.protocols["comet_reserves_loss_usd"] == 0.0      # 10 WETH still worth 20,000 >= 19,000 paid
+
+
+def test_unsold_inventory_that_falls_in_value_is_the_reserves_loss():
+    # No venue depth to sell into (a 0.001 WETH pool) and WETH halves: the 10 WETH the protocol holds
+    # are worth 10 x 1,000 = 10,000 against 19,000 paid out: loss 9,000.
+    path = {"WETH": [2000.0, 1500.0, 1000.0], "USDC": [1.0] * 3}
+    inputs, out = run(pool=(0.001, 2.0), path=path)
+    assert out.events["action"].to_pylist() == ["absorb"]
+    assert out.protocols["comet_reserves_loss_usd"] == pytest.approx(9_000.0)
+    assert out.steps.to_pandas()["bad_debt_usd"].iloc[-1] == pytest.approx(9_000.0)
+
+
+def test_collateral_units_are_conserved_account_inventory_sold():
+    for pool in [(1_000.0, 2_000_000.0), (0.001, 2.0), (30.0, 60_000.0)]:
+        inputs, out = run(pool=pool)
+        ev = out.events.to_pandas()
+        bought = ev.loc[ev["action"] == "buyCollateral", "amount"].sum()
+        left = out.collateral[:, inputs.book.assets.index("WETH")].sum()
+        inventory = out.protocols["comet_inventory_usd"] / out.oracle[inputs.book.price_assets.index("WETH")]
+        assert left + inventory + bought == pytest.approx(10.0, rel=1e-12)
+
+
+def test_both_loops_agree_and_runs_repeat():
+    _, a = run(loop=replay)
+    _, b = run(loop=reference)
+    _, c = run(loop=replay)
+    assert a.events.to_pandas().equals(b.events.to_pandas()) and a.events.to_pandas().equals(c.events.to_pandas())
+    assert a.liquidations.to_pandas().equals(b.liquidations.to_pandas()) and np.array_equal(a.collateral, b.collateral)
