@@ -25,6 +25,8 @@ CASES = {
     "twap oracle on CRV, flash-loan fee": ("stylised-eth-crash", ("oracle.CRV.kind=twap", "liquidator.capital_usd=1",
                                                                   "liquidator.flash_loan_fee=0.01")),
     "two competing liquidators": ("stylised-eth-crash", ("liquidator.gas_units=900000", "liquidator.name=heavy")),
+    # Comet absorbs and buyCollateral, Maker barks, takes and redos with venues too thin to clear them all
+    "comet and maker, thin pools": ("stylised-eth-crash", ("pool_depth_scale=0.02",)),
 }
 
 
@@ -45,6 +47,14 @@ def test_the_liquidations_parquet_is_byte_identical(both, tmp_path):
     a = write_parquet(slow.liquidations, tmp_path / "slow.parquet")
     b = write_parquet(quick.liquidations, tmp_path / "fast.parquet")
     assert a.read_bytes() == b.read_bytes()
+
+
+def test_the_comet_and_maker_events_are_byte_identical(both, tmp_path):
+    inputs, slow, quick = both
+    assert slow.events.num_rows > 0 or not {"comet", "maker"} & set(inputs.book.protocol)
+    a = write_parquet(slow.events, tmp_path / "slow.parquet")
+    b = write_parquet(quick.events, tmp_path / "fast.parquet")
+    assert a.read_bytes() == b.read_bytes() and slow.protocols == quick.protocols
 
 
 def test_the_final_book_is_identical(both):

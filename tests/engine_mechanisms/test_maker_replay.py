@@ -1,0 +1,122 @@
+"""Maker Liquidations 2.0 through the engine: bark, a falling auction price, take; Black Thursday."""
+
+import numpy as np
+import pytest
+
+from backtest.engine import reference, replay
+from tests.engine_mechanisms.conftest import config, make_inputs
+
+# ETH-A-like: mat 1.45 (liquidation_threshold 1/1.45), chop 1.13 (bonus column 0.13); DAI is the debt.
+RESERVES = {"DAI": (0.0, 0.0), "WETH": (1 / 1.45, 0.13)}
+# 10 WETH at $2,000 owing 14,000 DAI: 10 x 2,000 / 1.45 = 13,793.10 < 14,000, unsafe at once.
+VAULT = {"0xv": {"WETH": (10.0, 0.0), "DAI": (0.0, 14_000.0)}}
+ILK = {"maker": {"WETH": {"buf": 1.2, "curve": "stairstep", "step": 90, "cut": 0.99, "tail": 8_400, "cusp": 0.4,
+                          "tip": 250, "chip": 0.001, "dust": 7_500}}}
+
+
+def run(pool=(1_000.0, 2_000_000.0), weth=(2000.0,) * 6, spec=ILK, loop=replay):
+    path = {"WETH": list(weth), "DAI": [1.0] * len(weth)}
+    inputs = make_inputs("maker", RESERVES, VAULT, path, pool)
+    return inputs, loop.replay(inputs, config(spec))
+
+
+def test_bark_moves_the_whole_vault_into_an_auction_and_pays_the_keeper():
+    _, out = run()
+    liq = out.liquidations.to_pandas()
+    assert list(liq["action"]) == ["bark"] and liq["step"][0] == 0
+    assert liq["debt_repaid"][0] == 14_000.0 and liq["collateral_seized"][0] == 10.0
+    bark = out.events.to_pandas().iloc[0]
+    # tab = 14,000 x 1.13 = 15,820; top = 2,000 x 1.2 = 2,400; coin = 250 + 0.001 x 15,820 = 265.82
+    assert bark["action"] == "bark" and bark["tab"] == pytest.approx(15_820.0) and bark["lot"] == 10.0
+    assert bark["price"] == pytest.approx(2_400.0) and bark["reward_usd"] == pytest.approx(265.82)
+    assert not out.collateral.any() and not out.debt.any()
+
+
+def test_the_keeper_takes_when_the_auction_price_falls_below_what_the_pool_pays():
+    _, out = run()
+    take = out.events.to_pandas().query("action == 'take'")
+    assert len(take) == 1
+    take = take.iloc[0]
+    # Price 2,400 x 0.99^floor(dur / 90): step 1 (600 s) 2,259.55, step 2 (1,200 s) 2,106.05 -- above what
+    # the pool pays after its fee and impact; step 3 (1,800 s): 2,400 x 0.99^20 = 1,962.98.
+    assert take["step"] == 3 and take["price"] == pytest.approx(2400 * 0.99 ** 20)
+    # The whole lot would cost 19,629.8 > tab, so owe = tab = 15,820 and slice = 15,820 / 1,962.98 = 8.0592
+    assert take["base_amount"] == pytest.approx(15_820.0) and take["amount"] == pytest.approx(15_820 / (2400 * .99 ** 20))
+    # sold into the pool: 8.0592 x 0.997 x 2e6 / (1,000 + 8.0592 x 0.997) = 15,941.9; DAI bought at 1
+    assert take["proceeds_usd"] == pytest.approx(15_941.9, abs=0.1) and take["profit_usd"] == pytest.approx(121.9, abs=0.1)
+    # the tab is raised: the rest of the lot, 10 - 8.0592 = 1.9408 WETH, goes back to the vault owner
+    assert take["tab"] == 0.0 and take["returned"] == pytest.approx(10 - 15_820 / (2400 * .99 ** 20))
+    assert out.protocols["maker_uncovered_tab_usd"] == 0.0 and out.protocols["maker_auctions_open"] == 0
+
+
+def test_black_thursday_no_depth_no_take_and_the_tab_is_not_covered():
+    # A pool of 0.001 WETH: no sale pays, so no keeper takes; the auction resets (redo) whenever it
+    # passes tail or cusp; ETH halves. At the end: tab 15,820 open, lot 10 WETH x 1,000 = 10,000:
+    # 5,820 of tab not covered.
+    weth = list(np.linspace(2000.0, 1000.0, 37))          # 6 hours of 10-minute steps
+    _, out = run(pool=(0.001, 2.0), weth=weth)
+    ev = out.events.to_pandas()
+    assert "take" not in set(ev["action"]) and "redo" in set(ev["action"])
+    assert out.protocols["maker_auctions_open"] == 1 and out.protocols["maker_open_tab_usd"] == pytest.approx(15_820.0)
+    assert out.protocols["maker_uncovered_tab_usd"] == pytest.approx(15_820.0 - 10 * 1000.0)
+    assert out.steps.to_pandas()["bad_debt_usd"].iloc[-1] == pytest.approx(5_820.0)
+    # with the pool's depth the same path clears the auction early and leaves nothing uncovered
+    _, deep = run(weth=weth)
+    assert deep.protocols["maker_uncovered_tab_usd"] == 0.0 and deep.protocols["maker_takes"] >= 1
+
+
+def test_a_reset_restarts_the_price_from_the_feed_and_pays_the_keeper_again():
+    _, out = run(pool=(0.001, 2.0), weth=(2000.0,) * 20, spec={"maker": {"WETH": {**ILK["maker"]["WETH"],
+                                                                                   "tail": 1_800}}})
+    redo = out.events.to_pandas().query("action == 'redo'").iloc[0]
+    # older than tail (1,800 s) first at step 4 (2,400 s): top = 2,000 x 1.2 again, coin 265.82 again
+    assert redo["step"] == 4 and redo["price"] == pytest.approx(2_400.0) and redo["reward_usd"] == pytest.approx(265.82)
+
+
+def test_a_linear_curve_falls_to_zero_over_tau():
+    spec = {"maker": {"WETH": {**ILK["maker"]["WETH"], "curve": "linear", "tau": 3_600}}}
+    _, out = run(spec=spec)
+    take = out.events.to_pandas().query("action == 'take'").iloc[0]
+    # 2,400 x (3,600 - dur) / 3,600: 2,000 at 600 s, 1,600 at 1,200 s: first below the pool's ~1,990 at step 2
+    assert take["step"] == 2 and take["price"] == pytest.approx(1_600.0)
+
+
+def test_a_partial_bark_within_hole_and_the_dust_rule():
+    # hole 10,000 DAI of tab: dart = 10,000 / 1.13 = 8,849.56; the rest 5,150.44 < dust 7,500, so the
+    # whole vault goes (dog.sol: a dusty remainder is liquidated whole).
+    spec = {"maker": {"WETH": {**ILK["maker"]["WETH"], "hole": 10_000}}}
+    _, out = run(spec=spec)
+    assert out.liquidations["debt_repaid"].to_pylist()[0] == 14_000.0
+    # with dust 1,000 the remainder stays in the vault: 8,849.56 DAI and 10 x 8,849.56 / 14,000 WETH leave
+    spec = {"maker": {"WETH": {**ILK["maker"]["WETH"], "hole": 10_000, "dust": 1_000}}}
+    _, out = run(spec=spec)
+    first = out.liquidations.to_pandas().iloc[0]
+    assert first["debt_repaid"] == pytest.approx(10_000 / 1.13)
+    assert first["collateral_seized"] == pytest.approx(10 * (10_000 / 1.13) / 14_000)
+
+
+def test_collateral_units_are_conserved_vault_auction_taken_returned():
+    for pool in [(1_000.0, 2_000_000.0), (0.001, 2.0), (20.0, 40_000.0)]:
+        inputs, out = run(pool=pool, weth=list(np.linspace(2000.0, 1200.0, 13)))
+        ev = out.events.to_pandas()
+        taken = ev.loc[ev["action"] == "take", "amount"].sum()
+        returned = ev["returned"].fillna(0.0).sum()
+        open_lot = out.protocols["maker_lot_left_usd"] / out.oracle[inputs.book.price_assets.index("WETH")]
+        left = out.collateral[:, inputs.book.assets.index("WETH")].sum()
+        assert left + open_lot + taken + returned == pytest.approx(10.0, rel=1e-12)
+
+
+def test_both_loops_agree_and_runs_repeat():
+    weth = list(np.linspace(2000.0, 1200.0, 13))
+    _, a = run(weth=weth, pool=(20.0, 40_000.0))
+    _, b = run(weth=weth, pool=(20.0, 40_000.0), loop=reference)
+    _, c = run(weth=weth, pool=(20.0, 40_000.0))
+    assert a.events.num_rows > 2
+    assert a.events.to_pandas().equals(b.events.to_pandas()) and a.events.to_pandas().equals(c.events.to_pandas())
+    assert a.liquidations.to_pandas().equals(b.liquidations.to_pandas())
+
+
+def test_unknown_ilk_parameters_are_refused():
+    from backtest.errors import InputError
+    with pytest.raises(InputError, match="unknown WETH parameter 'bufff'"):
+        run(spec={"maker": {"WETH": {"bufff": 1.1}}})
