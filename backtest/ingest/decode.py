@@ -5,7 +5,7 @@ Static ABI types only (all the events we support): each parameter is one word, t
 contract address, shape); their bytes are gathered into (rows, width) uint8 matrices, and every
 conversion works on a whole column of words: addresses and bytes32 as '0x' hex text in one ASCII
 buffer, small integers through a big-endian int64 view of the last 8 bytes, uint256/int256 as exact
-decimal text plus a float64 copy (`_f64`). Logs of the right topic0 but the wrong shape (e.g. an
+decimal text plus a float64 copy (`_f64`, correctly rounded: equal to float(int(word))). Logs of the right topic0 but the wrong shape (e.g. an
 ERC-721 Transfer next to an ERC-20 Transfer) are skipped, never mis-decoded.
 
 Where the time goes is text: 1M logs make ~2M decimal numbers and ~4M hex strings. With numba
@@ -15,6 +15,7 @@ installed, two small compiled loops (hex, decimal digits) do that work in one pa
 from __future__ import annotations
 
 import binascii
+import math
 
 import numpy as np
 import pyarrow as pa
@@ -24,7 +25,6 @@ from backtest.ingest.events import Event
 
 _ONES = np.uint64(2**64 - 1)
 _DEC38_HI = np.uint64(10**38 >> 64)      # a value whose high 64 of 128 bits is below this is < 10^38
-_LIMB = np.array([2.0**192, 2.0**128, 2.0**64, 1.0])
 SMALL_INTS = {f"uint{b}" for b in range(8, 65, 8)} | {"bool"}
 SMALL_SIGNED = {f"int{b}" for b in range(8, 65, 8)}
 META = ("evt_block_number", "evt_tx_index", "evt_index", "evt_tx_hash", "contract_address")
@@ -49,7 +49,8 @@ def _hex_rows(m, table):
 
 
 def _decimal_rows(w, signed, pairs):
-    """Decimal text of (n, 32) big-endian words into one buffer, with arrow string offsets.
+    """Decimal text of (n, 32) big-endian words into one buffer, with arrow string offsets, and their
+    float64 values (to_f64's rule).
     The word becomes base-10^9 groups: a value under 2^64 by plain division, a wider one by schoolbook
     long division of its 32-bit limbs (remainder · 2^32 + limb < 2^62 fits uint64). Groups are printed
     two digits at a time from `pairs`: the leading one without leading zeros, the rest nine digits each.
@@ -60,6 +61,7 @@ def _decimal_rows(w, signed, pairs):
     text = np.empty(n * 79, np.uint8)                 # 2^256 has 78 digits, plus a sign
     offsets = np.empty(n + 1, np.int32)
     offsets[0] = 0
+    floats = np.empty(n, np.float64)
     limb = np.empty(8, np.uint64)
     groups = np.empty(9, np.uint64)
     pos = 0
@@ -77,8 +79,26 @@ def _decimal_rows(w, signed, pairs):
                 limb[j] = v & mask32
                 carry = v >> np.uint64(32)
         top = 0
-        while top < 6 and limb[top] == 0:
+        while top < 8 and limb[top] == 0:
             top += 1
+        if top < 8:                                   # float64, as in to_f64: 64 bits + sticky, scaled
+            a = limb[top]
+            b = limb[top + 1] if top < 7 else np.uint64(0)
+            c = limb[top + 2] if top < 6 else np.uint64(0)
+            lead = np.uint64(0)
+            while (a << lead) & np.uint64(0x80000000) == 0:
+                lead += one
+            window = (((a << np.uint64(32)) | b) << lead) | (c >> (np.uint64(32) - lead))
+            sticky = ((c << lead) & mask32) != 0
+            for j in range(top + 3, 8):
+                sticky = sticky or limb[j] != 0
+            if sticky:
+                window |= one
+            f = math.ldexp(np.float64(window), 32 * (7 - top) - 32 - np.int64(lead))
+            floats[i] = -f if neg else f
+        else:
+            floats[i] = 0.0
+        top = min(top, 6)
         ng = 0
         if top == 6:                                  # under 2^64
             v = (limb[6] << np.uint64(32)) | limb[7]
@@ -139,7 +159,7 @@ def _decimal_rows(w, signed, pairs):
             text[pos + 7], text[pos + 8] = pairs[b2], pairs[b2 + one]
             pos += 9
         offsets[i + 1] = pos
-    return offsets, text[:pos].copy()
+    return offsets, text[:pos].copy(), floats
 
 
 _KERNELS: dict = {}
@@ -153,8 +173,15 @@ def kernels() -> dict:
         except ImportError:
             pass
         else:
-            jit = numba.njit(cache=True, nogil=True)
-            _KERNELS.update(hex=jit(_hex_rows), decimal=jit(_decimal_rows))
+            # one signature each (any layout, read-only views of arrow buffers accepted): compiled once
+            t = numba.types
+            rows, table = t.Array(t.uint8, 2, "A", readonly=True), t.Array(t.uint8, 1, "C", readonly=True)
+            text = t.Array(t.uint8, 1, "C")
+            jit = lambda sig: numba.njit(sig, cache=True, nogil=True)    # noqa: E731
+            _KERNELS.update(hex=jit(text(rows, table))(_hex_rows),
+                            decimal=jit(t.Tuple((t.Array(t.int32, 1, "C"), text, t.Array(t.float64, 1, "C")))(
+                                rows, t.boolean, table))(
+                                _decimal_rows))
         _KERNELS["ready"] = True
     return _KERNELS
 
@@ -176,10 +203,15 @@ def hex_array(m: np.ndarray) -> pa.Array:
 
 def decimal_array(w: np.ndarray, signed: bool = False) -> pa.Array:
     """Exact decimal text of 256-bit words, two's complement if signed."""
+    return integers(w, signed)[0]
+
+
+def integers(w: np.ndarray, signed: bool = False) -> tuple[pa.Array, np.ndarray]:
+    """Decimal text and float64 (to_f64) of 256-bit words: one compiled pass, or arrow and numpy."""
     if "decimal" not in kernels():
-        return _decimal_arrow(w, signed)
-    offsets, text = kernels()["decimal"](w, signed, _PAIRS)
-    return pa.Array.from_buffers(pa.string(), len(w), [None, pa.py_buffer(offsets), pa.py_buffer(text)])
+        return _decimal_arrow(w, signed), to_f64(w, signed)
+    offsets, text, floats = kernels()["decimal"](w, signed, _PAIRS)
+    return pa.Array.from_buffers(pa.string(), len(w), [None, pa.py_buffer(offsets), pa.py_buffer(text)]), floats
 
 
 def _decimal_arrow(w: np.ndarray, signed: bool = False) -> pa.Array:
@@ -219,12 +251,35 @@ def big_ints(w: np.ndarray, signed: bool = False) -> np.ndarray:
 
 
 def to_f64(w: np.ndarray, signed: bool = False) -> np.ndarray:
-    if not signed:
-        return limbs(w).astype(np.float64) @ _LIMB
-    neg = w[:, 0] >= 0x80
-    mag = w ^ (neg.astype(np.uint8) * np.uint8(255))[:, None]     # ~x = -x - 1 for negatives, then fix the 1 below
-    out = limbs(mag).astype(np.float64) @ _LIMB
-    return np.where(neg, -out - 1.0, out)
+    """The words as float64, correctly rounded (= float(int(word))): the 64 bits below the leading one,
+    with every lower bit OR-ed into the last (sticky), converted (round to nearest even), then scaled."""
+    neg = (w[:, 0] >= 0x80) if signed else np.zeros(len(w), bool)
+    x = magnitudes(w, neg)
+    n = len(x)
+    top = np.minimum((x == 0).argmin(axis=1), 3)      # first non-zero limb (3 if the value is 0 or < 2^64)
+    hi = x[np.arange(n), top]
+    lo = np.where(top < 3, x[np.arange(n), np.minimum(top + 1, 3)], 0)
+    below = np.zeros(n, bool)
+    for k in range(2, 4):                             # any non-zero limb past the two read
+        below |= (top + k <= 3) & (x[np.arange(n), np.minimum(top + k, 3)] != 0)
+    e = np.minimum(np.frexp(hi.astype(np.float64))[1] - 1, 63)         # floor(log2 hi), maybe one too high
+    e = np.where((e > 0) & ((hi >> np.maximum(e, 0).astype(np.uint64)) == 0), e - 1, e)
+    shift = (63 - np.maximum(e, 0)).astype(np.uint64)                    # leading zeros of hi
+    window = (hi << shift) | np.where(shift > 0, lo >> (np.uint64(64) - np.maximum(shift, 1)), 0)
+    sticky = below | (np.where(shift > 0, lo << shift, lo) != 0)
+    window |= sticky.astype(np.uint64)
+    out = np.ldexp(window.astype(np.float64), (64 * (3 - top) - shift.astype(np.int64)).astype(np.int32))
+    return np.where(neg, -out, out)
+
+
+def magnitudes(w: np.ndarray, neg: np.ndarray) -> np.ndarray:
+    """(n, 4) uint64 limbs of |word|: the word itself, or ~word + 1 where `neg`."""
+    x = limbs(w ^ (neg.astype(np.uint8) * np.uint8(255))[:, None])
+    carry = neg.astype(np.uint64)
+    for k in range(3, -1, -1):
+        x[:, k] += carry
+        carry = carry & (x[:, k] == 0)
+    return x
 
 
 def convert(w: np.ndarray, typ: str) -> dict[str, pa.Array]:
@@ -240,7 +295,8 @@ def convert(w: np.ndarray, typ: str) -> dict[str, pa.Array]:
         return {"": pa.array(np.ascontiguousarray(w[:, 24:]).view(">i8").ravel().astype(np.int64))}
     if typ.startswith(("uint", "int")):
         signed = typ.startswith("int")
-        return {"": decimal_array(w, signed), "_f64": pa.array(to_f64(w, signed))}
+        text, floats = integers(w, signed)
+        return {"": text, "_f64": pa.array(floats)}
     raise ValueError(f"unsupported ABI type {typ} (static types only)")
 
 

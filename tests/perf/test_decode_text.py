@@ -64,6 +64,28 @@ def test_random_words_of_every_width_print_as_python_ints(path):
         assert D.decimal_array(w, signed).to_pylist() == want
 
 
+# Rounding to 53 bits: 2^53 + 1 is a tie and goes to even (2^53); shifted up by 200 bits with a 1 far
+# below, the same tie is broken upwards by that bit (sticky); 2^256 - 1 rounds up to 2^256.
+TIES = [2**53 + 1, 2**53 + 3, (2**53 + 1) << 200, ((2**53 + 1) << 200) + 1, ((2**53 + 1) << 150) + 2**20,
+        2**64 - 1, 2**256 - 1, 10**77, 2**63 + 1]
+
+
+def test_floats_are_the_correctly_rounded_values(path):
+    assert float((2**53 + 1) << 200) == 2.0**253 and float(((2**53 + 1) << 200) + 1) == 2.0**253 + 2.0**201
+    _, floats = D.integers(words_of(UNSIGNED + TIES))
+    assert floats.tolist() == [float(v) for v in UNSIGNED + TIES]
+    _, floats = D.integers(words_of(SIGNED + [-v for v in TIES if v < 2**255]), signed=True)
+    assert floats.tolist() == [float(v) for v in SIGNED + [-v for v in TIES if v < 2**255]]
+
+
+def test_random_floats_equal_python_float_of_the_int(path):
+    rng = np.random.default_rng(5)
+    w = rng.integers(0, 256, (4_000, 32), dtype=np.uint8)
+    w[::2, :20] = 0                                    # half of them below 2^96
+    for signed in (False, True):
+        assert D.integers(w, signed)[1].tolist() == [float(v) for v in D.big_ints(w, signed)]
+
+
 def test_hex_of_rows_and_of_a_column_slice(path):
     rng = np.random.default_rng(4)
     m = rng.integers(0, 256, (500, 32), dtype=np.uint8)
