@@ -113,7 +113,7 @@ def ingest(client: RpcClient, source: str, addresses: list[str], start: int, end
     check_no_reorg(client, lake, net, safe, confirmations)
     rows = discover(client, source, addresses, chain_id, end)
     contracts = merge_contracts(lake, net, rows)
-    emitting = [r["address"] for r in rows if r["kind"] not in ("proxy", "comptroller", "price_source")]
+    emitting = [r["address"] for r in rows if r["kind"] not in ("proxy", "price_source", "collateral")]
     topics = topic0s_of(source)
     logs_dir = Path(lake) / "logs"
     checkpoints = ck.Checkpoints.load(logs_dir)

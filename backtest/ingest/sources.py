@@ -78,7 +78,11 @@ def discover(client: RpcClient, source: str, addresses: list[str], chain_id: int
         elif source == "compound-v2" and kind == "comptroller":
             markets = try_call(client, address, "getAllMarkets()", out=("address[]",), block=block) or []
             rows.append(_row(source, kind, address))
-            rows += [_row(source, "ctoken", m) for m in markets]
+            rows += [_ctoken(client, m, block) for m in markets]
+        elif source == "compound-v2" and kind == "ctoken":
+            rows.append(_ctoken(client, address, block))
+        elif source == "comet" and kind == "comet":
+            rows += _comet(client, address, block)
         else:
             rows.append(_row(source, kind, address))
     seen, out = set(), []
@@ -120,6 +124,33 @@ def _aave(client, source, pool, block) -> list[dict]:
                                    arg_types=("address",), out=("address",), block=block)
         if feed and int(feed, 16):
             rows.append(_row(source, "price_source", feed, **meta))   # its AnswerUpdated: ingest --source chainlink
+    return rows
+
+
+def _ctoken(client, address, block) -> dict:
+    """A cToken with its underlying's symbol and decimals; cETH has no underlying() (ETH, 18)."""
+    underlying = try_call(client, address, "underlying()", out=("address",), block=block)
+    if underlying is None:
+        return _row("compound-v2", "ctoken", address, symbol="ETH", decimals=18)
+    symbol, decimals = token_meta(client, underlying, block)
+    return _row("compound-v2", "ctoken", address, asset=underlying.lower(), symbol=symbol, decimals=decimals)
+
+
+def _comet(client, address, block) -> list[dict]:
+    """A Comet with its base token, and its collateral assets (kind `collateral`, token1 = the Comet)."""
+    base = try_call(client, address, "baseToken()", out=("address",), block=block)
+    if base is None:
+        return [_row("comet", "comet", address)]
+    symbol, decimals = token_meta(client, base, block)
+    rows = [_row("comet", "comet", address, asset=base.lower(), symbol=symbol, decimals=decimals)]
+    n = try_call(client, address, "numAssets()", out=("uint8",), block=block) or 0
+    for i in range(int(n)):
+        info = try_call(client, address, "getAssetInfo(uint8)", args=(i,), arg_types=("uint8",),
+                        out=("(uint8,address,address,uint64,uint64,uint64,uint64,uint128)",), block=block)
+        if info:
+            s, d = token_meta(client, info[1], block)
+            rows.append(_row("comet", "collateral", info[1], asset=info[1].lower(), symbol=s, decimals=d,
+                             token1=address.lower()))
     return rows
 
 
