@@ -106,6 +106,7 @@ class Comet:
             taken = [(c, a, v) for c, a, v in zip(cols, amounts.tolist(), values.tolist()) if a > 0]
             if supplied > 0:
                 taken.append((b, supplied, supplied * price[b]))
+            taken = taken or [(b, 0.0, 0.0)]             # debt with no collateral: erased all the same
             total = sum(v for _, _, v in taken)
             for k, (c, a, v) in enumerate(taken):
                 share = v / total if total > 0 else float(k == 0)
