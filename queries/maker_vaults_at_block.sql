@@ -23,7 +23,7 @@ urns AS (
     SELECT ilk, urn, sum(dink) AS ink, sum(dart) AS art FROM moves GROUP BY ilk, urn
 ),
 rates AS (
-    SELECT i.ilk, 10::HUGEINT ** 27 + coalesce(sum(f.rate::HUGEINT), 0) AS rate
+    SELECT i.ilk, '1000000000000000000000000000'::HUGEINT + coalesce(sum(f.rate::HUGEINT), 0) AS rate
     FROM (SELECT DISTINCT ilk FROM maker_vat_init WHERE evt_block_number <= $block) i
     LEFT JOIN maker_vat_fold f ON f.i = i.ilk AND f.evt_block_number <= $block
     GROUP BY i.ilk

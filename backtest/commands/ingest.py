@@ -73,7 +73,7 @@ def main(args) -> int:
         raise InputError("--from-block is required when fetching from a node")
     if args.chunk_size < 1:
         raise InputError("--chunk-size must be >= 1")
-    addresses = [a for _, a in kinds]
+    addresses = [f"{k}={a}" for k, a in kinds]
     client = RpcClient(args.rpc, timeout=args.timeout, retries=args.retries)
     plan = RangePlan(size=args.chunk_size, max_size=max(args.max_range, 1))
     print(f"ingest {args.source} from {redact(args.rpc)} into {args.lake}")

@@ -63,7 +63,9 @@ def discover(client: RpcClient, source: str, addresses: list[str], chain_id: int
     """Contract rows (source, kind, address, asset, symbol, decimals, ...) for `source`."""
     if source not in SOURCES:
         raise InputError(f"unknown source {source!r} (known: {', '.join(SOURCES)})")
-    given = [(DEFAULT_KIND[source], a) for a in addresses] or known(source, chain_id)
+    # an address may carry its kind ("vat=0x..."); a bare one is the source's main contract
+    given = [(k or DEFAULT_KIND[source], a) for k, _, a in (x.rpartition("=") for x in addresses)] \
+        or known(source, chain_id)
     if not given:
         raise InputError(f"--address is required for {source} on chain {chain_id} (built-in addresses are "
                          "for Ethereum mainnet)")
