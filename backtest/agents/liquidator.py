@@ -119,22 +119,23 @@ def best_plan(coll: np.ndarray, debt: np.ndarray, hf: float, price: np.ndarray, 
     owed, held, positive = debt.tolist(), coll.tolist(), lt.tolist()       # plain floats: ~10x cheaper here
     asset_of = reserve_asset.tolist()
     seizable = [c for c, x in enumerate(held) if x > 0 and positive[c] > 0]
-    tries, tops, ceiling, floor = [], [], {}, {}
+    tries, tops = [], []
+    if not seizable:
+        return None
+    terms = rules.terms
     for d, x in enumerate(owed):
         if not x > 0:
             continue
-        b = asset_of[d]
-        if b not in floor:
-            floor[b] = venues.purchase_floor(b)
+        low = venues.purchase_floor(asset_of[d])
         for c in seizable:
-            a = asset_of[c]
-            if a not in ceiling:
-                ceiling[a] = venues.sale_ceiling(a)
+            high = venues.sale_ceiling(asset_of[c])
             for size in sizes:
-                repay, taken, fee = rules.terms(hf, d, c, coll, debt, price, params, size)
+                repay, taken, fee = terms(hf, d, c, coll, debt, price, params, size)
                 if repay > 0:
+                    repay, taken, fee = float(repay), float(taken), float(fee)
                     tries.append((d, c, repay, taken, fee))
-                    top_p, low_c = max(taken - fee, 0.0) * ceiling[a], repay * floor[b]
+                    sold = taken - fee
+                    top_p, low_c = (sold if not sold < 0 else 0.0) * high, repay * low
                     tops.append(top_p - low_c + SLACK * (top_p + low_c))
     if not tries:
         return None

@@ -52,11 +52,45 @@ def _margins_numpy(coll, debt, rows, wp, awp, p, margin, scale):
     scale[:] = c @ awp + owed
 
 
-try:                                    # numba where installed (pyproject extra "fast"); same role without
+def _rhos(coll, debt, wp, awp, p, borrower, rho):
+    """rho of every row (see the module docstring) in one pass: -inf for a borrower with nothing
+    priced, +inf for a row without debt. Returns how many rows have rho <= 0."""
+    below = 0
+    for i in range(len(rho)):
+        if not borrower[i]:
+            rho[i] = np.inf
+            continue
+        owed = 0.0
+        held = 0.0
+        spread = 0.0
+        for a in range(len(p)):
+            owed += debt[i, a] * p[a]
+            held += coll[i, a] * wp[a]
+            spread += coll[i, a] * awp[a]
+        margin, scale = held - owed, spread + owed
+        rho[i] = (margin - SLACK * scale) / (scale * (1.0 + SLACK)) if scale > 0 else -np.inf
+        if rho[i] <= 0:
+            below += 1
+    return below
+
+
+def _rhos_numpy(coll, debt, wp, awp, p, borrower, rho):
+    n = len(rho)
+    margin, scale = np.empty(n), np.empty(n)
+    _margins_numpy(coll, debt, None, wp, awp, p, margin, scale)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rho[:] = (margin - SLACK * scale) / (scale * (1.0 + SLACK))
+    rho[~(scale > 0)] = -np.inf
+    rho[~borrower] = np.inf
+    return int(np.count_nonzero(rho <= 0))
+
+
+try:                                    # numba where installed; the numpy versions do the same without
     import numba
     _margins = numba.njit(cache=True, nogil=True)(_margins)
+    _rhos = numba.njit(cache=True, nogil=True, error_model="numpy")(_rhos)
 except ImportError:                     # pragma: no cover - exercised where numba is absent
-    _margins = _margins_numpy
+    _margins, _rhos = _margins_numpy, _rhos_numpy
 
 
 class Watchlist:
@@ -76,7 +110,6 @@ class Watchlist:
         self.coll, self.debt = coll, debt
         self.weight = lt - FLOOR                          # may be -1e-4 for LT 0: still a valid bound
         self.borrower = (debt > 0).any(axis=1)            # liquidations only repay: never grows
-        self._lender = np.flatnonzero(~self.borrower)
         n = len(coll)
         self.budget = budget if budget is not None else max(1024, n // 128)
         self.dirty = np.zeros(n, dtype=bool)
@@ -167,14 +200,11 @@ class Watchlist:
         self._inv_p0 = None if self._degenerate else 1.0 / prices
         self._last = None
         self.anchors += 1
-        n = len(self.coll)
-        margin, scale = np.empty(n), np.empty(n)
-        _margins(self.coll, self.debt, None, self.weight * prices, self._abs_weight * prices, prices, margin, scale)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            rho = (margin - SLACK * scale) / (scale * (1.0 + SLACK))
-        rho[~(scale > 0)] = -np.inf                       # a borrower with nothing priced: always look
-        rho[self._lender] = np.inf                        # no debt: HF is +inf whatever the prices
-        below = int(np.count_nonzero(rho <= 0))
+        rho = np.empty(len(self.coll))
+        # rho = -inf for a borrower with nothing priced (always look); +inf without debt (HF is
+        # +inf whatever the prices)
+        below = int(_rhos(self.coll, self.debt, self.weight * prices, self._abs_weight * prices, prices,
+                          self.borrower, rho))
         self.limit = self.budget + 2 * below
         near, self.cap = self._nearest(rho, 2 * self.limit)
         near = near[np.argsort(rho[near], kind="stable")]

@@ -157,6 +157,8 @@ class Router:
             return float(self.price[asset])
         if not self.feedback:
             return max(float(self.venue_price[v]) * (1 - self.venues[v].fee) for v in vs)
+        if len(vs) == 1:
+            return self.venues[vs[0]].sell_marginal(0.0) * self._quote_usd(vs[0])
         return max(self.venues[v].sell_marginal(0.0) * self._quote_usd(v) for v in vs)
 
     def purchase_floor(self, asset: int) -> float:
@@ -166,6 +168,8 @@ class Router:
             return float(self.price[asset])
         if not self.feedback:
             return min(float(self.venue_price[v]) / (1 - self.venues[v].fee) for v in vs)
+        if len(vs) == 1:
+            return self.venues[vs[0]].buy_marginal(0.0) * self._quote_usd(vs[0])
         return min(self.venues[v].buy_marginal(0.0) * self._quote_usd(v) for v in vs)
 
     # -- trades -------------------------------------------------------------------------------
@@ -202,6 +206,9 @@ class Router:
         # Written as an offset from the first venue, so venues that agree give exactly their price.
         vs = self.by_asset[asset]
         first = self.venue_price[vs[0]]
+        if len(vs) == 1:                     # np.dot of one term is its one product, rounded once
+            self.price[asset] = first + float(self.weights[vs[0]] * (first - first))
+            return
         self.price[asset] = first + float(np.dot(self.weights[vs], self.venue_price[vs] - first))
 
     def mid_range(self) -> tuple[np.ndarray, np.ndarray]:
