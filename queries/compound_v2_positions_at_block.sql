@@ -152,6 +152,20 @@ with_index AS (
 ),
 accounts AS (
     SELECT contract_address, account FROM held UNION SELECT contract_address, account FROM with_index
+),
+-- Comptroller.enterMarkets / exitMarket: a balance backs borrows only in a market the account entered.
+-- NULL when no comptroller events are in the lake.
+membership AS (
+    SELECT cToken AS contract_address, account, entered FROM (
+        SELECT cToken, account, evt_block_number, evt_index, true AS entered FROM compound_v2_comptroller_market_entered
+        UNION ALL
+        SELECT cToken, account, evt_block_number, evt_index, false FROM compound_v2_comptroller_market_exited
+    )
+    WHERE evt_block_number <= $block
+    QUALIFY row_number() OVER (PARTITION BY cToken, account ORDER BY evt_block_number DESC, evt_index DESC) = 1
+),
+comptroller_known AS (
+    SELECT count(*) > 0 AS known FROM contracts WHERE source = 'compound-v2' AND kind = 'comptroller'
 )
 SELECT
     'compound-v2' AS protocol,
@@ -169,11 +183,13 @@ SELECT
     r.total_borrows::VARCHAR AS market_total_borrows_raw,
     r.total_reserves::VARCHAR AS market_total_reserves_raw,
     r.total_supply::VARCHAR AS market_total_supply_raw,
+    CASE WHEN (SELECT known FROM comptroller_known) THEN coalesce(m.entered, false) END AS collateral_enabled,
     $block::BIGINT AS block_number
 FROM accounts a
 LEFT JOIN held h USING (contract_address, account)
 LEFT JOIN with_index w USING (contract_address, account)
 LEFT JOIN rate r USING (contract_address)
 LEFT JOIN ctokens c ON c.address = a.contract_address
+LEFT JOIN membership m USING (contract_address, account)
 WHERE coalesce(h.ctokens, 0) <> 0 OR coalesce(w.principal, '0') <> '0'
 ORDER BY a.account, ctoken

@@ -7,8 +7,11 @@ import os
 from pathlib import Path
 
 from backtest.errors import InputError
-from backtest.ingest.positions import POOL_QUERIES, POSITION_QUERIES, block_time, lake_pools, lake_positions, \
-    raw_pools, raw_positions
+import pyarrow as pa
+
+from backtest.ingest.markets import comet_markets, compound_v2_markets
+from backtest.ingest.positions import POOL_QUERIES, POSITION_QUERIES, block_time, comet_positions, \
+    compound_v2_positions, lake_pools, lake_positions, maker_positions, raw_pools, raw_positions
 from backtest.ingest.rpc import RpcClient, RpcError
 from backtest.ingest.tables import chain_query, connect_chain
 from backtest.lake.io import write_table
@@ -18,10 +21,14 @@ examples:
   backtest snapshot --block 16300000 --lake mylake
   backtest snapshot --block 16300000 --rpc $ETH_RPC_URL      # block time asked of the node if not in the lake
 
-Writes <lake>/positions/chain__<block>.parquet (Aave v3 from aToken and debt-token events; collateral
-counts only when enabled as collateral), <lake>/pools/chain__<block>.parquet (Uniswap v2 reserves,
-v3 price, tick and active liquidity) and <lake>/pool_ticks/chain__<block>.parquet. Needs `backtest ingest`
-of the same contracts up to at least that block.
+Writes <lake>/positions/chain__<block>.parquet: Aave v2/v3 (aToken and debt-token events; collateral
+counts only when enabled), Compound v2 (cTokens x the exchange rate rebuilt from events; borrow balances),
+Comet (collateral from events; base supply and borrow need --rpc: principals and indexes are contract
+state), Maker vaults (the Vat's LogNotes; market = ilk). <lake>/markets/chain__<block>.parquet: Compound v2
+from the Comptroller's events, Comet's getAssetInfo with --rpc. <lake>/pools/chain__<block>.parquet (Uniswap
+v2 reserves, v3 price, tick and active liquidity) and <lake>/pool_ticks/chain__<block>.parquet. Needs
+`backtest ingest` of the same contracts up to at least that block; --rpc must serve state at that block
+(an archive node) for Comet.
 """
 
 
@@ -30,7 +37,8 @@ def register(sub) -> None:
                        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--block", type=int, required=True)
     p.add_argument("--lake", type=Path, default=Path(os.environ.get("BACKTEST_LAKE", "lake")))
-    p.add_argument("--rpc", default=os.environ.get("ETH_RPC_URL"), help="only to read the block's time if needed")
+    p.add_argument("--rpc", default=os.environ.get("ETH_RPC_URL"),
+                   help="to read the block's time if needed, and Comet's balances and parameters (eth_call)")
     p.add_argument("--market", default=None, help="market label of the positions (default: the network name)")
     p.set_defaults(func=main)
 
@@ -42,17 +50,29 @@ def main(args) -> int:
     networks = sorted(p.stem for p in (lake / "contracts").glob("*.parquet"))
     market = args.market or "-".join(networks)
     con = connect_chain(lake)
+    client = RpcClient(args.rpc) if args.rpc else None
+    tag = f"chain__{args.block:08}.parquet"
+    notes: list[str] = []
     try:
-        ts = block_time(con, args.block, RpcClient(args.rpc) if args.rpc else None)
+        ts = block_time(con, args.block, client)
+        parts = [lake_positions(raw_positions(con, args.block, ts, list(POSITION_QUERIES)), args.block, ts, market),
+                 compound_v2_positions(con, args.block, ts, market)]
+        comet, note = comet_positions(con, args.block, ts, market, client)
+        maker, note2 = maker_positions(con, args.block, ts)
+        parts += [comet, maker]
+        notes += [n for n in (note, note2) if n]
+        markets = [compound_v2_markets(con, args.block, market)]
+        if client is not None:
+            markets.append(comet_markets(con, client, args.block, market))
     except RpcError as exc:
         raise InputError(str(exc)) from None
-    tag = f"chain__{args.block:08}.parquet"
-    positions = lake_positions(raw_positions(con, args.block, ts, list(POSITION_QUERIES)), args.block, ts, market)
+    positions = pa.concat_tables(parts)
+    markets_table = pa.concat_tables(markets)
     pools = lake_pools(raw_pools(con, args.block, list(POOL_QUERIES)), args.block, ts)
     ticks = chain_query(con, "uniswap_v3_pool_ticks_at_block", {"block": args.block}).select(
         ["pool", "block_number", "tick", "liquidity_net"])
     written = []
-    for name, table in (("positions", positions), ("pools", pools), ("pool_ticks", ticks)):
+    for name, table in (("positions", positions), ("markets", markets_table), ("pools", pools), ("pool_ticks", ticks)):
         if table.num_rows:
             written.append(f"{name} {table.num_rows} rows -> {write_table(lake, name, table, tag)}")
     if not written:
@@ -60,4 +80,6 @@ def main(args) -> int:
     print(f"snapshot at block {args.block}:")
     for line in written:
         print("  " + line)
+    for note in notes:
+        print("  note: " + note)
     return 0

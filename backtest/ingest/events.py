@@ -97,6 +97,8 @@ NewReserveFactor(uint256 oldReserveFactorMantissa, uint256 newReserveFactorManti
 # Comptroller (compound-protocol contracts/Comptroller.sol): the risk parameters of the markets rows.
 _COMPTROLLER = """
 MarketListed(address cToken)
+MarketEntered(address cToken, address account)
+MarketExited(address cToken, address account)
 NewCollateralFactor(address cToken, uint256 oldCollateralFactorMantissa, uint256 newCollateralFactorMantissa)
 NewCloseFactor(uint256 oldCloseFactorMantissa, uint256 newCloseFactorMantissa)
 NewLiquidationIncentive(uint256 oldLiquidationIncentiveMantissa, uint256 newLiquidationIncentiveMantissa)

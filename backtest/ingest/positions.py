@@ -2,6 +2,10 @@
 
 The SQL returns exact raw integers as text (the proof against the contracts compares those); the lake
 tables `positions` and `pools` get token units (float64) as the rest of the project expects.
+Per protocol: Aave v2/v3 and Compound v2 from events alone; Comet collateral from events and its base
+balances by eth_call (backtest.ingest.comet: principals and indexes are state, not events); Maker vaults
+from the Vat's LogNotes, one market per ilk (vaults are isolated), the gem's row holding `ink` and a DAI
+row holding `art x rate`.
 """
 
 from __future__ import annotations
@@ -31,6 +35,78 @@ def block_time(con, block: int, rpc=None) -> int:
 def raw_positions(con, block: int, ts: int, protocols=None) -> dict[str, pa.Table]:
     return {p: chain_query(con, q, {"block": block, "ts": ts})
             for p, q in POSITION_QUERIES.items() if protocols is None or p in protocols}
+
+
+def _symbol_of(con) -> dict[str, tuple[str, int]]:
+    rows = con.sql("SELECT address, symbol, decimals FROM contracts").fetchall()
+    return {a: (s or a, 18 if d is None else int(d)) for a, s, d in rows}
+
+
+def _rows(protocol, market, accounts, assets, collateral, debt, block, when) -> pa.Table:
+    n = len(accounts)
+    return pa.table({
+        "protocol": pa.array([protocol] * n), "market": pa.array(market if isinstance(market, list) else [market] * n),
+        "account": pa.array(accounts, pa.string()), "asset": pa.array(assets, pa.string()),
+        "collateral": pa.array(collateral, pa.float64()), "debt": pa.array(debt, pa.float64()),
+        "block_number": pa.array([block] * n, pa.int64()),
+        "timestamp": pa.array([when] * n, POSITIONS.field("timestamp").type)}, schema=POSITIONS)
+
+
+def compound_v2_positions(con, block: int, ts: int, market: str) -> pa.Table:
+    """Underlying collateral (cTokens x exchange rate, only in entered markets when the comptroller's
+    events are in the lake) and borrow balances, token units."""
+    raw = chain_query(con, "compound_v2_positions_at_block", {"block": block}).to_pylist()
+    when = datetime.fromtimestamp(ts, tz=timezone.utc)
+    coll, debt = [], []
+    for r in raw:
+        unit = 10 ** (18 if r["decimals"] is None else int(r["decimals"]))
+        counts = r["collateral_enabled"] is not False and r["collateral_raw"] is not None
+        coll.append(int(r["collateral_raw"]) / unit if counts else 0.0)
+        debt.append(int(r["debt_raw"]) / unit)
+    return _rows("compound-v2", market, [r["account"] for r in raw], [r["symbol"] or r["ctoken"] for r in raw],
+                 coll, debt, block, when)
+
+
+def comet_positions(con, block: int, ts: int, market: str, rpc=None) -> tuple[pa.Table, str | None]:
+    """Collateral per asset (events), and the base asset's supply (as collateral) and borrow (as debt) when
+    an RPC can be asked for principals and indexes; else a note saying the base rows are missing."""
+    when = datetime.fromtimestamp(ts, tz=timezone.utc)
+    meta = _symbol_of(con)
+    raw = [r for r in chain_query(con, "comet_positions_at_block", {"block": block}).to_pylist() if r["asset"]]
+    parts = [_rows("comet", market, [r["account"] for r in raw], [meta.get(r["asset"], (r["asset"], 18))[0] for r in raw],
+                   [int(r["collateral_raw"]) / 10 ** meta.get(r["asset"], (None, 18))[1] for r in raw],
+                   [0.0] * len(raw), block, when)]
+    note = None
+    if rpc is None:
+        if con.sql("SELECT count(*) FROM comet_comet_supply").fetchall()[0][0]:
+            note = ("comet: base balances need --rpc (Comet's principals and indexes are contract state, not "
+                    "events); wrote collateral rows only")
+    else:
+        from backtest.ingest.comet import base_balances
+        base = base_balances(con, rpc, block, ts).to_pylist()
+        info = [meta.get(r["comet"], (r["comet"], 18)) for r in base]     # a Comet's row names its base token
+        parts.append(_rows("comet", market, [r["account"] for r in base], [s for s, _ in info],
+                           [int(r["supply_raw"]) / 10**d for r, (_, d) in zip(base, info)],
+                           [int(r["borrow_raw"]) / 10**d for r, (_, d) in zip(base, info)], block, when))
+    return pa.concat_tables(parts), note
+
+
+def maker_positions(con, block: int, ts: int) -> tuple[pa.Table, str | None]:
+    """One market per ilk: the urn's gem row (ink, wad) and its DAI row (art x rate / 1e45)."""
+    when = datetime.fromtimestamp(ts, tz=timezone.utc)
+    raw = chain_query(con, "maker_vaults_at_block", {"block": block}).to_pylist()
+    accounts, assets, markets, coll, debt = [], [], [], [], []
+    unknown = sorted({r["ilk_name"] for r in raw if r["rate_raw"] is None})
+    for r in raw:
+        gem = r["ilk_name"].rsplit("-", 1)[0]          # ETH-A -> ETH: the ilk's collateral
+        accounts.append(r["urn"]), assets.append(gem), markets.append(r["ilk_name"])
+        coll.append(int(r["ink_raw"]) / 1e18), debt.append(0.0)
+        if r["debt_rad"] is not None:
+            accounts.append(r["urn"]), assets.append("DAI"), markets.append(r["ilk_name"])
+            coll.append(0.0), debt.append(int(r["debt_rad"]) / 1e45)
+    note = (f"maker: no init(ilk) in the lake for {', '.join(unknown)}: the rate (and so the debt) is unknown; "
+            "ingest the Vat from before the ilk's init") if unknown else None
+    return _rows("maker", markets, accounts, assets, coll, debt, block, when), note
 
 
 def raw_pools(con, block: int, dexes=None) -> dict[str, pa.Table]:

@@ -7,10 +7,29 @@ from __future__ import annotations
 
 from web3 import Web3
 
+from backtest.cli import main as cli
 from backtest.ingest.pipeline import ingest
 from backtest.ingest.rpc import RpcClient
 from backtest.ingest.tables import chain_query, connect_chain
+from backtest.lake.io import read_table
 from tests.ingest_chain.drive_stand_ins import drive_comet, drive_compound, drive_maker
+
+
+def snapshot(net, lake, block, protocol) -> dict:
+    """`backtest snapshot` at `block`; that protocol's rows as {(account, asset): (collateral, debt)}."""
+    assert cli(["snapshot", "--block", str(block), "--lake", str(lake), "--rpc", net.chain.url]) == 0
+    rows = [r for r in read_table(lake, "positions").to_pylist() if r["protocol"] == protocol]
+    assert all(r["block_number"] == block for r in rows)
+    out = {(r["account"], r["asset"]): (r["collateral"], r["debt"]) for r in rows}
+    assert len(out) == len(rows)
+    return out
+
+
+def read_positions_after_snapshot(net, lake, block, protocol) -> dict:
+    """The same keyed by (market, account, asset): a Maker vault is one per ilk."""
+    assert cli(["snapshot", "--block", str(block), "--lake", str(lake), "--rpc", net.chain.url]) == 0
+    rows = [r for r in read_table(lake, "positions").to_pylist() if r["protocol"] == protocol]
+    return {(r["market"], r["account"], r["asset"]): (r["collateral"], r["debt"]) for r in rows}
 
 
 def test_compound_v2_balances_borrows_and_exchange_rate_equal_the_ctokens(net, tmp_path):
@@ -46,6 +65,20 @@ def test_compound_v2_balances_borrows_and_exchange_rate_equal_the_ctokens(net, t
                 compared += 1
         assert not rebuilt, f"rows for accounts the contracts do not know: {list(rebuilt)[:3]}"
     assert compared > 4 * len(driven.blocks)
+    # backtest snapshot: token units (USDC 6 decimals, WETH 18), collateral = cTokens x exchange rate
+    last = driven.blocks[-1]
+    positions = snapshot(net, tmp_path, last, "compound-v2")
+    symbol_of = {"cUSDC": "USDC", "cWETH": "WETH"}
+    for name, tok in ctokens.items():
+        f = tok.functions
+        rate = net.chain.call_many([f.exchangeRateStored()], last)[0]
+        unit = 10 ** net.assets[symbol_of[name]].decimals
+        for u in driven.users:
+            bal, owed = net.chain.call_many([f.balanceOf(u), f.borrowBalanceStored(u)], last)
+            row = positions.pop((u.lower(), symbol_of[name]), None)
+            assert (row is None) if (bal, owed) == (0, 0) else \
+                (row == ((bal * rate // 10**18) / unit, owed / unit)), (name, u)
+    assert not positions
     print(f"compound-v2 stand-in proof: {driven.counts}; {compared} (account, cToken) balances, borrow balances "
           f"and exchange rates equal at {len(driven.blocks)} blocks")
 
@@ -82,6 +115,21 @@ def test_comet_base_balances_and_collateral_equal_the_comet(net, tmp_path):
             compared += 1
         assert not base and not coll
     assert compared == len(driven.blocks) * len(driven.users)
+    last = driven.blocks[-1]
+    positions = snapshot(net, tmp_path, last, "comet")
+    f = comet.functions
+    for u in driven.users:
+        supplied, owed, *held = net.chain.call_many([f.balanceOf(u), f.borrowBalanceOf(u)]
+                                                    + [f.collateralBalanceOf(u, a) for a in assets], last)
+        if (supplied, owed) != (0, 0):
+            assert positions.pop((u.lower(), "USDC")) == (supplied / 10**6, owed / 10**6)
+        for s, h in zip(("WETH", "WBTC"), held):
+            if h:
+                assert positions.pop((u.lower(), s)) == (h / 10**net.assets[s].decimals, 0.0)
+    assert not positions
+    markets = {r["asset"]: r for r in read_table(tmp_path, "markets").to_pylist()}
+    assert (markets["WETH"]["ltv"], markets["WETH"]["liquidation_threshold"], markets["WBTC"]["liquidation_bonus"]) \
+        == (0.825, 0.895, 1 - 0.9)
     print(f"comet stand-in proof: {driven.counts}; base supply/borrow and {len(assets)} collateral balances of "
           f"{len(driven.users)} accounts equal at {len(driven.blocks)} blocks")
 
@@ -114,5 +162,16 @@ def test_maker_vaults_rebuilt_from_lognotes_equal_the_vats_urns(net, tmp_path):
                 compared += 1
         assert not rows
     assert compared > 3 * len(driven.blocks)
+    last = driven.blocks[-1]
+    positions = read_positions_after_snapshot(net, tmp_path, last, "maker")
+    for ilk in ilks:
+        name = ilk.rstrip(b"\0").decode()
+        rate = net.chain.call_many([vat.functions.ilks(ilk)], last)[0][1]
+        for u in driven.users:
+            ink, art = net.chain.call_many([vat.functions.urns(ilk, u)], last)[0]
+            if (ink, art) != (0, 0):
+                assert positions.pop((name, u.lower(), name.split("-")[0])) == (ink / 1e18, 0.0)
+                assert positions.pop((name, u.lower(), "DAI")) == (0.0, art * rate / 1e45)
+    assert not positions
     print(f"maker stand-in proof: {driven.counts}; {compared} urns (ink, art, art x rate) equal at "
           f"{len(driven.blocks)} blocks")
