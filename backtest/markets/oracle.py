@@ -8,10 +8,12 @@ where a large enough move triggers a new round within the same step).
 
 from __future__ import annotations
 
+import bisect
+import math
+
 import numpy as np
 
 from backtest.config import OracleConfig
-from backtest.markets import oracle_models
 
 
 def chainlink_update(answer: np.ndarray, updated_at: np.ndarray, market: np.ndarray, now: float,
@@ -24,7 +26,13 @@ def chainlink_update(answer: np.ndarray, updated_at: np.ndarray, market: np.ndar
 
 
 class Oracles:
-    """One feed per asset, of the kind the run configures for it."""
+    """One feed per asset, of the kind the run configures for it.
+
+    OSM and TWAP read the observed history incrementally (a binary search for the OSM's source
+    time, running sums for the TWAP's integral) with the arithmetic of
+    backtest/markets/oracle_models.py, so each update is O(log T), not O(T), and gives the
+    series model's bits (tests/markets/test_oracle_incremental.py).
+    """
 
     def __init__(self, assets: list[str], config: OracleConfig, first: np.ndarray):
         get = lambda name: [config.for_asset(a, name) for a in assets]  # noqa: E731
@@ -37,7 +45,8 @@ class Oracles:
         self.chainlink = self.kind == "chainlink"
         self.lagged = np.flatnonzero(~self.chainlink)
         self.times: list[float] = []
-        self.history: list[np.ndarray] = []
+        self.history: list[list[float]] = [[] for _ in assets]      # per asset, the observed prices
+        self._area: list[list[float]] = [[] for _ in assets]        # per asset, twap's running integral
 
     def update(self, now: float, market: np.ndarray) -> np.ndarray:
         answer, updated_at, _ = chainlink_update(self.answer, self.updated_at, market, now, self.deviation,
@@ -45,19 +54,40 @@ class Oracles:
         self.answer = np.where(self.chainlink, answer, self.answer)
         self.updated_at = np.where(self.chainlink, updated_at, self.updated_at)
         if self.lagged.size and self.times:
-            times, prices = np.array(self.times), np.array(self.history)
             for a in self.lagged.tolist():
-                if self.kind[a] == "osm":
-                    value = oracle_models.osm(times, prices[:, a], self.hop[a], at=[now])[0]
-                else:
-                    start = max(now - self.window[a], times[0])
-                    value = oracle_models.twap(times, prices[:, a], now - start, at=[now])[0] if now > start \
-                        else prices[-1, a]
+                value = self._osm(a, now) if self.kind[a] == "osm" else self._twap(a, now)
                 if np.isfinite(value):
                     self.answer[a] = value
         return self.answer
 
+    def _osm(self, a: int, now: float) -> float:
+        """oracle_models.osm(times, prices, hop, at=[now])[0]: the last price at or before the hour before."""
+        hop = float(self.hop[a])
+        k = bisect.bisect_right(self.times, (math.floor(now / hop) - 1.0) * hop) - 1
+        return self.history[a][k] if k >= 0 else math.nan
+
+    def _twap(self, a: int, now: float) -> float:
+        """oracle_models.twap over [max(now - window, first), now], or the last price if that is empty."""
+        times, prices = self.times, self.history[a]
+        start = max(now - float(self.window[a]), times[0])
+        if not now > start:
+            return prices[-1]
+        window = now - start
+        since = now - window
+        if since < times[0]:
+            return math.nan
+        return (self._integral(a, now) - self._integral(a, since)) / window
+
+    def _integral(self, a: int, x: float) -> float:
+        k = min(max(bisect.bisect_right(self.times, x) - 1, 0), len(self.times) - 1)
+        return self._area[a][k] + self.history[a][k] * (x - self.times[k])
+
     def observe(self, now: float, market: np.ndarray) -> None:
         """The market price at the end of a step: what OSM and TWAP will later read."""
-        self.times.append(now)
-        self.history.append(market.copy())
+        prices = market.tolist()
+        for a, p in enumerate(prices):
+            area = self._area[a]
+            # np.cumsum's running sum, one term at a time: area[k] = Σ_{j<k} p_j (t_{j+1} - t_j)
+            area.append(area[-1] + self.history[a][-1] * (now - self.times[-1]) if area else 0.0)
+            self.history[a].append(p)
+        self.times.append(float(now))
