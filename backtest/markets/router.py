@@ -217,9 +217,14 @@ class Router:
         A sale can fetch up to `highest` and a purchase cost as little as `lowest`: a bound on a
         liquidation's profit that must never be beaten should use these, not `price`."""
         low, high = self.price.copy(), self.price.copy()
+        at = self.venue_price.tolist()                # plain floats: this runs every cascade round
         for a, vs in enumerate(self.by_asset):
-            if vs:
-                low[a], high[a] = self.venue_price[vs].min(), self.venue_price[vs].max()
+            if len(vs) == 1:
+                low[a] = high[a] = at[vs[0]]
+            elif vs:
+                quotes = [at[v] for v in vs]
+                nan = any(x != x for x in quotes)    # ndarray.min/max propagate NaN; min/max do not
+                low[a], high[a] = (math.nan, math.nan) if nan else (min(quotes), max(quotes))
         return low, high
 
     # -- between steps ------------------------------------------------------------------------
@@ -231,16 +236,16 @@ class Router:
         assets before the assets quoted in them, so a WETH-quoted pool's USD target is turned
         into WETH at WETH's new market price.
         """
-        gap = np.array([math.log(self.venue_price[v] / exo_prev[venue.asset])
-                        for v, venue in enumerate(self.venues)])
+        prev, now, at = exo_prev.tolist(), exo_now.tolist(), self.venue_price.tolist()   # plain floats, same bits
+        gap = [math.log(at[v] / prev[venue.asset]) for v, venue in enumerate(self.venues)]
         no_venue = self.pool_of < 0
         self.price[no_venue] = exo_now[no_venue]
         keep = 0.5 ** (dt / half_life) if half_life > 0 else 0.0
         for asset in self.order:
             for v in self.by_asset[asset]:
-                target = exo_now[asset] * math.exp(gap[v] * keep)
+                target = now[asset] * math.exp(gap[v] * keep)
                 q = self._quote_usd(v)
-                self.venues[v].pull_to(target / q, exo_now[asset] / q)
+                self.venues[v].pull_to(target / q, now[asset] / q)
                 self.venue_price[v] = target
             self._combine(asset)
         self.sold[:] = 0.0
