@@ -151,7 +151,7 @@ class Watchlist:
     def update(self, rows) -> None:
         """Rows whose collateral or debt changed: examined every call until the next re-anchor."""
         self._last = None
-        for i in np.atleast_1d(rows).tolist():
+        for i in ((rows,) if type(rows) is int else np.atleast_1d(rows).tolist()):   # one row per liquidation
             if not self.dirty[i]:
                 self.dirty[i] = True
                 self.dirty_rows.append(i)
