@@ -126,6 +126,20 @@ def _schedule(markets, block: int, reserves, config: RunConfig) -> list:
     return [(b, _params_at(markets, b, reserves, config)) for b in later]
 
 
+def _check_protocol_override(config: RunConfig, reserves, fee: np.ndarray) -> None:
+    """`--set protocol=compound-v2` over other protocols' markets: their protocol_fee (Aave: a share
+    of the bonus) would be read as Compound's share of *all* seized collateral. Refused unless the
+    user sets protocol_fee themselves."""
+    if config.protocol != "compound-v2" or any(k.split(".")[0] == "protocol_fee" for k, _ in config.market_overrides):
+        return
+    foreign = [(p, a, f) for (p, a), f in zip(reserves, fee) if p != "compound-v2" and f > 0]
+    if foreign:
+        p, a, f = foreign[0]
+        raise InputError(f"--set protocol=compound-v2: {p} {a} has protocol_fee {f:g} (its share of the liquidation "
+                         f"bonus), which Compound v2 would read as the share of all seized collateral sent to reserves; "
+                         f"add --set protocol_fee=0.028 (Compound's protocolSeizeShare) or the value you mean")
+
+
 def load_book(lake: Path, scenario: Scenario, config: RunConfig) -> Book:
     from backtest.engine.rules import MECHANISMS, RULES
     if config.protocol in MECHANISMS:
@@ -163,6 +177,7 @@ def load_book(lake: Path, scenario: Scenario, config: RunConfig) -> Book:
                          f"`backtest import-prices FILE --asset {missing[0]}`", file=Path(lake) / "prices", column="asset")
     mk = markets.to_pandas()
     params = _params_at(mk, block, reserves, config)
+    _check_protocol_override(config, reserves, params["protocol_fee"])
     schedule = _schedule(mk, block, reserves, config) if scenario.anchor == "absolute" else []
     if config.protocol:
         row_protocol[:] = config.protocol

@@ -108,9 +108,12 @@ class Comet:
                 taken.append((b, supplied, supplied * price[b]))
             taken = taken or [(b, 0.0, 0.0)]             # debt with no collateral: erased all the same
             total = sum(v for _, _, v in taken)
+            owed = debt                     # the rows' debt_repaid subtract to exactly 0, as the book did
             for k, (c, a, v) in enumerate(taken):
                 share = v / total if total > 0 else float(k == 0)
-                plan = Plan(b, c, debt * share, a, 0.0, 0.0, 0.0, gas * share)
+                repaid = owed if k == len(taken) - 1 else debt * share
+                owed = 0.0 if repaid >= owed else owed - repaid
+                plan = Plan(b, c, repaid, a, 0.0, 0.0, 0.0, gas * share)
                 self.rec.liquidation(step, i, plan, price, rnd, 0.0, 0.0, h, float("inf"), 0.0, agent.name,
                                      action="absorb")
                 self.rec.event(step, rnd, "comet", "absorb", account=self.book.accounts[i],

@@ -90,3 +90,20 @@ def test_both_loops_agree_and_runs_repeat():
     _, c = run(loop=replay)
     assert a.events.to_pandas().equals(b.events.to_pandas()) and a.events.to_pandas().equals(c.events.to_pandas())
     assert a.liquidations.to_pandas().equals(b.liquidations.to_pandas()) and np.array_equal(a.collateral, b.collateral)
+
+
+def test_an_absorb_of_two_collaterals_splits_the_debt_by_their_discounted_value():
+    reserves = {**RESERVES, "WBTC": (0.77, 0.05)}
+    # 5 x 2,000 x 0.895 + 0.2 x 40,000 x 0.77 = 8,950 + 6,160 = 15,110 < 16,000 owed
+    account = {"0xb": {"WETH": (5.0, 0.0), "WBTC": (0.2, 0.0), "USDC": (0.0, 16_000.0)}}
+    path = {"WETH": [2000.0] * 2, "WBTC": [40_000.0] * 2, "USDC": [1.0] * 2}
+    out = replay.replay(make_inputs("comet", reserves, account, path, (1_000.0, 2_000_000.0)), config())
+    liq = out.liquidations.to_pandas()
+    # deltaValue = (10,000 + 8,000) x 0.95 = 17,100: WBTC's share (reserves in asset order) is
+    # 8,000 x 0.95 / 17,100 of the 16,000 erased = 7,111.11
+    assert list(liq["collateral_asset"]) == ["WBTC", "WETH"] and list(liq["action"]) == ["absorb", "absorb"]
+    assert liq["debt_repaid"][0] == pytest.approx(16_000 * 7_600 / 17_100)
+    # the last row takes the exact rest, so replaying the rows onto the book leaves exactly 0 owed
+    assert liq["debt_repaid"][1] == 16_000.0 - liq["debt_repaid"][0]
+    basepaid = out.events.to_pandas().query("action == 'absorb'")["base_amount"].sum()
+    assert basepaid == pytest.approx(17_100.0)         # 16,000 of debt + 1,100 credited to the account
