@@ -13,7 +13,7 @@ FULL = {
     "replay": [dict(accounts=a, steps=s) for a in (10_000, 100_000, 1_000_000) for s in (1_440, 10_080)],
     "snapshot": [dict(n_events=10_000_000, accounts=1_000_000)],
     "decode": [dict(n_logs=1_000_000, baseline_logs=50_000)],
-    "sweep": [dict(accounts=3_000, sets=8)],
+    "sweep": [dict(accounts=100_000, sets=100)],
 }
 QUICK = {
     "replay": [dict(accounts=10_000, steps=1_440)],
@@ -30,10 +30,12 @@ BASELINES = {"replay": "whole-book numpy engine", "snapshot": "pyarrow + pandas 
 
 
 def plan(quick: bool, only: list[str] | None = None, replay_sizes: list[tuple[int, int]] | None = None,
-         baseline: bool = True) -> dict:
+         baseline: bool = True, sweep_sizes: list[tuple[int, int]] | None = None) -> dict:
     chosen = {k: list(v) for k, v in (QUICK if quick else FULL).items() if not only or k in only}
     if replay_sizes and "replay" in chosen:
         chosen["replay"] = [dict(accounts=a, steps=s) for a, s in replay_sizes]
+    if sweep_sizes and "sweep" in chosen:
+        chosen["sweep"] = [dict(sets=s, accounts=a) for s, a in sweep_sizes]
     if not baseline and "replay" in chosen:
         chosen["replay"] = [dict(size, reference=False) for size in chosen["replay"]]
     return chosen

@@ -14,6 +14,7 @@ EPILOG = """examples:
   backtest bench                                # the full table for docs/performance.md (~20 min, 2 cores)
   backtest bench --only replay --replay-size 1000000x10080 --out bench.json
   backtest bench --only replay --no-baseline    # the scaling curve: the engine alone, 10k..1M x 1,440..10,080
+  backtest bench --only sweep --sweep-size 20x100000   # 20 parameter sets on 100k accounts, 1 vs 2 workers
 """
 
 
@@ -25,6 +26,8 @@ def register(sub) -> None:
                    help="run only this bench (repeatable)")
     p.add_argument("--replay-size", action="append", default=[], metavar="ACCOUNTSxSTEPS",
                    help="replay sizes instead of the plan's, e.g. 100000x1440 (repeatable)")
+    p.add_argument("--sweep-size", action="append", default=[], metavar="SETSxACCOUNTS",
+                   help="sweep sizes instead of the plan's, e.g. 20x100000 (repeatable)")
     p.add_argument("--no-baseline", action="store_true",
                    help="replay: time the engine only (the scaling curve), not the whole-book engine")
     p.add_argument("--seed", type=int, default=0, help="seed of the synthetic books, paths, logs and events")
@@ -32,23 +35,27 @@ def register(sub) -> None:
     p.set_defaults(func=main)
 
 
-def _sizes(texts: list[str]) -> list[tuple[int, int]]:
+def _sizes(texts: list[str], flag: str = "--replay-size", form: str = "ACCOUNTSxSTEPS, e.g. 100000x1440"
+           ) -> list[tuple[int, int]]:
     sizes = []
     for text in texts:
         try:
             a, s = text.lower().split("x")
             sizes.append((int(a.replace("_", "")), int(s.replace("_", ""))))
         except ValueError:
-            raise InputError(f"--replay-size {text!r}: expected ACCOUNTSxSTEPS, e.g. 100000x1440") from None
-        if sizes[-1][0] < 1 or sizes[-1][1] < 2:
+            raise InputError(f"{flag} {text!r}: expected {form}") from None
+        if flag == "--replay-size" and (sizes[-1][0] < 1 or sizes[-1][1] < 2):
             raise InputError(f"--replay-size {text!r}: need at least 1 account and 2 steps")
+        if flag == "--sweep-size" and min(sizes[-1]) < 1:
+            raise InputError(f"--sweep-size {text!r}: need at least 1 set and 1 account")
     return sizes
 
 
 def main(args) -> int:
     from backtest.bench.run import plan, run, table
     from backtest.lake.io import atomic_path
-    cases = plan(args.quick, args.only, _sizes(args.replay_size), baseline=not args.no_baseline)
+    cases = plan(args.quick, args.only, _sizes(args.replay_size), baseline=not args.no_baseline,
+                 sweep_sizes=_sizes(args.sweep_size, "--sweep-size", "SETSxACCOUNTS, e.g. 20x100000"))
     report = run(cases, seed=args.seed, progress=lambda msg: print(f"  {msg}", file=sys.stderr, flush=True))
     report["quick"] = bool(args.quick)
     print(table(report))

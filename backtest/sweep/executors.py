@@ -1,18 +1,25 @@
 """Where tasks run: in this process, in a local process pool, or on Ray.
 
-Each worker builds one `Worker` (its lake read and cache) and then takes tasks one at a time, so
-the lake is read once per worker while the progress bar still moves task by task. Results come
-back in completion order; the sweep sorts them, so the table never depends on who ran what.
+The sweep has already loaded every parameter set's book in the calling process (to check the sets
+before any work starts); that cache is what the workers use. A local pool is forked after it is
+built (Linux), so each worker starts at once, sharing the parent's arrays copy-on-write, and never
+reads the lake; where fork is not the safe default (macOS, Windows) the pool is spawned and the
+cache is pickled to each worker once. Tasks go out one at a time to whichever worker is free, so
+the load balances itself and the progress bar moves task by task. Results come back in completion
+order; the sweep sorts them, so the table never depends on who ran what.
 """
 
 from __future__ import annotations
 
 import multiprocessing
 import os
+import sys
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from typing import Callable
 
 from backtest.errors import InputError
+from backtest.sweep import worker as worker_module
+from backtest.sweep.inputs import InputsCache
 from backtest.sweep.tasks import SweepContext, Task
 from backtest.sweep.worker import Worker, init_process, run_in_process
 
@@ -24,25 +31,38 @@ def default_workers() -> int:
     return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
 
 
-def run_serial(tasks: list[Task], context: SweepContext, on_result: OnResult) -> None:
-    worker = Worker(context)
+def run_serial(tasks: list[Task], context: SweepContext, on_result: OnResult, cache: InputsCache | None = None) -> None:
+    worker = Worker(context, cache)
     for task in tasks:
         on_result(worker.run(task))
 
 
-def run_local(tasks: list[Task], context: SweepContext, workers: int, on_result: OnResult) -> None:
-    """A spawn-started pool (no forked DuckDB or thread state); one Worker per process."""
+def start_method() -> str:
+    """fork on Linux (workers inherit the loaded books); spawn elsewhere, where fork is unsafe or absent."""
+    return "fork" if sys.platform.startswith("linux") and "fork" in multiprocessing.get_all_start_methods() \
+        else "spawn"
+
+
+def run_local(tasks: list[Task], context: SweepContext, workers: int, on_result: OnResult,
+              cache: InputsCache | None = None, method: str | None = None) -> None:
+    """A process pool of `workers`, each with one Worker holding the sweep's cache."""
     if workers <= 1 or len(tasks) <= 1:
-        return run_serial(tasks, context, on_result)
-    ctx = multiprocessing.get_context("spawn")
-    pool = ProcessPoolExecutor(max_workers=min(workers, len(tasks)), mp_context=ctx,
-                               initializer=init_process, initargs=(context,))
+        return run_serial(tasks, context, on_result, cache)
+    method = method or start_method()
+    if method == "fork":
+        worker_module.adopt(Worker(context, cache))   # before the pool forks: every worker inherits it
+        init, initargs = None, ()
+    else:
+        init, initargs = init_process, (context, cache)
+    pool = ProcessPoolExecutor(max_workers=min(workers, len(tasks)), mp_context=multiprocessing.get_context(method),
+                               initializer=init, initargs=initargs)
     try:
         futures = [pool.submit(run_in_process, t) for t in tasks]
         for fut in as_completed(futures):
             on_result(fut.result())
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
+        worker_module.adopt(None)
 
 
 def run_ray(tasks: list[Task], context: SweepContext, workers: int | None, address: str | None,
@@ -86,7 +106,8 @@ def run_ray(tasks: list[Task], context: SweepContext, workers: int | None, addre
 
 
 def execute(tasks: list[Task], context: SweepContext, on_result: OnResult, executor: str = "local",
-            workers: int | None = None, address: str | None = None) -> None:
+            workers: int | None = None, address: str | None = None, cache: InputsCache | None = None) -> None:
+    """Run `tasks`; `cache` (the sweep's, holding the books) is shared with local workers."""
     if executor not in EXECUTORS:
         raise InputError(f"unknown executor {executor!r} (known: {', '.join(EXECUTORS)})")
     if workers is not None and workers < 1:
@@ -95,4 +116,4 @@ def execute(tasks: list[Task], context: SweepContext, on_result: OnResult, execu
         return
     if executor == "ray":
         return run_ray(tasks, context, workers, address, on_result)
-    return run_local(tasks, context, workers or default_workers(), on_result)
+    return run_local(tasks, context, workers or default_workers(), on_result, cache)

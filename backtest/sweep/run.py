@@ -56,7 +56,7 @@ class SweepResult:
     tasks: int
     ran: int
     reused: int
-    lake_loads: int          # summed over workers: how often the book was read from the lake
+    lake_loads: int          # how often a book was read from the lake: by the sweep itself, plus by workers
 
 
 def effective_value(config: RunConfig, key: str, inputs: ReplayInputs):
@@ -127,7 +127,7 @@ def run_sweep(scenario: Scenario, lake: Path, out: Path, grids=(), overrides=(),
     baseline = make_config(scenario, lake, overrides, feedback=feedback)
     keys, combos = parse_grid(list(grids))
     sets = param_sets(baseline, keys, combos)
-    cache = InputsCache()                      # main process: check every set before any work starts
+    cache = InputsCache()                      # every set's book, checked before any work starts; the workers share it
     grid_values = {}
     for s in sets:
         inputs = cache.inputs(s.config, scenario)
@@ -151,8 +151,9 @@ def run_sweep(scenario: Scenario, lake: Path, out: Path, grids=(), overrides=(),
         if on_result is not None:
             on_result(result)
 
+    own_loads = cache.lake_loads
     try:
-        execute(todo, context, finished, executor=executor, workers=workers, address=address)
+        execute(todo, context, finished, executor=executor, workers=workers, address=address, cache=cache)
     finally:
         bar.close()
     results = results_table(tasks, done, keys, grid_values)
@@ -160,7 +161,7 @@ def run_sweep(scenario: Scenario, lake: Path, out: Path, grids=(), overrides=(),
     write_parquet(results, out / "results.parquet")
     write_parquet(comparison, out / "comparison.parquet")
     return SweepResult(out=out, results=results, comparison=comparison, grid_keys=keys, tasks=len(unique),
-                       ran=len(todo), reused=len(unique) - len(todo), lake_loads=sum(loads.values()))
+                       ran=len(todo), reused=len(unique) - len(todo), lake_loads=own_loads + sum(loads.values()))
 
 
 def parse_window(text: str) -> tuple[datetime, datetime]:

@@ -48,11 +48,13 @@ def bad_debt_by_collateral(inputs: ReplayInputs, outcome: Outcome) -> dict[str, 
 
 
 class Worker:
-    """Holds the context and the inputs cache for the life of a worker (process or Ray actor)."""
+    """Holds the context and the inputs cache for the life of a worker (process or Ray actor).
+    Given the sweep's own cache (already holding every set's book), it never reads the lake."""
 
-    def __init__(self, context: SweepContext):
+    def __init__(self, context: SweepContext, cache: InputsCache | None = None):
         self.context = context
-        self.cache = InputsCache()
+        self.cache = cache if cache is not None else InputsCache()
+        self.inherited_loads = self.cache.lake_loads
 
     def inputs(self, task: Task) -> ReplayInputs:
         inputs = self.cache.inputs(task.config, self.context.scenario)
@@ -73,16 +75,21 @@ class Worker:
         metrics["bad_debt_usd_by_collateral"] = bad_debt_by_collateral(inputs, outcome)
         metrics = flatten(metrics)
         return {"key": task.key, "set_id": task.set_id, "path": task.path, "metrics": metrics,
-                "worker": os.getpid(), "lake_loads": self.cache.lake_loads}
+                "worker": os.getpid(), "lake_loads": self.cache.lake_loads - self.inherited_loads}
 
 
-# The local process pool: one Worker per process, made by the pool's initializer.
+# The local process pool: one Worker per process. Forked workers inherit the parent's (adopt() before
+# the pool starts); spawned ones get it from the pool's initializer.
 _WORKER: Worker | None = None
 
 
-def init_process(context: SweepContext) -> None:
+def adopt(worker: Worker | None) -> None:
     global _WORKER
-    _WORKER = Worker(context)
+    _WORKER = worker
+
+
+def init_process(context: SweepContext, cache: InputsCache | None = None) -> None:
+    adopt(Worker(context, cache))
 
 
 def run_in_process(task: Task) -> dict:

@@ -1,0 +1,32 @@
+"""The sweep benchmark: its sizes can be chosen, and a tiny case runs both worker counts to the same table."""
+
+from backtest.bench.run import plan
+from backtest.bench.sweep import grid, run_case
+from backtest.cli import main
+
+
+def test_sweep_size_replaces_the_plans_sweep_cases_only():
+    cases = plan(quick=False, only=["sweep", "decode"], sweep_sizes=[(20, 100_000), (3, 500)])
+    assert cases["sweep"] == [dict(sets=20, accounts=100_000), dict(sets=3, accounts=500)]
+    assert cases["decode"] == plan(quick=False, only=["decode"])["decode"]
+    assert plan(quick=False, only=["sweep"])["sweep"] == [dict(accounts=100_000, sets=100)]   # the issue's size
+
+
+def test_a_malformed_sweep_size_is_one_line_and_exit_2(capsys):
+    assert main(["bench", "--only", "sweep", "--sweep-size", "20by100000"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "SETSxACCOUNTS" in err
+
+
+def test_the_grid_spreads_bonuses_from_4_to_10_percent():
+    assert grid(3) == "liquidation_bonus=0.0400,0.0700,0.1000"
+    assert grid(1) == "liquidation_bonus=0.0400"
+
+
+def test_a_tiny_sweep_bench_gives_the_same_table_on_one_and_two_workers():
+    row = run_case(accounts=400, sets=3, seed=1)
+    assert row["identical"] is True
+    assert row["tasks"] == 4                     # three bonuses and the baseline
+    assert row["lake_loads"] == 1                # read by the sweep once; the workers share it
+    assert row["speedup"] == row["reference_seconds"] / row["seconds"] > 0
+    assert row["cpu_seconds"] > 0 and row["reference_cpu_seconds"] > 0
