@@ -50,7 +50,7 @@ class Progress:
                  enabled: bool | None = None, interval: float = 0.2, clock: Callable[[], float] = time.monotonic):
         self.total, self.label, self.unit = total, label, unit
         self.stream = stream if stream is not None else sys.stderr
-        self.enabled = _is_tty(self.stream) if enabled is None else enabled
+        self.enabled = is_terminal(self.stream) if enabled is None else enabled
         self.interval, self.clock = interval, clock
         self.done = 0
         self.start = self.clock()
@@ -63,8 +63,12 @@ class Progress:
         if self.enabled and (now - self._last >= self.interval or (self.total and self.done >= self.total)):
             self._draw(now)
 
+    def line(self, elapsed: float) -> str:
+        """The status text; a command with its own notion of pace (sweep resumes) overrides it."""
+        return render(self.done, self.total, elapsed, self.label, self.unit)
+
     def _draw(self, now: float) -> None:
-        line = render(self.done, self.total, now - self.start, self.label, self.unit)
+        line = self.line(now - self.start)
         pad = max(self._width - len(line), 0)
         self.stream.write("\r" + line + " " * pad)
         self.stream.flush()
@@ -95,7 +99,8 @@ def progress(items: Iterable[T], total: int | None = None, **kwargs) -> Iterator
             bar.update()
 
 
-def _is_tty(stream) -> bool:
+def is_terminal(stream) -> bool:
+    """The one rule for every progress display: draw only when the stream is a terminal."""
     try:
         return bool(stream.isatty())
     except (AttributeError, ValueError):

@@ -1,9 +1,12 @@
-"""A one-line progress bar over tasks with an ETA, on stderr."""
+"""The sweep's progress bar: the shared bar (backtest.progress: drawn in place on a terminal,
+nothing at all when stderr is piped, redirected or a CI log) with the sweep's own line, whose ETA
+counts only the tasks run in this session (resumed ones cost nothing)."""
 
 from __future__ import annotations
 
-import sys
 import time
+
+from backtest.progress import Progress as Bar
 
 
 def clock(seconds: float | None) -> str:
@@ -29,35 +32,19 @@ def line(done: int, total: int, ran: int, elapsed: float, width: int = 24) -> st
             f"ETA {clock(eta(ran, total - done, elapsed))}")
 
 
-class Progress:
-    """Redraws in place on a terminal; elsewhere (CI logs) prints a line every 10 %."""
+class Progress(Bar):
+    """Counts tasks, `already` of them done by an earlier session; redraws on every task."""
 
-    def __init__(self, total: int, already: int = 0, stream=None, now=time.monotonic):
-        self.total, self.done, self.ran = total, already, 0
-        self.stream = stream if stream is not None else sys.stderr
-        self.now, self.start = now, now()
-        self.tty = bool(getattr(self.stream, "isatty", lambda: False)())
-        self._shown = -1
-        self._show(force=True)
+    def __init__(self, total: int, already: int = 0, stream=None, now=time.monotonic, enabled: bool | None = None):
+        super().__init__(total=total, label="sweep", unit="tasks", stream=stream, enabled=enabled, interval=0.0,
+                         clock=now)
+        self.done, self.ran = already, 0
+        if self.enabled:
+            self._draw(self.clock())
 
     def update(self, n: int = 1) -> None:
-        self.done += n
         self.ran += n
-        self._show(force=self.done == self.total)
+        super().update(n)
 
-    def _show(self, force: bool = False) -> None:
-        text = line(self.done, self.total, self.ran, self.now() - self.start)
-        if self.tty:
-            self.stream.write("\r" + text + ("\n" if self.done == self.total else ""))
-        else:
-            decile = int(10 * self.done / self.total) if self.total else 10
-            if decile == self._shown and not force:
-                return
-            self._shown = decile
-            self.stream.write(text + "\n")
-        self.stream.flush()
-
-    def close(self) -> None:
-        if self.tty and self.done != self.total:
-            self.stream.write("\n")
-            self.stream.flush()
+    def line(self, elapsed: float) -> str:
+        return line(self.done, self.total, self.ran, elapsed)

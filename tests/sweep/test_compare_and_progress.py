@@ -56,22 +56,47 @@ def test_eta_is_the_pace_of_this_sessions_tasks_times_what_is_left():
     assert clock(30.0) == "0:30" and clock(3725) == "1:02:05" and clock(None) == "--:--"
 
 
+class Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
 def test_progress_line_counts_resumed_tasks_as_done_but_not_in_the_pace():
     t = [0.0]
-    out = io.StringIO()
+    out = Terminal()
     bar = Progress(total=10, already=6, stream=out, now=lambda: t[0])
     t[0] = 8.0
     bar.update()            # 7/10 done, 1 task in 8 s this session, 3 left -> ETA 24 s
-    assert out.getvalue().splitlines()[-1] == line(7, 10, 1, 8.0)
+    assert out.getvalue().split("\r")[-1].rstrip() == line(7, 10, 1, 8.0)
     assert "7/10 tasks" in out.getvalue() and "ETA 0:24" in out.getvalue()
 
 
-def test_progress_off_a_terminal_prints_once_per_tenth():
+def test_progress_on_a_terminal_redraws_in_place_on_every_task_and_ends_the_line():
+    out = Terminal()
+    bar = Progress(total=3, stream=out, now=lambda: 0.0)
+    for _ in range(3):
+        bar.update()
+    bar.close()
+    text = out.getvalue()
+    assert text.count("\r") == 5                              # the start, three tasks, the close
+    assert text.count("\n") == 1 and text.endswith("\n")     # one line, ended once
+    assert "3/3 tasks 100%" in text.split("\r")[-1]
+
+
+def test_progress_off_a_terminal_prints_nothing():
+    # piped, redirected or a CI log: not one line (issue #8), as for every other progress bar
     out = io.StringIO()
     bar = Progress(total=100, stream=out, now=lambda: 0.0)
     for _ in range(100):
         bar.update()
-    assert len(out.getvalue().splitlines()) == 11          # 0 %, 10 %, ..., 100 %
+    bar.close()
+    assert out.getvalue() == ""
+
+
+def test_a_sweep_with_stderr_not_a_terminal_writes_nothing_to_it(sweep_lake, crash, tmp_path, capfd):
+    from backtest.sweep import run_sweep
+    run_sweep(crash, sweep_lake, tmp_path, grids=["liquidation_threshold.CRV=0.30"], workers=1)
+    assert capfd.readouterr().err == ""
 
 
 def test_bad_debt_is_credited_to_each_accounts_largest_starting_collateral():
