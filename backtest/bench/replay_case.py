@@ -36,7 +36,7 @@ def head(inputs, steps: int):
 
 def run_case(accounts: int, steps: int, seed: int = 0, reference_limit: float = 2e9,
              reference_steps: int = 1440, reference: bool = True) -> dict:
-    from backtest.engine import reference, replay
+    from backtest.engine import reference as whole_book, replay     # not `reference`: the flag below
     replay.replay(bench_inputs(500, 30, seed), CONFIG)              # imports and first-call costs out of the way
     with measured() as gen:
         inputs = bench_inputs(accounts, steps, seed)
@@ -50,7 +50,7 @@ def run_case(accounts: int, steps: int, seed: int = 0, reference_limit: float = 
     full = accounts * steps <= reference_limit or steps <= reference_steps
     ref_inputs = inputs if full else head(inputs, reference_steps)
     with measured() as ref:
-        slow = reference.replay(ref_inputs, CONFIG)
+        slow = whole_book.replay(ref_inputs, CONFIG)
     check = out if full else replay.replay(ref_inputs, CONFIG)
     row.update(reference_seconds=ref.seconds * steps / len(ref_inputs.times), reference_peak_rss_mb=ref.peak_rss_mb,
                reference_steps=len(ref_inputs.times), reference_extrapolated=not full,

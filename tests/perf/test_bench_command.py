@@ -33,3 +33,20 @@ def test_a_malformed_replay_size_is_one_line_and_exit_2(capsys):
     assert main(["bench", "--only", "replay", "--replay-size", "1000by1440"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "ACCOUNTSxSTEPS" in err
+
+
+def test_without_baseline_the_replay_case_times_the_engine_alone(monkeypatch):
+    # The scaling curve (--no-baseline) must not run the whole-book engine: at 1M x 10,080 that
+    # is ~25 minutes. Its replay is replaced here by one that fails if called.
+    from backtest.bench import replay_case
+    from backtest.engine import reference
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("the whole-book engine ran")
+
+    monkeypatch.setattr(reference, "replay", refuse)
+    row = replay_case.run_case(2_000, 60, reference=False)
+    assert row["accounts"] == 2_000 and row["steps"] == 60 and row["seconds"] > 0
+    assert "reference_seconds" not in row and "speedup" not in row
+    with __import__("pytest").raises(AssertionError, match="whole-book"):
+        replay_case.run_case(2_000, 60, reference=True)
