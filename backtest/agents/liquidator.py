@@ -122,13 +122,14 @@ def best_plan(coll: np.ndarray, debt: np.ndarray, hf: float, price: np.ndarray, 
     tries, tops = [], []
     if not seizable:
         return None
-    terms = rules.terms
+    terms, highs = rules.terms, {}
     for d, x in enumerate(owed):
         if not x > 0:
             continue
         low = venues.purchase_floor(asset_of[d])
         for c in seizable:
-            high = venues.sale_ceiling(asset_of[c])
+            a = asset_of[c]
+            high = highs[a] if a in highs else highs.setdefault(a, venues.sale_ceiling(a))
             for size in sizes:
                 repay, taken, fee = terms(hf, d, c, coll, debt, price, params, size)
                 if repay > 0:

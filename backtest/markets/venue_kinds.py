@@ -168,7 +168,9 @@ class V3Pool:
         return float(res.amount_in_used) / 10.0 ** self.base_decimals
 
     def buy_marginal(self, y: float) -> float:
-        done = self._buy(y) if y > 0 else (self.state.sqrt_price, 0.0)
+        if not y > 0:                        # the current price: no state to build (the router asks often)
+            return self.mid() / (1.0 - self.fee)
+        done = self._buy(y)
         if done is None:
             return math.inf
         return self.mid(replace(self.state, sqrt_price=done[0])) / (1.0 - self.fee)
