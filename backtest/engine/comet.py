@@ -1,9 +1,12 @@
 """Comet (Compound v3) in the replay: absorb, then buyCollateral out of the protocol's inventory.
 
 An account is absorbable when Σ collateral x price x liquidateCollateralFactor < its base debt
-(the markets table's `liquidation_threshold` of a comet row). `absorb` is not a profit decision:
-the first bot whose latency has passed does it and pays the gas (the absorber earns only
-liquidatorPoints). All collateral moves to the protocol; the account's debt is erased and it is
+(the markets table's `liquidation_threshold` of a comet row). `absorb` pays nothing by itself (the
+absorber earns only liquidatorPoints): by default (`absorb = "when_buying_pays"`) a bot absorbs
+when buying that collateral back at the store-front price and selling it into the venues would
+pay for the absorb's gas and the purchase's; with `absorb = "always"` (a protocol-run absorber)
+the leanest bot whose latency has passed absorbs every absorbable account and pays the gas.
+All collateral moves to the protocol; the account's debt is erased and it is
 credited collateral value x liquidationFactor (`1 - liquidation_bonus` of the comet row); a
 surplus becomes the account's base supply (kept here, outside the loan book), a shortfall is
 paid by the reserves. Keepers then `buyCollateral` at the store-front price
@@ -30,6 +33,9 @@ from backtest.errors import InputError
 from backtest.protocols import comet as comet_math
 
 
+ABSORB_POLICIES = ("when_buying_pays", "always")
+
+
 @dataclass(frozen=True)
 class CometParams:
     """Market-wide Comet parameters (the per-asset factors are in the markets table). A scenario's
@@ -38,6 +44,7 @@ class CometParams:
     target_reserves: float = 5_000_000.0      # cUSDCv3 targetReserves at launch, base units
     reserves: float = 3_000_000.0             # reserves when the replay starts (not in the lake: an assumption)
     absorb_gas: float = 250_000.0             # gas units of absorb() for one account
+    absorb: str = "when_buying_pays"          # or "always": a protocol-run absorber that does not ask
 
     @classmethod
     def from_spec(cls, spec: dict, source="scenario") -> "CometParams":
@@ -45,6 +52,8 @@ class CometParams:
         p = cls(**spec_table(spec, "comet", known, source))
         if not 0 <= p.store_front_price_factor <= 1:
             raise InputError("must be within [0, 1]", file=source, column="comet.store_front_price_factor")
+        if p.absorb not in ABSORB_POLICIES:
+            raise InputError(f"must be one of {', '.join(ABSORB_POLICIES)}", file=source, column="comet.absorb")
         return p
 
 
@@ -82,11 +91,11 @@ class Comet:
         changed = []
         b, cols = self.base, self.collateral_cols
         for i, h, rnd, w in zip(rows.tolist(), hf.tolist(), rounds.tolist(), waited.tolist()):
-            agent = first_ready(self.agents, w)
-            if agent is None:
-                continue
             amounts = self.coll[i, cols].copy()
             lf = 1.0 - params.bonus[cols]
+            agent = self._absorber(amounts, lf, price, w, gas_usd_per_unit)
+            if agent is None:
+                continue
             debt = float(self.debt[i, b])
             supplied = float(self.coll[i, b])            # a base supply is netted into the balance
             out = comet_math.absorb([supplied - debt], price[b], amounts[None, :], price[cols], lf)
@@ -122,6 +131,26 @@ class Comet:
                                cost_usd=0.0, proceeds_usd=0.0, gas_usd=gas * share, profit_usd=-gas * share,
                                liquidator=agent.name)
         return changed
+
+    def _absorber(self, amounts, lf, price, waited, gas_usd_per_unit):
+        """Who absorbs this account now, if anyone (see the module docstring)."""
+        if self.p.absorb == "always":
+            return first_ready(self.agents, waited)
+        if self.reserves >= self.p.target_reserves:
+            return None                                 # NotForSale: nothing to buy back afterwards
+        b, asset_of, gross, outlay = self.base, self.book.reserve_asset, 0.0, 0.0
+        for c, q, f in zip(self.collateral_cols, amounts.tolist(), lf.tolist()):
+            if q <= 0:
+                continue
+            base_amount = q * price[c] * (1.0 - self.p.store_front_price_factor * (1.0 - f)) / price[b]
+            cost = self.venues.buy_quote(asset_of[b], base_amount)
+            gain = self.venues.sell_quote(asset_of[c], q) - cost
+            if gain > 0:
+                gross, outlay = gross + gain, outlay + cost
+        if gross <= 0:
+            return None
+        chosen = keeper(self.agents, gross, outlay, waited, gas_usd_per_unit, extra_gas_units=self.p.absorb_gas)
+        return chosen[0] if chosen else None
 
     def trade(self, step, now, rnd, price, params, gas_usd_per_unit) -> int:
         """At most one buyCollateral per asset per round, the size that pays best, if any pays."""

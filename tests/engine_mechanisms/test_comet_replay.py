@@ -58,7 +58,8 @@ def test_the_sale_moves_the_pool_like_any_liquidation():
 
 
 def test_nothing_is_for_sale_once_reserves_reach_the_target():
-    _, out = run(spec={"comet": {"reserves": 5_100_000.0}})   # 5,100,000 - 19,000 >= 5,000,000 target
+    # a protocol-run absorber absorbs anyway; 5,100,000 - 19,000 >= 5,000,000 target: no buyCollateral
+    _, out = run(spec={"comet": {"reserves": 5_100_000.0, "absorb": "always"}})
     assert (out.events["action"].to_pylist()) == ["absorb"]
     assert out.protocols["comet_inventory_usd"] == pytest.approx(10 * 2000.0)
     assert out.protocols["comet_reserves_loss_usd"] == 0.0      # 10 WETH still worth 20,000 >= 19,000 paid
@@ -68,15 +69,25 @@ def test_unsold_inventory_that_falls_in_value_is_the_reserves_loss():
     # No venue depth to sell into (a 0.001 WETH pool) and WETH halves: the 10 WETH the protocol holds
     # are worth 10 x 1,000 = 10,000 against 19,000 paid out: loss 9,000.
     path = {"WETH": [2000.0, 1500.0, 1000.0], "USDC": [1.0] * 3}
-    inputs, out = run(pool=(0.001, 2.0), path=path)
+    inputs, out = run(pool=(0.001, 2.0), path=path, spec={"comet": {"absorb": "always"}})
     assert out.events["action"].to_pylist() == ["absorb"]
     assert out.protocols["comet_reserves_loss_usd"] == pytest.approx(9_000.0)
     assert out.steps.to_pandas()["bad_debt_usd"].iloc[-1] == pytest.approx(9_000.0)
 
 
+def test_a_profit_seeking_bot_absorbs_only_when_buying_the_collateral_back_pays():
+    # no depth to sell into, or nothing for sale (reserves above target): the account stays
+    # underwater, and its own shortfall is the bad debt: 18,000 - 10 x 1,000 = 8,000 at the end
+    path = {"WETH": [2000.0, 1500.0, 1000.0], "USDC": [1.0] * 3}
+    for pool, spec in [((0.001, 2.0), None), ((1_000.0, 2_000_000.0), {"comet": {"reserves": 5_100_000.0}})]:
+        _, out = run(pool=pool, path=path, spec=spec)
+        assert out.events.num_rows == 0 and out.debt.sum() == 18_000.0
+        assert out.steps.to_pandas()["bad_debt_usd"].iloc[-1] == pytest.approx(8_000.0)
+
+
 def test_collateral_units_are_conserved_account_inventory_sold():
     for pool in [(1_000.0, 2_000_000.0), (0.001, 2.0), (30.0, 60_000.0)]:
-        inputs, out = run(pool=pool)
+        inputs, out = run(pool=pool, spec={"comet": {"absorb": "always"}})
         ev = out.events.to_pandas()
         bought = ev.loc[ev["action"] == "buyCollateral", "amount"].sum()
         left = out.collateral[:, inputs.book.assets.index("WETH")].sum()

@@ -27,6 +27,7 @@ CASES = {
     "two competing liquidators": ("stylised-eth-crash", ("liquidator.gas_units=900000", "liquidator.name=heavy")),
     # Comet absorbs and buyCollateral, Maker barks, takes and redos with venues too thin to clear them all
     "comet and maker, thin pools": ("stylised-eth-crash", ("pool_depth_scale=0.02",)),
+    "keeper drought: comet absorbs always, maker redos": ("stylised-keeper-drought", ()),
 }
 
 
