@@ -4,7 +4,7 @@ The sweep has already loaded every parameter set's book in the calling process (
 before any work starts); that cache is what the workers use. A local pool is forked after it is
 built (Linux), so each worker starts at once, sharing the parent's arrays copy-on-write, and never
 reads the lake; where fork is not the safe default (macOS, Windows) the pool is spawned and the
-cache is pickled to each worker once. Tasks go out one at a time to whichever worker is free, so
+cache is pickled to each worker once; Ray actors get it from the object store. Tasks go out one at a time to whichever worker is free, so
 the load balances itself and the progress bar moves task by task. Results come back in completion
 order; the sweep sorts them, so the table never depends on who ran what.
 """
@@ -44,11 +44,11 @@ def start_method() -> str:
 
 
 def run_local(tasks: list[Task], context: SweepContext, workers: int, on_result: OnResult,
-              cache: InputsCache | None = None, method: str | None = None) -> None:
+              cache: InputsCache | None = None) -> None:
     """A process pool of `workers`, each with one Worker holding the sweep's cache."""
     if workers <= 1 or len(tasks) <= 1:
         return run_serial(tasks, context, on_result, cache)
-    method = method or start_method()
+    method = start_method()
     if method == "fork":
         worker_module.adopt(Worker(context, cache))   # before the pool forks: every worker inherits it
         init, initargs = None, ()
@@ -66,9 +66,10 @@ def run_local(tasks: list[Task], context: SweepContext, workers: int, on_result:
 
 
 def run_ray(tasks: list[Task], context: SweepContext, workers: int | None, address: str | None,
-            on_result: OnResult) -> None:
-    """One Ray actor per worker. Joins a running Ray (in this process or at --address), else
-    starts a local one and stops it at the end."""
+            on_result: OnResult, cache: InputsCache | None = None) -> None:
+    """One Ray actor per worker, each given the sweep's cache through the object store (so no
+    node reads the lake). Joins a running Ray (in this process or at --address), else starts a
+    local one and stops it at the end."""
     try:
         import ray
         from ray.exceptions import RayTaskError
@@ -86,7 +87,8 @@ def run_ray(tasks: list[Task], context: SweepContext, workers: int | None, addre
         n = max(1, min(n, len(tasks)))
         remote_worker = ray.remote(num_cpus=1)(Worker)
         context_ref = ray.put(context)
-        actors = [remote_worker.remote(context_ref) for _ in range(n)]
+        cache_ref = ray.put(cache) if cache is not None else None     # the books, from the object store
+        actors = [remote_worker.remote(context_ref, cache_ref) for _ in range(n)]
         pool = ActorPool(actors)
         for t in tasks:
             pool.submit(lambda actor, task: actor.run.remote(task), t)
@@ -107,7 +109,7 @@ def run_ray(tasks: list[Task], context: SweepContext, workers: int | None, addre
 
 def execute(tasks: list[Task], context: SweepContext, on_result: OnResult, executor: str = "local",
             workers: int | None = None, address: str | None = None, cache: InputsCache | None = None) -> None:
-    """Run `tasks`; `cache` (the sweep's, holding the books) is shared with local workers."""
+    """Run `tasks`; `cache` (the sweep's, holding the books) is shared with the workers."""
     if executor not in EXECUTORS:
         raise InputError(f"unknown executor {executor!r} (known: {', '.join(EXECUTORS)})")
     if workers is not None and workers < 1:
@@ -115,5 +117,5 @@ def execute(tasks: list[Task], context: SweepContext, on_result: OnResult, execu
     if not tasks:
         return
     if executor == "ray":
-        return run_ray(tasks, context, workers, address, on_result)
+        return run_ray(tasks, context, workers, address, on_result, cache)
     return run_local(tasks, context, workers or default_workers(), on_result, cache)
