@@ -132,7 +132,7 @@ def best_plan(coll: np.ndarray, debt: np.ndarray, hf: float, price: np.ndarray, 
             high = highs[a] if a in highs else highs.setdefault(a, venues.sale_ceiling(a))
             for size in sizes:
                 repay, taken, fee = terms(hf, d, c, coll, debt, price, params, size)
-                if repay > 0:
+                if not repay <= 0:                      # as the full search: a NaN repay is a try
                     repay, taken, fee = float(repay), float(taken), float(fee)
                     tries.append((d, c, repay, taken, fee))
                     sold = taken - fee
