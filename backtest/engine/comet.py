@@ -90,9 +90,12 @@ class Comet:
             return []
         changed = []
         b, cols = self.base, self.collateral_cols
-        for i, h, rnd, w in zip(rows.tolist(), hf.tolist(), rounds.tolist(), waited.tolist()):
+        lf = 1.0 - params.bonus[cols]
+        worth = self._worth_a_look(rows, lf, price, gas_usd_per_unit)
+        for i, h, rnd, w, look in zip(rows.tolist(), hf.tolist(), rounds.tolist(), waited.tolist(), worth.tolist()):
+            if not look:
+                continue
             amounts = self.coll[i, cols].copy()
-            lf = 1.0 - params.bonus[cols]
             agent = self._absorber(amounts, lf, price, w, gas_usd_per_unit)
             if agent is None:
                 continue
@@ -131,6 +134,19 @@ class Comet:
                                cost_usd=0.0, proceeds_usd=0.0, gas_usd=gas * share, profit_usd=-gas * share,
                                liquidator=agent.name)
         return changed
+
+    def _worth_a_look(self, rows, lf, price, gas_usd_per_unit) -> np.ndarray:
+        """False where buying the collateral back cannot pay even at the venues' best mid prices with
+        no fee or impact (real fills are never better): an exact filter before quoting each account."""
+        if self.p.absorb == "always" or not len(rows):
+            return np.ones(len(rows), dtype=bool)
+        low, high = self.venues.mid_range()
+        cols, asset_of, b = self.collateral_cols, self.book.reserve_asset, self.base
+        unit = price[cols] * (1.0 - self.p.store_front_price_factor * (1.0 - lf))
+        per_unit = np.maximum(high[asset_of[cols]] - unit / price[b] * low[asset_of[b]], 0.0)
+        bound = self.coll[np.ix_(rows, cols)] @ per_unit
+        gas = min(gas_usd_per_unit * (a.gas_units + self.p.absorb_gas) for a in self.agents)
+        return (bound > 0) & (bound - gas >= min(a.min_profit_usd for a in self.agents))
 
     def _absorber(self, amounts, lf, price, waited, gas_usd_per_unit):
         """Who absorbs this account now, if anyone (see the module docstring)."""

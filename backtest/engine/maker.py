@@ -179,6 +179,7 @@ class Maker:
     def trade(self, step, now, rnd, price, params, gas_usd_per_unit) -> int:
         """Each open auction, by id: a redo if it needs one, else the best take if one pays."""
         done, d, asset_of = 0, self.dai, self.book.reserve_asset
+        low, high = self.venues.mid_range() if self.auctions else (None, None)
         for a in list(self.auctions):
             ilk, c = self._ilk(a.coll), a.coll
             dur = now - a.tic
@@ -200,6 +201,8 @@ class Maker:
                                    cost_usd=0.0, proceeds_usd=0.0, gas_usd=gas, profit_usd=coin * price[d] - gas,
                                    liquidator=agent.name)
                 continue
+            if high[asset_of[c]] <= unit * low[asset_of[d]]:
+                continue              # dearer than the best venue's mid: no take can pay (an exact filter)
             chost = ilk.dust * (1.0 + params.bonus[c])
             best = None
             for size in self.agents[0].sizes:
