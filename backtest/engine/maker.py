@@ -99,7 +99,6 @@ class Auction:
     lot: float          # collateral still for sale
     top: float          # starting price, DAI per unit
     tic: float          # start (or last redo), seconds
-    uncovered: float = 0.0
 
 
 class Maker:
