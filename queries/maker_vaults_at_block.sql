@@ -31,8 +31,8 @@ rates AS (
 SELECT
     'maker' AS protocol,
     u.ilk,
-    -- the ilk's name: bytes32 text, NUL-padded on the right
-    rtrim(decode(unhex(substr(u.ilk, 3)))::VARCHAR, chr(0)) AS ilk_name,
+    -- the ilk's name: bytes32 text, NUL-padded on the right (the hex itself if it is not UTF-8)
+    coalesce(rtrim(try(decode(unhex(substr(u.ilk, 3)))::VARCHAR), chr(0)), u.ilk) AS ilk_name,
     u.urn,
     u.ink::VARCHAR AS ink_raw,
     u.art::VARCHAR AS art_raw,

@@ -40,3 +40,16 @@ def encode_log(event: Event, values: dict, *, address: str, block: int, log_inde
 def abi_of(event: Event) -> dict:
     return {"type": "event", "name": event.name, "anonymous": False,
             "inputs": [{"name": p.name, "type": p.type, "indexed": p.indexed} for p in event.params]}
+
+
+def encode_note(note, values: dict, *, address: str, block: int, log_index: int, tx: int = 0) -> dict:
+    """A DSNote log as the Vat emits it: topic0 = selector + 28 zero bytes, topics 1-3 = calldata words
+    1-3, data = ABI bytes of the first 224 bytes of calldata (makerdao/dss src/vat.sol `note`)."""
+    calldata = note.topic0[:4] + encode([p.type for p in note.params], [values[p.name] for p in note.params])
+    payload = calldata[:224].ljust(224, b"\0")
+    words = [calldata[4 + 32 * i:36 + 32 * i].ljust(32, b"\0") for i in range(3)]
+    data = (32).to_bytes(32, "big") + (224).to_bytes(32, "big") + payload
+    return {"address": address, "topics": ["0x" + note.topic0.hex()] + ["0x" + w.hex() for w in words],
+            "data": "0x" + data.hex(), "blockNumber": hex(block), "transactionIndex": hex(tx),
+            "logIndex": hex(log_index), "transactionHash": "0x" + (block * 1000 + log_index).to_bytes(32, "big").hex(),
+            "blockHash": "0x" + block.to_bytes(32, "big").hex(), "removed": False}

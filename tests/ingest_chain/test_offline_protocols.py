@@ -3,15 +3,21 @@ a node returns them) and the decoded tables and the at-block SQL are checked on 
 
 from __future__ import annotations
 
-from backtest.ingest.events import BY_TABLE
+import numpy as np
+import pytest
+from eth_abi import decode as abi_decode
+
+from backtest.ingest.comet import accrued_indexes, present_values
+from backtest.ingest.events import BY_TABLE, NOTES, NOTES_BY_TABLE
+from backtest.ingest.lognote import decode_note
 from backtest.ingest.logs import logs_to_table, write_range
 from backtest.ingest.pipeline import decode_source, merge_contracts
 from backtest.ingest.sources import _row
 from backtest.ingest.tables import chain_query, connect_chain
-from tests.ingest_chain.logmaker import encode_log
+from tests.ingest_chain.logmaker import encode_log, encode_note, random_value
 
 E18 = 10**18
-CTOKEN, COMET, DOG, CLIP = ("0x" + c * 40 for c in "1234")
+CTOKEN, COMET, DOG, CLIP, VAT = ("0x" + c * 40 for c in "12345")
 A, B, C, X, U, K, WETH = ("0x" + c * 40 for c in "abcdef7")
 
 
@@ -24,7 +30,10 @@ class Logs:
     def add(self, table, address, block, **values):
         i = self.index.get(block, 0)
         self.index[block] = i + 1
-        self.logs.append(encode_log(BY_TABLE[table], values, address=address, block=block, log_index=i))
+        if table in NOTES_BY_TABLE:
+            self.logs.append(encode_note(NOTES_BY_TABLE[table], values, address=address, block=block, log_index=i))
+        else:
+            self.logs.append(encode_log(BY_TABLE[table], values, address=address, block=block, log_index=i))
 
 
 def lake_of(tmp_path, logs, rows, sources):
@@ -136,3 +145,84 @@ def test_maker_open_auctions(tmp_path):
     assert open_at(11) == [("1", 1000.0, 10.0, ilk_hex)]
     assert open_at(13) == [("1", 400.0, 4.0, ilk_hex), ("2", 50.0, 1.0, None)]   # id 2 had no Bark here
     assert open_at(20) == [("1", 400.0, 4.0, ilk_hex)]                            # id 2 paid off: tab 0
+
+
+@pytest.mark.parametrize("note", NOTES, ids=lambda n: n.table)
+def test_every_vat_note_decodes_like_eth_abi_on_its_calldata(note):
+    rng = np.random.default_rng(len(note.table))
+    values = [{p.name: random_value(rng, p.type, i if i < 2 else 2) for p in note.params} for i in range(12)]
+    logs = [encode_note(note, v, address=VAT, block=10 + i, log_index=0) for i, v in enumerate(values)]
+    rows = decode_note(logs_to_table(logs, 1), note, [bytes.fromhex(VAT[2:])]).to_pylist()
+    assert len(rows) == 12
+    for row, log in zip(rows, logs):
+        calldata = bytes.fromhex(log["data"][2:])[64:]
+        want = abi_decode([p.type for p in note.params], calldata[4:4 + 32 * len(note.params)])
+        for p, w in zip(note.params, want):
+            got = row[p.name]
+            got = bytes.fromhex(got[2:]) if p.type == "bytes32" else int(got) if p.type.startswith(("int", "uint")) \
+                else got
+            assert got == (w.lower() if p.type == "address" else w), (p.name, p.type)
+    # the same selector from another contract, or a normal event with that topic0, is not this call
+    assert decode_note(logs_to_table(logs, 1), note, [bytes.fromhex(DOG[2:])]).num_rows == 0
+
+
+def test_maker_vaults_from_vat_notes(tmp_path):
+    L, E27 = Logs(), 10**27
+    eth, wbtc = b"ETH-A".ljust(32, b"\0"), b"WBTC-A".ljust(32, b"\0")
+    L.add("maker_vat_init", VAT, 1, ilk=eth)
+    L.add("maker_vat_frob", VAT, 2, i=eth, u=A, v=A, w=A, dink=10 * E18, dart=5_000 * E18)
+    L.add("maker_vat_frob", VAT, 2, i=eth, u=B, v=B, w=B, dink=3 * E18, dart=1_000 * E18)
+    L.add("maker_vat_fold", VAT, 3, i=eth, u=X, rate=E27 // 10)             # rate 1.1
+    L.add("maker_vat_frob", VAT, 4, i=eth, u=A, v=A, w=A, dink=-2 * E18, dart=-1_000 * E18)
+    L.add("maker_vat_fork", VAT, 5, ilk=eth, src=A, dst=C, dink=E18, dart=500 * E18)
+    L.add("maker_vat_grab", VAT, 6, i=eth, u=B, v=X, w=X, dink=-3 * E18, dart=-1_000 * E18)  # B liquidated whole
+    L.add("maker_vat_fold", VAT, 7, i=eth, u=X, rate=-E27 // 100)           # a negative fee: rate 1.09
+    L.add("maker_vat_frob", VAT, 8, i=wbtc, u=A, v=A, w=A, dink=E18, dart=100 * E18)  # no init in the lake
+    con = lake_of(tmp_path, L, [_row("maker", "vat", VAT)], ["maker"])
+    at = lambda b: {(r["ilk_name"], r["urn"]): (r["ink_raw"], r["art_raw"], r["rate_raw"], r["debt_wad"])  # noqa: E731
+                    for r in chain_query(con, "maker_vaults_at_block", {"block": b}).to_pylist()}
+    # block 3: A 10 ink, 5,000 art at rate 1.1: debt 5,500 DAI; B 3 ink, 1,000 art: 1,100
+    assert at(3) == {("ETH-A", A): (str(10 * E18), str(5_000 * E18), str(11 * E27 // 10), str(5_500 * E18)),
+                     ("ETH-A", B): (str(3 * E18), str(1_000 * E18), str(11 * E27 // 10), str(1_100 * E18))}
+    # block 8: A 10 - 2 - 1 = 7 ink, 5,000 - 1,000 - 500 = 3,500 art at 1.09: 3,815 DAI; C 1 ink, 500 art:
+    # 545 DAI; B gone; WBTC-A's rate is unknown (no init): NULL, not 1.0
+    got = at(8)
+    assert got[("ETH-A", A)] == (str(7 * E18), str(3_500 * E18), str(109 * E27 // 100), str(3_815 * E18))
+    assert got[("ETH-A", C)][3] == str(545 * E18) and ("ETH-A", B) not in got
+    assert got[("WBTC-A", A)] == (str(E18), str(100 * E18), None, None)
+
+
+def test_comet_index_accrual_and_present_value():
+    # 1e15 supply index, 3.17e-10/s (about 1 % a year) for 86,400 s: 1e15 * (317e6 * 86,400) / 1e18
+    # = 27,388,800,000 added -> 1,000,027,388,800,000
+    assert accrued_indexes(10**15, 10**15, 317_000_000, 634_000_000, 86_400) == \
+        (1_000_027_388_800_000, 1_000_054_777_600_000)
+    assert accrued_indexes(10**15, 2 * 10**15, 5, 5, 0) == (10**15, 2 * 10**15)
+    # principal 1,000e6 at index 1.0000273888 -> 1,000,027,388 (rounded down); a borrow of principal
+    # -500e6 at 1.0000547776 -> 500,027,388
+    assert present_values(1_000 * 10**6, 1_000_027_388_800_000, 10**15) == (1_000_027_388, 0)
+    assert present_values(-500 * 10**6, 10**15, 1_000_054_777_600_000) == (0, 500_027_388)
+
+
+def test_snapshot_without_rpc_writes_comet_collateral_and_maker_vaults_and_says_what_is_missing(tmp_path, capsys):
+    from backtest.cli import main as cli
+    from backtest.lake.io import read_table
+    L, cm = Logs(), "comet_comet_"
+    L.add(cm + "supply_collateral", COMET, 5, **{"from": A, "dst": A, "asset": WETH, "amount": 5 * E18})
+    L.add(cm + "supply", COMET, 6, **{"from": A, "dst": A, "amount": 1000 * 10**6})
+    L.add("maker_vat_init", VAT, 6, ilk=b"ETH-A".ljust(32, b"\0"))
+    L.add("maker_vat_frob", VAT, 7, i=b"ETH-A".ljust(32, b"\0"), u=B, v=B, w=B, dink=2 * E18, dart=900 * E18)
+    lake_of(tmp_path, L, [_row("comet", "comet", COMET), _row("comet", "collateral", WETH, asset=WETH, symbol="WETH",
+                                                                  decimals=18), _row("maker", "vat", VAT)],
+            ["comet", "maker"])
+    import pyarrow as pa
+    from backtest.ingest.tables import BLOCKS
+    from backtest.lake.io import write_parquet
+    write_parquet(pa.table({"block_number": [9], "timestamp": [1_700_000_000], "block_hash": ["0x"]}, schema=BLOCKS),
+                  tmp_path / "blocks" / "ethereum.parquet")
+    assert cli(["snapshot", "--block", "9", "--lake", str(tmp_path)]) == 0
+    assert "comet: base balances need --rpc" in capsys.readouterr().out
+    rows = {(r["protocol"], r["market"], r["account"], r["asset"]): (r["collateral"], r["debt"])
+            for r in read_table(tmp_path, "positions").to_pylist()}
+    assert rows == {("comet", "ethereum", A, "WETH"): (5.0, 0.0),
+                    ("maker", "ETH-A", B, "ETH"): (2.0, 0.0), ("maker", "ETH-A", B, "DAI"): (0.0, 900.0)}
