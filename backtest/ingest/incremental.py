@@ -1,13 +1,16 @@
 """Decode only the log files not decoded yet, and keep each decoded table equal to a full rebuild.
 
 A decoded table stays one file per network (`<table>/<network>.parquet`), in chain order. A manifest
-per (network, source) in `<lake>/.ingest/` records, for every log file already decoded, its name, size
-and modification time, plus a key of the source's contracts and event definitions. On a run:
+per (network, source) in `<lake>/.ingest/` records, for every log file already decoded, its name, size,
+content hash and block range, plus a key of the source's contracts and event definitions. On a run:
 
 - a log file that is new or changed (an overlapping window merged into it) is decoded, and the rows
   its block range held before are dropped from the tables first (so nothing appears twice);
 - a log file that is gone (merged into another) has its range dropped the same way;
 - a changed contract set or event list (a new Aave reserve's aTokens) means a full rebuild.
+
+Log files of one network never overlap in a lake (logs.write_range merges them), which is what makes a
+file's block range the exact set of rows it contributes.
 
 Only tables that gained or lost rows are rewritten (atomically), then the manifest (atomically): a
 crash between the two re-decodes the same files next time, with the same result.
@@ -24,6 +27,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from backtest.ingest.checkpoint import merge
 from backtest.ingest.decode import decode
 from backtest.ingest.events import Note, events_of, notes_of
 from backtest.ingest.lognote import decode_note
@@ -115,8 +119,8 @@ def decode_incremental(lake: Path, network: str, source: str, by_kind: dict[str,
     now = {p.name: (p, lo, hi) for p, lo, hi in files}
     prints = {p.name: _fingerprint(p) for p, _, _ in files}
     stale = [(p, lo, hi) for p, lo, hi in files if done.get(p.name, [None])[:2] != prints[p.name]]
-    gone = [(v[2], v[3]) for name, v in done.items() if name not in now or now[name][0] in {s[0] for s in stale}]
-    drop = [(lo, hi) for _, lo, hi in stale] + gone
+    gone = [(v[2], v[3]) for name, v in done.items() if name not in now]
+    drop = merge([(lo, hi) for _, lo, hi in stale] + gone)
     new_parts: dict[str, list[pa.Table]] = {d.table: [] for d in defs}
     for p, _lo, _hi in stale:
         for name, t in _decode_file(p, defs, by_kind).items():
@@ -128,7 +132,7 @@ def decode_incremental(lake: Path, network: str, source: str, by_kind: dict[str,
         path = table_path(lake, d.table, network)
         empty = _decoder(d)(LOGS.empty_table(), d, [])
         old = empty if full else pq.read_table(path).cast(empty.schema)
-        kept = old if full else _drop_ranges(old, _merge(drop))
+        kept = old if full else _drop_ranges(old, drop)
         changed = full or kept.num_rows != old.num_rows or bool(new_parts[d.table])
         if changed:
             table = pa.concat_tables([kept, *new_parts[d.table]]) if new_parts[d.table] else kept
@@ -144,12 +148,3 @@ def decode_incremental(lake: Path, network: str, source: str, by_kind: dict[str,
         tmp.write_text(json.dumps(record, indent=1, sort_keys=True))
     return counts
 
-
-def _merge(ranges: list[tuple[int, int]]) -> list[tuple[int, int]]:
-    out: list[list[int]] = []
-    for lo, hi in sorted(ranges):
-        if out and lo <= out[-1][1] + 1:
-            out[-1][1] = max(out[-1][1], hi)
-        else:
-            out.append([lo, hi])
-    return [(lo, hi) for lo, hi in out]
