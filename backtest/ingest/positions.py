@@ -38,6 +38,7 @@ def raw_positions(con, block: int, ts: int, protocols=None) -> dict[str, pa.Tabl
 
 
 def _symbol_of(con) -> dict[str, tuple[str, int]]:
+    """address -> (symbol, decimals) of every contract row (a Comet's row carries its base token's)."""
     rows = con.sql("SELECT address, symbol, decimals FROM contracts").fetchall()
     return {a: (s or a, 18 if d is None else int(d)) for a, s, d in rows}
 
@@ -73,9 +74,10 @@ def comet_positions(con, block: int, ts: int, market: str, rpc=None) -> tuple[pa
     when = datetime.fromtimestamp(ts, tz=timezone.utc)
     meta = _symbol_of(con)
     raw = [r for r in chain_query(con, "comet_positions_at_block", {"block": block}).to_pylist() if r["asset"]]
-    parts = [_rows("comet", market, [r["account"] for r in raw], [meta.get(r["asset"], (r["asset"], 18))[0] for r in raw],
-                   [int(r["collateral_raw"]) / 10 ** meta.get(r["asset"], (None, 18))[1] for r in raw],
-                   [0.0] * len(raw), block, when)]
+    asset = [meta.get(r["asset"], (r["asset"], 18)) for r in raw]      # collateral rows name each asset
+    parts = [_rows("comet", market, [r["account"] for r in raw], [s for s, _ in asset],
+                   [int(r["collateral_raw"]) / 10**d for r, (_, d) in zip(raw, asset)], [0.0] * len(raw),
+                   block, when)]
     note = None
     if rpc is None:
         if con.sql("SELECT count(*) FROM comet_comet_supply").fetchall()[0][0]:
