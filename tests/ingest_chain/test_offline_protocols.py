@@ -226,3 +226,34 @@ def test_snapshot_without_rpc_writes_comet_collateral_and_maker_vaults_and_says_
             for r in read_table(tmp_path, "positions").to_pylist()}
     assert rows == {("comet", "ethereum", A, "WETH"): (5.0, 0.0),
                     ("maker", "ETH-A", B, "ETH"): (2.0, 0.0), ("maker", "ETH-A", B, "DAI"): (0.0, 900.0)}
+
+
+def test_compound_v2_markets_and_entered_markets_from_the_comptroller(tmp_path):
+    L, ct, cp = Logs(), "compound_v2_ctoken_", "compound_v2_comptroller_"
+    COMPTROLLER = "0x" + "6" * 40
+    L.add(cp + "new_close_factor", COMPTROLLER, 1, oldCloseFactorMantissa=0, newCloseFactorMantissa=E18 // 2)
+    L.add(cp + "new_liquidation_incentive", COMPTROLLER, 1, oldLiquidationIncentiveMantissa=0,
+          newLiquidationIncentiveMantissa=108 * E18 // 100)
+    L.add(cp + "new_collateral_factor", COMPTROLLER, 2, cToken=CTOKEN, oldCollateralFactorMantissa=0,
+          newCollateralFactorMantissa=75 * E18 // 100)
+    L.add(ct + "accrue_interest", CTOKEN, 3, cashPrior=0, interestAccumulated=0, borrowIndex=E18, totalBorrows=0)
+    for who in (A, B):
+        L.add(ct + "mint", CTOKEN, 3, minter=who, mintAmount=100 * 10**6, mintTokens=5_000 * 10**8)
+        L.add(ct + "transfer", CTOKEN, 3, **{"from": CTOKEN, "to": who, "amount": 5_000 * 10**8})
+    L.add(cp + "market_entered", COMPTROLLER, 4, cToken=CTOKEN, account=A)
+    L.add(cp + "market_entered", COMPTROLLER, 4, cToken=CTOKEN, account=B)
+    L.add(cp + "market_exited", COMPTROLLER, 5, cToken=CTOKEN, account=B)
+    L.add(cp + "new_collateral_factor", COMPTROLLER, 6, cToken=CTOKEN, oldCollateralFactorMantissa=75 * E18 // 100,
+          newCollateralFactorMantissa=80 * E18 // 100)
+    con = lake_of(tmp_path, L, [_row("compound-v2", "comptroller", COMPTROLLER),
+                                _row("compound-v2", "ctoken", CTOKEN, asset=WETH, symbol="USDC", decimals=6)],
+                  ["compound-v2"])
+    markets = lambda b: [(r["symbol"], r["collateral_factor"], r["liquidation_bonus"], r["close_factor"],  # noqa: E731
+                          r["valid_from_block"])
+                         for r in chain_query(con, "compound_v2_markets_at_block", {"block": b}).to_pylist()]
+    assert markets(5) == [("USDC", 0.75, pytest.approx(0.08), 0.5, 2)]
+    assert markets(6) == [("USDC", 0.8, pytest.approx(0.08), 0.5, 6)]
+    enabled = lambda b: {r["account"]: r["collateral_enabled"]  # noqa: E731
+                         for r in chain_query(con, "compound_v2_positions_at_block", {"block": b}).to_pylist()}
+    # before any MarketEntered the comptroller is known, so no market counts yet; B exits at block 5
+    assert enabled(3) == {A: False, B: False} and enabled(4) == {A: True, B: True} and enabled(5) == {A: True, B: False}
