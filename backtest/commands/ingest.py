@@ -20,10 +20,14 @@ examples:
   backtest ingest --rpc http://127.0.0.1:8545 --source chainlink --address 0x... --from-block 0 --confirmations 0
   backtest ingest --source aave-v3 --cryo ~/cryo_dump --address 0x8787...4E2 --rpc $ETH_RPC_URL   # decode a cryo dump
   backtest ingest --dune borrows.csv --dune supplies.csv        # Dune lending.borrow / lending.supply exports
+  backtest ingest --source maker --address vat=0x35D1b3F3D7966A1DFe207aa4514C12a259A0492B --from-block 8928152
+  backtest ingest --source compound-v2 --address comptroller=0x3d9819210A31b4961b30EF54bE2aeD79B9c9Cd3B \\
+      --from-block 7710671                                      # every cToken, and the risk parameters
 
 Raw logs land in <lake>/logs/ as cryo files ({network}__logs__{start:08}_to_{end:08}.parquet); a
 rerun fetches only the block ranges its checkpoint lacks. Decoded tables (<lake>/aave_v3_pool_supply/,
-...), contracts/ and blocks/ are rebuilt after each run. Mainnet addresses are built in for every
+..., the Vat's LogNotes as maker_vat_frob/...) are brought up to date from the new log files only;
+contracts/ and blocks/ are merged. Mainnet addresses are built in for every
 source; elsewhere give --address. The RPC URL is never printed with its path or query (API keys).
 """
 
