@@ -166,7 +166,9 @@ def _gross(t, venues: Venues, reserve_asset) -> tuple[float, float, float]:
 def _search(tries, keep, venues: Venues, reserve_asset, gas_usd: float, known=None) -> Plan | None:
     """The original rule over the tries `keep` (in order): a later try wins only if strictly better."""
     best = None
-    for k in keep:
+    if len(keep) == 1 and known and keep[0] in known:          # the usual case: one try can win
+        best = (*known[keep[0]][:1], keep[0], *known[keep[0]][1:])
+    for k in keep if best is None else ():
         gross, cost, proceeds = known[k] if known and k in known else _gross(tries[k], venues, reserve_asset)
         if best is None or gross > best[0]:
             best = (gross, k, cost, proceeds)
@@ -222,8 +224,12 @@ def liquidate(i: int, hf: float, waited_blocks: float, coll: np.ndarray, debt: n
         return None                   # choose_agent would turn down any plan
     # An agent keeps gross - gas - borrowed * flash fee >= its threshold: with fees >= 0 a plan
     # needs at least the cheapest (threshold + gas) of gross.
-    needed = min(a.min_profit_usd + gas_usd_per_unit * a.gas_units for a in ready) \
-        if all(a.flash_loan_fee >= 0 for a in ready) else -math.inf
+    needed = math.inf
+    for a in ready:
+        if not a.flash_loan_fee >= 0:
+            needed = -math.inf
+            break
+        needed = min(needed, a.min_profit_usd + gas_usd_per_unit * a.gas_units)
     plan = best_plan(coll[i], debt[i], hf, price, venues, reserve_asset, lt, params, rules, 0.0, agents[0].sizes,
                      needed)
     chosen = plan and choose_agent(plan, agents, gas_usd_per_unit, waited_blocks, plan.repay * price[plan.debt_asset])

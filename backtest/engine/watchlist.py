@@ -131,8 +131,9 @@ class Watchlist:
         array object is returned: callers may key a cache on its identity.
         """
         prices = np.asarray(prices, dtype=float)
-        if self._last is not None and np.array_equal(prices, self._last[0]):
-            return self._last[1]                          # nothing moved, no row changed
+        key = prices.tobytes()
+        if self._last is not None and key == self._last[0]:
+            return self._last[1]                          # nothing moved, no row changed (same bits)
         move = self._move(prices)
         k = int(np.searchsorted(self.rho, move, side="right"))
         if move >= self.cap or k + len(self.dirty_rows) > self.limit:
@@ -145,7 +146,7 @@ class Watchlist:
         self.examined = len(pool)
         if len(pool):
             pool = np.sort(pool[self._maybe_below(pool, prices)])
-        self._last = (prices.copy(), pool)
+        self._last = (key, pool)
         return pool
 
     def update(self, rows) -> None:
