@@ -91,9 +91,21 @@ PARAMS = ("ltv", "liquidation_threshold", "liquidation_bonus", "close_factor", "
 PARAM_DEFAULTS = {"close_factor": 0.5, "protocol_fee": 0.0}
 
 
-def _params_at(markets, block: int, reserves: list[tuple[str, str]], config: RunConfig) -> dict[str, np.ndarray]:
+# The debt asset of Comet (its base) and Maker (DAI) is not collateral; a lake may have no markets row
+# for it (backtest/ingest/markets.py writes Comet's collateral assets only): these values stand in.
+DEBT_ONLY_ROW = {"ltv": 0.0, "liquidation_threshold": 0.0, "liquidation_bonus": 0.0, "close_factor": 1.0,
+                 "protocol_fee": 0.0}
+
+
+def _number(x) -> float:
+    return np.nan if x is None else float(x)
+
+
+def _params_at(markets, block: int, reserves: list[tuple[str, str]], config: RunConfig,
+               debt_only: frozenset = frozenset()) -> dict[str, np.ndarray]:
     """The markets row in force at `block` for each (protocol, asset) reserve: the largest
-    valid_from_block <= block. `--set` overrides apply on top."""
+    valid_from_block <= block. `--set` overrides apply on top. Reserves in `debt_only` (a Comet
+    base, Maker's DAI) without a row get DEBT_ONLY_ROW."""
     df = markets[markets["valid_from_block"] <= block].sort_values("valid_from_block", kind="stable")
     df = df.groupby(["protocol", "asset"]).tail(1).set_index(["protocol", "asset"])
     assets = {a for _, a in reserves}
@@ -101,13 +113,14 @@ def _params_at(markets, block: int, reserves: list[tuple[str, str]], config: Run
     if unknown:
         raise InputError(f"--set {unknown[0]}: the book has no asset {unknown[0].split('.', 1)[1]!r} "
                          f"(assets: {', '.join(sorted(assets))})")
-    missing = [r for r in reserves if r not in df.index]
+    missing = [r for r in reserves if r not in df.index and r not in debt_only]
     if missing:
         raise InputError(f"no markets parameters for {missing[0][0]} {missing[0][1]} in force at block {block}",
                          column="valid_from_block")
     out = {}
     for name in PARAMS:
-        col = df.loc[reserves, name].astype(float).to_numpy()
+        col = np.array([_number(df.at[r, name]) if r in df.index else DEBT_ONLY_ROW[name] for r in reserves]) \
+            if debt_only else df.loc[reserves, name].astype(float).to_numpy()
         col = np.where(np.isnan(col), PARAM_DEFAULTS.get(name, np.nan), col)
         out[name] = np.array([config.market_param(name, a, v) for (_, a), v in zip(reserves, col)])
     lt, bonus = out["liquidation_threshold"], out["liquidation_bonus"]
@@ -120,10 +133,10 @@ def _params_at(markets, block: int, reserves: list[tuple[str, str]], config: Run
     return out
 
 
-def _schedule(markets, block: int, reserves, config: RunConfig) -> list:
+def _schedule(markets, block: int, reserves, config: RunConfig, debt_only: frozenset = frozenset()) -> list:
     """Parameter sets that come into force after the snapshot, in block order."""
     later = sorted(set(markets.loc[markets["valid_from_block"] > block, "valid_from_block"].tolist()))
-    return [(b, _params_at(markets, b, reserves, config)) for b in later]
+    return [(b, _params_at(markets, b, reserves, config, debt_only)) for b in later]
 
 
 def _check_protocol_override(config: RunConfig, reserves, fee: np.ndarray) -> None:
@@ -176,9 +189,10 @@ def load_book(lake: Path, scenario: Scenario, config: RunConfig) -> Book:
         raise InputError(f"no {missing[0]} price at or before the book snapshot {ts:%Y-%m-%d %H:%M}Z; import one with "
                          f"`backtest import-prices FILE --asset {missing[0]}`", file=Path(lake) / "prices", column="asset")
     mk = markets.to_pandas()
-    params = _params_at(mk, block, reserves, config)
+    debt_only = frozenset(r for j, r in enumerate(reserves) if r[0] in MECHANISMS and debt[:, j].any())
+    params = _params_at(mk, block, reserves, config, debt_only)
     _check_protocol_override(config, reserves, params["protocol_fee"])
-    schedule = _schedule(mk, block, reserves, config) if scenario.anchor == "absolute" else []
+    schedule = _schedule(mk, block, reserves, config, debt_only) if scenario.anchor == "absolute" else []
     if config.protocol:
         row_protocol[:] = config.protocol
     return Book(protocol=row_protocol, accounts=accounts, assets=[a for _, a in reserves],
