@@ -101,5 +101,6 @@ def test_same_inputs_give_byte_identical_results(small_lake, tmp_path, crash):
     again = replay(small_lake)
     a = write_results(tmp_path / "a", crash.config, crash.outcome, crash.metrics)
     b = write_results(tmp_path / "b", again.config, again.outcome, again.metrics)
-    for name in ("config.toml", "liquidations.parquet", "steps.parquet", "metrics.json"):
+    assert crash.outcome.events.num_rows > 0                # Comet and Maker acted in this run
+    for name in ("config.toml", "liquidations.parquet", "steps.parquet", "events.parquet", "metrics.json"):
         assert (a / name).read_bytes() == (b / name).read_bytes(), name
