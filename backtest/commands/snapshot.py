@@ -9,7 +9,7 @@ from pathlib import Path
 from backtest.errors import InputError
 import pyarrow as pa
 
-from backtest.ingest.markets import comet_markets, compound_v2_markets
+from backtest.ingest.markets import comet_markets, compound_v2_markets, maker_markets
 from backtest.ingest.positions import POOL_QUERIES, POSITION_QUERIES, block_time, comet_positions, \
     compound_v2_positions, lake_pools, lake_positions, maker_positions, raw_pools, raw_positions
 from backtest.ingest.rpc import RpcClient, RpcError
@@ -25,7 +25,8 @@ Writes <lake>/positions/chain__<block>.parquet: Aave v2/v3 (aToken and debt-toke
 counts only when enabled), Compound v2 (cTokens x the exchange rate rebuilt from events; borrow balances),
 Comet (collateral from events; base supply and borrow need --rpc: principals and indexes are contract
 state), Maker vaults (the Vat's LogNotes; market = ilk). <lake>/markets/chain__<block>.parquet: Compound v2
-from the Comptroller's events, Comet's getAssetInfo with --rpc. <lake>/pools/chain__<block>.parquet (Uniswap
+from the Comptroller's events, Maker from the Spotter's mat and the Dog's chop, Comet's getAssetInfo
+with --rpc. <lake>/pools/chain__<block>.parquet (Uniswap
 v2 reserves, v3 price, tick and active liquidity) and <lake>/pool_ticks/chain__<block>.parquet. Needs
 `backtest ingest` of the same contracts up to at least that block; --rpc must serve state at that block
 (an archive node) for Comet.
@@ -61,7 +62,7 @@ def main(args) -> int:
         maker, note2 = maker_positions(con, args.block, ts)
         parts += [comet, maker]
         notes += [n for n in (note, note2) if n]
-        markets = [compound_v2_markets(con, args.block, market)]
+        markets = [compound_v2_markets(con, args.block, market), maker_markets(con, args.block)]
         if client is not None:
             markets.append(comet_markets(con, client, args.block, market))
     except RpcError as exc:

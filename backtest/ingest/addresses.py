@@ -2,7 +2,7 @@
 
 Sources: Aave's address book (bgd-labs/aave-address-book `src/AaveV3Ethereum.sol`, `AaveV2Ethereum.sol`),
 Compound's `networks/mainnet.json` (compound-finance/compound-protocol) and comet `deployments/mainnet`,
-Maker's chainlog (chainlog.makerdao.com: MCD_VAT, MCD_DOG, MCD_CLIP_*), Chainlink's feed directory (proxies; the
+Maker's chainlog (chainlog.makerdao.com: MCD_VAT, MCD_SPOT, MCD_DOG, MCD_CLIP_*), Chainlink's feed directory (proxies; the
 aggregators behind them are found on chain), Uniswap v2/v3 pool addresses as listed by their factories.
 Each entry is (kind, address): the kind says which events the contract emits.
 """
@@ -23,6 +23,7 @@ MAINNET: dict[str, list[tuple[str, str]]] = {
     "comet": [("comet", "0xc3d688B66703497DAA19211EEdff47f25384cdc3"),    # cUSDCv3
               ("comet", "0xA17581A9E3356d9A858b789D68B4d866e593aE94")],   # cWETHv3
     "maker": [("vat", "0x35D1b3F3D7966A1DFe207aa4514C12a259A0492B"),      # MCD_VAT
+              ("spotter", "0x65C79fcB50Ca1594B025960e539eD7A9a6D434A3"),  # MCD_SPOT
               ("dog", "0x135954d155898D42C90D2a57824C690e0c7BEf1B"),
               ("clip", "0xc67963a226eddd77B91aD8c421630A1b0AdFF270"),     # MCD_CLIP_ETH_A
               ("clip", "0x71eb894330e8a4b96b8d6056962e7F116F50e06F"),     # MCD_CLIP_ETH_B

@@ -215,6 +215,8 @@ fork(bytes32 ilk, address src, address dst, int256 dink, int256 dart)
 fold(bytes32 i, address u, int256 rate)
 init(bytes32 ilk)
 """.strip().splitlines())
+# The Spotter's liquidation ratio per ilk, file(ilk, "mat", ray) (makerdao/dss src/spot.sol, LibNote).
+NOTES += (_note("maker", "spotter", "file(bytes32 ilk, bytes32 what, uint256 data)"),)
 NOTES_BY_TABLE = {n.table: n for n in NOTES}
 
 

@@ -5,7 +5,9 @@ Compound v2: the Comptroller's NewCollateralFactor / NewLiquidationIncentive / N
 Comet: getAssetInfo by eth_call at the block (borrowCollateralFactor -> ltv, liquidateCollateralFactor ->
 liquidation_threshold, 1 - liquidationFactor -> liquidation_bonus: absorb credits collateral at
 liquidationFactor of its value, compound-finance/comet contracts/Comet.sol absorbInternal), needs an RPC.
-Maker's liquidation ratio lives in the Spotter, which is not ingested: no maker rows yet.
+Maker: the Spotter's mat (liquidation threshold = 1/mat, also the ltv: Maker has one ratio) and the Dog's
+chop (bonus = chop - 1) per ilk (queries/maker_markets_at_block.sql); the row's market is the ilk and its
+asset the ilk's gem, as in the positions rows.
 """
 
 from __future__ import annotations
@@ -50,4 +52,17 @@ def comet_markets(con, rpc, block: int, market: str) -> pa.Table:
                          "liquidation_threshold": info["liquidate_collateral_factor"],
                          "liquidation_bonus": 1 - info["liquidation_factor"],
                          "supply_cap": info["supply_cap_raw"] / scale, "valid_from_block": block})
+    return _table(rows)
+
+
+def maker_markets(con, block: int) -> pa.Table:
+    from backtest.ingest.positions import gem_symbol
+    rows = []
+    for r in chain_query(con, "maker_markets_at_block", {"block": block}).to_pylist():
+        if r["liquidation_bonus"] is None:
+            continue                           # no chop in the lake: not a usable row
+        rows.append({"protocol": "maker", "market": r["ilk_name"], "asset": gem_symbol(r["ilk_name"]),
+                     "decimals": 18, "ltv": r["liquidation_threshold"],
+                     "liquidation_threshold": r["liquidation_threshold"], "liquidation_bonus": r["liquidation_bonus"],
+                     "close_factor": 1.0, "valid_from_block": r["valid_from_block"]})
     return _table(rows)

@@ -93,6 +93,16 @@ def comet_positions(con, block: int, ts: int, market: str, rpc=None) -> tuple[pa
     return pa.concat_tables(parts), note
 
 
+# The token an ilk's join adapter holds, where its name does not say it (chainlog.makerdao.com:
+# MCD_JOIN_ETH_A/B/C hold WETH); otherwise the ilk's name up to its last dash (WBTC-A -> WBTC).
+GEMS = {"ETH": "WETH", "WSTETH": "wstETH", "RETH": "rETH"}
+
+
+def gem_symbol(ilk_name: str) -> str:
+    head = ilk_name.rsplit("-", 1)[0]
+    return GEMS.get(head, head)
+
+
 def maker_positions(con, block: int, ts: int) -> tuple[pa.Table, str | None]:
     """One market per ilk: the urn's gem row (ink, wad) and its DAI row (art x rate / 1e45)."""
     when = datetime.fromtimestamp(ts, tz=timezone.utc)
@@ -100,7 +110,7 @@ def maker_positions(con, block: int, ts: int) -> tuple[pa.Table, str | None]:
     accounts, assets, markets, coll, debt = [], [], [], [], []
     unknown = sorted({r["ilk_name"] for r in raw if r["rate_raw"] is None})
     for r in raw:
-        gem = r["ilk_name"].rsplit("-", 1)[0]          # ETH-A -> ETH: the ilk's collateral
+        gem = gem_symbol(r["ilk_name"])
         accounts.append(r["urn"]), assets.append(gem), markets.append(r["ilk_name"])
         coll.append(int(r["ink_raw"]) / 1e18), debt.append(0.0)
         if r["debt_rad"] is not None:

@@ -225,7 +225,7 @@ def test_snapshot_without_rpc_writes_comet_collateral_and_maker_vaults_and_says_
     rows = {(r["protocol"], r["market"], r["account"], r["asset"]): (r["collateral"], r["debt"])
             for r in read_table(tmp_path, "positions").to_pylist()}
     assert rows == {("comet", "ethereum", A, "WETH"): (5.0, 0.0),
-                    ("maker", "ETH-A", B, "ETH"): (2.0, 0.0), ("maker", "ETH-A", B, "DAI"): (0.0, 900.0)}
+                    ("maker", "ETH-A", B, "WETH"): (2.0, 0.0), ("maker", "ETH-A", B, "DAI"): (0.0, 900.0)}
 
 
 def test_compound_v2_markets_and_entered_markets_from_the_comptroller(tmp_path):
@@ -257,3 +257,23 @@ def test_compound_v2_markets_and_entered_markets_from_the_comptroller(tmp_path):
                          for r in chain_query(con, "compound_v2_positions_at_block", {"block": b}).to_pylist()}
     # before any MarketEntered the comptroller is known, so no market counts yet; B exits at block 5
     assert enabled(3) == {A: False, B: False} and enabled(4) == {A: True, B: True} and enabled(5) == {A: True, B: False}
+
+
+def test_maker_markets_from_the_spotters_mat_and_the_dogs_chop(tmp_path):
+    L, SPOT = Logs(), "0x" + "8" * 40
+    eth, word = b"ETH-A".ljust(32, b"\0"), (lambda text: text.encode().ljust(32, b"\0"))  # noqa: E731
+    L.add("maker_spotter_file", SPOT, 1, ilk=eth, what=word("mat"), data=145 * 10**25)       # 145 %
+    L.add("maker_spotter_file", SPOT, 1, ilk=eth, what=word("par"), data=10**27)            # not mat: ignored
+    L.add("maker_dog_file", DOG, 2, ilk=eth, what=word("chop"), data=113 * E18 // 100)      # 13 % penalty
+    L.add("maker_spotter_file", SPOT, 5, ilk=eth, what=word("mat"), data=150 * 10**25)
+    con = lake_of(tmp_path, L, [_row("maker", "spotter", SPOT), _row("maker", "dog", DOG)], ["maker"])
+    rows = lambda b: [(r["ilk_name"], r["liquidation_threshold"], r["liquidation_bonus"], r["valid_from_block"])  # noqa: E731
+                      for r in chain_query(con, "maker_markets_at_block", {"block": b}).to_pylist()]
+    # threshold 1 / 1.45 = 0.6897, bonus 1.13 - 1 = 0.13; after block 5: 1 / 1.5
+    assert rows(1) == [("ETH-A", pytest.approx(1 / 1.45), None, 1)]
+    assert rows(4) == [("ETH-A", pytest.approx(1 / 1.45), pytest.approx(0.13), 2)]
+    assert rows(5) == [("ETH-A", pytest.approx(1 / 1.5), pytest.approx(0.13), 5)]
+    from backtest.ingest.markets import maker_markets
+    (row,) = maker_markets(con, 5).to_pylist()
+    assert (row["market"], row["asset"], row["ltv"], row["liquidation_threshold"]) == \
+        ("ETH-A", "WETH", pytest.approx(1 / 1.5), pytest.approx(1 / 1.5))
