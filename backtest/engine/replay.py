@@ -39,8 +39,9 @@ def initial_venues(inputs: ReplayInputs, feedback: bool) -> Router:
 def bounds(below, hf_below, coll, debt, price, venues, asset_of, lt, params: Params, groups, group_of,
            gas_usd) -> np.ndarray:
     """reference.bounds for the rows `below` only: group membership by a per-row index, not np.isin
-    over every member (O(N) per round)."""
-    low, high = venues.mid_range()
+    over every member (O(N) per round); prices net of venue fees (Router.quote_range), a tighter
+    bound that still no fill beats, so fewer hopeless rows reach `liquidate`."""
+    low, high = venues.quote_range()
     buy, sell = low[asset_of], high[asset_of]
     if len(groups) == 1 and len(groups[0][2]) == coll.shape[1]:       # one protocol, every reserve: no masks
         rules, _, cols = groups[0]

@@ -31,6 +31,7 @@ from backtest.markets.split import split_purchase, split_sale
 from backtest.markets.venue_kinds import USD
 
 DEPTH_IMPACT = 0.02
+QUOTE_SLACK = 1e-9      # relative: float rounding a fill may add beyond its linear ceiling
 
 
 @dataclass
@@ -225,6 +226,16 @@ class Router:
                 quotes = [at[v] for v in vs]
                 nan = any(x != x for x in quotes)    # ndarray.min/max propagate NaN; min/max do not
                 low[a], high[a] = (math.nan, math.nan) if nan else (min(quotes), max(quotes))
+        return low, high
+
+    def quote_range(self) -> tuple[np.ndarray, np.ndarray]:
+        """(purchase floor, sale ceiling) per asset, widened by QUOTE_SLACK for float rounding: no
+        fill of any size beats them (`purchase_floor`, `sale_ceiling`). Tighter than `mid_range`
+        by each venue's fee, so a profit bound on them already rules out the accounts whose bonus
+        the fees and the gas eat, before any quote is asked."""
+        n = len(self.price)
+        low = np.array([self.purchase_floor(a) for a in range(n)], dtype=float) * (1.0 - QUOTE_SLACK)
+        high = np.array([self.sale_ceiling(a) for a in range(n)], dtype=float) * (1.0 + QUOTE_SLACK)
         return low, high
 
     # -- between steps ------------------------------------------------------------------------

@@ -70,3 +70,7 @@ def test_no_quote_beats_its_linear_ceiling(kinds, fees, moves, amount, split):
     # The liquidator allows SLACK x (proceeds + cost) for rounding; the fills keep far inside it.
     assert sale <= amount * r.sale_ceiling(ETH) * (1 + SLACK)
     assert purchase >= amount * r.purchase_floor(ETH) * (1 - SLACK)
+    # quote_range (the engine's profit bound) brackets every fill, and sits inside mid_range.
+    (low, high), (mid_low, mid_high) = r.quote_range(), r.mid_range()
+    assert sale <= amount * high[ETH] and purchase >= amount * low[ETH]
+    assert high[ETH] <= mid_high[ETH] * (1 + 2 * SLACK) and low[ETH] >= mid_low[ETH] * (1 - 2 * SLACK)
