@@ -240,7 +240,8 @@ def write_sample_lake(out: Path, seed: int = 7, n_accounts: int = 50_000,
               "prices": prices_table(rng), "pools": pools_table(), "gas": gas_table(rng)}
     if any(p in MECHANISMS for p in protocols):
         extra = mechanism_positions(np.random.default_rng([seed, 1]), n_accounts, protocols)
-        tables["positions"] = extra if positions is None else pa.concat_tables([positions, extra.cast(positions.schema)])
+        tables["positions"] = extra if positions is None else pa.concat_tables(
+            [positions, extra.cast(positions.schema)])
     for name, table in tables.items():
         write_table(out, name, table)
     add_sample_venues(out, seed)     # Uniswap v3 pools with ticks and exchange order books

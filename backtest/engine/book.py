@@ -149,15 +149,16 @@ def _check_protocol_override(config: RunConfig, reserves, fee: np.ndarray) -> No
     if foreign:
         p, a, f = foreign[0]
         raise InputError(f"--set protocol=compound-v2: {p} {a} has protocol_fee {f:g} (its share of the liquidation "
-                         f"bonus), which Compound v2 would read as the share of all seized collateral sent to reserves; "
+                         f"bonus), which Compound v2 would read as the share of all seized collateral sent to "
+                         f"reserves; "
                          f"add --set protocol_fee=0.028 (Compound's protocolSeizeShare) or the value you mean")
 
 
 def load_book(lake: Path, scenario: Scenario, config: RunConfig) -> Book:
     from backtest.engine.rules import MECHANISMS, RULES
     if config.protocol in MECHANISMS:
-        raise InputError(f"--set protocol={config.protocol}: Comet and Maker liquidate by absorb and auction on their own "
-                         f"markets, not by a rule applied to any account (use one of: "
+        raise InputError(f"--set protocol={config.protocol}: Comet and Maker liquidate by absorb and auction on "
+                         f"their own markets, not by a rule applied to any account (use one of: "
                          f"{', '.join(p for p in sorted(RULES) if p not in MECHANISMS)})")
     markets = read_table(lake, "markets")
     read_table(lake, "prices")  # every price file checked before SQL reads them

@@ -85,7 +85,8 @@ class MakerParams:
                 spec.get("maker", {}).get(asset), dict) else {}
             ilk = replace(ILKS.get(asset, Ilk()), **over)
             if ilk.curve not in CURVES:
-                raise InputError(f"curve must be one of {', '.join(CURVES)}", file=source, column=f"maker.{asset}.curve")
+                raise InputError(f"curve must be one of {', '.join(CURVES)}", file=source,
+                                 column=f"maker.{asset}.curve")
             ilks[asset] = ilk
         return params, ilks
 

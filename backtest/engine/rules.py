@@ -37,7 +37,7 @@ class Rules:
     burns_deficit: bool          # Aave v3.3+: debt left on an account with no collateral is burned
     terms: Callable
     max_close: Callable          # (hf [K], close_factor [R]) -> [K, R]: most of each debt one call may repay
-    kind: str = "repay"          # "repay" (a liquidator repays debt for collateral), "absorb" (Comet), "auction" (Maker)
+    kind: str = "repay"          # "repay" (a liquidator repays debt), "absorb" (Comet), "auction" (Maker)
 
 
 def _bonus_seize(repay, pd, pc, balance, bonus, fee_on_bonus):

@@ -41,9 +41,11 @@ def test_the_keeper_takes_when_the_auction_price_falls_below_what_the_pool_pays(
     # the pool pays after its fee and impact; step 3 (1,800 s): 2,400 x 0.99^20 = 1,962.98.
     assert take["step"] == 3 and take["price"] == pytest.approx(2400 * 0.99 ** 20)
     # The whole lot would cost 19,629.8 > tab, so owe = tab = 15,820 and slice = 15,820 / 1,962.98 = 8.0592
-    assert take["base_amount"] == pytest.approx(15_820.0) and take["amount"] == pytest.approx(15_820 / (2400 * .99 ** 20))
+    assert take["base_amount"] == pytest.approx(15_820.0)
+    assert take["amount"] == pytest.approx(15_820 / (2400 * .99 ** 20))
     # sold into the pool: 8.0592 x 0.997 x 2e6 / (1,000 + 8.0592 x 0.997) = 15,941.9; DAI bought at 1
-    assert take["proceeds_usd"] == pytest.approx(15_941.9, abs=0.1) and take["profit_usd"] == pytest.approx(121.9, abs=0.1)
+    assert take["proceeds_usd"] == pytest.approx(15_941.9, abs=0.1)
+    assert take["profit_usd"] == pytest.approx(121.9, abs=0.1)
     # the tab is raised: the rest of the lot, 10 - 8.0592 = 1.9408 WETH, goes back to the vault owner
     assert take["tab"] == 0.0 and take["returned"] == pytest.approx(10 - 15_820 / (2400 * .99 ** 20))
     assert out.protocols["maker_uncovered_tab_usd"] == 0.0 and out.protocols["maker_auctions_open"] == 0
