@@ -127,8 +127,7 @@ class Maker:
         self.closed_uncovered = 0.0                              # DAI of tab left when a lot ran out
         self.rewards = 0.0                                       # DAI paid to keepers (tip + chip x tab)
         self.returned = 0.0                                      # USD of collateral given back to owners
-        self.barks = self.takes = self.redos = 0
-        self.kicks = 0
+        self.barks = self.takes = self.redos = 0                  # a bark's count is its auction id
 
     @property
     def busy(self) -> bool:
@@ -163,14 +162,13 @@ class Maker:
             self.dirt[c] += tab
             self.rewards += coin
             self.barks += 1
-            self.kicks += 1
-            self.auctions.append(Auction(self.kicks, i, c, tab, lot, top, now))
+            self.auctions.append(Auction(self.barks, i, c, tab, lot, top, now))
             changed.append(i)
             hf_after = health_factor_one(self.coll[i] * price, self.debt[i] * price, lt, False)
             plan = Plan(d, c, due, lot, 0.0, 0.0, coin * price[d], gas)
             self.rec.liquidation(step, i, plan, price, rnd, 0.0, coin * price[d], h, hf_after, 0.0, agent.name,
                                  action="bark")
-            self.rec.event(step, rnd, "maker", "bark", auction=self.kicks, account=self.book.accounts[i],
+            self.rec.event(step, rnd, "maker", "bark", auction=self.barks, account=self.book.accounts[i],
                            asset=self.book.assets[c], amount=lot, base_amount=tab, price=top, oracle_price=price[c],
                            tab=tab, lot=lot, reward_usd=coin * price[d], cost_usd=0.0, proceeds_usd=0.0,
                            gas_usd=gas, profit_usd=coin * price[d] - gas, liquidator=agent.name)
