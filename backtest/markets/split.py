@@ -30,7 +30,7 @@ def _illinois(f: Callable[[float], float], a: float, b: float, tol: float) -> fl
     kept = 0
     c = a
     for _ in range(MAX_STEPS):
-        c = (a * fb - b * fa) / (fb - fa)
+        c = (a * fb - b * fa) / (fb - fa) if fb != fa else 0.5 * (a + b)    # flat secant: bisect
         fc = f(c)
         if abs(fc) <= tol or abs(b - a) <= 1e-15 * max(abs(a), abs(b), 1.0):
             return c

@@ -99,3 +99,22 @@ def test_no_other_split_of_a_sale_or_purchase_does_better(amount, weights, sold)
     assert r.buy_quote(ETH, amount) <= other_cost * (1 + 1e-9)
     # and never worse than the best single venue
     assert r.sell_quote(ETH, amount) >= Router(PRICES.copy(), venues()).sell_quote(ETH, amount) * (1 - 1e-12)
+
+
+def test_a_vanishing_split_order_bisects_instead_of_dividing_by_zero():
+    # Found by tests/markets_routing/test_quote_ceilings.py: after 320 ETH sold into a v2 pool
+    # and a v3 pool (the v3 range runs out), buying 1e-182 ETH split across the two gave equal
+    # secant values at both ends of the bracket (0/0 in the Illinois step). The order now fills
+    # at the cheaper venue's price, like any other tiny order.
+    tick = math.log(1.0001)
+    liq = math.sqrt(2e9)
+    state = v3.PoolState(math.sqrt(2_000.0), math.floor(math.log(2_000) / tick), liq,
+                         np.array([math.floor(math.log(1_500) / tick), math.ceil(math.log(2_600) / tick)]),
+                         np.array([liq, -liq]), 0.0)
+    r = Router(np.array([2_000.0, 1.0]), [V2Pool(0, 1, 1_000.0, 2e6, 0.0), V3Pool(0, 1, state, True, 0, 0)],
+               split=True)
+    r.sell(0, 320.0)
+    tiny = 1.0657037734190147e-182
+    cost = r.buy(0, tiny)
+    cheapest = min(r.venues[0].mid(), r.venues[1].buy_in(1e-9) / 1e-9)      # per ETH, for a tiny order
+    assert cost == pytest.approx(tiny * cheapest, rel=1e-6)
