@@ -12,18 +12,19 @@ from backtest.engine.run import make_config, run
 from backtest.lake.io import read_table, write_table
 from backtest.markets.loading import load_venues, venues_for_replay
 from backtest.markets.sample_venues import add_sample_venues
-from backtest.sample import write_sample_lake
+from backtest.sample import PROTOCOLS, write_sample_lake
 from backtest.scenarios import load_scenario
 
 SCENARIO = load_scenario("stylised-eth-crash")
 THIN = "pool_depth_scale=0.05"          # thin markets, so sales move prices and cascades happen
+REPAYING = tuple(PROTOCOLS)             # the protocols where a liquidator repays (no Comet/Maker here)
 
 
 @pytest.fixture(scope="module")
 def plain_lake(tmp_path_factory):
     """The same book with only its Uniswap v2 pools: one venue per volatile asset."""
     lake = tmp_path_factory.mktemp("plain") / "lake"
-    write_sample_lake(lake, seed=3, n_accounts=1_000)
+    write_sample_lake(lake, seed=3, n_accounts=1_000, protocols=REPAYING)
     shutil.rmtree(lake / "depth_curves")
     shutil.rmtree(lake / "pool_ticks")
     pools = read_table(lake, "pools")
@@ -37,7 +38,7 @@ def plain_lake(tmp_path_factory):
 def venue_lake(tmp_path_factory):
     """The same book with, for WETH, a v3 pool and an order book beside the v2 pool."""
     lake = tmp_path_factory.mktemp("venues") / "lake"
-    write_sample_lake(lake, seed=3, n_accounts=1_000)
+    write_sample_lake(lake, seed=3, n_accounts=1_000, protocols=REPAYING)
     add_sample_venues(lake, seed=3)
     return lake
 
