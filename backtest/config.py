@@ -2,7 +2,9 @@
 
 `--set key=value` reaches any field by its dotted name (`oracle.deviation=0.01`,
 `liquidator.min_profit_usd=50`, `pool_depth_scale=0.5`) and any market parameter, for every
-asset or one (`liquidation_threshold=0.8`, `liquidation_bonus.CRV=0.10`).
+asset or one (`liquidation_threshold=0.8`, `liquidation_bonus.CRV=0.10`), and Comet's and Maker's
+market-wide and per-ilk settings (`comet.target_reserves=1e7`, `maker.WETH.tail=3600`), which land
+in the run's scenario tables.
 """
 
 from __future__ import annotations
@@ -160,8 +162,37 @@ def _split(pair: str) -> tuple[str, str]:
     return key.strip(), value.strip()
 
 
+def _mechanism_override(config: RunConfig, key: str, value) -> RunConfig:
+    """`comet.KEY`, `maker.KEY`, `maker.ASSET.KEY`: the scenario's [comet] / [maker] tables, checked now
+    by the same reader the run uses (backtest/engine/comet.py, maker.py), so a typo fails before the run."""
+    import copy
+
+    from backtest.engine.comet import CometParams
+    from backtest.engine.maker import MakerParams
+    path = key.split(".")
+    if len(path) not in (2, 3) or (path[0] == "comet" and len(path) != 2):
+        raise InputError(f"--set {key}: expected comet.KEY, maker.KEY or maker.ASSET.KEY")
+    if isinstance(value, str):
+        try:
+            value = float(value)
+        except ValueError:
+            pass                                     # a name: comet.absorb, maker.ASSET.curve
+    spec = copy.deepcopy(config.scenario_spec)
+    table = spec.setdefault(path[0], {})
+    for part in path[1:-1]:
+        table = table.setdefault(part, {})
+    table[path[-1]] = value
+    if path[0] == "comet":
+        CometParams.from_spec(spec, source="--set")
+    else:
+        MakerParams.from_spec(spec, [k for k, v in spec["maker"].items() if isinstance(v, dict)], source="--set")
+    return dataclasses.replace(config, scenario_spec=spec)
+
+
 def _apply_one(config: RunConfig, key: str, value) -> RunConfig:
     head, _, rest = key.partition(".")
+    if head in ("comet", "maker") and rest:
+        return _mechanism_override(config, key, value)
     if head in MARKET_PARAMS:
         v = _coerce(str(value), float, key)
         table = dict(config.market_overrides)

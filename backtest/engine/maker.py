@@ -81,7 +81,7 @@ class MakerParams:
         ilks = {}
         ilk_known = {f.name: f.default for f in fields(Ilk)}
         for asset in assets:
-            over = spec_table(spec.get("maker", {}), asset, ilk_known, source) if isinstance(
+            over = spec_table(spec.get("maker", {}), asset, ilk_known, source, "maker.") if isinstance(
                 spec.get("maker", {}).get(asset), dict) else {}
             ilk = replace(ILKS.get(asset, Ilk()), **over)
             if ilk.curve not in CURVES:

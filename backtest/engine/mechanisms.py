@@ -45,22 +45,23 @@ def first_ready(agents, waited_blocks: float):
     return min(ready, key=lambda a: a.gas_units) if ready else None
 
 
-def spec_table(spec: dict, name: str, known: dict, source) -> dict:
-    """A scenario's [comet] / [maker] table: known keys only, numbers as floats."""
+def spec_table(spec: dict, name: str, known: dict, source, prefix: str = "") -> dict:
+    """A scenario's [comet] / [maker] / [maker.ASSET] table (`prefix` "maker." for the last): known keys
+    only, numbers as floats."""
     table = spec.get(name, {})
     if not isinstance(table, dict):
-        raise InputError(f"[{name}] must be a table", file=source, column=name)
+        raise InputError(f"[{prefix}{name}] must be a table", file=source, column=prefix + name)
     out = {}
     for key, value in table.items():
         if isinstance(value, dict):
             continue                                  # a per-asset sub-table, read by the caller
         if key not in known:
             raise InputError(f"unknown {name} parameter {key!r} (known: {', '.join(sorted(known))})",
-                             file=source, column=f"{name}.{key}")
+                             file=source, column=f"{prefix}{name}.{key}")
         if isinstance(value, bool) or not isinstance(value, (int, float, str)) or (
                 isinstance(value, str) != isinstance(known[key], str)):
             raise InputError("expected a " + ("name" if isinstance(known[key], str) else "number"), file=source,
-                             column=f"{name}.{key}")
+                             column=f"{prefix}{name}.{key}")
         out[key] = value if isinstance(known[key], str) else float(value)
     return out
 
