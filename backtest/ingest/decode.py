@@ -2,14 +2,17 @@
 
 Static ABI types only (all the events we support): each parameter is one word, taken from a topic
 (indexed) or from `data` at 32·k (not indexed). The logs of the event are found by a mask (topic0,
-contract address, shape); their bytes are gathered into (rows, width) uint8 matrices, and every
+contract address, shape), arrow filters them, their bytes are viewed as (rows, width) uint8 matrices, and every
 conversion works on a whole column of words: addresses and bytes32 as '0x' hex text in one ASCII
 buffer, small integers through a big-endian int64 view of the last 8 bytes, uint256/int256 as exact
-decimal text plus a float64 copy (`_f64`, correctly rounded: equal to float(int(word))). Logs of the right topic0 but the wrong shape (e.g. an
-ERC-721 Transfer next to an ERC-20 Transfer) are skipped, never mis-decoded.
+decimal text plus a float64 copy (`_f64`, correctly rounded: equal to float(int(word))). Logs of
+the right topic0 but the wrong shape (e.g. an ERC-721 Transfer next to an ERC-20 Transfer) are
+skipped, never mis-decoded.
 
 Where the time goes is text: 1M logs make ~2M decimal numbers and ~4M hex strings. With numba
-installed, two small compiled loops (hex, decimal digits) do that work in one pass each; without it, numpy/arrow/binascii give the same bytes, slower (tests hold both equal).
+installed, two small compiled loops (hex, decimal digits) do that work in one pass each; without
+it, numpy/arrow/binascii give the same bytes, slower (tests/perf/test_decode_text.py holds both
+equal to Python's own printing).
 """
 
 from __future__ import annotations
@@ -166,7 +169,7 @@ _KERNELS: dict = {}
 
 
 def kernels() -> dict:
-    """The compiled loops by name (numba, cached on disk), or {} when numba is not installed."""
+    """The compiled loops by name (numba, cached on disk); without numba, neither name is there."""
     if "ready" not in _KERNELS:
         try:
             import numba
@@ -188,8 +191,13 @@ def kernels() -> dict:
 
 # -- text of words -----------------------------------------------------------------------------------
 
-def hex_array(m: np.ndarray) -> pa.Array:
+_BLOCK = 1 << 24          # rows per arrow array: 79 bytes of text each stays under int32 offsets
+
+
+def hex_array(m: np.ndarray) -> pa.Array | pa.ChunkedArray:
     """(n, k) uint8 -> arrow strings '0x' + 2k hex digits, built as one ASCII buffer (no per-row work)."""
+    if len(m) > _BLOCK:
+        return pa.chunked_array([hex_array(m[i:i + _BLOCK]) for i in range(0, len(m), _BLOCK)], pa.string())
     n, k = m.shape
     if "hex" in kernels():
         out = kernels()["hex"](m, _HEX)
@@ -201,13 +209,16 @@ def hex_array(m: np.ndarray) -> pa.Array:
     return pa.Array.from_buffers(pa.string(), n, [None, pa.py_buffer(offsets), pa.py_buffer(out)])
 
 
-def decimal_array(w: np.ndarray, signed: bool = False) -> pa.Array:
+def decimal_array(w: np.ndarray, signed: bool = False) -> pa.Array | pa.ChunkedArray:
     """Exact decimal text of 256-bit words, two's complement if signed."""
     return integers(w, signed)[0]
 
 
-def integers(w: np.ndarray, signed: bool = False) -> tuple[pa.Array, np.ndarray]:
+def integers(w: np.ndarray, signed: bool = False) -> tuple[pa.Array | pa.ChunkedArray, np.ndarray]:
     """Decimal text and float64 (to_f64) of 256-bit words: one compiled pass, or arrow and numpy."""
+    if len(w) > _BLOCK:
+        parts = [integers(w[i:i + _BLOCK], signed) for i in range(0, len(w), _BLOCK)]
+        return pa.chunked_array([t for t, _ in parts], pa.string()), np.concatenate([f for _, f in parts])
     if "decimal" not in kernels():
         return _decimal_arrow(w, signed), to_f64(w, signed)
     offsets, text, floats = kernels()["decimal"](w, signed, _PAIRS)

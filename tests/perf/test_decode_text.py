@@ -121,3 +121,14 @@ def test_empty_logs_decode_to_the_typed_empty_table():
     assert out.schema.field("amount0").type == pa.string()
     assert out.schema.field("amount0_f64").type == pa.float64()
     assert out.schema.field("tick").type == pa.int64()
+
+
+def test_more_rows_than_one_arrow_array_holds_come_back_in_chunks(path, monkeypatch):
+    # int32 offsets cap one string array near 2 GB of text: past _BLOCK rows the text is chunked
+    monkeypatch.setattr(D, "_BLOCK", 4)
+    values = [0, 1, 10**18, 2**64, 7, -1 % 2**256, 12345, 10**30, 3, 99]
+    text, floats = D.integers(words_of(values))
+    assert text.num_chunks == 3 and text.to_pylist() == [str(v) for v in values]
+    assert floats.tolist() == [float(v) for v in values]
+    hexes = D.hex_array(words_of(values)[:, 12:])
+    assert hexes.num_chunks == 3 and hexes.to_pylist() == ["0x" + (v % 2**160).to_bytes(20, "big").hex() for v in values]
