@@ -20,6 +20,7 @@ import tomli_w
 from backtest.errors import InputError
 
 MARKET_PARAMS = ("ltv", "liquidation_threshold", "liquidation_bonus", "close_factor", "protocol_fee")
+EMODE_PARAMS = ("ltv", "liquidation_threshold", "liquidation_bonus")
 
 
 ORACLE_KINDS = ("chainlink", "osm", "twap")
@@ -65,11 +66,13 @@ class RunConfig:
     liquidator: LiquidatorConfig = field(default_factory=LiquidatorConfig)
     competitors: tuple[LiquidatorConfig, ...] = ()   # more liquidators; the most profitable acts
     market_overrides: tuple[tuple[str, float], ...] = ()   # ("liquidation_threshold.CRV", 0.7)
+    emode_overrides: tuple[tuple[str, float], ...] = ()    # ("1.liquidation_threshold", 0.95)
     scenario_spec: dict = field(default_factory=dict, compare=False)  # the scenario as loaded
 
     def to_toml(self) -> str:
         data = dataclasses.asdict(self)
         data["market_overrides"] = {k: v for k, v in self.market_overrides}
+        data["emode_overrides"] = {k: v for k, v in self.emode_overrides} or None   # absent: same bytes as before
         data["oracle"]["per_asset"] = {k: v for k, v in self.oracle.per_asset}
         for agent in [data["liquidator"], *data["competitors"]]:
             agent["sizes"] = list(agent["sizes"])
@@ -85,6 +88,7 @@ class RunConfig:
             data["liquidator"] = _agent(data.get("liquidator", {}))
             data["competitors"] = tuple(_agent(a) for a in data.get("competitors", []))
             data["market_overrides"] = tuple(sorted(data.get("market_overrides", {}).items()))
+            data["emode_overrides"] = tuple(sorted(data.get("emode_overrides", {}).items()))
             return cls(**data)
         except TypeError as exc:
             raise InputError(f"not a run configuration: {exc}", file=source) from None
@@ -95,6 +99,9 @@ class RunConfig:
     def market_param(self, name: str, asset: str, default: float) -> float:
         table = dict(self.market_overrides)
         return table.get(f"{name}.{asset}", table.get(name, default))
+
+    def emode_param(self, name: str, category: int, default: float) -> float:
+        return dict(self.emode_overrides).get(f"{category}.{name}", default)
 
 
 def _agent(table: dict) -> LiquidatorConfig:
@@ -198,6 +205,14 @@ def _apply_one(config: RunConfig, key: str, value) -> RunConfig:
         table = dict(config.market_overrides)
         table[key] = v
         return dataclasses.replace(config, market_overrides=tuple(sorted(table.items())))
+    if head == "emode":                                  # emode.1.liquidation_threshold = 0.95
+        category, _, name = rest.partition(".")
+        if not category.isdigit() or not 1 <= int(category) <= 255 or name not in EMODE_PARAMS:
+            raise InputError(f"--set {key}: e-mode overrides are emode.CATEGORY.PARAM with CATEGORY 1..255 and "
+                             f"PARAM one of {', '.join(EMODE_PARAMS)}")
+        table = dict(config.emode_overrides)
+        table[f"{int(category)}.{name}"] = _coerce(str(value), float, key)
+        return dataclasses.replace(config, emode_overrides=tuple(sorted(table.items())))
     names = {f.name: f for f in fields(config)}
     if head == "competitors":
         if not isinstance(value, list):
@@ -221,7 +236,7 @@ def _apply_one(config: RunConfig, key: str, value) -> RunConfig:
         if rest == "kind" and v not in ORACLE_KINDS:
             raise InputError(f"--set {key}={v}: oracle kinds are {', '.join(ORACLE_KINDS)}")
         return dataclasses.replace(config, **{head: dataclasses.replace(sub, **{rest: v})})
-    settable = [n for n in names if n not in ("scenario", "lake", "market_overrides", "scenario_spec",
+    settable = [n for n in names if n not in ("scenario", "lake", "market_overrides", "emode_overrides", "scenario_spec",
                                               "oracle", "liquidator", "competitors")]
     if key == "protocol":
         from backtest.engine.rules import RULES
@@ -229,7 +244,8 @@ def _apply_one(config: RunConfig, key: str, value) -> RunConfig:
             raise InputError(f"--set protocol={value}: replayable protocols are {', '.join(sorted(RULES))}")
     if key not in settable:
         known = settable + [f"oracle.{f.name}" for f in fields(OracleConfig)] + \
-            [f"liquidator.{f.name}" for f in fields(LiquidatorConfig)] + [f"{p}[.ASSET]" for p in MARKET_PARAMS]
+            [f"liquidator.{f.name}" for f in fields(LiquidatorConfig)] + [f"{p}[.ASSET]" for p in MARKET_PARAMS] + \
+            [f"emode.CATEGORY.{p}" for p in EMODE_PARAMS]
         raise InputError(f"unknown parameter {key!r} (known: {', '.join(known)})")
     v = value if not isinstance(value, str) else _coerce(value, names[key].type, key)
     return dataclasses.replace(config, **{key: v})

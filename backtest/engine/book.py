@@ -11,7 +11,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from backtest.config import RunConfig
+from backtest.config import EMODE_PARAMS, RunConfig
 from backtest.errors import InputError
 from backtest.lake.catalog import connect, run_query
 from backtest.lake.io import read_files, read_table
@@ -24,7 +24,9 @@ from backtest.scenarios.paths import exogenous_paths, gas_path, step_times
 @dataclass
 class Book:
     """The book as dense arrays. Columns are *reserves*: one per (protocol, asset) in the book,
-    so each protocol keeps its own risk parameters while all of them share one price per asset."""
+    so each protocol keeps its own risk parameters while all of them share one price per asset;
+    an Aave v3 e-mode category k adds a reserve (protocol, asset, k) with the category's LTV, LT
+    and bonus, holding the positions of accounts in category k in assets of category k."""
     protocol: np.ndarray           # [N] rules each account is liquidated under
     accounts: np.ndarray           # [N] addresses, sorted by (protocol, address)
     assets: list[str]              # [R] asset symbol of each reserve
@@ -42,6 +44,8 @@ class Book:
     block_number: int
     timestamp: datetime
     schedule: list = field(default_factory=list)   # [(block, {param: [R] array})] changes after the snapshot
+    reserve_emode: np.ndarray | None = None   # [R] e-mode category of each reserve, 0 = none (None: all 0)
+    emode: np.ndarray | None = None           # [N] each account's e-mode category, 0 = none
 
     @property
     def reserve_prices(self) -> np.ndarray:
@@ -85,6 +89,29 @@ def _check_positions(files, known_assets: set[str]) -> None:
         if (counts > 1).any():
             dup = np.sort(np.setdiff1d(np.arange(len(key)), first))[0]
             raise InputError("duplicated (account, asset, block_number)", file=path, column="account", row=int(dup) + 1)
+        _check_emode(path, t)
+
+
+EMODE_PROTOCOLS = ("aave-v3", "aave-v3.3")      # protocols with e-mode categories
+
+
+def _check_emode(path, t: pa.Table) -> None:
+    """An account's e-mode is one per account and snapshot, and only Aave v3 has one."""
+    cat = t["emode_category"].fill_null(0).to_numpy(zero_copy_only=False)
+    if not cat.any():
+        return
+    protocol = t["protocol"].to_numpy(zero_copy_only=False).astype(str)
+    bad = np.flatnonzero((cat != 0) & ~np.isin(protocol, EMODE_PROTOCOLS))
+    if bad.size:
+        raise InputError(f"{protocol[bad[0]]} has no e-mode categories (only {', '.join(EMODE_PROTOCOLS)})",
+                         file=path, column="emode_category", row=int(bad[0]) + 1)
+    key = np.char.add(np.char.add(np.char.add(protocol, "|"), t["account"].to_numpy(zero_copy_only=False).astype(str)),
+                      "|" + t["block_number"].to_numpy().astype(str).astype(object))
+    keys, first, inverse = np.unique(key, return_index=True, return_inverse=True)
+    differs = np.flatnonzero(cat != cat[first][inverse])
+    if differs.size:
+        raise InputError("an account has one e-mode category per snapshot: its rows disagree", file=path,
+                         column="emode_category", row=int(differs[0]) + 1)
 
 
 PARAMS = ("ltv", "liquidation_threshold", "liquidation_bonus", "close_factor", "protocol_fee")
@@ -101,28 +128,39 @@ def _number(x) -> float:
     return np.nan if x is None else float(x)
 
 
-def _params_at(markets, block: int, reserves: list[tuple[str, str]], config: RunConfig,
-               debt_only: frozenset = frozenset()) -> dict[str, np.ndarray]:
-    """The markets row in force at `block` for each (protocol, asset) reserve: the largest
-    valid_from_block <= block. `--set` overrides apply on top. Reserves in `debt_only` (a Comet
-    base, Maker's DAI) without a row get DEBT_ONLY_ROW."""
-    df = markets[markets["valid_from_block"] <= block].sort_values("valid_from_block", kind="stable")
-    df = df.groupby(["protocol", "asset"]).tail(1).set_index(["protocol", "asset"])
-    assets = {a for _, a in reserves}
+def _in_force(table, block: int, keys: list[str]):
+    """The rows in force at `block` (largest valid_from_block <= block), one per key."""
+    df = table[table["valid_from_block"] <= block].sort_values("valid_from_block", kind="stable")
+    return df.groupby(keys).tail(1).set_index(keys)
+
+
+def _params_at(markets, block: int, reserves: list[tuple[str, str, int]], config: RunConfig,
+               debt_only: frozenset = frozenset(), categories=None) -> dict[str, np.ndarray]:
+    """The markets row in force at `block` for each (protocol, asset, e-mode category) reserve:
+    the largest valid_from_block <= block; an e-mode reserve takes LTV, LT and bonus from its
+    category's row in force (then `--set emode.K.*`). `--set` market overrides apply on top of
+    both. Reserves in `debt_only` (a Comet base, Maker's DAI) without a row get DEBT_ONLY_ROW."""
+    df = _in_force(markets, block, ["protocol", "asset"])
+    pairs = [(p, a) for p, a, _ in reserves]
+    assets = {a for _, a in pairs}
     unknown = sorted(k for k, _ in config.market_overrides if "." in k and k.split(".", 1)[1] not in assets)
     if unknown:
         raise InputError(f"--set {unknown[0]}: the book has no asset {unknown[0].split('.', 1)[1]!r} "
                          f"(assets: {', '.join(sorted(assets))})")
-    missing = [r for r in reserves if r not in df.index and r not in debt_only]
+    missing = [r for r in pairs if r not in df.index and r not in debt_only]
     if missing:
         raise InputError(f"no markets parameters for {missing[0][0]} {missing[0][1]} in force at block {block}",
                          column="valid_from_block")
+    emode = _emode_rows(categories, block, reserves, config)
     out = {}
     for name in PARAMS:
-        col = np.array([_number(df.at[r, name]) if r in df.index else DEBT_ONLY_ROW[name] for r in reserves]) \
-            if debt_only else df.loc[reserves, name].astype(float).to_numpy()
+        col = np.array([_number(df.at[r, name]) if r in df.index else DEBT_ONLY_ROW[name] for r in pairs]) \
+            if debt_only else df.loc[pairs, name].astype(float).to_numpy()
         col = np.where(np.isnan(col), PARAM_DEFAULTS.get(name, np.nan), col)
-        out[name] = np.array([config.market_param(name, a, v) for (_, a), v in zip(reserves, col)])
+        if emode:
+            col = np.array([config.emode_param(name, k, float(emode[(p, k)][name])) if k and name in EMODE_PARAMS
+                            else v for (p, _, k), v in zip(reserves, col)])
+        out[name] = np.array([config.market_param(name, a, v) for (_, a), v in zip(pairs, col)])
     lt, bonus = out["liquidation_threshold"], out["liquidation_bonus"]
     if ((lt < 0) | (lt > 1)).any():
         raise InputError("liquidation_threshold must be within [0, 1] (after --set)", column="liquidation_threshold")
@@ -133,10 +171,30 @@ def _params_at(markets, block: int, reserves: list[tuple[str, str]], config: Run
     return out
 
 
-def _schedule(markets, block: int, reserves, config: RunConfig, debt_only: frozenset = frozenset()) -> list:
+def _emode_rows(categories, block: int, reserves, config: RunConfig) -> dict:
+    """{(protocol, category): its emode_categories row in force} for the book's e-mode reserves."""
+    used = sorted({(p, k) for p, _, k in reserves if k})
+    wanted = sorted({int(k.split(".")[0]) for k, _ in config.emode_overrides})
+    absent = [k for k in wanted if k not in {c for _, c in used}]
+    if absent:
+        raise InputError(f"--set emode.{absent[0]}.*: no account of the book is in e-mode category {absent[0]}")
+    if not used:
+        return {}
+    df = _in_force(categories, block, ["protocol", "category"])
+    for p, k in used:
+        if (p, k) not in df.index:
+            raise InputError(f"accounts of {p} are in e-mode category {k}, but emode_categories has no row for it "
+                             f"in force at block {block}", column="category")
+    return {key: df.loc[key] for key in used}
+
+
+def _schedule(markets, block: int, reserves, config: RunConfig, debt_only: frozenset = frozenset(),
+              categories=None) -> list:
     """Parameter sets that come into force after the snapshot, in block order."""
-    later = sorted(set(markets.loc[markets["valid_from_block"] > block, "valid_from_block"].tolist()))
-    return [(b, _params_at(markets, b, reserves, config, debt_only)) for b in later]
+    later = set(markets.loc[markets["valid_from_block"] > block, "valid_from_block"].tolist())
+    if any(k for _, _, k in reserves):
+        later |= set(categories.loc[categories["valid_from_block"] > block, "valid_from_block"].tolist())
+    return [(b, _params_at(markets, b, reserves, config, debt_only, categories)) for b in sorted(later)]
 
 
 def _check_protocol_override(config: RunConfig, reserves, fee: np.ndarray) -> None:
@@ -145,13 +203,30 @@ def _check_protocol_override(config: RunConfig, reserves, fee: np.ndarray) -> No
     user sets protocol_fee themselves."""
     if config.protocol != "compound-v2" or any(k.split(".")[0] == "protocol_fee" for k, _ in config.market_overrides):
         return
-    foreign = [(p, a, f) for (p, a), f in zip(reserves, fee) if p != "compound-v2" and f > 0]
+    foreign = [(p, a, f) for (p, a, _), f in zip(reserves, fee) if p != "compound-v2" and f > 0]
     if foreign:
         p, a, f = foreign[0]
         raise InputError(f"--set protocol=compound-v2: {p} {a} has protocol_fee {f:g} (its share of the liquidation "
                          f"bonus), which Compound v2 would read as the share of all seized collateral sent to "
                          f"reserves; "
                          f"add --set protocol_fee=0.028 (Compound's protocolSeizeShare) or the value you mean")
+
+
+def _reserve(key: str) -> tuple[str, str, int]:
+    asset, protocol, *category = key.split("|")
+    return protocol, asset, int(category[0]) if category else 0
+
+
+def _in_emode(markets, block: int, protocols, assets, account_emode) -> np.ndarray:
+    """Per positions row: its account's e-mode category is its asset's (the markets row in force at
+    the snapshot), so the row belongs on the category's reserve. Aave v3.0 and v3.2+ alike: the
+    lake gives an asset one category (v3.2+ bitmaps that list an asset in several are not modelled)."""
+    if not account_emode.any():
+        return np.zeros(len(protocols), dtype=bool)
+    df = _in_force(markets, block, ["protocol", "asset"])
+    category = df["emode_category"].fillna(0).astype(np.int64).to_dict()
+    asset_emode = np.array([category.get((p, a), 0) for p, a in zip(protocols, assets)], dtype=np.int64)
+    return (account_emode != 0) & (asset_emode == account_emode)
 
 
 def load_book(lake: Path, scenario: Scenario, config: RunConfig) -> Book:
@@ -172,8 +247,16 @@ def load_book(lake: Path, scenario: Scenario, config: RunConfig) -> Book:
     assets_col = snap["asset"].to_numpy(zero_copy_only=False).astype(str)
     keys = np.char.add(np.char.add(protocols, "|"), snap["account"].to_numpy(zero_copy_only=False).astype(str))
     rows, row_idx = np.unique(keys, return_inverse=True)
-    reserve_keys, res_idx = np.unique(np.char.add(np.char.add(assets_col, "|"), protocols), return_inverse=True)
-    reserves = [tuple(k.split("|")[::-1]) for k in reserve_keys]          # (protocol, asset), sorted by asset
+    mk = markets.to_pandas()
+    account_emode = np.zeros(len(rows), dtype=np.int64)
+    account_emode[row_idx] = snap["emode_category"].fill_null(0).to_numpy(zero_copy_only=False)
+    reserve_of = np.char.add(np.char.add(assets_col, "|"), protocols)
+    in_emode = _in_emode(mk, block, protocols, assets_col, account_emode[row_idx])
+    if in_emode.any():       # e-mode reserves: "asset|protocol|k"; without e-mode the keys are as they were
+        reserve_of = np.where(in_emode, np.char.add(np.char.add(reserve_of, "|"),
+                                                    account_emode[row_idx].astype(str)), reserve_of)
+    reserve_keys, res_idx = np.unique(reserve_of, return_inverse=True)
+    reserves = [_reserve(k) for k in reserve_keys]            # (protocol, asset, category), sorted by asset
     coll = np.zeros((len(rows), len(reserves)))
     debt = np.zeros_like(coll)
     np.add.at(coll, (row_idx, res_idx), snap["collateral"].to_numpy())
@@ -181,7 +264,7 @@ def load_book(lake: Path, scenario: Scenario, config: RunConfig) -> Book:
     row_protocol = np.array([k.split("|", 1)[0] for k in rows], dtype=object)
     accounts = np.array([k.split("|", 1)[1] for k in rows])
     ts = snap["timestamp"][0].as_py()
-    price_assets = sorted({a for _, a in reserves})
+    price_assets = sorted({a for _, a, _ in reserves})
     con = connect(lake)
     prices = run_query(con, "book_prices", {"at": ts}).to_pydict()
     by_asset = dict(zip(prices["asset"], prices["price_usd"]))
@@ -189,18 +272,19 @@ def load_book(lake: Path, scenario: Scenario, config: RunConfig) -> Book:
     if missing:
         raise InputError(f"no {missing[0]} price at or before the book snapshot {ts:%Y-%m-%d %H:%M}Z; import one with "
                          f"`backtest import-prices FILE --asset {missing[0]}`", file=Path(lake) / "prices", column="asset")
-    mk = markets.to_pandas()
-    debt_only = frozenset(r for j, r in enumerate(reserves) if r[0] in MECHANISMS and debt[:, j].any())
-    params = _params_at(mk, block, reserves, config, debt_only)
+    debt_only = frozenset(r[:2] for j, r in enumerate(reserves) if r[0] in MECHANISMS and debt[:, j].any())
+    categories = read_table(lake, "emode_categories", required=False).to_pandas() if in_emode.any() else None
+    params = _params_at(mk, block, reserves, config, debt_only, categories)
     _check_protocol_override(config, reserves, params["protocol_fee"])
-    schedule = _schedule(mk, block, reserves, config, debt_only) if scenario.anchor == "absolute" else []
+    schedule = _schedule(mk, block, reserves, config, debt_only, categories) if scenario.anchor == "absolute" else []
     if config.protocol:
         row_protocol[:] = config.protocol
-    return Book(protocol=row_protocol, accounts=accounts, assets=[a for _, a in reserves],
-                reserve_protocol=[p for p, _ in reserves], price_assets=price_assets,
-                reserve_asset=np.array([price_assets.index(a) for _, a in reserves], dtype=int),
+    return Book(protocol=row_protocol, accounts=accounts, assets=[a for _, a, _ in reserves],
+                reserve_protocol=[p for p, _, _ in reserves], price_assets=price_assets,
+                reserve_asset=np.array([price_assets.index(a) for _, a, _ in reserves], dtype=int),
                 collateral=coll, debt=debt, prices=np.array([by_asset[a] for a in price_assets]),
-                block_number=block, timestamp=ts, schedule=schedule, **params)
+                block_number=block, timestamp=ts, schedule=schedule,
+                reserve_emode=np.array([k for _, _, k in reserves], dtype=np.int64), emode=account_emode, **params)
 
 
 def load_pools(lake: Path, book: Book, config: RunConfig) -> Router:

@@ -53,6 +53,24 @@ POSITIONS = pa.schema([
     ("block_number", pa.int64()),
     ("timestamp", UTC_TS),
 ])
+# The lake's positions schema adds optional columns after the core ones above (what the ingest
+# builders construct tables with); a file without them reads as nulls.
+POSITIONS_LAKE = pa.schema(list(POSITIONS) + [
+    ("emode_category", pa.int32()),      # the account's Aave v3 e-mode category; null or 0 = none
+])
+
+# Aave v3 e-mode categories (DataTypes.EModeCategory): an asset whose markets row has
+# emode_category k uses these values for an account in category k (docs/engine.md).
+EMODE_CATEGORIES = pa.schema([
+    ("protocol", pa.string()),           # aave-v3, aave-v3.3
+    ("market", pa.string()),
+    ("category", pa.int32()),            # 1..255 (uint8 on chain; 0 means no e-mode)
+    ("ltv", pa.float64()),
+    ("liquidation_threshold", pa.float64()),
+    ("liquidation_bonus", pa.float64()),  # 0.01 = 1% extra collateral
+    ("label", pa.string()),
+    ("valid_from_block", pa.int64()),
+])
 
 PRICES = pa.schema([
     ("asset", pa.string()),
@@ -92,11 +110,12 @@ GAS = pa.schema([
 SCHEMAS: dict[str, pa.Schema] = {
     "logs": LOGS,
     "markets": MARKETS,
-    "positions": POSITIONS,
+    "positions": POSITIONS_LAKE,
     "prices": PRICES,
     "pools": POOLS,
     "pool_ticks": POOL_TICKS,
     "gas": GAS,
+    "emode_categories": EMODE_CATEGORIES,
 }
 
 # Columns a file must have; the rest may be absent and are filled with nulls.
@@ -109,4 +128,6 @@ REQUIRED: dict[str, tuple[str, ...]] = {
     "pools": ("dex", "pool", "token0", "token1", "fee", "block_number"),
     "pool_ticks": ("pool", "block_number", "tick", "liquidity_net"),
     "gas": ("timestamp", "gas_price_gwei"),
+    "emode_categories": ("protocol", "category", "ltv", "liquidation_threshold", "liquidation_bonus",
+                         "valid_from_block"),
 }

@@ -50,6 +50,33 @@ def validate_positions(t: pa.Table, source):
     _not_null(t, source, ["protocol", "account", "asset", "block_number", "timestamp"])
     _finite(t, source, "collateral", low=0)
     _finite(t, source, "debt", low=0)
+    _category(t, source, "emode_category", low=0)
+
+
+def _category(t, source, col, low):
+    """An e-mode category id is a uint8 on chain (setUserEMode(uint8)); null reads as 0."""
+    v = t[col].fill_null(0).to_numpy(zero_copy_only=False)
+    _check(t, source, col, (v < low) | (v > 255), f"must be an e-mode category within {low}..255")
+
+
+def validate_emode_categories(t: pa.Table, source):
+    """PoolConfigurator.setEModeCategory's checks: ltv <= lt, lt * (1 + bonus) <= 1; the table's
+    bonus is the extra (0.01), the contract's 10100."""
+    _not_null(t, source, ["protocol", "category", "valid_from_block"])
+    _category(t, source, "category", low=1)
+    _finite(t, source, "ltv", low=0, high=1)
+    _finite(t, source, "liquidation_threshold", low=0, strict=True, high=1)
+    _finite(t, source, "liquidation_bonus", low=0)
+    lt, bonus, ltv = _num(t, "liquidation_threshold"), _num(t, "liquidation_bonus"), _num(t, "ltv")
+    _check(t, source, "liquidation_threshold", lt < ltv, "must be >= ltv")
+    _check(t, source, "liquidation_bonus", lt * (1 + bonus) > 1 + 1e-12,
+           "liquidation_threshold * (1 + liquidation_bonus) must be <= 1")
+    key = np.char.add(np.char.add(t["protocol"].to_numpy(zero_copy_only=False).astype(str), "|"),
+                      np.char.add(t["category"].to_numpy().astype(str),
+                                  "|" + t["valid_from_block"].to_numpy().astype(str).astype(object)))
+    _, first = np.unique(key, return_index=True)
+    _check(t, source, "category", ~np.isin(np.arange(len(key)), first),
+           "duplicated (protocol, category, valid_from_block)")
 
 
 def validate_markets(t: pa.Table, source):
@@ -67,6 +94,7 @@ def validate_markets(t: pa.Table, source):
         v = _num(t, col)
         present = ~np.isnan(v)
         _check(t, source, col, present & ((v < 0) | (v > 1)), "must be within [0, 1]")
+    _category(t, source, "emode_category", low=0)
 
 
 def validate_pools(t: pa.Table, source):
@@ -94,6 +122,7 @@ VALIDATORS = {
     "markets": validate_markets,
     "pools": validate_pools,
     "gas": validate_gas,
+    "emode_categories": validate_emode_categories,
     "pool_ticks": validate_none,
     "logs": validate_none,
 }
