@@ -21,7 +21,6 @@ import pyarrow as pa
 from eth_abi import decode as abi_decode
 from eth_abi import encode as abi_encode
 
-from backtest.ingest.rpc import BatchUnsupported
 from backtest.ingest.sources import _selector, call, try_call
 from backtest.ingest.tables import chain_query
 
@@ -92,15 +91,7 @@ def user_basics(client, comet: str, accounts: list[str], block: int, per_batch: 
     data = [_selector("userBasic(address)") + abi_encode(["address"], [a]).hex() for a in accounts]
     out: list[tuple] = []
     for i in range(0, len(data), per_batch):
-        calls = [("eth_call", [{"to": comet, "data": d}, hex(block)]) for d in data[i:i + per_batch]]
-        answers = None
-        if client.use_batches:
-            try:
-                answers = client.batch(calls)
-            except BatchUnsupported:
-                client.use_batches = False
-        if answers is None:
-            answers = [client.call(m, p) for m, p in calls]
+        answers = client.many([("eth_call", [{"to": comet, "data": d}, hex(block)]) for d in data[i:i + per_batch]])
         out += [abi_decode(list(USER_BASIC), bytes.fromhex(a[2:])) for a in answers]
     return out
 

@@ -94,6 +94,16 @@ class RpcClient:
         """Several calls in one POST (JSON-RPC batch), retried as a whole; BatchUnsupported if refused."""
         return self._retry(f"batch of {len(calls)} {calls[0][0]}", lambda: self._batch_once(calls)) if calls else []
 
+    def many(self, calls: list[tuple[str, list]]) -> list:
+        """Answers to `calls` in order: one batch if the node takes batches, else one call each (and
+        batches are not tried again on this client)."""
+        if self.use_batches:
+            try:
+                return self.batch(calls)
+            except BatchUnsupported:
+                self.use_batches = False
+        return [self.call(m, p) for m, p in calls]
+
     def _retry(self, what: str, fn):
         attempt = 0
         while True:
@@ -171,15 +181,7 @@ class RpcClient:
         numbers = list(numbers)
         for i in range(0, len(numbers), per_batch):
             part = numbers[i:i + per_batch]
-            calls = [("eth_getBlockByNumber", [hex(n), False]) for n in part]
-            answers = None
-            if self.use_batches:
-                try:
-                    answers = self.batch(calls)
-                except BatchUnsupported:
-                    self.use_batches = False
-            if answers is None:
-                answers = [self.call(m, p) for m, p in calls]
+            answers = self.many([("eth_getBlockByNumber", [hex(n), False]) for n in part])
             for n, block in zip(part, answers):
                 if not isinstance(block, dict) or "timestamp" not in block:
                     raise RpcError(f"block {n} not found on {redact(self.url)}")
