@@ -176,22 +176,12 @@ SOURCES = tuple(dict.fromkeys(e.source for e in EVENTS))
 BY_TABLE = {e.table: e for e in EVENTS}
 
 
-
-
 @dataclass(frozen=True)
-class Note:
+class Note(Event):
     """A DSNote call log: anonymous, topic0 = the function selector left-aligned in 32 bytes, topics 1-3 =
     the first three words of calldata, data = abi bytes of the first 224 bytes of calldata (makerdao/dss
     src/vat.sol `note`). The arguments are read from that calldata copy, so the Vat layout (sig, arg1-3)
     and LibNote's (sig, caller, arg1-2, src/lib.sol) decode the same way."""
-    source: str
-    contract: str
-    name: str
-    params: tuple[Param, ...]
-
-    @property
-    def signature(self) -> str:
-        return f"{self.name}({','.join(p.type for p in self.params)})"
 
     @property
     def topic0(self) -> bytes:
