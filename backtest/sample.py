@@ -64,6 +64,13 @@ MECHANISMS = {
     "comet": ("ethereum-comet-usdc-sample", 0.04, {"WETH": .70, "WBTC": .30}, "USDC"),
     "maker": ("ethereum-maker-sample", 0.04, {"WETH": .65, "wstETH": .20, "WBTC": .15}, "DAI"),
 }
+# Aave v3 e-mode category 1 "ETH correlated" of the Aave v3 Ethereum pool before June 2023: LTV 90 %,
+# LT 93 %, bonus 1 % (the "current value" column of governance.aave.com/t/arfc-emode-risk-parameters-
+# aave-eth-v3-pool-update/13570). Its accounts loop wstETH against WETH; they are drawn, like Comet's
+# and Maker's, from a random stream of their own, as a share of n_accounts split between the protocols.
+EMODE_CATEGORY = (1, "ETH correlated", 0.90, 0.93, 0.01)
+EMODE_ASSETS = ("WETH", "wstETH")
+EMODE_PROTOCOLS = {"aave-v3": 0.02, "aave-v3.3": 0.005}
 MAKER_DUST = 7_500.0          # DAI: the smallest vault debt (Vat ilk dust)
 ALL_PROTOCOLS = tuple(PROTOCOLS) + tuple(MECHANISMS)
 VOLATILE = ("WETH", "WBTC", "wstETH", "CRV")
@@ -106,8 +113,49 @@ def markets_table(protocols=ALL_PROTOCOLS) -> pa.Table:
             addr, dec = ASSETS[a][:2]
             rows.append(dict(protocol=protocol, market=market, asset=a, asset_address=addr, decimals=dec, ltv=ltv,
                              liquidation_threshold=lt, liquidation_bonus=bonus, close_factor=close, protocol_fee=fee,
-                             supply_cap=None, borrow_cap=None, emode_category=0, valid_from_block=16_291_127))
+                             supply_cap=None, borrow_cap=None,
+                             emode_category=EMODE_CATEGORY[0] if protocol in EMODE_PROTOCOLS and a in EMODE_ASSETS
+                             else 0, valid_from_block=16_291_127))
     return pa.Table.from_pylist(rows)
+
+
+def emode_categories_table(protocols=ALL_PROTOCOLS) -> pa.Table:
+    category, label, ltv, lt, bonus = EMODE_CATEGORY
+    rows = [dict(protocol=p, market=PROTOCOLS[p][0], category=category, ltv=ltv, liquidation_threshold=lt,
+                 liquidation_bonus=bonus, label=label, valid_from_block=16_291_127)
+            for p in EMODE_PROTOCOLS if p in protocols]
+    return pa.Table.from_pylist(rows)
+
+
+def emode_positions(rng: np.random.Generator, n_accounts: int, protocols) -> pa.Table:
+    """Accounts in e-mode category 1: mostly wstETH supplied against WETH borrowed (the staking loop),
+    some the other way round. In e-mode an account borrows up to the category's LTV, so its HF
+    starts at or above LT / LTV = 1.033."""
+    category, _, ltv, lt, _ = EMODE_CATEGORY
+    price = {a: v[5] for a, v in ASSETS.items()}
+    out = {k: [] for k in ("protocol", "account", "asset", "collateral", "debt")}
+    for protocol in (p for p in EMODE_PROTOCOLS if p in protocols):
+        n = int(round(n_accounts * EMODE_PROTOCOLS[protocol]))
+        hf = lt / ltv * (1.0 + rng.exponential(0.04, n))
+        size = np.clip(np.exp(rng.normal(np.log(30000), 1.5, n)), 500, 60e6)
+        looped = rng.random(n) < 0.85
+        for i in range(n):
+            account = "0x" + rng.bytes(20).hex()
+            coll, borrowed = ("wstETH", "WETH") if looped[i] else ("WETH", "wstETH")
+            rows = [(coll, size[i] / price[coll], 0.0), (borrowed, 0.0, size[i] * lt / hf[i] / price[borrowed])]
+            for a, c, d in sorted(rows):
+                out["protocol"].append(protocol); out["account"].append(account); out["asset"].append(a)
+                out["collateral"].append(c); out["debt"].append(d)
+    n = len(out["account"])
+    return pa.table({
+        "protocol": pa.array(out["protocol"], pa.string()),
+        "market": pa.array([PROTOCOLS[p][0] for p in out["protocol"]], pa.string()),
+        "account": pa.array(out["account"], pa.string()), "asset": pa.array(out["asset"], pa.string()),
+        "collateral": _sig(np.array(out["collateral"], dtype=float)), "debt": _sig(np.array(out["debt"], dtype=float)),
+        "block_number": pa.array([SNAPSHOT_BLOCK] * n, pa.int64()),
+        "timestamp": pa.array([SNAPSHOT_TIME] * n, pa.timestamp("us", tz="UTC")),
+        "emode_category": pa.array([category] * n, pa.int32()),
+    })
 
 
 def positions_table(rng: np.random.Generator, n_accounts: int, protocols=tuple(PROTOCOLS)) -> pa.Table:
@@ -232,7 +280,8 @@ def gas_table(rng: np.random.Generator, days: int = 30) -> pa.Table:
 def write_sample_lake(out: Path, seed: int = 7, n_accounts: int = 50_000,
                       protocols: tuple[str, ...] = ALL_PROTOCOLS) -> dict[str, int]:
     """The whole synthetic lake; `protocols` picks which markets the book spreads over. `n_accounts`
-    are spread over the repaying protocols; Comet and Maker add 4 % of that each."""
+    are spread over the repaying protocols; Comet and Maker add 4 % of that each, Aave v3 and v3.3
+    e-mode accounts 2 % and 0.5 %."""
     rng = np.random.default_rng(seed)
     lending = tuple(p for p in protocols if p in PROTOCOLS)
     positions = positions_table(rng, n_accounts, lending) if lending else None
@@ -242,12 +291,20 @@ def write_sample_lake(out: Path, seed: int = 7, n_accounts: int = 50_000,
         extra = mechanism_positions(np.random.default_rng([seed, 1]), n_accounts, protocols)
         tables["positions"] = extra if positions is None else pa.concat_tables(
             [positions, extra.cast(positions.schema)])
+    if any(p in EMODE_PROTOCOLS for p in protocols):
+        emode = emode_positions(np.random.default_rng([seed, 2]), n_accounts, protocols)
+        book = tables["positions"]
+        if book is not None:        # every other row: emode_category 0
+            book = book.append_column("emode_category", pa.array(np.zeros(book.num_rows, np.int32)))
+        tables["positions"] = emode if book is None else pa.concat_tables([book, emode.cast(book.schema)])
+        tables["emode_categories"] = emode_categories_table(protocols)
     for name, table in tables.items():
         write_table(out, name, table)
     add_sample_venues(out, seed)     # Uniswap v3 pools with ticks and exchange order books
     (Path(out) / "README.md").write_text(
         "# Sample lake (SYNTHETIC)\n\nMade by `backtest sample-data` (seed %d, %d accounts). Not on-chain data: "
-        "a book spread over Aave v3, Aave v3.3, Aave v2, Compound v2, Comet (Compound v3) and Maker style markets, "
+        "a book spread over Aave v3 (some accounts in e-mode), Aave v3.3, Aave v2, Compound v2, Comet (Compound v3) "
+        "and Maker style markets, "
         "prices, Uniswap v2 and v3 pools, exchange order-book depth curves and gas, for trying the tool.\n"
         % (seed, len(set(tables["positions"]["account"].to_pylist()))))
     return {name: t.num_rows for name, t in tables.items()}
