@@ -12,7 +12,8 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from backtest.errors import InputError
-from backtest.ingest.price_files import FORMATS, PriceSeries, divide, read_price_file, span
+from backtest.ingest.price_files import FORMATS, read_price_file
+from backtest.ingest.price_series import PriceSeries, divide, span
 from backtest.lake.io import table_files, write_table
 
 REPO = Path(__file__).resolve().parents[2]

@@ -16,7 +16,8 @@ import urllib.request
 from datetime import datetime, timezone
 
 from backtest.errors import InputError
-from backtest.ingest.price_files import PriceSeries, parse_price_text
+from backtest.ingest.price_files import parse_price_text
+from backtest.ingest.price_series import PriceSeries
 
 BINANCE_URL = "https://api.binance.com"
 COINGECKO_URL = "https://api.coingecko.com"

@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from backtest.ingest.price_files import divide, find_gaps, flag_outliers, read_price_file
+from backtest.ingest.price_files import read_price_file
+from backtest.ingest.price_series import divide, find_gaps, flag_outliers
 
 
 def at(series, when: str) -> int:

@@ -9,7 +9,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from backtest.ingest.price_files import divide, read_price_file
+from backtest.ingest.price_files import read_price_file
+from backtest.ingest.price_series import divide
 
 # path, asset, source family, rows, first stamp, last stamp (UTC)
 FAMILIES = [
