@@ -71,6 +71,12 @@ Burn(address indexed from, address indexed target, uint256 value, uint256 balanc
 _AAVE_CONFIGURATOR = """
 CollateralConfigurationChanged(address indexed asset, uint256 ltv, uint256 liquidationThreshold, uint256 liquidationBonus)
 """
+# Aave v3.0 e-mode (aave-v3-core contracts/interfaces/IPoolConfigurator.sol; v3.2+ replaced them):
+# `label` is an ABI string, decoded by backtest.ingest.dynamic.
+_AAVE_V3_EMODE = """
+EModeCategoryAdded(uint8 indexed categoryId, uint256 ltv, uint256 liquidationThreshold, uint256 liquidationBonus, address oracle, string label)
+EModeAssetCategoryChanged(address indexed asset, uint8 oldCategoryId, uint8 newCategoryId)
+"""
 _AAVE_V2_POOL = """
 Deposit(address indexed reserve, address user, address indexed onBehalfOf, uint256 amount, uint16 indexed referral)
 Withdraw(address indexed reserve, address indexed user, address indexed to, uint256 amount)
@@ -142,7 +148,7 @@ NewRound(uint256 indexed roundId, address indexed startedBy, uint256 startedAt)
 
 
 def _many(source: str, contract: str, block: str) -> list[Event]:
-    return [_ev(source, contract, line) for line in block.strip().splitlines()]
+    return [_ev(source, contract, line) for line in block.strip().splitlines() if line.strip()]
 
 
 EVENTS: tuple[Event, ...] = tuple(
@@ -150,7 +156,7 @@ EVENTS: tuple[Event, ...] = tuple(
     + _many("aave-v3", "atoken", _AAVE_V3_TOKEN + "BalanceTransfer(address indexed from, address indexed to, "
             "uint256 value, uint256 index)")
     + _many("aave-v3", "vtoken", _AAVE_V3_TOKEN)
-    + _many("aave-v3", "configurator", _AAVE_CONFIGURATOR)
+    + _many("aave-v3", "configurator", _AAVE_CONFIGURATOR + _AAVE_V3_EMODE)
     + _many("aave-v2", "pool", _AAVE_V2_POOL)
     + _many("aave-v2", "configurator", _AAVE_CONFIGURATOR)
     + _many("aave-v2", "atoken", """

@@ -28,9 +28,8 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from backtest.ingest.checkpoint import merge
-from backtest.ingest.decode import decode
-from backtest.ingest.events import Note, events_of, notes_of
-from backtest.ingest.lognote import decode_note
+from backtest.ingest.dynamic import decoder_of
+from backtest.ingest.events import events_of, notes_of
 from backtest.ingest.logs import dedupe, log_files, read_log_file
 from backtest.ingest.tables import table_path, write_decoded
 from backtest.lake.io import atomic_path
@@ -103,7 +102,7 @@ def _decode_file(path: Path, defs: list, by_kind: dict[str, list[bytes]]) -> dic
 
 
 def _decoder(d):
-    return decode_note if isinstance(d, Note) else decode
+    return decoder_of(d)
 
 
 def decode_incremental(lake: Path, network: str, source: str, by_kind: dict[str, list[bytes]],

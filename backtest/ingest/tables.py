@@ -135,12 +135,10 @@ def _files(lake: Path, name: str) -> list[Path]:
 
 
 def _empty_decoded(name: str) -> pa.Table:
-    from backtest.ingest.decode import decode
-    from backtest.ingest.lognote import decode_note
+    from backtest.ingest.dynamic import decoder_of
     from backtest.lake.schemas import LOGS
-    if name in NOTES_BY_TABLE:
-        return decode_note(LOGS.empty_table(), NOTES_BY_TABLE[name])
-    return decode(LOGS.empty_table(), BY_TABLE[name])
+    d = NOTES_BY_TABLE[name] if name in NOTES_BY_TABLE else BY_TABLE[name]
+    return decoder_of(d)(LOGS.empty_table(), d)
 
 
 def connect_chain(lake: Path) -> duckdb.DuckDBPyConnection:

@@ -16,6 +16,9 @@ def random_value(rng: np.random.Generator, typ: str, edge: int):
         return bytes(rng.integers(0, 256, 32, dtype=np.uint8))
     if typ == "bool":
         return bool(rng.integers(0, 2))
+    if typ == "string":       # empty, 40 bytes of multi-byte UTF-8 (crosses a word), or random ASCII
+        return "" if edge == 0 else "é€" * 8 if edge == 1 else \
+            "".join(chr(int(c)) for c in rng.integers(32, 127, int(rng.integers(1, 70))))
     bits = int(typ.lstrip("uint") or 256)
     lo, hi = (-(1 << (bits - 1)), (1 << (bits - 1)) - 1) if typ.startswith("int") else (0, (1 << bits) - 1)
     if edge == 0:

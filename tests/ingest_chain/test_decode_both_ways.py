@@ -8,6 +8,7 @@ from hexbytes import HexBytes
 from web3 import Web3
 
 from backtest.ingest.decode import decode
+from backtest.ingest.dynamic import decoder_of
 from backtest.ingest.events import EVENTS
 from backtest.ingest.logs import logs_to_table
 from tests.ingest_chain.logmaker import abi_of, encode_log, random_value
@@ -40,7 +41,7 @@ def test_every_event_decodes_like_web3(event):
     address = "0x" + "ab" * 20
     values = [{p.name: random_value(rng, p.type, i if i < 2 else 2) for p in event.params} for i in range(ROWS)]
     logs = [encode_log(event, v, address=address, block=100 + i, log_index=i) for i, v in enumerate(values)]
-    ours = decode(logs_to_table(logs, 1), event, [bytes.fromhex("ab" * 20)]).to_pylist()
+    ours = decoder_of(event)(logs_to_table(logs, 1), event, [bytes.fromhex("ab" * 20)]).to_pylist()
     assert len(ours) == ROWS
     for row, log in zip(ours, logs):
         theirs = web3_decode(event, log)
