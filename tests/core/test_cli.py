@@ -45,8 +45,9 @@ def test_liquidations_by_hour_adds_up_to_the_run(small_lake, tmp_path, capsys):
 
 def test_health_writes_a_row_per_account_and_snapshot(small_lake, tmp_path, capsys):
     assert main(["health", "--lake", str(small_lake), "--out", str(tmp_path / "health.parquet")]) == 0
-    # 3,000 accounts over Aave and Compound v2, plus 4 % each for Comet and Maker: 3,000 + 120 + 120
-    assert pq.read_metadata(tmp_path / "health.parquet").num_rows == 3240
+    # 3,000 accounts over Aave and Compound v2, plus 4 % each for Comet and Maker, plus 2 % and 0.5 %
+    # in e-mode on Aave v3 and v3.3: 3,000 + 120 + 120 + 60 + 15
+    assert pq.read_metadata(tmp_path / "health.parquet").num_rows == 3315
     assert "riskiest first" in capsys.readouterr().out
 
 
