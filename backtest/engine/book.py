@@ -137,9 +137,10 @@ def _in_force(table, block: int, keys: list[str]):
 def _params_at(markets, block: int, reserves: list[tuple[str, str, int]], config: RunConfig,
                debt_only: frozenset = frozenset(), categories=None) -> dict[str, np.ndarray]:
     """The markets row in force at `block` for each (protocol, asset, e-mode category) reserve:
-    the largest valid_from_block <= block; an e-mode reserve takes LTV, LT and bonus from its
-    category's row in force (then `--set emode.K.*`). `--set` market overrides apply on top of
-    both. Reserves in `debt_only` (a Comet base, Maker's DAI) without a row get DEBT_ONLY_ROW."""
+    the largest valid_from_block <= block, then `--set` market overrides; an e-mode reserve takes
+    LTV, LT and bonus from its category's row in force, then `--set emode.K.*` (an asset's override
+    does not reach them, as a reserve's governance change does not change its e-mode category).
+    Reserves in `debt_only` (a Comet base, Maker's DAI) without a row get DEBT_ONLY_ROW."""
     df = _in_force(markets, block, ["protocol", "asset"])
     pairs = [(p, a) for p, a, _ in reserves]
     assets = {a for _, a in pairs}
@@ -157,10 +158,11 @@ def _params_at(markets, block: int, reserves: list[tuple[str, str, int]], config
         col = np.array([_number(df.at[r, name]) if r in df.index else DEBT_ONLY_ROW[name] for r in pairs]) \
             if debt_only else df.loc[pairs, name].astype(float).to_numpy()
         col = np.where(np.isnan(col), PARAM_DEFAULTS.get(name, np.nan), col)
-        if emode:
-            col = np.array([config.emode_param(name, k, float(emode[(p, k)][name])) if k and name in EMODE_PARAMS
-                            else v for (p, _, k), v in zip(reserves, col)])
-        out[name] = np.array([config.market_param(name, a, v) for (_, a), v in zip(pairs, col)])
+        col = np.array([config.market_param(name, a, v) for (_, a), v in zip(pairs, col)])
+        if emode and name in EMODE_PARAMS:      # the category's own, as on chain: `--set emode.K.*`, not `--set ltv.A`
+            col = np.array([config.emode_param(name, k, float(emode[(p, k)][name])) if k else v
+                            for (p, _, k), v in zip(reserves, col)])
+        out[name] = col
     lt, bonus = out["liquidation_threshold"], out["liquidation_bonus"]
     if ((lt < 0) | (lt > 1)).any():
         raise InputError("liquidation_threshold must be within [0, 1] (after --set)", column="liquidation_threshold")

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from backtest.config import MARKET_PARAMS, RunConfig
+from backtest.config import EMODE_PARAMS, MARKET_PARAMS, RunConfig
 from backtest.engine.book import ReplayInputs, load_inputs, load_pools
 from backtest.scenarios.library import Scenario
 
@@ -33,9 +33,13 @@ def loading_key(config: RunConfig) -> str:
     return base.to_toml()
 
 
-def market_arrays(raw: dict[str, np.ndarray], assets: list[str], config: RunConfig) -> dict[str, np.ndarray]:
-    """The engine's per-reserve parameters: markets value, then `--set` for all assets or one."""
-    return {name: np.array([config.market_param(name, a, v) for a, v in zip(assets, raw[name])])
+def market_arrays(raw: dict[str, np.ndarray], assets: list[str], config: RunConfig,
+                  emode=None) -> dict[str, np.ndarray]:
+    """The engine's per-reserve parameters: markets value, then `--set` for all assets or one; an
+    e-mode reserve's LTV, LT and bonus are its category's (`emode.K.*`, in the loaded book)."""
+    emode = np.zeros(len(assets), dtype=np.int64) if emode is None else emode
+    return {name: np.array([v if k and name in EMODE_PARAMS else config.market_param(name, a, v)
+                            for a, v, k in zip(assets, raw[name], emode)])
             for name in MARKET_PARAMS}
 
 
@@ -64,8 +68,9 @@ class InputsCache:
         base = self.base(config, scenario)
         assets = base.book.assets
         raw = {name: getattr(base.book, name) for name in MARKET_PARAMS}
-        params = market_arrays(raw, assets, config)
-        schedule = [(block, market_arrays(p, assets, config)) for block, p in base.book.schedule]
+        params = market_arrays(raw, assets, config, base.book.reserve_emode)
+        schedule = [(block, market_arrays(p, assets, config, base.book.reserve_emode))
+                    for block, p in base.book.schedule]
         if not all(_valid(p) for p in [params] + [p for _, p in schedule]):
             return load_inputs(config, scenario)      # raises the engine's own InputError
         book = dataclasses.replace(base.book, schedule=schedule, **params)

@@ -71,7 +71,7 @@ def test_an_emode_liquidation_seizes_with_the_category_bonus(tmp_path):
     assert ratio == pytest.approx(1.01, rel=1e-9)          # the category's 1 %, not wstETH's own 6 %
 
 
-def test_set_emode_overrides_the_category_and_a_market_override_has_the_last_word(tmp_path):
+def test_set_emode_overrides_the_category_and_an_asset_override_the_asset_reserve_only(tmp_path):
     lake = make_lake(tmp_path / "lake")
     scenario = load_scenario(scenario_file(tmp_path, 0.0))
 
@@ -79,7 +79,9 @@ def test_set_emode_overrides_the_category_and_a_market_override_has_the_last_wor
         return load_book(lake, scenario, make_config(scenario, lake, overrides)).liquidation_threshold.tolist()
 
     assert lt("emode.1.liquidation_threshold=0.95") == [0.80, 0.83, 0.95, 0.81, 0.95]
-    assert lt("emode.1.liquidation_threshold=0.95", "liquidation_threshold.wstETH=0.70") == [0.80, 0.83, 0.95, 0.70, 0.70]
+    # on chain a reserve's LT and its e-mode category's LT are separate parameters
+    assert lt("emode.1.liquidation_threshold=0.95", "liquidation_threshold.wstETH=0.70") == [0.80, 0.83, 0.95, 0.70, 0.95]
+    assert lt("liquidation_threshold=0.5") == [0.5, 0.5, 0.93, 0.5, 0.93]
     with pytest.raises(InputError, match="e-mode category 2"):
         lt("emode.2.liquidation_threshold=0.95")
     with pytest.raises(InputError, match="CATEGORY 1..255"):
@@ -125,3 +127,20 @@ def test_bad_emode_categories_stop_the_replay_with_one_line(tmp_path, capsys, co
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1
     assert "emode_categories" in err and f"column {named!r}" in err and "row 2" in err and says in err
+
+
+def test_a_sweep_derives_the_same_emode_parameters_as_the_engine_loads(tmp_path):
+    """The sweep's per-worker shortcut (the book loaded once, `--set` applied to its arrays) must give
+    the e-mode reserves what load_inputs gives them."""
+    from backtest.engine.book import load_inputs
+    from backtest.sweep.inputs import InputsCache
+    lake = make_lake(tmp_path / "lake")
+    scenario = load_scenario(scenario_file(tmp_path, 0.0))
+    cache = InputsCache()
+    for overrides in (["liquidation_threshold.wstETH=0.70", "liquidation_bonus=0.02"],
+                      ["emode.1.liquidation_threshold=0.95", "ltv=0.5"]):
+        config = make_config(scenario, lake, overrides)
+        derived, loaded = cache.inputs(config, scenario).book, load_inputs(config, scenario).book
+        for name in ("ltv", "liquidation_threshold", "liquidation_bonus", "close_factor", "protocol_fee"):
+            np.testing.assert_array_equal(getattr(derived, name), getattr(loaded, name), err_msg=name)
+    assert loaded.liquidation_threshold.tolist() == [0.80, 0.83, 0.95, 0.81, 0.95]
