@@ -4,9 +4,13 @@
 -- latestAnswer), risk parameters from the configurator's last CollateralConfigurationChanged.
 -- Formulas of GenericLogic.calculateUserAccountData (aave-v3-core protocol/libraries/logic/GenericLogic.sol;
 -- protocol-v2 the same): per reserve base value = balance * price / 10^decimals (floored); collateral
--- counts when enabled and its threshold is not 0; the average threshold and LTV are value-weighted and
+-- counts when enabled and its own threshold is not 0; the average threshold and LTV are value-weighted and
 -- floored; HF = (collateral percentMul avgLT) wadDiv debt; available = max(collateral percentMul ltv - debt, 0).
--- Not modelled: eMode categories, isolation mode, zero-LTV collateral rules, stable-rate debt.
+-- e-mode (v3.0): an account's category is its last UserEModeSet; for a reserve whose category
+-- (EModeAssetCategoryChanged) equals the account's, the category's LTV and threshold replace the
+-- reserve's (last EModeCategoryAdded; the LTV only where the reserve's own LTV is not 0, as in
+-- GenericLogic). Not modelled: the category's priceSource override (a non-zero `oracle` in
+-- aave_emode_categories_at_block), isolation mode, zero-LTV collateral rules, stable-rate debt.
 WITH config AS (
     SELECT asset, ltv, liquidationThreshold AS lt FROM (
         SELECT 'aave-v3' AS source, asset, ltv, liquidationThreshold, evt_block_number, evt_index
@@ -17,6 +21,21 @@ WITH config AS (
     )
     WHERE source = $source AND evt_block_number <= $block
     QUALIFY row_number() OVER (PARTITION BY asset ORDER BY evt_block_number DESC, evt_index DESC) = 1
+),
+user_emode AS (
+    SELECT "user" AS account, categoryId AS category FROM aave_v3_pool_user_e_mode_set
+    WHERE $source = 'aave-v3' AND evt_block_number <= $block
+    QUALIFY row_number() OVER (PARTITION BY "user" ORDER BY evt_block_number DESC, evt_index DESC) = 1
+),
+asset_emode AS (
+    SELECT asset, newCategoryId AS category FROM aave_v3_configurator_e_mode_asset_category_changed
+    WHERE $source = 'aave-v3' AND evt_block_number <= $block
+    QUALIFY row_number() OVER (PARTITION BY asset ORDER BY evt_block_number DESC, evt_index DESC) = 1
+),
+emode AS (
+    SELECT categoryId AS category, ltv, liquidationThreshold AS lt FROM aave_v3_configurator_e_mode_category_added
+    WHERE $source = 'aave-v3' AND evt_block_number <= $block
+    QUALIFY row_number() OVER (PARTITION BY categoryId ORDER BY evt_block_number DESC, evt_index DESC) = 1
 ),
 price AS (
     SELECT s.asset, p.answer_raw AS price
@@ -31,11 +50,16 @@ per_asset AS (
                 THEN mul_div(q.collateral_raw, pr.price, '1' || repeat('0', q.decimals::INTEGER))::HUGEINT
                 ELSE 0 END AS coll_base,
            mul_div(q.debt_raw, pr.price, '1' || repeat('0', q.decimals::INTEGER))::HUGEINT AS debt_base,
-           coalesce(c.lt, '0')::HUGEINT AS lt,
-           coalesce(c.ltv, '0')::HUGEINT AS ltv
+           CASE WHEN e.category IS NOT NULL THEN e.lt ELSE coalesce(c.lt, '0') END::HUGEINT AS lt,
+           CASE WHEN coalesce(c.ltv, '0') = '0' THEN '0'
+                WHEN e.category IS NOT NULL THEN e.ltv ELSE c.ltv END::HUGEINT AS ltv
     FROM aave_positions_raw q
     LEFT JOIN config c ON c.asset = q.asset
     LEFT JOIN price pr ON pr.asset = q.asset
+    LEFT JOIN user_emode ue ON ue.account = q.account
+    LEFT JOIN asset_emode ae ON ae.asset = q.asset
+    -- the category's values apply when the account's category is the asset's (and not 0)
+    LEFT JOIN emode e ON e.category = ue.category AND ue.category = ae.category AND ue.category <> 0
 ),
 totals AS (
     SELECT account, sum(coll_base) AS coll, sum(debt_base) AS debt,

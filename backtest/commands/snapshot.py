@@ -9,9 +9,10 @@ from pathlib import Path
 from backtest.errors import InputError
 import pyarrow as pa
 
-from backtest.ingest.markets import comet_markets, compound_v2_markets, maker_markets
+from backtest.ingest.markets import aave_emode_categories, aave_markets, comet_markets, compound_v2_markets, \
+    maker_markets
 from backtest.ingest.positions import POOL_QUERIES, POSITION_QUERIES, block_time, comet_positions, \
-    compound_v2_positions, lake_pools, lake_positions, maker_positions, raw_pools, raw_positions
+    compound_v2_positions, lake_pools, lake_positions, maker_positions, raw_pools, raw_positions, with_emode
 from backtest.ingest.rpc import RpcClient, RpcError
 from backtest.ingest.tables import chain_query, connect_chain
 from backtest.lake.io import write_table
@@ -22,14 +23,16 @@ examples:
   backtest snapshot --block 16300000 --rpc $ETH_RPC_URL      # block time asked of the node if not in the lake
 
 Writes <lake>/positions/chain__<block>.parquet: Aave v2/v3 (aToken and debt-token events; collateral
-counts only when enabled), Compound v2 (cTokens x the exchange rate rebuilt from events; borrow balances),
-Comet (collateral from events; base supply and borrow need --rpc: principals and indexes are contract
-state), Maker vaults (the Vat's LogNotes; market = ilk). <lake>/markets/chain__<block>.parquet: Compound v2
-from the Comptroller's events, Maker from the Spotter's mat and the Dog's chop, Comet's getAssetInfo
-with --rpc. <lake>/pools/chain__<block>.parquet (Uniswap
-v2 reserves, v3 price, tick and active liquidity) and <lake>/pool_ticks/chain__<block>.parquet. Needs
-`backtest ingest` of the same contracts up to at least that block; --rpc must serve state at that block
-(an archive node) for Comet.
+counts only when enabled; a v3 account's e-mode category from its last UserEModeSet), Compound v2
+(cTokens x the exchange rate rebuilt from events; borrow balances), Comet (collateral from events; base
+supply and borrow need --rpc: principals and indexes are contract state), Maker vaults (the Vat's
+LogNotes; market = ilk). <lake>/markets/chain__<block>.parquet: Aave v2/v3 from the configurator's
+events (with v3's e-mode category per asset), Compound v2 from the Comptroller's events, Maker from the
+Spotter's mat and the Dog's chop, Comet's getAssetInfo with --rpc.
+<lake>/emode_categories/chain__<block>.parquet: Aave v3.0's e-mode categories (EModeCategoryAdded).
+<lake>/pools/chain__<block>.parquet (Uniswap v2 reserves, v3 price, tick and active liquidity) and
+<lake>/pool_ticks/chain__<block>.parquet. Needs `backtest ingest` of the same contracts up to at least
+that block; --rpc must serve state at that block (an archive node) for Comet.
 """
 
 
@@ -62,18 +65,22 @@ def main(args) -> int:
         maker, note2 = maker_positions(con, args.block, ts)
         parts += [comet, maker]
         notes += [n for n in (note, note2) if n]
-        markets = [compound_v2_markets(con, args.block, market), maker_markets(con, args.block)]
+        markets = [aave_markets(con, source, args.block, market) for source in POSITION_QUERIES]
+        markets += [compound_v2_markets(con, args.block, market), maker_markets(con, args.block)]
+        categories, note3 = aave_emode_categories(con, args.block, market)
+        notes += [note3] if note3 else []
         if client is not None:
             markets.append(comet_markets(con, client, args.block, market))
     except RpcError as exc:
         raise InputError(str(exc)) from None
-    positions = pa.concat_tables(parts)
+    positions = with_emode(con, pa.concat_tables(parts), args.block)
     markets_table = pa.concat_tables(markets)
     pools = lake_pools(raw_pools(con, args.block, list(POOL_QUERIES)), args.block, ts)
     ticks = chain_query(con, "uniswap_v3_pool_ticks_at_block", {"block": args.block}).select(
         ["pool", "block_number", "tick", "liquidity_net"])
     written = []
-    for name, table in (("positions", positions), ("markets", markets_table), ("pools", pools), ("pool_ticks", ticks)):
+    for name, table in (("positions", positions), ("markets", markets_table), ("emode_categories", categories),
+                        ("pools", pools), ("pool_ticks", ticks)):
         if table.num_rows:
             written.append(f"{name} {table.num_rows} rows -> {write_table(lake, name, table, tag)}")
     if not written:

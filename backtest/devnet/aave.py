@@ -202,3 +202,27 @@ def deploy_aave_v2(chain: Chain, tokens: dict[str, Contract], feeds: dict[str, C
                                          chain.at(v2("VariableDebtToken"), data[9]),
                                          chain.at(v2("StableDebtToken"), data[8]), decimals, p)
     return market
+
+
+@dataclass(frozen=True)
+class EModeCategory:
+    """An Aave v3.0 e-mode category in the contract's units (bps; bonus 10100 = +1 %)."""
+
+    category: int
+    ltv: int
+    liquidation_threshold: int
+    liquidation_bonus: int
+    label: str
+    assets: tuple[str, ...]            # symbols of the reserves put in it
+    price_source: str = ZERO           # an asset whose oracle price replaces the members' (0: none)
+
+
+def configure_emode(chain: Chain, market: AaveMarket, category: EModeCategory) -> None:
+    """PoolConfigurator.setEModeCategory, then setAssetEModeCategory for each member, as the pool admin
+    (the deployer). The category's LT must exceed each member's own LT (PoolConfigurator.sol)."""
+    c = category
+    calls = [(market.configurator.functions.setEModeCategory(c.category, c.ltv, c.liquidation_threshold,
+                                                               c.liquidation_bonus, c.price_source, c.label), None)]
+    calls += [(market.configurator.functions.setAssetEModeCategory(market.reserves[s].asset.address, c.category), None)
+              for s in c.assets]
+    chain.send_many(calls)

@@ -76,6 +76,7 @@ CollateralConfigurationChanged(address indexed asset, uint256 ltv, uint256 liqui
 _AAVE_V3_EMODE = """
 EModeCategoryAdded(uint8 indexed categoryId, uint256 ltv, uint256 liquidationThreshold, uint256 liquidationBonus, address oracle, string label)
 EModeAssetCategoryChanged(address indexed asset, uint8 oldCategoryId, uint8 newCategoryId)
+LiquidationProtocolFeeChanged(address indexed asset, uint256 oldFee, uint256 newFee)
 """
 _AAVE_V2_POOL = """
 Deposit(address indexed reserve, address user, address indexed onBehalfOf, uint256 amount, uint16 indexed referral)

@@ -66,3 +66,33 @@ def maker_markets(con, block: int) -> pa.Table:
                      "liquidation_threshold": r["liquidation_threshold"], "liquidation_bonus": r["liquidation_bonus"],
                      "close_factor": 1.0, "valid_from_block": r["valid_from_block"]})
     return _table(rows)
+
+
+def aave_markets(con, source: str, block: int, market: str) -> pa.Table:
+    """Aave v2/v3 reserves from the configurator's events (queries/aave_markets_at_block.sql): bps as
+    fractions, the bonus as the extra share (10500 -> 0.05), v3's protocol fee and e-mode category.
+    The close factor is the 50 % default (v3.0 lifts it to 100 % below HF 0.95, a rule of the engine's)."""
+    rows = []
+    for r in chain_query(con, "aave_markets_at_block", {"block": block, "source": source}).to_pylist():
+        rows.append({"protocol": source, "market": market, "asset": r["symbol"] or r["asset_address"],
+                     "asset_address": r["asset_address"], "decimals": 18 if r["decimals"] is None else r["decimals"],
+                     "ltv": r["ltv"], "liquidation_threshold": r["liquidation_threshold"],
+                     "liquidation_bonus": r["liquidation_bonus"], "close_factor": 0.5,
+                     "protocol_fee": r["protocol_fee"],
+                     "emode_category": r["emode_category"] if source == "aave-v3" else None,
+                     "valid_from_block": r["valid_from_block"]})
+    return _table(rows)
+
+
+def aave_emode_categories(con, block: int, market: str) -> tuple[pa.Table, str | None]:
+    """The lake's emode_categories rows at `block` (queries/aave_emode_categories_at_block.sql), and a note
+    when a category prices its assets by its own priceSource, which the lake cannot say."""
+    from backtest.lake.schemas import EMODE_CATEGORIES
+    raw = chain_query(con, "aave_emode_categories_at_block", {"block": block}).to_pylist()
+    rows = [{"protocol": r["protocol"], "market": market, "category": r["category"], "ltv": r["ltv"],
+             "liquidation_threshold": r["liquidation_threshold"], "liquidation_bonus": r["liquidation_bonus"],
+             "label": r["label"], "valid_from_block": r["valid_from_block"]} for r in raw]
+    priced = [str(r["category"]) for r in raw if int(r["oracle"], 16)]
+    note = (f"aave-v3: e-mode categories {', '.join(priced)} price their assets by their own priceSource; the "
+            "lake keeps one price per asset, so a replay prices them by the asset's feed") if priced else None
+    return pa.Table.from_pylist(rows, schema=EMODE_CATEGORIES), note

@@ -121,6 +121,16 @@ def maker_positions(con, block: int, ts: int) -> tuple[pa.Table, str | None]:
     return _rows("maker", markets, accounts, assets, coll, debt, block, when), note
 
 
+def with_emode(con, positions: pa.Table, block: int) -> pa.Table:
+    """positions plus `emode_category`: an Aave v3 account's category at `block` (0 if it never set one,
+    queries/aave_emode_accounts_at_block.sql); null for the other protocols, which have none."""
+    rows = chain_query(con, "aave_emode_accounts_at_block", {"block": block}).to_pylist()
+    category = {r["account"]: r["category"] for r in rows}
+    values = [category.get(a, 0) if p == "aave-v3" else None
+              for p, a in zip(positions["protocol"].to_pylist(), positions["account"].to_pylist())]
+    return positions.append_column("emode_category", pa.array(values, pa.int32()))
+
+
 def raw_pools(con, block: int, dexes=None) -> dict[str, pa.Table]:
     return {d: chain_query(con, q, {"block": block}) for d, q in POOL_QUERIES.items() if dexes is None or d in dexes}
 

@@ -12,6 +12,10 @@ from backtest.devnet.chain import TxFailed
 from backtest.devnet.positions import MAX_UINT, VARIABLE_RATE, approve_all
 
 OPS = ("supply", "borrow", "repay", "withdraw", "transfer", "repay_with_atokens", "price", "liquidate")
+WEIGHTS = (0.22, 0.2, 0.12, 0.08, 0.08, 0.05, 0.07, 0.18)
+# with e-mode: a user enters a category or leaves e-mode (Pool.setUserEMode) in 12 % of operations
+EMODE_OPS = OPS + ("emode",)
+EMODE_WEIGHTS = (0.2, 0.18, 0.1, 0.07, 0.07, 0.05, 0.06, 0.15, 0.12)
 
 
 @dataclass
@@ -19,7 +23,7 @@ class Driven:
     users: list[str]
     start: int                                          # the last block before the first operation
     counts: dict[str, int] = field(default_factory=dict)
-    blocks: list[int] = field(default_factory=list)     # a block after every 50 operations
+    blocks: list[int] = field(default_factory=list)     # a block after every 50 (`every`) operations
 
 
 def set_interest_rates(net, m) -> None:
@@ -44,7 +48,11 @@ def _try(net, call, sender) -> bool:
     return True
 
 
-def drive(net, m, n_ops: int = 300, seed: int = 11) -> Driven:
+def drive(net, m, n_ops: int = 300, seed: int = 11, emode_categories: tuple[int, ...] = (),
+          every: int = 50) -> Driven:
+    """`emode_categories`: the categories a user may pick in an "emode" operation (0 = leave e-mode);
+    a block to compare at is kept after every `every` operations."""
+    ops, weights = (EMODE_OPS, EMODE_WEIGHTS) if emode_categories else (OPS, WEIGHTS)
     rng = np.random.default_rng(seed)
     chain, pool = net.chain, m.pool
     deposit = pool.functions.supply if m.version == 3 else pool.functions.deposit
@@ -53,11 +61,11 @@ def drive(net, m, n_ops: int = 300, seed: int = 11) -> Driven:
     for u in users:
         chain.send_many([(net.tokens[s].functions.mint(u, 10**12 * 10**net.assets[s].decimals), None) for s in symbols])
         approve_all(net, m, u)
-    out = Driven(users, chain.w3.eth.block_number, {op: 0 for op in OPS})
+    out = Driven(users, chain.w3.eth.block_number, {op: 0 for op in ops})
     answers = {s: round(net.assets[s].price_usd * 1e8) for s in symbols}
     for i in range(n_ops):
         chain.rpc("evm_increaseTime", [int(rng.integers(1, 86_400))])
-        op = OPS[int(rng.choice(len(OPS), p=[0.22, 0.2, 0.12, 0.08, 0.08, 0.05, 0.07, 0.18]))]
+        op = ops[int(rng.choice(len(ops), p=weights))]
         u, s = users[int(rng.integers(len(users)))], symbols[int(rng.integers(len(symbols)))]
         r, unit = m.reserves[s], 10**net.assets[s].decimals
         a_bal = r.a_token.functions.balanceOf(u).call()
@@ -88,8 +96,11 @@ def drive(net, m, n_ops: int = 300, seed: int = 11) -> Driven:
             ok = True
         elif op == "liquidate":
             ok = _liquidate_someone(net, m, rng, users, symbols, answers)
+        elif op == "emode":       # refused while the user borrows outside the category, or if HF would drop < 1
+            category = emode_categories[int(rng.integers(len(emode_categories)))]
+            ok = _try(net, pool.functions.setUserEMode(category), u)
         out.counts[op] += ok
-        if (i + 1) % 50 == 0:
+        if (i + 1) % every == 0:
             chain.mine(3600)
             out.blocks.append(chain.w3.eth.block_number)
     return out
