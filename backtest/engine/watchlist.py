@@ -11,8 +11,8 @@ u_a = (c_a (LT_a - 1e-4) - d_a) p0_a and S = Σ_a |u_a|,  m(p) >= m(p0) - S max_
 account cannot be liquidatable until the largest relative price move since the anchor
 exceeds rho = m(p0) / S. Accounts are kept sorted by rho: a step looks only at the prefix
 whose rho the move has crossed (a binary search), checks their exact margin, and returns
-them. When the prefix grows past a budget the anchor moves to the current prices (O(N),
-vectorised) and the prefix shrinks to the accounts that are really close.
+them. When the prefix grows past a budget the anchor moves to the current prices (O(N), one
+compiled pass over the book) and the prefix shrinks to the accounts that are really close.
 
 Rows changed by a liquidation are kept in a small "dirty" set, always examined, until the
 next re-anchor. The returned set is a superset of {HF < 1} (tests/perf check it against
