@@ -168,24 +168,29 @@ def test_a_replay_conserves_collateral_and_debt_and_liquidates_only_below_hf_one
 
     assert (rows["health_factor_before"] < 1).all()
     assert (out.collateral >= -1e-9 * book.collateral.max()).all() and (out.debt >= -1e-9 * book.debt.max()).all()
-    reserve = {(p, a): j for j, (p, a) in enumerate(zip(book.reserve_protocol, book.assets))}
+    # per (protocol, asset): a liquidation row names those; an e-mode reserve counts with its asset's own
+    keys = list(dict.fromkeys(zip(book.reserve_protocol, book.assets)))
+    reserve = {k: j for j, k in enumerate(keys)}
+    key_of = np.array([reserve[k] for k in zip(book.reserve_protocol, book.assets)])
     seized = np.zeros(len(reserve))
     repaid = np.zeros(len(reserve))
     for (p, a), v in rows.groupby(["protocol", "collateral_asset"])["collateral_seized"].sum().items():
         seized[reserve[(p, a)]] += v
     for (p, a), v in rows.groupby(["protocol", "debt_asset"])["debt_repaid"].sum().items():
         repaid[reserve[(p, a)]] += v
-    coll_out = book.collateral.sum(axis=0) - out.collateral.sum(axis=0)
-    debt_out = book.debt.sum(axis=0) - out.debt.sum(axis=0)
+    coll_out = np.bincount(key_of, book.collateral.sum(axis=0) - out.collateral.sum(axis=0), len(keys))
+    debt_out = np.bincount(key_of, book.debt.sum(axis=0) - out.debt.sum(axis=0), len(keys))
     np.testing.assert_allclose(coll_out, seized, rtol=1e-9, atol=1e-6 * book.collateral.sum(axis=0).max())
-    burns = np.array([p == "aave-v3.3" for p in book.reserve_protocol])   # v3.3 burns the deficit
+    burns = np.array([p == "aave-v3.3" for p, _ in keys])   # v3.3 burns the deficit
     tol = 1e-6 * book.debt.sum(axis=0).max()
     np.testing.assert_allclose(debt_out[~burns], repaid[~burns], rtol=1e-9, atol=tol)
     assert (debt_out[burns] >= repaid[burns] - tol).all()
 
     # the bonus condition, row by row, where HF is exact (Compound v2: no bps floor, no burn)
     comp = rows[(rows["protocol"] == "compound-v2") & np.isfinite(rows["health_factor_after"])]
-    j = [reserve[("compound-v2", a)] for a in comp["collateral_asset"]]
+    column = {(p, a): j for j, (p, a) in enumerate(zip(book.reserve_protocol, book.assets))
+              if p == "compound-v2"}                      # no e-mode: one column per asset
+    j = [column[("compound-v2", a)] for a in comp["collateral_asset"]]
     threshold = book.liquidation_threshold[j] * (1 + book.liquidation_bonus[j])
     before, after = comp["health_factor_before"].to_numpy(), comp["health_factor_after"].to_numpy()
     clear = np.abs(before - threshold) > 1e-9
