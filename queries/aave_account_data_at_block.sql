@@ -9,8 +9,10 @@
 -- e-mode (v3.0): an account's category is its last UserEModeSet; for a reserve whose category
 -- (EModeAssetCategoryChanged) equals the account's, the category's LTV and threshold replace the
 -- reserve's (last EModeCategoryAdded; the LTV only where the reserve's own LTV is not 0, as in
--- GenericLogic). Not modelled: the category's priceSource override (a non-zero `oracle` in
--- aave_emode_categories_at_block), isolation mode, zero-LTV collateral rules, stable-rate debt.
+-- GenericLogic). A category with a priceSource (`oracle` not 0) prices those reserves, collateral and debt,
+-- at the oracle's price of that asset (EModeLogic.getEModeConfiguration; its price source must be in
+-- the lake like any reserve's, else the account's values are null).
+-- Not modelled: isolation mode, zero-LTV collateral rules, stable-rate debt.
 WITH config AS (
     SELECT asset, ltv, liquidationThreshold AS lt FROM (
         SELECT 'aave-v3' AS source, asset, ltv, liquidationThreshold, evt_block_number, evt_index
@@ -33,7 +35,8 @@ asset_emode AS (
     QUALIFY row_number() OVER (PARTITION BY asset ORDER BY evt_block_number DESC, evt_index DESC) = 1
 ),
 emode AS (
-    SELECT categoryId AS category, ltv, liquidationThreshold AS lt FROM aave_v3_configurator_e_mode_category_added
+    SELECT categoryId AS category, ltv, liquidationThreshold AS lt, oracle
+    FROM aave_v3_configurator_e_mode_category_added
     WHERE $source = 'aave-v3' AND evt_block_number <= $block
     QUALIFY row_number() OVER (PARTITION BY categoryId ORDER BY evt_block_number DESC, evt_index DESC) = 1
 ),
@@ -47,9 +50,9 @@ price AS (
 per_asset AS (
     SELECT q.account,
            CASE WHEN q.collateral_enabled AND coalesce(c.lt, '0') <> '0'
-                THEN mul_div(q.collateral_raw, pr.price, '1' || repeat('0', q.decimals::INTEGER))::HUGEINT
+                THEN mul_div(q.collateral_raw, p.price, '1' || repeat('0', q.decimals::INTEGER))::HUGEINT
                 ELSE 0 END AS coll_base,
-           mul_div(q.debt_raw, pr.price, '1' || repeat('0', q.decimals::INTEGER))::HUGEINT AS debt_base,
+           mul_div(q.debt_raw, p.price, '1' || repeat('0', q.decimals::INTEGER))::HUGEINT AS debt_base,
            CASE WHEN e.category IS NOT NULL THEN e.lt ELSE coalesce(c.lt, '0') END::HUGEINT AS lt,
            CASE WHEN coalesce(c.ltv, '0') = '0' THEN '0'
                 WHEN e.category IS NOT NULL THEN e.ltv ELSE c.ltv END::HUGEINT AS ltv
@@ -60,6 +63,10 @@ per_asset AS (
     LEFT JOIN asset_emode ae ON ae.asset = q.asset
     -- the category's values apply when the account's category is the asset's (and not 0)
     LEFT JOIN emode e ON e.category = ue.category AND ue.category = ae.category AND ue.category <> 0
+    LEFT JOIN price ep ON ep.asset = e.oracle
+    -- the category's priceSource, where it has one, else the reserve's own price
+    CROSS JOIN LATERAL (SELECT CASE WHEN e.oracle IS NOT NULL AND e.oracle <> '0x0000000000000000000000000000000000000000'
+                                    THEN ep.price ELSE pr.price END AS price) p
 ),
 totals AS (
     SELECT account, sum(coll_base) AS coll, sum(debt_base) AS debt,

@@ -3,7 +3,7 @@
 -- Raw values are bps (ltv 9700, liquidationThreshold 9750, liquidationBonus 10100 = +1 %); the fractions
 -- are bps / 1e4 and (bonus - 1e4) / 1e4, so 10500 -> 0.05 exactly as the markets rows are.
 -- `oracle` is the category's priceSource (an asset whose AaveOracle price replaces that of every asset
--- of the category for accounts in it); 0x00..00 when unused.
+-- of the category for accounts in it: aave_account_data_at_block applies it); 0x00..00 when unused.
 SELECT 'aave-v3' AS protocol,
        categoryId::INTEGER AS category,
        ltv AS ltv_bps, liquidationThreshold AS liquidation_threshold_bps, liquidationBonus AS liquidation_bonus_bps,

@@ -39,6 +39,10 @@ def _lake(tmp_path):
     # block 20: the category re-parameterised (LTV 90 %, LT 93 %), a new label
     L.add("aave_v3_configurator_e_mode_category_added", CONF, 20, categoryId=1, ltv=9000, liquidationThreshold=9300,
           liquidationBonus=10200, oracle="0x" + "00" * 20, label="Stablecoins v2")
+    # block 30: DAI's feed says $0.99, and category 1 takes USDC's price for its assets (priceSource)
+    L.add("chainlink_feed_answer_updated", FEEDS[DAI], 30, current=99 * 10**6, roundId=2, updatedAt=2)
+    L.add("aave_v3_configurator_e_mode_category_added", CONF, 30, categoryId=1, ltv=9000, liquidationThreshold=9300,
+          liquidationBonus=10200, oracle=USDC, label="Stablecoins v2")
     rows = [_row("aave-v3", "pool", POOL), _row("aave-v3", "configurator", CONF)]
     for asset, symbol, decimals in ((DAI, "DAI", 18), (WETH, "WETH", 18), (USDC, "USDC", 6)):
         rows += [_row("aave-v3", "atoken", "0x" + asset[2:4] * 19 + "aa", asset=asset, symbol=symbol, decimals=decimals),
@@ -79,6 +83,17 @@ def test_account_data_uses_the_category_values_for_assets_of_the_accounts_catego
     # block 20, category LT 93 %, LTV 90 %: U's LT (3000 x 9300 + 2000 x 8250) / 5000 = 8880,
     #   LTV (3000 x 9000 + 2000 x 8000) / 5000 = 8600; HF 5000 x 0.888 / 2500 = 1.776; available 1,800
     assert _account_data(con, 20)[U] == (5000 * 10**8, 2500 * 10**8, 1800 * 10**8, 8880, 8600, 1776 * 10**15)
+
+
+def test_a_category_price_source_prices_its_assets_for_accounts_in_it(tmp_path):
+    got = _account_data(_lake(tmp_path), 30)
+    # U: DAI (category 1) at USDC's $1.00, not its own $0.99: the same numbers as at block 20
+    assert got[U] == (5000 * 10**8, 2500 * 10**8, 1800 * 10**8, 8880, 8600, 1776 * 10**15)
+    # V: DAI at $0.99: collateral 2,970 + 2,000 = 4,970e8;
+    #   LT floor((2970 x 7700 + 2000 x 8250) / 4970) = floor(39,369,000 / 4970 = 7921.33) = 7921;
+    #   LTV floor((2970 x 6700 + 2000 x 8000) / 4970) = floor(35,899,000 / 4970 = 7223.14) = 7223;
+    #   HF = 4970e8 x 0.7921 / 2500e8 = 3,936.737e8 / 2500e8 = 1.5746948; available 4970 x 0.7223 - 2500 = 1,089.831
+    assert got[V] == (4970 * 10**8, 2500 * 10**8, 108_983_100_000, 7921, 7223, 1_574_694_800_000_000_000)
 
 
 def test_emode_tables_at_a_block(tmp_path):
