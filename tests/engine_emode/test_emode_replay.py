@@ -144,3 +144,12 @@ def test_a_sweep_derives_the_same_emode_parameters_as_the_engine_loads(tmp_path)
         for name in ("ltv", "liquidation_threshold", "liquidation_bonus", "close_factor", "protocol_fee"):
             np.testing.assert_array_equal(getattr(derived, name), getattr(loaded, name), err_msg=name)
     assert loaded.liquidation_threshold.tolist() == [0.80, 0.83, 0.95, 0.81, 0.95]
+
+
+def test_accounts_parquet_names_each_accounts_emode_category(tmp_path):
+    import pyarrow.parquet as pq
+    lake = make_lake(tmp_path / "lake")
+    assert main(["replay", str(scenario_file(tmp_path, 0.0)), "--lake", str(lake), "--out", str(tmp_path / "r")]) == 0
+    accounts = pq.read_table(tmp_path / "r" / "accounts.parquet").to_pydict()
+    category = dict(zip(accounts["account"], accounts["emode_category"]))
+    assert category[IN_EMODE] == 1 and category[OUTSIDE] == 0
