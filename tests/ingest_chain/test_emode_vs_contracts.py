@@ -82,11 +82,15 @@ def test_emode_account_data_equals_get_user_account_data(net, tmp_path, driven):
             c = m.pool.functions.getEModeCategoryData(r["category"]).call(block_identifier=block)
             assert (int(r["ltv_bps"]), int(r["liquidation_threshold_bps"]), int(r["liquidation_bonus_bps"]),
                     r["oracle"], r["label"]) == (c[0], c[1], c[2], c[3].lower(), c[4])
-        # each asset's category, in the markets rows
+        # each asset's category and risk parameters, in the markets rows (bps -> fractions, 10500 -> 0.05)
         for r in chain_query(con, "aave_markets_at_block", {"block": block, "source": "aave-v3"}).to_pylist():
-            want = data_provider.functions.getReserveEModeCategory(
-                Web3.to_checksum_address(r["asset_address"])).call(block_identifier=block)
+            asset = Web3.to_checksum_address(r["asset_address"])
+            want = data_provider.functions.getReserveEModeCategory(asset).call(block_identifier=block)
+            conf = data_provider.functions.getReserveConfigurationData(asset).call(block_identifier=block)
+            fee = data_provider.functions.getLiquidationProtocolFee(asset).call(block_identifier=block)
             assert r["emode_category"] == want, (block, r["symbol"])
+            assert (r["ltv"], r["liquidation_threshold"], r["liquidation_bonus"], r["protocol_fee"]) == \
+                (conf[1] / 1e4, conf[2] / 1e4, (conf[3] - 10_000) / 1e4, fee / 1e4)
         # getUserAccountData, all six fields, exactly
         data = account_data(con, "aave-v3", block, ts).to_pylist()
         onchain = net.chain.call_many([m.pool.functions.getUserAccountData(Web3.to_checksum_address(r["account"]))
