@@ -236,7 +236,8 @@ def _apply_one(config: RunConfig, key: str, value) -> RunConfig:
         if rest == "kind" and v not in ORACLE_KINDS:
             raise InputError(f"--set {key}={v}: oracle kinds are {', '.join(ORACLE_KINDS)}")
         return dataclasses.replace(config, **{head: dataclasses.replace(sub, **{rest: v})})
-    settable = [n for n in names if n not in ("scenario", "lake", "market_overrides", "emode_overrides", "scenario_spec",
+    settable = [n for n in names if n not in ("scenario", "lake", "market_overrides", "emode_overrides",
+                                              "scenario_spec",
                                               "oracle", "liquidator", "competitors")]
     if key == "protocol":
         from backtest.engine.rules import RULES

@@ -39,8 +39,10 @@ def _lake(net, lake, borrower, supplied, borrowed):
     write_table(lake, "positions", pa.table({
         "protocol": ["aave-v3"] * 2, "account": [borrower.lower()] * 2, "asset": ["DAI", "USDC"],
         "collateral": [supplied, 0.0], "debt": [0.0, borrowed], "block_number": pa.array([1, 1], pa.int64()),
-        "timestamp": pa.array([WHEN] * 2, pa.timestamp("us", tz="UTC")), "emode_category": pa.array([1, 1], pa.int32())}))
-    write_table(lake, "prices", pa.table({"asset": list(PRICES), "timestamp": pa.array([WHEN] * 4, pa.timestamp("us", tz="UTC")),
+        "timestamp": pa.array([WHEN] * 2, pa.timestamp("us", tz="UTC")),
+        "emode_category": pa.array([1, 1], pa.int32())}))
+    write_table(lake, "prices", pa.table({"asset": list(PRICES),
+                                          "timestamp": pa.array([WHEN] * 4, pa.timestamp("us", tz="UTC")),
                                           "price_usd": list(PRICES.values())}))
 
 
@@ -73,7 +75,8 @@ def test_engine_emode_hf_and_seizure_equal_the_pools(net, tmp_path, record):
     repay, taken, fee = aave_v3_terms(hf, d, c, book.collateral[0], book.debt[0], price,
                                       Params(book.liquidation_bonus, book.protocol_fee, book.close_factor), 1.0)
     assert abs(taken - 4_500 / 0.94 * 1.01) < 1e-9
-    diffs = {"debt_repaid": rel(repay, got.debt_repaid / 1e6), "collateral_seized": rel(taken, got.collateral_seized / 1e18),
+    diffs = {"debt_repaid": rel(repay, got.debt_repaid / 1e6),
+             "collateral_seized": rel(taken, got.collateral_seized / 1e18),
              "protocol_fee": rel(fee, got.protocol_fee / 1e18)}
     record("aave_v3_emode_engine", hf_rel_diff=rel(hf, onchain.health_factor / WAD),
            **{f"rel_diff_{k}": v for k, v in diffs.items()})

@@ -47,7 +47,8 @@ def make_lake(root: Path, emode=True, categories=(CATEGORY,), protocol="aave-v3"
     lake = Path(root)
     write_table(lake, "markets", markets(protocol))
     write_table(lake, "positions", positions(emode, protocol))
-    write_table(lake, "prices", pa.table({"asset": list(MARKETS), "timestamp": pa.array([WHEN] * 3, pa.timestamp("us", tz="UTC")),
+    write_table(lake, "prices", pa.table({"asset": list(MARKETS),
+                                          "timestamp": pa.array([WHEN] * 3, pa.timestamp("us", tz="UTC")),
                                           "price_usd": [v[4] for v in MARKETS.values()], "source": ["hand"] * 3}))
     write_table(lake, "pools", pa.Table.from_pylist([
         dict(dex="uniswap-v2", pool=f"{a}-USDC", token0=a, token1="USDC", fee=0.003, block_number=BLOCK,

@@ -56,7 +56,8 @@ def _write(lake: Path, asset_cat, user_cat, lt, cat_lt, coll, debt):
         "block_number": pa.array([BLOCK] * len(rows), pa.int64()),
         "timestamp": pa.array([WHEN] * len(rows), pa.timestamp("us", tz="UTC")),
         "emode_category": pa.array([r[4] for r in rows], pa.int32())}))
-    write_table(lake, "prices", pa.table({"asset": ASSETS, "timestamp": pa.array([WHEN] * 4, pa.timestamp("us", tz="UTC")),
+    write_table(lake, "prices", pa.table({"asset": ASSETS,
+                                          "timestamp": pa.array([WHEN] * 4, pa.timestamp("us", tz="UTC")),
                                           "price_usd": PRICES}))
 
 

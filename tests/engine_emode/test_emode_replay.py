@@ -80,7 +80,8 @@ def test_set_emode_overrides_the_category_and_an_asset_override_the_asset_reserv
 
     assert lt("emode.1.liquidation_threshold=0.95") == [0.80, 0.83, 0.95, 0.81, 0.95]
     # on chain a reserve's LT and its e-mode category's LT are separate parameters
-    assert lt("emode.1.liquidation_threshold=0.95", "liquidation_threshold.wstETH=0.70") == [0.80, 0.83, 0.95, 0.70, 0.95]
+    assert lt("emode.1.liquidation_threshold=0.95", "liquidation_threshold.wstETH=0.70") == \
+        [0.80, 0.83, 0.95, 0.70, 0.95]
     assert lt("liquidation_threshold=0.5") == [0.5, 0.5, 0.93, 0.5, 0.93]
     with pytest.raises(InputError, match="e-mode category 2"):
         lt("emode.2.liquidation_threshold=0.95")
