@@ -65,7 +65,8 @@ per_asset AS (
     LEFT JOIN emode e ON e.category = ue.category AND ue.category = ae.category AND ue.category <> 0
     LEFT JOIN price ep ON ep.asset = e.oracle
     -- the category's priceSource, where it has one, else the reserve's own price
-    CROSS JOIN LATERAL (SELECT CASE WHEN e.oracle IS NOT NULL AND e.oracle <> '0x0000000000000000000000000000000000000000'
+    CROSS JOIN LATERAL (SELECT CASE WHEN e.oracle IS NOT NULL
+                                     AND e.oracle <> '0x0000000000000000000000000000000000000000'
                                     THEN ep.price ELSE pr.price END AS price) p
 ),
 totals AS (

@@ -32,7 +32,8 @@ SELECT $source AS protocol, c.asset AS asset_address, t.symbol, t.decimals,
             ELSE (c.liquidationBonus::HUGEINT - 10000) / 1e4 END AS liquidation_bonus,
        coalesce(f.newFee::HUGEINT, 0) / 1e4 AS protocol_fee,
        coalesce(e.newCategoryId, 0)::INTEGER AS emode_category,
-       greatest(c.evt_block_number, coalesce(f.evt_block_number, 0), coalesce(e.evt_block_number, 0)) AS valid_from_block
+       greatest(c.evt_block_number, coalesce(f.evt_block_number, 0), coalesce(e.evt_block_number, 0))
+           AS valid_from_block
 FROM config c
 LEFT JOIN fee f USING (asset)
 LEFT JOIN emode e USING (asset)

@@ -45,8 +45,9 @@ def _lake(tmp_path):
           liquidationBonus=10200, oracle=USDC, label="Stablecoins v2")
     rows = [_row("aave-v3", "pool", POOL), _row("aave-v3", "configurator", CONF)]
     for asset, symbol, decimals in ((DAI, "DAI", 18), (WETH, "WETH", 18), (USDC, "USDC", 6)):
-        rows += [_row("aave-v3", "atoken", "0x" + asset[2:4] * 19 + "aa", asset=asset, symbol=symbol, decimals=decimals),
-                 _row("aave-v3", "price_source", FEEDS[asset], asset=asset, symbol=symbol, decimals=decimals),
+        meta = {"asset": asset, "symbol": symbol, "decimals": decimals}
+        rows += [_row("aave-v3", "atoken", "0x" + asset[2:4] * 19 + "aa", **meta),
+                 _row("aave-v3", "price_source", FEEDS[asset], **meta),
                  _row("chainlink", "feed", FEEDS[asset], asset=FEEDS[asset], decimals=8)]
     return lake_of(tmp_path, L, rows, ["aave-v3", "chainlink"])
 
