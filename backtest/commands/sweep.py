@@ -108,7 +108,7 @@ def main(args) -> int:
         return 0
     what = f"{args.paths} {args.model} paths" if args.paths else "the scenario's path"
     print(f"{scenario.title}: {result.tasks} tasks ({result.ran} run, {result.reused} reused), {what}; "
-          f"book read {result.lake_loads} time(s) by the workers")
+          f"book read {result.lake_loads} time(s)")
     print(render(result.comparison, result.grid_keys))
     print(f"  results  {out}/results.parquet, {out}/comparison.parquet")
     return 0

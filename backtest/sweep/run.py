@@ -63,9 +63,12 @@ def effective_value(config: RunConfig, key: str, inputs: ReplayInputs):
     """The value a parameter actually had in a run (the baseline's column shows the markets value)."""
     head, _, rest = key.partition(".")
     if head in MARKET_PARAMS:
-        arr = getattr(inputs.book, head)
+        book = inputs.book
+        # the asset's own columns: an asset's --set leaves its e-mode columns (their category's values) alone
+        plain = np.ones(len(book.assets), bool) if book.reserve_emode is None else book.reserve_emode == 0
         if rest:
-            arr = arr[np.array(inputs.book.assets) == rest]
+            plain &= np.array(book.assets) == rest
+        arr = getattr(book, head)[plain]
         return float(arr[0]) if len(arr) and np.all(arr == arr[0]) else None
     obj = config
     for part in key.split("."):

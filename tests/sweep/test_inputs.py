@@ -82,3 +82,14 @@ def test_tasks_sharing_cached_arrays_do_not_change_them(baseline, crash):
     task = Task(key="k", set_id=0, path=0, config=baseline)
     first = worker.run(task)["metrics"]
     assert worker.run(task)["metrics"] == first
+
+
+def test_the_table_shows_an_assets_set_value_though_its_e_mode_columns_keep_their_categorys(baseline, crash):
+    from backtest.sweep.run import effective_value
+    config = apply_overrides(baseline, ["liquidation_threshold.WETH=0.7"])
+    inputs = load_inputs(config, crash)
+    book = inputs.book
+    weth = np.array(book.assets) == "WETH"
+    # the sample has WETH e-mode columns (category 1, LT 0.93) beside the plain ones the --set changed
+    assert set(book.liquidation_threshold[weth & (book.reserve_emode == 1)]) == {0.93}
+    assert effective_value(config, "liquidation_threshold.WETH", inputs) == 0.7
