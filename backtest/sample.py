@@ -50,8 +50,9 @@ PROTOCOLS = {
 # Comet and Maker, each its own mechanism (backtest/engine/comet.py, maker.py); their accounts are drawn
 # from a random stream of their own, so the other protocols' accounts do not change with them.
 # (ltv, liquidation_threshold, liquidation_bonus) in the markets table's columns:
-#   comet: (borrowCollateralFactor, liquidateCollateralFactor, 1 - liquidationFactor) of cUSDCv3 at launch
-#          (compound-finance/comet deployments/mainnet/usdc/configuration.json); the base asset is not
+#   comet: (borrowCollateralFactor, liquidateCollateralFactor, 1 - liquidationFactor) near cUSDCv3's at
+#          launch (compound-finance/comet deployments/mainnet/usdc/configuration.json: WETH 0.82 / 0.90 /
+#          0.95, WBTC 0.70 / 0.78 / 0.95; the sample's are off by up to 0.01, synthetic); the base asset is not
 #          collateral (a borrower has no base supply: Comet keeps one signed balance), so its row is all 0.
 #   maker: (1/mat, 1/mat, chop - 1) of ETH-A, WBTC-A, WSTETH-A (mat 1.45, 1.45, 1.50; chop 1.13); DAI is the debt.
 MECHANISM_PARAMS = {
