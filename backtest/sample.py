@@ -147,16 +147,8 @@ def emode_positions(rng: np.random.Generator, n_accounts: int, protocols) -> pa.
             for a, c, d in sorted(rows):
                 out["protocol"].append(protocol); out["account"].append(account); out["asset"].append(a)
                 out["collateral"].append(c); out["debt"].append(d)
-    n = len(out["account"])
-    return pa.table({
-        "protocol": pa.array(out["protocol"], pa.string()),
-        "market": pa.array([PROTOCOLS[p][0] for p in out["protocol"]], pa.string()),
-        "account": pa.array(out["account"], pa.string()), "asset": pa.array(out["asset"], pa.string()),
-        "collateral": _sig(np.array(out["collateral"], dtype=float)), "debt": _sig(np.array(out["debt"], dtype=float)),
-        "block_number": pa.array([SNAPSHOT_BLOCK] * n, pa.int64()),
-        "timestamp": pa.array([SNAPSHOT_TIME] * n, pa.timestamp("us", tz="UTC")),
-        "emode_category": pa.array([category] * n, pa.int32()),
-    })
+    table = _positions(out, PROTOCOLS)
+    return table.append_column("emode_category", pa.array([category] * table.num_rows, pa.int32()))
 
 
 def positions_table(rng: np.random.Generator, n_accounts: int, protocols=tuple(PROTOCOLS)) -> pa.Table:
@@ -234,10 +226,15 @@ def mechanism_positions(rng: np.random.Generator, n_accounts: int, protocols) ->
             for a, c, d in sorted(rows):
                 out["protocol"].append(protocol); out["account"].append(account); out["asset"].append(a)
                 out["collateral"].append(c); out["debt"].append(d)
+    return _positions(out, MECHANISMS)
+
+
+def _positions(out: dict, markets: dict) -> pa.Table:
+    """Accumulated rows -> a positions table at the snapshot; `markets` names each protocol's market."""
     n = len(out["account"])
     return pa.table({
         "protocol": pa.array(out["protocol"], pa.string()),
-        "market": pa.array([MECHANISMS[p][0] for p in out["protocol"]], pa.string()),
+        "market": pa.array([markets[p][0] for p in out["protocol"]], pa.string()),
         "account": pa.array(out["account"], pa.string()), "asset": pa.array(out["asset"], pa.string()),
         "collateral": _sig(np.array(out["collateral"], dtype=float)), "debt": _sig(np.array(out["debt"], dtype=float)),
         "block_number": pa.array([SNAPSHOT_BLOCK] * n, pa.int64()),
