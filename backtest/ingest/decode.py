@@ -313,17 +313,22 @@ def convert(w: np.ndarray, typ: str) -> dict[str, pa.Array]:
 
 # -- which logs, and their bytes ---------------------------------------------------------------------
 
-def event_mask(logs: pa.Table | pa.RecordBatch, event: Event, addresses: list[bytes] | None) -> pa.Array:
-    """True where a log is this event: topic0, contract address, and the event's shape."""
+def topics_mask(logs: pa.Table | pa.RecordBatch, event: Event, addresses: list[bytes] | None) -> pa.Array:
+    """topic0, contract address, and exactly the event's indexed topics present (nulls not yet filled)."""
     n_indexed = sum(p.indexed for p in event.params)
-    n_data = 32 * (len(event.params) - n_indexed)
     mask = pc.equal(logs["topic0"], pa.scalar(event.topic0, pa.binary()))
     if addresses is not None:
         mask = pc.and_(mask, pc.is_in(logs["address"], pa.array(addresses, pa.binary())))
     for i in range(1, 4):
         present = pc.is_valid(logs[f"topic{i}"])
         mask = pc.and_(mask, present if i <= n_indexed else pc.invert(present))
-    mask = pc.and_(mask, pc.equal(pc.binary_length(logs["data"]), n_data))
+    return mask
+
+
+def event_mask(logs: pa.Table | pa.RecordBatch, event: Event, addresses: list[bytes] | None) -> pa.Array:
+    """True where a log is this event: topic0, contract address, and the event's shape."""
+    n_data = 32 * sum(not p.indexed for p in event.params)
+    mask = pc.and_(topics_mask(logs, event, addresses), pc.equal(pc.binary_length(logs["data"]), n_data))
     return pc.fill_null(mask, False)
 
 

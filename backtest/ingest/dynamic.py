@@ -15,7 +15,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from backtest.ingest.decode import convert, fixed, hex_array, words
+from backtest.ingest.decode import convert, fixed, hex_array, topics_mask, words
 from backtest.ingest.events import Event
 
 DYNAMIC = {"string"}
@@ -43,15 +43,8 @@ def _uint(w: np.ndarray) -> np.ndarray:
 
 def select(logs: pa.Table, event: Event, addresses: list[bytes] | None) -> pa.Table:
     head = _layout(event)
-    n_indexed = sum(p.indexed for p in event.params)
-    mask = pc.equal(logs["topic0"], pa.scalar(event.topic0, pa.binary()))
-    if addresses is not None:
-        mask = pc.and_(mask, pc.is_in(logs["address"], pa.array(addresses, pa.binary())))
-    for i in range(1, 4):
-        present = pc.is_valid(logs[f"topic{i}"])
-        mask = pc.and_(mask, present if i <= n_indexed else pc.invert(present))
     size = pc.binary_length(logs["data"])
-    mask = pc.and_(mask, pc.and_(pc.greater_equal(size, 32 * head + 32), pc.equal(pc.bit_wise_and(size, 31), 0)))
+    mask = pc.and_(topics_mask(logs, event, addresses), pc.and_(pc.greater_equal(size, 32 * head + 32), pc.equal(pc.bit_wise_and(size, 31), 0)))
     t = logs.filter(pc.fill_null(mask, False))
     if t.num_rows == 0:
         return t
