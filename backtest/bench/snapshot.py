@@ -1,8 +1,9 @@
 """Positions at a block from N lending events: the project's SQL in DuckDB against pandas.
 
 SYNTHETIC `lending_borrow` / `lending_supply` rows (Dune spellbook columns and signs: repays
-and withdrawals negative) are drawn by a seeded generator and written to Parquet,
-so the bench reads files as a lake does (the draw itself is not timed). The engine is queries/lending_flows_at_block.sql
+and withdrawals negative) are drawn by a seeded generator and written as the lake writes them
+(`ingest.dune.write_lending_rows`: clustered by position), so the bench reads files as a lake does
+(the draw and the write are not timed). The engine is queries/lending_flows_at_block.sql
 (net principal per account and token up to the block); the baseline reads the same files with
 pyarrow and groups them with pandas. Both must give the same totals.
 """
@@ -18,6 +19,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from backtest.bench.measure import measured
+from backtest.ingest.dune import write_lending_rows
 from backtest.lake.catalog import run_query
 
 FIRST_BLOCK = 18_000_000
@@ -47,8 +49,7 @@ def write_events(folder: Path, n_events: int, accounts: int, seed: int = 0) -> d
             "amount_raw": raw, "amount": raw / 1e6,
             "block_number": FIRST_BLOCK + (2 * np.arange(n) + side) // EVENTS_PER_BLOCK,
         })
-        files[table] = Path(folder) / f"{table}.parquet"
-        pq.write_table(table_, files[table], compression="zstd")
+        files[table] = write_lending_rows(table_, Path(folder) / f"{table}.parquet")      # the lake's layout
     return files
 
 

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import csv
 
+import pyarrow.parquet as pq
 import pytest
 
 from backtest.cli import main as cli
-from backtest.ingest.dune import BORROW_COLUMNS, SUPPLY_COLUMNS
+from backtest.ingest.dune import BORROW_COLUMNS, SUPPLY_COLUMNS, import_dune_csv
 from backtest.ingest.tables import chain_query, connect_chain
 
 USDC = "0xa0b86991c6218b36c1d19d4a2e9eb0ce3606eb48"
@@ -84,6 +85,21 @@ def test_net_flows_at_a_block_from_dune_rows(lake):
     # the WETH borrow of B was on behalf of C: C owes it
     assert flows(lake, 200) == {(A, "USDC"): ("0", "500250000"), (A, "WETH"): ("6950000000000000000", "0"),
                                 (C, "WETH"): ("0", "2500000000000000000")}
+
+
+def test_the_lake_file_holds_each_positions_rows_together_in_chain_order(tmp_path):
+    # chain order interleaves owners and tokens; the owner is on_behalf_of, else the borrower
+    rows = [row(BORROW_COLUMNS, transaction_type="borrow", symbol=sym, token_address=token, borrower=who,
+                on_behalf_of=behalf, amount=1, amount_raw=10**6, block_number=block, tx_hash=f"0x{block:02}", evt_index=0)
+            for block, who, behalf, sym, token in [(1, D, "", "USDC", USDC), (2, A, A, "WETH", WETH),
+                                                   (3, D, D, "USDC", USDC), (4, B, A, "USDC", USDC),
+                                                   (5, A, A, "WETH", WETH)]]
+    out = import_dune_csv(write(tmp_path / "b.csv", BORROW_COLUMNS, rows), tmp_path / "lake")[1]
+    stored = pq.read_table(out)
+    assert stored["block_number"].to_pylist() == [4, 2, 5, 1, 3]       # (A, USDC), (A, WETH) x2, (D, USDC) x2
+    meta = pq.ParquetFile(out).metadata.row_group(0)
+    encodings = {meta.column(i).path_in_schema: meta.column(i).encodings for i in range(meta.num_columns)}
+    assert "RLE_DICTIONARY" in encodings["token_address"] and "RLE_DICTIONARY" not in encodings["borrower"]
 
 
 @pytest.mark.parametrize("change, message", [
