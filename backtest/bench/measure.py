@@ -39,6 +39,7 @@ def peak_rss_mb() -> float:
 class Phase:
     seconds: float = 0.0
     peak_rss_mb: float = 0.0
+    cpu_seconds: float = 0.0     # all threads of this process: tells a busy machine from slow code
 
 
 @contextmanager
@@ -46,11 +47,12 @@ def measured():
     """with measured() as m: ...  -> m.seconds, m.peak_rss_mb of the block."""
     m = Phase()
     reset_peak()
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     try:
         yield m
     finally:
         m.seconds = time.perf_counter() - start
+        m.cpu_seconds = time.process_time() - cpu
         m.peak_rss_mb = peak_rss_mb()
 
 

@@ -84,6 +84,7 @@ def run_case(n_events: int, accounts: int, seed: int = 0) -> dict:
             and np.isclose(float(np.sum(positions["net_borrowed"])), reference["net_borrowed"].sum(), rtol=1e-9)
             and np.isclose(float(np.sum(positions["net_supplied"])), reference["net_supplied"].sum(), rtol=1e-9))
     return dict(events=n_events, accounts=accounts, block=block, generate_s=gen.seconds, seconds=engine.seconds,
+                cpu_seconds=engine.cpu_seconds,
                 peak_rss_mb=engine.peak_rss_mb, positions=positions.num_rows, events_per_s=n_events / engine.seconds,
                 reference_seconds=base.seconds, reference_peak_rss_mb=base.peak_rss_mb, identical=bool(same),
                 speedup=base.seconds / engine.seconds)
