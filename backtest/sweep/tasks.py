@@ -17,7 +17,7 @@ from backtest.scenarios.montecarlo import PathModel
 from backtest.sweep.grid import as_overrides
 
 # Bump when a task's row changes shape (new metrics): older checkpoint files are then not reused.
-ROW_FORMAT = 2
+ROW_FORMAT = 3
 
 
 @dataclass(frozen=True)

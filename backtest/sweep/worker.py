@@ -6,12 +6,11 @@ from __future__ import annotations
 import dataclasses
 import os
 
-import numpy as np
 
 from backtest.engine.book import ReplayInputs
-from backtest.engine.record import Outcome, bad_debt_by_account
 from backtest.engine.replay import replay
 from backtest.metrics import compute
+from backtest.sweep.attribution import bad_debt_by_collateral
 from backtest.sweep.inputs import InputsCache
 from backtest.sweep.tasks import SweepContext, Task
 
@@ -28,23 +27,6 @@ def flatten(metrics: dict) -> dict:
         else:
             row[k] = v
     return row
-
-
-def bad_debt_by_collateral(inputs: ReplayInputs, outcome: Outcome) -> dict[str, float]:
-    """Bad debt per account (left at the end, or burned as a deficit), credited to the asset that was
-    its largest collateral at the start: tells a CRV threshold's bad debt apart from what no CRV
-    parameter could change."""
-    book = inputs.book
-    start_value = book.collateral * book.reserve_prices
-    main = np.array(book.assets)[np.argmax(start_value, axis=1)]
-    bad = bad_debt_by_account(outcome.collateral, outcome.debt, outcome.oracle[book.reserve_asset])
-    liq = outcome.liquidations
-    if "deficit_usd" in liq.column_names and liq.num_rows:     # Aave v3.3 burns it at liquidation
-        row = {(p, a): i for i, (p, a) in enumerate(zip(book.protocol, book.accounts))}
-        for p, a, d in zip(liq["protocol"].to_pylist(), liq["account"].to_pylist(), liq["deficit_usd"].to_pylist()):
-            if d:
-                bad[row[(p, a)]] += d
-    return {a: float(bad[(main == a) & (start_value.sum(axis=1) > 0)].sum()) for a in book.price_assets}
 
 
 class Worker:

@@ -98,22 +98,3 @@ def test_a_sweep_with_stderr_not_a_terminal_writes_nothing_to_it(sweep_lake, cra
     run_sweep(crash, sweep_lake, tmp_path, grids=["liquidation_threshold.CRV=0.30"], workers=1)
     assert capfd.readouterr().err == ""
 
-
-def test_bad_debt_is_credited_to_each_accounts_largest_starting_collateral():
-    from types import SimpleNamespace as NS
-    import numpy as np
-    from backtest.sweep.worker import bad_debt_by_collateral
-    # reserves: CRV, WETH (two price assets). Account 0: $300 CRV + $100 WETH -> main CRV;
-    # account 1: $50 CRV + $200 WETH -> main WETH; account 2 had nothing and is left out.
-    book = NS(collateral=np.array([[600.0, 0.05], [100.0, 0.1], [0.0, 0.0]]), reserve_prices=np.array([0.5, 2000.0]),
-              assets=["CRV", "WETH"], price_assets=["CRV", "WETH"], reserve_asset=np.array([0, 1]),
-              protocol=np.array(["aave-v3.3"] * 3, dtype=object), accounts=np.array(["0xa", "0xb", "0xc"]))
-    # at the end (CRV 0.25, WETH 1000): account 0 has 0 collateral, $120 debt -> $120 bad debt;
-    # account 1 has $50 collateral against $80 debt -> $30, and had $15 burned as a v3.3 deficit
-    # earlier -> $45 for WETH; account 2 owes $7 with nothing ever pledged
-    import pyarrow as pa
-    outcome = NS(collateral=np.array([[0.0, 0.0], [0.0, 0.05], [0.0, 0.0]]),
-                 debt=np.array([[480.0, 0.0], [320.0, 0.0], [28.0, 0.0]]), oracle=np.array([0.25, 1000.0]),
-                 liquidations=pa.table({"protocol": ["aave-v3.3", "aave-v3.3"], "account": ["0xb", "0xa"],
-                                        "deficit_usd": [15.0, 0.0]}))
-    assert bad_debt_by_collateral(NS(book=book), outcome) == {"CRV": 120.0, "WETH": 45.0}
