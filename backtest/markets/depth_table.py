@@ -26,6 +26,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from backtest.errors import InputError
+from backtest.lake import io as lake_io
 from backtest.lake.io import table_files, write_parquet
 from backtest.markets import depth_curve
 
@@ -43,22 +44,9 @@ REQUIRED = ("venue", "asset", "impact", "amount", "valid_from_block")
 
 
 def conform(table: pa.Table, source) -> pa.Table:
-    """Required columns present, every column cast to the schema, optional ones filled with nulls."""
-    missing = [c for c in REQUIRED if c not in table.column_names]
-    if missing:
-        raise InputError(f"missing required column of table {NAME!r}", file=source, column=missing[0])
-    columns = []
-    for f in SCHEMA:
-        if f.name not in table.column_names:
-            columns.append(pa.nulls(len(table), f.type))
-            continue
-        col = table[f.name]
-        try:
-            columns.append(col.cast(f.type) if col.type != f.type else col)
-        except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
-            raise InputError(f"expected {f.type}, found {col.type} ({str(exc).splitlines()[0]})",
-                             file=source, column=f.name) from None
-    return pa.Table.from_arrays(columns, schema=SCHEMA)
+    """As the core tables (backtest.lake.io.conform): required columns present, every column cast
+    to the schema (numbers stored as text refused), optional ones filled with nulls."""
+    return lake_io.conform(table, NAME, source, schema=SCHEMA, required=REQUIRED)
 
 
 def _first_bad(table: pa.Table, source, column: str, bad: np.ndarray, what: str) -> None:
