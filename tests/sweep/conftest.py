@@ -11,11 +11,8 @@ from backtest.scenarios.library import load_scenario
 
 
 @pytest.fixture(scope="session")
-def sweep_lake(tmp_path_factory) -> Path:
-    from backtest.sample import write_sample_lake
-    lake = tmp_path_factory.mktemp("sweep-lake")
-    write_sample_lake(lake, seed=3, n_accounts=2000)
-    return lake
+def sweep_lake(sample_lake) -> Path:
+    return sample_lake(2000)            # tests/conftest.py
 
 
 @pytest.fixture(scope="session")

@@ -1,6 +1,7 @@
 """Two harder cases for the sweep's inputs: a parameter change scheduled after the snapshot
 (anchor = "absolute"), and Monte Carlo calibration on the real CRV series of November 2022."""
 
+import shutil
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -12,7 +13,7 @@ from backtest.config import apply_overrides
 from backtest.engine.book import load_inputs
 from backtest.engine.run import make_config
 from backtest.lake.io import read_table, write_table
-from backtest.sample import SNAPSHOT_BLOCK, write_sample_lake
+from backtest.sample import SNAPSHOT_BLOCK
 from backtest.scenarios.library import load_scenario
 from backtest.scenarios.montecarlo import calibrate_from_lake, estimate
 from backtest.sweep.inputs import InputsCache
@@ -34,9 +35,9 @@ legs = [[6.0, -0.3]]
 """
 
 
-def test_a_scheduled_governance_change_is_derived_with_the_overrides_applied(tmp_path):
+def test_a_scheduled_governance_change_is_derived_with_the_overrides_applied(sample_lake, tmp_path):
     lake = tmp_path / "lake"
-    write_sample_lake(lake, seed=5, n_accounts=300, protocols=("aave-v3",))
+    shutil.copytree(sample_lake(300, seed=5, protocols=("aave-v3",)), lake)     # this test adds a markets row
     markets = read_table(lake, "markets")
     later = markets.filter(pa.compute.equal(markets["asset"], "CRV")).to_pylist()[0]
     later.update(liquidation_threshold=0.35, valid_from_block=SNAPSHOT_BLOCK + 900)   # ~3 h after the snapshot
