@@ -3,7 +3,8 @@
 `--set key=value` reaches any field by its dotted name (`oracle.deviation=0.01`,
 `liquidator.min_profit_usd=50`, `pool_depth_scale=0.5`) and any market parameter, for every
 asset or one (`liquidation_threshold=0.8`, `liquidation_bonus.CRV=0.10`), and Comet's and Maker's
-market-wide and per-ilk settings (`comet.target_reserves=1e7`, `maker.WETH.tail=3600`), which land
+market-wide and per-ilk settings (`comet.target_reserves=1e7`, `maker.WETH.tail=3600`,
+`maker.ETH-B.buf=1.3`), which land
 in the run's scenario tables.
 """
 
@@ -170,15 +171,16 @@ def _split(pair: str) -> tuple[str, str]:
 
 
 def _mechanism_override(config: RunConfig, key: str, value) -> RunConfig:
-    """`comet.KEY`, `maker.KEY`, `maker.ASSET.KEY`: the scenario's [comet] / [maker] tables, checked now
-    by the same reader the run uses (backtest/engine/comet.py, maker.py), so a typo fails before the run."""
+    """`comet.KEY`, `maker.KEY`, `maker.ASSET.KEY`, `maker.ILK.KEY`: the scenario's [comet] / [maker]
+    tables, checked now by the same reader the run uses (backtest/engine/comet.py, maker.py), so a typo in
+    a key fails before the run; an ilk or asset the book does not have fails when the book is read."""
     import copy
 
     from backtest.engine.comet import CometParams
     from backtest.engine.maker import MakerParams
     path = key.split(".")
     if len(path) not in (2, 3) or (path[0] == "comet" and len(path) != 2):
-        raise InputError(f"--set {key}: expected comet.KEY, maker.KEY or maker.ASSET.KEY")
+        raise InputError(f"--set {key}: expected comet.KEY, maker.KEY, maker.ASSET.KEY or maker.ILK.KEY")
     if isinstance(value, str):
         try:
             value = float(value)
@@ -192,7 +194,8 @@ def _mechanism_override(config: RunConfig, key: str, value) -> RunConfig:
     if path[0] == "comet":
         CometParams.from_spec(spec, source="--set")
     else:
-        MakerParams.from_spec(spec, [k for k, v in spec["maker"].items() if isinstance(v, dict)], source="--set")
+        names = [k for k, v in spec["maker"].items() if isinstance(v, dict)]     # an asset or an ilk (ETH-B)
+        MakerParams.from_spec(spec, [(k, k) for k in names], source="--set")
     return dataclasses.replace(config, scenario_spec=spec)
 
 

@@ -26,7 +26,8 @@ class Book:
     """The book as dense arrays. Columns are *reserves*: one per (protocol, asset) in the book,
     so each protocol keeps its own risk parameters while all of them share one price per asset;
     an Aave v3 e-mode category k adds a reserve (protocol, asset, k) with the category's LTV, LT
-    and bonus, holding the positions of accounts in category k in assets of category k."""
+    and bonus, holding the positions of accounts in category k in assets of category k; a Maker
+    ilk is a reserve (maker, asset, ilk) of its own (ETH-A, ETH-B and ETH-C all hold WETH)."""
     protocol: np.ndarray           # [N] rules each account is liquidated under
     accounts: np.ndarray           # [N] addresses, sorted by (protocol, address)
     assets: list[str]              # [R] asset symbol of each reserve
@@ -46,6 +47,7 @@ class Book:
     schedule: list = field(default_factory=list)   # [(block, {param: [R] array})] changes after the snapshot
     reserve_emode: np.ndarray | None = None   # [R] e-mode category of each reserve, 0 = none (None: all 0)
     emode: np.ndarray | None = None           # [N] each account's e-mode category, 0 = none
+    reserve_ilk: list[str] | None = None      # [R] Maker ilk of each collateral reserve, "" elsewhere (None: all "")
 
     @property
     def reserve_prices(self) -> np.ndarray:
@@ -77,9 +79,15 @@ def _snapshot(positions: pa.Table, scenario: Scenario) -> int:
 
 
 def _check_positions(files, known_assets: set[str]) -> None:
+    """Every asset is in the markets table, except what Comet and Maker rows only owe (a Comet base, DAI:
+    `backtest snapshot` writes no markets row for them, DEBT_ONLY_ROW stands in)."""
+    from backtest.engine.rules import MECHANISMS
     for path, t in files:
         assets = t["asset"].to_numpy(zero_copy_only=False)
-        bad = np.flatnonzero(~np.isin(assets, list(known_assets)))
+        mech = np.isin(t["protocol"].to_numpy(zero_copy_only=False), list(MECHANISMS))
+        debt_asset = np.isin(assets, assets[mech & (t["debt"].to_numpy(zero_copy_only=False) > 0)])
+        owed = mech & (debt_asset | (t["collateral"].to_numpy(zero_copy_only=False) == 0))
+        bad = np.flatnonzero(~np.isin(assets, list(known_assets)) & ~owed)
         if bad.size:
             raise InputError(f"asset {assets[bad[0]]!r} is not in the markets table", file=path, column="asset",
                              row=int(bad[0]) + 1)
@@ -134,15 +142,16 @@ def _in_force(table, block: int, keys: list[str]):
     return df.groupby(keys).tail(1).set_index(keys)
 
 
-def _params_at(markets, block: int, reserves: list[tuple[str, str, int]], config: RunConfig,
+def _params_at(markets, block: int, reserves: list[tuple[str, str, int, str]], config: RunConfig,
                debt_only: frozenset = frozenset(), categories=None) -> dict[str, np.ndarray]:
     """The markets row in force at `block` for each (protocol, asset, e-mode category) reserve:
     the largest valid_from_block <= block, then `--set` market overrides; an e-mode reserve takes
     LTV, LT and bonus from its category's row in force, then `--set emode.K.*` (an asset's override
     does not reach them, as a reserve's governance change does not change its e-mode category).
-    Reserves in `debt_only` (a Comet base, Maker's DAI) without a row get DEBT_ONLY_ROW."""
+    Reserves in `debt_only` (a Comet base, Maker's DAI) without a row get DEBT_ONLY_ROW; a Maker
+    ilk's reserve takes the row of its market (`_ilk_row`)."""
     df = _in_force(markets, block, ["protocol", "asset"])
-    pairs = [(p, a) for p, a, _ in reserves]
+    pairs = [(p, a) for p, a, _, _ in reserves]
     assets = {a for _, a in pairs}
     unknown = sorted(k for k, _ in config.market_overrides if "." in k and k.split(".", 1)[1] not in assets)
     if unknown:
@@ -152,16 +161,19 @@ def _params_at(markets, block: int, reserves: list[tuple[str, str, int]], config
     if missing:
         raise InputError(f"no markets parameters for {missing[0][0]} {missing[0][1]} in force at block {block}",
                          column="valid_from_block")
+    by_market = _in_force(markets.assign(market=markets["market"].fillna("")), block, ["protocol", "asset", "market"]) \
+        if any(m for _, _, _, m in reserves) else None
+    rows = [_ilk_row(by_market, r, block) if r[3] else df.loc[r[:2]] if r[:2] in df.index else None
+            for r in reserves]
     emode = _emode_rows(categories, block, reserves, config)
     out = {}
     for name in PARAMS:
-        col = np.array([_number(df.at[r, name]) if r in df.index else DEBT_ONLY_ROW[name] for r in pairs]) \
-            if debt_only else df.loc[pairs, name].astype(float).to_numpy()
+        col = np.array([_number(row[name]) if row is not None else DEBT_ONLY_ROW[name] for row in rows])
         col = np.where(np.isnan(col), PARAM_DEFAULTS.get(name, np.nan), col)
         col = np.array([config.market_param(name, a, v) for (_, a), v in zip(pairs, col)])
         if emode and name in EMODE_PARAMS:      # the category's own, as on chain: `--set emode.K.*`, not `--set ltv.A`
             col = np.array([config.emode_param(name, k, float(emode[(p, k)][name])) if k else v
-                            for (p, _, k), v in zip(reserves, col)])
+                            for (p, _, k, _), v in zip(reserves, col)])
         out[name] = col
     lt, bonus = out["liquidation_threshold"], out["liquidation_bonus"]
     if ((lt < 0) | (lt > 1)).any():
@@ -173,9 +185,25 @@ def _params_at(markets, block: int, reserves: list[tuple[str, str, int]], config
     return out
 
 
+def _ilk_row(by_market, reserve, block: int):
+    """The markets row in force of a Maker ilk's reserve: the one whose `market` is the ilk's (the
+    snapshot writes the ilk's name there); an asset with one Maker market in force serves any market
+    name (a lake that names positions and markets apart); several, none of them this one: an error."""
+    p, a, _, market = reserve
+    key = (p, a, "" if market == NO_MARKET else market)
+    if key in by_market.index:
+        return by_market.loc[key]
+    mine = by_market.loc[[k for k in by_market.index if k[:2] == (p, a)]]
+    if len(mine) == 1:
+        return mine.iloc[0]
+    names = ", ".join(sorted(str(k[2]) for k in mine.index)) or "none"
+    raise InputError(f"no markets parameters for {p} {a} of ilk (market) {key[2]!r} in force at block {block} "
+                     f"(its markets rows name {names})", column="market")
+
+
 def _emode_rows(categories, block: int, reserves, config: RunConfig) -> dict:
     """{(protocol, category): its emode_categories row in force} for the book's e-mode reserves."""
-    used = sorted({(p, k) for p, _, k in reserves if k})
+    used = sorted({(p, k) for p, _, k, _ in reserves if k})
     wanted = sorted({int(k.split(".")[0]) for k, _ in config.emode_overrides})
     absent = [k for k in wanted if k not in {c for _, c in used}]
     if absent:
@@ -194,7 +222,7 @@ def _schedule(markets, block: int, reserves, config: RunConfig, debt_only: froze
               categories=None) -> list:
     """Parameter sets that come into force after the snapshot, in block order."""
     later = set(markets.loc[markets["valid_from_block"] > block, "valid_from_block"].tolist())
-    if any(k for _, _, k in reserves):
+    if any(k for _, _, k, _ in reserves):
         later |= set(categories.loc[categories["valid_from_block"] > block, "valid_from_block"].tolist())
     return [(b, _params_at(markets, b, reserves, config, debt_only, categories)) for b in sorted(later)]
 
@@ -205,7 +233,7 @@ def _check_protocol_override(config: RunConfig, reserves, fee: np.ndarray) -> No
     user sets protocol_fee themselves."""
     if config.protocol != "compound-v2" or any(k.split(".")[0] == "protocol_fee" for k, _ in config.market_overrides):
         return
-    foreign = [(p, a, f) for (p, a, _), f in zip(reserves, fee) if p != "compound-v2" and f > 0]
+    foreign = [(p, a, f) for (p, a, _, _), f in zip(reserves, fee) if p != "compound-v2" and f > 0]
     if foreign:
         p, a, f = foreign[0]
         raise InputError(f"--set protocol=compound-v2: {p} {a} has protocol_fee {f:g} (its share of the liquidation "
@@ -214,9 +242,26 @@ def _check_protocol_override(config: RunConfig, reserves, fee: np.ndarray) -> No
                          f"add --set protocol_fee=0.028 (Compound's protocolSeizeShare) or the value you mean")
 
 
-def _reserve(key: str) -> tuple[str, str, int]:
-    asset, protocol, *category = key.split("|")
-    return protocol, asset, int(category[0]) if category else 0
+def _reserve(key: str) -> tuple[str, str, int, str]:
+    """"asset|protocol[|k[|market]]" -> (protocol, asset, e-mode category, Maker ilk's market)."""
+    asset, protocol, *rest = key.split("|", 3)
+    return protocol, asset, int(rest[0]) if rest else 0, rest[1] if len(rest) > 1 else ""
+
+
+NO_MARKET = "-"       # a Maker collateral row without a market: its reserve key's last part
+
+
+def _maker_ilks(protocols, assets, markets, debt) -> np.ndarray:
+    """Per positions row, the market naming its Maker ilk ("" for other rows and for the debt asset,
+    DAI, which every ilk shares). Rows of one asset under one market stay one reserve, as before."""
+    out = np.full(len(protocols), "", dtype=object)
+    maker = protocols == "maker"
+    if not maker.any():
+        return out
+    owed = set(assets[maker & (debt > 0)].tolist()) | {"DAI"}
+    vault = maker & ~np.isin(assets, list(owed))
+    out[vault] = np.where(markets[vault] == "", NO_MARKET, markets[vault])
+    return out
 
 
 def _in_emode(markets, block: int, protocols, assets, account_emode) -> np.ndarray:
@@ -257,8 +302,13 @@ def load_book(lake: Path, scenario: Scenario, config: RunConfig) -> Book:
     if in_emode.any():       # e-mode reserves: "asset|protocol|k"; without e-mode the keys are as they were
         reserve_of = np.where(in_emode, np.char.add(np.char.add(reserve_of, "|"),
                                                     account_emode[row_idx].astype(str)), reserve_of)
+    ilk_market = _maker_ilks(protocols, assets_col, snap["market"].fill_null("").to_numpy(zero_copy_only=False)
+                             .astype(object), snap["debt"].to_numpy())
+    if ilk_market.any():     # Maker ilks: "asset|maker|0|market"
+        reserve_of = np.where(ilk_market != "", (reserve_of.astype(object) + "|0|" + ilk_market).astype(str),
+                              reserve_of)
     reserve_keys, res_idx = np.unique(reserve_of, return_inverse=True)
-    reserves = [_reserve(k) for k in reserve_keys]            # (protocol, asset, category), sorted by asset
+    reserves = [_reserve(k) for k in reserve_keys]            # (protocol, asset, category, market), sorted by asset
     coll = np.zeros((len(rows), len(reserves)))
     debt = np.zeros_like(coll)
     np.add.at(coll, (row_idx, res_idx), snap["collateral"].to_numpy())
@@ -266,7 +316,7 @@ def load_book(lake: Path, scenario: Scenario, config: RunConfig) -> Book:
     row_protocol = np.array([k.split("|", 1)[0] for k in rows], dtype=object)
     accounts = np.array([k.split("|", 1)[1] for k in rows])
     ts = snap["timestamp"][0].as_py()
-    price_assets = sorted({a for _, a, _ in reserves})
+    price_assets = sorted({a for _, a, _, _ in reserves})
     con = connect(lake)
     prices = run_query(con, "book_prices", {"at": ts}).to_pydict()
     by_asset = dict(zip(prices["asset"], prices["price_usd"]))
@@ -274,19 +324,30 @@ def load_book(lake: Path, scenario: Scenario, config: RunConfig) -> Book:
     if missing:
         raise InputError(f"no {missing[0]} price at or before the book snapshot {ts:%Y-%m-%d %H:%M}Z; import one with "
                          f"`backtest import-prices FILE --asset {missing[0]}`", file=Path(lake) / "prices", column="asset")
-    debt_only = frozenset(r[:2] for j, r in enumerate(reserves) if r[0] in MECHANISMS and debt[:, j].any())
+    debt_only = frozenset(r[:2] for j, r in enumerate(reserves) if r[0] in MECHANISMS and (debt[:, j].any() or not coll[:, j].any()))
     categories = read_table(lake, "emode_categories", required=False).to_pandas() if in_emode.any() else None
     params = _params_at(mk, block, reserves, config, debt_only, categories)
     _check_protocol_override(config, reserves, params["protocol_fee"])
     schedule = _schedule(mk, block, reserves, config, debt_only, categories) if scenario.anchor == "absolute" else []
     if config.protocol:
         row_protocol[:] = config.protocol
-    return Book(protocol=row_protocol, accounts=accounts, assets=[a for _, a, _ in reserves],
-                reserve_protocol=[p for p, _, _ in reserves], price_assets=price_assets,
-                reserve_asset=np.array([price_assets.index(a) for _, a, _ in reserves], dtype=int),
+    return Book(protocol=row_protocol, accounts=accounts, assets=[a for _, a, _, _ in reserves],
+                reserve_protocol=[p for p, _, _, _ in reserves], price_assets=price_assets,
+                reserve_asset=np.array([price_assets.index(a) for _, a, _, _ in reserves], dtype=int),
                 collateral=coll, debt=debt, prices=np.array([by_asset[a] for a in price_assets]),
                 block_number=block, timestamp=ts, schedule=schedule,
-                reserve_emode=np.array([k for _, _, k in reserves], dtype=np.int64), emode=account_emode, **params)
+                reserve_emode=np.array([k for _, _, k, _ in reserves], dtype=np.int64), emode=account_emode,
+                reserve_ilk=_ilk_names(reserves) if ilk_market.any() else None, **params)
+
+
+def _ilk_names(reserves) -> list[str]:
+    """Each Maker collateral reserve's ilk (backtest.engine.maker.ilk_name), "" for the others."""
+    from backtest.engine.maker import ilk_name
+    split = {}
+    for p, a, _, m in reserves:
+        if m:
+            split[a] = split.get(a, 0) + 1
+    return [ilk_name(a, "" if m == NO_MARKET else m, split[a] > 1) if m else "" for p, a, _, m in reserves]
 
 
 def load_pools(lake: Path, book: Book, config: RunConfig) -> Router:

@@ -16,9 +16,12 @@ auctions still open, max(0, tab left - lot left x oracle price); keeper rewards 
 apart (`maker_keeper_rewards_usd`), not in bad debt. DAI is worth par (1 USD) in the protocol's
 own arithmetic; keepers buy it at the venues.
 
+Each ilk is a collateral column of its own (backtest/engine/book.py: ETH-A, ETH-B and ETH-C all hold
+WETH, with their own mat, chop, Clipper, hole and dirt); one vault (one ilk) per account.
+
 Sources: makerdao/dss src/dog.sol (bark, digs), src/clip.sol (kick, take, redo, status),
-src/abaci.sol (price curves). Parameters: mainnet ETH-A, WBTC-A, WSTETH-A (rounded; check the
-chainlog before relying on them). The maths is backtest/protocols/maker_clip.py.
+src/abaci.sol (price curves). Parameters: `ILKS` below, with the spell configuration they come from.
+The maths is backtest/protocols/maker_clip.py.
 """
 
 from __future__ import annotations
@@ -57,37 +60,71 @@ class Ilk:
         return float(clip.stairstep_exponential_decrease(top, dur, self.cut, self.step))
 
 
-# Mainnet-like ilks (rounded values of early 2024: MCD_CLIP_* buf/tail/cusp/chip/tip, abaci calc,
-# Dog ilk hole, Vat dust). Any other asset gets Ilk()'s values.
+# Mainnet ilks as the spells' test configuration has them after the 2025-10-30 executive spell
+# (sky-ecosystem/spells-mainnet src/test/config.sol at 02592d9d: clip_buf/tail/cusp/chip/tip, calc_step
+# and calc_cut of a StairstepExponentialDecrease, Dog ilk hole, Vat dust); mat and chop are the markets
+# table's. The 2022-09-07 configuration (makerdao/spells-mainnet src/test/config.sol at 007c78a1) had
+# other values (ETH-A: buf 1.20, tail 8,400, cusp 0.40, tip 300, hole 65M, dust 15,000): set the values
+# in force for the block you study. An ilk not listed gets its asset's default ilk, else Ilk()'s values.
 ILKS = {
-    "WETH": Ilk(buf=1.10, tail=7_200.0, cusp=0.45, hole=40e6),                 # ETH-A
-    "WBTC": Ilk(buf=1.20, tail=8_400.0, cusp=0.40, hole=10e6),                 # WBTC-A
-    "wstETH": Ilk(buf=1.20, tail=7_200.0, cusp=0.45, hole=30e6),               # WSTETH-A
+    "ETH-A": Ilk(buf=1.10, tail=7_200.0, cusp=0.45, chip=0.001, tip=250.0, dust=7_500.0, hole=40e6, step=90.0),
+    "ETH-B": Ilk(buf=1.10, tail=4_800.0, cusp=0.45, chip=0.001, tip=250.0, dust=25_000.0, hole=15e6, step=60.0),
+    "ETH-C": Ilk(buf=1.10, tail=7_200.0, cusp=0.45, chip=0.001, tip=250.0, dust=3_500.0, hole=35e6, step=90.0),
+    "WSTETH-A": Ilk(buf=1.10, tail=7_200.0, cusp=0.45, chip=0.001, tip=250.0, dust=7_500.0, hole=30e6, step=90.0),
+    "WSTETH-B": Ilk(buf=1.10, tail=7_200.0, cusp=0.45, chip=0.001, tip=250.0, dust=3_500.0, hole=20e6, step=90.0),
+    "WBTC-A": Ilk(buf=1.10, tail=7_200.0, cusp=0.45, chip=0.001, tip=250.0, dust=7_500.0, hole=10e6, step=90.0),
+    "WBTC-B": Ilk(buf=1.10, tail=4_800.0, cusp=0.45, chip=0.001, tip=250.0, dust=25_000.0, hole=5e6, step=60.0),
+    "WBTC-C": Ilk(buf=1.10, tail=7_200.0, cusp=0.45, chip=0.001, tip=250.0, dust=3_500.0, hole=10e6, step=90.0),
 }
+# The ilk a vault of this asset is in when the book does not say (its `market` names no ilk above).
+DEFAULT_ILK = {"WETH": "ETH-A", "wstETH": "WSTETH-A", "WBTC": "WBTC-A"}
 CURVES = ("stairstep", "linear", "exponential")
+
+
+def ilk_name(asset: str, market: str, split: bool) -> str:
+    """The ilk of a Maker reserve: its market when that names a listed ilk, or when the book holds the
+    asset under several markets (several ilks of one gem, e.g. ETH-A/B/C); else the asset's default ilk
+    (a lake that names the market otherwise, such as the sample), or the market itself."""
+    if market in ILKS or (split and market):
+        return market
+    return DEFAULT_ILK.get(asset, market or asset)
 
 
 @dataclass(frozen=True)
 class MakerParams:
-    Hole: float = 100e6           # Dog: most tab in auctions over all ilks, DAI
+    Hole: float = 150e6           # Dog: most tab in auctions over all ilks, DAI (dog_Hole, 2025-10-30 spell)
     bark_gas: float = 450_000.0   # Dog.bark + Clipper.kick
     redo_gas: float = 200_000.0
 
     @classmethod
-    def from_spec(cls, spec: dict, assets, source="scenario") -> tuple["MakerParams", dict[str, Ilk]]:
-        """[maker] Hole = ..., [maker.WETH] buf = ..., curve = "linear", tau = ..."""
+    def from_spec(cls, spec: dict, reserves, source="scenario", strict: bool = False
+                  ) -> tuple["MakerParams", list[Ilk]]:
+        """[maker] Hole = ..., then per reserve (asset, ilk): the ilk's defaults, [maker.ASSET], then
+        [maker.ILK] (`buf`, `curve` = "linear", `tau`, ...). `strict`: a [maker.X] table that names no
+        asset or ilk of `reserves` and no listed ilk is refused (a typo would change nothing)."""
         known = {f.name: f.default for f in fields(cls)}
         params = cls(**spec_table(spec, "maker", known, source))
-        ilks = {}
+        table = spec.get("maker", {}) if isinstance(spec.get("maker", {}), dict) else {}
+        names = [k for k, v in table.items() if isinstance(v, dict)]
+        if strict:
+            book = {a for a, _ in reserves} | {i for _, i in reserves}
+            unknown = [k for k in names if k not in book and k not in ILKS and k not in DEFAULT_ILK]
+            if unknown:
+                raise InputError(f"maker.{unknown[0]}: no Maker asset or ilk of that name (the book has "
+                                 f"{', '.join(sorted(book)) or 'none'}; known ilks: {', '.join(ILKS)})",
+                                 file=source, column=f"maker.{unknown[0]}")
         ilk_known = {f.name: f.default for f in fields(Ilk)}
-        for asset in assets:
-            over = spec_table(spec.get("maker", {}), asset, ilk_known, source, "maker.") if isinstance(
-                spec.get("maker", {}).get(asset), dict) else {}
-            ilk = replace(ILKS.get(asset, Ilk()), **over)
+        over = {k: spec_table(table, k, ilk_known, source, "maker.") for k in names}
+        ilks = []
+        for asset, name in reserves:
+            base = ILKS.get(name, ILKS.get(DEFAULT_ILK.get(asset, ""), Ilk()))
+            ilk = replace(base, **over.get(asset, {}))
+            if name != asset:
+                ilk = replace(ilk, **over.get(name, {}))
             if ilk.curve not in CURVES:
                 raise InputError(f"curve must be one of {', '.join(CURVES)}", file=source,
-                                 column=f"maker.{asset}.curve")
-            ilks[asset] = ilk
+                                 column=f"maker.{name if 'curve' in over.get(name, {}) else asset}.curve")
+            ilks.append(ilk)
         return params, ilks
 
 
@@ -119,9 +156,12 @@ class Maker:
         held = (coll[np.ix_(rows, self.collateral_cols)] > 0).sum(axis=1) if self.collateral_cols else np.zeros(0)
         if (held > 1).any():
             raise InputError(f"maker account {book.accounts[rows[np.flatnonzero(held > 1)[0]]]} holds more than one "
-                             "collateral asset: one vault (one ilk) per account", column="account")
-        self.p, self.ilks = MakerParams.from_spec(config.scenario_spec, [book.assets[j] for j in self.collateral_cols],
-                                                  config.scenario)
+                             "collateral asset or ilk: one vault (one ilk) per account", column="account")
+        names = book.reserve_ilk if book.reserve_ilk is not None else [""] * len(book.assets)
+        reserves = [(book.assets[c], names[c] or ilk_name(book.assets[c], "", False)) for c in self.collateral_cols]
+        self.ilk_names = {c: name for c, (_, name) in zip(self.collateral_cols, reserves)}
+        self.p, ilks = MakerParams.from_spec(config.scenario_spec, reserves, config.scenario, strict=True)
+        self.ilks = dict(zip(self.collateral_cols, ilks))          # one collateral column per ilk
         self.dirt = {c: 0.0 for c in self.collateral_cols}       # tab in auctions per ilk (Dog ilk.dirt)
         self.auctions: list[Auction] = []                        # open, by id
         self.closed_uncovered = 0.0                              # DAI of tab left when a lot ran out
@@ -134,7 +174,7 @@ class Maker:
         return bool(self.auctions)
 
     def _ilk(self, c: int) -> Ilk:
-        return self.ilks[self.book.assets[c]]
+        return self.ilks[c]
 
     def liquidate(self, step, now, rows, hf, rounds, waited, price, lt, params, gas_usd_per_unit) -> list[int]:
         if self.dai is None:

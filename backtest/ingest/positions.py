@@ -115,7 +115,7 @@ def maker_positions(con, block: int, ts: int) -> tuple[pa.Table, str | None]:
         coll.append(int(r["ink_raw"]) / 1e18), debt.append(0.0)
         if r["debt_rad"] is not None:
             accounts.append(r["urn"]), assets.append("DAI"), markets.append(r["ilk_name"])
-            coll.append(0.0), debt.append(int(r["debt_rad"]) / 1e45)
+            coll.append(0.0), debt.append(int(r["debt_rad"]) / 10**45)   # int / int: one rounding
     note = (f"maker: no init(ilk) in the lake for {', '.join(unknown)}: the rate (and so the debt) is unknown; "
             "ingest the Vat from before the ilk's init") if unknown else None
     return _rows("maker", markets, accounts, assets, coll, debt, block, when), note
