@@ -7,7 +7,8 @@ conversion works on a whole column of words: addresses and bytes32 as '0x' hex t
 buffer, small integers through a big-endian int64 view of the last 8 bytes, uint256/int256 as exact
 decimal text plus a float64 copy (`_f64`, correctly rounded: equal to float(int(word))). Logs of
 the right topic0 but the wrong shape (e.g. an ERC-721 Transfer next to an ERC-20 Transfer) are
-skipped, never mis-decoded.
+skipped, never mis-decoded. `decode` scans every log for one event; `decode_many` (what ingest uses)
+groups the logs by topic0 once, and each event then reads only its own topic0's rows.
 
 Where the time goes is text: 1M logs make ~2M decimal numbers and ~4M hex strings. With numba
 installed, two small compiled loops (hex, decimal digits) do that work in one pass each; without
@@ -370,11 +371,17 @@ def _offsets(arr: pa.Array) -> np.ndarray:
 _META_INTS = ("block_number", "transaction_index", "log_index")
 
 
-def decode(logs: pa.Table, event: Event, addresses: list[bytes] | None = None) -> pa.Table:
-    """Decoded rows of `event` in chain order; Dune's decoded-table metadata names (evt_*, contract_address)."""
+def _widths(event: Event) -> dict[str, int]:
+    """Bytes of every binary column a fixed event reads."""
     n_indexed = sum(p.indexed for p in event.params)
-    width = {"transaction_hash": 32, "address": 20, "data": 32 * (len(event.params) - n_indexed),
-             **{f"topic{i}": 32 for i in range(1, n_indexed + 1)}}
+    return {"transaction_hash": 32, "address": 20, "data": 32 * (len(event.params) - n_indexed),
+            **{f"topic{i}": 32 for i in range(1, n_indexed + 1)}}
+
+
+def decode(logs: pa.Table, event: Event, addresses: list[bytes] | None = None) -> pa.Table:
+    """Decoded rows of `event` in chain order; Dune's decoded-table metadata names (evt_*, contract_address).
+    One event's own scan of every log: decode_many splits the logs once for many events."""
+    width = _widths(event)
     parts: dict[str, list[np.ndarray]] = {name: [] for name in (*_META_INTS, *width)}
     read = [*_META_INTS, "transaction_hash", "address", "data", "topic0", "topic1", "topic2", "topic3"]
     for batch in logs.select(read).to_batches():
@@ -386,6 +393,11 @@ def decode(logs: pa.Table, event: Event, addresses: list[bytes] | None = None) -
     got = {name: np.concatenate(out) if len(out) > 1 else out[0] if out else
            np.zeros((0, width[name]) if name in width else 0, np.uint8 if name in width else np.int64)
            for name, out in parts.items()}
+    return _table(got, event)
+
+
+def _table(got: dict[str, np.ndarray], event: Event) -> pa.Table:
+    """The decoded table from the selected logs' columns (ints, and (rows, width) byte matrices)."""
     cols: dict[str, pa.Array] = {
         "evt_block_number": pa.array(got["block_number"]),
         "evt_tx_index": pa.array(got["transaction_index"]),
@@ -404,3 +416,66 @@ def decode(logs: pa.Table, event: Event, addresses: list[bytes] | None = None) -
         for suffix, arr in convert(w, p.type).items():
             cols[p.name + suffix] = arr
     return pa.table(cols)
+
+
+def metadata(t: pa.Table) -> dict[str, pa.Array]:
+    """The five metadata columns of already selected logs (string-tailed events, note calls)."""
+    address = t["address"].combine_chunks() if isinstance(t["address"], pa.ChunkedArray) else t["address"]
+    return {"evt_block_number": pc.cast(t["block_number"], pa.int64()),
+            "evt_tx_index": pc.cast(t["transaction_index"], pa.int64()),
+            "evt_index": pc.cast(t["log_index"], pa.int64()),
+            "evt_tx_hash": hex_array(words(t["transaction_hash"])),
+            "contract_address": hex_array(np.ascontiguousarray(fixed(address, 20, "address")))}
+
+
+# -- many events, one pass ---------------------------------------------------------------------------
+
+def rows_by_topic0(col: pa.ChunkedArray | pa.Array, topic0s: list[bytes]) -> list[np.ndarray]:
+    """Row numbers (ascending) of each of `topic0s`: one hash lookup per log and one stable sort
+    (a radix sort on 16-bit codes)."""
+    code = _numpy(pc.fill_null(pc.index_in(col, value_set=pa.array(topic0s, pa.binary())), -1)) + 1
+    order = np.argsort(code.astype(np.int16 if len(topic0s) < 2**15 else np.int64), kind="stable")
+    ends = np.cumsum(np.bincount(code, minlength=len(topic0s) + 1))      # code 0: no wanted topic0
+    return [order[ends[g]:ends[g + 1]] for g in range(len(topic0s))]
+
+
+def _numpy(col: pa.ChunkedArray | pa.Array) -> np.ndarray:
+    return np.asarray(col.to_numpy(zero_copy_only=False), np.int64)
+
+
+def _shape(n_topics: int, n_data: int) -> int:
+    """One integer per (topics 1-3 present, data length): 8 · length + bit i-1 for topic i."""
+    return 8 * n_data + (1 << n_topics) - 1
+
+
+def decode_many(logs: pa.Table, wanted: list[tuple[Event, list[bytes] | None]]) -> list[pa.Table]:
+    """Decoded tables of many (event or note, addresses), each equal to its own decoder's table over all
+    `logs`. The logs are grouped by topic0 once; an event's other rules (address, topics present, data
+    length) then read only its topic0's rows, from per-log codes computed once."""
+    from backtest.ingest.dynamic import decoder_of         # dynamic and lognote import this module
+    topic0s = list(dict.fromkeys(ev.topic0 for ev, _ in wanted))
+    groups = dict(zip(topic0s, rows_by_topic0(logs["topic0"], topic0s)))
+    known = list(dict.fromkeys(a for _, addrs in wanted for a in addrs or ()))
+    source = _numpy(pc.fill_null(pc.index_in(logs["address"], value_set=pa.array(known, pa.binary())), -1)) + 1
+    shape = 8 * _numpy(pc.fill_null(pc.binary_length(logs["data"]), -1))    # a null data matches no length
+    for i in range(1, 4):
+        shape += _numpy(pc.is_valid(logs[f"topic{i}"])) << (i - 1)
+    out = []
+    for ev, addrs in wanted:
+        rows = groups[ev.topic0]
+        decoder = decoder_of(ev)
+        if decoder is not decode:                           # rare events: their own rules on their rows
+            out.append(decoder(logs.take(rows), ev, addrs))
+            continue
+        width = _widths(ev)
+        keep = shape[rows] == _shape(sum(p.indexed for p in ev.params), width["data"])
+        if addrs is not None:
+            allowed = np.zeros(len(known) + 1, bool)        # index 0: an address none of them has
+            allowed[[known.index(a) + 1 for a in addrs]] = True
+            keep &= allowed[source[rows]]
+        mine = logs.select([*_META_INTS, *width]).take(rows[keep])
+        got = {name: _numpy(mine[name]) for name in _META_INTS}
+        for name, n in width.items():
+            got[name] = fixed(mine[name].combine_chunks(), n, name.replace("_", " "))
+        out.append(_table(got, ev))
+    return out

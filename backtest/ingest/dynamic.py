@@ -15,7 +15,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from backtest.ingest.decode import convert, fixed, hex_array, topics_mask, words
+from backtest.ingest.decode import convert, metadata, topics_mask, words
 from backtest.ingest.events import Event
 
 DYNAMIC = {"string"}
@@ -84,13 +84,7 @@ def decode_dynamic(logs: pa.Table, event: Event, addresses: list[bytes] | None =
     """Decoded rows of `event` in chain order, columns as backtest.ingest.decode.decode gives them."""
     head = _layout(event)
     t = select(logs, event, addresses)
-    cols: dict[str, pa.Array] = {
-        "evt_block_number": pc.cast(t["block_number"], pa.int64()),
-        "evt_tx_index": pc.cast(t["transaction_index"], pa.int64()),
-        "evt_index": pc.cast(t["log_index"], pa.int64()),
-        "evt_tx_hash": hex_array(words(t["transaction_hash"])),
-        "contract_address": hex_array(np.ascontiguousarray(fixed(_one(t["address"]), 20, "address"))),
-    }
+    cols = metadata(t)
     topic, k = 1, 0
     for p in event.params:
         if p.indexed:

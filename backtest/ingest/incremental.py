@@ -28,6 +28,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from backtest.ingest.checkpoint import merge
+from backtest.ingest.decode import decode_many
 from backtest.ingest.dynamic import decoder_of
 from backtest.ingest.events import events_of, notes_of
 from backtest.ingest.logs import dedupe, log_files, read_log_file
@@ -98,7 +99,8 @@ def _decode_file(path: Path, defs: list, by_kind: dict[str, list[bytes]]) -> dic
     every = [a for v in by_kind.values() for a in v]
     logs = read_log_file(path)
     logs = dedupe(logs.filter(pc.is_in(logs["address"], pa.array(every, pa.binary()))))
-    return {d.table: _decoder(d)(logs, d, by_kind[d.contract]) for d in defs}
+    tables = decode_many(logs, [(d, by_kind[d.contract]) for d in defs])
+    return {d.table: t for d, t in zip(defs, tables)}
 
 
 def _decoder(d):

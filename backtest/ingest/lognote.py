@@ -9,11 +9,10 @@ metadata columns (evt_block_number, evt_tx_index, evt_index, evt_tx_hash, contra
 
 from __future__ import annotations
 
-import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from backtest.ingest.decode import convert, hex_array, words
+from backtest.ingest.decode import convert, metadata, words
 from backtest.ingest.events import Note
 
 CALLDATA_AT = 64          # after the bytes offset and length words
@@ -31,26 +30,10 @@ def select(logs: pa.Table, note: Note, addresses: list[bytes] | None) -> pa.Tabl
     return logs.filter(pc.fill_null(mask, False))
 
 
-def _addresses(col) -> np.ndarray:
-    arr = col.combine_chunks() if isinstance(col, pa.ChunkedArray) else col
-    if len(arr) == 0:
-        return np.zeros((0, 20), np.uint8)
-    offsets = np.frombuffer(arr.buffers()[1], dtype=np.int32)[arr.offset:arr.offset + len(arr) + 1]
-    if not (np.diff(offsets) == 20).all():
-        raise ValueError("an address is not 20 bytes")
-    return np.frombuffer(arr.buffers()[2], dtype=np.uint8)[offsets[0]:offsets[-1]].reshape(-1, 20)
-
-
 def decode_note(logs: pa.Table, note: Note, addresses: list[bytes] | None = None) -> pa.Table:
     """Decoded rows of one note call in chain order; integers as decimal text plus `_f64`, like events."""
     t = select(logs, note, addresses)
-    cols: dict[str, pa.Array] = {
-        "evt_block_number": pc.cast(t["block_number"], pa.int64()),
-        "evt_tx_index": pc.cast(t["transaction_index"], pa.int64()),
-        "evt_index": pc.cast(t["log_index"], pa.int64()),
-        "evt_tx_hash": hex_array(words(t["transaction_hash"])),
-        "contract_address": hex_array(np.ascontiguousarray(_addresses(t["address"]))),
-    }
+    cols = metadata(t)
     for k, p in enumerate(note.params):
         w = words(t["data"], CALLDATA_AT + 4 + 32 * k)
         for suffix, arr in convert(w, p.type).items():
