@@ -28,7 +28,7 @@ LOGS = pa.schema([
 
 MARKETS = pa.schema([
     ("protocol", pa.string()),           # aave-v3, aave-v2, compound-v2, comet, maker
-    ("market", pa.string()),             # e.g. ethereum-main
+    ("market", pa.string()),             # e.g. ethereum-main; Maker: the ilk (ETH-A), a reserve of its own
     ("asset", pa.string()),              # symbol used everywhere else (WETH, USDC, ...)
     ("asset_address", pa.string()),
     ("decimals", pa.int32()),
@@ -45,7 +45,7 @@ MARKETS = pa.schema([
 
 POSITIONS = pa.schema([
     ("protocol", pa.string()),
-    ("market", pa.string()),
+    ("market", pa.string()),             # Maker: the vault's ilk (ETH-A); its markets row has the same market
     ("account", pa.string()),
     ("asset", pa.string()),
     ("collateral", pa.float64()),

@@ -103,3 +103,13 @@ def test_a_bad_ilk_in_set_is_one_line_on_the_command_line(small_lake):
     lines = run.stderr.strip().splitlines()
     assert len(lines) == 1 and "maker.ETH-Z: no Maker asset or ilk of that name" in lines[0]
     assert "Traceback" not in run.stderr
+
+
+def test_set_on_an_ilk_lands_in_its_own_scenario_table_and_bad_values_name_it():
+    from backtest.config import RunConfig, apply_overrides
+    c = apply_overrides(RunConfig(scenario="s", lake="l"), ["maker.WETH.tail=3600", "maker.ETH-B.buf=1.3"])
+    assert c.scenario_spec["maker"] == {"WETH": {"tail": 3600.0}, "ETH-B": {"buf": 1.3}}
+    with pytest.raises(InputError, match="column 'maker.ETH-B.curve'"):
+        apply_overrides(RunConfig(scenario="s", lake="l"), ["maker.ETH-B.curve=zigzag"])
+    with pytest.raises(InputError, match="column 'maker.ETH-B.bufff': unknown ETH-B parameter 'bufff'"):
+        apply_overrides(RunConfig(scenario="s", lake="l"), ["maker.ETH-B.bufff=1.3"])
