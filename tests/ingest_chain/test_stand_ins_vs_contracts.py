@@ -172,7 +172,7 @@ def test_maker_vaults_rebuilt_from_lognotes_equal_the_vats_urns(net, tmp_path):
             if (ink, art) != (0, 0):
                 gem = {"ETH-A": "WETH", "WBTC-A": "WBTC"}[name]          # the join adapters' tokens
                 assert positions.pop((name, u.lower(), gem)) == (ink / 1e18, 0.0)
-                assert positions.pop((name, u.lower(), "DAI")) == (0.0, art * rate / 1e45)
+                assert positions.pop((name, u.lower(), "DAI")) == (0.0, art * rate / 10**45)   # int / int
     assert not positions
     print(f"maker stand-in proof: {driven.counts}; {compared} urns (ink, art, art x rate) equal at "
           f"{len(driven.blocks)} blocks")
