@@ -324,7 +324,8 @@ def load_book(lake: Path, scenario: Scenario, config: RunConfig) -> Book:
     if missing:
         raise InputError(f"no {missing[0]} price at or before the book snapshot {ts:%Y-%m-%d %H:%M}Z; import one with "
                          f"`backtest import-prices FILE --asset {missing[0]}`", file=Path(lake) / "prices", column="asset")
-    debt_only = frozenset(r[:2] for j, r in enumerate(reserves) if r[0] in MECHANISMS and (debt[:, j].any() or not coll[:, j].any()))
+    debt_only = frozenset(r[:2] for j, r in enumerate(reserves)
+                          if r[0] in MECHANISMS and (debt[:, j].any() or not coll[:, j].any()))
     categories = read_table(lake, "emode_categories", required=False).to_pandas() if in_emode.any() else None
     params = _params_at(mk, block, reserves, config, debt_only, categories)
     _check_protocol_override(config, reserves, params["protocol_fee"])
