@@ -362,6 +362,13 @@ def words(col: pa.ChunkedArray | pa.Array, start: int = 0) -> np.ndarray:
     return np.frombuffer(arr.buffers()[2], dtype=np.uint8)[offsets[0]:offsets[-1]].reshape(-1, 32)
 
 
+def one_chunk(col: pa.ChunkedArray | pa.Array) -> pa.Array:
+    """The column as one array, copied only if it has several chunks (combine_chunks always copies)."""
+    if not isinstance(col, pa.ChunkedArray):
+        return col
+    return col.chunk(0) if col.num_chunks == 1 else col.combine_chunks()
+
+
 def _offsets(arr: pa.Array) -> np.ndarray:
     return np.frombuffer(arr.buffers()[1], dtype=np.int32)[arr.offset:arr.offset + len(arr) + 1]
 
@@ -420,12 +427,11 @@ def _table(got: dict[str, np.ndarray], event: Event) -> pa.Table:
 
 def metadata(t: pa.Table) -> dict[str, pa.Array]:
     """The five metadata columns of already selected logs (string-tailed events, note calls)."""
-    address = t["address"].combine_chunks() if isinstance(t["address"], pa.ChunkedArray) else t["address"]
     return {"evt_block_number": pc.cast(t["block_number"], pa.int64()),
             "evt_tx_index": pc.cast(t["transaction_index"], pa.int64()),
             "evt_index": pc.cast(t["log_index"], pa.int64()),
             "evt_tx_hash": hex_array(words(t["transaction_hash"])),
-            "contract_address": hex_array(np.ascontiguousarray(fixed(address, 20, "address")))}
+            "contract_address": hex_array(np.ascontiguousarray(fixed(one_chunk(t["address"]), 20, "address")))}
 
 
 # -- many events, one pass ---------------------------------------------------------------------------
@@ -433,14 +439,14 @@ def metadata(t: pa.Table) -> dict[str, pa.Array]:
 def rows_by_topic0(col: pa.ChunkedArray | pa.Array, topic0s: list[bytes]) -> list[np.ndarray]:
     """Row numbers (ascending) of each of `topic0s`: one hash lookup per log and one stable sort
     (a radix sort on 16-bit codes)."""
-    code = _numpy(pc.fill_null(pc.index_in(col, value_set=pa.array(topic0s, pa.binary())), -1)) + 1
+    code = _numpy(pc.fill_null(pc.index_in(col, value_set=pa.array(topic0s, pa.binary())), -1), np.int32) + 1
     order = np.argsort(code.astype(np.int16 if len(topic0s) < 2**15 else np.int64), kind="stable")
     ends = np.cumsum(np.bincount(code, minlength=len(topic0s) + 1))      # code 0: no wanted topic0
     return [order[ends[g]:ends[g + 1]] for g in range(len(topic0s))]
 
 
-def _numpy(col: pa.ChunkedArray | pa.Array) -> np.ndarray:
-    return np.asarray(col.to_numpy(zero_copy_only=False), np.int64)
+def _numpy(col: pa.ChunkedArray | pa.Array, dtype=np.int64) -> np.ndarray:
+    return np.asarray(col.to_numpy(zero_copy_only=False), dtype)
 
 
 def _shape(n_topics: int, n_data: int) -> int:
@@ -456,10 +462,11 @@ def decode_many(logs: pa.Table, wanted: list[tuple[Event, list[bytes] | None]]) 
     topic0s = list(dict.fromkeys(ev.topic0 for ev, _ in wanted))
     groups = dict(zip(topic0s, rows_by_topic0(logs["topic0"], topic0s)))
     known = list(dict.fromkeys(a for _, addrs in wanted for a in addrs or ()))
-    source = _numpy(pc.fill_null(pc.index_in(logs["address"], value_set=pa.array(known, pa.binary())), -1)) + 1
-    shape = 8 * _numpy(pc.fill_null(pc.binary_length(logs["data"]), -1))    # a null data matches no length
+    source = _numpy(pc.fill_null(pc.index_in(logs["address"], value_set=pa.array(known, pa.binary())), -1),
+                    np.int32) + 1 if known else None       # 0: an address none of them has
+    shape = 8 * _numpy(pc.fill_null(pc.binary_length(logs["data"]), -1), np.int32)    # null data: no length
     for i in range(1, 4):
-        shape += _numpy(pc.is_valid(logs[f"topic{i}"])) << (i - 1)
+        shape += _numpy(pc.is_valid(logs[f"topic{i}"]), np.int32) << (i - 1)
     out = []
     for ev, addrs in wanted:
         rows = groups[ev.topic0]
@@ -470,12 +477,12 @@ def decode_many(logs: pa.Table, wanted: list[tuple[Event, list[bytes] | None]]) 
         width = _widths(ev)
         keep = shape[rows] == _shape(sum(p.indexed for p in ev.params), width["data"])
         if addrs is not None:
-            allowed = np.zeros(len(known) + 1, bool)        # index 0: an address none of them has
+            allowed = np.zeros(len(known) + 1, bool)
             allowed[[known.index(a) + 1 for a in addrs]] = True
-            keep &= allowed[source[rows]]
+            keep &= allowed[source[rows]] if known else False
         mine = logs.select([*_META_INTS, *width]).take(rows[keep])
         got = {name: _numpy(mine[name]) for name in _META_INTS}
         for name, n in width.items():
-            got[name] = fixed(mine[name].combine_chunks(), n, name.replace("_", " "))
+            got[name] = fixed(one_chunk(mine[name]), n, name.replace("_", " "))
         out.append(_table(got, ev))
     return out

@@ -15,7 +15,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from backtest.ingest.decode import convert, metadata, topics_mask, words
+from backtest.ingest.decode import convert, metadata, one_chunk, topics_mask, words
 from backtest.ingest.events import Event
 
 DYNAMIC = {"string"}
@@ -56,13 +56,9 @@ def select(logs: pa.Table, event: Event, addresses: list[bytes] | None) -> pa.Ta
     return t.filter(pa.array(canonical))
 
 
-def _one(col) -> pa.Array:
-    return col.combine_chunks() if isinstance(col, pa.ChunkedArray) else col
-
-
 def strings(data: pa.ChunkedArray | pa.Array, start: int) -> pa.Array:
     """The string at byte `start` (length word, then bytes) of every value of a binary column."""
-    arr = _one(data)
+    arr = one_chunk(data)
     n = len(arr)
     if n == 0:
         return pa.array([], pa.string())
