@@ -28,7 +28,7 @@ from dataclasses import dataclass, fields
 import numpy as np
 
 from backtest.agents.liquidator import Plan
-from backtest.engine.mechanisms import first_ready, keeper, spec_table
+from backtest.engine.mechanisms import first_ready, keeper, own_reserves, spec_table
 from backtest.errors import InputError
 from backtest.protocols import comet as comet_math
 
@@ -65,14 +65,8 @@ class Comet:
         self.rows, self.book, self.coll, self.debt = rows, book, coll, debt
         self.venues, self.rec, self.agents = venues, rec, agents
         self.p = CometParams.from_spec(config.scenario_spec, config.scenario)
-        cols = np.array([j for j, p in enumerate(book.reserve_protocol) if p == "comet"], dtype=np.int64)
-        borrowed = cols[debt[np.ix_(rows, cols)].sum(axis=0) > 0] if len(cols) else cols
-        if len(borrowed) > 1:
-            names = ", ".join(book.assets[j] for j in borrowed)
-            raise InputError(f"comet accounts borrow {names}: one Comet market (one base asset) per book",
-                             column="debt")
-        self.base = int(borrowed[0]) if len(borrowed) else None
-        self.collateral_cols = [int(j) for j in cols if j != self.base]
+        self.base, self.collateral_cols = own_reserves(
+            book, debt, rows, "comet", "comet accounts borrow {}: one Comet market (one base asset) per book")
         self.inventory = np.zeros(len(book.assets))     # [R] units the protocol holds
         self.arrived = np.zeros(len(book.assets))       # when each asset's inventory last grew (seconds)
         self.reserves = self.p.reserves

@@ -66,6 +66,18 @@ def spec_table(spec: dict, name: str, known: dict, source, prefix: str = "") -> 
     return out
 
 
+def own_reserves(book, debt: np.ndarray, rows: np.ndarray, protocol: str, refusal: str) -> tuple[int | None, list[int]]:
+    """(the one reserve of `protocol` its `rows` borrow, None if they borrow none; the protocol's other
+    reserves, its collateral). Comet lends one base asset per market and Maker one debt asset (DAI):
+    rows borrowing two are refused with "`refusal` ASSETS", `refusal` naming the rule."""
+    cols = np.array([j for j, p in enumerate(book.reserve_protocol) if p == protocol], dtype=np.int64)
+    borrowed = cols[debt[np.ix_(rows, cols)].sum(axis=0) > 0] if len(cols) else cols
+    if len(borrowed) > 1:
+        raise InputError(refusal.format(", ".join(book.assets[j] for j in borrowed)), column="debt")
+    owed = int(borrowed[0]) if len(borrowed) else None
+    return owed, [int(j) for j in cols if j != owed]
+
+
 class Mechanisms:
     """The Comet market and the Maker Dog of one run (either may be absent)."""
 
@@ -80,6 +92,9 @@ class Mechanisms:
             self.parts.append(Comet(np.flatnonzero(kinds == "absorb"), *shared))
         if (kinds == "auction").any():
             self.parts.append(Maker(np.flatnonzero(kinds == "auction"), *shared))
+        self.part_of = np.full(len(kinds), -1, dtype=np.int8)    # row -> index into parts: O(1) a row per round
+        for k, part in enumerate(self.parts):
+            self.part_of[part.rows] = k
 
     @property
     def busy(self) -> bool:
@@ -96,8 +111,9 @@ class Mechanisms:
     def liquidate(self, step, now, rows, hf, rounds, waited, price, lt, params, gas_usd_per_unit) -> list[int]:
         """Absorb / bark the rows (worst first); returns the rows whose balances changed."""
         changed: list[int] = []
-        for part in self.parts:
-            mine = np.isin(rows, part.rows)
+        which = self.part_of[rows]
+        for k, part in enumerate(self.parts):
+            mine = which == k
             if mine.any():
                 changed += part.liquidate(step, now, rows[mine], hf[mine], np.asarray(rounds)[mine],
                                           np.asarray(waited)[mine], price, lt, params, gas_usd_per_unit)

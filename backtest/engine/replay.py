@@ -22,11 +22,10 @@ import numpy as np
 from backtest.agents.liquidator import liquidate, profit_upper_bound
 from backtest.config import RunConfig
 from backtest.engine.book import ReplayInputs
-from backtest.engine.mechanisms import Mechanisms
-from backtest.engine.record import Outcome, Recorder
-from backtest.engine.rules import Params, health_factor, rules_for
+from backtest.engine.record import Outcome
+from backtest.engine.rules import Params, health_factor
+from backtest.engine.start import start
 from backtest.engine.watchlist import Watchlist
-from backtest.markets.oracle import Oracles
 from backtest.markets.router import Router
 from backtest.progress import progress
 
@@ -85,50 +84,29 @@ def rows_health_factor(coll, debt, rows: np.ndarray, price, lt, floors) -> np.nd
 def replay(inputs: ReplayInputs, config: RunConfig, feedback: bool | None = None, label: str | None = None) -> Outcome:
     """One run over the path (with feedback unless told otherwise); `label` shows a progress bar on a
     terminal."""
-    book, exo, asset_of = inputs.book, inputs.exogenous, inputs.book.reserve_asset
-    feedback = config.feedback if feedback is None else feedback
-    coll, debt = book.collateral.copy(), book.debt.copy()
-    rules = {p: rules_for(p) for p in sorted(set(book.protocol))}
-    row_rules = [rules[p] for p in book.protocol]
-    floors = np.array([r.floors_average_lt for r in row_rules], dtype=bool)
-    lt, params = book.liquidation_threshold, Params(book.liquidation_bonus, book.protocol_fee, book.close_factor)
-    groups = [(rules[p], np.flatnonzero(np.array(book.protocol == p)), np.flatnonzero(
-        np.array(book.reserve_protocol) == p) if not config.protocol else np.arange(len(lt)))
-        for p in rules if rules[p].kind == "repay"]                  # Comet and Maker: backtest/engine/mechanisms.py
-    group_of = np.full(len(book.accounts), -1, dtype=np.int64)
-    for g, (_, members, _) in enumerate(groups):
-        group_of[members] = g
-    schedule = list(book.schedule)
-    venues = initial_venues(inputs, feedback)
-    oracles = Oracles(book.price_assets, config.oracle, exo[0])
-    dt = (inputs.times[1] - inputs.times[0]) / np.timedelta64(1, "s") if len(inputs.times) > 1 else 0.0
-    agents = (config.liquidator, *config.competitors)
-    gas_asset = book.price_assets.index(agents[0].gas_asset) if agents[0].gas_asset in book.price_assets else None
-    cheapest_gas, lowest_bar = min(a.gas_units for a in agents), min(a.min_profit_usd for a in agents)
-    since = np.full(len(book.accounts), np.nan)     # when each account last became liquidatable
+    s = start(inputs, config, initial_venues(inputs, config.feedback if feedback is None else feedback))
+    coll, debt, asset_of, venues, oracles, rec, mech = s.coll, s.debt, s.asset_of, s.venues, s.oracles, s.rec, s.mech
+    exo, lt, params = inputs.exogenous, s.lt, s.params
+    since = np.full(len(coll), np.nan)              # when each account last became liquidatable
     wet = np.zeros(0, dtype=np.int64)               # the rows whose `since` is set
-    first_round = np.full(len(book.accounts), -1, dtype=np.int64)   # round each row first fell below 1, this step
+    first_round = np.full(len(coll), -1, dtype=np.int64)   # round each row first fell below 1, this step
     watch = Watchlist(coll, debt, lt, oracles.answer[asset_of])
     last = (None, None)                             # (candidate rows, their HF) of the last round
-    rec = Recorder(inputs)
-    mech = Mechanisms(inputs, config, row_rules, coll, debt, venues, rec, agents)
     steps = range(len(inputs.times))
     for step in (progress(steps, label=label, unit="steps") if label else steps):
-        now = step * dt
-        while schedule and inputs.step_blocks[step] >= schedule[0][0]:
-            new = schedule.pop(0)[1]          # governance changed parameters: in force from this step
-            lt = new["liquidation_threshold"]
-            params = Params(new["liquidation_bonus"], new["protocol_fee"], new["close_factor"])
+        now = step * s.dt
+        if (due := s.due_parameters(inputs.step_blocks[step])) is not None:
+            lt, params = due                    # governance changed parameters: in force from this step
             watch = Watchlist(coll, debt, lt, oracles.answer[asset_of])
-        venues.arbitrage(exo[max(step - 1, 0)], exo[step], dt, config.arb_half_life_seconds)
+        venues.arbitrage(exo[max(step - 1, 0)], exo[step], s.dt, config.arb_half_life_seconds)
         oracle = oracles.update(now, venues.price)
-        gas_per_unit = inputs.gas_gwei[step] * 1e-9 * (venues.price[gas_asset] if gas_asset is not None else 0)
+        gas_per_unit = s.gas_per_unit(inputs.gas_gwei[step])
         seen: list[np.ndarray] = []                             # rows whose first_round is set this step
         for rnd in range(config.max_rounds):
             price = oracle[asset_of]
             rows = watch.candidates(price)
             if rows is not last[0]:              # the watchlist returns the same array while nothing moved
-                last = (rows, rows_health_factor(coll, debt, rows, price, lt, floors))
+                last = (rows, rows_health_factor(coll, debt, rows, price, lt, s.floors))
             hf_rows = last[1]
             under = hf_rows < 1.0
             below, hf_below = rows[under], hf_rows[under]
@@ -148,13 +126,13 @@ def replay(inputs: ReplayInputs, config: RunConfig, feedback: bool | None = None
                                      params, gas_per_unit)
             if changed:
                 watch.update(changed)
-            bound = bounds(below, hf_below, coll, debt, price, venues, asset_of, lt, params, groups, group_of,
-                           gas_per_unit * cheapest_gas)
+            bound = bounds(below, hf_below, coll, debt, price, venues, asset_of, lt, params, s.groups, s.group_of,
+                           gas_per_unit * s.cheapest_gas)
             acted = len(changed)
-            for k in np.flatnonzero(bound >= lowest_bar).tolist():
+            for k in np.flatnonzero(bound >= s.lowest_bar).tolist():
                 i, hf_i = int(below[k]), hf_below[k]
                 done = liquidate(i, hf_i, (now - since[i]) / 12.0, coll, debt, price, venues, asset_of, lt, params,
-                                 row_rules[i], floors[i], agents, gas_per_unit)
+                                 s.row_rules[i], s.floors[i], s.agents, gas_per_unit)
                 if done:
                     watch.update(i)
                     rec.liquidation(step, i, done.plan, price, int(first_round[i]), done.cost_usd, done.proceeds_usd,

@@ -1,0 +1,88 @@
+"""What a replay run starts from, built once for both loops (replay.py, reference.py).
+
+The two loops must give byte-identical records, so everything they share before the first step
+(rules per row, floors, protocol groups, the oracles, the agents' gas and profit bars, the
+recorder, Comet and Maker) is built here, in one place; each loop keeps its own step and round
+structure. The venues are passed in: each loop builds them through its `initial_venues` hook.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from backtest.config import RunConfig
+from backtest.engine.book import ReplayInputs
+from backtest.engine.mechanisms import Mechanisms
+from backtest.engine.record import Recorder
+from backtest.engine.rules import Params, Rules, rules_for
+from backtest.markets.oracle import Oracles
+from backtest.markets.router import Router
+
+
+@dataclass(frozen=True)
+class Start:
+    """One run's book copies, per-row rules and run-wide objects. `coll`, `debt`, `venues`,
+    `oracles`, `rec`, `mech` and `schedule` change as the run goes; the rest does not."""
+    coll: np.ndarray              # [N, R] units, a copy the run liquidates
+    debt: np.ndarray
+    asset_of: np.ndarray          # [R] reserve -> price asset
+    row_rules: list[Rules]        # each row's protocol rules
+    floors: np.ndarray            # [N] bool: the row's protocol floors the average LT
+    lt: np.ndarray                # [R] at the snapshot; the schedule may change it
+    params: Params
+    groups: list                  # [(rules, member rows, reserve columns)] of each repaying protocol
+    group_of: np.ndarray          # [N] index into groups, -1 for Comet/Maker rows
+    schedule: list                # [(block, {param: [R]})] not yet in force, consumed by `due_parameters`
+    venues: Router
+    oracles: Oracles
+    dt: float                     # seconds per step
+    agents: tuple
+    gas_asset: int | None         # price asset gas is paid in
+    cheapest_gas: float           # fewest gas units any agent spends on a liquidation
+    lowest_bar: float             # lowest min_profit_usd of any agent
+    rec: Recorder
+    mech: Mechanisms
+
+    def due_parameters(self, block: int) -> tuple[np.ndarray, Params] | None:
+        """(lt, params) of the last governance change due by `block`, taken off the schedule; None if
+        none is due (the parameters in force stay)."""
+        new = None
+        while self.schedule and block >= self.schedule[0][0]:
+            new = self.schedule.pop(0)[1]
+        if new is None:
+            return None
+        return new["liquidation_threshold"], Params(new["liquidation_bonus"], new["protocol_fee"],
+                                                    new["close_factor"])
+
+    def gas_per_unit(self, gas_gwei: float) -> float:
+        """USD per gas unit at this gas price and the venues' current price of the gas asset."""
+        return gas_gwei * 1e-9 * (self.venues.price[self.gas_asset] if self.gas_asset is not None else 0)
+
+
+def start(inputs: ReplayInputs, config: RunConfig, venues: Router) -> Start:
+    """The run's starting state; `venues` fresh at the path's first prices (the loop's hook)."""
+    book = inputs.book
+    coll, debt = book.collateral.copy(), book.debt.copy()
+    rules = {p: rules_for(p) for p in sorted(set(book.protocol))}
+    row_rules = [rules[p] for p in book.protocol]
+    floors = np.array([r.floors_average_lt for r in row_rules], dtype=bool)
+    lt = book.liquidation_threshold
+    groups = [(rules[p], np.flatnonzero(np.array(book.protocol == p)), np.flatnonzero(
+        np.array(book.reserve_protocol) == p) if not config.protocol else np.arange(len(lt)))
+        for p in rules if rules[p].kind == "repay"]                  # Comet and Maker: backtest/engine/mechanisms.py
+    group_of = np.full(len(book.accounts), -1, dtype=np.int64)
+    for g, (_, members, _) in enumerate(groups):
+        group_of[members] = g
+    dt = (inputs.times[1] - inputs.times[0]) / np.timedelta64(1, "s") if len(inputs.times) > 1 else 0.0
+    agents = (config.liquidator, *config.competitors)
+    gas_asset = book.price_assets.index(agents[0].gas_asset) if agents[0].gas_asset in book.price_assets else None
+    rec = Recorder(inputs)
+    return Start(coll=coll, debt=debt, asset_of=book.reserve_asset, row_rules=row_rules, floors=floors, lt=lt,
+                 params=Params(book.liquidation_bonus, book.protocol_fee, book.close_factor), groups=groups,
+                 group_of=group_of, schedule=list(book.schedule), venues=venues,
+                 oracles=Oracles(book.price_assets, config.oracle, inputs.exogenous[0]), dt=dt, agents=agents,
+                 gas_asset=gas_asset, cheapest_gas=min(a.gas_units for a in agents),
+                 lowest_bar=min(a.min_profit_usd for a in agents), rec=rec,
+                 mech=Mechanisms(inputs, config, row_rules, coll, debt, venues, rec, agents))
