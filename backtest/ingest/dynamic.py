@@ -15,7 +15,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from backtest.ingest.decode import convert, metadata, one_chunk, topics_mask, words
+from backtest.ingest.abi_values import convert
+from backtest.ingest.decode import metadata, one_chunk, topics_mask, words
 from backtest.ingest.events import Event
 
 DYNAMIC = {"string"}

@@ -12,7 +12,8 @@ from __future__ import annotations
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from backtest.ingest.decode import convert, metadata, words
+from backtest.ingest.abi_values import convert
+from backtest.ingest.decode import metadata, words
 from backtest.ingest.events import Note
 
 CALLDATA_AT = 64          # after the bytes offset and length words

@@ -7,6 +7,7 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
+from backtest.ingest import abi_values as V
 from backtest.ingest import decode as D
 from backtest.bench.decode import events, synthetic_logs
 
@@ -25,9 +26,9 @@ def path(request, monkeypatch):
     """Run the test through the compiled loops, then again with numba hidden."""
     if request.param == "numba":
         pytest.importorskip("numba")
-        assert "decimal" in D.kernels()
+        assert "decimal" in V.kernels()
     else:
-        monkeypatch.setattr(D, "_KERNELS", {"ready": True})
+        monkeypatch.setattr(V, "_KERNELS", {"ready": True})
     return request.param
 
 
@@ -41,14 +42,14 @@ SIGNED = [0, -1, 1, -10**9, -(10**9 + 7), -2**63, -2**64, -(10**38 - 1), -10**38
 
 
 def test_unsigned_words_print_as_python_ints(path):
-    assert D.decimal_array(words_of(UNSIGNED)).to_pylist() == [str(v) for v in UNSIGNED]
+    assert V.decimal_array(words_of(UNSIGNED)).to_pylist() == [str(v) for v in UNSIGNED]
 
 
 def test_signed_words_print_as_python_ints(path):
     # -2**127 - 12345 lies in [-2^128, -2^127): its low 128 bits read as a POSITIVE int128, so a path
     # that prints the low 16 bytes as decimal128 must not be taken (the old fallback printed
     # 2**128 - 2**127 - 12345 here).
-    assert D.decimal_array(words_of(SIGNED), signed=True).to_pylist() == [str(v) for v in SIGNED]
+    assert V.decimal_array(words_of(SIGNED), signed=True).to_pylist() == [str(v) for v in SIGNED]
 
 
 def test_random_words_of_every_width_print_as_python_ints(path):
@@ -60,8 +61,8 @@ def test_random_words_of_every_width_print_as_python_ints(path):
         if i % 3 == 0:
             w[i, :32 - k] = 255
     for signed in (False, True):
-        want = [str(v) for v in D.big_ints(w, signed)]
-        assert D.decimal_array(w, signed).to_pylist() == want
+        want = [str(v) for v in V.big_ints(w, signed)]
+        assert V.decimal_array(w, signed).to_pylist() == want
 
 
 # Rounding to 53 bits: 2^53 + 1 is a tie and goes to even (2^53); shifted up by 200 bits with a 1 far
@@ -72,9 +73,9 @@ TIES = [2**53 + 1, 2**53 + 3, (2**53 + 1) << 200, ((2**53 + 1) << 200) + 1, ((2*
 
 def test_floats_are_the_correctly_rounded_values(path):
     assert float((2**53 + 1) << 200) == 2.0**253 and float(((2**53 + 1) << 200) + 1) == 2.0**253 + 2.0**201
-    _, floats = D.integers(words_of(UNSIGNED + TIES))
+    _, floats = V.integers(words_of(UNSIGNED + TIES))
     assert floats.tolist() == [float(v) for v in UNSIGNED + TIES]
-    _, floats = D.integers(words_of(SIGNED + [-v for v in TIES if v < 2**255]), signed=True)
+    _, floats = V.integers(words_of(SIGNED + [-v for v in TIES if v < 2**255]), signed=True)
     assert floats.tolist() == [float(v) for v in SIGNED + [-v for v in TIES if v < 2**255]]
 
 
@@ -83,23 +84,23 @@ def test_random_floats_equal_python_float_of_the_int(path):
     w = rng.integers(0, 256, (4_000, 32), dtype=np.uint8)
     w[::2, :20] = 0                                    # half of them below 2^96
     for signed in (False, True):
-        assert D.integers(w, signed)[1].tolist() == [float(v) for v in D.big_ints(w, signed)]
+        assert V.integers(w, signed)[1].tolist() == [float(v) for v in V.big_ints(w, signed)]
 
 
 def test_hex_of_rows_and_of_a_column_slice(path):
     rng = np.random.default_rng(4)
     m = rng.integers(0, 256, (500, 32), dtype=np.uint8)
-    assert D.hex_array(m).to_pylist() == ["0x" + bytes(r).hex() for r in m]
+    assert V.hex_array(m).to_pylist() == ["0x" + bytes(r).hex() for r in m]
     # an address is the last 20 bytes of a word: a strided view, not a copy
-    assert D.hex_array(m[:, 12:]).to_pylist() == ["0x" + bytes(r[12:]).hex() for r in m]
-    assert D.hex_array(np.zeros((0, 20), np.uint8)).to_pylist() == []
+    assert V.hex_array(m[:, 12:]).to_pylist() == ["0x" + bytes(r[12:]).hex() for r in m]
+    assert V.hex_array(np.zeros((0, 20), np.uint8)).to_pylist() == []
 
 
 def test_decode_is_the_same_table_with_and_without_numba(monkeypatch):
     pytest.importorskip("numba")
     logs = synthetic_logs(7_000, seed=1)
     fast = [D.decode(logs, e) for e in events()]
-    monkeypatch.setattr(D, "_KERNELS", {"ready": True})
+    monkeypatch.setattr(V, "_KERNELS", {"ready": True})
     slow = [D.decode(logs, e) for e in events()]
     for a, b in zip(fast, slow):
         assert a.num_rows == 1_000 and a.equals(b)
@@ -125,10 +126,10 @@ def test_empty_logs_decode_to_the_typed_empty_table():
 
 def test_more_rows_than_one_arrow_array_holds_come_back_in_chunks(path, monkeypatch):
     # int32 offsets cap one string array near 2 GB of text: past _BLOCK rows the text is chunked
-    monkeypatch.setattr(D, "_BLOCK", 4)
+    monkeypatch.setattr(V, "_BLOCK", 4)
     values = [0, 1, 10**18, 2**64, 7, -1 % 2**256, 12345, 10**30, 3, 99]
-    text, floats = D.integers(words_of(values))
+    text, floats = V.integers(words_of(values))
     assert text.num_chunks == 3 and text.to_pylist() == [str(v) for v in values]
     assert floats.tolist() == [float(v) for v in values]
-    hexes = D.hex_array(words_of(values)[:, 12:])
+    hexes = V.hex_array(words_of(values)[:, 12:])
     assert hexes.num_chunks == 3 and hexes.to_pylist() == ["0x" + (v % 2**160).to_bytes(20, "big").hex() for v in values]
