@@ -13,6 +13,7 @@ debt is worth more than its collateral always is one: LT <= 1).
 
 backtest/engine/reference.py is the same loop over the whole book, kept as the correctness
 oracle: tests/perf hold the two byte-identical, and `backtest bench` times one against the other.
+Both start from backtest/engine/start.py, so only their steps and rounds differ.
 """
 
 from __future__ import annotations
