@@ -31,7 +31,7 @@ from dataclasses import dataclass, fields, replace
 import numpy as np
 
 from backtest.agents.liquidator import Plan
-from backtest.engine.mechanisms import keeper, spec_table
+from backtest.engine.mechanisms import keeper, own_reserves, spec_table
 from backtest.engine.rules import health_factor_one
 from backtest.errors import InputError
 from backtest.protocols import maker_clip as clip
@@ -146,13 +146,8 @@ class Maker:
         book = inputs.book
         self.rows, self.book, self.coll, self.debt = rows, book, coll, debt
         self.venues, self.rec, self.agents = venues, rec, agents
-        cols = np.array([j for j, p in enumerate(book.reserve_protocol) if p == "maker"], dtype=np.int64)
-        borrowed = cols[debt[np.ix_(rows, cols)].sum(axis=0) > 0] if len(cols) else cols
-        if len(borrowed) > 1:
-            raise InputError(f"maker vaults owe {', '.join(book.assets[j] for j in borrowed)}: Maker debt is one "
-                             "asset (DAI)", column="debt")
-        self.dai = int(borrowed[0]) if len(borrowed) else None
-        self.collateral_cols = [int(j) for j in cols if j != self.dai]
+        self.dai, self.collateral_cols = own_reserves(
+            book, debt, rows, "maker", "maker vaults owe {}: Maker debt is one asset (DAI)")
         held = (coll[np.ix_(rows, self.collateral_cols)] > 0).sum(axis=1) if self.collateral_cols else np.zeros(0)
         if (held > 1).any():
             raise InputError(f"maker account {book.accounts[rows[np.flatnonzero(held > 1)[0]]]} holds more than one "
