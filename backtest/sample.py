@@ -31,6 +31,7 @@ ASSETS = {
     "DAI":    ("0x6B175474E89094C44Da98b954EedeAC495271d0F", 18, 0.630, 0.770, 0.050, 1.0),
     "CRV":    ("0xD533a949740bb3306d119CC777fa900bA034cd52", 18, 0.350, 0.410, 0.083, 0.58),
 }
+PRICE = {a: v[5] for a, v in ASSETS.items()}
 # Other protocols' parameters where they differ from Aave v3's (ltv, liquidation_threshold, bonus);
 # Compound v2's collateral factor is both its LTV and its threshold, its incentive the bonus.
 OTHER_PARAMS = {
@@ -133,8 +134,7 @@ def emode_positions(rng: np.random.Generator, n_accounts: int, protocols) -> pa.
     some the other way round. In e-mode an account borrows up to the category's LTV, so its HF
     starts at or above LT / LTV = 1.033."""
     category, _, ltv, lt, _ = EMODE_CATEGORY
-    price = {a: v[5] for a, v in ASSETS.items()}
-    out = {k: [] for k in ("protocol", "account", "asset", "collateral", "debt")}
+    out = _rows()
     for protocol in (p for p in EMODE_PROTOCOLS if p in protocols):
         n = int(round(n_accounts * EMODE_PROTOCOLS[protocol]))
         hf = lt / ltv * (1.0 + rng.exponential(0.04, n))
@@ -143,16 +143,13 @@ def emode_positions(rng: np.random.Generator, n_accounts: int, protocols) -> pa.
         for i in range(n):
             account = "0x" + rng.bytes(20).hex()
             coll, borrowed = ("wstETH", "WETH") if looped[i] else ("WETH", "wstETH")
-            rows = [(coll, size[i] / price[coll], 0.0), (borrowed, 0.0, size[i] * lt / hf[i] / price[borrowed])]
-            for a, c, d in sorted(rows):
-                out["protocol"].append(protocol); out["account"].append(account); out["asset"].append(a)
-                out["collateral"].append(c); out["debt"].append(d)
+            rows = [(coll, size[i] / PRICE[coll], 0.0), (borrowed, 0.0, size[i] * lt / hf[i] / PRICE[borrowed])]
+            _append(out, protocol, account, rows)
     table = _positions(out, PROTOCOLS)
     return table.append_column("emode_category", pa.array([category] * table.num_rows, pa.int32()))
 
 
 def positions_table(rng: np.random.Generator, n_accounts: int, protocols=tuple(PROTOCOLS)) -> pa.Table:
-    price = {a: v[5] for a, v in ASSETS.items()}
     share = np.array([PROTOCOLS[p][1] for p in protocols])
     which = rng.choice(len(protocols), size=n_accounts, p=share / share.sum())
     size = np.clip(np.exp(rng.normal(np.log(6000), 1.7, n_accounts)), 50, 60e6)
@@ -162,7 +159,7 @@ def positions_table(rng: np.random.Generator, n_accounts: int, protocols=tuple(P
     hf = np.where(tail, 1.0 + rng.exponential(0.10, n_accounts), 1.0 + np.exp(rng.normal(np.log(1.1), 0.55, n_accounts)))
     hf = np.maximum(hf, 1.002)
     accounts = ["0x" + rng.bytes(20).hex() for _ in range(n_accounts)]
-    out = {k: [] for k in ("protocol", "account", "asset", "collateral", "debt")}
+    out = _rows()
     for i in range(n_accounts):
         protocol = protocols[which[i]]
         params = protocol_params(protocol)
@@ -173,7 +170,7 @@ def positions_table(rng: np.random.Generator, n_accounts: int, protocols=tuple(P
             if rng.random() < extra and len(colls) < len(mix):
                 colls.append(_pick(rng, mix, exclude=colls))
         cw = rng.dirichlet(np.ones(len(colls))) * size[i]
-        amounts = {a: [w / price[a], 0.0] for a, w in zip(colls, cw)}
+        amounts = {a: [w / PRICE[a], 0.0] for a, w in zip(colls, cw)}
         if borrower[i]:
             adjusted = sum(w * lt[a] for a, w in zip(colls, cw))
             table = DEBT_VS_STABLE if all(a in STABLE for a in colls) else DEBT_VS_VOLATILE
@@ -183,26 +180,16 @@ def positions_table(rng: np.random.Generator, n_accounts: int, protocols=tuple(P
                 if rng.random() < 0.2 and set(table) - set(colls) - set(debts):
                     debts.append(_pick(rng, table, exclude=colls + debts))
                 for a, w in zip(debts, rng.dirichlet(np.ones(len(debts))) * adjusted / hf[i]):
-                    amounts.setdefault(a, [0.0, 0.0])[1] = w / price[a]
-        for a, (c, d) in sorted(amounts.items()):
-            out["protocol"].append(protocol); out["account"].append(accounts[i]); out["asset"].append(a)
-            out["collateral"].append(c); out["debt"].append(d)
-    n = len(out["account"])
-    return pa.table({
-        "protocol": pa.array(out["protocol"]), "market": pa.array([PROTOCOLS[p][0] for p in out["protocol"]]),
-        "account": pa.array(out["account"]), "asset": pa.array(out["asset"]),
-        "collateral": _sig(np.array(out["collateral"])), "debt": _sig(np.array(out["debt"])),
-        "block_number": pa.array([SNAPSHOT_BLOCK] * n, pa.int64()),
-        "timestamp": pa.array([SNAPSHOT_TIME] * n, pa.timestamp("us", tz="UTC")),
-    })
+                    amounts.setdefault(a, [0.0, 0.0])[1] = w / PRICE[a]
+        _append(out, protocol, accounts[i], [(a, c, d) for a, (c, d) in amounts.items()])
+    return _positions(out, PROTOCOLS)
 
 
 def mechanism_positions(rng: np.random.Generator, n_accounts: int, protocols) -> pa.Table:
     """Comet borrowers (WETH/WBTC against USDC) and Maker vaults (one ilk each, DAI debt of at least
     dust). HF is drawn as for the other protocols, but a Comet account starts within its borrow
     limit (HF >= liquidate / borrow collateral factor)."""
-    price = {a: v[5] for a, v in ASSETS.items()}
-    out = {k: [] for k in ("protocol", "account", "asset", "collateral", "debt")}
+    out = _rows()
     for protocol in (p for p in protocols if p in MECHANISMS):
         _, share, mix, debt_asset = MECHANISMS[protocol]
         params = MECHANISM_PARAMS[protocol]
@@ -222,11 +209,20 @@ def mechanism_positions(rng: np.random.Generator, n_accounts: int, protocols) ->
             debt = sum(w * params[a][1] for a, w in zip(colls, cw)) / h
             if protocol == "maker" and debt < MAKER_DUST:          # a vault owes at least dust: scale it up
                 cw, debt = cw * MAKER_DUST / debt, MAKER_DUST
-            rows = [(a, w / price[a], 0.0) for a, w in zip(colls, cw)] + [(debt_asset, 0.0, debt / price[debt_asset])]
-            for a, c, d in sorted(rows):
-                out["protocol"].append(protocol); out["account"].append(account); out["asset"].append(a)
-                out["collateral"].append(c); out["debt"].append(d)
+            rows = [(a, w / PRICE[a], 0.0) for a, w in zip(colls, cw)] + [(debt_asset, 0.0, debt / PRICE[debt_asset])]
+            _append(out, protocol, account, rows)
     return _positions(out, MECHANISMS)
+
+
+def _rows() -> dict[str, list]:
+    return {k: [] for k in ("protocol", "account", "asset", "collateral", "debt")}
+
+
+def _append(out: dict, protocol: str, account: str, rows: list[tuple[str, float, float]]) -> None:
+    """One account's (asset, collateral, debt) rows, in asset order."""
+    for a, c, d in sorted(rows):
+        out["protocol"].append(protocol); out["account"].append(account); out["asset"].append(a)
+        out["collateral"].append(c); out["debt"].append(d)
 
 
 def _positions(out: dict, markets: dict) -> pa.Table:
