@@ -103,10 +103,6 @@ def _decode_file(path: Path, defs: list, by_kind: dict[str, list[bytes]]) -> dic
     return {d.table: t for d, t in zip(defs, tables)}
 
 
-def _decoder(d):
-    return decoder_of(d)
-
-
 def decode_incremental(lake: Path, network: str, source: str, by_kind: dict[str, list[bytes]],
                        logs_dir: Path) -> dict[str, int]:
     """Bring every decoded table of `source` up to date with the log files; rows per table."""
@@ -131,7 +127,7 @@ def decode_incremental(lake: Path, network: str, source: str, by_kind: dict[str,
     counts: dict[str, int] = {}
     for d in defs:
         path = table_path(lake, d.table, network)
-        empty = _decoder(d)(LOGS.empty_table(), d, [])
+        empty = decoder_of(d)(LOGS.empty_table(), d, [])
         old = empty if full else pq.read_table(path).cast(empty.schema)
         kept = old if full else _drop_ranges(old, drop)
         changed = full or kept.num_rows != old.num_rows or bool(new_parts[d.table])
