@@ -176,21 +176,29 @@ def _search(tries, keep, venues: Venues, reserve_asset, gas_usd: float, known=No
     return Plan(d, c, repay, taken, fee, best[2], best[3], gas_usd)
 
 
-def choose_agent(plan: Plan, agents, gas_usd_per_unit: float, waited_blocks: float, repay_usd: float):
-    """The liquidator that takes this plan: among those whose latency has passed, the one left
-    with the most profit after its own gas and flash-loan fee, if that clears its threshold.
-    Others do not duplicate the liquidation. Returns (agent, its gas USD, its profit) or None."""
+def best_agent(agents, gross_usd: float, outlay_usd: float, waited_blocks: float, gas_usd_per_unit: float,
+               gas_units: float | None = None, extra_gas_units: float = 0.0):
+    """The agent that does a job worth `gross_usd` before its own costs: among those whose latency
+    has passed, the one left with the most after gas (`gas_units`, else its own liquidation gas,
+    plus `extra_gas_units`) and the flash-loan fee on `outlay_usd` above its capital, if that clears
+    its threshold. Others do not duplicate the job. An exact tie goes to the agent with the lower
+    gas_units (the leaner bot), else to the first listed. Returns (agent, gas USD, profit) or None."""
     best = None
-    gross = plan.proceeds_usd - plan.cost_usd
     for agent in agents:
         if waited_blocks < agent.latency_blocks:
             continue
-        gas = gas_usd_per_unit * agent.gas_units
-        borrowed = max(repay_usd - agent.capital_usd, 0.0) if agent.capital_usd > 0 else 0.0
-        profit = gross - gas - borrowed * agent.flash_loan_fee
-        if profit >= agent.min_profit_usd and (best is None or profit > best[2]):
+        gas = gas_usd_per_unit * ((agent.gas_units if gas_units is None else gas_units) + extra_gas_units)
+        borrowed = max(outlay_usd - agent.capital_usd, 0.0) if agent.capital_usd > 0 else 0.0
+        profit = gross_usd - gas - borrowed * agent.flash_loan_fee
+        if profit >= agent.min_profit_usd and (best is None or profit > best[2] or (
+                profit == best[2] and agent.gas_units < best[0].gas_units)):
             best = (agent, gas, profit)
     return best
+
+
+def choose_agent(plan: Plan, agents, gas_usd_per_unit: float, waited_blocks: float, repay_usd: float):
+    """The liquidator that takes this plan (best_agent on its gross, the repay as the outlay)."""
+    return best_agent(agents, plan.proceeds_usd - plan.cost_usd, repay_usd, waited_blocks, gas_usd_per_unit)
 
 
 def execute(plan: Plan, i: int, coll: np.ndarray, debt: np.ndarray, venues: Venues,

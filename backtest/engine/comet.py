@@ -27,8 +27,8 @@ from dataclasses import dataclass, fields
 
 import numpy as np
 
-from backtest.agents.liquidator import Plan
-from backtest.engine.mechanisms import first_ready, keeper, own_reserves, spec_table
+from backtest.agents.liquidator import Plan, best_agent
+from backtest.engine.mechanisms import first_ready, own_reserves, spec_table
 from backtest.errors import InputError
 from backtest.protocols import comet as comet_math
 
@@ -159,7 +159,7 @@ class Comet:
                 gross, outlay = gross + gain, outlay + cost
         if gross <= 0:
             return None
-        chosen = keeper(self.agents, gross, outlay, waited, gas_usd_per_unit, extra_gas_units=self.p.absorb_gas)
+        chosen = best_agent(self.agents, gross, outlay, waited, gas_usd_per_unit, extra_gas_units=self.p.absorb_gas)
         return chosen[0] if chosen else None
 
     def trade(self, step, now, rnd, price, params, gas_usd_per_unit) -> int:
@@ -184,7 +184,7 @@ class Comet:
                 proceeds = self.venues.sell_quote(asset_of[c], got)
                 if best is None or proceeds - cost > best[0]:
                     best = (proceeds - cost, size, base_amount, got, cost)
-            chosen = keeper(self.agents, best[0], best[4], (now - self.arrived[c]) / 12.0, gas_usd_per_unit)
+            chosen = best_agent(self.agents, best[0], best[4], (now - self.arrived[c]) / 12.0, gas_usd_per_unit)
             if not chosen:
                 continue
             agent, gas, _ = chosen

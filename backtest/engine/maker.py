@@ -30,8 +30,8 @@ from dataclasses import dataclass, fields, replace
 
 import numpy as np
 
-from backtest.agents.liquidator import Plan
-from backtest.engine.mechanisms import keeper, own_reserves, spec_table
+from backtest.agents.liquidator import Plan, best_agent
+from backtest.engine.mechanisms import own_reserves, spec_table
 from backtest.engine.rules import health_factor_one
 from backtest.errors import InputError
 from backtest.protocols import maker_clip as clip
@@ -187,7 +187,7 @@ class Maker:
                 continue                                          # limit hit or a dusty partial: wait
             tab, lot = float(bark.tab), float(bark.dink)
             top, coin = (float(x) for x in clip.kick(tab, price[c], ilk.buf, ilk.tip, ilk.chip))
-            chosen = keeper(self.agents, coin * price[d], 0.0, w, gas_usd_per_unit, self.p.bark_gas)
+            chosen = best_agent(self.agents, coin * price[d], 0.0, w, gas_usd_per_unit, self.p.bark_gas)
             if not chosen:
                 continue
             agent, gas, _ = chosen
@@ -221,7 +221,7 @@ class Maker:
             if clip.needs_redo(dur, unit, a.top, ilk.tail, ilk.cusp):
                 chost = ilk.dust * (1.0 + params.bonus[c])
                 coin = float(clip.redo_coin(a.tab, a.lot, price[c], ilk.tip, ilk.chip, chost))
-                chosen = keeper(self.agents, coin * price[d], 0.0, np.inf, gas_usd_per_unit, self.p.redo_gas)
+                chosen = best_agent(self.agents, coin * price[d], 0.0, np.inf, gas_usd_per_unit, self.p.redo_gas)
                 if chosen:
                     agent, gas, _ = chosen
                     a.top, a.tic = price[c] * ilk.buf, now
@@ -246,7 +246,7 @@ class Maker:
                 proceeds = self.venues.sell_quote(asset_of[c], float(t.slice))
                 if best is None or proceeds - cost > best[0]:
                     best = (proceeds - cost, t, cost)
-            chosen = best and keeper(self.agents, best[0], best[2], (now - a.tic) / 12.0, gas_usd_per_unit)
+            chosen = best and best_agent(self.agents, best[0], best[2], (now - a.tic) / 12.0, gas_usd_per_unit)
             if not chosen:
                 continue
             agent, gas, _ = chosen

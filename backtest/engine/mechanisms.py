@@ -16,28 +16,6 @@ import numpy as np
 from backtest.errors import InputError
 
 
-def keeper(agents, gross_usd: float, outlay_usd: float, waited_blocks: float, gas_usd_per_unit: float,
-           gas_units: float | None = None, extra_gas_units: float = 0.0):
-    """The agent that does a job worth `gross_usd` before its own costs: among those whose latency
-    has passed, the one left with the most after gas (`gas_units`, else its own liquidation gas,
-    plus `extra_gas_units`)
-    and the flash-loan fee on `outlay_usd` above its capital, if that clears its threshold. The
-    same rule as agents.liquidator.choose_agent; with a fixed `gas_units` every agent pays the same and
-    a tie goes to the agent with the lower gas_units (the leaner bot). Returns (agent, gas USD, profit)
-    or None."""
-    best = None
-    for agent in agents:
-        if waited_blocks < agent.latency_blocks:
-            continue
-        gas = gas_usd_per_unit * ((agent.gas_units if gas_units is None else gas_units) + extra_gas_units)
-        borrowed = max(outlay_usd - agent.capital_usd, 0.0) if agent.capital_usd > 0 else 0.0
-        profit = gross_usd - gas - borrowed * agent.flash_loan_fee
-        if profit >= agent.min_profit_usd and (best is None or profit > best[2] or (
-                profit == best[2] and agent.gas_units < best[0].gas_units)):
-            best = (agent, gas, profit)
-    return best
-
-
 def first_ready(agents, waited_blocks: float):
     """The leanest agent (lowest gas_units, then the first listed) whose latency has passed: for a job
     done whether or not it pays (Comet's absorb)."""
