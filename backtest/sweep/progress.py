@@ -6,15 +6,12 @@ from __future__ import annotations
 
 import time
 
-from backtest.progress import Progress as Bar
+from backtest.progress import Progress as Bar, duration
 
 
 def clock(seconds: float | None) -> str:
-    if seconds is None:
-        return "--:--"
-    s = int(round(seconds))
-    h, rest = divmod(s, 3600)
-    return f"{h}:{rest // 60:02d}:{rest % 60:02d}" if h else f"{rest // 60}:{rest % 60:02d}"
+    """backtest.progress.duration, or `--:--` before any task has set a pace."""
+    return "--:--" if seconds is None else duration(seconds)
 
 
 def eta(ran: int, remaining: int, elapsed: float) -> float | None:
