@@ -16,7 +16,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from backtest.ingest.abi_values import convert
-from backtest.ingest.decode import metadata, one_chunk, topics_mask, words
+from backtest.ingest.decode import _offsets, metadata, one_chunk, topics_mask, words
 from backtest.ingest.events import Event
 
 DYNAMIC = {"string"}
@@ -64,7 +64,7 @@ def strings(data: pa.ChunkedArray | pa.Array, start: int) -> pa.Array:
     if n == 0:
         return pa.array([], pa.string())
     length = _uint(words(arr, start))
-    offsets = np.frombuffer(arr.buffers()[1], dtype=np.int32)[arr.offset:arr.offset + n + 1].astype(np.int64)
+    offsets = _offsets(arr).astype(np.int64)
     buf = np.frombuffer(arr.buffers()[2], dtype=np.uint8)
     ends = np.concatenate([[0], np.cumsum(length)])
     first = offsets[:-1] + start + 32
