@@ -78,7 +78,8 @@ def comet_parts(book, outcome: Outcome, price: dict[str, float]) -> dict[str, fl
 
 def maker_parts(book, outcome: Outcome, price: dict[str, float]) -> dict[str, float]:
     """Per collateral asset, USD: the uncovered tab of each auction after its last event."""
-    dai = price[_debt_asset(book, "maker")] if _debt_asset(book, "maker") else 1.0
+    debt = _debt_asset(book, "maker")
+    dai = price[debt] if debt else 1.0
     last = {}
     for e in _events(outcome, "maker"):
         last[e["auction"]] = e
@@ -116,10 +117,10 @@ def bad_debt_by_collateral(inputs: ReplayInputs, outcome: Outcome) -> dict[str, 
     book = inputs.book
     out = accounts_by_collateral(inputs, outcome)
     mech = getattr(outcome, "protocols", None) or {}
-    if mech.get("comet_reserves_loss_usd", 0.0) > 0 or mech.get("maker_uncovered_tab_usd", 0.0) > 0:
-        price = dict(zip(book.price_assets, np.asarray(outcome.oracle, dtype=float).tolist()))
-        for loss, parts in ((mech.get("comet_reserves_loss_usd", 0.0), comet_parts(book, outcome, price)),
-                            (mech.get("maker_uncovered_tab_usd", 0.0), maker_parts(book, outcome, price))):
-            for a, v in _share(loss, parts).items():
+    price = dict(zip(book.price_assets, np.asarray(outcome.oracle, dtype=float).tolist()))
+    for key, parts in (("comet_reserves_loss_usd", comet_parts), ("maker_uncovered_tab_usd", maker_parts)):
+        loss = mech.get(key, 0.0)
+        if loss > 0:                                 # a mechanism's parts only where it lost money
+            for a, v in _share(loss, parts(book, outcome, price)).items():
                 out[a] = out.get(a, 0.0) + v
     return out
