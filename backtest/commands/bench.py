@@ -35,8 +35,13 @@ def register(sub) -> None:
     p.set_defaults(func=main)
 
 
-def _sizes(texts: list[str], flag: str = "--replay-size", form: str = "ACCOUNTSxSTEPS, e.g. 100000x1440"
-           ) -> list[tuple[int, int]]:
+# flag: (the form it takes, the least each number may be, that least in words)
+SIZE_FLAGS = {"--replay-size": ("ACCOUNTSxSTEPS, e.g. 100000x1440", (1, 2), "1 account and 2 steps"),
+              "--sweep-size": ("SETSxACCOUNTS, e.g. 20x100000", (1, 1), "1 set and 1 account")}
+
+
+def _sizes(texts: list[str], flag: str = "--replay-size") -> list[tuple[int, int]]:
+    form, least, need = SIZE_FLAGS[flag]
     sizes = []
     for text in texts:
         try:
@@ -44,10 +49,8 @@ def _sizes(texts: list[str], flag: str = "--replay-size", form: str = "ACCOUNTSx
             sizes.append((int(a.replace("_", "")), int(s.replace("_", ""))))
         except ValueError:
             raise InputError(f"{flag} {text!r}: expected {form}") from None
-        if flag == "--replay-size" and (sizes[-1][0] < 1 or sizes[-1][1] < 2):
-            raise InputError(f"--replay-size {text!r}: need at least 1 account and 2 steps")
-        if flag == "--sweep-size" and min(sizes[-1]) < 1:
-            raise InputError(f"--sweep-size {text!r}: need at least 1 set and 1 account")
+        if sizes[-1][0] < least[0] or sizes[-1][1] < least[1]:
+            raise InputError(f"{flag} {text!r}: need at least {need}")
     return sizes
 
 
@@ -55,7 +58,7 @@ def main(args) -> int:
     from backtest.bench.run import plan, run, table
     from backtest.lake.io import atomic_path
     cases = plan(args.quick, args.only, _sizes(args.replay_size), baseline=not args.no_baseline,
-                 sweep_sizes=_sizes(args.sweep_size, "--sweep-size", "SETSxACCOUNTS, e.g. 20x100000"))
+                 sweep_sizes=_sizes(args.sweep_size, "--sweep-size"))
     report = run(cases, seed=args.seed, progress=lambda msg: print(f"  {msg}", file=sys.stderr, flush=True))
     report["quick"] = bool(args.quick)
     print(table(report))
