@@ -71,12 +71,17 @@ def validate_emode_categories(t: pa.Table, source):
     _check(t, source, "liquidation_threshold", lt < ltv, "must be >= ltv")
     _check(t, source, "liquidation_bonus", lt * (1 + bonus) > 1 + 1e-12,
            "liquidation_threshold * (1 + liquidation_bonus) must be <= 1")
-    key = np.char.add(np.char.add(t["protocol"].to_numpy(zero_copy_only=False).astype(str), "|"),
-                      np.char.add(t["category"].to_numpy().astype(str),
-                                  "|" + t["valid_from_block"].to_numpy().astype(str).astype(object)))
-    _, first = np.unique(key, return_index=True)
-    _check(t, source, "category", ~np.isin(np.arange(len(key)), first),
+    _check(t, source, "category", _repeats(t, ["protocol", "category", "valid_from_block"]),
            "duplicated (protocol, category, valid_from_block)")
+
+
+def _repeats(t: pa.Table, keys: list[str]) -> np.ndarray:
+    """True where an earlier row already had the same key: one arrow hash group-by, no text keys."""
+    rows = t.select(keys).append_column("_row", pa.array(np.arange(t.num_rows, dtype=np.int64)))
+    first = rows.group_by(keys, use_threads=False).aggregate([("_row", "min")])
+    repeat = np.ones(t.num_rows, dtype=bool)
+    repeat[first["_row_min"].to_numpy()] = False
+    return repeat
 
 
 def validate_markets(t: pa.Table, source):
