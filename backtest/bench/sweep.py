@@ -101,7 +101,9 @@ def parallel_capacity(workers: int, n: int = 6_000_000) -> float:
     """What the machine gives right now: the speed-up of `workers` busy loops over one (the same
     loop in each process; 2.0 on two free cores, about 1.0 when neighbours hold one core)."""
     import multiprocessing
-    ctx = multiprocessing.get_context("fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn")
+
+    from backtest.sweep.executors import start_method
+    ctx = multiprocessing.get_context(start_method())                # as the sweep's pool starts
     with ctx.Pool(workers) as pool:
         pool.map(_burn, [1000] * workers)                        # processes up before the clock starts
         seconds = []
