@@ -67,7 +67,8 @@ def write_parquet(table: pa.Table, path: Path, dictionary: bool | list[str] = Tr
     """
     table = table.replace_schema_metadata(None)
     if not isinstance(dictionary, bool):
-        dictionary = [c for c in table.column_names if c in set(dictionary)]
+        few = set(dictionary)
+        dictionary = [c for c in table.column_names if c in few]
     with atomic_path(path) as tmp:
         pq.write_table(table, tmp, compression="zstd", use_dictionary=dictionary, write_statistics=True)
     return Path(path)
