@@ -6,9 +6,9 @@ import argparse
 import os
 from pathlib import Path
 
-from backtest.errors import InputError
 import pyarrow as pa
 
+from backtest.errors import InputError
 from backtest.ingest.markets import aave_emode_categories, aave_markets, comet_markets, compound_v2_markets, \
     maker_markets
 from backtest.ingest.positions import POOL_QUERIES, POSITION_QUERIES, block_time, comet_positions, \
@@ -56,19 +56,17 @@ def main(args) -> int:
     con = connect_chain(lake)
     client = RpcClient(args.rpc) if args.rpc else None
     tag = f"chain__{args.block:08}.parquet"
-    notes: list[str] = []
     try:
         ts = block_time(con, args.block, client)
         parts = [lake_positions(raw_positions(con, args.block, ts, list(POSITION_QUERIES)), args.block, ts, market),
                  compound_v2_positions(con, args.block, ts, market)]
-        comet, note = comet_positions(con, args.block, ts, market, client)
-        maker, note2 = maker_positions(con, args.block, ts)
+        comet, comet_note = comet_positions(con, args.block, ts, market, client)
+        maker, maker_note = maker_positions(con, args.block, ts)
         parts += [comet, maker]
-        notes += [n for n in (note, note2) if n]
         markets = [aave_markets(con, source, args.block, market) for source in POSITION_QUERIES]
         markets += [compound_v2_markets(con, args.block, market), maker_markets(con, args.block)]
-        categories, note3 = aave_emode_categories(con, args.block, market)
-        notes += [note3] if note3 else []
+        categories, emode_note = aave_emode_categories(con, args.block, market)
+        notes = [n for n in (comet_note, maker_note, emode_note) if n]
         if client is not None:
             markets.append(comet_markets(con, client, args.block, market))
     except RpcError as exc:
