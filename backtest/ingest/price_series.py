@@ -142,8 +142,7 @@ def interval(seconds: int) -> str:
     return f"{seconds}s"
 
 
-# ---------------------------------------------------------------- reading
-
+# ---------------------------------------------------------------- combining
 
 def divide(numerator: PriceSeries, denominator: PriceSeries, asset: str) -> PriceSeries:
     """Price of one asset in another from two series: USDC/USD = (BTC/USD) / (BTC/USDC).
