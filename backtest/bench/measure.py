@@ -39,21 +39,28 @@ def peak_rss_mb() -> float:
 class Phase:
     seconds: float = 0.0
     peak_rss_mb: float = 0.0
-    cpu_seconds: float = 0.0     # all threads of this process: tells a busy machine from slow code
+    cpu_seconds: float = 0.0     # all threads of this process, and its children that ended in the
+                                 # block (a pool's workers): tells a busy machine from slow code
 
 
 @contextmanager
 def measured():
-    """with measured() as m: ...  -> m.seconds, m.peak_rss_mb of the block."""
+    """with measured() as m: ...  -> m.seconds, m.cpu_seconds, m.peak_rss_mb of the block."""
     m = Phase()
     reset_peak()
-    start, cpu = time.perf_counter(), time.process_time()
+    start, cpu, kids = time.perf_counter(), time.process_time(), _children_cpu()
     try:
         yield m
     finally:
         m.seconds = time.perf_counter() - start
-        m.cpu_seconds = time.process_time() - cpu
+        m.cpu_seconds = time.process_time() - cpu + _children_cpu() - kids
         m.peak_rss_mb = peak_rss_mb()
+
+
+def _children_cpu() -> float:
+    """User + system CPU of this process's children that have ended and been waited for."""
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return kids.ru_utime + kids.ru_stime
 
 
 def _child(conn, func, args) -> None:

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import io
 import os
-import resource
 import tempfile
 import time
 from pathlib import Path
@@ -72,13 +71,13 @@ def run_case(accounts: int, sets: int, seed: int = 0, workers: int = 2) -> dict:
         run_sweep(scenario, tmp / "warm", tmp / "warm-out", grids=[grid(1)], workers=1, progress_stream=io.StringIO())
         write_sample_lake(tmp / "lake", seed=seed, n_accounts=accounts)
         capacity = parallel_capacity(workers)
-        runs, cpu, load = {}, {}, {}
+        runs, load = {}, {}
         for n in (1, workers):
-            load[n], before = os.getloadavg()[0], cpu_seconds()
+            load[n] = os.getloadavg()[0]
             with measured() as m:
                 result = run_sweep(scenario, tmp / "lake", tmp / f"out{n}", grids=[grid(sets)], executor="local",
                                    workers=n, progress_stream=io.StringIO())
-            runs[n], cpu[n] = (m, result), cpu_seconds() - before
+            runs[n] = (m, result)
     (one, r1), (two, r2) = runs[1], runs[workers]
     # On a shared machine the wall-time ratio also measures the neighbours: CPU seconds (this process
     # and its finished workers) and the load average at each start say how much of the cores we had.
@@ -86,7 +85,7 @@ def run_case(accounts: int, sets: int, seed: int = 0, workers: int = 2) -> dict:
                 lake_loads=r2.lake_loads, seconds=two.seconds, peak_rss_mb=two.peak_rss_mb, sets_per_s=sets / two.seconds,
                 reference_seconds=one.seconds, reference_peak_rss_mb=one.peak_rss_mb,
                 identical=r1.results.equals(r2.results), speedup=one.seconds / two.seconds,
-                cpu_seconds=cpu[workers], reference_cpu_seconds=cpu[1], load_average=load[workers],
+                cpu_seconds=two.cpu_seconds, reference_cpu_seconds=one.cpu_seconds, load_average=load[workers],
                 reference_load_average=load[1], machine_speedup=capacity)
 
 
@@ -112,9 +111,3 @@ def parallel_capacity(workers: int, n: int = 6_000_000) -> float:
             pool.map(_burn, [n] * k, chunksize=1)
             seconds.append(time.perf_counter() - start)
     return workers * seconds[0] / seconds[1]
-
-
-def cpu_seconds() -> float:
-    """User + system CPU of this process and of its children that have ended (the pool's workers)."""
-    me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
-    return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
