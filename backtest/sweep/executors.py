@@ -4,9 +4,10 @@ The sweep has already loaded every parameter set's book in the calling process (
 before any work starts); that cache is what the workers use. A local pool is forked after it is
 built (Linux), so each worker starts at once, sharing the parent's arrays copy-on-write, and never
 reads the lake; where fork is not the safe default (macOS, Windows) the pool is spawned and the
-cache is pickled to each worker once; Ray actors get it from the object store. Tasks go out one at a time to whichever worker is free, so
-the load balances itself and the progress bar moves task by task. Results come back in completion
-order; the sweep sorts them, so the table never depends on who ran what.
+cache is pickled to each worker once; Ray actors get it from the object store. Tasks go out one
+at a time to whichever worker is free, so the load balances itself and the progress bar moves
+task by task. Results come back in completion order; the sweep sorts them, so the table never
+depends on who ran what.
 """
 
 from __future__ import annotations
@@ -18,10 +19,9 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from typing import Callable
 
 from backtest.errors import InputError
-from backtest.sweep import worker as worker_module
 from backtest.sweep.inputs import InputsCache
 from backtest.sweep.tasks import SweepContext, Task
-from backtest.sweep.worker import Worker, init_process, run_in_process
+from backtest.sweep.worker import Worker, adopt, init_process, run_in_process
 
 EXECUTORS = ("local", "ray")
 OnResult = Callable[[dict], None]
@@ -50,7 +50,7 @@ def run_local(tasks: list[Task], context: SweepContext, workers: int, on_result:
         return run_serial(tasks, context, on_result, cache)
     method = start_method()
     if method == "fork":
-        worker_module.adopt(Worker(context, cache))   # before the pool forks: every worker inherits it
+        adopt(Worker(context, cache))   # before the pool forks: every worker inherits it
         init, initargs = None, ()
     else:
         init, initargs = init_process, (context, cache)
@@ -62,7 +62,7 @@ def run_local(tasks: list[Task], context: SweepContext, workers: int, on_result:
             on_result(fut.result())
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
-        worker_module.adopt(None)
+        adopt(None)
 
 
 def run_ray(tasks: list[Task], context: SweepContext, workers: int | None, address: str | None,

@@ -6,7 +6,6 @@ from __future__ import annotations
 import dataclasses
 import os
 
-
 from backtest.engine.book import ReplayInputs
 from backtest.engine.replay import replay
 from backtest.metrics import compute
