@@ -44,17 +44,18 @@ class Oracles:
         self.answer, self.updated_at = first.astype(float).copy(), np.zeros(len(assets))
         self.chainlink = self.kind == "chainlink"
         self.lagged = np.flatnonzero(~self.chainlink)
+        self._lagged = self.lagged.tolist()                          # the assets that read the history
         self.times: list[float] = []
-        self.history: list[list[float]] = [[] for _ in assets]      # per asset, the observed prices
-        self._area: list[list[float]] = [[] for _ in assets]        # per asset, twap's running integral
+        self.history: list[list[float]] = [[] for _ in assets]      # per lagged asset, the observed prices
+        self._area: list[list[float]] = [[] for _ in assets]        # per lagged asset, the running integral
 
     def update(self, now: float, market: np.ndarray) -> np.ndarray:
         answer, updated_at, _ = chainlink_update(self.answer, self.updated_at, market, now, self.deviation,
                                                  self.heartbeat)
         self.answer = np.where(self.chainlink, answer, self.answer)
         self.updated_at = np.where(self.chainlink, updated_at, self.updated_at)
-        if self.lagged.size and self.times:
-            for a in self.lagged.tolist():
+        if self._lagged and self.times:
+            for a in self._lagged:
                 value = self._osm(a, now) if self.kind[a] == "osm" else self._twap(a, now)
                 if np.isfinite(value):
                     self.answer[a] = value
@@ -83,10 +84,11 @@ class Oracles:
         return self._area[a][k] + self.history[a][k] * (x - self.times[k])
 
     def observe(self, now: float, market: np.ndarray) -> None:
-        """The market price at the end of a step: what OSM and TWAP will later read."""
-        prices = market.tolist()
-        for a, p in enumerate(prices):
-            area = self._area[a]
+        """The market price at the end of a step: what OSM and TWAP will later read (a Chainlink
+        feed never does, so its asset keeps no history)."""
+        prices = market.tolist() if self._lagged else []
+        for a in self._lagged:
+            p, area = prices[a], self._area[a]
             # np.cumsum's running sum, one term at a time: area[k] = Σ_{j<k} p_j (t_{j+1} - t_j)
             area.append(area[-1] + self.history[a][-1] * (now - self.times[-1]) if area else 0.0)
             self.history[a].append(p)
