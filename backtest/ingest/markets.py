@@ -15,7 +15,7 @@ from __future__ import annotations
 import pyarrow as pa
 
 from backtest.ingest.tables import chain_query
-from backtest.lake.schemas import MARKETS
+from backtest.lake.schemas import EMODE_CATEGORIES, MARKETS
 
 
 def _table(rows: list[dict]) -> pa.Table:
@@ -87,7 +87,6 @@ def aave_markets(con, source: str, block: int, market: str) -> pa.Table:
 def aave_emode_categories(con, block: int, market: str) -> tuple[pa.Table, str | None]:
     """The lake's emode_categories rows at `block` (queries/aave_emode_categories_at_block.sql), and a note
     when a category prices its assets by its own priceSource, which the lake cannot say."""
-    from backtest.lake.schemas import EMODE_CATEGORIES
     raw = chain_query(con, "aave_emode_categories_at_block", {"block": block}).to_pylist()
     rows = [{"protocol": r["protocol"], "market": market, "category": r["category"], "ltv": r["ltv"],
              "liquidation_threshold": r["liquidation_threshold"], "liquidation_bonus": r["liquidation_bonus"],
