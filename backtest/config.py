@@ -10,6 +10,7 @@ in the run's scenario tables.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import hashlib
 import tomllib
@@ -174,8 +175,6 @@ def _mechanism_override(config: RunConfig, key: str, value) -> RunConfig:
     """`comet.KEY`, `maker.KEY`, `maker.ASSET.KEY`, `maker.ILK.KEY`: the scenario's [comet] / [maker]
     tables, checked now by the same reader the run uses (backtest/engine/comet.py, maker.py), so a typo in
     a key fails before the run; an ilk or asset the book does not have fails when the book is read."""
-    import copy
-
     from backtest.engine.comet import CometParams
     from backtest.engine.maker import MakerParams
     path = key.split(".")
