@@ -15,6 +15,7 @@ from backtest.config import EMODE_PARAMS, RunConfig
 from backtest.errors import InputError
 from backtest.lake.catalog import connect, run_query
 from backtest.lake.io import read_files, read_table
+from backtest.lake.validate import first_rows, repeats
 from backtest.markets.loading import load_venues
 from backtest.markets.router import Router
 from backtest.scenarios.library import Scenario
@@ -94,21 +95,11 @@ def _check_positions(files, known_assets: set[str]) -> None:
         if bad.size:
             raise InputError(f"asset {t['asset'][int(bad[0])].as_py()!r} is not in the markets table", file=path,
                              column="asset", row=int(bad[0]) + 1)
-        dup = _first_repeat(t, ["account", "asset", "block_number"])
-        if dup is not None:
-            raise InputError("duplicated (account, asset, block_number)", file=path, column="account", row=dup + 1)
+        dup = np.flatnonzero(repeats(t, ["account", "asset", "block_number"]))
+        if dup.size:
+            raise InputError("duplicated (account, asset, block_number)", file=path, column="account",
+                             row=int(dup[0]) + 1)
         _check_emode(path, t)
-
-
-def _first_repeat(t: pa.Table, keys: list[str]) -> int | None:
-    """The first row whose key an earlier row already had, None if every key is distinct."""
-    rows = t.select(keys).append_column("_row", pa.array(np.arange(t.num_rows, dtype=np.int64)))
-    first = rows.group_by(keys, use_threads=False).aggregate([("_row", "min")])
-    if first.num_rows == t.num_rows:
-        return None
-    seen = np.zeros(t.num_rows, dtype=bool)
-    seen[first["_row_min"].to_numpy()] = True
-    return int(np.flatnonzero(~seen)[0])
 
 
 EMODE_PROTOCOLS = ("aave-v3", "aave-v3.3")      # protocols with e-mode categories
@@ -125,16 +116,11 @@ def _check_emode(path, t: pa.Table) -> None:
     if bad.size:
         raise InputError(f"{t['protocol'][int(bad[0])].as_py()} has no e-mode categories (only "
                          f"{', '.join(EMODE_PROTOCOLS)})", file=path, column="emode_category", row=int(bad[0]) + 1)
-    keys = ["protocol", "account", "block_number"]
-    rows = t.select(keys).append_column("_cat", cat).append_column("_row", pa.array(np.arange(t.num_rows)))
-    firsts = rows.group_by(keys, use_threads=False).aggregate([("_row", "min")])
-    first_cat = rows.join(firsts, keys).sort_by("_row")          # each row beside its key's first row
-    own = first_cat["_cat"].to_numpy()
-    of_first = cat.to_numpy(zero_copy_only=False)[first_cat["_row_min"].to_numpy()]
-    differs = np.flatnonzero(own != of_first)
+    own = cat.to_numpy(zero_copy_only=False)
+    differs = np.flatnonzero(own != own[first_rows(t, ["protocol", "account", "block_number"])])
     if differs.size:
         raise InputError("an account has one e-mode category per snapshot: its rows disagree", file=path,
-                         column="emode_category", row=int(first_cat["_row"][int(differs[0])].as_py()) + 1)
+                         column="emode_category", row=int(differs[0]) + 1)
 
 
 PARAMS = ("ltv", "liquidation_threshold", "liquidation_bonus", "close_factor", "protocol_fee")

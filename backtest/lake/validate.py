@@ -71,17 +71,24 @@ def validate_emode_categories(t: pa.Table, source):
     _check(t, source, "liquidation_threshold", lt < ltv, "must be >= ltv")
     _check(t, source, "liquidation_bonus", lt * (1 + bonus) > 1 + 1e-12,
            "liquidation_threshold * (1 + liquidation_bonus) must be <= 1")
-    _check(t, source, "category", _repeats(t, ["protocol", "category", "valid_from_block"]),
+    _check(t, source, "category", repeats(t, ["protocol", "category", "valid_from_block"]),
            "duplicated (protocol, category, valid_from_block)")
 
 
-def _repeats(t: pa.Table, keys: list[str]) -> np.ndarray:
-    """True where an earlier row already had the same key: one arrow hash group-by, no text keys."""
+def first_rows(t: pa.Table, keys: list[str]) -> np.ndarray:
+    """[N] the index of the first row with each row's key: one arrow hash group-by, no text keys."""
     rows = t.select(keys).append_column("_row", pa.array(np.arange(t.num_rows, dtype=np.int64)))
-    first = rows.group_by(keys, use_threads=False).aggregate([("_row", "min")])
-    repeat = np.ones(t.num_rows, dtype=bool)
-    repeat[first["_row_min"].to_numpy()] = False
-    return repeat
+    groups = rows.group_by(keys, use_threads=False).aggregate([("_row", "min"), ("_row", "list")])
+    members = groups["_row_list"].combine_chunks()
+    first = np.empty(t.num_rows, dtype=np.int64)
+    first[members.flatten().to_numpy()] = np.repeat(groups["_row_min"].to_numpy(),
+                                                    pc.list_value_length(members).to_numpy())
+    return first
+
+
+def repeats(t: pa.Table, keys: list[str]) -> np.ndarray:
+    """True where an earlier row already had the same key."""
+    return first_rows(t, keys) != np.arange(t.num_rows)
 
 
 def validate_markets(t: pa.Table, source):
