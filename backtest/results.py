@@ -11,7 +11,7 @@ import numpy as np
 import pyarrow as pa
 
 from backtest.config import RunConfig
-from backtest.engine.book import ReplayInputs
+from backtest.inputs.book import ReplayInputs
 from backtest.engine.record import Outcome
 from backtest.engine.rules import health_factor, rules_for
 from backtest.lake.io import atomic_dir, write_parquet

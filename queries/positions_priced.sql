@@ -3,7 +3,7 @@
 -- outliers excluded). Derived view: other queries build on it.
 -- Aave v3 e-mode: a row whose account is in category k, in an asset of category k, takes LTV, LT and
 -- bonus from the emode_categories row in force (GenericLogic.calculateUserAccountData), as the
--- replay's book does (backtest/engine/book.py).
+-- replay's book does (backtest/inputs/book.py).
 WITH with_params AS (
     SELECT p.*, m.ltv, m.liquidation_threshold, m.liquidation_bonus, m.valid_from_block,
            CASE WHEN p.emode_category <> 0 AND p.emode_category = m.emode_category THEN p.emode_category END

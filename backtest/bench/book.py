@@ -13,7 +13,7 @@ from datetime import datetime, timezone
 
 import numpy as np
 
-from backtest.engine.book import Book, ReplayInputs
+from backtest.inputs.book import Book, ReplayInputs
 from backtest.markets.router import Router
 from backtest.markets.venue_kinds import V2Pool
 

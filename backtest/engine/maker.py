@@ -16,7 +16,7 @@ auctions still open, max(0, tab left - lot left x oracle price); keeper rewards 
 apart (`maker_keeper_rewards_usd`), not in bad debt. DAI is worth par (1 USD) in the protocol's
 own arithmetic; keepers buy it at the venues.
 
-Each ilk is a collateral column of its own (backtest/engine/book.py: ETH-A, ETH-B and ETH-C all hold
+Each ilk is a collateral column of its own (backtest/inputs/book.py: ETH-A, ETH-B and ETH-C all hold
 WETH, with their own mat, chop, Clipper, hole and dirt); one vault (one ilk) per account.
 
 Sources: makerdao/dss src/dog.sol (bark, digs), src/clip.sol (kick, take, redo, status),

@@ -10,7 +10,7 @@ import numpy as np
 import pyarrow as pa
 
 from backtest.agents.liquidator import Plan
-from backtest.engine.book import ReplayInputs
+from backtest.inputs.book import ReplayInputs
 from backtest.markets.venues import Venues
 
 UTC_TS = pa.timestamp("us", tz="UTC")

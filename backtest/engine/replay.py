@@ -22,7 +22,7 @@ import numpy as np
 
 from backtest.agents.liquidator import liquidate, profit_upper_bound
 from backtest.config import RunConfig
-from backtest.engine.book import ReplayInputs
+from backtest.inputs.book import ReplayInputs
 from backtest.engine.record import Outcome
 from backtest.engine.rules import Params, health_factor
 from backtest.engine.start import start

@@ -7,7 +7,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from backtest.config import RunConfig, apply_overrides
-from backtest.engine.book import ReplayInputs, load_inputs
+from backtest.inputs.book import ReplayInputs, load_inputs
 from backtest.engine.record import Outcome
 from backtest.engine.replay import replay
 from backtest.metrics import compute

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from backtest.config import RunConfig
-from backtest.engine.book import ReplayInputs
+from backtest.inputs.book import ReplayInputs
 from backtest.engine.mechanisms import Mechanisms
 from backtest.engine.record import Recorder
 from backtest.engine.rules import Params, Rules, rules_for

@@ -81,7 +81,7 @@ def table_files(lake: Path, name: str) -> list[Path]:
 
 def conform(table: pa.Table, name: str, source, *, schema: pa.Schema | None = None, required=None) -> pa.Table:
     """Check the required columns, cast to the lake schema, add missing optional columns as nulls.
-    A table kept outside the core lake (markets/depth_table.py) passes its own schema and required columns."""
+    A table kept outside the core lake (inputs/depth_table.py) passes its own schema and required columns."""
     schema = SCHEMAS[name] if schema is None else schema
     missing = [c for c in (REQUIRED[name] if required is None else required) if c not in table.column_names]
     if missing:

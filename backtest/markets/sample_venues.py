@@ -16,7 +16,7 @@ import numpy as np
 import pyarrow as pa
 
 from backtest.lake.io import write_table
-from backtest.markets.depth_table import write_depth_curves
+from backtest.inputs.depth_table import write_depth_curves
 
 SNAPSHOT_BLOCK = 18_908_895                      # backtest.sample.SNAPSHOT_BLOCK
 SOURCE = "synthetic:sample-venues"

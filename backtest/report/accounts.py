@@ -19,7 +19,7 @@ import pandas as pd
 import tomli_w
 
 from backtest.engine import rules
-from backtest.engine.book import Book, ReplayInputs, load_inputs
+from backtest.inputs.book import Book, ReplayInputs, load_inputs
 from backtest.errors import InputError
 from backtest.report.results import RunResults
 from backtest.scenarios.library import load_scenario

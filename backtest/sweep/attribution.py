@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from backtest.engine.book import ReplayInputs
+from backtest.inputs.book import ReplayInputs
 from backtest.engine.record import Outcome, bad_debt_by_account
 
 NONE = "none"

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from backtest.config import EMODE_PARAMS, MARKET_PARAMS, RunConfig
-from backtest.engine.book import ReplayInputs, load_inputs, load_pools
+from backtest.inputs.book import ReplayInputs, load_inputs, load_pools
 from backtest.scenarios.library import Scenario
 
 # RunConfig fields the loader does not read (the replay loop does). A new field not listed here

@@ -16,7 +16,7 @@ import pyarrow as pa
 import tomli_w
 
 from backtest.config import MARKET_PARAMS, RunConfig
-from backtest.engine.book import ReplayInputs
+from backtest.inputs.book import ReplayInputs
 from backtest.engine.run import make_config
 from backtest.errors import InputError
 from backtest.lake.io import atomic_path, write_parquet

@@ -6,7 +6,7 @@ from __future__ import annotations
 import dataclasses
 import os
 
-from backtest.engine.book import ReplayInputs
+from backtest.inputs.book import ReplayInputs
 from backtest.engine.replay import replay
 from backtest.metrics import compute
 from backtest.sweep.attribution import bad_debt_by_collateral

@@ -13,7 +13,7 @@ import pyarrow as pa
 from backtest.devnet.aave import EModeCategory, configure_emode
 from backtest.devnet.builder import price_answer
 from backtest.devnet.positions import MAX_UINT, account_data, liquidate, open_position
-from backtest.engine.book import load_book
+from backtest.inputs.book import load_book
 from backtest.engine.rules import Params, aave_v3_terms, health_factor
 from backtest.engine.run import make_config
 from backtest.lake.io import write_table

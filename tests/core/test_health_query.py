@@ -61,7 +61,7 @@ def test_health_uses_as_of_prices_and_the_parameters_in_force(lake):
 
 def test_sql_health_agrees_with_the_engine_on_the_sample(small_lake):
     from backtest.config import RunConfig
-    from backtest.engine.book import load_book
+    from backtest.inputs.book import load_book
     from backtest.scenarios import load_scenario
     book = load_book(small_lake, load_scenario("stylised-eth-crash"), RunConfig("x", str(small_lake)))
     floors = np.array([rules_for(p).floors_average_lt for p in book.protocol])

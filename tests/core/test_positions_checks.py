@@ -3,7 +3,7 @@
 import pyarrow as pa
 import pytest
 
-from backtest.engine.book import _check_positions
+from backtest.inputs.book import _check_positions
 from backtest.errors import InputError
 
 MARKETS = {"WETH", "USDC"}

@@ -12,7 +12,7 @@ import pyarrow as pa
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from backtest.engine.book import load_book
+from backtest.inputs.book import load_book
 from backtest.engine.rules import health_factor
 from backtest.engine.run import make_config, run
 from backtest.lake.io import read_table, write_parquet, write_table

@@ -8,7 +8,7 @@ import pyarrow.compute as pc
 import pytest
 
 from backtest.cli import main
-from backtest.engine.book import load_book
+from backtest.inputs.book import load_book
 from backtest.engine.rules import health_factor
 from backtest.engine.run import make_config, run
 from backtest.errors import InputError
@@ -133,7 +133,7 @@ def test_bad_emode_categories_stop_the_replay_with_one_line(tmp_path, capsys, co
 def test_a_sweep_derives_the_same_emode_parameters_as_the_engine_loads(tmp_path):
     """The sweep's per-worker shortcut (the book loaded once, `--set` applied to its arrays) must give
     the e-mode reserves what load_inputs gives them."""
-    from backtest.engine.book import load_inputs
+    from backtest.inputs.book import load_inputs
     from backtest.sweep.inputs import InputsCache
     lake = make_lake(tmp_path / "lake")
     scenario = load_scenario(scenario_file(tmp_path, 0.0))

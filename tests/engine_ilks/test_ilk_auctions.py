@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from backtest.engine import reference, replay
-from backtest.engine.book import Book, ReplayInputs
+from backtest.inputs.book import Book, ReplayInputs
 from backtest.errors import InputError
 from backtest.markets.router import Router
 from backtest.markets.venue_kinds import USD, V2Pool

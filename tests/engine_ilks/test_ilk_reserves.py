@@ -7,7 +7,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
 
-from backtest.engine.book import load_book
+from backtest.inputs.book import load_book
 from backtest.engine.run import make_config
 from backtest.errors import InputError
 from backtest.lake.io import read_table, write_table

@@ -2,7 +2,7 @@
 
 import pytest
 
-from backtest.engine.book import load_book
+from backtest.inputs.book import load_book
 from backtest.engine.run import make_config
 from backtest.errors import InputError
 from backtest.scenarios import load_scenario

@@ -20,7 +20,7 @@ import tomli_w
 pytest.importorskip("backtest.engine.replay")
 from backtest.commands import import_prices  # noqa: E402
 from backtest.config import RunConfig, apply_overrides  # noqa: E402
-from backtest.engine.book import load_inputs  # noqa: E402
+from backtest.inputs.book import load_inputs  # noqa: E402
 from backtest.engine.replay import replay  # noqa: E402
 from backtest.errors import InputError  # noqa: E402
 from backtest.sample import write_sample_lake  # noqa: E402

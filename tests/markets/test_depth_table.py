@@ -4,7 +4,7 @@ import pyarrow as pa
 import pytest
 
 from backtest.errors import InputError
-from backtest.markets.depth_table import SCHEMA, conform, read_depth_curves, write_depth_curves
+from backtest.inputs.depth_table import SCHEMA, conform, read_depth_curves, write_depth_curves
 
 ROW = dict(venue="cex", asset="WETH", impact=0.01, amount=100.0, valid_from_block=1)
 

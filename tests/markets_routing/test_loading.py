@@ -8,11 +8,11 @@ import pyarrow as pa
 import pytest
 
 from backtest.config import RunConfig
-from backtest.engine.book import load_book, load_pools
+from backtest.inputs.book import load_book, load_pools
 from backtest.errors import InputError
 from backtest.lake.io import read_table, write_table
-from backtest.markets.depth_table import read_depth_curves, write_depth_curves
-from backtest.markets.loading import describe, load_venues
+from backtest.inputs.depth_table import read_depth_curves, write_depth_curves
+from backtest.inputs.venues import describe, load_venues
 from backtest.markets.sample_venues import SNAPSHOT_BLOCK, add_sample_venues
 from backtest.markets.venue_kinds import DepthBook, V2Pool, V3Pool
 from backtest.sample import write_sample_lake

@@ -16,7 +16,7 @@ import pytest
 
 from backtest.config import RunConfig
 from backtest.lake.io import write_table
-from backtest.markets.loading import load_venues
+from backtest.inputs.venues import load_venues
 from backtest.markets.venue_kinds import V3Pool
 
 REAL = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "real"

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from backtest.engine import reference, replay
-from backtest.engine.book import load_inputs
+from backtest.inputs.book import load_inputs
 from backtest.engine.run import make_config
 from backtest.engine.mechanisms import own_reserves
 from backtest.engine.start import start

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from backtest.engine.book import load_inputs
+from backtest.inputs.book import load_inputs
 from backtest.engine.replay import replay
 from backtest.engine.rules import Params, aave_v3_terms, compound_v2_terms, health_factor, health_factor_one
 from backtest.engine.run import make_config

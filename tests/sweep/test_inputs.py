@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from backtest.config import apply_overrides
-from backtest.engine.book import load_inputs
+from backtest.inputs.book import load_inputs
 from backtest.errors import InputError
 from backtest.sweep.inputs import InputsCache, loading_key
 

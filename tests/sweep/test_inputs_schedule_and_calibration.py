@@ -10,7 +10,7 @@ import pyarrow as pa
 import pytest
 
 from backtest.config import apply_overrides
-from backtest.engine.book import load_inputs
+from backtest.inputs.book import load_inputs
 from backtest.engine.run import make_config
 from backtest.lake.io import read_table, write_table
 from backtest.sample import SNAPSHOT_BLOCK

@@ -1,7 +1,7 @@
 """Build a replay's Router from the lake: every pool and depth curve for the book's assets.
 
 Per volatile asset: every Uniswap v2 and v3 pool against a USD stablecoin (priced within 5 %
-of $1 at the snapshot, as `backtest.engine.book.load_pools`), every depth curve (quoted in
+of $1 at the snapshot, as `backtest.inputs.book.load_pools`), every depth curve (quoted in
 USD), and pools against another volatile asset that has USD venues of its own (wstETH/WETH).
 Each venue takes its latest state at or before the block, has its depth scaled by
 `pool_depth_scale`, and is re-anchored to the book's price:
@@ -25,7 +25,7 @@ import pyarrow as pa
 from backtest.errors import InputError
 from backtest.lake.io import read_table
 from backtest.markets import uniswap_v3
-from backtest.markets.depth_table import curves_at, read_depth_curves
+from backtest.inputs.depth_table import curves_at, read_depth_curves
 from backtest.markets.router import DEPTH_IMPACT, Router
 from backtest.markets.venue_kinds import USD, DepthBook, V2Pool, V3Pool
 

@@ -16,7 +16,7 @@ from backtest.errors import InputError
 from backtest.lake.catalog import connect, run_query
 from backtest.lake.io import read_files, read_table
 from backtest.lake.validate import first_rows, repeats
-from backtest.markets.loading import load_venues
+from backtest.inputs.venues import load_venues
 from backtest.markets.router import Router
 from backtest.scenarios.library import Scenario
 from backtest.scenarios.paths import exogenous_paths, gas_path, step_times
