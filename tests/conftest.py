@@ -20,14 +20,14 @@ REAL_DATA = REPO.parent / "shared" / "data" / "real"
 @pytest.fixture(scope="session")
 def sample_lake(tmp_path_factory):
     """`sample_lake(n_accounts, seed=3, protocols=None) -> Path`: the project's SYNTHETIC sample
-    (backtest.sample.write_sample_lake), written once per session for each set of arguments and
+    (backtest.sample.lake.write_sample_lake), written once per session for each set of arguments and
     shared by every test that asks for the same one. Read it; copy it before changing it."""
     made: dict[tuple, Path] = {}
 
     def make(n_accounts: int, seed: int = 3, protocols=None) -> Path:
         key = (n_accounts, seed, None if protocols is None else tuple(protocols))
         if key not in made:
-            from backtest.sample import write_sample_lake
+            from backtest.sample.lake import write_sample_lake
             lake = tmp_path_factory.mktemp(f"sample-{n_accounts}-seed{seed}")
             extra = {} if protocols is None else {"protocols": tuple(protocols)}
             write_sample_lake(lake, seed=seed, n_accounts=n_accounts, **extra)

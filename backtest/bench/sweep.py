@@ -1,7 +1,7 @@
 """A parameter sweep on 1 worker and on 2: how well the sweep machinery scales out.
 
 Runs backtest.sweep.run.run_sweep (local process pool) over a SYNTHETIC sample lake written by
-backtest.sample, with a grid of `sets` liquidation bonuses from 2 % to 5 % (plus the baseline:
+backtest.sample.lake, with a grid of `sets` liquidation bonuses from 2 % to 5 % (plus the baseline:
 sets + 1 tasks), once with 1 worker and once with 2; the baseline is the 1-worker run. Both must
 give the same results table. The path is a STYLISED dip written here (ETH -12 % over a day in two
 legs, 144 ten-minute steps), milder than the library's crash so that a 100k-account task costs
@@ -61,7 +61,7 @@ def run_case(accounts: int, sets: int, seed: int = 0, workers: int = 2) -> dict:
         from backtest.sweep.run import run_sweep
     except ImportError:
         return dict(accounts=accounts, sets=sets, available=False)
-    from backtest.sample import write_sample_lake
+    from backtest.sample.lake import write_sample_lake
     from backtest.scenarios import load_scenario
     with tempfile.TemporaryDirectory(prefix="bench-sweep-") as tmp:
         tmp = Path(tmp)

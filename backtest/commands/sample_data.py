@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from backtest.engine.run import REPO
-from backtest.sample import write_sample_lake
+from backtest.sample.lake import write_sample_lake
 
 
 def register(sub) -> None:

@@ -23,7 +23,7 @@ from backtest.config import RunConfig, apply_overrides  # noqa: E402
 from backtest.inputs.book import load_inputs  # noqa: E402
 from backtest.engine.replay import replay  # noqa: E402
 from backtest.errors import InputError  # noqa: E402
-from backtest.sample import write_sample_lake  # noqa: E402
+from backtest.sample.lake import write_sample_lake  # noqa: E402
 from backtest.scenarios.library import load_scenario  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]

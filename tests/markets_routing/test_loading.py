@@ -13,9 +13,9 @@ from backtest.errors import InputError
 from backtest.lake.io import read_table, write_table
 from backtest.inputs.depth_table import read_depth_curves, write_depth_curves
 from backtest.inputs.venues import describe, load_venues
-from backtest.markets.sample_venues import SNAPSHOT_BLOCK, add_sample_venues
+from backtest.sample.venues import SNAPSHOT_BLOCK, add_sample_venues
 from backtest.markets.venue_kinds import DepthBook, V2Pool, V3Pool
-from backtest.sample import write_sample_lake
+from backtest.sample.lake import write_sample_lake
 from backtest.scenarios import load_scenario
 
 Q96 = 2**96

@@ -11,8 +11,8 @@ import backtest.engine.replay as replay_module
 from backtest.engine.run import make_config, run
 from backtest.lake.io import read_table, write_table
 from backtest.inputs.venues import load_venues, venues_for_replay
-from backtest.markets.sample_venues import add_sample_venues
-from backtest.sample import PROTOCOLS, write_sample_lake
+from backtest.sample.venues import add_sample_venues
+from backtest.sample.lake import PROTOCOLS, write_sample_lake
 from backtest.scenarios import load_scenario
 
 SCENARIO = load_scenario("stylised-eth-crash")

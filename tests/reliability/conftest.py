@@ -28,7 +28,7 @@ def folder_listing(folder: Path) -> list[str]:
 @pytest.fixture(scope="session")
 def base_lake(tmp_path_factory) -> Path:
     """500 accounts, seed 3: small enough to copy for every bad-input case."""
-    from backtest.sample import write_sample_lake
+    from backtest.sample.lake import write_sample_lake
     lake = tmp_path_factory.mktemp("base") / "lake"
     write_sample_lake(lake, seed=3, n_accounts=500)
     return lake

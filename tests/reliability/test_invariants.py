@@ -211,7 +211,7 @@ def test_more_price_impact_can_lower_bad_debt(tmp_path):
     # With more impact our sales push the oracle down sooner, so accounts are liquidated earlier,
     # while HF > LT(1+b) and a liquidation still raises HF; with deeper pools the same accounts
     # cross HF 1 only after the next exogenous gap, at HF < LT(1+b), where the bonus eats the rest.
-    from backtest.sample import write_sample_lake
+    from backtest.sample.lake import write_sample_lake
     write_sample_lake(tmp_path, seed=1, n_accounts=200)
     shallow, deeper = _bad_debt(tmp_path, 0.01), _bad_debt(tmp_path, 0.03)
     assert deeper > shallow + 100

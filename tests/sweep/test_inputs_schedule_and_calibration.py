@@ -13,7 +13,7 @@ from backtest.config import apply_overrides
 from backtest.inputs.book import load_inputs
 from backtest.engine.run import make_config
 from backtest.lake.io import read_table, write_table
-from backtest.sample import SNAPSHOT_BLOCK
+from backtest.sample.lake import SNAPSHOT_BLOCK
 from backtest.scenarios.library import load_scenario
 from backtest.scenarios.montecarlo import calibrate_from_lake, estimate
 from backtest.sweep.inputs import InputsCache

@@ -18,7 +18,7 @@ import pyarrow as pa
 from backtest.lake.io import write_table
 from backtest.inputs.depth_table import write_depth_curves
 
-SNAPSHOT_BLOCK = 18_908_895                      # backtest.sample.SNAPSHOT_BLOCK
+SNAPSHOT_BLOCK = 18_908_895                      # backtest.sample.lake.SNAPSHOT_BLOCK
 SOURCE = "synthetic:sample-venues"
 _LOG_TICK = math.log(1.0001)
 

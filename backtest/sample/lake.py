@@ -15,7 +15,7 @@ import numpy as np
 import pyarrow as pa
 
 from backtest.lake.io import write_table
-from backtest.markets.sample_venues import add_sample_venues
+from backtest.sample.venues import add_sample_venues
 
 SNAPSHOT_TIME = datetime(2024, 1, 1, tzinfo=timezone.utc)
 SNAPSHOT_BLOCK = 18_908_895
