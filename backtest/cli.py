@@ -8,21 +8,25 @@ import sys
 
 from backtest.errors import InputError
 
-# Each module in backtest/commands registers one verb; order is the order shown in --help.
-VERBS = (
-    "sample_data",
-    "ingest",
-    "snapshot",
-    "import_prices",
-    "fetch_prices",
-    "scenarios",
-    "health",
-    "query",
-    "replay",
-    "sweep",
-    "report",
-    "bench",
-)
+# verb -> module in backtest/commands, in the order --help shows them. A command module imports only
+# light modules at its top (argparse, pathlib, backtest.commands.common) and the engine, numpy,
+# pandas, duckdb or pyarrow inside its run function, so that every `--help` answers in well under
+# 0.5 s (issue 19; tests/core/test_cli_fast.py). To add a verb: write backtest/commands/NAME.py with
+# `register(subparsers)` (which sets `func`) and add one line here.
+COMMANDS = {
+    "sample-data": "sample_data",
+    "ingest": "ingest",
+    "snapshot": "snapshot",
+    "import-prices": "import_prices",
+    "fetch-prices": "fetch_prices",
+    "scenarios": "scenarios",
+    "health": "health",
+    "query": "query",
+    "replay": "replay",
+    "sweep": "sweep",
+    "report": "report",
+    "bench": "bench",
+}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -32,8 +36,8 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="Start with `backtest replay` (the shipped synthetic sample and a stylised crash).",
     )
     sub = parser.add_subparsers(dest="verb", metavar="VERB", required=True)
-    for name in VERBS:
-        importlib.import_module(f"backtest.commands.{name}").register(sub)
+    for module in COMMANDS.values():
+        importlib.import_module(f"backtest.commands.{module}").register(sub)
     return parser
 
 

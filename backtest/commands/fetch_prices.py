@@ -6,9 +6,8 @@ import argparse
 from datetime import datetime, timezone
 from pathlib import Path
 
-from backtest.commands.import_prices import default_lake, describe, store_series
+from backtest.commands.common import KLINE_INTERVALS, LAKE_HELP, default_lake
 from backtest.errors import InputError
-from backtest.ingest.fetch_prices import INTERVAL_MS, fetch_series
 
 EPILOG = """\
 examples:
@@ -39,19 +38,24 @@ def register(subparsers) -> None:
     p.add_argument("asset", help="asset name in the lake, e.g. ETH")
     p.add_argument("--from", dest="start", type=_when, required=True, help="UTC start (inclusive)")
     p.add_argument("--to", dest="end", type=_when, required=True, help="UTC end (exclusive)")
-    p.add_argument("--source", choices=("binance", "coingecko"), default="binance")
-    p.add_argument("--interval", choices=tuple(INTERVAL_MS), default="1h", help="Binance kline length")
+    p.add_argument("--source", choices=("binance", "coingecko"), default="binance",
+                   help="public endpoint (default binance; coingecko for assets Binance does not list)")
+    p.add_argument("--interval", choices=KLINE_INTERVALS, default="1h", help="Binance kline length (default 1h)")
     p.add_argument("--symbol", help="Binance pair (default ASSETUSDT)")
     p.add_argument("--coin-id", help="CoinGecko coin id (default from a built-in table, e.g. ETH -> ethereum)")
     p.add_argument("--base-url", help="API root, e.g. http://127.0.0.1:8080")
-    p.add_argument("--lake", type=Path, default=None, help="lake folder (default data/lake, or $BACKTEST_LAKE)")
+    p.add_argument("--lake", type=Path, default=None, help=LAKE_HELP)
     how = p.add_mutually_exclusive_group()
-    how.add_argument("--replace", dest="overlap", action="store_const", const="replace", default="refuse")
-    how.add_argument("--fill", dest="overlap", action="store_const", const="fill")
+    how.add_argument("--replace", dest="overlap", action="store_const", const="replace", default="refuse",
+                     help="drop the lake's rows of this asset inside the fetched span (default: refuse overlaps)")
+    how.add_argument("--fill", dest="overlap", action="store_const", const="fill",
+                     help="keep only the fetched rows outside the spans already in the lake")
     p.set_defaults(func=run)
 
 
 def run(args) -> int:
+    from backtest.ingest.fetch_prices import fetch_series
+    from backtest.ingest.price_store import describe, store_series
     series = fetch_series(args.asset, args.source, args.start, args.end, interval=args.interval,
                           symbol=args.symbol, coin_id=args.coin_id, url=args.base_url)
     print(describe(series))

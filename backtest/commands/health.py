@@ -4,11 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from backtest.commands.query import print_table, write_rows
-from backtest.engine.run import default_lake
+from backtest.commands.common import default_lake
 from backtest.errors import InputError
-from backtest.lake.catalog import connect, run_query
-from backtest.lake.io import read_table
 
 
 def register(sub) -> None:
@@ -21,6 +18,9 @@ def register(sub) -> None:
 
 
 def main(args) -> int:
+    from backtest.commands.query import print_table, write_rows
+    from backtest.lake.catalog import connect, run_query
+    from backtest.lake.io import read_table
     lake = args.lake or default_lake()
     for name in ("positions", "markets", "prices"):
         read_table(lake, name)           # one-line errors for bad files before SQL sees them

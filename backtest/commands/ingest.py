@@ -7,10 +7,9 @@ import os
 from pathlib import Path
 
 from backtest.errors import InputError
-from backtest.ingest.dune import import_dune_csv
-from backtest.ingest.pipeline import ingest, ingest_cryo, parse_addresses
-from backtest.ingest.rpc import RangePlan, RpcClient, RpcError, redact
-from backtest.ingest.sources import SOURCES
+from backtest.ingest.addresses import DEFAULT_KIND
+
+SOURCES = tuple(DEFAULT_KIND)     # = backtest.ingest.sources.SOURCES, without its eth_abi import
 
 EPILOG = """\
 examples:
@@ -60,6 +59,9 @@ def register(sub) -> None:
 
 
 def main(args) -> int:
+    from backtest.ingest.dune import import_dune_csv
+    from backtest.ingest.pipeline import ingest, parse_addresses
+    from backtest.ingest.rpc import RangePlan, RpcClient, RpcError, redact
     if args.dune:
         for path in args.dune:
             kind, out, rows, dropped = import_dune_csv(path, args.lake)
@@ -94,6 +96,8 @@ def main(args) -> int:
 
 
 def from_cryo(args, kinds) -> int:
+    from backtest.ingest.pipeline import ingest_cryo
+    from backtest.ingest.rpc import RpcClient, RpcError
     if not kinds:
         raise InputError("--address is required with --cryo (the dump holds every contract's logs)")
     client = RpcClient(args.rpc, timeout=args.timeout, retries=args.retries) if args.rpc else None

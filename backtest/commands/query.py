@@ -4,10 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from backtest.engine.run import default_lake
-from backtest.ingest.tables import connect_chain
-from backtest.lake.catalog import QUERIES, connect, run_query
-from backtest.lake.io import atomic_path, write_parquet
+from backtest.commands.common import QUERIES, default_lake
 
 
 def register(sub) -> None:
@@ -34,6 +31,7 @@ def print_table(table, limit: int) -> None:
 
 
 def write_rows(table, out: Path) -> None:
+    from backtest.lake.io import atomic_path, write_parquet
     if out.suffix == ".csv":
         with atomic_path(out) as tmp:
             table.to_pandas().to_csv(tmp, index=False)
@@ -42,6 +40,8 @@ def write_rows(table, out: Path) -> None:
 
 
 def main(args) -> int:
+    from backtest.ingest.tables import connect_chain
+    from backtest.lake.catalog import connect, run_query
     lake = args.lake or default_lake()
     # Over a results folder: its tables; over a lake: also the decoded chain tables and their UDFs.
     con = connect(lake, results=args.results) if args.results else connect_chain(lake)

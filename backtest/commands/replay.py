@@ -5,9 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from backtest.engine.run import DEFAULT_SCENARIO, default_lake, make_config, run
-from backtest.results import summary, write_results
-from backtest.scenarios.library import load_scenario
+from backtest.commands.common import DEFAULT_SCENARIO, LAKE_HELP, default_lake
 
 EPILOG = """examples:
   backtest replay                                   # the synthetic sample, stylised ETH crash
@@ -21,7 +19,7 @@ def register(sub) -> None:
                        formatter_class=__import__("argparse").RawDescriptionHelpFormatter)
     p.add_argument("scenario", nargs="?", default=DEFAULT_SCENARIO,
                    help=f"scenario name in data/scenarios or a .toml path (default {DEFAULT_SCENARIO})")
-    p.add_argument("--lake", type=Path, default=None, help="lake folder (default data/lake, or $BACKTEST_LAKE)")
+    p.add_argument("--lake", type=Path, default=None, help=LAKE_HELP)
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="override a parameter, e.g. oracle.deviation=0.01 or liquidation_bonus.CRV=0.1")
     p.add_argument("--out", type=Path, default=None, help="results folder (default results/SCENARIO-RUNID)")
@@ -31,6 +29,9 @@ def register(sub) -> None:
 
 
 def main(args) -> int:
+    from backtest.engine.run import make_config, run
+    from backtest.results import summary, write_results
+    from backtest.scenarios.library import load_scenario
     scenario = load_scenario(args.scenario)
     config = make_config(scenario, args.lake or default_lake(), args.overrides, feedback=not args.no_feedback)
     result = run(config, scenario, show_progress=not args.json)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from backtest.report import write_report
 
 EPILOG = """examples:
   backtest report results/stylised-eth-crash-d18bba91a3
@@ -29,6 +28,7 @@ def register(sub) -> None:
 
 
 def main(args) -> int:
+    from backtest.report import write_report
     html, md = write_report(args.results, compare=args.compare, out=args.out, md_out=args.md, lake=args.lake)
     print(f"report  {html}\nsummary {md}")
     return 0

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from backtest.engine.run import REPO
-from backtest.sample.lake import write_sample_lake
+from backtest.commands.common import REPO
 
 
 def register(sub) -> None:
@@ -18,6 +17,7 @@ def register(sub) -> None:
 
 
 def main(args) -> int:
+    from backtest.sample.lake import write_sample_lake
     counts = write_sample_lake(args.out, seed=args.seed, n_accounts=args.accounts)
     print(f"wrote SYNTHETIC sample lake to {args.out}: " + ", ".join(f"{k} {v:,}" for k, v in counts.items()))
     return 0

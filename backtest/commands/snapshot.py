@@ -6,16 +6,7 @@ import argparse
 import os
 from pathlib import Path
 
-import pyarrow as pa
-
 from backtest.errors import InputError
-from backtest.ingest.markets import aave_emode_categories, aave_markets, comet_markets, compound_v2_markets, \
-    maker_markets
-from backtest.ingest.positions import POOL_QUERIES, POSITION_QUERIES, block_time, comet_positions, \
-    compound_v2_positions, lake_pools, lake_positions, maker_positions, raw_pools, raw_positions, with_emode
-from backtest.ingest.rpc import RpcClient, RpcError
-from backtest.ingest.tables import chain_query, connect_chain
-from backtest.lake.io import write_table
 
 EPILOG = """\
 examples:
@@ -48,6 +39,15 @@ def register(sub) -> None:
 
 
 def main(args) -> int:
+    import pyarrow as pa
+
+    from backtest.ingest.markets import aave_emode_categories, aave_markets, comet_markets, compound_v2_markets, \
+        maker_markets
+    from backtest.ingest.positions import POOL_QUERIES, POSITION_QUERIES, block_time, comet_positions, \
+        compound_v2_positions, lake_pools, lake_positions, maker_positions, raw_pools, raw_positions, with_emode
+    from backtest.ingest.rpc import RpcClient, RpcError
+    from backtest.ingest.tables import chain_query, connect_chain
+    from backtest.lake.io import write_table
     lake = Path(args.lake)
     if not (lake / "contracts").is_dir():
         raise InputError("no ingested contracts in this lake: run `backtest ingest` first", file=lake / "contracts")

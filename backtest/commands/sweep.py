@@ -6,13 +6,8 @@ import argparse
 import json
 from pathlib import Path
 
-from backtest.engine.run import DEFAULT_SCENARIO, default_lake
+from backtest.commands.common import DEFAULT_SCENARIO, EXECUTORS, LAKE_HELP, PATH_MODELS, default_lake
 from backtest.errors import InputError
-from backtest.scenarios.library import load_scenario
-from backtest.scenarios.montecarlo import MODELS
-from backtest.sweep.compare import render
-from backtest.sweep.executors import EXECUTORS
-from backtest.sweep.run import PathsSpec, parse_window, run_sweep
 
 EPILOG = """examples:
   backtest sweep --grid liquidation_threshold.CRV=0.30,0.35,0.41
@@ -36,6 +31,7 @@ def _bridge(text: str) -> tuple[str, float, float]:
 
 
 def _window(text: str):
+    from backtest.sweep.run import parse_window
     try:
         return parse_window(text)
     except InputError as exc:           # argparse prints it as a usage error (exit 2)
@@ -54,11 +50,11 @@ def register(sub) -> None:
                         "several --grid make a cartesian product")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="change the baseline itself, as in `backtest replay --set`")
-    p.add_argument("--lake", type=Path, default=None, help="lake folder (default data/lake, or $BACKTEST_LAKE)")
+    p.add_argument("--lake", type=Path, default=None, help=LAKE_HELP)
     p.add_argument("--no-feedback", action="store_true", help="liquidation sales do not move prices")
     mc = p.add_argument_group("Monte Carlo paths (instead of the scenario's own path)")
     mc.add_argument("--paths", type=int, default=None, metavar="N", help="number of paths per parameter set")
-    mc.add_argument("--model", choices=MODELS, default="gbm", help="path model (default gbm)")
+    mc.add_argument("--model", choices=PATH_MODELS, default="gbm", help="path model (default gbm)")
     mc.add_argument("--seed", type=int, default=0, help="path i is drawn from (seed, i) (default 0)")
     mc.add_argument("--calibrate", type=_window, default=None, metavar="START..END",
                     help="window of lake prices to estimate volatility and correlation from (default: the "
@@ -81,7 +77,8 @@ def register(sub) -> None:
     p.set_defaults(func=main)
 
 
-def _paths(args) -> PathsSpec | None:
+def _paths(args):
+    from backtest.sweep.run import PathsSpec
     if args.paths is None:
         return None
     options = {"jumps_per_day": args.jumps_per_day, "jump_mean": args.jump_mean, "jump_std": args.jump_std,
@@ -94,6 +91,9 @@ def _paths(args) -> PathsSpec | None:
 
 
 def main(args) -> int:
+    from backtest.scenarios.library import load_scenario
+    from backtest.sweep.compare import render
+    from backtest.sweep.run import run_sweep
     if args.workers is not None and args.workers < 1:
         raise InputError(f"--workers must be >= 1 (got {args.workers})")   # before anything is written
     scenario = load_scenario(args.scenario)
