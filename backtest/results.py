@@ -57,6 +57,23 @@ def write_results(out: Path, config: RunConfig, outcome: Outcome, metrics: dict,
     return Path(out)
 
 
+def _split(parts: dict) -> str:
+    shown = [(k, v) for k, v in sorted(parts.items(), key=lambda kv: -kv[1]) if v >= 0.5]
+    return ", ".join(f"{k} ${v:,.0f}" for k, v in shown) or "-"
+
+
+def _ratio(x) -> str:
+    return "n/a" if x is None else f"{x:,.2f}x"
+
+
+def _under_water(m: dict) -> str:
+    if m["first_bad_debt_at"] is None:
+        return "never"
+    hours = m["time_under_water_seconds"] / 3600
+    end = "still at the end" if m["under_water_at_end"] else f"recovered {m['bad_debt_recovered_at']}"
+    return f"{hours:,.1f} h from {m['first_bad_debt_at']} ({end})"
+
+
 def summary(config: RunConfig, metrics: dict, title: str) -> str:
     """A readable block for the terminal."""
     m = metrics
@@ -82,7 +99,18 @@ def summary(config: RunConfig, metrics: dict, title: str) -> str:
         *([f"  maker           {m['maker_barks']:,} barks, {m['maker_takes']:,} takes, {m['maker_redos']:,} redos, "
             f"{m['maker_auctions_open']:,} open; tab uncovered {usd(m['maker_uncovered_tab_usd'])}, "
             f"keeper rewards {usd(m['maker_keeper_rewards_usd'])}"] if "maker_barks" in m else []),
-        f"  first bad debt  {m['first_bad_debt_at'] or '-'}",
+        f"  bad debt peak   {usd(m['peak_bad_debt_usd'])} at {m['peak_bad_debt_at'] or '-'}; final "
+        f"{usd(m['bad_debt_usd'])}; under water {_under_water(m)}",
+        "  by protocol     " + _split(m["bad_debt_usd_by_protocol"]),
+        "  by debt asset   " + _split(m["bad_debt_usd_by_debt_asset"]),
+        "  by collateral   " + _split(m["bad_debt_usd_by_collateral"]),
+        f"  borrowers lost  {usd(m['borrower_loss_usd'])} (penalty {usd(m['borrower_penalty_usd'])}, "
+        f"auction slippage {usd(m['borrower_slippage_usd'])})",
+        f"  keepers' P&L    {usd(m['keeper_profit_usd'])} (buyCollateral, take); paid to builders "
+        + (usd(m['builder_payments_usd']) if m["builder_payments_modelled"] else "not modelled"),
+        "  sold over       " + "; ".join(
+            f"{a} {_ratio(v['sold_over_depth_2pct'])} its 2 % depth, {_ratio(v['sold_over_daily_volume'])} a day's volume"
+            for a, v in sorted(m["volume_by_asset"].items(), key=lambda kv: -kv[1]["sold_usd"])[:3]),
         "  drawdown        " + ", ".join(
             f"{a} {m['max_drawdown_exogenous'][a]:.0%}->{m['max_drawdown_effective'][a]:.0%}"
             for a in sorted(m["max_drawdown_exogenous"]) if m["max_drawdown_exogenous"][a] > 0.005

@@ -12,7 +12,7 @@ from backtest.config import RunConfig
 from backtest.errors import InputError
 from backtest.lake.io import atomic_path
 from backtest.report import accounts as acc
-from backtest.report import depth as dp
+from backtest.metrics import depth as dp
 from backtest.report import figures as fg
 from backtest.report import html as h
 from backtest.report import markdown as md

@@ -9,18 +9,18 @@ import os
 from backtest.inputs.book import ReplayInputs
 from backtest.engine.replay import replay
 from backtest.metrics import compute
-from backtest.sweep.attribution import bad_debt_by_collateral
 from backtest.sweep.inputs import InputsCache
 from backtest.sweep.tasks import SweepContext, Task
 
 
-def flatten(metrics: dict) -> dict:
-    """Nested metrics (per-asset drawdowns) become `name.ASSET` columns, lists one string."""
+def flatten(metrics: dict, prefix: str = "") -> dict:
+    """Nested metrics (per-asset drawdowns, volume per asset) become `name.ASSET[.field]` columns,
+    lists one string."""
     row = {}
     for k, v in metrics.items():
+        k = f"{prefix}{k}"
         if isinstance(v, dict):
-            for sub, x in sorted(v.items()):
-                row[f"{k}.{sub}"] = x
+            row.update(flatten(dict(sorted(v.items())), f"{k}."))
         elif isinstance(v, (list, tuple)):
             row[k] = ",".join(str(x) for x in v)
         else:
@@ -53,7 +53,6 @@ class Worker:
         outcome = replay(inputs, config)
         counterfactual = replay(inputs, config, feedback=False) if config.feedback else outcome
         metrics = compute(inputs, outcome, counterfactual)
-        metrics["bad_debt_usd_by_collateral"] = bad_debt_by_collateral(inputs, outcome)
         metrics = flatten(metrics)
         return {"key": task.key, "set_id": task.set_id, "path": task.path, "metrics": metrics,
                 "worker": os.getpid(), "lake_loads": self.cache.lake_loads - self.inherited_loads}

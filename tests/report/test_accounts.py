@@ -89,14 +89,14 @@ def test_the_recorded_relative_lake_is_found_from_the_results_folder(baseline, t
 def test_two_percent_depth_of_a_constant_product_pool():
     # 1,000 base in the pool: selling a leaves the marginal price at (1000 / (1000 + a))^2 of mid;
     # 2 % down needs 1000 / (1000 + a) = sqrt(0.98) -> a = 1000 * (1 / 0.98995 - 1) = 10.152
-    from backtest.report.depth import v2_depth
+    from backtest.metrics.depth import v2_depth
     assert v2_depth(1000.0) == pytest.approx(10.1525, abs=1e-4)
     assert (1000.0 / (1000.0 + v2_depth(1000.0))) ** 2 == pytest.approx(0.98, rel=1e-12)
 
 
 def test_starting_depth_sums_the_venues_of_each_asset():
     from types import SimpleNamespace
-    from backtest.report.depth import starting_depth
+    from backtest.metrics.depth import starting_depth
     venues = [SimpleNamespace(asset=0, depth=lambda x: 5.0), SimpleNamespace(asset=0, depth=lambda x: 2.0),
               SimpleNamespace(asset=2, depth=lambda x: 1.0)]
     assert starting_depth(SimpleNamespace(venues=venues), ["WETH", "USDC", "CRV"]) == {"WETH": 7.0, "CRV": 1.0}

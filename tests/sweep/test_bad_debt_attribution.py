@@ -10,7 +10,7 @@ import pytest
 
 from backtest.scenarios import load_scenario
 from backtest.sweep import run_sweep
-from backtest.sweep.attribution import NONE, accounts_by_collateral, bad_debt_by_collateral
+from backtest.metrics.attribution import NONE, accounts_by_collateral, bad_debt_by_collateral
 
 NO_LIQUIDATIONS = pa.table({"protocol": pa.array([], pa.string()), "account": pa.array([], pa.string()),
                             "deficit_usd": pa.array([], pa.float64())})

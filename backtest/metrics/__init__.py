@@ -1,4 +1,5 @@
-"""The metrics of a replay, defined once (see docs/metrics.md for the definitions in words)."""
+"""The metrics of a replay, defined once (docs/engine.md, Metrics, has the definitions in words and
+worked examples)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,9 @@ import pyarrow.compute as pc
 
 from backtest.inputs.book import ReplayInputs
 from backtest.engine.record import Outcome, bad_debt_by_account
+from backtest.metrics.attribution import bad_debt_by_collateral, bad_debt_by_debt_asset, bad_debt_by_protocol
+from backtest.metrics.losses import (bad_debt_over_time, borrower_loss, liquidator_economics, step_bad_debt,
+                                     volume_against_depth)
 
 
 def _sum(table, col) -> float:
@@ -34,8 +38,6 @@ def compute(inputs: ReplayInputs, outcome: Outcome, counterfactual: Outcome) -> 
     coll_left = outcome.collateral @ prices
     debt_left = outcome.debt @ prices
     no_collateral = coll_left <= 0
-    bad_series = steps.filter(pc.equal(steps["asset"], book.price_assets[0]))
-    first_bad = [t for t, b in zip(bad_series["timestamp"].to_pylist(), bad_series["bad_debt_usd"].to_pylist()) if b > 0]
     by_asset = {a: steps.filter(pc.equal(steps["asset"], a)) for a in book.price_assets}
     seized = _sum(liq, "collateral_seized_usd")
     protocols = sorted(set(book.protocol))
@@ -71,7 +73,13 @@ def compute(inputs: ReplayInputs, outcome: Outcome, counterfactual: Outcome) -> 
         + _sum(counterfactual.liquidations, "deficit_usd") + protocol_loss_without,
         "max_drawdown_exogenous": {a: drawdown(t["price_exogenous"].to_numpy()) for a, t in by_asset.items()},
         "max_drawdown_effective": {a: drawdown(t["price_market"].to_numpy()) for a, t in by_asset.items()},
-        "first_bad_debt_at": first_bad[0].strftime("%Y-%m-%dT%H:%M:%SZ") if first_bad else None,
     }
+    out.update(bad_debt_over_time(*step_bad_debt(steps)))
+    out["bad_debt_usd_by_protocol"] = bad_debt_by_protocol(inputs, outcome)
+    out["bad_debt_usd_by_debt_asset"] = bad_debt_by_debt_asset(inputs, outcome)
+    out["bad_debt_usd_by_collateral"] = bad_debt_by_collateral(inputs, outcome)
+    out.update(borrower_loss(outcome, dict(zip(book.price_assets, np.asarray(outcome.oracle, dtype=float).tolist()))))
+    out.update(liquidator_economics(outcome))
+    out["volume_by_asset"] = volume_against_depth(inputs, outcome)
     out.update(mech)             # comet_* and maker_* counts and losses, only when the book has them
     return out

@@ -1,7 +1,8 @@
-"""Bad debt by collateral asset: every dollar of a replay's `bad_debt_usd` credited to one asset,
-so that a sweep row's `bad_debt_usd_by_collateral.*` columns add up to its `bad_debt_usd`.
+"""Bad debt split three ways (by collateral asset, by debt asset, by protocol): every dollar of a
+replay's `bad_debt_usd` credited to one key, so each split adds up to it. One copy of the rules,
+used by the replay's metrics (backtest/metrics.py) and by the sweep's rows.
 
-Three parts, as backtest/metrics.py adds them up:
+By collateral asset, three parts, as backtest/metrics.py adds them up:
 
 - an account's bad debt (left at the end, or burned as an Aave v3.3 deficit) goes to the asset
   that was its largest collateral at the start;
@@ -17,6 +18,13 @@ Three parts, as backtest/metrics.py adds them up:
 
 Bad debt with no collateral to credit it to (an account that pledged nothing, a loss no event
 explains) goes to `none`.
+
+By debt asset: an account's bad debt left at the end is split over its remaining debt assets in
+proportion to their USD value; a burned deficit goes to the debt asset of the liquidation that
+burned it; Comet's reserves loss to its base asset, Maker's uncovered tab to DAI.
+
+By protocol: an account's bad debt and deficits to its protocol, Comet's and Maker's losses to
+`comet` and `maker`.
 """
 
 from __future__ import annotations
@@ -94,33 +102,80 @@ def maker_parts(book, outcome: Outcome, price: dict[str, float]) -> dict[str, fl
     return parts
 
 
+def _burned(inputs: ReplayInputs, outcome: Outcome) -> list[tuple[int, str, float]]:
+    """(account row, debt asset, USD) of each deficit Aave v3.3+ burned at a liquidation."""
+    book, liq = inputs.book, outcome.liquidations
+    if "deficit_usd" not in liq.column_names or not liq.num_rows:
+        return []
+    row = {(p, a): i for i, (p, a) in enumerate(zip(book.protocol, book.accounts))}
+    debt = liq["debt_asset"].to_pylist() if "debt_asset" in liq.column_names else [NONE] * liq.num_rows
+    return [(row[(p, a)], d, x) for p, a, d, x in zip(liq["protocol"].to_pylist(), liq["account"].to_pylist(),
+                                                        debt, liq["deficit_usd"].to_pylist()) if x]
+
+
+def _left(outcome: Outcome, book) -> np.ndarray:
+    return bad_debt_by_account(outcome.collateral, outcome.debt, outcome.oracle[book.reserve_asset])
+
+
 def accounts_by_collateral(inputs: ReplayInputs, outcome: Outcome) -> dict[str, float]:
     """Each account's bad debt (left, or burned as a deficit) to its largest starting collateral."""
     book = inputs.book
     start_value = book.collateral * book.reserve_prices
     main = np.array(book.assets)[np.argmax(start_value, axis=1)]
-    bad = bad_debt_by_account(outcome.collateral, outcome.debt, outcome.oracle[book.reserve_asset])
-    liq = outcome.liquidations
-    if "deficit_usd" in liq.column_names and liq.num_rows:     # Aave v3.3 burns it at liquidation
-        row = {(p, a): i for i, (p, a) in enumerate(zip(book.protocol, book.accounts))}
-        for p, a, d in zip(liq["protocol"].to_pylist(), liq["account"].to_pylist(), liq["deficit_usd"].to_pylist()):
-            if d:
-                bad[row[(p, a)]] += d
+    bad = _left(outcome, book)
+    for i, _, x in _burned(inputs, outcome):
+        bad[i] += x
     pledged = start_value.sum(axis=1) > 0
     out = {a: float(bad[(main == a) & pledged].sum()) for a in book.price_assets}
     out[NONE] = float(bad[~pledged].sum())
     return out
 
 
+def _mechanism_losses(outcome: Outcome) -> list[tuple[str, str, float]]:
+    mech = getattr(outcome, "protocols", None) or {}
+    return [(p, k, mech.get(k, 0.0)) for p, k in (("comet", "comet_reserves_loss_usd"),
+                                                   ("maker", "maker_uncovered_tab_usd")) if mech.get(k, 0.0) > 0]
+
+
 def bad_debt_by_collateral(inputs: ReplayInputs, outcome: Outcome) -> dict[str, float]:
     """Every price asset and `none`, in USD; the values add up to the replay's `bad_debt_usd`."""
     book = inputs.book
     out = accounts_by_collateral(inputs, outcome)
-    mech = getattr(outcome, "protocols", None) or {}
     price = dict(zip(book.price_assets, np.asarray(outcome.oracle, dtype=float).tolist()))
-    for key, parts in (("comet_reserves_loss_usd", comet_parts), ("maker_uncovered_tab_usd", maker_parts)):
-        loss = mech.get(key, 0.0)
-        if loss > 0:                                 # a mechanism's parts only where it lost money
-            for a, v in _share(loss, parts(book, outcome, price)).items():
-                out[a] = out.get(a, 0.0) + v
+    parts_of = {"comet": comet_parts, "maker": maker_parts}
+    for protocol, _, loss in _mechanism_losses(outcome):      # a mechanism's parts only where it lost money
+        for a, v in _share(loss, parts_of[protocol](book, outcome, price)).items():
+            out[a] = out.get(a, 0.0) + v
+    return out
+
+
+def bad_debt_by_debt_asset(inputs: ReplayInputs, outcome: Outcome) -> dict[str, float]:
+    """Every price asset and `none`, in USD, adding up to `bad_debt_usd`: what the protocols are short of."""
+    book = inputs.book
+    prices = outcome.oracle[book.reserve_asset]
+    owed = outcome.debt * prices                                   # [N, R] USD still owed
+    total = owed.sum(axis=1)
+    share = np.divide(owed, total[:, None], out=np.zeros_like(owed), where=total[:, None] > 0)
+    by_reserve = _left(outcome, book) @ share
+    out = {a: 0.0 for a in book.price_assets}
+    for j, v in enumerate(by_reserve.tolist()):
+        out[book.price_assets[book.reserve_asset[j]]] += v
+    out[NONE] = 0.0
+    for _, d, x in _burned(inputs, outcome):
+        out[d if d in out else NONE] += x
+    for protocol, _, loss in _mechanism_losses(outcome):
+        out[_debt_asset(book, protocol) or NONE] += loss
+    return out
+
+
+def bad_debt_by_protocol(inputs: ReplayInputs, outcome: Outcome) -> dict[str, float]:
+    """Every protocol of the book, in USD, adding up to `bad_debt_usd`."""
+    book = inputs.book
+    protocols = np.asarray(book.protocol).astype(str)
+    bad = _left(outcome, book)
+    for i, _, x in _burned(inputs, outcome):
+        bad[i] += x
+    out = {p: float(bad[protocols == p].sum()) for p in sorted(set(protocols.tolist()))}
+    for protocol, _, loss in _mechanism_losses(outcome):
+        out[protocol] = out.get(protocol, 0.0) + loss
     return out

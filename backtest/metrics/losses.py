@@ -1,0 +1,136 @@
+"""Who lost what in a replay: bad debt over time, borrowers' loss, liquidators' and keepers'
+profit, and the volume sold against each market's depth and daily volume (docs/engine.md, Metrics).
+
+Pure functions of a replay's inputs and outcome: no I/O, nothing the engine loop has to change.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pyarrow.compute as pc
+
+from backtest.engine.record import Outcome
+from backtest.markets.impact_params import IMPACT
+from backtest.metrics.depth import IMPACT as DEPTH_IMPACT, starting_depth
+
+ISO = "%Y-%m-%dT%H:%M:%SZ"
+
+
+def _iso(t) -> str:
+    return t.strftime(ISO)
+
+
+def bad_debt_over_time(times: list, bad: list[float]) -> dict:
+    """Peak, first, recovery and time under water of a bad-debt series (one value per step).
+
+    Under water from the first step with bad debt > 0; recovered at the step after the last one
+    with bad debt > 0, if the series ends at 0. Not recovered: time under water runs to the last
+    step and `under_water_at_end` is true.
+    """
+    out = {"peak_bad_debt_usd": 0.0, "peak_bad_debt_at": None, "first_bad_debt_at": None,
+           "bad_debt_recovered_at": None, "time_under_water_seconds": 0.0, "under_water_at_end": False}
+    wet = [k for k, b in enumerate(bad) if b > 0]
+    if not wet:
+        return out
+    peak = int(np.argmax(bad))                  # the first step at the peak
+    first, last = wet[0], wet[-1]
+    out.update(peak_bad_debt_usd=float(bad[peak]), peak_bad_debt_at=_iso(times[peak]),
+               first_bad_debt_at=_iso(times[first]))
+    if last + 1 < len(bad):
+        out.update(bad_debt_recovered_at=_iso(times[last + 1]),
+                   time_under_water_seconds=(times[last + 1] - times[first]).total_seconds())
+    else:
+        out.update(under_water_at_end=True, time_under_water_seconds=(times[last] - times[first]).total_seconds())
+    return out
+
+
+def step_bad_debt(steps) -> tuple[list, list[float]]:
+    """(timestamps, bad debt so far) with one value per step (steps.parquet repeats it per asset)."""
+    if not steps.num_rows:
+        return [], []
+    first = steps.filter(pc.equal(steps["asset"], steps["asset"][0]))
+    return first["timestamp"].to_pylist(), first["bad_debt_usd"].to_pylist()
+
+
+def _rows(table, protocol: str | None = None, action: str | None = None) -> list[dict]:
+    if table is None or not table.num_rows:
+        return []
+    rows = table.to_pylist()
+    return [r for r in rows if (protocol is None or r["protocol"] == protocol) and (action is None or r["action"] == action)]
+
+
+def borrower_loss(outcome: Outcome, oracle_by_asset: dict[str, float]) -> dict:
+    """What borrowers gave up beyond the debt cleared, at the oracle when it happened, by protocol.
+
+    Repaying liquidations: collateral seized - debt repaid (the bonus, the protocol's fee share
+    included). Comet absorbs: collateral absorbed - basePaidOut (the liquidation factor's
+    discount; a base supply netted into the balance is not collateral lost). Maker barks: lot -
+    debt cleared - collateral returned to the owner when its tab was raised - for auctions still
+    open, what their lot is worth beyond their tab at the final oracle (owed back if they finish).
+    `penalty` is the part fixed by the protocol's terms (bonus, absorb discount, Maker's chop x
+    debt); `slippage` the rest (Maker auctions selling below the oracle). Negative where the
+    collateral was worth less than the debt it cleared: that shortfall is the protocol's bad debt.
+    """
+    liq, events = outcome.liquidations, outcome.events
+    loss: dict[str, float] = {}
+    penalty: dict[str, float] = {}
+
+    def add(p, lost, pen):
+        loss[p] = loss.get(p, 0.0) + lost
+        penalty[p] = penalty.get(p, 0.0) + pen
+
+    for r in _rows(liq, action="liquidate"):
+        x = r["collateral_seized_usd"] - r["debt_repaid_usd"]
+        add(r["protocol"], x, x)
+    absorbs = _rows(events, "comet", "absorb")
+    for r, e in zip(_rows(liq, "comet", "absorb"), absorbs):     # one row and one event per asset absorbed, in order
+        taken = r["collateral_seized_usd"] if r["collateral_asset"] != r["debt_asset"] else 0.0
+        x = taken - e["base_amount"] * r["debt_price"]
+        add("comet", x, x)
+    barks = {e["auction"]: e for e in _rows(events, "maker", "bark")}
+    last: dict[int, dict] = {}
+    for e in _rows(events, "maker"):
+        last[e["auction"]] = e
+    for r, (_, b) in zip(_rows(liq, "maker", "bark"), sorted(barks.items())):     # auction ids count the barks
+        add("maker", r["collateral_seized_usd"] - r["debt_repaid_usd"], b["base_amount"] * r["debt_price"]
+            - r["debt_repaid_usd"])
+    dai = next((oracle_by_asset[r["debt_asset"]] for r in _rows(liq, "maker", "bark")), 1.0)   # final DAI price
+    for e in _rows(events, "maker", "take"):
+        if e["returned"] and e["returned"] == e["returned"]:
+            add("maker", -e["returned"] * e["oracle_price"], 0.0)
+    for e in last.values():
+        if not (e["action"] == "take" and (e["tab"] <= 0 or e["lot"] <= 0)):    # still open at the end
+            add("maker", -max(0.0, e["lot"] * oracle_by_asset[e["asset"]] - e["tab"] * dai), 0.0)
+    total, pen = sum(loss.values()), sum(penalty.values())
+    return {"borrower_loss_usd": total, "borrower_penalty_usd": pen, "borrower_slippage_usd": total - pen,
+            "borrower_loss_by_protocol": dict(sorted(loss.items()))}
+
+
+def liquidator_economics(outcome: Outcome) -> dict:
+    """Profit of liquidators (liquidations.parquet) and of keepers' buyCollateral and take
+    (events.parquet); payments to block builders are not modelled yet (no priority auction)."""
+    keepers = sum(e["profit_usd"] for e in _rows(outcome.events) if e["action"] in ("take", "buyCollateral"))
+    liquidators = float(pc.sum(outcome.liquidations["profit_usd"]).as_py() or 0.0) if outcome.liquidations.num_rows \
+        else 0.0
+    return {"keeper_profit_usd": float(keepers), "liquidator_profit_total_usd": liquidators + float(keepers),
+            "builder_payments_usd": 0.0, "builder_payments_modelled": False}
+
+
+def volume_against_depth(inputs, outcome: Outcome) -> dict:
+    """Per asset sold into the venues: USD sold (units x market price, each step), the venues' 2 %
+    depth at the start in USD, and the asset's typical daily volume (markets/impact_params.py)."""
+    book, steps = inputs.book, outcome.steps
+    depth_units = starting_depth(inputs.pools, book.price_assets, DEPTH_IMPACT)
+    start = dict(zip(book.price_assets, np.asarray(inputs.exogenous[0], dtype=float).tolist()))
+    sold: dict[str, float] = {}
+    for a, usd in zip(steps["asset"].to_pylist(), steps["sold_usd"].to_pylist()):
+        if usd == usd and usd > 0:
+            sold[a] = sold.get(a, 0.0) + usd
+    out = {}
+    for a in sorted(sold):
+        depth = depth_units.get(a, 0.0) * start[a]
+        volume = IMPACT[a].daily_volume_usd if a in IMPACT else None
+        out[a] = {"sold_usd": sold[a], "depth_2pct_usd": depth if depth > 0 else None,
+                  "sold_over_depth_2pct": sold[a] / depth if depth > 0 else None,
+                  "daily_volume_usd": volume, "sold_over_daily_volume": sold[a] / volume if volume else None}
+    return out
