@@ -26,6 +26,7 @@ COMMANDS = {
     "sweep": "sweep",
     "report": "report",
     "bench": "bench",
+    "calibrate": "calibrate",
 }
 
 
