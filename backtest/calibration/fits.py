@@ -71,13 +71,19 @@ class ImpactFit:
     n: int
 
 
+def signed_sqrt(flow_usd, volume_usd: float):
+    """sgn(Q) sqrt(|Q| / V): the square-root law's move per unit Y sigma for an outstanding flow Q."""
+    return np.sign(flow_usd) * np.sqrt(np.abs(flow_usd) / volume_usd)
+
+
 def impact_regressors(flow_usd: np.ndarray, dt_s: np.ndarray, *, volume_usd: float,
                       volatility: float, half_life_s: float) -> np.ndarray:
     """x_t: the model's log move per unit Y for each interval's signed flow q_t.
 
     The outstanding flow Q decays by 2^(-dt_t / h) each interval; the flow q_t moves the log price
-    by Y x_t with x_t = sign(q_t) sigma (sqrt(|Q+q_t|/V) - sqrt(|Q|/V)) (marginal square-root
-    law), then Q += q_t.
+    by Y x_t with x_t = sigma (S(Q+q_t) - S(Q)), S(u) = sgn(u) sqrt(|u|/V) (marginal square-root
+    law), then Q += q_t. When q_t has Q's sign (a one-sided cascade) this is
+    sign(q) sigma (sqrt(|Q+q|/V) - sqrt(|Q|/V)); a flow against Q undoes part of its impact.
     """
     clock = np.cumsum(np.asarray(dt_s, float))
     flow = np.asarray(flow_usd, float)
@@ -85,27 +91,37 @@ def impact_regressors(flow_usd: np.ndarray, dt_s: np.ndarray, *, volume_usd: flo
     q_out, last = 0.0, 0.0
     for t in np.flatnonzero(flow):
         q_out *= 2.0 ** (-(clock[t] - last) / half_life_s)
-        q, last = flow[t], clock[t]
-        x[t] = np.sign(q) * volatility * (np.sqrt(abs(q_out + q) / volume_usd)
-                                         - np.sqrt(abs(q_out) / volume_usd))
-        q_out += q
+        last = clock[t]
+        x[t] = volatility * (signed_sqrt(q_out + flow[t], volume_usd) - signed_sqrt(q_out, volume_usd))
+        q_out += flow[t]
     return x
 
 
-def local_projection(log_price: np.ndarray, x: np.ndarray, steps: np.ndarray, *, pre: int = 5,
-                     rows: np.ndarray | None = None) -> tuple[np.ndarray, float]:
-    """Coefficient of x_t in log p_{t+k} - log p_{t-1} = beta_k x_t + c (log p_{t-1} - log p_{t-1-pre}) + a.
+def local_projection(log_price: np.ndarray, x: np.ndarray, steps: np.ndarray, *, decay: float,
+                     pre: int = 5, rows: np.ndarray | None = None) -> tuple[np.ndarray, float]:
+    """Coefficient beta_k of x_t in log p_{t+k} - log p_{t-1}, one regression per horizon k.
 
-    One regression per horizon k (Jorda 2005 local projections). The control for the preceding
-    move absorbs the price fall that triggered the liquidations. Returns (beta per k, R^2 at k[0]).
+    Local projections (Jorda 2005) with controls, so beta_k is the response to x_t alone: the move
+    over the `pre` intervals before (the fall that triggered the liquidations), the later flows
+    of the window (their sum and their sum decayed to t+k), and the reversion in the window of
+    the impacts still outstanding at t-1 (E_{t-1} (1 - d^(k+1)), E the x filtered with decay d per
+    interval). Returns (beta per k, R^2 at k[0]).
     """
     n = len(log_price)
+    cum = np.r_[0.0, np.cumsum(x)]
+    filt = np.zeros(n)                     # E_u = sum_{s<=u} x_s d^(u-s)
+    acc = 0.0
+    for u in range(n):
+        acc = acc * decay + x[u]
+        filt[u] = acc
     t_all = np.arange(n) if rows is None else rows
     betas, r2 = [], 0.0
     for i, k in enumerate(steps):
         t = t_all[(t_all >= pre + 1) & (t_all < n - k)]
         y = log_price[t + k] - log_price[t - 1]
-        cols = np.column_stack([x[t], log_price[t - 1] - log_price[t - 1 - pre], np.ones(len(t))])
+        cols = np.column_stack([x[t], cum[t + k + 1] - cum[t + 1], filt[t + k] - decay ** k * filt[t],
+                                filt[t - 1] * (1.0 - decay ** (k + 1)),
+                                log_price[t - 1] - log_price[t - 1 - pre], np.ones(len(t))])
         beta, *_ = np.linalg.lstsq(cols, y, rcond=None)
         betas.append(beta[0])
         if i == 0:
@@ -152,7 +168,8 @@ def fit_impact(log_price: np.ndarray, flow_usd: np.ndarray, dt_s: np.ndarray, *,
     h = 1800.0
     for _ in range(iterations):
         x = impact_regressors(flow_usd, dt_s, volume_usd=volume_usd, volatility=volatility, half_life_s=h)
-        beta, r2_first = local_projection(log_price, x, steps_arr)
+        d = 2.0 ** (-float(np.median(dt_s)) / h)
+        beta, r2_first = local_projection(log_price, x, steps_arr, decay=d)
         y, theta, h, r2_curve = fit_decay(horizons_s, beta)
     rng = np.random.default_rng(seed)
     days = np.unique(day)
@@ -160,7 +177,7 @@ def fit_impact(log_price: np.ndarray, flow_usd: np.ndarray, dt_s: np.ndarray, *,
     for _ in range(bootstrap):
         pick = rng.choice(days, size=days.size, replace=True)
         rows = np.concatenate([np.flatnonzero(day == d) for d in pick])
-        b, _ = local_projection(log_price, x, steps_arr, rows=rows)
+        b, _ = local_projection(log_price, x, steps_arr, decay=d, rows=rows)
         boot.append(fit_decay(horizons_s, b)[:3])
     boot_arr = np.array(boot) if bootstrap > 1 else np.full((2, 3), np.nan)
     se = np.std(boot_arr, axis=0, ddof=1)

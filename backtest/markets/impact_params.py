@@ -28,27 +28,27 @@ class ImpactParams:
 _FIT = "Y, theta, h: riskdao_binance_futures_2021_01/data_unified_0_ethusdt.csv, 2021-01-01..31, local projections of log mid on the sqrt-law flow of Binance-futures liquidations, V 1.24e+09 (Binance spot ETHUSDT median of the 30 days each side), sigma 0.0837 (the month's daily closes); backtest calibrate"
 
 IMPACT: dict[str, ImpactParams] = {
-    'WETH': ImpactParams(1110000000.0, 0.0424, 5.47, 0.502, 912.0,
+    'WETH': ImpactParams(1110000000.0, 0.0424, 4.86, 0.234, 667.0,
                            'V, sigma: binance_1h_misrori/ETHUSDT_1h.csv (Binance ETHUSDT), 2021-04-05..2023-12-29, median daily quote volume, std of daily log returns; ' + _FIT),
-    'WBTC': ImpactParams(2210000000.0, 0.0323, 5.47, 0.502, 912.0,
+    'WBTC': ImpactParams(2210000000.0, 0.0323, 4.86, 0.234, 667.0,
                            "V, sigma: binance_1h_misrori/BTCUSDT_1h.csv (Binance BTCUSDT: WBTC's reference market is BTC's (WBTCUSDT itself trades ~0.3M USD/day)), 2021-04-05..2023-12-29, median daily quote volume, std of daily log returns; " + _FIT),
-    'wstETH': ImpactParams(1110000000.0, 0.0424, 5.47, 0.502, 912.0,
+    'wstETH': ImpactParams(1110000000.0, 0.0424, 4.86, 0.234, 667.0,
                            "V, sigma: binance_1h_misrori/ETHUSDT_1h.csv (Binance ETHUSDT: wstETH's reference price is ETH x the stETH rate and its liquidity is on-chain (Curve stETH/ETH; Kaiko Research 'stETH liquidity' 2023), modelled as DEX pools; the one LST on a CEX in the data, BETHUSDT, trades ~1M USD/day and is not where stETH trades), 2021-04-05..2023-12-29, median daily quote volume, std of daily log returns; " + _FIT),
-    'CRV': ImpactParams(16900000.0, 0.0681, 5.47, 0.502, 912.0,
+    'CRV': ImpactParams(16900000.0, 0.0681, 4.86, 0.234, 667.0,
                            'V, sigma: binance_1h_misrori/CRVUSDT_1h.csv (Binance CRVUSDT), 2021-04-05..2023-12-29, median daily quote volume, std of daily log returns; ' + _FIT),
-    'LINK': ImpactParams(56900000.0, 0.0556, 5.47, 0.502, 912.0,
+    'LINK': ImpactParams(56900000.0, 0.0556, 4.86, 0.234, 667.0,
                            'V, sigma: binance_1h_misrori/LINKUSDT_1h.csv (Binance LINKUSDT), 2021-04-05..2023-12-29, median daily quote volume, std of daily log returns; ' + _FIT),
-    'AAVE': ImpactParams(17700000.0, 0.0588, 5.47, 0.502, 912.0,
+    'AAVE': ImpactParams(17700000.0, 0.0588, 4.86, 0.234, 667.0,
                            'V, sigma: binance_1h_misrori/AAVEUSDT_1h.csv (Binance AAVEUSDT), 2021-04-05..2023-12-29, median daily quote volume, std of daily log returns; ' + _FIT),
-    'MKR': ImpactParams(5870000.0, 0.0531, 5.47, 0.502, 912.0,
+    'MKR': ImpactParams(5870000.0, 0.0531, 4.86, 0.234, 667.0,
                            'V, sigma: binance_1h_misrori/MKRUSDT_1h.csv (Binance MKRUSDT), 2021-04-05..2023-12-29, median daily quote volume, std of daily log returns; ' + _FIT),
-    'USDC': ImpactParams(189000000.0, 0.000504, 5.47, 0.502, 912.0,
+    'USDC': ImpactParams(189000000.0, 0.000504, 4.86, 0.234, 667.0,
                            'V, sigma: binance_1h_misrori/USDCUSDT_1h.csv (Binance USDCUSDT), 2021-04-05..2023-12-29, median daily quote volume, std of daily log returns; ' + _FIT),
-    'USDT': ImpactParams(189000000.0, 0.000504, 5.47, 0.502, 912.0,
+    'USDT': ImpactParams(189000000.0, 0.000504, 4.86, 0.234, 667.0,
                            'V, sigma: binance_1h_misrori/USDCUSDT_1h.csv (Binance USDCUSDT (the stable-stable pair measures USDT too)), 2021-04-05..2023-12-29, median daily quote volume, std of daily log returns; ' + _FIT),
-    'DAI': ImpactParams(189000000.0, 0.000504, 5.47, 0.502, 912.0,
+    'DAI': ImpactParams(189000000.0, 0.000504, 4.86, 0.234, 667.0,
                            'V, sigma: binance_1h_misrori/USDCUSDT_1h.csv (Binance USDCUSDT as the stable-stable proxy (no DAI market in the data)), 2021-04-05..2023-12-29, median daily quote volume, std of daily log returns; ' + _FIT),
 }
 
-DEFAULT = ImpactParams(5870000.0, 0.0681, 5.47, 0.502, 912.0,
+DEFAULT = ImpactParams(5870000.0, 0.0681, 4.86, 0.234, 667.0,
                        "the thinnest volume and the largest volatility of the table's non-stable assets; " + _FIT)
