@@ -25,9 +25,6 @@ MARKET_PARAMS = ("ltv", "liquidation_threshold", "liquidation_bonus", "close_fac
 EMODE_PARAMS = ("ltv", "liquidation_threshold", "liquidation_bonus")
 
 
-ORACLE_KINDS = ("chainlink", "osm", "twap")
-
-
 @dataclass(frozen=True)
 class OracleConfig:
     kind: str = "chainlink"           # chainlink (push on deviation/heartbeat) | osm (Maker, one hop late) | twap
@@ -35,10 +32,21 @@ class OracleConfig:
     heartbeat_seconds: int = 3600
     hop_seconds: int = 3600           # OSM: the price current in hour h was observed at the start of h-1
     window_seconds: int = 1800        # TWAP window over the market (pool) price
-    per_asset: tuple[tuple[str, object], ...] = ()   # ("CRV.kind", "twap"), ("USDC.deviation", 0.01)
+    # ("CRV.kind", "twap"), ("USDC.deviation", 0.01), ("aave_v3.WETH.deviation", 0.01), ("*.deviation", 0.01):
+    # every --set oracle.* key, for the deployed-oracle table's feeds (backtest/markets/oracle_table.py)
+    per_asset: tuple[tuple[str, object], ...] = ()
 
     def for_asset(self, asset: str, name: str):
         return dict(self.per_asset).get(f"{asset}.{name}", getattr(self, name))
+
+    def feed_overrides(self) -> dict:
+        """What overrides the deployed-oracle table: the `--set oracle.*` keys, plus a run-wide field
+        given a value other than its default by a hand-built config (as `*.KEY`)."""
+        table = dict(self.per_asset)
+        for f in fields(self):
+            if f.name != "per_asset" and getattr(self, f.name) != f.default:
+                table.setdefault(f"*.{f.name}", getattr(self, f.name))
+        return table
 
 
 @dataclass(frozen=True)
@@ -198,6 +206,27 @@ def _mechanism_override(config: RunConfig, key: str, value) -> RunConfig:
     return dataclasses.replace(config, scenario_spec=spec)
 
 
+def _oracle_override(config: RunConfig, key: str, value) -> RunConfig:
+    """`oracle.KEY` (every feed; a run-wide field keeps its value too), `oracle.ASSET.KEY` (that asset in
+    every protocol), `oracle.PROTOCOL.ASSET.KEY` (one feed): recorded as `*.KEY`, `ASSET.KEY`,
+    `protocol.ASSET.KEY` for the deployed-oracle table (backtest/markets/oracle_table.py)."""
+    from backtest.markets.oracle_table import check_key, coerce
+    parts = key.split(".")
+    if len(parts) > 4 or "" in parts:
+        raise InputError(f"--set {key}: expected oracle.KEY, oracle.ASSET.KEY or oracle.PROTOCOL.ASSET.KEY")
+    if len(parts) == 4:
+        name, v = check_key(key, value)
+    else:
+        name, v = (f"*.{parts[-1]}" if len(parts) == 2 else ".".join(parts[1:])), coerce(key, parts[-1], value)
+    table = dict(config.oracle.per_asset)
+    table[name] = v
+    oracle = dataclasses.replace(config.oracle, per_asset=tuple(sorted(table.items())))
+    fieldtypes = {f.name: f.type for f in fields(OracleConfig)}
+    if len(parts) == 2 and parts[1] in fieldtypes:          # the run-wide field (legacy readers, sweeps)
+        oracle = dataclasses.replace(oracle, **{parts[1]: _coerce(str(value), fieldtypes[parts[1]], key)})
+    return dataclasses.replace(config, oracle=oracle)
+
+
 def _apply_one(config: RunConfig, key: str, value) -> RunConfig:
     head, _, rest = key.partition(".")
     if head in ("comet", "maker") and rest:
@@ -220,23 +249,14 @@ def _apply_one(config: RunConfig, key: str, value) -> RunConfig:
         if not isinstance(value, list):
             raise InputError("competitors takes a list of liquidator tables (in a scenario's [parameters])")
         return dataclasses.replace(config, competitors=tuple(_agent(a) for a in value))
-    if head == "oracle" and "." in rest:                 # oracle.CRV.kind = twap
-        asset, _, name = rest.partition(".")
-        if name not in {f.name for f in fields(OracleConfig)} - {"per_asset"}:
-            raise InputError(f"unknown oracle parameter {key!r}")
-        kind = {f.name: f.type for f in fields(OracleConfig)}[name]
-        v = value if not isinstance(value, str) else _coerce(value, kind, key)
-        table = dict(config.oracle.per_asset)
-        table[f"{asset}.{name}"] = v
-        return dataclasses.replace(config, oracle=dataclasses.replace(config.oracle, per_asset=tuple(sorted(table.items()))))
-    if head in ("oracle", "liquidator") and rest:
+    if head == "oracle" and rest:
+        return _oracle_override(config, key, value)
+    if head == "liquidator" and rest:
         sub = getattr(config, head)
         subfields = {f.name: f for f in fields(sub)}
         if rest not in subfields:
             raise InputError(f"unknown parameter {key!r} (known: {', '.join(head + '.' + n for n in subfields)})")
         v = value if not isinstance(value, str) else _coerce(value, subfields[rest].type, key)
-        if rest == "kind" and v not in ORACLE_KINDS:
-            raise InputError(f"--set {key}={v}: oracle kinds are {', '.join(ORACLE_KINDS)}")
         return dataclasses.replace(config, **{head: dataclasses.replace(sub, **{rest: v})})
     settable = [n for n in names if n not in ("scenario", "lake", "market_overrides", "emode_overrides",
                                               "scenario_spec",

@@ -45,9 +45,7 @@ class Oracles:
         self.chainlink = self.kind == "chainlink"
         self.lagged = np.flatnonzero(~self.chainlink)
         self._lagged = self.lagged.tolist()                          # the assets that read the history
-        self.times: list[float] = []
-        self.history: list[list[float]] = [[] for _ in assets]      # per lagged asset, the observed prices
-        self._area: list[list[float]] = [[] for _ in assets]        # per lagged asset, the running integral
+        self.history = PriceHistory(len(assets), self._lagged)
 
     def update(self, now: float, market: np.ndarray) -> np.ndarray:
         answer, updated_at, _ = chainlink_update(self.answer, self.updated_at, market, now, self.deviation,
@@ -62,15 +60,42 @@ class Oracles:
         return self.answer
 
     def _osm(self, a: int, now: float) -> float:
+        return self.history.osm(a, now, float(self.hop[a]))
+
+    def _twap(self, a: int, now: float) -> float:
+        return self.history.twap(a, now, float(self.window[a]))
+
+    def observe(self, now: float, market: np.ndarray) -> None:
+        """The market price at the end of a step: what OSM and TWAP will later read (a Chainlink
+        feed never does, so its asset keeps no history)."""
+        self.history.observe(now, market)
+
+    @property
+    def times(self) -> list[float]:
+        return self.history.times
+
+
+class PriceHistory:
+    """Observed prices of some series, read incrementally: a binary search for the OSM's source
+    time, running sums for the TWAP's integral, with the arithmetic of
+    backtest/markets/oracle_models.py (so each read is O(log T) and gives the series model's bits;
+    tests/markets/test_oracle_incremental.py). Only the series in `kept` are stored."""
+
+    def __init__(self, n: int, kept):
+        self._kept = [int(a) for a in kept]
+        self.times: list[float] = []
+        self.history: list[list[float]] = [[] for _ in range(n)]   # per kept series, the observed prices
+        self._area: list[list[float]] = [[] for _ in range(n)]     # per kept series, the running integral
+
+    def osm(self, a: int, now: float, hop: float) -> float:
         """oracle_models.osm(times, prices, hop, at=[now])[0]: the last price at or before the hour before."""
-        hop = float(self.hop[a])
         k = bisect.bisect_right(self.times, (math.floor(now / hop) - 1.0) * hop) - 1
         return self.history[a][k] if k >= 0 else math.nan
 
-    def _twap(self, a: int, now: float) -> float:
+    def twap(self, a: int, now: float, window: float) -> float:
         """oracle_models.twap over [max(now - window, first), now], or the last price if that is empty."""
         times, prices = self.times, self.history[a]
-        start = max(now - float(self.window[a]), times[0])
+        start = max(now - window, times[0])
         if not now > start:
             return prices[-1]
         window = now - start
@@ -83,11 +108,9 @@ class Oracles:
         k = min(max(bisect.bisect_right(self.times, x) - 1, 0), len(self.times) - 1)
         return self._area[a][k] + self.history[a][k] * (x - self.times[k])
 
-    def observe(self, now: float, market: np.ndarray) -> None:
-        """The market price at the end of a step: what OSM and TWAP will later read (a Chainlink
-        feed never does, so its asset keeps no history)."""
-        prices = market.tolist() if self._lagged else []
-        for a in self._lagged:
+    def observe(self, now: float, values: np.ndarray) -> None:
+        prices = values.tolist() if self._kept else []
+        for a in self._kept:
             p, area = prices[a], self._area[a]
             # np.cumsum's running sum, one term at a time: area[k] = Σ_{j<k} p_j (t_{j+1} - t_j)
             area.append(area[-1] + self.history[a][-1] * (now - self.times[-1]) if area else 0.0)
