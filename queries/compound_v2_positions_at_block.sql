@@ -25,7 +25,9 @@
 --                   NewReserveFactor before it. Exact when the ingest starts at the cToken's deployment, or
 --                   at least before a ReservesAdded/Reduced and the reserve factor's last change.
 -- Collateral = cTokens * exchangeRate / 1e18 (truncated, as the Comptroller's mul_ScalarTruncate).
--- Only cTokens with the 4-field AccrueInterest (v2.3+, since 2019-11) are handled.
+-- Only cTokens with the 4-field AccrueInterest (v2.3+, since 2019-11) are handled. What cannot be computed
+-- is NULL, never 0: debt_raw without an AccrueInterest before the account's last Borrow/RepayBorrow,
+-- exchange_rate and collateral_raw without any AccrueInterest (cash unknown).
 WITH ctokens AS (
     SELECT address, asset, symbol, decimals FROM contracts WHERE source = 'compound-v2' AND kind = 'ctoken'
 ),
@@ -147,7 +149,7 @@ last_snapshot AS (
     QUALIFY row_number() OVER (PARTITION BY contract_address, account ORDER BY pos DESC) = 1
 ),
 with_index AS (
-    SELECT s.contract_address, s.account, s.principal, a.borrowIndex AS interest_index
+    SELECT s.contract_address, s.account, s.principal, s.pos, a.borrowIndex AS interest_index
     FROM last_snapshot s ASOF LEFT JOIN accrue a ON a.contract_address = s.contract_address AND a.pos < s.pos
 ),
 accounts AS (
@@ -177,8 +179,13 @@ SELECT
     coalesce(h.ctokens, 0)::VARCHAR AS ctoken_balance_raw,
     r.exchange_rate,
     mul_div(coalesce(h.ctokens, 0)::VARCHAR, r.exchange_rate, '1000000000000000000') AS collateral_raw,
-    coalesce(CASE WHEN w.principal = '0' THEN '0'
-                  ELSE mul_div(w.principal, r.borrowIndex, w.interest_index) END, '0') AS debt_raw,
+    -- NULL (never 0) when the index cannot be computed: no AccrueInterest before the last Borrow/RepayBorrow
+    -- in the lake (or only the pre-2019 3-field one, not decoded); backtest snapshot flags such a row
+    CASE WHEN coalesce(w.principal, '0') = '0' THEN '0'
+         ELSE mul_div(w.principal, r.borrowIndex, w.interest_index) END AS debt_raw,
+    w.principal AS principal_raw,
+    w.interest_index AS interest_index_raw,
+    w.pos // 1000000 AS borrow_snapshot_block,
     r.cash::VARCHAR AS market_cash_raw,
     r.total_borrows::VARCHAR AS market_total_borrows_raw,
     r.total_reserves::VARCHAR AS market_total_reserves_raw,

@@ -1,14 +1,16 @@
 -- Health factor per (account, snapshot). Aave (GenericLogic.calculateUserAccountData): the
 -- value-weighted average liquidation threshold, floored to whole bps, times the collateral value,
 -- over the debt value. Compound v2: Σ collateral value x collateral factor over the debt value.
--- USD floats; +inf with no debt. Derived view.
+-- USD floats; +inf with no debt; NULL (not a number made from partial sums) when a row of the account has
+-- an amount the lake could not compute (positions' `unknown`, counted in unknown_amounts). Derived view.
 WITH totals AS (
     SELECT protocol, account, block_number, timestamp,
            sum(collateral_usd) AS collateral_usd,
            sum(collateral_usd * liquidation_threshold) AS weighted_usd,
            sum(debt_usd) AS debt_usd,
            count(*) FILTER (WHERE price_usd IS NULL) AS unpriced_assets,
-           count(*) FILTER (WHERE liquidation_threshold IS NULL) AS assets_without_parameters
+           count(*) FILTER (WHERE liquidation_threshold IS NULL) AS assets_without_parameters,
+           count(*) FILTER (WHERE "unknown" IS NOT NULL) AS unknown_amounts
     FROM positions_priced
     GROUP BY protocol, account, block_number, timestamp
 ), adjusted AS (
@@ -19,7 +21,8 @@ WITH totals AS (
     FROM totals
 )
 SELECT protocol, account, block_number, timestamp, collateral_usd, adjusted_collateral_usd, debt_usd,
-       CASE WHEN debt_usd > 0 THEN adjusted_collateral_usd / debt_usd ELSE 'inf'::DOUBLE END AS health_factor,
-       unpriced_assets, assets_without_parameters
+       CASE WHEN unknown_amounts > 0 THEN NULL
+            WHEN debt_usd > 0 THEN adjusted_collateral_usd / debt_usd ELSE 'inf'::DOUBLE END AS health_factor,
+       unpriced_assets, assets_without_parameters, unknown_amounts
 FROM adjusted
 ORDER BY account, block_number

@@ -29,12 +29,18 @@ active AS (
         AND (c.evt_block_number > p.evt_block_number
              OR (c.evt_block_number = p.evt_block_number AND c.evt_index > p.evt_index))
     GROUP BY p.contract_address, p.liquidity
+),
+-- Tokens and fee: the pool's contracts row (token0(), token1(), fee() read at ingest), else the factory's
+-- PoolCreated for it when the lake has it (ingest --address factory=0x...); NULL when neither: unknown.
+created AS (
+    SELECT pool, token0, token1, fee FROM uniswap_v3_factory_pool_created
+    QUALIFY row_number() OVER (PARTITION BY pool ORDER BY evt_block_number, evt_index) = 1
 )
 SELECT
     c.address AS pool,
-    c.asset AS token0, c.symbol AS symbol0, c.decimals AS decimals0,
-    c.token1, c.symbol1, c.decimals1,
-    c.fee,
+    coalesce(c.asset, f.token0) AS token0, c.symbol AS symbol0, c.decimals AS decimals0,
+    coalesce(c.token1, f.token1) AS token1, c.symbol1, c.decimals1,
+    coalesce(c.fee, f.fee::DOUBLE / 1e6) AS fee,
     p.sqrtPriceX96 AS sqrt_price_x96,
     p.tick,
     a.liquidity::VARCHAR AS liquidity,
@@ -42,4 +48,5 @@ SELECT
 FROM last_price p
 JOIN active a USING (contract_address)
 JOIN contracts c ON c.source = 'uniswap-v3' AND c.kind = 'pool' AND c.address = p.contract_address
+LEFT JOIN created f ON f.pool = c.address
 ORDER BY pool

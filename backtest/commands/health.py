@@ -30,7 +30,13 @@ def main(args) -> int:
     if unpriced:
         raise InputError(f"account {unpriced[0][0]} at block {unpriced[0][1]} holds an asset with no price at or "
                          "before the snapshot", file=Path(lake) / "prices", column="price_usd")
+    unknown = con.sql("SELECT count(*) FROM health WHERE unknown_amounts > 0").fetchall()[0][0]
     write_rows(table, args.out)
+    if unknown:
+        why = con.sql("SELECT protocol, account, asset, \"unknown\" FROM positions WHERE \"unknown\" IS NOT NULL "
+                      "ORDER BY block_number, protocol, account, asset LIMIT 1").fetchall()[0]
+        print(f"{unknown:,} (account, snapshot) rows hold an amount the lake cannot compute: their health_factor is "
+              f"empty (e.g. {why[0]} {why[1]} {why[2]}: {why[3]}; positions' `unknown` column)")
     riskiest = con.sql("SELECT * FROM health WHERE debt_usd > 0 ORDER BY health_factor, account").to_arrow_table()
     print(f"{table.num_rows:,} (account, snapshot) rows written to {args.out}; "
           f"{riskiest.num_rows:,} with debt, riskiest first:")

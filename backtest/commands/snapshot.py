@@ -47,7 +47,7 @@ def main(args) -> int:
         compound_v2_positions, lake_pools, lake_positions, maker_positions, raw_pools, raw_positions, with_emode
     from backtest.ingest.rpc import RpcClient, RpcError
     from backtest.ingest.tables import chain_query, connect_chain
-    from backtest.lake.io import write_table
+    from backtest.lake.io import write_tables
     lake = Path(args.lake)
     if not (lake / "contracts").is_dir():
         raise InputError("no ingested contracts in this lake: run `backtest ingest` first", file=lake / "contracts")
@@ -76,13 +76,17 @@ def main(args) -> int:
     pools = lake_pools(raw_pools(con, args.block, list(POOL_QUERIES)), args.block, ts)
     ticks = chain_query(con, "uniswap_v3_pool_ticks_at_block", {"block": args.block}).select(
         ["pool", "block_number", "tick", "liquidity_net"])
-    written = []
-    for name, table in (("positions", positions), ("markets", markets_table), ("emode_categories", categories),
-                        ("pools", pools), ("pool_ticks", ticks)):
-        if table.num_rows:
-            written.append(f"{name} {table.num_rows} rows -> {write_table(lake, name, table, tag)}")
-    if not written:
+    tables = {"positions": positions, "markets": markets_table, "emode_categories": categories, "pools": pools,
+              "pool_ticks": ticks}
+    if not any(t.num_rows for t in tables.values()):
         raise InputError(f"nothing to write: no position or pool exists at block {args.block} in this lake")
+    # all five files land together or none does: a bad row anywhere leaves the lake as it was
+    paths = write_tables(lake, tables, tag)
+    written = [f"{name} {tables[name].num_rows} rows -> {path}" for name, path in paths.items()]
+    unknown = [u for u in positions["unknown"].to_pylist() + pools["unknown"].to_pylist() if u]
+    if unknown:
+        notes.append(f"{len(unknown)} rows have amounts the lake cannot compute, flagged in their `unknown` "
+                     f"column (replay leaves those accounts out and says so), e.g. {unknown[0]}")
     print(f"snapshot at block {args.block}:")
     for line in written:
         print("  " + line)

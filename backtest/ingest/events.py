@@ -176,6 +176,12 @@ Burn(address indexed user, uint256 amount, uint256 index)
     + _many("maker", "clip", _MAKER_CLIP)
     + _many("uniswap-v2", "pair", _UNISWAP_V2)
     + _many("uniswap-v3", "pool", _UNISWAP_V3)
+    # the factories' creation events: a pool's tokens (and a v3 pool's fee) without an RPC
+    # (Uniswap/v2-core UniswapV2Factory.sol, Uniswap/v3-core UniswapV3Factory.sol)
+    + _many("uniswap-v2", "factory", "PairCreated(address indexed token0, address indexed token1, address pair, "
+            "uint256 allPairsLength)")
+    + _many("uniswap-v3", "factory", "PoolCreated(address indexed token0, address indexed token1, uint24 indexed fee, "
+            "int24 tickSpacing, address pool)")
     + _many("chainlink", "feed", _CHAINLINK)
 )
 

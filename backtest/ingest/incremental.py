@@ -98,7 +98,7 @@ def _drop_ranges(table: pa.Table, ranges: list[tuple[int, int]]) -> pa.Table:
 def _decode_file(path: Path, defs: list, by_kind: dict[str, list[bytes]]) -> dict[str, pa.Table]:
     every = [a for v in by_kind.values() for a in v]
     logs = read_log_file(path)
-    logs = dedupe(logs.filter(pc.is_in(logs["address"], pa.array(every, pa.binary()))))
+    logs = dedupe(logs.filter(pc.is_in(logs["address"], pa.array(every, pa.binary()))), where=str(path))
     tables = decode_many(logs, [(d, by_kind[d.contract]) for d in defs])
     return {d.table: t for d, t in zip(defs, tables)}
 

@@ -10,6 +10,7 @@ old files removed; readers deduplicate too, so a crash between those two steps l
 from __future__ import annotations
 
 import re
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -60,8 +61,11 @@ def logs_to_table(raw: list[dict], chain_id: int) -> pa.Table:
     return pa.table(cols, schema=LOGS).sort_by(SORT)
 
 
-def dedupe(table: pa.Table) -> pa.Table:
-    """One row per (chain_id, block_number, log_index), sorted; the first copy wins."""
+def dedupe(table: pa.Table, where: str = "logs") -> pa.Table:
+    """One row per (chain_id, block_number, log_index), sorted; the first copy wins. Copies of one log are
+    expected (overlapping windows, a crash between writes); two *different* logs at one position (other
+    transaction hashes: a reorg's orphaned log beside the canonical one, or two chains' files in one
+    folder) are warned about on stderr, naming block, log index and both hashes (`collisions`)."""
     if table.num_rows == 0:
         return table
     table = table.sort_by([("chain_id", "ascending")] + SORT) if pc.count_distinct(table["chain_id"]).as_py() > 1 \
@@ -71,7 +75,30 @@ def dedupe(table: pa.Table) -> pa.Table:
         | table["log_index"].to_numpy().astype(np.uint64)
     keep = np.ones(len(key), bool)
     keep[1:] = (key[1:] != key[:-1]) | (chain[1:] != chain[:-1])
-    return table.filter(pa.array(keep)) if not keep.all() else table
+    if keep.all():
+        return table
+    for block, index, kept, dropped in collisions(table, keep):
+        print(f"warning: {where}: two different logs at block {block}, log index {index}: kept tx {kept}, dropped "
+              f"tx {', '.join(dropped)} (a reorged block in the data? check the block's hash)", file=sys.stderr)
+    return table.filter(pa.array(keep))
+
+
+def collisions(table: pa.Table, keep: np.ndarray) -> list[tuple[int, int, str, list[str]]]:
+    """(block, log index, kept tx hash, [other tx hashes]) where a dropped copy's transaction differs."""
+    dropped = np.flatnonzero(~keep)
+    first = np.maximum.accumulate(np.where(keep, np.arange(len(keep)), 0))[dropped]   # the kept row of each
+    hashes = table["transaction_hash"]
+    out: dict[int, tuple[int, int, str, list[str]]] = {}
+    for row, head in zip(dropped.tolist(), first.tolist()):
+        kept, other = hashes[head].as_py(), hashes[row].as_py()
+        if kept == other:
+            continue
+        hex_ = lambda b: "0x" + b.hex() if b is not None else "(none)"  # noqa: E731
+        entry = out.setdefault(head, (int(table["block_number"][head].as_py()), int(table["log_index"][head].as_py()),
+                                      hex_(kept), []))
+        if hex_(other) not in entry[3]:
+            entry[3].append(hex_(other))
+    return list(out.values())
 
 
 def parse_name(path: Path) -> tuple[str, int, int] | None:
@@ -148,7 +175,7 @@ def read_logs(folder: Path, *, start: int | None = None, end: int | None = None,
         t = t.filter(pc.less_equal(t["block_number"], end))
     if addresses is not None:
         t = t.filter(pc.is_in(t["address"], pa.array(addresses, pa.binary())))
-    return dedupe(t)
+    return dedupe(t, where=str(folder))
 
 
 def write_range(folder: Path, network: str, start: int, end: int, table: pa.Table) -> Path:
@@ -159,8 +186,8 @@ def write_range(folder: Path, network: str, start: int, end: int, table: pa.Tabl
         start = min([start] + [lo for _, lo, _ in overlapping])
         end = max([end] + [hi for _, _, hi in overlapping])
         table = pa.concat_tables([table] + [read_log_file(p) for p, _, _ in overlapping])
-    table = dedupe(table.replace_schema_metadata(None))
     final = folder / log_file_name(network, start, end)
+    table = dedupe(table.replace_schema_metadata(None), where=str(final))
     with atomic_path(final) as tmp:
         pq.write_table(table, tmp, compression="lz4", write_statistics=True)
     for p, _, _ in overlapping:

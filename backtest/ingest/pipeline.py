@@ -178,6 +178,40 @@ def parse_addresses(items: list[str], source: str) -> list[tuple[str, str]]:
     return out
 
 
+def merge_cryo_blocks(dump: Path, lake: Path, network: str) -> int:
+    """Block times from cryo's `blocks` dataset in the dump (`cryo blocks`: {network}__blocks__{a}_to_{b}.parquet,
+    columns block_number, timestamp, block_hash), merged into blocks/: what `backtest snapshot` needs
+    without an RPC. Returns the number of blocks added."""
+    import pyarrow.parquet as pq
+    files = sorted(p for p in Path(dump).glob(f"{network}__blocks__*.parquet") if not p.name.startswith("."))
+    if not files:
+        return 0
+    old = read_small(blocks_path(lake, network), BLOCKS)
+    have = set(old["block_number"].to_pylist())
+    rows = []
+    for f in files:
+        t = pq.read_table(f)
+        for col in ("block_number", "timestamp"):
+            if col not in t.column_names:
+                raise InputError("missing a column of cryo's blocks schema", file=f, column=col)
+        hashes = t["block_hash"].to_pylist() if "block_hash" in t.column_names else [None] * t.num_rows
+        for n, ts, h in zip(t["block_number"].to_pylist(), t["timestamp"].to_pylist(), hashes):
+            if n is not None and ts is not None and n not in have:
+                have.add(n)
+                rows.append({"block_number": int(n), "timestamp": int(ts),
+                             "block_hash": "0x" + h.hex() if isinstance(h, bytes) else h})
+    if rows:
+        table = pa.concat_tables([old, pa.Table.from_pylist(rows, schema=BLOCKS)])
+        write_parquet(table.sort_by("block_number"), blocks_path(lake, network))
+    return len(rows)
+
+
+def _overlaps(files) -> list[tuple[int, int]]:
+    """Block ranges of a dump covered by more than one file."""
+    spans = sorted((lo, hi) for _, lo, hi in files)
+    return [(max(a[0], b[0]), min(a[1], b[1])) for a, b in zip(spans, spans[1:]) if b[0] <= a[1]]
+
+
 def ingest_cryo(dump: Path, source: str, addresses: list[tuple[str, str]], lake: Path,
                 client: RpcClient | None = None) -> IngestReport:
     """Decode a cryo `logs` dump where it lies (nothing copied). With a client, the top contracts are
@@ -194,12 +228,17 @@ def ingest_cryo(dump: Path, source: str, addresses: list[tuple[str, str]], lake:
         raise InputError(f"the dump mixes networks {sorted(networks)}: give one network's folder", file=dump)
     net = networks.pop()
     start, end = min(lo for _, lo, _ in files), max(hi for _, _, hi in files)
+    overlapping = _overlaps(files)
+    if overlapping:     # the same blocks in two files: read together, so that two different logs at one
+        read_logs(dump, start=min(lo for lo, _ in overlapping), end=max(hi for _, hi in overlapping),
+                  network=net)                             # position are named (logs.dedupe warns)
     if client is not None:
         rows = discover(client, source, [a for _, a in addresses], client.chain_id(), end)
     else:
         rows = [_row(source, kind, a) for kind, a in addresses]
     contracts = merge_contracts(lake, net, rows)
     report = IngestReport(source, net, start, end)
+    merge_cryo_blocks(dump, lake, net)
     if client is not None:
         emitting = [bytes.fromhex(r["address"][2:]) for r in rows]
         blocks = read_logs(dump, addresses=emitting, network=net)["block_number"].to_pylist()

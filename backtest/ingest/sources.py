@@ -75,7 +75,7 @@ def discover(client: RpcClient, source: str, addresses: list[str], chain_id: int
             rows += _aave(client, source, address, block)
         elif source == "chainlink":
             rows += _chainlink(client, address, block)
-        elif source in ("uniswap-v2", "uniswap-v3"):
+        elif source in ("uniswap-v2", "uniswap-v3") and kind != "factory":
             rows.append(_pool(client, source, kind, address, block))
         elif source == "compound-v2" and kind == "comptroller":
             markets = try_call(client, address, "getAllMarkets()", out=("address[]",), block=block) or []
@@ -173,6 +173,11 @@ def _chainlink(client, address, block) -> list[dict]:
     return rows
 
 
+# Every Uniswap v2 pair charges 0.3 %: UniswapV2Pair.swap checks balances net of amountIn * 3 / 1000
+# (Uniswap/v2-core contracts/UniswapV2Pair.sol, the `* 1000 - amountIn * 3` adjusted balances).
+V2_FEE = 0.003
+
+
 def _pool(client, source, kind, address, block) -> dict:
     t0 = try_call(client, address, "token0()", out=("address",), block=block)
     t1 = try_call(client, address, "token1()", out=("address",), block=block)
@@ -180,7 +185,7 @@ def _pool(client, source, kind, address, block) -> dict:
         raise InputError(f"{address} has no token0()/token1() at block {block}: not a {source} pool?")
     s0, d0 = token_meta(client, t0, block)
     s1, d1 = token_meta(client, t1, block)
-    fee = 0.003 if source == "uniswap-v2" else \
-        (try_call(client, address, "fee()", out=("uint24",), block=block) or 0) / 1e6
+    fee = V2_FEE if source == "uniswap-v2" else try_call(client, address, "fee()", out=("uint24",), block=block)
+    fee = fee / 1e6 if isinstance(fee, int) else fee          # None: unknown, never 0
     return _row(source, kind, address, asset=t0.lower(), symbol=s0, decimals=d0, token1=t1.lower(),
                 symbol1=s1, decimals1=d1, fee=fee)

@@ -15,7 +15,7 @@ from backtest.config import EMODE_PARAMS, RunConfig
 from backtest.errors import InputError
 from backtest.lake.catalog import connect, run_query
 from backtest.lake.io import read_files, read_table
-from backtest.lake.validate import first_rows, repeats
+from backtest.lake.validate import drop_unknown, first_rows, repeats
 from backtest.inputs.venues import load_venues
 from backtest.markets.router import Router
 from backtest.scenarios.library import Scenario
@@ -285,7 +285,7 @@ def load_book(lake: Path, scenario: Scenario, config: RunConfig) -> Book:
                          f"{', '.join(p for p in sorted(RULES) if p not in MECHANISMS)})")
     markets = read_table(lake, "markets")
     read_table(lake, "prices")  # every price file checked before SQL reads them
-    files = read_files(lake, "positions")
+    files = [(f, drop_unknown(t, f)) for f, t in read_files(lake, "positions")]   # flagged accounts: warned, out
     known = set(markets["asset"].to_pylist())
     _check_positions(files, known)
     positions = pa.concat_tables([t for _, t in files])

@@ -133,3 +133,48 @@ def write_table(lake: Path, name: str, table: pa.Table, filename: str | None = N
     table = conform(table, name, source)
     VALIDATORS[name](table, source)
     return write_parquet(table, Path(lake) / name / (filename or f"{name}.parquet"))
+
+
+def write_tables(lake: Path, tables: dict[str, pa.Table], filename: str) -> dict[str, Path]:
+    """Write one file (`filename`) of each lake table together, or none of them.
+
+    Every table is conformed and validated first, then written into one temporary folder in the lake,
+    then each file is moved into place; an error at any point (a bad row, a full disk) puts back what
+    was there before, so a failed `backtest snapshot` leaves no new files. A table given empty removes
+    an older file of the same name (a rerun's tables always come from the same run)."""
+    lake = Path(lake)
+    checked = {}
+    for name, table in tables.items():
+        source = f"<{name} being written>"
+        table = conform(table, name, source)
+        VALIDATORS[name](table, source)
+        checked[name] = table
+    lake.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".write.", suffix=".tmp", dir=lake))
+    moved: list[tuple[Path, Path | None]] = []      # (final, its previous version kept in staging)
+    out: dict[str, Path] = {}
+    try:
+        for name, table in checked.items():
+            if table.num_rows:
+                write_parquet(table, staging / name / filename)
+        for name, table in checked.items():
+            final = lake / name / filename
+            old = None
+            if final.exists():
+                old = staging / ".old" / name
+                old.parent.mkdir(parents=True, exist_ok=True)
+                os.replace(final, old)
+            moved.append((final, old))
+            if table.num_rows:
+                final.parent.mkdir(parents=True, exist_ok=True)
+                os.replace(staging / name / filename, final)
+                out[name] = final
+    except BaseException:
+        for final, old in reversed(moved):
+            final.unlink(missing_ok=True)
+            if old is not None:
+                os.replace(old, final)
+        raise
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return out

@@ -57,6 +57,7 @@ POSITIONS = pa.schema([
 # builders construct tables with); a file without them reads as nulls.
 POSITIONS_LAKE = pa.schema(list(POSITIONS) + [
     ("emode_category", pa.int32()),      # the account's Aave v3 e-mode category; null or 0 = none
+    ("unknown", pa.string()),            # what the lake could not compute for this row (its amount is null)
 ])
 
 # Aave v3 e-mode categories (DataTypes.EModeCategory): an asset whose markets row has
@@ -93,6 +94,7 @@ POOLS = pa.schema([
     ("sqrt_price_x96", pa.string()),      # v3, uint160 as decimal text
     ("tick", pa.int32()),
     ("liquidity", pa.string()),           # v3, uint128 as decimal text
+    ("unknown", pa.string()),             # what the lake lacks for this row (those columns are null)
 ])
 
 POOL_TICKS = pa.schema([

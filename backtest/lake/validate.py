@@ -25,15 +25,29 @@ def _check(table, source, col, bad: np.ndarray, what: str):
         raise InputError(f"{what} (found {value!r})", file=source, column=col, row=row + 1)
 
 
-def _not_null(table, source, cols):
+def _not_null(table, source, cols, unknown=None):
+    """Empty values are refused, except on rows whose `unknown` column says what the lake lacks."""
     for col in cols:
-        _check(table, source, col, np.asarray(pc.is_null(table[col])), "must not be empty")
+        empty = np.asarray(pc.is_null(table[col]))
+        if unknown is not None:
+            _check(table, source, col, empty & ~unknown, "must not be empty (or the row's `unknown` says why)")
+        else:
+            _check(table, source, col, empty, "must not be empty")
 
 
-def _finite(table, source, col, *, low=None, strict=False, high=None):
+def unknown_rows(table) -> np.ndarray:
+    """[N] rows whose `unknown` column names something the lake could not compute (their amounts are null)."""
+    if "unknown" not in table.column_names:
+        return np.zeros(table.num_rows, bool)
+    return ~np.asarray(pc.is_null(table["unknown"]))
+
+
+def _finite(table, source, col, *, low=None, strict=False, high=None, unknown=None):
     v = _num(table, col)
     with np.errstate(invalid="ignore"):
-        _check(table, source, col, ~np.isfinite(v), "must be a finite number")
+        absent = np.asarray(pc.is_null(table[col])) & (unknown if unknown is not None else False)
+        _check(table, source, col, ~np.isfinite(v) & ~absent,
+               "must be a finite number" + (" (or the row's `unknown` says why)" if unknown is not None else ""))
         if low is not None:
             bad = v <= low if strict else v < low
             _check(table, source, col, bad, f"must be {'>' if strict else '>='} {low}")
@@ -48,8 +62,9 @@ def validate_prices(t: pa.Table, source):
 
 def validate_positions(t: pa.Table, source):
     _not_null(t, source, ["protocol", "account", "asset", "block_number", "timestamp"])
-    _finite(t, source, "collateral", low=0)
-    _finite(t, source, "debt", low=0)
+    unknown = unknown_rows(t)
+    _finite(t, source, "collateral", low=0, unknown=unknown)
+    _finite(t, source, "debt", low=0, unknown=unknown)
     _category(t, source, "emode_category", low=0)
 
 
@@ -110,13 +125,16 @@ def validate_markets(t: pa.Table, source):
 
 
 def validate_pools(t: pa.Table, source):
-    _not_null(t, source, ["dex", "pool", "token0", "token1", "fee", "block_number"])
-    _finite(t, source, "fee", low=0, high=0.5)
+    unknown = unknown_rows(t)
+    _not_null(t, source, ["dex", "pool", "block_number"])
+    _not_null(t, source, ["token0", "token1"], unknown)
+    _finite(t, source, "fee", low=0, high=0.5, unknown=unknown)
     v2 = np.asarray(pc.equal(t["dex"], "uniswap-v2").fill_null(False))
     for col in ("reserve0", "reserve1"):
         r = _num(t, col)
         with np.errstate(invalid="ignore"):
-            _check(t, source, col, v2 & ~(r > 0), "a uniswap-v2 pool needs positive reserves (empty pool)")
+            _check(t, source, col, v2 & ~(r > 0) & ~(unknown & np.isnan(r)),
+                   "a uniswap-v2 pool needs positive reserves (empty pool)")
 
 
 def validate_gas(t: pa.Table, source):
@@ -138,3 +156,30 @@ VALIDATORS = {
     "pool_ticks": validate_none,
     "logs": validate_none,
 }
+
+
+class UnknownAmountsWarning(UserWarning):
+    """Positions rows whose amounts the lake could not compute were left out (their accounts whole)."""
+
+
+def drop_unknown(t: pa.Table, source) -> pa.Table:
+    """`t` without the accounts (protocol, market, account, block) that have a row flagged in `unknown`:
+    an account missing one amount would get a wrong health factor, so it is left out whole, with a
+    warning naming how many and the first reason (never replayed as if the amount were 0)."""
+    flagged = unknown_rows(t)
+    if not flagged.any():
+        return t
+    keys = ["protocol", "market", "account", "block_number"]
+    bad = t.filter(pa.array(flagged)).select(keys).group_by(keys).aggregate([])
+    marked = t.select(keys).append_column("_row", pa.array(np.arange(t.num_rows)))
+    hit = marked.join(bad, keys, join_type="inner")["_row"].to_numpy()
+    keep = np.ones(t.num_rows, bool)
+    keep[hit] = False
+    first = int(np.flatnonzero(flagged)[0])
+    row = {k: t[k][first].as_py() for k in ("protocol", "account", "asset", "unknown")}
+    import warnings
+    warnings.warn(UnknownAmountsWarning(
+        f"{source}: {bad.num_rows} accounts left out ({int((~keep).sum())} rows): amounts the lake cannot compute, "
+        f"e.g. {row['protocol']} {row['account']} {row['asset']}: {row['unknown']} (all in the `unknown` column)"),
+        stacklevel=2)
+    return t.filter(pa.array(keep))

@@ -212,6 +212,8 @@ def test_snapshot_without_rpc_writes_comet_collateral_and_maker_vaults_and_says_
     L.add(cm + "supply", COMET, 6, **{"from": A, "dst": A, "amount": 1000 * 10**6})
     L.add("maker_vat_init", VAT, 6, ilk=b"ETH-A".ljust(32, b"\0"))
     L.add("maker_vat_frob", VAT, 7, i=b"ETH-A".ljust(32, b"\0"), u=B, v=B, w=B, dink=2 * E18, dart=900 * E18)
+    # ETH-B's init predates the lake: art is known, the rate (so the debt) is not
+    L.add("maker_vat_frob", VAT, 7, i=b"ETH-B".ljust(32, b"\0"), u=C, v=C, w=C, dink=3 * E18, dart=500 * E18)
     lake_of(tmp_path, L, [_row("comet", "comet", COMET), _row("comet", "collateral", WETH, asset=WETH, symbol="WETH",
                                                                   decimals=18), _row("maker", "vat", VAT)],
             ["comet", "maker"])
@@ -221,11 +223,18 @@ def test_snapshot_without_rpc_writes_comet_collateral_and_maker_vaults_and_says_
     write_parquet(pa.table({"block_number": [9], "timestamp": [1_700_000_000], "block_hash": ["0x"]}, schema=BLOCKS),
                   tmp_path / "blocks" / "ethereum.parquet")
     assert cli(["snapshot", "--block", "9", "--lake", str(tmp_path)]) == 0
-    assert "comet: base balances need --rpc" in capsys.readouterr().out
-    rows = {(r["protocol"], r["market"], r["account"], r["asset"]): (r["collateral"], r["debt"])
+    out = capsys.readouterr().out
+    assert "comet: base balances need --rpc" in out and "no init(ilk) in the lake for ETH-B" in out
+    rows = {(r["protocol"], r["market"], r["account"], r["asset"]): (r["collateral"], r["debt"], r["unknown"])
             for r in read_table(tmp_path, "positions").to_pylist()}
-    assert rows == {("comet", "ethereum", A, "WETH"): (5.0, 0.0),
-                    ("maker", "ETH-A", B, "WETH"): (2.0, 0.0), ("maker", "ETH-A", B, "DAI"): (0.0, 900.0)}
+    # unknown is never 0: A's Comet base row (its asset the Comet's address: no RPC, no base symbol) and C's
+    # ETH-B debt carry no amount and say why
+    base = "base supply and borrow: Comet's principals are contract state; snapshot with --rpc"
+    assert rows == {("comet", "ethereum", A, "WETH"): (5.0, 0.0, None), ("comet", "ethereum", A, COMET): (None, None, base),
+                    ("maker", "ETH-A", B, "WETH"): (2.0, 0.0, None), ("maker", "ETH-A", B, "DAI"): (0.0, 900.0, None),
+                    ("maker", "ETH-B", C, "WETH"): (3.0, 0.0, None),
+                    ("maker", "ETH-B", C, "DAI"): (0.0, None, "debt: no init(ETH-B) in the lake, so no rate; ingest "
+                                                             "the Vat from before the ilk's init")}
 
 
 def test_compound_v2_markets_and_entered_markets_from_the_comptroller(tmp_path):
