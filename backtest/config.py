@@ -1,7 +1,7 @@
 """The one frozen run configuration: written to every results folder, read back to rerun it.
 
-`--set key=value` reaches any field by its dotted name (`oracle.deviation=0.01`,
-`liquidator.min_profit_usd=50`, `pool_depth_scale=0.5`) and any market parameter, for every
+`--set key=value` reaches any field by its dotted name (`oracle.deviation=0.01`, one deployed
+oracle's `oracle.aave_v3.WETH.deviation=0.01`, `liquidator.min_profit_usd=50`, `pool_depth_scale=0.5`) and any market parameter, for every
 asset or one (`liquidation_threshold=0.8`, `liquidation_bonus.CRV=0.10`), and Comet's and Maker's
 market-wide and per-ilk settings (`comet.target_reserves=1e7`, `maker.WETH.tail=3600`,
 `maker.ETH-B.buf=1.3`), which land

@@ -72,12 +72,34 @@ class Feed:
 KEYS = {f.name: f.type for f in dataclasses.fields(Feed)}
 YEAR = 365 * 86_400.0               # aave-capo PriceCapAdapterBase.SECONDS_PER_YEAR (365 days)
 
-# Chainlink feed parameters (deviation, heartbeat) as data.chain.link lists them for Ethereum mainnet.
-# ETH/USD, BTC/USD and stETH/ETH are checked on real rounds (docs/markets.md, "Oracles as deployed":
-# median move of a non-heartbeat round 0.50 % / 0.50 % / 0.52 %, longest gap 3,720 s / 3,720 s /
-# 86,608 s in /work/shared/data/real/chainlink_sajanrajdev); USDC/USD and USDT/USD 0.25 % per the
-# Chainlink directory as quoted in yearn/monitoring#310 and their 24 h heartbeat per
-# sherlock-audit/2023-04-jojo-judging#449; the others as data.chain.link lists them (not re-checked here).
+# Chainlink feed parameters (deviation, heartbeat) of Ethereum mainnet, each with where it was checked.
+# "real rounds": getRoundData dumps in /work/shared/data/real/chainlink_sajanrajdev (docs/markets.md,
+# "Oracles as deployed", gives the measurement); "not re-checked": as data.chain.link lists the feed,
+# not confirmed from a second public source in this repository.
+CL_SOURCES = {
+    "ETH/USD": "0.5 % (smartcontractkit/chainlink#2679), 1 h (data.chain.link, quoted in "
+               "sherlock-audit/2024-05-midas-judging#3); real rounds 2023-04..2024-01: median non-heartbeat "
+               "move 0.50 %, longest gap 3,720 s",
+    "BTC/USD": "0.5 %, 1 h; real rounds 2023-04..2024-01: median non-heartbeat move 0.50 %, longest gap 3,720 s",
+    "USDC/USD": "0.25 % (Chainlink directory, quoted in yearn/monitoring#310), 24 h "
+                "(sherlock-audit/2023-04-jojo-judging#449)",
+    "USDT/USD": "0.25 % (Chainlink directory, quoted in yearn/monitoring#310), 24 h (not re-checked)",
+    "DAI/USD": "0.25 %, 1 h (not re-checked)",
+    "CRV/USD": "1 %, 24 h (not re-checked)",
+    "LINK/USD": "1 %, 1 h (not re-checked)",
+    "stETH/ETH": "0.5 %, 24 h; real rounds 2022-01..2024-01: median non-heartbeat move 0.52 %, longest gap 86,608 s",
+    "USDC/ETH": "1 %, 24 h (data.chain.link, quoted in Gravita-Protocol/Gravita-SmartContracts#268)",
+    "USDT/ETH": "1 %, 24 h (taken as USDC/ETH; not re-checked)",
+    "DAI/ETH": "1 %, 24 h (taken as USDC/ETH; not re-checked)",
+    "BTC/ETH": "2 %, 24 h (not re-checked)",
+    "CRV/ETH": "2 %, 24 h (not re-checked)",
+}
+
+
+def cl(pair: str) -> str:
+    return f"Chainlink {pair}: {CL_SOURCES[pair]}"
+
+
 ETH_USD = dict(deviation=0.005, heartbeat_seconds=3600.0)
 BTC_USD = dict(deviation=0.005, heartbeat_seconds=3600.0)
 USDC_USD = dict(deviation=0.0025, heartbeat_seconds=86400.0)
@@ -89,7 +111,6 @@ STETH_ETH = dict(deviation=0.005, heartbeat_seconds=86400.0)
 X_ETH = dict(deviation=0.01, heartbeat_seconds=86400.0, quote="WETH")     # USDC/ETH, USDT/ETH, DAI/ETH
 X_ETH_2 = dict(deviation=0.02, heartbeat_seconds=86400.0, quote="WETH")   # BTC/ETH, CRV/ETH
 
-CL = "Chainlink feed parameters, data.chain.link (see the note above the table)"
 AAVE_V3 = "AaveOracle sources, aave-address-book AaveV3Ethereum; Aave v3 Ethereum live 2023-01-27"
 WSTETH_2023 = ("bgd-labs/aave-proposals src/AaveV2-V3PriceFeedsUpdate_20230613: wstETH = wstETH/stETH "
                "exchange rate x ETH/USD (CL synchronicity adapter), proposal created 2023-06-13")
@@ -98,7 +119,8 @@ CAPO_2024 = ("bgd-labs/aave-proposals-v3 src/20240227_Multi_SetPriceCapAdapters:
              "elapsed / 365 days), bgd-labs/aave-capo PriceCapAdapterBase")
 UAV_2020 = ("compound-finance/open-oracle UniswapAnchoredView (Open Price Feed, Coinbase reporter, Uniswap v2 "
             "anchor): USDC/USDT FIXED_USD $1 (compound.finance/docs/prices); anchor tolerance 20 % as the "
-            "2020 constructor argument (not re-checked here; the repository's tests deploy with 20e16), anchorPeriod 1800 s")
+            "2020 constructor argument (not re-checked here; the repository's tests deploy with 20e16), "
+            "anchorPeriod 1800 s")
 UAV_2021 = ("compound-finance/open-oracle configuration/parameters.js: UAV v2, Chainlink ValidatorProxy reporters, "
             "anchorToleranceMantissa 0.15e18, anchorPeriod 1800 s, USDC/USDT priceSource FIXED_USD $1 "
             "(dated after its 2021-09-13 note; in force date approximate)")
@@ -115,35 +137,38 @@ DEFAULT = "no deployed row for this pair: the ETH/USD feed's rule (0.5 %, 1 h) o
 ROWS: list[tuple[str, str, str, dict, str]] = [
     ("*", "*", "2019-01-01", dict(kind="chainlink", **ETH_USD), DEFAULT),
     ("aave_v3", "*", "2023-01-27", dict(kind="chainlink", **ETH_USD), AAVE_V3 + "; " + DEFAULT),
-    ("aave_v3", "WETH", "2023-01-27", dict(kind="chainlink", **ETH_USD), AAVE_V3 + "; ETH/USD. " + CL),
+    ("aave_v3", "WETH", "2023-01-27", dict(kind="chainlink", **ETH_USD), AAVE_V3 + "; " + cl("ETH/USD")),
     ("aave_v3", "WBTC", "2023-01-27", dict(kind="chainlink", **BTC_USD),
-     AAVE_V3 + "; WBTC/BTC x BTC/USD adapter, modelled as BTC/USD on the WBTC reference. " + CL),
+     AAVE_V3 + "; WBTC/BTC x BTC/USD adapter, modelled as BTC/USD on the WBTC reference. " + cl("BTC/USD")),
     ("aave_v3", "wstETH", "2023-01-27", dict(kind="chainlink", **STETH_ETH),
      AAVE_V3 + "; before 2023-06 the adapter read the secondary market (stETH/ETH or stETH/USD x rate), "
-     "modelled as the stETH/ETH feed's rule on the wstETH reference. " + CL),
+     "modelled as the stETH/ETH feed's rule on the wstETH reference. " + cl("stETH/ETH")),
     ("aave_v3", "wstETH", "2023-06-13", dict(kind="lst", base="WETH", **ETH_USD), WSTETH_2023),
     ("aave_v3", "wstETH", "2024-02-27", dict(kind="lst", base="WETH", capo_growth=0.0968,
                                              capo_delay_seconds=7 * 86400.0, **ETH_USD), CAPO_2024),
-    ("aave_v3", "USDC", "2023-01-27", dict(kind="chainlink", **USDC_USD), AAVE_V3 + "; USDC/USD. " + CL),
+    ("aave_v3", "USDC", "2023-01-27", dict(kind="chainlink", **USDC_USD), AAVE_V3 + "; " + cl("USDC/USD")),
     ("aave_v3", "USDC", "2024-02-27", dict(kind="chainlink", price_cap=1.04, **USDC_USD), CAPO_2024),
-    ("aave_v3", "USDT", "2023-01-27", dict(kind="chainlink", **USDT_USD), AAVE_V3 + "; USDT/USD. " + CL),
+    ("aave_v3", "USDT", "2023-01-27", dict(kind="chainlink", **USDT_USD), AAVE_V3 + "; " + cl("USDT/USD")),
     ("aave_v3", "USDT", "2024-02-27", dict(kind="chainlink", price_cap=1.04, **USDT_USD), CAPO_2024),
-    ("aave_v3", "DAI", "2023-01-27", dict(kind="chainlink", **DAI_USD), AAVE_V3 + "; DAI/USD. " + CL),
+    ("aave_v3", "DAI", "2023-01-27", dict(kind="chainlink", **DAI_USD), AAVE_V3 + "; " + cl("DAI/USD")),
     ("aave_v3", "DAI", "2024-02-27", dict(kind="chainlink", price_cap=1.04, **DAI_USD), CAPO_2024),
-    ("aave_v3", "CRV", "2023-01-27", dict(kind="chainlink", **CRV_USD), AAVE_V3 + "; CRV/USD. " + CL),
-    ("aave_v3", "LINK", "2023-01-27", dict(kind="chainlink", **LINK_USD), AAVE_V3 + "; LINK/USD. " + CL),
+    ("aave_v3", "CRV", "2023-01-27", dict(kind="chainlink", **CRV_USD), AAVE_V3 + "; " + cl("CRV/USD")),
+    ("aave_v3", "LINK", "2023-01-27", dict(kind="chainlink", **LINK_USD), AAVE_V3 + "; " + cl("LINK/USD")),
     # Aave v2 Ethereum prices in ETH (AaveOracle with X/ETH Chainlink feeds, WETH = 1 ETH); the USD
     # value is the ETH answer x the ETH reference, which leaves every ratio (health factors) as on chain.
-    ("aave_v2", "*", "2020-12-01", dict(kind="chainlink", **X_ETH_2), "Aave v2 AaveOracle X/ETH feeds; " + DEFAULT),
-    ("aave_v2", "WETH", "2020-12-01", dict(kind="fixed", fixed_price=1.0, quote="WETH"),
+    ("aave_v2", "*", "2020-12-03", dict(kind="chainlink", **X_ETH_2),
+     "Aave v2 AaveOracle (live 2020-12-03) X/ETH feeds: an asset without a row of its own takes the 2 %, 24 h "
+     "rule of BTC/ETH and CRV/ETH (not re-checked)"),
+    ("aave_v2", "WETH", "2020-12-03", dict(kind="fixed", fixed_price=1.0, quote="WETH"),
      "Aave v2 AaveOracle: WETH is the base currency, 1 ETH"),
-    ("aave_v2", "USDC", "2020-12-01", dict(kind="chainlink", **X_ETH), "Aave v2 AaveOracle: USDC/ETH. " + CL),
-    ("aave_v2", "USDT", "2020-12-01", dict(kind="chainlink", **X_ETH), "Aave v2 AaveOracle: USDT/ETH. " + CL),
-    ("aave_v2", "DAI", "2020-12-01", dict(kind="chainlink", **X_ETH), "Aave v2 AaveOracle: DAI/ETH. " + CL),
-    ("aave_v2", "WBTC", "2020-12-01", dict(kind="chainlink", **X_ETH_2), "Aave v2 AaveOracle: BTC/ETH. " + CL),
-    ("aave_v2", "CRV", "2020-12-01", dict(kind="chainlink", **X_ETH_2), "Aave v2 AaveOracle: CRV/ETH. " + CL),
-    ("aave_v2", "wstETH", "2020-12-01", dict(kind="chainlink", quote="WETH", **STETH_ETH),
-     "Aave v2 lists stETH (stETH/ETH feed), not wstETH: the stETH/ETH rule on the wstETH reference. " + CL),
+    ("aave_v2", "USDC", "2020-12-03", dict(kind="chainlink", **X_ETH), "Aave v2 AaveOracle: " + cl("USDC/ETH")),
+    ("aave_v2", "USDT", "2020-12-03", dict(kind="chainlink", **X_ETH), "Aave v2 AaveOracle: " + cl("USDT/ETH")),
+    ("aave_v2", "DAI", "2020-12-03", dict(kind="chainlink", **X_ETH), "Aave v2 AaveOracle: " + cl("DAI/ETH")),
+    ("aave_v2", "WBTC", "2020-12-03", dict(kind="chainlink", **X_ETH_2), "Aave v2 AaveOracle: " + cl("BTC/ETH")),
+    ("aave_v2", "CRV", "2020-12-03", dict(kind="chainlink", **X_ETH_2), "Aave v2 AaveOracle: " + cl("CRV/ETH")),
+    ("aave_v2", "wstETH", "2020-12-03", dict(kind="chainlink", quote="WETH", **STETH_ETH),
+     "Aave v2 lists stETH (stETH/ETH feed), not wstETH: the stETH/ETH rule on the wstETH reference. "
+     + cl("stETH/ETH")),
     ("aave_v2", "wstETH", "2023-06-13", dict(kind="lst", base="WETH", quote="WETH", heartbeat_seconds=86400.0),
      WSTETH_2023 + "; Aave v2's stETH = 1 ETH, so wstETH = rate x 1 ETH"),
     # Compound v2: the Open Price Feed.
@@ -158,11 +183,11 @@ ROWS: list[tuple[str, str, str, dict, str]] = [
     ("compound_v2", "USDT", "2021-10-01", dict(kind="fixed", fixed_price=1.0), UAV_2021),
     # Comet (Compound III USDC).
     ("comet", "*", "2022-08-26", dict(kind="chainlink", **ETH_USD), COMET + "; " + DEFAULT),
-    ("comet", "WETH", "2022-08-26", dict(kind="chainlink", **ETH_USD), COMET + ": ETH/USD. " + CL),
+    ("comet", "WETH", "2022-08-26", dict(kind="chainlink", **ETH_USD), COMET + ": " + cl("ETH/USD")),
     ("comet", "WBTC", "2022-08-26", dict(kind="chainlink", **BTC_USD),
-     COMET + ": WBTC/BTC x BTC/USD, modelled as BTC/USD. " + CL),
-    ("comet", "USDC", "2022-08-26", dict(kind="chainlink", **USDC_USD), COMET + ": USDC/USD. " + CL),
-    ("comet", "LINK", "2022-08-26", dict(kind="chainlink", **LINK_USD), COMET + ": LINK/USD. " + CL),
+     COMET + ": WBTC/BTC x BTC/USD, modelled as BTC/USD. " + cl("BTC/USD")),
+    ("comet", "USDC", "2022-08-26", dict(kind="chainlink", **USDC_USD), COMET + ": " + cl("USDC/USD")),
+    ("comet", "LINK", "2022-08-26", dict(kind="chainlink", **LINK_USD), COMET + ": " + cl("LINK/USD")),
     # Maker: one OSM per gem, reading its medianizer.
     ("maker", "*", "2019-11-18", dict(kind="osm", hop_seconds=3600.0), OSM),
     ("maker", "DAI", "2019-11-18", dict(kind="fixed", fixed_price=1.0), OSM),
@@ -253,3 +278,16 @@ def coerce(key: str, name: str, value):
         return float(value)
     except (TypeError, ValueError):
         raise InputError(f"--set {key}={value}: expected a number") from None
+
+
+def table_markdown() -> str:
+    """The table as docs/markets.md shows it (a test keeps the two equal)."""
+    lines = ["| protocol | asset | from | kind | parameters | source |", "|---|---|---|---|---|---|"]
+    for protocol, asset, day, params, source in sorted(ROWS, key=lambda r: (r[0] != "*", r[0], r[1] != "*", r[1], r[2])):
+        shown = ", ".join(f"{k}={_short(v)}" for k, v in params.items() if k != "kind")
+        lines.append(f"| {protocol} | {asset} | {day} | {params['kind']} | {shown} | {source} |")
+    return "\n".join(lines)
+
+
+def _short(value) -> str:
+    return f"{value:g}" if isinstance(value, float) else str(value)

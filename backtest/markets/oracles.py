@@ -82,7 +82,8 @@ class Oracles:
         self.updated_at = np.zeros(len(feeds))
         self.rate0 = np.array([f.rate if f.rate > 0 else first[o] / first[r] if f.kind == "lst" else 1.0
                                for f, o, r in zip(feeds, own, self.read)])
-        self.rate_apr, self.capo_growth, self.capo_delay = get("rate_apr"), get("capo_growth"), get("capo_delay_seconds")
+        self.rate_apr, self.capo_growth = get("rate_apr"), get("capo_growth")
+        self.capo_delay = get("capo_delay_seconds")
         self.rate_set = np.full(len(feeds), np.nan)                  # set_rate: the rate contract's new value
         self.answer = self._value(0.0, first, first[own].copy())
         self.held = self.answer.copy()                               # anchored: the price the view stored

@@ -185,3 +185,10 @@ def test_osm_and_twap_keep_the_bits_of_the_per_asset_oracles(seed, kind, hop, wi
             np.testing.assert_array_equal(new.update(k * dt, seen), old.update(k * dt, seen)[[1, 0]])
         old.observe(k * dt, path[k])
         new.observe(k * dt, path[k])
+
+
+def test_the_docs_show_the_table_the_code_uses():
+    from pathlib import Path
+    from backtest.markets.oracle_table import table_markdown
+    docs = (Path(__file__).resolve().parents[2] / "docs" / "markets.md").read_text()
+    assert table_markdown() in docs
