@@ -152,7 +152,7 @@ HORIZONS = (1, 2, 3, 5, 10, 15, 20, 30, 45, 60, 90, 120, 180, 240)   # steps (mi
 
 
 def fit_impact(log_price: np.ndarray, flow_usd: np.ndarray, dt_s: np.ndarray, *, volume_usd: float,
-               volatility: float, day: np.ndarray, steps: tuple[int, ...] = HORIZONS,
+               volatility: float, day: np.ndarray, steps: tuple[int, ...] = HORIZONS, pre: int = 5,
                iterations: int = 3, bootstrap: int = 100, seed: int = 15) -> ImpactFit:
     """Y, theta, h from a price series and the signed flow (USD, selling negative) in each interval.
 
@@ -169,7 +169,7 @@ def fit_impact(log_price: np.ndarray, flow_usd: np.ndarray, dt_s: np.ndarray, *,
     for _ in range(iterations):
         x = impact_regressors(flow_usd, dt_s, volume_usd=volume_usd, volatility=volatility, half_life_s=h)
         d = 2.0 ** (-float(np.median(dt_s)) / h)
-        beta, r2_first = local_projection(log_price, x, steps_arr, decay=d)
+        beta, r2_first = local_projection(log_price, x, steps_arr, decay=d, pre=pre)
         y, theta, h, r2_curve = fit_decay(horizons_s, beta)
     rng = np.random.default_rng(seed)
     days = np.unique(day)
@@ -177,7 +177,7 @@ def fit_impact(log_price: np.ndarray, flow_usd: np.ndarray, dt_s: np.ndarray, *,
     for _ in range(bootstrap):
         pick = rng.choice(days, size=days.size, replace=True)
         rows = np.concatenate([np.flatnonzero(day == d) for d in pick])
-        b, _ = local_projection(log_price, x, steps_arr, decay=d, rows=rows)
+        b, _ = local_projection(log_price, x, steps_arr, decay=d, pre=pre, rows=rows)
         boot.append(fit_decay(horizons_s, b)[:3])
     boot_arr = np.array(boot) if bootstrap > 1 else np.full((2, 3), np.nan)
     se = np.std(boot_arr, axis=0, ddof=1)

@@ -59,6 +59,7 @@ class Calibration:
     futures_volume_usd: float
     futures_volatility: float
     pool_depth: list[dict]       # one row per crash day: the real pool's 2 % depth vs the CEX's
+    robustness: list[tuple[str, fits.ImpactFit]]   # the same fit under other choices (no bootstrap)
 
 
 def _window(bars, first: str, last: str):
@@ -74,7 +75,7 @@ def _need(path: Path) -> Path:
     return path
 
 
-def calibrate(real: Path, *, bootstrap: int = 100) -> Calibration:
+def calibrate(real: Path, *, bootstrap: int = 100, robustness: bool = True) -> Calibration:
     cache: dict[str, fits.DailyStats] = {}
     spot = {}
     for asset, (rel, _) in SPOT.items():
@@ -89,9 +90,20 @@ def calibrate(real: Path, *, bootstrap: int = 100) -> Calibration:
     closes = minutes.log_mid[np.r_[np.flatnonzero(np.diff(day)), len(day) - 1]]
     sigma = float(np.std(np.diff(closes), ddof=1))
     dt = np.r_[np.median(np.diff(minutes.times_s)), np.diff(minutes.times_s)]
-    impact = fits.fit_impact(minutes.log_mid, minutes.short_usd - minutes.long_usd, dt,
-                             volume_usd=around.volume_usd, volatility=sigma, day=day, bootstrap=bootstrap)
-    return Calibration(spot, impact, around.volume_usd, sigma, pool_depth(real, spot["WETH"], impact))
+    flow = minutes.short_usd - minutes.long_usd
+    common = {"volume_usd": around.volume_usd, "volatility": sigma}
+    impact = fits.fit_impact(minutes.log_mid, flow, dt, day=day, bootstrap=bootstrap, **common)
+    checks = []
+    if robustness:
+        half = len(day) // 2
+        variants = [(f"control for the preceding {p} min", slice(None), flow, {"pre": p}) for p in (1, 15, 60)]
+        variants += [("first half of the month", slice(None, half), flow, {}),
+                     ("second half of the month", slice(half, None), flow, {}),
+                     ("long liquidations only (shorts left out)", slice(None), -minutes.long_usd, {})]
+        for label, rows, f, kw in variants:
+            checks.append((label, fits.fit_impact(minutes.log_mid[rows], f[rows], dt[rows], day=day[rows],
+                                                  bootstrap=0, **common, **kw)))
+    return Calibration(spot, impact, around.volume_usd, sigma, pool_depth(real, spot["WETH"], impact), checks)
 
 
 def pool_depth(real: Path, eth: fits.DailyStats, impact: fits.ImpactFit, move: float = 0.02) -> list[dict]:

@@ -15,6 +15,7 @@ def register(sub) -> None:
     p.add_argument("--write", type=Path, default=None, metavar="PY",
                    help="also write the table as a Python module (backtest/markets/impact_params.py)")
     p.add_argument("--bootstrap", type=int, default=100, help="day-block bootstrap draws for the errors (seeded)")
+    p.add_argument("--no-robustness", action="store_true", help="skip the refits under other choices (faster)")
     p.set_defaults(func=main)
 
 
@@ -37,6 +38,9 @@ def report(cal) -> str:
     out.append(f"  R^2 first minute {imp.r2_first:.3f}; R^2 of the decay curve {imp.r2_curve:.3f}")
     out.append("  response per unit x by horizon: " + ", ".join(
         f"{h / 60:g}m {b:.2f}" for h, b in zip(imp.horizons_s, imp.response)))
+    for label, fit in cal.robustness:
+        out.append(f"  robustness, {label}: Y {fit.y:.3g}, theta {fit.permanent_share:.3g}, "
+                   f"h {fit.half_life_seconds:,.0f} s")
     out.append("")
     out.append("Uniswap ETH/DAI 2 % depth vs the calibrated ETH reference market:")
     out.append("day          pool median   pool min      CEX 2 %       ratio")
@@ -50,7 +54,7 @@ def main(args) -> int:
     from backtest.calibration.table import calibrate, real_data_folder, render
     from backtest.lake.io import atomic_path
 
-    cal = calibrate(real_data_folder(args.real), bootstrap=args.bootstrap)
+    cal = calibrate(real_data_folder(args.real), bootstrap=args.bootstrap, robustness=not args.no_robustness)
     if args.write:
         text = render(cal)
         with atomic_path(args.write) as tmp:

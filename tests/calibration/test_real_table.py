@@ -13,7 +13,7 @@ REAL = real_data_folder()
 @pytest.mark.skipif(not (REAL / "MANIFEST.md").exists(),
                     reason=f"real data folder {REAL} absent (set BACKTEST_REAL_DATA)")
 def test_committed_table_equals_the_calibration():
-    cal = calibrate(REAL, bootstrap=0)              # point estimates do not depend on the bootstrap
+    cal = calibrate(REAL, bootstrap=0, robustness=False)             # point estimates do not depend on the bootstrap
     table, default, fit_src = params(cal)
     assert set(table) == set(impact_params.IMPACT)
     for asset, row in table.items():
