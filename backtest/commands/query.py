@@ -1,20 +1,34 @@
-"""`backtest query NAME`: run queries/NAME.sql over the lake (and a results folder)."""
+"""`backtest query NAME --param KEY=VALUE`: run queries/NAME.sql over the lake (and a results folder)."""
 
 from __future__ import annotations
 
+import argparse
 from pathlib import Path
 
-from backtest.commands.common import QUERIES, default_lake
+from backtest.commands.common import LAKE_HELP, default_lake
+
+EPILOG = """\
+examples:
+  backtest query health_distribution
+  backtest query book_prices --param at=2023-12-20T00:00
+  backtest query price_path --param asset=WETH --param start=2023-12-20 --param end=2023-12-21 --param step_seconds=3600
+  backtest query liquidations_by_hour --results results/RUN
+  backtest query aave_v3_positions_at_block --param block=16300000 --param ts=1672531199 --lake mylake
+
+queries (queries/NAME.sql) and what each needs:
+"""
 
 
 def register(sub) -> None:
-    known = ", ".join(sorted(p.stem for p in QUERIES.glob("*.sql")))
-    p = sub.add_parser("query", help="run a named SQL query from queries/",
-                       epilog=f"queries: {known}\nexample: backtest query liquidations_by_hour --results results/RUN",
-                       formatter_class=__import__("argparse").RawDescriptionHelpFormatter)
-    p.add_argument("name", help="file stem in queries/")
-    p.add_argument("--lake", type=Path, default=None, help="lake folder (default data/lake)")
-    p.add_argument("--results", type=Path, default=None, help="a replay's results folder (liquidations, steps views)")
+    from backtest.queries import help_text
+    p = sub.add_parser("query", help="run a named SQL query from queries/ (its $parameters via --param)",
+                       epilog=EPILOG + help_text(), formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("name", help="file stem in queries/ (listed below)")
+    p.add_argument("--param", action="append", default=[], metavar="KEY=VALUE",
+                   help="a value for the query's $KEY placeholder (repeatable; numbers are passed as numbers)")
+    p.add_argument("--lake", type=Path, default=None, help=LAKE_HELP)
+    p.add_argument("--results", type=Path, default=None,
+                   help="a replay's results folder, for the queries that read liquidations or steps")
     p.add_argument("--out", type=Path, default=None, help="also write the rows to a .parquet or .csv file")
     p.add_argument("--limit", type=int, default=50, help="rows to print (default 50; 0 = all)")
     p.set_defaults(func=main)
@@ -40,12 +54,8 @@ def write_rows(table, out: Path) -> None:
 
 
 def main(args) -> int:
-    from backtest.ingest.tables import connect_chain
-    from backtest.lake.catalog import connect, run_query
-    lake = args.lake or default_lake()
-    # Over a results folder: its tables; over a lake: also the decoded chain tables and their UDFs.
-    con = connect(lake, results=args.results) if args.results else connect_chain(lake)
-    table = run_query(con, args.name)
+    from backtest.queries import parse_params, run
+    table = run(args.name, args.lake or default_lake(), args.results, parse_params(args.param))
     if args.out:
         write_rows(table, args.out)
     print_table(table, args.limit)
