@@ -12,19 +12,28 @@ from backtest.cli import main
 
 # A value for every parameter any query takes, inside the sample's month (2023-12) of prices.
 VALUES = {"block": "100", "ts": "1703030400", "source": "aave-v3", "at": "2023-12-20", "start": "2023-12-20",
-          "end": "2023-12-21", "step_seconds": "3600", "asset": "WETH"}
+          "end": "2023-12-21", "step_seconds": "3600", "asset": "WETH", "heartbeat": "3600"}
 # What the sample lake can answer: its own tables (positions, markets, prices, gas), not chain events.
 ON_THE_SAMPLE = {"book_prices", "gas_path", "health", "health_distribution", "positions_priced",
-                 "positions_summary", "price_path"}
+                 "positions_summary", "price_path",
+                 "chainlink_round_rules"}      # reads a rounds CSV ($csv), made in the test
 
 
-def _args(name: str) -> list[str]:
-    return [a for p in queries.spec(name).params for a in ("--param", f"{p}={VALUES[p]}")]
+@pytest.fixture
+def rounds_csv(tmp_path):
+    path = tmp_path / "rounds.csv"
+    path.write_text("round,answer,start,update\n1,100,0,0\n2,101,1800,1800\n3,101,5400,5400\n4,99,9000,9000\n")
+    return path
+
+
+def _args(name: str, **more) -> list[str]:
+    values = {**VALUES, **more}
+    return [a for p in queries.spec(name).params for a in ("--param", f"{p}={values[p]}")]
 
 
 @pytest.mark.parametrize("name", queries.names())
-def test_every_query_runs_on_the_sample_or_is_refused_in_one_line(name, small_lake, capsys):
-    code = main(["query", name, "--lake", str(small_lake), "--limit", "2", *_args(name)])
+def test_every_query_runs_on_the_sample_or_is_refused_in_one_line(name, small_lake, rounds_csv, capsys):
+    code = main(["query", name, "--lake", str(small_lake), "--limit", "2", *_args(name, csv=rounds_csv)])
     out, err = capsys.readouterr()
     if name in ON_THE_SAMPLE:
         assert code == 0 and err == "" and out.strip()
