@@ -17,9 +17,12 @@ Writes <lake>/positions/chain__<block>.parquet: Aave v2/v3 (aToken and debt-toke
 counts only when enabled; a v3 account's e-mode category from its last UserEModeSet), Compound v2
 (cTokens x the exchange rate rebuilt from events; borrow balances), Comet (collateral from events; base
 supply and borrow need --rpc: principals and indexes are contract state), Maker vaults (the Vat's
-LogNotes; market = ilk). <lake>/markets/chain__<block>.parquet: Aave v2/v3 from the configurator's
+LogNotes; market = ilk), Morpho Blue (the Morpho contract's events; market = the market id, a
+borrower's collateral row and loan-token debt row, borrow shares to assets with the market's totals).
+<lake>/markets/chain__<block>.parquet: Aave v2/v3 from the configurator's
 events (with v3's e-mode category per asset), Compound v2 from the Comptroller's events, Maker from the
-Spotter's mat and the Dog's chop, Comet's getAssetInfo with --rpc.
+Spotter's mat and the Dog's chop, Morpho Blue from CreateMarket (LLTV, incentive factor), Comet's
+getAssetInfo with --rpc.
 <lake>/emode_categories/chain__<block>.parquet: Aave v3.0's e-mode categories (EModeCategoryAdded).
 <lake>/pools/chain__<block>.parquet (Uniswap v2 reserves, v3 price, tick and active liquidity) and
 <lake>/pool_ticks/chain__<block>.parquet. Needs `backtest ingest` of the same contracts up to at least
@@ -43,8 +46,10 @@ def main(args) -> int:
 
     from backtest.ingest.markets import aave_emode_categories, aave_markets, comet_markets, compound_v2_markets, \
         maker_markets
+    from backtest.ingest.morpho_blue import markets as morpho_blue_markets
     from backtest.ingest.positions import POOL_QUERIES, POSITION_QUERIES, block_time, comet_positions, \
-        compound_v2_positions, lake_pools, lake_positions, maker_positions, raw_pools, raw_positions, with_emode
+        compound_v2_positions, lake_pools, lake_positions, maker_positions, morpho_blue_positions, raw_pools, \
+        raw_positions, with_emode
     from backtest.ingest.rpc import RpcClient, RpcError
     from backtest.ingest.tables import chain_query, connect_chain
     from backtest.lake.io import write_tables
@@ -62,11 +67,13 @@ def main(args) -> int:
                  compound_v2_positions(con, args.block, ts, market)]
         comet, comet_note = comet_positions(con, args.block, ts, market, client)
         maker, maker_note = maker_positions(con, args.block, ts)
-        parts += [comet, maker]
+        morpho, morpho_note = morpho_blue_positions(con, args.block, ts)
+        parts += [comet, maker, morpho]
         markets = [aave_markets(con, source, args.block, market) for source in POSITION_QUERIES]
-        markets += [compound_v2_markets(con, args.block, market), maker_markets(con, args.block)]
+        markets += [compound_v2_markets(con, args.block, market), maker_markets(con, args.block),
+                    morpho_blue_markets(con, args.block)]
         categories, emode_note = aave_emode_categories(con, args.block, market)
-        notes = [n for n in (comet_note, maker_note, emode_note) if n]
+        notes = [n for n in (comet_note, maker_note, morpho_note, emode_note) if n]
         if client is not None:
             markets.append(comet_markets(con, client, args.block, market))
     except RpcError as exc:

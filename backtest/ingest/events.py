@@ -27,9 +27,17 @@ class Event:
     contract: str        # pool, atoken, vtoken, pair, ctoken, feed, ...
     name: str
     params: tuple[Param, ...]
+    # The non-indexed params, in order, are one static struct of this name in the ABI (Morpho's
+    # CreateMarket(Id indexed id, MarketParams marketParams)): the same words in `data`, but the
+    # canonical signature writes them as a tuple.
+    struct: str = ""
 
     @property
     def signature(self) -> str:
+        if self.struct:
+            indexed = [p.type for p in self.params if p.indexed]
+            inner = ",".join(p.type for p in self.params if not p.indexed)
+            return f"{self.name}({','.join(indexed + [f'({inner})'])})"
         return f"{self.name}({','.join(p.type for p in self.params)})"
 
     @property
@@ -147,6 +155,23 @@ AnswerUpdated(int256 indexed current, uint256 indexed roundId, uint256 updatedAt
 NewRound(uint256 indexed roundId, address indexed startedBy, uint256 startedAt)
 """
 
+# Morpho Blue (morpho-org/morpho-blue src/libraries/EventsLib.sol; `Id` is bytes32). CreateMarket's
+# MarketParams struct is spelled out below and marked as a struct for the canonical signature.
+_MORPHO = """
+SetFee(bytes32 indexed id, uint256 newFee)
+SetFeeRecipient(address indexed newFeeRecipient)
+Supply(bytes32 indexed id, address indexed caller, address indexed onBehalf, uint256 assets, uint256 shares)
+Withdraw(bytes32 indexed id, address caller, address indexed onBehalf, address indexed receiver, uint256 assets, uint256 shares)
+Borrow(bytes32 indexed id, address caller, address indexed onBehalf, address indexed receiver, uint256 assets, uint256 shares)
+Repay(bytes32 indexed id, address indexed caller, address indexed onBehalf, uint256 assets, uint256 shares)
+SupplyCollateral(bytes32 indexed id, address indexed caller, address indexed onBehalf, uint256 assets)
+WithdrawCollateral(bytes32 indexed id, address caller, address indexed onBehalf, address indexed receiver, uint256 assets)
+Liquidate(bytes32 indexed id, address indexed caller, address indexed borrower, uint256 repaidAssets, uint256 repaidShares, uint256 seizedAssets, uint256 badDebtAssets, uint256 badDebtShares)
+AccrueInterest(bytes32 indexed id, uint256 prevBorrowRate, uint256 interest, uint256 feeShares)
+"""
+_MORPHO_CREATE = "CreateMarket(bytes32 indexed id, address loanToken, address collateralToken, address oracle, " \
+    "address irm, uint256 lltv)"
+
 
 def _many(source: str, contract: str, block: str) -> list[Event]:
     return [_ev(source, contract, line) for line in block.strip().splitlines() if line.strip()]
@@ -183,6 +208,9 @@ Burn(address indexed user, uint256 amount, uint256 index)
     + _many("uniswap-v3", "factory", "PoolCreated(address indexed token0, address indexed token1, uint24 indexed fee, "
             "int24 tickSpacing, address pool)")
     + _many("chainlink", "feed", _CHAINLINK)
+    + [Event("morpho-blue", "morpho", "CreateMarket", _ev("morpho-blue", "morpho", _MORPHO_CREATE).params,
+             struct="marketParams")]
+    + _many("morpho-blue", "morpho", _MORPHO)
 )
 
 SOURCES = tuple(dict.fromkeys(e.source for e in EVENTS))

@@ -25,6 +25,10 @@ from backtest.ingest.tables import BLOCKS, CONTRACTS, read_small
 from backtest.lake.io import write_parquet
 from backtest.progress import Progress
 
+# contracts rows whose logs are not fetched: a Chainlink proxy (its aggregators emit), an Aave price
+# source and a Comet collateral asset (read by other sources or by eth_call), Morpho's market tokens
+SILENT_KINDS = ("proxy", "price_source", "collateral", "token")
+
 
 @dataclass
 class IngestReport:
@@ -113,7 +117,7 @@ def ingest(client: RpcClient, source: str, addresses: list[str], start: int, end
     check_no_reorg(client, lake, net, safe, confirmations)
     rows = discover(client, source, addresses, chain_id, end)
     contracts = merge_contracts(lake, net, rows)
-    emitting = [r["address"] for r in rows if r["kind"] not in ("proxy", "price_source", "collateral")]
+    emitting = [r["address"] for r in rows if r["kind"] not in SILENT_KINDS]
     topics = topic0s_of(source)
     logs_dir = Path(lake) / "logs"
     checkpoints = ck.Checkpoints.load(logs_dir)
@@ -148,6 +152,10 @@ def ingest(client: RpcClient, source: str, addresses: list[str], start: int, end
     saved = read_logs(lake / "logs", start=start, end=end, network=net)["block_number"].to_pylist()
     add_block_times(client, lake, net, blocks_seen | set(saved) | {end})
     report.decoded = decode_source(lake, net, source, contracts)
+    if source == "morpho-blue":         # the new markets' tokens: symbol and decimals for the snapshot
+        from backtest.ingest.morpho_blue import token_rows
+        known = set(contracts.filter(pc.equal(contracts["kind"], "token"))["address"].to_pylist())
+        merge_contracts(lake, net, token_rows(client, lake, net, known, end))
     report.requests, report.retries = client.calls - calls0, client.retried - retries0
     report.seconds = time.monotonic() - t0
     report.fetched = ck.merge(report.fetched)
@@ -161,6 +169,8 @@ def decode_source(lake: Path, network: str, source: str, contracts: pa.Table,
     mine = contracts.filter(pc.equal(contracts["source"], source)).to_pylist()
     by_kind: dict[str, list[bytes]] = {}
     for r in mine:
+        if r["kind"] == "token":        # Morpho's market tokens: metadata only, no events of ours
+            continue
         by_kind.setdefault(r["kind"], []).append(bytes.fromhex(r["address"][2:]))
     return decode_incremental(lake, network, source, by_kind, Path(logs_dir or Path(lake) / "logs"))
 

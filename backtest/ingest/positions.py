@@ -5,7 +5,8 @@ tables `positions` and `pools` get token units (float64) as the rest of the proj
 Per protocol: Aave v2/v3 and Compound v2 from events alone; Comet collateral from events and its base
 balances by eth_call (backtest.ingest.comet: principals and indexes are state, not events); Maker vaults
 from the Vat's LogNotes, one market per ilk (vaults are isolated), the gem's row holding `ink` and a DAI
-row holding `art x rate`.
+row holding `art x rate`; Morpho Blue from the Morpho contract's events, one market per market id
+(backtest.ingest.morpho_blue).
 """
 
 from __future__ import annotations
@@ -163,6 +164,12 @@ def maker_positions(con, block: int, ts: int) -> tuple[pa.Table, str | None]:
     note = (f"maker: no init(ilk) in the lake for {', '.join(unknown)}: the rate (and so the debt) is unknown; "
             "those DAI rows are flagged in `unknown`; ingest the Vat from before the ilk's init") if unknown else None
     return _rows("maker", markets, accounts, assets, coll, debt, block, when, why), note
+
+
+def morpho_blue_positions(con, block: int, ts: int) -> tuple[pa.Table, str | None]:
+    """One market per Morpho market id: the borrower's collateral row and loan-token debt row."""
+    from backtest.ingest.morpho_blue import positions
+    return positions(con, block, ts, _rows)
 
 
 def with_emode(con, positions: pa.Table, block: int) -> pa.Table:

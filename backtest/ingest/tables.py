@@ -89,6 +89,13 @@ def mul_div(a, b, c):
     return int(a) * int(b) // int(c)
 
 
+def mul_div_up(a, b, c):
+    """ceil(a * b / c) on exact integers (Morpho's MathLib.mulDivUp: toAssetsUp for borrow shares)."""
+    if a is None or b is None or c is None or int(c) == 0:
+        return None
+    return (int(a) * int(b) + int(c) - 1) // int(c)
+
+
 def percent_mul(value, percent):
     """PercentageMath.percentMul (aave-v3-core libraries/math/PercentageMath.sol): bps, half up."""
     if value is None or percent is None:
@@ -111,6 +118,7 @@ def _udf(con: duckdb.DuckDBPyConnection) -> None:
     con.create_function("ray_mul", lambda a, b: _s(ray_mul(a, b)), [V, V], V, **kw)
     con.create_function("ray_div", lambda a, b: _s(ray_div(a, b)), [V, V], V, **kw)
     con.create_function("mul_div", lambda a, b, c: _s(mul_div(a, b, c)), [V, V, V], V, **kw)
+    con.create_function("mul_div_up", lambda a, b, c: _s(mul_div_up(a, b, c)), [V, V, V], V, **kw)
     con.create_function("percent_mul", lambda a, p: _s(percent_mul(a, p)), [V, V], V, **kw)
     con.create_function("wad_div", lambda a, b: _s(wad_div(a, b)), [V, V], V, **kw)
     con.create_function("linear_index", lambda i, r, t0, t1: _s(linear_index(i, r, t0, t1)), [V, V, B, B], V, **kw)

@@ -41,8 +41,11 @@ def encode_log(event: Event, values: dict, *, address: str, block: int, log_inde
 
 
 def abi_of(event: Event) -> dict:
-    return {"type": "event", "name": event.name, "anonymous": False,
-            "inputs": [{"name": p.name, "type": p.type, "indexed": p.indexed} for p in event.params]}
+    inputs = [{"name": p.name, "type": p.type, "indexed": p.indexed} for p in event.params]
+    if event.struct:      # the non-indexed params as one tuple, as the contract's ABI has them
+        inputs = [i for i in inputs if i["indexed"]] + [{"name": event.struct, "type": "tuple", "indexed": False,
+                                                         "components": [i for i in inputs if not i["indexed"]]}]
+    return {"type": "event", "name": event.name, "anonymous": False, "inputs": inputs}
 
 
 def encode_note(note, values: dict, *, address: str, block: int, log_index: int, tx: int = 0) -> dict:

@@ -23,7 +23,8 @@ def web3_decode(event, log):
            "blockNumber": int(log["blockNumber"], 16), "logIndex": int(log["logIndex"], 16),
            "transactionIndex": int(log["transactionIndex"], 16), "transactionHash": HexBytes(log["transactionHash"]),
            "blockHash": HexBytes(log["blockHash"]), "address": Web3.to_checksum_address(log["address"])}
-    return getattr(contract.events, event.name)().process_log(raw)["args"]
+    args = getattr(contract.events, event.name)().process_log(raw)["args"]
+    return {**args, **args[event.struct]} if event.struct else args
 
 
 def ours_as_python(value, typ):
