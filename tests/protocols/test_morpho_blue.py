@@ -63,7 +63,7 @@ def test_float_twin_follows_exact(collateral, price_units, growth, used, lltv_pe
     except exact.Reverts:          # taking everything would repay more shares than the borrower has
         return
     f = maths.liquidate(borrowed, borrowed, collateral, price / ORACLE_PRICE_SCALE, lltv / WAD)
-    assert float(f.seized) == collateral
+    assert float(f.seized) == float(collateral)
     assert float(f.repaid) == pytest.approx(out.repaid_assets, rel=1e-9)
     assert float(f.bad_debt) == pytest.approx(out.bad_debt_assets, rel=1e-9, abs=2)
 
