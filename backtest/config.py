@@ -1,11 +1,11 @@
 """The one frozen run configuration: written to every results folder, read back to rerun it.
 
 `--set key=value` reaches any field by its dotted name (`oracle.deviation=0.01`, one deployed
-oracle's `oracle.aave_v3.WETH.deviation=0.01`, `liquidator.min_profit_usd=50`, `pool_depth_scale=0.5`) and any market parameter, for every
-asset or one (`liquidation_threshold=0.8`, `liquidation_bonus.CRV=0.10`), and Comet's and Maker's
-market-wide and per-ilk settings (`comet.target_reserves=1e7`, `maker.WETH.tail=3600`,
-`maker.ETH-B.buf=1.3`), which land
-in the run's scenario tables.
+oracle's `oracle.aave_v3.WETH.deviation=0.01`, `liquidator.min_profit_usd=50`,
+`pool_depth_scale=0.5`) and any market parameter, for every asset or one
+(`liquidation_threshold=0.8`, `liquidation_bonus.CRV=0.10`), and Comet's and Maker's market-wide
+and per-ilk settings (`comet.target_reserves=1e7`, `maker.WETH.tail=3600`, `maker.ETH-B.buf=1.3`),
+which land in the run's scenario tables.
 """
 
 from __future__ import annotations
@@ -210,12 +210,15 @@ def _oracle_override(config: RunConfig, key: str, value) -> RunConfig:
     """`oracle.KEY` (every feed; a run-wide field keeps its value too), `oracle.ASSET.KEY` (that asset in
     every protocol), `oracle.PROTOCOL.ASSET.KEY` (one feed): recorded as `*.KEY`, `ASSET.KEY`,
     `protocol.ASSET.KEY` for the deployed-oracle table (backtest/markets/oracle_table.py)."""
-    from backtest.markets.oracle_table import check_key, coerce
+    from backtest.markets.oracle_table import PROTOCOLS, check_key, coerce, protocol_key
     parts = key.split(".")
     if len(parts) > 4 or "" in parts:
         raise InputError(f"--set {key}: expected oracle.KEY, oracle.ASSET.KEY or oracle.PROTOCOL.ASSET.KEY")
     if len(parts) == 4:
         name, v = check_key(key, value)
+    elif len(parts) == 3 and protocol_key(parts[1]) in PROTOCOLS:
+        raise InputError(f"--set {key}: {parts[1]} is a protocol; one protocol's feed is oracle.{parts[1]}.ASSET."
+                         f"{parts[2]}")
     else:
         name, v = (f"*.{parts[-1]}" if len(parts) == 2 else ".".join(parts[1:])), coerce(key, parts[-1], value)
     table = dict(config.oracle.per_asset)

@@ -161,7 +161,8 @@ def test_set_on_one_feed_reaches_only_that_feed():
                                           ("oracle.aave_v3.WETX.deviation", "WETH"),
                                           ("oracle.aave_v3.WETH.deviaton", "deviation"),
                                           ("oracle.WETH.hearbeat_seconds", "heartbeat_seconds"),
-                                          ("oracle.anchor_tolerence", "anchor_tolerance")])
+                                          ("oracle.anchor_tolerence", "anchor_tolerance"),
+                                          ("oracle.comet.deviation", "oracle.comet.ASSET.deviation")])
 def test_an_unknown_protocol_asset_or_key_is_one_line_with_the_closest_names(key, closest):
     from backtest.errors import InputError
     with pytest.raises(InputError) as err:
