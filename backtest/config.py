@@ -40,8 +40,8 @@ class OracleConfig:
         return dict(self.per_asset).get(f"{asset}.{name}", getattr(self, name))
 
     def feed_overrides(self) -> dict:
-        """What overrides the deployed-oracle table: the `--set oracle.*` keys, plus a run-wide field
-        given a value other than its default by a hand-built config (as `*.KEY`)."""
+        """What overrides the deployed-oracle table: `per_asset`, plus each run-wide field away from
+        its default as `*.KEY` (at its default it leaves the table's values)."""
         table = dict(self.per_asset)
         for f in fields(self):
             if f.name != "per_asset" and getattr(self, f.name) != f.default:
@@ -207,13 +207,21 @@ def _mechanism_override(config: RunConfig, key: str, value) -> RunConfig:
 
 
 def _oracle_override(config: RunConfig, key: str, value) -> RunConfig:
-    """`oracle.KEY` (every feed; a run-wide field keeps its value too), `oracle.ASSET.KEY` (that asset in
-    every protocol), `oracle.PROTOCOL.ASSET.KEY` (one feed): recorded as `*.KEY`, `ASSET.KEY`,
-    `protocol.ASSET.KEY` for the deployed-oracle table (backtest/markets/oracle_table.py)."""
+    """`oracle.KEY` (every feed), `oracle.ASSET.KEY` (that asset in every protocol),
+    `oracle.PROTOCOL.ASSET.KEY` (one feed), for the deployed-oracle table
+    (backtest/markets/oracle_table.py). A run-wide field (kind, deviation, ...) is set as before and
+    overrides the table when it is not at its default (OracleConfig.feed_overrides), so a config
+    equal to the default is the default run; the other keys are kept as `*.KEY`, `ASSET.KEY`,
+    `protocol.ASSET.KEY` in `per_asset`."""
     from backtest.markets.oracle_table import PROTOCOLS, check_key, coerce, protocol_key
     parts = key.split(".")
     if len(parts) > 4 or "" in parts:
         raise InputError(f"--set {key}: expected oracle.KEY, oracle.ASSET.KEY or oracle.PROTOCOL.ASSET.KEY")
+    fieldtypes = {f.name: f.type for f in fields(OracleConfig)}
+    if len(parts) == 2 and parts[1] in fieldtypes and parts[1] != "per_asset":
+        coerce(key, parts[1], value)                         # kind: one of the table's kinds
+        v = _coerce(str(value), fieldtypes[parts[1]], key)
+        return dataclasses.replace(config, oracle=dataclasses.replace(config.oracle, **{parts[1]: v}))
     if len(parts) == 4:
         name, v = check_key(key, value)
     elif len(parts) == 3 and protocol_key(parts[1]) in PROTOCOLS:
@@ -224,9 +232,6 @@ def _oracle_override(config: RunConfig, key: str, value) -> RunConfig:
     table = dict(config.oracle.per_asset)
     table[name] = v
     oracle = dataclasses.replace(config.oracle, per_asset=tuple(sorted(table.items())))
-    fieldtypes = {f.name: f.type for f in fields(OracleConfig)}
-    if len(parts) == 2 and parts[1] in fieldtypes:          # the run-wide field (legacy readers, sweeps)
-        oracle = dataclasses.replace(oracle, **{parts[1]: _coerce(str(value), fieldtypes[parts[1]], key)})
     return dataclasses.replace(config, oracle=oracle)
 
 

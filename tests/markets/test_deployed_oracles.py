@@ -140,8 +140,9 @@ def test_the_table_row_in_force_depends_on_the_start_date_and_every_row_has_a_so
 
 
 def test_set_on_one_feed_reaches_only_that_feed():
-    columns = [("aave-v3", "WETH"), ("comet", "WETH"), ("aave-v3", "WBTC"), ("aave-v3.3", "WETH"), ("spark", "WETH")]
-    assets, first = ["WBTC", "WETH"], [30_000.0, 2_000.0]
+    columns = [("aave-v3", "WETH"), ("comet", "WETH"), ("aave-v3", "WBTC"), ("aave-v3.3", "WETH"), ("spark", "WETH"),
+               ("aave-v3", "USDC")]
+    assets, first = ["USDC", "WBTC", "WETH"], [1.0, 30_000.0, 2_000.0]
 
     def deviations(*sets):
         config = apply_overrides(RunConfig(scenario="s", lake="l"), list(sets))
@@ -150,11 +151,14 @@ def test_set_on_one_feed_reaches_only_that_feed():
         return dict(zip(o.labels, o.deviation.tolist()))
 
     assert deviations("oracle.aave_v3.WETH.deviation=0.01") == {
-        "aave_v3:WETH": 0.01, "comet:WETH": 0.005, "aave_v3:WBTC": 0.005, "spark:WETH": 0.005}
+        "aave_v3:WETH": 0.01, "comet:WETH": 0.005, "aave_v3:WBTC": 0.005, "spark:WETH": 0.005, "aave_v3:USDC": 0.0025}
     assert deviations("oracle.aave_v3.WETH.deviation=0.01", "oracle.WETH.deviation=0.02") == {
-        "aave_v3:WETH": 0.01, "comet:WETH": 0.02, "aave_v3:WBTC": 0.005, "spark:WETH": 0.02}
-    assert set(deviations("oracle.deviation=0.005").values()) == {0.005}
+        "aave_v3:WETH": 0.01, "comet:WETH": 0.02, "aave_v3:WBTC": 0.005, "spark:WETH": 0.02, "aave_v3:USDC": 0.0025}
     assert set(deviations("oracle.deviation=0.03").values()) == {0.03}
+    assert set(deviations("oracle.anchor_tolerance=0.3", "oracle.deviation=0.03").values()) == {0.03}
+    # the run-wide field at its default is the default run: the table's own values stay
+    assert deviations("oracle.deviation=0.005") == deviations()
+    assert deviations("oracle.deviation=0.005")["aave_v3:USDC"] == 0.0025
 
 
 @pytest.mark.parametrize("key, closest", [("oracle.aave_v4.WETH.deviation", "aave_v3"),
