@@ -323,8 +323,9 @@ def load_book(lake: Path, scenario: Scenario, config: RunConfig) -> Book:
     by_asset = dict(zip(prices["asset"], prices["price_usd"]))
     missing = [a for a in price_assets if a not in by_asset]
     if missing:
-        raise InputError(f"no {missing[0]} price at or before the book snapshot {ts:%Y-%m-%d %H:%M}Z; import one with "
-                         f"`backtest import-prices FILE --asset {missing[0]}`", file=Path(lake) / "prices", column="asset")
+        raise InputError(f"no {', '.join(missing)} price at or before the book snapshot {ts:%Y-%m-%d %H:%M}Z; import "
+                         + " and ".join(f"`backtest import-prices FILE --asset {a}`" for a in missing),
+                         file=Path(lake) / "prices", column="asset")
     debt_only = frozenset(r[:2] for j, r in enumerate(reserves)
                           if r[0] in MECHANISMS and (debt[:, j].any() or not coll[:, j].any()))
     categories = read_table(lake, "emode_categories", required=False).to_pandas() if in_emode.any() else None

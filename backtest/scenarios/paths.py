@@ -26,21 +26,33 @@ def stylised_multiplier(legs: list, hours: np.ndarray) -> np.ndarray:
     return np.exp(np.interp(hours, knots_t, knots_v))
 
 
+class MissingSeries(InputError):
+    """A lake series the scenario needs is absent or ends early; `exogenous_paths` lists them all at once."""
+
+
+def get_command(s: Scenario, lake_asset: str, spec: dict) -> str:
+    """The scenario's own `get`, else a fetch-prices over the window (a day either side)."""
+    if spec.get("get"):
+        return spec["get"]
+    day = np.timedelta64(1, "D")
+    start, end = ((t + d).astype("datetime64[D]") for t, d in ((step_times(s)[0], -day), (step_times(s)[-1], day)))
+    return f"`backtest fetch-prices {lake_asset} --from {start} --to {end}` or `backtest import-prices FILE --asset " \
+        f"{lake_asset}`"
+
+
 def lake_series(con, s: Scenario, asset: str, spec: dict) -> np.ndarray:
     lake_asset = spec.get("lake_asset", asset)
     rows = run_query(con, "price_path", {"asset": lake_asset, "start": s.start, "end": s.end,
                                          "step_seconds": s.step_seconds})
     prices = rows["price_usd"].to_numpy(zero_copy_only=False).astype(float)
+    how = f"; get it with: {get_command(s, lake_asset, spec)}"
     if np.isnan(prices[0]):
-        hint = spec.get("get")
-        how = f"; get it with: {hint}" if hint else "; import a price file with `backtest import-prices FILE --asset " \
-            f"{lake_asset}`"
-        raise InputError(f"no {lake_asset} price at or before the scenario start {s.start:%Y-%m-%d %H:%M}Z in the lake"
-                         + how, file=s.path, column=f"assets.{asset}")
+        raise MissingSeries(f"no {lake_asset} price at or before the scenario start {s.start:%Y-%m-%d %H:%M}Z in the "
+                            "lake" + how, file=s.path, column=f"assets.{asset}")
     observed = rows["observed_at"].to_pylist()
     if observed[-1] is not None and (s.end - observed[-1]).total_seconds() > max(6 * 3600, 10 * s.step_seconds):
-        raise InputError(f"the lake's {lake_asset} prices stop at {observed[-1]:%Y-%m-%d %H:%M}Z, long before the "
-                         f"scenario end {s.end:%Y-%m-%d %H:%M}Z", file=s.path, column=f"assets.{asset}")
+        raise MissingSeries(f"the lake's {lake_asset} prices stop at {observed[-1]:%Y-%m-%d %H:%M}Z, long before the "
+                            f"scenario end {s.end:%Y-%m-%d %H:%M}Z" + how, file=s.path, column=f"assets.{asset}")
     return prices
 
 
@@ -49,6 +61,14 @@ def exogenous_paths(con, s: Scenario, assets: list[str], book_prices: np.ndarray
     hours = (np.arange(s.n_steps) * s.step_seconds) / 3600.0
     rel: dict[str, np.ndarray] = {}
     absolute: dict[str, np.ndarray] = {}
+    missing: list[MissingSeries] = []
+
+    def collect(asset: str, spec: dict) -> np.ndarray:          # every missing series, not just the first
+        try:
+            return lake_series(con, s, asset, spec)
+        except MissingSeries as exc:
+            missing.append(exc)
+            return np.ones(s.n_steps)
     for asset, spec in s.assets.items():
         source = spec.get("source", "constant")
         if "follows" in spec:
@@ -56,16 +76,21 @@ def exogenous_paths(con, s: Scenario, assets: list[str], book_prices: np.ndarray
         if source == "stylised":
             rel[asset] = stylised_multiplier(spec["legs"], hours)
         elif source == "lake":
-            series = lake_series(con, s, asset, spec)
+            series = collect(asset, spec)
             absolute[asset] = series
             rel[asset] = series / series[0]
     for asset, spec in s.assets.items():
         if "follows" in spec:
             m = rel.get(spec["follows"], np.ones(s.n_steps))
             if "ratio_asset" in spec:
-                ratio = lake_series(con, s, asset, {"lake_asset": spec["ratio_asset"], "get": spec.get("get")})
+                ratio = collect(asset, {"lake_asset": spec["ratio_asset"], "get": spec.get("get")})
                 m = m * ratio / ratio[0]
             rel[asset] = m
+    if len(missing) == 1:
+        raise missing[0]
+    if missing:
+        raise MissingSeries(f"the lake lacks {len(missing)} price series this scenario needs:\n"
+                            + "\n".join(f"  {e.column}: {e.message}" for e in missing), file=s.path)
     out = np.empty((s.n_steps, len(assets)))
     for j, asset in enumerate(assets):
         if s.anchor == "absolute" and asset in absolute:
