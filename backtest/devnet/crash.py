@@ -30,7 +30,7 @@ from backtest.devnet.builder import Devnet
 from backtest.devnet.positions import MAX_UINT, VARIABLE_RATE
 from backtest.lake.io import write_table
 from backtest.markets import uniswap_v2
-from backtest.protocols import aave_v3
+from backtest.protocols.aave import v3 as aave_v3
 
 DEBT = "USDC"
 VOLATILE = ("WBTC", "WETH")

@@ -60,8 +60,8 @@ class Mechanisms:
     """The Comet market and the Maker Dog of one run (either may be absent)."""
 
     def __init__(self, inputs, config, row_rules, coll, debt, venues, rec, agents):
-        from backtest.engine.comet import Comet
-        from backtest.engine.maker import Maker
+        from backtest.protocols.comet.mechanism import Comet
+        from backtest.protocols.maker.mechanism import Maker
         kinds = np.array([r.kind for r in row_rules]) if len(row_rules) else np.zeros(0, dtype=str)
         self.owned = kinds != "repay"
         self.parts = []

@@ -8,7 +8,7 @@ every reserve. The maths lives in backtest/protocols; this module only adapts it
 
 Comet (absorb + buyCollateral) and Maker (Dog/Clipper auctions) are different mechanisms, not a
 liquidator repaying a loan: their Rules have `kind` "absorb" / "auction" and no terms; the loop
-hands their liquidatable rows to backtest/engine/comet.py and maker.py instead.
+hands their liquidatable rows to backtest/protocols/comet/mechanism.py and maker/mechanism.py instead.
 """
 
 from __future__ import annotations
@@ -18,7 +18,8 @@ from typing import Callable
 
 import numpy as np
 
-from backtest.protocols import aave_v3, aave_v33
+from backtest.protocols.aave import v3 as aave_v3
+from backtest.protocols.aave import v33 as aave_v33
 
 HF_CLOSE = 0.95   # CLOSE_FACTOR_HF_THRESHOLD
 

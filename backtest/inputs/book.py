@@ -344,8 +344,8 @@ def load_book(lake: Path, scenario: Scenario, config: RunConfig) -> Book:
 
 
 def _ilk_names(reserves) -> list[str]:
-    """Each Maker collateral reserve's ilk (backtest.engine.maker.ilk_name), "" for the others."""
-    from backtest.engine.maker import ilk_name
+    """Each Maker collateral reserve's ilk (backtest.protocols.maker.mechanism.ilk_name), "" for the others."""
+    from backtest.protocols.maker.mechanism import ilk_name
     split = {}
     for p, a, _, m in reserves:
         if m:

@@ -8,12 +8,12 @@ By collateral asset, three parts, as backtest/metrics.py adds them up:
   that was its largest collateral at the start;
 - Comet's reserves loss goes to the absorbed collateral assets that lost the reserves money: per
   asset, base paid out on its absorbs - base received for it by buyCollateral - what is left of it
-  in inventory (all at the final oracle prices; the terms of the loss in backtest/engine/comet.py,
+  in inventory (all at the final oracle prices; the terms of the loss in backtest/protocols/comet/mechanism.py,
   split by asset; an absorbed base supply counts under the base asset, as the engine records it).
   The loss is shared among the assets whose part is positive, in proportion to it: an asset the
   keepers bought back at a profit takes none of it;
 - Maker's uncovered tab goes to each auction's collateral (one ilk, one asset): the tab left when
-  its lot ran out, or max(0, tab left - lot left x price) while it is open (backtest/engine/maker.py),
+  its lot ran out, or max(0, tab left - lot left x price) while it is open (backtest/protocols/maker/mechanism.py),
   scaled so the assets' parts add up to the reported loss.
 
 Bad debt with no collateral to credit it to (an account that pledged nothing, a loss no event

@@ -1,1 +1,1 @@
-"""Pure liquidation maths, one module per protocol version."""
+"""One folder per protocol: its exact maths, the float terms the engine runs, its mechanism (docs/architecture.md)."""

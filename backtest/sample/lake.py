@@ -48,7 +48,7 @@ PROTOCOLS = {
     "compound-v2": ("ethereum-compound-sample", 0.12, 0.028, 0.5),
     "aave-v3.3": ("ethereum-v33-sample", 0.08, 0.10, 0.5),
 }
-# Comet and Maker, each its own mechanism (backtest/engine/comet.py, maker.py); their accounts are drawn
+# Comet and Maker, each its own mechanism (backtest/protocols/comet/mechanism.py, maker/mechanism.py); their accounts are drawn
 # from a random stream of their own, so the other protocols' accounts do not change with them.
 # (ltv, liquidation_threshold, liquidation_bonus) in the markets table's columns:
 #   comet: (borrowCollateralFactor, liquidateCollateralFactor, 1 - liquidationFactor) near cUSDCv3's at

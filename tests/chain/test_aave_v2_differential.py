@@ -1,7 +1,7 @@
 """Engine vs deployed Aave v2 LendingPool (npm @aave/protocol-v2 1.0.1), same books as the v3 tests.
 
 v2 keeps a flat 50 % close factor and no protocol fee, and rounds the bonus before dividing
-by the collateral price (backtest/protocols/aave_v2.py): these cases show the engine's v2
+by the collateral price (backtest/protocols/aave/v2.py): these cases show the engine's v2
 rules, not its v3 ones, are what the v2 contract does.
 """
 
@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from backtest.devnet.positions import MAX_UINT, account_data, liquidate
-from backtest.protocols import aave_v2
+from backtest.protocols.aave import v2 as aave_v2
 from chain_helpers import WAD, fund, book_arrays, float_rel, fund_liquidator, liquidatable_case, open_and_shock, rel
 
 CASES = 300

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from backtest.devnet.positions import MAX_UINT, account_data, balances, liquidate
-from backtest.protocols import aave_v3
+from backtest.protocols.aave import v3 as aave_v3
 from chain_helpers import WAD, fund, book_arrays, float_rel, fund_liquidator, liquidatable_case, open_and_shock, rel
 
 CASES = 300

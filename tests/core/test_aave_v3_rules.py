@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from backtest.protocols import aave_v3
+from backtest.protocols.aave import v3 as aave_v3
 
 
 def test_health_factor_of_a_two_collateral_account():

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, strategies as st
 
 from backtest.engine.rules import RULES, Params
-from backtest.protocols import aave_v33
+from backtest.protocols.aave import v33 as aave_v33
 
 PRICE = np.array([1.0, 2000.0])          # reserve 0: USDC debt, reserve 1: WETH collateral
 PARAMS = Params(bonus=np.array([0.045, 0.05]), protocol_fee=np.array([0.1, 0.1]), close_factor=np.array([0.5, 0.5]))

@@ -16,7 +16,8 @@ from backtest.inputs.book import load_book
 from backtest.engine.rules import health_factor
 from backtest.engine.run import make_config, run
 from backtest.lake.io import read_table, write_parquet, write_table
-from backtest.protocols import aave_v3, aave_v33
+from backtest.protocols.aave import v3 as aave_v3
+from backtest.protocols.aave import v33 as aave_v33
 from backtest.results import write_results
 from backtest.scenarios import load_scenario
 from tests.engine_emode.conftest import BLOCK, WHEN, scenario_file

@@ -3,7 +3,8 @@
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from backtest.protocols import aave_v2, aave_v3
+from backtest.protocols.aave import v2 as aave_v2
+from backtest.protocols.aave import v3 as aave_v3
 
 
 def test_close_factor_is_half_whatever_the_health_factor():

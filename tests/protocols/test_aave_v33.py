@@ -3,8 +3,9 @@
 import pytest
 from hypothesis import assume, given, settings, strategies as st
 
-from backtest.protocols import aave_v3, aave_v33
-from backtest.protocols.aave_v33 import MustNotLeaveDust
+from backtest.protocols.aave import v3 as aave_v3
+from backtest.protocols.aave import v33 as aave_v33
+from backtest.protocols.aave.v33 import MustNotLeaveDust
 
 E8 = 10**8
 

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from backtest.protocols import comet
+from backtest.protocols.comet import exact as comet
 
 E8, E18 = 10**8, 10**18
 

@@ -3,7 +3,7 @@
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from backtest.protocols import compound_v2 as c2
+from backtest.protocols.compound_v2 import exact as c2
 
 E18 = 10**18
 

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from hypothesis import assume, given, settings, strategies as st
 
-from backtest.protocols import maker_clip as mk
+from backtest.protocols.maker import clip as mk
 
 WAD, RAY, RAD = mk.WAD, mk.RAY, mk.RAD
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from backtest.protocols.aave_v3 import (account_data_exact, health_factor, percent_div,
+from backtest.protocols.aave.v3 import (account_data_exact, health_factor, percent_div,
                                         percent_mul)
 
 LIQUIDATION_CLOSE_FACTOR_PERCENT = 5_000          # LendingPoolCollateralManager.sol

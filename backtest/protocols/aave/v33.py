@@ -20,8 +20,8 @@ from typing import NamedTuple
 
 import numpy as np
 
-from backtest.protocols import aave_v3
-from backtest.protocols.aave_v3 import CLOSE_FACTOR_HF_THRESHOLD, DEFAULT_LIQUIDATION_CLOSE_FACTOR, \
+from backtest.protocols.aave import v3 as aave_v3
+from backtest.protocols.aave.v3 import CLOSE_FACTOR_HF_THRESHOLD, DEFAULT_LIQUIDATION_CLOSE_FACTOR, \
     percent_mul
 
 BASE_UNIT = 10**8                                  # USD base currency, 8 decimals on mainnet

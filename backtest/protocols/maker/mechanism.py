@@ -21,7 +21,7 @@ WETH, with their own mat, chop, Clipper, hole and dirt); one vault (one ilk) per
 
 Sources: makerdao/dss src/dog.sol (bark, digs), src/clip.sol (kick, take, redo, status),
 src/abaci.sol (price curves). Parameters: `ILKS` below, with the spell configuration they come from.
-The maths is backtest/protocols/maker_clip.py.
+The maths is backtest/protocols/maker/clip.py.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ from backtest.agents.liquidator import Plan, best_agent
 from backtest.engine.mechanisms import own_reserves, spec_table
 from backtest.engine.rules import health_factor_one
 from backtest.errors import InputError
-from backtest.protocols import maker_clip as clip
+from backtest.protocols.maker import clip
 
 
 @dataclass(frozen=True)

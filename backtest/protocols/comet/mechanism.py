@@ -18,7 +18,7 @@ max(0, (Σ basePaidOut - Σ buyCollateral baseAmount) x base price - inventory x
 
 Sources: compound-finance/comet contracts/Comet.sol (absorbInternal, buyCollateral, quoteCollateral,
 getReserves); parameters of cUSDCv3 at launch: deployments/mainnet/usdc/configuration.json.
-The maths is backtest/protocols/comet.py.
+The maths is backtest/protocols/comet/exact.py.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ import numpy as np
 from backtest.agents.liquidator import Plan, best_agent
 from backtest.engine.mechanisms import first_ready, own_reserves, spec_table
 from backtest.errors import InputError
-from backtest.protocols import comet as comet_math
+from backtest.protocols.comet import exact as comet_math
 
 
 ABSORB_POLICIES = ("when_buying_pays", "always")

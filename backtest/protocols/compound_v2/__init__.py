@@ -1,0 +1,1 @@
+"""Compound v2: the Comptroller's liquidation maths in exact integers (exact.py)."""
