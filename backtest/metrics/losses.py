@@ -117,20 +117,25 @@ def liquidator_economics(outcome: Outcome) -> dict:
 
 
 def volume_against_depth(inputs, outcome: Outcome) -> dict:
-    """Per asset sold into the venues: USD sold (units x market price, each step), the venues' 2 %
-    depth at the start in USD, and the asset's typical daily volume (markets/impact_params.py)."""
+    """Per asset sold into the venues: USD sold (units x market price, each step); units sold over
+    the units that would have moved its venues 2 % down at the start (the report's "pool depth
+    consumed"), that depth in USD at the start; USD sold over the asset's typical daily volume
+    (markets/impact_params.py)."""
     book, steps = inputs.book, outcome.steps
     depth_units = starting_depth(inputs.pools, book.price_assets, DEPTH_IMPACT)
     start = dict(zip(book.price_assets, np.asarray(inputs.exogenous[0], dtype=float).tolist()))
-    sold: dict[str, float] = {}
-    for a, usd in zip(steps["asset"].to_pylist(), steps["sold_usd"].to_pylist()):
+    sold: dict[str, list[float]] = {}
+    for a, units, usd in zip(steps["asset"].to_pylist(), steps["sold"].to_pylist(), steps["sold_usd"].to_pylist()):
         if usd == usd and usd > 0:
-            sold[a] = sold.get(a, 0.0) + usd
+            acc = sold.setdefault(a, [0.0, 0.0])
+            acc[0] += units
+            acc[1] += usd
     out = {}
     for a in sorted(sold):
-        depth = depth_units.get(a, 0.0) * start[a]
+        units, usd = sold[a]
+        depth = depth_units.get(a, 0.0)
         volume = IMPACT[a].daily_volume_usd if a in IMPACT else None
-        out[a] = {"sold_usd": sold[a], "depth_2pct_usd": depth if depth > 0 else None,
-                  "sold_over_depth_2pct": sold[a] / depth if depth > 0 else None,
-                  "daily_volume_usd": volume, "sold_over_daily_volume": sold[a] / volume if volume else None}
+        out[a] = {"sold_usd": usd, "depth_2pct_usd": depth * start[a] if depth > 0 else None,
+                  "sold_over_depth_2pct": units / depth if depth > 0 else None,
+                  "daily_volume_usd": volume, "sold_over_daily_volume": usd / volume if volume else None}
     return out

@@ -12,6 +12,7 @@ from backtest.config import RunConfig
 from backtest.errors import InputError
 from backtest.lake.io import atomic_path
 from backtest.report import accounts as acc
+from backtest.report import cascade as cs
 from backtest.metrics import depth as dp
 from backtest.report import figures as fg
 from backtest.report import html as h
@@ -49,6 +50,8 @@ def lede(m: dict) -> str:
                                     if amp else ". "))
     else:
         text += "No liquidation was caused by another's sales (cascade depth 0). "
+    if m.get("peak_bad_debt_usd") and m["peak_bad_debt_usd"] > m.get("bad_debt_usd", 0) + 0.5:
+        text += f"Bad debt peaked at {usd('peak_bad_debt_usd')} ({m['peak_bad_debt_at']}). "
     text += f"Bad debt left: {usd('bad_debt_usd')} on {m.get('accounts_with_bad_debt', 0):,} accounts"
     if m.get("bad_debt_usd_without_feedback") is not None:
         text += f" ({usd('bad_debt_usd_without_feedback')} without price impact)"
@@ -77,18 +80,24 @@ def _replay_sections(run: RunResults, lake: Path | None, blocks: list) -> list[h
         "triangles are liquidations seizing that asset, at the oracle price, coloured by cascade round.",
         "price paths per asset")))
     if len(liq):
-        body = h.figure(fg.to_svg(fg.liquidations_over_time(liq, depth, fg.step_times(steps))),
-                        "Collateral seized per step (USD m), one panel per protocol, stacked by cascade round "
-                        "(0 = made liquidatable by the exogenous move; k+1 = only by round k's sales).",
-                        "liquidations over time by cascade round")
-        body += h.figure(fg.to_svg(fg.liquidations_over_time(liq, depth, fg.step_times(steps), by="collateral_asset")),
-                         "The same liquidations stacked by the collateral asset seized.",
-                         "liquidations over time by collateral asset")
+        _, width = fg.time_bins(fg.step_times(steps))
+        body = h.figure(fg.to_svg(fg.liquidations_over_time(liq, depth, fg.step_times(steps), by="collateral_asset")),
+                        f"Collateral seized per {width} (USD at the oracle, unit on each panel), one panel per "
+                        "protocol, stacked by the collateral asset seized.", "liquidations over time by collateral asset")
         body += h.table(_seized_table(liq))
         blocks.append(("Liquidations by protocol and collateral", _seized_table(liq)))
     else:
         body = h.paragraph("No account was liquidated in this run.")
     sections.append(h.Section("liquidations", "Liquidations over time", body))
+    if len(liq):
+        worst = cs.worst_steps(liq)
+        sections.append(h.Section("cascade", "Cascade rounds in the worst steps", h.figure(
+            fg.to_svg(cs.figure(liq, worst)),
+            "The steps with the most collateral seized, round by round: each bar is what one round seized, "
+            "starting where the earlier rounds left the total (round 0 = made liquidatable by the exogenous move; "
+            "k+1 = only by round k's sales); dots: the oracle price of the step's main collateral at those "
+            "liquidations (right axis).", "cascade waterfalls") + h.table(cs.table(liq, worst))))
+        blocks.append(("Cascade rounds in the worst steps", cs.table(liq, worst)))
 
     view = table = debt_after = None
     if run.accounts is not None:
@@ -97,10 +106,21 @@ def _replay_sections(run: RunResults, lake: Path | None, blocks: list) -> list[h
         view = acc.load_lake_view(run, lake)
         table, debt_after = acc.accounts_before_after(run, view)
     by_asset = acc.bad_debt_by_asset(table, debt_after, view.book.assets) if debt_after is not None else None
-    sections.append(h.Section("bad-debt", "Bad debt", h.figure(
+    bad_body = h.paragraph(_bad_debt_sentence(m)) + h.figure(
         fg.to_svg(fg.bad_debt(steps, by_asset)),
-        "Σ over accounts of max(0, debt − collateral) at the oracle, after each step; at the end, each account's "
-        "bad debt split over its remaining debt assets by USD value" + _burned_note(liq) + ".", "bad debt")))
+        "Σ over accounts of max(0, debt − collateral) at the oracle, plus deficits burned and Comet's and Maker's "
+        "losses, after each step; at the end, each account's bad debt split over its remaining debt assets by USD "
+        "value" + _burned_note(liq) + ".", "bad debt")
+    per_protocol, per_asset = tb.by_protocol(m), tb.by_asset(m)
+    if len(per_protocol):
+        bad_body += h.table(per_protocol, "Per protocol, at the end of the run.")
+        blocks.append(("Per protocol", per_protocol))
+    if len(per_asset):
+        bad_body += h.table(per_asset, "Per asset: bad debt at the end credited to it as collateral and as debt "
+                            "(each column adds up to the bad debt), and what was sold into its market against "
+                            "its venues' 2 % depth at the start and its typical daily volume (– when unknown).")
+        blocks.append(("Per asset", per_asset))
+    sections.append(h.Section("bad-debt", "Bad debt", bad_body))
     if by_asset is not None:
         blocks.append(("Bad debt by debt asset (end of run)", pd.DataFrame(
             [(a, tb.fmt(v, "usd")) for a, v in by_asset.sort_values(ascending=False).items() if v > 0.5],
@@ -125,14 +145,53 @@ def _replay_sections(run: RunResults, lake: Path | None, blocks: list) -> list[h
             f"The lake of this run ({run.config.lake}) was not found: pass --lake to draw the before/after "
             "health factors (the results folder has no per-account table).")))
 
-    depth_units = dp.starting_depth(view.inputs.pools, view.book.price_assets) if view is not None else None
+    depth_units = dp.starting_depth(view.inputs.pools, view.book.price_assets) if view is not None else \
+        depth_from_metrics(m, steps)
     sections.append(h.Section("pools", "Pool depth consumed", h.figure(
-        fg.to_svg(fg.pool_depth(steps, depth_units or None)),
-        "Left: collateral sold into each asset's market, cumulative, in multiples of the amount that would have "
-        "moved its price down 2 % at the start (summed over its venues, after pool_depth_scale). Right: how far "
-        "the pool price sits from the exogenous price (arbitrage closes the gap over arb_half_life_seconds).",
+        fg.to_svg(fg.pool_depth(steps, depth_units or None)), pool_depth_caption(steps, depth_units),
         "pool depth consumed")))
     return sections
+
+
+def depth_from_metrics(m: dict, steps: pd.DataFrame) -> dict[str, float] | None:
+    """Units of 2 % depth per asset from metrics.json (`volume_by_asset.*.depth_2pct_usd`, USD at the
+    first step's exogenous price), so a folder with accounts.parquet needs no lake for this figure."""
+    volume = m.get("volume_by_asset")
+    if volume is None:
+        return None
+    first = steps.sort_values("step").drop_duplicates("asset").set_index("asset")["price_exogenous"]
+    return {a: v["depth_2pct_usd"] / first[a] for a, v in volume.items()
+            if v.get("depth_2pct_usd") and first.get(a, 0) > 0}
+
+
+def pool_depth_caption(steps: pd.DataFrame, depth_units: dict | None) -> str:
+    """The caption says the unit the figure was drawn in, and which assets it leaves off."""
+    assets = sorted(steps.loc[steps["price_amm"].notna(), "asset"].unique())
+    on = fg.depth_panel_assets(assets, depth_units)
+    right = (" Right: how far the pool price sits from the exogenous price, % (arbitrage closes the gap over "
+             "arb_half_life_seconds).")
+    if not on:
+        why = "the venues' depth is not known (no lake, an older metrics.json)" if depth_units is None \
+            else "no venue's depth is known"
+        return (f"Left: collateral sold into each asset's market, cumulative, in USD at the market price ({why}, "
+                "so not in multiples of the 2 % depth)." + right)
+    off = [a for a in assets if a not in on]
+    return ("Left: collateral sold into each asset's market, cumulative, in multiples of the amount that would have "
+            "moved its price down 2 % at the start (summed over its venues, after pool_depth_scale)"
+            + (f"; not drawn, depth unknown: {', '.join(off)}" if off else "") + "." + right)
+
+
+def _bad_debt_sentence(m: dict) -> str:
+    usd = lambda k: tb.fmt(m.get(k), "usd")  # noqa: E731
+    if m.get("peak_bad_debt_usd") is None:
+        return f"Bad debt at the end: {usd('bad_debt_usd')}."
+    if not m["peak_bad_debt_usd"]:
+        return "No bad debt at any step."
+    text = f"Peak bad debt {usd('peak_bad_debt_usd')} at {m['peak_bad_debt_at']}; at the end {usd('bad_debt_usd')}. "
+    hours = tb.fmt(m["time_under_water_seconds"], "hours")
+    if m.get("under_water_at_end"):
+        return text + f"Under water from {m['first_bad_debt_at']} to the end of the run ({hours})."
+    return text + f"Under water from {m['first_bad_debt_at']} until {m['bad_debt_recovered_at']} ({hours})."
 
 
 def _seized_table(liq: pd.DataFrame) -> pd.DataFrame:
@@ -209,7 +268,7 @@ def write_report(results: Path, compare: list[Path] | tuple = (), out: Path | No
     blocks: list = []
     if sw.is_sweep(results) and not (results / "config.toml").exists():
         sweep = sw.load_sweep(results)
-        title, subtitle, banner = f"Parameter sweep: {results.name}", str(results), None
+        title, subtitle, banner = f"Parameter sweep: {results.name}", str(results), synthetic_banner(sweep.lake(lake))
         sections = _sweep_sections(sweep, blocks)
         reproduce = sw.sweep_command(sweep.spec_text, results)
     else:

@@ -26,6 +26,15 @@ COLORS = {"exogenous": "#7f7f7f", "amm": "#1f77b4", "oracle": "#ff7f0e", "before
 RASTER_ABOVE = 2000   # points; above this a scatter is a bitmap inside the SVG
 
 
+def usd_scale(values) -> tuple[float, str]:
+    """(divisor, unit) that puts the largest |value| between 1 and 1,000: USD, USD k, USD m, USD bn."""
+    top = float(np.nanmax(np.abs(np.asarray(values, dtype=float)))) if np.size(values) else 0.0
+    for scale, unit in ((1e9, "USD bn"), (1e6, "USD m"), (1e3, "USD k")):
+        if top >= scale:
+            return scale, unit
+    return 1.0, "USD"
+
+
 def to_svg(fig: Figure) -> str:
     """SVG text of a figure, byte-stable for the same figure."""
     buf = io.StringIO()
@@ -107,7 +116,7 @@ def _round_ticks(depth: int) -> list[int]:
     return list(range(0, depth + 1, max(1, -(-(depth + 1) // 8))))
 
 
-def _stacked_steps(ax, table: pd.DataFrame, times: np.ndarray, colour) -> None:
+def _stacked_steps(ax, table: pd.DataFrame, times: np.ndarray, colour, scale: float) -> None:
     """Per-step values (index: time) as stacked filled stairs over the run's step grid, one patch per
     column: a 30-round cascade over 145 steps is 30 shapes, not 4,000 bars (SVG size and time)."""
     table = table.reindex(times, fill_value=0.0)
@@ -115,28 +124,42 @@ def _stacked_steps(ax, table: pd.DataFrame, times: np.ndarray, colour) -> None:
                                                           np.timedelta64(600, "s"))))
     bottom = np.zeros(len(table))
     for col in table.columns:
-        top = bottom + table[col].to_numpy() / 1e6
+        top = bottom + table[col].to_numpy() / scale
         ax.stairs(top, edges, baseline=bottom, fill=True, color=colour(col), linewidth=0, label=str(col))
         bottom = top
     ax.xaxis_date()
 
 
+def time_bins(times: np.ndarray, most: int = 48) -> tuple[np.ndarray, str]:
+    """At most `most` bins of whole steps over the run (10-minute steps over 48 h would be hairlines),
+    and the bin's width in words."""
+    k = max(1, -(-len(times) // most))
+    bins = times[::k]
+    step = (times[1] - times[0]) if len(times) > 1 else np.timedelta64(600, "s")
+    minutes = int((step * k) / np.timedelta64(1, "m"))
+    width = f"{minutes // 60} h" if minutes % 60 == 0 else f"{minutes} min"
+    return bins, width.replace("1 h", "hour") if minutes == 60 else width
+
+
 def liquidations_over_time(liq: pd.DataFrame, depth: int, times: np.ndarray, by: str = "round") -> Figure:
-    """Collateral seized (USD m) per step, one panel per protocol, stacked by cascade round
-    (`by="round"`) or by collateral asset (`by="collateral_asset"`), over the run's step `times`."""
+    """Collateral seized per step (USD in a unit fit for the largest step), one panel per protocol,
+    stacked by cascade round (`by="round"`) or by collateral asset (`by="collateral_asset"`)."""
     protocols = sorted(liq["protocol"].unique()) if len(liq) else []
     fig, axes = _grid(len(protocols), height=2.4)
     cmap, norm = round_colours(depth)
     assets = sorted(liq["collateral_asset"].unique()) if len(liq) else []
     palette = matplotlib.colormaps["tab10"]
     colour = (lambda r: cmap(norm(r))) if by == "round" else (lambda a: palette(assets.index(a) % 10))
+    bins, width = time_bins(times)
     for ax, protocol in zip(axes, protocols):
         mine = liq[liq["protocol"] == protocol]
         table = mine.pivot_table(index="timestamp", columns=by, values="collateral_seized_usd", aggfunc="sum",
                                  fill_value=0.0).sort_index()
         table.index = utc_naive(pd.Series(table.index))
-        _stacked_steps(ax, table, times, colour)
-        ax.set_title(f"{protocol}: collateral seized (USD m)")
+        table = table.groupby(bins[np.searchsorted(bins, table.index.to_numpy(), side="right") - 1]).sum()
+        scale, unit = usd_scale(table.sum(axis=1))
+        _stacked_steps(ax, table, bins, colour, scale)
+        ax.set_title(f"{protocol}: seized per {width} ({unit})")
         _date_axis(ax)
     if protocols and by == "round":
         round_key(fig, axes, depth)
@@ -160,13 +183,15 @@ def round_key(fig: Figure, axes: list, depth: int) -> None:
 def bad_debt(steps: pd.DataFrame, by_asset: pd.Series | None) -> Figure:
     fig, axes = _grid(2 if by_asset is not None else 1)
     series = steps.drop_duplicates("step").sort_values("step")
-    axes[0].plot(utc_naive(series["timestamp"]), series["bad_debt_usd"] / 1e3, color=COLORS["after"])
-    axes[0].set_title("bad debt over time (USD k, at the oracle)")
+    scale, unit = usd_scale(series["bad_debt_usd"])
+    axes[0].plot(utc_naive(series["timestamp"]), series["bad_debt_usd"] / scale, color=COLORS["after"])
+    axes[0].set_title(f"bad debt over time ({unit}, at the oracle)")
     _date_axis(axes[0])
     if by_asset is not None:
         shown = by_asset[by_asset >= 0.5].sort_values(ascending=False)     # whole dollars
-        axes[1].bar(shown.index.astype(str), shown.to_numpy() / 1e3, color=COLORS["after"])
-        axes[1].set_title("bad debt at the end by debt asset (USD k)")
+        scale, unit = usd_scale(shown)
+        axes[1].bar(shown.index.astype(str), shown.to_numpy() / scale, color=COLORS["after"])
+        axes[1].set_title(f"bad debt at the end by debt asset ({unit})")
     return fig
 
 
@@ -191,21 +216,26 @@ def hf_distribution(accounts: pd.DataFrame, lo: float = 0.5, hi: float = 5.0) ->
 
 
 def pool_depth(steps: pd.DataFrame, depth_units: dict[str, float] | None) -> Figure:
-    """Cumulative forced sales of each pooled asset (in multiples of its starting 2 % depth when
-    known, else in USD) and the pool's discount to the exogenous price."""
+    """Cumulative sales of each pooled asset in multiples of its starting 2 % depth (assets whose
+    depth is known), or in USD when no asset's depth is known; and the pool's discount to the
+    exogenous price. One unit per panel: assets without a known depth are left off the left panel
+    when others have one (`depth_panel_assets` names who is on it)."""
     pooled = steps[steps["price_amm"].notna()]
     assets = sorted(pooled["asset"].unique())
     fig, axes = _grid(2)
+    on_depth = depth_panel_assets(assets, depth_units)
+    series = {a: pooled[pooled["asset"] == a].sort_values("step") for a in assets}
+    scale, unit = usd_scale([series[a]["sold_usd"].sum() for a in assets]) if not on_depth else (1.0, "")
     for asset in assets:
-        s = pooled[pooled["asset"] == asset].sort_values("step")
+        s = series[asset]
         t = utc_naive(s["timestamp"])
-        if depth_units and depth_units.get(asset):
+        if on_depth and asset in on_depth:
             axes[0].plot(t, s["sold"].cumsum().to_numpy() / depth_units[asset], label=asset)
-        else:
-            axes[0].plot(t, s["sold_usd"].cumsum().to_numpy() / 1e6, label=asset)
+        elif not on_depth:
+            axes[0].plot(t, s["sold_usd"].cumsum().to_numpy() / scale, label=asset)
         axes[1].plot(t, 100 * (s["price_amm"] / s["price_exogenous"] - 1), label=asset)
     axes[0].set_title("sold into the market, cumulative" +
-                      (" (× its starting 2 % depth)" if depth_units else " (USD m)"))
+                      (" (× its starting 2 % depth)" if on_depth else f" ({unit})"))
     axes[1].set_title("pool price vs exogenous price (%)")
     for ax in axes:
         _date_axis(ax)
@@ -214,16 +244,23 @@ def pool_depth(steps: pd.DataFrame, depth_units: dict[str, float] | None) -> Fig
     return fig
 
 
+def depth_panel_assets(assets: list[str], depth_units: dict[str, float] | None) -> list[str]:
+    """The assets drawn in multiples of their 2 % depth: those with a known, positive depth."""
+    return [a for a in assets if depth_units and depth_units.get(a)]
+
+
 def compare_paths(runs: list[tuple[str, pd.DataFrame, pd.DataFrame]]) -> Figure:
     """Bad debt and cumulative collateral seized over time, one line per run (name, steps, liquidations)."""
     fig, axes = _grid(2)
+    bad_scale, bad_unit = usd_scale(np.concatenate([s["bad_debt_usd"].to_numpy(float) for _, s, _ in runs]))
+    seized_scale, seized_unit = usd_scale([liq["collateral_seized_usd"].sum() for _, _, liq in runs])
     for name, steps, liq in runs:
         s = steps.drop_duplicates("step").sort_values("step")
-        axes[0].plot(utc_naive(s["timestamp"]), s["bad_debt_usd"] / 1e3, label=name)
+        axes[0].plot(utc_naive(s["timestamp"]), s["bad_debt_usd"] / bad_scale, label=name)
         per_step = liq.groupby("step")["collateral_seized_usd"].sum().reindex(s["step"], fill_value=0.0)
-        axes[1].plot(utc_naive(s["timestamp"]), per_step.cumsum().to_numpy() / 1e6, label=name)
-    axes[0].set_title("bad debt (USD k)")
-    axes[1].set_title("collateral seized, cumulative (USD m)")
+        axes[1].plot(utc_naive(s["timestamp"]), per_step.cumsum().to_numpy() / seized_scale, label=name)
+    axes[0].set_title(f"bad debt ({bad_unit})")
+    axes[1].set_title(f"collateral seized, cumulative ({seized_unit})")
     for ax in axes:
         _date_axis(ax)
     axes[0].legend(loc="upper left")
@@ -260,7 +297,8 @@ def bad_debt_across_paths(results: pd.DataFrame, labels: dict[int, str]) -> Figu
     sets = sorted(results["set_id"].unique())
     fig, axes = _grid(1, cols=1, height=0.45 * len(sets) + 1.2, width=9.2)
     ax = axes[0]
-    data = [results.loc[results["set_id"] == s, "bad_debt_usd"].to_numpy(float) / 1e3 for s in sets]
+    scale, unit = usd_scale(results["bad_debt_usd"])
+    data = [results.loc[results["set_id"] == s, "bad_debt_usd"].to_numpy(float) / scale for s in sets]
     try:
         ax.boxplot(data, orientation="horizontal", widths=0.5, showfliers=False)
     except TypeError:                                  # matplotlib < 3.10
@@ -272,7 +310,7 @@ def bad_debt_across_paths(results: pd.DataFrame, labels: dict[int, str]) -> Figu
         ax.scatter([values.mean()], [i], marker="D", s=22, color=COLORS["after"], zorder=3)
     ax.set_yticks(range(1, len(sets) + 1), labels=[labels.get(s, f"set {s}") for s in sets])
     ax.invert_yaxis()
-    ax.set_xlabel("bad debt (USD k)")
+    ax.set_xlabel(f"bad debt ({unit})")
     ax.set_title("bad debt across paths, per parameter set")
     return fig
 

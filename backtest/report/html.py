@@ -14,12 +14,13 @@ import pandas as pd
 
 CSS = """
 body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:0;color:#1b1b1b;background:#fafafa}
-main{max-width:1100px;margin:0 auto;padding:1.5em 2em 4em;background:#fff}
+main{max-width:1320px;margin:0 auto;padding:1.5em 2em 4em;background:#fff;box-sizing:border-box}
 h1{font-size:1.5em;margin:.2em 0}h2{font-size:1.2em;margin-top:2em;border-bottom:1px solid #ddd;padding-bottom:.2em}
 .banner{background:#fff4d6;border:1px solid #e8c766;padding:.5em .8em;border-radius:4px}
 .note{color:#555;font-size:.92em}.lede{font-size:1.05em;max-width:60em}
-table{border-collapse:collapse;margin:.6em 0;font-variant-numeric:tabular-nums}
-th,td{border-bottom:1px solid #e5e5e5;padding:.25em .8em;text-align:right}
+table{border-collapse:collapse;margin:.6em 0;font-variant-numeric:tabular-nums;font-size:13px}
+th,td{border-bottom:1px solid #e5e5e5;padding:.25em .55em;text-align:right}th{vertical-align:bottom}
+td{white-space:nowrap}caption{text-align:left;caption-side:top;white-space:normal}
 th:first-child,td:first-child{text-align:left}th{background:#f3f3f3;cursor:pointer;user-select:none}
 figure{margin:1em 0}figure img{max-width:100%;height:auto;display:block}
 figcaption{color:#555;font-size:.9em}pre{background:#f6f6f6;padding:.8em;overflow:auto;font-size:12px}

@@ -39,6 +39,16 @@ class Sweep:
     grid_keys: list[str]        # the swept parameters, in the order of the command's --grid
     spec_text: str
 
+    def lake(self, given: Path | None = None) -> Path | None:
+        """The sweep's lake: `given` (--lake), else sweep.toml's `lake` as written, then relative to
+        the sweep's folder; None when not found."""
+        spec = tomllib.loads(self.spec_text) if self.spec_text else {}
+        named = spec.get("lake")
+        for candidate in ([Path(given)] if given else []) + ([Path(named), self.path / named] if named else []):
+            if candidate.is_dir():
+                return candidate
+        return None
+
 
 def is_sweep(folder: Path) -> bool:
     folder = Path(folder)

@@ -27,11 +27,17 @@ HEADLINE = (
     ("liquidator_profit_usd", "liquidator profit after gas and swaps", "usd"),
     ("gas_usd", "gas paid", "usd"),
     ("protocol_fee_usd", "protocol fee", "usd"),
-    ("bad_debt_usd", "bad debt", "usd"),
-    ("bad_debt_usd_without_feedback", "bad debt without price impact", "usd"),
+    ("keeper_profit_usd", "keepers' profit (buyCollateral, take)", "usd"),
+    ("borrower_loss_usd", "borrowers' loss (bonus, penalty, auction slippage)", "usd"),
+    ("peak_bad_debt_usd", "peak bad debt", "usd"),
+    ("peak_bad_debt_at", "peak bad debt at", "text"),
+    ("bad_debt_usd", "bad debt at the end", "usd"),
+    ("bad_debt_usd_without_feedback", "bad debt at the end without price impact", "usd"),
     ("accounts_with_bad_debt", "accounts with bad debt", "int"),
     ("deficit_usd", "deficit (debt left with no collateral)", "usd"),
     ("first_bad_debt_at", "first bad debt at", "text"),
+    ("time_under_water_seconds", "time under water (first bad debt to recovery, or to the end)", "hours"),
+    ("bad_debt_recovered_at", "bad debt recovered at", "text"),
 )
 FORMATS = {k: kind for k, _, kind in HEADLINE}
 
@@ -45,6 +51,10 @@ def fmt(value, kind: str) -> str:
         return f"{int(value):,}"
     if kind == "ratio":
         return f"{value:.3f}"
+    if kind == "hours":
+        return f"{value / 3600:,.1f} h"
+    if kind == "times":
+        return f"{value:,.2f}×"
     if kind == "pct":
         return f"{value:+.1%}"
     if kind == "prob":
@@ -63,6 +73,35 @@ def fmt(value, kind: str) -> str:
 def headline(metrics: dict) -> pd.DataFrame:
     rows = [(label, fmt(metrics.get(key), kind)) for key, label, kind in HEADLINE if key in metrics]
     return pd.DataFrame(rows, columns=["metric", "value"])
+
+
+def by_protocol(metrics: dict) -> pd.DataFrame:
+    """Per protocol: liquidations, bad debt at the end, borrowers' loss (empty for an older metrics.json)."""
+    bad, lost = metrics.get("bad_debt_usd_by_protocol"), metrics.get("borrower_loss_by_protocol", {})
+    if bad is None:
+        return pd.DataFrame()
+    count = metrics.get("liquidations_by_protocol", {})
+    rows = [(p, fmt(count.get(p, 0), "int"), fmt(bad[p], "usd"), fmt(lost.get(p, 0.0), "usd")) for p in sorted(bad)]
+    return pd.DataFrame(rows, columns=["protocol", "liquidations", "bad debt at the end", "borrowers' loss"])
+
+
+def by_asset(metrics: dict) -> pd.DataFrame:
+    """Per asset: bad debt credited to it as collateral and as debt, what was sold into its market
+    against the venues' 2 % depth and its daily volume."""
+    coll, debt = metrics.get("bad_debt_usd_by_collateral"), metrics.get("bad_debt_usd_by_debt_asset")
+    if coll is None or debt is None:
+        return pd.DataFrame()
+    volume = metrics.get("volume_by_asset", {})
+    assets = sorted(set(coll) | set(debt) | set(volume))
+    rows = []
+    for a in assets:
+        v = volume.get(a, {})
+        if not (coll.get(a, 0) >= 0.5 or debt.get(a, 0) >= 0.5 or v):
+            continue
+        rows.append((a, fmt(coll.get(a, 0.0), "usd"), fmt(debt.get(a, 0.0), "usd"), fmt(v.get("sold_usd"), "usd"),
+                     fmt(v.get("sold_over_depth_2pct"), "times"), fmt(v.get("sold_over_daily_volume"), "times")))
+    return pd.DataFrame(rows, columns=["asset", "bad debt (as collateral)", "bad debt (as debt)", "sold",
+                                       "sold / 2 % depth", "sold / daily volume"])
 
 
 def drawdowns(metrics: dict) -> pd.DataFrame:

@@ -125,9 +125,11 @@ def test_every_split_of_bad_debt_adds_up_to_it_on_a_replay(crash):
 
 def test_volume_against_depth_is_what_the_steps_sold(crash):
     m, steps = crash.metrics, crash.outcome.steps.to_pandas()
-    sold = steps.groupby("asset")["sold_usd"].sum()
+    sold = steps.groupby("asset")[["sold", "sold_usd"]].sum()
+    start = steps.sort_values("step").drop_duplicates("asset").set_index("asset")["price_exogenous"]
+    assert any(v["depth_2pct_usd"] for v in m["volume_by_asset"].values())
     for a, v in m["volume_by_asset"].items():
-        assert v["sold_usd"] == pytest.approx(sold[a])
-        if v["depth_2pct_usd"] is not None:
-            assert v["sold_over_depth_2pct"] == pytest.approx(v["sold_usd"] / v["depth_2pct_usd"])
+        assert v["sold_usd"] == pytest.approx(sold.loc[a, "sold_usd"])
+        if v["depth_2pct_usd"] is not None:      # units over units: the USD depth at the start price
+            assert v["sold_over_depth_2pct"] == pytest.approx(sold.loc[a, "sold"] * start[a] / v["depth_2pct_usd"])
     assert m["builder_payments_modelled"] is False

@@ -30,6 +30,8 @@ PROBE = """JSON.stringify({
   images: Array.from(document.images).map(i => ({complete: i.complete, width: i.naturalWidth,
                                                   shown: i.getBoundingClientRect().width})),
   text: document.body ? document.body.innerText.length : 0,
+  overflowing: Array.from(document.querySelectorAll('.wide')).filter(d => d.scrollWidth > d.clientWidth + 1).length,
+  banner: document.querySelector('.banner') ? document.querySelector('.banner').innerText : '',
   height: document.documentElement.scrollHeight,
 })"""
 
@@ -40,6 +42,8 @@ class PageReport:
     requests: list[str] = field(default_factory=list)     # every URL the page asked for
     images: list[dict] = field(default_factory=list)
     text_length: int = 0
+    overflowing_tables: int = 0                          # tables wider than their box (cut off, scrolled)
+    banner: str = ""
     screenshot: bytes = b""
 
     @property
@@ -127,7 +131,8 @@ class Browser:
         shot = self.send("Page.captureScreenshot", {"format": "png", "captureBeyondViewport": True},
                          session=session, events=events)
         self.send("Target.closeTarget", {"targetId": target})
-        report = PageReport(images=probe["images"], text_length=probe["text"],
+        report = PageReport(images=probe["images"], text_length=probe["text"], overflowing_tables=probe["overflowing"],
+                            banner=probe["banner"],
                             screenshot=base64.b64decode(shot["data"]))
         for e in events:
             p = e.get("params", {})

@@ -61,13 +61,22 @@ def test_the_watcher_sees_a_request_that_leaves_the_machine(browser, tmp_path):
     assert report.remote_requests == ["http://192.0.2.1/chart.png"]
 
 
+def test_the_watcher_sees_a_table_wider_than_the_page(browser, tmp_path):
+    cells = "".join(f"<td>column {i} of a very wide table</td>" for i in range(40))
+    report = browser.open(_page(tmp_path, "wide", f"<div class=wide style='overflow-x:auto'><table><tr>{cells}</tr>"
+                                                  "</table></div>"), width=1400)
+    assert report.overflowing_tables == 1
+
+
 def test_the_report_draws_every_figure_without_an_error(browser, compare_report):
-    report = browser.open(compare_report.as_uri())
+    report = browser.open(compare_report.as_uri(), width=1400)
     ARTIFACTS.mkdir(exist_ok=True)
     (ARTIFACTS / "report.png").write_bytes(report.screenshot)
     assert report.errors == []
     assert report.remote_requests == []
     assert len(report.images) == 7 and report.undrawn_images == []
+    assert report.overflowing_tables == 0          # every table fits the page at 1,400 px
+    assert report.banner.startswith("SYNTHETIC data")
     assert report.text_length > 2000
     # not a blank page: the screenshot is tall and has ink and colour (the figures)
     from PIL import Image
@@ -76,3 +85,16 @@ def test_the_report_draws_every_figure_without_an_error(browser, compare_report)
     ink = (img.min(axis=2) < 200).mean()
     colours = len(np.unique(img[::4, ::4].reshape(-1, 3), axis=0))
     assert ink > 0.02 and colours > 100, (ink, colours)
+
+
+def test_a_sweep_report_fits_the_page_and_says_it_is_synthetic(browser, small_lake, sweep_folder, tmp_path):
+    from backtest.cli import main
+    toml = (sweep_folder / "sweep.toml").read_text()
+    (sweep_folder / "sweep.toml").write_text(toml.replace('lake = "lake"', f'lake = "{small_lake}"'))
+    assert main(["report", str(sweep_folder), "--out", str(tmp_path / "s.html")]) == 0
+    report = browser.open((tmp_path / "s.html").as_uri(), width=1400)
+    ARTIFACTS.mkdir(exist_ok=True)
+    (ARTIFACTS / "sweep-report.png").write_bytes(report.screenshot)
+    assert report.errors == [] and report.undrawn_images == []
+    assert report.overflowing_tables == 0
+    assert report.banner.startswith("SYNTHETIC data")

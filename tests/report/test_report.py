@@ -55,7 +55,8 @@ def test_the_report_is_one_file_that_fetches_nothing(baseline_report):
 def test_the_summary_carries_the_runs_own_numbers(baseline, baseline_report):
     text = baseline_report.with_suffix(".md").read_text()
     m = json.loads((baseline / "metrics.json").read_text())
-    assert f"| bad debt | ${m['bad_debt_usd']:,.0f} |" in text
+    assert f"| bad debt at the end | ${m['bad_debt_usd']:,.0f} |" in text
+    assert f"| peak bad debt | ${m['peak_bad_debt_usd']:,.0f} |" in text
     assert f"| liquidations | {m['liquidations']:,} |" in text
     assert f"| cascade depth (largest round) | {m['cascade_depth']} |" in text
     assert "SYNTHETIC" in text
@@ -106,7 +107,7 @@ def test_the_comparison_table_puts_the_baseline_first():
     table = comparison(["base", "other"], [{"bad_debt_usd": 200.0, "liquidations": 10},
                                            {"bad_debt_usd": 150.0, "liquidations": 10}])
     row = table.set_index("metric")
-    assert row.loc["bad debt"].tolist() == ["$200", "$150", "-25.0%"]
+    assert row.loc["bad debt at the end"].tolist() == ["$200", "$150", "-25.0%"]
     assert row.loc["liquidations"].tolist() == ["10", "10", "+0.0%"]
 
 
@@ -173,34 +174,6 @@ def test_without_the_lake_the_report_still_draws_and_says_what_is_missing(baseli
     html = (moved / "report.html").read_text()
     assert "pass --lake" in html
     assert len([t for t, a in parse(moved / "report.html").tags if t == "img"]) == 5   # no HF histogram
-
-
-@pytest.fixture
-def sweep_folder(tmp_path) -> Path:
-    """A sweep folder as `backtest sweep` writes it (its own comparison code), from hand-set metrics:
-    baseline (set 0) at LT 0.45 / depth 1, off the 2 x 2 grid, two paths each (replaying them would take
-    a minute; tests/sweep runs the real thing)."""
-    import pyarrow as pa
-    import tomli_w
-    from backtest.lake.io import write_parquet
-    from backtest.sweep.compare import compare
-    grid = [(0.45, 1.0), (0.35, 0.25), (0.35, 1.0), (0.41, 0.25), (0.41, 1.0)]
-    bad = {0: (100.0, 300.0), 1: (900.0, 1100.0), 2: (50.0, 150.0), 3: (700.0, 900.0), 4: (100.0, 300.0)}
-    rows = [{"set_id": sid, "path": p, "liquidation_threshold.CRV": lt, "pool_depth_scale": depth,
-             "bad_debt_usd": bad[sid][p], "liquidations": 10 * (sid + 1), "cascade_depth": sid % 3,
-             "collateral_seized_usd": 1000.0 * (sid + 1)}
-            for sid, (lt, depth) in enumerate(grid) for p in (0, 1)]
-    results = pa.Table.from_pylist(rows).cast(pa.schema([
-        ("set_id", pa.int32()), ("path", pa.int32()), ("liquidation_threshold.CRV", pa.float64()),
-        ("pool_depth_scale", pa.float64()), ("bad_debt_usd", pa.float64()), ("liquidations", pa.int64()),
-        ("cascade_depth", pa.int64()), ("collateral_seized_usd", pa.float64())]))
-    out = tmp_path / "sw"
-    write_parquet(results, out / "results.parquet")
-    write_parquet(compare(results, ["liquidation_threshold.CRV", "pool_depth_scale"]), out / "comparison.parquet")
-    (out / "sweep.toml").write_text(tomli_w.dumps({
-        "scenario": "stylised-eth-crash", "lake": "lake", "feedback": True, "set": [],
-        "grid": ["liquidation_threshold.CRV=0.35,0.41", "pool_depth_scale=0.25,1"], "tasks": 5}))
-    return out
 
 
 def test_a_sweep_report_has_the_heatmap_and_every_set_against_the_baseline(sweep_folder, tmp_path):
