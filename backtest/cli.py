@@ -27,6 +27,7 @@ COMMANDS = {
     "report": "report",
     "bench": "bench",
     "calibrate": "calibrate",
+    "sensitivity": "sensitivity",
 }
 
 
