@@ -44,5 +44,6 @@ def main(args) -> int:
         synthetic = marker.exists() and "SYNTHETIC" in marker.read_text()
         label = f"SYNTHETIC sample lake {config.lake}" if synthetic else f"lake {config.lake}"
         print(summary(config, result.metrics, f"{scenario.title}  [{scenario.kind}; {label}]"))
+        print(result.inputs.sources.summary())
         print(f"  results         {out}/")
     return 0

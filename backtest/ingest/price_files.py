@@ -164,16 +164,23 @@ def _numbers(frame, col, name, *, required=True) -> np.ndarray:
     return v
 
 
-def _series(name, asset, source, ts, price, low, high, price_col, dropped=None, rows=None) -> PriceSeries:
-    """Common tail: positive prices, oldest first, duplicates resolved, outliers flagged."""
+def _series(name, asset, source, ts, price, low, high, price_col, dropped=None, rows=None, *,
+            bar=None) -> PriceSeries:
+    """Common tail: positive prices, oldest first, duplicates resolved, outliers flagged.
+    `bar` = (open, volume, bar_seconds) for a file of bars, whose ranges are checked here."""
     rows = np.arange(1, len(price) + 1) if rows is None else rows
     bad = np.flatnonzero(~(price > 0))
     if bad.size:
         raise InputError(f"price must be > 0 (found {price[bad[0]]!r})", file=name, column=price_col,
                          row=int(rows[bad[0]]))
+    nan = np.full(len(price), np.nan)
+    open_, volume, bar_seconds = bar if bar is not None else (nan, nan.copy(), 0)
+    if bar is not None:
+        _check_bars(name, open_, high, low, price, rows)
     newest_first = len(ts) > 1 and np.median(np.diff(ts.astype(np.int64))) < 0
     order = np.argsort(ts, kind="stable")
     ts, price, low, high, rows = ts[order], price[order], low[order], high[order], rows[order]
+    open_, volume = open_[order], volume[order]
     # A repeated time: the row written last wins (the upper one in a newest-first export, which is
     # how CryptoDataDownload prepends and Chainlink dumps list rounds; the lower one otherwise).
     same = np.flatnonzero(ts[1:] == ts[:-1]) + 1
@@ -188,7 +195,23 @@ def _series(name, asset, source, ts, price, low, high, price_col, dropped=None, 
         dropped["repeated times with different prices; kept the row written last"] = differ
     if not keep.any():
         raise InputError("no price rows", file=name)
-    return PriceSeries(asset, source, ts[keep], price[keep], low[keep], high[keep], dropped=dropped)
+    return PriceSeries(asset, source, ts[keep], price[keep], low[keep], high[keep], dropped=dropped,
+                       open=open_[keep], volume=volume[keep], bar_seconds=bar_seconds)
+
+
+def _check_bars(name, open_, high, low, close, rows) -> None:
+    """A bar's low is at or below its open and close, its high at or above them (rows with a range)."""
+    with np.errstate(invalid="ignore"):
+        full = np.isfinite(open_) & np.isfinite(high) & np.isfinite(low)
+        tol = 1e-9 * close
+        for col, bad in (("open", full & ~(open_ > 0)),
+                         ("low", full & ((low > np.fmin(open_, close) + tol) | ~(low > 0))),
+                         ("high", full & (high < np.fmax(open_, close) - tol))):
+            idx = np.flatnonzero(bad)
+            if idx.size:
+                i = idx[0]
+                raise InputError(f"bar range does not hold its prices (open {open_[i]!r}, high {high[i]!r}, "
+                                 f"low {low[i]!r}, close {close[i]!r})", file=name, column=col, row=int(rows[i]))
 
 
 def _asset_of(pair: str | None, given: str | None, name) -> str:
@@ -225,7 +248,18 @@ def _binance(frame, name, hint, asset, decimals):
     low, high = _numbers(frame, "low", name, required=False), _numbers(frame, "high", name, required=False)
     step = nominal_step(np.sort(ts))
     source = f"binance:{pair or Path(str(name)).name}:{interval(step)}:close"
-    return _series(name, _asset_of(pair, asset, name), source, _bar_end(ts, step), price, low, high, "close")
+    bar = (_numbers(frame, "open", name, required=False), _volume(frame, name), step)
+    return _series(name, _asset_of(pair, asset, name), source, _bar_end(ts, step), price, low, high, "close",
+                   bar=bar)
+
+
+def _volume(frame, name) -> np.ndarray:
+    """Base-asset volume (klines' `volume`; CryptoDataDownload names it `volume eth`, `volume btc`, ...)."""
+    for c in ("volume", "price_volume", "volume_traded"):
+        if c in frame.columns:
+            return _numbers(frame, c, name, required=False)
+    base = [c for c in frame.columns if c.startswith("volume ") and not c.endswith(("usdt", "usdc", "usd"))]
+    return _numbers(frame, base[0] if base else None, name, required=False)
 
 
 def _coingecko(frame, name, hint, asset, decimals):
@@ -289,6 +323,9 @@ def _ohlcv(frame, name, hint, asset, decimals):
     pair = _pair_from_name(name)
     step = nominal_step(np.sort(ts))
     source = f"ohlcv:{Path(str(name)).name}:{interval(step)}:{label}"
-    if tcol in BAR_OPEN_COLUMNS and ({"open", "price_open"} & set(frame.columns)):
+    ocol = "open" if "open" in frame.columns else "price_open"
+    bar = None
+    if tcol in BAR_OPEN_COLUMNS and ocol in frame.columns:
         ts = _bar_end(ts, step)
-    return _series(name, _asset_of(pair, asset, name), source, ts, price, low, high, pcol)
+        bar = (_numbers(frame, ocol, name, required=False), _volume(frame, name), step)
+    return _series(name, _asset_of(pair, asset, name), source, ts, price, low, high, pcol, bar=bar)

@@ -32,7 +32,9 @@ class Gaps:
 
 @dataclass
 class PriceSeries:
-    """One imported series, oldest first; `low`/`high` are NaN where the file has no range."""
+    """One imported series, oldest first; `open`/`low`/`high`/`volume` are NaN where the file has
+    no bar, and `bar_seconds` is 0 for point prices (then `timestamp` is the print's time, not a
+    bar's end)."""
     asset: str
     source: str
     timestamp: np.ndarray            # datetime64[us], UTC
@@ -41,10 +43,22 @@ class PriceSeries:
     high: np.ndarray
     outlier: np.ndarray = field(default=None)
     dropped: dict[str, int] = field(default_factory=dict)
+    open: np.ndarray = field(default=None)
+    volume: np.ndarray = field(default=None)
+    bar_seconds: int = 0
 
     def __post_init__(self):
         if self.outlier is None:
             self.outlier = flag_outliers(self.price, self.low, self.high)
+        nan = np.full(len(self.price), np.nan)
+        self.open = nan if self.open is None else self.open
+        self.volume = nan.copy() if self.volume is None else self.volume
+
+    def take(self, keep: np.ndarray) -> "PriceSeries":
+        """The rows where `keep` is true, every column (and the outlier flags) kept with them."""
+        return PriceSeries(self.asset, self.source, self.timestamp[keep], self.price[keep], self.low[keep],
+                           self.high[keep], outlier=self.outlier[keep], dropped=self.dropped, open=self.open[keep],
+                           volume=self.volume[keep], bar_seconds=self.bar_seconds)
 
     @property
     def step_seconds(self) -> int:
@@ -61,6 +75,11 @@ class PriceSeries:
             "price_usd": pa.array(self.price, pa.float64()),
             "source": pa.array([self.source] * n, pa.string()),
             "outlier": pa.array(self.outlier, pa.bool_()),
+            "open": pa.array(self.open, pa.float64(), from_pandas=True),
+            "high": pa.array(self.high, pa.float64(), from_pandas=True),
+            "low": pa.array(self.low, pa.float64(), from_pandas=True),
+            "volume": pa.array(self.volume, pa.float64(), from_pandas=True),
+            "bar_seconds": pa.array(np.full(n, self.bar_seconds) if self.bar_seconds else [None] * n, pa.int32()),
         })
 
 

@@ -88,8 +88,7 @@ def store_series(lake: Path, series: PriceSeries, overlap: str = "refuse", *, fi
     if not keep.any():
         return f"nothing new: the lake already covers {_ts(lo)} .. {_ts(hi)} ({'; '.join(notes)})"
     if not keep.all():
-        series = PriceSeries(series.asset, series.source, series.timestamp[keep], series.price[keep],
-                             series.low[keep], series.high[keep], outlier=series.outlier[keep])
+        series = series.take(keep)
     path = write_table(lake, "prices", series.to_table(), filename=name)
     return f"{path} ({len(series.timestamp)} rows{'; ' + '; '.join(notes) if notes else ''})"
 

@@ -19,7 +19,8 @@ from backtest.lake.validate import drop_unknown, first_rows, repeats
 from backtest.inputs.venues import load_venues
 from backtest.markets.router import Router
 from backtest.scenarios.library import Scenario
-from backtest.scenarios.paths import exogenous_paths, gas_path, step_times
+from backtest.scenarios.moves import PathSources
+from backtest.scenarios.paths import gas_path, scenario_paths, step_times
 
 
 @dataclass
@@ -63,6 +64,7 @@ class ReplayInputs:
     exogenous: np.ndarray          # [T, A] per price asset
     gas_gwei: np.ndarray           # [T]
     step_blocks: np.ndarray = None # [T] estimated block of each step (12 s blocks from the snapshot)
+    sources: PathSources = PathSources()  # how each price asset moves (scenarios/moves.py)
 
 
 def _snapshot(positions: pa.Table, scenario: Scenario) -> int:
@@ -367,8 +369,8 @@ def load_inputs(config: RunConfig, scenario: Scenario) -> ReplayInputs:
     pools = load_pools(lake, book, config)
     read_table(lake, "gas", required=False)    # checked here: SQL reads it for the gas path
     con = connect(lake)
-    exo = exogenous_paths(con, scenario, book.price_assets, book.prices)
+    paths = scenario_paths(con, scenario, book.price_assets, book.prices)
     times = step_times(scenario)
     since = (times - np.datetime64(book.timestamp.replace(tzinfo=None), "us")) / np.timedelta64(12, "s")
-    return ReplayInputs(book=book, pools=pools, times=times, exogenous=exo, gas_gwei=gas_path(con, scenario),
-                        step_blocks=book.block_number + np.floor(since).astype(np.int64))
+    return ReplayInputs(book=book, pools=pools, times=times, exogenous=paths.prices, gas_gwei=gas_path(con, scenario),
+                        step_blocks=book.block_number + np.floor(since).astype(np.int64), sources=paths.sources)

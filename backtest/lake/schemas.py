@@ -79,6 +79,14 @@ PRICES = pa.schema([
     ("price_usd", pa.float64()),
     ("source", pa.string()),
     ("outlier", pa.bool_()),              # kept, never silently used as an oracle price
+    # A bar's range (Binance klines, OHLCV files): `timestamp` is the bar's END, `price_usd` its
+    # close, and the bar began `bar_seconds` earlier. Null for point prices (CoinGecko, Chainlink,
+    # ratios) and in lakes written before these columns existed: those read as closes only.
+    ("open", pa.float64()),
+    ("high", pa.float64()),
+    ("low", pa.float64()),
+    ("volume", pa.float64()),
+    ("bar_seconds", pa.int32()),
 ])
 
 POOLS = pa.schema([

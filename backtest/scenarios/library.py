@@ -33,6 +33,7 @@ class Scenario:
     assets: dict = field(default_factory=dict)      # asset -> spec table
     gas: dict = field(default_factory=dict)
     parameters: dict = field(default_factory=dict)
+    proxy: dict = field(default_factory=dict)       # unnamed asset -> {asset, beta?, window?, lake_asset?}
     path: str = ""
     raw: dict = field(default_factory=dict, compare=False)
 
@@ -89,10 +90,13 @@ def load_scenario(name_or_path: str | Path) -> Scenario:
     assets = raw.get("assets", {})
     for asset, spec in assets.items():
         _check_asset(asset, spec, assets, path)
+    proxy = raw.get("proxy", {})
+    for asset, spec in proxy.items():
+        _check_proxy(asset, spec, assets, path)
     return Scenario(name=raw.get("name", path.stem), title=raw.get("title", path.stem), kind=kind,
                     description=raw.get("description", ""), start=start, end=end, step_seconds=step,
                     anchor=anchor, assets=assets, gas=raw.get("gas", {}), parameters=raw.get("parameters", {}),
-                    path=str(path), raw=raw)
+                    proxy=proxy, path=str(path), raw=raw)
 
 
 def _check_asset(asset: str, spec: dict, assets: dict, path: Path) -> None:
@@ -112,6 +116,33 @@ def _check_asset(asset: str, spec: dict, assets: dict, path: Path) -> None:
             isinstance(l, list) and len(l) == 2 and l[0] > 0 and l[1] > -1 for l in legs)
         if not ok:
             raise InputError("legs must be a list of [hours > 0, change > -1]", file=path, column=f"{col}.legs")
+
+
+def _check_proxy(asset: str, spec, assets: dict, path: Path) -> None:
+    """`[proxy] CRV = {asset = "WETH", beta = 1.6}`: an asset the scenario does not name moves with
+    a beta to one it does (beta omitted: estimated from the lake, over `window` if given)."""
+    col = f"proxy.{asset}"
+    if not isinstance(spec, dict) or "asset" not in spec:
+        raise InputError('expected a table such as {asset = "WETH", beta = 1.6}', file=path, column=col)
+    if asset in assets:
+        raise InputError("the scenario already names this asset's path under [assets]", file=path, column=col)
+    if spec["asset"] not in assets:
+        raise InputError(f"moves with {spec['asset']!r}, which the scenario does not name under [assets]",
+                         file=path, column=f"{col}.asset")
+    unknown = set(spec) - {"asset", "beta", "window", "lake_asset", "note"}
+    if unknown:
+        raise InputError(f"unknown key {sorted(unknown)[0]!r} (asset, beta, window, lake_asset, note)", file=path,
+                         column=col)
+    beta = spec.get("beta", 0.0)
+    if isinstance(beta, bool) or not isinstance(beta, (int, float)) or beta != beta:
+        raise InputError(f"beta must be a number (found {beta!r})", file=path, column=f"{col}.beta")
+    window = spec.get("window")
+    if window is not None:
+        if not (isinstance(window, list) and len(window) == 2):
+            raise InputError("window must be [from, to] date-times", file=path, column=f"{col}.window")
+        a, b = (_utc(w, f"{col}.window", path) for w in window)
+        if b <= a:
+            raise InputError("window must end after it starts", file=path, column=f"{col}.window")
 
 
 def list_scenarios(folder: Path = SCENARIO_DIR) -> list[Scenario]:

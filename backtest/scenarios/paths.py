@@ -7,11 +7,19 @@ they are.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime
+
 import numpy as np
+import pyarrow as pa
 
 from backtest.errors import InputError
 from backtest.lake.catalog import run_query
+from backtest.scenarios import intrabar
+from backtest.scenarios.intrabar import Prints
 from backtest.scenarios.library import Scenario
+from backtest.scenarios.moves import (LAKE_NAMES, USD_STABLECOINS, Move, PathSources, beta_path, default_reference,
+                                      proxy_move)
 
 
 def step_times(s: Scenario) -> np.ndarray:
@@ -27,7 +35,7 @@ def stylised_multiplier(legs: list, hours: np.ndarray) -> np.ndarray:
 
 
 class MissingSeries(InputError):
-    """A lake series the scenario needs is absent or ends early; `exogenous_paths` lists them all at once."""
+    """A lake series the scenario needs is absent or ends early; `scenario_paths` lists them all at once."""
 
 
 def get_command(s: Scenario, lake_asset: str, spec: dict) -> str:
@@ -40,24 +48,47 @@ def get_command(s: Scenario, lake_asset: str, spec: dict) -> str:
         f"{lake_asset}`"
 
 
+def lake_prints(con, s: Scenario, lake_asset: str) -> Prints:
+    """The rows of one lake asset that shape the window (queries/price_bars.sql)."""
+    rows = run_query(con, "price_bars", {"asset": lake_asset, "start": s.start, "end": s.end})
+    col = lambda name: rows[name].to_numpy(zero_copy_only=False).astype(float)  # noqa: E731  (null -> NaN)
+    times = rows["timestamp"].cast(pa.int64()).to_numpy(zero_copy_only=False)
+    bars = rows["bar_seconds"].fill_null(0).cast(pa.int64()).to_numpy(zero_copy_only=False) * 1_000_000
+    return Prints(times, col("price_usd"), col("open"), col("high"), col("low"), bars)
+
+
 def lake_series(con, s: Scenario, asset: str, spec: dict) -> np.ndarray:
+    """One lake asset's path on the step grid, bars walked through their range (intrabar.py)."""
     lake_asset = spec.get("lake_asset", asset)
-    rows = run_query(con, "price_path", {"asset": lake_asset, "start": s.start, "end": s.end,
-                                         "step_seconds": s.step_seconds})
-    prices = rows["price_usd"].to_numpy(zero_copy_only=False).astype(float)
+    prints = lake_prints(con, s, lake_asset)
+    grid = step_times(s).astype("datetime64[us]").astype(np.int64)
+    prices = intrabar.path(prints, grid)
     how = f"; get it with: {get_command(s, lake_asset, spec)}"
-    if np.isnan(prices[0]):
+    if not len(prices) or np.isnan(prices[0]):
         raise MissingSeries(f"no {lake_asset} price at or before the scenario start {s.start:%Y-%m-%d %H:%M}Z in the "
                             "lake" + how, file=s.path, column=f"assets.{asset}")
-    observed = rows["observed_at"].to_pylist()
-    if observed[-1] is not None and (s.end - observed[-1]).total_seconds() > max(6 * 3600, 10 * s.step_seconds):
-        raise MissingSeries(f"the lake's {lake_asset} prices stop at {observed[-1]:%Y-%m-%d %H:%M}Z, long before the "
+    last = prints.time_us[prints.time_us <= grid[-1]][-1]
+    if (grid[-1] - last) / 1e6 > max(6 * 3600, 10 * s.step_seconds):
+        seen = np.datetime64(int(last), "us").astype(datetime)
+        raise MissingSeries(f"the lake's {lake_asset} prices stop at {seen:%Y-%m-%d %H:%M}Z, long before the "
                             f"scenario end {s.end:%Y-%m-%d %H:%M}Z" + how, file=s.path, column=f"assets.{asset}")
     return prices
 
 
+@dataclass(frozen=True)
+class ScenarioPaths:
+    prices: np.ndarray               # [steps, assets] USD
+    sources: PathSources             # how each asset moves (the replay summary lists the unnamed ones)
+
+
 def exogenous_paths(con, s: Scenario, assets: list[str], book_prices: np.ndarray) -> np.ndarray:
-    """[steps, assets] USD prices. Assets the scenario does not name stay at the book's price."""
+    """[steps, assets] USD prices (scenario_paths without the sources)."""
+    return scenario_paths(con, s, assets, book_prices).prices
+
+
+def scenario_paths(con, s: Scenario, assets: list[str], book_prices: np.ndarray) -> ScenarioPaths:
+    """Every book asset's path: the scenario's own for the assets it names, and for the others
+    their own lake series or a beta to a named asset (moves.py); flat only when neither exists."""
     hours = (np.arange(s.n_steps) * s.step_seconds) / 3600.0
     rel: dict[str, np.ndarray] = {}
     absolute: dict[str, np.ndarray] = {}
@@ -91,13 +122,41 @@ def exogenous_paths(con, s: Scenario, assets: list[str], book_prices: np.ndarray
     if missing:
         raise MissingSeries(f"the lake lacks {len(missing)} price series this scenario needs:\n"
                             + "\n".join(f"  {e.column}: {e.message}" for e in missing), file=s.path)
+    found = {a: _unnamed(con, s, a) for a in assets if a not in s.assets}
+    for asset, (move, series) in found.items():
+        if series is not None:
+            absolute[asset] = series
+            rel[asset] = series / series[0]
+        elif move.how == "beta":
+            rel[asset] = beta_path(rel.get(move.proxy, np.ones(s.n_steps)), move.beta)
+    moves = tuple(found[a][0] if a in found else Move(a, "scenario") for a in assets)
     out = np.empty((s.n_steps, len(assets)))
     for j, asset in enumerate(assets):
         if s.anchor == "absolute" and asset in absolute:
             out[:, j] = absolute[asset]
         else:
             out[:, j] = book_prices[j] * rel.get(asset, np.ones(s.n_steps))
-    return out
+    return ScenarioPaths(out, PathSources(moves))
+
+
+def _unnamed(con, s: Scenario, asset: str) -> tuple[Move, np.ndarray | None]:
+    """An asset the scenario does not name: [proxy] if given; in a historical scenario its own lake
+    series if the lake covers the window, else a beta estimated to the default reference."""
+    if asset in s.proxy:
+        return proxy_move(con, s, asset, s.proxy[asset]), None
+    if s.kind != "historical":
+        return Move(asset, "flat", "(stylised scenario: no path and no [proxy] for it)"), None
+    for name in dict.fromkeys((asset, LAKE_NAMES.get(asset, asset))):
+        try:
+            return Move(asset, "own series", f"(lake {name})"), lake_series(con, s, asset, {"lake_asset": name})
+        except MissingSeries:
+            continue
+    if asset in USD_STABLECOINS:
+        return Move(asset, "flat", "(USD stablecoin held at its peg: no series of its own for the window)"), None
+    ref = default_reference(s)
+    if ref is None:
+        return Move(asset, "flat", "(no series of its own and no named lake asset to estimate a beta to)"), None
+    return proxy_move(con, s, asset, {"asset": ref}), None
 
 
 def gas_path(con, s: Scenario) -> np.ndarray:

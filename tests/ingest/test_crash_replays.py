@@ -76,10 +76,11 @@ def run_once(lake: Path, name: str) -> tuple:
 
 
 def steepest_hourly_falls(steps, asset: str, n: int) -> list:
-    """The n hours whose price (at the full hour, where the hourly series moves) fell the most."""
+    """The n hours whose close-to-close move fell the most, named by the hour's start (the bar
+    10:00-11:00 is "10:00"): the hour in which the price fell."""
     p = steps[steps.asset == asset].set_index("timestamp")["price_exogenous"]
     hourly = p[p.index.minute == 0]
-    return list(np.log(hourly).diff().nsmallest(n).index)
+    return list(np.log(hourly).diff().nsmallest(n).index - pd.Timedelta(hours=1))
 
 
 def peak_hour(liquidations):
@@ -88,16 +89,25 @@ def peak_hour(liquidations):
 
 @pytest.mark.parametrize("name, fallen", [
     # Binance 1h closes: 2020-03-12 10->11 h -23.4 %, 03-12 23 h -> 03-13 00 h -16.6 %, 03-13 04->05 h -12.4 %.
-    ("black-thursday-2020", ["2020-03-12 11:00", "2020-03-13 00:00", "2020-03-13 05:00"]),
+    ("black-thursday-2020", ["2020-03-12 10:00", "2020-03-12 23:00", "2020-03-13 04:00"]),
     # 2021-05-19 12->13 h -14.0 %, 05-20 00->01 h -8.9 %, 05-19 23 h -> 05-20 00 h -8.6 %.
-    ("may-19-2021", ["2021-05-19 13:00", "2021-05-20 01:00", "2021-05-20 00:00"]),
+    ("may-19-2021", ["2021-05-19 12:00", "2021-05-20 00:00", "2021-05-19 23:00"]),
 ])
 def test_liquidations_peak_in_the_hours_of_the_steepest_fall(lake, name, fallen):
     _, liquidations, steps = run_once(lake, name)
     falls = steepest_hourly_falls(steps, "WETH", 3)
     assert [str(t)[:16] for t in falls] == fallen            # the path is the real one
     assert len(liquidations) > 100
-    assert peak_hour(liquidations) in falls
+    assert peak_hour(liquidations) in falls                  # inside the hour that fell, not the hour after
+
+
+def test_on_19_may_2021_liquidations_peak_in_the_hour_eth_fell_not_an_hour_later(lake):
+    # Hourly closes stamped at the bar's end put the 12:00-13:00 fall at 13:00, and the replay's
+    # peak there; walking the bar through its range moves it into the hour itself.
+    _, liquidations, _ = run_once(lake, "may-19-2021")
+    by_hour = liquidations.groupby(liquidations.timestamp.dt.floor("h"))["debt_repaid_usd"].sum()
+    assert str(by_hour.idxmax())[:16] == "2021-05-19 12:00"
+    assert by_hour.get(pd.Timestamp("2021-05-19 13:00", tz="UTC"), 0.0) < by_hour.max() / 2
 
 
 def usdc_below_peg(steps):
@@ -105,9 +115,11 @@ def usdc_below_peg(steps):
 
 
 def test_the_usdc_depeg_alone_liquidates_usdc_collateral_only_below_peg(lake, tmp_path):
-    # The library scenario with everything but USDC (and DAI, which follows it) held at the book.
+    # The library scenario with everything but USDC (and DAI, which follows it) held at the book
+    # (a beta of 0: unnamed, they would take their own lake series or a beta to WETH).
     spec = tomllib.loads((SCENARIOS / "usdc-depeg-2023.toml").read_text())
     spec["assets"] = {k: v for k, v in spec["assets"].items() if k in ("USDC", "DAI")}
+    spec["proxy"] = {a: {"asset": "USDC", "beta": 0.0} for a in ("CRV", "USDT", "WBTC", "WETH", "wstETH")}
     spec["name"] = "usdc-depeg-2023-alone"
     path = tmp_path / "usdc-depeg-2023-alone.toml"
     path.write_text(tomli_w.dumps(spec))
@@ -131,6 +143,7 @@ def test_in_the_full_depeg_scenario_every_liquidation_the_depeg_adds_is_below_pe
     inputs, full, steps = run_once(lake, "usdc-depeg-2023")
     spec = tomllib.loads((SCENARIOS / "usdc-depeg-2023.toml").read_text())
     spec["assets"] = {k: v for k, v in spec["assets"].items() if k not in ("USDC", "DAI")}
+    spec["proxy"] = {a: {"asset": "WETH", "beta": 0.0} for a in ("USDC", "DAI")}    # held: beta 0
     spec["name"] = "usdc-depeg-2023-pegged"
     path = tmp_path / "pegged.toml"
     path.write_text(tomli_w.dumps(spec))

@@ -97,10 +97,10 @@ def test_divide_by_gives_the_quote_asset_in_usd(tmp_path, capsys):
     # BTC/USD 20000 and BTC/USDC 22857.14 -> USDC = 20000 / 22857.14 = 0.875 USD.
     usd = tmp_path / "BTCUSD_1m.csv"
     usdc = tmp_path / "BTCUSDC_1m.csv"
-    usd.write_text("open_time,open,high,low,close,volume\n2023-03-11 06:00:00+00:00,1,1,1,20000,0\n"
-                   "2023-03-11 06:01:00+00:00,1,1,1,20000,0\n")
-    usdc.write_text("open_time,open,high,low,close,volume\n2023-03-11 06:00:00+00:00,1,1,1,22857.14,0\n"
-                    "2023-03-11 06:01:00+00:00,1,1,1,20000,0\n")
+    usd.write_text("open_time,open,high,low,close,volume\n2023-03-11 06:00:00+00:00,20000,20000,20000,20000,0\n"
+                   "2023-03-11 06:01:00+00:00,20000,20000,20000,20000,0\n")
+    usdc.write_text("open_time,open,high,low,close,volume\n2023-03-11 06:00:00+00:00,22857.14,22857.14,22857.14,22857.14,0\n"
+                    "2023-03-11 06:01:00+00:00,20000,20000,20000,20000,0\n")
     cli(usd, "--divide-by", usdc, "--asset", "USDC", "--lake", tmp_path / "lake")
     t = read_table(tmp_path / "lake", "prices")
     assert t["asset"].to_pylist() == ["USDC", "USDC"]
