@@ -22,8 +22,21 @@ emode AS (
     WHERE $source = 'aave-v3' AND evt_block_number <= $block
     QUALIFY row_number() OVER (PARTITION BY asset ORDER BY evt_block_number DESC, evt_index DESC) = 1
 ),
+-- symbol and decimals: the aToken's contracts row (read by eth_call at ingest), else a Dune export's rows of
+-- the same token (decimals from amount_raw / amount): configurator events + a Dune export name the reserves
 tokens AS (
-    SELECT DISTINCT asset, symbol, decimals FROM contracts WHERE source = $source AND kind = 'atoken'
+    SELECT asset, arg_min(symbol, pref) AS symbol, arg_min(decimals, pref) AS decimals FROM (
+        SELECT DISTINCT asset, symbol, decimals, 0 AS pref FROM contracts
+        WHERE source = $source AND kind = 'atoken' AND symbol IS NOT NULL
+        UNION ALL
+        SELECT token_address, min(symbol), max(round(log10(abs(amount_raw::DOUBLE / amount))))::BIGINT, 1
+        FROM (SELECT project, version, token_address, symbol, amount_raw, amount FROM imported_lending_supply
+              UNION ALL
+              SELECT project, version, token_address, symbol, amount_raw, amount FROM imported_lending_borrow)
+        WHERE project = 'aave' AND 'aave-v' || version = $source AND amount <> 0 AND amount_raw IS NOT NULL
+        GROUP BY token_address
+    )
+    GROUP BY asset
 )
 SELECT $source AS protocol, c.asset AS asset_address, t.symbol, t.decimals,
        c.ltv::HUGEINT / 1e4 AS ltv,

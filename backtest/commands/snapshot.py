@@ -30,6 +30,19 @@ that block; --rpc must serve state at that block (an archive node) for Comet.
 """
 
 
+# Where a protocol's markets rows (risk parameters) come from when the lake lacks them: its configurator's
+# or comptroller's events (mainnet addresses: aave-address-book AaveV3Ethereum/AaveV2Ethereum
+# POOL_CONFIGURATOR, compound-protocol networks/mainnet.json Comptroller).
+MARKETS_FIX = {
+    "aave-v3": "ingest the configurator's events: backtest ingest --source aave-v3 --address "
+               "configurator=0x64b761D848206f447Fe2dd461b0c635Ec39EbB27 --from-block 16291127 (--rpc URL, or --cryo DIR)",
+    "aave-v2": "ingest the configurator's events: backtest ingest --source aave-v2 --address "
+               "configurator=0x311Bb771e4F8952E6Da169b425E7e92d6Ac45756 --from-block 11362579 (--rpc URL, or --cryo DIR)",
+    "compound-v2": "ingest the comptroller's events: backtest ingest --source compound-v2 --address "
+                   "comptroller=0x3d9819210A31b4961b30EF54bE2aeD79B9c9Cd3B --from-block 7710671 (--rpc URL, or --cryo DIR)",
+}
+
+
 def register(sub) -> None:
     p = sub.add_parser("snapshot", help="rebuild positions and pools at a block from ingested events",
                        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -48,17 +61,21 @@ def main(args) -> int:
         maker_markets
     from backtest.ingest.morpho_blue import markets as morpho_blue_markets
     from backtest.ingest.positions import POOL_QUERIES, POSITION_QUERIES, block_time, comet_positions, \
-        compound_v2_positions, lake_pools, lake_positions, maker_positions, morpho_blue_positions, raw_pools, \
-        raw_positions, with_emode
+        compound_v2_positions, dune_positions, lake_pools, lake_positions, maker_positions, morpho_blue_positions, \
+        raw_pools, raw_positions, with_emode
     from backtest.ingest.rpc import RpcClient, RpcError
     from backtest.ingest.tables import chain_query, connect_chain
     from backtest.lake.io import write_tables
     lake = Path(args.lake)
-    if not (lake / "contracts").is_dir():
-        raise InputError("no ingested contracts in this lake: run `backtest ingest` first", file=lake / "contracts")
-    networks = sorted(p.stem for p in (lake / "contracts").glob("*.parquet"))
-    market = args.market or "-".join(networks)
+    dune = [p for name in ("lending_borrow", "lending_supply") for p in (lake / name).glob("*.parquet")]
+    if not (lake / "contracts").is_dir() and not dune:
+        raise InputError("no ingested contracts and no Dune export in this lake: run `backtest ingest` first",
+                         file=lake / "contracts")
     con = connect_chain(lake)
+    networks = sorted(p.stem for p in (lake / "contracts").glob("*.parquet")) or [b for (b,) in con.sql(
+        "SELECT DISTINCT blockchain FROM imported_lending_borrow UNION SELECT blockchain FROM imported_lending_supply "
+        "ORDER BY 1").fetchall() if b]
+    market = args.market or "-".join(networks)
     client = RpcClient(args.rpc) if args.rpc else None
     tag = f"chain__{args.block:08}.parquet"
     try:
@@ -69,11 +86,17 @@ def main(args) -> int:
         maker, maker_note = maker_positions(con, args.block, ts)
         morpho, morpho_note = morpho_blue_positions(con, args.block, ts)
         parts += [comet, maker, morpho]
+        from_events = {p for t in parts for p in t["protocol"].to_pylist()}
+        imported, dune_note = dune_positions(con, args.block, ts, market)
+        keep = [p not in from_events for p in imported["protocol"].to_pylist()]   # events are exact: they win
+        if not all(keep):
+            dune_note = (dune_note or "") + "; Dune rows of protocols whose events are ingested are left out"
+        parts.append(imported.filter(pa.array(keep, pa.bool_())))
         markets = [aave_markets(con, source, args.block, market) for source in POSITION_QUERIES]
         markets += [compound_v2_markets(con, args.block, market), maker_markets(con, args.block),
                     morpho_blue_markets(con, args.block)]
         categories, emode_note = aave_emode_categories(con, args.block, market)
-        notes = [n for n in (comet_note, maker_note, morpho_note, emode_note) if n]
+        notes = [n for n in (comet_note, maker_note, morpho_note, emode_note, dune_note) if n]
         if client is not None:
             markets.append(comet_markets(con, client, args.block, market))
     except RpcError as exc:
@@ -90,6 +113,12 @@ def main(args) -> int:
     # all five files land together or none does: a bad row anywhere leaves the lake as it was
     paths = write_tables(lake, tables, tag)
     written = [f"{name} {tables[name].num_rows} rows -> {path}" for name, path in paths.items()]
+    priced = {(p, a) for p, a in zip(markets_table["protocol"].to_pylist(), markets_table["asset"].to_pylist())}
+    bare = sorted({p for p, a, c in zip(positions["protocol"].to_pylist(), positions["asset"].to_pylist(),
+                                        positions["collateral"].to_pylist()) if c and (p, a) not in priced})
+    for protocol in bare:
+        notes.append(f"{protocol}: some collateral assets have no markets row (risk parameters); {MARKETS_FIX[protocol]}"
+                     if protocol in MARKETS_FIX else f"{protocol}: some collateral assets have no markets row")
     unknown = [u for u in positions["unknown"].to_pylist() + pools["unknown"].to_pylist() if u]
     if unknown:
         notes.append(f"{len(unknown)} rows have amounts the lake cannot compute, flagged in their `unknown` "

@@ -31,9 +31,15 @@ def block_time(con, block: int, rpc=None) -> int:
     rows = con.sql("SELECT \"timestamp\" FROM blocks WHERE block_number = $b", params={"b": block}).fetchall()
     if rows:
         return int(rows[0][0])
+    rows = con.sql("SELECT epoch(block_time)::BIGINT FROM (SELECT block_number, block_time FROM imported_lending_borrow "
+                   "UNION ALL SELECT block_number, block_time FROM imported_lending_supply) WHERE block_number = $b "
+                   "LIMIT 1", params={"b": block}).fetchall()
+    if rows:                 # a Dune export's row of that very block carries its time
+        return int(rows[0][0])
     if rpc is None:
         raise InputError(f"the lake has no timestamp for block {block}: pass --rpc, or ingest up to that block (a "
-                         "cryo dump: put cryo's blocks dataset for that block in the dump folder, then ingest --cryo)")
+                         "cryo dump: put cryo's blocks dataset for that block in the dump folder, then ingest --cryo; "
+                         "Dune exports: a block that one of their rows has)")
     return rpc.block_timestamps([block])[block]
 
 
@@ -131,6 +137,38 @@ def comet_positions(con, block: int, ts: int, market: str, rpc=None) -> tuple[pa
                            [_units(r["borrow_raw"], d) for r, (_, d) in zip(base, info)], block, when,
                            [None if d is not None else "decimals of the base asset" for _, d in info]))
     return pa.concat_tables(parts), note
+
+
+# Dune's (project, version) -> the protocol names of the lake (spellbook's lending sector spells them so).
+DUNE_PROTOCOLS = {("aave", "3"): "aave-v3", ("aave", "2"): "aave-v2", ("compound", "2"): "compound-v2"}
+
+
+def dune_positions(con, block: int, ts: int, market: str) -> tuple[pa.Table, str | None]:
+    """Positions from Dune exports (queries/dune_positions_at_block.sql): net principal per owner and token,
+    supplies as collateral. A net below 0 is not a balance: its amount is None with the reason in `unknown`."""
+    when = datetime.fromtimestamp(ts, tz=timezone.utc)
+    raw = chain_query(con, "dune_positions_at_block", {"block": block}).to_pylist()
+    if not raw:
+        return POSITIONS_ROWS.empty_table(), None
+    other = sorted({f"{r['project']} v{r['version']}" for r in raw if (r["project"], r["version"]) not in DUNE_PROTOCOLS})
+    raw = [r for r in raw if (r["project"], r["version"]) in DUNE_PROTOCOLS]
+    coll, debt, why = [], [], []
+    for r in raw:
+        c, d = _units(r["supplied_raw"], r["decimals"]), _units(r["borrowed_raw"], r["decimals"])
+        gaps = [f"{name}: the export's flows net below 0 (interest, or rows before its first block)"
+                for name, v in (("collateral", c), ("debt", d)) if v is not None and v < 0]
+        if r["decimals"] is None:
+            gaps.append("decimals: no row of this token with both amount and amount_raw")
+        coll.append(None if c is None or c < 0 else c), debt.append(None if d is None or d < 0 else d)
+        why.append("; ".join(gaps) or None)
+    table = _rows("", market, [r["account"] for r in raw], [r["symbol"] or r["token_address"] for r in raw],
+                  coll, debt, block, when, why)
+    table = table.set_column(0, "protocol", pa.array([DUNE_PROTOCOLS[r["project"], r["version"]] for r in raw]))
+    note = ("positions from Dune exports are net principal flows: interest is not in them (debt and collateral "
+            "understated by what accrued), and every supply counts as collateral")
+    if other:
+        note += f"; left out (no replay rules): {', '.join(other)}"
+    return table, note
 
 
 # The token an ilk's join adapter holds, where its name does not say it (chainlog.makerdao.com:

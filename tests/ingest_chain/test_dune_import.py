@@ -124,7 +124,13 @@ def test_a_missing_column_is_named(tmp_path, capsys):
     assert "column 'evt_index'" in capsys.readouterr().err
 
 
-def test_snapshot_of_a_lake_without_chain_events_says_what_to_run(lake, capsys):
+def test_snapshot_of_a_dune_lake_at_a_block_without_a_time_says_how_to_give_one(lake, capsys):
+    # a Dune-only lake snapshots (tests/ingest_chain/test_dune_to_replay.py); a block none of its rows has
+    # has no time in the lake: one line naming the ways to give it
     assert cli(["snapshot", "--block", "200", "--lake", str(lake)]) == 2
+    err = capsys.readouterr().err
+    assert "no timestamp for block 200: pass --rpc" in err and "Dune exports: a block that one of their rows has" \
+        in err and len(err.strip().splitlines()) == 1
+    assert cli(["snapshot", "--block", "200", "--lake", str(lake.parent / "empty")]) == 2
     err = capsys.readouterr().err
     assert "run `backtest ingest` first" in err and len(err.strip().splitlines()) == 1
