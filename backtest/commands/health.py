@@ -4,15 +4,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from backtest.commands.common import default_lake
+from backtest.commands.common import LAKE_HELP, default_lake
 from backtest.errors import InputError
 
 
 def register(sub) -> None:
     p = sub.add_parser("health", help="health factor per account and snapshot (as-of prices and parameters)",
                        epilog="example: backtest health --lake data/lake --out results/health.parquet --limit 20")
-    p.add_argument("--lake", type=Path, default=None, help="lake folder (default data/lake)")
-    p.add_argument("--out", type=Path, default=Path("results") / "health.parquet", help="where to write every row")
+    p.add_argument("--lake", type=Path, default=None, help=LAKE_HELP)
+    p.add_argument("--out", type=Path, default=Path("results") / "health.parquet",
+                   help="where to write every row (default results/health.parquet)")
     p.add_argument("--limit", type=int, default=20, help="riskiest rows to print (0 = all rows)")
     p.set_defaults(func=main)
 

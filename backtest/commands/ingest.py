@@ -37,24 +37,33 @@ def register(sub) -> None:
                                    "and checkpoints; then decode into typed tables.",
                        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--rpc", default=os.environ.get("ETH_RPC_URL"),
-                   help="JSON-RPC endpoint (default: $ETH_RPC_URL)")
+                   help="JSON-RPC endpoint (default: $ETH_RPC_URL); optional with --cryo, where it adds token "
+                        "symbols, decimals, fees and block times")
     p.add_argument("--source", choices=SOURCES, help="protocol whose events to fetch (not needed with --dune)")
     p.add_argument("--dune", type=Path, metavar="CSV", action="append", default=[],
                    help="import a Dune lending.borrow or lending.supply CSV export instead (repeatable)")
     p.add_argument("--address", action="append", default=[],
-                   help="contract address, or kind=address (repeatable; comma-separated also works)")
+                   help="contract address, or kind=address, e.g. configurator=0x..., factory=0x... (repeatable; "
+                        "comma-separated also works; default: the source's built-in mainnet contracts)")
     p.add_argument("--cryo", type=Path, metavar="DIR",
-                   help="decode an existing cryo logs dump in place instead of fetching (--rpc optional)")
+                   help="decode an existing cryo logs dump in place instead of fetching (--rpc optional; cryo's "
+                        "blocks files in DIR give the block times)")
     p.add_argument("--from-block", type=int, help="first block (required unless --cryo)")
     p.add_argument("--to-block", type=int, default=None, help="last block (default: head minus confirmations)")
-    p.add_argument("--lake", type=Path, default=Path(os.environ.get("BACKTEST_LAKE", "lake")))
+    p.add_argument("--lake", type=Path, default=Path(os.environ.get("BACKTEST_LAKE", "lake")),
+                   help="lake folder written (default ./lake in the current folder, or $BACKTEST_LAKE if set; "
+                        "never the sample's data/lake unless named)")
     p.add_argument("--confirmations", type=int, default=12,
                    help="blocks kept back from the head against reorgs (default 12)")
     p.add_argument("--chunk-size", type=int, default=1000, help="blocks per logs file (cryo's default 1000)")
-    p.add_argument("--max-range", type=int, default=100_000, help="largest eth_getLogs block range")
-    p.add_argument("--network-name", default=None, help="network part of the file names (default from chain id)")
-    p.add_argument("--retries", type=int, default=6)
-    p.add_argument("--timeout", type=float, default=30.0)
+    p.add_argument("--max-range", type=int, default=100_000,
+                   help="largest eth_getLogs block range when sparse answers double it (default 100000)")
+    p.add_argument("--network-name", default=None,
+                   help="network part of the file names (default from the chain id, as cryo names it: ethereum, "
+                        "base, ..., network_<id>)")
+    p.add_argument("--retries", type=int, default=6,
+                   help="retries of a failed or rate-limited RPC call, with exponential backoff (default 6)")
+    p.add_argument("--timeout", type=float, default=30.0, help="seconds to wait for one RPC answer (default 30)")
     p.set_defaults(func=main)
 
 

@@ -27,6 +27,12 @@ getAssetInfo with --rpc.
 <lake>/pools/chain__<block>.parquet (Uniswap v2 reserves, v3 price, tick and active liquidity) and
 <lake>/pool_ticks/chain__<block>.parquet. Needs `backtest ingest` of the same contracts up to at least
 that block; --rpc must serve state at that block (an archive node) for Comet.
+
+A lake of Dune exports only (`backtest ingest --dune`) gives positions as net principal (no interest);
+the note printed names the command that fills missing markets rows. The five files land together or
+not at all. An amount the lake cannot compute (a Compound borrow with no index, a Maker ilk without
+its init, Comet base balances without --rpc, unknown decimals) is left empty with the reason in the
+row's `unknown` column, never 0; `backtest health` and the replay report such rows.
 """
 
 
@@ -46,8 +52,12 @@ MARKETS_FIX = {
 def register(sub) -> None:
     p = sub.add_parser("snapshot", help="rebuild positions and pools at a block from ingested events",
                        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--block", type=int, required=True)
-    p.add_argument("--lake", type=Path, default=Path(os.environ.get("BACKTEST_LAKE", "lake")))
+    p.add_argument("--block", type=int, required=True,
+                   help="block whose positions, markets and pools to rebuild (its time from the lake's blocks, a "
+                        "Dune row of that block, or --rpc)")
+    p.add_argument("--lake", type=Path, default=Path(os.environ.get("BACKTEST_LAKE", "lake")),
+                   help="lake folder read and written (default ./lake in the current folder, as `backtest ingest`, "
+                        "or $BACKTEST_LAKE if set)")
     p.add_argument("--rpc", default=os.environ.get("ETH_RPC_URL"),
                    help="to read the block's time if needed, and Comet's balances and parameters (eth_call)")
     p.add_argument("--market", default=None, help="market label of the positions (default: the network name)")
