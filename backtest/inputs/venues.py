@@ -47,6 +47,7 @@ def load_venues(lake: Path, book_assets: list[str], book_prices: np.ndarray, blo
     pools = read_table(lake, "pools", required=False).to_pandas()
     pools = pools[pools["block_number"] <= block].sort_values(["block_number", "pool"], kind="stable")
     pools = pools.groupby("pool").tail(1).sort_values("pool")
+    pools = pools[pools["unknown"].isna()]     # a row missing tokens, fee or reserves (pools' `unknown`) is no venue
     ticks = read_table(lake, "pool_ticks", required=False).to_pandas()
     decimals = _decimals(lake) if (pools["dex"] == "uniswap-v3").any() else {}
 
