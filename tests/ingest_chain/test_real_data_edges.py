@@ -198,3 +198,15 @@ def test_two_different_logs_at_one_position_are_named(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "two different logs at block 10, log index 4" in err and one["transactionHash"] in err
     assert "0x" + "ab" * 32 in err
+
+
+@pytest.mark.parametrize("verb", ["snapshot", "ingest", "health"])
+def test_every_option_has_help_and_the_lake_says_its_default(verb):
+    import argparse
+
+    from backtest.cli import build_parser
+    sub = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction)).choices[verb]
+    options = [a for a in sub._actions if a.option_strings and a.dest != "help"]
+    assert options and [a.option_strings[0] for a in options if not a.help] == []
+    lake = next(a for a in options if a.dest == "lake").help
+    assert "default" in lake and "$BACKTEST_LAKE" in lake
