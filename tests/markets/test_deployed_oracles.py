@@ -197,3 +197,18 @@ def test_the_docs_show_the_table_the_code_uses():
     from backtest.markets.oracle_table import table_markdown
     docs = (Path(__file__).resolve().parents[2] / "docs" / "markets.md").read_text()
     assert table_markdown() in docs
+
+
+def test_an_osm_updated_per_block_and_observed_per_step_reads_the_observed_series():
+    rng = np.random.default_rng(8)
+    steps = np.arange(0, 4 * 3600, 60.0)
+    eth = 2_000 * np.exp(np.cumsum(rng.normal(0, 0.004, len(steps))))
+    oracles = build([("maker", "WETH"), ("compound-v2", "WETH")], ["WETH"], eth[:1], "2022-06-01")
+    for k, t in enumerate(steps):
+        for block in range(5):                                  # five 12 s blocks per 60 s step
+            now = t + 12.0 * block
+            got = oracles.update(now, eth[k:k + 1] * (1 + 0.001 * block))
+            want = oracle_models.osm(steps[:k], eth[:k], 3600, at=[now])[0] if k else np.nan
+            assert got[0] == (want if np.isfinite(want) else eth[0]), (k, block)
+        oracles.observe(t, eth[k:k + 1])
+    assert oracles.labels == ["maker:WETH", "compound_v2:WETH"] and oracles.kind.tolist() == ["osm", "anchored"]
