@@ -156,9 +156,11 @@ def test_set_on_one_feed_reaches_only_that_feed():
         "aave_v3:WETH": 0.01, "comet:WETH": 0.02, "aave_v3:WBTC": 0.005, "spark:WETH": 0.02, "aave_v3:USDC": 0.0025}
     assert set(deviations("oracle.deviation=0.03").values()) == {0.03}
     assert set(deviations("oracle.anchor_tolerance=0.3", "oracle.deviation=0.03").values()) == {0.03}
-    # the run-wide field at its default is the default run: the table's own values stay
+    # the run-wide field at its default is the default run: the table's own values stay;
+    # oracle.*.KEY sets every feed even to the default value
     assert deviations("oracle.deviation=0.005") == deviations()
     assert deviations("oracle.deviation=0.005")["aave_v3:USDC"] == 0.0025
+    assert set(deviations("oracle.*.deviation=0.005").values()) == {0.005}
 
 
 @pytest.mark.parametrize("key, closest", [("oracle.aave_v4.WETH.deviation", "aave_v3"),
