@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from backtest.errors import InputError
+from backtest.ingest.addresses import DEFAULT_KIND
 
 QUERIES = Path(__file__).resolve().parents[1] / "queries"
 RESULT_TABLES = ("liquidations", "steps")
@@ -23,7 +24,7 @@ RESULT_TABLES = ("liquidations", "steps")
 # takes that query's block time too.
 STAGED = {"aave_positions_raw": ("ts",)}
 # Chain tables are named <source>_<contract>_<event> (backtest.ingest.events); these are the sources.
-CHAIN_SOURCES = ("aave-v3", "aave-v2", "compound-v2", "comet", "maker", "chainlink", "uniswap-v2", "uniswap-v3")
+CHAIN_SOURCES = tuple(DEFAULT_KIND)
 SNAPSHOT = "`backtest snapshot --block N` (after `backtest ingest`), or `backtest sample-data`"
 FILLS = {
     "prices": "`backtest import-prices FILE` or `backtest fetch-prices ASSET --from DATE --to DATE`",
