@@ -19,7 +19,7 @@ from pathlib import Path
 
 import tomli_w
 
-from backtest.errors import InputError
+from backtest.errors import InputError, closest
 
 MARKET_PARAMS = ("ltv", "liquidation_threshold", "liquidation_bonus", "close_factor", "protocol_fee")
 EMODE_PARAMS = ("ltv", "liquidation_threshold", "liquidation_bonus")
@@ -179,6 +179,14 @@ def _split(pair: str) -> tuple[str, str]:
     return key.strip(), value.strip()
 
 
+def _mechanism_keys() -> list[str]:
+    """comet.KEY, maker.KEY and maker.ASSET.KEY (or maker.ILK.KEY), for the list of known --set keys."""
+    from backtest.engine.comet import CometParams
+    from backtest.engine.maker import Ilk, MakerParams
+    return ([f"comet.{f.name}" for f in fields(CometParams)] + [f"maker.{f.name}" for f in fields(MakerParams)]
+            + [f"maker.ASSET.{f.name}" for f in fields(Ilk)])
+
+
 def _mechanism_override(config: RunConfig, key: str, value) -> RunConfig:
     """`comet.KEY`, `maker.KEY`, `maker.ASSET.KEY`, `maker.ILK.KEY`: the scenario's [comet] / [maker]
     tables, checked now by the same reader the run uses (backtest/protocols/comet/mechanism.py, maker/mechanism.py), so a typo in
@@ -263,7 +271,8 @@ def _apply_one(config: RunConfig, key: str, value) -> RunConfig:
         sub = getattr(config, head)
         subfields = {f.name: f for f in fields(sub)}
         if rest not in subfields:
-            raise InputError(f"unknown parameter {key!r} (known: {', '.join(head + '.' + n for n in subfields)})")
+            known = [f"{head}.{n}" for n in subfields]
+            raise InputError(f"unknown parameter {key!r}{closest(key, known)} (known: {', '.join(known)})")
         v = value if not isinstance(value, str) else _coerce(value, subfields[rest].type, key)
         return dataclasses.replace(config, **{head: dataclasses.replace(sub, **{rest: v})})
     settable = [n for n in names if n not in ("scenario", "lake", "market_overrides", "emode_overrides",
@@ -276,8 +285,9 @@ def _apply_one(config: RunConfig, key: str, value) -> RunConfig:
     if key not in settable:
         known = settable + [f"oracle.{f.name}" for f in fields(OracleConfig)] + \
             [f"liquidator.{f.name}" for f in fields(LiquidatorConfig)] + [f"{p}[.ASSET]" for p in MARKET_PARAMS] + \
-            [f"emode.CATEGORY.{p}" for p in EMODE_PARAMS]
-        raise InputError(f"unknown parameter {key!r} (known: {', '.join(known)})")
+            [f"emode.CATEGORY.{p}" for p in EMODE_PARAMS] + _mechanism_keys()
+        near = closest(key, [k.replace("[.ASSET]", "") for k in known])
+        raise InputError(f"unknown parameter {key!r}{near} (known: {', '.join(known)})")
     v = value if not isinstance(value, str) else _coerce(value, names[key].type, key)
     return dataclasses.replace(config, **{key: v})
 

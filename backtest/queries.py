@@ -9,12 +9,11 @@ DuckDB sees the SQL. This module imports DuckDB only inside `run` so `backtest q
 
 from __future__ import annotations
 
-import difflib
 import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from backtest.errors import InputError
+from backtest.errors import InputError, closest
 from backtest.ingest.addresses import DEFAULT_KIND
 
 QUERIES = Path(__file__).resolve().parents[1] / "queries"
@@ -74,12 +73,6 @@ def _code(sql: str) -> str:
 
 def names() -> list[str]:
     return sorted(p.stem for p in QUERIES.glob("*.sql"))
-
-
-def closest(word: str, known, n: int = 3) -> str:
-    """'; did you mean a, b?' for a mistyped name (empty when nothing is close)."""
-    near = difflib.get_close_matches(word, list(known), n=n, cutoff=0.6)
-    return f"; did you mean {', '.join(near)}?" if near else ""
 
 
 def spec(name: str, _seen: tuple[str, ...] = ()) -> QuerySpec:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from backtest.errors import InputError
+from backtest.errors import InputError, closest
 
 
 def first_ready(agents, waited_blocks: float):
@@ -34,7 +34,8 @@ def spec_table(spec: dict, name: str, known: dict, source, prefix: str = "") -> 
         if isinstance(value, dict):
             continue                                  # a per-asset sub-table, read by the caller
         if key not in known:
-            raise InputError(f"unknown {name} parameter {key!r} (known: {', '.join(sorted(known))})",
+            raise InputError(f"unknown {name} parameter {key!r}{closest(key, known)} "
+                             f"(known: {', '.join(sorted(known))})",
                              file=source, column=f"{prefix}{name}.{key}")
         if isinstance(value, bool) or not isinstance(value, (int, float, str)) or (
                 isinstance(value, str) != isinstance(known[key], str)):

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
-from backtest.errors import InputError
+from backtest.errors import InputError, closest
 
 SCENARIO_DIR = Path(__file__).resolve().parents[2] / "data" / "scenarios"
 KINDS = ("historical", "stylised")
@@ -61,8 +61,9 @@ def resolve(name_or_path: str | Path) -> Path:
         return p
     candidate = SCENARIO_DIR / f"{name_or_path}.toml"
     if not candidate.exists():
-        known = ", ".join(s.name for s in list_scenarios())
-        raise InputError(f"no scenario named {name_or_path!r} (known: {known})", file=candidate)
+        names = [s.name for s in list_scenarios()]
+        raise InputError(f"no scenario named {name_or_path!r}{closest(str(name_or_path), names)} "
+                         f"(known: {', '.join(names)})", file=candidate)
     return candidate
 
 
