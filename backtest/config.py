@@ -181,8 +181,8 @@ def _split(pair: str) -> tuple[str, str]:
 
 def _mechanism_keys() -> list[str]:
     """comet.KEY, maker.KEY and maker.ASSET.KEY (or maker.ILK.KEY), for the list of known --set keys."""
-    from backtest.engine.comet import CometParams
-    from backtest.engine.maker import Ilk, MakerParams
+    from backtest.protocols.comet.mechanism import CometParams
+    from backtest.protocols.maker.mechanism import Ilk, MakerParams
     return ([f"comet.{f.name}" for f in fields(CometParams)] + [f"maker.{f.name}" for f in fields(MakerParams)]
             + [f"maker.ASSET.{f.name}" for f in fields(Ilk)])
 

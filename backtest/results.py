@@ -15,6 +15,7 @@ from backtest.inputs.book import ReplayInputs
 from backtest.engine.record import Outcome
 from backtest.engine.rules import health_factor, rules_for
 from backtest.lake.io import atomic_dir, write_parquet
+from backtest.numbers import usd
 
 
 def _clean(value):
@@ -77,7 +78,6 @@ def _under_water(m: dict) -> str:
 def summary(config: RunConfig, metrics: dict, title: str) -> str:
     """A readable block for the terminal."""
     m = metrics
-    usd = lambda v: f"${v:,.0f}"  # noqa: E731
     amp = "n/a (nothing liquidated without feedback)" if m["amplification"] is None else f"{m['amplification']:.3f}"
     lines = [
         f"{title}",

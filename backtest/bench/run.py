@@ -8,6 +8,7 @@ import time
 
 from backtest.bench import cli_help, decode, replay_case, snapshot, sweep
 from backtest.bench.measure import isolated
+from backtest.numbers import number
 
 FULL = {
     "replay": [dict(accounts=a, steps=s) for a in (10_000, 100_000, 1_000_000) for s in (1_440, 10_080)],
@@ -89,7 +90,7 @@ def table(report: dict) -> str:
             continue
         note = " (est.)" if r.get("reference_extrapolated") else ""
         lines.append((r["bench"], _size(r), f"{r['seconds']:.2f}", f"{r['reference_seconds']:.2f}{note}",
-                      f"{r['speedup']:.1f}x", f"{r[key]:,.0f} {unit}" if r[key] >= 100 else f"{r[key]:.3g} {unit}",
+                      f"{r['speedup']:.1f}x", f"{number(r[key] if r[key] < 100 else round(r[key]))} {unit}",
                       f"{r['peak_rss_mb']:.0f} / {r['reference_peak_rss_mb']:.0f}", "yes" if r["identical"] else "NO"))
     widths = [max(len(str(x)) for x in col) for col in zip(head, *lines)]
     fmt = lambda cells: "  ".join(str(c).ljust(w) for c, w in zip(cells, widths)).rstrip()  # noqa: E731

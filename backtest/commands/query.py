@@ -38,7 +38,9 @@ def print_table(table, limit: int) -> None:
     df = table.to_pandas()
     shown = df if limit == 0 else df.head(limit)
     import pandas as pd
-    with pd.option_context("display.max_columns", None, "display.width", 200, "display.float_format", "{:,.6g}".format):
+
+    from backtest.numbers import number
+    with pd.option_context("display.max_columns", None, "display.width", 200, "display.float_format", number):
         print(shown.to_string(index=False))
     if limit and len(df) > limit:
         print(f"... {len(df) - limit:,} more rows ({len(df):,} in all)")

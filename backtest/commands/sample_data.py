@@ -10,9 +10,11 @@ from backtest.commands.common import REPO
 def register(sub) -> None:
     p = sub.add_parser("sample-data", help="write the SYNTHETIC sample lake (seeded)",
                        epilog="example: backtest sample-data --out /tmp/lake --accounts 5000 --seed 1")
-    p.add_argument("--out", type=Path, default=REPO / "data" / "lake")
-    p.add_argument("--seed", type=int, default=7)
-    p.add_argument("--accounts", type=int, default=50_000)
+    p.add_argument("--out", type=Path, default=REPO / "data" / "lake",
+                   help="lake folder to (re)write (default the repository's data/lake, which `replay` reads)")
+    p.add_argument("--seed", type=int, default=7, help="generator seed (default 7: the shipped sample)")
+    p.add_argument("--accounts", type=int, default=50_000,
+                   help="Aave and Compound v2 accounts; Comet, Maker and e-mode add a few %% (default 50000)")
     p.set_defaults(func=main)
 
 

@@ -16,6 +16,7 @@ import pyarrow.parquet as pq
 from backtest.errors import InputError
 from backtest.ingest.price_series import PriceSeries, span
 from backtest.lake.io import table_files, write_table
+from backtest.numbers import number
 
 OVERLAP = ("refuse", "replace", "fill")
 
@@ -26,9 +27,9 @@ def describe(series: PriceSeries, max_listed: int = 5) -> str:
     lines = [f"{series.asset}: {len(t)} prices {_ts(t[0])} .. {_ts(t[-1])} UTC from {series.source}"]
     idx = np.flatnonzero(series.outlier)
     if idx.size:
-        shown = ", ".join(f"{_ts(t[i])} (close {series.price[i]:.6g}"
-                          + (f", low {series.low[i]:.6g}, high {series.high[i]:.6g})" if np.isfinite(series.low[i])
-                             else ")") for i in idx[:max_listed])
+        shown = ", ".join(f"{_ts(t[i])} (close {number(series.price[i])}"
+                          + (f", low {number(series.low[i])}, high {number(series.high[i])})"
+                             if np.isfinite(series.low[i]) else ")") for i in idx[:max_listed])
         more = f" and {idx.size - max_listed} more" if idx.size > max_listed else ""
         lines.append(f"  outliers: {idx.size} flagged, kept but not used as oracle prices: {shown}{more}")
     else:
