@@ -43,7 +43,7 @@ def test_every_query_runs_on_the_sample_or_is_refused_in_one_line(name, small_la
     if queries.spec(name).needs_results:
         assert "--results RUN_DIR" in err
     else:
-        assert "this lake does not have" in err and "`backtest ingest --source " in err
+        assert "this lake does not have" in err and ("`backtest ingest --source " in err or "`backtest ingest --dune " in err)
         source = name.split("_at_block")[0].replace("_", "-")
         for known in queries.CHAIN_SOURCES:           # a source's own query names its own --source
             if source.startswith(known):
