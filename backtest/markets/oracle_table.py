@@ -117,13 +117,13 @@ WSTETH_2023 = ("bgd-labs/aave-proposals src/AaveV2-V3PriceFeedsUpdate_20230613: 
 CAPO_2024 = ("bgd-labs/aave-proposals-v3 src/20240227_Multi_SetPriceCapAdapters: CAPO, wstETH 9.68 %/year, "
              "snapshot delay 7 days, stablecoins capped at 4 % (1.04); cap = snapshotRatio x (1 + growth x "
              "elapsed / 365 days), bgd-labs/aave-capo PriceCapAdapterBase")
-UAV_2020 = ("compound-finance/open-oracle UniswapAnchoredView (Open Price Feed, Coinbase reporter, Uniswap v2 "
-            "anchor): USDC/USDT FIXED_USD $1 (compound.finance/docs/prices); anchor tolerance 20 % as the "
-            "2020 constructor argument (not re-checked here; the repository's tests deploy with 20e16), "
-            "anchorPeriod 1800 s")
-UAV_2021 = ("compound-finance/open-oracle configuration/parameters.js: UAV v2, Chainlink ValidatorProxy reporters, "
-            "anchorToleranceMantissa 0.15e18, anchorPeriod 1800 s, USDC/USDT priceSource FIXED_USD $1 "
-            "(dated after its 2021-09-13 note; in force date approximate)")
+UAV_2020 = ("Compound v2 Open Price Feed: compound-finance/open-oracle UniswapAnchoredView, Coinbase reporter, "
+            "Uniswap v2 TWAP anchor (anchorPeriod 1800 s), USDC/USDT FIXED_USD $1 (compound.finance/docs/prices); "
+            "anchor tolerance 20 % (Compound proposal 47 moves it 'from 20% to 15%'); in force date approximate")
+UAV_2021 = ("Compound proposal 47 'Oracle Improvement' (voting from 2021-06-16, executed days later; boardroom.io, "
+            "comp.xyz/t/oracle-infrastructure-chainlink-proposal/1272): Chainlink feeds report through "
+            "ValidatorProxy, anchor tolerance 15 %; the later UAV with Uniswap v3 anchors keeps 0.15e18 and 1800 s "
+            "(compound-finance/open-oracle configuration/parameters.js); USDC/USDT FIXED_USD $1")
 OSM = ("makerdao/osm src/osm.sol: poke once per hop (3600 s), the current price is the one queued an hour "
        "before; one OSM per gem (PIP_ETH serves ETH-A/B/C); DAI at par (Vat debt in DAI, Spotter.par = 1)")
 COMET = "Compound III (comet) USDC market, live 2022-08-26: Chainlink price feeds per asset (Comet.getPrice)"
@@ -175,12 +175,12 @@ ROWS: list[tuple[str, str, str, dict, str]] = [
     ("compound_v2", "*", "2020-08-01", dict(kind="anchored", anchor_tolerance=0.20, deviation=0.01), UAV_2020),
     ("compound_v2", "USDC", "2020-08-01", dict(kind="fixed", fixed_price=1.0), UAV_2020),
     ("compound_v2", "USDT", "2020-08-01", dict(kind="fixed", fixed_price=1.0), UAV_2020),
-    ("compound_v2", "*", "2021-10-01", dict(kind="anchored", anchor_tolerance=0.15, **ETH_USD), UAV_2021),
-    ("compound_v2", "WETH", "2021-10-01", dict(kind="anchored", anchor_tolerance=0.15, **ETH_USD), UAV_2021),
-    ("compound_v2", "WBTC", "2021-10-01", dict(kind="anchored", anchor_tolerance=0.15, **BTC_USD), UAV_2021),
-    ("compound_v2", "DAI", "2021-10-01", dict(kind="anchored", anchor_tolerance=0.15, **DAI_USD), UAV_2021),
-    ("compound_v2", "USDC", "2021-10-01", dict(kind="fixed", fixed_price=1.0), UAV_2021),
-    ("compound_v2", "USDT", "2021-10-01", dict(kind="fixed", fixed_price=1.0), UAV_2021),
+    ("compound_v2", "*", "2021-06-22", dict(kind="anchored", anchor_tolerance=0.15, **ETH_USD), UAV_2021),
+    ("compound_v2", "WETH", "2021-06-22", dict(kind="anchored", anchor_tolerance=0.15, **ETH_USD), UAV_2021),
+    ("compound_v2", "WBTC", "2021-06-22", dict(kind="anchored", anchor_tolerance=0.15, **BTC_USD), UAV_2021),
+    ("compound_v2", "DAI", "2021-06-22", dict(kind="anchored", anchor_tolerance=0.15, **DAI_USD), UAV_2021),
+    ("compound_v2", "USDC", "2021-06-22", dict(kind="fixed", fixed_price=1.0), UAV_2021),
+    ("compound_v2", "USDT", "2021-06-22", dict(kind="fixed", fixed_price=1.0), UAV_2021),
     # Comet (Compound III USDC).
     ("comet", "*", "2022-08-26", dict(kind="chainlink", **ETH_USD), COMET + "; " + DEFAULT),
     ("comet", "WETH", "2022-08-26", dict(kind="chainlink", **ETH_USD), COMET + ": " + cl("ETH/USD")),
@@ -283,7 +283,8 @@ def coerce(key: str, name: str, value):
 def table_markdown() -> str:
     """The table as docs/markets.md shows it (a test keeps the two equal)."""
     lines = ["| protocol | asset | from | kind | parameters | source |", "|---|---|---|---|---|---|"]
-    for protocol, asset, day, params, source in sorted(ROWS, key=lambda r: (r[0] != "*", r[0], r[1] != "*", r[1], r[2])):
+    order = sorted(ROWS, key=lambda r: (r[0] != "*", r[0], r[1] != "*", r[1], r[2]))
+    for protocol, asset, day, params, source in order:
         shown = ", ".join(f"{k}={_short(v)}" for k, v in params.items() if k != "kind")
         lines.append(f"| {protocol} | {asset} | {day} | {params['kind']} | {shown} | {source} |")
     return "\n".join(lines)

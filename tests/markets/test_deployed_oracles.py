@@ -133,7 +133,7 @@ def test_the_table_row_in_force_depends_on_the_start_date_and_every_row_has_a_so
     assert row("aave_v3", "wstETH", np.datetime64("2023-07-01"))[0].get("capo_growth", 0) == 0
     assert row("aave_v3", "wstETH", np.datetime64("2024-06-01"))[0]["capo_growth"] == 0.0968
     assert row("compound_v2", "WETH", np.datetime64("2021-01-01"))[0]["anchor_tolerance"] == 0.20
-    assert row("compound_v2", "WETH", np.datetime64("2022-01-01"))[0]["anchor_tolerance"] == 0.15
+    assert row("compound_v2", "WETH", np.datetime64("2021-07-01"))[0]["anchor_tolerance"] == 0.15
     assert row("aave_v3", "WETH", np.datetime64("2020-03-12"))[2] == "2023-01-27"   # first row, before launch
     for protocol, asset, day, params, source in ROWS:
         assert len(source) > 20 and np.datetime64(day) and params["kind"]
