@@ -140,19 +140,21 @@ def scenario_paths(con, s: Scenario, assets: list[str], book_prices: np.ndarray)
 
 
 def _unnamed(con, s: Scenario, asset: str) -> tuple[Move, np.ndarray | None]:
-    """An asset the scenario does not name: [proxy] if given; in a historical scenario its own lake
-    series if the lake covers the window, else a beta estimated to the default reference."""
+    """An asset the scenario does not name: in a historical scenario its own lake series if the lake
+    covers the window; else its [proxy]; else a USD stablecoin stays at peg; else (historical) a
+    beta estimated to the default reference; else flat, and said."""
+    if s.kind == "historical":
+        for name in dict.fromkeys((asset, LAKE_NAMES.get(asset, asset))):
+            try:
+                return Move(asset, "own series", f"(lake {name})"), lake_series(con, s, asset, {"lake_asset": name})
+            except MissingSeries:
+                continue
     if asset in s.proxy:
         return proxy_move(con, s, asset, s.proxy[asset]), None
-    if s.kind != "historical":
-        return Move(asset, "flat", "(stylised scenario: no path and no [proxy] for it)"), None
-    for name in dict.fromkeys((asset, LAKE_NAMES.get(asset, asset))):
-        try:
-            return Move(asset, "own series", f"(lake {name})"), lake_series(con, s, asset, {"lake_asset": name})
-        except MissingSeries:
-            continue
     if asset in USD_STABLECOINS:
         return Move(asset, "flat", "(USD stablecoin held at its peg: no series of its own for the window)"), None
+    if s.kind != "historical":
+        return Move(asset, "flat", "(stylised scenario: no path and no [proxy] for it)"), None
     ref = default_reference(s)
     if ref is None:
         return Move(asset, "flat", "(no series of its own and no named lake asset to estimate a beta to)"), None

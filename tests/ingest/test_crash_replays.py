@@ -116,10 +116,10 @@ def usdc_below_peg(steps):
 
 def test_the_usdc_depeg_alone_liquidates_usdc_collateral_only_below_peg(lake, tmp_path):
     # The library scenario with everything but USDC (and DAI, which follows it) held at the book
-    # (a beta of 0: unnamed, they would take their own lake series or a beta to WETH).
+    # (named constant: unnamed, they would take their own lake series or a beta to WETH).
     spec = tomllib.loads((SCENARIOS / "usdc-depeg-2023.toml").read_text())
     spec["assets"] = {k: v for k, v in spec["assets"].items() if k in ("USDC", "DAI")}
-    spec["proxy"] = {a: {"asset": "USDC", "beta": 0.0} for a in ("CRV", "USDT", "WBTC", "WETH", "wstETH")}
+    spec["assets"].update({a: {"source": "constant"} for a in ("CRV", "USDT", "WBTC", "WETH", "wstETH")})
     spec["name"] = "usdc-depeg-2023-alone"
     path = tmp_path / "usdc-depeg-2023-alone.toml"
     path.write_text(tomli_w.dumps(spec))
@@ -143,7 +143,7 @@ def test_in_the_full_depeg_scenario_every_liquidation_the_depeg_adds_is_below_pe
     inputs, full, steps = run_once(lake, "usdc-depeg-2023")
     spec = tomllib.loads((SCENARIOS / "usdc-depeg-2023.toml").read_text())
     spec["assets"] = {k: v for k, v in spec["assets"].items() if k not in ("USDC", "DAI")}
-    spec["proxy"] = {a: {"asset": "WETH", "beta": 0.0} for a in ("USDC", "DAI")}    # held: beta 0
+    spec["assets"].update({a: {"source": "constant"} for a in ("USDC", "DAI")})    # held at the book
     spec["name"] = "usdc-depeg-2023-pegged"
     path = tmp_path / "pegged.toml"
     path.write_text(tomli_w.dumps(spec))
@@ -193,6 +193,7 @@ def test_a_real_eth_path_composes_with_a_stylised_crv_leg(lake, tmp_path):
     spec = tomllib.loads((SCENARIOS / "black-thursday-2020.toml").read_text())
     spec["name"], spec["title"] = "composed", "Black Thursday ETH with a STYLISED CRV leg"
     spec["assets"]["CRV"] = {"source": "stylised", "legs": [[6.0, -0.30], [12.0, 0.05]]}
+    del spec["proxy"]["CRV"]                  # named now: its beta to WETH would be a second path
     path = tmp_path / "composed.toml"
     path.write_text(tomli_w.dumps(spec))
     s = load_scenario(path)

@@ -109,3 +109,26 @@ def test_a_beta_needs_overlapping_hours(lake):
 def test_a_bad_proxy_is_refused_naming_its_key(tmp_path, proxy, message):
     with pytest.raises(InputError, match=message.replace(".", r"\.")):
         scenario(tmp_path, "historical", f"[proxy]\n{proxy}\n")
+
+
+@pytest.mark.parametrize("name, window", [
+    ("black-thursday-2020", ("2021-04-04", "2021-07-04")),
+    ("aug-5-2024", ("2023-10-01", "2023-12-31")),
+    ("oct-10-2025", ("2023-10-01", "2023-12-31")),
+])
+def test_the_library_betas_are_the_ones_the_real_hourly_files_give(real, tmp_path, name, window):
+    import argparse as ap
+
+    from backtest.commands import import_prices
+    lake = tmp_path / "lake"
+    for pair, asset in (("ETHUSDT", "ETH"), ("CRVUSDT", "CRV")):
+        parser = ap.ArgumentParser()
+        import_prices.register(parser.add_subparsers())
+        args = parser.parse_args(["import-prices", str(real / "binance_1h_misrori" / f"{pair}_1h.csv"), "--asset",
+                                  asset, "--lake", str(lake)])
+        args.func(args)
+    stated = load_scenario(name).proxy["CRV"]
+    a, b = (datetime.fromisoformat(w).replace(tzinfo=timezone.utc) for w in window)
+    beta, n, _ = estimate_beta(connect(lake), "CRV", "ETH", (a, b), a)
+    assert stated["asset"] == "WETH" and n > 2000
+    assert stated["beta"] == pytest.approx(beta, abs=0.005)
