@@ -2,7 +2,7 @@
 
 A scenario names a window, a step, and for each asset where its path comes from: the lake's
 `prices` table (historical), stylised legs, or another asset's path (`follows`). Keys are
-documented in docs/scenarios.md.
+documented in docs/prices-and-scenarios.md.
 """
 
 from __future__ import annotations
