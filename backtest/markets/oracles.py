@@ -226,3 +226,11 @@ class Oracles:
         if self._anchored or self._readers:
             self.history.observe(now, np.asarray(reference, dtype=float))
 
+
+
+def oracles_for(inputs, config) -> Oracles:
+    """A run's oracles: one feed per (protocol, asset) of the book's reserve columns, starting at
+    the path's first prices, with the table's rows in force at its first timestamp."""
+    book = inputs.book
+    return Oracles(list(zip(book.reserve_protocol, book.assets)), book.price_assets, config.oracle,
+                   inputs.exogenous[0], inputs.times[0])

@@ -214,3 +214,22 @@ def test_an_osm_updated_per_block_and_observed_per_step_reads_the_observed_serie
             assert got[0] == (want if np.isfinite(want) else eth[0]), (k, block)
         oracles.observe(t, eth[k:k + 1])
     assert oracles.labels == ["maker:WETH", "compound_v2:WETH"] and oracles.kind.tolist() == ["osm", "anchored"]
+
+
+def test_the_sample_book_gets_a_deployed_feed_for_every_reserve_column(small_lake):
+    from backtest.engine.run import make_config
+    from backtest.inputs.book import load_inputs
+    from backtest.markets.oracles import oracles_for
+    from backtest.scenarios import load_scenario
+    scenario = load_scenario("stylised-eth-crash")
+    config = make_config(scenario, small_lake, [])
+    inputs = load_inputs(config, scenario)
+    oracles = oracles_for(inputs, config)
+    book = inputs.book
+    assert len(oracles.feed_of) == len(book.assets) and not oracles.notes
+    assert {label.split(":")[0] for label in oracles.labels} >= {"aave_v3", "compound_v2", "maker", "comet"}
+    prices = oracles.update(0.0, inputs.exogenous[0])
+    read = oracles.kind[oracles.feed_of] != "fixed"                 # the others start at the path's prices
+    np.testing.assert_allclose(prices[read], inputs.exogenous[0][book.reserve_asset][read], rtol=1e-12)
+    kinds = dict(zip(oracles.labels, oracles.kind.tolist()))
+    assert kinds.get("maker:WETH") == "osm" and kinds.get("compound_v2:USDC") == "fixed"
