@@ -233,3 +233,24 @@ def test_the_sample_book_gets_a_deployed_feed_for_every_reserve_column(small_lak
     np.testing.assert_allclose(prices[read], inputs.exogenous[0][book.reserve_asset][read], rtol=1e-12)
     kinds = dict(zip(oracles.labels, oracles.kind.tolist()))
     assert kinds.get("maker:WETH") == "osm" and kinds.get("compound_v2:USDC") == "fixed"
+
+
+def test_the_real_march_2023_depeg_leaves_compound_v2_usdc_at_one_dollar_and_moves_chainlink_usdc():
+    from pathlib import Path
+    from backtest.ingest.price_files import read_price_file
+    from backtest.ingest.price_series import divide
+    real = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "real" / "usdc_depeg_binanceus_1m"
+    if not real.exists():
+        pytest.skip(f"real market data not found at {real}")
+    usdc = divide(read_price_file(real / "BTCUSD_1m_20230301_20230321.csv"),
+                  read_price_file(real / "BTCUSDC_1m_20230301_20230321.csv"), "USDC")
+    window = (usdc.timestamp >= np.datetime64("2023-03-10")) & (usdc.timestamp < np.datetime64("2023-03-14"))
+    price = usdc.price[window]
+    price = price[np.isfinite(price)]
+    path = np.stack([price, np.full(len(price), 1_500.0)], axis=1)
+    columns = [("compound-v2", "USDC"), ("comet", "USDC"), ("aave-v3", "USDC")]
+    got = drive(build(columns, ["USDC", "WETH"], path[0], "2023-03-10"), path, dt=60.0)
+    assert price.min() == pytest.approx(0.875, abs=0.001)
+    assert (got[:, 0] == 1.0).all()                                     # the Open Price Feed's FIXED_USD
+    assert price.min() <= got[:, 1].min() <= price.min() * 1.0025       # USDC/USD within its 0.25 %
+    np.testing.assert_array_equal(got[:, 1], got[:, 2])                 # one Chainlink USDC/USD for both
