@@ -178,3 +178,14 @@ def test_19_may_2021_binance_hourly_reaches_the_traded_low_within_its_bar(real, 
     closes = run_query(connect(lake), "price_path", {"asset": "ETH", "start": s.start, "end": s.end,
                                                      "step_seconds": s.step_seconds})["price_usd"].to_numpy()
     assert closes[hour < 24].min() == 2365.18                         # what the hourly closes alone showed
+
+
+def test_fill_keeps_each_kept_row_with_its_own_bar(tmp_path):
+    (tmp_path / "a").mkdir(), (tmp_path / "b").mkdir()
+    (tmp_path / "a" / "ETHUSDT_1h.csv").write_text(KLINES)
+    (tmp_path / "b" / "ETHUSDT_1h.csv").write_text(KLINES.replace("2024-01-01 00:00:00,100,104,99,103,5.5",
+                                                                  "2024-01-01 02:00:00,90,92,70,75,3.0"))
+    cli(tmp_path / "a" / "ETHUSDT_1h.csv", "--lake", tmp_path / "lake")
+    cli(tmp_path / "b" / "ETHUSDT_1h.csv", "--lake", tmp_path / "lake", "--fill")
+    t = read_table(tmp_path / "lake", "prices").sort_by("timestamp").to_pydict()
+    assert t["low"] == [99, 80, 70] and t["open"] == [100, 103, 90] and t["volume"] == [5.5, 7.25, 3.0]

@@ -132,3 +132,13 @@ def test_the_library_betas_are_the_ones_the_real_hourly_files_give(real, tmp_pat
     beta, n, _ = estimate_beta(connect(lake), "CRV", "ETH", (a, b), a)
     assert stated["asset"] == "WETH" and n > 2000
     assert stated["beta"] == pytest.approx(beta, abs=0.005)
+
+
+def test_the_replay_summary_lists_how_unnamed_assets_moved(tmp_path, capsys):
+    from backtest import cli
+    from backtest.sample.lake import write_sample_lake
+    write_sample_lake(tmp_path / "lake", n_accounts=200)
+    assert cli.main(["replay", "--lake", str(tmp_path / "lake"), "--out", str(tmp_path / "r")]) == 0
+    out = capsys.readouterr().out
+    assert "unnamed assets  DAI: flat (USD stablecoin held at its peg" in out
+    assert "USDT: flat" in out and "WETH:" not in out          # the stylised crash names WETH
