@@ -18,9 +18,9 @@ sources. Kinds (backtest/markets/oracles.py does the arithmetic):
   (the Vat counts debt in DAI at par), Aave v2's WETH (1 ETH).
 * ``twap``: a TWAP of the reference over ``window_seconds`` (for what-ifs; no row uses it).
 
-A pair a table has no row for takes its protocol's ``*`` row; a protocol it does not know, the
-``*`` protocol's. A start before a pair's first row takes that first row (a book replayed on an
-older path keeps the oracle it has today's ancestor of), stated in docs/markets.md.
+A pair the table has no row for takes its protocol's ``*`` row; a protocol it does not know, the
+``*`` protocol's. A start before a pair's first row takes that first row (today's book replayed
+on an older path keeps the oracle it has, not one it never had); docs/markets.md says so.
 """
 
 from __future__ import annotations
