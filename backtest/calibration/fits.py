@@ -97,6 +97,16 @@ def impact_regressors(flow_usd: np.ndarray, dt_s: np.ndarray, *, volume_usd: flo
     return x
 
 
+def exp_filter(x: np.ndarray, decay: float) -> np.ndarray:
+    """E_u = sum_{s<=u} x_s decay^(u-s): the impacts still outstanding, per unit (1 - theta) Y."""
+    out = np.empty(len(x))
+    acc = 0.0
+    for u, v in enumerate(x):
+        acc = acc * decay + v
+        out[u] = acc
+    return out
+
+
 def local_projection(log_price: np.ndarray, x: np.ndarray, steps: np.ndarray, *, decay: float,
                      pre: int = 5, rows: np.ndarray | None = None) -> tuple[np.ndarray, float]:
     """Coefficient beta_k of x_t in log p_{t+k} - log p_{t-1}, one regression per horizon k.
@@ -109,11 +119,7 @@ def local_projection(log_price: np.ndarray, x: np.ndarray, steps: np.ndarray, *,
     """
     n = len(log_price)
     cum = np.r_[0.0, np.cumsum(x)]
-    filt = np.zeros(n)                     # E_u = sum_{s<=u} x_s d^(u-s)
-    acc = 0.0
-    for u in range(n):
-        acc = acc * decay + x[u]
-        filt[u] = acc
+    filt = exp_filter(x, decay)
     t_all = np.arange(n) if rows is None else rows
     betas, r2 = [], 0.0
     for i, k in enumerate(steps):
@@ -135,17 +141,45 @@ def decay_curve(horizons_s: np.ndarray, y: float, theta: float, half_life_s: flo
     return y * (theta + (1.0 - theta) * np.exp2(-np.asarray(horizons_s, float) / half_life_s))
 
 
-def fit_decay(horizons_s: np.ndarray, response: np.ndarray) -> tuple[float, float, float, float]:
-    """Least-squares (Y, theta, h) through the measured response; returns them and the curve's R^2."""
-    from scipy.optimize import least_squares
+def _curve_at(horizons_s: np.ndarray, resp: np.ndarray, half_life_s: float) -> tuple[float, float, float]:
+    """For one h the curve a + b 2^(-k/h) is linear (a = Y theta, b = Y (1 - theta)): least squares
+    with a, b >= 0 (both free, or one of them at zero) -> (Y, theta, SSR)."""
+    w = np.exp2(-horizons_s / half_life_s)
+    one = np.ones_like(w)
+    candidates = []
+    coef, *_ = np.linalg.lstsq(np.column_stack([one, w]), resp, rcond=None)
+    if (coef >= 0).all():
+        candidates.append((coef[0], coef[1]))
+    candidates.append((max(float(resp.mean()), 0.0), 0.0))                   # permanent only
+    candidates.append((0.0, max(float(resp @ w) / float(w @ w), 0.0)))       # transient only
+    ssr, a, b = min((float(((resp - a * one - b * w) ** 2).sum()), a, b) for a, b in candidates)
+    y = a + b
+    return float(y), float(a / y) if y > 0 else 0.0, ssr
 
+
+def fit_decay(horizons_s: np.ndarray, response: np.ndarray) -> tuple[float, float, float, float]:
+    """Least-squares (Y, theta, h) through the measured response, and the curve's R^2.
+
+    h is profiled: a log grid from 10 s to 30 days, then golden-section search around the best
+    grid point (numpy only; the same inputs give the same bits).
+    """
+    k = np.asarray(horizons_s, float)
     resp = np.asarray(response, float)
-    fit = least_squares(lambda p: decay_curve(horizons_s, *p) - resp,
-                        x0=[max(resp[0], 1e-6), 0.5, float(np.median(horizons_s))],
-                        bounds=([0.0, 0.0, 1.0], [np.inf, 1.0, 30.0 * DAY]))
-    y, theta, h = (float(v) for v in fit.x)
+    grid = np.geomspace(10.0, 30.0 * DAY, 400)
+    ssr = [_curve_at(k, resp, h)[2] for h in grid]
+    i = int(np.argmin(ssr))
+    lo, hi = np.log(grid[max(i - 1, 0)]), np.log(grid[min(i + 1, len(grid) - 1)])
+    g = (np.sqrt(5.0) - 1.0) / 2.0
+    for _ in range(60):
+        c, d = hi - g * (hi - lo), lo + g * (hi - lo)
+        if _curve_at(k, resp, np.exp(c))[2] <= _curve_at(k, resp, np.exp(d))[2]:
+            hi = d
+        else:
+            lo = c
+    h = float(np.exp((lo + hi) / 2.0))
+    y, theta, ssr_h = _curve_at(k, resp, h)
     ss = float(((resp - resp.mean()) ** 2).sum())
-    return y, theta, h, 1.0 - float(fit.fun @ fit.fun) / ss if ss > 0 else 0.0
+    return y, theta, h, 1.0 - ssr_h / ss if ss > 0 else 0.0
 
 
 HORIZONS = (1, 2, 3, 5, 10, 15, 20, 30, 45, 60, 90, 120, 180, 240)   # steps (minutes in the real series)

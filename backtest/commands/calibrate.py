@@ -39,7 +39,7 @@ def report(cal) -> str:
     out.append("  response per unit x by horizon: " + ", ".join(
         f"{h / 60:g}m {b:.2f}" for h, b in zip(imp.horizons_s, imp.response)))
     for label, fit in cal.robustness:
-        out.append(f"  robustness, {label}: Y {fit.y:.3g}, theta {fit.permanent_share:.3g}, "
+        out.append(f"  robustness, {label}: Y {fit.y:.3g}, theta {fit.permanent_share:.3f}, "
                    f"h {fit.half_life_seconds:,.0f} s")
     out.append("")
     out.append("Uniswap ETH/DAI 2 % depth vs the calibrated ETH reference market:")

@@ -79,3 +79,12 @@ def test_constant_product_depth_moves_the_pool_price_by_the_target():
 def test_sqrt_law_size_inverts_the_law():
     q = fits.sqrt_law_size_usd(0.02, y=2.0, volatility=0.04, volume_usd=1e9)
     assert 2.0 * 0.04 * np.sqrt(q / 1e9) == pytest.approx(-np.log(0.98))
+
+
+@pytest.mark.parametrize("y, theta, h", [(3.0, 0.25, 700.0), (1.0, 0.0, 120.0), (2.0, 1.0, 900.0)])
+def test_fit_decay_recovers_an_exact_curve(y, theta, h):
+    k = np.array(fits.HORIZONS, float) * 60
+    got = fits.fit_decay(k, fits.decay_curve(k, y, theta, h))
+    assert got[0] == pytest.approx(y, rel=1e-6) and got[1] == pytest.approx(theta, abs=1e-6)
+    if theta < 1:                                   # a fully permanent impact has no half-life to find
+        assert got[2] == pytest.approx(h, rel=1e-4)
