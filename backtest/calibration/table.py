@@ -76,6 +76,8 @@ def _need(path: Path) -> Path:
 
 
 def calibrate(real: Path, *, bootstrap: int = 100, robustness: bool = True) -> Calibration:
+    if not Path(real).is_dir():
+        raise InputError("real data folder absent (pass --real or set BACKTEST_REAL_DATA)", file=real)
     cache: dict[str, fits.DailyStats] = {}
     spot = {}
     for asset, (rel, _) in SPOT.items():

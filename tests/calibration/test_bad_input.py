@@ -66,3 +66,8 @@ def test_cli_one_line_and_exit_2_and_nothing_written(tmp_path, capsys):
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0 and "ETHUSDT_1h.csv, column 'close', row 4" in err
     assert not out.exists()
+
+
+def test_cli_absent_folder_says_how_to_point_at_it(tmp_path, capsys):
+    assert main(["calibrate", "--real", str(tmp_path / "nowhere")]) == 2
+    assert "pass --real or set BACKTEST_REAL_DATA" in capsys.readouterr().err
