@@ -234,12 +234,12 @@ def row(protocol: str, asset: str, start: np.datetime64) -> tuple[dict, str, str
 
 def resolve(protocol: str, asset: str, start: np.datetime64, overrides: dict) -> tuple[Feed, str]:
     """The feed of a (book protocol, asset) at `start`, with `--set` overrides applied, most specific
-    last: `*.KEY` (oracle.KEY), `ASSET.KEY`, `PROTOCOL.ASSET.KEY`."""
+    last: `*.KEY` (oracle.KEY), `ASSET.KEY`, `PROTOCOL.*.KEY`, `PROTOCOL.ASSET.KEY`."""
     pkey = protocol_key(protocol)
     params, source, _ = row(pkey, asset, start)
     values = dict(params)
     for key in KEYS:
-        for name in (f"*.{key}", f"{asset}.{key}", f"{pkey}.{asset}.{key}"):
+        for name in (f"*.{key}", f"{asset}.{key}", f"{pkey}.*.{key}", f"{pkey}.{asset}.{key}"):
             if name in overrides:
                 values[key] = overrides[name]
     feed = Feed(**{k: (str(v) if KEYS[k] == "str" else v) for k, v in values.items()})
@@ -252,8 +252,9 @@ def _closest(name: str, known) -> str:
 
 
 def check_key(key: str, value) -> tuple[str, object]:
-    """`--set oracle.PROTOCOL.ASSET.KEY=value` -> ("protocol.ASSET.KEY", typed value), or a one-line
-    InputError naming the closest protocol, asset or key."""
+    """`--set oracle.PROTOCOL.ASSET.KEY=value` (ASSET `*`: every asset of that protocol) ->
+    ("protocol.ASSET.KEY", typed value), or a one-line InputError naming the closest protocol,
+    asset or key."""
     parts = key.split(".")
     if len(parts) != 4:
         raise InputError(f"--set {key}: expected oracle.PROTOCOL.ASSET.KEY")
@@ -261,7 +262,7 @@ def check_key(key: str, value) -> tuple[str, object]:
     pkey = protocol_key(protocol)
     if pkey not in PROTOCOLS:
         raise InputError(f"--set {key}: unknown oracle protocol {protocol!r} ({_closest(pkey, PROTOCOLS)})")
-    if asset not in ASSETS:
+    if asset not in ASSETS and asset != "*":
         raise InputError(f"--set {key}: unknown oracle asset {asset!r} ({_closest(asset, ASSETS)})")
     return f"{pkey}.{asset}.{name}", coerce(key, name, value)
 

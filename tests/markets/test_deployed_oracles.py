@@ -161,6 +161,8 @@ def test_set_on_one_feed_reaches_only_that_feed():
     assert deviations("oracle.deviation=0.005") == deviations()
     assert deviations("oracle.deviation=0.005")["aave_v3:USDC"] == 0.0025
     assert set(deviations("oracle.*.deviation=0.005").values()) == {0.005}
+    assert deviations("oracle.aave_v3.*.deviation=0.02", "oracle.aave_v3.WBTC.deviation=0.03") == {
+        "aave_v3:WETH": 0.02, "comet:WETH": 0.005, "aave_v3:WBTC": 0.03, "spark:WETH": 0.005, "aave_v3:USDC": 0.02}
 
 
 @pytest.mark.parametrize("key, closest", [("oracle.aave_v4.WETH.deviation", "aave_v3"),
