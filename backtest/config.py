@@ -279,7 +279,7 @@ def _apply_one(config: RunConfig, key: str, value) -> RunConfig:
                                               "scenario_spec",
                                               "oracle", "liquidator", "competitors")]
     if key == "protocol":
-        from backtest.engine.rules import RULES
+        from backtest.protocols.rules import RULES
         if value not in RULES:
             raise InputError(f"--set protocol={value}: replayable protocols are {', '.join(sorted(RULES))}")
     if key not in settable:

@@ -13,7 +13,7 @@ import pyarrow as pa
 from backtest.config import RunConfig
 from backtest.inputs.book import ReplayInputs
 from backtest.engine.record import Outcome
-from backtest.engine.rules import health_factor, rules_for
+from backtest.protocols.rules import health_factor, rules_for
 from backtest.lake.io import atomic_dir, write_parquet
 from backtest.numbers import usd
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from backtest.markets.router import Router as Venues
-from backtest.engine.rules import Params, Rules, health_factor_one
+from backtest.protocols.rules import Params, Rules, health_factor_one
 
 
 @dataclass(frozen=True)

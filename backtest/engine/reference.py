@@ -13,7 +13,7 @@ from backtest.config import RunConfig
 from backtest.inputs.book import ReplayInputs
 from backtest.engine.record import Outcome
 from backtest.engine.replay import initial_venues
-from backtest.engine.rules import Params, health_factor
+from backtest.protocols.rules import Params, health_factor
 from backtest.engine.start import start
 from backtest.markets.router import Router
 from backtest.progress import progress

@@ -24,7 +24,7 @@ from backtest.agents.liquidator import liquidate, profit_upper_bound
 from backtest.config import RunConfig
 from backtest.inputs.book import ReplayInputs
 from backtest.engine.record import Outcome
-from backtest.engine.rules import Params, health_factor
+from backtest.protocols.rules import Params, health_factor
 from backtest.engine.start import start
 from backtest.engine.watchlist import Watchlist
 from backtest.markets.router import Router

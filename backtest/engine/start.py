@@ -16,7 +16,7 @@ from backtest.config import RunConfig
 from backtest.inputs.book import ReplayInputs
 from backtest.engine.mechanisms import Mechanisms
 from backtest.engine.record import Recorder
-from backtest.engine.rules import Params, Rules, rules_for
+from backtest.protocols.rules import Params, Rules, rules_for
 from backtest.markets.oracle import Oracles
 from backtest.markets.router import Router
 

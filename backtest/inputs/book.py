@@ -85,7 +85,7 @@ def _check_positions(files, known_assets: set[str]) -> None:
     """Every asset is in the markets table, except what Comet and Maker rows only owe (a Comet base, DAI:
     `backtest snapshot` writes no markets row for them, DEBT_ONLY_ROW stands in). Hash lookups in
     arrow: numpy's isin and unique on text cost seconds on a 100k-row book."""
-    from backtest.engine.rules import MECHANISMS
+    from backtest.protocols.rules import MECHANISMS
     for path, t in files:
         mech = pc.is_in(t["protocol"], value_set=pa.array(list(MECHANISMS), pa.string())).to_numpy(zero_copy_only=False)
         debt = t["debt"].to_numpy(zero_copy_only=False)
@@ -280,7 +280,7 @@ def _in_emode(markets, block: int, protocols, assets, account_emode) -> np.ndarr
 
 
 def load_book(lake: Path, scenario: Scenario, config: RunConfig) -> Book:
-    from backtest.engine.rules import MECHANISMS, RULES
+    from backtest.protocols.rules import MECHANISMS, RULES
     if config.protocol in MECHANISMS:
         raise InputError(f"--set protocol={config.protocol}: Comet and Maker liquidate by absorb and auction on "
                          f"their own markets, not by a rule applied to any account (use one of: "

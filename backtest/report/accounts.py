@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 import tomli_w
 
-from backtest.engine import rules
+from backtest.protocols import rules
 from backtest.inputs.book import Book, ReplayInputs, load_inputs
 from backtest.errors import InputError
 from backtest.report.results import RunResults
@@ -61,7 +61,7 @@ def apply_liquidations(collateral: np.ndarray, debt: np.ndarray, row: np.ndarray
 
 def health_table(accounts, protocol, floors, before: tuple, after: tuple) -> pd.DataFrame:
     """One row per account: USD collateral, USD debt and HF (each row under its protocol's rule,
-    backtest/engine/rules.py) before and after. `before`/`after` are (collateral, debt, reserve
+    backtest/protocols/rules.py) before and after. `before`/`after` are (collateral, debt, reserve
     prices, liquidation thresholds)."""
     out = {"account": np.asarray(accounts), "protocol": np.asarray(protocol)}
     for when, (coll, debt, prices, lt) in (("before", before), ("after", after)):

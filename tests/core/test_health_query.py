@@ -7,7 +7,7 @@ import pyarrow as pa
 import pytest
 
 from backtest.lake import connect, run_query, write_table
-from backtest.engine.rules import health_factor, rules_for
+from backtest.protocols.rules import health_factor, rules_for
 
 T0 = datetime(2024, 1, 1, tzinfo=timezone.utc)
 

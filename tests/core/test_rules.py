@@ -7,7 +7,7 @@ import pyarrow as pa
 import pytest
 from hypothesis import given, strategies as st
 
-from backtest.engine.rules import RULES, Params
+from backtest.protocols.rules import RULES, Params
 from backtest.protocols.aave import v33 as aave_v33
 
 PRICE = np.array([1.0, 2000.0])          # reserve 0: USDC debt, reserve 1: WETH collateral

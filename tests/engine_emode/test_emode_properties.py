@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from backtest.inputs.book import load_book
-from backtest.engine.rules import health_factor
+from backtest.protocols.rules import health_factor
 from backtest.engine.run import make_config, run
 from backtest.lake.io import read_table, write_parquet, write_table
 from backtest.protocols.aave import v3 as aave_v3

@@ -9,7 +9,7 @@ from hypothesis import given, settings, strategies as st
 
 from backtest.agents import liquidator
 from backtest.agents.liquidator import Plan, best_plan
-from backtest.engine.rules import RULES, Params
+from backtest.protocols.rules import RULES, Params
 from backtest.markets import uniswap_v3 as v3
 from backtest.markets.router import Router
 from backtest.markets.venue_kinds import DepthBook, V2Pool, V3Pool

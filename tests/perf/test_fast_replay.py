@@ -77,7 +77,7 @@ def test_the_steps_agree_and_bad_debt_to_rounding(both):
 
 def test_candidate_rows_get_the_same_bits_as_the_whole_book():
     from backtest.engine.replay import rows_health_factor
-    from backtest.engine.rules import health_factor
+    from backtest.protocols.rules import health_factor
     rng = np.random.default_rng(11)
     n, r = 3001, 26                          # 26 reserves as the sample; 3001 = 750 blocks of 4 + a tail of 1
     coll = rng.random((n, r)) * rng.random((n, 1)) * 1e4 * (rng.random((n, r)) < 0.3)

@@ -7,7 +7,7 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 from backtest.engine.record import bad_debt_by_account
-from backtest.engine.rules import health_factor
+from backtest.protocols.rules import health_factor
 from backtest.engine.watchlist import Watchlist
 from backtest.errors import InputError
 

@@ -13,7 +13,9 @@ from hypothesis import strategies as st
 
 from backtest.inputs.book import load_inputs
 from backtest.engine.replay import replay
-from backtest.engine.rules import Params, aave_v3_terms, compound_v2_terms, health_factor, health_factor_one
+from backtest.protocols.aave.terms import aave_v3_terms
+from backtest.protocols.compound_v2.terms import compound_v2_terms
+from backtest.protocols.rules import Params, health_factor, health_factor_one
 from backtest.engine.run import make_config
 from backtest.metrics import compute
 from backtest.scenarios.library import load_scenario

@@ -32,7 +32,7 @@ import numpy as np
 
 from backtest.agents.liquidator import Plan, best_agent
 from backtest.engine.mechanisms import own_reserves, spec_table
-from backtest.engine.rules import health_factor_one
+from backtest.protocols.rules import health_factor_one
 from backtest.errors import InputError
 from backtest.protocols.maker import clip
 

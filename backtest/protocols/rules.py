@@ -4,7 +4,8 @@
 `size` of the most this protocol lets it repay in debt reserve `d` against collateral reserve
 `c`, what is repaid, what collateral leaves the account, and how much of it goes to the
 protocol? `coll`/`debt` are the account's rows (token units), `price` the oracle price of
-every reserve. The maths lives in backtest/protocols; this module only adapts it.
+every reserve. This module is the registry: each protocol's terms live in its folder
+(aave/terms.py, compound_v2/terms.py), next to the exact maths the differential tests check.
 
 Comet (absorb + buyCollateral) and Maker (Dog/Clipper auctions) are different mechanisms, not a
 liquidator repaying a loan: their Rules have `kind` "absorb" / "auction" and no terms; the loop
@@ -19,9 +20,8 @@ from typing import Callable
 import numpy as np
 
 from backtest.protocols.aave import v3 as aave_v3
-from backtest.protocols.aave import v33 as aave_v33
-
-HF_CLOSE = 0.95   # CLOSE_FACTOR_HF_THRESHOLD
+from backtest.protocols.aave.terms import aave_v2_terms, aave_v3_close, aave_v3_terms, aave_v33_terms
+from backtest.protocols.compound_v2.terms import compound_v2_terms
 
 
 @dataclass(frozen=True)
@@ -41,69 +41,9 @@ class Rules:
     kind: str = "repay"          # "repay" (a liquidator repays debt), "absorb" (Comet), "auction" (Maker)
 
 
-def _bonus_seize(repay, pd, pc, balance, bonus, fee_on_bonus):
-    """Collateral worth repay*(1+bonus), capped by the balance (then less is repaid); Aave v3's
-    protocol fee is a share of the bonus part."""
-    wanted = pd * repay / pc * (1.0 + bonus)
-    if wanted > balance:
-        taken, repay = balance, pc * balance / pd / (1.0 + bonus)
-    else:
-        taken = wanted
-    return repay, taken, (taken - taken / (1.0 + bonus)) * fee_on_bonus
-
-
-def aave_v3_terms(hf, d, c, coll, debt, price, p: Params, size):
-    cap = (p.close_factor[d] if hf > HF_CLOSE else 1.0) * debt[d]
-    return _bonus_seize(cap * size, price[d], price[c], coll[c], p.bonus[c], p.protocol_fee[c])
-
-
-def aave_v2_terms(hf, d, c, coll, debt, price, p: Params, size):
-    # LendingPoolCollateralManager: a fixed 50 % close factor at any HF, no protocol fee.
-    return _bonus_seize(0.5 * debt[d] * size, price[d], price[c], coll[c], p.bonus[c], 0.0)
-
-
-def aave_v33_terms(hf, d, c, coll, debt, price, p: Params, size):
-    """aave_v33.max_repay then allowed_repay (the $1,000 dust rule), in plain floats for the hot path;
-    tests/core/test_rules.py holds it equal to the array functions."""
-    pd, pc, bonus = price[d], price[c], p.bonus[c]
-    total_debt_usd = float(debt @ price)
-    reserve_debt_usd = debt[d] * pd
-    cap = debt[d]
-    if (coll[c] * pc >= aave_v33.MIN_BASE_MAX_CLOSE_FACTOR_USD and reserve_debt_usd >= aave_v33.MIN_BASE_MAX_CLOSE_FACTOR_USD
-            and hf > HF_CLOSE and reserve_debt_usd > 0.5 * total_debt_usd):
-        cap = 0.5 * total_debt_usd / pd
-
-    def passes(x):
-        repay, taken, _ = _bonus_seize(x, pd, pc, coll[c], bonus, 0.0)
-        partial = repay < debt[d] and taken < coll[c]
-        return not partial or ((debt[d] - repay) * pd >= aave_v33.MIN_LEFTOVER_USD
-                               and (coll[c] - taken) * pc >= aave_v33.MIN_LEFTOVER_USD)
-
-    x = cap * size
-    if not passes(x):
-        x = cap if passes(cap) else max(min(debt[d] - aave_v33.MIN_LEFTOVER_USD / pd,
-                                            (coll[c] * pc - aave_v33.MIN_LEFTOVER_USD) / (pd * (1.0 + bonus)),
-                                            cap) * (1.0 - 1e-12), 0.0)
-    return _bonus_seize(x, pd, pc, coll[c], bonus, p.protocol_fee[c])
-
-
-def compound_v2_terms(hf, d, c, coll, debt, price, p: Params, size):
-    # Comptroller: repay <= closeFactor * borrow; seize = repay * incentive * pB / pC; of the
-    # seized cTokens protocolSeizeShare (2.8 %, the markets table's protocol_fee) goes to reserves.
-    repay = p.close_factor[d] * debt[d] * size
-    seized = repay * (1.0 + p.bonus[c]) * price[d] / price[c]
-    if seized > coll[c]:
-        repay, seized = repay * coll[c] / seized, coll[c]
-    return repay, seized, seized * p.protocol_fee[c]
-
-
-def _aave_v3_close(hf, cf):
-    return np.where(hf[:, None] > HF_CLOSE, cf[None, :], 1.0)
-
-
 RULES: dict[str, Rules] = {
     "aave-v2": Rules("aave-v2", True, False, aave_v2_terms, lambda hf, cf: np.full((len(hf), len(cf)), 0.5)),
-    "aave-v3": Rules("aave-v3", True, False, aave_v3_terms, _aave_v3_close),
+    "aave-v3": Rules("aave-v3", True, False, aave_v3_terms, aave_v3_close),
     "aave-v3.3": Rules("aave-v3.3", True, True, aave_v33_terms, lambda hf, cf: np.ones((len(hf), len(cf)))),
     "compound-v2": Rules("compound-v2", False, False, compound_v2_terms,
                          lambda hf, cf: np.broadcast_to(cf[None, :], (len(hf), len(cf)))),
