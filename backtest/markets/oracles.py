@@ -54,6 +54,12 @@ class Oracles:
             feed_of.append(self.labels.index(label))
         self.feed_of = np.array(feed_of, dtype=np.int64)
         first = np.asarray(first, dtype=float)
+        for label, feed in zip(self.labels, self.feeds):
+            own = "" if feed.kind == "fixed" else label.split(":", 1)[1]
+            for asset in {own, feed.quote, feed.base if feed.kind == "lst" else ""} - {""}:
+                if not (math.isfinite(first[index[asset]]) and first[index[asset]] > 0):
+                    raise InputError(f"oracle {label}: the start price of {asset} is {first[index[asset]]}, "
+                                     "not a positive number")
         self._arrays(index, first)
 
     def _fit(self, feed: Feed, label: str, index: dict) -> Feed:

@@ -256,3 +256,10 @@ def test_the_real_march_2023_depeg_leaves_compound_v2_usdc_at_one_dollar_and_mov
     assert (got[:, 0] == 1.0).all()                                     # the Open Price Feed's FIXED_USD
     assert price.min() <= got[:, 1].min() <= price.min() * 1.0025       # USDC/USD within its 0.25 %
     np.testing.assert_array_equal(got[:, 1], got[:, 2])                 # one Chainlink USDC/USD for both
+
+
+def test_a_feed_whose_start_price_is_missing_is_one_line_naming_it():
+    from backtest.errors import InputError
+    with pytest.raises(InputError, match="aave_v3:wstETH: the start price of WETH is nan") as err:
+        build([("aave-v3", "wstETH")], ["WETH", "wstETH"], [np.nan, 2_300.0], "2024-06-01")
+    assert "\n" not in str(err.value)
