@@ -242,8 +242,8 @@ def lake_positions(raw: dict[str, pa.Table], block: int, ts: int, market: str) -
         for r in rows:
             if r["symbol"] is None and r["asset"] is None:
                 raise InputError(f"{protocol}: account {r['account']} holds a token whose reserve is unknown (no "
-                                 "asset in contracts): ingest the pool with --rpc, or give atoken=/vtoken= rows "
-                                 "with their reserve", file="contracts", column="asset")
+                                 "asset in contracts): ingest the pool with --rpc (its aTokens' reserves, symbols "
+                                 "and decimals are read by eth_call)", file="contracts", column="asset")
         enabled = [bool(r["collateral_enabled"]) for r in rows]
         coll = [_units(r["collateral_raw"], r["decimals"]) if on else 0.0 for r, on in zip(rows, enabled)]
         debt = [_units(r["debt_raw"], r["decimals"]) for r in rows]
