@@ -70,9 +70,9 @@ def main(args) -> int:
     from backtest.ingest.markets import aave_emode_categories, aave_markets, comet_markets, compound_v2_markets, \
         maker_markets
     from backtest.ingest.morpho_blue import markets as morpho_blue_markets
-    from backtest.ingest.positions import POOL_QUERIES, POSITION_QUERIES, block_time, comet_positions, \
-        compound_v2_positions, dune_positions, lake_pools, lake_positions, maker_positions, morpho_blue_positions, \
-        raw_pools, raw_positions, with_emode
+    from backtest.ingest.positions import POOL_QUERIES, POSITION_QUERIES, aave_tokens_note, block_time, \
+        comet_positions, compound_v2_positions, dune_positions, lake_pools, lake_positions, maker_positions, \
+        morpho_blue_positions, raw_pools, raw_positions, with_emode
     from backtest.ingest.rpc import RpcClient, RpcError
     from backtest.ingest.tables import chain_query, connect_chain
     from backtest.lake.io import write_tables
@@ -106,7 +106,8 @@ def main(args) -> int:
         markets += [compound_v2_markets(con, args.block, market), maker_markets(con, args.block),
                     morpho_blue_markets(con, args.block)]
         categories, emode_note = aave_emode_categories(con, args.block, market)
-        notes = [n for n in (comet_note, maker_note, morpho_note, emode_note, dune_note) if n]
+        notes = [n for n in (aave_tokens_note(con, args.block), comet_note, maker_note, morpho_note, emode_note,
+                             dune_note) if n]
         if client is not None:
             markets.append(comet_markets(con, client, args.block, market))
     except RpcError as exc:
@@ -119,7 +120,8 @@ def main(args) -> int:
     tables = {"positions": positions, "markets": markets_table, "emode_categories": categories, "pools": pools,
               "pool_ticks": ticks}
     if not any(t.num_rows for t in tables.values()):
-        raise InputError(f"nothing to write: no position or pool exists at block {args.block} in this lake")
+        raise InputError(f"nothing to write: no position or pool exists at block {args.block} in this lake"
+                         + "".join(f" ({n})" for n in notes))
     # all five files land together or none does: a bad row anywhere leaves the lake as it was
     paths = write_tables(lake, tables, tag)
     written = [f"{name} {tables[name].num_rows} rows -> {path}" for name, path in paths.items()]

@@ -48,6 +48,23 @@ def raw_positions(con, block: int, ts: int, protocols=None) -> dict[str, pa.Tabl
             for p, q in POSITION_QUERIES.items() if protocols is None or p in protocols}
 
 
+def aave_tokens_note(con, block: int) -> str | None:
+    """A note when an Aave pool's events are in the lake but none of its aTokens/debt tokens are (a dump
+    decoded without an RPC, given only the pool): its positions cannot be rebuilt, and silence would
+    read as 'no positions'."""
+    missing = []
+    for source in POSITION_QUERIES:
+        table = f"{source.replace('-', '_')}_pool_borrow"
+        used = con.sql(f"SELECT count(*) FROM {table} WHERE evt_block_number <= $b", params={"b": block}).fetchall()[0][0]
+        tokens = con.sql("SELECT count(*) FROM contracts WHERE source = $s AND kind IN ('atoken', 'vtoken')",
+                         params={"s": source}).fetchall()[0][0]
+        if used and not tokens:
+            missing.append(source)
+    return (f"{', '.join(missing)}: the pool's events are in the lake but not its aTokens' and debt tokens', so no "
+            "positions are rebuilt: ingest the pool with --rpc (or add atoken=0x..., vtoken=0x... addresses)"
+            ) if missing else None
+
+
 def _symbol_of(con) -> dict[str, tuple[str, int]]:
     """address -> (symbol, decimals) of every contract row (a Comet's row carries its base token's)."""
     rows = con.sql("SELECT address, symbol, decimals FROM contracts").fetchall()

@@ -217,3 +217,19 @@ def test_every_option_has_help_and_the_lake_says_its_default(verb):
     assert options and [a.option_strings[0] for a in options if not a.help] == []
     lake = next(a for a in options if a.dest == "lake").help
     assert "default" in lake and "$BACKTEST_LAKE" in lake
+
+
+def test_an_aave_pool_decoded_without_its_tokens_says_why_there_are_no_positions(tmp_path, capsys):
+    """`ingest --cryo` of the pool alone, no RPC: its Borrow events are decoded but no aToken/debt token is
+    known, so no balance can be rebuilt; the snapshot says so instead of reporting an empty book."""
+    pool, reserve = "0x" + "87" * 20, "0x" + "c" * 40
+    borrow = BY_TABLE["aave_v3_pool_borrow"]
+    logs = [encode_log(borrow, {"reserve": reserve, "user": A, "onBehalfOf": A, "amount": 10**6, "interestRateMode": 2,
+                                "borrowRate": 0, "referralCode": 0}, address=pool, block=10, log_index=0)]
+    cryo_dump(tmp_path / "dump", logs, [10, 30])
+    assert cli(["ingest", "--source", "aave-v3", "--cryo", str(tmp_path / "dump"), "--lake", str(tmp_path / "lake"),
+                "--address", f"pool={pool}"]) == 0
+    assert cli(["snapshot", "--block", "30", "--lake", str(tmp_path / "lake")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "aave-v3: the pool's events are in the lake but not its aTokens'" in err
+    assert "ingest the pool with --rpc" in err
