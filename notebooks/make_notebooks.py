@@ -53,17 +53,13 @@ from pathlib import Path
 
 from IPython.display import SVG, display
 
-from backtest.engine.run import make_config, run
+import backtest as bt
 from backtest.report import figures, write_report
 from backtest.report.results import load_results
-from backtest.results import summary, write_results
-from backtest.scenarios.library import load_scenario
 
-crash = load_scenario(scenario)
-config = make_config(crash, Path(lake), [f"{k}={v}" for k, v in overrides.items()])
-result = run(config, crash)
-write_results(Path(out), config, result.outcome, result.metrics)
-print(summary(config, result.metrics, crash.title))
+run = bt.replay(scenario, lake=lake, set=overrides)
+run.save(out)
+print(run.summary())
 """),
     md("""
 ## The price paths
@@ -139,18 +135,12 @@ from pathlib import Path
 
 from IPython.display import SVG, Markdown, display
 
-from backtest.engine.run import make_config, run
+import backtest as bt
 from backtest.report import figures, tables, write_report
 from backtest.report.results import load_results
-from backtest.results import write_results
-from backtest.scenarios.library import load_scenario
 
-crash = load_scenario(scenario)
-folders = {}
-for name, changes in (("baseline", baseline), ("candidate", candidate)):
-    config = make_config(crash, Path(lake), [f"{k}={v}" for k, v in changes.items()])
-    result = run(config, crash)
-    folders[name] = write_results(Path(out) / name, config, result.outcome, result.metrics)
+folders = {name: bt.replay(scenario, lake=lake, set=changes).save(Path(out) / name)
+           for name, changes in (("baseline", baseline), ("candidate", candidate))}
 runs = {name: load_results(folder) for name, folder in folders.items()}
 """),
     code("""
@@ -298,8 +288,8 @@ else:
 The new lake works with every command: the health-factor distribution by SQL, then a replay.
 """),
     code("""
-from backtest.lake.catalog import connect, run_query
-run_query(connect(lake_path), "health_distribution").to_pandas()
+import backtest as bt
+bt.query("health_distribution", lake=lake_path)
 """),
     code("""
 assert backtest(["replay", "--lake", str(lake_path), "--out", str(lake_path.parent / "byod-replay")]) == 0

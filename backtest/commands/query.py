@@ -57,7 +57,7 @@ def write_rows(table, out: Path) -> None:
 
 def main(args) -> int:
     from backtest.queries import parse_params, run
-    table = run(args.name, args.lake or default_lake(), args.results, parse_params(args.param))
+    table = run(args.name, args.lake or default_lake(), args.results, parse_params(args.param))   # = bt.query
     if args.out:
         write_rows(table, args.out)
     print_table(table, args.limit)

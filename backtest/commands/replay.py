@@ -29,14 +29,13 @@ def register(sub) -> None:
 
 
 def main(args) -> int:
-    from backtest.engine.run import make_config, run
-    from backtest.results import summary, write_results
+    from backtest.api import replay
+    from backtest.results import summary
     from backtest.scenarios.library import load_scenario
-    scenario = load_scenario(args.scenario)
-    config = make_config(scenario, args.lake or default_lake(), args.overrides, feedback=not args.no_feedback)
-    result = run(config, scenario, show_progress=not args.json)
-    out = args.out or Path("results") / f"{scenario.name}-{config.run_id()}"
-    write_results(out, config, result.outcome, result.metrics, result.inputs)
+    run = replay(load_scenario(args.scenario), args.lake or default_lake(), args.overrides,
+                 feedback=not args.no_feedback, progress=not args.json)
+    config, scenario, result = run.config, run.scenario, run.result
+    out = run.save(args.out)
     if args.json:
         print(json.dumps({"results": str(out), **result.metrics}, indent=2, sort_keys=True, default=str))
     else:

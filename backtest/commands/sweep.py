@@ -77,38 +77,35 @@ def register(sub) -> None:
     p.set_defaults(func=main)
 
 
-def _paths(args):
-    from backtest.sweep.run import PathsSpec
-    if args.paths is None:
-        return None
+def _model_options(args) -> dict:
     options = {"jumps_per_day": args.jumps_per_day, "jump_mean": args.jump_mean, "jump_std": args.jump_std,
                "block_steps": args.block}
     if args.bridge is not None:
         options.update(bridge_asset=args.bridge[0], bridge_drawdown=args.bridge[1], bridge_hours=args.bridge[2])
-    elif args.model == "bridge":
+    elif args.paths is not None and args.model == "bridge":
         raise InputError("--model bridge needs --bridge ASSET:DRAWDOWN:HOURS")
-    return PathsSpec(model=args.model, paths=args.paths, seed=args.seed, calibrate=args.calibrate, options=options)
+    return options
 
 
 def main(args) -> int:
+    from backtest.api import sweep
     from backtest.scenarios.library import load_scenario
-    from backtest.sweep.compare import render
-    from backtest.sweep.run import run_sweep
     if args.workers is not None and args.workers < 1:
         raise InputError(f"--workers must be >= 1 (got {args.workers})")   # before anything is written
     scenario = load_scenario(args.scenario)
     out = args.out or Path("results") / f"sweep-{scenario.name}"
-    result = run_sweep(scenario, args.lake or default_lake(), out, grids=args.grid, overrides=args.overrides,
-                       paths=_paths(args), executor=args.executor, workers=args.workers, address=args.address,
-                       feedback=not args.no_feedback)
+    result = sweep(scenario, args.grid, args.lake or default_lake(),
+                   args.overrides, paths=args.paths, model=args.model, seed=args.seed,
+                   model_options=_model_options(args), calibrate=args.calibrate, out=out, executor=args.executor,
+                   workers=args.workers, address=args.address, feedback=not args.no_feedback, progress=True)
     if args.json:
         print(json.dumps({"results": str(out / "results.parquet"), "comparison_file": str(out / "comparison.parquet"),
                           "tasks": result.tasks, "ran": result.ran, "reused": result.reused,
-                          "comparison": result.comparison.to_pylist()}, indent=2, sort_keys=True, default=str))
+                          "comparison": result.table.to_pylist()}, indent=2, sort_keys=True, default=str))
         return 0
     what = f"{args.paths} {args.model} paths" if args.paths else "the scenario's path"
     print(f"{scenario.title}: {result.tasks} tasks ({result.ran} run, {result.reused} reused), {what}; "
           f"book read {result.lake_loads} time(s)")
-    print(render(result.comparison, result.grid_keys))
+    print(result.summary())
     print(f"  results  {out}/results.parquet, {out}/comparison.parquet")
     return 0
