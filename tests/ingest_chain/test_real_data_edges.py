@@ -233,3 +233,29 @@ def test_an_aave_pool_decoded_without_its_tokens_says_why_there_are_no_positions
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "aave-v3: the pool's events are in the lake but not its aTokens'" in err
     assert "ingest the pool with --rpc" in err
+
+
+def test_write_tables_puts_back_what_was_there_when_a_move_fails(tmp_path, monkeypatch):
+    import os
+
+    import backtest.lake.io as io
+    ticks = lambda tick: pa.table({"pool": [PAIR], "block_number": [9], "tick": pa.array([tick], pa.int32()),  # noqa: E731
+                                   "liquidity_net": ["1"]})
+    cats = lambda ltv: pa.table({"protocol": ["aave-v3"], "category": pa.array([1], pa.int32()), "ltv": [ltv],  # noqa: E731
+                                 "liquidation_threshold": [0.95], "liquidation_bonus": [0.01],
+                                 "valid_from_block": [1]})
+    first = io.write_tables(tmp_path, {"pool_ticks": ticks(5), "emode_categories": cats(0.9)}, "x.parquet")
+    before = {name: p.read_bytes() for name, p in first.items()}
+    real, moves = os.replace, []
+
+    def failing(src, dst):
+        moves.append(dst)
+        if len(moves) == 4:          # old ticks out, new ticks in, old categories out, then the disk fails
+            raise OSError("disk full")
+        return real(src, dst)
+    monkeypatch.setattr(io.os, "replace", failing)
+    with pytest.raises(OSError, match="disk full"):
+        io.write_tables(tmp_path, {"pool_ticks": ticks(7), "emode_categories": cats(0.8)}, "x.parquet")
+    monkeypatch.setattr(io.os, "replace", real)
+    assert {name: p.read_bytes() for name, p in first.items()} == before      # both files as they were
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["emode_categories", "pool_ticks"]   # no staging left
