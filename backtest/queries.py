@@ -197,6 +197,9 @@ def run(name: str, lake: Path, results: Path | None = None, params: dict | None 
                 raise InputError(f"query {name}: source must be one of {', '.join(POSITION_QUERIES)} "
                                  f"(got {values['source']!r})")
             return account_data(con, values["source"], values["block"], values["ts"])
+        if name == "morpho_blue_positions_at_block":     # reads morpho_blue_markets_at_block at the same block
+            from backtest.ingest.morpho_blue import raw_positions
+            return raw_positions(con, values["block"])
         return con.sql((QUERIES / f"{name}.sql").read_text(), params=values).to_arrow_table()
     except duckdb.Error as exc:
         shown = ", ".join(f"{k}={v!r}" for k, v in (params or {}).items())

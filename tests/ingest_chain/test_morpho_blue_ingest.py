@@ -93,5 +93,8 @@ def test_markets_and_positions_rebuilt_from_logs_equal_the_contract(driven, tmp_
         row = by_id[m.id]
         assert row["liquidation_threshold"] == m.params.lltv / 1e18
         assert row["liquidation_bonus"] == exact.liquidation_incentive_factor(m.params.lltv) / 1e18 - 1
+    # the same rows through `backtest query` (it stages the markets query at the same block)
+    assert cli(["query", "morpho_blue_positions_at_block", "--lake", str(tmp_path), "--param", f"block={last}",
+                "--limit", "0"]) == 0
     print(f"morpho-blue proof: {d.counts} ops, {report.logs} logs, {compared} (market, account) positions equal "
           f"at {len(d.blocks)} blocks")
