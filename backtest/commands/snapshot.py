@@ -13,17 +13,17 @@ examples:
   backtest snapshot --block 16300000 --lake mylake
   backtest snapshot --block 16300000 --rpc $ETH_RPC_URL      # block time asked of the node if not in the lake
 
-Writes <lake>/positions/chain__<block>.parquet: Aave v2/v3 (aToken and debt-token events; collateral
-counts only when enabled; a v3 account's e-mode category from its last UserEModeSet), Compound v2
+Writes <lake>/positions/chain__<block>.parquet: Aave v2/v3 and SparkLend (aToken/spToken and debt-token
+events; collateral counts only when enabled; a v3 account's e-mode category from its last UserEModeSet), Compound v2
 (cTokens x the exchange rate rebuilt from events; borrow balances), Comet (collateral from events; base
 supply and borrow need --rpc: principals and indexes are contract state), Maker vaults (the Vat's
 LogNotes; market = ilk), Morpho Blue (the Morpho contract's events; market = the market id, a
 borrower's collateral row and loan-token debt row, borrow shares to assets with the market's totals).
-<lake>/markets/chain__<block>.parquet: Aave v2/v3 from the configurator's
+<lake>/markets/chain__<block>.parquet: Aave v2/v3 and SparkLend from the configurator's
 events (with v3's e-mode category per asset), Compound v2 from the Comptroller's events, Maker from the
 Spotter's mat and the Dog's chop, Morpho Blue from CreateMarket (LLTV, incentive factor), Comet's
 getAssetInfo with --rpc.
-<lake>/emode_categories/chain__<block>.parquet: Aave v3.0's e-mode categories (EModeCategoryAdded).
+<lake>/emode_categories/chain__<block>.parquet: Aave v3.0's and SparkLend's e-mode categories (EModeCategoryAdded).
 <lake>/pools/chain__<block>.parquet (Uniswap v2 reserves, v3 price, tick and active liquidity) and
 <lake>/pool_ticks/chain__<block>.parquet. Needs `backtest ingest` of the same contracts up to at least
 that block; --rpc must serve state at that block (an archive node) for Comet.
@@ -68,11 +68,11 @@ def main(args) -> int:
     import pyarrow as pa
 
     from backtest.ingest.markets import aave_emode_categories, aave_markets, comet_markets, compound_v2_markets, \
-        maker_markets
+        maker_markets, spark_emode_categories, spark_markets
     from backtest.ingest.morpho_blue import markets as morpho_blue_markets
     from backtest.ingest.positions import POOL_QUERIES, POSITION_QUERIES, aave_tokens_note, block_time, \
         comet_positions, compound_v2_positions, dune_positions, lake_pools, lake_positions, maker_positions, \
-        morpho_blue_positions, raw_pools, raw_positions, with_emode
+        morpho_blue_positions, raw_pools, raw_positions, spark_positions, with_emode
     from backtest.ingest.rpc import RpcClient, RpcError
     from backtest.ingest.tables import chain_query, connect_chain
     from backtest.lake.io import write_tables
@@ -86,6 +86,7 @@ def main(args) -> int:
         "SELECT DISTINCT blockchain FROM imported_lending_borrow UNION SELECT blockchain FROM imported_lending_supply "
         "ORDER BY 1").fetchall() if b]
     market = args.market or "-".join(networks)
+    spark = connect_chain(lake, fork="spark")       # SparkLend's events through the Aave v3 queries
     client = RpcClient(args.rpc) if args.rpc else None
     tag = f"chain__{args.block:08}.parquet"
     try:
@@ -95,7 +96,7 @@ def main(args) -> int:
         comet, comet_note = comet_positions(con, args.block, ts, market, client)
         maker, maker_note = maker_positions(con, args.block, ts)
         morpho, morpho_note = morpho_blue_positions(con, args.block, ts)
-        parts += [comet, maker, morpho]
+        parts += [comet, maker, morpho, spark_positions(spark, args.block, ts, market)]
         from_events = {p for t in parts for p in t["protocol"].to_pylist()}
         imported, dune_note = dune_positions(con, args.block, ts, market)
         keep = [p not in from_events for p in imported["protocol"].to_pylist()]   # events are exact: they win
@@ -104,15 +105,17 @@ def main(args) -> int:
         parts.append(imported.filter(pa.array(keep, pa.bool_())))
         markets = [aave_markets(con, source, args.block, market) for source in POSITION_QUERIES]
         markets += [compound_v2_markets(con, args.block, market), maker_markets(con, args.block),
-                    morpho_blue_markets(con, args.block)]
+                    morpho_blue_markets(con, args.block), spark_markets(spark, args.block, market)]
         categories, emode_note = aave_emode_categories(con, args.block, market)
+        spark_categories, spark_note = spark_emode_categories(spark, args.block, market)
+        categories = pa.concat_tables([categories, spark_categories])
         notes = [n for n in (aave_tokens_note(con, args.block), comet_note, maker_note, morpho_note, emode_note,
-                             dune_note) if n]
+                             spark_note, dune_note) if n]
         if client is not None:
             markets.append(comet_markets(con, client, args.block, market))
     except RpcError as exc:
         raise InputError(str(exc)) from None
-    positions = with_emode(con, pa.concat_tables(parts), args.block)
+    positions = with_emode(con, pa.concat_tables(parts), args.block, forks={"spark": spark})
     markets_table = pa.concat_tables(markets)
     pools = lake_pools(raw_pools(con, args.block, list(POOL_QUERIES)), args.block, ts)
     ticks = chain_query(con, "uniswap_v3_pool_ticks_at_block", {"block": args.block}).select(

@@ -4,7 +4,9 @@ Sources: Aave's address book (bgd-labs/aave-address-book `src/AaveV3Ethereum.sol
 Compound's `networks/mainnet.json` (compound-finance/compound-protocol) and comet `deployments/mainnet`,
 Maker's chainlog (chainlog.makerdao.com: MCD_VAT, MCD_SPOT, MCD_DOG, MCD_CLIP_*), Chainlink's feed directory (proxies; the
 aggregators behind them are found on chain), Uniswap v2/v3 pool addresses as listed by their factories,
-Morpho's address page (docs.morpho.org/developers/contracts/addresses: Morpho Blue on Ethereum).
+Morpho's address page (docs.morpho.org/developers/contracts/addresses: Morpho Blue on Ethereum), Spark's
+address registry (sparkdotfi/spark-address-registry `src/SparkLend.sol`: POOL, POOL_ADDRESSES_PROVIDER,
+PROTOCOL_DATA_PROVIDER).
 Each entry is (kind, address): the kind says which events the contract emits.
 """
 
@@ -41,13 +43,18 @@ MAINNET: dict[str, list[tuple[str, str]]] = {
                    ("pair", "0xA478c2975Ab1Ea89e8196811F51A7B7Ade33eB11")],   # DAI/WETH
     "uniswap-v3": [("pool", "0x88e6A0c2dDD26FEEb64F039a2c41296FcB3f5640"),    # USDC/WETH 0.05%
                    ("pool", "0x8ad599c3A0ff1De082011EFDDc58f1908eb6e6D8")],   # USDC/WETH 0.3%
+    # SparkLend: the pool brings its spTokens, debt tokens, configurator and oracle sources (as Aave v3's);
+    # the addresses provider and data provider are recorded with the contracts (they emit nothing we read)
+    "spark": [("pool", "0xC13e21B648A5Ee794902342038FF3aDAB66BE987"),
+              ("provider", "0x02C3eA4e34C0cBd694D2adFa2c690EECbC1793eE"),
+              ("data_provider", "0xFc21d6d146E6086B8359705C8b28512a983db0cb")],
     "morpho-blue": [("morpho", "0xBBBBBbbBBb9cC5e90e3b3Af64bdAF62C37EEFFCb")],   # every market in one contract
 }
 
 # The kind a user-given address is taken to be, per source.
 DEFAULT_KIND = {"aave-v3": "pool", "aave-v2": "pool", "compound-v2": "ctoken", "comet": "comet",
                 "maker": "clip", "chainlink": "proxy", "uniswap-v2": "pair", "uniswap-v3": "pool",
-                "morpho-blue": "morpho"}
+                "morpho-blue": "morpho", "spark": "pool"}
 
 
 def known(source: str, chain_id: int) -> list[tuple[str, str]]:

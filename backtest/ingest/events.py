@@ -177,12 +177,17 @@ def _many(source: str, contract: str, block: str) -> list[Event]:
     return [_ev(source, contract, line) for line in block.strip().splitlines() if line.strip()]
 
 
+def _aave_v3(source: str) -> list[Event]:
+    return (_many(source, "pool", _AAVE_V3_POOL)
+            + _many(source, "atoken", _AAVE_V3_TOKEN + "BalanceTransfer(address indexed from, address indexed to, "
+                    "uint256 value, uint256 index)")
+            + _many(source, "vtoken", _AAVE_V3_TOKEN)
+            + _many(source, "configurator", _AAVE_CONFIGURATOR + _AAVE_V3_EMODE))
+
+
 EVENTS: tuple[Event, ...] = tuple(
-    _many("aave-v3", "pool", _AAVE_V3_POOL)
-    + _many("aave-v3", "atoken", _AAVE_V3_TOKEN + "BalanceTransfer(address indexed from, address indexed to, "
-            "uint256 value, uint256 index)")
-    + _many("aave-v3", "vtoken", _AAVE_V3_TOKEN)
-    + _many("aave-v3", "configurator", _AAVE_CONFIGURATOR + _AAVE_V3_EMODE)
+    _aave_v3("aave-v3")
+    + _aave_v3("spark")         # SparkLend: Aave v3.0 code (its own Pool, tokens and configurator), same events
     + _many("aave-v2", "pool", _AAVE_V2_POOL)
     + _many("aave-v2", "configurator", _AAVE_CONFIGURATOR)
     + _many("aave-v2", "atoken", """

@@ -84,6 +84,12 @@ def aave_markets(con, source: str, block: int, market: str) -> pa.Table:
     return _table(rows)
 
 
+def spark_markets(fork_con, block: int, market: str) -> pa.Table:
+    """SparkLend's reserves from its own configurator's events, by the Aave v3 query (fork connection)."""
+    t = aave_markets(fork_con, "aave-v3", block, market)
+    return t.set_column(t.schema.get_field_index("protocol"), "protocol", pa.array(["spark"] * t.num_rows))
+
+
 def aave_emode_categories(con, block: int, market: str) -> tuple[pa.Table, str | None]:
     """The lake's emode_categories rows at `block` (queries/aave_emode_categories_at_block.sql), and a note
     when a category prices its assets by its own priceSource, which the lake cannot say."""
@@ -95,3 +101,10 @@ def aave_emode_categories(con, block: int, market: str) -> tuple[pa.Table, str |
     note = (f"aave-v3: e-mode categories {', '.join(priced)} price their assets by their own priceSource; the "
             "lake keeps one price per asset, so a replay prices them by the asset's feed") if priced else None
     return pa.Table.from_pylist(rows, schema=EMODE_CATEGORIES), note
+
+
+def spark_emode_categories(fork_con, block: int, market: str) -> tuple[pa.Table, str | None]:
+    """SparkLend's e-mode categories (its configurator's EModeCategoryAdded), protocol `spark`."""
+    t, note = aave_emode_categories(fork_con, block, market)
+    t = t.set_column(t.schema.get_field_index("protocol"), "protocol", pa.array(["spark"] * t.num_rows, pa.string()))
+    return t, note and note.replace("aave-v3:", "spark:", 1)

@@ -26,8 +26,9 @@ from backtest.lake.io import write_parquet
 from backtest.progress import Progress
 
 # contracts rows whose logs are not fetched: a Chainlink proxy (its aggregators emit), an Aave price
-# source and a Comet collateral asset (read by other sources or by eth_call), Morpho's market tokens
-SILENT_KINDS = ("proxy", "price_source", "collateral", "token")
+# source and a Comet collateral asset (read by other sources or by eth_call), Morpho's market tokens,
+# an Aave-style addresses provider and data provider (recorded for reference)
+SILENT_KINDS = ("proxy", "price_source", "collateral", "token", "provider", "data_provider")
 
 
 @dataclass
@@ -169,7 +170,7 @@ def decode_source(lake: Path, network: str, source: str, contracts: pa.Table,
     mine = contracts.filter(pc.equal(contracts["source"], source)).to_pylist()
     by_kind: dict[str, list[bytes]] = {}
     for r in mine:
-        if r["kind"] == "token":        # Morpho's market tokens: metadata only, no events of ours
+        if r["kind"] in ("token", "provider", "data_provider"):    # no events of ours
             continue
         by_kind.setdefault(r["kind"], []).append(bytes.fromhex(r["address"][2:]))
     return decode_incremental(lake, network, source, by_kind, Path(logs_dir or Path(lake) / "logs"))

@@ -221,18 +221,27 @@ def maker_positions(con, block: int, ts: int) -> tuple[pa.Table, str | None]:
     return _rows("maker", markets, accounts, assets, coll, debt, block, when, why), note
 
 
+def spark_positions(fork_con, block: int, ts: int, market: str) -> pa.Table:
+    """SparkLend (an Aave v3 fork): the Aave v3 positions query over Spark's events, protocol `spark`.
+    `fork_con` is connect_chain(lake, fork="spark")."""
+    return lake_positions({"spark": chain_query(fork_con, "aave_v3_positions_at_block", {"block": block, "ts": ts})},
+                          block, ts, market)
+
+
 def morpho_blue_positions(con, block: int, ts: int) -> tuple[pa.Table, str | None]:
     """One market per Morpho market id: the borrower's collateral row and loan-token debt row."""
     from backtest.ingest.morpho_blue import positions
     return positions(con, block, ts, _rows)
 
 
-def with_emode(con, positions: pa.Table, block: int) -> pa.Table:
+def with_emode(con, positions: pa.Table, block: int, forks: dict | None = None) -> pa.Table:
     """positions plus `emode_category`: an Aave v3 account's category at `block` (0 if it never set one,
-    queries/aave_emode_accounts_at_block.sql); null for the other protocols, which have none."""
-    rows = chain_query(con, "aave_emode_accounts_at_block", {"block": block}).to_pylist()
-    category = {r["account"]: r["category"] for r in rows}
-    values = [category.get(a, 0) if p == "aave-v3" else None
+    queries/aave_emode_accounts_at_block.sql); null for the other protocols, which have none.
+    `forks`: {protocol: its connect_chain(lake, fork=...)} for Aave v3 forks (spark), read the same way."""
+    category = {p: {r["account"]: r["category"]
+                    for r in chain_query(c, "aave_emode_accounts_at_block", {"block": block}).to_pylist()}
+                for p, c in {"aave-v3": con, **(forks or {})}.items()}
+    values = [category[p].get(a, 0) if p in category else None
               for p, a in zip(positions["protocol"].to_pylist(), positions["account"].to_pylist())]
     return positions.append_column("emode_category", pa.array(values, pa.int32()))
 

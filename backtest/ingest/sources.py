@@ -18,6 +18,7 @@ from backtest.ingest.addresses import DEFAULT_KIND, known
 from backtest.ingest.rpc import RpcClient, RpcError, Unreachable
 
 SOURCES = tuple(DEFAULT_KIND)
+V3_LAYOUT = ("aave-v3", "spark")       # SparkLend is Aave v3.0 code: the same getters and ReserveData layout
 
 
 def _selector(signature: str) -> str:
@@ -71,8 +72,15 @@ def discover(client: RpcClient, source: str, addresses: list[str], chain_id: int
                          "for Ethereum mainnet)")
     rows: list[dict] = []
     for kind, address in given:
-        if source in ("aave-v3", "aave-v2") and kind == "pool":
+        if source in ("aave-v3", "aave-v2", "spark") and kind == "pool":
             rows += _aave(client, source, address, block)
+        elif source in ("aave-v3", "spark") and kind == "provider":      # PoolAddressesProvider: its pool
+            pool = try_call(client, address, "getPool()", out=("address",), block=block)
+            if pool is None:
+                raise InputError(f"{address} does not answer getPool() at block {block}: not a PoolAddressesProvider?")
+            rows.append(_row(source, "provider", address))
+            if not any(k == "pool" for k, _ in given):
+                rows += _aave(client, source, pool, block)
         elif source == "chainlink":
             rows += _chainlink(client, address, block)
         elif source in ("uniswap-v2", "uniswap-v3") and kind != "factory":
@@ -99,21 +107,22 @@ def _aave(client, source, pool, block) -> list[dict]:
     reserves = try_call(client, pool, "getReservesList()", out=("address[]",), block=block)
     if reserves is None:
         raise InputError(f"{pool} does not answer getReservesList() at block {block}: not an Aave pool?")
+    v3 = source in V3_LAYOUT
     rows = [_row(source, "pool", pool)]
     # The configurator (risk parameters) and the oracle's price source of each reserve, through the
     # addresses provider (v3 Pool.ADDRESSES_PROVIDER, v2 LendingPool.getAddressesProvider).
-    provider = try_call(client, pool, "ADDRESSES_PROVIDER()" if source == "aave-v3" else "getAddressesProvider()",
+    provider = try_call(client, pool, "ADDRESSES_PROVIDER()" if v3 else "getAddressesProvider()",
                         out=("address",), block=block)
     oracle = None
     if provider:
-        configurator = try_call(client, provider, "getPoolConfigurator()" if source == "aave-v3"
+        configurator = try_call(client, provider, "getPoolConfigurator()" if v3
                                 else "getLendingPoolConfigurator()", out=("address",), block=block)
         oracle = try_call(client, provider, "getPriceOracle()", out=("address",), block=block)
         if configurator:
             rows.append(_row(source, "configurator", configurator))
     # ReserveData is all static words; aToken/stable/variable sit at words 8-10 (v3.0) or 7-9 (v2).
-    first = 8 if source == "aave-v3" else 7
-    n_words = 15 if source == "aave-v3" else 12
+    first = 8 if v3 else 7
+    n_words = 15 if v3 else 12
     for asset in reserves:
         words = call(client, pool, "getReserveData(address)", (asset,), ("address",),
                      out=tuple(["uint256"] * n_words), block=block)

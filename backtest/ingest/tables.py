@@ -149,8 +149,13 @@ def _empty_decoded(name: str) -> pa.Table:
     return decoder_of(d)(LOGS.empty_table(), d)
 
 
-def connect_chain(lake: Path) -> duckdb.DuckDBPyConnection:
-    """The lake's catalog plus a view per decoded table, `contracts`, `blocks`, and the ray UDFs."""
+def connect_chain(lake: Path, fork: str | None = None) -> duckdb.DuckDBPyConnection:
+    """The lake's catalog plus a view per decoded table, `contracts`, `blocks`, and the ray UDFs.
+
+    `fork="spark"`: an Aave v3 fork's tables stand in for Aave v3's (the `aave_v3_*` views read
+    `spark_*`, and `contracts` shows the fork's rows as source aave-v3, without Aave's own), so the
+    Aave v3 queries run unchanged on the fork's events.
+    """
     con = connect(lake)
     _udf(con)
     from backtest.ingest.dune import SCHEMAS as DUNE
@@ -163,8 +168,17 @@ def connect_chain(lake: Path) -> duckdb.DuckDBPyConnection:
         else:
             con.register(f"imported_{name}", dune_schema.empty_table())
     for name in [e.table for e in EVENTS] + [n.table for n in NOTES] + list(extra):
-        files = _files(lake, name)
-        if files:
+        stored = f"{fork.replace('-', '_')}_{name.removeprefix('aave_v3_')}" \
+            if fork and name.startswith("aave_v3_") else name
+        files = _files(lake, stored)
+        if files and fork and name == "contracts":        # the fork's rows as aave-v3, Aave's own left out
+            listing = ", ".join("'" + str(f).replace("'", "''") + "'" for f in files)
+            con.execute(f"CREATE VIEW contracts AS SELECT * EXCLUDE (filename, source), "
+                        f"CASE WHEN source = '{fork}' THEN 'aave-v3' ELSE source END AS source, "
+                        f"regexp_extract(filename, '([^/]+)[.]parquet$', 1) AS blockchain "
+                        f"FROM read_parquet([{listing}], union_by_name = true, filename = true) "
+                        f"WHERE source <> 'aave-v3'")
+        elif files:
             # one file per network (<table>/<network>.parquet): the file name is the `blockchain` column
             listing = ", ".join("'" + str(f).replace("'", "''") + "'" for f in files)
             con.execute(f"CREATE VIEW {name} AS SELECT * EXCLUDE (filename), "
