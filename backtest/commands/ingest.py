@@ -22,6 +22,8 @@ examples:
   backtest ingest --source maker --address vat=0x35D1b3F3D7966A1DFe207aa4514C12a259A0492B --from-block 8928152
   backtest ingest --source compound-v2 --address comptroller=0x3d9819210A31b4961b30EF54bE2aeD79B9c9Cd3B \\
       --from-block 7710671                                      # every cToken, and the risk parameters
+  backtest ingest --source spark --from-block N        # SparkLend (Aave v3 fork): Pool, provider, data provider built in
+  backtest ingest --source morpho-blue --from-block N  # Morpho Blue: every market of the one Morpho contract
 
 Raw logs land in <lake>/logs/ as cryo files ({network}__logs__{start:08}_to_{end:08}.parquet); a
 rerun fetches only the block ranges its checkpoint lacks. Decoded tables (<lake>/aave_v3_pool_supply/,

@@ -104,7 +104,7 @@ def _check_positions(files, known_assets: set[str]) -> None:
         _check_emode(path, t)
 
 
-EMODE_PROTOCOLS = ("aave-v3", "aave-v3.3")      # protocols with e-mode categories
+EMODE_PROTOCOLS = ("aave-v3", "aave-v3.3", "spark")      # protocols with e-mode categories
 
 
 def _check_emode(path, t: pa.Table) -> None:

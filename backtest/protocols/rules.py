@@ -44,6 +44,8 @@ class Rules:
 RULES: dict[str, Rules] = {
     "aave-v2": Rules("aave-v2", True, False, aave_v2_terms, lambda hf, cf: np.full((len(hf), len(cf)), 0.5)),
     "aave-v3": Rules("aave-v3", True, False, aave_v3_terms, aave_v3_close),
+    # SparkLend is Aave v3.0 code (its deployment uses aave-v3-core's Pool); its parameters come from its rows
+    "spark": Rules("spark", True, False, aave_v3_terms, aave_v3_close),
     "aave-v3.3": Rules("aave-v3.3", True, True, aave_v33_terms, lambda hf, cf: np.ones((len(hf), len(cf)))),
     "compound-v2": Rules("compound-v2", False, False, compound_v2_terms,
                          lambda hf, cf: np.broadcast_to(cf[None, :], (len(hf), len(cf)))),
