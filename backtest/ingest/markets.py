@@ -87,7 +87,8 @@ def aave_markets(con, source: str, block: int, market: str) -> pa.Table:
 def spark_markets(fork_con, block: int, market: str) -> pa.Table:
     """SparkLend's reserves from its own configurator's events, by the Aave v3 query (fork connection)."""
     t = aave_markets(fork_con, "aave-v3", block, market)
-    return t.set_column(t.schema.get_field_index("protocol"), "protocol", pa.array(["spark"] * t.num_rows))
+    return t.set_column(t.schema.get_field_index("protocol"), "protocol",
+                        pa.array(["spark"] * t.num_rows, pa.string()))
 
 
 def aave_emode_categories(con, block: int, market: str) -> tuple[pa.Table, str | None]:
@@ -106,5 +107,6 @@ def aave_emode_categories(con, block: int, market: str) -> tuple[pa.Table, str |
 def spark_emode_categories(fork_con, block: int, market: str) -> tuple[pa.Table, str | None]:
     """SparkLend's e-mode categories (its configurator's EModeCategoryAdded), protocol `spark`."""
     t, note = aave_emode_categories(fork_con, block, market)
-    t = t.set_column(t.schema.get_field_index("protocol"), "protocol", pa.array(["spark"] * t.num_rows, pa.string()))
+    t = t.set_column(t.schema.get_field_index("protocol"), "protocol",
+                     pa.array(["spark"] * t.num_rows, pa.string()))
     return t, note and note.replace("aave-v3:", "spark:", 1)
