@@ -7,6 +7,7 @@ import numpy as np
 from backtest.devnet.book import answers_for_health_factor, random_loan, shocked_prices
 from backtest.devnet.builder import price_answer
 from backtest.devnet.positions import approve_all, open_position
+from backtest.protocols.rules import RULES, Params
 
 WAD = 10**18
 
@@ -63,3 +64,16 @@ def liquidatable_case(net, rng, market, borrower, hf_range):
 def float_rel(value: float, exact: int, decimals: int) -> float:
     """Relative difference of a float amount (token units) to an exact one (base units)."""
     return abs(value - exact / 10**decimals) / max(exact / 10**decimals, 1e-300)
+
+
+def engine_terms(protocol: str, hf: float, debt: float, debt_price: float, collateral: float, collateral_price: float,
+                 bonus: float, protocol_fee: float, repay: float):
+    """(repaid, collateral taken, protocol fee) from the very call the replay makes (agents/liquidator.py
+    -> RULES[protocol].terms), on a two-reserve row (0: the debt, 1: the collateral; token units), asked
+    to repay `repay`, given as its share of the protocol's close-factor cap at `hf`."""
+    rules = RULES[protocol]
+    params = Params(bonus=np.array([0.0, bonus]), protocol_fee=np.array([0.0, protocol_fee]),
+                    close_factor=np.array([0.5, 0.5]))
+    cap = float(rules.max_close(np.array([hf]), params.close_factor)[0, 0]) * debt
+    return rules.terms(hf, 0, 1, np.array([0.0, collateral]), np.array([debt, 0.0]),
+                       np.array([debt_price, collateral_price]), params, repay / cap)

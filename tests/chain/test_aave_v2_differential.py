@@ -11,7 +11,7 @@ import numpy as np
 
 from backtest.devnet.positions import MAX_UINT, account_data, liquidate
 from backtest.protocols.aave import v2 as aave_v2
-from chain_helpers import WAD, fund, book_arrays, float_rel, fund_liquidator, liquidatable_case, open_and_shock, rel
+from chain_helpers import WAD, fund, book_arrays, engine_terms, float_rel, fund_liquidator, liquidatable_case, open_and_shock, rel
 
 CASES = 300
 BORROWER_INDEX, LIQUIDATOR_INDEX = 4, 5
@@ -65,12 +65,16 @@ def test_v2_liquidation_call_matches_liquidation_exact(net, record):
         # 1,000 units of debt: percentMul(1000, 5000) = 500 at most, at any HF below 1
         half_of_debt += got.debt_repaid == aave_v2.percent_mul(debt_bal, aave_v2.LIQUIDATION_CLOSE_FACTOR_PERCENT)
 
-        # float: close factor on the same whole-unit debt the contract used, then seize
+        # float: close factor on the same whole-unit debt the contract used, then the engine's own call
+        # (RULES["aave-v2"].terms, as the liquidator makes it) asked for that debt; v2's close factor
+        # is the same at any HF below 1, so the HF passed is any such one
         actual = min(to_cover, aave_v2.percent_mul(debt_bal, aave_v2.LIQUIDATION_CLOSE_FACTOR_PERCENT))
         actual_float = min(to_cover, float(aave_v2.max_repay(debt_bal)))
         assert abs(actual_float - actual) <= 0.5 + 1e-12 * actual
-        repaid, taken = aave_v2.seize(actual / 10**d.decimals, answers[d_sym] / 1e8, answers[c_sym] / 1e8,
-                                      loan.collateral[c_sym] / 10**c.decimals, c.params.liquidation_bonus / 10_000 - 1)
+        repaid, taken, fee = engine_terms("aave-v2", 0.9, debt_bal / 10**d.decimals, answers[d_sym] / 1e8,
+                                          loan.collateral[c_sym] / 10**c.decimals, answers[c_sym] / 1e8,
+                                          c.params.liquidation_bonus / 10_000 - 1, 0.0, actual / 10**d.decimals)
+        assert fee == 0.0
         for key, value, exact, decimals in (("debt_repaid", repaid, got.debt_repaid, d.decimals),
                                             ("collateral_seized", taken, got.collateral_seized, c.decimals)):
             if exact >= 10**10:

@@ -12,7 +12,7 @@ import numpy as np
 
 from backtest.devnet.positions import MAX_UINT, account_data, balances, liquidate
 from backtest.protocols.aave import v3 as aave_v3
-from chain_helpers import WAD, fund, book_arrays, float_rel, fund_liquidator, liquidatable_case, open_and_shock, rel
+from chain_helpers import WAD, fund, book_arrays, engine_terms, float_rel, fund_liquidator, liquidatable_case, open_and_shock, rel
 
 CASES = 300
 BORROWER_INDEX, LIQUIDATOR_INDEX = 2, 3
@@ -75,17 +75,19 @@ def test_liquidation_call_matches_liquidation_exact(net, record):
         capped += got.collateral_seized == loan.collateral[c_sym]
         full_close += hf_wad <= aave_v3.CLOSE_FACTOR_HF_THRESHOLD
 
-        # The float path the engine runs: HF -> close factor -> seize. The contract repays a whole
-        # number of base units (percentMul rounds half up), so the float close-factor amount may
-        # differ by half a unit; seize is then fed the same debt the contract worked from.
+        # The float path the engine runs: HF -> close factor -> RULES["aave-v3"].terms, the call the
+        # liquidator makes. The contract repays a whole number of base units (percentMul rounds half
+        # up), so the float close-factor amount may differ by half a unit; the terms are then asked
+        # for the same debt the contract worked from.
         hf = float(aave_v3.health_factor(coll_usd, debt_usd, lt_frac)[0])
         actual_float = min(to_cover, float(aave_v3.close_factor(hf)) * debt_bal)
         actual_exact = min(to_cover, aave_v3.percent_mul(debt_bal, aave_v3.DEFAULT_LIQUIDATION_CLOSE_FACTOR
                            if hf_wad > aave_v3.CLOSE_FACTOR_HF_THRESHOLD else aave_v3.MAX_LIQUIDATION_CLOSE_FACTOR))
         assert abs(actual_float - actual_exact) <= 0.5 + 1e-12 * actual_exact
-        repaid, taken, fee = aave_v3.seize(actual_exact / 10**d.decimals, answers[d_sym] / 1e8, answers[c_sym] / 1e8,
-                                           loan.collateral[c_sym] / 10**c.decimals,
-                                           c.params.liquidation_bonus / 10_000 - 1, c.params.protocol_fee / 10_000)
+        repaid, taken, fee = engine_terms("aave-v3", hf, debt_bal / 10**d.decimals, answers[d_sym] / 1e8,
+                                          loan.collateral[c_sym] / 10**c.decimals, answers[c_sym] / 1e8,
+                                          c.params.liquidation_bonus / 10_000 - 1, c.params.protocol_fee / 10_000,
+                                          actual_exact / 10**d.decimals)
         # Under 1e10 base units the contract's truncation to whole units exceeds 1e-10 relative:
         # there the difference is bounded in base units instead.
         for key, value, exact, decimals in (("debt_repaid", repaid, got.debt_repaid, d.decimals),
