@@ -181,18 +181,18 @@ def _split(pair: str) -> tuple[str, str]:
 
 def _mechanism_keys() -> list[str]:
     """comet.KEY, maker.KEY and maker.ASSET.KEY (or maker.ILK.KEY), for the list of known --set keys."""
-    from backtest.protocols.comet.mechanism import CometParams
-    from backtest.protocols.maker.mechanism import Ilk, MakerParams
+    from backtest.protocols.comet.params import CometParams
+    from backtest.protocols.maker.params import Ilk, MakerParams
     return ([f"comet.{f.name}" for f in fields(CometParams)] + [f"maker.{f.name}" for f in fields(MakerParams)]
             + [f"maker.ASSET.{f.name}" for f in fields(Ilk)])
 
 
 def _mechanism_override(config: RunConfig, key: str, value) -> RunConfig:
     """`comet.KEY`, `maker.KEY`, `maker.ASSET.KEY`, `maker.ILK.KEY`: the scenario's [comet] / [maker]
-    tables, checked now by the same reader the run uses (backtest/protocols/comet/mechanism.py, maker/mechanism.py), so a typo in
+    tables, checked now by the same reader the run uses (backtest/protocols/comet/params.py, maker/params.py), so a typo in
     a key fails before the run; an ilk or asset the book does not have fails when the book is read."""
-    from backtest.protocols.comet.mechanism import CometParams
-    from backtest.protocols.maker.mechanism import MakerParams
+    from backtest.protocols.comet.params import CometParams
+    from backtest.protocols.maker.params import MakerParams
     path = key.split(".")
     if len(path) not in (2, 3) or (path[0] == "comet" and len(path) != 2):
         raise InputError(f"--set {key}: expected comet.KEY, maker.KEY, maker.ASSET.KEY or maker.ILK.KEY")

@@ -13,56 +13,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from backtest.errors import InputError, closest
-
-
-def first_ready(agents, waited_blocks: float):
-    """The leanest agent (lowest gas_units, then the first listed) whose latency has passed: for a job
-    done whether or not it pays (Comet's absorb)."""
-    ready = [a for a in agents if waited_blocks >= a.latency_blocks]
-    return min(ready, key=lambda a: a.gas_units) if ready else None
-
-
-def spec_table(spec: dict, name: str, known: dict, source, prefix: str = "") -> dict:
-    """A scenario's [comet] / [maker] / [maker.ASSET] table (`prefix` "maker." for the last): known keys
-    only, numbers as floats."""
-    table = spec.get(name, {})
-    if not isinstance(table, dict):
-        raise InputError(f"[{prefix}{name}] must be a table", file=source, column=prefix + name)
-    out = {}
-    for key, value in table.items():
-        if isinstance(value, dict):
-            continue                                  # a per-asset sub-table, read by the caller
-        if key not in known:
-            raise InputError(f"unknown {name} parameter {key!r}{closest(key, known)} "
-                             f"(known: {', '.join(sorted(known))})",
-                             file=source, column=f"{prefix}{name}.{key}")
-        if isinstance(value, bool) or not isinstance(value, (int, float, str)) or (
-                isinstance(value, str) != isinstance(known[key], str)):
-            raise InputError("expected a " + ("name" if isinstance(known[key], str) else "number"), file=source,
-                             column=f"{prefix}{name}.{key}")
-        out[key] = value if isinstance(known[key], str) else float(value)
-    return out
-
-
-def own_reserves(book, debt: np.ndarray, rows: np.ndarray, protocol: str, refusal: str) -> tuple[int | None, list[int]]:
-    """(the one reserve of `protocol` its `rows` borrow, None if they borrow none; the protocol's other
-    reserves, its collateral). Comet lends one base asset per market and Maker one debt asset (DAI):
-    rows borrowing two are refused with "`refusal` ASSETS", `refusal` naming the rule."""
-    cols = np.array([j for j, p in enumerate(book.reserve_protocol) if p == protocol], dtype=np.int64)
-    borrowed = cols[debt[np.ix_(rows, cols)].sum(axis=0) > 0] if len(cols) else cols
-    if len(borrowed) > 1:
-        raise InputError(refusal.format(", ".join(book.assets[j] for j in borrowed)), column="debt")
-    owed = int(borrowed[0]) if len(borrowed) else None
-    return owed, [int(j) for j in cols if j != owed]
+from backtest.protocols.comet.mechanism import Comet
+from backtest.protocols.maker.mechanism import Maker
 
 
 class Mechanisms:
     """The Comet market and the Maker Dog of one run (either may be absent)."""
 
     def __init__(self, inputs, config, row_rules, coll, debt, venues, rec, agents):
-        from backtest.protocols.comet.mechanism import Comet
-        from backtest.protocols.maker.mechanism import Maker
         kinds = np.array([r.kind for r in row_rules]) if len(row_rules) else np.zeros(0, dtype=str)
         self.owned = kinds != "repay"
         self.parts = []

@@ -346,8 +346,8 @@ def load_book(lake: Path, scenario: Scenario, config: RunConfig) -> Book:
 
 
 def _ilk_names(reserves) -> list[str]:
-    """Each Maker collateral reserve's ilk (backtest.protocols.maker.mechanism.ilk_name), "" for the others."""
-    from backtest.protocols.maker.mechanism import ilk_name
+    """Each Maker collateral reserve's ilk (backtest.protocols.maker.params.ilk_name), "" for the others."""
+    from backtest.protocols.maker.params import ilk_name
     split = {}
     for p, a, _, m in reserves:
         if m:

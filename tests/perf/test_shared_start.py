@@ -11,7 +11,7 @@ import pytest
 from backtest.engine import reference, replay
 from backtest.inputs.book import load_inputs
 from backtest.engine.run import make_config
-from backtest.engine.mechanisms import own_reserves
+from backtest.protocols.shared import own_reserves
 from backtest.engine.start import start
 from backtest.errors import InputError
 from backtest.lake.io import write_parquet

@@ -20,112 +20,22 @@ Each ilk is a collateral column of its own (backtest/inputs/book.py: ETH-A, ETH-
 WETH, with their own mat, chop, Clipper, hole and dirt); one vault (one ilk) per account.
 
 Sources: makerdao/dss src/dog.sol (bark, digs), src/clip.sol (kick, take, redo, status),
-src/abaci.sol (price curves). Parameters: `ILKS` below, with the spell configuration they come from.
+src/abaci.sol (price curves). Parameters: `ILKS` in params.py, with the spell configuration they come from.
 The maths is backtest/protocols/maker/clip.py.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass
 
 import numpy as np
 
 from backtest.agents.liquidator import Plan, best_agent
-from backtest.engine.mechanisms import own_reserves, spec_table
-from backtest.protocols.rules import health_factor_one
 from backtest.errors import InputError
+from backtest.protocols.rules import health_factor_one
 from backtest.protocols.maker import clip
-
-
-@dataclass(frozen=True)
-class Ilk:
-    """One collateral type's Clipper and Dog parameters (mat and chop are in the markets table)."""
-    buf: float = 1.20          # top = feed price x buf
-    tail: float = 8_400.0      # seconds before a reset is needed
-    cusp: float = 0.40         # price / top below which a reset is needed
-    chip: float = 0.001        # keeper reward, share of tab
-    tip: float = 250.0         # keeper reward, flat DAI
-    dust: float = 7_500.0      # smallest vault debt, DAI
-    hole: float = 40e6         # most tab this ilk may have in auctions, DAI
-    curve: str = "stairstep"   # stairstep | linear | exponential
-    step: float = 90.0         # stairstep: seconds between cuts
-    cut: float = 0.99          # stairstep/exponential: multiplier per step (per second for exponential)
-    tau: float = 7_200.0       # linear: seconds to zero
-
-    def price(self, top: float, dur: float) -> float:
-        if self.curve == "linear":
-            return float(clip.linear_decrease(top, dur, self.tau))
-        if self.curve == "exponential":
-            return float(clip.exponential_decrease(top, dur, self.cut))
-        return float(clip.stairstep_exponential_decrease(top, dur, self.cut, self.step))
-
-
-# Mainnet ilks as the spells' test configuration has them after the 2025-10-30 executive spell
-# (sky-ecosystem/spells-mainnet src/test/config.sol at 02592d9d: clip_buf/tail/cusp/chip/tip, calc_step
-# and calc_cut of a StairstepExponentialDecrease, Dog ilk hole, Vat dust); mat and chop are the markets
-# table's. The 2022-09-07 configuration (makerdao/spells-mainnet src/test/config.sol at 007c78a1) had
-# other values (ETH-A: buf 1.20, tail 8,400, cusp 0.40, tip 300, hole 65M, dust 15,000): set the values
-# in force for the block you study. An ilk not listed gets its asset's default ilk, else Ilk()'s values.
-ILKS = {
-    "ETH-A": Ilk(buf=1.10, tail=7_200.0, cusp=0.45, chip=0.001, tip=250.0, dust=7_500.0, hole=40e6, step=90.0),
-    "ETH-B": Ilk(buf=1.10, tail=4_800.0, cusp=0.45, chip=0.001, tip=250.0, dust=25_000.0, hole=15e6, step=60.0),
-    "ETH-C": Ilk(buf=1.10, tail=7_200.0, cusp=0.45, chip=0.001, tip=250.0, dust=3_500.0, hole=35e6, step=90.0),
-    "WSTETH-A": Ilk(buf=1.10, tail=7_200.0, cusp=0.45, chip=0.001, tip=250.0, dust=7_500.0, hole=30e6, step=90.0),
-    "WSTETH-B": Ilk(buf=1.10, tail=7_200.0, cusp=0.45, chip=0.001, tip=250.0, dust=3_500.0, hole=20e6, step=90.0),
-    "WBTC-A": Ilk(buf=1.10, tail=7_200.0, cusp=0.45, chip=0.001, tip=250.0, dust=7_500.0, hole=10e6, step=90.0),
-    "WBTC-B": Ilk(buf=1.10, tail=4_800.0, cusp=0.45, chip=0.001, tip=250.0, dust=25_000.0, hole=5e6, step=60.0),
-    "WBTC-C": Ilk(buf=1.10, tail=7_200.0, cusp=0.45, chip=0.001, tip=250.0, dust=3_500.0, hole=10e6, step=90.0),
-}
-# The ilk a vault of this asset is in when the book does not say (its `market` names no ilk above).
-DEFAULT_ILK = {"WETH": "ETH-A", "wstETH": "WSTETH-A", "WBTC": "WBTC-A"}
-CURVES = ("stairstep", "linear", "exponential")
-
-
-def ilk_name(asset: str, market: str, split: bool) -> str:
-    """The ilk of a Maker reserve: its market when that names a listed ilk, or when the book holds the
-    asset under several markets (several ilks of one gem, e.g. ETH-A/B/C); else the asset's default ilk
-    (a lake that names the market otherwise, such as the sample), or the market itself."""
-    if market in ILKS or (split and market):
-        return market
-    return DEFAULT_ILK.get(asset, market or asset)
-
-
-@dataclass(frozen=True)
-class MakerParams:
-    Hole: float = 150e6           # Dog: most tab in auctions over all ilks, DAI (dog_Hole, 2025-10-30 spell)
-    bark_gas: float = 450_000.0   # Dog.bark + Clipper.kick
-    redo_gas: float = 200_000.0
-
-    @classmethod
-    def from_spec(cls, spec: dict, reserves, source="scenario", strict: bool = False
-                  ) -> tuple["MakerParams", list[Ilk]]:
-        """[maker] Hole = ..., then per reserve (asset, ilk): the ilk's defaults, [maker.ASSET], then
-        [maker.ILK] (`buf`, `curve` = "linear", `tau`, ...). `strict`: a [maker.X] table that names no
-        asset or ilk of `reserves` and no listed ilk is refused (a typo would change nothing)."""
-        known = {f.name: f.default for f in fields(cls)}
-        params = cls(**spec_table(spec, "maker", known, source))
-        table = spec.get("maker", {}) if isinstance(spec.get("maker", {}), dict) else {}
-        names = [k for k, v in table.items() if isinstance(v, dict)]
-        if strict:
-            book = {a for a, _ in reserves} | {i for _, i in reserves}
-            unknown = [k for k in names if k not in book and k not in ILKS and k not in DEFAULT_ILK]
-            if unknown:
-                raise InputError(f"maker.{unknown[0]}: no Maker asset or ilk of that name (the book has "
-                                 f"{', '.join(sorted(book)) or 'none'}; known ilks: {', '.join(ILKS)})",
-                                 file=source, column=f"maker.{unknown[0]}")
-        ilk_known = {f.name: f.default for f in fields(Ilk)}
-        over = {k: spec_table(table, k, ilk_known, source, "maker.") for k in names}
-        ilks = []
-        for asset, name in reserves:
-            base = ILKS.get(name, ILKS.get(DEFAULT_ILK.get(asset, ""), Ilk()))
-            ilk = replace(base, **over.get(asset, {}))
-            if name != asset:
-                ilk = replace(ilk, **over.get(name, {}))
-            if ilk.curve not in CURVES:
-                raise InputError(f"curve must be one of {', '.join(CURVES)}", file=source,
-                                 column=f"maker.{name if 'curve' in over.get(name, {}) else asset}.curve")
-            ilks.append(ilk)
-        return params, ilks
+from backtest.protocols.maker.params import Ilk, MakerParams, ilk_name
+from backtest.protocols.shared import own_reserves
 
 
 @dataclass

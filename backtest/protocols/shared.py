@@ -1,0 +1,27 @@
+"""What the protocols that liquidate by themselves (Comet's absorb, Maker's auctions) share: which
+agent acts on a job done whether or not it pays, and which of the book's reserves are the protocol's."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from backtest.errors import InputError
+
+
+def first_ready(agents, waited_blocks: float):
+    """The leanest agent (lowest gas_units, then the first listed) whose latency has passed: for a job
+    done whether or not it pays (Comet's absorb)."""
+    ready = [a for a in agents if waited_blocks >= a.latency_blocks]
+    return min(ready, key=lambda a: a.gas_units) if ready else None
+
+
+def own_reserves(book, debt: np.ndarray, rows: np.ndarray, protocol: str, refusal: str) -> tuple[int | None, list[int]]:
+    """(the one reserve of `protocol` its `rows` borrow, None if they borrow none; the protocol's other
+    reserves, its collateral). Comet lends one base asset per market and Maker one debt asset (DAI):
+    rows borrowing two are refused with "`refusal` ASSETS", `refusal` naming the rule."""
+    cols = np.array([j for j, p in enumerate(book.reserve_protocol) if p == protocol], dtype=np.int64)
+    borrowed = cols[debt[np.ix_(rows, cols)].sum(axis=0) > 0] if len(cols) else cols
+    if len(borrowed) > 1:
+        raise InputError(refusal.format(", ".join(book.assets[j] for j in borrowed)), column="debt")
+    owed = int(borrowed[0]) if len(borrowed) else None
+    return owed, [int(j) for j in cols if j != owed]
