@@ -89,8 +89,12 @@ def summary(config: RunConfig, metrics: dict, title: str) -> str:
         f"  collateral sold {usd(m['collateral_seized_usd'])}   (without feedback: "
         f"{usd(m['collateral_seized_usd_without_feedback'])})",
         f"  liquidator P&L  {usd(m['liquidator_profit_usd'])} after {usd(m['gas_usd'])} gas",
-        f"  cascade depth   {m['cascade_depth']}",
-        f"  amplification   {amp}",
+        f"  cascade depth   {m['cascade_depth']} steps in a row with induced liquidations "
+        f"({m['induced_liquidations']:,} induced, in {m['induced_steps']:,} steps); at most {m['cascade_rounds']} rounds "
+        "in a step",
+        f"  amplification   {amp}" + (f" = execution cost {_ratio(m['amplification_execution_cost'])} x price feedback "
+                                      f"{_ratio(m['amplification_price_feedback'])}"
+                                      if "amplification_price_feedback" in m else ""),
         f"  bad debt        {usd(m['bad_debt_usd'])} on {m['accounts_with_bad_debt']:,} accounts "
         f"(without feedback: {usd(m['bad_debt_usd_without_feedback'])}); deficit {usd(m['deficit_usd'])}",
         *([f"  comet           {m['comet_absorbs']:,} absorbs, {m['comet_buy_collateral']:,} buyCollateral; "

@@ -69,7 +69,7 @@ the oracle is what the protocol reads. Triangles are liquidations, coloured by c
 """),
     code("""
 results = load_results(Path(out))
-liq, steps, depth = results.liquidations, results.steps, results.metrics["cascade_depth"]
+liq, steps, depth = results.liquidations, results.steps, results.metrics["cascade_rounds"]
 display(SVG(figures.to_svg(figures.price_paths(steps, liq, depth))))
 """),
     md("""

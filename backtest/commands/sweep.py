@@ -107,5 +107,5 @@ def main(args) -> int:
     print(f"{scenario.title}: {result.tasks} tasks ({result.ran} run, {result.reused} reused), {what}; "
           f"book read {result.lake_loads} time(s)")
     print(result.summary())
-    print(f"  results  {out}/results.parquet, {out}/comparison.parquet")
+    print(f"  results  {out}/results.parquet, {out}/comparison.parquet, {out}/risk.parquet (VaR, LaR per market)")
     return 0

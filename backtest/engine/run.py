@@ -1,4 +1,5 @@
-"""One replay end to end: config -> inputs -> feedback run + no-impact counterfactual -> metrics."""
+"""One replay end to end: config -> inputs -> the feedback run and two counterfactuals (no feedback;
+execution only: fills at impact, no price moves; backtest/engine/counterfactual.py) -> metrics."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from pathlib import Path
 
 from backtest.config import RunConfig, apply_overrides
 from backtest.inputs.book import ReplayInputs, load_inputs
+from backtest.engine.counterfactual import execution_only
 from backtest.engine.record import Outcome
 from backtest.engine.replay import replay
 from backtest.metrics import compute
@@ -27,8 +29,9 @@ class Run:
     scenario: Scenario
     inputs: ReplayInputs
     outcome: Outcome
-    counterfactual: Outcome
+    counterfactual: Outcome     # no feedback
     metrics: dict
+    execution: Outcome | None = None    # execution only (None with --no-feedback: nothing to split)
 
 
 def make_config(scenario: Scenario, lake: Path, overrides=(), feedback: bool = True) -> RunConfig:
@@ -43,6 +46,9 @@ def run(config: RunConfig, scenario: Scenario | None = None, show_progress: bool
     scenario = scenario or load_scenario(config.scenario)
     inputs = load_inputs(config, scenario)
     outcome = replay(inputs, config, label="replay" if show_progress else None)
-    counterfactual = replay(inputs, config, feedback=False, label="without price impact" if show_progress else None) \
-        if config.feedback else outcome
-    return Run(config, scenario, inputs, outcome, counterfactual, compute(inputs, outcome, counterfactual))
+    if not config.feedback:
+        return Run(config, scenario, inputs, outcome, outcome, compute(inputs, outcome, outcome))
+    counterfactual = replay(inputs, config, feedback=False, label="without price impact" if show_progress else None)
+    execution = replay(execution_only(inputs), config, label="execution only" if show_progress else None)
+    return Run(config, scenario, inputs, outcome, counterfactual, compute(inputs, outcome, counterfactual, execution),
+               execution)

@@ -8,6 +8,7 @@ import pyarrow.compute as pc
 
 from backtest.inputs.book import ReplayInputs
 from backtest.engine.record import Outcome, bad_debt_by_account
+from backtest.metrics import amplification
 from backtest.metrics.attribution import bad_debt_by_collateral, bad_debt_by_debt_asset, bad_debt_by_protocol
 from backtest.metrics.losses import (bad_debt_over_time, borrower_loss, liquidator_economics, step_bad_debt,
                                      volume_against_depth)
@@ -23,14 +24,35 @@ def drawdown(path: np.ndarray) -> float:
     return float(np.max(1.0 - path / peak)) if len(path) else 0.0
 
 
-def amplification(seized_feedback: float, seized_without: float) -> float | None:
-    """Collateral seized with price impact / without; 1.0 when neither run liquidated anything."""
-    if seized_without > 0:
-        return seized_feedback / seized_without
-    return 1.0 if seized_feedback == 0 else None
+# Keys only a run with the execution-only counterfactual has (`backtest replay`; a sweep runs without it).
+EXECUTION_ONLY_KEYS = ("seized_exogenous_usd_execution_only", "amplification_execution_cost",
+                       "amplification_price_feedback", "seized_added_by_execution_cost_usd",
+                       "seized_added_by_price_feedback_usd", "bad_debt_usd_execution_only",
+                       "bad_debt_added_by_price_feedback_usd", "bad_debt_added_by_execution_cost_usd")
 
 
-def compute(inputs: ReplayInputs, outcome: Outcome, counterfactual: Outcome) -> dict:
+def seized_by(book, liq, column: str) -> dict[str, float]:
+    """Collateral seized (USD at the oracle) per protocol or per collateral asset; every one of the
+    book's keys present (0 where nothing was seized), so sweep rows share their columns."""
+    keys = sorted(set(np.asarray(book.protocol).astype(str).tolist())) if column == "protocol" else list(book.price_assets)
+    out = {k: 0.0 for k in keys}
+    if liq.num_rows:
+        for k, v in zip(liq[column].to_pylist(), liq["collateral_seized_usd"].to_pylist()):
+            out[k] = out.get(k, 0.0) + v
+    return out
+
+
+def bad_debt_total(book, outcome: Outcome) -> float:
+    """`bad_debt_usd` of a run: accounts' bad debt at the end + deficits burned + Comet's and Maker's losses."""
+    mech = outcome.protocols or {}
+    return float(bad_debt_by_account(outcome.collateral, outcome.debt, outcome.oracle[book.reserve_asset]).sum()) \
+        + _sum(outcome.liquidations, "deficit_usd") + mech.get("comet_reserves_loss_usd", 0.0) \
+        + mech.get("maker_uncovered_tab_usd", 0.0)
+
+
+def compute(inputs: ReplayInputs, outcome: Outcome, counterfactual: Outcome, execution: Outcome | None = None) -> dict:
+    """`counterfactual`: the no-feedback run; `execution`: the execution-only run, when made (its
+    metrics split amplification and bad debt into execution cost and price feedback)."""
     book, liq, steps = inputs.book, outcome.liquidations, outcome.steps
     prices = outcome.oracle[book.reserve_asset]
     bad = bad_debt_by_account(outcome.collateral, outcome.debt, prices)
@@ -42,9 +64,6 @@ def compute(inputs: ReplayInputs, outcome: Outcome, counterfactual: Outcome) -> 
     seized = _sum(liq, "collateral_seized_usd")
     protocols = sorted(set(book.protocol))
     mech = outcome.protocols or {}                  # Comet / Maker state at the end (engine/mechanisms.py)
-    protocol_loss = mech.get("comet_reserves_loss_usd", 0.0) + mech.get("maker_uncovered_tab_usd", 0.0)
-    without = counterfactual.protocols or {}
-    protocol_loss_without = without.get("comet_reserves_loss_usd", 0.0) + without.get("maker_uncovered_tab_usd", 0.0)
     out = {
         "protocols": protocols,
         "liquidations_by_protocol": {p: int(pc.sum(pc.equal(liq["protocol"], p)).as_py() or 0) for p in protocols},
@@ -61,23 +80,35 @@ def compute(inputs: ReplayInputs, outcome: Outcome, counterfactual: Outcome) -> 
                                                             liq["collateral_price"].to_pylist()))),
         "liquidator_profit_usd": _sum(liq, "profit_usd"),
         "gas_usd": _sum(liq, "gas_usd"),
-        "bad_debt_usd": float(bad.sum()) + burned + protocol_loss,
+        "bad_debt_usd": bad_debt_total(book, outcome),
         "accounts_with_bad_debt": int((bad > 0).sum()) + int(pc.sum(pc.greater(liq["deficit_usd"], 0)).as_py() or 0),
         "deficit_usd": float(debt_left[no_collateral & (debt_left > 0)].sum()) + burned,
         "deficit_burned_usd": burned,
-        "cascade_depth": int(pc.max(liq["round"]).as_py()) if liq.num_rows else 0,
-        "amplification": amplification(seized, _sum(counterfactual.liquidations, "collateral_seized_usd")),
+        "cascade_rounds": int(pc.max(liq["round"]).as_py()) if liq.num_rows else 0,
         "collateral_seized_usd_without_feedback": _sum(counterfactual.liquidations, "collateral_seized_usd"),
-        "bad_debt_usd_without_feedback": float(bad_debt_by_account(
-            counterfactual.collateral, counterfactual.debt, counterfactual.oracle[book.reserve_asset]).sum())
-        + _sum(counterfactual.liquidations, "deficit_usd") + protocol_loss_without,
+        "bad_debt_usd_without_feedback": bad_debt_total(book, counterfactual),
         "max_drawdown_exogenous": {a: drawdown(t["price_exogenous"].to_numpy()) for a, t in by_asset.items()},
         "max_drawdown_effective": {a: drawdown(t["price_market"].to_numpy()) for a, t in by_asset.items()},
     }
+    out.update(amplification.split(inputs, outcome, execution, counterfactual))
+    out.update(amplification.cascade_across_steps(outcome, counterfactual))
+    if execution is not None:
+        s = bad_debt_total(book, execution)
+        out.update({"bad_debt_usd_execution_only": s, "bad_debt_added_by_price_feedback_usd": out["bad_debt_usd"] - s,
+                    "bad_debt_added_by_execution_cost_usd": s - out["bad_debt_usd_without_feedback"]})
     out.update(bad_debt_over_time(*step_bad_debt(steps)))
     out["bad_debt_usd_by_protocol"] = bad_debt_by_protocol(inputs, outcome)
     out["bad_debt_usd_by_debt_asset"] = bad_debt_by_debt_asset(inputs, outcome)
     out["bad_debt_usd_by_collateral"] = bad_debt_by_collateral(inputs, outcome)
+    out["collateral_seized_usd_by_protocol"] = seized_by(book, liq, "protocol")
+    out["collateral_seized_usd_by_collateral"] = seized_by(book, liq, "collateral_asset")
+    if counterfactual is not outcome:        # per market without feedback: the price path alone (sweeps' VaR split)
+        out["bad_debt_usd_without_feedback_by_protocol"] = bad_debt_by_protocol(inputs, counterfactual)
+        out["bad_debt_usd_without_feedback_by_collateral"] = bad_debt_by_collateral(inputs, counterfactual)
+        out["collateral_seized_usd_without_feedback_by_protocol"] = seized_by(book, counterfactual.liquidations,
+                                                                              "protocol")
+        out["collateral_seized_usd_without_feedback_by_collateral"] = seized_by(book, counterfactual.liquidations,
+                                                                                "collateral_asset")
     out.update(borrower_loss(outcome, dict(zip(book.price_assets, np.asarray(outcome.oracle, dtype=float).tolist()))))
     out.update(liquidator_economics(outcome))
     out["volume_by_asset"] = volume_against_depth(inputs, outcome)

@@ -42,14 +42,20 @@ def lede(m: dict) -> str:
     text = (f"{m['liquidations']:,} liquidations on {m.get('accounts_liquidated', 0):,} of "
             f"{m.get('accounts_with_debt', 0):,} borrowing accounts seized {usd('collateral_seized_usd')} of collateral "
             f"for {usd('debt_repaid_usd')} of debt. ")
-    if m.get("cascade_depth", 0) > 0:
+    rounds = m.get("cascade_rounds", m.get("cascade_depth", 0))
+    if rounds > 0:
         amp = m.get("amplification")
-        depth = m["cascade_depth"]
-        text += (f"The cascade went {depth} round{'s' if depth != 1 else ''} deep: liquidation sales alone made more accounts "
-                 f"liquidatable" + (f", and seized {amp:.2f}× what the same crash seizes without price impact. "
-                                    if amp else ". "))
+        text += (f"Within a step the cascade went {rounds} round{'s' if rounds != 1 else ''} deep: liquidation sales "
+                 "alone made more accounts liquidatable" +
+                 (f", and seized {amp:.2f}× what the same crash seizes without price impact" if amp else "") +
+                 (f" (execution cost ×{m['amplification_execution_cost']:.3f}, price feedback "
+                  f"×{m['amplification_price_feedback']:.3f})" if amp and m.get("amplification_price_feedback") else "")
+                 + ". ")
     else:
-        text += "No liquidation was caused by another's sales (cascade depth 0). "
+        text += "No liquidation was caused by another's sales within a step (0 rounds). "
+    if m.get("induced_liquidations"):
+        text += (f"{m['induced_liquidations']:,} liquidations happened only with feedback, over {m['induced_steps']:,} "
+                 f"steps, {m['cascade_depth']:,} of them in a row. ")
     if m.get("peak_bad_debt_usd") and m["peak_bad_debt_usd"] > m.get("bad_debt_usd", 0) + 0.5:
         text += f"Bad debt peaked at {usd('peak_bad_debt_usd')} ({m['peak_bad_debt_at']}). "
     text += f"Bad debt left: {usd('bad_debt_usd')} on {m.get('accounts_with_bad_debt', 0):,} accounts"
@@ -68,7 +74,7 @@ def synthetic_banner(lake: Path | None) -> str | None:
 
 def _replay_sections(run: RunResults, lake: Path | None, blocks: list) -> list[h.Section]:
     m, liq, steps = run.metrics, run.liquidations, run.steps
-    depth = int(m.get("cascade_depth", 0))
+    depth = int(liq["round"].max()) if len(liq) else 0           # colours: one per cascade round
     sections = [h.Section("headline", "Headline metrics", h.paragraph(lede(m), cls="lede") +
                           h.table(tb.headline(m)) + h.table(tb.drawdowns(m)))]
     blocks += [("In one paragraph", lede(m)), ("Headline metrics", tb.headline(m)), ("Price drawdowns", tb.drawdowns(m))]
@@ -252,6 +258,13 @@ def _sweep_sections(sweep: sw.Sweep, blocks: list) -> list[h.Section]:
     table = pd.DataFrame([[name] + [tb.fmt(v, kind) for _, v, kind in cells] for name, cells in rows],
                          columns=["set"] + [label for label, _, _ in rows[0][1]]) if rows else pd.DataFrame()
     body += h.table(table)
+    risk = sw.risk_rows(sweep)
+    if len(risk):
+        body += h.table(risk, "VaR = 95th percentile over paths of bad debt at the end (net insolvency); LaR = 95th "
+                        "percentile of collateral liquidated (Gauntlet's definitions, risk.gauntlet.network/faq). "
+                        "Price path alone = the same percentile without feedback on the same paths; added by "
+                        "feedback = the difference. A market is a protocol or a collateral asset.")
+        blocks.append(("VaR and LaR per market", risk))
     if sweep.spec_text:
         body += h.details("sweep.toml (the exact sweep)", h.pre(sweep.spec_text))
     blocks.append(("Parameter sets against the baseline", table))

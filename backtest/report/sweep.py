@@ -20,6 +20,9 @@ from backtest.errors import InputError
 RESULTS = "results.parquet"
 COMPARISON = "comparison.parquet"
 SPEC = "sweep.toml"
+RISK = "risk.parquet"
+RISK_COLUMNS = ("set_id", "market_kind", "market", "var_usd", "var_without_feedback_usd", "var_added_by_feedback_usd",
+                "lar_usd", "lar_without_feedback_usd", "lar_added_by_feedback_usd")
 # (comparison.parquet column, label, kind for tables.fmt)
 COMPARISON_COLUMNS = (
     ("paths", "paths", "int"),
@@ -38,6 +41,7 @@ class Sweep:
     comparison: pd.DataFrame
     grid_keys: list[str]        # the swept parameters, in the order of the command's --grid
     spec_text: str
+    risk: pd.DataFrame | None = None     # risk.parquet: VaR and LaR per (set, market), when the sweep wrote it
 
     def lake(self, given: Path | None = None) -> Path | None:
         """The sweep's lake: `given` (--lake), else sweep.toml's `lake` as written, then relative to
@@ -83,7 +87,27 @@ def load_sweep(folder: Path) -> Sweep:
     except tomllib.TOMLDecodeError as exc:
         raise InputError(f"not valid TOML: {exc}", file=spec_path) from None
     keys = grid_keys(spec, list(results.columns))
-    return Sweep(path=folder, results=results, comparison=comparison, grid_keys=keys, spec_text=text)
+    risk = _read(folder / RISK, RISK_COLUMNS) if (folder / RISK).exists() else None
+    return Sweep(path=folder, results=results, comparison=comparison, grid_keys=keys, spec_text=text, risk=risk)
+
+
+def risk_rows(sweep: Sweep, least: float = 0.5) -> pd.DataFrame:
+    """VaR and LaR per set and market (whole dollars; markets where both are under `least` left out),
+    each with its price-path-alone part and what feedback adds, formatted for the page."""
+    from backtest.report.tables import fmt
+    if sweep.risk is None:
+        return pd.DataFrame()
+    labels = {0: "baseline"}
+    order = {"all": 0, "protocol": 1, "collateral": 2}
+    r = sweep.risk.assign(kind=sweep.risk["market_kind"].map(order)).sort_values(["set_id", "kind", "market"])
+    r = r[(r["var_usd"].fillna(0) >= least) | (r["lar_usd"].fillna(0) >= least) | (r["market_kind"] == "all")]
+    rows = [(labels.get(int(x.set_id), f"set {x.set_id}"), "all markets" if x.market_kind == "all" else
+             f"{x.market_kind} {x.market}", fmt(x.var_usd, "usd"), fmt(x.var_without_feedback_usd, "usd"),
+             fmt(x.var_added_by_feedback_usd, "signed_usd"), fmt(x.lar_usd, "usd"),
+             fmt(x.lar_without_feedback_usd, "usd"), fmt(x.lar_added_by_feedback_usd, "signed_usd"))
+            for x in r.itertuples()]
+    return pd.DataFrame(rows, columns=["set", "market", "VaR", "VaR, price path alone", "VaR added by feedback",
+                                       "LaR", "LaR, price path alone", "LaR added by feedback"])
 
 
 def heatmap_table(sweep: Sweep) -> pd.DataFrame:

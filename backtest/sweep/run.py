@@ -24,6 +24,7 @@ from backtest.scenarios.library import Scenario
 from backtest.scenarios.montecarlo import MODELS, PathModel, calibrate_from_lake, default_window
 from backtest.sweep import checkpoint
 from backtest.sweep.compare import compare
+from backtest.sweep.risk import var_lar
 from backtest.sweep.executors import execute
 from backtest.sweep.grid import parse_grid
 from backtest.sweep.inputs import InputsCache
@@ -163,6 +164,7 @@ def run_sweep(scenario: Scenario, lake: Path, out: Path, grids=(), overrides=(),
     comparison = compare(results, keys)
     write_parquet(results, out / "results.parquet")
     write_parquet(comparison, out / "comparison.parquet")
+    write_parquet(var_lar(results), out / "risk.parquet")
     return SweepResult(out=out, results=results, comparison=comparison, grid_keys=keys, tasks=len(unique),
                        ran=len(todo), reused=len(unique) - len(todo), lake_loads=own_loads + sum(loads.values()))
 

@@ -49,6 +49,7 @@ def sweep_folder(tmp_path) -> Path:
     import tomli_w
     from backtest.lake.io import write_parquet
     from backtest.sweep.compare import compare
+    from backtest.sweep.risk import var_lar
     grid = [(0.45, 1.0), (0.35, 0.25), (0.35, 1.0), (0.41, 0.25), (0.41, 1.0)]
     bad = {0: (100.0, 300.0), 1: (900.0, 1100.0), 2: (50.0, 150.0), 3: (700.0, 900.0), 4: (100.0, 300.0)}
     rows = [{"set_id": sid, "path": p, "liquidation_threshold.CRV": lt, "pool_depth_scale": depth,
@@ -62,6 +63,7 @@ def sweep_folder(tmp_path) -> Path:
     out = tmp_path / "sw"
     write_parquet(results, out / "results.parquet")
     write_parquet(compare(results, ["liquidation_threshold.CRV", "pool_depth_scale"]), out / "comparison.parquet")
+    write_parquet(var_lar(results), out / "risk.parquet")
     (out / "sweep.toml").write_text(tomli_w.dumps({
         "scenario": "stylised-eth-crash", "lake": "lake", "feedback": True, "set": [],
         "grid": ["liquidation_threshold.CRV=0.35,0.41", "pool_depth_scale=0.25,1"], "tasks": 5}))

@@ -58,7 +58,8 @@ def test_the_summary_carries_the_runs_own_numbers(baseline, baseline_report):
     assert f"| bad debt at the end | ${m['bad_debt_usd']:,.0f} |" in text
     assert f"| peak bad debt | ${m['peak_bad_debt_usd']:,.0f} |" in text
     assert f"| liquidations | {m['liquidations']:,} |" in text
-    assert f"| cascade depth (largest round) | {m['cascade_depth']} |" in text
+    assert f"| cascade rounds (largest round within a step) | {m['cascade_rounds']} |" in text
+    assert f"| cascade depth (consecutive steps with induced liquidations) | {m['cascade_depth']} |" in text
     assert "SYNTHETIC" in text
     # the health-factor table counts every borrowing account before the crash, none below 1
     rows = [line.split("|") for line in text.splitlines() if line.startswith("| < 1.00") or

@@ -102,3 +102,11 @@ def test_a_sweep_from_a_synthetic_lake_carries_the_banner(small_lake, sweep_fold
 def test_a_sweep_whose_lake_is_gone_has_no_banner(sweep_folder, tmp_path):
     assert main(["report", str(sweep_folder), "--out", str(tmp_path / "s.html")]) == 0
     assert "SYNTHETIC" not in (tmp_path / "s.html").read_text()
+
+
+def test_a_sweep_report_shows_var_and_lar_per_market(sweep_folder, tmp_path):
+    assert main(["report", str(sweep_folder), "--out", str(tmp_path / "s.html")]) == 0
+    text = (tmp_path / "s.md").read_text()
+    assert "### VaR and LaR per market" in text
+    # set 1's paths: bad debt 900 and 1,100 -> p95 = 900 + 0.95 x 200 = 1,090; no no-feedback run: "–"
+    assert "| set 1 | all markets | $1,090 | – | – |" in text

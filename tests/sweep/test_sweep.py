@@ -9,6 +9,7 @@ import pytest
 
 from backtest.engine.run import make_config, run
 from backtest.errors import InputError
+from backtest.metrics import EXECUTION_ONLY_KEYS
 from backtest.sweep import PathsSpec, run_sweep
 from backtest.sweep.worker import flatten
 
@@ -37,6 +38,25 @@ def test_one_row_per_parameter_set_and_path_with_every_metric(serial):
     # paths are shared across sets (paired comparison): same exogenous drawdown for path 0 in both sets
     dd = t["max_drawdown_exogenous.CRV"].to_pylist()
     assert dd[0] == dd[2] and dd[1] == dd[3] and dd[0] != dd[1]
+
+
+def test_var_and_lar_per_market_add_up_with_the_comparison(serial):
+    risk = pq.read_table(serial.out / "risk.parquet").to_pandas()
+    comp = serial.comparison.to_pandas().set_index("set_id")
+    total = risk[risk["market_kind"] == "all"].set_index("set_id")
+    # VaR and LaR of all markets are the comparison's p95 of bad debt and of collateral seized
+    assert total["var_usd"].tolist() == pytest.approx(comp["bad_debt_usd_p95"].tolist())
+    assert total["lar_usd"].tolist() == pytest.approx(comp["collateral_seized_usd_p95"].tolist())
+    assert (total["var_usd"] - total["var_without_feedback_usd"]).tolist() == \
+        pytest.approx(total["var_added_by_feedback_usd"].tolist())
+    assert {"protocol", "collateral"} <= set(risk["market_kind"])
+    # `none` (bad debt with no collateral to credit it to) has no liquidations: no LaR, not a LaR of 0
+    seized = risk[risk["market"] != "none"]
+    assert seized["lar_without_feedback_usd"].notna().all() and risk.loc[risk["market"] == "none", "lar_usd"].isna().all()
+    # per path the markets add up to the total, so the per-protocol columns are a split of it
+    t = serial.results.to_pandas()
+    by_protocol = t[[c for c in t.columns if c.startswith("collateral_seized_usd_by_protocol.")]].sum(axis=1)
+    assert by_protocol.tolist() == pytest.approx(t["collateral_seized_usd"].tolist())
 
 
 def test_results_are_byte_identical_across_worker_counts(serial, sweep_lake, crash, tmp_path):
@@ -101,6 +121,9 @@ def test_historical_sweep_row_equals_backtest_replay_metrics(sweep_lake, crash, 
     assert result.results["oracle.deviation"].to_pylist() == [0.005, 0.005, 0.05]
     row = {k: v[0] for k, v in result.results.to_pydict().items()}
     expected = flatten(run(make_config(crash, sweep_lake)).metrics)
+    # a sweep makes no execution-only run: every other metric is the replay's
+    assert not [k for k in EXECUTION_ONLY_KEYS if k in row] and all(k in expected for k in EXECUTION_ONLY_KEYS)
+    expected = {k: v for k, v in expected.items() if k not in EXECUTION_ONLY_KEYS}
     assert {k: row[k] for k in expected} == expected
     # the sweep adds bad debt by main collateral; every sample borrower pledged something, so it adds up
     by_coll = sum(v for k, v in row.items() if k.startswith("bad_debt_usd_by_collateral."))
