@@ -54,8 +54,8 @@ def lede(m: dict) -> str:
     else:
         text += "No liquidation was caused by another's sales within a step (0 rounds). "
     if m.get("induced_liquidations"):
-        text += (f"{m['induced_liquidations']:,} liquidations happened only with feedback, over {m['induced_steps']:,} "
-                 f"steps, {m['cascade_depth']:,} of them in a row. ")
+        text += (f"{m['induced_liquidations']:,} liquidations happened only with feedback (or earlier than without), "
+                 f"in {m['induced_steps']:,} steps; the longest run of such steps: {m['cascade_depth']:,}. ")
     if m.get("peak_bad_debt_usd") and m["peak_bad_debt_usd"] > m.get("bad_debt_usd", 0) + 0.5:
         text += f"Bad debt peaked at {usd('peak_bad_debt_usd')} ({m['peak_bad_debt_at']}). "
     text += f"Bad debt left: {usd('bad_debt_usd')} on {m.get('accounts_with_bad_debt', 0):,} accounts"
