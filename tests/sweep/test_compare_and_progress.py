@@ -6,7 +6,7 @@ import pyarrow as pa
 import pytest
 
 from backtest.sweep.compare import compare, render
-from backtest.sweep.progress import Progress, clock, eta, line
+from backtest.sweep.progress import Progress
 
 
 def _results():
@@ -49,44 +49,41 @@ def test_render_names_the_baseline_and_shows_the_changes():
     assert "$-88" in lines[2] and "50%" in lines[1] and "25%" in lines[2]
 
 
-def test_eta_is_the_pace_of_this_sessions_tasks_times_what_is_left():
-    # 4 tasks in 20 s this session, 6 left -> 30 s; nothing run yet -> unknown
-    assert eta(4, 6, 20.0) == 30.0
-    assert eta(0, 10, 5.0) is None
-    assert clock(30.0) == "0:30" and clock(3725) == "1:02:05" and clock(None) == "--:--"
-
-
 class Terminal(io.StringIO):
     def isatty(self) -> bool:
         return True
 
 
-def test_progress_line_counts_resumed_tasks_as_done_but_not_in_the_pace():
-    t = [0.0]
+def test_progress_counts_resumed_tasks_as_done_but_not_in_the_pace():
+    import re
+    import time
     out = Terminal()
-    bar = Progress(total=10, already=6, stream=out, now=lambda: t[0])
-    t[0] = 8.0
-    bar.update()            # 7/10 done, 1 task in 8 s this session, 3 left -> ETA 24 s
-    assert out.getvalue().split("\r")[-1].rstrip() == line(7, 10, 1, 8.0)
-    assert "7/10 tasks" in out.getvalue() and "ETA 0:24" in out.getvalue()
+    bar = Progress(total=10, already=6, stream=out)
+    time.sleep(1.0)
+    bar.update()            # 7/10 done; 1 task in >= 1 s this session, 3 left -> ETA >= 3 s (not 3/7 s)
+    last = out.getvalue().split("\r")[-1]
+    assert "7/10" in last and "70%" in last and bar.ran == 1
+    minutes, seconds = map(int, re.search(r"<(\d+):(\d+)", last).groups())
+    assert minutes * 60 + seconds >= 2
+    bar.close()
 
 
 def test_progress_on_a_terminal_redraws_in_place_on_every_task_and_ends_the_line():
     out = Terminal()
-    bar = Progress(total=3, stream=out, now=lambda: 0.0)
+    bar = Progress(total=3, stream=out)
     for _ in range(3):
         bar.update()
     bar.close()
     text = out.getvalue()
-    assert text.count("\r") == 5                              # the start, three tasks, the close
+    assert text.count("\r") >= 4                             # the start and each of the three tasks
     assert text.count("\n") == 1 and text.endswith("\n")     # one line, ended once
-    assert "3/3 tasks 100%" in text.split("\r")[-1]
+    assert "3/3" in text.split("\r")[-1] and "100%" in text.split("\r")[-1]
 
 
 def test_progress_off_a_terminal_prints_nothing():
     # piped, redirected or a CI log: not one line (issue #8), as for every other progress bar
     out = io.StringIO()
-    bar = Progress(total=100, stream=out, now=lambda: 0.0)
+    bar = Progress(total=100, stream=out)
     for _ in range(100):
         bar.update()
     bar.close()
