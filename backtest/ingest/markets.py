@@ -23,13 +23,19 @@ def _table(rows: list[dict]) -> pa.Table:
     return pa.Table.from_pylist(full, schema=MARKETS)
 
 
+def _no_decimals(decimals) -> str | None:
+    """Decimals the lake lacks are left empty and said, not taken as 18 (a v3 pool venue needs them)."""
+    return None if decimals is not None else ("decimals: no token metadata (ingest with --rpc) and no Dune row "
+                                              "of the token")
+
+
 def compound_v2_markets(con, block: int, market: str) -> pa.Table:
     rows = []
     for r in chain_query(con, "compound_v2_markets_at_block", {"block": block}).to_pylist():
         if r["liquidation_bonus"] is None:
             continue                           # no NewLiquidationIncentive in the lake: not a usable row
         rows.append({"protocol": "compound-v2", "market": market, "asset": r["symbol"] or r["ctoken"],
-                     "asset_address": r["asset"], "decimals": 18 if r["decimals"] is None else r["decimals"],
+                     "asset_address": r["asset"], "decimals": r["decimals"], "unknown": _no_decimals(r["decimals"]),
                      "ltv": r["collateral_factor"], "liquidation_threshold": r["collateral_factor"],
                      "liquidation_bonus": r["liquidation_bonus"], "close_factor": r["close_factor"],
                      "valid_from_block": r["valid_from_block"]})
@@ -75,7 +81,8 @@ def aave_markets(con, source: str, block: int, market: str) -> pa.Table:
     rows = []
     for r in chain_query(con, "aave_markets_at_block", {"block": block, "source": source}).to_pylist():
         rows.append({"protocol": source, "market": market, "asset": r["symbol"] or r["asset_address"],
-                     "asset_address": r["asset_address"], "decimals": 18 if r["decimals"] is None else r["decimals"],
+                     "asset_address": r["asset_address"], "decimals": r["decimals"],
+                     "unknown": _no_decimals(r["decimals"]),
                      "ltv": r["ltv"], "liquidation_threshold": r["liquidation_threshold"],
                      "liquidation_bonus": r["liquidation_bonus"], "close_factor": 0.5,
                      "protocol_fee": r["protocol_fee"],

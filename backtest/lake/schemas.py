@@ -41,6 +41,7 @@ MARKETS = pa.schema([
     ("borrow_cap", pa.float64()),
     ("emode_category", pa.int32()),
     ("valid_from_block", pa.int64()),
+    ("unknown", pa.string()),            # what the lake lacks for this row (decimals: those columns are null)
 ])
 
 POSITIONS = pa.schema([

@@ -107,7 +107,8 @@ def repeats(t: pa.Table, keys: list[str]) -> np.ndarray:
 
 
 def validate_markets(t: pa.Table, source):
-    _not_null(t, source, ["protocol", "asset", "decimals", "valid_from_block"])
+    _not_null(t, source, ["protocol", "asset", "valid_from_block"])
+    _not_null(t, source, ["decimals"], unknown_rows(t))
     _finite(t, source, "ltv", low=0, high=1)
     _finite(t, source, "liquidation_threshold", low=0, high=1)
     _finite(t, source, "liquidation_bonus", low=0, high=1)

@@ -259,3 +259,23 @@ def test_write_tables_puts_back_what_was_there_when_a_move_fails(tmp_path, monke
     monkeypatch.setattr(io.os, "replace", real)
     assert {name: p.read_bytes() for name, p in first.items()} == before      # both files as they were
     assert sorted(p.name for p in tmp_path.iterdir()) == ["emode_categories", "pool_ticks"]   # no staging left
+
+
+def test_markets_rows_leave_unknown_decimals_empty_not_18(tmp_path):
+    from backtest.ingest.markets import compound_v2_markets
+    from backtest.lake.validate import validate_markets
+    L, cp = Logs(), "compound_v2_comptroller_"
+    COMPTROLLER = "0x" + "6" * 40
+    L.add(cp + "new_liquidation_incentive", COMPTROLLER, 1, oldLiquidationIncentiveMantissa=0,
+          newLiquidationIncentiveMantissa=108 * E18 // 100)
+    L.add(cp + "new_collateral_factor", COMPTROLLER, 2, cToken=CTOKEN, oldCollateralFactorMantissa=0,
+          newCollateralFactorMantissa=75 * E18 // 100)
+    con = lake_of(tmp_path, L, [_row("compound-v2", "comptroller", COMPTROLLER), _row("compound-v2", "ctoken", CTOKEN)],
+                  ["compound-v2"])                  # a cToken given without an RPC: no symbol, no decimals
+    table = compound_v2_markets(con, 5, "ethereum")
+    (row,) = table.to_pylist()
+    assert (row["asset"], row["decimals"], row["ltv"]) == (CTOKEN, None, 0.75)
+    assert row["unknown"].startswith("decimals: no token metadata")
+    validate_markets(table, "<markets>")                                 # valid: the row says why
+    with pytest.raises(Exception, match="column 'decimals', row 1: must not be empty"):
+        validate_markets(table.drop_columns(["unknown"]), "<markets>")
