@@ -89,7 +89,7 @@ def summary(config: RunConfig, metrics: dict, title: str) -> str:
         f"  collateral sold {usd(m['collateral_seized_usd'])}   (without feedback: "
         f"{usd(m['collateral_seized_usd_without_feedback'])})",
         f"  liquidator P&L  {usd(m['liquidator_profit_usd'])} after {usd(m['gas_usd'])} gas",
-        f"  cascade depth   {m['cascade_depth']} steps in a row with induced liquidations "
+        f"  cascade depth   {m['cascade_depth']} step{'s' if m['cascade_depth'] != 1 else ''} in a row with induced liquidations "
         f"({m['induced_liquidations']:,} induced, in {m['induced_steps']:,} steps); at most {m['cascade_rounds']} rounds "
         "in a step",
         f"  amplification   {amp}" + (f" = execution cost {_ratio(m['amplification_execution_cost'])} x price feedback "
