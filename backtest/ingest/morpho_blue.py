@@ -83,8 +83,9 @@ def positions(con, block: int, ts: int, rows_of) -> tuple[pa.Table, str | None]:
 
 
 def markets(con, block: int) -> pa.Table:
-    """A markets row per Morpho market (market = id, asset = its collateral): LLTV as both LTV and
-    liquidation threshold (Morpho has one ratio), incentive factor - 1 as the bonus, no close factor."""
+    """Two markets rows per Morpho market (market = its id): its collateral, with LLTV as both LTV and
+    liquidation threshold (Morpho has one ratio) and incentive factor - 1 as the bonus, no close factor;
+    and its loan token, which backs nothing there (LTV and threshold 0)."""
     rows = []
     for r in raw_markets(con, block).to_pylist():
         lltv = int(r["lltv_raw"])
@@ -93,6 +94,11 @@ def markets(con, block: int) -> pa.Table:
                      "decimals": 18 if r["collateral_decimals"] is None else r["collateral_decimals"],
                      "ltv": lltv / 1e18, "liquidation_threshold": lltv / 1e18,
                      "liquidation_bonus": exact.liquidation_incentive_factor(lltv) / 1e18 - 1.0,
+                     "close_factor": 1.0, "protocol_fee": 0.0, "valid_from_block": r["block_number"]})
+        rows.append({"protocol": "morpho-blue", "market": r["market_id"],
+                     "asset": r["loan_symbol"] or r["loan_token"], "asset_address": r["loan_token"],
+                     "decimals": 18 if r["loan_decimals"] is None else r["loan_decimals"],
+                     "ltv": 0.0, "liquidation_threshold": 0.0, "liquidation_bonus": 0.0,
                      "close_factor": 1.0, "protocol_fee": 0.0, "valid_from_block": r["block_number"]})
     full = [{f.name: r.get(f.name) for f in MARKETS} for r in rows]
     return pa.Table.from_pylist(full, schema=MARKETS)

@@ -267,6 +267,16 @@ def _maker_ilks(protocols, assets, markets, debt) -> np.ndarray:
     return out
 
 
+def _morpho_accounts(t: pa.Table) -> pa.Table:
+    """A Morpho Blue position is isolated in its market: its rows become the account "ACCOUNT@MARKET_ID",
+    one book row per (market, borrower), so one market's collateral never backs another's debt."""
+    morpho = pc.equal(t["protocol"], "morpho-blue")
+    if not pc.any(morpho).as_py():
+        return t
+    tagged = pc.binary_join_element_wise(t["account"], t["market"].fill_null(""), "@")
+    return t.set_column(t.schema.get_field_index("account"), "account", pc.if_else(morpho, tagged, t["account"]))
+
+
 def _in_emode(markets, block: int, protocols, assets, account_emode) -> np.ndarray:
     """Per positions row: its account's e-mode category is its asset's (the markets row in force at
     the snapshot), so the row belongs on the category's reserve. Aave v3.0 and v3.2+ alike: the
@@ -287,7 +297,7 @@ def load_book(lake: Path, scenario: Scenario, config: RunConfig) -> Book:
                          f"{', '.join(p for p in sorted(RULES) if p not in MECHANISMS)})")
     markets = read_table(lake, "markets")
     read_table(lake, "prices")  # every price file checked before SQL reads them
-    files = [(f, drop_unknown(t, f)) for f, t in read_files(lake, "positions")]   # flagged accounts: warned, out
+    files = [(f, _morpho_accounts(drop_unknown(t, f))) for f, t in read_files(lake, "positions")]   # flagged: out
     known = set(markets["asset"].to_pylist())
     _check_positions(files, known)
     positions = pa.concat_tables([t for _, t in files])
@@ -305,9 +315,11 @@ def load_book(lake: Path, scenario: Scenario, config: RunConfig) -> Book:
     if in_emode.any():       # e-mode reserves: "asset|protocol|k"; without e-mode the keys are as they were
         reserve_of = np.where(in_emode, np.char.add(np.char.add(reserve_of, "|"),
                                                     account_emode[row_idx].astype(str)), reserve_of)
-    ilk_market = _maker_ilks(protocols, assets_col, snap["market"].fill_null("").to_numpy(zero_copy_only=False)
-                             .astype(object), snap["debt"].to_numpy())
-    if ilk_market.any():     # Maker ilks: "asset|maker|0|market"
+    market_col = snap["market"].fill_null("").to_numpy(zero_copy_only=False).astype(object)
+    ilk_market = _maker_ilks(protocols, assets_col, market_col, snap["debt"].to_numpy())
+    morpho = protocols == "morpho-blue"          # both reserves of a Morpho market keyed by its id, as an ilk
+    ilk_market[morpho] = np.where(market_col[morpho] == "", NO_MARKET, market_col[morpho])
+    if ilk_market.any():     # Maker ilks, Morpho markets: "asset|protocol|0|market"
         reserve_of = np.where(ilk_market != "", (reserve_of.astype(object) + "|0|" + ilk_market).astype(str),
                               reserve_of)
     reserve_keys, res_idx = np.unique(reserve_of, return_inverse=True)
@@ -350,9 +362,10 @@ def _ilk_names(reserves) -> list[str]:
     from backtest.protocols.maker.params import ilk_name
     split = {}
     for p, a, _, m in reserves:
-        if m:
+        if m and p == "maker":
             split[a] = split.get(a, 0) + 1
-    return [ilk_name(a, "" if m == NO_MARKET else m, split[a] > 1) if m else "" for p, a, _, m in reserves]
+    return [ilk_name(a, "" if m == NO_MARKET else m, split[a] > 1) if m and p == "maker" else ""
+            for p, a, _, m in reserves]
 
 
 def load_pools(lake: Path, book: Book, config: RunConfig) -> Router:

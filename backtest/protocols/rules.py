@@ -22,6 +22,7 @@ import numpy as np
 from backtest.protocols.aave import v3 as aave_v3
 from backtest.protocols.aave.terms import aave_v2_terms, aave_v3_close, aave_v3_terms, aave_v33_terms
 from backtest.protocols.compound_v2.terms import compound_v2_terms
+from backtest.protocols.morpho_blue.terms import morpho_blue_close, morpho_blue_terms
 
 
 @dataclass(frozen=True)
@@ -35,7 +36,7 @@ class Params:
 class Rules:
     name: str
     floors_average_lt: bool      # Aave's GenericLogic floors the average LT to whole bps
-    burns_deficit: bool          # Aave v3.3+: debt left on an account with no collateral is burned
+    burns_deficit: bool          # Aave v3.3+, Morpho: debt left on an account with no collateral is burned
     terms: Callable
     max_close: Callable          # (hf [K], close_factor [R]) -> [K, R]: most of each debt one call may repay
     kind: str = "repay"          # "repay" (a liquidator repays debt), "absorb" (Comet), "auction" (Maker)
@@ -49,6 +50,9 @@ RULES: dict[str, Rules] = {
     "aave-v3.3": Rules("aave-v3.3", True, True, aave_v33_terms, lambda hf, cf: np.ones((len(hf), len(cf)))),
     "compound-v2": Rules("compound-v2", False, False, compound_v2_terms,
                          lambda hf, cf: np.broadcast_to(cf[None, :], (len(hf), len(cf)))),
+    # Morpho Blue: a row is one position in one market (LT = LLTV, no bps floor); a liquidation that takes
+    # the last collateral realises the rest of the debt as bad debt at once (written off against suppliers)
+    "morpho-blue": Rules("morpho-blue", False, True, morpho_blue_terms, morpho_blue_close),
     # HF = Σ value x factor / debt value, no bps floor: Comet's liquidateCollateralFactor, Maker's 1/mat.
     "comet": Rules("comet", False, False, None, None, kind="absorb"),
     "maker": Rules("maker", False, False, None, None, kind="auction"),

@@ -275,11 +275,20 @@ def write_sample_lake(out: Path, seed: int = 7, n_accounts: int = 50_000,
                       protocols: tuple[str, ...] = ALL_PROTOCOLS) -> dict[str, int]:
     """The whole synthetic lake; `protocols` picks which markets the book spreads over. `n_accounts`
     are spread over the repaying protocols; Comet and Maker add 4 % of that each, Aave v3 and v3.3
-    e-mode accounts 2 % and 0.5 %."""
+    e-mode accounts 2 % and 0.5 %; "morpho-blue" (not in the shipped sample) adds 3 % of borrowers
+    over a few isolated markets (backtest/sample/morpho.py)."""
     rng = np.random.default_rng(seed)
     lending = tuple(p for p in protocols if p in PROTOCOLS)
     positions = positions_table(rng, n_accounts, lending) if lending else None
-    tables = {"markets": markets_table(protocols), "positions": positions,
+    markets = markets_table(tuple(p for p in protocols if p != "morpho-blue"))
+    if "morpho-blue" in protocols:
+        from backtest.sample import morpho
+        markets = pa.concat_tables([markets, pa.Table.from_pylist(morpho.markets_rows(ASSETS, 16_291_127),
+                                                                  schema=markets.schema)])
+        extra = morpho.positions_table(morpho.positions(np.random.default_rng([seed, 3]), n_accounts, ASSETS, PRICE),
+                                       _sig, SNAPSHOT_BLOCK, SNAPSHOT_TIME)
+        positions = extra if positions is None else pa.concat_tables([positions, extra.cast(positions.schema)])
+    tables = {"markets": markets, "positions": positions,
               "prices": prices_table(rng), "pools": pools_table(), "gas": gas_table(rng)}
     if any(p in MECHANISMS for p in protocols):
         extra = mechanism_positions(np.random.default_rng([seed, 1]), n_accounts, protocols)

@@ -88,11 +88,14 @@ def test_markets_and_positions_rebuilt_from_logs_equal_the_contract(driven, tmp_
     borrowers = {k for k, r in truth.items() if int(r["borrow_shares"])}
     assert {(p["market"], p["account"]) for p in positions if p["debt"]} == borrowers
     market_rows = read_table(tmp_path, "markets").to_pylist()
-    by_id = {r["market"]: r for r in market_rows}
+    by_key = {(r["market"], r["asset_address"]): r for r in market_rows}
+    assert len(by_key) == 2 * len(markets)
     for m in markets:
-        row = by_id[m.id]
+        row = by_key[(m.id, m.params.collateral_token.lower())]
         assert row["liquidation_threshold"] == m.params.lltv / 1e18
         assert row["liquidation_bonus"] == exact.liquidation_incentive_factor(m.params.lltv) / 1e18 - 1
+        loan = by_key[(m.id, m.params.loan_token.lower())]
+        assert loan["liquidation_threshold"] == 0.0 and loan["liquidation_bonus"] == 0.0
     # the same rows through `backtest query` (it stages the markets query at the same block)
     assert cli(["query", "morpho_blue_positions_at_block", "--lake", str(tmp_path), "--param", f"block={last}",
                 "--limit", "0"]) == 0

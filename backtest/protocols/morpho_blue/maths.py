@@ -61,13 +61,18 @@ def liquidate(repay, borrowed, collateral, price, lltv) -> Liquidation:
     Morpho has no close factor: the whole debt may go in one call. If the call takes the last
     collateral, the rest of the debt is bad debt, realised at once.
     """
+    return liquidate_at(repay, borrowed, collateral, price, incentive_factor(lltv))
+
+
+def liquidate_at(repay, borrowed, collateral, price, incentive) -> Liquidation:
+    """`liquidate` with the incentive factor given (the engine carries it per market as 1 + bonus)."""
     borrowed = np.asarray(borrowed, dtype=float)
     collateral = np.asarray(collateral, dtype=float)
     repaid = np.minimum(np.asarray(repay, dtype=float), borrowed)
-    seized = seize_for_repay(repaid, price, lltv)
+    seized = repaid * incentive / price
     capped = seized >= collateral
     seized = np.where(capped, collateral, seized)
-    repaid = np.where(capped, repay_for_seize(collateral, price, lltv), repaid)
+    repaid = np.where(capped, collateral * price / incentive, repaid)
     bad = np.where(capped, np.maximum(borrowed - repaid, 0.0), 0.0)
     return Liquidation(repaid, seized, bad)
 
