@@ -111,12 +111,20 @@ def _replay_sections(run: RunResults, lake: Path | None, blocks: list) -> list[h
     elif lake is not None:
         view = acc.load_lake_view(run, lake)
         table, debt_after = acc.accounts_before_after(run, view)
-    by_asset = acc.bad_debt_by_asset(table, debt_after, view.book.assets) if debt_after is not None else None
+    if "bad_debt_usd_by_debt_asset" in m:           # adds up to the total: burned deficits and Comet/Maker included
+        by_asset, older = pd.Series(m["bad_debt_usd_by_debt_asset"], dtype=float), False
+        split = ("at the end, split by debt asset (each account's bad debt over its remaining debt assets by USD "
+                 "value, a burned deficit to the debt asset repaid, Comet's loss to its base, Maker's to DAI), adding "
+                 "up to the total")
+    else:                                            # an older metrics.json: rebuilt from the book, deficits aside
+        by_asset = acc.bad_debt_by_asset(table, debt_after, view.book.assets) if debt_after is not None else None
+        older = by_asset is not None
+        split = "at the end, each account's bad debt split over its remaining debt assets by USD value" + \
+            _burned_note(liq)
     bad_body = h.paragraph(_bad_debt_sentence(m)) + h.figure(
         fg.to_svg(fg.bad_debt(steps, by_asset)),
         "Σ over accounts of max(0, debt − collateral) at the oracle, plus deficits burned and Comet's and Maker's "
-        "losses, after each step; at the end, each account's bad debt split over its remaining debt assets by USD "
-        "value" + _burned_note(liq) + ".", "bad debt")
+        f"losses, after each step; {split}.", "bad debt")
     per_protocol, per_asset = tb.by_protocol(m), tb.by_asset(m)
     if len(per_protocol):
         bad_body += h.table(per_protocol, "Per protocol, at the end of the run.")
@@ -127,7 +135,7 @@ def _replay_sections(run: RunResults, lake: Path | None, blocks: list) -> list[h
                             "its venues' 2 % depth at the start and its typical daily volume (– when unknown).")
         blocks.append(("Per asset", per_asset))
     sections.append(h.Section("bad-debt", "Bad debt", bad_body))
-    if by_asset is not None:
+    if older:
         blocks.append(("Bad debt by debt asset (end of run)", pd.DataFrame(
             [(a, tb.fmt(v, "usd")) for a, v in by_asset.sort_values(ascending=False).items() if v > 0.5],
             columns=["asset", "bad debt"])))
