@@ -91,8 +91,9 @@ def render(rows: list[Row], skipped: list[tuple[str, str]] = ()) -> str:
                    f"{' / '.join(_usd(v) for v in r.bad_debt_usd)} | "
                    f"{' / '.join(f'{v:,.0f}' for v in r.liquidations)} | {_times(r.bad_debt_factor)}{flag} | "
                    f"{_times(r.liquidations_factor)} |")
-    for key, why in skipped:
-        out.append(f"\n`{key}`: skipped ({why})")
+    if skipped:
+        out.append("\nnot parameters of this engine (yet), skipped: "
+                   + "; ".join(f"`{key}` ({why})" for key, why in skipped))
     return "\n".join(out)
 
 
@@ -119,8 +120,8 @@ def run_sensitivity(scenarios, lake: Path, out: Path, varies: list[tuple[str, st
             if why is not None:
                 if strict:
                     raise InputError(f"--vary {key}: {why}")
-                if (key, why) not in skipped:
-                    skipped.append((key, f"not a parameter of this engine yet: {why}"))
+                if key not in [k for k, _ in skipped]:
+                    skipped.append((key, why.split(" (known:")[0]))
                 continue
             result = run_sweep(scenario, lake, Path(out) / scenario.name / key, grids=[f"{key}={values}"],
                                overrides=list(overrides), executor=executor, workers=workers,
