@@ -53,7 +53,7 @@ class Run:
     """One replay: its config, its metrics (as metrics.json holds them) and its tables as DataFrames."""
     config: object                   # backtest.config.RunConfig
     scenario: object                 # backtest.scenarios.library.Scenario
-    result: object = field(repr=False)   # backtest.engine.run.Run: inputs, outcome, counterfactual
+    result: object = field(repr=False)   # backtest.run.Run: inputs, outcome, counterfactual
     metrics: dict = field(default_factory=dict)
     saved: Path | None = None        # the results folder, once saved
 
@@ -93,7 +93,7 @@ class Run:
 def replay(scenario=None, lake=None, set=None, feedback: bool = True, progress: bool = False) -> Run:  # noqa: A002
     """Replay a scenario (name or .toml path; default the stylised ETH crash) over a lake's book
     (default $BACKTEST_LAKE or data/lake), with `set` overrides as `--set` takes them."""
-    from backtest.engine.run import make_config, run
+    from backtest.run import make_config, run
     from backtest.results import _clean
     crash = _scenario(scenario)
     config = make_config(crash, Path(lake) if lake is not None else default_lake(), _overrides(set),

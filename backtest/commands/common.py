@@ -11,7 +11,7 @@ import os
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
-DEFAULT_SCENARIO = "stylised-eth-crash"          # = backtest.engine.run.DEFAULT_SCENARIO
+DEFAULT_SCENARIO = "stylised-eth-crash"          # = backtest.run.DEFAULT_SCENARIO
 
 LAKE_HELP = "lake folder (default data/lake, or $BACKTEST_LAKE if set)"
 

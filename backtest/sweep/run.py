@@ -17,7 +17,7 @@ import tomli_w
 
 from backtest.config import MARKET_PARAMS, RunConfig
 from backtest.inputs.book import ReplayInputs
-from backtest.engine.run import make_config
+from backtest.run import make_config
 from backtest.errors import InputError
 from backtest.lake.io import atomic_path, write_parquet
 from backtest.scenarios.library import Scenario

@@ -99,7 +99,7 @@ def render(rows: list[Row], skipped: list[tuple[str, str]] = ()) -> str:
 
 def known(scenario, lake: Path, key: str, value: str, overrides=()) -> str | None:
     """None if this engine accepts `--set key=value`, else the reason it does not."""
-    from backtest.engine.run import make_config
+    from backtest.run import make_config
     try:
         make_config(scenario, lake, list(overrides) + [f"{key}={value.split(',')[0]}"])
     except InputError as exc:

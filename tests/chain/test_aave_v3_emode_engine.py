@@ -16,7 +16,7 @@ from backtest.devnet.positions import MAX_UINT, account_data, liquidate, open_po
 from backtest.inputs.book import load_book
 from backtest.protocols.aave.terms import aave_v3_terms
 from backtest.protocols.rules import Params, health_factor
-from backtest.engine.run import make_config
+from backtest.run import make_config
 from backtest.lake.io import write_table
 from backtest.scenarios import load_scenario
 from chain_helpers import WAD, fund, fund_liquidator, rel

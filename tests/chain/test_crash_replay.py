@@ -16,7 +16,7 @@ import numpy as np
 
 from backtest.devnet.crash import DEBT, export_lake, run_on_chain, seed_book
 from backtest.devnet.positions import approve_all
-from backtest.engine.run import make_config, run
+from backtest.run import make_config, run
 from backtest.scenarios.library import load_scenario
 
 ACCOUNTS = 300

@@ -22,7 +22,7 @@ def test_every_listed_command_is_a_verb_of_the_parser():
 
 
 def test_the_light_copies_match_the_heavy_modules():
-    from backtest.engine import run
+    from backtest import run
     from backtest.ingest import fetch_prices, price_files, sources
     from backtest.lake import catalog
     from backtest.scenarios import montecarlo

@@ -10,7 +10,7 @@ import pyarrow as pa
 import pytest
 
 from backtest.engine.record import EVENTS_SCHEMA, LIQUIDATIONS_SCHEMA
-from backtest.engine.run import make_config, run
+from backtest.run import make_config, run
 from backtest.metrics.attribution import NONE, bad_debt_by_debt_asset, bad_debt_by_protocol
 from backtest.metrics.losses import bad_debt_over_time, borrower_loss
 from backtest.scenarios import load_scenario

@@ -7,7 +7,7 @@ from __future__ import annotations
 import dataclasses
 from collections import Counter
 
-from backtest.engine.run import make_config, run
+from backtest.run import make_config, run
 from backtest.protocols import rules as registry
 from backtest.scenarios import load_scenario
 

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from backtest.config import OracleConfig
-from backtest.engine.run import make_config, run
+from backtest.run import make_config, run
 from backtest.markets import oracle_models
 from backtest.markets.oracle import Oracles
 from backtest.scenarios import load_scenario

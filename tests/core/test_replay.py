@@ -6,7 +6,7 @@ import numpy as np
 import pyarrow.compute as pc
 import pytest
 
-from backtest.engine.run import make_config, run
+from backtest.run import make_config, run
 from backtest.results import write_results
 from backtest.scenarios import load_scenario
 

@@ -64,7 +64,7 @@ T0 = datetime(2024, 1, 1, tzinfo=timezone.utc)
 def test_a_governance_change_takes_effect_at_its_block(tmp_path):
     """An account safe under LT 0.83 becomes liquidatable when LT drops to 0.70 at block 1,000+300
     (one hour of 12 s blocks after the snapshot): its liquidation comes at that step, not before."""
-    from backtest.engine.run import make_config, run
+    from backtest.run import make_config, run
     from backtest.lake import write_table
     from backtest.scenarios import load_scenario
     market = dict(protocol="aave-v3", asset="WETH", decimals=18, ltv=0.80, liquidation_threshold=0.83,

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from backtest.inputs.book import load_book
 from backtest.protocols.rules import health_factor
-from backtest.engine.run import make_config, run
+from backtest.run import make_config, run
 from backtest.lake.io import read_table, write_parquet, write_table
 from backtest.protocols.aave import v3 as aave_v3
 from backtest.protocols.aave import v33 as aave_v33

@@ -10,7 +10,7 @@ import pytest
 from backtest.cli import main
 from backtest.inputs.book import load_book
 from backtest.protocols.rules import health_factor
-from backtest.engine.run import make_config, run
+from backtest.run import make_config, run
 from backtest.errors import InputError
 from backtest.scenarios import load_scenario
 

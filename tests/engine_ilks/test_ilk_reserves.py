@@ -8,7 +8,7 @@ import pyarrow.compute as pc
 import pytest
 
 from backtest.inputs.book import load_book
-from backtest.engine.run import make_config
+from backtest.run import make_config
 from backtest.errors import InputError
 from backtest.lake.io import read_table, write_table
 from backtest.scenarios import load_scenario

@@ -3,7 +3,7 @@
 import pytest
 
 from backtest.inputs.book import load_book
-from backtest.engine.run import make_config
+from backtest.run import make_config
 from backtest.errors import InputError
 from backtest.scenarios import load_scenario
 

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from backtest.engine.run import make_config, run
+from backtest.run import make_config, run
 from backtest.scenarios import load_scenario
 
 

@@ -3,7 +3,7 @@
 import pytest
 
 from backtest.config import RunConfig, apply_overrides
-from backtest.engine.run import make_config, run
+from backtest.run import make_config, run
 from backtest.errors import InputError
 from backtest.scenarios import load_scenario
 

@@ -10,7 +10,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 
-from backtest.engine.run import make_config, run
+from backtest.run import make_config, run
 from backtest.scenarios import load_scenario
 
 

@@ -17,7 +17,7 @@ from backtest.cli import main as cli
 from backtest.devnet.aave import ZERO, EModeCategory, configure_emode
 from backtest.inputs.book import load_book
 from backtest.protocols.rules import health_factor
-from backtest.engine.run import make_config
+from backtest.run import make_config
 from backtest.ingest.pipeline import ingest
 from backtest.ingest.positions import account_data
 from backtest.ingest.rpc import RpcClient

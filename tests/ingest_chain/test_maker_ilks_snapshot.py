@@ -54,7 +54,7 @@ def test_snapshot_writes_the_ilk_as_the_market_of_maker_positions_and_markets(la
 
 def test_the_book_read_from_the_snapshot_has_a_weth_reserve_per_ilk(lake):
     from backtest.inputs.book import load_book
-    from backtest.engine.run import make_config
+    from backtest.run import make_config
     from backtest.lake.io import write_table
     from backtest.scenarios import load_scenario
     when = datetime.fromtimestamp(1_700_000_000, tz=timezone.utc)

@@ -153,7 +153,7 @@ def test_a_compound_borrow_without_an_index_is_unknown_not_zero(tmp_path, capsys
 
     # the replay's book leaves B out, whole, and warns with the reason
     from backtest.inputs.book import load_book
-    from backtest.engine.run import make_config
+    from backtest.run import make_config
     from backtest.lake.validate import UnknownAmountsWarning
     from backtest.scenarios import load_scenario
     scenario = load_scenario("stylised-eth-crash")

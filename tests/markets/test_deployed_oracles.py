@@ -219,7 +219,7 @@ def test_an_osm_updated_per_block_and_observed_per_step_reads_the_observed_serie
 
 
 def test_the_sample_book_gets_a_deployed_feed_for_every_reserve_column(small_lake):
-    from backtest.engine.run import make_config
+    from backtest.run import make_config
     from backtest.inputs.book import load_inputs
     from backtest.markets.oracles import oracles_for
     from backtest.scenarios import load_scenario

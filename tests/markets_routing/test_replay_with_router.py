@@ -8,7 +8,7 @@ import pyarrow.compute as pc
 import pytest
 
 import backtest.engine.replay as replay_module
-from backtest.engine.run import make_config, run
+from backtest.run import make_config, run
 from backtest.lake.io import read_table, write_table
 from backtest.inputs.venues import load_venues, venues_for_replay
 from backtest.sample.venues import add_sample_venues

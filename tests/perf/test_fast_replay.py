@@ -8,7 +8,7 @@ import pytest
 from backtest.config import LiquidatorConfig
 from backtest.engine import reference, replay
 from backtest.inputs.book import load_inputs
-from backtest.engine.run import make_config
+from backtest.run import make_config
 from backtest.lake.io import write_parquet
 from backtest.scenarios import load_scenario
 

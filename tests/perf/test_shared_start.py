@@ -10,7 +10,7 @@ import pytest
 
 from backtest.engine import reference, replay
 from backtest.inputs.book import load_inputs
-from backtest.engine.run import make_config
+from backtest.run import make_config
 from backtest.protocols.shared import own_reserves
 from backtest.engine.start import start
 from backtest.errors import InputError

@@ -16,7 +16,7 @@ from backtest.engine.replay import replay
 from backtest.protocols.aave.terms import aave_v3_terms
 from backtest.protocols.compound_v2.terms import compound_v2_terms
 from backtest.protocols.rules import Params, health_factor, health_factor_one
-from backtest.engine.run import make_config
+from backtest.run import make_config
 from backtest.metrics import compute
 from backtest.scenarios.library import load_scenario
 from tests.reliability.conftest import REPO

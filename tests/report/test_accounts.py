@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from backtest.engine.run import run
+from backtest.run import run
 from backtest.report.accounts import (accounts_before_after, apply_liquidations, bad_debt_by_asset, find_lake,
                                       hf_bands, load_lake_view)
 from backtest.report.results import load_results

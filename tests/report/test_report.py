@@ -13,7 +13,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from backtest.cli import main
-from backtest.engine.run import make_config
+from backtest.run import make_config
 from backtest.report.build import reproduce_command
 from backtest.report.results import load_results
 from backtest.report.tables import comparison, relative_change

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from backtest.engine.run import make_config
+from backtest.run import make_config
 from backtest.scenarios.library import load_scenario
 
 

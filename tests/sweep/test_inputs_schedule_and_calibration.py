@@ -11,7 +11,7 @@ import pytest
 
 from backtest.config import apply_overrides
 from backtest.inputs.book import load_inputs
-from backtest.engine.run import make_config
+from backtest.run import make_config
 from backtest.lake.io import read_table, write_table
 from backtest.sample.lake import SNAPSHOT_BLOCK
 from backtest.scenarios.library import load_scenario

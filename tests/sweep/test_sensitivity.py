@@ -7,7 +7,7 @@ import io
 import pytest
 
 from backtest.cli import main
-from backtest.engine.run import make_config, run
+from backtest.run import make_config, run
 from backtest.errors import InputError
 from backtest.sweep.sensitivity import Row, factor, parse_vary, render, run_sensitivity
 

@@ -7,7 +7,7 @@ import os
 import pyarrow.parquet as pq
 import pytest
 
-from backtest.engine.run import make_config, run
+from backtest.run import make_config, run
 from backtest.errors import InputError
 from backtest.metrics import EXECUTION_ONLY_KEYS
 from backtest.sweep import PathsSpec, run_sweep

@@ -1,5 +1,7 @@
 """One replay end to end: config -> inputs -> the feedback run and two counterfactuals (no feedback;
-execution only: fills at impact, no price moves; backtest/engine/counterfactual.py) -> metrics."""
+execution only: fills at impact, no price moves; backtest/engine/counterfactual.py) -> metrics.
+
+Above both the engine and metrics (docs/architecture.md): the engine does not import what measures it."""
 
 from __future__ import annotations
 
@@ -8,14 +10,14 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from backtest.config import RunConfig, apply_overrides
-from backtest.inputs.book import ReplayInputs, load_inputs
 from backtest.engine.counterfactual import execution_only
 from backtest.engine.record import Outcome
 from backtest.engine.replay import replay
+from backtest.inputs.book import ReplayInputs, load_inputs
 from backtest.metrics import compute
 from backtest.scenarios.library import Scenario, load_scenario
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[1]
 DEFAULT_SCENARIO = "stylised-eth-crash"
 
 
