@@ -12,7 +12,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 
-from backtest.engine.run import make_config, run
+from backtest.run import make_config, run
 from backtest.protocols.morpho_blue import maths
 from backtest.protocols.morpho_blue.terms import morpho_blue_terms
 from backtest.protocols.rules import RULES, Params
