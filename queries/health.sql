@@ -3,8 +3,10 @@
 -- over the debt value. Compound v2: Σ collateral value x collateral factor over the debt value.
 -- USD floats; +inf with no debt; NULL (not a number made from partial sums) when a row of the account has
 -- an amount the lake could not compute (positions' `unknown`, counted in unknown_amounts). Derived view.
+-- A Morpho Blue position is isolated in its market: account "ACCOUNT@MARKET_ID", as in the replay's book.
 WITH totals AS (
-    SELECT protocol, account, block_number, timestamp,
+    SELECT protocol, CASE WHEN protocol = 'morpho-blue' THEN account || '@' || market ELSE account END AS account,
+           block_number, timestamp,
            sum(collateral_usd) AS collateral_usd,
            sum(collateral_usd * liquidation_threshold) AS weighted_usd,
            sum(debt_usd) AS debt_usd,
@@ -12,7 +14,7 @@ WITH totals AS (
            count(*) FILTER (WHERE liquidation_threshold IS NULL) AS assets_without_parameters,
            count(*) FILTER (WHERE "unknown" IS NOT NULL) AS unknown_amounts
     FROM positions_priced
-    GROUP BY protocol, account, block_number, timestamp
+    GROUP BY ALL
 ), adjusted AS (
     SELECT *,
            CASE WHEN collateral_usd <= 0 THEN 0

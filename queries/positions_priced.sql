@@ -3,7 +3,7 @@
 -- outliers excluded). Derived view: other queries build on it.
 -- Aave v3 e-mode: a row whose account is in category k, in an asset of category k, takes LTV, LT and
 -- bonus from the emode_categories row in force (GenericLogic.calculateUserAccountData), as the
--- replay's book does (backtest/inputs/book.py).
+-- replay's book does (backtest/inputs/book.py). Morpho Blue: the markets row of the position's market id.
 WITH with_params AS (
     SELECT p.*, m.ltv, m.liquidation_threshold, m.liquidation_bonus, m.valid_from_block,
            CASE WHEN p.emode_category <> 0 AND p.emode_category = m.emode_category THEN p.emode_category END
@@ -12,6 +12,9 @@ WITH with_params AS (
     ASOF LEFT JOIN markets m
         ON p.protocol = m.protocol
        AND p.asset = m.asset
+       -- a Morpho Blue market's parameters are its own (one row per market id and asset)
+       AND coalesce(CASE WHEN p.protocol = 'morpho-blue' THEN p.market END, '') =
+           coalesce(CASE WHEN m.protocol = 'morpho-blue' THEN m.market END, '')
        AND p.block_number >= m.valid_from_block
 ), with_emode AS (
     SELECT w.* EXCLUDE (emode_key, ltv, liquidation_threshold, liquidation_bonus, valid_from_block),

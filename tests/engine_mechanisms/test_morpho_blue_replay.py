@@ -131,6 +131,20 @@ def test_sample_data_morpho_markets_share_the_venues_and_replay(tmp_path):
     coll, loan, lltv, _ = morpho.MARKETS[0]
     assert ids[0] == MarketParams(ASSETS[loan][0], ASSETS[coll][0], morpho.ZERO, morpho.ADAPTIVE_CURVE_IRM,
                                   lltv * 10**15).id
+    # queries/health.sql: one row per (market, borrower), with that market's LLTV, as the book has them
+    from backtest.queries import run as query
+    health = query("health", tmp_path).to_pandas()
+    health = health[health["protocol"] == "morpho-blue"].set_index("account")
+    pos = pq.read_table(next((tmp_path / "positions").glob("*.parquet"))).to_pandas()
+    pos = pos[pos["protocol"] == "morpho-blue"]
+    assert len(health) == len(pos.groupby(["market", "account"]))
+    lltv = {(r.market, r.asset): r.liquidation_threshold for r in rows.itertuples()}
+    price = {"WETH": ASSETS["WETH"][5], "WBTC": ASSETS["WBTC"][5], "wstETH": ASSETS["wstETH"][5], "USDC": 1.0,
+             "USDT": 1.0}
+    for (market, account), g in list(pos.groupby(["market", "account"]))[:50]:
+        c, d = g[g["collateral"] > 0].iloc[0], g[g["debt"] > 0].iloc[0]
+        want = c.collateral * price[c.asset] * lltv[(market, c.asset)] / (d.debt * price[d.asset])
+        assert health.loc[f"{account}@{market}", "health_factor"] == pytest.approx(want, rel=1e-6)
     scenario = load_scenario("stylised-eth-crash")
     out = run(make_config(scenario, tmp_path, []), scenario)
     liq = out.outcome.liquidations.to_pandas()
