@@ -8,6 +8,7 @@ import time
 
 from backtest.bench import cli_help, decode, replay_case, snapshot, sweep
 from backtest.bench.measure import isolated
+from backtest.console import table as table_text
 from backtest.numbers import number
 
 FULL = {
@@ -92,9 +93,7 @@ def table(report: dict) -> str:
         lines.append((r["bench"], _size(r), f"{r['seconds']:.2f}", f"{r['reference_seconds']:.2f}{note}",
                       f"{r['speedup']:.1f}x", f"{number(r[key] if r[key] < 100 else round(r[key]))} {unit}",
                       f"{r['peak_rss_mb']:.0f} / {r['reference_peak_rss_mb']:.0f}", "yes" if r["identical"] else "NO"))
-    widths = [max(len(str(x)) for x in col) for col in zip(head, *lines)]
-    fmt = lambda cells: "  ".join(str(c).ljust(w) for c, w in zip(cells, widths)).rstrip()  # noqa: E731
-    out = [fmt(head), fmt(["-" * w for w in widths])] + [fmt(line) for line in lines]
+    out = [table_text(head, lines, rule=True)]
     out.append("ratio = baseline time / time (same process, same inputs); peak RSS engine / baseline; "
                "(est.) = baseline timed on a prefix or sample and scaled linearly")
     return "\n".join(out)

@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from backtest.commands.common import LAKE_HELP, default_lake
+from backtest.console import table
+from backtest.numbers import number
 from backtest.scenarios.library import list_scenarios
 
 EPILOG = """examples:
@@ -26,18 +28,14 @@ def main(args) -> int:
         return lows(args)
     rows = [(s.name, s.kind, f"{s.start:%Y-%m-%d %H:%M} .. {s.end:%Y-%m-%d %H:%M}", f"{s.step_seconds}s", s.title)
             for s in list_scenarios()]
-    widths = [max(len(r[i]) for r in rows + [("name", "kind", "window (UTC)", "step", "title")]) for i in range(4)]
-    for r in [("name", "kind", "window (UTC)", "step", "title")] + rows:
-        print("  ".join(c.ljust(w) for c, w in zip(r[:4], widths)) + "  " + r[4])
+    print(table(("name", "kind", "window (UTC)", "step", "title"), rows))
     return 0
 
 
 def lows(args) -> int:
     from backtest.scenarios.lows import scenario_lows
     head = ("scenario", "series", "traded low", "bar (UTC)", "path low", "at", "lowest close")
-    rows = [(r.scenario, r.asset, f"{r.traded:.6g}", r.traded_bar, f"{r.path:.6g}", r.path_at, f"{r.closes:.6g}")
+    rows = [(r.scenario, r.asset, number(r.traded), r.traded_bar, number(r.path), r.path_at, number(r.closes))
             for r in scenario_lows(args.lake or default_lake(), list_scenarios())]
-    widths = [max(len(r[i]) for r in rows + [head]) for i in range(len(head))]
-    for r in [head] + rows:
-        print("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip())
+    print(table(head, rows, right=("traded low", "path low", "lowest close")))
     return 0

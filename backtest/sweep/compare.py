@@ -63,10 +63,9 @@ def render(comparison: pa.Table, grid_keys: list[str]) -> str:
         ("liquidations", "liquidations_mean", "{:,.1f}"), ("Δ liq.", "delta_liquidations_mean", "{:+,.1f}"),
         ("seized", "collateral_seized_usd_mean", "${:,.0f}"), ("depth", "cascade_depth_mean", "{:.2f}"),
         ("Δ depth", "delta_cascade_depth_mean", "{:+.2f}")]
+    from backtest.console import table
     data = comparison.to_pydict()
-    cells = [[h for h, _, _ in cols]]
-    for i in range(comparison.num_rows):
-        cells.append([("-" if data[c][i] is None else f.format(data[c][i])) if c != "set_id" or data[c][i]
-                      else "baseline" for _, c, f in cols])
-    widths = [max(len(r[j]) for r in cells) for j in range(len(cols))]
-    return "\n".join("  ".join(c.rjust(w) for c, w in zip(r, widths)) for r in cells)
+    rows = [[("-" if data[c][i] is None else f.format(data[c][i])) if c != "set_id" or data[c][i] else "baseline"
+             for _, c, f in cols] for i in range(comparison.num_rows)]
+    head = [h for h, _, _ in cols]
+    return table(head, rows, right=head)
