@@ -149,6 +149,7 @@ def position_order(table: pa.Table) -> pa.Table:
     rows = table.select(["blockchain", "project", "version", "on_behalf_of", who, "token_address", *tail])
     rows = rows.append_column("row", pa.array(np.arange(table.num_rows, dtype=np.int64)))
     con = duckdb.connect()
+    con.execute("SET enable_progress_bar = false")   # DuckDB's own bar would print to stdout, files too
     con.register("rows", rows)
     order = con.sql(f"SELECT row FROM rows ORDER BY {', '.join(keys)}, row").fetchnumpy()["row"]
     con.close()

@@ -107,3 +107,9 @@ def test_over_a_results_folder(small_lake, tmp_path, capsys):
     assert main(["query", "liquidations_by_hour", "--lake", str(small_lake), "--results", str(run),
                  "--out", str(tmp_path / "h.parquet")]) == 0
     assert pq.read_table(tmp_path / "h.parquet")["liquidations"].to_pylist() == [2, 1]
+
+
+def test_duckdb_draws_no_progress_bar_into_the_output():
+    # DuckDB prints its own bar on stdout for queries over ~2 s, into files and pipes too
+    from backtest.lake.catalog import connect
+    assert connect(None).sql("SELECT current_setting('enable_progress_bar')").fetchone() == (False,)
