@@ -112,4 +112,4 @@ def test_over_a_results_folder(small_lake, tmp_path, capsys):
 def test_duckdb_draws_no_progress_bar_into_the_output():
     # DuckDB prints its own bar on stdout for queries over ~2 s, into files and pipes too
     from backtest.lake.catalog import connect
-    assert connect(None).sql("SELECT current_setting('enable_progress_bar')").fetchone() == (False,)
+    assert connect(None).sql("SELECT current_setting('enable_progress_bar')").fetchall() == [(False,)]
