@@ -23,7 +23,8 @@ def register(sub) -> None:
     p.add_argument("--out", type=Path, default=None, help="HTML file (default RESULTS/report.html)")
     p.add_argument("--md", type=Path, default=None, help="Markdown summary (default: --out with .md)")
     p.add_argument("--lake", type=Path, default=None,
-                   help="the run's lake, for health factors and pool depth (default: as recorded in config.toml)")
+                   help="the run's lake, for health factors and pool depth (default: the lake recorded in the run's "
+                        "config.toml; $BACKTEST_LAKE is not read, the run already names its lake)")
     p.set_defaults(func=main)
 
 

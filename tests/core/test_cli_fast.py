@@ -36,3 +36,18 @@ def test_the_light_copies_match_the_heavy_modules():
     assert common.DEFAULT_SCENARIO == run.DEFAULT_SCENARIO and common.default_lake() == run.default_lake()
     assert ingest.SOURCES == sources.SOURCES
     assert set(HEAVY) >= {"numpy", "pandas", "duckdb", "pyarrow"}
+
+
+def _options():
+    sub = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
+    return [(verb, a) for verb, p in sub.choices.items() for a in p._actions if not isinstance(a, argparse._HelpAction)]
+
+
+def test_every_option_of_every_command_has_help_text():
+    assert [(verb, a.option_strings or a.dest) for verb, a in _options() if not a.help] == []
+
+
+def test_every_lake_option_says_its_default_and_backtest_lake():
+    lakes = [(verb, a.help) for verb, a in _options() if a.dest == "lake"]
+    assert len(lakes) >= 8
+    assert [(verb, text) for verb, text in lakes if "default" not in text or "$BACKTEST_LAKE" not in text] == []
