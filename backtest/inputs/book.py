@@ -11,11 +11,12 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from backtest.config import EMODE_PARAMS, RunConfig
+from backtest.config import RunConfig
 from backtest.errors import InputError
 from backtest.lake.catalog import connect, run_query
 from backtest.lake.io import read_files, read_table
 from backtest.lake.validate import drop_unknown, first_rows, repeats
+from backtest.inputs.params import DEBT_ONLY_ROW, EMODE_PARAMS, MARKET_PARAMS, PARAM_DEFAULTS, check, resolve
 from backtest.inputs.venues import load_venues
 from backtest.markets.router import Router
 from backtest.scenarios.library import Scenario
@@ -125,16 +126,6 @@ def _check_emode(path, t: pa.Table) -> None:
                          column="emode_category", row=int(differs[0]) + 1)
 
 
-PARAMS = ("ltv", "liquidation_threshold", "liquidation_bonus", "close_factor", "protocol_fee")
-PARAM_DEFAULTS = {"close_factor": 0.5, "protocol_fee": 0.0}
-
-
-# The debt asset of Comet (its base) and Maker (DAI) is not collateral; a lake may have no markets row
-# for it (backtest/ingest/markets.py writes Comet's collateral assets only): these values stand in.
-DEBT_ONLY_ROW = {"ltv": 0.0, "liquidation_threshold": 0.0, "liquidation_bonus": 0.0, "close_factor": 1.0,
-                 "protocol_fee": 0.0}
-
-
 def _number(x) -> float:
     return np.nan if x is None else float(x)
 
@@ -170,21 +161,14 @@ def _params_at(markets, block: int, reserves: list[tuple[str, str, int, str]], c
             for r in reserves]
     emode = _emode_rows(categories, block, reserves, config)
     out = {}
-    for name in PARAMS:
+    categories = [k for _, _, k, _ in reserves] if emode else None
+    for name in MARKET_PARAMS:
         col = np.array([_number(row[name]) if row is not None else DEBT_ONLY_ROW[name] for row in rows])
         col = np.where(np.isnan(col), PARAM_DEFAULTS.get(name, np.nan), col)
-        col = np.array([config.market_param(name, a, v) for (_, a), v in zip(pairs, col)])
-        if emode and name in EMODE_PARAMS:      # the category's own, as on chain: `--set emode.K.*`, not `--set ltv.A`
-            col = np.array([config.emode_param(name, k, float(emode[(p, k)][name])) if k else v
-                            for (p, _, k, _), v in zip(reserves, col)])
-        out[name] = col
-    lt, bonus = out["liquidation_threshold"], out["liquidation_bonus"]
-    if ((lt < 0) | (lt > 1)).any():
-        raise InputError("liquidation_threshold must be within [0, 1] (after --set)", column="liquidation_threshold")
-    if (lt * (1 + bonus) > 1 + 1e-12).any():
-        a = reserves[int(np.flatnonzero(lt * (1 + bonus) > 1 + 1e-12)[0])][1]
-        raise InputError(f"{a}: liquidation_threshold * (1 + liquidation_bonus) > 1 (after --set): a liquidation "
-                         "would seize more collateral than the account has", column="liquidation_bonus")
+        cat = [float(emode[(p, k)][name]) if k else np.nan for p, _, k, _ in reserves] \
+            if emode and name in EMODE_PARAMS else None
+        out[name] = resolve(name, [a for _, a in pairs], col, config, categories, cat)
+    check(out, [a for _, a in pairs])
     return out
 
 

@@ -3,10 +3,9 @@
 A sweep changes parameters, not the book. Loading the book is the slow part, so each worker loads
 it once (with the market overrides and the pool depth scale taken out) and derives each task's
 inputs: the per-reserve risk arrays (and any later parameter changes in the book's schedule) are
-recomputed from the markets values exactly as the engine computes them; pools are rebuilt from
-the pools table per depth scale. tests/sweep checks that
-the result equals `load_inputs(config)` array for array, so an engine change that breaks the
-shortcut fails there first.
+recomputed from the markets values by the loader's own resolver (backtest/inputs/params.py); pools
+are rebuilt from the pools table per depth scale. tests/sweep checks that the result equals
+`load_inputs(config)` array for array, so an engine change that breaks the shortcut fails there first.
 """
 
 from __future__ import annotations
@@ -16,8 +15,9 @@ from pathlib import Path
 
 import numpy as np
 
-from backtest.config import EMODE_PARAMS, MARKET_PARAMS, RunConfig
+from backtest.config import RunConfig
 from backtest.inputs.book import ReplayInputs, load_inputs, load_pools
+from backtest.inputs.params import MARKET_PARAMS, check, resolve
 from backtest.scenarios.library import Scenario
 
 # RunConfig fields the loader does not read (the replay loop does). A new field not listed here
@@ -35,17 +35,9 @@ def loading_key(config: RunConfig) -> str:
 
 def market_arrays(raw: dict[str, np.ndarray], assets: list[str], config: RunConfig,
                   emode=None) -> dict[str, np.ndarray]:
-    """The engine's per-reserve parameters: markets value, then `--set` for all assets or one; an
-    e-mode reserve's LTV, LT and bonus are its category's (`emode.K.*`, in the loaded book)."""
-    emode = np.zeros(len(assets), dtype=np.int64) if emode is None else emode
-    return {name: np.array([v if k and name in EMODE_PARAMS else config.market_param(name, a, v)
-                            for a, v, k in zip(assets, raw[name], emode)])
-            for name in MARKET_PARAMS}
-
-
-def _valid(p: dict[str, np.ndarray]) -> bool:
-    lt, bonus = p["liquidation_threshold"], p["liquidation_bonus"]
-    return bool(((lt >= 0) & (lt <= 1)).all() and not (lt * (1 + bonus) > 1 + 1e-12).any())
+    """The engine's per-reserve parameters from a loaded book's (`raw`, loaded without market overrides):
+    the one resolver (backtest/inputs/params.py) with the book's e-mode values as their categories'."""
+    return {name: resolve(name, assets, raw[name], config, emode, raw[name]) for name in MARKET_PARAMS}
 
 
 class InputsCache:
@@ -71,8 +63,8 @@ class InputsCache:
         params = market_arrays(raw, assets, config, base.book.reserve_emode)
         schedule = [(block, market_arrays(p, assets, config, base.book.reserve_emode))
                     for block, p in base.book.schedule]
-        if not all(_valid(p) for p in [params] + [p for _, p in schedule]):
-            return load_inputs(config, scenario)      # raises the engine's own InputError
+        for p in [params] + [p for _, p in schedule]:
+            check(p, assets)                          # the loader's own refusal
         book = dataclasses.replace(base.book, schedule=schedule, **params)
         pools = base.pools
         if config.pool_depth_scale != _DEFAULTS.pool_depth_scale:
