@@ -9,7 +9,8 @@ import pyarrow.compute as pc
 from backtest.inputs.book import ReplayInputs
 from backtest.engine.record import Outcome, bad_debt_by_account
 from backtest.metrics import amplification
-from backtest.metrics.attribution import bad_debt_by_collateral, bad_debt_by_debt_asset, bad_debt_by_protocol
+from backtest.metrics.attribution import bad_debt_by_collateral, bad_debt_by_debt_asset, bad_debt_by_morpho_market, \
+    bad_debt_by_protocol
 from backtest.metrics.losses import (bad_debt_over_time, borrower_loss, liquidator_economics, step_bad_debt,
                                      volume_against_depth)
 
@@ -100,6 +101,9 @@ def compute(inputs: ReplayInputs, outcome: Outcome, counterfactual: Outcome, exe
     out["bad_debt_usd_by_protocol"] = bad_debt_by_protocol(inputs, outcome)
     out["bad_debt_usd_by_debt_asset"] = bad_debt_by_debt_asset(inputs, outcome)
     out["bad_debt_usd_by_collateral"] = bad_debt_by_collateral(inputs, outcome)
+    by_market = bad_debt_by_morpho_market(inputs, outcome)
+    if by_market:                            # Morpho Blue: what each isolated market's suppliers lose
+        out["bad_debt_usd_by_morpho_market"] = by_market
     out["collateral_seized_usd_by_protocol"] = seized_by(book, liq, "protocol")
     out["collateral_seized_usd_by_collateral"] = seized_by(book, liq, "collateral_asset")
     if counterfactual is not outcome:        # per market without feedback: the price path alone (sweeps' VaR split)

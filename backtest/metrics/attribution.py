@@ -179,3 +179,21 @@ def bad_debt_by_protocol(inputs: ReplayInputs, outcome: Outcome) -> dict[str, fl
     for protocol, _, loss in _mechanism_losses(outcome):
         out[protocol] = out.get(protocol, 0.0) + loss
     return out
+
+
+def bad_debt_by_morpho_market(inputs: ReplayInputs, outcome: Outcome) -> dict[str, float]:
+    """Morpho Blue's bad debt per market id (its rows are ACCOUNT@MARKET_ID): what each market's suppliers
+    lose, left on accounts or realised when a liquidation took the last collateral; adds up to
+    bad_debt_usd_by_protocol["morpho-blue"]. Empty without Morpho rows."""
+    book = inputs.book
+    rows = [i for i, p in enumerate(book.protocol) if p == "morpho-blue"]
+    if not rows:
+        return {}
+    bad = _left(outcome, book)
+    for i, _, x in _burned(inputs, outcome):
+        bad[i] += x
+    out: dict[str, float] = {}
+    for i in rows:
+        market = str(book.accounts[i]).rpartition("@")[2]
+        out[market] = out.get(market, 0.0) + float(bad[i])
+    return dict(sorted(out.items()))

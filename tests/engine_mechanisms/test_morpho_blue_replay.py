@@ -98,6 +98,13 @@ def test_liquidators_repay_with_the_morpho_incentive(replay):
     per_market = realised.groupby(realised["account"].str.split("@").str[1])["deficit_usd"].sum()
     assert set(per_market.index) <= {m for m, *_ in MARKETS} and per_market.sum() > 0
     assert replay.metrics["bad_debt_usd_by_protocol"]["morpho-blue"] >= per_market.sum() * (1 - 1e-9)
+    # the run's bad debt per market: realised plus what is left on accounts, adding up to Morpho's total
+    by_market = replay.metrics["bad_debt_usd_by_morpho_market"]
+    assert set(by_market) == {m for m, *_ in MARKETS}
+    assert sum(by_market.values()) == pytest.approx(replay.metrics["bad_debt_usd_by_protocol"]["morpho-blue"],
+                                                    rel=1e-12)
+    for market, realised in per_market.items():
+        assert by_market[market] >= realised * (1 - 1e-9)
 
 
 def test_the_engine_runs_the_differential_tested_function():
