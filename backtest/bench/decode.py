@@ -101,7 +101,7 @@ def eth_abi_decode(logs: pa.Table, evs) -> list[dict]:
 
 def run_case(n_logs: int, baseline_logs: int, seed: int = 0) -> dict:
     try:
-        from backtest.ingest.decode import decode_many
+        from backtest.ingest.decoders import decode_many
     except ImportError:
         return dict(logs=n_logs, available=False)
     evs = events()
@@ -137,8 +137,7 @@ def _one_pass_vs_scans(logs: pa.Table, wanted: list) -> dict:
     """decode_many against one scan of every log per definition (each decoder on its own), for the
     seven events, then for all 80 definitions (events and note calls; most match no log here): an
     ingest asks for every definition of its source, 2 to 19 of them."""
-    from backtest.ingest.decode import decode_many
-    from backtest.ingest.dynamic import decoder_of
+    from backtest.ingest.decoders import decode_many, decoder_of
     from backtest.ingest.events import EVENTS as ALL, NOTES
     every = [(d, None) for d in (*ALL, *NOTES)]
     out = {"definitions": len(every)}

@@ -96,13 +96,3 @@ def decode_dynamic(logs: pa.Table, event: Event, addresses: list[bytes] | None =
         for suffix, arr in convert(w, p.type).items():
             cols[p.name + suffix] = arr
     return pa.table(cols)
-
-
-def decoder_of(definition):
-    """The decoder of an event or note definition: fixed words, DSNote calldata, or a trailing string."""
-    from backtest.ingest.decode import decode
-    from backtest.ingest.events import Note
-    from backtest.ingest.lognote import decode_note
-    if isinstance(definition, Note):
-        return decode_note
-    return decode_dynamic if is_dynamic(definition) else decode

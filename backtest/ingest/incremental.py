@@ -28,8 +28,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from backtest.ingest.checkpoint import merge
-from backtest.ingest.decode import decode_many
-from backtest.ingest.dynamic import decoder_of
+from backtest.ingest.decoders import decode_many, decoder_of
 from backtest.ingest.events import events_of, notes_of
 from backtest.ingest.logs import dedupe, log_files, read_log_file
 from backtest.ingest.tables import table_path, write_decoded

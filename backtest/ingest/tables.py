@@ -143,7 +143,7 @@ def _files(lake: Path, name: str) -> list[Path]:
 
 
 def _empty_decoded(name: str) -> pa.Table:
-    from backtest.ingest.dynamic import decoder_of
+    from backtest.ingest.decoders import decoder_of
     from backtest.lake.schemas import LOGS
     d = NOTES_BY_TABLE[name] if name in NOTES_BY_TABLE else BY_TABLE[name]
     return decoder_of(d)(LOGS.empty_table(), d)

@@ -8,7 +8,7 @@ from hexbytes import HexBytes
 from web3 import Web3
 
 from backtest.ingest.decode import decode
-from backtest.ingest.dynamic import decoder_of
+from backtest.ingest.decoders import decoder_of
 from backtest.ingest.events import EVENTS
 from backtest.ingest.logs import logs_to_table
 from tests.ingest_chain.logmaker import abi_of, encode_log, random_value

@@ -9,8 +9,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from backtest.ingest.decode import decode_many, rows_by_topic0
-from backtest.ingest.dynamic import decoder_of
+from backtest.ingest.decode import rows_by_topic0
+from backtest.ingest.decoders import decode_many, decoder_of
 from backtest.ingest.events import BY_TABLE, NOTES_BY_TABLE
 from backtest.ingest.logs import logs_to_table
 from tests.ingest_chain.logmaker import encode_log, encode_note, random_value
