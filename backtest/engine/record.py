@@ -11,7 +11,7 @@ import pyarrow as pa
 
 from backtest.agents.liquidator import Plan
 from backtest.inputs.book import ReplayInputs
-from backtest.markets.venues import Venues
+from backtest.markets.router import Router as Venues
 
 UTC_TS = pa.timestamp("us", tz="UTC")
 

@@ -9,7 +9,7 @@ from hypothesis import given, settings, strategies as st
 
 from backtest.markets.router import Router
 from backtest.markets.venue_kinds import DepthBook, V2Pool, V3Pool
-from backtest.markets.venues import Venues
+from tests.markets_routing.reference_venues import Venues
 from backtest.markets import uniswap_v3 as v3
 
 ETH, USDC, WBTC = 0, 1, 2

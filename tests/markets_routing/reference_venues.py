@@ -1,4 +1,6 @@
-"""Where liquidators trade: one constant-product pool per volatile asset, stable assets at market.
+"""The engine's first venue model, kept as the reference the router is tested against (was
+backtest/markets/venues.py; no product code uses it): one constant-product pool per volatile
+asset, stable assets at market.
 
 The pool *is* the market price of its asset: our sales move it; arbitrage against the
 exogenous (CEX) path pulls it back with a half-life. With feedback off, trades fill at the
