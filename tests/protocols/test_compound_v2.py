@@ -73,3 +73,22 @@ def test_float_seize_agrees_with_exact(repay, p_coll, rate, incentive):
     f = c2.seize_tokens(repay / 1e6, 1.0, p_coll / 1e18, rate / 1e28, incentive / 1e18 - 1)
     # truncation of ratio loses < 1 part in 1e18 / ratio of the result, plus one cToken unit
     assert float(f) * 1e8 == pytest.approx(exact, rel=1e-9, abs=2)
+
+
+@settings(max_examples=300)
+@given(st.floats(1.0, 1e7), st.floats(0.01, 1e5), st.floats(0.01, 1e5), st.floats(0.0, 1e6),
+       st.floats(0.05, 0.9), st.floats(0.0, 0.2), st.floats(0.01, 1.0))
+def test_the_engine_terms_equal_the_comptroller_float_twin(debt, price_d, price_c, coll, close_factor, incentive, size):
+    """compound_v2/terms.py (what the replay runs) and exact.py's float `liquidate` (what the property tests
+    above hold to the mantissa maths) agree, in underlying units (exchange rate 1)."""
+    import numpy as np
+    from backtest.protocols.compound_v2.terms import compound_v2_terms
+    from backtest.protocols.rules import Params
+    p = Params(bonus=np.array([0.0, incentive]), protocol_fee=np.array([0.0, c2.PROTOCOL_SEIZE_SHARE]),
+               close_factor=np.array([close_factor, close_factor]))
+    repay, seized, to_reserves = compound_v2_terms(0.9, 0, 1, np.array([0.0, coll]), np.array([debt, 0.0]),
+                                                   np.array([price_d, price_c]), p, size)
+    want = c2.liquidate(close_factor * debt * size, debt, close_factor, price_d, price_c, 1.0, incentive, coll)
+    assert float(want[0]) == pytest.approx(repay, rel=1e-12, abs=1e-300)
+    assert float(want[1] + want[2]) == pytest.approx(seized, rel=1e-12, abs=1e-300)
+    assert float(want[2]) == pytest.approx(to_reserves, rel=1e-12, abs=1e-300)
