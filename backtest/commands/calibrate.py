@@ -10,7 +10,8 @@ def register(sub) -> None:
                        description="Daily volume and volatility per asset from the Binance hourly files, the "
                                    "square-root prefactor Y, permanent share and half-life from the Binance-futures "
                                    "liquidation minutes, and the Uniswap ETH/DAI pool's 2 %% depth on the crash days.",
-                       epilog="example: backtest calibrate --real ../shared/data/real --write backtest/markets/impact_params.py")
+                       epilog="example: backtest calibrate --real ../shared/data/real "
+                              "--write backtest/markets/impact_params.py")
     p.add_argument("--real", type=Path, default=None,
                    help="real data folder (default $BACKTEST_REAL_DATA, else ../shared/data/real beside the repo)")
     p.add_argument("--write", type=Path, default=None, metavar="PY",
