@@ -73,7 +73,6 @@ def run_case(n_events: int, accounts: int, seed: int = 0) -> dict:
         last = FIRST_BLOCK + n_events // EVENTS_PER_BLOCK
         block = FIRST_BLOCK + int(0.9 * (last - FIRST_BLOCK))        # most of the history, not all of it
         con = duckdb.connect()
-        con.execute("SET enable_progress_bar = false")   # DuckDB's own bar would print to stdout, files too
         con.execute("SET enable_progress_bar = false")
         for table, path in files.items():
             con.execute(f"CREATE VIEW {table} AS SELECT * FROM read_parquet('{path}')")

@@ -149,7 +149,10 @@ def position_order(table: pa.Table) -> pa.Table:
     rows = table.select(["blockchain", "project", "version", "on_behalf_of", who, "token_address", *tail])
     rows = rows.append_column("row", pa.array(np.arange(table.num_rows, dtype=np.int64)))
     con = duckdb.connect()
-    con.execute("SET enable_progress_bar = false")   # DuckDB's own bar would print to stdout, files too
+    try:                # DuckDB's own bar would print to stdout, files too
+        con.execute("SET enable_progress_bar = false")
+    except duckdb.Error:  # in Jupyter without ipywidgets it refuses the change (and draws no bar)
+        pass
     con.register("rows", rows)
     order = con.sql(f"SELECT row FROM rows ORDER BY {', '.join(keys)}, row").fetchnumpy()["row"]
     con.close()

@@ -43,7 +43,10 @@ def connect(lake: Path | None = None, results: Path | None = None,
             extra: dict[str, pa.Table] | None = None) -> duckdb.DuckDBPyConnection:
     """An in-memory DuckDB with a view per lake table (empty but typed when the lake lacks it)."""
     con = duckdb.connect()
-    con.execute("SET enable_progress_bar = false")   # DuckDB's own bar would print to stdout, files too
+    try:                # DuckDB's own bar would print to stdout, files too
+        con.execute("SET enable_progress_bar = false")
+    except duckdb.Error:  # in Jupyter without ipywidgets it refuses the change (and draws no bar)
+        pass
     con.execute("SET TimeZone = 'UTC'")
     for name, schema in SCHEMAS.items():
         files = table_files(lake, name) if lake is not None else []
