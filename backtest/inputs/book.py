@@ -15,9 +15,11 @@ from backtest.config import RunConfig
 from backtest.errors import InputError
 from backtest.lake.catalog import connect, run_query
 from backtest.lake.io import read_files, read_table
-from backtest.lake.validate import drop_unknown, first_rows, repeats
+from backtest.lake.validate import drop_unknown, repeats
 from backtest.inputs.params import DEBT_ONLY_ROW, EMODE_PARAMS, MARKET_PARAMS, PARAM_DEFAULTS, check, resolve
 from backtest.inputs.venues import load_venues
+from backtest.protocols.aave import emode as aave_emode
+from backtest.protocols.maker.ilks import NO_MARKET, ilk_names, vault_markets
 from backtest.markets.router import Router
 from backtest.scenarios.library import Scenario
 from backtest.scenarios.moves import PathSources
@@ -102,28 +104,7 @@ def _check_positions(files, known_assets: set[str]) -> None:
         if dup.size:
             raise InputError("duplicated (account, asset, block_number)", file=path, column="account",
                              row=int(dup[0]) + 1)
-        _check_emode(path, t)
-
-
-EMODE_PROTOCOLS = ("aave-v3", "aave-v3.3", "spark")      # protocols with e-mode categories
-
-
-def _check_emode(path, t: pa.Table) -> None:
-    """An account's e-mode is one per account and snapshot, and only Aave v3 has one."""
-    cat = t["emode_category"].fill_null(0)
-    if not pc.any(pc.not_equal(cat, 0)).as_py():
-        return
-    in_emode = pc.not_equal(cat, 0).to_numpy(zero_copy_only=False)
-    v3 = pc.is_in(t["protocol"], value_set=pa.array(EMODE_PROTOCOLS, pa.string())).to_numpy(zero_copy_only=False)
-    bad = np.flatnonzero(in_emode & ~v3)
-    if bad.size:
-        raise InputError(f"{t['protocol'][int(bad[0])].as_py()} has no e-mode categories (only "
-                         f"{', '.join(EMODE_PROTOCOLS)})", file=path, column="emode_category", row=int(bad[0]) + 1)
-    own = cat.to_numpy(zero_copy_only=False)
-    differs = np.flatnonzero(own != own[first_rows(t, ["protocol", "account", "block_number"])])
-    if differs.size:
-        raise InputError("an account has one e-mode category per snapshot: its rows disagree", file=path,
-                         column="emode_category", row=int(differs[0]) + 1)
+        aave_emode.check_positions(path, t)
 
 
 def _number(x) -> float:
@@ -235,22 +216,6 @@ def _reserve(key: str) -> tuple[str, str, int, str]:
     return protocol, asset, int(rest[0]) if rest else 0, rest[1] if len(rest) > 1 else ""
 
 
-NO_MARKET = "-"       # a Maker collateral row without a market: its reserve key's last part
-
-
-def _maker_ilks(protocols, assets, markets, debt) -> np.ndarray:
-    """Per positions row, the market naming its Maker ilk ("" for other rows and for the debt asset,
-    DAI, which every ilk shares). Rows of one asset under one market stay one reserve, as before."""
-    out = np.full(len(protocols), "", dtype=object)
-    maker = protocols == "maker"
-    if not maker.any():
-        return out
-    owed = set(assets[maker & (debt > 0)].tolist()) | {"DAI"}
-    vault = maker & ~np.isin(assets, list(owed))
-    out[vault] = np.where(markets[vault] == "", NO_MARKET, markets[vault])
-    return out
-
-
 def _morpho_accounts(t: pa.Table) -> pa.Table:
     """A Morpho Blue position is isolated in its market: its rows become the account "ACCOUNT@MARKET_ID",
     one book row per (market, borrower), so one market's collateral never backs another's debt."""
@@ -269,8 +234,7 @@ def _in_emode(markets, block: int, protocols, assets, account_emode) -> np.ndarr
         return np.zeros(len(protocols), dtype=bool)
     df = _in_force(markets, block, ["protocol", "asset"])
     category = df["emode_category"].fillna(0).astype(np.int64).to_dict()
-    asset_emode = np.array([category.get((p, a), 0) for p, a in zip(protocols, assets)], dtype=np.int64)
-    return (account_emode != 0) & (asset_emode == account_emode)
+    return aave_emode.rows_in_category(category, protocols, assets, account_emode)
 
 
 def load_book(lake: Path, scenario: Scenario, config: RunConfig) -> Book:
@@ -300,7 +264,7 @@ def load_book(lake: Path, scenario: Scenario, config: RunConfig) -> Book:
         reserve_of = np.where(in_emode, np.char.add(np.char.add(reserve_of, "|"),
                                                     account_emode[row_idx].astype(str)), reserve_of)
     market_col = snap["market"].fill_null("").to_numpy(zero_copy_only=False).astype(object)
-    ilk_market = _maker_ilks(protocols, assets_col, market_col, snap["debt"].to_numpy())
+    ilk_market = vault_markets(protocols, assets_col, market_col, snap["debt"].to_numpy())
     morpho = protocols == "morpho-blue"          # both reserves of a Morpho market keyed by its id, as an ilk
     ilk_market[morpho] = np.where(market_col[morpho] == "", NO_MARKET, market_col[morpho])
     if ilk_market.any():     # Maker ilks, Morpho markets: "asset|protocol|0|market"
@@ -338,18 +302,7 @@ def load_book(lake: Path, scenario: Scenario, config: RunConfig) -> Book:
                 collateral=coll, debt=debt, prices=np.array([by_asset[a] for a in price_assets]),
                 block_number=block, timestamp=ts, schedule=schedule,
                 reserve_emode=np.array([k for _, _, k, _ in reserves], dtype=np.int64), emode=account_emode,
-                reserve_ilk=_ilk_names(reserves) if ilk_market.any() else None, **params)
-
-
-def _ilk_names(reserves) -> list[str]:
-    """Each Maker collateral reserve's ilk (backtest.protocols.maker.params.ilk_name), "" for the others."""
-    from backtest.protocols.maker.params import ilk_name
-    split = {}
-    for p, a, _, m in reserves:
-        if m and p == "maker":
-            split[a] = split.get(a, 0) + 1
-    return [ilk_name(a, "" if m == NO_MARKET else m, split[a] > 1) if m and p == "maker" else ""
-            for p, a, _, m in reserves]
+                reserve_ilk=ilk_names(reserves) if ilk_market.any() else None, **params)
 
 
 def load_pools(lake: Path, book: Book, config: RunConfig) -> Router:
