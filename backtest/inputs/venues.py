@@ -78,7 +78,9 @@ def load_venues(lake: Path, book_assets: list[str], book_prices: np.ndarray, blo
     kind = {V2Pool: 0, V3Pool: 1, DepthBook: 2}
     venues.sort(key=lambda v: (v.asset, kind[type(v)], v.name))
     split = bool(getattr(config, "split_orders", False)) if split is None else split
-    return Router(price=prices.copy(), venues=venues, feedback=config.feedback, split=split)
+    # feedback is the replay's choice, not the loader's: each run moves a fresh copy made with its own
+    # (engine/replay.initial_venues), so loaded inputs are the same for both (sweep/inputs.REPLAY_ONLY)
+    return Router(price=prices.copy(), venues=venues, feedback=True, split=split)
 
 
 def _usd_depth(venues, prices) -> dict[int, float]:
