@@ -1,1 +1,2 @@
-"""Compound v2: the Comptroller's liquidation maths in exact integers (exact.py)."""
+"""Compound v2: the Comptroller's liquidation maths in exact mantissas with float twins (exact.py) and the
+float terms the engine runs (terms.py)."""
