@@ -1,1 +1,1 @@
-"""The replay: load a book and a scenario, run the loop, write a results folder."""
+"""The replay loop and its reference twin: start, watchlist, rounds, Comet/Maker hand-off, recording (loading is inputs/, the whole run run.py)."""
