@@ -83,11 +83,12 @@ def _times(f: float) -> str:
 
 def render(rows: list[Row], skipped: list[tuple[str, str]] = ()) -> str:
     """A markdown table (docs/engine.md): each value's bad debt and liquidations, and the spread."""
-    out = ["| scenario | parameter | values | bad debt | liquidations | bad debt max/min | liq. max/min |",
-           "|---|---|---|---|---|---|---|"]
+    out = ["| scenario | baseline bad debt, liq. | parameter | values | bad debt | liquidations | bad debt max/min "
+           "| liq. max/min |", "|---|---|---|---|---|---|---|---|"]
     for r in rows:
         flag = f" **> {MOVES:g}x**" if r.bad_debt_factor > MOVES or r.liquidations_factor > MOVES else ""
-        out.append(f"| {r.scenario} | `{r.key}` | {', '.join(r.values)} | "
+        out.append(f"| {r.scenario} | {_usd(r.baseline_bad_debt_usd)}, {r.baseline_liquidations:,.0f} | "
+                   f"`{r.key}` | {', '.join(r.values)} | "
                    f"{' / '.join(_usd(v) for v in r.bad_debt_usd)} | "
                    f"{' / '.join(f'{v:,.0f}' for v in r.liquidations)} | {_times(r.bad_debt_factor)}{flag} | "
                    f"{_times(r.liquidations_factor)} |")

@@ -29,6 +29,7 @@ def test_render_flags_a_headline_that_moves_more_than_2x():
             Row("s", "b", ("1", "2"), (1e6, 1.5e6), (10, 11), 1e6, 10)]
     lines = render(rows, [("c", "unknown parameter 'c'")]).splitlines()
     assert "2.50x **> 2x**" in lines[2] and "> 2x" not in lines[3]
+    assert lines[2].startswith("| s | $1.00M, 10 | `a` | 1, 2 | $1.00M / $2.50M | 10 / 11 |")
     assert lines[-1] == "not parameters of this engine (yet), skipped: `c` (unknown parameter 'c')"
 
 
@@ -41,6 +42,8 @@ def test_each_value_is_the_replay_with_that_value(sweep_lake, crash, tmp_path):
         m = run(make_config(crash, sweep_lake, [f"pool_depth_scale={value}"])).metrics
         assert (bad_debt, liqs) == (m["bad_debt_usd"], m["liquidations"])
     assert row.bad_debt_usd[0] > row.bad_debt_usd[1]       # a quarter of the depth leaves more bad debt
+    base = run(make_config(crash, sweep_lake)).metrics
+    assert (row.baseline_bad_debt_usd, row.baseline_liquidations) == (base["bad_debt_usd"], base["liquidations"])
     assert (tmp_path / "stylised-eth-crash" / "pool_depth_scale" / "comparison.parquet").exists()
 
 
