@@ -49,6 +49,28 @@ class OracleConfig:
         return table
 
 
+IMPACT_KEYS = ("daily_volume_usd", "daily_volatility", "y", "permanent_share", "half_life_seconds")
+
+
+@dataclass(frozen=True)
+class ImpactConfig:
+    """The reference market's impact model (backtest/markets/reference.py). Per-asset values come
+    from backtest/markets/impact_params.py (calibrated: docs/calibration.md); these change them for a
+    run. `permanent_share` and `half_life_seconds` cannot be observed directly: sensitivity runs
+    vary them (docs/engine.md)."""
+    scale: float = 1.0                        # multiplies every asset's Y
+    permanent_share: float | None = None      # replaces every asset's theta
+    half_life_seconds: float | None = None    # replaces every asset's h
+    per_asset: tuple[tuple[str, float], ...] = ()   # ("WETH.y", 0.8), ("CRV.daily_volume_usd", 2e7)
+
+    def for_asset(self, asset: str, name: str, default: float) -> float:
+        table = dict(self.per_asset)
+        if f"{asset}.{name}" in table:
+            return table[f"{asset}.{name}"]
+        value = getattr(self, name, None)
+        return default if value is None else value
+
+
 @dataclass(frozen=True)
 class LiquidatorConfig:
     name: str = "profit-seeker"
@@ -70,8 +92,13 @@ class RunConfig:
     feedback: bool = True
     pool_depth_scale: float = 1.0
     split_orders: bool = False        # split a sale across venues at equal marginal prices (slower)
-    arb_half_life_seconds: float = 1800.0  # how fast arbitrage closes the gap our sales open
-    max_rounds: int = 50
+    # Arbitrage brings every pool to the reference price, to within its fee, in each block (0); a
+    # positive half-life closes only part of the gap per block. CEX-DEX arbitrage is observed in
+    # essentially every block (Heimbach, Pahari, Schertenleib 2024, "Non-atomic arbitrage in
+    # decentralized finance"), hence 0.
+    arb_half_life_seconds: float = 0.0
+    block_seconds: float = 12.0       # one cascade round = one block (post-Merge Ethereum slot time)
+    impact: ImpactConfig = field(default_factory=ImpactConfig)
     oracle: OracleConfig = field(default_factory=OracleConfig)
     liquidator: LiquidatorConfig = field(default_factory=LiquidatorConfig)
     competitors: tuple[LiquidatorConfig, ...] = ()   # more liquidators; the most profitable acts
@@ -84,6 +111,7 @@ class RunConfig:
         data["market_overrides"] = {k: v for k, v in self.market_overrides}
         data["emode_overrides"] = {k: v for k, v in self.emode_overrides} or None   # absent: same bytes as before
         data["oracle"]["per_asset"] = {k: v for k, v in self.oracle.per_asset}
+        data["impact"]["per_asset"] = {k: v for k, v in self.impact.per_asset}
         for agent in [data["liquidator"], *data["competitors"]]:
             agent["sizes"] = list(agent["sizes"])
         return tomli_w.dumps(_drop_none(data))
@@ -95,6 +123,9 @@ class RunConfig:
             oracle = data.get("oracle", {})
             oracle["per_asset"] = tuple(sorted(oracle.get("per_asset", {}).items()))
             data["oracle"] = OracleConfig(**oracle)
+            impact = data.get("impact", {})
+            impact["per_asset"] = tuple(sorted(impact.get("per_asset", {}).items()))
+            data["impact"] = ImpactConfig(**impact)
             data["liquidator"] = _agent(data.get("liquidator", {}))
             data["competitors"] = tuple(_agent(a) for a in data.get("competitors", []))
             data["market_overrides"] = tuple(sorted(data.get("market_overrides", {}).items()))
@@ -155,7 +186,8 @@ def apply_overrides(config: RunConfig, pairs: list[str] | tuple[str, ...] | dict
 
 
 # parameter: (lowest allowed, whether the lowest itself is allowed)
-RANGES = {"pool_depth_scale": (0.0, False), "arb_half_life_seconds": (0.0, True), "max_rounds": (1, True),
+RANGES = {"pool_depth_scale": (0.0, False), "arb_half_life_seconds": (0.0, True), "block_seconds": (0.0, False),
+          "impact.scale": (0.0, True), "impact.permanent_share": (0.0, True), "impact.half_life_seconds": (0.0, True),
           "oracle.deviation": (0.0, True), "oracle.heartbeat_seconds": (0, False), "oracle.hop_seconds": (0, False),
           "oracle.window_seconds": (0, False), "liquidator.gas_units": (0, True),
           "liquidator.latency_blocks": (0, True), "liquidator.capital_usd": (0.0, True),
@@ -267,6 +299,19 @@ def _apply_one(config: RunConfig, key: str, value) -> RunConfig:
         return dataclasses.replace(config, competitors=tuple(_agent(a) for a in value))
     if head == "oracle" and rest:
         return _oracle_override(config, key, value)
+    if head == "impact" and rest:                          # impact.scale, impact.WETH.y
+        asset, _, name = rest.rpartition(".")
+        known = ("scale", "permanent_share", "half_life_seconds") if not asset else IMPACT_KEYS
+        if name not in known:
+            raise InputError(f"unknown parameter {key!r} (known: impact.scale, impact.permanent_share, "
+                             f"impact.half_life_seconds, impact.ASSET.{{{','.join(IMPACT_KEYS)}}})")
+        v = _coerce(str(value), float, key)
+        if asset:
+            table = dict(config.impact.per_asset)
+            table[rest] = v
+            return dataclasses.replace(config, impact=dataclasses.replace(config.impact,
+                                                                          per_asset=tuple(sorted(table.items()))))
+        return dataclasses.replace(config, impact=dataclasses.replace(config.impact, **{name: v}))
     if head == "liquidator" and rest:
         sub = getattr(config, head)
         subfields = {f.name: f for f in fields(sub)}
@@ -277,7 +322,7 @@ def _apply_one(config: RunConfig, key: str, value) -> RunConfig:
         return dataclasses.replace(config, **{head: dataclasses.replace(sub, **{rest: v})})
     settable = [n for n in names if n not in ("scenario", "lake", "market_overrides", "emode_overrides",
                                               "scenario_spec",
-                                              "oracle", "liquidator", "competitors")]
+                                              "oracle", "liquidator", "competitors", "impact")]
     if key == "protocol":
         from backtest.protocols.rules import RULES
         if value not in RULES:
@@ -285,7 +330,8 @@ def _apply_one(config: RunConfig, key: str, value) -> RunConfig:
     if key not in settable:
         known = settable + [f"oracle.{f.name}" for f in fields(OracleConfig)] + \
             [f"liquidator.{f.name}" for f in fields(LiquidatorConfig)] + [f"{p}[.ASSET]" for p in MARKET_PARAMS] + \
-            [f"emode.CATEGORY.{p}" for p in EMODE_PARAMS] + _mechanism_keys()
+            [f"emode.CATEGORY.{p}" for p in EMODE_PARAMS] + _mechanism_keys() + \
+            ["impact.scale", "impact.permanent_share", "impact.half_life_seconds", "impact.ASSET.KEY"]
         near = closest(key, [k.replace("[.ASSET]", "") for k in known])
         raise InputError(f"unknown parameter {key!r}{near} (known: {', '.join(known)})")
     v = value if not isinstance(value, str) else _coerce(value, names[key].type, key)

@@ -32,7 +32,7 @@ def accounts_table(inputs: ReplayInputs, outcome: Outcome) -> pa.Table:
     health-factor figures need without reloading the lake."""
     book = inputs.book
     floors = np.array([rules_for(p).floors_average_lt for p in book.protocol], dtype=bool)
-    before, after = inputs.exogenous[0][book.reserve_asset], outcome.oracle[book.reserve_asset]
+    before, after = inputs.exogenous[0][book.reserve_asset], outcome.prices
     cols = {"protocol": pa.array(book.protocol.astype(str)), "account": pa.array(book.accounts),
             "emode_category": pa.array(np.zeros(len(book.accounts)) if book.emode is None else book.emode, pa.int32())}
     for tag, coll, debt, price in (("before", book.collateral, book.debt, before),

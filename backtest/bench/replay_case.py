@@ -31,7 +31,8 @@ def parquet_bytes(table) -> bytes:
 
 def head(inputs, steps: int):
     return replace(inputs, times=inputs.times[:steps], exogenous=inputs.exogenous[:steps],
-                   gas_gwei=inputs.gas_gwei[:steps], step_blocks=inputs.step_blocks[:steps])
+                   gas_gwei=inputs.gas_gwei[:steps], step_blocks=inputs.step_blocks[:steps],
+                   era_prices=None if inputs.era_prices is None else inputs.era_prices[:steps])
 
 
 def run_case(accounts: int, steps: int, seed: int = 0, reference_limit: float = 2e9,

@@ -30,11 +30,13 @@ from backtest.devnet.builder import Devnet
 from backtest.devnet.positions import MAX_UINT, VARIABLE_RATE
 from backtest.lake.io import write_table
 from backtest.markets import uniswap_v2
+from backtest.markets.reference import ReferenceMarket
 from backtest.protocols.aave import v3 as aave_v3
 
 DEBT = "USDC"
 VOLATILE = ("WBTC", "WETH")
 MARKET = "devnet"
+FEE = 0.003                     # Uniswap v2's swap fee: the arbitrage band
 
 
 def book_accounts(n: int, seed: int) -> list[str]:
@@ -227,9 +229,13 @@ def pool_answer(net: Devnet, sym: str, reserves: tuple[int, int]) -> int:
     return (2 * num + den) // (2 * den)
 
 
-def _best_seizure(net: Devnet, per: dict, hf_wad: int, answers: dict[str, int], pools: dict[str, tuple[int, int]]):
-    """(profit in USDC units, collateral symbol, expected outcome) of the best collateral to seize."""
+def _best_seizure(net: Devnet, per: dict, hf_wad: int, answers: dict[str, int], pools: dict[str, tuple[int, int]],
+                  reference: ReferenceMarket, usdc: int):
+    """(profit in USD, collateral symbol, expected outcome) of the best collateral to seize: USDC got in
+    the pair, valued at USDC's reference price, less what buying the repaid USDC costs on USDC's
+    reference market (it has no pool: the engine buys it there, through the impact curve)."""
     best = None
+    unit = 10**net.assets[DEBT].decimals
     debt = per[DEBT][1]
     for s in sorted(VOLATILE):        # the engine's reserve order (by asset name) breaks ties the same way
         coll = per[s][0]
@@ -240,19 +246,22 @@ def _best_seizure(net: Devnet, per: dict, hf_wad: int, answers: dict[str, int], 
             MAX_UINT, debt, hf_wad, coll, answers[s], answers[DEBT], spec.decimals,
             net.assets[DEBT].decimals, spec.params.liquidation_bonus, spec.params.protocol_fee)
         proceeds = uniswap_v2.get_amount_out_exact(to_bot, *pools[s])
-        profit = proceeds - repaid
+        profit = proceeds / unit * float(reference.price[usdc]) + reference.fill(usdc, -repaid / unit)
         if best is None or profit > best[0]:
             best = (profit, s, (repaid, to_bot, fee, proceeds))
     return best
 
 
 def run_on_chain(net: Devnet, accounts: list[str], exogenous: dict[str, np.ndarray], *, bot: str, lp: str,
-                 max_rounds: int = 50) -> CrashResult:
+                 reference: ReferenceMarket, assets: list[str], step_seconds: float,
+                 block_seconds: float = 12.0) -> CrashResult:
     """Drive the devnet through the path (`exogenous[symbol]` = USD price per step) with one bot.
 
-    The bot plans a whole round from exact maths on the state it reads (as a real bot simulates
-    before sending), then sends it; every transaction must succeed, and the pools must end the
-    round exactly where the plan said, or this raises.
+    `reference` is the engine's reference market for this book (ReferenceMarket.for_assets, the same
+    parameters), indexed like `assets`: the flow the chain's arbitrage passes on moves it here as it
+    does in the engine, and the feeds read it. The bot plans a whole round from exact maths on the
+    state it reads (as a real bot simulates before sending), then sends it; every transaction must
+    succeed, and the pools must end the round exactly where the plan said, or this raises.
     """
     chain, pool = net.chain, net.aave_v3.pool
     order = {a: i for i, a in enumerate(sorted(accounts))}    # the engine's tie-break: account order
@@ -261,20 +270,28 @@ def run_on_chain(net: Devnet, accounts: list[str], exogenous: dict[str, np.ndarr
     result = CrashResult()
     answers = {s: int(x) for s, x in zip(net.tokens, chain.call_many(
         [net.feeds[s].functions.latestAnswer() for s in net.tokens]))}
-    steps = len(next(iter(exogenous.values())))
+    idx = {s: assets.index(s) for s in (*VOLATILE, DEBT)}
+    unit = {s: 10**net.assets[s].decimals for s in (*VOLATILE, DEBT)}
+    mids = {s: _mid(net, s, pool_reserves(net, s)) for s in VOLATILE}
+    steps, blocks = len(next(iter(exogenous.values()))), max(1, int(round(step_seconds / block_seconds)))
+    clock = 0.0
     for step in range(steps):
-        pools, calls = {}, []
-        lp_tokens = chain.call_many([c for s in VOLATILE for c in (pairs[s].functions.totalSupply(),
-                                                                   pairs[s].functions.balanceOf(lp))])
-        for k, s in enumerate(VOLATILE):
-            more, pools[s] = arbitrage_calls(net, s, pool_reserves(net, s), float(exogenous[s][step]), lp,
-                                             lp_tokens[2 * k], lp_tokens[2 * k + 1])
-            calls += more
-        answers.update({s: pool_answer(net, s, pools[s]) for s in VOLATILE})
-        # the feeds do not read the pools, so both go in one block
-        chain.send_many(calls + [(net.feeds[s].functions.updateAnswer(answers[s]), None) for s in VOLATILE])
+        if step:
+            ratio = {s: float(exogenous[s][step]) / float(exogenous[s][step - 1]) for s in VOLATILE}
+            exo = reference.exo.copy()
+            for s in VOLATILE:
+                exo[idx[s]] = float(exogenous[s][step])
+            reference.follow(exo)
+            mids = {s: mids[s] * ratio[s] for s in VOLATILE}    # the path passes through the pools, no flow
         first_round: dict[str, int] = {}       # as the engine records it: the round an account first fell below 1
-        for rnd in range(max_rounds):
+        for rnd in range(blocks):
+            now = step * step_seconds + rnd * block_seconds
+            reference.decay(now - clock)
+            clock = now
+            calls, pools = _arbitrage_block(net, reference, idx, mids, lp, unit)
+            answers.update({s: int(round(float(reference.price[idx[s]]) * 1e8)) for s in (*VOLATILE, DEBT)})
+            chain.send_many(calls + [(net.feeds[s].functions.updateAnswer(answers[s]), None)
+                                     for s in (*VOLATILE, DEBT)])
             below = sorted((hf, order[a], a) for a, hf in zip(accounts, health_factors(net, accounts))
                            if hf < aave_v3.WAD)
             for _, _, a in below:
@@ -282,10 +299,11 @@ def run_on_chain(net: Devnet, accounts: list[str], exogenous: dict[str, np.ndarr
             books = balances(net, [a for _, _, a in below])
             calls, plans = [], []
             for hf_wad, _, a in below:
-                best = _best_seizure(net, books[a], hf_wad, answers, pools)
+                best = _best_seizure(net, books[a], hf_wad, answers, pools, reference, idx[DEBT])
                 if best is None or best[0] < 0:
                     continue
                 _, s, (repaid, to_bot, fee, proceeds) = best
+                reference.buy(idx[DEBT], repaid / unit[DEBT])
                 calls += [(pool.functions.liquidationCall(net.tokens[s].address, net.tokens[DEBT].address,
                                                           a, MAX_UINT, False), bot),
                           (net.tokens[s].functions.transfer(pairs[s].address, to_bot), bot),
@@ -303,8 +321,38 @@ def run_on_chain(net: Devnet, accounts: list[str], exogenous: dict[str, np.ndarr
             for s in VOLATILE:
                 if pool_reserves(net, s) != pools[s]:
                     raise RuntimeError(f"step {step} round {rnd}: the {s} pair is not where the bot's plan left it")
-            answers.update({s: pool_answer(net, s, pools[s]) for s in VOLATILE})
-            net.set_prices({s: answers[s] for s in VOLATILE})
+                mids[s] = _mid(net, s, pools[s])
     result.final = balances(net, accounts)
     result.final_answers = dict(answers)
     return result
+
+
+def _mid(net: Devnet, sym: str, reserves: tuple[int, int]) -> float:
+    """The pair's price, USDC per unit, as the engine's float pool has it."""
+    return (reserves[1] / 10**net.assets[DEBT].decimals) / (reserves[0] / 10**net.assets[sym].decimals)
+
+
+def _arbitrage_block(net: Devnet, reference: ReferenceMarket, idx: dict, mids: dict, lp: str, unit: dict):
+    """The engine's block arbitrage (backtest/markets/router.py): each pair to the reference price to
+    within its 0.3 % fee, by the LP along x*y = k; what that took out or put in reaches the
+    reference market (base and USDC legs). Returns the calls and the reserves they leave; `mids`
+    becomes the pairs' new prices."""
+    usdc = float(reference.price[idx[DEBT]])
+    calls, pools, flow = [], {}, {}
+    supply = net.chain.call_many([c for s in VOLATILE for c in (_pair(net, s).functions.totalSupply(),
+                                                                 _pair(net, s).functions.balanceOf(lp))])
+    for k, s in enumerate(VOLATILE):
+        b, q = pool_reserves(net, s)
+        target = float(reference.price[idx[s]]) / usdc
+        goal = min(max(mids[s], target * (1 - FEE)), target / (1 - FEE))
+        base0, quote0 = uniswap_v2.reserves_at_price(b / unit[s], q / unit[DEBT], mids[s])
+        base1, quote1 = uniswap_v2.reserves_at_price(base0, quote0, goal)
+        flow[s] = (base1 - base0) * float(reference.price[idx[s]])
+        flow[DEBT] = flow.get(DEBT, 0.0) + (quote1 - quote0) * usdc
+        more, pools[s] = arbitrage_calls(net, s, (b, q), goal, lp, supply[2 * k], supply[2 * k + 1])
+        calls += more
+        mids[s] = goal
+    for s in (*VOLATILE, DEBT):
+        if flow.get(s):
+            reference.trade(idx[s], flow[s])
+    return calls, pools

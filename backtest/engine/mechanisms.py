@@ -61,7 +61,7 @@ class Mechanisms:
         return sum(p.trade(step, now, rnd, price, params, gas_usd_per_unit) for p in self.parts)
 
     def loss(self, oracle: np.ndarray) -> float:
-        """Comet's and Maker's losses so far, valued at these oracle prices (per price asset)."""
+        """Comet's and Maker's losses so far, valued at these oracle prices (one per reserve column)."""
         return float(sum(p.loss(oracle) for p in self.parts))
 
     def summary(self, oracle: np.ndarray) -> dict:

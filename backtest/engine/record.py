@@ -53,6 +53,7 @@ STEPS_SCHEMA = pa.schema([
     ("price_exogenous", pa.float64()), ("price_market", pa.float64()), ("price_oracle", pa.float64()),
     ("price_amm", pa.float64()), ("sold", pa.float64()), ("sold_usd", pa.float64()),
     ("liquidations", pa.int32()), ("bad_debt_usd", pa.float64()),
+    ("oracles", pa.map_(pa.string(), pa.float64())),   # every protocol's oracle price of the asset
 ])
 
 
@@ -62,7 +63,8 @@ class Outcome:
     steps: pa.Table
     collateral: np.ndarray      # [N, R] at the end
     debt: np.ndarray
-    oracle: np.ndarray          # [A] final oracle prices, per price asset
+    oracle: np.ndarray          # [A] final oracle price per price asset: its first feed's (Recorder.first_feed)
+    prices: np.ndarray = None   # [R] final oracle price of each reserve column (its protocol's feed)
     events: pa.Table = None     # Comet/Maker protocol events (EVENTS_SCHEMA)
     protocols: dict = None      # Comet/Maker state at the end (backtest/engine/mechanisms.py summary)
 
@@ -75,6 +77,7 @@ def bad_debt_by_account(coll: np.ndarray, debt: np.ndarray, prices: np.ndarray) 
 class Recorder:
     def __init__(self, inputs: ReplayInputs):
         self.inputs = inputs
+        self.now = 0.0              # seconds since the first step: the block being played (the loops set it)
         self.rows: dict[str, list] = {f.name: [] for f in LIQUIDATIONS_SCHEMA}
         self.step_rows: dict[str, list] = {f.name: [] for f in STEPS_SCHEMA}
         self.event_rows: dict[str, list] = {f.name: [] for f in EVENTS_SCHEMA}
@@ -86,7 +89,7 @@ class Recorder:
                     liquidator: str = "profit-seeker", action: str = "liquidate") -> None:
         """`oracle` is the price of every reserve at the time of the liquidation."""
         book, d, c = self.inputs.book, plan.debt_asset, plan.collateral_asset
-        values = dict(step=step, timestamp=self.inputs.times[step], protocol=book.protocol[i],
+        values = dict(step=step, timestamp=self._block_time(), protocol=book.protocol[i],
                       account=book.accounts[i], debt_asset=book.assets[d], collateral_asset=book.assets[c],
                       debt_repaid=plan.repay, collateral_seized=plan.taken, protocol_fee=plan.fee,
                       debt_price=oracle[d], collateral_price=oracle[c], debt_repaid_usd=plan.repay * oracle[d],
@@ -102,36 +105,62 @@ class Recorder:
     def event(self, step: int, rnd: int, protocol: str, action: str, **values) -> None:
         """One Comet/Maker event; columns not given are null (strings) or NaN (numbers)."""
         row = {"auction": -1, "account": "", "liquidator": "", **values,
-               "step": step, "timestamp": self.inputs.times[step], "round": rnd, "protocol": protocol, "action": action}
+               "step": step, "timestamp": self._block_time(), "round": rnd, "protocol": protocol, "action": action}
         for f in EVENTS_SCHEMA:
             self.event_rows[f.name].append(row.get(f.name, np.nan))
 
-    def step(self, step: int, venues: Venues, oracle: np.ndarray, coll: np.ndarray, debt: np.ndarray,
+    def step(self, step: int, venues: Venues, oracles, coll: np.ndarray, debt: np.ndarray,
              protocol_loss: float = 0.0) -> None:
-        """`protocol_loss`: Comet's and Maker's losses so far (mechanisms.Mechanisms.loss)."""
+        """`oracles` (backtest/markets/oracles.py): every feed's answer is recorded, per asset by protocol;
+        `price_oracle` is the asset's first feed's. `protocol_loss`: Comet's and Maker's losses so far
+        (mechanisms.Mechanisms.loss). `price_market` is the reference market's price, `price_amm` the
+        asset's first venue's (a DEX pool or a book: what a pool shows after our sales)."""
         assets = self.inputs.book.price_assets
         n = len(assets)
-        amm = np.where(venues.pool_of >= 0, venues.price, np.nan)
-        bad = float(bad_debt_by_account(coll, debt, oracle[self.inputs.book.reserve_asset]).sum()) + self._burned
+        at = venues.venue_price.tolist()
+        amm = np.array([at[v] if v >= 0 else np.nan for v in venues.pool_of.tolist()], dtype=float)
+        bad = float(bad_debt_by_account(coll, debt, oracles.answer[oracles.feed_of]).sum()) + self._burned
         if protocol_loss:
             bad += protocol_loss
+        answer = oracles.answer.tolist()
+        by_asset = [[(label.split(":", 1)[0], answer[k]) for k, label in feeds] for feeds in self._feeds(oracles)]
         cols = dict(step=[step] * n, timestamp=[self.inputs.times[step]] * n, asset=assets,
                     price_exogenous=self.inputs.exogenous[step], price_market=venues.price.copy(),
-                    price_oracle=oracle.copy(), price_amm=amm, sold=venues.sold.copy(),
-                    sold_usd=venues.sold * venues.price, liquidations=self._count.copy(), bad_debt_usd=[bad] * n)
+                    price_oracle=self.per_asset(oracles), price_amm=amm, sold=venues.sold.copy(),
+                    sold_usd=venues.sold * venues.price, liquidations=self._count.copy(), bad_debt_usd=[bad] * n,
+                    oracles=by_asset)
         for k, v in cols.items():
             self.step_rows[k].extend(list(v))
         self._count[:] = 0
 
-    def outcome(self, coll, debt, oracle, protocols: dict | None = None) -> Outcome:
+    def _block_time(self) -> np.datetime64:
+        """The time of the block being played (liquidations and events carry it; steps their own)."""
+        return self.inputs.times[0] + np.timedelta64(int(round(self.now * 1e6)), "us")
+
+    def _feeds(self, oracles) -> list[list[tuple[int, str]]]:
+        """Per price asset, its feeds (index, label) in the order of the book's reserve columns."""
+        if getattr(self, "_by_asset", None) is None:
+            book = self.inputs.book
+            self._by_asset = [[] for _ in book.price_assets]
+            for c, k in enumerate(oracles.feed_of.tolist()):
+                pair = (k, oracles.labels[k])
+                if pair not in self._by_asset[book.reserve_asset[c]]:
+                    self._by_asset[book.reserve_asset[c]].append(pair)
+        return self._by_asset
+
+    def per_asset(self, oracles) -> np.ndarray:
+        """[A] each asset's first feed's answer (NaN for an asset no reserve reads)."""
+        return np.array([oracles.answer[f[0][0]] if f else np.nan for f in self._feeds(oracles)], dtype=float)
+
+    def outcome(self, coll, debt, oracles, protocols: dict | None = None) -> Outcome:
         liq = pa.table({k: _column(v, LIQUIDATIONS_SCHEMA.field(k).type) for k, v in self.rows.items()},
                        schema=LIQUIDATIONS_SCHEMA)
         steps = pa.table({k: _column(v, STEPS_SCHEMA.field(k).type) for k, v in self.step_rows.items()},
                          schema=STEPS_SCHEMA)
         events = pa.table({k: _column(v, EVENTS_SCHEMA.field(k).type) for k, v in self.event_rows.items()},
                           schema=EVENTS_SCHEMA)
-        return Outcome(liquidations=liq, steps=steps, collateral=coll, debt=debt, oracle=oracle, events=events,
-                       protocols=protocols or {})
+        return Outcome(liquidations=liq, steps=steps, collateral=coll, debt=debt, oracle=self.per_asset(oracles),
+                       prices=oracles.answer[oracles.feed_of], events=events, protocols=protocols or {})
 
 
 def _column(values: list, kind: pa.DataType) -> pa.Array:

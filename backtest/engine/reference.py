@@ -41,17 +41,20 @@ def replay(inputs: ReplayInputs, config: RunConfig, feedback: bool | None = None
     coll, debt, asset_of, venues, oracles, rec, mech = s.coll, s.debt, s.asset_of, s.venues, s.oracles, s.rec, s.mech
     exo, lt, params = inputs.exogenous, s.lt, s.params
     since = np.full(len(coll), np.nan)              # when each account last became liquidatable
+    clock = 0.0                                     # time of the last block
     steps = range(len(inputs.times))
     for step in (progress(steps, label=label, unit="steps") if label else steps):
-        now = step * s.dt
         if (due := s.due_parameters(inputs.step_blocks[step])) is not None:
             lt, params = due                    # governance changed parameters: in force from this step
-        venues.arbitrage(exo[max(step - 1, 0)], exo[step], s.dt, config.arb_half_life_seconds)
-        oracle = oracles.update(now, venues.price)
-        gas_per_unit = s.gas_per_unit(inputs.gas_gwei[step])
+        if step:
+            venues.follow_path(exo[step - 1], exo[step])
+        gas_per_unit = s.gas_per_unit(inputs.gas_gwei[step], step)
         first_round: dict[int, int] = {}
-        for rnd in range(config.max_rounds):
-            price = oracle[asset_of]
+        for rnd in range(s.blocks):                             # one round per block
+            now = rec.now = step * s.dt + rnd * s.block
+            venues.arbitrage(now - clock, config.arb_half_life_seconds)
+            clock = now
+            price = oracles.update(now, venues.price)      # per reserve column: its protocol's feed
             hf = health_factor(coll * price, debt * price, lt, s.floors)
             since = np.where(hf < 1.0, np.where(np.isnan(since), now, since), np.nan)
             below = np.flatnonzero(hf < 1.0)
@@ -62,21 +65,20 @@ def replay(inputs: ReplayInputs, config: RunConfig, feedback: bool | None = None
                 first_round.setdefault(i, rnd)
             below, _, own, hf_own = mech.split(below, hf[below])
             rounds = np.array([first_round[i] for i in own.tolist()], dtype=np.int64)
-            acted = len(mech.liquidate(step, now, own, hf_own, rounds, (now - since[own]) / 12.0, price, lt, params,
-                                       gas_per_unit))
+            acted = len(mech.liquidate(step, now, own, hf_own, rounds, (now - since[own]) / s.block, price, lt,
+                                       params, gas_per_unit))
             bound = bounds(below, hf, coll, debt, price, venues, asset_of, lt, params, s.groups,
                            gas_per_unit * s.cheapest_gas)
             for i in below[bound >= s.lowest_bar].tolist():
-                done = liquidate(i, hf[i], (now - since[i]) / 12.0, coll, debt, price, venues, asset_of, lt, params,
-                                 s.row_rules[i], s.floors[i], s.agents, gas_per_unit)
+                done = liquidate(i, hf[i], (now - since[i]) / s.block, coll, debt, price, venues, asset_of, lt,
+                                 params, s.row_rules[i], s.floors[i], s.agents, gas_per_unit)
                 if done:
                     rec.liquidation(step, i, done.plan, price, first_round[i], done.cost_usd, done.proceeds_usd, hf[i],
                                     done.health_factor_after, done.deficit_usd, done.liquidator)
                     acted += 1
             acted += mech.trade(step, now, rnd, price, params, gas_per_unit)
-            if not acted:
+            if not acted and not s.waiting(now, since[hf < 1.0]):
                 break
-            oracle = oracles.update(now, venues.price)
-        oracles.observe(now, venues.price)
-        rec.step(step, venues, oracle, coll, debt, mech.loss(oracle))
-    return rec.outcome(coll, debt, oracle, mech.summary(oracle))
+        oracles.observe(clock, venues.price)
+        rec.step(step, venues, oracles, coll, debt, mech.loss(oracles.answer[oracles.feed_of]))
+    return rec.outcome(coll, debt, oracles, mech.summary(oracles.answer[oracles.feed_of]))

@@ -1,8 +1,12 @@
-"""The replay loop: advance time -> arbitrage -> oracle -> liquidation rounds -> record.
+"""The replay loop: per step the path moves; then per block (one cascade round each):
+arbitrage -> oracles -> liquidations -> record the step.
 
-Within a step, round 0 liquidates what the exogenous move made liquidatable; their sales move
-the venues, the oracle may follow, and what *that* pushes below HF 1 is round 1, and so on.
-An account keeps the round in which it first became liquidatable during the step.
+Within a step, round 0 (the step's first block) liquidates what the path's move made
+liquidatable; the sales move the venues, the next block's arbitrage passes that flow on to the
+reference market (backtest/markets/router.py, reference.py), the oracles read the reference, and
+what *that* pushes below HF 1 is round 1, and so on: a cascade of 26 rounds takes 26 blocks. A
+step has dt / block_seconds blocks; a cascade that needs more goes on in the next step. An account
+keeps the round in which it first became liquidatable during the step.
 
 Safe accounts are never touched: a watchlist (backtest/engine/watchlist.py, docs/performance.md)
 keeps accounts ordered by how far prices must move before they can be liquidated, so per step
@@ -91,20 +95,23 @@ def replay(inputs: ReplayInputs, config: RunConfig, feedback: bool | None = None
     since = np.full(len(coll), np.nan)              # when each account last became liquidatable
     wet = np.zeros(0, dtype=np.int64)               # the rows whose `since` is set
     first_round = np.full(len(coll), -1, dtype=np.int64)   # round each row first fell below 1, this step
-    watch = Watchlist(coll, debt, lt, oracles.answer[asset_of])
+    watch = Watchlist(coll, debt, lt, oracles.answer[oracles.feed_of])
     last = (None, None)                             # (candidate rows, their HF) of the last round
+    clock = 0.0                                     # time of the last block
     steps = range(len(inputs.times))
     for step in (progress(steps, label=label, unit="steps") if label else steps):
-        now = step * s.dt
         if (due := s.due_parameters(inputs.step_blocks[step])) is not None:
             lt, params = due                    # governance changed parameters: in force from this step
-            watch = Watchlist(coll, debt, lt, oracles.answer[asset_of])
-        venues.arbitrage(exo[max(step - 1, 0)], exo[step], s.dt, config.arb_half_life_seconds)
-        oracle = oracles.update(now, venues.price)
-        gas_per_unit = s.gas_per_unit(inputs.gas_gwei[step])
+            watch = Watchlist(coll, debt, lt, oracles.answer[oracles.feed_of])
+        if step:
+            venues.follow_path(exo[step - 1], exo[step])
+        gas_per_unit = s.gas_per_unit(inputs.gas_gwei[step], step)
         seen: list[np.ndarray] = []                             # rows whose first_round is set this step
-        for rnd in range(config.max_rounds):
-            price = oracle[asset_of]
+        for rnd in range(s.blocks):                             # one round per block
+            now = rec.now = step * s.dt + rnd * s.block
+            venues.arbitrage(now - clock, config.arb_half_life_seconds)
+            clock = now
+            price = oracles.update(now, venues.price)      # per reserve column: its protocol's feed
             rows = watch.candidates(price)
             if rows is not last[0]:              # the watchlist returns the same array while nothing moved
                 last = (rows, rows_health_factor(coll, debt, rows, price, lt, s.floors))
@@ -123,8 +130,8 @@ def replay(inputs: ReplayInputs, config: RunConfig, feedback: bool | None = None
             first_round[new] = rnd
             seen.append(new)
             below, hf_below, own, hf_own = mech.split(below, hf_below)   # Comet absorbs, Maker barks
-            changed = mech.liquidate(step, now, own, hf_own, first_round[own], (now - since[own]) / 12.0, price, lt,
-                                     params, gas_per_unit)
+            changed = mech.liquidate(step, now, own, hf_own, first_round[own], (now - since[own]) / s.block, price,
+                                     lt, params, gas_per_unit)
             if changed:
                 watch.update(changed)
             bound = bounds(below, hf_below, coll, debt, price, venues, asset_of, lt, params, s.groups, s.group_of,
@@ -132,7 +139,7 @@ def replay(inputs: ReplayInputs, config: RunConfig, feedback: bool | None = None
             acted = len(changed)
             for k in np.flatnonzero(bound >= s.lowest_bar).tolist():
                 i, hf_i = int(below[k]), hf_below[k]
-                done = liquidate(i, hf_i, (now - since[i]) / 12.0, coll, debt, price, venues, asset_of, lt, params,
+                done = liquidate(i, hf_i, (now - since[i]) / s.block, coll, debt, price, venues, asset_of, lt, params,
                                  s.row_rules[i], s.floors[i], s.agents, gas_per_unit)
                 if done:
                     watch.update(i)
@@ -140,12 +147,12 @@ def replay(inputs: ReplayInputs, config: RunConfig, feedback: bool | None = None
                                     hf_i, done.health_factor_after, done.deficit_usd, done.liquidator)
                     acted += 1
             acted += mech.trade(step, now, rnd, price, params, gas_per_unit)   # buyCollateral, take, redo
-            if not acted:
+            if not acted and not s.waiting(now, since[wet]):
                 break
-            oracle = oracles.update(now, venues.price)
         for rows in seen:
             first_round[rows] = -1
-        oracles.observe(now, venues.price)
-        rows = watch.candidates(oracle[asset_of])
-        rec.step(step, venues, oracle, coll[rows], debt[rows], mech.loss(oracle))   # bad debt: only candidates
-    return rec.outcome(coll, debt, oracle, mech.summary(oracle))
+        oracles.observe(clock, venues.price)
+        prices = oracles.answer[oracles.feed_of]
+        rows = watch.candidates(prices)
+        rec.step(step, venues, oracles, coll[rows], debt[rows], mech.loss(prices))   # bad debt: only candidates
+    return rec.outcome(coll, debt, oracles, mech.summary(oracles.answer[oracles.feed_of]))

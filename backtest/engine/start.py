@@ -17,7 +17,8 @@ from backtest.inputs.book import ReplayInputs
 from backtest.engine.mechanisms import Mechanisms
 from backtest.engine.record import Recorder
 from backtest.protocols.rules import Params, Rules, rules_for
-from backtest.markets.oracle import Oracles
+from backtest.markets.oracles import Oracles, oracles_for
+from backtest.markets.reference import ReferenceMarket
 from backtest.markets.router import Router
 
 
@@ -38,6 +39,9 @@ class Start:
     venues: Router
     oracles: Oracles
     dt: float                     # seconds per step
+    block: float                  # seconds per block: one cascade round
+    blocks: int                   # blocks (rounds at most) per step
+    gas_asset_usd: np.ndarray     # [T] USD price of the gas asset on the path, in the era's money
     agents: tuple
     gas_asset: int | None         # price asset gas is paid in
     cheapest_gas: float           # fewest gas units any agent spends on a liquidation
@@ -56,9 +60,16 @@ class Start:
         return new["liquidation_threshold"], Params(new["liquidation_bonus"], new["protocol_fee"],
                                                     new["close_factor"])
 
-    def gas_per_unit(self, gas_gwei: float) -> float:
-        """USD per gas unit at this gas price and the venues' current price of the gas asset."""
-        return gas_gwei * 1e-9 * (self.venues.price[self.gas_asset] if self.gas_asset is not None else 0)
+    def waiting(self, now: float, since: np.ndarray) -> bool:
+        """Whether an account below 1 since `since` still waits for some liquidator's latency: the step
+        then plays its next block even when nobody acted in this one."""
+        longest = max(a.latency_blocks for a in self.agents)
+        return bool(longest > 0 and len(since) and ((now - since) / self.block < longest).any())
+
+    def gas_per_unit(self, gas_gwei: float, step: int) -> float:
+        """USD per gas unit at this gas price and the path's own price of the gas asset at this step
+        (a 2020 path pays 2020's ETH price for its gas, whatever book it is replayed on)."""
+        return gas_gwei * 1e-9 * float(self.gas_asset_usd[step])
 
 
 def start(inputs: ReplayInputs, config: RunConfig, venues: Router) -> Start:
@@ -79,10 +90,15 @@ def start(inputs: ReplayInputs, config: RunConfig, venues: Router) -> Start:
     agents = (config.liquidator, *config.competitors)
     gas_asset = book.price_assets.index(agents[0].gas_asset) if agents[0].gas_asset in book.price_assets else None
     rec = Recorder(inputs)
+    venues.attach(ReferenceMarket.for_assets(book.price_assets, venues.price, config.impact, venues.feedback))
+    era = inputs.era_prices if inputs.era_prices is not None else inputs.exogenous
+    gas_usd = era[:, gas_asset] if gas_asset is not None else np.zeros(len(inputs.times))
+    blocks = max(1, int(round(dt / config.block_seconds))) if dt > 0 else 1
     return Start(coll=coll, debt=debt, asset_of=book.reserve_asset, row_rules=row_rules, floors=floors, lt=lt,
                  params=Params(book.liquidation_bonus, book.protocol_fee, book.close_factor), groups=groups,
                  group_of=group_of, schedule=list(book.schedule), venues=venues,
-                 oracles=Oracles(book.price_assets, config.oracle, inputs.exogenous[0]), dt=dt, agents=agents,
+                 oracles=oracles_for(inputs, config), dt=dt,
+                 block=float(config.block_seconds), blocks=blocks, gas_asset_usd=gas_usd, agents=agents,
                  gas_asset=gas_asset, cheapest_gas=min(a.gas_units for a in agents),
                  lowest_bar=min(a.min_profit_usd for a in agents), rec=rec,
                  mech=Mechanisms(inputs, config, row_rules, coll, debt, venues, rec, agents))

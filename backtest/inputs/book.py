@@ -68,6 +68,7 @@ class ReplayInputs:
     gas_gwei: np.ndarray           # [T]
     step_blocks: np.ndarray = None # [T] estimated block of each step (12 s blocks from the snapshot)
     sources: PathSources = PathSources()  # how each price asset moves (scenarios/moves.py)
+    era_prices: np.ndarray = None  # [T, A] the path's own USD prices, in its era's money (gas is paid at these)
 
 
 def _snapshot(positions: pa.Table, scenario: Scenario) -> int:
@@ -323,4 +324,5 @@ def load_inputs(config: RunConfig, scenario: Scenario) -> ReplayInputs:
     times = step_times(scenario)
     since = (times - np.datetime64(book.timestamp.replace(tzinfo=None), "us")) / np.timedelta64(12, "s")
     return ReplayInputs(book=book, pools=pools, times=times, exogenous=paths.prices, gas_gwei=gas_path(con, scenario),
-                        step_blocks=book.block_number + np.floor(since).astype(np.int64), sources=paths.sources)
+                        step_blocks=book.block_number + np.floor(since).astype(np.int64), sources=paths.sources,
+                        era_prices=paths.era)

@@ -137,7 +137,7 @@ def describe(router: Router, assets: list[str]) -> pa.Table:
     """One row per venue: what a replay trades on (for logs and the docs' examples)."""
     rows = [dict(asset=assets[v.asset], venue=v.name, kind=type(v).__name__,
                  quote="USD" if v.quote_asset == USD else assets[v.quote_asset], fee=float(v.fee),
-                 mid_usd=float(v.mid() * router._quote_usd(i)), weight=float(router.weights[i]),
+                 mid_usd=float(v.mid() * router._quote_usd(i)),
                  depth_2pct=float(v.depth(DEPTH_IMPACT))) for i, v in enumerate(router.venues)]
     return pa.Table.from_pylist(rows)
 

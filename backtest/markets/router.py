@@ -1,4 +1,5 @@
-"""Several venues per asset, one market: liquidators route each trade to the venue that pays best.
+"""Several venues per asset, one reference market: liquidators route each trade to the venue that
+pays best, and arbitrage ties every venue to the reference between blocks.
 
 A drop-in for `backtest.markets.venues.Venues` (same attributes and methods), holding any mix of
 Uniswap v2 pools, Uniswap v3 pools and off-chain depth curves per asset. All protocols of a
@@ -7,15 +8,17 @@ sees.
 
 * Routing: a trade goes whole to the single venue that pays most for the full amount (sale) or
   charges least (purchase); ties go to the venue listed first. With `split=True` it is split
-  so that every venue used ends at the same marginal price (backtest/markets/split.py).
-* Market price of an asset: the mean of its venues' prices weighted by each venue's USD depth
-  2 % below mid at the start of the replay (`DEPTH_IMPACT`). A thin venue cannot set the price
-  alone, as price feeds weight venues by volume; fixed weights keep the
-  price a smooth function of the venues and, with one venue, exactly that venue's price.
-* Arbitrage: each venue's log gap to the exogenous path decays with the half-life, as in
-  `Venues`; exogenous moves pass straight through.
-* Quotes in another volatile asset (wstETH/WETH): that asset's market price values them.
-  Assets are arbitraged level by level, quote assets first (see `arbitrage`).
+  so that every venue used ends at the same marginal price (backtest/markets/split.py). An asset
+  with no venue trades on its reference market, through the impact curve.
+* Price of an asset (`price`): its reference market's (backtest/markets/reference.py): the path
+  moved by the impact of the flow that reached it. Venues keep their own prices; a pool sold
+  through its liquidity never sets `price` (nor, through it, any oracle).
+* Path moves (`follow_path`, once a step) pass straight into the reference and every venue: the
+  path already carries the market's own trading, so they bring no flow.
+* Arbitrage (`arbitrage`, every block): every venue is brought back to the reference price to
+  within its fee (an order book all the way: its makers refill); what the arbitrageurs take out of
+  or put into a venue they trade on the reference market, which moves it once.
+* Quotes in another volatile asset (wstETH/WETH): that asset's reference price values them.
 * `feedback=False`: every fill is at the chosen venue's price less its fee; nothing moves.
 """
 
@@ -27,8 +30,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from backtest.markets.reference import ReferenceMarket
 from backtest.markets.split import split_purchase, split_sale
-from backtest.markets.venue_kinds import USD
+from backtest.markets.venue_kinds import USD, DepthBook
 
 DEPTH_IMPACT = 0.02
 QUOTE_SLACK = 1e-9      # relative: float rounding a fill may add beyond its linear ceiling
@@ -36,14 +40,14 @@ QUOTE_SLACK = 1e-9      # relative: float rounding a fill may add beyond its lin
 
 @dataclass
 class Router:
-    price: np.ndarray                  # [A] market USD price
+    price: np.ndarray                  # [A] reference USD price (the reference market's array, shared)
     venues: list                       # V2Pool / V3Pool / DepthBook, any order
     feedback: bool = True
     split: bool = False                # split orders across venues (see backtest/markets/split.py)
     pool_of: np.ndarray = None         # [A] first venue of each asset, -1 if none
     sold: np.ndarray = None            # [A] units sold this step
     venue_price: np.ndarray = field(default=None, repr=False)   # [V] USD price of each venue
-    weights: np.ndarray = field(default=None, repr=False)       # [V] share of its asset's price
+    reference: ReferenceMarket = field(default=None, repr=False)
 
     def __post_init__(self):
         n = len(self.price)
@@ -54,24 +58,20 @@ class Router:
         self.sold = np.zeros_like(self.price)
         self.venue_price = np.array([self.price[v.asset] for v in self.venues], dtype=float)
         self.order = _levels(self.by_asset, self.venues)
-        self.quoted_in = [[v for v, venue in enumerate(self.venues) if venue.quote_asset == a] for a in range(n)]
-        if self.weights is None:
-            self.weights = self._depth_weights()
+        if self.reference is None:                 # no impact until a run attaches its own
+            self.attach(ReferenceMarket(self.price, *(np.zeros(n),) * 4))
 
-    def _depth_weights(self) -> np.ndarray:
-        usd = np.array([v.depth(DEPTH_IMPACT) * self.venue_price[i] for i, v in enumerate(self.venues)])
-        w = np.zeros(len(self.venues))
-        for vs in self.by_asset:
-            if vs:
-                total = usd[vs].sum()
-                w[vs] = usd[vs] / total if total > 0 else 1.0 / len(vs)
-        return w
+    def attach(self, reference: ReferenceMarket) -> None:
+        """The run's reference market; `price` becomes its price array (same values at the start)."""
+        self.reference = reference
+        self.price = reference.price
 
     def fresh(self, price: np.ndarray, feedback: bool) -> "Router":
-        """An independent copy starting at `price` (each replay mutates its own venues)."""
+        """An independent copy starting at `price` (each replay mutates its own venues), with a
+        reference market without impact until the run attaches its own."""
         out = copy.deepcopy(self)
-        out.price = np.array(price, dtype=float)
         out.feedback = feedback
+        out.attach(ReferenceMarket(np.array(price, dtype=float), *(np.zeros(len(price)),) * 4))
         out.venue_price = np.array([out.price[v.asset] for v in out.venues], dtype=float)
         out.sold = np.zeros_like(out.price)
         return out
@@ -138,7 +138,7 @@ class Router:
         if amount <= 0:
             return 0.0
         if not self.by_asset[asset]:
-            return amount * float(self.price[asset])
+            return self.reference.fill(asset, amount) if self.feedback else amount * float(self.price[asset])
         return self._route_sale(asset, amount)[1]
 
     def buy_quote(self, asset: int, amount: float) -> float:
@@ -146,7 +146,7 @@ class Router:
         if amount <= 0:
             return 0.0
         if not self.by_asset[asset]:
-            return amount * float(self.price[asset])
+            return -self.reference.fill(asset, -amount) if self.feedback else amount * float(self.price[asset])
         return self._route_purchase(asset, amount)[1]
 
     def sale_ceiling(self, asset: int) -> float:
@@ -176,6 +176,8 @@ class Router:
     # -- trades -------------------------------------------------------------------------------
     def sell(self, asset: int, amount: float) -> float:
         self.sold[asset] += amount
+        if amount > 0 and not self.by_asset[asset] and self.feedback:
+            return self.reference.sell(asset, amount)
         if amount <= 0 or not self.by_asset[asset]:
             return self.sell_quote(asset, amount)
         route, usd = self._route_sale(asset, amount)
@@ -186,6 +188,8 @@ class Router:
         return usd
 
     def buy(self, asset: int, amount: float) -> float:
+        if amount > 0 and not self.by_asset[asset] and self.feedback:
+            return self.reference.buy(asset, amount)
         if amount <= 0 or not self.by_asset[asset]:
             return self.buy_quote(asset, amount)
         route, usd = self._route_purchase(asset, amount)
@@ -196,21 +200,8 @@ class Router:
         return usd
 
     def _reprice(self, v: int) -> None:
-        """A venue moved: its USD price, its asset's market price, and venues quoted in that asset."""
+        """A venue moved: its USD price (the reference, and so the other venues, did not)."""
         self.venue_price[v] = self.venues[v].mid() * self._quote_usd(v)
-        asset = self.venues[v].asset
-        self._combine(asset)
-        for d in self.quoted_in[asset]:      # no cycles (checked by _levels), so this ends
-            self._reprice(d)
-
-    def _combine(self, asset: int) -> None:
-        # Written as an offset from the first venue, so venues that agree give exactly their price.
-        vs = self.by_asset[asset]
-        first = self.venue_price[vs[0]]
-        if len(vs) == 1:                     # np.dot of one term is its one product, rounded once
-            self.price[asset] = first + float(self.weights[vs[0]] * (first - first))
-            return
-        self.price[asset] = first + float(np.dot(self.weights[vs], self.venue_price[vs] - first))
 
     def mid_range(self) -> tuple[np.ndarray, np.ndarray]:
         """(lowest, highest) venue price per asset; the market price where an asset has none.
@@ -238,28 +229,56 @@ class Router:
         high = np.array([self.sale_ceiling(a) for a in range(n)], dtype=float) * (1.0 + QUOTE_SLACK)
         return low, high
 
-    # -- between steps ------------------------------------------------------------------------
-    def arbitrage(self, exo_prev: np.ndarray, exo_now: np.ndarray, dt: float, half_life: float) -> None:
-        """Exogenous moves pass straight through; the gap our sales opened decays by half-life.
-
-        Order: (1) every venue's USD gap to `exo_prev` is measured as the previous step left it;
-        (2) assets without venues take `exo_now`; (3) assets are pulled level by level, quote
-        assets before the assets quoted in them, so a WETH-quoted pool's USD target is turned
-        into WETH at WETH's new market price.
-        """
-        prev, now, at = exo_prev.tolist(), exo_now.tolist(), self.venue_price.tolist()   # plain floats, same bits
-        gap = [math.log(at[v] / prev[venue.asset]) for v, venue in enumerate(self.venues)]
-        no_venue = self.pool_of < 0
-        self.price[no_venue] = exo_now[no_venue]
-        keep = 0.5 ** (dt / half_life) if half_life > 0 else 0.0
-        for asset in self.order:
-            for v in self.by_asset[asset]:
-                target = now[asset] * math.exp(gap[v] * keep)
-                q = self._quote_usd(v)
-                self.venues[v].pull_to(target / q, now[asset] / q)
-                self.venue_price[v] = target
-            self._combine(asset)
+    # -- between steps and blocks ---------------------------------------------------------------
+    def follow_path(self, exo_prev: np.ndarray, exo_now: np.ndarray) -> None:
+        """The path moved (a new step): the reference and every venue move with it by the same
+        ratio, with no flow (the path already holds the market's own trading); gaps our sales
+        opened are kept, for `arbitrage` to close."""
+        ratio = (exo_now / exo_prev).tolist()
+        at = self.venue_price.tolist()
+        self.reference.follow(exo_now)
+        for v, venue in enumerate(self.venues):
+            q, a = self._quote_usd(v), venue.asset
+            venue.pull_to(at[v] * ratio[a] / q, float(self.price[a]) / q)
+            self.venue_price[v] = venue.mid() * q
         self.sold[:] = 0.0
+        self.reference.flow[:] = 0.0
+
+    def arbitrage(self, seconds: float, half_life: float) -> None:
+        """One block: the reference's temporary impact relaxes for `seconds`; then each venue is
+        brought to the reference price to within its fee (an order book to the price itself),
+        all of the gap (`half_life` 0) or the part a half-life closes in `seconds`; what that
+        takes out of or puts into each venue reaches the reference market as flow, once."""
+        if not self.feedback:
+            return
+        self.reference.decay(seconds)
+        keep = 0.5 ** (seconds / half_life) if half_life > 0 else 0.0
+        price = self.price.tolist()
+        flow = [0.0] * len(price)
+        for v, venue in enumerate(self.venues):
+            q, a = self._quote_usd(v), venue.asset
+            target, mid = price[a] / q, venue.mid()
+            if isinstance(venue, DepthBook):
+                if venue.net_sold == 0.0 and venue.reference == target:
+                    continue
+                goal = target
+            else:
+                goal = min(max(mid, target * (1.0 - venue.fee)), target / (1.0 - venue.fee))
+                if goal == mid:
+                    continue
+            if keep > 0.0:
+                goal = mid * (goal / mid) ** (1.0 - keep)
+            base, quote = venue.pull_to(goal, target)
+            flow[a] += base * price[a]
+            if venue.quote_asset != USD:
+                flow[venue.quote_asset] += quote * price[venue.quote_asset]
+        for a, usd in enumerate(flow):
+            if usd != 0.0:
+                self.reference.trade(a, usd)
+        for v, venue in enumerate(self.venues):       # books re-quote around the moved reference
+            if isinstance(venue, DepthBook) and venue.net_sold == 0.0:
+                venue.reference = float(self.price[venue.asset]) / self._quote_usd(v)
+        self.venue_price[:] = [venue.mid() * self._quote_usd(v) for v, venue in enumerate(self.venues)]
 
 
 def _levels(by_asset: list[list[int]], venues: list) -> list[int]:

@@ -4,8 +4,9 @@ Every kind answers the same five questions, so the router can compare them:
   sell_out(x) -> quote received for x base (no state change), sell(x) -> same, and trades;
   buy_in(y)   -> quote paid for exactly y base (+inf if the venue cannot deliver), buy(y);
   mid()       -> marginal price in quote per base (before fee);
-  pull_to(target, exo) -> move the venue so its mid is `target` (arbitrage);
-  depth(impact) -> base units sellable before the mid falls by `impact` (for price weights).
+  pull_to(target, anchor) -> move the venue so its mid is `target` (arbitrage), returning the
+      change of its base and quote holdings (what the arbitrageur passes on to the reference market);
+  depth(impact) -> base units sellable before the mid falls by `impact` (reports, metrics).
 
 Quotes are plain floats. Pools hold their state and mutate it on `sell`/`buy`; nothing here
 knows about USD: the router values the quote asset.
@@ -56,8 +57,10 @@ class V2Pool:
         self.quote += paid
         return paid
 
-    def pull_to(self, target: float, exo: float) -> None:
+    def pull_to(self, target: float, anchor: float) -> tuple[float, float]:
+        base, quote = self.base, self.quote
         self.base, self.quote = uniswap_v2.reserves_at_price(self.base, self.quote, target)
+        return self.base - base, self.quote - quote
 
     def depth(self, impact: float) -> float:
         # Marginal price after selling a is mid (R_b / (R_b + a))^2 (fee aside).
@@ -147,8 +150,17 @@ class V3Pool:
         self.state = self._moved_to(done[0])
         return done[1]
 
-    def pull_to(self, target: float, exo: float) -> None:
-        self.state = self._moved_to(self._sqrt_price_for(target))
+    def pull_to(self, target: float, anchor: float) -> tuple[float, float]:
+        """Swap to the target price: (change of the pool's base, of its quote), whole units."""
+        sqrt_price = self._sqrt_price_for(target)
+        if sqrt_price == self.state.sqrt_price:
+            return 0.0, 0.0
+        zfo = sqrt_price < self.state.sqrt_price              # token0 in
+        res = uniswap_v3.swap(self.state, math.inf, zfo, sqrt_price_limit=sqrt_price)
+        self.state = res.state
+        token0, token1 = (res.amount_in_used, -res.amount_out) if zfo else (-res.amount_out, res.amount_in_used)
+        base, quote = (token0, token1) if self.base_is_token0 else (token1, token0)
+        return float(base) / 10.0 ** self.base_decimals, float(quote) / 10.0 ** self.quote_decimals
 
     def depth(self, impact: float) -> float:
         limit = self._sqrt_price_for(self.mid() * (1.0 - impact))
@@ -316,11 +328,13 @@ class DepthBook:
         self.net_sold -= amount
         return paid
 
-    def pull_to(self, target: float, exo: float) -> None:
-        """The book re-centres on the exogenous price; the consumed depth left is what puts its
-        marginal price at `target` (so its gap decays exactly like a pool's)."""
-        self.reference = exo
-        rel = target / exo
+    def pull_to(self, target: float, anchor: float) -> tuple[float, float]:
+        """The book re-centres on `anchor` (the reference price); the consumed depth left is what
+        puts its marginal price at `target`. Returns (change of the depth held, 0): the part of a sale
+        the book's makers pass on to the reference market as they refill."""
+        held = self.net_sold
+        self.reference = anchor
+        rel = target / anchor
         if rel < 1.0:
             self.net_sold = float(depth_curve.amount_for_impact(1.0 - rel, self.impacts, self.amounts))
         elif rel > 1.0:
@@ -328,6 +342,7 @@ class DepthBook:
                                                                  self.impacts, self.amounts))
         else:
             self.net_sold = 0.0
+        return self.net_sold - held, 0.0
 
     def depth(self, impact: float) -> float:
         return float(depth_curve.amount_for_impact(impact, self.impacts, self.amounts))

@@ -46,7 +46,7 @@ def seized_by(book, liq, column: str) -> dict[str, float]:
 def bad_debt_total(book, outcome: Outcome) -> float:
     """`bad_debt_usd` of a run: accounts' bad debt at the end + deficits burned + Comet's and Maker's losses."""
     mech = outcome.protocols or {}
-    return float(bad_debt_by_account(outcome.collateral, outcome.debt, outcome.oracle[book.reserve_asset]).sum()) \
+    return float(bad_debt_by_account(outcome.collateral, outcome.debt, outcome.prices).sum()) \
         + _sum(outcome.liquidations, "deficit_usd") + mech.get("comet_reserves_loss_usd", 0.0) \
         + mech.get("maker_uncovered_tab_usd", 0.0)
 
@@ -55,7 +55,7 @@ def compute(inputs: ReplayInputs, outcome: Outcome, counterfactual: Outcome, exe
     """`counterfactual`: the no-feedback run; `execution`: the execution-only run, when made (its
     metrics split amplification and bad debt into execution cost and price feedback)."""
     book, liq, steps = inputs.book, outcome.liquidations, outcome.steps
-    prices = outcome.oracle[book.reserve_asset]
+    prices = outcome.prices
     bad = bad_debt_by_account(outcome.collateral, outcome.debt, prices)
     burned = _sum(liq, "deficit_usd")
     coll_left = outcome.collateral @ prices

@@ -114,7 +114,7 @@ def _burned(inputs: ReplayInputs, outcome: Outcome) -> list[tuple[int, str, floa
 
 
 def _left(outcome: Outcome, book) -> np.ndarray:
-    return bad_debt_by_account(outcome.collateral, outcome.debt, outcome.oracle[book.reserve_asset])
+    return bad_debt_by_account(outcome.collateral, outcome.debt, outcome.prices)
 
 
 def accounts_by_collateral(inputs: ReplayInputs, outcome: Outcome) -> dict[str, float]:
@@ -152,7 +152,7 @@ def bad_debt_by_collateral(inputs: ReplayInputs, outcome: Outcome) -> dict[str, 
 def bad_debt_by_debt_asset(inputs: ReplayInputs, outcome: Outcome) -> dict[str, float]:
     """Every price asset and `none`, in USD, adding up to `bad_debt_usd`: what the protocols are short of."""
     book = inputs.book
-    prices = outcome.oracle[book.reserve_asset]
+    prices = outcome.prices
     owed = outcome.debt * prices                                   # [N, R] USD still owed
     total = owed.sum(axis=1)
     share = np.divide(owed, total[:, None], out=np.zeros_like(owed), where=total[:, None] > 0)

@@ -79,6 +79,8 @@ def lake_series(con, s: Scenario, asset: str, spec: dict) -> np.ndarray:
 class ScenarioPaths:
     prices: np.ndarray               # [steps, assets] USD
     sources: PathSources             # how each asset moves (the replay summary lists the unnamed ones)
+    era: np.ndarray = None           # [steps, assets] USD in the path's own era: an asset's lake series where
+                                     # it has one (2020's ETH on a 2020 path), else `prices` (gas is paid at these)
 
 
 def exogenous_paths(con, s: Scenario, assets: list[str], book_prices: np.ndarray) -> np.ndarray:
@@ -136,7 +138,11 @@ def scenario_paths(con, s: Scenario, assets: list[str], book_prices: np.ndarray)
             out[:, j] = absolute[asset]
         else:
             out[:, j] = book_prices[j] * rel.get(asset, np.ones(s.n_steps))
-    return ScenarioPaths(out, PathSources(moves))
+    era = out.copy()
+    for j, asset in enumerate(assets):
+        if asset in absolute:
+            era[:, j] = absolute[asset]
+    return ScenarioPaths(out, PathSources(moves), era)
 
 
 def _unnamed(con, s: Scenario, asset: str) -> tuple[Move, np.ndarray | None]:

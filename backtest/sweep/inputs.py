@@ -22,7 +22,7 @@ from backtest.scenarios.library import Scenario
 
 # RunConfig fields the loader does not read (the replay loop does). A new field not listed here
 # is part of the cache key, so it costs a reload but can never be wrong.
-REPLAY_ONLY = ("seed", "feedback", "arb_half_life_seconds", "max_rounds", "oracle", "liquidator")
+REPLAY_ONLY = ("seed", "feedback", "arb_half_life_seconds", "block_seconds", "impact", "oracle", "liquidator")
 DERIVED = ("market_overrides", "pool_depth_scale")
 _DEFAULTS = RunConfig(scenario="", lake="")
 

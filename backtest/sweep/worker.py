@@ -43,8 +43,8 @@ class Worker:
         if model is None:
             return inputs
         n = len(inputs.times)
-        return dataclasses.replace(inputs, exogenous=model.exogenous(task.path, inputs.book.price_assets,
-                                                                     inputs.book.prices, n))
+        exo = model.exogenous(task.path, inputs.book.price_assets, inputs.book.prices, n)
+        return dataclasses.replace(inputs, exogenous=exo, era_prices=exo)   # a generated path is its own era
 
     def run(self, task: Task) -> dict:
         """The row of this task, plus who computed it (pid, lake loads so far) for the stats."""

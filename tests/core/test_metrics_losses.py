@@ -99,6 +99,7 @@ def test_bad_debt_by_debt_asset_and_protocol_add_up():
     liq = pa.table({"protocol": ["aave-v3.3"], "account": ["0xb"], "debt_asset": ["WETH"], "deficit_usd": [15.0]})
     outcome = NS(collateral=np.array([[0, 0.07, 0], [0, 0, 0], [0, 0, 0]]),
                  debt=np.array([[60.0, 0, 40.0], [0, 0, 0], [0, 0, 0]]), oracle=np.array([1.0, 1000.0, 1.0]),
+                 prices=np.array([1.0, 1000.0, 1.0]),
                  liquidations=liq, protocols={"maker_uncovered_tab_usd": 25.0})
     by_debt = bad_debt_by_debt_asset(NS(book=book), outcome)
     assert by_debt == pytest.approx({"USDC": 18.0, "WETH": 15.0, "DAI": 12.0 + 25.0, NONE: 0.0})

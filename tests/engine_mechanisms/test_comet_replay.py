@@ -52,9 +52,10 @@ def test_the_sale_moves_the_pool_like_any_liquidation():
     _, out = run()
     steps = out.steps.to_pandas().query("asset == 'WETH'")
     assert steps["sold"].iloc[0] == pytest.approx(10.0)
-    # the pool keeps the whole 10 WETH paid in (fee included): (2e6 - 19,743.16) / 1,010 = 1,960.65,
-    # below the path's 2,000 until arbitrage pulls it back
-    assert steps["price_market"].iloc[0] == pytest.approx((2e6 - 19_743.16) / 1_010.0, rel=1e-6)
+    # the pool kept the whole 10 WETH paid in (fee included): (2e6 - 19,743.16) / 1,010 = 1,960.65, below
+    # the path's 2,000; the next block's arbitrage brought it back to the edge of its fee band, 2,000 x 0.997
+    assert steps["price_amm"].iloc[0] == pytest.approx(2_000.0 * 0.997, rel=1e-12)
+    assert steps["price_market"].iloc[0] == 2_000.0          # impact.scale=0: the reference did not move
 
 
 def test_nothing_is_for_sale_once_reserves_reach_the_target():

@@ -53,15 +53,16 @@ def test_the_keeper_takes_when_the_auction_price_falls_below_what_the_pool_pays(
 
 def test_black_thursday_no_depth_no_take_and_the_tab_is_not_covered():
     # A pool of 0.001 WETH: no sale pays, so no keeper takes; the auction resets (redo) whenever it
-    # passes tail or cusp; ETH halves. At the end: tab 15,820 open, lot 10 WETH x 1,000 = 10,000:
-    # 5,820 of tab not covered.
+    # passes tail or cusp; ETH halves. At the end (6 h) Maker's OSM still shows the price observed at
+    # 5 h (one hop late: step 30, 2,000 - 1,000 x 30/36 = 1,166.67): tab 15,820 open against a lot of
+    # 10 WETH x 1,166.67 = 11,666.67, 4,153.33 of tab not covered.
     weth = list(np.linspace(2000.0, 1000.0, 37))          # 6 hours of 10-minute steps
     _, out = run(pool=(0.001, 2.0), weth=weth)
     ev = out.events.to_pandas()
     assert "take" not in set(ev["action"]) and "redo" in set(ev["action"])
     assert out.protocols["maker_auctions_open"] == 1 and out.protocols["maker_open_tab_usd"] == pytest.approx(15_820.0)
-    assert out.protocols["maker_uncovered_tab_usd"] == pytest.approx(15_820.0 - 10 * 1000.0)
-    assert out.steps.to_pandas()["bad_debt_usd"].iloc[-1] == pytest.approx(5_820.0)
+    assert out.protocols["maker_uncovered_tab_usd"] == pytest.approx(15_820.0 - 10 * weth[30])
+    assert out.steps.to_pandas()["bad_debt_usd"].iloc[-1] == pytest.approx(15_820.0 - 10 * weth[30])
     # with the pool's depth the same path clears the auction early and leaves nothing uncovered
     _, deep = run(weth=weth)
     assert deep.protocols["maker_uncovered_tab_usd"] == 0.0 and deep.protocols["maker_takes"] >= 1

@@ -32,7 +32,9 @@ def test_every_unit_of_comet_and_maker_collateral_is_somewhere(drought):
 
 def test_bad_debt_adds_the_comet_and_maker_losses_to_the_accounts(drought):
     m = drought.metrics
-    assert m["maker_uncovered_tab_usd"] > 0 and m["comet_reserves_loss_usd"] > 0
+    # Maker's auctions are left open; Comet's keepers buy its inventory back block after block once arbitrage
+    # refills the pools (its reserves' loss is hand-worked in test_comet_replay.py)
+    assert m["maker_uncovered_tab_usd"] > 0 and m["comet_reserves_loss_usd"] >= 0
     steps = drought.outcome.steps.to_pandas()
     # the last step's bad debt so far is the run's metric: accounts + burned + Comet + Maker
     assert steps["bad_debt_usd"].iloc[-1] == pytest.approx(m["bad_debt_usd"], rel=1e-9)

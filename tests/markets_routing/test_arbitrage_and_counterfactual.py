@@ -1,5 +1,6 @@
-"""Between steps every venue is pulled back to the exogenous path; with feedback off nothing moves.
-And with one v2 pool per asset the router is today's Venues, bit for bit."""
+"""Path moves pass through; between blocks arbitrage brings every venue back to the reference market
+to within its fee and passes that flow on to it once; a drained pool never sets the reference;
+with feedback off nothing moves."""
 
 import math
 
@@ -7,9 +8,9 @@ import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
+from backtest.markets.reference import ReferenceMarket
 from backtest.markets.router import Router
 from backtest.markets.venue_kinds import DepthBook, V2Pool, V3Pool
-from tests.markets_routing.reference_venues import Venues
 from backtest.markets import uniswap_v3 as v3
 
 ETH, USDC, WBTC = 0, 1, 2
@@ -31,40 +32,92 @@ def three_kinds():
                                               DepthBook(ETH, fee=0.001, reference=2_000.0, name="cex", **CURVE)])
 
 
-def test_arbitrage_halves_every_venues_log_gap_per_half_life():
-    r = three_kinds()
-    for v in r.venues:
-        v.sell(50.0)                      # each venue pushed down by its own amount
-        r._reprice(r.venues.index(v))
+def with_impact(r: Router, coefficient=0.04, volume=1e9, theta=0.5, half_life=1_800.0) -> Router:
+    """The router with a reference market that moves: Y sigma = `coefficient` for every asset."""
+    n = len(r.price)
+    r.attach(ReferenceMarket(r.price.copy(), np.full(n, coefficient), np.full(n, volume), np.full(n, theta),
+                             np.full(n, half_life)))
+    return r
+
+
+def test_a_path_move_passes_through_every_venue_and_the_reference_with_no_flow():
+    r = with_impact(three_kinds())
+    for v in range(len(r.venues)):
+        r.venues[v].sell(50.0)                # each venue pushed down by its own amount
+        r._reprice(v)
     before = r.venue_price.copy()
-    assert (before < 2_000.0).all()
-    # The exogenous price falls 10 % meanwhile; one half-life later each venue sits at
-    # 1,800 x exp(gap / 2), gap = log(venue price / 2,000).
-    r.arbitrage(np.array([2_000.0, 1.0]), np.array([1_800.0, 1.0]), dt=1_800.0, half_life=1_800.0)
-    expected = 1_800.0 * np.exp(np.log(before / 2_000.0) / 2)
-    np.testing.assert_allclose(r.venue_price, expected, rtol=1e-12)
-    # ... and each venue's own state agrees with the price it is said to have.
-    np.testing.assert_allclose([v.mid() for v in r.venues], expected, rtol=1e-9)
-    assert r.price[ETH] == pytest.approx(float(np.dot(r.weights, expected)), rel=1e-12)
+    r.follow_path(np.array([2_000.0, 1.0]), np.array([1_800.0, 1.0]))
+    # Every venue keeps its gap to the path, the reference is the path, nothing reached it.
+    np.testing.assert_allclose(r.venue_price, before * 0.9, rtol=1e-12)
+    np.testing.assert_allclose([v.mid() for v in r.venues], before * 0.9, rtol=1e-9)
+    assert r.price[ETH] == 1_800.0 and not r.reference.flow.any() and not r.reference.permanent.any()
 
 
-def test_the_depth_books_consumed_depth_refills_so_its_gap_decays_the_same_way():
+def test_arbitrage_brings_each_pool_to_within_its_fee_and_passes_what_it_took_out_to_the_reference():
+    r = with_impact(three_kinds())
+    v2 = r.venues[0]
+    r.venues[0].sell(50.0)
+    r._reprice(0)
+    base_before = v2.base
+    r.arbitrage(12.0, 0.0)
+    # The v2 pool ends where buying from it no longer pays: mid = reference (before the flow) x (1 - fee)...
+    # the arbitrageur sold what it bought in the pool on the reference market, which fell by the
+    # square-root law on that flow: 0.04 x sqrt(flow / 1e9).
+    taken = base_before - v2.base
+    assert taken > 0
+    assert v2.mid() == pytest.approx(2_000.0 * (1 - 0.003), rel=1e-9)
+    assert r.reference.flow[ETH] == pytest.approx(-taken * 2_000.0, rel=1e-12)
+    drop = 0.04 * math.sqrt(taken * 2_000.0 / 1e9)
+    assert math.log(r.price[ETH] / 2_000.0) == pytest.approx(-drop, rel=1e-9)
+    # The v3 pool and the book were at the reference: they did not trade and did not move.
+    assert r.venues[1].mid() == pytest.approx(2_000.0, rel=1e-12) and r.venues[2].net_sold == 0.0
+
+
+def test_the_depth_book_refills_to_the_reference_and_its_makers_pass_the_sale_on():
     book = DepthBook(ETH, fee=0.0, reference=2_000.0, **CURVE)
-    r = Router(np.array([2_000.0, 1.0]), [book])
+    r = with_impact(Router(np.array([2_000.0, 1.0]), [book]), theta=1.0)
     r.sell(ETH, 100.0)                    # bids to -0.5 % eaten: price 1,990
-    r.arbitrage(np.array([2_000.0, 1.0]), np.array([2_000.0, 1.0]), dt=600.0, half_life=600.0)
-    # Gap log(0.995) halves: price 2,000 x sqrt(0.995) = 1,994.99, i.e. impact 1 - sqrt(0.995)
-    # = 0.2503 %, which is 50.06 ETH of the first 100 still consumed.
-    assert r.price[ETH] == pytest.approx(2_000.0 * math.sqrt(0.995), rel=1e-12)
-    assert book.net_sold == pytest.approx((1 - math.sqrt(0.995)) / 0.005 * 100.0, rel=1e-9)
+    assert r.price[ETH] == 2_000.0        # the reference does not move within the block
+    r.arbitrage(12.0, 0.0)
+    assert book.net_sold == 0.0 and r.reference.flow[ETH] == pytest.approx(-100.0 * 2_000.0, rel=1e-12)
+    assert r.price[ETH] == pytest.approx(2_000.0 * math.exp(-0.04 * math.sqrt(2e5 / 1e9)), rel=1e-12)
+    assert book.mid() == r.price[ETH]
 
 
-def test_a_zero_half_life_closes_every_gap_at_once():
-    r = three_kinds()
-    r.sell(ETH, 300.0)
-    r.arbitrage(np.array([2_000.0, 1.0]), np.array([2_100.0, 1.0]), dt=60.0, half_life=0.0)
-    np.testing.assert_allclose([v.mid() for v in r.venues], 2_100.0, rtol=1e-9)
-    assert r.price[ETH] == pytest.approx(2_100.0, rel=1e-12) and r.sold[ETH] == 0.0
+def test_a_half_life_closes_part_of_the_gap_beyond_the_fee_per_block():
+    r = Router(np.array([2_000.0, 1.0]), [V2Pool(ETH, USDC, 1_000.0, 2e6, 0.003)])   # no impact
+    r.sell(ETH, 100.0)
+    mid = r.venues[0].mid()
+    r.arbitrage(600.0, 600.0)             # one half-life: half the log gap to the band's edge
+    edge = 2_000.0 * (1 - 0.003)
+    assert r.venues[0].mid() == pytest.approx(mid * math.sqrt(edge / mid), rel=1e-12)
+    r.arbitrage(12.0, 0.0)
+    assert r.venues[0].mid() == pytest.approx(edge, rel=1e-12) and r.price[ETH] == 2_000.0
+
+
+def test_a_pool_sold_through_its_last_tick_never_sets_the_reference():
+    r = with_impact(Router(np.array([2_000.0, 1.0]), [v3_pool()]), coefficient=0.04, volume=1e9)
+    pool = r.venues[0]
+    r.sell(ETH, 1e6)                      # far more than the range holds: the pool's price collapses
+    assert pool.mid() < 1_500.0 and r.price[ETH] == 2_000.0
+    r.arbitrage(12.0, 0.0)
+    # What the arbitrage took out is what the pool absorbed inside its range (it paid nothing for
+    # the empty stretch): the reference moves by the impact of that, not to the pool's price.
+    absorbed = -r.reference.flow[ETH] / 2_000.0
+    assert 0 < absorbed < 1_000.0
+    assert r.price[ETH] == pytest.approx(2_000.0 * math.exp(-0.04 * math.sqrt(absorbed * 2_000.0 / 1e9)), rel=1e-9)
+    assert r.price[ETH] > 0.99 * 2_000.0
+
+
+def test_temporary_impact_decays_and_the_permanent_share_stays():
+    r = with_impact(Router(np.array([2_000.0, 1.0]), []), theta=0.25, half_life=600.0)
+    r.sell(ETH, 1_000.0)                  # no venue: straight into the reference market
+    total = math.log(r.price[ETH] / 2_000.0)
+    assert total == pytest.approx(-0.04 * math.sqrt(2e6 / 1e9), rel=1e-12)
+    r.arbitrage(600.0, 0.0)               # one half-life later
+    assert math.log(r.price[ETH] / 2_000.0) == pytest.approx(total * (0.25 + 0.75 / 2), rel=1e-12)
+    r.arbitrage(600.0 * 60, 0.0)
+    assert math.log(r.price[ETH] / 2_000.0) == pytest.approx(total * 0.25, rel=1e-6)
 
 
 def test_without_feedback_fills_are_at_mid_less_fee_and_no_venue_moves():
@@ -83,19 +136,19 @@ def test_without_feedback_fills_are_at_mid_less_fee_and_no_venue_moves():
     assert three_kinds().sell_quote(ETH, 500.0) < 990_000.0
 
 
-def test_a_pool_quoted_in_weth_moves_with_weths_market_price():
+def test_a_pool_quoted_in_weth_is_valued_and_arbitraged_at_weths_reference_price():
     # WETH/USDC 1,000 / 2,000,000; wstETH/WETH 500 / 575 (1.15 WETH = 2,300 USD per wstETH).
     weth, usdc, wst = 0, 1, 2
     r = Router(np.array([2_000.0, 1.0, 2_300.0]),
                [V2Pool(weth, usdc, 1_000.0, 2e6, 0.003), V2Pool(wst, weth, 500.0, 575.0, 0.0005)])
     assert r.sell_quote(wst, 1.0) == pytest.approx(0.9995 * 575 / 500.9995 * 2_000.0, rel=1e-12)
-    r.sell(weth, 100.0)                   # WETH falls; wstETH's pool, unchanged in WETH, falls in USD
-    weth_price = r.venues[0].quote / r.venues[0].base
-    assert r.price[weth] == weth_price
-    assert r.price[wst] == pytest.approx(575.0 / 500.0 * weth_price, rel=1e-12)
-    # Arbitrage converts wstETH's USD target at WETH's *new* market price: with both exogenous
-    # prices down 10 % and no half-life, the pool ends at 2,070 / 1,800 = 1.15 WETH again.
-    r.arbitrage(np.array([2_000.0, 1.0, 2_300.0]), np.array([1_800.0, 1.0, 2_070.0]), 60.0, 0.0)
+    r.sell(weth, 100.0)                   # the WETH pool falls; the references do not
+    assert r.price[weth] == 2_000.0 and r.price[wst] == 2_300.0
+    # The path falls 10 %: each pool moves with it; arbitrage then closes the WETH pool's gap to the
+    # band's edge and leaves the wstETH pool at 2,070 / 1,800 = 1.15 WETH.
+    r.follow_path(np.array([2_000.0, 1.0, 2_300.0]), np.array([1_800.0, 1.0, 2_070.0]))
+    r.arbitrage(12.0, 0.0)
+    assert r.venues[0].mid() == pytest.approx(1_800.0 * (1 - 0.003), rel=1e-12)
     assert r.venues[1].mid() == pytest.approx(1.15, rel=1e-12)
     assert r.price[wst] == pytest.approx(2_070.0, rel=1e-12)
 
@@ -103,47 +156,6 @@ def test_a_pool_quoted_in_weth_moves_with_weths_market_price():
 def test_venues_that_quote_each_other_in_a_cycle_are_refused():
     with pytest.raises(ValueError, match="cycle"):
         Router(np.array([2_000.0, 2_300.0]), [V2Pool(0, 1, 10.0, 9.0, 0.003), V2Pool(1, 0, 9.0, 10.0, 0.003)])
-
-
-ops = st.lists(st.tuples(st.sampled_from(["sell", "buy", "arb"]), st.sampled_from([ETH, USDC, WBTC]),
-                         st.floats(0.0, 400.0), st.floats(-0.2, 0.2)), min_size=1, max_size=60)
-
-
-def within_reach(venues: Venues, asset: int, amount: float) -> bool:
-    """Well inside what the asset's pool holds now: a purchase that would empty it drains the pool
-    in Venues, while the router refuses it (cost inf, pool untouched)."""
-    pool = venues.pool_of[asset]
-    return pool < 0 or amount < 0.8 * venues.base[pool]
-
-
-@settings(max_examples=150, deadline=None)
-@given(ops=ops, feedback=st.booleans(), half_life=st.sampled_from([0.0, 600.0, 1_800.0]))
-def test_one_v2_pool_per_asset_gives_exactly_todays_venues(ops, feedback, half_life):
-    # ETH and WBTC each with one USDC pool, USDC without: the same call sequence must give the
-    # same floats (==, not approx) from Venues and from the router.
-    price = np.array([2_000.0, 1.0, 40_000.0])
-    old = Venues(price=price.copy(), pool_of=np.array([0, -1, 1]), base=np.array([1_000.0, 50.0]),
-                 quote=np.array([2e6, 2e6]), quote_asset=np.array([USDC, USDC]), fee=np.array([0.003, 0.003]),
-                 feedback=feedback)
-    new = Router(price.copy(), [V2Pool(ETH, USDC, 1_000.0, 2e6, 0.003), V2Pool(WBTC, USDC, 50.0, 2e6, 0.003)],
-                 feedback=feedback)
-    exo = price.copy()
-    for op, asset, amount, move in ops:
-        if op == "sell":
-            assert old.sell_quote(asset, amount) == new.sell_quote(asset, amount)
-            assert old.sell(asset, amount) == new.sell(asset, amount)
-        elif op == "buy" and amount < 40.0 and within_reach(old, asset, amount):
-            assert old.buy_quote(asset, amount) == new.buy_quote(asset, amount)
-            assert old.buy(asset, amount) == new.buy(asset, amount)
-        else:
-            now = exo * np.exp(np.array([move, move / 100, -move]))
-            old.arbitrage(exo, now, 600.0, half_life)
-            new.arbitrage(exo, now, 600.0, half_life)
-            exo = now
-        assert old.price.tolist() == new.price.tolist()
-        assert old.sold.tolist() == new.sold.tolist()
-    assert old.base.tolist() == [new.venues[0].base, new.venues[1].base]
-    assert old.quote.tolist() == [new.venues[0].quote, new.venues[1].quote]
 
 
 # Amounts from a nano-unit up (below a wei, float64 subnormals are not a market question).
@@ -175,7 +187,8 @@ def test_no_fill_beats_a_venues_own_price_less_its_fee_and_prices_stay_consisten
             assert r.buy(asset, amount) >= amount * best_ask * (1 - 1e-9)
         else:
             now = exo * np.exp(np.array([move, 0.0, move * 0.9]))
-            r.arbitrage(exo, now, 600.0, 1_800.0)
+            r.follow_path(exo, now)
+            r.arbitrage(600.0, 1_800.0)
             exo = now
         for v, venue in enumerate(r.venues):
             assert r.venue_price[v] == pytest.approx(venue.mid() * r._quote_usd(v), rel=1e-9)

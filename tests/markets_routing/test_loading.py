@@ -194,11 +194,11 @@ def test_sample_venues_load_anchored_and_deterministic(tmp_path):
         assert venue.mid() * r._quote_usd(v) == pytest.approx(book.prices[venue.asset], rel=1e-9)
 
 
-def test_describe_lists_each_venue_with_weights_that_sum_to_one_per_asset(small_lake, tmp_path):
+def test_describe_lists_each_venue_with_its_depth(small_lake, tmp_path):
     lake = minimal_lake(tmp_path, [v2_row("deep", "WETH", "USDC", 1_000.0, 2e6),
                                    v2_row("thin", "WETH", "USDC", 100.0, 2e5)])
     table = describe(load_venues(lake, ASSETS, PRICES, 100, config(lake)), ASSETS).to_pandas()
     assert table["venue"].tolist() == ["deep", "thin"] and (table["quote"] == "USDC").all()
-    # Same price, so the weights are the depths' shares: 1,000 : 100.
-    assert table["weight"].tolist() == pytest.approx([1_000 / 1_100, 100 / 1_100])
+    # Depth 2 % below mid is base x (1/sqrt(0.98) - 1): 1,000 : 100 ETH of base.
+    assert table["depth_2pct"].tolist() == pytest.approx([1_000 * (1 / 0.98 ** 0.5 - 1), 100 * (1 / 0.98 ** 0.5 - 1)])
     assert table["mid_usd"].tolist() == pytest.approx([2_000.0, 2_000.0])

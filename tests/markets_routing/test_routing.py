@@ -46,13 +46,12 @@ def test_a_sale_moves_only_the_pool_it_went_to():
     assert r.sold[ETH] == 10.0
 
 
-def test_the_market_price_is_the_depth_weighted_mean_of_the_venues():
+def test_the_price_is_the_reference_markets_and_a_sale_into_a_venue_moves_only_that_venue():
     r = Router(PRICES.copy(), [deep_and_costly(), thin_and_cheap()])
-    # Depth 2 % below mid is base x (1/sqrt(0.98) - 1) at the same price: weights 1,000 : 100.
-    np.testing.assert_allclose(r.weights, [1_000 / 1_100, 100 / 1_100], rtol=1e-12)
     r.sell(ETH, 10.0)
     deep_price = (2_000_000.0 - 19_743.160688) / 1_010.0          # 1,960.65
-    assert r.price[ETH] == pytest.approx((1_000 * deep_price + 100 * 2_000.0) / 1_100, rel=1e-9)
+    assert r.venue_price[0] == pytest.approx(deep_price, rel=1e-9) and r.venue_price[1] == 2_000.0
+    assert r.price[ETH] == 2_000.0        # until arbitrage passes the flow on (test_arbitrage_and_counterfactual)
 
 
 def test_a_purchase_goes_to_the_cheapest_venue():
@@ -170,8 +169,8 @@ def test_mid_range_brackets_what_any_fill_can_fetch():
     r.sell(ETH, 10.0)                     # the deep pool falls to 1,960.65, the thin stays at 2,000
     low, high = r.mid_range()
     assert low[ETH] == pytest.approx((2e6 - 19_743.160688) / 1_010.0, rel=1e-9) and high[ETH] == 2_000.0
-    assert low[ETH] < r.price[ETH] < high[ETH]
-    # A small sale now goes to the thin pool and fetches more than the market (mean) price,
-    # but never more than the highest venue price.
-    assert r.price[ETH] * 0.01 < r.sell_quote(ETH, 0.01) < high[ETH] * 0.01
+    assert low[ETH] < r.price[ETH] <= high[ETH]
+    # A small sale now goes to the thin pool and fetches more than the deep pool's price, but never
+    # more than the highest venue price.
+    assert low[ETH] * 0.01 < r.sell_quote(ETH, 0.01) < high[ETH] * 0.01
     assert (low[USDC], high[USDC]) == (1.0, 1.0)

@@ -33,6 +33,7 @@ def test_bad_debt_is_credited_to_each_accounts_largest_starting_collateral():
     # earlier -> $45 for WETH; account 2 owes 28 x 0.25 = $7 with nothing ever pledged
     outcome = NS(collateral=np.array([[0.0, 0.0], [0.0, 0.05], [0.0, 0.0]]),
                  debt=np.array([[480.0, 0.0], [320.0, 0.0], [28.0, 0.0]]), oracle=np.array([0.25, 1000.0]),
+                 prices=np.array([0.25, 1000.0]),
                  liquidations=pa.table({"protocol": ["aave-v3.3", "aave-v3.3"], "account": ["0xb", "0xa"],
                                         "deficit_usd": [15.0, 0.0]}))
     assert accounts_by_collateral(NS(book=book), outcome) == {"CRV": 120.0, "WETH": 45.0, NONE: 7.0}
@@ -73,7 +74,8 @@ def test_comet_and_maker_losses_go_to_the_collateral_that_lost_the_money():
         _event("maker", "bark", "WETH", auction=3, tab=500.0, lot=1.0),
         _event("maker", "take", "WETH", auction=3, tab=0.0, lot=0.0),
     ]
-    outcome = NS(collateral=np.zeros((2, 6)), debt=np.zeros((2, 6)), oracle=oracle, liquidations=NO_LIQUIDATIONS,
+    outcome = NS(collateral=np.zeros((2, 6)), debt=np.zeros((2, 6)), oracle=oracle,
+                 prices=oracle[book.reserve_asset], liquidations=NO_LIQUIDATIONS,
                  events=pa.Table.from_pylist(events),
                  protocols={"comet_reserves_loss_usd": 250.0, "maker_uncovered_tab_usd": 1150.0})
     got = bad_debt_by_collateral(NS(book=book), outcome)
@@ -83,7 +85,7 @@ def test_comet_and_maker_losses_go_to_the_collateral_that_lost_the_money():
 
 def test_a_loss_no_event_explains_goes_to_none_and_still_adds_up():
     book = _mechanism_book()
-    outcome = NS(collateral=np.zeros((2, 6)), debt=np.zeros((2, 6)), oracle=np.ones(5),
+    outcome = NS(collateral=np.zeros((2, 6)), debt=np.zeros((2, 6)), oracle=np.ones(5), prices=np.ones(6),
                  liquidations=NO_LIQUIDATIONS, events=None, protocols={"comet_reserves_loss_usd": 12.5})
     got = bad_debt_by_collateral(NS(book=book), outcome)
     assert got[NONE] == 12.5 and sum(got.values()) == 12.5
@@ -91,7 +93,7 @@ def test_a_loss_no_event_explains_goes_to_none_and_still_adds_up():
 
 @pytest.fixture(scope="module")
 def drought_row(small_lake, tmp_path_factory):
-    # venues at 1 % of the book's depth: Comet's reserves and Maker's auctions both lose money
+    # venues at 1 % of the book's depth: Maker's auctions lose money
     # on the 3,000-account sample (tests/engine_mechanisms/test_sample_crash.py)
     scenario = load_scenario("stylised-keeper-drought")
     result = run_sweep(scenario, small_lake, tmp_path_factory.mktemp("drought"), overrides=["pool_depth_scale=0.01"],
@@ -104,8 +106,10 @@ def test_a_sweep_rows_bad_debt_by_collateral_adds_up_with_comet_and_maker_losses
     comet, maker = row["comet_reserves_loss_usd"], row["maker_uncovered_tab_usd"]
     by_coll = {k.split(".", 1)[1]: v for k, v in row.items() if k.startswith("bad_debt_usd_by_collateral.")}
     # columns crediting the accounts alone (as before Comet and Maker were attributed) add up to
-    # bad_debt_usd - comet - maker: short whenever either lost money, as both do here
-    assert comet > 0 and maker > 0
+    # bad_debt_usd - comet - maker: short whenever either lost money, as Maker does here (Comet's keepers
+    # buy its inventory back block after block once arbitrage refills the pools: its loss is hand-worked in
+    # tests/engine_mechanisms/test_comet_replay.py)
+    assert maker > 0 and comet >= 0
     assert sum(by_coll.values()) == pytest.approx(row["bad_debt_usd"], rel=1e-12)
     # the sample's Comet and Maker collateral is WETH, WBTC and wstETH: their columns hold the losses
     assert by_coll["WETH"] + by_coll["WBTC"] + by_coll["wstETH"] >= comet + maker

@@ -43,7 +43,7 @@ OVERRIDES = [
     ["pool_depth_scale=0.3"],
     ["pool_depth_scale=0.3", "liquidation_threshold.CRV=0.25"],
     ["oracle.deviation=0.02", "oracle.heartbeat_seconds=600", "liquidator.min_profit_usd=50",
-     "liquidator.gas_units=800000", "arb_half_life_seconds=600", "max_rounds=5"],
+     "liquidator.gas_units=800000", "arb_half_life_seconds=600", "block_seconds=6", "impact.scale=2"],
     ["seed=5", "feedback=false"],                   # the rest of sweep/inputs.REPLAY_ONLY
 ]
 

@@ -176,16 +176,15 @@ class Comet:
                            profit_usd=proceeds - cost - gas, liquidator=agent.name)
         return done
 
-    def loss(self, oracle: np.ndarray) -> float:
+    def loss(self, p: np.ndarray) -> float:
+        """At these oracle prices, one per reserve column."""
         if self.base is None or not self.absorbs:
             return 0.0
-        p = oracle[self.book.reserve_asset]
         return max(0.0, (self.paid_out - self.bought) * p[self.base] - float(self.inventory @ p))
 
-    def summary(self, oracle: np.ndarray) -> dict:
-        p = oracle[self.book.reserve_asset]
+    def summary(self, p: np.ndarray) -> dict:
         return {"comet_absorbs": self.absorbs, "comet_buy_collateral": self.purchases,
                 "comet_base_paid_out_usd": self.paid_out * (p[self.base] if self.base is not None else 0.0),
                 "comet_buy_collateral_usd": self.bought * (p[self.base] if self.base is not None else 0.0),
                 "comet_inventory_usd": float(self.inventory @ p), "comet_reserves": self.reserves,
-                "comet_reserves_loss_usd": self.loss(oracle)}
+                "comet_reserves_loss_usd": self.loss(p)}

@@ -181,9 +181,8 @@ class Maker:
                            liquidator=agent.name)
         return done
 
-    def _open(self, oracle: np.ndarray) -> tuple[float, float, float]:
-        """(uncovered USD, tab USD, lot USD) of the auctions still open, at these oracle prices."""
-        p = oracle[self.book.reserve_asset]
+    def _open(self, p: np.ndarray) -> tuple[float, float, float]:
+        """(uncovered USD, tab USD, lot USD) of the auctions still open, at these oracle prices (per column)."""
         pd = p[self.dai] if self.dai is not None else 1.0
         tab = np.array([a.tab * pd for a in self.auctions])
         lot = np.array([a.lot * p[a.coll] for a in self.auctions])
@@ -192,11 +191,11 @@ class Maker:
     def loss(self, oracle: np.ndarray) -> float:
         if not self.barks:
             return 0.0
-        pd = oracle[self.book.reserve_asset][self.dai]
+        pd = oracle[self.dai]
         return self.closed_uncovered * pd + self._open(oracle)[0]
 
     def summary(self, oracle: np.ndarray) -> dict:
-        pd = oracle[self.book.reserve_asset][self.dai] if self.dai is not None else 1.0
+        pd = oracle[self.dai] if self.dai is not None else 1.0
         _, open_tab, open_lot = self._open(oracle)
         return {"maker_barks": self.barks, "maker_takes": self.takes, "maker_redos": self.redos,
                 "maker_auctions_open": len(self.auctions), "maker_open_tab_usd": open_tab,

@@ -1,0 +1,131 @@
+"""The reference market of each asset: the scenario's path (the aggregate, CEX-led price absent our
+own flow) moved by the impact of the forced flow that reaches it.
+
+Flow reaches it in two ways: arbitrageurs who bring a DEX pool or an order book back to the
+reference pass the pool's excess inventory on to it (backtest/markets/router.py `arbitrage`), and a
+sale of an asset that has no venue at all goes to it directly. A signed USD flow q (negative =
+selling), with temporary flow Q still outstanding, moves the log price by
+
+    delta = Y * sigma * (f(Q + q) - f(Q)),   f(x) = sign(x) * sqrt(|x| / V)
+
+(the square-root law of metaorder impact, marginal on the flow outstanding: Toth et al. 2011,
+"Anomalous price impact and the critical nature of liquidity in financial markets"; Bouchaud et
+al. 2018, "Trades, Quotes and Prices", ch. 12). A share theta of each delta is permanent; the rest,
+and Q itself, decay with half-life h (the transient-impact picture of Obizhaeva and Wang 2013).
+V, sigma, Y, theta and h per asset come from backtest/markets/impact_params.py (`backtest
+calibrate`, docs/calibration.md); `impact.scale` multiplies Y, `impact.permanent_share` and
+`impact.half_life_seconds` replace theta and h for every asset (sensitivity runs).
+
+Pure state and maths: no venue, no oracle. The counterfactual without feedback uses scale 0.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from backtest.markets.impact_params import DEFAULT, IMPACT
+
+# 8-point Gauss-Legendre nodes and weights on [0, 1]: the mean price of an order walked through the
+# impact curve (smooth in the order's progress, so 8 points are exact to ~1e-12 for these curves).
+_NODES, _WEIGHTS = np.polynomial.legendre.leggauss(8)
+NODES, WEIGHTS = ((_NODES + 1.0) / 2.0).tolist(), (_WEIGHTS / 2.0).tolist()
+
+
+def _f(x: float, volume: float) -> float:
+    return math.copysign(math.sqrt(abs(x) / volume), x) if volume > 0 else 0.0
+
+
+@dataclass
+class ReferenceMarket:
+    """Per asset: path price, permanent and temporary log impact, outstanding flow (USD)."""
+    exo: np.ndarray               # [A] the path's price now
+    coefficient: np.ndarray       # [A] Y * sigma (0: no impact)
+    volume: np.ndarray            # [A] V, USD a day
+    permanent_share: np.ndarray   # [A] theta
+    half_life: np.ndarray         # [A] h, seconds
+    price: np.ndarray = None      # [A] exo * exp(permanent + temporary); updated in place
+    permanent: np.ndarray = None
+    temporary: np.ndarray = None
+    outstanding: np.ndarray = None
+    flow: np.ndarray = None       # [A] USD that reached the market this step (signed)
+
+    def __post_init__(self):
+        n = len(self.exo)
+        self.exo = np.array(self.exo, dtype=float)
+        for name in ("permanent", "temporary", "outstanding", "flow"):
+            if getattr(self, name) is None:
+                setattr(self, name, np.zeros(n))
+        self.price = self.exo.copy()
+
+    @classmethod
+    def for_assets(cls, assets: list[str], exo: np.ndarray, impact, feedback: bool = True) -> "ReferenceMarket":
+        """Parameters of each asset (IMPACT, else DEFAULT) under the run's `impact` config
+        (backtest.config.ImpactConfig); no impact at all without feedback."""
+        rows = [IMPACT.get(a, DEFAULT) for a in assets]
+        get = lambda a, row, name: impact.for_asset(a, name, getattr(row, name))  # noqa: E731
+        coefficient = [impact.scale * get(a, r, "y") * get(a, r, "daily_volatility") for a, r in zip(assets, rows)]
+        return cls(exo=np.array(exo, dtype=float),
+                   coefficient=np.array(coefficient, dtype=float) * (1.0 if feedback else 0.0),
+                   volume=np.array([get(a, r, "daily_volume_usd") for a, r in zip(assets, rows)], dtype=float),
+                   permanent_share=np.array([get(a, r, "permanent_share") for a, r in zip(assets, rows)], dtype=float),
+                   half_life=np.array([get(a, r, "half_life_seconds") for a, r in zip(assets, rows)], dtype=float))
+
+    def _reprice(self) -> None:
+        np.multiply(self.exo, np.exp(self.permanent + self.temporary), out=self.price)
+
+    def follow(self, exo: np.ndarray) -> None:
+        """The path moved: the reference moves with it, impacts kept."""
+        self.exo[:] = exo
+        self._reprice()
+
+    def decay(self, seconds: float) -> None:
+        """The temporary part and the outstanding flow relax for `seconds`."""
+        if seconds <= 0 or not self.temporary.any():
+            return
+        keep = np.where(self.half_life > 0, 0.5 ** (seconds / np.where(self.half_life > 0, self.half_life, 1.0)), 0.0)
+        self.temporary *= keep
+        self.outstanding *= keep
+        self._reprice()
+
+    def delta(self, a: int, usd: float) -> float:
+        """Log move a signed USD flow would cause now (no state change)."""
+        c = float(self.coefficient[a])
+        if c == 0.0 or usd == 0.0:
+            return 0.0
+        q, v = float(self.outstanding[a]), float(self.volume[a])
+        return c * (_f(q + usd, v) - _f(q, v))
+
+    def trade(self, a: int, usd: float) -> None:
+        """A signed USD flow reaches the market: its impact, split permanent / temporary."""
+        self.flow[a] += usd
+        d = self.delta(a, usd)
+        if d == 0.0:
+            return
+        theta = float(self.permanent_share[a])
+        self.permanent[a] += theta * d
+        self.temporary[a] += (1.0 - theta) * d
+        self.outstanding[a] += usd
+        self.price[a] = self.exo[a] * math.exp(self.permanent[a] + self.temporary[a])
+
+    def fill(self, a: int, units: float) -> float:
+        """USD for `units` (> 0 sold, < 0 bought) walked through the impact curve, without
+        trading: the mean of the price over the order's progress (notional at the price before)."""
+        p = float(self.price[a])
+        usd = -units * p
+        if self.coefficient[a] == 0.0:
+            return units * p
+        mean = sum(w * math.exp(self.delta(a, u * usd)) for u, w in zip(NODES, WEIGHTS))
+        return units * p * mean
+
+    def sell(self, a: int, units: float) -> float:
+        usd = self.fill(a, units)
+        self.trade(a, -units * float(self.price[a]))
+        return usd
+
+    def buy(self, a: int, units: float) -> float:
+        usd = -self.fill(a, -units)
+        self.trade(a, units * float(self.price[a]))
+        return usd
