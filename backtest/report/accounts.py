@@ -21,6 +21,7 @@ import tomli_w
 from backtest.protocols import rules
 from backtest.inputs.book import Book, ReplayInputs, load_inputs
 from backtest.errors import InputError
+from backtest.markets.oracle_table import protocol_key
 from backtest.report.results import RunResults
 from backtest.scenarios.library import load_scenario
 
@@ -126,12 +127,19 @@ def load_lake_view(run: RunResults, lake: Path) -> LakeView:
     return LakeView(load_inputs(replace(run.config, lake=str(lake)), _scenario(run)))
 
 
-def final_oracle(steps: pd.DataFrame, assets: list[str]) -> np.ndarray:
+def final_oracle(steps: pd.DataFrame, book: Book) -> np.ndarray:
+    """[R] the last step's oracle price of each reserve column: its own protocol's feed (steps.parquet
+    `oracles`), or the asset's `price_oracle` in results written before feeds were per protocol."""
     last = steps[steps["step"] == steps["step"].max()].set_index("asset")
-    missing = [a for a in assets if a not in last.index]
+    missing = [a for a in book.price_assets if a not in last.index]
     if missing:
         raise InputError(f"steps.parquet has no row for {missing[0]} at the last step", column="asset")
-    return last.loc[assets, "price_oracle"].to_numpy(dtype=float)
+    assets = [book.price_assets[a] for a in book.reserve_asset]
+    if "oracles" not in last.columns:
+        return last.loc[assets, "price_oracle"].to_numpy(dtype=float)
+    feeds = {a: dict(last.at[a, "oracles"]) for a in book.price_assets}
+    return np.array([feeds[a].get(protocol_key(p), last.at[a, "price_oracle"])
+                     for p, a in zip(book.reserve_protocol, assets)], dtype=float)
 
 
 def final_threshold(inputs: ReplayInputs) -> np.ndarray:
@@ -174,7 +182,7 @@ def accounts_before_after(run: RunResults, view: LakeView) -> tuple[pd.DataFrame
         book.collateral, book.debt, rows, _reserve_of(book, rows, order["collateral_asset"], book.collateral),
         _reserve_of(book, rows, order["debt_asset"], book.debt), order["collateral_seized"].to_numpy(float),
         order["debt_repaid"].to_numpy(float), burned)
-    after = final_oracle(run.steps, book.price_assets)[book.reserve_asset]
+    after = final_oracle(run.steps, book)
     floors = np.array([rules.rules_for(p).floors_average_lt for p in book.protocol], dtype=bool)
     table = health_table(book.accounts, book.protocol, floors,
                          (book.collateral, book.debt, inputs.exogenous[0][book.reserve_asset], book.liquidation_threshold),

@@ -20,7 +20,9 @@ PATH = {"WETH": [2000.0, 1800.0, 1800.0], "USDC": [1.0] * 3}
 
 def runs(pool):
     inputs = make_inputs("compound-v2", RESERVES, ACCOUNTS, PATH, pool)
-    cfg = config()
+    # a thin reference market for WETH ($1M a day): the flow of A's sale, passed on by the next block's
+    # arbitrage, moves it by 0.19 x sqrt(15.7k / 1M) ~ 2.4 %, past B's 1,787.50 and the feed's 0.5 %
+    cfg = config(None, "impact.scale=1", "impact.WETH.daily_volume_usd=1e6")
     feedback, without = replay(inputs, cfg), replay(inputs, cfg, feedback=False)
     execution = replay(execution_only(inputs), cfg)
     return inputs, feedback, without, execution, compute(inputs, feedback, without, execution)
@@ -73,7 +75,8 @@ def test_the_still_router_fills_as_the_real_trade_and_moves_nothing():
     first = still.sell(weth, 10.0)
     assert first == pytest.approx(moving.sell(weth, 10.0))             # the same fill, impact included
     assert first < 10.0 * 2000.0 * 0.997                                # below mid less fee: slippage paid
-    assert still.price[weth] == 2000.0 and moving.price[weth] < 2000.0
+    pool = moving.by_asset[weth][0]
+    assert still.venue_price[pool] == 2000.0 and moving.venue_price[pool] < 2000.0
     assert still.sell(weth, 10.0) == first and moving.sell(weth, 10.0) < first    # nothing moved
     assert still.sold[weth] == 20.0
 

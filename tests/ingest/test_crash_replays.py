@@ -23,6 +23,7 @@ from backtest.config import RunConfig, apply_overrides  # noqa: E402
 from backtest.inputs.book import load_inputs  # noqa: E402
 from backtest.engine.replay import replay  # noqa: E402
 from backtest.errors import InputError  # noqa: E402
+from backtest.markets.oracle_table import protocol_key  # noqa: E402
 from backtest.sample.lake import write_sample_lake  # noqa: E402
 from backtest.scenarios.library import load_scenario  # noqa: E402
 
@@ -152,7 +153,11 @@ def test_in_the_full_depeg_scenario_every_liquidation_the_depeg_adds_is_below_pe
     holders = set(book.accounts[book.collateral[:, book.assets.index("USDC")] > 0])
     extra = full[full.account.isin(holders) & ~full.account.isin(set(pegged.account))]
     assert len(extra) >= 3
-    assert usdc_below_peg(steps).loc[extra.step].all()
+    # ... while the USDC price their protocol's oracle read was below peg (a feed that moves only on a
+    # 1 % deviation, as Aave v2's USDC/ETH, can still show the depeg after the market came back)
+    usdc = steps[steps.asset == "USDC"].set_index("step")["oracles"]
+    read = [dict(usdc.loc[s])[protocol_key(p)] for s, p in zip(extra.step, extra.protocol)]
+    assert all(r < 1.0 for r in read), read
 
 
 def test_a_replay_with_no_prices_says_which_command_gets_them(tmp_path):

@@ -199,24 +199,25 @@ def test_a_replay_conserves_collateral_and_debt_and_liquidates_only_below_hf_one
     assert ((after < before) == (before < threshold))[clear].all()
 
 
-def _bad_debt(lake: Path, scale: float, feedback: bool = True) -> float:
+def _bad_debt(lake: Path, scale: float, feedback: bool = True, *more: str) -> float:
     scenario = load_scenario(str(SCENARIO))
-    config = make_config(scenario, lake, [f"pool_depth_scale={scale}"])
+    config = make_config(scenario, lake, [f"pool_depth_scale={scale}", *more])
     inputs = load_inputs(config, scenario)
     out = replay(inputs, config, feedback=feedback)
     return compute(inputs, out, out)["bad_debt_usd"]
 
 
 def test_more_price_impact_can_lower_bad_debt(tmp_path):
-    # Counterexample to "bad debt is non-decreasing in price impact": sample seed 1, 200 accounts.
-    # Pools 1 % of the sample's depth leave ~$5,949 of bad debt, 3 % (less impact) ~$6,303.
-    # With more impact our sales push the oracle down sooner, so accounts are liquidated earlier,
-    # while HF > LT(1+b) and a liquidation still raises HF; with deeper pools the same accounts
-    # cross HF 1 only after the next exogenous gap, at HF < LT(1+b), where the bonus eats the rest.
+    # Counterexample to "bad debt is non-decreasing in price impact": sample seed 1, 200 accounts,
+    # pools at 3 % of the sample's depth. With the reference market's impact at 4x its calibration
+    # ~$4,500 of bad debt is left, at 1x ~$6,300. With more impact our flow pushes the oracle down
+    # sooner, so accounts are liquidated earlier, while HF > LT(1+b) and a liquidation still raises
+    # HF; with less, the same accounts cross HF 1 only after the next exogenous gap, at HF < LT(1+b),
+    # where the bonus eats the rest.
     from backtest.sample.lake import write_sample_lake
     write_sample_lake(tmp_path, seed=1, n_accounts=200)
-    shallow, deeper = _bad_debt(tmp_path, 0.01), _bad_debt(tmp_path, 0.03)
-    assert deeper > shallow + 100
+    more, less = _bad_debt(tmp_path, 0.03, True, "impact.scale=4"), _bad_debt(tmp_path, 0.03, True, "impact.scale=1")
+    assert less > more + 100
 
 
 @pytest.mark.parametrize("scale", [0.01, 0.3, 3.0])

@@ -59,7 +59,7 @@ def test_derived_final_book_is_exactly_the_engines(small_lake, baseline):
     view = load_lake_view(results, small_lake)
     table, debt_after_usd = accounts_before_after(results, view)
     engine = run(results.config).outcome
-    oracle = engine.oracle[view.book.reserve_asset]
+    oracle = engine.prices
     assert len(results.liquidations) > 100
     assert np.array_equal(table["collateral_usd_after"].to_numpy(), (engine.collateral * oracle).sum(axis=1))
     assert np.array_equal(debt_after_usd, engine.debt * oracle)
