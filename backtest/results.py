@@ -75,6 +75,11 @@ def _under_water(m: dict) -> str:
     return f"{hours:,.1f} h from {m['first_bad_debt_at']} ({end})"
 
 
+def _sensitivity(scenario: str) -> str:
+    from backtest.sweep.sensitivity import flagged
+    return flagged(scenario)
+
+
 def summary(config: RunConfig, metrics: dict, title: str) -> str:
     """A readable block for the terminal."""
     m = metrics
@@ -119,5 +124,6 @@ def summary(config: RunConfig, metrics: dict, title: str) -> str:
             f"{a} {m['max_drawdown_exogenous'][a]:.0%}->{m['max_drawdown_effective'][a]:.0%}"
             for a in sorted(m["max_drawdown_exogenous"]) if m["max_drawdown_exogenous"][a] > 0.005
             or m["max_drawdown_effective"][a] > 0.005) + "  (exogenous->effective)",
+        "  sensitivity     " + _sensitivity(config.scenario),
     ]
     return "\n".join(lines)

@@ -29,8 +29,11 @@ def test_spark_book_replays_as_aave_v3(sample_lake, tmp_path):
     shutil.copytree(aave, spark)
     _relabel(spark, "aave-v3", "spark")
     scenario = load_scenario("stylised-eth-crash")
-    a = run(make_config(scenario, aave, []), scenario)
-    s = run(make_config(scenario, spark, []), scenario)
+    # the rules are the point: both books read the same Chainlink-style feeds (as deployed, Spark fixes DAI
+    # at $1 and has no CAPO on wstETH, backtest/markets/oracle_table.py)
+    same_feeds = ["oracle.*.kind=chainlink", "oracle.*.deviation=0.005", "oracle.*.heartbeat_seconds=3600"]
+    a = run(make_config(scenario, aave, same_feeds), scenario)
+    s = run(make_config(scenario, spark, same_feeds), scenario)
     assert set(s.inputs.book.protocol) == {"spark"}
     assert a.metrics["liquidations"] > 0
     for key in ("liquidations", "bad_debt_usd"):
