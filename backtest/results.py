@@ -76,7 +76,7 @@ def _under_water(m: dict) -> str:
 
 
 def _sensitivity(scenario: str) -> str:
-    from backtest.sweep.sensitivity import flagged
+    from backtest.metrics.sensitivity import flagged
     return flagged(scenario)
 
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from backtest.errors import InputError
+from backtest.metrics.sensitivity import MOVES      # a headline moving more than this is flagged
 
 SCENARIOS = ("stylised-eth-crash", "black-thursday-2020", "may-19-2021")
 
@@ -25,8 +26,6 @@ UNOBSERVABLE = {
                                     "stETH pool lost ~400k ETH+stETH in one day of Nov 2022)"),
     "block_seconds": ("6,12,24", "12 s mainnet slots; 6 and 24 s bracket the pace of liquidation rounds"),
 }
-MOVES = 2.0          # a headline that moves by more than this factor across a range is flagged
-MEASURED = Path(__file__).resolve().parents[2] / "data" / "sensitivity.toml"   # what the replay summary reads
 
 
 @dataclass(frozen=True)
@@ -142,24 +141,3 @@ def to_toml(rows: list[Row], lake_note: str) -> str:
             "liquidations_factor": r.liquidations_factor if r.liquidations_factor != float("inf") else -1.0}
     return tomli_w.dumps(table)
 
-
-def flagged(scenario: str, path: Path = MEASURED) -> str:
-    """One line for the replay summary: where this scenario's headline moved more than MOVES x across a
-    plausible range of an unobservable parameter (as measured into data/sensitivity.toml), or that it
-    was not measured."""
-    import tomllib
-    if not path.is_file():
-        return f"not measured (backtest sensitivity {scenario})"
-    data = tomllib.loads(path.read_text())
-    rows = data.get("scenario", {}).get(scenario)
-    if not rows:
-        return f"not measured for this scenario (backtest sensitivity {scenario})"
-    moves = []
-    for key, r in rows.items():
-        for what, f in (("bad debt", r["bad_debt_factor"]), ("liquidations", r["liquidations_factor"])):
-            if f < 0 or f > MOVES:
-                span = f"{r['values'][0]}..{r['values'][-1]}"
-                moves.append(f"{what} {'from 0' if f < 0 else f'{f:.1f}x'} across {key} {span}")
-    if not moves:
-        return f"no headline moves more than {MOVES:g}x across the unobservable parameters ({data.get('lake', '')})"
-    return "; ".join(moves) + f" -- the headline hangs on them ({data.get('lake', '')}; docs/engine.md)"

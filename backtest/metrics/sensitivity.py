@@ -1,0 +1,31 @@
+"""What the replay summary says of a scenario's sensitivity: the factors `backtest sensitivity` measured
+(backtest/sweep/sensitivity.py) and wrote into data/sensitivity.toml, read back per scenario."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+MOVES = 2.0          # a headline that moves by more than this factor across a range is flagged
+MEASURED = Path(__file__).resolve().parents[2] / "data" / "sensitivity.toml"
+
+
+def flagged(scenario: str, path: Path = MEASURED) -> str:
+    """One line for the replay summary: where this scenario's headline moved more than MOVES x across a
+    plausible range of an unobservable parameter (as measured into data/sensitivity.toml), or that it
+    was not measured."""
+    import tomllib
+    if not path.is_file():
+        return f"not measured (backtest sensitivity {scenario})"
+    data = tomllib.loads(path.read_text())
+    rows = data.get("scenario", {}).get(scenario)
+    if not rows:
+        return f"not measured for this scenario (backtest sensitivity {scenario})"
+    moves = []
+    for key, r in rows.items():
+        for what, f in (("bad debt", r["bad_debt_factor"]), ("liquidations", r["liquidations_factor"])):
+            if f < 0 or f > MOVES:
+                span = f"{r['values'][0]}..{r['values'][-1]}"
+                moves.append(f"{what} {'from 0' if f < 0 else f'{f:.1f}x'} across {key} {span}")
+    if not moves:
+        return f"no headline moves more than {MOVES:g}x across the unobservable parameters ({data.get('lake', '')})"
+    return "; ".join(moves) + f" -- the headline hangs on them ({data.get('lake', '')}; docs/engine.md)"
