@@ -30,18 +30,26 @@ def register(sub) -> None:
     p.add_argument("--lake", type=Path, default=None, help=LAKE_HELP)
     p.add_argument("--workers", type=int, default=None, help="parallel workers per sweep (default: all cores)")
     p.add_argument("--out", type=Path, default=Path("results") / "sensitivity", help="output folder")
+    p.add_argument("--write-toml", type=Path, default=None, metavar="TOML",
+                   help="also write the measured factors (data/sensitivity.toml: the replay summary reads it)")
+    p.add_argument("--lake-note", default="the shipped sample book with the scenarios' `get` prices",
+                   help="what the lake was, recorded in the TOML and quoted by the replay summary")
     p.set_defaults(func=main)
 
 
 def main(args) -> int:
     from backtest.errors import InputError
     from backtest.scenarios.library import load_scenario
-    from backtest.sweep.sensitivity import SCENARIOS, UNOBSERVABLE, parse_vary, render, run_sensitivity
+    from backtest.lake.io import atomic_path
+    from backtest.sweep.sensitivity import SCENARIOS, UNOBSERVABLE, parse_vary, render, run_sensitivity, to_toml
     if args.workers is not None and args.workers < 1:
         raise InputError(f"--workers must be >= 1 (got {args.workers})")
     varies = [parse_vary(v) for v in args.vary] or [(k, v) for k, (v, _) in UNOBSERVABLE.items()]
     scenarios = [load_scenario(s) for s in (args.scenarios or SCENARIOS)]
     rows, skipped = run_sensitivity(scenarios, args.lake or default_lake(), args.out, varies,
                                     overrides=args.overrides, workers=args.workers, strict=bool(args.vary))
+    if args.write_toml:
+        with atomic_path(args.write_toml) as tmp:
+            tmp.write_text(to_toml(rows, args.lake_note))
     print(render(rows, skipped))
     return 0

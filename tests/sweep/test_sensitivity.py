@@ -55,3 +55,16 @@ def test_unknown_key_skipped_when_not_asked_for_and_an_error_when_asked(sweep_la
     err = capsys.readouterr().err.strip()
     assert code == 2 and err.count("\n") == 0 and "--vary no_such.key" in err
     assert not (tmp_path / "x").exists()
+
+
+def test_written_factors_are_what_the_replay_summary_reads(tmp_path):
+    from backtest.metrics.sensitivity import flagged
+    from backtest.sweep.sensitivity import to_toml
+    rows = [Row("s", "a", ("1", "2"), (1e6, 2.5e6), (10, 11), 1e6, 10),
+            Row("s", "b", ("0", "1"), (0.0, 1e6), (10, 10), 0.0, 10)]
+    f = tmp_path / "sensitivity.toml"
+    f.write_text(to_toml(rows, "test lake"))
+    line = flagged("s", f)
+    assert "bad debt 2.5x across a 1..2" in line and "bad debt from 0 across b 0..1" in line
+    assert "liquidations" not in line and "test lake" in line
+    assert flagged("other", f).startswith("not measured for this scenario")
