@@ -13,6 +13,7 @@ from datetime import datetime, timezone
 
 import numpy as np
 
+from backtest.config import RunConfig, apply_overrides
 from backtest.inputs.book import Book, ReplayInputs
 from backtest.markets.router import Router
 from backtest.markets.venue_kinds import V2Pool
@@ -30,6 +31,8 @@ VOL_PER_MINUTE = np.array([0.0012, 0.00002, 0.0006, 0.0008])  # ~4.5 %, 0.1 %, 2
 BETA = np.array([1.3, 0.0, 0.8, 1.0])                         # to the common crypto factor
 CRASH = np.array([-0.25, 0.0, -0.14, -0.18])                  # the crash leg, per asset
 POOL_SHARE = 1.0             # each pool side holds as much as the book has as collateral in its asset
+VOLUME_SHARE = 1.0           # each reference market trades as much a day as the book holds of its asset (Aave
+                             # v3's WETH collateral and ETH's daily spot volume are both ~$10bn: ratio ~1)
 STABLE = 1
 
 
@@ -91,6 +94,14 @@ def pools(b: Book) -> Router:
     venues = [V2Pool(asset=i, quote_asset=STABLE, base=depth[i] / PRICE[i], quote=depth[i], fee=0.003,
                      name=f"bench:{ASSETS[i]}-USDC") for i in range(len(ASSETS)) if i != STABLE]
     return Router(price=PRICE.copy(), venues=venues)
+
+
+def bench_config(base: RunConfig, inputs: ReplayInputs) -> RunConfig:
+    """`base` with each reference market's daily volume scaled to the book, as the pools are: the same
+    crash then sells the same fraction of every market at any book size, so the cascade (and the work
+    per account) stays comparable from 10k to 1M accounts."""
+    usd = VOLUME_SHARE * (inputs.book.collateral * PRICE).sum(axis=0)
+    return apply_overrides(base, [f"impact.{a}.daily_volume_usd={max(float(v), 1.0)!r}" for a, v in zip(ASSETS, usd)])
 
 
 def bench_inputs(n_accounts: int, steps: int, seed: int = 0) -> ReplayInputs:

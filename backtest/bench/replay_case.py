@@ -14,7 +14,7 @@ from dataclasses import replace
 
 import pyarrow.parquet as pq
 
-from backtest.bench.book import bench_inputs
+from backtest.bench.book import bench_config, bench_inputs
 from backtest.bench.measure import measured
 from backtest.config import RunConfig
 
@@ -38,11 +38,13 @@ def head(inputs, steps: int):
 def run_case(accounts: int, steps: int, seed: int = 0, reference_limit: float = 2e9,
              reference_steps: int = 1440, reference: bool = True) -> dict:
     from backtest.engine import reference as whole_book, replay     # not `reference`: the flag below
-    replay.replay(bench_inputs(500, 30, seed), CONFIG)              # imports and first-call costs out of the way
+    warm = bench_inputs(500, 30, seed)
+    replay.replay(warm, bench_config(CONFIG, warm))                 # imports and first-call costs out of the way
     with measured() as gen:
         inputs = bench_inputs(accounts, steps, seed)
+    config = bench_config(CONFIG, inputs)
     with measured() as engine:
-        out = replay.replay(inputs, CONFIG)
+        out = replay.replay(inputs, config)
     row = dict(accounts=accounts, steps=steps, seed=seed, generate_s=gen.seconds, seconds=engine.seconds,
                peak_rss_mb=engine.peak_rss_mb, liquidations=out.liquidations.num_rows,
                account_steps_per_s=accounts * steps / engine.seconds)
@@ -51,8 +53,8 @@ def run_case(accounts: int, steps: int, seed: int = 0, reference_limit: float = 
     full = accounts * steps <= reference_limit or steps <= reference_steps
     ref_inputs = inputs if full else head(inputs, reference_steps)
     with measured() as ref:
-        slow = whole_book.replay(ref_inputs, CONFIG)
-    check = out if full else replay.replay(ref_inputs, CONFIG)
+        slow = whole_book.replay(ref_inputs, config)
+    check = out if full else replay.replay(ref_inputs, config)
     row.update(reference_seconds=ref.seconds * steps / len(ref_inputs.times), reference_peak_rss_mb=ref.peak_rss_mb,
                reference_steps=len(ref_inputs.times), reference_extrapolated=not full,
                identical=parquet_bytes(slow.liquidations) == parquet_bytes(check.liquidations),
