@@ -1,8 +1,8 @@
 """Several venues per asset, one reference market: liquidators route each trade to the venue that
 pays best, and arbitrage ties every venue to the reference between blocks.
 
-A drop-in for `backtest.markets.venues.Venues` (same attributes and methods), holding any mix of
-Uniswap v2 pools, Uniswap v3 pools and off-chain depth curves per asset. All protocols of a
+Holds any mix of Uniswap v2 pools, Uniswap v3 pools and off-chain depth curves per asset (the
+one-pool-per-asset model it replaced lives on as tests/markets_routing/reference_venues.py). All protocols of a
 replay trade against the same Router, so one protocol's liquidations move the prices another
 sees.
 
