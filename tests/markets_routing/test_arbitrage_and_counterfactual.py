@@ -192,3 +192,19 @@ def test_no_fill_beats_a_venues_own_price_less_its_fee_and_prices_stay_consisten
             exo = now
         for v, venue in enumerate(r.venues):
             assert r.venue_price[v] == pytest.approx(venue.mid() * r._quote_usd(v), rel=1e-9)
+
+
+@pytest.mark.parametrize("usd", [1e3, 5e4, 2e6, 5e7])
+@pytest.mark.parametrize("outstanding", [0.0, -3e6, 4e5])
+def test_a_fill_through_the_impact_curve_is_the_mean_price_over_the_order(usd, outstanding):
+    # Against a fine midpoint rule over the order's progress: the closed form (small orders) and the
+    # quadrature (large ones) both give the mean of exp(delta) to 1e-8 relative.
+    ref = ReferenceMarket(np.array([2_000.0]), np.array([0.2]), np.array([1e9]), np.array([0.3]), np.array([600.0]))
+    ref.outstanding[0] = outstanding
+    for units in (usd / 2_000.0, -usd / 2_000.0):
+        n = 200_000
+        u = (np.arange(n) + 0.5) / n
+        q, v = outstanding, 1e9
+        f = lambda x: np.sign(x) * np.sqrt(np.abs(x) / v)  # noqa: E731
+        mean = np.exp(0.2 * (f(q - u * units * 2_000.0) - f(q))).mean()
+        assert ref.fill(0, units) == pytest.approx(units * 2_000.0 * mean, rel=1e-8)
