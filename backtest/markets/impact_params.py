@@ -5,9 +5,10 @@ docs/calibration.md describes each fit and its quality. Do not edit the numbers 
 tests/calibration checks that this table equals what the command computes.
 
 A signed USD flow q reaching asset a's reference market, with temporary flow Q still outstanding,
-moves its log price by  sign(q) * Y * sigma * (sqrt(|Q+q|/V) - sqrt(|Q|/V))  (square-root law,
-Toth et al. 2011; Bouchaud et al. 2018, "Trades, Quotes and Prices", ch. 12). A share theta of
-each move is permanent; the rest, and Q, decay with half-life h.
+moves its log price by  Y * sigma * (f(Q+q) - f(Q)),  f(x) = sign(x) * sqrt(|x|/V)  (square-root
+law, Toth et al. 2011; Bouchaud et al. 2018, "Trades, Quotes and Prices", ch. 12; the signed form, so
+a flow against the outstanding one undoes impact). A share theta of each move is permanent; the
+rest, and Q, decay with half-life h.
 """
 
 from __future__ import annotations
