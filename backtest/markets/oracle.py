@@ -1,7 +1,7 @@
 """The prices a protocol sees, per asset: a Chainlink-style push feed (new answer on a deviation
 or a heartbeat, so it lags the market), Maker's OSM (one hop late), or a TWAP of the market.
 
-The OSM and TWAP follow backtest/markets/oracle_models.py over the market prices observed at
+The OSM and TWAP follow tests/markets/oracle_models.py over the market prices observed at
 the end of each step; the Chainlink rule is applied step by step (and between cascade rounds,
 where a large enough move triggers a new round within the same step).
 """
@@ -30,7 +30,7 @@ class Oracles:
 
     OSM and TWAP read the observed history incrementally (a binary search for the OSM's source
     time, running sums for the TWAP's integral) with the arithmetic of
-    backtest/markets/oracle_models.py, so each update is O(log T), not O(T), and gives the
+    tests/markets/oracle_models.py, so each update is O(log T), not O(T), and gives the
     series model's bits (tests/markets/test_oracle_incremental.py).
     """
 
@@ -78,7 +78,7 @@ class Oracles:
 class PriceHistory:
     """Observed prices of some series, read incrementally: a binary search for the OSM's source
     time, running sums for the TWAP's integral, with the arithmetic of
-    backtest/markets/oracle_models.py (so each read is O(log T) and gives the series model's bits;
+    tests/markets/oracle_models.py (so each read is O(log T) and gives the series model's bits;
     tests/markets/test_oracle_incremental.py). Only the series in `kept` are stored."""
 
     def __init__(self, n: int, kept):

@@ -5,7 +5,7 @@ import pytest
 
 from backtest.config import OracleConfig
 from backtest.run import make_config, run
-from backtest.markets import oracle_models
+from tests.markets import oracle_models
 from backtest.markets.oracle import Oracles
 from backtest.scenarios import load_scenario
 

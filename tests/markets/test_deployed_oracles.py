@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from backtest.config import OracleConfig, RunConfig, apply_overrides
-from backtest.markets import oracle_models
+from tests.markets import oracle_models
 from backtest.markets.oracle import Oracles as AssetOracles
 from backtest.markets.oracle_table import ROWS, YEAR, row
 from backtest.markets.oracles import Oracles

@@ -8,7 +8,7 @@ import numpy as np
 from hypothesis import given, settings, strategies as st
 
 from backtest.config import OracleConfig
-from backtest.markets import oracle_models
+from tests.markets import oracle_models
 from backtest.markets.oracle import Oracles
 
 

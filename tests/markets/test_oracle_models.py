@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from backtest.errors import InputError
-from backtest.markets import oracle_models as om
+from tests.markets import oracle_models as om
 
 REAL = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "real"
 
