@@ -114,7 +114,8 @@ def summary(config: RunConfig, metrics: dict, title: str) -> str:
         "  by debt asset   " + _split(m["bad_debt_usd_by_debt_asset"]),
         "  by collateral   " + _split(m["bad_debt_usd_by_collateral"]),
         f"  borrowers lost  {usd(m['borrower_loss_usd'])} (penalty {usd(m['borrower_penalty_usd'])}, "
-        f"auction slippage {usd(m['borrower_slippage_usd'])})",
+        f"auction slippage {usd(m['borrower_slippage_usd'])}, taken worth less than the debt "
+        f"{usd(m['borrower_shortfall_usd'])})",
         f"  keepers' P&L    {usd(m['keeper_profit_usd'])} (buyCollateral, take); paid to builders "
         + (usd(m['builder_payments_usd']) if m["builder_payments_modelled"] else "not modelled"),
         "  sold over       " + "; ".join(

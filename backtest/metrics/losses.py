@@ -67,15 +67,22 @@ def borrower_loss(outcome: Outcome, oracle_by_asset: dict[str, float]) -> dict:
     discount; a base supply netted into the balance is not collateral lost). Maker barks: lot -
     debt cleared - collateral returned to the owner when its tab was raised - for auctions still
     open, what their lot is worth beyond their tab at the final oracle (owed back if they finish).
-    `penalty` is the part fixed by the protocol's terms (bonus, absorb discount, Maker's chop x
-    debt); `slippage` the rest (Maker auctions selling below the oracle). Negative where the
-    collateral was worth less than the debt it cleared: that shortfall is the protocol's bad debt.
+    The total splits in three: `shortfall` (<= 0) where the collateral taken was worth less than
+    the debt it cleared (the borrower walked away ahead; the protocol or liquidator bore it);
+    `penalty` the part of the protocol's terms the collateral could pay (bonus, absorb discount,
+    Maker's chop x debt, capped at the collateral's value beyond the debt); `slippage` the rest
+    (Maker auctions selling below the oracle, net of collateral returned).
     """
     liq, events = outcome.liquidations, outcome.events
     loss: dict[str, float] = {}
     penalty: dict[str, float] = {}
+    short = [0.0]
 
     def add(p, lost, pen):
+        """`lost` of which the terms set `pen`; a taking worth less than the debt is a shortfall."""
+        if pen:
+            short[0] += min(lost, 0.0)
+            pen = min(max(pen, 0.0), max(lost, 0.0))
         loss[p] = loss.get(p, 0.0) + lost
         penalty[p] = penalty.get(p, 0.0) + pen
 
@@ -102,7 +109,8 @@ def borrower_loss(outcome: Outcome, oracle_by_asset: dict[str, float]) -> dict:
         if not (e["action"] == "take" and (e["tab"] <= 0 or e["lot"] <= 0)):    # still open at the end
             add("maker", -max(0.0, e["lot"] * oracle_by_asset[e["asset"]] - e["tab"] * dai), 0.0)
     total, pen = sum(loss.values()), sum(penalty.values())
-    return {"borrower_loss_usd": total, "borrower_penalty_usd": pen, "borrower_slippage_usd": total - pen,
+    return {"borrower_loss_usd": total, "borrower_penalty_usd": pen, "borrower_shortfall_usd": short[0],
+            "borrower_slippage_usd": total - pen - short[0],
             "borrower_loss_by_protocol": dict(sorted(loss.items()))}
 
 

@@ -87,6 +87,29 @@ def test_borrowers_loss_adds_up_per_protocol():
     assert got["borrower_loss_usd"] == 690.0
     assert got["borrower_penalty_usd"] == pytest.approx(50.0 + 140.0 + 260.0)
     assert got["borrower_slippage_usd"] == pytest.approx(240.0)
+    assert got["borrower_shortfall_usd"] == 0.0
+
+
+def test_a_taking_worth_less_than_the_debt_is_a_shortfall_not_a_negative_slippage():
+    liq = _table(LIQUIDATIONS_SCHEMA, [
+        # Aave: $1,000 repaid for collateral worth $900 (the account was under water): -$100
+        dict(protocol="aave-v3", action="liquidate", debt_asset="USDC", collateral_asset="WETH",
+             debt_price=1.0, collateral_seized_usd=900.0, debt_repaid_usd=1000.0),
+        # Maker: bark of 1 WETH worth $1,050 for 1,000 DAI of debt, tab 1,130: the chop can take only $50;
+        # the auction sells the whole lot for $1,000 (taken at $1,000 < $1,050 oracle): $0 returned
+        dict(protocol="maker", action="bark", debt_asset="DAI", collateral_asset="WETH",
+             debt_price=1.0, collateral_seized_usd=1050.0, debt_repaid_usd=1000.0),
+    ])
+    events = _table(EVENTS_SCHEMA, [
+        dict(protocol="maker", action="bark", auction=1, asset="WETH", base_amount=1130.0, tab=1130.0, lot=1.0),
+        dict(protocol="maker", action="take", auction=1, asset="WETH", tab=130.0, lot=0.0, returned=0.0,
+             oracle_price=1050.0),
+    ])
+    got = borrower_loss(NS(liquidations=liq, events=events), {"WETH": 1050.0, "DAI": 1.0, "USDC": 1.0})
+    assert got["borrower_loss_usd"] == pytest.approx(-100.0 + 50.0)
+    assert got["borrower_shortfall_usd"] == pytest.approx(-100.0)
+    assert got["borrower_penalty_usd"] == pytest.approx(50.0)       # the chop, capped at what the lot could pay
+    assert got["borrower_slippage_usd"] == pytest.approx(0.0)
 
 
 def test_bad_debt_by_debt_asset_and_protocol_add_up():
