@@ -212,22 +212,28 @@ def _split(pair: str) -> tuple[str, str]:
 
 
 def _mechanism_keys() -> list[str]:
-    """comet.KEY, maker.KEY and maker.ASSET.KEY (or maker.ILK.KEY), for the list of known --set keys."""
+    """comet.KEY, maker.KEY, maker.ASSET.KEY (or maker.ILK.KEY), flip.KEY and flip.ILK.KEY, for the list of
+    known --set keys."""
     from backtest.protocols.comet.params import CometParams
     from backtest.protocols.maker.params import Ilk, MakerParams
+    from backtest.protocols.maker_flip.params import FlipIlk, FlipParams
     return ([f"comet.{f.name}" for f in fields(CometParams)] + [f"maker.{f.name}" for f in fields(MakerParams)]
-            + [f"maker.ASSET.{f.name}" for f in fields(Ilk)])
+            + [f"maker.ASSET.{f.name}" for f in fields(Ilk)] + [f"flip.{f.name}" for f in fields(FlipParams)]
+            + [f"flip.ILK.{f.name}" for f in fields(FlipIlk)])
 
 
 def _mechanism_override(config: RunConfig, key: str, value) -> RunConfig:
-    """`comet.KEY`, `maker.KEY`, `maker.ASSET.KEY`, `maker.ILK.KEY`: the scenario's [comet] / [maker]
-    tables, checked now by the same reader the run uses (backtest/protocols/comet/params.py, maker/params.py), so a typo in
-    a key fails before the run; an ilk or asset the book does not have fails when the book is read."""
+    """`comet.KEY`, `maker.KEY`, `maker.ASSET.KEY`, `maker.ILK.KEY`, `flip.KEY`, `flip.ILK.KEY`: the scenario's
+    [comet] / [maker] / [flip] tables, checked now by the same reader the run uses (backtest/protocols/comet/params.py,
+    maker/params.py, maker_flip/params.py), so a typo in a key fails before the run; an ilk or asset the book does
+    not have fails when the book is read."""
     from backtest.protocols.comet.params import CometParams
     from backtest.protocols.maker.params import MakerParams
+    from backtest.protocols.maker_flip.params import FlipParams
     path = key.split(".")
     if len(path) not in (2, 3) or (path[0] == "comet" and len(path) != 2):
-        raise InputError(f"--set {key}: expected comet.KEY, maker.KEY, maker.ASSET.KEY or maker.ILK.KEY")
+        raise InputError(f"--set {key}: expected comet.KEY, maker.KEY, maker.ASSET.KEY, maker.ILK.KEY, flip.KEY "
+                         "or flip.ILK.KEY")
     if isinstance(value, str):
         try:
             value = float(value)
@@ -240,6 +246,8 @@ def _mechanism_override(config: RunConfig, key: str, value) -> RunConfig:
     table[path[-1]] = value
     if path[0] == "comet":
         CometParams.from_spec(spec, source="--set")
+    elif path[0] == "flip":                                                  # Maker Liquidations 1.x
+        FlipParams.from_spec(spec, [k for k, v in spec["flip"].items() if isinstance(v, dict)], source="--set")
     else:
         names = [k for k, v in spec["maker"].items() if isinstance(v, dict)]     # an asset or an ilk (ETH-B)
         MakerParams.from_spec(spec, [(k, k) for k in names], source="--set")
@@ -277,7 +285,7 @@ def _oracle_override(config: RunConfig, key: str, value) -> RunConfig:
 
 def _apply_one(config: RunConfig, key: str, value) -> RunConfig:
     head, _, rest = key.partition(".")
-    if head in ("comet", "maker") and rest:
+    if head in ("comet", "maker", "flip") and rest:
         return _mechanism_override(config, key, value)
     if head in MARKET_PARAMS:
         v = _coerce(str(value), float, key)

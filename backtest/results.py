@@ -108,6 +108,10 @@ def summary(config: RunConfig, metrics: dict, title: str) -> str:
         *([f"  maker           {m['maker_barks']:,} barks, {m['maker_takes']:,} takes, {m['maker_redos']:,} redos, "
             f"{m['maker_auctions_open']:,} open; tab uncovered {usd(m['maker_uncovered_tab_usd'])}, "
             f"keeper rewards {usd(m['maker_keeper_rewards_usd'])}"] if "maker_barks" in m else []),
+        *([f"  maker cat/flip  {m['maker_flip_bites']:,} bites, {m['maker_flip_tends']:,} tends, "
+           f"{m['maker_flip_dents']:,} dents, {m['maker_flip_deals']:,} deals ({m['maker_flip_zero_bid_auctions']:,} "
+           f"at a zero bid), {m['maker_flip_auctions_open']:,} open; loss {usd(m['maker_flip_loss_usd'])}"]
+          if "maker_flip_bites" in m else []),
         f"  bad debt peak   {usd(m['peak_bad_debt_usd'])} at {m['peak_bad_debt_at'] or '-'}; final "
         f"{usd(m['bad_debt_usd'])}; under water {_under_water(m)}",
         "  by protocol     " + _split(m["bad_debt_usd_by_protocol"]),

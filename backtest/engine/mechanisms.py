@@ -2,7 +2,7 @@
 liquidator repaying debt.
 
 The loop finds accounts below HF 1 as for every protocol; rows whose Rules `kind` is "absorb"
-(Comet) or "auction" (Maker) are handed to `Mechanisms.liquidate` instead of
+(Comet) or "auction" (Maker: Liquidations 1.x's Cat/Flip or 2.0's Dog/Clipper, per ilk and date) are handed to `Mechanisms.liquidate` instead of
 agents.liquidator.liquidate, and every round `Mechanisms.trade` lets keepers buy from Comet's
 inventory or take from Maker's auctions. Those purchases are sold into the same venues as every
 liquidation, so they move the prices the next round sees. Both loops (replay.py, reference.py)
@@ -15,6 +15,7 @@ import numpy as np
 
 from backtest.protocols.comet.mechanism import Comet
 from backtest.protocols.maker.mechanism import Maker
+from backtest.protocols.maker_flip.mechanism import MakerFlip, flip_rows
 
 
 class Mechanisms:
@@ -27,8 +28,13 @@ class Mechanisms:
         shared = (inputs, config, coll, debt, venues, rec, agents)
         if (kinds == "absorb").any():
             self.parts.append(Comet(np.flatnonzero(kinds == "absorb"), *shared))
-        if (kinds == "auction").any():
-            self.parts.append(Maker(np.flatnonzero(kinds == "auction"), *shared))
+        if (kinds == "auction").any():                  # Cat/Flip before each ilk's Clipper, else Dog/Clipper
+            rows = np.flatnonzero(kinds == "auction")
+            by_flip = flip_rows(inputs, config, coll, rows)
+            if by_flip.any():
+                self.parts.append(MakerFlip(rows[by_flip], *shared))
+            if not by_flip.all():
+                self.parts.append(Maker(rows[~by_flip], *shared))
         self.part_of = np.full(len(kinds), -1, dtype=np.int8)    # row -> index into parts: O(1) a row per round
         for k, part in enumerate(self.parts):
             self.part_of[part.rows] = k

@@ -14,7 +14,8 @@ By collateral asset, three parts, as backtest/metrics.py adds them up:
   keepers bought back at a profit takes none of it;
 - Maker's uncovered tab goes to each auction's collateral (one ilk, one asset): the tab left when
   its lot ran out, or max(0, tab left - lot left x price) while it is open (backtest/protocols/maker/mechanism.py),
-  scaled so the assets' parts add up to the reported loss.
+  scaled so the assets' parts add up to the reported loss; Cat/Flip's loss (Liquidations 1.x) the same
+  way, each auction's debt its bid did not cover (or, open, neither its bid nor its lot).
 
 Bad debt with no collateral to credit it to (an account that pledged nothing, a loss no event
 explains) goes to `none`.
@@ -33,6 +34,7 @@ import numpy as np
 
 from backtest.inputs.book import ReplayInputs
 from backtest.engine.record import Outcome, bad_debt_by_account
+from backtest.protocols.maker_flip.flip import ACTIONS as FLIP_ACTIONS
 
 NONE = "none"
 
@@ -90,7 +92,8 @@ def maker_parts(book, outcome: Outcome, price: dict[str, float]) -> dict[str, fl
     dai = price[debt] if debt else 1.0
     last = {}
     for e in _events(outcome, "maker"):
-        last[e["auction"]] = e
+        if e["action"] not in FLIP_ACTIONS:
+            last[e["auction"]] = e
     parts: dict[str, float] = {}
     for e in last.values():
         a, tab, lot = e["asset"], e["tab"], e["lot"]
@@ -99,6 +102,28 @@ def maker_parts(book, outcome: Outcome, price: dict[str, float]) -> dict[str, fl
         else:                                        # open: what the lot would not cover now
             u = max(0.0, tab * dai - lot * price[a])
         parts[a] = parts.get(a, 0.0) + u
+    return parts
+
+
+def flip_parts(book, outcome: Outcome, price: dict[str, float]) -> dict[str, float]:
+    """Per collateral asset, USD: each Cat/Flip auction's debt (its bite's `base_amount`) its bid did not
+    cover when dealt, or neither its bid nor its lot covers while open (backtest/protocols/maker_flip)."""
+    debt = _debt_asset(book, "maker")
+    dai = price[debt] if debt else 1.0
+    due, last = {}, {}
+    for e in _events(outcome, "maker"):
+        if e["action"] in FLIP_ACTIONS:
+            if e["action"] == "bite":
+                due[e["auction"]] = e["base_amount"]
+            else:
+                last[e["auction"]] = e
+    parts: dict[str, float] = {}
+    for k, owed in due.items():
+        e = last.get(k)
+        bid, lot = (e["base_amount"], e["lot"]) if e else (0.0, None)
+        asset = e["asset"] if e else next(x["asset"] for x in _events(outcome, "maker") if x["auction"] == k)
+        cover = bid * dai if e and e["action"] == "deal" else max(bid * dai, (lot or 0.0) * price[asset])
+        parts[asset] = parts.get(asset, 0.0) + max(owed * dai - cover, 0.0)
     return parts
 
 
@@ -134,7 +159,8 @@ def accounts_by_collateral(inputs: ReplayInputs, outcome: Outcome) -> dict[str, 
 def _mechanism_losses(outcome: Outcome) -> list[tuple[str, str, float]]:
     mech = getattr(outcome, "protocols", None) or {}
     return [(p, k, mech.get(k, 0.0)) for p, k in (("comet", "comet_reserves_loss_usd"),
-                                                   ("maker", "maker_uncovered_tab_usd")) if mech.get(k, 0.0) > 0]
+                                                   ("maker", "maker_uncovered_tab_usd"),
+                                                   ("maker", "maker_flip_loss_usd")) if mech.get(k, 0.0) > 0]
 
 
 def bad_debt_by_collateral(inputs: ReplayInputs, outcome: Outcome) -> dict[str, float]:
@@ -142,9 +168,10 @@ def bad_debt_by_collateral(inputs: ReplayInputs, outcome: Outcome) -> dict[str, 
     book = inputs.book
     out = accounts_by_collateral(inputs, outcome)
     price = dict(zip(book.price_assets, np.asarray(outcome.oracle, dtype=float).tolist()))
-    parts_of = {"comet": comet_parts, "maker": maker_parts}
-    for protocol, _, loss in _mechanism_losses(outcome):      # a mechanism's parts only where it lost money
-        for a, v in _share(loss, parts_of[protocol](book, outcome, price)).items():
+    parts_of = {"comet_reserves_loss_usd": comet_parts, "maker_uncovered_tab_usd": maker_parts,
+                "maker_flip_loss_usd": flip_parts}
+    for _, key, loss in _mechanism_losses(outcome):      # a mechanism's parts only where it lost money
+        for a, v in _share(loss, parts_of[key](book, outcome, price)).items():
             out[a] = out.get(a, 0.0) + v
     return out
 

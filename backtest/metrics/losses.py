@@ -10,8 +10,10 @@ import numpy as np
 import pyarrow.compute as pc
 
 from backtest.engine.record import Outcome
+from backtest.protocols.maker_flip.flip import ACTIONS as FLIP_ACTIONS
 from backtest.markets.impact_params import IMPACT
 from backtest.metrics.depth import IMPACT as DEPTH_IMPACT, starting_depth
+
 
 ISO = "%Y-%m-%dT%H:%M:%SZ"
 
@@ -66,7 +68,8 @@ def borrower_loss(outcome: Outcome, oracle_by_asset: dict[str, float]) -> dict:
     included). Comet absorbs: collateral absorbed - basePaidOut (the liquidation factor's
     discount; a base supply netted into the balance is not collateral lost). Maker barks: lot -
     debt cleared - collateral returned to the owner when its tab was raised - for auctions still
-    open, what their lot is worth beyond their tab at the final oracle (owed back if they finish).
+    open, what their lot is worth beyond their tab at the final oracle (owed back if they finish). Maker
+    bites (Cat/Flip): lot - debt cleared - collateral dented back (a zero-bid auction takes the whole lot).
     The total splits in three: `shortfall` (<= 0) where the collateral taken was worth less than
     the debt it cleared (the borrower walked away ahead; the protocol or liquidator bore it);
     `penalty` the part of the protocol's terms the collateral could pay (bonus, absorb discount,
@@ -97,7 +100,8 @@ def borrower_loss(outcome: Outcome, oracle_by_asset: dict[str, float]) -> dict:
     barks = {e["auction"]: e for e in _rows(events, "maker", "bark")}
     last: dict[int, dict] = {}
     for e in _rows(events, "maker"):
-        last[e["auction"]] = e
+        if e["action"] not in FLIP_ACTIONS:
+            last[e["auction"]] = e
     for r, (_, b) in zip(_rows(liq, "maker", "bark"), sorted(barks.items())):     # auction ids count the barks
         add("maker", r["collateral_seized_usd"] - r["debt_repaid_usd"], b["base_amount"] * r["debt_price"]
             - r["debt_repaid_usd"])
@@ -108,6 +112,11 @@ def borrower_loss(outcome: Outcome, oracle_by_asset: dict[str, float]) -> dict:
     for e in last.values():
         if not (e["action"] == "take" and (e["tab"] <= 0 or e["lot"] <= 0)):    # still open at the end
             add("maker", -max(0.0, e["lot"] * oracle_by_asset[e["asset"]] - e["tab"] * dai), 0.0)
+    bites = {e["auction"]: e for e in _rows(events, "maker", "bite")}          # Cat/Flip (Liquidations 1.x)
+    for r, (_, b) in zip(_rows(liq, "maker", "bite"), sorted(bites.items())):  # the lot, less the debt it cleared
+        add("maker", r["collateral_seized_usd"] - r["debt_repaid_usd"], (b["tab"] - b["base_amount"]) * r["debt_price"])
+    for e in _rows(events, "maker", "dent"):                                   # collateral dented back to the owner
+        add("maker", -e["returned"] * e["oracle_price"], 0.0)
     total, pen = sum(loss.values()), sum(penalty.values())
     return {"borrower_loss_usd": total, "borrower_penalty_usd": pen, "borrower_shortfall_usd": short[0],
             "borrower_slippage_usd": total - pen - short[0],
@@ -117,7 +126,8 @@ def borrower_loss(outcome: Outcome, oracle_by_asset: dict[str, float]) -> dict:
 def liquidator_economics(outcome: Outcome) -> dict:
     """Profit of liquidators (liquidations.parquet) and of keepers' buyCollateral and take
     (events.parquet); payments to block builders are not modelled yet (no priority auction)."""
-    keepers = sum(e["profit_usd"] for e in _rows(outcome.events) if e["action"] in ("take", "buyCollateral"))
+    keepers = sum(e["profit_usd"] for e in _rows(outcome.events)
+                  if e["action"] in ("take", "buyCollateral", "tend", "dent", "deal", "tick"))
     liquidators = float(pc.sum(outcome.liquidations["profit_usd"]).as_py() or 0.0) if outcome.liquidations.num_rows \
         else 0.0
     return {"keeper_profit_usd": float(keepers), "liquidator_profit_total_usd": liquidators + float(keepers),

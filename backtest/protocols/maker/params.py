@@ -53,6 +53,7 @@ ILKS = {
 # The ilk a vault of this asset is in when the book does not say (its `market` names no ilk above).
 DEFAULT_ILK = {"WETH": "ETH-A", "wstETH": "WSTETH-A", "WBTC": "WBTC-A"}
 CURVES = ("stairstep", "linear", "exponential")
+LIQUIDATIONS = ("auto", "flip", "clip")     # maker.liquidations (backtest/protocols/maker_flip/params.py uses_flip)
 
 
 def ilk_name(asset: str, market: str, split: bool) -> str:
@@ -67,6 +68,7 @@ def ilk_name(asset: str, market: str, split: bool) -> str:
 @dataclass(frozen=True)
 class MakerParams:
     Hole: float = 150e6           # Dog: most tab in auctions over all ilks, DAI (dog_Hole, 2025-10-30 spell)
+    liquidations: str = "auto"    # auto (Cat/Flip before each ilk's switch date, backtest/protocols/maker_flip) | flip | clip
     bark_gas: float = 450_000.0   # Dog.bark + Clipper.kick
     redo_gas: float = 200_000.0
 
@@ -78,6 +80,9 @@ class MakerParams:
         asset or ilk of `reserves` and no listed ilk is refused (a typo would change nothing)."""
         known = {f.name: f.default for f in fields(cls)}
         params = cls(**spec_table(spec, "maker", known, source))
+        if params.liquidations not in LIQUIDATIONS:
+            raise InputError(f"maker.liquidations must be one of {', '.join(LIQUIDATIONS)}", file=source,
+                             column="maker.liquidations")
         table = spec.get("maker", {}) if isinstance(spec.get("maker", {}), dict) else {}
         names = [k for k, v in table.items() if isinstance(v, dict)]
         if strict:

@@ -24,6 +24,7 @@ from dataclasses import dataclass, replace
 from typing import NamedTuple
 
 WAD, RAY = 10**18, 10**27
+ACTIONS = ("bite", "tend", "dent", "deal", "tick")     # the events a Cat/Flip run records (protocol "maker")
 
 
 class FlipRevert(ValueError):

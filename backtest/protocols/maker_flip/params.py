@@ -11,6 +11,7 @@ from dataclasses import dataclass, fields, replace
 import numpy as np
 
 from backtest.errors import InputError
+from backtest.protocols.maker.params import LIQUIDATIONS
 from backtest.protocols.spec import spec_table
 
 INF = float("inf")
@@ -55,14 +56,13 @@ FLIP_ILKS = {
 # DAI; their Flippers' ttl and tau 6 h, archive/2020-05-01-DssSpell for WBTC-A). The 2020-03-12 spell
 # moved ETH-A to ttl 6 h, tau 6 h, lump 500 ETH: for another date set the values then in force
 # (`--set flip.ETH-A.ttl=21600`, `flip.box=...`).
-MODES = ("auto", "flip", "clip")
 
 
 def uses_flip(ilk: str, date: np.datetime64, mode: str) -> bool:
     """Whether an ilk liquidates through Cat/Flip on `date`: `mode` "flip"/"clip" force it; "auto" takes
     Flip before the ilk's switch to the Clipper, and the Clipper for ilks that never had a Flipper."""
-    if mode not in MODES:
-        raise InputError(f"maker.liquidations must be one of {', '.join(MODES)}", column="maker.liquidations")
+    if mode not in LIQUIDATIONS:
+        raise InputError(f"maker.liquidations must be one of {', '.join(LIQUIDATIONS)}", column="maker.liquidations")
     if mode != "auto":
         return mode == "flip"
     switch = FLIP_ILKS[ilk].switch if ilk in FLIP_ILKS else ""
