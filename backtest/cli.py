@@ -18,6 +18,7 @@ COMMANDS = {
     "ingest": "ingest",
     "snapshot": "snapshot",
     "import-prices": "import_prices",
+    "import-gas": "import_gas",
     "fetch-prices": "fetch_prices",
     "scenarios": "scenarios",
     "health": "health",

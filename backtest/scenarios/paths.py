@@ -168,11 +168,15 @@ def _unnamed(con, s: Scenario, asset: str) -> tuple[Move, np.ndarray | None]:
 
 
 def gas_path(con, s: Scenario) -> np.ndarray:
-    """Gwei per step: the scenario's constant, else the lake's gas table, else 30 gwei."""
+    """Gwei per step: the scenario's constant, else the lake's gas table (refused when it has nothing at the
+    start and the scenario names a `get` for its gas), else 30 gwei."""
     if "gwei" in s.gas:
         return np.full(s.n_steps, float(s.gas["gwei"]))
     rows = run_query(con, "gas_path", {"start": s.start, "end": s.end, "step_seconds": s.step_seconds})
     gwei = rows["gas_price_gwei"].to_numpy(zero_copy_only=False).astype(float)
+    if s.gas.get("get") and (not len(gwei) or np.isnan(gwei[0])):
+        raise MissingSeries(f"no gas price at or before the scenario start {s.start:%Y-%m-%d %H:%M}Z in the lake; get "
+                            f"it with: {s.gas['get']}", file=s.path, column="gas")
     if np.all(np.isnan(gwei)):
         return np.full(s.n_steps, 30.0)
     first = gwei[~np.isnan(gwei)][0]
