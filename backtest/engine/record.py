@@ -32,7 +32,7 @@ LIQUIDATIONS_SCHEMA = pa.schema([
 # their events (Comet.sol AbsorbCollateral/BuyCollateral; dog.sol Bark, clip.sol Kick/Take/Redo).
 EVENTS_SCHEMA = pa.schema([
     ("step", pa.int32()), ("timestamp", UTC_TS), ("round", pa.int32()), ("protocol", pa.string()),
-    ("action", pa.string()),             # absorb | buyCollateral | bark | take | redo
+    ("action", pa.string()),             # absorb | buyCollateral | bark | take | redo | bite | tend | dent | deal | tick
     ("auction", pa.int64()),             # Maker auction id (-1 for Comet)
     ("account", pa.string()), ("asset", pa.string()),
     ("amount", pa.float64()),            # collateral units: absorbed, bought, lot kicked, slice taken (redo: lot)
