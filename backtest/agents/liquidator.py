@@ -13,8 +13,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from backtest.agents import screen as _screen
 from backtest.markets.router import Router as Venues
 from backtest.protocols.rules import Params, Rules, health_factor_one
+
+# The compiled screen (backtest/agents/screen.py) answers "no plan can pay" before best_plan builds its
+# tries in Python. False runs the Python path alone: the reference, same plans (tests/perf/test_screen.py).
+COMPILED = _screen.screen is not None
 
 
 @dataclass(frozen=True)
@@ -116,28 +121,11 @@ def best_plan(coll: np.ndarray, debt: np.ndarray, hf: float, price: np.ndarray, 
     whose ceiling can still win; the plan chosen is the one the full search over every try,
     in order, would choose (the first try with the highest gross).
     """
-    owed, held, positive = debt.tolist(), coll.tolist(), lt.tolist()       # plain floats: ~10x cheaper here
-    asset_of = reserve_asset.tolist()
-    seizable = [c for c, x in enumerate(held) if x > 0 and positive[c] > 0]
-    tries, tops = [], []
-    if not seizable:
+    if COMPILED and (kind := _screen.KIND.get(rules.terms)) is not None and _screen.screen(
+            kind, hf, coll, debt, price, reserve_asset, lt, params.bonus, params.protocol_fee, params.close_factor,
+            *venues.ceilings()[:2], _sizes(sizes), float(debt @ price) if kind == 2 else 0.0, needed) == _screen.REJECT:
         return None
-    terms, highs = rules.terms, {}
-    for d, x in enumerate(owed):
-        if not x > 0:
-            continue
-        low = venues.purchase_floor(asset_of[d])
-        for c in seizable:
-            a = asset_of[c]
-            high = highs[a] if a in highs else highs.setdefault(a, venues.sale_ceiling(a))
-            for size in sizes:
-                repay, taken, fee = terms(hf, d, c, coll, debt, price, params, size)
-                if not repay <= 0:                      # as the full search: a NaN repay is a try
-                    repay, taken, fee = float(repay), float(taken), float(fee)
-                    tries.append((d, c, repay, taken, fee))
-                    sold = taken - fee
-                    top_p, low_c = (sold if not sold < 0 else 0.0) * high, repay * low
-                    tops.append(top_p - low_c + SLACK * (top_p + low_c))
+    tries, tops = _tries(coll, debt, hf, price, venues, reserve_asset, lt, params, rules, sizes)
     if not tries:
         return None
     top = max(tops)
@@ -154,6 +142,41 @@ def best_plan(coll: np.ndarray, debt: np.ndarray, hf: float, price: np.ndarray, 
     # The first try is always asked too: the search keeps it if its gross is NaN, as the full one does.
     keep = [k for k, t in enumerate(tops) if k == 0 or k == first or not t < seen]
     return _search(tries, keep, venues, reserve_asset, gas_usd, known)
+
+
+_SIZES: dict = {}
+
+
+def _sizes(sizes: tuple) -> np.ndarray:
+    out = _SIZES.get(sizes)
+    return out if out is not None else _SIZES.setdefault(sizes, np.array(sizes, dtype=float))
+
+
+def _tries(coll, debt, hf, price, venues: Venues, reserve_asset, lt, params: Params, rules: Rules, sizes):
+    """Every (debt, collateral, size) try of best_plan, in order, and its linear ceiling."""
+    owed, held, positive = debt.tolist(), coll.tolist(), lt.tolist()       # plain floats: ~10x cheaper here
+    asset_of = reserve_asset.tolist()
+    seizable = [c for c, x in enumerate(held) if x > 0 and positive[c] > 0]
+    tries, tops = [], []
+    if not seizable:
+        return tries, tops
+    terms = rules.terms
+    floor, ceiling = venues.ceilings()[2:]
+    for d, x in enumerate(owed):
+        if not x > 0:
+            continue
+        low = floor[asset_of[d]]
+        for c in seizable:
+            high = ceiling[asset_of[c]]
+            for size in sizes:
+                repay, taken, fee = terms(hf, d, c, coll, debt, price, params, size)
+                if not repay <= 0:                      # as the full search: a NaN repay is a try
+                    repay, taken, fee = float(repay), float(taken), float(fee)
+                    tries.append((d, c, repay, taken, fee))
+                    sold = taken - fee
+                    top_p, low_c = (sold if not sold < 0 else 0.0) * high, repay * low
+                    tops.append(top_p - low_c + SLACK * (top_p + low_c))
+    return tries, tops
 
 
 def _gross(t, venues: Venues, reserve_asset) -> tuple[float, float, float]:

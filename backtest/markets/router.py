@@ -58,6 +58,7 @@ class Router:
         self.sold = np.zeros_like(self.price)
         self.venue_price = np.array([self.price[v.asset] for v in self.venues], dtype=float)
         self.order = _levels(self.by_asset, self.venues)
+        self._ceilings = None
         if self.reference is None:                 # no impact until a run attaches its own
             self.attach(ReferenceMarket(self.price, *(np.zeros(n),) * 4))
 
@@ -65,6 +66,7 @@ class Router:
         """The run's reference market; `price` becomes its price array (same values at the start)."""
         self.reference = reference
         self.price = reference.price
+        self._ceilings = None
 
     def fresh(self, price: np.ndarray, feedback: bool) -> "Router":
         """An independent copy starting at `price` (each replay mutates its own venues), with a
@@ -74,6 +76,7 @@ class Router:
         out.attach(ReferenceMarket(np.array(price, dtype=float), *(np.zeros(len(price)),) * 4))
         out.venue_price = np.array([out.price[v.asset] for v in out.venues], dtype=float)
         out.sold = np.zeros_like(out.price)
+        out._ceilings = None
         return out
 
     # -- quotes -------------------------------------------------------------------------------
@@ -162,6 +165,16 @@ class Router:
             return self.venues[vs[0]].sell_marginal(0.0) * self._quote_usd(vs[0])
         return max(self.venues[v].sell_marginal(0.0) * self._quote_usd(v) for v in vs)
 
+    def ceilings(self) -> tuple[np.ndarray, np.ndarray, list, list]:
+        """(purchase_floor, sale_ceiling) of every asset, as arrays and as lists of floats; kept until
+        the next trade, path move or arbitrage, the only things that change them."""
+        if self._ceilings is None:
+            n = len(self.price)
+            floor, ceiling = [self.purchase_floor(a) for a in range(n)], [self.sale_ceiling(a) for a in range(n)]
+            self._ceilings = (np.array(floor, dtype=float), np.array(ceiling, dtype=float),
+                              [float(x) for x in floor], [float(x) for x in ceiling])
+        return self._ceilings
+
     def purchase_floor(self, asset: int) -> float:
         """USD per unit that no purchase of `asset` undercuts: `buy_quote(asset, y) >= y * this`."""
         vs = self.by_asset[asset]
@@ -175,6 +188,7 @@ class Router:
 
     # -- trades -------------------------------------------------------------------------------
     def sell(self, asset: int, amount: float) -> float:
+        self._ceilings = None
         self.sold[asset] += amount
         if amount > 0 and not self.by_asset[asset] and self.feedback:
             return self.reference.sell(asset, amount)
@@ -188,6 +202,7 @@ class Router:
         return usd
 
     def buy(self, asset: int, amount: float) -> float:
+        self._ceilings = None
         if amount > 0 and not self.by_asset[asset] and self.feedback:
             return self.reference.buy(asset, amount)
         if amount <= 0 or not self.by_asset[asset]:
@@ -224,16 +239,15 @@ class Router:
         fill of any size beats them (`purchase_floor`, `sale_ceiling`). Tighter than `mid_range`
         by each venue's fee, so a profit bound on them already rules out the accounts whose bonus
         the fees and the gas eat, before any quote is asked."""
-        n = len(self.price)
-        low = np.array([self.purchase_floor(a) for a in range(n)], dtype=float) * (1.0 - QUOTE_SLACK)
-        high = np.array([self.sale_ceiling(a) for a in range(n)], dtype=float) * (1.0 + QUOTE_SLACK)
-        return low, high
+        floor, ceiling = self.ceilings()[:2]
+        return floor * (1.0 - QUOTE_SLACK), ceiling * (1.0 + QUOTE_SLACK)
 
     # -- between steps and blocks ---------------------------------------------------------------
     def follow_path(self, exo_prev: np.ndarray, exo_now: np.ndarray) -> None:
         """The path moved (a new step): the reference and every venue move with it by the same
         ratio, with no flow (the path already holds the market's own trading); gaps our sales
         opened are kept, for `arbitrage` to close."""
+        self._ceilings = None
         ratio = (exo_now / exo_prev).tolist()
         at = self.venue_price.tolist()
         self.reference.follow(exo_now)
@@ -251,6 +265,7 @@ class Router:
         takes out of or puts into each venue reaches the reference market as flow, once."""
         if not self.feedback:
             return
+        self._ceilings = None
         self.reference.decay(seconds)
         keep = 0.5 ** (seconds / half_life) if half_life > 0 else 0.0
         price = self.price.tolist()

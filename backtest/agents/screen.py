@@ -1,0 +1,141 @@
+"""The liquidator's first question, compiled: can any (debt, collateral, size) try of this account
+gross what the cheapest ready liquidator needs, at the best first-unit prices?
+
+`best_plan` answers it in Python for every account handed to `liquidate`, and most answers are no
+(the bonus does not pay the gas after fees). This is the same arithmetic in numba: each protocol's
+terms (aave/terms.py, compound_v2/terms.py, morpho_blue/terms.py) and the linear ceiling
+`(taken - fee) * sale_ceiling - repay * purchase_floor + SLACK * (...)`, operation for operation in
+the same order (numba does not reassociate or fuse floats without fastmath), so every ceiling is
+the Python one bit for bit (tests/perf/test_screen.py). It only ever says "no plan" (REJECT) when
+the Python search would return None before any quote; everything else (a plan may pay, a NaN or
+non-finite input, a rule set it does not know) goes to the Python search (PYTHON), which stays the
+reference and picks the plan.
+
+Aave v3.3's close-factor rule reads the account's total debt in USD, `debt @ price`: that dot
+product is BLAS's, so the caller passes it in rather than having it re-summed in another order.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from backtest.protocols.aave import v33 as aave_v33
+from backtest.protocols.aave.terms import HF_CLOSE, aave_v2_terms, aave_v33_terms, aave_v3_terms
+from backtest.protocols.compound_v2.terms import compound_v2_terms
+from backtest.protocols.morpho_blue.terms import morpho_blue_terms
+
+REJECT, PYTHON = 0, 1
+SLACK = 1e-9                      # as liquidator.SLACK: float rounding between a quote and its ceiling
+KIND = {aave_v3_terms: 0, aave_v2_terms: 1, aave_v33_terms: 2, compound_v2_terms: 3, morpho_blue_terms: 4}
+MIN_CLOSE, MIN_LEFT = aave_v33.MIN_BASE_MAX_CLOSE_FACTOR_USD, aave_v33.MIN_LEFTOVER_USD
+
+
+def _bonus_seize(repay, pd, pc, balance, bonus, fee_on_bonus):
+    wanted = pd * repay / pc * (1.0 + bonus)
+    if wanted > balance:
+        taken, repay = balance, pc * balance / pd / (1.0 + bonus)
+    else:
+        taken = wanted
+    return repay, taken, (taken - taken / (1.0 + bonus)) * fee_on_bonus
+
+
+def _passes(x, d, c, coll, debt, pd, pc, bonus):
+    repay, taken, _ = _bonus_seize(x, pd, pc, coll[c], bonus, 0.0)
+    partial = repay < debt[d] and taken < coll[c]
+    return not partial or ((debt[d] - repay) * pd >= MIN_LEFT and (coll[c] - taken) * pc >= MIN_LEFT)
+
+
+def _terms(kind, hf, d, c, coll, debt, price, bonus, protocol_fee, close_factor, total_debt_usd, size):
+    """rules.terms of each kind, as the Python functions compute them."""
+    pd, pc = price[d], price[c]
+    if kind == 0:                                                     # aave v3.0 / spark
+        cap = (close_factor[d] if hf > HF_CLOSE else 1.0) * debt[d]
+        return _bonus_seize(cap * size, pd, pc, coll[c], bonus[c], protocol_fee[c])
+    if kind == 1:                                                     # aave v2
+        return _bonus_seize(0.5 * debt[d] * size, pd, pc, coll[c], bonus[c], 0.0)
+    if kind == 2:                                                     # aave v3.3+
+        b = bonus[c]
+        reserve_debt_usd = debt[d] * pd
+        cap = debt[d]
+        if (coll[c] * pc >= MIN_CLOSE and reserve_debt_usd >= MIN_CLOSE and hf > HF_CLOSE
+                and reserve_debt_usd > 0.5 * total_debt_usd):
+            cap = 0.5 * total_debt_usd / pd
+        x = cap * size
+        if not _passes(x, d, c, coll, debt, pd, pc, b):
+            if _passes(cap, d, c, coll, debt, pd, pc, b):
+                x = cap
+            else:
+                x = max(min(min(debt[d] - MIN_LEFT / pd, (coll[c] * pc - MIN_LEFT) / (pd * (1.0 + b))), cap)
+                        * (1.0 - 1e-12), 0.0)
+        return _bonus_seize(x, pd, pc, coll[c], b, protocol_fee[c])
+    if kind == 3:                                                     # compound v2
+        repay = close_factor[d] * debt[d] * size
+        seized = repay * (1.0 + bonus[c]) * pd / pc
+        if seized > coll[c]:
+            repay, seized = repay * coll[c] / seized, coll[c]
+        return repay, seized, seized * protocol_fee[c]
+    # morpho blue: maths.liquidate_at(debt * size, debt, coll, pc / pd, 1 + bonus)
+    ratio, incentive = pc / pd, 1.0 + bonus[c]
+    repaid = min(debt[d] * size, debt[d])
+    seized = repaid * incentive / ratio
+    if seized >= coll[c]:
+        seized, repaid = coll[c], coll[c] * ratio / incentive
+    return repaid, seized, 0.0
+
+
+def _ceilings_py(kind, hf, coll, debt, price, asset_of, lt, bonus, protocol_fee, close_factor, floor, ceiling,
+                 sizes, total_debt_usd, out):
+    """The linear ceiling of every try, in best_plan's order, into `out`; returns how many."""
+    n = 0
+    for d in range(len(debt)):
+        if not debt[d] > 0:
+            continue
+        low = floor[asset_of[d]]
+        for c in range(len(coll)):
+            if not (coll[c] > 0 and lt[c] > 0):
+                continue
+            high = ceiling[asset_of[c]]
+            for s in range(len(sizes)):
+                repay, taken, fee = _terms(kind, hf, d, c, coll, debt, price, bonus, protocol_fee, close_factor,
+                                           total_debt_usd, sizes[s])
+                if not repay <= 0:
+                    sold = taken - fee
+                    top_p = (sold if not sold < 0 else 0.0) * high
+                    low_c = repay * low
+                    out[n] = top_p - low_c + SLACK * (top_p + low_c)
+                    n += 1
+    return n
+
+
+def _screen_py(kind, hf, coll, debt, price, asset_of, lt, bonus, protocol_fee, close_factor, floor, ceiling, sizes,
+               total_debt_usd, needed):
+    """REJECT if no try's ceiling reaches `needed` (best_plan would return None unquoted), else PYTHON."""
+    if not (np.isfinite(needed) and np.isfinite(hf) and np.isfinite(total_debt_usd)):
+        return PYTHON
+    for r in range(len(coll)):
+        if not (np.isfinite(coll[r]) and np.isfinite(debt[r]) and np.isfinite(price[r]) and price[r] > 0
+                and np.isfinite(bonus[r]) and np.isfinite(protocol_fee[r]) and np.isfinite(close_factor[r])
+                and np.isfinite(floor[asset_of[r]]) and np.isfinite(ceiling[asset_of[r]])):
+            return PYTHON
+    out = np.empty(len(coll) * len(coll) * len(sizes))
+    n = _ceilings_py(kind, hf, coll, debt, price, asset_of, lt, bonus, protocol_fee, close_factor, floor, ceiling,
+                     sizes, total_debt_usd, out)
+    if n == 0:
+        return REJECT
+    top = out[0]
+    for k in range(n):
+        if not out[k] == out[k]:
+            return PYTHON
+        if out[k] > top:
+            top = out[k]
+    return REJECT if top + SLACK * abs(needed) < needed else PYTHON
+
+
+try:
+    import numba
+    _jit = numba.njit(cache=True, nogil=True, error_model="numpy")
+    _bonus_seize, _passes, _terms = _jit(_bonus_seize), _jit(_passes), _jit(_terms)
+    _ceilings_py = ceilings = _jit(_ceilings_py)          # the name _screen_py calls, compiled
+    screen = _jit(_screen_py)
+except ImportError:                     # pragma: no cover - exercised where numba is absent
+    ceilings, screen = None, None
