@@ -6,7 +6,7 @@ import os
 import platform
 import time
 
-from backtest.bench import cli_help, decode, replay_case, snapshot, sweep
+from backtest.bench import cli_help, decode, replay_case, sample_crash, snapshot, sweep
 from backtest.bench.measure import isolated
 from backtest.console import table as table_text
 from backtest.numbers import number
@@ -17,6 +17,7 @@ FULL = {
     "decode": [dict(n_logs=1_000_000, baseline_logs=50_000)],
     "sweep": [dict(accounts=100_000, sets=100)],
     "cli": [dict(runs=9)],
+    "sample": [dict(accounts=50_000)],
 }
 QUICK = {
     "replay": [dict(accounts=10_000, steps=1_440)],
@@ -24,13 +25,17 @@ QUICK = {
     "decode": [dict(n_logs=100_000, baseline_logs=5_000)],
     "sweep": [dict(accounts=500, sets=2)],
     "cli": [dict(runs=3)],
+    "sample": [dict(accounts=2_000)],
 }
 RUNNERS = {"replay": replay_case.run_case, "snapshot": snapshot.run_case, "decode": decode.run_case,
-           "sweep": sweep.run_case, "cli": cli_help.run_case}
+           "sweep": sweep.run_case, "cli": cli_help.run_case,
+           "sample": sample_crash.run_case}
 UNITS = {"replay": ("account_steps_per_s", "account-steps/s"), "snapshot": ("events_per_s", "events/s"),
-         "decode": ("logs_per_s", "logs/s"), "sweep": ("sets_per_s", "sets/s"), "cli": ("helps_per_s", "--help/s")}
+         "decode": ("logs_per_s", "logs/s"), "sweep": ("sets_per_s", "sets/s"), "cli": ("helps_per_s", "--help/s"),
+         "sample": ("candidates_per_s", "candidates/s")}
 BASELINES = {"replay": "whole-book numpy engine", "snapshot": "pyarrow + pandas groupby",
-             "decode": "eth_abi per log", "sweep": "1 worker", "cli": "python -c 'import argparse'"}
+             "decode": "eth_abi per log", "sweep": "1 worker", "cli": "python -c 'import argparse'",
+             "sample": "Python liquidation path"}
 
 
 def plan(quick: bool, only: list[str] | None = None, replay_sizes: list[tuple[int, int]] | None = None,
@@ -72,6 +77,8 @@ def _size(row: dict) -> str:
         return f"{row['events']:,} events"
     if b == "decode":
         return f"{row['logs']:,} logs"
+    if b == "sample":
+        return f"sample crash, {row['accounts']:,} acc, 3 replays"
     if b == "cli":
         return f"--help of {row['verbs']} verbs, slowest {row['slowest']} (target <= {row['target_seconds']} s)"
     return f"{row['sets']} sets, {row['accounts']:,} acc"

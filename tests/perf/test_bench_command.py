@@ -17,7 +17,7 @@ def test_quick_bench_prints_a_table_and_json_and_every_engine_agrees_with_its_ba
     report = json.loads(out.read_text())
     assert json.loads("{" + done.stdout.partition("\n{")[2]) == report
     rows = {r["bench"]: r for r in report["results"]}
-    assert sorted(rows) == ["cli", "decode", "replay", "snapshot", "sweep"]
+    assert sorted(rows) == ["cli", "decode", "replay", "sample", "snapshot", "sweep"]
     for name, row in rows.items():
         if row.get("available", True):
             # the engine and its baseline produced the same result on the same inputs
