@@ -13,13 +13,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from backtest import compiled
 from backtest.agents import screen as _screen
 from backtest.markets.router import Router as Venues
 from backtest.protocols.rules import Params, Rules, health_factor_one
-
-# The compiled screen (backtest/agents/screen.py) answers "no plan can pay" before best_plan builds its
-# tries in Python. False runs the Python path alone: the reference, same plans (tests/perf/test_screen.py).
-COMPILED = _screen.screen is not None
 
 
 @dataclass(frozen=True)
@@ -121,11 +118,19 @@ def best_plan(coll: np.ndarray, debt: np.ndarray, hf: float, price: np.ndarray, 
     whose ceiling can still win; the plan chosen is the one the full search over every try,
     in order, would choose (the first try with the highest gross).
     """
-    if COMPILED and (kind := _screen.KIND.get(rules.terms)) is not None and _screen.screen(
-            kind, hf, coll, debt, price, reserve_asset, lt, params.bonus, params.protocol_fee, params.close_factor,
-            *venues.ceilings()[:2], _sizes(sizes), float(debt @ price) if kind == 2 else 0.0, needed) == _screen.REJECT:
-        return None
-    tries, tops = _tries(coll, debt, hf, price, venues, reserve_asset, lt, params, rules, sizes)
+    # The compiled screen (agents/screen.py) answers "no plan can pay" and builds the tries (the same floats).
+    n = -1
+    if compiled.ON and (kind := _screen.KIND.get(rules.terms)) is not None:
+        verdict, n, built = _screen.screen(kind, hf, coll, debt, price, reserve_asset, lt, params.bonus,
+                                           params.protocol_fee, params.close_factor, *venues.ceilings()[:2],
+                                           _sizes(sizes), float(debt @ price) if kind == 2 else 0.0, needed)
+        if verdict == _screen.REJECT:
+            return None
+    if n < 0:
+        tries, tops = _tries(coll, debt, hf, price, venues, reserve_asset, lt, params, rules, sizes)
+    else:
+        rows = built[:n].tolist()
+        tries, tops = [(int(r[1]), int(r[2]), r[3], r[4], r[5]) for r in rows], [r[0] for r in rows]
     if not tries:
         return None
     top = max(tops)

@@ -1,5 +1,7 @@
-"""The liquidator's first question, compiled: can any (debt, collateral, size) try of this account
-gross what the cheapest ready liquidator needs, at the best first-unit prices?
+"""The liquidator's first questions, compiled. Per round: which under-water accounts can pay at all
+(`group_bounds`, the profit bound of every row at once, read from the book without gathers). Per
+account: can any (debt, collateral, size) try gross what the cheapest ready liquidator needs, at the
+best first-unit prices?
 
 `best_plan` answers it in Python for every account handed to `liquidate`, and most answers are no
 (the bonus does not pay the gas after fees). This is the same arithmetic in numba: each protocol's
@@ -85,7 +87,8 @@ def _terms(kind, hf, d, c, coll, debt, price, bonus, protocol_fee, close_factor,
 
 def _ceilings_py(kind, hf, coll, debt, price, asset_of, lt, bonus, protocol_fee, close_factor, floor, ceiling,
                  sizes, total_debt_usd, out):
-    """The linear ceiling of every try, in best_plan's order, into `out`; returns how many."""
+    """Every try in best_plan's order into the rows of `out`: (linear ceiling, d, c, repay, taken, fee);
+    returns how many."""
     n = 0
     for d in range(len(debt)):
         if not debt[d] > 0:
@@ -102,33 +105,86 @@ def _ceilings_py(kind, hf, coll, debt, price, asset_of, lt, bonus, protocol_fee,
                     sold = taken - fee
                     top_p = (sold if not sold < 0 else 0.0) * high
                     low_c = repay * low
-                    out[n] = top_p - low_c + SLACK * (top_p + low_c)
+                    out[n, 0] = top_p - low_c + SLACK * (top_p + low_c)
+                    out[n, 1], out[n, 2], out[n, 3], out[n, 4], out[n, 5] = d, c, repay, taken, fee
                     n += 1
     return n
 
 
 def _screen_py(kind, hf, coll, debt, price, asset_of, lt, bonus, protocol_fee, close_factor, floor, ceiling, sizes,
                total_debt_usd, needed):
-    """REJECT if no try's ceiling reaches `needed` (best_plan would return None unquoted), else PYTHON."""
+    """(REJECT if no try's ceiling reaches `needed`, so best_plan would return None unquoted, else
+    PYTHON; how many tries; the tries as _ceilings_py writes them). -1 tries: not built (a non-finite
+    input), the Python search builds them."""
+    out = np.empty((len(coll) * len(coll) * len(sizes), 6))
     if not (np.isfinite(needed) and np.isfinite(hf) and np.isfinite(total_debt_usd)):
-        return PYTHON
+        return PYTHON, -1, out
     for r in range(len(coll)):
         if not (np.isfinite(coll[r]) and np.isfinite(debt[r]) and np.isfinite(price[r]) and price[r] > 0
                 and np.isfinite(bonus[r]) and np.isfinite(protocol_fee[r]) and np.isfinite(close_factor[r])
                 and np.isfinite(floor[asset_of[r]]) and np.isfinite(ceiling[asset_of[r]])):
-            return PYTHON
-    out = np.empty(len(coll) * len(coll) * len(sizes))
+            return PYTHON, -1, out
     n = _ceilings_py(kind, hf, coll, debt, price, asset_of, lt, bonus, protocol_fee, close_factor, floor, ceiling,
                      sizes, total_debt_usd, out)
     if n == 0:
-        return REJECT
-    top = out[0]
+        return REJECT, 0, out
+    top = out[0, 0]
     for k in range(n):
-        if not out[k] == out[k]:
-            return PYTHON
-        if out[k] > top:
-            top = out[k]
-    return REJECT if top + SLACK * abs(needed) < needed else PYTHON
+        if not out[k, 0] == out[k, 0]:
+            return PYTHON, n, out
+        if out[k, 0] > top:
+            top = out[k, 0]
+    return (REJECT if top + SLACK * abs(needed) < needed else PYTHON), n, out
+
+
+# rules.max_close of each repaying protocol, by name: 0 a fixed half, 1 Aave v3's close factor above HF
+# 0.95 else all, 2 all, 3 the reserve's close factor (Compound v2)
+CLOSE = {"aave-v2": 0, "aave-v3": 1, "spark": 1, "aave-v3.3": 2, "morpho-blue": 2, "compound-v2": 3}
+
+
+def _group_bounds_py(coll, debt, below, hf, group_of, cols, starts, close, close_factor, oracle, sell, buy, lt, bonus,
+                     gas, out):
+    """replay.bounds without the gathers: each row's profit_upper_bound over its own protocol's reserve
+    columns (cols[starts[g]:starts[g + 1]]), liquidator._bound_rows's arithmetic in its order, the
+    repay cap rules.max_close(hf, close_factor) x debt as each protocol's max_close computes it."""
+    for k in range(len(below)):
+        i, g = below[k], group_of[below[k]]
+        best = -np.inf
+        for u in range(starts[g], starts[g + 1]):
+            d = cols[u]
+            kind = close[g]
+            if kind == 0:
+                cap = 0.5 * debt[i, d]
+            elif kind == 1:
+                cap = (close_factor[d] if hf[k] > HF_CLOSE else 1.0) * debt[i, d]
+            elif kind == 2:
+                cap = 1.0 * debt[i, d]
+            else:
+                cap = close_factor[d] * debt[i, d]
+            for w in range(starts[g], starts[g + 1]):
+                c = cols[w]
+                ratio = oracle[d] / oracle[c]
+                grow = 1.0 + bonus[c]
+                wanted = cap * ratio * grow
+                balance = coll[i, c] if lt[c] > 0 else 0.0
+                taken = wanted if (wanted <= balance or wanted != wanted) else balance
+                repaid = taken / ratio / grow if wanted > balance else cap
+                profit = taken * sell[c] - repaid * buy[d]
+                if profit != profit or best != best:
+                    best = np.nan
+                elif profit > best:
+                    best = profit
+        out[k] = best - gas
+
+
+def group_layout(groups) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """(columns of every group back to back, where each group starts, its close kind), or None if a
+    group's rules are not in CLOSE."""
+    if any(rules.name not in CLOSE for rules, _, _ in groups):
+        return None
+    cols = np.concatenate([np.asarray(c, dtype=np.int64) for _, _, c in groups])
+    starts = np.cumsum([0] + [len(c) for _, _, c in groups]).astype(np.int64)
+    return cols, starts, np.array([CLOSE[rules.name] for rules, _, _ in groups], dtype=np.int64)
 
 
 try:
@@ -137,5 +193,6 @@ try:
     _bonus_seize, _passes, _terms = _jit(_bonus_seize), _jit(_passes), _jit(_terms)
     _ceilings_py = ceilings = _jit(_ceilings_py)          # the name _screen_py calls, compiled
     screen = _jit(_screen_py)
+    group_bounds = _jit(_group_bounds_py)
 except ImportError:                     # pragma: no cover - exercised where numba is absent
-    ceilings, screen = None, None
+    ceilings, screen, group_bounds = None, None, None

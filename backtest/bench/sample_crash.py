@@ -4,8 +4,8 @@ Python one, same process, same inputs.
 The job is backtest.run.run on the stylised ETH crash over a SYNTHETIC sample lake written here by
 backtest.sample.lake (seed 7 and 50,000 accounts are `backtest sample-data`'s defaults, the shipped
 sample: 55,250 rows with Comet, Maker and e-mode): loading, the feedback replay, its no-feedback and
-execution-only counterfactuals, the metrics. It runs once with `liquidator.COMPILED` on (the numba
-screen, backtest/agents/screen.py) and once with it off (every candidate through the Python search),
+execution-only counterfactuals, the metrics. It runs once with `backtest.compiled.ON` (the numba
+screens, backtest/agents/screen.py) and once with it off (every candidate through the Python search),
 after a warm-up job on a small lake so that neither pays for imports or loading compiled code. Every
 liquidations, steps and events table of the three replays, and their final books, must be the same
 bytes.
@@ -43,19 +43,18 @@ class _Timed:
             self.calls += 1
 
 
-def _job(lake: Path, compiled: bool) -> tuple[dict, list[bytes]]:
-    from backtest.agents import liquidator
+def _job(lake: Path, fast: bool) -> tuple[dict, list[bytes]]:
+    from backtest import compiled
     from backtest.engine import replay as engine
     from backtest.run import DEFAULT_SCENARIO, make_config, run
     from backtest.scenarios.library import load_scenario
-    timed, was = _Timed(engine.liquidate), liquidator.COMPILED
-    liquidator.COMPILED, engine.liquidate = compiled, timed
+    timed = engine.liquidate = _Timed(engine.liquidate)
     try:
-        with measured() as m:
+        with compiled.python_path(not fast), measured() as m:
             scenario = load_scenario(DEFAULT_SCENARIO)
             result = run(make_config(scenario, lake), scenario)
     finally:
-        liquidator.COMPILED, engine.liquidate = was, timed.func
+        engine.liquidate = timed.func
     outcomes = (result.outcome, result.counterfactual, result.execution)
     tables = [parquet_bytes(t) for o in outcomes for t in (o.liquidations, o.steps, o.events) if t is not None]
     tables += [o.collateral.tobytes() + o.debt.tobytes() for o in outcomes]
@@ -65,9 +64,9 @@ def _job(lake: Path, compiled: bool) -> tuple[dict, list[bytes]]:
 
 def run_case(accounts: int = 50_000, seed: int = 0) -> dict:
     """`seed` (the bench's) is not used: the case is the shipped sample, seed SAMPLE_SEED."""
-    from backtest.agents import liquidator
+    from backtest import compiled
     from backtest.sample.lake import write_sample_lake
-    if not liquidator.COMPILED:
+    if not compiled.ON:
         return dict(accounts=accounts, available=False)
     with tempfile.TemporaryDirectory(prefix="bench-sample-") as tmp:
         tmp = Path(tmp)

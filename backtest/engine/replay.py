@@ -24,7 +24,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from backtest import compiled
 from backtest.agents.liquidator import liquidate, profit_upper_bound
+from backtest.agents.screen import group_bounds, group_layout
 from backtest.config import RunConfig
 from backtest.inputs.book import ReplayInputs
 from backtest.engine.record import Outcome
@@ -47,6 +49,12 @@ def bounds(below, hf_below, coll, debt, price, venues, asset_of, lt, params: Par
     bound that still no fill beats, so fewer hopeless rows reach `liquidate`."""
     low, high = venues.quote_range()
     buy, sell = low[asset_of], high[asset_of]
+    layout = _layout(groups)
+    if layout is not None and len(below) and (group_of[below] >= 0).all():     # compiled: no gathers
+        out = np.empty(len(below))
+        group_bounds(coll, debt, below, np.asarray(hf_below, dtype=float), group_of, *layout, params.close_factor,
+                     price, sell, buy, lt, params.bonus, float(gas_usd), out)
+        return out
     if len(groups) == 1 and len(groups[0][2]) == coll.shape[1]:       # one protocol, every reserve: no masks
         rules, _, cols = groups[0]
         d = debt[below][:, cols]
@@ -61,6 +69,19 @@ def bounds(below, hf_below, coll, debt, price, venues, asset_of, lt, params: Par
         out[mask] = profit_upper_bound(coll[np.ix_(rows, cols)], debt[np.ix_(rows, cols)], cap, price[cols],
                                        sell[cols], buy[cols], lt[cols], params.bonus[cols], gas_usd)
     return out
+
+
+_LAYOUT: list = [None, None]
+
+
+def _layout(groups):
+    """screen.group_layout of the run's groups, kept while the same list is passed; None on the Python
+    path (backtest.compiled.ON off)."""
+    if group_bounds is None or not compiled.ON:
+        return None
+    if _LAYOUT[0] is not groups:
+        _LAYOUT[:] = [groups, group_layout(groups)]
+    return _LAYOUT[1]
 
 
 def rows_health_factor(coll, debt, rows: np.ndarray, price, lt, floors) -> np.ndarray:

@@ -58,7 +58,9 @@ class Router:
         self.sold = np.zeros_like(self.price)
         self.venue_price = np.array([self.price[v.asset] for v in self.venues], dtype=float)
         self.order = _levels(self.by_asset, self.venues)
-        self._ceilings = None
+        # a trade in asset a can move the ceilings of a and of the assets with a venue quoted in a
+        self._moves = [sorted({a} | {v.asset for v in self.venues if v.quote_asset == a}) for a in range(n)]
+        self._ceilings, self._stale = None, set()
         if self.reference is None:                 # no impact until a run attaches its own
             self.attach(ReferenceMarket(self.price, *(np.zeros(n),) * 4))
 
@@ -166,13 +168,22 @@ class Router:
         return max(self.venues[v].sell_marginal(0.0) * self._quote_usd(v) for v in vs)
 
     def ceilings(self) -> tuple[np.ndarray, np.ndarray, list, list]:
-        """(purchase_floor, sale_ceiling) of every asset, as arrays and as lists of floats; kept until
-        the next trade, path move or arbitrage, the only things that change them."""
+        """(purchase_floor, sale_ceiling) of every asset, as arrays and as lists of floats. Kept until a
+        path move or arbitrage (all of them recomputed) or a trade (the assets it can move, `_moves`:
+        its own venues, or its reference price and the venues quoted in it); the same values as
+        asking purchase_floor / sale_ceiling now (tests/perf/test_screen.py)."""
         if self._ceilings is None:
             n = len(self.price)
-            floor, ceiling = [self.purchase_floor(a) for a in range(n)], [self.sale_ceiling(a) for a in range(n)]
-            self._ceilings = (np.array(floor, dtype=float), np.array(ceiling, dtype=float),
-                              [float(x) for x in floor], [float(x) for x in ceiling])
+            floor = [float(self.purchase_floor(a)) for a in range(n)]
+            ceiling = [float(self.sale_ceiling(a)) for a in range(n)]
+        elif self._stale:
+            floor, ceiling = list(self._ceilings[2]), list(self._ceilings[3])
+            for a in self._stale:
+                floor[a], ceiling[a] = float(self.purchase_floor(a)), float(self.sale_ceiling(a))
+        else:
+            return self._ceilings
+        self._ceilings = (np.array(floor, dtype=float), np.array(ceiling, dtype=float), floor, ceiling)
+        self._stale = set()
         return self._ceilings
 
     def purchase_floor(self, asset: int) -> float:
@@ -188,7 +199,7 @@ class Router:
 
     # -- trades -------------------------------------------------------------------------------
     def sell(self, asset: int, amount: float) -> float:
-        self._ceilings = None
+        self._stale.update(self._moves[asset])
         self.sold[asset] += amount
         if amount > 0 and not self.by_asset[asset] and self.feedback:
             return self.reference.sell(asset, amount)
@@ -202,7 +213,7 @@ class Router:
         return usd
 
     def buy(self, asset: int, amount: float) -> float:
-        self._ceilings = None
+        self._stale.update(self._moves[asset])
         if amount > 0 and not self.by_asset[asset] and self.feedback:
             return self.reference.buy(asset, amount)
         if amount <= 0 or not self.by_asset[asset]:

@@ -20,7 +20,8 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from backtest.markets import depth_curve, uniswap_v2, uniswap_v3
+from backtest import compiled
+from backtest.markets import depth_curve, uniswap_v2, uniswap_v3, v3_compiled
 from backtest.markets.uniswap_v3 import MAX_TICK, MIN_TICK, PoolState
 
 USD = -1     # quote_asset of a venue quoted in US dollars themselves (an off-chain book)
@@ -117,7 +118,7 @@ class V3Pool:
         return math.sqrt(p / self._raw_price_factor())
 
     def _sell(self, amount: float) -> uniswap_v3.SwapResult:
-        return uniswap_v3.swap(self.state, amount * 10.0 ** self.base_decimals, self.base_is_token0)
+        return v3_compiled.swap(self.state, amount * 10.0 ** self.base_decimals, self.base_is_token0)
 
     def sell_out(self, amount: float) -> float:
         """What the pool pays; if it runs out of liquidity the unsold rest earns nothing here."""
@@ -137,7 +138,7 @@ class V3Pool:
         if sqrt_price == self.state.sqrt_price:
             return self.state
         zfo = sqrt_price < self.state.sqrt_price
-        return uniswap_v3.swap(self.state, math.inf, zfo, sqrt_price_limit=sqrt_price).state
+        return v3_compiled.swap(self.state, math.inf, zfo, sqrt_price_limit=sqrt_price).state
 
     def buy_in(self, amount: float) -> float:
         done = self._buy(amount)
@@ -156,7 +157,7 @@ class V3Pool:
         if sqrt_price == self.state.sqrt_price:
             return 0.0, 0.0
         zfo = sqrt_price < self.state.sqrt_price              # token0 in
-        res = uniswap_v3.swap(self.state, math.inf, zfo, sqrt_price_limit=sqrt_price)
+        res = v3_compiled.swap(self.state, math.inf, zfo, sqrt_price_limit=sqrt_price)
         self.state = res.state
         token0, token1 = (res.amount_in_used, -res.amount_out) if zfo else (-res.amount_out, res.amount_in_used)
         base, quote = (token0, token1) if self.base_is_token0 else (token1, token0)
@@ -164,7 +165,7 @@ class V3Pool:
 
     def depth(self, impact: float) -> float:
         limit = self._sqrt_price_for(self.mid() * (1.0 - impact))
-        res = uniswap_v3.swap(self.state, math.inf, self.base_is_token0, sqrt_price_limit=limit)
+        res = v3_compiled.swap(self.state, math.inf, self.base_is_token0, sqrt_price_limit=limit)
         return float(res.amount_in_used) * (1.0 - self.fee) / 10.0 ** self.base_decimals
 
     # Marginal prices net of fee (the fee comes off every step's input, so a sale's marginal
@@ -176,7 +177,7 @@ class V3Pool:
         target = m / (1.0 - self.fee)
         if target >= self.mid():
             return 0.0
-        res = uniswap_v3.swap(self.state, math.inf, self.base_is_token0, sqrt_price_limit=self._sqrt_price_for(target))
+        res = v3_compiled.swap(self.state, math.inf, self.base_is_token0, sqrt_price_limit=self._sqrt_price_for(target))
         return float(res.amount_in_used) / 10.0 ** self.base_decimals
 
     def buy_marginal(self, y: float) -> float:
@@ -191,7 +192,7 @@ class V3Pool:
         target = m * (1.0 - self.fee)
         if target <= self.mid():
             return 0.0
-        res = uniswap_v3.swap(self.state, math.inf, not self.base_is_token0,
+        res = v3_compiled.swap(self.state, math.inf, not self.base_is_token0,
                               sqrt_price_limit=self._sqrt_price_for(target))
         return float(res.amount_out) / 10.0 ** self.base_decimals
 
@@ -204,6 +205,11 @@ def exact_output(state: PoolState, amount_out: float, zero_for_one: bool) -> tup
       token0 out: 1/sqrtP' = 1/sqrtP - dx/L,    token1 in  = dx sqrtP sqrtP'
     (inputs written without the differences of nearly equal prices, so tiny orders stay exact);
     the fee is added to each step's input, as SwapMath.computeSwapStep does."""
+    if compiled.ON:                         # the same walk compiled (backtest/markets/v3_compiled.py)
+        ok, sp, paid = v3_compiled.exact_output_walk(
+            state.sqrt_price, state.tick, state.liquidity, state.ticks, state.liquidity_net,
+            v3_compiled.tick_sqrt_prices(state.ticks), state.fee, float(amount_out), bool(zero_for_one))
+        return (sp, paid) if ok else None
     ticks, nets, keep = state.ticks, state.liquidity_net, 1.0 - state.fee
     sp, tick, liq = state.sqrt_price, state.tick, state.liquidity
     remaining, paid = float(amount_out), 0.0

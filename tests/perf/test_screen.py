@@ -1,5 +1,5 @@
 """The compiled screen prices every try's ceiling as the Python search does, bit for bit, and says
-"no plan" only where the Python search (liquidator.COMPILED off) returns None."""
+"no plan" only where the Python search (backtest.compiled.ON off) returns None."""
 
 import math
 
@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
+from backtest import compiled
 from backtest.agents import liquidator, screen
 from backtest.agents.liquidator import best_plan
 from backtest.protocols.rules import RULES, Params
@@ -41,12 +42,13 @@ def test_every_ceiling_is_the_python_one_bit_for_bit(seed, protocol, feedback, d
     rules, sizes = RULES[protocol], (1.0, 0.5, 0.25, 0.1)
     hf = float(rng.choice([rng.uniform(0.5, 0.95), rng.uniform(0.95, 1.0)]))
     tries, tops = liquidator._tries(coll, debt, hf, price, venues, reserve_asset, lt, params, rules, sizes)
-    out = np.full(64, np.nan)
+    out = np.full((64, 6), np.nan)
     n = screen.ceilings(screen.KIND[rules.terms], hf, coll, debt, price, reserve_asset, lt, params.bonus,
                         params.protocol_fee, params.close_factor, *venues.ceilings()[:2], np.array(sizes),
                         float(debt @ price), out)
     assert n == len(tops)
-    assert out[:n].tobytes() == np.array(tops, dtype=float).tobytes()
+    assert out[:n, 0].tobytes() == np.array(tops, dtype=float).tobytes()
+    assert out[:n, 1:].tobytes() == np.array(tries, dtype=float).reshape(-1, 5).tobytes()
 
 
 @settings(max_examples=300, deadline=None)
@@ -59,13 +61,10 @@ def test_the_compiled_path_returns_the_python_paths_plan(seed, protocol, feedbac
     venues.sell(0, rng.uniform(0, 30) * depth)
     hf, rules, sizes = rng.uniform(0.5, 1.0), RULES[protocol], (1.0, 0.5, 0.25, 0.1)
     args = (coll, debt, hf, price, venues, reserve_asset, lt, params, rules, 0.0, sizes, needed)
-    try:
-        liquidator.COMPILED = False
+    with compiled.python_path():
         want = best_plan(*args)
-    finally:
-        liquidator.COMPILED = True
     assert best_plan(*args) == want
-    verdict = screen.screen(screen.KIND[rules.terms], hf, coll, debt, price, reserve_asset, lt, params.bonus,
+    verdict, _, _ = screen.screen(screen.KIND[rules.terms], hf, coll, debt, price, reserve_asset, lt, params.bonus,
                             params.protocol_fee, params.close_factor, *venues.ceilings()[:2], np.array(sizes),
                             float(debt @ price), needed)
     if verdict == screen.REJECT:                    # a "no" is always the Python search's None
@@ -81,18 +80,61 @@ def test_the_screen_rejects_what_nobody_can_afford_and_hands_on_the_rest():
     params = Params(np.full(3, 0.05), np.zeros(3), np.full(3, 0.5))
     ask = lambda needed, c=coll: screen.screen(0, 0.99, c, debt, PRICES, np.arange(3), lt, params.bonus,  # noqa: E731
                                                params.protocol_fee, params.close_factor, *venues.ceilings()[:2],
-                                               np.array([1.0]), 0.0, needed)
+                                               np.array([1.0]), 0.0, needed)[0]
     assert ask(40.0) == screen.REJECT and ask(39.0) == screen.PYTHON
     assert ask(math.inf) == screen.PYTHON and ask(-math.inf) == screen.PYTHON       # not finite: Python decides
     assert ask(40.0, np.array([0.0, 0.0, np.nan])) == screen.PYTHON
 
 
-def test_the_ceilings_cache_follows_every_trade():
-    venues = market(50.0, True)
+@settings(max_examples=60, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), feedback=st.booleans())
+def test_the_ceilings_cache_follows_every_trade(seed, feedback):
+    from backtest.markets.reference import ReferenceMarket
+    rng = np.random.default_rng(seed)
+    venues = market(50.0, feedback)
+    n = len(PRICES)          # USDC (1) has no venue and quotes every pool: its reference moves them all
+    venues.attach(ReferenceMarket(PRICES.copy(), np.full(n, 0.5), np.full(n, 1e7), np.full(n, 0.5), np.full(n, 60.0)))
     before = venues.ceilings()
     assert venues.ceilings() is before                      # nothing moved: the same arrays
-    venues.sell(0, 500.0)                                   # LINK: one v2 pool
-    after = venues.ceilings()
-    assert after is not before and after[1][0] < before[1][0]
-    assert after[1].tolist() == [venues.sale_ceiling(a) for a in range(3)]
-    assert after[0].tolist() == [venues.purchase_floor(a) for a in range(3)]
+    for _ in range(12):
+        asset, amount = int(rng.integers(n)), float(rng.lognormal(0, 2)) * [100.0, 2e5, 5.0][0]
+        amount = [amount, amount * 2_000, amount / 10][asset]
+        (venues.sell if rng.random() < 0.5 else venues.buy)(asset, amount)
+        if rng.random() < 0.2:
+            venues.arbitrage(12.0, 0.0)
+        got = venues.ceilings()
+        assert got[2] == [float(venues.purchase_floor(a)) for a in range(n)]
+        assert got[3] == [float(venues.sale_ceiling(a)) for a in range(n)]
+        assert got[0].tolist() == got[2] and got[1].tolist() == got[3]
+    if feedback:
+        assert venues.ceilings()[3] != before[3]
+
+
+@settings(max_examples=150, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), k=st.integers(1, 60), holes=st.booleans())
+def test_the_compiled_round_bound_is_the_gathered_one_bit_for_bit(seed, k, holes):
+    from backtest.engine import replay
+    rng = np.random.default_rng(seed)
+    n, r = 80, 7
+    names = ["aave-v2", "aave-v3", "aave-v3.3", "compound-v2", "morpho-blue"]
+    picked = rng.choice(names, rng.integers(1, 4), replace=False)
+    cols = [np.sort(rng.choice(r, rng.integers(1, r + 1), replace=False)) for _ in picked]
+    group_of = rng.integers(0, len(picked), n)
+    groups = [(RULES[name], np.flatnonzero(group_of == g), c) for g, (name, c) in enumerate(zip(picked, cols))]
+    coll = rng.lognormal(0, 3, (n, r)) * (rng.random((n, r)) < 0.5)
+    debt = rng.lognormal(0, 3, (n, r)) * (rng.random((n, r)) < 0.4)
+    price = rng.lognormal(0, 3, r)
+    lt = rng.uniform(0, 0.9, r) * (rng.random(r) < 0.8)
+    params = Params(rng.uniform(0, 0.15, r), rng.uniform(0, 0.1, r), rng.choice([0.5, 1.0], r))
+    if holes:
+        price[0], coll[0, 1] = 0.0, np.inf
+    venues = market(50.0, True)
+    asset_of = rng.integers(0, 3, r)
+    below = np.sort(rng.choice(n, k, replace=False))
+    hf = rng.uniform(0.5, 1.0, k)
+    args = (below, hf, coll, debt, price, venues, asset_of, lt, params, groups, group_of, 7.5)
+    with np.errstate(all="ignore"):
+        with compiled.python_path():
+            want = replay.bounds(*args)
+        got = replay.bounds(*args)
+    assert got.tobytes() == want.tobytes()

@@ -1,0 +1,28 @@
+"""The one switch between the compiled (numba) hot paths and the Python reference they must equal.
+
+`ON` is True where numba is installed. Off, every screen, bound and swap runs as the Python code it
+was compiled from or replaced: same liquidations, same bytes (tests/perf/test_screen.py,
+test_compiled_swap.py; `backtest bench --only sample` times one against the other). `python_path()`
+turns it off for a block (tests, the bench)."""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+
+try:
+    import numba  # noqa: F401
+    ON = True
+except ImportError:                     # pragma: no cover - exercised where numba is absent
+    ON = False
+
+
+@contextmanager
+def python_path(python: bool = True):
+    """with python_path(): ... runs the Python reference path (python=False: the compiled one, if any)."""
+    global ON
+    was = ON
+    ON = was and not python
+    try:
+        yield
+    finally:
+        ON = was

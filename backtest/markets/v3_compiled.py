@@ -1,0 +1,157 @@
+"""The Uniswap v3 tick walks compiled: `uniswap_v3.swap` (exact input, or to a price limit) and
+`venue_kinds.exact_output`, statement for statement, so the same floats come out (numba neither
+reassociates nor fuses without fastmath; `math.log` is the C library's, as in Python).
+
+The one change is where a tick's sqrt price comes from: the Python walks call
+`sqrt_price_at_tick(tick)` (numpy's exp) at every step; here they are read from an array of the same
+calls made once per tick table (`tick_sqrt_prices`). tests/perf/test_compiled_swap.py holds every
+output of both walks equal to the Python ones bit for bit; backtest.compiled.ON picks which runs.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from backtest import compiled
+from backtest.errors import InputError
+from backtest.markets import uniswap_v3
+from backtest.markets.uniswap_v3 import MAX_TICK, MIN_TICK, _LOG_TICK, PoolState, SwapResult, sqrt_price_at_tick
+
+SP_MIN, SP_MAX = float(sqrt_price_at_tick(MIN_TICK)), float(sqrt_price_at_tick(MAX_TICK))
+_TABLES: dict = {}           # id(ticks) -> (ticks, their sqrt prices): the ticks kept alive, so ids stay unique
+
+
+def tick_sqrt_prices(ticks: np.ndarray) -> np.ndarray:
+    """float(sqrt_price_at_tick(t)) for every initialised tick, computed once per tick table."""
+    got = _TABLES.get(id(ticks))
+    if got is not None and got[0] is ticks:
+        return got[1]
+    if len(_TABLES) > 512:           # fresh routers copy their pools: forget old tables now and then
+        _TABLES.clear()
+    out = np.array([float(sqrt_price_at_tick(int(t))) for t in ticks.tolist()], dtype=float)
+    _TABLES[id(ticks)] = (ticks, out)
+    return out
+
+
+def swap(state: PoolState, amount_in: float, zero_for_one: bool,
+         sqrt_price_limit: float | None = None) -> SwapResult:
+    """uniswap_v3.swap, the walk compiled (swap_walk) unless backtest.compiled.ON is off."""
+    if not compiled.ON or not amount_in >= 0:
+        return uniswap_v3.swap(state, amount_in, zero_for_one, sqrt_price_limit)
+    limit = sqrt_price_limit if sqrt_price_limit is not None else (0.0 if zero_for_one else math.inf)
+    out, spent, fee_paid, crossed, sp, tick, liq, at, bad = swap_walk(
+        state.sqrt_price, state.tick, state.liquidity, state.ticks, state.liquidity_net,
+        tick_sqrt_prices(state.ticks), state.fee, float(amount_in), bool(zero_for_one), float(limit))
+    if bad:
+        raise InputError(f"liquidity goes negative crossing tick {at}: incomplete tick table", column="liquidity_net")
+    return SwapResult(out, spent, fee_paid, crossed, PoolState(sp, tick, liq, state.ticks, state.liquidity_net, state.fee))
+
+
+def _next_tick(ticks, sp_ticks, tick, zero_for_one):
+    """(index, next initialised tick, initialised?, its sqrt price) in the swap's direction."""
+    if zero_for_one:
+        i = np.searchsorted(ticks, tick, side="right") - 1
+        if i >= 0:
+            return i, ticks[i], True, sp_ticks[i]
+        return i, MIN_TICK, False, SP_MIN
+    i = np.searchsorted(ticks, tick, side="right")
+    if i < len(ticks):
+        return i, ticks[i], True, sp_ticks[i]
+    return i, MAX_TICK, False, SP_MAX
+
+
+def _tick_at(sp):
+    return int(math.floor(2.0 * math.log(sp) / _LOG_TICK + 1e-9))
+
+
+def _swap_py(sp, tick, liq, ticks, nets, sp_ticks, fee, amount_in, zero_for_one, limit):
+    """uniswap_v3.swap's loop. Returns (out, spent, fee_paid, crossed, sqrt price, tick, liquidity,
+    error tick, error): `error` when liquidity goes negative past rounding (the caller raises)."""
+    liq0 = liq
+    remaining, spent, out, fee_paid, crossed = amount_in, 0.0, 0.0, 0.0, 0
+    while remaining > 0:
+        i, nxt, init, sp_tick = _next_tick(ticks, sp_ticks, tick, zero_for_one)
+        if zero_for_one:
+            target = limit if limit > sp_tick else sp_tick          # max(sp_tick, limit)
+        else:
+            target = limit if limit < sp_tick else sp_tick          # min(sp_tick, limit)
+        if liq > 0:
+            gap = sp - target if zero_for_one else target - sp
+            move = liq * (0.0 if 0.0 > gap else gap)                # max(gap, 0.0)
+            need = move / (sp * target) if zero_for_one else move
+            gross = need / (1.0 - fee)
+            if remaining < gross:
+                net = remaining * (1.0 - fee)
+                new = liq * sp / (liq + net * sp) if zero_for_one else sp + net / liq
+                out += net * sp * new if zero_for_one else net / (sp * new)
+                fee_paid += remaining - net
+                spent += remaining
+                remaining, sp = 0.0, new
+                tick = _tick_at(sp)
+                break
+            out += move if zero_for_one else move / (sp * target)
+            fee_paid += gross - need
+            spent += gross
+            remaining -= gross
+        sp = target
+        if target != sp_tick:
+            tick = _tick_at(sp)
+            break
+        if not init:
+            tick = nxt - 1 if zero_for_one else nxt
+            break
+        liq += -nets[i] if zero_for_one else nets[i]
+        if liq < 0:
+            scale = liq0
+            for x in nets:
+                if abs(x) > scale:
+                    scale = abs(x)
+            if liq < -1e-9 * (scale if scale > 1.0 else 1.0):
+                return out, spent, fee_paid, crossed, sp, tick, liq, nxt, True
+            liq = 0.0
+        crossed += 1
+        tick = nxt - 1 if zero_for_one else nxt
+    return out, spent, fee_paid, crossed, sp, tick, liq, 0, False
+
+
+def _exact_output_py(sp, tick, liq, ticks, nets, sp_ticks, fee, amount_out, zero_for_one):
+    """venue_kinds.exact_output's loop. Returns (delivered?, sqrt price, input paid)."""
+    keep = 1.0 - fee
+    remaining, paid = amount_out, 0.0
+    if remaining <= 0:
+        return True, sp, 0.0
+    slack = 1e-9 * remaining
+    while True:
+        i, nxt, init, sp_tick = _next_tick(ticks, sp_ticks, tick, zero_for_one)
+        if liq > 0:
+            if zero_for_one:
+                gap = sp - sp_tick
+                avail = liq * (0.0 if 0.0 > gap else gap)
+                if remaining <= avail:
+                    new = sp - remaining / liq
+                    return True, new, paid + remaining / (sp * new) / keep
+                paid += avail / (sp * sp_tick) / keep
+            else:
+                gap = sp_tick - sp
+                avail = liq * (0.0 if 0.0 > gap else gap) / (sp * sp_tick)
+                if remaining <= avail:
+                    new = 1.0 / (1.0 / sp - remaining / liq)
+                    return True, new, paid + remaining * sp * new / keep
+                paid += liq * (0.0 if 0.0 > gap else gap) / keep
+            remaining -= avail
+        if not init:
+            return remaining <= slack, sp_tick, paid
+        grown = liq + (-nets[i] if zero_for_one else nets[i])
+        liq = 0.0 if 0.0 > grown else grown
+        sp, tick = sp_tick, (nxt - 1 if zero_for_one else nxt)
+
+
+try:
+    import numba
+    _jit = numba.njit(cache=True, nogil=True, error_model="numpy")
+    _next_tick, _tick_at = _jit(_next_tick), _jit(_tick_at)
+    swap_walk, exact_output_walk = _jit(_swap_py), _jit(_exact_output_py)
+except ImportError:                     # pragma: no cover - exercised where numba is absent
+    swap_walk = exact_output_walk = None
