@@ -23,6 +23,7 @@ import numpy as np
 
 from backtest.protocols.aave import v33 as aave_v33
 from backtest.protocols.aave.terms import HF_CLOSE, aave_v2_terms, aave_v33_terms, aave_v3_terms
+from backtest.protocols.aave.terms import bonus_seize as _bonus_seize       # plain arithmetic: numba compiles it as is
 from backtest.protocols.compound_v2.terms import compound_v2_terms
 from backtest.protocols.morpho_blue.terms import morpho_blue_terms
 
@@ -30,15 +31,6 @@ REJECT, PYTHON = 0, 1
 SLACK = 1e-9                      # as liquidator.SLACK: float rounding between a quote and its ceiling
 KIND = {aave_v3_terms: 0, aave_v2_terms: 1, aave_v33_terms: 2, compound_v2_terms: 3, morpho_blue_terms: 4}
 MIN_CLOSE, MIN_LEFT = aave_v33.MIN_BASE_MAX_CLOSE_FACTOR_USD, aave_v33.MIN_LEFTOVER_USD
-
-
-def _bonus_seize(repay, pd, pc, balance, bonus, fee_on_bonus):
-    wanted = pd * repay / pc * (1.0 + bonus)
-    if wanted > balance:
-        taken, repay = balance, pc * balance / pd / (1.0 + bonus)
-    else:
-        taken = wanted
-    return repay, taken, (taken - taken / (1.0 + bonus)) * fee_on_bonus
 
 
 def _passes(x, d, c, coll, debt, pd, pc, bonus):
