@@ -171,8 +171,8 @@ def _group_bounds_py(coll, debt, below, hf, group_of, cols, starts, close, close
 
 def group_layout(groups) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
     """(columns of every group back to back, where each group starts, its close kind), or None if a
-    group's rules are not in CLOSE."""
-    if any(rules.name not in CLOSE for rules, _, _ in groups):
+    group's rules are not in CLOSE or there is no group (a book of Comet and Maker rows only)."""
+    if not groups or any(rules.name not in CLOSE for rules, _, _ in groups):
         return None
     cols = np.concatenate([np.asarray(c, dtype=np.int64) for _, _, c in groups])
     starts = np.cumsum([0] + [len(c) for _, _, c in groups]).astype(np.int64)
