@@ -137,35 +137,59 @@ CLOSE = {"aave-v2": 0, "aave-v3": 1, "spark": 1, "aave-v3.3": 2, "morpho-blue": 
 def _group_bounds_py(coll, debt, below, hf, group_of, cols, starts, close, close_factor, oracle, sell, buy, lt, bonus,
                      gas, out):
     """replay.bounds without the gathers: each row's profit_upper_bound over its own protocol's reserve
-    columns (cols[starts[g]:starts[g + 1]]), liquidator._bound_rows's arithmetic in its order, the
-    repay cap rules.max_close(hf, close_factor) x debt as each protocol's max_close computes it."""
+    columns (cols[starts[g]:starts[g + 1]]), liquidator._bound_rows's arithmetic, the repay cap
+    rules.max_close(hf, close_factor) x debt as each protocol's max_close computes it.
+
+    A pair with no debt, or with debt against no usable collateral, profits exactly 0 there (nothing
+    repaid, nothing taken) when every price, bonus and close factor is finite (prices > 0, bonuses
+    > -1): such pairs count as one 0 and are not computed (a book row has a few positions of 26
+    reserves). The maximum is the same number; only which of +0 / -0 wins a tie could differ, and
+    `- gas` (> 0 in a run) removes that. Anything not finite: every pair, as _bound_rows does."""
+    r = len(oracle)
+    clean = True
+    for a in range(r):
+        if not (np.isfinite(oracle[a]) and oracle[a] > 0 and np.isfinite(sell[a]) and np.isfinite(buy[a])
+                and np.isfinite(bonus[a]) and bonus[a] > -1.0 and np.isfinite(close_factor[a])):
+            clean = False
+    ratio = np.empty((r, r))
+    for d in range(r):
+        for c in range(r):
+            ratio[d, c] = oracle[d] / oracle[c]
     for k in range(len(below)):
         i, g = below[k], group_of[below[k]]
-        best = -np.inf
+        best, zero = -np.inf, False
         for u in range(starts[g], starts[g + 1]):
             d = cols[u]
+            owed = debt[i, d]
+            if clean and owed == 0.0:
+                zero = True
+                continue
             kind = close[g]
             if kind == 0:
-                cap = 0.5 * debt[i, d]
+                cap = 0.5 * owed
             elif kind == 1:
-                cap = (close_factor[d] if hf[k] > HF_CLOSE else 1.0) * debt[i, d]
+                cap = (close_factor[d] if hf[k] > HF_CLOSE else 1.0) * owed
             elif kind == 2:
-                cap = 1.0 * debt[i, d]
+                cap = 1.0 * owed
             else:
-                cap = close_factor[d] * debt[i, d]
+                cap = close_factor[d] * owed
             for w in range(starts[g], starts[g + 1]):
                 c = cols[w]
-                ratio = oracle[d] / oracle[c]
+                if clean and owed > 0 and (coll[i, c] == 0.0 or not lt[c] > 0):
+                    zero = True
+                    continue
                 grow = 1.0 + bonus[c]
-                wanted = cap * ratio * grow
+                wanted = cap * ratio[d, c] * grow
                 balance = coll[i, c] if lt[c] > 0 else 0.0
                 taken = wanted if (wanted <= balance or wanted != wanted) else balance
-                repaid = taken / ratio / grow if wanted > balance else cap
+                repaid = taken / ratio[d, c] / grow if wanted > balance else cap
                 profit = taken * sell[c] - repaid * buy[d]
                 if profit != profit or best != best:
                     best = np.nan
                 elif profit > best:
                     best = profit
+        if zero and best == best and 0.0 > best:
+            best = 0.0
         out[k] = best - gas
 
 
