@@ -1,8 +1,9 @@
 """The shipped sample lake: SYNTHETIC, made by a seeded generator, shaped like real lending markets.
 
 Nothing here is on-chain data. Risk parameters resemble Aave v3/v2, Compound v2, Comet and Maker on Ethereum
-(public governance values, rounded); the book is drawn so that most accounts are safe and a thin tail sits close to
-HF 1, as in real lending markets; each volatile collateral has a Uniswap v2 pool against USDC
+(public governance values, rounded); the book's debt-weighted health factors follow a published shape
+(backtest/sample/health.py: its source, its target bands, and a floor that keeps every account 2.5 % from
+liquidation, so nothing is liquidated before prices move); each volatile collateral has a Uniswap v2 pool against USDC
 deep enough to absorb routine flow but not a forced sale of a large share of the book.
 """
 
@@ -15,6 +16,7 @@ import numpy as np
 import pyarrow as pa
 
 from backtest.lake.io import write_table
+from backtest.sample.health import draw_health_factors
 from backtest.sample.venues import add_sample_venues
 
 SNAPSHOT_TIME = datetime(2024, 1, 1, tzinfo=timezone.utc)
@@ -154,10 +156,7 @@ def positions_table(rng: np.random.Generator, n_accounts: int, protocols=tuple(P
     which = rng.choice(len(protocols), size=n_accounts, p=share / share.sum())
     size = np.clip(np.exp(rng.normal(np.log(6000), 1.7, n_accounts)), 50, 60e6)
     borrower = rng.random(n_accounts) < 0.82
-    # Health factors: most accounts comfortable, a thin tail just above 1.
-    tail = rng.random(n_accounts) < 0.12
-    hf = np.where(tail, 1.0 + rng.exponential(0.10, n_accounts), 1.0 + np.exp(rng.normal(np.log(1.1), 0.55, n_accounts)))
-    hf = np.maximum(hf, 1.002)
+    hf = draw_health_factors(rng, n_accounts)        # debt-weighted as health.TARGET (a published shape)
     accounts = ["0x" + rng.bytes(20).hex() for _ in range(n_accounts)]
     out = _rows()
     for i in range(n_accounts):
@@ -187,15 +186,14 @@ def positions_table(rng: np.random.Generator, n_accounts: int, protocols=tuple(P
 
 def mechanism_positions(rng: np.random.Generator, n_accounts: int, protocols) -> pa.Table:
     """Comet borrowers (WETH/WBTC against USDC) and Maker vaults (one ilk each, DAI debt of at least
-    dust). HF is drawn as for the other protocols, but a Comet account starts within its borrow
+    dust). HF is drawn as for the other protocols (health.TARGET), but a Comet account starts within its borrow
     limit (HF >= liquidate / borrow collateral factor)."""
     out = _rows()
     for protocol in (p for p in protocols if p in MECHANISMS):
         _, share, mix, debt_asset = MECHANISMS[protocol]
         params = MECHANISM_PARAMS[protocol]
         n = int(round(n_accounts * share))
-        tail = rng.random(n) < 0.12
-        hf = np.where(tail, 1.0 + rng.exponential(0.10, n), 1.0 + np.exp(rng.normal(np.log(1.1), 0.55, n)))
+        hf = draw_health_factors(rng, n)
         size = np.clip(np.exp(rng.normal(np.log(20000 if protocol == "maker" else 8000), 1.5, n)), 200, 60e6)
         for i in range(n):
             account = "0x" + rng.bytes(20).hex()
@@ -203,7 +201,7 @@ def mechanism_positions(rng: np.random.Generator, n_accounts: int, protocols) ->
             if protocol == "comet" and rng.random() < 0.2:
                 colls.append(_pick(rng, mix, exclude=colls))
             cw = rng.dirichlet(np.ones(len(colls))) * size[i]
-            h = max(hf[i], 1.002)
+            h = hf[i]
             if protocol == "comet":
                 h = max(h, max(params[a][1] / params[a][0] for a in colls))
             debt = sum(w * params[a][1] for a, w in zip(colls, cw)) / h
