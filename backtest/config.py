@@ -90,6 +90,10 @@ class RunConfig:
     seed: int = 0
     protocol: str = ""                # liquidate every account under these rules ("" = each row's own)
     feedback: bool = True
+    # "excess": only simulated forced flow beyond the day's real liquidation flow moves prices (a book like
+    # the real one on a historical path); None is "full" (every simulated flow moves them) and keeps
+    # config.toml's bytes; "none" is feedback = False. docs/prices-and-scenarios.md.
+    feedback_mode: str | None = None
     pool_depth_scale: float = 1.0
     split_orders: bool = False        # split a sale across venues at equal marginal prices (slower)
     # Arbitrage brings every pool to the reference price, to within its fee, in each block (0); a
@@ -133,6 +137,11 @@ class RunConfig:
             return cls(**data)
         except TypeError as exc:
             raise InputError(f"not a run configuration: {exc}", file=source) from None
+
+    @property
+    def mode(self) -> str:
+        """How forced flow feeds back into prices: "full", "excess" or "none"."""
+        return "none" if not self.feedback else self.feedback_mode or "full"
 
     def run_id(self) -> str:
         return hashlib.sha256(self.to_toml().encode()).hexdigest()[:10]
@@ -185,6 +194,7 @@ def apply_overrides(config: RunConfig, pairs: list[str] | tuple[str, ...] | dict
     return config
 
 
+FEEDBACK_MODES = ("full", "excess", "none")
 # parameter: (lowest allowed, whether the lowest itself is allowed)
 RANGES = {"pool_depth_scale": (0.0, False), "arb_half_life_seconds": (0.0, True), "block_seconds": (0.0, False),
           "impact.scale": (0.0, True), "impact.permanent_share": (0.0, True), "impact.half_life_seconds": (0.0, True),
@@ -301,6 +311,11 @@ def _apply_one(config: RunConfig, key: str, value) -> RunConfig:
         table[f"{int(category)}.{name}"] = _coerce(str(value), float, key)
         return dataclasses.replace(config, emode_overrides=tuple(sorted(table.items())))
     names = {f.name: f for f in fields(config)}
+    if key == "feedback_mode":                  # none = --no-feedback; full = the default, same run id
+        if value not in FEEDBACK_MODES:
+            raise InputError(f"--set feedback_mode={value}: one of {', '.join(FEEDBACK_MODES)}")
+        return dataclasses.replace(config, feedback=value != "none",
+                                   feedback_mode="excess" if value == "excess" else None)
     if head == "competitors":
         if not isinstance(value, list):
             raise InputError("competitors takes a list of liquidator tables (in a scenario's [parameters])")

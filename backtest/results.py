@@ -18,6 +18,10 @@ from backtest.lake.io import atomic_dir, write_parquet
 from backtest.numbers import usd
 
 
+FEEDBACK_SHOWN = {"full": "on", "none": "off",
+                  "excess": "excess (only flow beyond the day's real liquidations moves prices)"}
+
+
 def _clean(value):
     """JSON without NaN/inf (not JSON) and with floats rounded past noise, for byte-stable files."""
     if isinstance(value, dict):
@@ -88,7 +92,7 @@ def summary(config: RunConfig, metrics: dict, title: str) -> str:
         f"{title}",
         f"  book            {m['accounts']:,} accounts ({m['accounts_with_debt']:,} borrowing), "
         f"collateral {usd(m['collateral_usd_start'])}, debt {usd(m['debt_usd_start'])}",
-        f"  steps           {m['steps']:,}   feedback {'on' if config.feedback else 'off'}",
+        f"  steps           {m['steps']:,}   feedback {FEEDBACK_SHOWN[config.mode]}",
         f"  liquidations    {m['liquidations']:,} on {m['accounts_liquidated']:,} accounts",
         f"  debt repaid     {usd(m['debt_repaid_usd'])}",
         f"  collateral sold {usd(m['collateral_seized_usd'])}   (without feedback: "

@@ -41,7 +41,7 @@ def make_config(scenario: Scenario, lake: Path, overrides=(), feedback: bool = T
     config = RunConfig(scenario=scenario.name, lake=str(lake), scenario_spec=scenario.raw)
     config = apply_overrides(config, scenario.parameters)
     config = apply_overrides(config, list(overrides))
-    return config if feedback else replace(config, feedback=False)
+    return config if feedback else replace(config, feedback=False, feedback_mode=None)
 
 
 def run(config: RunConfig, scenario: Scenario | None = None, show_progress: bool = False) -> Run:

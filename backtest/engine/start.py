@@ -17,6 +17,7 @@ from backtest.inputs.book import ReplayInputs
 from backtest.engine.mechanisms import Mechanisms
 from backtest.engine.record import Recorder
 from backtest.protocols.rules import Params, Rules, rules_for
+from backtest.markets.carried import CarriedFlow
 from backtest.markets.oracles import Oracles, oracles_for
 from backtest.markets.reference import ReferenceMarket
 from backtest.markets.router import Router
@@ -91,6 +92,8 @@ def start(inputs: ReplayInputs, config: RunConfig, venues: Router) -> Start:
     gas_asset = book.price_assets.index(agents[0].gas_asset) if agents[0].gas_asset in book.price_assets else None
     rec = Recorder(inputs)
     venues.attach(ReferenceMarket.for_assets(book.price_assets, venues.price, config.impact, venues.feedback))
+    if inputs.carried_flow is not None:         # feedback_mode "excess": the path holds the day's real flow
+        venues.reference.carried = CarriedFlow(inputs.carried_flow)
     era = inputs.era_prices if inputs.era_prices is not None else inputs.exogenous
     gas_usd = era[:, gas_asset] if gas_asset is not None else np.zeros(len(inputs.times))
     blocks = max(1, int(round(dt / config.block_seconds))) if dt > 0 else 1

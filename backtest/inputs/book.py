@@ -69,6 +69,7 @@ class ReplayInputs:
     step_blocks: np.ndarray = None # [T] estimated block of each step (12 s blocks from the snapshot)
     sources: PathSources = PathSources()  # how each price asset moves (scenarios/moves.py)
     era_prices: np.ndarray = None  # [T, A] the path's own USD prices, in its era's money (gas is paid at these)
+    carried_flow: np.ndarray = None  # [T, A, 2] feedback_mode "excess": real USD sold / bought (inputs/carried.py)
 
 
 def _snapshot(positions: pa.Table, scenario: Scenario) -> int:
@@ -323,6 +324,10 @@ def load_inputs(config: RunConfig, scenario: Scenario) -> ReplayInputs:
     paths = scenario_paths(con, scenario, book.price_assets, book.prices)
     times = step_times(scenario)
     since = (times - np.datetime64(book.timestamp.replace(tzinfo=None), "us")) / np.timedelta64(12, "s")
+    carried = None
+    if config.mode == "excess":
+        from backtest.inputs.carried import load_carried_flow
+        carried = load_carried_flow(lake, scenario, book.price_assets, paths.prices)
     return ReplayInputs(book=book, pools=pools, times=times, exogenous=paths.prices, gas_gwei=gas_path(con, scenario),
                         step_blocks=book.block_number + np.floor(since).astype(np.int64), sources=paths.sources,
-                        era_prices=paths.era)
+                        era_prices=paths.era, carried_flow=carried)

@@ -16,7 +16,9 @@ V, sigma, Y, theta and h per asset come from backtest/markets/impact_params.py (
 calibrate`, docs/calibration.md); `impact.scale` multiplies Y, `impact.permanent_share` and
 `impact.half_life_seconds` replace theta and h for every asset (sensitivity runs).
 
-Pure state and maths: no venue, no oracle. The counterfactual without feedback uses scale 0.
+Pure state and maths: no venue, no oracle. The counterfactual without feedback uses scale 0. With
+`feedback_mode = "excess"` a flow first spends the step's real liquidation flow the path already holds
+(backtest/markets/carried.py); the fill of an asset with no venue still walks the whole curve.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from backtest.markets.carried import CarriedFlow
 from backtest.markets.impact_params import DEFAULT, IMPACT
 
 # 8-point Gauss-Legendre nodes and weights on [0, 1], for the mean price of an order walked through the
@@ -75,6 +78,7 @@ class ReferenceMarket:
     temporary: np.ndarray = None
     outstanding: np.ndarray = None
     flow: np.ndarray = None       # [A] USD that reached the market this step (signed)
+    carried: CarriedFlow = None   # feedback_mode "excess": the real flow the path already holds (carried.py)
 
     def __post_init__(self):
         n = len(self.exo)
@@ -103,6 +107,8 @@ class ReferenceMarket:
     def follow(self, exo: np.ndarray) -> None:
         """The path moved: the reference moves with it, impacts kept."""
         self.exo[:] = exo
+        if self.carried is not None:
+            self.carried.next_step()
         self._reprice()
 
     def decay(self, seconds: float) -> None:
@@ -125,6 +131,8 @@ class ReferenceMarket:
     def trade(self, a: int, usd: float) -> None:
         """A signed USD flow reaches the market: its impact, split permanent / temporary."""
         self.flow[a] += usd
+        if self.carried is not None:          # only what the path does not already carry moves the price
+            usd = self.carried.excess(a, usd)
         d = self.delta(a, usd)
         if d == 0.0:
             return
