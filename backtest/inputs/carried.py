@@ -2,7 +2,7 @@
 what `feedback_mode = "excess"` sets simulated flow against (backtest/markets/carried.py).
 
 Read with queries/real_liquidation_flow.sql from the lake's liquidation rows (lending_supply /
-lending_borrow). A lake without them, or without one in the window, is refused in one line: the
+lending_borrow; a table the lake lacks reads as empty). A lake without them, or without one in the window, is refused in one line: the
 excess over an unknown flow is not the full flow, and never silently so.
 """
 
@@ -22,15 +22,11 @@ def load_carried_flow(lake: Path, scenario: Scenario, assets: list[str], exogeno
     """[T, A, 2]: USD sold (collateral seized) and bought (debt repaid) by real liquidations in each step,
     token amounts valued at the step's path price of the run (the money the simulated flow is in). Assets the
     book does not price are left out: no flow of ours meets them."""
-    from backtest.queries import run
+    from backtest.ingest.tables import chain_query, connect_chain
     window = f"{scenario.start:%Y-%m-%d %H:%M}Z..{scenario.end:%Y-%m-%d %H:%M}Z"
-    try:
-        table = run("real_liquidation_flow", lake, params={
-            "start": scenario.start.isoformat(), "end": scenario.end.isoformat(),
-            "step_seconds": scenario.step_seconds}).to_pydict()
-    except InputError as exc:
-        raise InputError(f"feedback_mode=excess needs the day's real liquidation flow for {window}: {exc.message}",
-                         file=lake) from None
+    table = chain_query(connect_chain(lake), "real_liquidation_flow", {
+        "start": scenario.start.isoformat(), "end": scenario.end.isoformat(),
+        "step_seconds": scenario.step_seconds}).to_pydict()
     out = np.zeros((len(exogenous), len(assets), 2))
     for step, asset, sold, bought in zip(table["step"], table["asset"], table["sold"], table["bought"]):
         if asset in assets and 0 <= step < len(exogenous):
