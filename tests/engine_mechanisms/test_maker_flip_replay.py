@@ -129,3 +129,16 @@ def test_the_loss_reaches_the_metrics_once_and_is_split_to_weth_and_dai():
     # the owner lost the whole lot (10 x 2,000) for 14,000 of debt cleared; the penalty was 1,820
     loss = borrower_loss(out, {"WETH": 2000.0, "DAI": 1.0})
     assert loss["borrower_loss_usd"] == pytest.approx(6_000.0) and loss["borrower_penalty_usd"] == pytest.approx(1_820.0)
+
+
+def test_cat_1_2_bites_up_to_dunk_within_box_and_a_deal_frees_the_room():
+    # dunk 5,000 DAI of tab per auction, box 12,000: tabs 5,000, 5,000, 2,000 (the room left), then the
+    # litterbox is full; the zero-bid deals two steps later claw their tabs back and the rest is bitten
+    out = run(gwei=150.0, overrides=(*FLIP, "flip.ETH-A.lump=inf", "flip.ETH-A.dunk=5000", "flip.box=12000"))
+    bites = events(out, "bite")
+    assert list(bites["tab"][:3]) == pytest.approx([5_000.0, 5_000.0, 2_000.0]) and bites["step"][:3].eq(0).all()
+    rest = 14_000 - 12_000 / 1.13
+    assert len(bites) == 4 and bites["step"].iloc[3] == 2 and bites["base_amount"].iloc[3] == pytest.approx(rest)
+    deals = events(out, "deal")
+    assert list(deals["step"][:3]) == [2, 2, 2] and deals.index[2] < bites.index[3]      # the deals, then the bite
+    assert out.debt.sum() == 0.0 and out.protocols["maker_flip_loss_usd"] == pytest.approx(14_000.0)
