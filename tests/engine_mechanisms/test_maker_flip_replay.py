@@ -16,9 +16,9 @@ VAULT = {"0xv": {"WETH": (10.0, 0.0), "DAI": (0.0, 14_000.0)}}
 FLIP = ("maker.liquidations=flip",)
 
 
-def run(gwei=150.0, steps=6, overrides=FLIP, start=None, loop=replay, vault=VAULT):
+def run(gwei=150.0, steps=6, overrides=FLIP, start=None, loop=replay, vault=VAULT, pool=(1_000.0, 2_000_000.0)):
     path = {"WETH": [2000.0] * steps, "DAI": [1.0] * steps}
-    inputs = make_inputs("maker", RESERVES, vault, path, (1_000.0, 2_000_000.0))
+    inputs = make_inputs("maker", RESERVES, vault, path, pool)
     inputs = dataclasses.replace(inputs, gas_gwei=np.full(steps, gwei))
     if start is not None:
         times = np.datetime64(start, "us") + np.arange(steps) * np.timedelta64(600, "s")
@@ -142,3 +142,15 @@ def test_cat_1_2_bites_up_to_dunk_within_box_and_a_deal_frees_the_room():
     deals = events(out, "deal")
     assert list(deals["step"][:3]) == [2, 2, 2] and deals.index[2] < bites.index[3]      # the deals, then the bite
     assert out.debt.sum() == 0.0 and out.protocols["maker_flip_loss_usd"] == pytest.approx(14_000.0)
+
+
+def test_an_auction_nobody_bids_on_is_ticked_after_its_end_and_stays_open():
+    # a pool of 0.001 WETH: selling the lot pays ~$2, less than the gas, so nobody bids; tau 1,200 s:
+    # end 1,200, ticked at the first block after it (step 3, 1,800 s; step 2's block at 1,200 is not
+    # after it), again at step 6 (end 3,000)
+    out = run(gwei=150.0, steps=8, pool=(0.001, 2.0), overrides=(*FLIP, "flip.ETH-A.tau=1200"))
+    assert events(out, "tend").empty and events(out, "deal").empty
+    assert list(events(out, "tick")["step"]) == [3, 6]
+    m = out.protocols
+    assert m["maker_flip_auctions_open"] == 1 and m["maker_flip_ticks"] == 2
+    assert m["maker_flip_open_tab_usd"] == pytest.approx(15_820.0) and m["maker_flip_loss_usd"] == 0.0   # lot covers due
