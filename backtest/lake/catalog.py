@@ -14,7 +14,7 @@ from backtest.lake.schemas import SCHEMAS
 QUERIES = Path(__file__).resolve().parents[2] / "queries"
 RESULT_TABLES = ("liquidations", "steps")
 # Queries that other queries build on, created as views in this order.
-DERIVED_VIEWS = ("positions_priced", "health")
+DERIVED_VIEWS = ("positions_priced", "health", "health_bands")
 
 
 def _sql_str(path: Path) -> str:

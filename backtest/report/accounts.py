@@ -27,7 +27,7 @@ from backtest.scenarios.library import load_scenario
 
 ACCOUNT_COLUMNS = ("account", "protocol", "collateral_usd_before", "debt_usd_before", "health_factor_before",
                    "collateral_usd_after", "debt_usd_after", "health_factor_after")
-# Same bands as queries/health_distribution.sql, so the report and `backtest query` agree.
+# Same bands as queries/health_bands.sql, so the report and `backtest query health_distribution` agree.
 HF_BANDS = (1.0, 1.05, 1.10, 1.25, 1.50, 2.0, 5.0)
 
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 import numpy as np
 
 HF_FLOOR = 1.025
-# (low, high, share of the debt outside e-mode): the bands of queries/health_distribution.sql
+# (low, high, share of the debt outside e-mode): the bands of queries/health_bands.sql
 TARGET = ((1.00, 1.05, 0.02), (1.05, 1.10, 0.04), (1.10, 1.25, 0.14), (1.25, 1.50, 0.24),
           (1.50, 2.00, 0.27), (2.00, 5.00, 0.25), (5.00, 10.0, 0.04))
 # What the shipped sample's band shares may differ from TARGET by (percentage points of the debt):
