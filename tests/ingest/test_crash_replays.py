@@ -115,6 +115,12 @@ def usdc_below_peg(steps):
     return steps[steps.asset == "USDC"].set_index("step")["price_exogenous"] < 1.0
 
 
+def usdc_holders(book) -> set:
+    """Accounts with USDC collateral in any protocol (one reserve column per protocol that lists USDC)."""
+    columns = [j for j, a in enumerate(book.assets) if a == "USDC"]
+    return set(book.accounts[book.collateral[:, columns].sum(axis=1) > 0])
+
+
 def test_the_usdc_depeg_alone_liquidates_usdc_collateral_only_below_peg(lake, tmp_path):
     # The library scenario with everything but USDC (and DAI, which follows it) held at the book
     # (named constant: unnamed, they would take their own lake series or a beta to WETH).
@@ -125,8 +131,7 @@ def test_the_usdc_depeg_alone_liquidates_usdc_collateral_only_below_peg(lake, tm
     path = tmp_path / "usdc-depeg-2023-alone.toml"
     path.write_text(tomli_w.dumps(spec))
     inputs, liquidations, steps = run(lake, path)
-    book = inputs.book
-    holders = set(book.accounts[book.collateral[:, book.assets.index("USDC")] > 0])
+    holders = usdc_holders(inputs.book)
     hit = liquidations[liquidations.account.isin(holders)]
     below = usdc_below_peg(steps)
     assert len(hit) >= 3
@@ -149,8 +154,7 @@ def test_in_the_full_depeg_scenario_every_liquidation_the_depeg_adds_is_below_pe
     path = tmp_path / "pegged.toml"
     path.write_text(tomli_w.dumps(spec))
     _, pegged, _ = run(lake, path)
-    book = inputs.book
-    holders = set(book.accounts[book.collateral[:, book.assets.index("USDC")] > 0])
+    holders = usdc_holders(inputs.book)
     extra = full[full.account.isin(holders) & ~full.account.isin(set(pegged.account))]
     assert len(extra) >= 3
     # ... while the USDC price their protocol's oracle read was below peg (a feed that moves only on a
