@@ -15,6 +15,7 @@ import numpy as np
 
 from backtest import compiled
 from backtest.agents import screen as _screen
+from backtest.agents.round import Round
 from backtest.markets.router import Router as Venues
 from backtest.protocols.rules import Params, Rules, health_factor_one
 
@@ -229,14 +230,13 @@ def choose_agent(plan: Plan, agents, gas_usd_per_unit: float, waited_blocks: flo
     return best_agent(agents, plan.proceeds_usd - plan.cost_usd, repay_usd, waited_blocks, gas_usd_per_unit)
 
 
-def execute(plan: Plan, i: int, coll: np.ndarray, debt: np.ndarray, venues: Venues,
-            reserve_asset: np.ndarray) -> tuple[float, float]:
-    """Apply a plan to the book and the pools; returns the (cost, proceeds) actually realised."""
-    cost = venues.buy(reserve_asset[plan.debt_asset], plan.repay)
-    proceeds = venues.sell(reserve_asset[plan.collateral_asset], plan.taken - plan.fee)
-    d, c = plan.debt_asset, plan.collateral_asset
-    debt[i, d] = 0.0 if plan.repay >= debt[i, d] else debt[i, d] - plan.repay
-    coll[i, c] = 0.0 if plan.taken >= coll[i, c] else coll[i, c] - plan.taken
+def execute(plan: Plan, i: int, book, venues: Venues) -> tuple[float, float]:
+    """Apply a plan to the book (a backtest.engine.state.BookState) and the pools; returns the
+    (cost, proceeds) actually realised."""
+    cost = venues.buy(book.asset_of[plan.debt_asset], plan.repay)
+    proceeds = venues.sell(book.asset_of[plan.collateral_asset], plan.taken - plan.fee)
+    book.repay(i, plan.debt_asset, plan.repay)
+    book.seize(i, plan.collateral_asset, plan.taken)
     return cost, proceeds
 
 
@@ -250,34 +250,31 @@ class Done:
     deficit_usd: float     # debt burned (Aave v3.3+) when no collateral is left
 
 
-def liquidate(i: int, hf: float, waited_blocks: float, coll: np.ndarray, debt: np.ndarray, price: np.ndarray,
-              venues: Venues, reserve_asset: np.ndarray, lt: np.ndarray, params: Params, rules: Rules,
-              floors: bool, agents, gas_usd_per_unit: float) -> Done | None:
+def liquidate(i: int, hf: float, waited_blocks: float, book, r: Round, venues: Venues, agents) -> Done | None:
     """One account below HF 1, start to end: the best plan, the liquidator that takes it (if any
-    does), the trades, and Aave v3.3's burning of a deficit. Both replay loops call this."""
+    does), the trades, and Aave v3.3's burning of a deficit. `book` is the run's
+    backtest.engine.state.BookState (its only writer API); both replay loops call this."""
     ready = [a for a in agents if not waited_blocks < a.latency_blocks]     # as choose_agent reads it
     if not ready:
         return None                   # choose_agent would turn down any plan
     # An agent keeps gross - gas - borrowed * flash fee >= its threshold: with fees >= 0 a plan
     # needs at least the cheapest (threshold + gas) of gross.
+    gas_usd_per_unit, price, rules = r.gas_usd_per_unit, r.price, book.rules[i]
     needed = math.inf
     for a in ready:
         if not a.flash_loan_fee >= 0:
             needed = -math.inf
             break
         needed = min(needed, a.min_profit_usd + gas_usd_per_unit * a.gas_units)
-    plan = best_plan(coll[i], debt[i], hf, price, venues, reserve_asset, lt, params, rules, 0.0, agents[0].sizes,
-                     needed)
+    plan = best_plan(book.coll[i], book.debt[i], hf, price, venues, book.asset_of, r.lt, r.params, rules, 0.0,
+                     agents[0].sizes, needed)
     chosen = plan and choose_agent(plan, agents, gas_usd_per_unit, waited_blocks, plan.repay * price[plan.debt_asset])
     if not chosen:
         return None
     agent, gas_usd, _ = chosen
     plan = Plan(plan.debt_asset, plan.collateral_asset, plan.repay, plan.taken, plan.fee, plan.cost_usd,
                 plan.proceeds_usd, gas_usd)
-    cost, proceeds = execute(plan, i, coll, debt, venues, reserve_asset)
-    deficit = 0.0
-    if rules.burns_deficit and not coll[i].any() and debt[i].any():
-        deficit = float(debt[i] @ price)              # Aave v3.3: burned, DeficitCreated
-        debt[i] = 0.0
-    hf_after = health_factor_one(coll[i] * price, debt[i] * price, lt, floors)
+    cost, proceeds = execute(plan, i, book, venues)
+    deficit = book.burn_deficit(i, price) if rules.burns_deficit else 0.0     # Aave v3.3: DeficitCreated
+    hf_after = health_factor_one(book.coll[i] * price, book.debt[i] * price, r.lt, book.floors[i])
     return Done(plan, agent.name, cost, proceeds, hf_after, deficit)

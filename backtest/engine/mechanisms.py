@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from backtest.agents.round import Round
 from backtest.protocols.comet.mechanism import Comet
 from backtest.protocols.maker.mechanism import Maker
 from backtest.protocols.maker_flip.mechanism import MakerFlip, flip_rows
@@ -21,11 +22,11 @@ from backtest.protocols.maker_flip.mechanism import MakerFlip, flip_rows
 class Mechanisms:
     """The Comet market and the Maker Dog of one run (either may be absent)."""
 
-    def __init__(self, inputs, config, row_rules, coll, debt, venues, rec, agents):
-        kinds = np.array([r.kind for r in row_rules]) if len(row_rules) else np.zeros(0, dtype=str)
+    def __init__(self, inputs, config, state, venues, rec, agents):
+        kinds = np.array([r.kind for r in state.rules]) if len(state) else np.zeros(0, dtype=str)
         self.owned = kinds != "repay"
         self.parts = []
-        shared = (inputs, config, coll, debt, venues, rec, agents)
+        shared = (inputs, config, state, venues, rec, agents)
         if (kinds == "absorb").any():
             self.parts.append(Comet(np.flatnonzero(kinds == "absorb"), *shared))
         if (kinds == "auction").any():                  # Cat/Flip before each ilk's Clipper, else Dog/Clipper
@@ -51,20 +52,19 @@ class Mechanisms:
         mine = self.owned[below]
         return below[~mine], hf[~mine], below[mine], hf[mine]
 
-    def liquidate(self, step, now, rows, hf, rounds, waited, price, lt, params, gas_usd_per_unit) -> list[int]:
-        """Absorb / bark the rows (worst first); returns the rows whose balances changed."""
-        changed: list[int] = []
+    def liquidate(self, r: Round, rows, hf, rounds, waited) -> int:
+        """Absorb / bark the rows (worst first) through the book state; how many were."""
+        changed = 0
         which = self.part_of[rows]
         for k, part in enumerate(self.parts):
             mine = which == k
             if mine.any():
-                changed += part.liquidate(step, now, rows[mine], hf[mine], np.asarray(rounds)[mine],
-                                          np.asarray(waited)[mine], price, lt, params, gas_usd_per_unit)
+                changed += part.liquidate(r, rows[mine], hf[mine], np.asarray(rounds)[mine], np.asarray(waited)[mine])
         return changed
 
-    def trade(self, step, now, rnd, price, params, gas_usd_per_unit) -> int:
+    def trade(self, r: Round) -> int:
         """buyCollateral, take and redo for this round; how many happened."""
-        return sum(p.trade(step, now, rnd, price, params, gas_usd_per_unit) for p in self.parts)
+        return sum(p.trade(r) for p in self.parts)
 
     def loss(self, oracle: np.ndarray) -> float:
         """Comet's and Maker's losses so far, valued at these oracle prices (one per reserve column)."""

@@ -9,22 +9,24 @@ from __future__ import annotations
 import numpy as np
 
 from backtest.agents.liquidator import liquidate, profit_upper_bound
+from backtest.agents.round import Round
 from backtest.config import RunConfig
 from backtest.inputs.book import ReplayInputs
 from backtest.engine.record import Outcome
 from backtest.engine.replay import initial_venues
-from backtest.protocols.rules import Params, health_factor
+from backtest.protocols.rules import health_factor
 from backtest.engine.start import start
+from backtest.engine.state import BookState
 from backtest.markets.router import Router
 from backtest.progress import progress
 
 
-def bounds(below, hf, coll, debt, price, venues: Router, asset_of, lt, params: Params, groups,
-           gas_usd) -> np.ndarray:
+def bounds(below, hf, state: BookState, r: Round, venues: Router, groups, gas_usd) -> np.ndarray:
     """profit_upper_bound per account, on its own protocol's reserves only (the rest are zero),
     selling at the best venue price and buying at the lowest."""
+    coll, debt, price, lt, params = state.coll, state.debt, r.price, r.lt, r.params
     low, high = venues.mid_range()
-    buy, sell = low[asset_of], high[asset_of]
+    buy, sell = low[state.asset_of], high[state.asset_of]
     out = np.empty(len(below))
     for rules, members, cols in groups:
         mask = np.isin(below, members, assume_unique=True)
@@ -38,9 +40,9 @@ def bounds(below, hf, coll, debt, price, venues: Router, asset_of, lt, params: P
 def replay(inputs: ReplayInputs, config: RunConfig, feedback: bool | None = None, label: str | None = None) -> Outcome:
     """One run over the path; `label` shows a progress bar on a terminal."""
     s = start(inputs, config, initial_venues(inputs, config.feedback if feedback is None else feedback))
-    coll, debt, asset_of, venues, oracles, rec, mech = s.coll, s.debt, s.asset_of, s.venues, s.oracles, s.rec, s.mech
+    book, venues, oracles, rec, mech = s.state, s.venues, s.oracles, s.rec, s.mech
     exo, lt, params = inputs.exogenous, s.lt, s.params
-    since = np.full(len(coll), np.nan)              # when each account last became liquidatable
+    since = np.full(len(book), np.nan)              # when each account last became liquidatable
     clock = 0.0                                     # time of the last block
     steps = range(len(inputs.times))
     for step in (progress(steps, label=label, unit="steps") if label else steps):
@@ -55,7 +57,8 @@ def replay(inputs: ReplayInputs, config: RunConfig, feedback: bool | None = None
             venues.arbitrage(now - clock, config.arb_half_life_seconds)
             clock = now
             price = oracles.update(now, venues.price)      # per reserve column: its protocol's feed
-            hf = health_factor(coll * price, debt * price, lt, s.floors)
+            r = Round(step, now, rnd, price, lt, params, gas_per_unit)
+            hf = health_factor(book.coll * price, book.debt * price, lt, book.floors)     # every row
             since = np.where(hf < 1.0, np.where(np.isnan(since), now, since), np.nan)
             below = np.flatnonzero(hf < 1.0)
             below = below[np.lexsort((below, hf[below]))]          # worst first, then by account
@@ -65,20 +68,18 @@ def replay(inputs: ReplayInputs, config: RunConfig, feedback: bool | None = None
                 first_round.setdefault(i, rnd)
             below, _, own, hf_own = mech.split(below, hf[below])
             rounds = np.array([first_round[i] for i in own.tolist()], dtype=np.int64)
-            acted = len(mech.liquidate(step, now, own, hf_own, rounds, (now - since[own]) / s.block, price, lt,
-                                       params, gas_per_unit))
-            bound = bounds(below, hf, coll, debt, price, venues, asset_of, lt, params, s.groups,
-                           gas_per_unit * s.cheapest_gas)
+            acted = mech.liquidate(r, own, hf_own, rounds, (now - since[own]) / s.block)
+            bound = bounds(below, hf, book, r, venues, s.groups, gas_per_unit * s.cheapest_gas)
             for i in below[bound >= s.lowest_bar].tolist():
-                done = liquidate(i, hf[i], (now - since[i]) / s.block, coll, debt, price, venues, asset_of, lt,
-                                 params, s.row_rules[i], s.floors[i], s.agents, gas_per_unit)
+                done = liquidate(i, hf[i], (now - since[i]) / s.block, book, r, venues, s.agents)
                 if done:
                     rec.liquidation(step, i, done.plan, price, first_round[i], done.cost_usd, done.proceeds_usd, hf[i],
                                     done.health_factor_after, done.deficit_usd, done.liquidator)
                     acted += 1
-            acted += mech.trade(step, now, rnd, price, params, gas_per_unit)
+            acted += mech.trade(r)
             if not acted and not s.waiting(now, since[hf < 1.0]):
                 break
         oracles.observe(clock, venues.price)
-        rec.step(step, venues, oracles, coll, debt, mech.loss(oracles.answer[oracles.feed_of]))
-    return rec.outcome(coll, debt, oracles, mech.summary(oracles.answer[oracles.feed_of]))
+        book.touched()                                          # no watchlist to tell
+        rec.step(step, venues, oracles, book.coll, book.debt, mech.loss(oracles.answer[oracles.feed_of]))
+    return rec.outcome(book.coll, book.debt, oracles, mech.summary(oracles.answer[oracles.feed_of]))

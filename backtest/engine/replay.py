@@ -1,5 +1,6 @@
 """The replay loop: per step the path moves; then per block (one cascade round each):
-arbitrage -> oracles -> liquidations -> record the step.
+arbitrage -> oracles -> each protocol acts (Comet absorbs, Maker barks, liquidators repay, keepers
+buy and take) -> and after the step's last block, record the step.
 
 Within a step, round 0 (the step's first block) liquidates what the path's move made
 liquidatable; the sales move the venues, the next block's arbitrage passes that flow on to the
@@ -7,6 +8,9 @@ reference market (backtest/markets/router.py, reference.py), the oracles read th
 what *that* pushes below HF 1 is round 1, and so on: a cascade of 26 rounds takes 26 blocks. A
 step has dt / block_seconds blocks; a cascade that needs more goes on in the next step. An account
 keeps the round in which it first became liquidatable during the step.
+
+Every balance change goes through the book state (backtest/engine/state.py), which marks the rows
+it touched and hands them to the watchlist when the next round asks for candidates.
 
 Safe accounts are never touched: a watchlist (backtest/engine/watchlist.py, docs/performance.md)
 keeps accounts ordered by how far prices must move before they can be liquidated, so per step
@@ -26,13 +30,14 @@ import numpy as np
 
 from backtest import compiled
 from backtest.agents.liquidator import liquidate, profit_upper_bound
+from backtest.agents.round import Round
 from backtest.agents.screen import group_bounds, group_layout
 from backtest.config import RunConfig
 from backtest.inputs.book import ReplayInputs
 from backtest.engine.record import Outcome
-from backtest.protocols.rules import Params, health_factor
+from backtest.protocols.rules import health_factor
 from backtest.engine.start import start
-from backtest.engine.watchlist import Watchlist
+from backtest.engine.state import BookState
 from backtest.markets.router import Router
 from backtest.progress import progress
 
@@ -42,13 +47,13 @@ def initial_venues(inputs: ReplayInputs, feedback: bool) -> Router:
     return inputs.pools.fresh(inputs.exogenous[0], feedback)
 
 
-def bounds(below, hf_below, coll, debt, price, venues, asset_of, lt, params: Params, groups, group_of,
-           gas_usd) -> np.ndarray:
+def bounds(below, hf_below, state: BookState, r: Round, venues: Router, groups, group_of, gas_usd) -> np.ndarray:
     """reference.bounds for the rows `below` only: group membership by a per-row index, not np.isin
     over every member (O(N) per round); prices net of venue fees (Router.quote_range), a tighter
     bound that still no fill beats, so fewer hopeless rows reach `liquidate`."""
+    coll, debt, price, lt, params = state.coll, state.debt, r.price, r.lt, r.params
     low, high = venues.quote_range()
-    buy, sell = low[asset_of], high[asset_of]
+    buy, sell = low[state.asset_of], high[state.asset_of]
     layout = _layout(groups)
     if layout is not None and len(below) and (group_of[below] >= 0).all():     # compiled: no gathers
         out = np.empty(len(below))
@@ -111,19 +116,19 @@ def replay(inputs: ReplayInputs, config: RunConfig, feedback: bool | None = None
     """One run over the path (with feedback unless told otherwise); `label` shows a progress bar on a
     terminal."""
     s = start(inputs, config, initial_venues(inputs, config.feedback if feedback is None else feedback))
-    coll, debt, asset_of, venues, oracles, rec, mech = s.coll, s.debt, s.asset_of, s.venues, s.oracles, s.rec, s.mech
+    book, venues, oracles, rec, mech = s.state, s.venues, s.oracles, s.rec, s.mech
     exo, lt, params = inputs.exogenous, s.lt, s.params
-    since = np.full(len(coll), np.nan)              # when each account last became liquidatable
+    since = np.full(len(book), np.nan)              # when each account last became liquidatable
     wet = np.zeros(0, dtype=np.int64)               # the rows whose `since` is set
-    first_round = np.full(len(coll), -1, dtype=np.int64)   # round each row first fell below 1, this step
-    watch = Watchlist(coll, debt, lt, oracles.answer[oracles.feed_of])
+    first_round = np.full(len(book), -1, dtype=np.int64)   # round each row first fell below 1, this step
+    book.watch(lt, oracles.answer[oracles.feed_of])
     last = (None, None)                             # (candidate rows, their HF) of the last round
     clock = 0.0                                     # time of the last block
     steps = range(len(inputs.times))
     for step in (progress(steps, label=label, unit="steps") if label else steps):
         if (due := s.due_parameters(inputs.step_blocks[step])) is not None:
             lt, params = due                    # governance changed parameters: in force from this step
-            watch = Watchlist(coll, debt, lt, oracles.answer[oracles.feed_of])
+            book.watch(lt, oracles.answer[oracles.feed_of])
         if step:
             venues.follow_path(exo[step - 1], exo[step])
         gas_per_unit = s.gas_per_unit(inputs.gas_gwei[step], step)
@@ -133,9 +138,10 @@ def replay(inputs: ReplayInputs, config: RunConfig, feedback: bool | None = None
             venues.arbitrage(now - clock, config.arb_half_life_seconds)
             clock = now
             price = oracles.update(now, venues.price)      # per reserve column: its protocol's feed
-            rows = watch.candidates(price)
+            r = Round(step, now, rnd, price, lt, params, gas_per_unit)
+            rows = book.candidates(price)        # the watchlist, told which rows the last round changed
             if rows is not last[0]:              # the watchlist returns the same array while nothing moved
-                last = (rows, rows_health_factor(coll, debt, rows, price, lt, s.floors))
+                last = (rows, rows_health_factor(book.coll, book.debt, rows, price, lt, book.floors))
             hf_rows = last[1]
             under = hf_rows < 1.0
             below, hf_below = rows[under], hf_rows[under]
@@ -151,29 +157,22 @@ def replay(inputs: ReplayInputs, config: RunConfig, feedback: bool | None = None
             first_round[new] = rnd
             seen.append(new)
             below, hf_below, own, hf_own = mech.split(below, hf_below)   # Comet absorbs, Maker barks
-            changed = mech.liquidate(step, now, own, hf_own, first_round[own], (now - since[own]) / s.block, price,
-                                     lt, params, gas_per_unit)
-            if changed:
-                watch.update(changed)
-            bound = bounds(below, hf_below, coll, debt, price, venues, asset_of, lt, params, s.groups, s.group_of,
-                           gas_per_unit * s.cheapest_gas)
-            acted = len(changed)
+            acted = mech.liquidate(r, own, hf_own, first_round[own], (now - since[own]) / s.block)
+            bound = bounds(below, hf_below, book, r, venues, s.groups, s.group_of, gas_per_unit * s.cheapest_gas)
             for k in np.flatnonzero(bound >= s.lowest_bar).tolist():
                 i, hf_i = int(below[k]), hf_below[k]
-                done = liquidate(i, hf_i, (now - since[i]) / s.block, coll, debt, price, venues, asset_of, lt, params,
-                                 s.row_rules[i], s.floors[i], s.agents, gas_per_unit)
+                done = liquidate(i, hf_i, (now - since[i]) / s.block, book, r, venues, s.agents)
                 if done:
-                    watch.update(i)
                     rec.liquidation(step, i, done.plan, price, int(first_round[i]), done.cost_usd, done.proceeds_usd,
                                     hf_i, done.health_factor_after, done.deficit_usd, done.liquidator)
                     acted += 1
-            acted += mech.trade(step, now, rnd, price, params, gas_per_unit)   # buyCollateral, take, redo
+            acted += mech.trade(r)                                   # buyCollateral, take, redo
             if not acted and not s.waiting(now, since[wet]):
                 break
         for rows in seen:
             first_round[rows] = -1
         oracles.observe(clock, venues.price)
         prices = oracles.answer[oracles.feed_of]
-        rows = watch.candidates(prices)
-        rec.step(step, venues, oracles, coll[rows], debt[rows], mech.loss(prices))   # bad debt: only candidates
-    return rec.outcome(coll, debt, oracles, mech.summary(oracles.answer[oracles.feed_of]))
+        rows = book.candidates(prices)
+        rec.step(step, venues, oracles, book.coll[rows], book.debt[rows], mech.loss(prices))   # bad debt: only candidates
+    return rec.outcome(book.coll, book.debt, oracles, mech.summary(oracles.answer[oracles.feed_of]))

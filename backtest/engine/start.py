@@ -1,8 +1,8 @@
 """What a replay run starts from, built once for both loops (replay.py, reference.py).
 
 The two loops must give byte-identical records, so everything they share before the first step
-(rules per row, floors, protocol groups, the oracles, the agents' gas and profit bars, the
-recorder, Comet and Maker) is built here, in one place; each loop keeps its own step and round
+(the book state, protocol groups, the oracles, the agents' gas and profit bars, the recorder,
+Comet and Maker) is built here, in one place; each loop keeps its own step and round
 structure. The venues are passed in: each loop builds them through its `initial_venues` hook.
 """
 
@@ -16,7 +16,8 @@ from backtest.config import RunConfig
 from backtest.inputs.book import ReplayInputs
 from backtest.engine.mechanisms import Mechanisms
 from backtest.engine.record import Recorder
-from backtest.protocols.rules import Params, Rules, rules_for
+from backtest.engine.state import BookState
+from backtest.protocols.rules import Params, rules_for
 from backtest.markets.carried import CarriedFlow
 from backtest.markets.oracles import Oracles, oracles_for
 from backtest.markets.reference import ReferenceMarket
@@ -25,13 +26,9 @@ from backtest.markets.router import Router
 
 @dataclass(frozen=True)
 class Start:
-    """One run's book copies, per-row rules and run-wide objects. `coll`, `debt`, `venues`,
-    `oracles`, `rec`, `mech` and `schedule` change as the run goes; the rest does not."""
-    coll: np.ndarray              # [N, R] units, a copy the run liquidates
-    debt: np.ndarray
-    asset_of: np.ndarray          # [R] reserve -> price asset
-    row_rules: list[Rules]        # each row's protocol rules
-    floors: np.ndarray            # [N] bool: the row's protocol floors the average LT
+    """One run's book state and run-wide objects. `state`, `venues`, `oracles`, `rec`, `mech` and
+    `schedule` change as the run goes; the rest does not."""
+    state: BookState              # collateral and debt (a copy the run liquidates), per-row rules and floors
     lt: np.ndarray                # [R] at the snapshot; the schedule may change it
     params: Params
     groups: list                  # [(rules, member rows, reserve columns)] of each repaying protocol
@@ -76,10 +73,8 @@ class Start:
 def start(inputs: ReplayInputs, config: RunConfig, venues: Router) -> Start:
     """The run's starting state; `venues` fresh at the path's first prices (the loop's hook)."""
     book = inputs.book
-    coll, debt = book.collateral.copy(), book.debt.copy()
     rules = {p: rules_for(p) for p in sorted(set(book.protocol))}
-    row_rules = [rules[p] for p in book.protocol]
-    floors = np.array([r.floors_average_lt for r in row_rules], dtype=bool)
+    state = BookState(book.collateral.copy(), book.debt.copy(), [rules[p] for p in book.protocol], book.reserve_asset)
     lt = book.liquidation_threshold
     groups = [(rules[p], np.flatnonzero(np.array(book.protocol == p)), np.flatnonzero(
         np.array(book.reserve_protocol) == p) if not config.protocol else np.arange(len(lt)))
@@ -97,11 +92,11 @@ def start(inputs: ReplayInputs, config: RunConfig, venues: Router) -> Start:
     era = inputs.era_prices if inputs.era_prices is not None else inputs.exogenous
     gas_usd = era[:, gas_asset] if gas_asset is not None else np.zeros(len(inputs.times))
     blocks = max(1, int(round(dt / config.block_seconds))) if dt > 0 else 1
-    return Start(coll=coll, debt=debt, asset_of=book.reserve_asset, row_rules=row_rules, floors=floors, lt=lt,
+    return Start(state=state, lt=lt,
                  params=Params(book.liquidation_bonus, book.protocol_fee, book.close_factor), groups=groups,
                  group_of=group_of, schedule=list(book.schedule), venues=venues,
                  oracles=oracles_for(inputs, config), dt=dt,
                  block=float(config.block_seconds), blocks=blocks, gas_asset_usd=gas_usd, agents=agents,
                  gas_asset=gas_asset, cheapest_gas=min(a.gas_units for a in agents),
                  lowest_bar=min(a.min_profit_usd for a in agents), rec=rec,
-                 mech=Mechanisms(inputs, config, row_rules, coll, debt, venues, rec, agents))
+                 mech=Mechanisms(inputs, config, state, venues, rec, agents))

@@ -78,9 +78,9 @@ def test_comet_and_maker_rows_reach_their_own_mechanism_in_the_order_given(crash
     got = {}
 
     def recorder(kind):
-        def liquidate(step, now, rows, hf, rounds, waited, *rest):
+        def liquidate(r, rows, hf, rounds, waited):
             got[kind] = (rows.tolist(), hf.tolist(), rounds.tolist(), waited.tolist())
-            return []
+            return 0
         return liquidate
 
     for part in (comet, maker):
@@ -88,7 +88,7 @@ def test_comet_and_maker_rows_reach_their_own_mechanism_in_the_order_given(crash
     # interleaved, worst first as the loops hand them: maker, comet, comet, maker
     rows = np.array([maker.rows[3], comet.rows[0], comet.rows[5], maker.rows[1]])
     hf, rounds, waited = np.array([0.5, 0.6, 0.7, 0.8]), np.array([0, 1, 2, 3]), np.array([4.0, 5.0, 6.0, 7.0])
-    s.mech.liquidate(0, 0.0, rows, hf, rounds, waited, None, None, None, 0.0)
+    s.mech.liquidate(None, rows, hf, rounds, waited)
     assert got["absorb"] == ([int(comet.rows[0]), int(comet.rows[5])], [0.6, 0.7], [1, 2], [5.0, 6.0])
     assert got["auction"] == ([int(maker.rows[3]), int(maker.rows[1])], [0.5, 0.8], [0, 3], [4.0, 7.0])
     assert (s.mech.part_of[comet.rows] == 0).all() and (s.mech.part_of[maker.rows] == 1).all()

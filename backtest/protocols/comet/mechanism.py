@@ -26,6 +26,7 @@ from __future__ import annotations
 import numpy as np
 
 from backtest.agents.liquidator import Plan, best_agent
+from backtest.agents.round import Round
 from backtest.protocols.comet import exact as comet_math
 from backtest.protocols.comet.params import CometParams
 from backtest.protocols.shared import first_ready, own_reserves
@@ -34,13 +35,13 @@ from backtest.protocols.shared import first_ready, own_reserves
 class Comet:
     kind = "absorb"
 
-    def __init__(self, rows, inputs, config, coll, debt, venues, rec, agents):
+    def __init__(self, rows, inputs, config, state, venues, rec, agents):
         book = inputs.book
-        self.rows, self.book, self.coll, self.debt = rows, book, coll, debt
+        self.rows, self.book, self.state = rows, book, state       # state: backtest.engine.state.BookState
         self.venues, self.rec, self.agents = venues, rec, agents
         self.p = CometParams.from_spec(config.scenario_spec, config.scenario)
         self.base, self.collateral_cols = own_reserves(
-            book, debt, rows, "comet", "comet accounts borrow {}: one Comet market (one base asset) per book")
+            book, state.debt, rows, "comet", "comet accounts borrow {}: one Comet market (one base asset) per book")
         self.inventory = np.zeros(len(book.assets))     # [R] units the protocol holds
         self.arrived = np.zeros(len(book.assets))       # when each asset's inventory last grew (seconds)
         self.reserves = self.p.reserves
@@ -53,22 +54,24 @@ class Comet:
     def busy(self) -> bool:
         return self.base is not None and bool(self.inventory.any()) and self.reserves < self.p.target_reserves
 
-    def liquidate(self, step, now, rows, hf, rounds, waited, price, lt, params, gas_usd_per_unit) -> list[int]:
+    def liquidate(self, r: Round, rows, hf, rounds, waited) -> int:
+        """Absorb the rows (worst first) that someone absorbs; how many."""
         if self.base is None:
-            return []
-        changed = []
+            return 0
+        changed, state = 0, self.state
+        step, now, price, params, gas_usd_per_unit = r.step, r.now, r.price, r.params, r.gas_usd_per_unit
         b, cols = self.base, self.collateral_cols
         lf = 1.0 - params.bonus[cols]
         worth = self._worth_a_look(rows, lf, price, gas_usd_per_unit)
         for i, h, rnd, w, look in zip(rows.tolist(), hf.tolist(), rounds.tolist(), waited.tolist(), worth.tolist()):
             if not look:
                 continue
-            amounts = self.coll[i, cols].copy()
+            amounts = state.coll[i, cols].copy()
             agent = self._absorber(amounts, lf, price, w, gas_usd_per_unit)
             if agent is None:
                 continue
-            debt = float(self.debt[i, b])
-            supplied = float(self.coll[i, b])            # a base supply is netted into the balance
+            debt = float(state.debt[i, b])
+            supplied = float(state.coll[i, b])            # a base supply is netted into the balance
             out = comet_math.absorb([supplied - debt], price[b], amounts[None, :], price[cols], lf)
             new, paid = float(out.new_balance[0]), float(out.base_paid_out[0])
             self.reserves -= paid
@@ -77,10 +80,8 @@ class Comet:
             self.absorbs += 1
             self.inventory[cols] += amounts
             self.arrived[cols] = np.where(amounts > 0, now, self.arrived[cols])
-            self.coll[i, cols] = 0.0
-            self.coll[i, b] = 0.0
-            self.debt[i, b] = 0.0
-            changed.append(i)
+            state.absorb(i, cols, b)
+            changed += 1
             gas = gas_usd_per_unit * self.p.absorb_gas
             values = amounts * price[cols] * lf
             taken = [(c, a, v) for c, a, v in zip(cols, amounts.tolist(), values.tolist()) if a > 0]
@@ -112,7 +113,7 @@ class Comet:
         cols, asset_of, b = self.collateral_cols, self.book.reserve_asset, self.base
         unit = price[cols] * (1.0 - self.p.store_front_price_factor * (1.0 - lf))
         per_unit = np.maximum(high[asset_of[cols]] - unit / price[b] * low[asset_of[b]], 0.0)
-        bound = self.coll[np.ix_(rows, cols)] @ per_unit
+        bound = self.state.coll[np.ix_(rows, cols)] @ per_unit
         gas = min(gas_usd_per_unit * (a.gas_units + self.p.absorb_gas) for a in self.agents)
         return (bound > 0) & (bound - gas >= min(a.min_profit_usd for a in self.agents))
 
@@ -136,8 +137,9 @@ class Comet:
         chosen = best_agent(self.agents, gross, outlay, waited, gas_usd_per_unit, extra_gas_units=self.p.absorb_gas)
         return chosen[0] if chosen else None
 
-    def trade(self, step, now, rnd, price, params, gas_usd_per_unit) -> int:
+    def trade(self, r: Round) -> int:
         """At most one buyCollateral per asset per round, the size that pays best, if any pays."""
+        step, now, rnd, price, params, gas_usd_per_unit = r.step, r.now, r.block, r.price, r.params, r.gas_usd_per_unit
         if self.base is None:
             return 0
         b, asset_of, done = self.base, self.book.reserve_asset, 0

@@ -31,6 +31,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from backtest.agents.liquidator import Plan, best_agent
+from backtest.agents.round import Round
 from backtest.errors import InputError
 from backtest.protocols.rules import health_factor_one
 from backtest.protocols.maker import clip
@@ -52,12 +53,13 @@ class Auction:
 class Maker:
     kind = "auction"
 
-    def __init__(self, rows, inputs, config, coll, debt, venues, rec, agents):
+    def __init__(self, rows, inputs, config, state, venues, rec, agents):
         book = inputs.book
-        self.rows, self.book, self.coll, self.debt = rows, book, coll, debt
+        self.rows, self.book, self.state = rows, book, state       # state: backtest.engine.state.BookState
         self.venues, self.rec, self.agents = venues, rec, agents
+        coll = state.coll
         self.dai, self.collateral_cols = own_reserves(
-            book, debt, rows, "maker", "maker vaults owe {}: Maker debt is one asset (DAI)")
+            book, state.debt, rows, "maker", "maker vaults owe {}: Maker debt is one asset (DAI)")
         held = (coll[np.ix_(rows, self.collateral_cols)] > 0).sum(axis=1) if self.collateral_cols else np.zeros(0)
         if (held > 1).any():
             raise InputError(f"maker account {book.accounts[rows[np.flatnonzero(held > 1)[0]]]} holds more than one "
@@ -81,18 +83,20 @@ class Maker:
     def _ilk(self, c: int) -> Ilk:
         return self.ilks[c]
 
-    def liquidate(self, step, now, rows, hf, rounds, waited, price, lt, params, gas_usd_per_unit) -> list[int]:
+    def liquidate(self, r: Round, rows, hf, rounds, waited) -> int:
+        """Bark the rows (worst first) that a keeper barks; how many."""
         if self.dai is None:
-            return []
-        changed, d = [], self.dai
+            return 0
+        changed, d, state = 0, self.dai, self.state
+        step, now, price, lt, params, gas_usd_per_unit = r.step, r.now, r.price, r.lt, r.params, r.gas_usd_per_unit
         for i, h, rnd, w in zip(rows.tolist(), hf.tolist(), rounds.tolist(), waited.tolist()):
-            held = [c for c in self.collateral_cols if self.coll[i, c] > 0]
-            if not held or self.debt[i, d] <= 0:
+            held = [c for c in self.collateral_cols if state.coll[i, c] > 0]
+            if not held or state.debt[i, d] <= 0:
                 continue
             c = held[0]
             ilk, chop = self._ilk(c), 1.0 + params.bonus[c]
             room = clip.room(self.p.Hole, sum(self.dirt.values()), ilk.hole, self.dirt[c])
-            bark = clip.bark(self.coll[i, c], self.debt[i, d], 1.0, chop, ilk.dust, room)
+            bark = clip.bark(state.coll[i, c], state.debt[i, d], 1.0, chop, ilk.dust, room)
             if not bark.allowed:
                 continue                                          # limit hit or a dusty partial: wait
             tab, lot = float(bark.tab), float(bark.dink)
@@ -102,14 +106,13 @@ class Maker:
                 continue
             agent, gas, _ = chosen
             due = float(bark.due)
-            self.coll[i, c] = 0.0 if lot >= self.coll[i, c] else self.coll[i, c] - lot
-            self.debt[i, d] = 0.0 if due >= self.debt[i, d] else self.debt[i, d] - due
+            state.grab(i, c, lot, d, due)
             self.dirt[c] += tab
             self.rewards += coin
             self.barks += 1
             self.auctions.append(Auction(self.barks, i, c, tab, lot, top, now))
-            changed.append(i)
-            hf_after = health_factor_one(self.coll[i] * price, self.debt[i] * price, lt, False)
+            changed += 1
+            hf_after = health_factor_one(state.coll[i] * price, state.debt[i] * price, lt, False)
             plan = Plan(d, c, due, lot, 0.0, 0.0, coin * price[d], gas)
             self.rec.liquidation(step, i, plan, price, rnd, 0.0, coin * price[d], h, hf_after, 0.0, agent.name,
                                  action="bark")
@@ -119,8 +122,9 @@ class Maker:
                            gas_usd=gas, profit_usd=coin * price[d] - gas, liquidator=agent.name)
         return changed
 
-    def trade(self, step, now, rnd, price, params, gas_usd_per_unit) -> int:
+    def trade(self, r: Round) -> int:
         """Each open auction, by id: a redo if it needs one, else the best take if one pays."""
+        step, now, rnd, price, params, gas_usd_per_unit = r.step, r.now, r.block, r.price, r.params, r.gas_usd_per_unit
         done, d, asset_of = 0, self.dai, self.book.reserve_asset
         low, high = self.venues.mid_range() if self.auctions else (None, None)
         for a in list(self.auctions):

@@ -1,0 +1,98 @@
+"""The run's loan book as it changes: one object owns collateral and debt and is their only writer.
+
+Liquidators (backtest/agents/liquidator.py), Comet's absorb and Maker's bark change balances only
+through the named methods below (repay, seize, burn_deficit, absorb, grab); each marks the row it
+touched. The replay loop's watchlist (watchlist.py) learns of changes from that log once per round,
+when the loop asks for candidates, not from each writer. Everyone else reads `coll` and `debt`,
+which are read-only views: a write anywhere else raises.
+
+The reference loop (reference.py) uses the same object with no watchlist: it reads the whole book
+every round and never asks for candidates.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from backtest.engine.watchlist import Watchlist
+
+
+def _read_only(a: np.ndarray) -> np.ndarray:
+    view = a.view()
+    view.flags.writeable = False
+    return view
+
+
+class BookState:
+    """Collateral and debt [N, R] units of one run (a copy of the input book), each row's protocol
+    rules and average-LT floor, and the reserve -> price asset map."""
+
+    def __init__(self, coll: np.ndarray, debt: np.ndarray, row_rules: list, asset_of: np.ndarray):
+        self._coll, self._debt = coll, debt
+        self.coll, self.debt = _read_only(coll), _read_only(debt)
+        self.rules = row_rules                      # [N] each row's protocol Rules
+        self.floors = np.array([r.floors_average_lt for r in row_rules], dtype=bool)   # [N]
+        self.asset_of = asset_of                    # [R] reserve -> price asset
+        self._touched: list[int] = []               # rows changed since the watchlist last heard
+        self._watch: Watchlist | None = None
+
+    def __len__(self) -> int:
+        return len(self._coll)
+
+    # ------------------------------------------------------------------ writers
+
+    def repay(self, i: int, d: int, amount: float) -> None:
+        """Debt repaid on reserve `d` (a cell never goes below zero)."""
+        owed = self._debt[i, d]
+        self._debt[i, d] = 0.0 if amount >= owed else owed - amount
+        self._touched.append(i)
+
+    def seize(self, i: int, c: int, amount: float) -> None:
+        """Collateral leaving reserve `c` (the liquidator's share and any protocol fee)."""
+        held = self._coll[i, c]
+        self._coll[i, c] = 0.0 if amount >= held else held - amount
+        self._touched.append(i)
+
+    def grab(self, i: int, c: int, lot: float, d: int, due: float) -> None:
+        """Maker's Dog.bark -> Vat.grab: `lot` collateral and `due` debt leave the vault together."""
+        self.seize(i, c, lot)
+        self.repay(i, d, due)
+
+    def burn_deficit(self, i: int, price: np.ndarray) -> float:
+        """Aave v3.3+ / Morpho: debt left on an account with no collateral is burned; its value at
+        `price` (0 when the account still holds collateral or owes nothing)."""
+        if self._coll[i].any() or not self._debt[i].any():
+            return 0.0
+        deficit = float(self._debt[i] @ price)
+        self._debt[i] = 0.0
+        self._touched.append(i)
+        return deficit
+
+    def absorb(self, i: int, cols, base: int) -> None:
+        """Comet's absorb: the protocol takes every collateral balance and the base supply, and the
+        base debt is erased."""
+        self._coll[i, cols] = 0.0
+        self._coll[i, base] = 0.0
+        self._debt[i, base] = 0.0
+        self._touched.append(i)
+
+    # ------------------------------------------------------------------ the watchlist
+
+    def watch(self, lt: np.ndarray, prices: np.ndarray) -> None:
+        """(Re)build the candidate finder at these thresholds and prices (at the start and after a
+        governance change); it reads the live arrays."""
+        self._watch = Watchlist(self._coll, self._debt, lt, prices)
+        self._touched = []
+
+    def candidates(self, prices: np.ndarray) -> np.ndarray:
+        """Rows that may be below HF 1 at `prices` (Watchlist.candidates), after telling the watchlist
+        which rows changed since the last call. The same array object while nothing moved."""
+        if self._touched:
+            self._watch.update(self._touched)
+            self._touched = []
+        return self._watch.candidates(prices)
+
+    def touched(self) -> list[int]:
+        """Rows changed since the last call (or the last `candidates`), in order; clears the log."""
+        out, self._touched = self._touched, []
+        return out
