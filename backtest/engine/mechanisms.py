@@ -31,7 +31,7 @@ class Mechanisms:
             self.parts.append(Comet(np.flatnonzero(kinds == "absorb"), *shared))
         if (kinds == "auction").any():                  # Cat/Flip before each ilk's Clipper, else Dog/Clipper
             rows = np.flatnonzero(kinds == "auction")
-            by_flip = flip_rows(inputs, config, coll, rows)
+            by_flip = flip_rows(inputs, config, state.coll, rows)
             if by_flip.any():
                 self.parts.append(MakerFlip(rows[by_flip], *shared))
             if not by_flip.all():

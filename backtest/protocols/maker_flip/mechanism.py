@@ -25,6 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from backtest.agents.liquidator import Plan
+from backtest.agents.round import Round
 from backtest.protocols.maker.params import MakerParams, ilk_name
 from backtest.protocols.maker_flip import flip
 from backtest.protocols.maker_flip.params import FlipIlk, FlipParams, uses_flip
@@ -74,12 +75,13 @@ def flip_rows(inputs, config, coll: np.ndarray, rows: np.ndarray) -> np.ndarray:
 class MakerFlip:
     kind = "auction"
 
-    def __init__(self, rows, inputs, config, coll, debt, venues, rec, agents):
+    def __init__(self, rows, inputs, config, state, venues, rec, agents):
         book = inputs.book
-        self.rows, self.book, self.coll, self.debt, self.venues, self.rec = rows, book, coll, debt, venues, rec
+        self.rows, self.book, self.state, self.venues, self.rec = rows, book, state, venues, rec   # state: BookState
         self.gwei = np.asarray(inputs.gas_gwei, dtype=float)
-        self.dai, cols = own_reserves(book, debt, rows, "maker", "maker vaults owe {}: Maker debt is one asset (DAI)")
-        self.cols = [c for c in cols if (coll[rows, c] > 0).any()]
+        self.dai, cols = own_reserves(book, state.debt, rows, "maker",
+                                      "maker vaults owe {}: Maker debt is one asset (DAI)")
+        self.cols = [c for c in cols if (state.coll[rows, c] > 0).any()]
         names = ilk_names(book, self.cols)
         self.p, ilks = FlipParams.from_spec(config.scenario_spec, [names[c] for c in self.cols], config.scenario,
                                             strict=True)
@@ -107,44 +109,49 @@ class MakerFlip:
 
     # ------------------------------------------------------------------------- Cat.bite
 
-    def liquidate(self, step, now, rows, hf, rounds, waited, price, lt, params, gas_usd_per_unit) -> list[int]:
+    def liquidate(self, r: Round, rows, hf, rounds, waited) -> int:
+        """Bite the rows (worst first) until each is empty or a limit is hit; how many rows were bitten."""
+        step, now, price, lt, params, gas_usd_per_unit = r.step, r.now, r.price, r.lt, r.params, r.gas_usd_per_unit
         mined = self._mined(step)
         if self.dai is None or not mined:
-            return []                                       # nobody's bite is mined at this gas
-        biter, d, changed = mined[0], self.dai, []
+            return 0                                        # nobody's bite is mined at this gas
+        biter, d, changed, state = mined[0], self.dai, 0, self.state
         for i, h, rnd in zip(rows.tolist(), hf.tolist(), rounds.tolist()):
-            held = [c for c in self.cols if self.coll[i, c] > 0]
-            if not held or self.debt[i, d] <= 0:
+            held = [c for c in self.cols if state.coll[i, c] > 0]
+            if not held or state.debt[i, d] <= 0:
                 continue
             c = held[0]
             ilk, chop = self.ilks[c], 1.0 + params.bonus[c]
-            while self.coll[i, c] > 0 and self.debt[i, d] > 0:
+            bitten = False
+            while state.coll[i, c] > 0 and state.debt[i, d] > 0:
                 room = self.p.box - self.litter
                 if ilk.lump == float("inf") and room <= 0:
                     break                                   # Cat 1.2: Cat/liquidation-limit-hit
-                b = flip.bite(self.coll[i, c], self.debt[i, d], 1.0, chop, ilk.lump, ilk.dunk, room)
+                b = flip.bite(state.coll[i, c], state.debt[i, d], 1.0, chop, ilk.lump, ilk.dunk, room)
                 if b.lot <= 0 or b.art <= 0:
                     break
-                whole = b.lot >= self.coll[i, c] * (1 - 1e-12)
-                self.coll[i, c] = 0.0 if whole else self.coll[i, c] - b.lot
-                self.debt[i, d] = 0.0 if whole or b.due >= self.debt[i, d] else self.debt[i, d] - b.due
+                if b.lot >= state.coll[i, c] * (1 - 1e-12):   # the whole vault: ink and art to zero
+                    state.grab(i, c, state.coll[i, c], d, state.debt[i, d])
+                else:
+                    state.grab(i, c, b.lot, d, b.due)
                 if ilk.lump == float("inf"):
                     self.litter += b.tab
                 self.n["bites"] += 1
                 o = Open(flip.kick(self.n["bites"], now, b.tab, b.lot, b.due, ilk.tau), i, c)
                 self.auctions.append(o)
                 gas = gas_usd_per_unit * self.p.bite_gas
-                hf_after = health_factor_one(self.coll[i] * price, self.debt[i] * price, lt, False)
+                hf_after = health_factor_one(state.coll[i] * price, state.debt[i] * price, lt, False)
                 self.rec.liquidation(step, i, Plan(d, c, b.due, b.lot, 0.0, 0.0, 0.0, gas), price, rnd, 0.0, 0.0,
                                      h, hf_after, 0.0, biter.name, action="bite")
                 self._event(step, rnd, "bite", o, price, keeper=biter.name, gas=gas, base_amount=b.due)
-                if not changed or changed[-1] != i:
-                    changed.append(i)
+                bitten = True
+            changed += bitten
         return changed
 
     # ------------------------------------------------------------------------- tend, dent, deal, tick
 
-    def trade(self, step, now, rnd, price, params, gas_usd_per_unit) -> int:
+    def trade(self, r: Round) -> int:
+        step, now, rnd, price, gas_usd_per_unit = r.step, r.now, r.block, r.price, r.gas_usd_per_unit
         mined = self._mined(step)
         if not mined or not self.auctions:
             return 0
