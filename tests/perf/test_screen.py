@@ -10,6 +10,8 @@ from hypothesis import given, settings, strategies as st
 from backtest import compiled
 from backtest.agents import liquidator, screen
 from backtest.agents.liquidator import best_plan
+from backtest.agents.round import Round
+from backtest.engine.state import BookState
 from backtest.protocols.rules import RULES, Params
 from tests.perf.test_best_plan import PRICES, market
 
@@ -132,7 +134,8 @@ def test_the_compiled_round_bound_is_the_gathered_one_bit_for_bit(seed, k, holes
     asset_of = rng.integers(0, 3, r)
     below = np.sort(rng.choice(n, k, replace=False))
     hf = rng.uniform(0.5, 1.0, k)
-    args = (below, hf, coll, debt, price, venues, asset_of, lt, params, groups, group_of, 7.5)
+    state = BookState(coll, debt, [groups[g][0] for g in group_of], asset_of)     # read-only views, as the loop's
+    args = (below, hf, state, Round(0, 0.0, 0, price, lt, params, 0.0), venues, groups, group_of, 7.5)
     with np.errstate(all="ignore"):
         with compiled.python_path():
             want = replay.bounds(*args)
