@@ -53,7 +53,8 @@ FLIP_ILKS = {
 # One date per ilk, not a history: ETH-A, ETH-B, ETH-C, BAT-A and USDC-A as on 12 March 2020 (ETH-B/C did
 # not exist yet and take ETH-A's values); WBTC-A, LINK-A and YFI-A (onboarded later) under Cat 1.2 as
 # from the 2020-08-28 executive (archive/2020-08-28-DssSpell: Cat box 30M DAI, every ilk's dunk 50,000
-# DAI; their Flippers' ttl and tau 6 h, archive/2020-05-01-DssSpell for WBTC-A). The 2020-03-12 spell
+# DAI; their Flippers' ttl and tau 6 h and beg 1.03: archive/2020-05-01-DssSpell for WBTC-A, 2020-09-28 for
+# LINK-A, 2020-11-06 for YFI-A). The 2020-03-12 spell
 # moved ETH-A to ttl 6 h, tau 6 h, lump 500 ETH: for another date set the values then in force
 # (`--set flip.ETH-A.ttl=21600`, `flip.box=...`).
 
