@@ -128,6 +128,7 @@ def test_the_date_picks_flip_in_march_2020_and_the_clipper_in_2022():
     assert not uses_flip("ETH-A", np.datetime64("2022-05-09"), "auto")
     assert uses_flip("ETH-A", np.datetime64("2021-04-29"), "auto") and not uses_flip("ETH-A", np.datetime64("2021-04-30"), "auto")
     assert not uses_flip("WSTETH-A", np.datetime64("2020-03-12"), "auto")     # born on the Clipper
+    assert uses_flip("USDT-A", np.datetime64("2021-06-03"), "auto") and not uses_flip("USDT-A", np.datetime64("2021-06-04"), "auto")
     assert uses_flip("WSTETH-A", np.datetime64("2024-01-01"), "flip") and not uses_flip("ETH-A", np.datetime64("2020-03-12"), "clip")
     with pytest.raises(InputError, match="liquidations must be one of"):
         uses_flip("ETH-A", np.datetime64("2020-03-12"), "dutch")

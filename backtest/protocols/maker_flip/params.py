@@ -49,14 +49,20 @@ FLIP_ILKS = {
     "WBTC-A": FlipIlk(lump=INF, dunk=50_000.0, ttl=21_600.0, tau=21_600.0, switch="2021-04-30"),
     "LINK-A": FlipIlk(lump=INF, dunk=50_000.0, ttl=21_600.0, tau=21_600.0, switch="2021-04-19"),
     "YFI-A": FlipIlk(lump=INF, dunk=50_000.0, ttl=21_600.0, tau=21_600.0, switch="2021-04-23"),
+    "ZRX-A": FlipIlk(lump=INF, dunk=50_000.0, ttl=21_600.0, tau=21_600.0, switch="2021-05-07"),   # 2020-06-26
+    "KNC-A": FlipIlk(lump=INF, dunk=50_000.0, ttl=21_600.0, tau=21_600.0, switch="2021-05-07"),   # 2020-06-26
+    "MANA-A": FlipIlk(lump=INF, dunk=50_000.0, ttl=21_600.0, tau=21_600.0, switch="2021-05-07"),  # 2020-07-27
+    "USDC-B": FlipIlk(lump=INF, dunk=50_000.0, ttl=21_600.0, switch="2021-06-04"),                # 2020-05-29
+    "TUSD-A": FlipIlk(lump=INF, dunk=50_000.0, ttl=21_600.0, switch="2021-06-04"),                # 2020-05-29
+    "USDT-A": FlipIlk(lump=INF, dunk=50_000.0, ttl=21_600.0, tau=21_600.0, switch="2021-06-04"),  # 2020-09-04
 }
 # One date per ilk, not a history: ETH-A, ETH-B, ETH-C, BAT-A and USDC-A as on 12 March 2020 (ETH-B/C did
-# not exist yet and take ETH-A's values); WBTC-A, LINK-A and YFI-A (onboarded later) under Cat 1.2 as
-# from the 2020-08-28 executive (archive/2020-08-28-DssSpell: Cat box 30M DAI, every ilk's dunk 50,000
-# DAI; their Flippers' ttl and tau 6 h and beg 1.03: archive/2020-05-01-DssSpell for WBTC-A, 2020-09-28 for
-# LINK-A, 2020-11-06 for YFI-A). The 2020-03-12 spell
-# moved ETH-A to ttl 6 h, tau 6 h, lump 500 ETH: for another date set the values then in force
-# (`--set flip.ETH-A.ttl=21600`, `flip.box=...`).
+# not exist yet and take ETH-A's values); the ilks onboarded later under Cat 1.2 as from the 2020-08-28
+# executive (archive/2020-08-28-DssSpell: Cat box 30M DAI, every ilk's dunk 50,000 DAI), with their
+# Flippers' ttl and tau (6 h; USDC-B, TUSD-A: tau 3 days) and beg 1.03 from their onboarding spells
+# (archive/2020-05-01-DssSpell for WBTC-A, 2020-09-28 for LINK-A, 2020-11-06 for YFI-A, the dates beside
+# the others). The 2020-03-12 spell moved ETH-A to ttl 6 h, tau 6 h, lump 500 ETH: for another date set
+# the values then in force (`--set flip.ETH-A.ttl=21600`, `flip.box=...`).
 
 
 def uses_flip(ilk: str, date: np.datetime64, mode: str) -> bool:
