@@ -27,5 +27,8 @@ def number(x) -> str:
 
 
 def usd(x) -> str:
-    """Dollars to the dollar: $30,142,400 (the summary's and the report's money format)."""
-    return "-" if x is None else f"${float(x):,.0f}"
+    """Dollars to the dollar: $30,142,400, -$2,369 (the summary's and the report's money format)."""
+    if x is None:
+        return "-"
+    text = f"{float(x):,.0f}"
+    return "-$" + text[1:] if text.startswith("-") and text != "-0" else "$" + text.lstrip("-")

@@ -49,3 +49,4 @@ def test_one_number_format():
     assert [number(v) for v in (30142400.0, 1234.5678, 1.000312, 0.0123456, 7, np.int64(5), -5.0, None)] == \
         ["30,142,400", "1,234.57", "1.00031", "0.0123456", "7", "5", "-5", "-"]
     assert usd(30142400.4) == "$30,142,400"
+    assert [usd(v) for v in (-2369.2, -0.4, 0.0, None)] == ["-$2,369", "$0", "$0", "-"]     # sign before the dollar
