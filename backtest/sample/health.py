@@ -4,9 +4,12 @@ No real account book is among the project's real data (/work/shared/data/real ha
 states and gas, not positions), so the target is a published one. Its anchor, for the band that decides when
 liquidations start: Perez, Werner, Xu, Livshits, "Liquidations: DeFi on a Knife-edge" (FC 2021,
 arXiv:2009.13235) measure on Compound, then the largest lending market, that a 3 % move in an asset's price
-makes "over 10m USD" liquidable, against about $0.6-1B of borrows at the time: 1-2 % of the debt sits within
-3 % of liquidation. The bands above 1.10 are a judgement, not a measurement: most debt between HF 1.25 and 5,
-a few % above 5 (dashboards of Aave show the same shape; we have no dated figure to cite for them).
+makes "over 10m USD" liquidable; against Compound's borrows at the time (roughly $0.6-1B, public dashboards,
+not from the paper) that is 1-2 % of the debt within 3 % of liquidation. TARGET puts 2 % of the debt
+in HF 1.00-1.05, but the band starts at HF_FLOOR: about 0.5 % of the debt is within 3 % of liquidation,
+under the anchor, the price of the floor (without it the same band would put 1.2 % there). The bands
+above 1.10 are a judgement, not a measurement (no dated published figure we could cite): most debt
+between HF 1.25 and 5, a few % above 5.
 
 The book outside e-mode follows TARGET; e-mode loops (backtest/sample/lake.py) sit at HF 1.03-1.15 by design
 (LT / LTV of their category), as on Aave v3, and are not counted in it: a wstETH/WETH loop is not liquidated by
