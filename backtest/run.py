@@ -47,10 +47,52 @@ def make_config(scenario: Scenario, lake: Path, overrides=(), feedback: bool = T
 def run(config: RunConfig, scenario: Scenario | None = None, show_progress: bool = False) -> Run:
     scenario = scenario or load_scenario(config.scenario)
     inputs = load_inputs(config, scenario)
+    # The two counterfactuals need nothing from the feedback run: on a second core they run beside it.
+    side = _forked(_counterfactuals, inputs, config, False) if config.feedback else None
     outcome = replay(inputs, config, label="replay" if show_progress else None)
     if not config.feedback:
         return Run(config, scenario, inputs, outcome, outcome, compute(inputs, outcome, outcome))
-    counterfactual = replay(inputs, config, feedback=False, label="without price impact" if show_progress else None)
-    execution = replay(execution_only(inputs), config, label="execution only" if show_progress else None)
+    counterfactual, execution = (side and side()) or _counterfactuals(inputs, config, show_progress)
     return Run(config, scenario, inputs, outcome, counterfactual, compute(inputs, outcome, counterfactual, execution),
                execution)
+
+
+def _counterfactuals(inputs: ReplayInputs, config: RunConfig, show_progress: bool) -> tuple[Outcome, Outcome]:
+    """No feedback, then execution only (backtest/engine/counterfactual.py)."""
+    return (replay(inputs, config, feedback=False, label="without price impact" if show_progress else None),
+            replay(execution_only(inputs), config, label="execution only" if show_progress else None))
+
+
+def _forked(func, *args):
+    """func(*args) started now in a forked child (it shares the loaded inputs, copy-on-write); returns a
+    function that waits for the result, which is None if the child failed (the caller then runs func
+    itself, so an error is raised where it always was). None at once where no second core or no fork
+    is at hand: not Linux, one CPU, a daemonic process (a pool worker), or BACKTEST_SERIAL set.
+    Same inputs, same code: the outcomes are the bytes the serial run gives (tests/perf/test_parallel_run.py)."""
+    import multiprocessing as mp
+    if (os.environ.get("BACKTEST_SERIAL") or "fork" not in mp.get_all_start_methods() or mp.current_process().daemon
+            or len(os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else ()) < 2):
+        return None
+    ctx = mp.get_context("fork")
+    receive, send = ctx.Pipe(duplex=False)
+    child = ctx.Process(target=_child, args=(send, func, args), daemon=True)
+    child.start()
+    send.close()
+
+    def result():
+        try:
+            value = receive.recv()
+        except EOFError:                     # the child died
+            value = None
+        child.join()
+        return value
+    return result
+
+
+def _child(send, func, args) -> None:
+    try:
+        send.send(func(*args))
+    except BaseException:                    # the parent runs it again and raises it there
+        send.send(None)
+    finally:
+        send.close()
