@@ -10,6 +10,11 @@ after a warm-up job on a small lake so that neither pays for imports or loading 
 liquidations, steps and events table of the three replays, and their final books, must be the same
 bytes.
 
+Both run their three replays one after the other (BACKTEST_SERIAL), so every candidate is counted
+and timed in this process; a third run times the job as `backtest replay` runs it, the two
+counterfactuals in a forked child beside the feedback run (`side_job_seconds`; its CPU seconds
+include the child's, its peak RSS is this process's only).
+
 A *candidate* is one account handed to `agents.liquidator.liquidate` (below HF 1, its profit bound
 above the cheapest liquidator's bar): each is priced, by the screen alone or by the Python search
 and its quotes. The rate is candidates over the seconds spent inside `liquidate` (timed by a thin
@@ -18,6 +23,7 @@ wrapper around it in both runs, which costs both the same ~0.3 us a call).
 
 from __future__ import annotations
 
+import os
 import tempfile
 import time
 from pathlib import Path
@@ -43,18 +49,24 @@ class _Timed:
             self.calls += 1
 
 
-def _job(lake: Path, fast: bool) -> tuple[dict, list[bytes]]:
+def _job(lake: Path, fast: bool, serial: bool = True) -> tuple[dict, list[bytes]]:
     from backtest import compiled
     from backtest.engine import replay as engine
     from backtest.run import DEFAULT_SCENARIO, make_config, run
     from backtest.scenarios.library import load_scenario
     timed = engine.liquidate = _Timed(engine.liquidate)
+    was = os.environ.pop("BACKTEST_SERIAL", None)
+    if serial:
+        os.environ["BACKTEST_SERIAL"] = "1"
     try:
         with compiled.python_path(not fast), measured() as m:
             scenario = load_scenario(DEFAULT_SCENARIO)
             result = run(make_config(scenario, lake), scenario)
     finally:
         engine.liquidate = timed.func
+        os.environ.pop("BACKTEST_SERIAL", None)
+        if was is not None:
+            os.environ["BACKTEST_SERIAL"] = was
     outcomes = (result.outcome, result.counterfactual, result.execution)
     tables = [parquet_bytes(t) for o in outcomes for t in (o.liquidations, o.steps, o.events) if t is not None]
     tables += [o.collateral.tobytes() + o.debt.tobytes() for o in outcomes]
@@ -77,12 +89,15 @@ def run_case(accounts: int = 50_000, seed: int = 0) -> dict:
             write_sample_lake(tmp / "lake", seed=SAMPLE_SEED, n_accounts=accounts)
         fast, fast_tables = _job(tmp / "lake", True)
         slow, slow_tables = _job(tmp / "lake", False)
+        side, side_tables = _job(tmp / "lake", True, serial=False)
     return dict(accounts=accounts, sample_seed=SAMPLE_SEED, available=True, lake_seconds=gen.seconds, **fast,
                 candidates_per_s=fast["candidates"] / fast["liquidate_seconds"],
                 reference_seconds=slow["seconds"], reference_cpu_seconds=slow["cpu_seconds"],
                 reference_peak_rss_mb=slow["peak_rss_mb"], reference_candidates=slow["candidates"],
                 reference_liquidate_seconds=slow["liquidate_seconds"],
                 reference_candidates_per_s=slow["candidates"] / slow["liquidate_seconds"],
-                identical=fast_tables == slow_tables and fast["candidates"] == slow["candidates"],
+                identical=fast_tables == slow_tables == side_tables and fast["candidates"] == slow["candidates"],
+                side_job_seconds=side["seconds"], side_job_cpu_seconds=side["cpu_seconds"],
+                side_job_peak_rss_mb=side["peak_rss_mb"],
                 speedup=slow["seconds"] / fast["seconds"],
                 liquidate_speedup=slow["liquidate_seconds"] / fast["liquidate_seconds"])
