@@ -28,41 +28,67 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from backtest import compiled
 from backtest.markets.carried import CarriedFlow
 from backtest.markets.impact_params import DEFAULT, IMPACT
+
+try:                  # numba where installed: the maths below compiled as it is (register_jitable keeps it Python too)
+    import numba
+    from numba.extending import register_jitable as _jitable
+except ImportError:   # pragma: no cover - exercised where numba is absent
+    numba, _jitable = None, (lambda func: func)
 
 # 8-point Gauss-Legendre nodes and weights on [0, 1], for the mean price of an order walked through the
 # impact curve (`_mean_exp`, in a variable where the integrand is smooth).
 _NODES, _WEIGHTS = np.polynomial.legendre.leggauss(8)
-NODES, WEIGHTS = ((_NODES + 1.0) / 2.0).tolist(), (_WEIGHTS / 2.0).tolist()
+NODES, WEIGHTS = tuple(((_NODES + 1.0) / 2.0).tolist()), tuple((_WEIGHTS / 2.0).tolist())
 
 
 SMALL = 1e-4        # log move under which `fill` uses the closed form
 
+@_jitable
 def _f(x: float, volume: float) -> float:
     return math.copysign(math.sqrt(abs(x) / volume), x) if volume > 0 else 0.0
 
 
+@_jitable
 def _F(x: float, volume: float) -> float:
     """An antiderivative of _f: (2/3) |x|^1.5 / sqrt(V) (smooth through 0), for the mean of _f over an order."""
     return 2.0 / 3.0 * abs(x) ** 1.5 / math.sqrt(volume) if volume > 0 else 0.0
 
 
+@_jitable
 def _mean_exp(c: float, q0: float, usd: float, volume: float) -> float:
     """Mean over the order of exp(c (f(q0 + u usd) - f(q0))), u in [0, 1]: the integral over the flow x
     from q0 to q0 + usd, split where x crosses 0 and taken in s = sqrt(|x|) (x = ±s², dx = ±2s ds), where
     the square root's kink is gone and 8-point Gauss-Legendre is exact to ~1e-12."""
     f0, root = _f(q0, volume), math.sqrt(volume)
     end = q0 + usd
-    pieces = [(q0, 0.0), (0.0, end)] if q0 * end < 0 else [(q0, end)]
+    crosses = q0 * end < 0
     total = 0.0
-    for a, b in pieces:
+    for piece in range(2 if crosses else 1):
+        a, b = (q0, 0.0 if crosses else end) if piece == 0 else (0.0, end)
         sign = 1.0 if a + b > 0 else -1.0
         sa, sb = math.sqrt(abs(a)), math.sqrt(abs(b))
         width = sb - sa
-        total += sign * width * sum(w * math.exp(c * (sign * (sa + width * n) / root - f0)) * 2.0 * (sa + width * n)
-                                    for n, w in zip(NODES, WEIGHTS))
+        inner = 0.0                      # summed left to right, as sum() did before Python 3.12
+        for k in range(len(NODES)):
+            n = NODES[k]
+            inner += WEIGHTS[k] * math.exp(c * (sign * (sa + width * n) / root - f0)) * 2.0 * (sa + width * n)
+        total += sign * width * inner
     return total / usd
+
+
+@_jitable
+def _fill_factor(c: float, q: float, usd: float, volume: float) -> float:
+    """ReferenceMarket.fill / (units x price), for c != 0 and usd != 0: exp of the mean log move in closed
+    form when the whole move is under SMALL, else `_mean_exp`."""
+    if abs(c * (_f(q + usd, volume) - _f(q, volume))) < SMALL:
+        return math.exp(c * ((_F(q + usd, volume) - _F(q, volume)) / usd - _f(q, volume)))
+    return _mean_exp(c, q, usd, volume)
+
+
+_fill_factor_compiled = numba.njit(cache=True, nogil=True)(_fill_factor) if numba is not None else None
 
 
 @dataclass
@@ -154,11 +180,8 @@ class ReferenceMarket:
         c = float(self.coefficient[a])
         if c == 0.0 or usd == 0.0:
             return units * p
-        if abs(self.delta(a, usd)) < SMALL:
-            q, v = float(self.outstanding[a]), float(self.volume[a])
-            mean_delta = c * ((_F(q + usd, v) - _F(q, v)) / usd - _f(q, v))
-            return units * p * math.exp(mean_delta)
-        return units * p * _mean_exp(c, float(self.outstanding[a]), usd, float(self.volume[a]))
+        q, v = float(self.outstanding[a]), float(self.volume[a])
+        return units * p * (_fill_factor_compiled if compiled.ON else _fill_factor)(c, q, usd, v)
 
     def sell(self, a: int, units: float) -> float:
         usd = self.fill(a, units)

@@ -71,3 +71,21 @@ def test_an_incomplete_tick_table_is_the_same_error_both_ways():
     for path in (False, True):
         with compiled.python_path(path), pytest.raises(InputError, match="crossing tick 10"):
             v3_compiled.swap(state, 1e9, False)
+
+
+@settings(max_examples=200, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1))
+def test_the_compiled_impact_fill_is_the_python_one_bit_for_bit(seed):
+    # The reference market's fill factor: the closed form for small moves, Gauss-Legendre in sqrt(|flow|)
+    # for large ones, orders crossing zero outstanding flow, both signs.
+    from backtest.markets import reference
+    rng = np.random.default_rng(seed)
+    c, volume = rng.uniform(0.01, 3.0, 50), 10.0 ** rng.uniform(5, 10, 50)
+    q = rng.normal(size=50) * 10.0 ** rng.uniform(0, 8, 50)
+    usd = rng.choice([-1.0, 1.0], 50) * 10.0 ** rng.uniform(-2, 9, 50)
+    args = list(zip(c.tolist(), q.tolist(), usd.tolist(), volume.tolist()))
+    want = [reference._fill_factor(*a) for a in args]
+    got = [reference._fill_factor_compiled(*a) for a in args]
+    assert same(got, want)
+    assert any(abs(a[0] * (reference._f(a[1] + a[2], a[3]) - reference._f(a[1], a[3]))) >= reference.SMALL
+               for a in args)                              # the integral was exercised, not only the closed form
