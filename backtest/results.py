@@ -110,7 +110,8 @@ def summary(config: RunConfig, metrics: dict, title: str) -> str:
             f"reserves loss {usd(m['comet_reserves_loss_usd'])}, inventory left {usd(m['comet_inventory_usd'])}"]
           if "comet_absorbs" in m else []),
         *([f"  maker           {m['maker_barks']:,} barks, {m['maker_takes']:,} takes, {m['maker_redos']:,} redos, "
-            f"{m['maker_auctions_open']:,} open; tab uncovered {usd(m['maker_uncovered_tab_usd'])}, "
+            f"{m['maker_auctions_open']:,} open; Vow's loss {usd(m['maker_vow_loss_usd'])} "
+            f"(tab uncovered {usd(m['maker_uncovered_tab_usd'])}), "
             f"keeper rewards {usd(m['maker_keeper_rewards_usd'])}"] if "maker_barks" in m else []),
         *([f"  maker cat/flip  {m['maker_flip_bites']:,} bites, {m['maker_flip_tends']:,} tends, "
            f"{m['maker_flip_dents']:,} dents, {m['maker_flip_deals']:,} deals ({m['maker_flip_zero_bid_auctions']:,} "

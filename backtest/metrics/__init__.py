@@ -45,11 +45,11 @@ def seized_by(book, liq, column: str) -> dict[str, float]:
 
 def bad_debt_total(book, outcome: Outcome) -> float:
     """`bad_debt_usd` of a run: accounts' bad debt at the end + deficits burned + Comet's and Maker's losses
-    (Dog/Clipper's uncovered tab, Cat/Flip's loss)."""
+    (the Vow's loss under Dog/Clipper and under Cat/Flip: debt the auctions did not raise, penalty excluded)."""
     mech = outcome.protocols or {}
     return float(bad_debt_by_account(outcome.collateral, outcome.debt, outcome.prices).sum()) \
         + _sum(outcome.liquidations, "deficit_usd") + mech.get("comet_reserves_loss_usd", 0.0) \
-        + mech.get("maker_uncovered_tab_usd", 0.0) + mech.get("maker_flip_loss_usd", 0.0)
+        + mech.get("maker_vow_loss_usd", 0.0) + mech.get("maker_flip_loss_usd", 0.0)
 
 
 def compute(inputs: ReplayInputs, outcome: Outcome, counterfactual: Outcome, execution: Outcome | None = None) -> dict:

@@ -87,17 +87,23 @@ def comet_parts(book, outcome: Outcome, price: dict[str, float]) -> dict[str, fl
 
 
 def maker_parts(book, outcome: Outcome, price: dict[str, float]) -> dict[str, float]:
-    """Per collateral asset, USD: the uncovered tab of each auction after its last event."""
+    """Per collateral asset, USD: the Vow's loss of each auction after its last event (the tab left
+    less the bark's penalty, tab - due, as the mechanism counts it)."""
     debt = _debt_asset(book, "maker")
     dai = price[debt] if debt else 1.0
-    last = {}
+    last, penalty = {}, {}
+    liq = outcome.liquidations
+    due = [x for p, a, x in zip(liq["protocol"].to_pylist(), liq["action"].to_pylist(), liq["debt_repaid"].to_pylist())
+           if p == "maker" and a == "bark"] if liq is not None and liq.num_rows else []   # one per auction, in id order
     for e in _events(outcome, "maker"):
         if e["action"] not in FLIP_ACTIONS:
             last[e["auction"]] = e
+            if e["action"] == "bark":
+                penalty[e["auction"]] = e["base_amount"] - due[len(penalty)] if len(penalty) < len(due) else 0.0
     parts: dict[str, float] = {}
-    for e in last.values():
-        a, tab, lot = e["asset"], e["tab"], e["lot"]
-        if e["action"] == "take" and lot <= 0:       # finished: the tab left was not raised
+    for k, e in last.items():
+        a, tab, lot = e["asset"], e["tab"] - penalty.get(k, 0.0), e["lot"]
+        if e["action"] == "take" and lot <= 0:       # finished: the due left was not raised
             u = max(tab, 0.0) * dai
         else:                                        # open: what the lot would not cover now
             u = max(0.0, tab * dai - lot * price[a])
@@ -159,7 +165,7 @@ def accounts_by_collateral(inputs: ReplayInputs, outcome: Outcome) -> dict[str, 
 def _mechanism_losses(outcome: Outcome) -> list[tuple[str, str, float]]:
     mech = getattr(outcome, "protocols", None) or {}
     return [(p, k, mech.get(k, 0.0)) for p, k in (("comet", "comet_reserves_loss_usd"),
-                                                   ("maker", "maker_uncovered_tab_usd"),
+                                                   ("maker", "maker_vow_loss_usd"),
                                                    ("maker", "maker_flip_loss_usd")) if mech.get(k, 0.0) > 0]
 
 
@@ -168,7 +174,7 @@ def bad_debt_by_collateral(inputs: ReplayInputs, outcome: Outcome) -> dict[str, 
     book = inputs.book
     out = accounts_by_collateral(inputs, outcome)
     price = dict(zip(book.price_assets, np.asarray(outcome.oracle, dtype=float).tolist()))
-    parts_of = {"comet_reserves_loss_usd": comet_parts, "maker_uncovered_tab_usd": maker_parts,
+    parts_of = {"comet_reserves_loss_usd": comet_parts, "maker_vow_loss_usd": maker_parts,
                 "maker_flip_loss_usd": flip_parts}
     for _, key, loss in _mechanism_losses(outcome):      # a mechanism's parts only where it lost money
         for a, v in _share(loss, parts_of[key](book, outcome, price)).items():

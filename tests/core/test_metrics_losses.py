@@ -123,7 +123,7 @@ def test_bad_debt_by_debt_asset_and_protocol_add_up():
     outcome = NS(collateral=np.array([[0, 0.07, 0], [0, 0, 0], [0, 0, 0]]),
                  debt=np.array([[60.0, 0, 40.0], [0, 0, 0], [0, 0, 0]]), oracle=np.array([1.0, 1000.0, 1.0]),
                  prices=np.array([1.0, 1000.0, 1.0]),
-                 liquidations=liq, protocols={"maker_uncovered_tab_usd": 25.0})
+                 liquidations=liq, protocols={"maker_vow_loss_usd": 25.0})
     by_debt = bad_debt_by_debt_asset(NS(book=book), outcome)
     assert by_debt == pytest.approx({"USDC": 18.0, "WETH": 15.0, "DAI": 12.0 + 25.0, NONE: 0.0})
     assert bad_debt_by_protocol(NS(book=book), outcome) == pytest.approx(

@@ -62,7 +62,9 @@ def test_black_thursday_no_depth_no_take_and_the_tab_is_not_covered():
     assert "take" not in set(ev["action"]) and "redo" in set(ev["action"])
     assert out.protocols["maker_auctions_open"] == 1 and out.protocols["maker_open_tab_usd"] == pytest.approx(15_820.0)
     assert out.protocols["maker_uncovered_tab_usd"] == pytest.approx(15_820.0 - 10 * weth[30])
-    assert out.steps.to_pandas()["bad_debt_usd"].iloc[-1] == pytest.approx(15_820.0 - 10 * weth[30])
+    # the Vow is owed the debt (due = 14,000 DAI), not the tab: the 1,820 of chop is revenue not raised, not a loss
+    assert out.protocols["maker_vow_loss_usd"] == pytest.approx(14_000.0 - 10 * weth[30])
+    assert out.steps.to_pandas()["bad_debt_usd"].iloc[-1] == pytest.approx(14_000.0 - 10 * weth[30])
     # with the pool's depth the same path clears the auction early and leaves nothing uncovered
     _, deep = run(weth=weth)
     assert deep.protocols["maker_uncovered_tab_usd"] == 0.0 and deep.protocols["maker_takes"] >= 1

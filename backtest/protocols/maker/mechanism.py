@@ -11,9 +11,11 @@ chost = dust x chop of tab). An auction older than tail or cheaper than cusp x t
 (redo, paid like a bark) before anyone can take. When the tab is raised, the collateral left goes
 back to the vault owner; when the lot is gone first, the tab left is not covered.
 
-Bad debt (`maker_uncovered_tab_usd`): the tab left on auctions whose lot is gone, plus, for
-auctions still open, max(0, tab left - lot left x oracle price); keeper rewards are reported
-apart (`maker_keeper_rewards_usd`), not in bad debt. DAI is worth par (1 USD) in the protocol's
+Bad debt (`maker_vow_loss_usd`): the Vow's Sin (each auction's `due`, the vault's debt) its take did
+not raise: for auctions whose lot is gone max(0, tab left - penalty), for auctions still open
+max(0, tab left - penalty - lot left x oracle price), the penalty being tab - due at the bark (chop's
+share, revenue that did not come, not a loss). `maker_uncovered_tab_usd` is the tab itself left
+unraised, penalty included. Keeper rewards are reported apart (`maker_keeper_rewards_usd`), not in bad debt. DAI is worth par (1 USD) in the protocol's
 own arithmetic; keepers buy it at the venues.
 
 Each ilk is a collateral column of its own (backtest/inputs/book.py: ETH-A, ETH-B and ETH-C all hold
@@ -48,6 +50,7 @@ class Auction:
     lot: float          # collateral still for sale
     top: float          # starting price, DAI per unit
     tic: float          # start (or last redo), seconds
+    penalty: float = 0.0  # tab - due at the bark: the part of the tab that is chop, not the Vow's Sin
 
 
 class Maker:
@@ -72,6 +75,7 @@ class Maker:
         self.dirt = {c: 0.0 for c in self.collateral_cols}       # tab in auctions per ilk (Dog ilk.dirt)
         self.auctions: list[Auction] = []                        # open, by id
         self.closed_uncovered = 0.0                              # DAI of tab left when a lot ran out
+        self.closed_loss = 0.0                                   # DAI of due (Sin) left when a lot ran out
         self.rewards = 0.0                                       # DAI paid to keepers (tip + chip x tab)
         self.returned = 0.0                                      # USD of collateral given back to owners
         self.barks = self.takes = self.redos = 0                  # a bark's count is its auction id
@@ -110,7 +114,7 @@ class Maker:
             self.dirt[c] += tab
             self.rewards += coin
             self.barks += 1
-            self.auctions.append(Auction(self.barks, i, c, tab, lot, top, now))
+            self.auctions.append(Auction(self.barks, i, c, tab, lot, top, now, tab - due))
             changed += 1
             hf_after = health_factor_one(state.coll[i] * price, state.debt[i] * price, lt, False)
             plan = Plan(d, c, due, lot, 0.0, 0.0, coin * price[d], gas)
@@ -176,6 +180,7 @@ class Maker:
                 returned = a.lot if a.tab <= 0 else 0.0
                 self.returned += returned * price[c]
                 self.closed_uncovered += a.tab if a.lot <= 0 else 0.0
+                self.closed_loss += max(a.tab - a.penalty, 0.0) if a.lot <= 0 else 0.0
                 self.dirt[c] -= a.tab if a.lot <= 0 else 0.0      # Dog.digs(tab + owe) when the lot is gone
                 self.auctions.remove(a)
             self.rec.event(step, rnd, "maker", "take", auction=a.id, account=account, asset=self.book.assets[c],
@@ -185,23 +190,27 @@ class Maker:
                            liquidator=agent.name)
         return done
 
-    def _open(self, p: np.ndarray) -> tuple[float, float, float]:
-        """(uncovered USD, tab USD, lot USD) of the auctions still open, at these oracle prices (per column)."""
+    def _open(self, p: np.ndarray) -> tuple[float, float, float, float]:
+        """(uncovered tab USD, tab USD, lot USD, Vow's loss USD) of the auctions still open, at these oracle
+        prices (per column)."""
         pd = p[self.dai] if self.dai is not None else 1.0
         tab = np.array([a.tab * pd for a in self.auctions])
+        penalty = np.array([a.penalty * pd for a in self.auctions])
         lot = np.array([a.lot * p[a.coll] for a in self.auctions])
-        return float(np.maximum(tab - lot, 0.0).sum()), float(tab.sum()), float(lot.sum())
+        return (float(np.maximum(tab - lot, 0.0).sum()), float(tab.sum()), float(lot.sum()),
+                float(np.maximum(tab - penalty - lot, 0.0).sum()))
 
     def loss(self, oracle: np.ndarray) -> float:
+        """The Vow's loss: Sin the auctions did not raise (the penalty is not a loss)."""
         if not self.barks:
             return 0.0
-        pd = oracle[self.dai]
-        return self.closed_uncovered * pd + self._open(oracle)[0]
+        return self.closed_loss * oracle[self.dai] + self._open(oracle)[3]
 
     def summary(self, oracle: np.ndarray) -> dict:
         pd = oracle[self.dai] if self.dai is not None else 1.0
-        _, open_tab, open_lot = self._open(oracle)
+        uncovered, open_tab, open_lot, _ = self._open(oracle)
         return {"maker_barks": self.barks, "maker_takes": self.takes, "maker_redos": self.redos,
                 "maker_auctions_open": len(self.auctions), "maker_open_tab_usd": open_tab,
                 "maker_lot_left_usd": open_lot, "maker_keeper_rewards_usd": self.rewards * pd,
-                "maker_collateral_returned_usd": self.returned, "maker_uncovered_tab_usd": self.loss(oracle)}
+                "maker_collateral_returned_usd": self.returned, "maker_uncovered_tab_usd": self.closed_uncovered * pd + uncovered,
+                "maker_vow_loss_usd": self.loss(oracle)}
