@@ -26,3 +26,11 @@ QUERIES = REPO / "queries"                                            # backtest
 def default_lake() -> Path:
     """The lake every command reads by default: $BACKTEST_LAKE, else the repository's data/lake."""
     return Path(os.environ.get("BACKTEST_LAKE", REPO / "data" / "lake"))
+
+
+def replay_hint(lake: Path) -> str:
+    """What to run next on a lake just written: replay reads `default_lake()` unless told, and that is
+    the shipped synthetic sample unless $BACKTEST_LAKE is set, so name the lake."""
+    same = Path(lake).resolve() == default_lake().resolve()
+    return "  next: backtest replay SCENARIO" + ("" if same else f" --lake {lake}") + \
+        ("" if same else "   (without --lake, replay reads " + str(default_lake()) + ")")

@@ -103,6 +103,7 @@ def main(args) -> int:
     print(report.line())
     for table, n in sorted(report.decoded.items()):
         print(f"  {table}: {n} rows")
+    print(f"  next: backtest snapshot --block N --lake {args.lake}   (positions at a block, then replay them)")
     return 0
 
 
@@ -120,4 +121,5 @@ def from_cryo(args, kinds) -> int:
           f"{report.end}) into {args.lake}")
     for table, n in sorted(report.decoded.items()):
         print(f"  {table}: {n} rows")
+    print(f"  next: backtest snapshot --block N --lake {args.lake}   (positions at a block, then replay them)")
     return 0

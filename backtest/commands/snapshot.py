@@ -6,6 +6,7 @@ import argparse
 import os
 from pathlib import Path
 
+from backtest.commands.common import replay_hint
 from backtest.errors import InputError
 
 EPILOG = """\
@@ -143,4 +144,5 @@ def main(args) -> int:
         print("  " + line)
     for note in notes:
         print("  note: " + note)
+    print(replay_hint(lake))
     return 0

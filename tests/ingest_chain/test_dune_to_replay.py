@@ -70,6 +70,8 @@ def test_a_dune_snapshot_writes_net_principal_and_names_the_missing_markets_comm
                     ("aave-v3", BOB, "USDC"): (0.0, 4_000.0), ("aave-v3", BOB, "WETH"): (3.5, 0.0)}
     assert "interest is not in them" in out
     assert f"--address configurator={CONFIGURATOR} --from-block 16291127" in out
+    # replay's default lake is the shipped sample: the snapshot names the lake to replay
+    assert f"next: backtest replay SCENARIO --lake {dune_lake}" in out
 
 
 def test_dune_exports_reach_a_replay(dune_lake, tmp_path, capsys):
