@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import socket
 import sys
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from typing import Callable
@@ -65,6 +66,18 @@ def run_local(tasks: list[Task], context: SweepContext, workers: int, on_result:
         adopt(None)
 
 
+def reachable(address: str, timeout: float = 5.0) -> None:
+    """A HOST:PORT that answers no TCP connect is one line now (Ray's own client retries for minutes);
+    other forms (`auto`, `ray://...`) are left to Ray."""
+    host, sep, port = address.rpartition(":")
+    if "://" in address or not sep or not port.isdigit():
+        return
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=timeout).close()
+    except OSError as exc:
+        raise InputError(f"--address {address}: no Ray head answers there ({exc.strerror or exc})") from None
+
+
 def run_ray(tasks: list[Task], context: SweepContext, workers: int | None, address: str | None,
             on_result: OnResult, cache: InputsCache | None = None) -> None:
     """One Ray actor per worker, each given the sweep's cache through the object store (so no
@@ -78,6 +91,8 @@ def run_ray(tasks: list[Task], context: SweepContext, workers: int | None, addre
         raise InputError("--executor ray needs Ray: pip install 'backtest[ray]'") from None
     started = False
     if not ray.is_initialized():
+        if address:
+            reachable(address)
         kwargs = {"address": address} if address else {"num_cpus": workers or default_workers()}
         ray.init(include_dashboard=False, log_to_driver=False, **kwargs)
         started = True

@@ -25,7 +25,7 @@ from backtest.scenarios.montecarlo import MODELS, PathModel, calibrate_from_lake
 from backtest.sweep import checkpoint
 from backtest.sweep.compare import compare
 from backtest.sweep.risk import var_lar
-from backtest.sweep.executors import execute
+from backtest.sweep.executors import execute, reachable
 from backtest.sweep.grid import parse_grid
 from backtest.sweep.inputs import InputsCache
 from backtest.sweep.progress import Progress
@@ -128,6 +128,8 @@ def run_sweep(scenario: Scenario, lake: Path, out: Path, grids=(), overrides=(),
               feedback: bool = True, progress_stream=None, on_result=None) -> SweepResult:
     """Run (or resume) a sweep into `out`; `on_result` sees each finished task (tests interrupt here)."""
     out = Path(out)
+    if executor == "ray" and address:
+        reachable(address)                     # before anything is loaded or written
     baseline = make_config(scenario, lake, overrides, feedback=feedback)
     keys, combos = parse_grid(list(grids))
     sets = param_sets(baseline, keys, combos)
