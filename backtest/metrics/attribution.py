@@ -138,10 +138,16 @@ def _burned(inputs: ReplayInputs, outcome: Outcome) -> list[tuple[int, str, floa
     book, liq = inputs.book, outcome.liquidations
     if "deficit_usd" not in liq.column_names or not liq.num_rows:
         return []
-    row = {(p, a): i for i, (p, a) in enumerate(zip(book.protocol, book.accounts))}
     debt = liq["debt_asset"].to_pylist() if "debt_asset" in liq.column_names else [NONE] * liq.num_rows
-    return [(row[(p, a)], d, x) for p, a, d, x in zip(liq["protocol"].to_pylist(), liq["account"].to_pylist(),
-                                                        debt, liq["deficit_usd"].to_pylist()) if x]
+    burned = [(p, a, d, x) for p, a, d, x in zip(liq["protocol"].to_pylist(), liq["account"].to_pylist(),
+                                                   debt, liq["deficit_usd"].to_pylist()) if x]
+    if not burned:
+        return []
+    # the (protocol, account) -> row index of the book, for the accounts that burned a deficit only
+    accounts = np.asarray(book.accounts)
+    hits = np.flatnonzero(np.isin(accounts, np.array(sorted({a for _, a, _, _ in burned}), dtype=accounts.dtype)))
+    row = {(book.protocol[i], accounts[i]): int(i) for i in hits}      # ascending: a repeated key keeps the last row
+    return [(row[(p, a)], d, x) for p, a, d, x in burned]
 
 
 def _left(outcome: Outcome, book) -> np.ndarray:

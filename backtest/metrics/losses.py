@@ -54,11 +54,21 @@ def step_bad_debt(steps) -> tuple[list, list[float]]:
     return first["timestamp"].to_pylist(), first["bad_debt_usd"].to_pylist()
 
 
-def _rows(table, protocol: str | None = None, action: str | None = None) -> list[dict]:
+def _rows(table, protocol: str | None = None, action: str | None = None, columns=None) -> list[dict]:
+    """The rows of `protocol` and `action` (None: any), in order, as dicts (of `columns` only, if given):
+    filtered in arrow first, so a sweep row does not turn a whole liquidations table into dicts."""
     if table is None or not table.num_rows:
         return []
-    rows = table.to_pylist()
-    return [r for r in rows if (protocol is None or r["protocol"] == protocol) and (action is None or r["action"] == action)]
+    mask = None
+    for name, value in (("protocol", protocol), ("action", action)):
+        if value is not None:
+            m = pc.equal(table[name], value)
+            mask = m if mask is None else pc.and_(mask, m)
+    if mask is not None:
+        table = table.filter(pc.fill_null(mask, False))
+    if columns is not None:
+        table = table.select(list(columns))
+    return table.to_pylist()
 
 
 def borrower_loss(outcome: Outcome, oracle_by_asset: dict[str, float]) -> dict:
@@ -89,7 +99,7 @@ def borrower_loss(outcome: Outcome, oracle_by_asset: dict[str, float]) -> dict:
         loss[p] = loss.get(p, 0.0) + lost
         penalty[p] = penalty.get(p, 0.0) + pen
 
-    for r in _rows(liq, action="liquidate"):
+    for r in _rows(liq, action="liquidate", columns=("protocol", "collateral_seized_usd", "debt_repaid_usd")):
         x = r["collateral_seized_usd"] - r["debt_repaid_usd"]
         add(r["protocol"], x, x)
     absorbs = _rows(events, "comet", "absorb")
