@@ -6,7 +6,7 @@ import os
 import platform
 import time
 
-from backtest.bench import cli_help, decode, replay_case, sample_crash, snapshot, sweep
+from backtest.bench import cli_help, curve, decode, replay_case, sample_crash, snapshot, sweep
 from backtest.bench.measure import isolated
 from backtest.console import table as table_text
 from backtest.numbers import number
@@ -18,6 +18,7 @@ FULL = {
     "sweep": [dict(accounts=100_000, sets=100)],
     "cli": [dict(runs=9)],
     "sample": [dict(accounts=50_000)],
+    "curve": [dict(accounts=50_000, steps=1_440)],
 }
 QUICK = {
     "replay": [dict(accounts=10_000, steps=1_440)],
@@ -29,13 +30,13 @@ QUICK = {
 }
 RUNNERS = {"replay": replay_case.run_case, "snapshot": snapshot.run_case, "decode": decode.run_case,
            "sweep": sweep.run_case, "cli": cli_help.run_case,
-           "sample": sample_crash.run_case}
+           "sample": sample_crash.run_case, "curve": curve.run_case}
 UNITS = {"replay": ("account_steps_per_s", "account-steps/s"), "snapshot": ("events_per_s", "events/s"),
          "decode": ("logs_per_s", "logs/s"), "sweep": ("sets_per_s", "sets/s"), "cli": ("helps_per_s", "--help/s"),
-         "sample": ("candidates_per_s", "candidates/s")}
+         "sample": ("candidates_per_s", "candidates/s"), "curve": ("points_per_s", "points/s")}
 BASELINES = {"replay": "whole-book numpy engine", "snapshot": "pyarrow + pandas groupby",
              "decode": "eth_abi per log", "sweep": "1 worker", "cli": "python -c 'import argparse'",
-             "sample": "Python liquidation path"}
+             "sample": "Python liquidation path", "curve": "its first point"}
 
 
 def plan(quick: bool, only: list[str] | None = None, replay_sizes: list[tuple[int, int]] | None = None,
@@ -81,6 +82,8 @@ def _size(row: dict) -> str:
         return f"sample crash, {row['accounts']:,} acc, 3 replays"
     if b == "cli":
         return f"--help of {row['verbs']} verbs, slowest {row['slowest']} (target <= {row['target_seconds']} s)"
+    if b == "curve":
+        return f"{row['accounts']:,} acc x {row['steps']:,} steps: {curve.describe(row)}"
     return f"{row['sets']} sets, {row['accounts']:,} acc"
 
 

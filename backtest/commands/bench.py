@@ -16,6 +16,7 @@ EPILOG = """examples:
   backtest bench --only replay --no-baseline    # the scaling curve: the engine alone, 10k..1M x 1,440..10,080
   backtest bench --only sweep --sweep-size 20x100000   # 20 parameter sets on 100k accounts, 1 vs 2 workers
   backtest bench --only sample                  # the README's main job: compiled vs Python liquidation path
+  backtest bench --only curve                   # replay time against accounts, steps and liquidations
   backtest bench --only cli                     # every `backtest VERB --help` against the bare interpreter
 """
 
@@ -24,7 +25,8 @@ def register(sub) -> None:
     p = sub.add_parser("bench", help="time the replay engine, decoder, snapshot and sweep against baselines",
                        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--quick", action="store_true", help="small sizes: a smoke test (prints, asserts nothing)")
-    p.add_argument("--only", action="append", choices=("replay", "snapshot", "decode", "sweep", "cli", "sample"), default=[],
+    p.add_argument("--only", action="append", default=[],
+                   choices=("replay", "snapshot", "decode", "sweep", "cli", "sample", "curve"),
                    help="run only this bench (repeatable)")
     p.add_argument("--replay-size", action="append", default=[], metavar="ACCOUNTSxSTEPS",
                    help="replay sizes instead of the plan's, e.g. 100000x1440 (repeatable)")
