@@ -15,6 +15,7 @@ EPILOG = """examples:
   backtest sweep --grid liquidation_threshold.CRV=0.20:0.45:0.05 --paths 200 --model bootstrap --seed 7
   backtest sweep --grid pool_depth_scale=0.25,0.5,1 --paths 100 --model bridge --bridge CRV:0.6:12
   backtest sweep --grid close_factor=0.5,1 --executor ray --address ray://head:10001
+  backtest sweep --spec eth-crash-bridges --paths 50 --workers 2   # data/sweeps/eth-crash-bridges.toml, 50 paths
 
 Output (--out, default results/sweep-SCENARIO): results.parquet (one row per parameter set and
 path, every metric), comparison.parquet (each set against the baseline: mean, 95th percentile,
@@ -43,8 +44,11 @@ def register(sub) -> None:
                        description="Replay a scenario once per parameter set (and per path), then compare "
                                    "each set with the current parameters.",
                        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("scenario", nargs="?", default=DEFAULT_SCENARIO,
+    p.add_argument("scenario", nargs="?", default=None,
                    help=f"scenario name in data/scenarios or a .toml path (default {DEFAULT_SCENARIO})")
+    p.add_argument("--spec", default=None, metavar="NAME",
+                   help="a sweep spec in data/sweeps (or a .toml path): its scenario, grid, --set and paths; "
+                        "flags on the command line win, its grid and set add to theirs")
     p.add_argument("--grid", action="append", default=[], metavar="KEY=V1,V2,...",
                    help="values to sweep for one parameter (any `--set` key; START:STOP:STEP for a range); "
                         "several --grid make a cartesian product")
@@ -54,8 +58,8 @@ def register(sub) -> None:
     p.add_argument("--no-feedback", action="store_true", help="liquidation sales do not move prices")
     mc = p.add_argument_group("Monte Carlo paths (instead of the scenario's own path)")
     mc.add_argument("--paths", type=int, default=None, metavar="N", help="number of paths per parameter set")
-    mc.add_argument("--model", choices=PATH_MODELS, default="gbm", help="path model (default gbm)")
-    mc.add_argument("--seed", type=int, default=0, help="path i is drawn from (seed, i) (default 0)")
+    mc.add_argument("--model", choices=PATH_MODELS, default=None, help="path model (default gbm)")
+    mc.add_argument("--seed", type=int, default=None, help="path i is drawn from (seed, i) (default 0)")
     mc.add_argument("--calibrate", type=_window, default=None, metavar="START..END",
                     help="window of lake prices to estimate volatility and correlation from (default: the "
                          "scenario's window if historical, else the 30 days before the book)")
@@ -87,9 +91,28 @@ def _model_options(args) -> dict:
     return options
 
 
+def apply_spec(args) -> None:
+    """Fill what the command line left unset from `--spec` (then the defaults); grids and sets add up."""
+    spec = {}
+    if args.spec is not None:
+        from backtest.sweep.spec import load_spec
+        spec = load_spec(args.spec)
+    for name, default in (("scenario", DEFAULT_SCENARIO), ("paths", None), ("model", "gbm"), ("seed", 0)):
+        if getattr(args, name) is None:
+            setattr(args, name, spec.get(name, default))
+    if args.bridge is None and "bridge" in spec:
+        try:
+            args.bridge = _bridge(spec["bridge"])
+        except argparse.ArgumentTypeError as exc:
+            raise InputError(f"{args.spec}: bridge {spec['bridge']!r}: {exc}") from None
+    args.grid = list(spec.get("grid", [])) + list(args.grid)
+    args.overrides = list(spec.get("set", [])) + list(args.overrides)
+
+
 def main(args) -> int:
     from backtest.api import sweep
     from backtest.scenarios.library import load_scenario
+    apply_spec(args)
     if args.workers is not None and args.workers < 1:
         raise InputError(f"--workers must be >= 1 (got {args.workers})")   # before anything is written
     scenario = load_scenario(args.scenario)
