@@ -5,7 +5,7 @@ best first-unit prices?
 
 `best_plan` answers it in Python for every account handed to `liquidate`, and most answers are no
 (the bonus does not pay the gas after fees). This is the same arithmetic in numba: each protocol's
-terms (aave/terms.py, compound_v2/terms.py, morpho_blue/terms.py) and the linear ceiling
+terms (aave/v2.py, v3.py, v33.py `terms`, compound_v2/terms.py, morpho_blue/terms.py) and the linear ceiling
 `(taken - fee) * sale_ceiling - repay * purchase_floor + SLACK * (...)`, operation for operation in
 the same order (numba does not reassociate or fuse floats without fastmath), so every ceiling is
 the Python one bit for bit (tests/perf/test_screen.py). It only ever says "no plan" (REJECT) when
@@ -21,15 +21,17 @@ from __future__ import annotations
 
 import numpy as np
 
+from backtest.protocols.aave import v2 as aave_v2
+from backtest.protocols.aave import v3 as aave_v3
 from backtest.protocols.aave import v33 as aave_v33
-from backtest.protocols.aave.terms import HF_CLOSE, aave_v2_terms, aave_v33_terms, aave_v3_terms
-from backtest.protocols.aave.terms import bonus_seize as _bonus_seize       # plain arithmetic: numba compiles it as is
+from backtest.protocols.aave.v3 import HF_CLOSE
+from backtest.protocols.aave.v3 import bonus_seize as _bonus_seize          # plain arithmetic: numba compiles it as is
 from backtest.protocols.compound_v2.terms import compound_v2_terms
 from backtest.protocols.morpho_blue.terms import morpho_blue_terms
 
 REJECT, PYTHON = 0, 1
 SLACK = 1e-9                      # as liquidator.SLACK: float rounding between a quote and its ceiling
-KIND = {aave_v3_terms: 0, aave_v2_terms: 1, aave_v33_terms: 2, compound_v2_terms: 3, morpho_blue_terms: 4}
+KIND = {aave_v3.terms: 0, aave_v2.terms: 1, aave_v33.terms: 2, compound_v2_terms: 3, morpho_blue_terms: 4}
 MIN_CLOSE, MIN_LEFT = aave_v33.MIN_BASE_MAX_CLOSE_FACTOR_USD, aave_v33.MIN_LEFTOVER_USD
 
 

@@ -4,8 +4,9 @@
 `size` of the most this protocol lets it repay in debt reserve `d` against collateral reserve
 `c`, what is repaid, what collateral leaves the account, and how much of it goes to the
 protocol? `coll`/`debt` are the account's rows (token units), `price` the oracle price of
-every reserve. This module is the registry: each protocol's terms live in its folder
-(aave/terms.py, compound_v2/terms.py), next to the exact maths the differential tests check.
+every reserve. This module is the registry: each protocol's terms live in its folder, in the very
+module that holds its exact-integer twin (aave/v2.py, v3.py, v33.py), which the differential tests
+check (tests/core/test_one_copy.py holds the engine to those functions).
 
 Comet (absorb + buyCollateral) and Maker (Dog/Clipper auctions) are different mechanisms, not a
 liquidator repaying a loan: their Rules have `kind` "absorb" / "auction" and no terms; the loop
@@ -19,8 +20,9 @@ from typing import Callable
 
 import numpy as np
 
+from backtest.protocols.aave import v2 as aave_v2
 from backtest.protocols.aave import v3 as aave_v3
-from backtest.protocols.aave.terms import aave_v2_terms, aave_v3_close, aave_v3_terms, aave_v33_terms
+from backtest.protocols.aave import v33 as aave_v33
 from backtest.protocols.compound_v2.terms import compound_v2_terms
 from backtest.protocols.morpho_blue.terms import morpho_blue_close, morpho_blue_terms
 
@@ -43,11 +45,11 @@ class Rules:
 
 
 RULES: dict[str, Rules] = {
-    "aave-v2": Rules("aave-v2", True, False, aave_v2_terms, lambda hf, cf: np.full((len(hf), len(cf)), 0.5)),
-    "aave-v3": Rules("aave-v3", True, False, aave_v3_terms, aave_v3_close),
+    "aave-v2": Rules("aave-v2", True, False, aave_v2.terms, aave_v2.max_close),
+    "aave-v3": Rules("aave-v3", True, False, aave_v3.terms, aave_v3.max_close),
     # SparkLend is Aave v3.0 code (its deployment uses aave-v3-core's Pool); its parameters come from its rows
-    "spark": Rules("spark", True, False, aave_v3_terms, aave_v3_close),
-    "aave-v3.3": Rules("aave-v3.3", True, True, aave_v33_terms, lambda hf, cf: np.ones((len(hf), len(cf)))),
+    "spark": Rules("spark", True, False, aave_v3.terms, aave_v3.max_close),
+    "aave-v3.3": Rules("aave-v3.3", True, True, aave_v33.terms, lambda hf, cf: np.ones((len(hf), len(cf)))),
     "compound-v2": Rules("compound-v2", False, False, compound_v2_terms,
                          lambda hf, cf: np.broadcast_to(cf[None, :], (len(hf), len(cf)))),
     # Morpho Blue: a row is one position in one market (LT = LLTV, no bps floor); a liquidation that takes

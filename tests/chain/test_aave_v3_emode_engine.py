@@ -14,7 +14,7 @@ from backtest.devnet.aave import EModeCategory, configure_emode
 from backtest.devnet.builder import price_answer
 from backtest.devnet.positions import MAX_UINT, account_data, liquidate, open_position
 from backtest.inputs.book import load_book
-from backtest.protocols.aave.terms import aave_v3_terms
+from backtest.protocols.aave.v3 import terms as aave_v3_terms
 from backtest.protocols.rules import Params, health_factor
 from backtest.run import make_config
 from backtest.lake.io import write_table

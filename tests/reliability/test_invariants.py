@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from backtest.inputs.book import load_inputs
 from backtest.engine.replay import replay
-from backtest.protocols.aave.terms import aave_v3_terms
+from backtest.protocols.aave.v3 import terms as aave_v3_terms
 from backtest.protocols.compound_v2.terms import compound_v2_terms
 from backtest.protocols.rules import Params, health_factor, health_factor_one
 from backtest.run import make_config

@@ -1,8 +1,11 @@
-"""Aave v2 liquidation rules (aave/protocol-v2), float64 for the engine and exact integers.
+"""Aave v2 liquidation rules (aave/protocol-v2), float64 for the engine and exact integers, one copy each.
 
 v2 differs from v3.0 in three ways that matter to a replay: the close factor is a flat 50 %
 whatever the health factor, there is no protocol fee on the bonus, and the bonus is applied
-before the division by the collateral price (so the integer rounding differs from v3).
+before the division by the collateral price (so the integer rounding differs from v3; the floats
+share v3's `bonus_seize`, within an ulp of either order, which the differential tests allow).
+The float functions are what the engine runs (`terms`, `max_close` through
+backtest/protocols/rules.py) and what tests/chain/test_aave_v2_differential.py checks.
 
 Sources: contracts/protocol/lendingpool/LendingPoolCollateralManager.sol (liquidationCall,
 _calculateAvailableCollateralToLiquidate), contracts/protocol/libraries/logic/GenericLogic.sol
@@ -14,14 +17,15 @@ from __future__ import annotations
 
 import numpy as np
 
-from backtest.protocols.aave.v3 import (account_data_exact, health_factor, percent_div,
+from backtest.protocols.aave.v3 import (account_data_exact, bonus_seize, health_factor, percent_div,
                                         percent_mul)
+from backtest.protocols.aave.v3 import seize as _seize_v3
 
 LIQUIDATION_CLOSE_FACTOR_PERCENT = 5_000          # LendingPoolCollateralManager.sol
 CLOSE_FACTOR = 0.5
 
-__all__ = ["health_factor", "account_data_exact", "liquidatable", "max_repay", "seize",
-           "liquidate", "liquidation_exact"]
+__all__ = ["health_factor", "account_data_exact", "liquidatable", "max_repay", "max_close", "seize",
+           "liquidate", "terms", "liquidation_exact"]
 
 
 # ----------------------------------------------------------------- float64, whole book at once
@@ -31,30 +35,37 @@ def liquidatable(hf) -> np.ndarray:
     return np.asarray(hf, dtype=float) < 1.0
 
 
-def max_repay(reserve_debt) -> np.ndarray:
-    """Half of the user's stable + variable debt in the debt reserve, at any HF below 1."""
-    return CLOSE_FACTOR * np.asarray(reserve_debt, dtype=float)
+def max_repay(reserve_debt):
+    """Half of the user's stable + variable debt in the debt reserve, at any HF below 1 (a float for a
+    float, an array for an array)."""
+    return CLOSE_FACTOR * reserve_debt
+
+
+def max_close(hf: np.ndarray, cf: np.ndarray) -> np.ndarray:
+    """[K, R]: 50 % of every debt reserve whatever the HF and the reserve's own close factor."""
+    return np.full((len(hf), len(cf)), CLOSE_FACTOR)
 
 
 def seize(debt_to_cover, debt_price, collateral_price, collateral_balance, bonus):
-    """(debt_repaid, collateral_to_liquidator): `bonus` 0.05 means 5 % extra collateral.
+    """(debt_repaid, collateral_to_liquidator): v3's `bonus_seize` over arrays with no protocol fee.
 
     When the bonus-inflated collateral exceeds the balance, the whole balance goes and the
     repaid debt shrinks to what that balance buys at the bonus price.
     """
-    debt_to_cover = np.asarray(debt_to_cover, dtype=float)
-    wanted = debt_price * debt_to_cover * (1.0 + bonus) / collateral_price
-    capped = wanted > collateral_balance
-    taken = np.where(capped, collateral_balance, wanted)
-    repaid = np.where(capped, collateral_price * np.asarray(collateral_balance, dtype=float)
-                      / debt_price / (1.0 + bonus), debt_to_cover)
+    repaid, taken, _ = _seize_v3(debt_to_cover, debt_price, collateral_price, collateral_balance, bonus, 0.0)
     return repaid, taken
 
 
 def liquidate(debt_to_cover, reserve_debt, debt_price, collateral_price, collateral_balance, bonus):
     """The whole call: cap at the close factor, then seize. Returns (debt_repaid, collateral)."""
-    actual = np.minimum(np.asarray(debt_to_cover, dtype=float), max_repay(reserve_debt))
+    actual = np.minimum(np.asarray(debt_to_cover, dtype=float), max_repay(np.asarray(reserve_debt, dtype=float)))
     return seize(actual, debt_price, collateral_price, collateral_balance, bonus)
+
+
+def terms(hf, d, c, coll, debt, price, p, size):
+    """The engine's liquidation terms (backtest/protocols/rules.py): LendingPoolCollateralManager's fixed
+    50 % close factor at any HF, no protocol fee."""
+    return bonus_seize(max_repay(debt[d]) * size, price[d], price[c], coll[c], p.bonus[c], 0.0)
 
 
 # ------------------------------------------------------------- exact integers, as the contracts

@@ -1,6 +1,9 @@
-"""Aave v3.0 liquidation rules (aave/aave-v3-core), in two precisions.
+"""Aave v3.0 liquidation rules (aave/aave-v3-core), in two precisions, one copy of each.
 
-* float64 array functions, used by the replay engine over the whole book at once;
+* float64: what the replay engine runs (`health_factor` over the whole book, `max_close` per
+  candidate, `terms` per liquidation try, through backtest/protocols/rules.py's RULES) and what the
+  differential tests in tests/chain check against the deployed Pool; `seize` is `bonus_seize`
+  over arrays;
 * exact integer functions that mirror the Solidity (bps percentages, WAD health factor,
   half-up rounding of PercentageMath/WadRayMath), used by the differential tests
   against the deployed Pool and as the reference for the float versions.
@@ -22,6 +25,7 @@ CLOSE_FACTOR_HF_THRESHOLD = 95 * 10**16               # LiquidationLogic.sol: 0.
 DEFAULT_LIQUIDATION_CLOSE_FACTOR = 5_000              # 50 %
 MAX_LIQUIDATION_CLOSE_FACTOR = 10_000                 # 100 %
 UINT256_MAX = 2**256 - 1
+HF_CLOSE = CLOSE_FACTOR_HF_THRESHOLD / WAD            # 0.95 as a float
 
 
 # ----------------------------------------------------------------- float64, whole book at once
@@ -45,25 +49,44 @@ def health_factor(collateral_usd: np.ndarray, debt_usd: np.ndarray, liquidation_
         return np.where(debt > 0, adjusted / np.where(debt > 0, debt, 1.0), np.inf)
 
 
-def close_factor(hf: np.ndarray | float, default: float = 0.5, hf_threshold: float = 0.95) -> np.ndarray:
-    """50 % of a debt reserve while HF > 0.95, the whole of it below."""
+def close_factor(hf, default=0.5, hf_threshold: float = HF_CLOSE):
+    """50 % (`default`) of a debt reserve while HF > 0.95, the whole of it below. Floats in, a float
+    out (the liquidator's hot path, `terms`); arrays broadcast (`max_close`)."""
+    if isinstance(hf, float) and isinstance(default, float):
+        return default if hf > hf_threshold else 1.0
     return np.where(np.asarray(hf) > hf_threshold, default, 1.0)
 
 
-def seize(debt_to_cover, debt_price, collateral_price, collateral_balance, bonus, protocol_fee=0.0):
-    """Collateral taken for `debt_to_cover`, capped by the balance (then less debt is repaid).
+def max_close(hf: np.ndarray, cf: np.ndarray) -> np.ndarray:
+    """close_factor of each account [K] on each debt reserve [R] (its close factor `cf`): [K, R]."""
+    return close_factor(np.asarray(hf)[:, None], cf[None, :])
 
-    Returns (debt_repaid, collateral_taken_from_user, protocol_fee_amount); the liquidator
-    receives collateral_taken - protocol_fee_amount. `bonus` is 0.05 for +5 %.
-    """
-    debt_to_cover = np.asarray(debt_to_cover, dtype=float)
-    base = debt_price * debt_to_cover / collateral_price
-    wanted = base * (1.0 + bonus)
-    capped = wanted > collateral_balance
-    taken = np.where(capped, collateral_balance, wanted)
-    repaid = np.where(capped, collateral_price * collateral_balance / debt_price / (1.0 + bonus), debt_to_cover)
-    fee = (taken - taken / (1.0 + bonus)) * protocol_fee
-    return repaid, taken, fee
+
+def bonus_seize(repay, pd, pc, balance, bonus, fee_on_bonus=0.0):
+    """Collateral worth repay*(1+bonus), capped by the balance (then less is repaid); Aave v3's
+    protocol fee is a share of the bonus part. Plain floats: (repaid, collateral taken from the
+    user, protocol fee); the liquidator receives taken - fee. `bonus` is 0.05 for +5 %."""
+    wanted = pd * repay / pc * (1.0 + bonus)
+    if wanted > balance:
+        taken, repay = balance, pc * balance / pd / (1.0 + bonus)
+    else:
+        taken = wanted
+    return repay, taken, (taken - taken / (1.0 + bonus)) * fee_on_bonus
+
+
+_seize = np.vectorize(bonus_seize, otypes=[float, float, float])
+
+
+def seize(debt_to_cover, debt_price, collateral_price, collateral_balance, bonus, protocol_fee=0.0):
+    """bonus_seize over arrays (broadcast): (debt_repaid, collateral_taken_from_user, protocol_fee_amount)."""
+    return _seize(debt_to_cover, debt_price, collateral_price, collateral_balance, bonus, protocol_fee)
+
+
+def terms(hf, d, c, coll, debt, price, p, size):
+    """The engine's liquidation terms (backtest/protocols/rules.py): `size` of the close factor's
+    cap on debt reserve `d`, against collateral reserve `c`, with the protocol fee on the bonus."""
+    cap = close_factor(hf, p.close_factor[d]) * debt[d]
+    return bonus_seize(cap * size, price[d], price[c], coll[c], p.bonus[c], p.protocol_fee[c])
 
 
 # ------------------------------------------------------------- exact integers, as the contracts

@@ -1,5 +1,9 @@
 """Aave v3.3+ liquidation rules (aave-dao/aave-v3-origin), float64 for the engine and exact integers.
 
+The float rules are written once, for one account in plain floats (`max_repay_one`,
+`leaves_no_dust`, `allowed_repay_one`, and `terms`, what the engine runs through
+backtest/protocols/rules.py); `max_repay`, `allowed_repay` and `liquidate` apply them over arrays.
+
 What changed from v3.0, and why a replay cares:
 * the whole reserve debt is liquidatable by default; the 50 % cap only applies when the user's
   collateral reserve and debt reserve are both worth >= $2,000 and HF > 0.95, and then it is
@@ -21,8 +25,8 @@ from typing import NamedTuple
 import numpy as np
 
 from backtest.protocols.aave import v3 as aave_v3
-from backtest.protocols.aave.v3 import CLOSE_FACTOR_HF_THRESHOLD, DEFAULT_LIQUIDATION_CLOSE_FACTOR, \
-    percent_mul
+from backtest.protocols.aave.v3 import CLOSE_FACTOR_HF_THRESHOLD, DEFAULT_LIQUIDATION_CLOSE_FACTOR, HF_CLOSE, \
+    bonus_seize, percent_mul
 
 BASE_UNIT = 10**8                                  # USD base currency, 8 decimals on mainnet
 MIN_BASE_MAX_CLOSE_FACTOR_THRESHOLD = 2_000 * BASE_UNIT
@@ -66,15 +70,63 @@ def liquidatable(hf) -> np.ndarray:
     return np.asarray(hf, dtype=float) < 1.0
 
 
-def max_repay(reserve_debt, debt_price, reserve_collateral_usd, total_debt_usd, hf) -> np.ndarray:
-    """Largest debt (debt-asset units) one call may repay in this debt reserve."""
-    reserve_debt = np.asarray(reserve_debt, dtype=float)
+def max_repay_one(reserve_debt, debt_price, reserve_collateral_usd, total_debt_usd, hf) -> float:
+    """Largest debt (debt-asset units) one call may repay in this debt reserve: all of it, or half the
+    user's total debt when both reserves are worth >= $2,000, HF > 0.95 and this debt is over half."""
     reserve_debt_usd = reserve_debt * debt_price
-    capped = ((np.asarray(reserve_collateral_usd) >= MIN_BASE_MAX_CLOSE_FACTOR_USD)
-              & (reserve_debt_usd >= MIN_BASE_MAX_CLOSE_FACTOR_USD)
-              & (np.asarray(hf) > CLOSE_FACTOR_HF_THRESHOLD / 1e18))
-    half_total_usd = 0.5 * np.asarray(total_debt_usd, dtype=float)
-    return np.where(capped & (reserve_debt_usd > half_total_usd), half_total_usd / debt_price, reserve_debt)
+    if (reserve_collateral_usd >= MIN_BASE_MAX_CLOSE_FACTOR_USD and reserve_debt_usd >= MIN_BASE_MAX_CLOSE_FACTOR_USD
+            and hf > HF_CLOSE and reserve_debt_usd > 0.5 * total_debt_usd):
+        return 0.5 * total_debt_usd / debt_price
+    return reserve_debt
+
+
+def leaves_no_dust(repaid, taken, reserve_debt, collateral_balance, debt_price, collateral_price) -> bool:
+    """MUST_NOT_LEAVE_DUST passes: the call closes the debt or takes the collateral, or leaves at least
+    $1,000 of both (`taken` includes the protocol fee)."""
+    partial = repaid < reserve_debt and taken < collateral_balance
+    return not partial or ((reserve_debt - repaid) * debt_price >= MIN_LEFTOVER_USD
+                           and (collateral_balance - taken) * collateral_price >= MIN_LEFTOVER_USD)
+
+
+def allowed_repay_one(desired, reserve_debt, debt_price, collateral_balance, collateral_price, total_debt_usd,
+                      hf, bonus, full=None) -> float:
+    """What a liquidator who wants `desired` may actually ask for, under the dust rule: `desired` if it
+    passes; else the full amount (max_repay, or `full` if given) if that passes; else the largest partial
+    that leaves $1,000 of debt and of collateral; else 0. The protocol fee moves no extra collateral."""
+    if full is None:
+        full = max_repay_one(reserve_debt, debt_price, collateral_balance * collateral_price, total_debt_usd, hf)
+
+    def passes(x):
+        repaid, taken, _ = bonus_seize(min(x, full), debt_price, collateral_price, collateral_balance, bonus)
+        return leaves_no_dust(repaid, taken, reserve_debt, collateral_balance, debt_price, collateral_price)
+
+    if passes(desired):
+        return desired
+    if passes(full):
+        return full
+    return max(min(reserve_debt - MIN_LEFTOVER_USD / debt_price,
+                   (collateral_balance * collateral_price - MIN_LEFTOVER_USD) / (debt_price * (1.0 + bonus)),
+                   full) * (1.0 - 1e-12), 0.0)        # stay clear of the boundary
+
+
+def terms(hf, d, c, coll, debt, price, p, size):
+    """The engine's liquidation terms (backtest/protocols/rules.py): max_repay_one, then
+    allowed_repay_one (the $1,000 dust rule), then v3's bonus_seize with the protocol fee."""
+    pd, pc, bonus = price[d], price[c], p.bonus[c]
+    total_debt_usd = float(debt @ price)
+    cap = max_repay_one(debt[d], pd, coll[c] * pc, total_debt_usd, hf)
+    x = allowed_repay_one(cap * size, debt[d], pd, coll[c], pc, total_debt_usd, hf, bonus, cap)
+    return bonus_seize(x, pd, pc, coll[c], bonus, p.protocol_fee[c])
+
+
+_max_repay = np.vectorize(max_repay_one, otypes=[float])
+_leaves_no_dust = np.vectorize(leaves_no_dust, otypes=[bool])
+_allowed_repay = np.vectorize(allowed_repay_one, otypes=[float])
+
+
+def max_repay(reserve_debt, debt_price, reserve_collateral_usd, total_debt_usd, hf) -> np.ndarray:
+    """max_repay_one over arrays (broadcast)."""
+    return _max_repay(reserve_debt, debt_price, reserve_collateral_usd, total_debt_usd, hf)
 
 
 def liquidate(debt_to_cover, reserve_debt, debt_price, collateral_balance, collateral_price,
@@ -86,10 +138,7 @@ def liquidate(debt_to_cover, reserve_debt, debt_price, collateral_balance, colla
     actual = np.minimum(np.asarray(debt_to_cover, dtype=float), cap)
     repaid, taken, fee = aave_v3.seize(actual, debt_price, collateral_price, collateral_balance,
                                        bonus, protocol_fee)
-    partial = (repaid < reserve_debt) & (taken < collateral_balance)
-    leaves_enough = (((reserve_debt - repaid) * debt_price >= MIN_LEFTOVER_USD)
-                     & ((collateral_balance - taken) * collateral_price >= MIN_LEFTOVER_USD))
-    allowed = ~partial | leaves_enough
+    allowed = _leaves_no_dust(repaid, taken, reserve_debt, collateral_balance, debt_price, collateral_price)
     # hasNoCollateralLeft: the collateral taken was the user's whole collateral value.
     no_collateral_left = (taken >= collateral_balance) & (
         collateral_balance * collateral_price >= np.asarray(total_collateral_usd) * (1.0 - 1e-12))
@@ -102,25 +151,9 @@ def liquidate(debt_to_cover, reserve_debt, debt_price, collateral_balance, colla
 
 def allowed_repay(desired, reserve_debt, debt_price, collateral_balance, collateral_price,
                   total_debt_usd, hf, bonus) -> np.ndarray:
-    """What a liquidator who wants `desired` may actually ask for, under the dust rule.
-
-    `desired` if it passes; else the full amount (max_repay) if that passes; else the largest
-    partial that leaves $1,000 of debt and of collateral; else 0. Protocol fee is ignored
-    here: it moves no extra collateral out of the user's balance.
-    """
-    args = (reserve_debt, debt_price, collateral_balance, collateral_price, total_debt_usd,
-            np.inf, hf, bonus)
-    desired = np.asarray(desired, dtype=float)
-    full = max_repay(reserve_debt, debt_price, np.asarray(collateral_balance) * collateral_price,
-                     total_debt_usd, hf)
-    partial_max = np.minimum.reduce([
-        np.asarray(reserve_debt, dtype=float) - MIN_LEFTOVER_USD / debt_price,
-        (np.asarray(collateral_balance) * collateral_price - MIN_LEFTOVER_USD) / (debt_price * (1.0 + bonus)),
-        full])
-    partial_max = np.maximum(partial_max * (1.0 - 1e-12), 0.0)   # stay clear of the boundary
-    ok_desired = liquidate(desired, *args).allowed
-    ok_full = liquidate(full, *args).allowed
-    return np.where(ok_desired, desired, np.where(ok_full, full, partial_max))
+    """allowed_repay_one over arrays (broadcast)."""
+    return _allowed_repay(desired, reserve_debt, debt_price, collateral_balance, collateral_price,
+                          total_debt_usd, hf, bonus)
 
 
 def emode_params(reserve_id, user_category, ltv, liquidation_threshold, bonus,
