@@ -79,8 +79,8 @@ def test_float_seize_agrees_with_exact(repay, p_coll, rate, incentive):
 @given(st.floats(1.0, 1e7), st.floats(0.01, 1e5), st.floats(0.01, 1e5), st.floats(0.0, 1e6),
        st.floats(0.05, 0.9), st.floats(0.0, 0.2), st.floats(0.01, 1.0))
 def test_the_engine_terms_equal_the_comptroller_float_twin(debt, price_d, price_c, coll, close_factor, incentive, size):
-    """compound_v2/terms.py (what the replay runs) and exact.py's float `liquidate` (what the property tests
-    above hold to the mantissa maths) agree, in underlying units (exchange rate 1)."""
+    """compound_v2/terms.py (what the replay runs) is exact.py's float `liquidate` (what the property tests
+    above hold to the mantissa maths) at an exchange rate of 1: same repay, seize and reserve share."""
     import numpy as np
     from backtest.protocols.compound_v2.terms import compound_v2_terms
     from backtest.protocols.rules import Params

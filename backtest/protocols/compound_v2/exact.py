@@ -59,19 +59,26 @@ def seize_tokens(repay, price_borrowed, price_collateral, exchange_rate_, incent
 
 def liquidate(repay, borrow_balance, close_factor, price_borrowed, price_collateral, exchange_rate_,
               incentive, ctoken_balance, protocol_seize_share=PROTOCOL_SEIZE_SHARE):
-    """(repaid, cTokens to liquidator, cTokens to protocol, underlying added to reserves).
+    """(repaid, cTokens to liquidator, cTokens to protocol, underlying added to reserves), one account.
 
     Repay is capped at the close factor. On chain a seize above the borrower's cToken balance
     reverts (LIQUIDATE_SEIZE_TOO_MUCH); here the repay shrinks until the seize fits, which
-    is what a liquidator re-submitting would do.
+    is what a liquidator re-submitting would do. The engine's terms (`terms.py`) are this function
+    at an exchange rate of 1 (collateral in underlying): one float copy.
     """
-    repay = np.minimum(np.asarray(repay, dtype=float), max_repay(borrow_balance, close_factor))
-    seized = seize_tokens(repay, price_borrowed, price_collateral, exchange_rate_, incentive)
-    too_much = seized > ctoken_balance
-    scale = np.where(too_much, np.asarray(ctoken_balance, dtype=float) / np.where(seized > 0, seized, 1.0), 1.0)
-    repay, seized = repay * scale, np.where(too_much, ctoken_balance, seized)
-    protocol = seized * protocol_seize_share
+    repay, seized, protocol = seize_fitting(min(repay, borrow_balance * close_factor), price_borrowed,
+                                            price_collateral, exchange_rate_, incentive, ctoken_balance,
+                                            protocol_seize_share)
     return repay, seized - protocol, protocol, protocol * exchange_rate_
+
+
+def seize_fitting(repay, price_borrowed, price_collateral, exchange_rate_, incentive, ctoken_balance, share):
+    """(repay, cTokens seized, of which to the protocol) for a repay within the close factor: seize_tokens,
+    the repay scaled down when the seize exceeds the balance. Plain floats: the replay's hot path."""
+    seized = repay * (1.0 + incentive) * price_borrowed / (price_collateral * exchange_rate_)
+    if seized > ctoken_balance:
+        repay, seized = repay * ctoken_balance / seized, ctoken_balance
+    return repay, seized, seized * share
 
 
 # ------------------------------------------------------------- exact mantissas, as the contracts
