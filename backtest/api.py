@@ -115,6 +115,7 @@ class SweepRun:
     reused: int
     lake_loads: int
     table: object = field(repr=False, default=None)   # the comparison as pyarrow, for render()
+    cpu_seconds: dict = field(default_factory=dict)    # CPU seconds per part of a task, summed over tasks run
 
     def summary(self) -> str:
         from backtest.sweep.compare import render
@@ -144,7 +145,8 @@ def sweep(scenario=None, grid=None, lake=None, set=None, paths: int | None = Non
                        overrides=_overrides(set), paths=spec, executor=executor, workers=workers, address=address,
                        feedback=feedback, progress_stream=None if progress else io.StringIO())
     return SweepRun(folder, result.results.to_pandas(), result.comparison.to_pandas(), result.grid_keys,
-                    result.tasks, result.ran, result.reused, result.lake_loads, result.comparison)
+                    result.tasks, result.ran, result.reused, result.lake_loads, result.comparison,
+                    result.cpu_seconds)
 
 
 def query(name: str, lake=None, results=None, **params):

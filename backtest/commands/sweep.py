@@ -129,6 +129,9 @@ def main(args) -> int:
     what = f"{args.paths} {args.model} paths" if args.paths else "the scenario's path"
     print(f"{scenario.title}: {result.tasks} tasks ({result.ran} run, {result.reused} reused), {what}; "
           f"book read {result.lake_loads} time(s)")
+    if result.ran:
+        per = ", ".join(f"{part} {seconds / result.ran:.2f}" for part, seconds in result.cpu_seconds.items())
+        print(f"  CPU seconds per task run: {per}")
     print(result.summary())
     print(f"  results  {out}/results.parquet, {out}/comparison.parquet, {out}/risk.parquet (VaR, LaR per market)")
     return 0

@@ -58,6 +58,8 @@ class SweepResult:
     ran: int
     reused: int
     lake_loads: int          # how often a book was read from the lake: by the sweep itself, plus by workers
+    cpu_seconds: dict = field(default_factory=dict)   # per part of a task (inputs, replay, counterfactual,
+                                                      # metrics): CPU seconds summed over the tasks run now
 
 
 def effective_value(config: RunConfig, key: str, inputs: ReplayInputs):
@@ -148,11 +150,14 @@ def run_sweep(scenario: Scenario, lake: Path, out: Path, grids=(), overrides=(),
     todo = [t for t in unique if t.key not in done]
     bar = Progress(len(unique), already=len(unique) - len(todo), stream=progress_stream)
     loads: dict[int, int] = {}
+    cpu: dict[str, float] = {}
 
     def finished(result: dict) -> None:
         checkpoint.save(out, result)
         done[result["key"]] = result
         loads[result["worker"]] = max(loads.get(result["worker"], 0), result["lake_loads"])
+        for part, seconds in result.get("cpu_seconds", {}).items():
+            cpu[part] = cpu.get(part, 0.0) + seconds
         bar.update()
         if on_result is not None:
             on_result(result)
@@ -168,7 +173,8 @@ def run_sweep(scenario: Scenario, lake: Path, out: Path, grids=(), overrides=(),
     write_parquet(comparison, out / "comparison.parquet")
     write_parquet(var_lar(results), out / "risk.parquet")
     return SweepResult(out=out, results=results, comparison=comparison, grid_keys=keys, tasks=len(unique),
-                       ran=len(todo), reused=len(unique) - len(todo), lake_loads=own_loads + sum(loads.values()))
+                       ran=len(todo), reused=len(unique) - len(todo), lake_loads=own_loads + sum(loads.values()),
+                       cpu_seconds=cpu)
 
 
 def parse_window(text: str) -> tuple[datetime, datetime]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import time
 
 from backtest.inputs.book import ReplayInputs
 from backtest.engine.replay import replay
@@ -48,14 +49,24 @@ class Worker:
 
     def run(self, task: Task) -> dict:
         """The row of this task, plus who computed it (pid, lake loads so far) for the stats."""
+        clock = [time.process_time()]
+
+        def lap() -> float:
+            clock.append(time.process_time())
+            return clock[-1] - clock[-2]
+
         inputs = self.inputs(task)
         config = task.config
+        cpu = {"inputs": lap()}
         outcome = replay(inputs, config)
+        cpu["replay"] = lap()
         counterfactual = replay(inputs, config, feedback=False) if config.feedback else outcome
-        metrics = compute(inputs, outcome, counterfactual)
-        metrics = flatten(metrics)
+        cpu["counterfactual"] = lap()
+        metrics = flatten(compute(inputs, outcome, counterfactual))
+        cpu["metrics"] = lap()
         return {"key": task.key, "set_id": task.set_id, "path": task.path, "metrics": metrics,
-                "worker": os.getpid(), "lake_loads": self.cache.lake_loads - self.inherited_loads}
+                "worker": os.getpid(), "lake_loads": self.cache.lake_loads - self.inherited_loads,
+                "cpu_seconds": cpu}      # where the task's CPU time went (stats only: not in the tables)
 
 
 # The local process pool: one Worker per process. Forked workers inherit the parent's (adopt() before

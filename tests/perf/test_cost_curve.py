@@ -21,8 +21,8 @@ def test_each_series_moves_its_own_axis_and_reports_slope_and_marginal_cost():
     by_scale = {p["crash_scale"]: p["liquidations"] for p in liq["points"]}
     assert by_scale[2.0] > by_scale[0.5]
     for s in (acc, steps, liq):
-        assert all(p["seconds"] > 0 for p in s["points"]) and s["slope"] is not None
-        assert s["marginal_seconds"] is not None
+        assert all(p["seconds"] > 0 and p["cpu_seconds"] > 0 for p in s["points"]) and s["cpu_slope"] is not None
+        assert s["marginal_seconds"] is not None and s["cpu_marginal_seconds"] is not None
     assert set(row["model"]) == {"intercept_s", "per_1k_accounts_s", "per_1k_steps_s", "per_liquidation_ms"}
     assert row["points"] == 10 and "slope" in curve.describe(row)
 

@@ -26,6 +26,9 @@ def test_the_eth_bridge_spec_runs_its_paths_and_flags_win(lake, tmp_path):
     one = _cli("--spec", "eth-crash-bridges", "--paths", "3", "--seed", "4", "--workers", "1", "--lake", str(lake),
                "--out", str(tmp_path / "one"))
     assert one.returncode == 0, one.stderr
+    # where each task's CPU time went, per part (a stats line, not part of the tables)
+    line = next(x for x in one.stdout.splitlines() if "CPU seconds per task run:" in x)
+    assert [p.split()[0] for p in line.split(":", 1)[1].split(",")] == ["inputs", "replay", "counterfactual", "metrics"]
     asked = tomllib.loads((tmp_path / "one" / "sweep.toml").read_text())
     assert asked["scenario"] == "stylised-eth-crash"
     paths = asked["paths"]
