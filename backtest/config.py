@@ -79,8 +79,37 @@ class LiquidatorConfig:
     gas_asset: str = "WETH"           # gas is paid in this asset's market price
     sizes: tuple[float, ...] = (1.0, 0.5, 0.25, 0.1)   # fractions of the close-factor maximum tried
     latency_blocks: int = 0           # acts only on accounts liquidatable for at least this long
-    capital_usd: float = 0.0          # own funds for the repayment; 0 = unlimited
+    capital_usd: float = 1_000_000.0  # own funds for the repayment (0 = unlimited); an assumption, docs/engine.md
     flash_loan_fee: float = 0.0005    # paid on the part of a repayment above its capital (Aave v3: 5 bps)
+
+
+# The liquidators that race the lead one (`liquidator`) by default: a field, not a monopolist. Flash-loan
+# fees are the sources' own: Balancer v2 0 (ProtocolFeesCollector._flashLoanFeePercentage starts at 0,
+# governance may raise it to 1 %), Aave v2 0.09 % (LendingPool.initialize: _flashLoanPremiumTotal = 9 bps),
+# Aave v3 0.05 % (the Ethereum market's configured premium; Pool.initialize starts at 9 bps). Two bots
+# act in the block an account becomes liquidatable and two later: Perez et al. 2021 ("Liquidations: DeFi on
+# a knife-edge", FC'21) find over 70 % of liquidatable Compound positions liquidated immediately. Gas
+# units, capital and thresholds are assumptions (no public per-bot data): docs/engine.md, "Liquidators".
+DEFAULT_COMPETITORS = (
+    LiquidatorConfig(name="flash-searcher", gas_units=550_000, capital_usd=10_000.0, flash_loan_fee=0.0),
+    LiquidatorConfig(name="aave-v2-flash", gas_units=450_000, latency_blocks=1, capital_usd=250_000.0,
+                     flash_loan_fee=0.0009, min_profit_usd=50.0),
+    LiquidatorConfig(name="slow-keeper", gas_units=400_000, latency_blocks=3, capital_usd=5_000_000.0,
+                     flash_loan_fee=0.0009, min_profit_usd=100.0),
+)
+
+
+@dataclass(frozen=True)
+class CompetitionConfig:
+    """How liquidators compete for block space (backtest/agents/competition.py)."""
+    # Share of the winner's profit paid to the block builder (priority fee / coinbase transfer) when two or
+    # more liquidators can take the same job. With several searchers on one opportunity the proposer is paid
+    # almost all of it (Mamageishvili, Schlegel, Sudakov, Sui 2024, "Searcher Competition in Block Building",
+    # arXiv:2407.07474, theory and MEV-Share bundle data); 0.9 leaves the winner a tenth. Not calibrated on
+    # liquidation transactions: /work/shared/data/real has none with their priority fees.
+    builder_share: float = 0.9
+    # Gas units one block holds; 0 = the path date's Ethereum limit (backtest/agents/competition.py GAS_LIMITS).
+    block_gas_limit: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -105,7 +134,8 @@ class RunConfig:
     impact: ImpactConfig = field(default_factory=ImpactConfig)
     oracle: OracleConfig = field(default_factory=OracleConfig)
     liquidator: LiquidatorConfig = field(default_factory=LiquidatorConfig)
-    competitors: tuple[LiquidatorConfig, ...] = ()   # more liquidators; the most profitable acts
+    competitors: tuple[LiquidatorConfig, ...] = DEFAULT_COMPETITORS   # the most profitable ready one acts
+    competition: CompetitionConfig = field(default_factory=CompetitionConfig)
     market_overrides: tuple[tuple[str, float], ...] = ()   # ("liquidation_threshold.CRV", 0.7)
     emode_overrides: tuple[tuple[str, float], ...] = ()    # ("1.liquidation_threshold", 0.95)
     scenario_spec: dict = field(default_factory=dict, compare=False)  # the scenario as loaded
@@ -131,7 +161,9 @@ class RunConfig:
             impact["per_asset"] = tuple(sorted(impact.get("per_asset", {}).items()))
             data["impact"] = ImpactConfig(**impact)
             data["liquidator"] = _agent(data.get("liquidator", {}))
-            data["competitors"] = tuple(_agent(a) for a in data.get("competitors", []))
+            data["competitors"] = tuple(_agent(a) for a in data["competitors"]) if "competitors" in data \
+                else DEFAULT_COMPETITORS
+            data["competition"] = CompetitionConfig(**data.get("competition", {}))
             data["market_overrides"] = tuple(sorted(data.get("market_overrides", {}).items()))
             data["emode_overrides"] = tuple(sorted(data.get("emode_overrides", {}).items()))
             return cls(**data)
@@ -201,7 +233,8 @@ RANGES = {"pool_depth_scale": (0.0, False), "arb_half_life_seconds": (0.0, True)
           "oracle.deviation": (0.0, True), "oracle.heartbeat_seconds": (0, False), "oracle.hop_seconds": (0, False),
           "oracle.window_seconds": (0, False), "liquidator.gas_units": (0, True),
           "liquidator.latency_blocks": (0, True), "liquidator.capital_usd": (0.0, True),
-          "liquidator.flash_loan_fee": (0.0, True)}
+          "liquidator.flash_loan_fee": (0.0, True), "competition.builder_share": (0.0, True),
+          "competition.block_gas_limit": (0.0, True)}
 
 
 def _check_range(config: RunConfig, key: str) -> None:
@@ -212,6 +245,8 @@ def _check_range(config: RunConfig, key: str) -> None:
     low, inclusive = RANGES[key]
     if value < low or (value == low and not inclusive):
         raise InputError(f"--set {key}={value}: must be {'>=' if inclusive else '>'} {low}")
+    if key == "competition.builder_share" and value > 1:
+        raise InputError(f"--set {key}={value}: a share of profit, must be <= 1")
 
 
 def _split(pair: str) -> tuple[str, str]:
@@ -317,8 +352,11 @@ def _apply_one(config: RunConfig, key: str, value) -> RunConfig:
         return dataclasses.replace(config, feedback=value != "none",
                                    feedback_mode="excess" if value == "excess" else None)
     if head == "competitors":
+        if value == "none":                                # --set competitors=none: the lead liquidator alone
+            return dataclasses.replace(config, competitors=())
         if not isinstance(value, list):
-            raise InputError("competitors takes a list of liquidator tables (in a scenario's [parameters])")
+            raise InputError("competitors takes a list of liquidator tables (in a scenario's [parameters]) or "
+                             "`none`")
         return dataclasses.replace(config, competitors=tuple(_agent(a) for a in value))
     if head == "oracle" and rest:
         return _oracle_override(config, key, value)
@@ -335,7 +373,7 @@ def _apply_one(config: RunConfig, key: str, value) -> RunConfig:
             return dataclasses.replace(config, impact=dataclasses.replace(config.impact,
                                                                           per_asset=tuple(sorted(table.items()))))
         return dataclasses.replace(config, impact=dataclasses.replace(config.impact, **{name: v}))
-    if head == "liquidator" and rest:
+    if head in ("liquidator", "competition") and rest:
         sub = getattr(config, head)
         subfields = {f.name: f for f in fields(sub)}
         if rest not in subfields:
@@ -345,7 +383,7 @@ def _apply_one(config: RunConfig, key: str, value) -> RunConfig:
         return dataclasses.replace(config, **{head: dataclasses.replace(sub, **{rest: v})})
     settable = [n for n in names if n not in ("scenario", "lake", "market_overrides", "emode_overrides",
                                               "scenario_spec",
-                                              "oracle", "liquidator", "competitors", "impact")]
+                                              "oracle", "liquidator", "competitors", "impact", "competition")]
     if key == "protocol":
         from backtest.protocols.rules import RULES
         if value not in RULES:
@@ -353,6 +391,7 @@ def _apply_one(config: RunConfig, key: str, value) -> RunConfig:
     if key not in settable:
         known = settable + [f"oracle.{f.name}" for f in fields(OracleConfig)] + \
             [f"liquidator.{f.name}" for f in fields(LiquidatorConfig)] + [f"{p}[.ASSET]" for p in MARKET_PARAMS] + \
+            [f"competition.{f.name}" for f in fields(CompetitionConfig)] + ["competitors=none"] + \
             [f"emode.CATEGORY.{p}" for p in EMODE_PARAMS] + _mechanism_keys() + \
             ["impact.scale", "impact.permanent_share", "impact.half_life_seconds", "impact.ASSET.KEY"]
         near = closest(key, [k.replace("[.ASSET]", "") for k in known])

@@ -126,7 +126,9 @@ def summary(config: RunConfig, metrics: dict, title: str) -> str:
         f"auction slippage {usd(m['borrower_slippage_usd'])}, taken worth less than the debt "
         f"{usd(m['borrower_shortfall_usd'])})",
         f"  keepers' P&L    {usd(m['keeper_profit_usd'])} (buyCollateral, take); paid to builders "
-        + (usd(m['builder_payments_usd']) if m["builder_payments_modelled"] else "not modelled"),
+        + (usd(m['builder_payments_usd']) if m.get("builder_payments_modelled") else "not modelled")
+        + (f" ({m['builder_payments_unmodelled']:,} Cat/Flip keeper events not included)"
+           if m.get("builder_payments_unmodelled") else ""),
         "  sold over       " + "; ".join(
             f"{a} {_ratio(v['sold_over_depth_2pct'])} its 2 % depth, {_ratio(v['sold_over_daily_volume'])} a day's volume"
             for a, v in sorted(m["volume_by_asset"].items(), key=lambda kv: -kv[1]["sold_usd"])[:3]),

@@ -15,6 +15,7 @@ import numpy as np
 
 from backtest import compiled
 from backtest.agents import screen as _screen
+from backtest.agents.competition import rank
 from backtest.agents.round import Round
 from backtest.markets.router import Router as Venues
 from backtest.protocols.rules import Params, Rules, health_factor_one
@@ -30,10 +31,12 @@ class Plan:
     cost_usd: float        # buying the debt asset
     proceeds_usd: float    # selling the liquidator's collateral
     gas_usd: float
+    flash_fee_usd: float = 0.0   # on the repayment above the liquidator's capital
+    builder_usd: float = 0.0     # paid to the block builder for a contested job (agents/competition.py)
 
     @property
     def profit_usd(self) -> float:
-        return self.proceeds_usd - self.cost_usd - self.gas_usd
+        return self.proceeds_usd - self.cost_usd - self.gas_usd - self.flash_fee_usd - self.builder_usd
 
 
 def profit_upper_bound(coll: np.ndarray, debt: np.ndarray, repay_cap: np.ndarray, oracle: np.ndarray,
@@ -207,22 +210,12 @@ def _search(tries, keep, venues: Venues, reserve_asset, gas_usd: float, known=No
 
 def best_agent(agents, gross_usd: float, outlay_usd: float, waited_blocks: float, gas_usd_per_unit: float,
                gas_units: float | None = None, extra_gas_units: float = 0.0):
-    """The agent that does a job worth `gross_usd` before its own costs: among those whose latency
-    has passed, the one left with the most after gas (`gas_units`, else its own liquidation gas,
-    plus `extra_gas_units`) and the flash-loan fee on `outlay_usd` above its capital, if that clears
-    its threshold. Others do not duplicate the job. An exact tie goes to the agent with the lower
-    gas_units (the leaner bot), else to the first listed. Returns (agent, gas USD, profit) or None."""
-    best = None
-    for agent in agents:
-        if waited_blocks < agent.latency_blocks:
-            continue
-        gas = gas_usd_per_unit * ((agent.gas_units if gas_units is None else gas_units) + extra_gas_units)
-        borrowed = max(outlay_usd - agent.capital_usd, 0.0) if agent.capital_usd > 0 else 0.0
-        profit = gross_usd - gas - borrowed * agent.flash_loan_fee
-        if profit >= agent.min_profit_usd and (best is None or profit > best[2] or (
-                profit == best[2] and agent.gas_units < best[0].gas_units)):
-            best = (agent, gas, profit)
-    return best
+    """The agent that does a job worth `gross_usd` before its own costs (agents/competition.py `rank`:
+    latency passed, most left after gas and the flash-loan fee, threshold cleared; others do not
+    duplicate the job). Returns (agent, gas USD, profit) or None. Block gas and builder payments are
+    `Field.award`'s."""
+    best, _ = rank(agents, gross_usd, outlay_usd, waited_blocks, gas_usd_per_unit, gas_units, extra_gas_units)
+    return best[:3] if best else None
 
 
 def choose_agent(plan: Plan, agents, gas_usd_per_unit: float, waited_blocks: float, repay_usd: float):
@@ -250,13 +243,14 @@ class Done:
     deficit_usd: float     # debt burned (Aave v3.3+) when no collateral is left
 
 
-def liquidate(i: int, hf: float, waited_blocks: float, book, r: Round, venues: Venues, agents) -> Done | None:
+def liquidate(i: int, hf: float, waited_blocks: float, book, r: Round, venues: Venues, field) -> Done | None:
     """One account below HF 1, start to end: the best plan, the liquidator that takes it (if any
-    does), the trades, and Aave v3.3's burning of a deficit. `book` is the run's
-    backtest.engine.state.BookState (its only writer API); both replay loops call this."""
-    ready = [a for a in agents if not waited_blocks < a.latency_blocks]     # as choose_agent reads it
-    if not ready:
-        return None                   # choose_agent would turn down any plan
+    does and its gas fits in the block: `field`, agents/competition.py), the trades, and Aave v3.3's
+    burning of a deficit. `book` is the run's backtest.engine.state.BookState (its only writer API);
+    both replay loops call this."""
+    ready = [a for a in field.agents if not waited_blocks < a.latency_blocks]     # as Field.award reads it
+    if not ready or not field.gas.fits(min(a.gas_units for a in ready)):
+        return None                   # no one may act yet, or the block is full: the next block
     # An agent keeps gross - gas - borrowed * flash fee >= its threshold: with fees >= 0 a plan
     # needs at least the cheapest (threshold + gas) of gross.
     gas_usd_per_unit, price, rules = r.gas_usd_per_unit, r.price, book.rules[i]
@@ -267,14 +261,15 @@ def liquidate(i: int, hf: float, waited_blocks: float, book, r: Round, venues: V
             break
         needed = min(needed, a.min_profit_usd + gas_usd_per_unit * a.gas_units)
     plan = best_plan(book.coll[i], book.debt[i], hf, price, venues, book.asset_of, r.lt, r.params, rules, 0.0,
-                     agents[0].sizes, needed)
-    chosen = plan and choose_agent(plan, agents, gas_usd_per_unit, waited_blocks, plan.repay * price[plan.debt_asset])
-    if not chosen:
+                     field.agents[0].sizes, needed)
+    award = plan and field.award(plan.proceeds_usd - plan.cost_usd, plan.repay * price[plan.debt_asset],
+                                 waited_blocks, gas_usd_per_unit)
+    if not award:
         return None
-    agent, gas_usd, _ = chosen
-    plan = Plan(plan.debt_asset, plan.collateral_asset, plan.repay, plan.taken, plan.fee, plan.cost_usd,
-                plan.proceeds_usd, gas_usd)
+    field.gas.spend(award.gas_units)
     cost, proceeds = execute(plan, i, book, venues)
+    plan = Plan(plan.debt_asset, plan.collateral_asset, plan.repay, plan.taken, plan.fee, plan.cost_usd,
+                plan.proceeds_usd, award.gas_usd, award.flash_fee_usd, award.builder_usd(proceeds, cost))
     deficit = book.burn_deficit(i, price) if rules.burns_deficit else 0.0     # Aave v3.3: DeficitCreated
     hf_after = health_factor_one(book.coll[i] * price, book.debt[i] * price, r.lt, book.floors[i])
-    return Done(plan, agent.name, cost, proceeds, hf_after, deficit)
+    return Done(plan, award.name, cost, proceeds, hf_after, deficit)

@@ -22,20 +22,22 @@ from backtest.protocols.maker_flip.mechanism import MakerFlip, flip_rows
 class Mechanisms:
     """The Comet market and the Maker Dog of one run (either may be absent)."""
 
-    def __init__(self, inputs, config, state, venues, rec, agents):
+    def __init__(self, inputs, config, state, venues, rec, field):
+        """`field`: the run's liquidators, builder share and block gas (backtest/agents/competition.py);
+        Comet and Dog/Clipper compete through it; Cat/Flip's keepers read its agents only."""
         kinds = np.array([r.kind for r in state.rules]) if len(state) else np.zeros(0, dtype=str)
         self.owned = kinds != "repay"
         self.parts = []
-        shared = (inputs, config, state, venues, rec, agents)
+        shared = (inputs, config, state, venues, rec)
         if (kinds == "absorb").any():
-            self.parts.append(Comet(np.flatnonzero(kinds == "absorb"), *shared))
+            self.parts.append(Comet(np.flatnonzero(kinds == "absorb"), *shared, field))
         if (kinds == "auction").any():                  # Cat/Flip before each ilk's Clipper, else Dog/Clipper
             rows = np.flatnonzero(kinds == "auction")
             by_flip = flip_rows(inputs, config, state.coll, rows)
             if by_flip.any():
-                self.parts.append(MakerFlip(rows[by_flip], *shared))
+                self.parts.append(MakerFlip(rows[by_flip], *shared, field.agents))
             if not by_flip.all():
-                self.parts.append(Maker(rows[~by_flip], *shared))
+                self.parts.append(Maker(rows[~by_flip], *shared, field))
         self.part_of = np.full(len(kinds), -1, dtype=np.int8)    # row -> index into parts: O(1) a row per round
         for k, part in enumerate(self.parts):
             self.part_of[part.rows] = k

@@ -26,6 +26,8 @@ LIQUIDATIONS_SCHEMA = pa.schema([
     ("health_factor_before", pa.float64()), ("health_factor_after", pa.float64()),
     ("deficit_usd", pa.float64()),
     ("action", pa.string()),             # liquidate | absorb | bark
+    ("flash_fee_usd", pa.float64()),     # flash-loan fee on the repayment above the liquidator's capital
+    ("builder_usd", pa.float64()),       # paid to the block builder: a share of a contested job's profit
 ])
 
 # Comet and Maker act as protocols, not through a liquidator's repayment: what they did, named as
@@ -46,6 +48,7 @@ EVENTS_SCHEMA = pa.schema([
     ("reward_usd", pa.float64()),        # Maker keeper reward tip + chip x tab (bark, redo), paid by the protocol
     ("cost_usd", pa.float64()), ("proceeds_usd", pa.float64()), ("gas_usd", pa.float64()), ("profit_usd", pa.float64()),
     ("liquidator", pa.string()),
+    ("flash_fee_usd", pa.float64()), ("builder_usd", pa.float64()),   # NaN where not modelled (Maker's events)
 ])
 
 STEPS_SCHEMA = pa.schema([
@@ -95,8 +98,9 @@ class Recorder:
                       debt_price=oracle[d], collateral_price=oracle[c], debt_repaid_usd=plan.repay * oracle[d],
                       collateral_seized_usd=plan.taken * oracle[c], round=rnd, liquidator=liquidator,
                       cost_usd=cost, proceeds_usd=proceeds, gas_usd=plan.gas_usd,
-                      profit_usd=proceeds - cost - plan.gas_usd, health_factor_before=hf_before,
-                      health_factor_after=hf_after, deficit_usd=deficit, action=action)
+                      profit_usd=proceeds - cost - plan.gas_usd - plan.flash_fee_usd - plan.builder_usd,
+                      health_factor_before=hf_before, health_factor_after=hf_after, deficit_usd=deficit,
+                      action=action, flash_fee_usd=plan.flash_fee_usd, builder_usd=plan.builder_usd)
         for k, v in values.items():
             self.rows[k].append(v)
         self._count[book.reserve_asset[c]] += 1

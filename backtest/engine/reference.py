@@ -55,6 +55,7 @@ def replay(inputs: ReplayInputs, config: RunConfig, feedback: bool | None = None
         for rnd in range(s.blocks):                             # one round per block
             now = rec.now = step * s.dt + rnd * s.block
             venues.arbitrage(now - clock, config.arb_half_life_seconds)
+            s.field.gas.open(step)                              # a new block: its gas limit
             clock = now
             price = oracles.update(now, venues.price)      # per reserve column: its protocol's feed
             r = Round(step, now, rnd, price, lt, params, gas_per_unit)
@@ -71,7 +72,7 @@ def replay(inputs: ReplayInputs, config: RunConfig, feedback: bool | None = None
             acted = mech.liquidate(r, own, hf_own, rounds, (now - since[own]) / s.block)
             bound = bounds(below, hf, book, r, venues, s.groups, gas_per_unit * s.cheapest_gas)
             for i in below[bound >= s.lowest_bar].tolist():
-                done = liquidate(i, hf[i], (now - since[i]) / s.block, book, r, venues, s.agents)
+                done = liquidate(i, hf[i], (now - since[i]) / s.block, book, r, venues, s.field)
                 if done:
                     rec.liquidation(step, i, done.plan, price, first_round[i], done.cost_usd, done.proceeds_usd, hf[i],
                                     done.health_factor_after, done.deficit_usd, done.liquidator)

@@ -136,6 +136,7 @@ def replay(inputs: ReplayInputs, config: RunConfig, feedback: bool | None = None
         for rnd in range(s.blocks):                             # one round per block
             now = rec.now = step * s.dt + rnd * s.block
             venues.arbitrage(now - clock, config.arb_half_life_seconds)
+            s.field.gas.open(step)                              # a new block: its gas limit
             clock = now
             price = oracles.update(now, venues.price)      # per reserve column: its protocol's feed
             r = Round(step, now, rnd, price, lt, params, gas_per_unit)
@@ -161,7 +162,7 @@ def replay(inputs: ReplayInputs, config: RunConfig, feedback: bool | None = None
             bound = bounds(below, hf_below, book, r, venues, s.groups, s.group_of, gas_per_unit * s.cheapest_gas)
             for k in np.flatnonzero(bound >= s.lowest_bar).tolist():
                 i, hf_i = int(below[k]), hf_below[k]
-                done = liquidate(i, hf_i, (now - since[i]) / s.block, book, r, venues, s.agents)
+                done = liquidate(i, hf_i, (now - since[i]) / s.block, book, r, venues, s.field)
                 if done:
                     rec.liquidation(step, i, done.plan, price, int(first_round[i]), done.cost_usd, done.proceeds_usd,
                                     hf_i, done.health_factor_after, done.deficit_usd, done.liquidator)

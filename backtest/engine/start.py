@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from backtest.agents.competition import BlockGas, Field, gas_limit_at
 from backtest.config import RunConfig
 from backtest.inputs.book import ReplayInputs
 from backtest.engine.mechanisms import Mechanisms
@@ -41,6 +42,7 @@ class Start:
     blocks: int                   # blocks (rounds at most) per step
     gas_asset_usd: np.ndarray     # [T] USD price of the gas asset on the path, in the era's money
     agents: tuple
+    field: Field                  # the agents, the builder's share, the gas left in the block (`open` per block)
     gas_asset: int | None         # price asset gas is paid in
     cheapest_gas: float           # fewest gas units any agent spends on a liquidation
     lowest_bar: float             # lowest min_profit_usd of any agent
@@ -92,11 +94,14 @@ def start(inputs: ReplayInputs, config: RunConfig, venues: Router) -> Start:
     era = inputs.era_prices if inputs.era_prices is not None else inputs.exogenous
     gas_usd = era[:, gas_asset] if gas_asset is not None else np.zeros(len(inputs.times))
     blocks = max(1, int(round(dt / config.block_seconds))) if dt > 0 else 1
+    limits = gas_limit_at(inputs.times) if not config.competition.block_gas_limit else \
+        np.full(len(inputs.times), float(config.competition.block_gas_limit))
+    field = Field(agents, config.competition.builder_share, BlockGas(limits))
     return Start(state=state, lt=lt,
                  params=Params(book.liquidation_bonus, book.protocol_fee, book.close_factor), groups=groups,
                  group_of=group_of, schedule=list(book.schedule), venues=venues,
                  oracles=oracles_for(inputs, config), dt=dt,
                  block=float(config.block_seconds), blocks=blocks, gas_asset_usd=gas_usd, agents=agents,
-                 gas_asset=gas_asset, cheapest_gas=min(a.gas_units for a in agents),
+                 field=field, gas_asset=gas_asset, cheapest_gas=min(a.gas_units for a in agents),
                  lowest_bar=min(a.min_profit_usd for a in agents), rec=rec,
-                 mech=Mechanisms(inputs, config, state, venues, rec, agents))
+                 mech=Mechanisms(inputs, config, state, venues, rec, field))

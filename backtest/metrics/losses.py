@@ -135,13 +135,31 @@ def borrower_loss(outcome: Outcome, oracle_by_asset: dict[str, float]) -> dict:
 
 def liquidator_economics(outcome: Outcome) -> dict:
     """Profit of liquidators (liquidations.parquet) and of keepers' buyCollateral and take
-    (events.parquet); payments to block builders are not modelled yet (no priority auction)."""
-    keepers = sum(e["profit_usd"] for e in _rows(outcome.events)
-                  if e["action"] in ("take", "buyCollateral", "tend", "dent", "deal", "tick"))
-    liquidators = float(pc.sum(outcome.liquidations["profit_usd"]).as_py() or 0.0) if outcome.liquidations.num_rows \
-        else 0.0
+    (events.parquet: Maker's tend, dent, deal and tick too), net of gas, flash-loan fees and payments to
+    block builders; the builders' share of contested jobs (agents/competition.py) summed over both.
+    Cat/Flip's keepers do not pay builders yet: their events carry no builder payment (NaN), counted in
+    `builder_payments_unmodelled`."""
+    keeping = ("take", "buyCollateral", "tend", "dent", "deal", "tick")
+    events = _rows(outcome.events)
+    keepers = sum(e["profit_usd"] for e in events if e["action"] in keeping)
+    liq = outcome.liquidations
+    liquidators = float(pc.sum(liq["profit_usd"]).as_py() or 0.0) if liq.num_rows else 0.0
+    nan = float("nan")
+    paid = _known(liq, "builder_usd")
+    fees = _known(liq, "flash_fee_usd")
+    bids = [e.get("builder_usd", nan) for e in events if e["action"] in keeping]
+    paid += [x for x in bids if x == x]
+    unmodelled = sum(1 for x in bids if x != x)
     return {"keeper_profit_usd": float(keepers), "liquidator_profit_total_usd": liquidators + float(keepers),
-            "builder_payments_usd": 0.0, "builder_payments_modelled": False}
+            "builder_payments_usd": float(sum(paid)), "builder_payments_modelled": True,
+            "builder_payments_unmodelled": unmodelled, "flash_fees_usd": float(sum(fees))}
+
+
+def _known(table, column: str) -> list[float]:
+    """The column's values that are not NaN (none for a table written before it existed)."""
+    if table is None or not table.num_rows or column not in table.column_names:
+        return []
+    return [x for x in table[column].to_pylist() if x == x]
 
 
 def volume_against_depth(inputs, outcome: Outcome) -> dict:

@@ -146,7 +146,9 @@ def flat_config(config: RunConfig) -> dict[str, object]:
     overrides = dict(data.pop("market_overrides"))
     out: dict[str, object] = {}
     for key, value in data.items():
-        if isinstance(value, dict):
+        if key == "competitors":          # by name (config.toml has each one's settings); none: `--set competitors=none`
+            out[key] = ", ".join(a["name"] for a in value) or "none"
+        elif isinstance(value, dict):
             out.update({f"{key}.{k}": (tuple(v) if isinstance(v, list) else v) for k, v in value.items()})
         else:
             out[key] = value

@@ -156,4 +156,23 @@ def test_volume_against_depth_is_what_the_steps_sold(crash):
         assert v["sold_usd"] == pytest.approx(sold.loc[a, "sold_usd"])
         if v["depth_2pct_usd"] is not None:      # units over units: the USD depth at the start price
             assert v["sold_over_depth_2pct"] == pytest.approx(sold.loc[a, "sold"] * start[a] / v["depth_2pct_usd"])
-    assert m["builder_payments_modelled"] is False
+
+
+def test_builder_payments_are_the_contested_jobs_share_and_come_out_of_profit(crash):
+    m, liq = crash.metrics, crash.outcome.liquidations.to_pandas()
+    ev = crash.outcome.events.to_pandas()
+    keepers = ev[ev["action"].isin(["take", "buyCollateral"])]
+    assert m["builder_payments_modelled"] is True
+    assert m["builder_payments_usd"] == pytest.approx(liq["builder_usd"].sum() + keepers["builder_usd"].sum(skipna=True))
+    assert m["builder_payments_unmodelled"] == int(keepers["builder_usd"].isna().sum())
+    paid = liq[liq["builder_usd"] > 0]
+    assert len(paid) > 0                                  # the default field contests jobs
+    gross = paid["proceeds_usd"] - paid["cost_usd"] - paid["gas_usd"] - paid["flash_fee_usd"]
+    share = crash.config.competition.builder_share
+    np.testing.assert_allclose(paid["builder_usd"], share * gross, rtol=1e-9)
+    np.testing.assert_allclose(paid["profit_usd"], (1 - share) * gross, rtol=1e-9, atol=1e-9)
+    # keepers' takes and buyCollateral pay the same share of what their trades realised
+    bids = keepers[keepers["builder_usd"] > 0]
+    assert set(bids["action"]) == {"take", "buyCollateral"}
+    gross = bids["proceeds_usd"] - bids["cost_usd"] - bids["gas_usd"] - bids["flash_fee_usd"]
+    np.testing.assert_allclose(bids["builder_usd"], share * gross, rtol=1e-9)

@@ -76,19 +76,19 @@ def test_the_cheaper_liquidator_wins_and_none_duplicates(small_lake):
     result = run(config, SCENARIO)
     liq = result.outcome.liquidations.to_pandas()
     assert set(liq.liquidator) == {"lean"}
-    alone = replay(small_lake, "liquidator.gas_units=200000")
+    alone = replay(small_lake, "liquidator.gas_units=200000", "competitors=none")
     assert len(liq) == alone.metrics["liquidations"]
 
 
 def test_latency_holds_a_liquidator_back(small_lake):
-    quick = replay(small_lake)
-    slow = replay(small_lake, "liquidator.latency_blocks=150")   # 30 minutes of 12 s blocks
+    quick = replay(small_lake, "competitors=none")
+    slow = replay(small_lake, "liquidator.latency_blocks=150", "competitors=none")   # 30 minutes of 12 s blocks
     liq = slow.outcome.liquidations.to_pandas()
     assert first_liquidation_step(slow) >= first_liquidation_step(quick) + 3
     assert slow.metrics["bad_debt_usd"] >= quick.metrics["bad_debt_usd"] * 0.99 and len(liq) > 0
 
 
 def test_a_flash_loan_fee_on_borrowed_capital_is_paid_out_of_profit(small_lake):
-    base = replay(small_lake)
-    costly = replay(small_lake, "liquidator.capital_usd=1", "liquidator.flash_loan_fee=0.2")
+    base = replay(small_lake, "competitors=none")
+    costly = replay(small_lake, "liquidator.capital_usd=1", "liquidator.flash_loan_fee=0.2", "competitors=none")
     assert costly.metrics["liquidations"] < base.metrics["liquidations"]

@@ -19,7 +19,7 @@ LOOPS = [replay, reference]
 
 
 def cfg(*overrides) -> RunConfig:
-    return apply_overrides(RunConfig(scenario="hand-made", lake=""), ["liquidator.min_profit_usd=0", *overrides])
+    return apply_overrides(RunConfig(scenario="hand-made", lake=""), ["liquidator.min_profit_usd=0", "competitors=none", *overrides])
 
 
 def by_protocol(steps, asset: str) -> list[dict]:

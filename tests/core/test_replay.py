@@ -94,7 +94,7 @@ def test_the_no_feedback_run_is_its_own_counterfactual(small_lake):
 
 
 def test_unprofitable_liquidations_are_left_undone_and_show_in_bad_debt(small_lake, crash):
-    m = replay(small_lake, "liquidator.min_profit_usd=1e12").metrics
+    m = replay(small_lake, "liquidator.min_profit_usd=1e12", "competitors=none", "comet.absorb=when_buying_pays").metrics
     # no liquidation, no Comet absorb (nobody would buy the collateral back), no Maker bark or take
     assert m["liquidations"] == 0
     assert m["comet_absorbs"] == m["comet_buy_collateral"] == m["maker_barks"] == m["maker_takes"] == 0

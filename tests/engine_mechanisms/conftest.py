@@ -43,7 +43,7 @@ def make_inputs(protocol: str, reserves: dict, accounts: dict, path: dict, pool:
 def config(spec: dict | None = None, *overrides) -> RunConfig:
     """The hand-worked cases price the mechanisms' own maths: the reference market does not move
     (`impact.scale=0`: buying the stable that has no pool costs exactly its price) unless a test
-    sets it."""
+    sets it, and one liquidator acts alone (no rival bids its profit to the builder)."""
     from backtest.config import apply_overrides
     return apply_overrides(RunConfig(scenario="hand-made", lake="", scenario_spec=spec or {}),
-                           ["impact.scale=0", *overrides])
+                           ["impact.scale=0", "competitors=none", *overrides])

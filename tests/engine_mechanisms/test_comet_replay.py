@@ -80,10 +80,24 @@ def test_a_profit_seeking_bot_absorbs_only_when_buying_the_collateral_back_pays(
     # no depth to sell into, or nothing for sale (reserves above target): the account stays
     # underwater, and its own shortfall is the bad debt: 18,000 - 10 x 1,000 = 8,000 at the end
     path = {"WETH": [2000.0, 1500.0, 1000.0], "USDC": [1.0] * 3}
-    for pool, spec in [((0.001, 2.0), None), ((1_000.0, 2_000_000.0), {"comet": {"reserves": 5_100_000.0}})]:
-        _, out = run(pool=pool, path=path, spec=spec)
+    for pool, reserves in [((0.001, 2.0), 3_000_000.0), ((1_000.0, 2_000_000.0), 5_100_000.0)]:
+        _, out = run(pool=pool, path=path, spec={"comet": {"reserves": reserves, "absorb": "when_buying_pays"}})
         assert out.events.num_rows == 0 and out.debt.sum() == 18_000.0
         assert out.steps.to_pandas()["bad_debt_usd"].iloc[-1] == pytest.approx(8_000.0)
+
+
+def test_by_default_an_account_is_absorbed_even_when_buying_it_back_cannot_pay():
+    # the same two cases under the default absorber (Compound's bot absorbs every isLiquidatable
+    # account): absorbed at once, the debt erased, the absorber out of pocket by the absorb's gas
+    path = {"WETH": [2000.0, 1500.0, 1000.0], "USDC": [1.0] * 3}
+    for pool, reserves in [((0.001, 2.0), 3_000_000.0), ((1_000.0, 2_000_000.0), 5_100_000.0)]:
+        inputs = make_inputs("comet", RESERVES, ACCOUNT, path, pool)
+        inputs.gas_gwei[:] = 10.0
+        out = replay.replay(inputs, config({"comet": {"reserves": reserves}}))
+        ev = out.events.to_pandas()
+        assert list(ev["action"]) == ["absorb"] and out.debt.sum() == 0.0
+        assert ev["profit_usd"][0] == pytest.approx(-250_000 * 10e-9 * 2000.0)     # absorb_gas x 10 gwei x ETH
+        assert ev["builder_usd"][0] == 0.0          # nothing to win, nothing to bid
 
 
 def test_collateral_units_are_conserved_account_inventory_sold():

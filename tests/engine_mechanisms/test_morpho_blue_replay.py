@@ -66,7 +66,7 @@ def replay(sample_lake, tmp_path_factory):
     scenario = load_scenario("stylised-eth-crash")
     # liquidators that wait 1,500 blocks (5 h) let accounts sink below water first, so some liquidations
     # take the last collateral and realise bad debt (acting at once, they leave none on this book)
-    return run(make_config(scenario, lake, ["liquidator.latency_blocks=1500"]), scenario)
+    return run(make_config(scenario, lake, ["liquidator.latency_blocks=1500", "competitors=none"]), scenario)
 
 
 def test_each_market_position_is_its_own_row_on_its_markets_reserves(replay):

@@ -32,8 +32,9 @@ def test_a_bad_setting_fails_before_the_run_naming_it(pair, column):
 
 
 def test_a_protocol_run_absorber_absorbs_accounts_a_profit_seeking_bot_leaves(small_lake):
-    # Default: a bot absorbs only when buying the collateral back pays its gas; "always" absorbs every
-    # account under water, so there are at least as many absorbs, and here strictly more (small accounts).
-    seeker = run(make_config(SCENARIO, small_lake, []), SCENARIO).metrics
-    always = run(make_config(SCENARIO, small_lake, ["comet.absorb=always"]), SCENARIO).metrics
+    # "when_buying_pays": a bot absorbs only when buying the collateral back pays its gas; the default
+    # "always" absorbs every account under water, so there are at least as many absorbs, and here strictly
+    # more (small accounts).
+    seeker = run(make_config(SCENARIO, small_lake, ["comet.absorb=when_buying_pays"]), SCENARIO).metrics
+    always = run(make_config(SCENARIO, small_lake, []), SCENARIO).metrics
     assert always["comet_absorbs"] > seeker["comet_absorbs"] > 0

@@ -28,6 +28,9 @@ CASES = {
     # Comet absorbs and buyCollateral, Maker barks, takes and redos with venues too thin to clear them all
     "comet and maker, thin pools": ("stylised-eth-crash", ("pool_depth_scale=0.02",)),
     "keeper drought: comet absorbs always, maker redos": ("stylised-keeper-drought", ()),
+    # a block holding four 500k-gas liquidations: the rest wait for the next block, in both loops alike
+    "block gas limit binds, comet buys back only when it pays": ("stylised-eth-crash", (
+        "competition.block_gas_limit=2000000", "comet.absorb=when_buying_pays")),
 }
 
 

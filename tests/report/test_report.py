@@ -72,7 +72,8 @@ def test_a_run_without_liquidations_still_reports(small_lake, tmp_path):
     out = tmp_path / "quiet"
     # no liquidation can clear a trillion-dollar profit threshold
     assert main(["replay", "--lake", str(small_lake), "--out", str(out), "--json",
-                 "--set", "liquidator.min_profit_usd=1e12"]) == 0
+                 "--set", "liquidator.min_profit_usd=1e12", "--set", "competitors=none",
+                 "--set", "comet.absorb=when_buying_pays"]) == 0
     assert main(["report", str(out)]) == 0
     html = (out / "report.html").read_text()
     assert "No account was liquidated in this run." in html

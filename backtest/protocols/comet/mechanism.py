@@ -2,16 +2,19 @@
 
 An account is absorbable when Σ collateral x price x liquidateCollateralFactor < its base debt
 (the markets table's `liquidation_threshold` of a comet row). `absorb` pays nothing by itself (the
-absorber earns only liquidatorPoints): by default (`absorb = "when_buying_pays"`) a bot absorbs
-when buying that collateral back at the store-front price and selling it into the venues would
-pay for the absorb's gas and the purchase's; with `absorb = "always"` (a protocol-run absorber)
-the leanest bot whose latency has passed absorbs every absorbable account and pays the gas.
+absorber earns only liquidatorPoints). By default (`absorb = "always"`) the leanest bot whose latency
+has passed absorbs every absorbable account and pays the gas, as Compound's own bot does (compound-
+finance/comet scripts/liquidation_bot/liquidateUnderwaterBorrowers.ts calls absorb for every
+isLiquidatable account, with no profit check); with `absorb = "when_buying_pays"` a bot absorbs only
+when buying that collateral back at the store-front price and selling it into the venues would pay
+for the absorb's gas and the purchase's. An absorb needs its gas in the block (agents/competition.py).
 All collateral moves to the protocol; the account's debt is erased and it is
 credited collateral value x liquidationFactor (`1 - liquidation_bonus` of the comet row); a
 surplus becomes the account's base supply (kept here, outside the loan book), a shortfall is
 paid by the reserves. Keepers then `buyCollateral` at the store-front price
 price x (1 - storeFrontPriceFactor x (1 - liquidationFactor)), only while reserves < targetReserves,
-when selling it into the venues pays after gas; what nobody buys stays in inventory.
+when selling it into the venues pays after gas and the flash-loan fee; a purchase two keepers want
+pays the builder its share (agents/competition.py); what nobody buys stays in inventory.
 
 Loss to the reserves (reported as `comet_reserves_loss_usd`, part of bad debt):
 max(0, (Σ basePaidOut - Σ buyCollateral baseAmount) x base price - inventory x oracle prices).
@@ -35,10 +38,10 @@ from backtest.protocols.shared import first_ready, own_reserves
 class Comet:
     kind = "absorb"
 
-    def __init__(self, rows, inputs, config, state, venues, rec, agents):
+    def __init__(self, rows, inputs, config, state, venues, rec, field):
         book = inputs.book
         self.rows, self.book, self.state = rows, book, state       # state: backtest.engine.state.BookState
-        self.venues, self.rec, self.agents = venues, rec, agents
+        self.venues, self.rec, self.field, self.agents = venues, rec, field, field.agents
         self.p = CometParams.from_spec(config.scenario_spec, config.scenario)
         self.base, self.collateral_cols = own_reserves(
             book, state.debt, rows, "comet", "comet accounts borrow {}: one Comet market (one base asset) per book")
@@ -66,10 +69,13 @@ class Comet:
         for i, h, rnd, w, look in zip(rows.tolist(), hf.tolist(), rounds.tolist(), waited.tolist(), worth.tolist()):
             if not look:
                 continue
+            if not self.field.gas.fits(self.p.absorb_gas):
+                break                                    # the block is full: the rest wait for the next
             amounts = state.coll[i, cols].copy()
             agent = self._absorber(amounts, lf, price, w, gas_usd_per_unit)
             if agent is None:
                 continue
+            self.field.gas.spend(self.p.absorb_gas)
             debt = float(state.debt[i, b])
             supplied = float(state.coll[i, b])            # a base supply is netted into the balance
             out = comet_math.absorb([supplied - debt], price[b], amounts[None, :], price[cols], lf)
@@ -101,7 +107,7 @@ class Comet:
                                asset=self.book.assets[c], amount=a, base_amount=paid * share, price=price[c],
                                oracle_price=price[c], inventory=self.inventory[c], reserves=self.reserves,
                                cost_usd=0.0, proceeds_usd=0.0, gas_usd=gas * share, profit_usd=-gas * share,
-                               liquidator=agent.name)
+                               liquidator=agent.name, flash_fee_usd=0.0, builder_usd=0.0)
         return changed
 
     def _worth_a_look(self, rows, lf, price, gas_usd_per_unit) -> np.ndarray:
@@ -160,13 +166,15 @@ class Comet:
                 proceeds = self.venues.sell_quote(asset_of[c], got)
                 if best is None or proceeds - cost > best[0]:
                     best = (proceeds - cost, size, base_amount, got, cost)
-            chosen = best_agent(self.agents, best[0], best[4], (now - self.arrived[c]) / 12.0, gas_usd_per_unit)
-            if not chosen:
+            award = self.field.award(best[0], best[4], (now - self.arrived[c]) / 12.0, gas_usd_per_unit)
+            if not award:
                 continue
-            agent, gas, _ = chosen
+            self.field.gas.spend(award.gas_units)
+            gas, fee = award.gas_usd, award.flash_fee_usd
             _, size, base_amount, got, _ = best
             cost = self.venues.buy(asset_of[b], base_amount)
             proceeds = self.venues.sell(asset_of[c], got)
+            builder = award.builder_usd(proceeds, cost)
             self.inventory[c] = 0.0 if size >= 1.0 else self.inventory[c] - got
             self.reserves += base_amount
             self.bought += base_amount
@@ -175,7 +183,8 @@ class Comet:
             self.rec.event(step, rnd, "comet", "buyCollateral", asset=self.book.assets[c], amount=got,
                            base_amount=base_amount, price=unit, oracle_price=price[c], inventory=self.inventory[c],
                            reserves=self.reserves, cost_usd=cost, proceeds_usd=proceeds, gas_usd=gas,
-                           profit_usd=proceeds - cost - gas, liquidator=agent.name)
+                           profit_usd=proceeds - cost - gas - fee - builder, liquidator=award.name,
+                           flash_fee_usd=fee, builder_usd=builder)
         return done
 
     def loss(self, p: np.ndarray) -> float:

@@ -18,7 +18,7 @@ class CometParams:
     target_reserves: float = 5_000_000.0      # cUSDCv3 targetReserves at launch, base units
     reserves: float = 3_000_000.0             # reserves when the replay starts (not in the lake: an assumption)
     absorb_gas: float = 250_000.0             # gas units of absorb() for one account
-    absorb: str = "when_buying_pays"          # or "always": a protocol-run absorber that does not ask
+    absorb: str = "always"                    # as Compound's bot (mechanism.py); or "when_buying_pays"
 
     @classmethod
     def from_spec(cls, spec: dict, source="scenario") -> "CometParams":

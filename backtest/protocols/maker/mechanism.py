@@ -9,7 +9,9 @@ seconds, or linear over tau); a keeper takes when the auction price is below wha
 collateral into the venues pays after gas, at the size that pays best (a take leaves 0 or at least
 chost = dust x chop of tab). An auction older than tail or cheaper than cusp x top must be reset
 (redo, paid like a bark) before anyone can take. When the tab is raised, the collateral left goes
-back to the vault owner; when the lot is gone first, the tab left is not covered.
+back to the vault owner; when the lot is gone first, the tab left is not covered. Barks, redos and
+takes go through the run's liquidators (agents/competition.py): each needs its gas in the block,
+and a job two keepers want pays the builder its share of the reward or profit.
 
 Bad debt (`maker_vow_loss_usd`): the Vow's Sin (each auction's `due`, the vault's debt) its take did
 not raise: for auctions whose lot is gone max(0, tab left - penalty), for auctions still open
@@ -32,7 +34,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from backtest.agents.liquidator import Plan, best_agent
+from backtest.agents.liquidator import Plan
 from backtest.agents.round import Round
 from backtest.errors import InputError
 from backtest.protocols.rules import health_factor_one
@@ -56,10 +58,10 @@ class Auction:
 class Maker:
     kind = "auction"
 
-    def __init__(self, rows, inputs, config, state, venues, rec, agents):
+    def __init__(self, rows, inputs, config, state, venues, rec, field):
         book = inputs.book
         self.rows, self.book, self.state = rows, book, state       # state: backtest.engine.state.BookState
-        self.venues, self.rec, self.agents = venues, rec, agents
+        self.venues, self.rec, self.field, self.agents = venues, rec, field, field.agents
         coll = state.coll
         self.dai, self.collateral_cols = own_reserves(
             book, state.debt, rows, "maker", "maker vaults owe {}: Maker debt is one asset (DAI)")
@@ -105,10 +107,11 @@ class Maker:
                 continue                                          # limit hit or a dusty partial: wait
             tab, lot = float(bark.tab), float(bark.dink)
             top, coin = (float(x) for x in clip.kick(tab, price[c], ilk.buf, ilk.tip, ilk.chip))
-            chosen = best_agent(self.agents, coin * price[d], 0.0, w, gas_usd_per_unit, self.p.bark_gas)
-            if not chosen:
-                continue
-            agent, gas, _ = chosen
+            award = self.field.award(coin * price[d], 0.0, w, gas_usd_per_unit, self.p.bark_gas)
+            if not award:
+                continue                                          # nobody for the reward, or the block is full
+            self.field.gas.spend(award.gas_units)
+            gas, agent, builder = award.gas_usd, award.agent, award.builder_usd(coin * price[d], 0.0)
             due = float(bark.due)
             state.grab(i, c, lot, d, due)
             self.dirt[c] += tab
@@ -117,13 +120,14 @@ class Maker:
             self.auctions.append(Auction(self.barks, i, c, tab, lot, top, now, tab - due))
             changed += 1
             hf_after = health_factor_one(state.coll[i] * price, state.debt[i] * price, lt, False)
-            plan = Plan(d, c, due, lot, 0.0, 0.0, coin * price[d], gas)
+            plan = Plan(d, c, due, lot, 0.0, 0.0, coin * price[d], gas, 0.0, builder)
             self.rec.liquidation(step, i, plan, price, rnd, 0.0, coin * price[d], h, hf_after, 0.0, agent.name,
                                  action="bark")
             self.rec.event(step, rnd, "maker", "bark", auction=self.barks, account=self.book.accounts[i],
                            asset=self.book.assets[c], amount=lot, base_amount=tab, price=top, oracle_price=price[c],
                            tab=tab, lot=lot, reward_usd=coin * price[d], cost_usd=0.0, proceeds_usd=0.0,
-                           gas_usd=gas, profit_usd=coin * price[d] - gas, liquidator=agent.name)
+                           gas_usd=gas, profit_usd=coin * price[d] - gas - builder, liquidator=agent.name,
+                           flash_fee_usd=0.0, builder_usd=builder)
         return changed
 
     def trade(self, r: Round) -> int:
@@ -139,9 +143,10 @@ class Maker:
             if clip.needs_redo(dur, unit, a.top, ilk.tail, ilk.cusp):
                 chost = ilk.dust * (1.0 + params.bonus[c])
                 coin = float(clip.redo_coin(a.tab, a.lot, price[c], ilk.tip, ilk.chip, chost))
-                chosen = best_agent(self.agents, coin * price[d], 0.0, np.inf, gas_usd_per_unit, self.p.redo_gas)
-                if chosen:
-                    agent, gas, _ = chosen
+                award = self.field.award(coin * price[d], 0.0, np.inf, gas_usd_per_unit, self.p.redo_gas)
+                if award:
+                    self.field.gas.spend(award.gas_units)
+                    gas, agent, builder = award.gas_usd, award.agent, award.builder_usd(coin * price[d], 0.0)
                     a.top, a.tic = price[c] * ilk.buf, now
                     self.rewards += coin
                     self.redos += 1
@@ -149,8 +154,9 @@ class Maker:
                     self.rec.event(step, rnd, "maker", "redo", auction=a.id, account=account,
                                    asset=self.book.assets[c], amount=a.lot, base_amount=a.tab, price=a.top,
                                    oracle_price=price[c], tab=a.tab, lot=a.lot, reward_usd=coin * price[d],
-                                   cost_usd=0.0, proceeds_usd=0.0, gas_usd=gas, profit_usd=coin * price[d] - gas,
-                                   liquidator=agent.name)
+                                   cost_usd=0.0, proceeds_usd=0.0, gas_usd=gas,
+                                   profit_usd=coin * price[d] - gas - builder, liquidator=agent.name,
+                                   flash_fee_usd=0.0, builder_usd=builder)
                 continue
             if high[asset_of[c]] <= unit * low[asset_of[d]]:
                 continue              # dearer than the best venue's mid: no take can pay (an exact filter)
@@ -164,13 +170,15 @@ class Maker:
                 proceeds = self.venues.sell_quote(asset_of[c], float(t.slice))
                 if best is None or proceeds - cost > best[0]:
                     best = (proceeds - cost, t, cost)
-            chosen = best and best_agent(self.agents, best[0], best[2], (now - a.tic) / 12.0, gas_usd_per_unit)
-            if not chosen:
+            award = best and self.field.award(best[0], best[2], (now - a.tic) / 12.0, gas_usd_per_unit)
+            if not award:
                 continue
-            agent, gas, _ = chosen
+            self.field.gas.spend(award.gas_units)
+            agent, gas, fee = award.agent, award.gas_usd, award.flash_fee_usd
             t = best[1]
             cost = self.venues.buy(asset_of[d], float(t.owe))
             proceeds = self.venues.sell(asset_of[c], float(t.slice))
+            builder = award.builder_usd(proceeds, cost)
             a.tab, a.lot = float(t.tab), float(t.lot)
             self.dirt[c] -= float(t.owe)                          # Dog.digs(owe)
             self.takes += 1
@@ -186,8 +194,8 @@ class Maker:
             self.rec.event(step, rnd, "maker", "take", auction=a.id, account=account, asset=self.book.assets[c],
                            amount=float(t.slice), base_amount=float(t.owe), price=unit, oracle_price=price[c],
                            tab=a.tab, lot=0.0 if returned else a.lot, returned=returned, cost_usd=cost,
-                           proceeds_usd=proceeds, gas_usd=gas, profit_usd=proceeds - cost - gas,
-                           liquidator=agent.name)
+                           proceeds_usd=proceeds, gas_usd=gas, profit_usd=proceeds - cost - gas - fee - builder,
+                           liquidator=agent.name, flash_fee_usd=fee, builder_usd=builder)
         return done
 
     def _open(self, p: np.ndarray) -> tuple[float, float, float, float]:

@@ -1,0 +1,124 @@
+"""Liquidators as they compete on chain: who takes a job, what it pays the block builder, and how
+many liquidations one block holds.
+
+A job (a liquidation, a Comet absorb or buyCollateral) goes to the ready agent left with the most
+after gas and the flash-loan fee on its outlay above its own capital (`agents.liquidator.best_agent`).
+When two or more agents could take it, they bid for inclusion (priority fees, coinbase transfers)
+and the winner pays `builder_share` of its profit to the block builder; an agent alone pays nothing
+beyond gas. Each block holds `limit` gas units: a liquidation that does not fit waits for the next.
+
+Block gas limits of Ethereum mainnet by date (GAS_LIMITS): miners' votes until London, the elastic
+limit (twice the 15M target) after it, validators' votes from 2025. Sources: MyCrypto, "The History
+of Ethereum's Block Size & Block Gas Limit" (2021) to April 2021; EIP-1559 / London (5 Aug 2021,
+block 12,965,000) for 30M; The Block (22 Jul 2025) for 36M in February 2025 and 45M at block
+22,968,004; validators' move to 60M on 25 Nov 2025 (reported by The Block, Cointelegraph).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+GAS_LIMITS = (                          # (from this UTC day, gas units a block holds)
+    ("2017-12-10", 8_000_000),          # the limit before (and since mid-2017 at 6.7M) is read as 8M
+    ("2019-09-14", 10_000_000),         # Black Thursday (12 Mar 2020) runs at 10M
+    ("2020-07-24", 12_500_000),
+    ("2021-04-21", 15_000_000),
+    ("2021-08-05", 30_000_000),         # London: 15M target, 30M limit (a block may use the limit)
+    ("2025-02-05", 36_000_000),         # early February 2025, the day approximate
+    ("2025-07-21", 45_000_000),
+    ("2025-11-25", 60_000_000),
+)
+
+
+def gas_limit_at(times: np.ndarray) -> np.ndarray:
+    """[T] the block gas limit in force at each step's UTC time (the first entry before 2017-12-10)."""
+    days = np.array([np.datetime64(d, "us") for d, _ in GAS_LIMITS])
+    limits = np.array([g for _, g in GAS_LIMITS], dtype=float)
+    at = np.searchsorted(days, np.asarray(times, dtype="datetime64[us]"), side="right") - 1
+    return limits[np.maximum(at, 0)]
+
+
+class BlockGas:
+    """Gas left in the block being played. The loops `open` each block; a job `fits` before it is
+    done and is `spent` when it is."""
+
+    def __init__(self, limits: np.ndarray):
+        self.limits = np.asarray(limits, dtype=float)
+        self.left = float(self.limits[0]) if len(self.limits) else 0.0
+
+    def open(self, step: int) -> None:
+        self.left = float(self.limits[step])
+
+    def fits(self, units: float) -> bool:
+        return units <= self.left
+
+    def spend(self, units: float) -> None:
+        self.left -= units
+
+
+def rank(agents, gross_usd: float, outlay_usd: float, waited_blocks: float, gas_usd_per_unit: float,
+         gas_units: float | None = None, extra_gas_units: float = 0.0):
+    """((agent, gas USD, profit, flash fee USD, gas units) of the winner or None, how many agents would
+    take the job): among those whose latency has passed, the one left with the most after gas
+    (`gas_units`, else its own, plus `extra_gas_units`) and the flash-loan fee on `outlay_usd` above its
+    capital, if that clears its threshold. An exact tie goes to the lower gas_units, else the first listed."""
+    best, rivals = None, 0
+    for agent in agents:
+        if waited_blocks < agent.latency_blocks:
+            continue
+        units = (agent.gas_units if gas_units is None else gas_units) + extra_gas_units
+        gas = gas_usd_per_unit * units
+        borrowed = max(outlay_usd - agent.capital_usd, 0.0) if agent.capital_usd > 0 else 0.0
+        fee = borrowed * agent.flash_loan_fee
+        profit = gross_usd - gas - fee
+        if not profit >= agent.min_profit_usd:
+            continue
+        rivals += 1
+        if best is None or profit > best[2] or (profit == best[2] and agent.gas_units < best[0].gas_units):
+            best = (agent, gas, profit, fee, units)
+    return best, rivals
+
+
+@dataclass(frozen=True)
+class Award:
+    """Who takes a job and what it pays (USD): gas and the flash-loan fee; `share` of the profit the
+    trades realise goes to the builder (0 when no other agent wanted the job)."""
+    agent: object
+    gas_usd: float
+    gas_units: float
+    flash_fee_usd: float
+    share: float
+
+    @property
+    def name(self) -> str:
+        return self.agent.name
+
+    def builder_usd(self, proceeds_usd: float, cost_usd: float) -> float:
+        """The builder's payment out of the realised profit (none out of a loss)."""
+        profit = proceeds_usd - cost_usd - self.gas_usd - self.flash_fee_usd
+        return self.share * profit if profit > 0 else 0.0
+
+
+@dataclass
+class Field:
+    """The run's liquidators, the builder's share of a contested job's profit, and the block's gas."""
+    agents: tuple
+    builder_share: float
+    gas: BlockGas
+
+    def award(self, gross_usd: float, outlay_usd: float, waited_blocks: float, gas_usd_per_unit: float,
+              gas_units: float | None = None, extra_gas_units: float = 0.0) -> Award | None:
+        """best_agent's choice (`rank`) if its gas fits in the block, with the flash fee and, when
+        another ready agent would also have taken the job, the builder's share."""
+        best, rivals = rank(self.agents, gross_usd, outlay_usd, waited_blocks, gas_usd_per_unit, gas_units,
+                            extra_gas_units)
+        if best is None or not self.gas.fits(best[4]):
+            return None
+        agent, gas, _, fee, units = best
+        return Award(agent, gas, units, fee, self.builder_share if rivals > 1 else 0.0)
+
+    def cheapest_ready_gas(self, waited_blocks: float) -> float:
+        """Fewest gas units a ready agent spends on a liquidation (inf if none is ready)."""
+        return min((a.gas_units for a in self.agents if not waited_blocks < a.latency_blocks), default=np.inf)
