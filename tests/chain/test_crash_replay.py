@@ -46,7 +46,7 @@ legs = [[1.0, -0.06], [0.1666667, -0.18], [2.0, -0.10], [1.0, 0.04]]
 """
 # the engine's market model set to what the chain run does (see backtest/devnet/crash.py)
 OVERRIDES = ["oracle.deviation=0", "arb_half_life_seconds=0", "liquidator.min_profit_usd=0",
-             "liquidator.gas_units=0", "liquidator.sizes=1.0",
+             "liquidator.gas_units=0", "liquidator.sizes=1.0", "liquidator.capital_usd=0",
              "competitors=none"]
 
 
