@@ -140,7 +140,9 @@ def liquidator_economics(outcome: Outcome) -> dict:
     Cat/Flip's keepers do not pay builders yet: their events carry no builder payment (NaN), counted in
     `builder_payments_unmodelled`."""
     keeping = ("take", "buyCollateral", "tend", "dent", "deal", "tick")
-    events = _rows(outcome.events)
+    ev = outcome.events
+    events = _rows(ev, columns=[c for c in ("action", "profit_usd", "builder_usd") if c in ev.column_names]) \
+        if ev is not None else []
     keepers = sum(e["profit_usd"] for e in events if e["action"] in keeping)
     liq = outcome.liquidations
     liquidators = float(pc.sum(liq["profit_usd"]).as_py() or 0.0) if liq.num_rows else 0.0
