@@ -71,7 +71,7 @@ def _group(pgid: int) -> set[int]:
 
 def _stop(pgid: int) -> None:
     """SIGTERM to the head's processes and their descendants, then SIGKILL to whatever is left."""
-    for sig, wait in ((signal.SIGTERM, 5.0), (signal.SIGKILL, 5.0)):
+    for sig, wait in ((signal.SIGTERM, 2.0), (signal.SIGKILL, 5.0)):
         pids = _tree(_group(pgid))
         for pid in pids:
             try:
