@@ -1,8 +1,8 @@
 """Liquidators as they compete on chain: who takes a job, what it pays the block builder, and how
 many liquidations one block holds.
 
-A job (a liquidation, a Comet absorb or buyCollateral) goes to the ready agent left with the most
-after gas and the flash-loan fee on its outlay above its own capital (`agents.liquidator.best_agent`).
+A job (a liquidation, a Comet absorb or buyCollateral, a Maker bark, redo or take) goes to the ready
+agent left with the most after gas and the flash-loan fee on its outlay above its own capital (`rank`).
 When two or more agents could take it, they bid for inclusion (priority fees, coinbase transfers)
 and the winner pays `builder_share` of its profit to the block builder; an agent alone pays nothing
 beyond gas. Each block holds `limit` gas units: a liquidation that does not fit waits for the next.
@@ -110,7 +110,7 @@ class Field:
 
     def award(self, gross_usd: float, outlay_usd: float, waited_blocks: float, gas_usd_per_unit: float,
               gas_units: float | None = None, extra_gas_units: float = 0.0) -> Award | None:
-        """best_agent's choice (`rank`) if its gas fits in the block, with the flash fee and, when
+        """`rank`'s choice if its gas fits in the block, with the flash fee and, when
         another ready agent would also have taken the job, the builder's share."""
         best, rivals = rank(self.agents, gross_usd, outlay_usd, waited_blocks, gas_usd_per_unit, gas_units,
                             extra_gas_units)
@@ -118,7 +118,3 @@ class Field:
             return None
         agent, gas, _, fee, units = best
         return Award(agent, gas, units, fee, self.builder_share if rivals > 1 else 0.0)
-
-    def cheapest_ready_gas(self, waited_blocks: float) -> float:
-        """Fewest gas units a ready agent spends on a liquidation (inf if none is ready)."""
-        return min((a.gas_units for a in self.agents if not waited_blocks < a.latency_blocks), default=np.inf)

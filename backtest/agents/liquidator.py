@@ -218,11 +218,6 @@ def best_agent(agents, gross_usd: float, outlay_usd: float, waited_blocks: float
     return best[:3] if best else None
 
 
-def choose_agent(plan: Plan, agents, gas_usd_per_unit: float, waited_blocks: float, repay_usd: float):
-    """The liquidator that takes this plan (best_agent on its gross, the repay as the outlay)."""
-    return best_agent(agents, plan.proceeds_usd - plan.cost_usd, repay_usd, waited_blocks, gas_usd_per_unit)
-
-
 def execute(plan: Plan, i: int, book, venues: Venues) -> tuple[float, float]:
     """Apply a plan to the book (a backtest.engine.state.BookState) and the pools; returns the
     (cost, proceeds) actually realised."""
