@@ -1,17 +1,19 @@
 """The one switch between the compiled (numba) hot paths and the Python reference they must equal.
 
-`ON` is True where numba is installed. Off, every screen, bound and swap runs as the Python code it
+`ON` is True where numba is installed, unless BACKTEST_PYTHON_PATH is set (to time or check the
+reference from the command line). Off, every screen, bound and swap runs as the Python code it
 was compiled from or replaced: same liquidations, same bytes (tests/perf/test_screen.py,
 test_compiled_swap.py; `backtest bench --only sample` times one against the other). `python_path()`
 turns it off for a block (tests, the bench)."""
 
 from __future__ import annotations
 
+import os
 from contextlib import contextmanager
 
 try:
     import numba  # noqa: F401
-    ON = True
+    ON = not os.environ.get("BACKTEST_PYTHON_PATH")
 except ImportError:                     # pragma: no cover - exercised where numba is absent
     ON = False
 

@@ -46,6 +46,7 @@ def run_case(accounts: int, steps: int, seed: int = 0, reference_limit: float = 
     with measured() as engine:
         out = replay.replay(inputs, config)
     row = dict(accounts=accounts, steps=steps, seed=seed, generate_s=gen.seconds, seconds=engine.seconds,
+               cpu_seconds=engine.cpu_seconds,
                peak_rss_mb=engine.peak_rss_mb, liquidations=out.liquidations.num_rows,
                account_steps_per_s=accounts * steps / engine.seconds)
     if not reference:                                             # the scaling curve: the engine alone
