@@ -61,6 +61,7 @@ class Router:
         # a trade in asset a can move the ceilings of a and of the assets with a venue quoted in a
         self._moves = [sorted({a} | {v.asset for v in self.venues if v.quote_asset == a}) for a in range(n)]
         self._ceilings, self._stale = None, set()
+        self._first: dict = {}           # (venue, buy?) -> its first-unit marginal price, until it trades or moves
         if self.reference is None:                 # no impact until a run attaches its own
             self.attach(ReferenceMarket(self.price, *(np.zeros(n),) * 4))
 
@@ -68,7 +69,7 @@ class Router:
         """The run's reference market; `price` becomes its price array (same values at the start)."""
         self.reference = reference
         self.price = reference.price
-        self._ceilings = None
+        self._ceilings, self._first = None, {}
 
     def fresh(self, price: np.ndarray, feedback: bool) -> "Router":
         """An independent copy starting at `price` (each replay mutates its own venues), with a
@@ -78,7 +79,7 @@ class Router:
         out.attach(ReferenceMarket(np.array(price, dtype=float), *(np.zeros(len(price)),) * 4))
         out.venue_price = np.array([out.price[v.asset] for v in out.venues], dtype=float)
         out.sold = np.zeros_like(out.price)
-        out._ceilings = None
+        out._ceilings, out._first = None, {}
         return out
 
     # -- quotes -------------------------------------------------------------------------------
@@ -164,8 +165,8 @@ class Router:
         if not self.feedback:
             return max(float(self.venue_price[v]) * (1 - self.venues[v].fee) for v in vs)
         if len(vs) == 1:
-            return self.venues[vs[0]].sell_marginal(0.0) * self._quote_usd(vs[0])
-        return max(self.venues[v].sell_marginal(0.0) * self._quote_usd(v) for v in vs)
+            return self._first_unit(vs[0], False) * self._quote_usd(vs[0])
+        return max(self._first_unit(v, False) * self._quote_usd(v) for v in vs)
 
     def ceilings(self) -> tuple[np.ndarray, np.ndarray, list, list]:
         """(purchase_floor, sale_ceiling) of every asset, as arrays and as lists of floats. Kept until a
@@ -194,12 +195,23 @@ class Router:
         if not self.feedback:
             return min(float(self.venue_price[v]) / (1 - self.venues[v].fee) for v in vs)
         if len(vs) == 1:
-            return self.venues[vs[0]].buy_marginal(0.0) * self._quote_usd(vs[0])
-        return min(self.venues[v].buy_marginal(0.0) * self._quote_usd(v) for v in vs)
+            return self._first_unit(vs[0], True) * self._quote_usd(vs[0])
+        return min(self._first_unit(v, True) * self._quote_usd(v) for v in vs)
+
+    def _first_unit(self, v: int, buy: bool) -> float:
+        """venues[v].buy_marginal(0.0) or sell_marginal(0.0), in its quote asset: it reads that venue's
+        own state only, so it is kept until the venue trades (`sell`, `buy`) or moves (`follow_path`,
+        `arbitrage`); the USD factor is applied fresh by the caller."""
+        got = self._first.get((v, buy))
+        if got is None:
+            venue = self.venues[v]
+            got = self._first[v, buy] = venue.buy_marginal(0.0) if buy else venue.sell_marginal(0.0)
+        return got
 
     # -- trades -------------------------------------------------------------------------------
     def sell(self, asset: int, amount: float) -> float:
         self._stale.update(self._moves[asset])
+        self._forget(asset)
         self.sold[asset] += amount
         if amount > 0 and not self.by_asset[asset] and self.feedback:
             return self.reference.sell(asset, amount)
@@ -214,6 +226,7 @@ class Router:
 
     def buy(self, asset: int, amount: float) -> float:
         self._stale.update(self._moves[asset])
+        self._forget(asset)
         if amount > 0 and not self.by_asset[asset] and self.feedback:
             return self.reference.buy(asset, amount)
         if amount <= 0 or not self.by_asset[asset]:
@@ -224,6 +237,11 @@ class Router:
                 self.venues[v].buy(part)
                 self._reprice(v)
         return usd
+
+    def _forget(self, asset: int) -> None:
+        for v in self.by_asset[asset]:
+            self._first.pop((v, True), None)
+            self._first.pop((v, False), None)
 
     def _reprice(self, v: int) -> None:
         """A venue moved: its USD price (the reference, and so the other venues, did not)."""
@@ -258,7 +276,7 @@ class Router:
         """The path moved (a new step): the reference and every venue move with it by the same
         ratio, with no flow (the path already holds the market's own trading); gaps our sales
         opened are kept, for `arbitrage` to close."""
-        self._ceilings = None
+        self._ceilings, self._first = None, {}
         ratio = (exo_now / exo_prev).tolist()
         at = self.venue_price.tolist()
         self.reference.follow(exo_now)
@@ -276,7 +294,7 @@ class Router:
         takes out of or puts into each venue reaches the reference market as flow, once."""
         if not self.feedback:
             return
-        self._ceilings = None
+        self._ceilings, self._first = None, {}
         self.reference.decay(seconds)
         keep = 0.5 ** (seconds / half_life) if half_life > 0 else 0.0
         price = self.price.tolist()
