@@ -26,6 +26,7 @@ from backtest.protocols.aave import v3 as aave_v3
 from backtest.protocols.aave import v33 as aave_v33
 from backtest.protocols.aave.v3 import HF_CLOSE
 from backtest.protocols.aave.v3 import bonus_seize as _bonus_seize          # plain arithmetic: numba compiles it as is
+from backtest.protocols.compound_v2.exact import seize_fitting as _seize_fitting  # compiled as it is, too
 from backtest.protocols.compound_v2.terms import compound_v2_terms
 from backtest.protocols.morpho_blue.terms import morpho_blue_terms
 
@@ -64,12 +65,8 @@ def _terms(kind, hf, d, c, coll, debt, price, bonus, protocol_fee, close_factor,
                 x = max(min(min(debt[d] - MIN_LEFT / pd, (coll[c] * pc - MIN_LEFT) / (pd * (1.0 + b))), cap)
                         * (1.0 - 1e-12), 0.0)
         return _bonus_seize(x, pd, pc, coll[c], b, protocol_fee[c])
-    if kind == 3:                                                     # compound v2
-        repay = close_factor[d] * debt[d] * size
-        seized = repay * (1.0 + bonus[c]) * pd / pc
-        if seized > coll[c]:
-            repay, seized = repay * coll[c] / seized, coll[c]
-        return repay, seized, seized * protocol_fee[c]
+    if kind == 3:                                                     # compound v2, as compound_v2_terms calls it
+        return _seize_fitting(close_factor[d] * debt[d] * size, pd, pc, 1.0, bonus[c], coll[c], protocol_fee[c])
     # morpho blue: maths.liquidate_at(debt * size, debt, coll, pc / pd, 1 + bonus)
     ratio, incentive = pc / pd, 1.0 + bonus[c]
     repaid = min(debt[d] * size, debt[d])
@@ -208,7 +205,8 @@ def group_layout(groups) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
 try:
     import numba
     _jit = numba.njit(cache=True, nogil=True, error_model="numpy")
-    _bonus_seize, _passes, _terms = _jit(_bonus_seize), _jit(_passes), _jit(_terms)
+    _bonus_seize, _seize_fitting, _passes = _jit(_bonus_seize), _jit(_seize_fitting), _jit(_passes)
+    _terms = _jit(_terms)
     _ceilings_py = ceilings = _jit(_ceilings_py)          # the name _screen_py calls, compiled
     screen = _jit(_screen_py)
     group_bounds = _jit(_group_bounds_py)
