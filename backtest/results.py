@@ -84,6 +84,11 @@ def _sensitivity(scenario: str) -> str:
     return flagged(scenario)
 
 
+def _unobservable(m: dict) -> list[str]:
+    from backtest.metrics.sensitivity import unobservable
+    return unobservable(m)
+
+
 def summary(config: RunConfig, metrics: dict, title: str) -> str:
     """A readable block for the terminal."""
     m = metrics
@@ -136,6 +141,6 @@ def summary(config: RunConfig, metrics: dict, title: str) -> str:
             f"{a} {m['max_drawdown_exogenous'][a]:.0%}->{m['max_drawdown_effective'][a]:.0%}"
             for a in sorted(m["max_drawdown_exogenous"]) if m["max_drawdown_exogenous"][a] > 0.005
             or m["max_drawdown_effective"][a] > 0.005) + "  (exogenous->effective)",
-        "  sensitivity     " + _sensitivity(config.scenario),
+        "  sensitivity     " + _sensitivity(config.scenario), *_unobservable(m),
     ]
     return "\n".join(lines)

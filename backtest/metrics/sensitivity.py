@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from backtest.numbers import usd
+
 MOVES = 2.0          # a headline that moves by more than this factor across a range is flagged
 MEASURED = Path(__file__).resolve().parents[2] / "data" / "sensitivity.toml"
 
@@ -29,3 +31,14 @@ def flagged(scenario: str, path: Path = MEASURED) -> str:
     if not moves:
         return f"no headline moves more than {MOVES:g}x across the unobservable parameters ({data.get('lake', '')})"
     return "; ".join(moves) + f" -- the headline hangs on them ({data.get('lake', '')}; docs/engine.md)"
+
+
+def unobservable(metrics: dict) -> list[str]:
+    """Summary lines for headlines that hang on a parameter nobody can observe and the sensitivity file
+    does not cover: Maker Cat/Flip's loss on its keepers' gas ceilings (whenever Cat/Flip ran)."""
+    if "maker_flip_bites" not in metrics:
+        return []
+    return [f"  unobservable    Maker (Cat/Flip) loss {usd(metrics['maker_flip_loss_usd'])} "
+            f"({metrics['maker_flip_zero_bid_auctions']:,} of {metrics['maker_flip_bites']:,} auctions at a zero "
+            "bid) depends on the keepers' gas ceilings (flip.keeper_gwei, unobservable): see docs/protocols.md, "
+            "\"Maker Liquidations 1.x\""]

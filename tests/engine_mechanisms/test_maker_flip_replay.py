@@ -13,7 +13,9 @@ from tests.engine_mechanisms.conftest import config, make_inputs
 RESERVES = {"DAI": (0.0, 0.0), "WETH": (1 / 1.5, 0.13)}
 # 10 WETH at $2,000 owing 14,000 DAI: 10 x 2,000 / 1.5 = 13,333 < 14,000, unsafe at once.
 VAULT = {"0xv": {"WETH": (10.0, 0.0), "DAI": (0.0, 14_000.0)}}
-FLIP = ("maker.liquidations=flip",)
+# flip.keeper_gwei=100: the single ceiling (both reference keepers bid on every auction) these cases were worked for;
+# the default list of ceilings is tested in test_maker_flip_keepers.py
+FLIP = ("maker.liquidations=flip", "flip.keeper_gwei=100")
 
 
 def run(gwei=150.0, steps=6, overrides=FLIP, start=None, loop=replay, vault=VAULT, pool=(1_000.0, 2_000_000.0)):

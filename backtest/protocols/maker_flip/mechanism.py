@@ -87,8 +87,9 @@ class MakerFlip:
                                             strict=True)
         self.ilks: dict[int, FlipIlk] = dict(zip(self.cols, ilks))
         p = self.p
-        self.keepers = [Keeper(f"keeper-{k + 1}", p.keeper_gwei, False, p.keeper_discount)
-                        for k in range(int(p.keepers))]
+        ceilings = p.keeper_gwei if isinstance(p.keeper_gwei, tuple) else (p.keeper_gwei,) * int(p.keepers)
+        self.keepers = [Keeper(f"keeper-{k + 1}", g, False, p.keeper_discount) for k, g in enumerate(ceilings)]
+        self.split = isinstance(p.keeper_gwei, tuple)       # a list: each keeper bids on its share of the auctions
         self.keepers += [Keeper(f"zero-bidder-{k + 1}", p.zero_bidder_gwei, True, p.keeper_discount)
                          for k in range(int(p.zero_bidders))]
         self.by_name = {k.name: k for k in self.keepers}
@@ -106,6 +107,13 @@ class MakerFlip:
 
     def _mined(self, step: int) -> list[Keeper]:
         return [k for k in self.keepers if k.gwei >= self.gwei[step]]
+
+    def _watches(self, k: Keeper, a: flip.Auction) -> bool:
+        """Whether keeper `k` bids on auction `a`: zero bidders bid on all; with a list of ceilings each
+        reference keeper on every len(list)-th auction (round-robin by id), else every one bids on all."""
+        if k.least or not self.split:
+            return True
+        return k is self.keepers[(a.id - 1) % len(self.p.keeper_gwei)]
 
     # ------------------------------------------------------------------------- Cat.bite
 
@@ -172,7 +180,8 @@ class MakerFlip:
                 continue
             if not (a.tic > now or a.tic == 0) or not a.end > now:
                 continue                                    # over: waits for its winner's deal
-            done += self._bid(step, rnd, now, o, ilk, [k for k in mined if k.name != a.guy], price, gas_usd_per_unit)
+            done += self._bid(step, rnd, now, o, ilk, [k for k in mined if k.name != a.guy and self._watches(k, a)],
+                              price, gas_usd_per_unit)
         return done
 
     def _bid(self, step, rnd, now, o: Open, ilk: FlipIlk, bidders, price, gas_usd_per_unit) -> int:

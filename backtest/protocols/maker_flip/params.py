@@ -84,8 +84,15 @@ class FlipParams:
     bite_gas: float = 200_000.0      # Cat.bite + Flipper.kick
     tend_gas: float = 120_000.0      # a tend or a dent
     deal_gas: float = 80_000.0
-    keepers: float = 2.0             # bidders that bid what the lot fetches at the venues (reference keepers)
-    keeper_gwei: float = 100.0       # their highest gas price: above it their transactions are not mined
+    keepers: float = 2.0             # reference keepers (bid what the lot fetches) sharing a single keeper_gwei
+    # The reference keepers' gas ceilings (above it a keeper's transactions are not mined): unobservable.
+    # Default: one keeper per ceiling at the crash hours' (10:00-24:00 UTC, 12 March 2020) medians of the
+    # 30th, 60th and 90th percentiles of the gas prices paid (stablesims feeds/gas/03-12-2020.json: 79.5,
+    # 99.5, 150.0 gwei), i.e. keepers who paid what that day's transactions paid; with a list each keeper
+    # bids on its own share of the auctions (round-robin by auction id), so the zero-bid share moves with the
+    # gas in steps of 1/len instead of all at once. A number (`--set flip.keeper_gwei=100`): `keepers`
+    # keepers share it and all bid on every auction (the single-ceiling behaviour).
+    keeper_gwei: float | tuple[float, ...] = (79.5, 99.5, 150.0)
     keeper_discount: float = 0.0     # share of the lot's sale value they keep as margin
     zero_bidders: float = 1.0        # bidders that bid the least the Flipper accepts
     zero_bidder_gwei: float = 2_000.0
@@ -96,8 +103,14 @@ class FlipParams:
                   ) -> tuple["FlipParams", list[FlipIlk]]:
         """[flip] KEY = ..., then per ilk name: FLIP_ILKS's entry (else FlipIlk()), then [flip.ILK].
         `strict`: a [flip.X] naming no ilk of `names` and no listed ilk is refused."""
-        params = cls(**spec_table(spec, "flip", {f.name: f.default for f in fields(cls)}, source))
         table = spec.get("flip", {}) if isinstance(spec.get("flip", {}), dict) else {}
+        ceilings = keeper_ceilings(table.get("keeper_gwei", cls.keeper_gwei), source)
+        if isinstance(ceilings, tuple) and "keepers" in table and table["keepers"] != len(ceilings):
+            raise InputError(f"flip.keepers={table['keepers']} but flip.keeper_gwei lists {len(ceilings)} "
+                             "ceilings (a list sets one keeper per ceiling)", file=source, column="flip.keepers")
+        bare = {**spec, "flip": {k: v for k, v in table.items() if k != "keeper_gwei"}} if table else spec
+        known = {f.name: f.default for f in fields(cls) if f.name != "keeper_gwei"}
+        params = cls(**spec_table(bare, "flip", known, source), keeper_gwei=ceilings)
         subs = [k for k, v in table.items() if isinstance(v, dict)]
         if strict:
             unknown = [k for k in subs if k not in names and k not in FLIP_ILKS]
@@ -111,3 +124,22 @@ class FlipParams:
             if ilk.beg < 1 or ilk.ttl <= 0 or ilk.tau <= 0 or ilk.lump <= 0 or ilk.dunk <= 0:
                 raise InputError("beg must be >= 1 and ttl, tau, lump, dunk > 0", file=source, column=f"flip.{n}")
         return params, ilks
+
+
+def keeper_ceilings(value, source="scenario") -> float | tuple[float, ...]:
+    """`flip.keeper_gwei`: a number (one ceiling all reference keepers share), or a list of ceilings, one
+    keeper each (a TOML list or, from --set, "79.5,99.5,150"). Each must be a number > 0."""
+    column = "flip.keeper_gwei"
+    if isinstance(value, str):
+        value = [x for x in value.replace(";", ",").split(",") if x.strip()]
+    if isinstance(value, (list, tuple)):
+        try:
+            out = tuple(float(x) for x in value)
+        except (TypeError, ValueError):
+            raise InputError("expected a number or a list of numbers (gwei)", file=source, column=column) from None
+        if not out or min(out) <= 0:
+            raise InputError("expected one or more ceilings > 0 (gwei)", file=source, column=column)
+        return out
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+        raise InputError("expected a number > 0 or a list of numbers (gwei)", file=source, column=column)
+    return float(value)
