@@ -145,3 +145,14 @@ def test_eth_a_parameters_are_those_of_12_march_2020_and_the_spec_overrides_them
         FlipParams.from_spec({"flip": {"ETH-Z": {"beg": 1.05}}}, ["ETH-A"], strict=True)
     with pytest.raises(InputError, match="beg must be >= 1"):
         FlipParams.from_spec({"flip": {"ETH-A": {"beg": 0.9}}}, ["ETH-A"])
+
+
+def test_the_largest_dent_the_contract_accepts_survives_float_rounding():
+    # 11 / 1.03 x 1.03 rounds above 11: lot / beg itself would revert with insufficient-decrease
+    a = flip.Auction(1, bid=100.0, lot=11.0, tab=100.0, due=90.0, end=1e9, tic=600.0, guy="k")
+    assert (11.0 / 1.03) * 1.03 > 11.0
+    most = flip.max_next_lot(a, 1.03)
+    assert most < 11.0 / 1.03 and 1.03 * most <= 11.0
+    assert flip.dent(a, 0.0, "z", most, 100.0, 1.03, 600.0).lot == most
+    with pytest.raises(FlipRevert, match="insufficient-decrease"):
+        flip.dent(a, 0.0, "z", 11.0 / 1.03, 100.0, 1.03, 600.0)

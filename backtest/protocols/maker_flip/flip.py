@@ -20,6 +20,7 @@ src/flip.sol `kick`, `tick`, `tend`, `dent`, `deal`; Cat 1.2 at c103b30 (2020-10
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, replace
 from typing import NamedTuple
 
@@ -171,5 +172,7 @@ def min_next_bid(a: Auction, beg, tiny) -> float:
 
 
 def max_next_lot(a: Auction, beg) -> float:
-    """The largest lot a dent may ask for: lot / beg."""
-    return a.lot / beg
+    """The largest lot a dent may ask for: lot / beg, one ulp less where rounding would put beg x it above
+    the lot (the contract's `beg * lot <= last lot` must hold)."""
+    most = a.lot / beg
+    return math.nextafter(most, 0.0) if beg * most > a.lot else most
