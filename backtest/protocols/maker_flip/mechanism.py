@@ -3,7 +3,9 @@ dent and deal, and a keeper whose transaction is not mined does nothing.
 
 A keeper acts only when the step's gas price is at most its own ceiling (`keeper_gwei`,
 `zero_bidder_gwei`): above it its transactions are not mined (the March 2020 reference keepers had no
-strategy for a gas spike). Two kinds bid. Reference keepers value the lot at what selling it into the
+strategy for a gas spike). The ceilings cannot be observed: by default the reference keepers' are spread
+over the day's gas (params.py), each keeper bidding on its own share of the auctions (round-robin by
+auction id), so the share priced out moves with the gas. Two kinds bid. Reference keepers value the lot at what selling it into the
 venues pays (less their discount and the gas of a tend and a deal), in DAI bought at the venues, and
 bid that value (capped at tab) when it beats the least the Flipper accepts; once the bid is tab they
 dent down to the smallest lot whose sale still pays the tab. Zero bidders bid the least the Flipper
