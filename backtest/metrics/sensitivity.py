@@ -40,5 +40,5 @@ def unobservable(metrics: dict) -> list[str]:
         return []
     return [f"  unobservable    Maker (Cat/Flip) loss {usd(metrics['maker_flip_loss_usd'])} "
             f"({metrics['maker_flip_zero_bid_auctions']:,} of {metrics['maker_flip_bites']:,} auctions at a zero "
-            "bid) depends on the keepers' gas ceilings (flip.keeper_gwei, unobservable): see docs/protocols.md, "
-            "\"Maker Liquidations 1.x\""]
+            "bid) depends on the keepers' gas ceilings (flip.keeper_gwei, flip.keeper_gwei_scale; unobservable): see "
+            "docs/protocols.md, \"Maker Liquidations 1.x\""]

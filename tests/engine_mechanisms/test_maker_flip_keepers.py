@@ -53,6 +53,9 @@ def test_the_zero_bid_share_falls_monotonically_as_the_ceilings_rise_relative_to
     scaled = [zero_share(run(120, f"flip.keeper_gwei={40 * s},{80 * s},{160 * s}", loop=loop))
               for s in (0.5, 1.0, 1.6, 3.0)]
     assert scaled == pytest.approx([1.0, 4 / 6, 2 / 6, 0.0])
+    # flip.keeper_gwei_scale multiplies the default ceilings: 79.5, 99.5, 150 x 0.5 .. 2 at 120 gwei
+    by_scale = [zero_share(run(120, f"flip.keeper_gwei_scale={s}", loop=loop)) for s in (0.5, 1.0, 1.25, 2.0)]
+    assert by_scale == pytest.approx([1.0, 4 / 6, 2 / 6, 0.0])
 
 
 def test_the_two_loops_agree_with_a_spread_of_ceilings():
@@ -71,6 +74,8 @@ def test_the_ceilings_parse_and_bad_ones_are_refused():
     assert FlipParams.from_spec({"flip": {"keeper_gwei": 100}}, [])[0].keeper_gwei == 100.0
     with pytest.raises(InputError, match="flip.keepers=2.0 but flip.keeper_gwei lists 3 ceilings"):
         config({}, "flip.keepers=2")
+    with pytest.raises(InputError, match="flip.keeper_gwei_scale"):
+        config({}, "flip.keeper_gwei_scale=0")
     for bad in ("0", "50,abc", "50,-1"):
         with pytest.raises(InputError, match="flip.keeper_gwei"):
             config({}, f"flip.keeper_gwei={bad}")

@@ -90,7 +90,8 @@ class MakerFlip:
         self.ilks: dict[int, FlipIlk] = dict(zip(self.cols, ilks))
         p = self.p
         ceilings = p.keeper_gwei if isinstance(p.keeper_gwei, tuple) else (p.keeper_gwei,) * int(p.keepers)
-        self.keepers = [Keeper(f"keeper-{k + 1}", g, False, p.keeper_discount) for k, g in enumerate(ceilings)]
+        self.keepers = [Keeper(f"keeper-{k + 1}", g * p.keeper_gwei_scale, False, p.keeper_discount)
+                        for k, g in enumerate(ceilings)]
         self.split = isinstance(p.keeper_gwei, tuple)       # a list: each keeper bids on its share of the auctions
         self.keepers += [Keeper(f"zero-bidder-{k + 1}", p.zero_bidder_gwei, True, p.keeper_discount)
                          for k in range(int(p.zero_bidders))]

@@ -93,6 +93,7 @@ class FlipParams:
     # gas in steps of 1/len instead of all at once. A number (`--set flip.keeper_gwei=100`): `keepers`
     # keepers share it and all bid on every auction (the single-ceiling behaviour).
     keeper_gwei: float | tuple[float, ...] = (79.5, 99.5, 150.0)
+    keeper_gwei_scale: float = 1.0   # multiplies every reference keeper's ceiling: one number to sweep them by
     keeper_discount: float = 0.0     # share of the lot's sale value they keep as margin
     zero_bidders: float = 1.0        # bidders that bid the least the Flipper accepts
     zero_bidder_gwei: float = 2_000.0
@@ -120,6 +121,8 @@ class FlipParams:
         known = {f.name: f.default for f in fields(FlipIlk)}
         over = {k: spec_table(table, k, known, source, "flip.") for k in subs}
         ilks = [replace(FLIP_ILKS.get(n, FlipIlk()), **over.get(n, {})) for n in names]
+        if params.keeper_gwei_scale <= 0:
+            raise InputError("expected a number > 0", file=source, column="flip.keeper_gwei_scale")
         for n, ilk in zip(names, ilks):
             if ilk.beg < 1 or ilk.ttl <= 0 or ilk.tau <= 0 or ilk.lump <= 0 or ilk.dunk <= 0:
                 raise InputError("beg must be >= 1 and ttl, tau, lump, dunk > 0", file=source, column=f"flip.{n}")
