@@ -25,6 +25,8 @@ UNOBSERVABLE = {
     "pool_depth_scale": ("0.5,1,2", "pool liquidity leaves under stress (Kaiko Research 2023: the Curve "
                                     "stETH pool lost ~400k ETH+stETH in one day of Nov 2022)"),
     "block_seconds": ("6,12,24", "12 s mainnet slots; 6 and 24 s bracket the pace of liquidation rounds"),
+    "flip.keeper_gwei_scale": ("0.5,1,2", "Maker Cat/Flip keepers' gas ceilings (default the crash hours' p30/p60/"
+                                          "p90 gas of 12 March 2020) halved to doubled; no effect without Cat/Flip"),
 }
 
 
