@@ -51,7 +51,7 @@ class _Timed:
 
 def _job(lake: Path, fast: bool, serial: bool = True) -> tuple[dict, list[bytes]]:
     from backtest import compiled
-    from backtest.engine import replay as engine
+    from backtest.engine import mechanisms as engine       # where the loop calls liquidate (Repaying)
     from backtest.run import DEFAULT_SCENARIO, make_config, run
     from backtest.scenarios.library import load_scenario
     timed = engine.liquidate = _Timed(engine.liquidate)

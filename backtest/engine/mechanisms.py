@@ -13,18 +13,54 @@ from __future__ import annotations
 
 import numpy as np
 
+from backtest.agents.liquidator import liquidate
 from backtest.agents.round import Round
 from backtest.protocols.comet.mechanism import Comet
 from backtest.protocols.maker.mechanism import Maker
 from backtest.protocols.maker_flip.mechanism import MakerFlip, flip_rows
 
 
-class Mechanisms:
-    """The Comet market and the Maker Dog of one run (either may be absent)."""
+class Repaying:
+    """Aave, Spark, Compound v2 and Morpho Blue: liquidators repay debt and seize collateral. The rows
+    handed over (worst first) get a profit bound from the loop's `bound` (the engine's per-row one or the
+    reference loop's per-group one: the only place the two loops' liquidations differ in how, never in
+    what); those that could pay go to agents.liquidator.liquidate in that order."""
+    kind = "repay"
+    busy = False
 
-    def __init__(self, inputs, config, state, venues, rec, field):
+    def __init__(self, rows, state, venues, rec, field, bound, lowest_bar):
+        self.rows, self.state, self.venues, self.rec, self.field = rows, state, venues, rec, field
+        self.bound, self.lowest_bar = bound, lowest_bar
+
+    def liquidate(self, r: Round, rows, hf, rounds, waited) -> int:
+        acted = 0
+        for k in np.flatnonzero(self.bound(rows, hf, r) >= self.lowest_bar).tolist():
+            i = int(rows[k])
+            done = liquidate(i, hf[k], waited[k], self.state, r, self.venues, self.field)
+            if done:
+                self.rec.liquidation(r.step, i, done.plan, r.price, int(rounds[k]), done.cost_usd, done.proceeds_usd,
+                                     hf[k], done.health_factor_after, done.deficit_usd, done.liquidator)
+                acted += 1
+        return acted
+
+    def trade(self, r: Round) -> int:
+        return 0
+
+    def loss(self, oracle: np.ndarray) -> float:
+        return 0.0          # what liquidators leave is in the accounts' own bad debt
+
+    def summary(self, oracle: np.ndarray) -> dict:
+        return {}
+
+
+class Mechanisms:
+    """Every protocol of one run behind one interface: Comet, Maker (Cat/Flip or Dog/Clipper) and the
+    repaying protocols, in that order (any may be absent). The loop calls `act` once per round."""
+
+    def __init__(self, inputs, config, state, venues, rec, field, bound=None, lowest_bar=0.0):
         """`field`: the run's liquidators, builder share and block gas (backtest/agents/competition.py);
-        Comet and Dog/Clipper compete through it; Cat/Flip's keepers read its agents only."""
+        Comet and Dog/Clipper compete through it; Cat/Flip's keepers read its agents only. `bound(rows,
+        hf, round)`: the loop's profit bound for repaying rows (None: no Repaying part)."""
         kinds = np.array([r.kind for r in state.rules]) if len(state) else np.zeros(0, dtype=str)
         self.owned = kinds != "repay"
         self.parts = []
@@ -38,6 +74,8 @@ class Mechanisms:
                 self.parts.append(MakerFlip(rows[by_flip], *shared, field.agents))
             if not by_flip.all():
                 self.parts.append(Maker(rows[~by_flip], *shared, field))
+        if bound is not None and (kinds == "repay").any():     # last: as the loop always ran them
+            self.parts.append(Repaying(np.flatnonzero(kinds == "repay"), state, venues, rec, field, bound, lowest_bar))
         self.part_of = np.full(len(kinds), -1, dtype=np.int8)    # row -> index into parts: O(1) a row per round
         for k, part in enumerate(self.parts):
             self.part_of[part.rows] = k
@@ -47,15 +85,13 @@ class Mechanisms:
         """Something left to trade (inventory, open auctions): the rounds go on even with no one below 1."""
         return any(p.busy for p in self.parts)
 
-    def split(self, below: np.ndarray, hf: np.ndarray):
-        """(repay rows, their HF, Comet/Maker rows, their HF), each in the order given."""
-        if not self.parts:
-            return below, hf, below[:0], hf[:0]
-        mine = self.owned[below]
-        return below[~mine], hf[~mine], below[mine], hf[mine]
+    def act(self, r: Round, rows, hf, rounds, waited) -> int:
+        """Each protocol acts on its rows below HF 1 (worst first): absorb, bark or bite, liquidate; then
+        buyCollateral, take, redo and the auctions' bids. How many actions there were."""
+        return self.liquidate(r, rows, hf, rounds, waited) + self.trade(r)
 
     def liquidate(self, r: Round, rows, hf, rounds, waited) -> int:
-        """Absorb / bark the rows (worst first) through the book state; how many were."""
+        """Absorb / bark / liquidate the rows (worst first) through the book state; how many were."""
         changed = 0
         which = self.part_of[rows]
         for k, part in enumerate(self.parts):
@@ -69,7 +105,7 @@ class Mechanisms:
         return sum(p.trade(r) for p in self.parts)
 
     def loss(self, oracle: np.ndarray) -> float:
-        """Comet's and Maker's losses so far, valued at these oracle prices (one per reserve column)."""
+        """The protocols' own losses so far (Comet's reserves, Maker's Vow), valued at these oracle prices (one per reserve column)."""
         return float(sum(p.loss(oracle) for p in self.parts))
 
     def summary(self, oracle: np.ndarray) -> dict:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from backtest.agents.liquidator import liquidate, profit_upper_bound
+from backtest.agents.liquidator import profit_upper_bound
 from backtest.agents.round import Round
 from backtest.config import RunConfig
 from backtest.inputs.book import ReplayInputs
@@ -21,9 +21,10 @@ from backtest.markets.router import Router
 from backtest.progress import progress
 
 
-def bounds(below, hf, state: BookState, r: Round, venues: Router, groups, gas_usd) -> np.ndarray:
+def bounds(below, hf_below, state: BookState, r: Round, venues: Router, groups, group_of, gas_usd) -> np.ndarray:
     """profit_upper_bound per account, on its own protocol's reserves only (the rest are zero),
-    selling at the best venue price and buying at the lowest."""
+    selling at the best venue price and buying at the lowest; group membership by np.isin over every
+    member (`group_of` unused: replay.bounds's shortcut)."""
     coll, debt, price, lt, params = state.coll, state.debt, r.price, r.lt, r.params
     low, high = venues.mid_range()
     buy, sell = low[state.asset_of], high[state.asset_of]
@@ -31,7 +32,7 @@ def bounds(below, hf, state: BookState, r: Round, venues: Router, groups, gas_us
     for rules, members, cols in groups:
         mask = np.isin(below, members, assume_unique=True)
         rows = below[mask]
-        cap = rules.max_close(hf[rows], params.close_factor[cols]) * debt[np.ix_(rows, cols)]
+        cap = rules.max_close(hf_below[mask], params.close_factor[cols]) * debt[np.ix_(rows, cols)]
         out[mask] = profit_upper_bound(coll[np.ix_(rows, cols)], debt[np.ix_(rows, cols)], cap, price[cols],
                                        sell[cols], buy[cols], lt[cols], params.bonus[cols], gas_usd)
     return out
@@ -39,7 +40,7 @@ def bounds(below, hf, state: BookState, r: Round, venues: Router, groups, gas_us
 
 def replay(inputs: ReplayInputs, config: RunConfig, feedback: bool | None = None, label: str | None = None) -> Outcome:
     """One run over the path; `label` shows a progress bar on a terminal."""
-    s = start(inputs, config, initial_venues(inputs, config.feedback if feedback is None else feedback))
+    s = start(inputs, config, initial_venues(inputs, config.feedback if feedback is None else feedback), bounds)
     book, venues, oracles, rec, mech = s.state, s.venues, s.oracles, s.rec, s.mech
     exo, lt, params = inputs.exogenous, s.lt, s.params
     since = np.full(len(book), np.nan)              # when each account last became liquidatable
@@ -67,17 +68,8 @@ def replay(inputs: ReplayInputs, config: RunConfig, feedback: bool | None = None
                 break
             for i in below.tolist():
                 first_round.setdefault(i, rnd)
-            below, _, own, hf_own = mech.split(below, hf[below])
-            rounds = np.array([first_round[i] for i in own.tolist()], dtype=np.int64)
-            acted = mech.liquidate(r, own, hf_own, rounds, (now - since[own]) / s.block)
-            bound = bounds(below, hf, book, r, venues, s.groups, gas_per_unit * s.cheapest_gas)
-            for i in below[bound >= s.lowest_bar].tolist():
-                done = liquidate(i, hf[i], (now - since[i]) / s.block, book, r, venues, s.field)
-                if done:
-                    rec.liquidation(step, i, done.plan, price, first_round[i], done.cost_usd, done.proceeds_usd, hf[i],
-                                    done.health_factor_after, done.deficit_usd, done.liquidator)
-                    acted += 1
-            acted += mech.trade(r)
+            rounds = np.array([first_round[i] for i in below.tolist()], dtype=np.int64)
+            acted = mech.act(r, below, hf[below], rounds, (now - since[below]) / s.block)   # each protocol
             if not acted and not s.waiting(now, since[hf < 1.0]):
                 break
         oracles.observe(clock, venues.price)

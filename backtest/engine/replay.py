@@ -29,7 +29,7 @@ from __future__ import annotations
 import numpy as np
 
 from backtest import compiled
-from backtest.agents.liquidator import liquidate, profit_upper_bound
+from backtest.agents.liquidator import profit_upper_bound
 from backtest.agents.round import Round
 from backtest.agents.screen import group_bounds, group_layout
 from backtest.config import RunConfig
@@ -115,7 +115,7 @@ def rows_health_factor(coll, debt, rows: np.ndarray, price, lt, floors) -> np.nd
 def replay(inputs: ReplayInputs, config: RunConfig, feedback: bool | None = None, label: str | None = None) -> Outcome:
     """One run over the path (with feedback unless told otherwise); `label` shows a progress bar on a
     terminal."""
-    s = start(inputs, config, initial_venues(inputs, config.feedback if feedback is None else feedback))
+    s = start(inputs, config, initial_venues(inputs, config.feedback if feedback is None else feedback), bounds)
     book, venues, oracles, rec, mech = s.state, s.venues, s.oracles, s.rec, s.mech
     exo, lt, params = inputs.exogenous, s.lt, s.params
     since = np.full(len(book), np.nan)              # when each account last became liquidatable
@@ -157,17 +157,7 @@ def replay(inputs: ReplayInputs, config: RunConfig, feedback: bool | None = None
             new = below[first_round[below] < 0]                     # first time below in this step
             first_round[new] = rnd
             seen.append(new)
-            below, hf_below, own, hf_own = mech.split(below, hf_below)   # Comet absorbs, Maker barks
-            acted = mech.liquidate(r, own, hf_own, first_round[own], (now - since[own]) / s.block)
-            bound = bounds(below, hf_below, book, r, venues, s.groups, s.group_of, gas_per_unit * s.cheapest_gas)
-            for k in np.flatnonzero(bound >= s.lowest_bar).tolist():
-                i, hf_i = int(below[k]), hf_below[k]
-                done = liquidate(i, hf_i, (now - since[i]) / s.block, book, r, venues, s.field)
-                if done:
-                    rec.liquidation(step, i, done.plan, price, int(first_round[i]), done.cost_usd, done.proceeds_usd,
-                                    hf_i, done.health_factor_after, done.deficit_usd, done.liquidator)
-                    acted += 1
-            acted += mech.trade(r)                                   # buyCollateral, take, redo
+            acted = mech.act(r, below, hf_below, first_round[below], (now - since[below]) / s.block)   # each protocol
             if not acted and not s.waiting(now, since[wet]):
                 break
         for rows in seen:

@@ -72,8 +72,9 @@ class Start:
         return gas_gwei * 1e-9 * float(self.gas_asset_usd[step])
 
 
-def start(inputs: ReplayInputs, config: RunConfig, venues: Router) -> Start:
-    """The run's starting state; `venues` fresh at the path's first prices (the loop's hook)."""
+def start(inputs: ReplayInputs, config: RunConfig, venues: Router, bounds=None) -> Start:
+    """The run's starting state; `venues` fresh at the path's first prices and `bounds` (the repaying rows'
+    profit bound: replay.bounds or reference.bounds) are the loop's hooks."""
     book = inputs.book
     rules = {p: rules_for(p) for p in sorted(set(book.protocol))}
     state = BookState(book.collateral.copy(), book.debt.copy(), [rules[p] for p in book.protocol], book.reserve_asset)
@@ -97,11 +98,16 @@ def start(inputs: ReplayInputs, config: RunConfig, venues: Router) -> Start:
     limits = gas_limit_at(inputs.times) if not config.competition.block_gas_limit else \
         np.full(len(inputs.times), float(config.competition.block_gas_limit))
     field = Field(agents, config.competition.builder_share, BlockGas(limits))
+    cheapest = min(a.gas_units for a in agents)
+
+    def bound(rows, hf, r):
+        return bounds(rows, hf, state, r, venues, groups, group_of, r.gas_usd_per_unit * cheapest)
     return Start(state=state, lt=lt,
                  params=Params(book.liquidation_bonus, book.protocol_fee, book.close_factor), groups=groups,
                  group_of=group_of, schedule=list(book.schedule), venues=venues,
                  oracles=oracles_for(inputs, config), dt=dt,
                  block=float(config.block_seconds), blocks=blocks, gas_asset_usd=gas_usd, agents=agents,
-                 field=field, gas_asset=gas_asset, cheapest_gas=min(a.gas_units for a in agents),
+                 field=field, gas_asset=gas_asset, cheapest_gas=cheapest,
                  lowest_bar=min(a.min_profit_usd for a in agents), rec=rec,
-                 mech=Mechanisms(inputs, config, state, venues, rec, field))
+                 mech=Mechanisms(inputs, config, state, venues, rec, field, bound if bounds else None,
+                                 min(a.min_profit_usd for a in agents)))
