@@ -179,7 +179,7 @@ def test_black_thursday_auction_meets_the_market_before_a_reset():
     # ten-minute bar before it needs a reset, i.e. keepers can clear it at market.
     import json
     from pathlib import Path
-    from backtest.markets import oracle_models as om
+    from tests.markets import oracle_models as om
     path = (Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "real" / "stablesims_feeds"
             / "eth" / "03-12-2020.json")
     if not path.exists():
