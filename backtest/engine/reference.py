@@ -54,12 +54,9 @@ def replay(inputs: ReplayInputs, config: RunConfig, feedback: bool | None = None
         gas_per_unit = s.gas_per_unit(inputs.gas_gwei[step], step)
         first_round: dict[int, int] = {}
         for rnd in range(s.blocks):                             # one round per block
-            now = rec.now = step * s.dt + rnd * s.block
-            venues.arbitrage(now - clock, config.arb_half_life_seconds)
-            s.field.gas.open(step)                              # a new block: its gas limit
-            clock = now
-            price = oracles.update(now, venues.price)      # per reserve column: its protocol's feed
-            r = Round(step, now, rnd, price, lt, params, gas_per_unit)
+            r = s.open_block(step, rnd, clock, lt, params, gas_per_unit, config.arb_half_life_seconds)
+            now = clock = r.now                                 # arbitrage, gas limit, oracles: done
+            price = r.price
             hf = health_factor(book.coll * price, book.debt * price, lt, book.floors)     # every row
             since = np.where(hf < 1.0, np.where(np.isnan(since), now, since), np.nan)
             below = np.flatnonzero(hf < 1.0)

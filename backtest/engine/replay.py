@@ -134,12 +134,9 @@ def replay(inputs: ReplayInputs, config: RunConfig, feedback: bool | None = None
         gas_per_unit = s.gas_per_unit(inputs.gas_gwei[step], step)
         seen: list[np.ndarray] = []                             # rows whose first_round is set this step
         for rnd in range(s.blocks):                             # one round per block
-            now = rec.now = step * s.dt + rnd * s.block
-            venues.arbitrage(now - clock, config.arb_half_life_seconds)
-            s.field.gas.open(step)                              # a new block: its gas limit
-            clock = now
-            price = oracles.update(now, venues.price)      # per reserve column: its protocol's feed
-            r = Round(step, now, rnd, price, lt, params, gas_per_unit)
+            r = s.open_block(step, rnd, clock, lt, params, gas_per_unit, config.arb_half_life_seconds)
+            now = clock = r.now                                 # arbitrage, gas limit, oracles: done
+            price = r.price
             rows = book.candidates(price)        # the watchlist, told which rows the last round changed
             if rows is not last[0]:              # the watchlist returns the same array while nothing moved
                 last = (rows, rows_health_factor(book.coll, book.debt, rows, price, lt, book.floors))

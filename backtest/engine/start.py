@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from backtest.agents.competition import BlockGas, Field, gas_limit_at
+from backtest.agents.round import Round
 from backtest.config import RunConfig
 from backtest.inputs.book import ReplayInputs
 from backtest.engine.mechanisms import Mechanisms
@@ -65,6 +66,16 @@ class Start:
         then plays its next block even when nobody acted in this one."""
         longest = max(a.latency_blocks for a in self.agents)
         return bool(longest > 0 and len(since) and ((now - since) / self.block < longest).any())
+
+    def open_block(self, step: int, rnd: int, clock: float, lt, params: Params, gas_usd_per_unit: float,
+                   arb_half_life_seconds: float) -> Round:
+        """Block `rnd` of `step`, the last block having been at `clock`: arbitrage over the time between,
+        the block's gas limit, the oracles' update; the Round every protocol then acts on."""
+        now = self.rec.now = step * self.dt + rnd * self.block
+        self.venues.arbitrage(now - clock, arb_half_life_seconds)
+        self.field.gas.open(step)
+        price = self.oracles.update(now, self.venues.price)     # per reserve column: its protocol's feed
+        return Round(step, now, rnd, price, lt, params, gas_usd_per_unit)
 
     def gas_per_unit(self, gas_gwei: float, step: int) -> float:
         """USD per gas unit at this gas price and the path's own price of the gas asset at this step
