@@ -228,6 +228,40 @@ def execute(plan: Plan, i: int, book, venues: Venues) -> tuple[float, float]:
     return cost, proceeds
 
 
+class Prescreen:
+    """Which of one round's rows `liquidate` could act on, found by one compiled pass
+    (screen.next_to_liquidate) instead of a Python call per row: with four agents waiting out their
+    latency most under-water rows are handed over block after block and rejected before any quote.
+    The pass stops at each row it cannot reject; the caller liquidates it and asks again, so every
+    row is judged at the venues and block gas left as they are when it is reached, as the per-row
+    loop judges it. None of it runs on the Python path (backtest.compiled.ON off)."""
+
+    def __init__(self, book, field):
+        self.kinds = np.array([_screen.KIND.get(rules.terms, -1) for rules in book.rules], dtype=np.int64)
+        self.agents = np.array([[a.latency_blocks, a.gas_units, a.min_profit_usd, a.flash_loan_fee]
+                                for a in field.agents], dtype=float)
+        self.sizes = _sizes(field.agents[0].sizes)
+        self.out = np.empty((book.coll.shape[1] ** 2 * len(self.sizes), 6))
+
+    def order(self, rows: np.ndarray, hf: np.ndarray, waited: np.ndarray, book, r: Round, venues: Venues, field):
+        """Yields, in order, each k whose row rows[k] may be liquidated; the rows skipped would return None."""
+        total = np.zeros(len(rows))                      # Aave v3.3's debt @ price, as best_plan takes it (BLAS)
+        for k in np.flatnonzero(self.kinds[rows] == 2).tolist():
+            total[k] = float(book.debt[rows[k]] @ r.price)
+        hf, waited, p = np.asarray(hf, dtype=float), np.asarray(waited, dtype=float), r.params
+        k = 0
+        while True:
+            floor, ceiling = venues.ceilings()[:2]       # as the last liquidation left them
+            k = _screen.next_to_liquidate(k, rows, hf, waited, self.kinds, total, book.coll, book.debt, r.price,
+                                          book.asset_of, r.lt, p.bonus, p.protocol_fee, p.close_factor, floor,
+                                          ceiling, self.sizes, self.agents, float(field.gas.left),
+                                          float(r.gas_usd_per_unit), self.out)
+            if k >= len(rows):
+                return
+            yield k
+            k += 1
+
+
 @dataclass(frozen=True)
 class Done:
     plan: Plan

@@ -108,24 +108,67 @@ def _screen_py(kind, hf, coll, debt, price, asset_of, lt, bonus, protocol_fee, c
     PYTHON; how many tries; the tries as _ceilings_py writes them). -1 tries: not built (a non-finite
     input), the Python search builds them."""
     out = np.empty((len(coll) * len(coll) * len(sizes), 6))
+    verdict, n = _screen_into(kind, hf, coll, debt, price, asset_of, lt, bonus, protocol_fee, close_factor, floor,
+                              ceiling, sizes, total_debt_usd, needed, out)
+    return verdict, n, out
+
+
+def _screen_into(kind, hf, coll, debt, price, asset_of, lt, bonus, protocol_fee, close_factor, floor, ceiling, sizes,
+                 total_debt_usd, needed, out):
+    """_screen_py into a buffer the caller keeps: (verdict, how many tries)."""
     if not (np.isfinite(needed) and np.isfinite(hf) and np.isfinite(total_debt_usd)):
-        return PYTHON, -1, out
+        return PYTHON, -1
     for r in range(len(coll)):
         if not (np.isfinite(coll[r]) and np.isfinite(debt[r]) and np.isfinite(price[r]) and price[r] > 0
                 and np.isfinite(bonus[r]) and np.isfinite(protocol_fee[r]) and np.isfinite(close_factor[r])
                 and np.isfinite(floor[asset_of[r]]) and np.isfinite(ceiling[asset_of[r]])):
-            return PYTHON, -1, out
+            return PYTHON, -1
     n = _ceilings_py(kind, hf, coll, debt, price, asset_of, lt, bonus, protocol_fee, close_factor, floor, ceiling,
                      sizes, total_debt_usd, out)
     if n == 0:
-        return REJECT, 0, out
+        return REJECT, 0
     top = out[0, 0]
     for k in range(n):
         if not out[k, 0] == out[k, 0]:
-            return PYTHON, n, out
+            return PYTHON, n
         if out[k, 0] > top:
             top = out[k, 0]
-    return (REJECT if top + SLACK * abs(needed) < needed else PYTHON), n, out
+    return (REJECT if top + SLACK * abs(needed) < needed else PYTHON), n
+
+
+def _next_py(start, rows, hf, waited, kinds, total_debt_usd, coll, debt, price, asset_of, lt, bonus, protocol_fee,
+             close_factor, floor, ceiling, sizes, agents, gas_left, gas_usd_per_unit, out):
+    """The first k >= start whose row liquidator.liquidate could act on, len(rows) if none: the rows
+    before it return None there before any quote, as liquidate decides it (no agent ready, the
+    cheapest ready agent's gas does not fit in the block, or this screen's REJECT at the `needed` of
+    the agents ready), from the same numbers. `agents`: [A, 4] latency blocks, gas units, min profit
+    USD, flash-loan fee, in the field's order; `kinds`: KIND of each book row, -1 unknown (Python)."""
+    for k in range(start, len(rows)):
+        i, w = rows[k], waited[k]
+        ready, cheapest, needed = False, 0.0, np.inf
+        for a in range(agents.shape[0]):
+            if w < agents[a, 0]:
+                continue
+            units = agents[a, 1]
+            if not ready or units < cheapest:            # min() over the ready agents, first kept on a tie
+                cheapest = units
+            ready = True
+            if needed != -np.inf:
+                if not agents[a, 3] >= 0:
+                    needed = -np.inf
+                else:
+                    x = agents[a, 2] + gas_usd_per_unit * units
+                    if x < needed:
+                        needed = x
+        if not ready or not cheapest <= gas_left:
+            continue
+        if kinds[i] < 0:
+            return k
+        verdict, _ = _screen_into(kinds[i], hf[k], coll[i], debt[i], price, asset_of, lt, bonus, protocol_fee,
+                                  close_factor, floor, ceiling, sizes, total_debt_usd[k], needed, out)
+        if verdict != REJECT:
+            return k
+    return len(rows)
 
 
 # rules.max_close of each repaying protocol, by name: 0 a fixed half, 1 Aave v3's close factor above HF
@@ -208,7 +251,9 @@ try:
     _bonus_seize, _seize_fitting, _passes = _jit(_bonus_seize), _jit(_seize_fitting), _jit(_passes)
     _terms = _jit(_terms)
     _ceilings_py = ceilings = _jit(_ceilings_py)          # the name _screen_py calls, compiled
+    _screen_into = _jit(_screen_into)
     screen = _jit(_screen_py)
+    next_to_liquidate = _jit(_next_py)
     group_bounds = _jit(_group_bounds_py)
 except ImportError:                     # pragma: no cover - exercised where numba is absent
-    ceilings, screen, group_bounds = None, None, None
+    ceilings, screen, group_bounds, next_to_liquidate = None, None, None, None

@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from backtest.agents.liquidator import liquidate
+from backtest import compiled
+from backtest.agents.liquidator import Prescreen, liquidate
+from backtest.agents.screen import next_to_liquidate
 from backtest.agents.round import Round
 from backtest.protocols.comet.mechanism import Comet
 from backtest.protocols.maker.mechanism import Maker
@@ -31,10 +33,21 @@ class Repaying:
     def __init__(self, rows, state, venues, rec, field, bound, lowest_bar):
         self.rows, self.state, self.venues, self.rec, self.field = rows, state, venues, rec, field
         self.bound, self.lowest_bar = bound, lowest_bar
+        self.prescreen = None
 
     def liquidate(self, r: Round, rows, hf, rounds, waited) -> int:
         acted = 0
-        for k in np.flatnonzero(self.bound(rows, hf, r) >= self.lowest_bar).tolist():
+        passing = np.flatnonzero(self.bound(rows, hf, r) >= self.lowest_bar)
+        if compiled.ON and next_to_liquidate is not None:          # one compiled pass skips what liquidate rejects
+            if self.prescreen is None:
+                self.prescreen = Prescreen(self.state, self.field)
+            mine = rows[passing]
+            order = (int(passing[k]) for k in self.prescreen.order(mine, np.asarray(hf)[passing],
+                                                                  np.asarray(waited)[passing], self.state, r,
+                                                                  self.venues, self.field))
+        else:
+            order = passing.tolist()
+        for k in order:
             i = int(rows[k])
             done = liquidate(i, hf[k], waited[k], self.state, r, self.venues, self.field)
             if done:
