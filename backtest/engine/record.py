@@ -77,41 +77,42 @@ def bad_debt_by_account(coll: np.ndarray, debt: np.ndarray, prices: np.ndarray) 
     return np.maximum(0.0, debt @ prices - coll @ prices)
 
 
+_EVENT_NAMES = EVENTS_SCHEMA.names
+_EVENT_DEFAULTS = {"auction": -1, "account": "", "liquidator": ""}
+
+
 class Recorder:
     def __init__(self, inputs: ReplayInputs):
         self.inputs = inputs
         self.now = 0.0              # seconds since the first step: the block being played (the loops set it)
-        self.rows: dict[str, list] = {f.name: [] for f in LIQUIDATIONS_SCHEMA}
+        self._liq: list[tuple] = []             # one tuple per liquidation, in LIQUIDATIONS_SCHEMA order
         self.step_rows: dict[str, list] = {f.name: [] for f in STEPS_SCHEMA}
-        self.event_rows: dict[str, list] = {f.name: [] for f in EVENTS_SCHEMA}
-        self._count = np.zeros(len(inputs.book.price_assets), dtype=np.int32)
+        self._events: list[tuple] = []          # one tuple per event, in EVENTS_SCHEMA order
+        self._count = [0] * len(inputs.book.price_assets)
         self._burned = 0.0          # deficits burned so far (Aave v3.3+): bad debt that left the book
+        self._clock = (None, None)  # (now, its block time): many rows share a block
 
     def liquidation(self, step: int, i: int, plan: Plan, oracle: np.ndarray, rnd: int, cost: float,
                     proceeds: float, hf_before: float, hf_after: float, deficit: float = 0.0,
                     liquidator: str = "profit-seeker", action: str = "liquidate") -> None:
-        """`oracle` is the price of every reserve at the time of the liquidation."""
+        """`oracle` is the price of every reserve at the time of the liquidation. One tuple a row,
+        the columns built once in `outcome` (a row a liquidation is the hot path of a crash)."""
         book, d, c = self.inputs.book, plan.debt_asset, plan.collateral_asset
-        values = dict(step=step, timestamp=self._block_time(), protocol=book.protocol[i],
-                      account=book.accounts[i], debt_asset=book.assets[d], collateral_asset=book.assets[c],
-                      debt_repaid=plan.repay, collateral_seized=plan.taken, protocol_fee=plan.fee,
-                      debt_price=oracle[d], collateral_price=oracle[c], debt_repaid_usd=plan.repay * oracle[d],
-                      collateral_seized_usd=plan.taken * oracle[c], round=rnd, liquidator=liquidator,
-                      cost_usd=cost, proceeds_usd=proceeds, gas_usd=plan.gas_usd,
-                      profit_usd=proceeds - cost - plan.gas_usd - plan.flash_fee_usd - plan.builder_usd,
-                      health_factor_before=hf_before, health_factor_after=hf_after, deficit_usd=deficit,
-                      action=action, flash_fee_usd=plan.flash_fee_usd, builder_usd=plan.builder_usd)
-        for k, v in values.items():
-            self.rows[k].append(v)
+        repay, taken, gas, flash, builder = plan.repay, plan.taken, plan.gas_usd, plan.flash_fee_usd, plan.builder_usd
+        pd, pc = oracle[d], oracle[c]
+        self._liq.append((step, self._block_time(), book.protocol[i], book.accounts[i], book.assets[d],
+                          book.assets[c], repay, taken, plan.fee, pd, pc, repay * pd, taken * pc, rnd, liquidator,
+                          cost, proceeds, gas, proceeds - cost - gas - flash - builder, hf_before, hf_after,
+                          deficit, action, flash, builder))
         self._count[book.reserve_asset[c]] += 1
         self._burned += deficit
 
     def event(self, step: int, rnd: int, protocol: str, action: str, **values) -> None:
         """One Comet/Maker event; columns not given are null (strings) or NaN (numbers)."""
-        row = {"auction": -1, "account": "", "liquidator": "", **values,
-               "step": step, "timestamp": self._block_time(), "round": rnd, "protocol": protocol, "action": action}
-        for f in EVENTS_SCHEMA:
-            self.event_rows[f.name].append(row.get(f.name, np.nan))
+        row = {**_EVENT_DEFAULTS, **values, "step": step, "timestamp": self._block_time(), "round": rnd,
+               "protocol": protocol, "action": action}
+        get, nan = row.get, np.nan
+        self._events.append(tuple(get(name, nan) for name in _EVENT_NAMES))
 
     def step(self, step: int, venues: Venues, oracles, coll: np.ndarray, debt: np.ndarray,
              protocol_loss: float = 0.0) -> None:
@@ -131,15 +132,20 @@ class Recorder:
         cols = dict(step=[step] * n, timestamp=[self.inputs.times[step]] * n, asset=assets,
                     price_exogenous=self.inputs.exogenous[step], price_market=venues.price.copy(),
                     price_oracle=self.per_asset(oracles), price_amm=amm, sold=venues.sold.copy(),
-                    sold_usd=venues.sold * venues.price, liquidations=self._count.copy(), bad_debt_usd=[bad] * n,
-                    oracles=by_asset)
+                    sold_usd=venues.sold * venues.price, liquidations=np.array(self._count, dtype=np.int32),
+                    bad_debt_usd=[bad] * n, oracles=by_asset)
         for k, v in cols.items():
             self.step_rows[k].extend(list(v))
-        self._count[:] = 0
+        self._count = [0] * n
 
     def _block_time(self) -> np.datetime64:
         """The time of the block being played (liquidations and events carry it; steps their own)."""
-        return self.inputs.times[0] + np.timedelta64(int(round(self.now * 1e6)), "us")
+        now, at = self._clock
+        if now != self.now:
+            now = self.now
+            at = self.inputs.times[0] + np.timedelta64(int(round(now * 1e6)), "us")
+            self._clock = (now, at)
+        return at
 
     def _feeds(self, oracles) -> list[list[tuple[int, str]]]:
         """Per price asset, its feeds (index, label) in the order of the book's reserve columns."""
@@ -157,14 +163,18 @@ class Recorder:
         return np.array([oracles.answer[f[0][0]] if f else np.nan for f in self._feeds(oracles)], dtype=float)
 
     def outcome(self, coll, debt, oracles, protocols: dict | None = None) -> Outcome:
-        liq = pa.table({k: _column(v, LIQUIDATIONS_SCHEMA.field(k).type) for k, v in self.rows.items()},
-                       schema=LIQUIDATIONS_SCHEMA)
+        liq = _table(self._liq, LIQUIDATIONS_SCHEMA)
         steps = pa.table({k: _column(v, STEPS_SCHEMA.field(k).type) for k, v in self.step_rows.items()},
                          schema=STEPS_SCHEMA)
-        events = pa.table({k: _column(v, EVENTS_SCHEMA.field(k).type) for k, v in self.event_rows.items()},
-                          schema=EVENTS_SCHEMA)
+        events = _table(self._events, EVENTS_SCHEMA)
         return Outcome(liquidations=liq, steps=steps, collateral=coll, debt=debt, oracle=self.per_asset(oracles),
                        prices=oracles.answer[oracles.feed_of], events=events, protocols=protocols or {})
+
+
+def _table(rows: list[tuple], schema: pa.Schema) -> pa.Table:
+    """Row tuples (in the schema's order) as a table of it."""
+    columns = list(zip(*rows)) if rows else [()] * len(schema)
+    return pa.table({f.name: _column(list(v), f.type) for f, v in zip(schema, columns)}, schema=schema)
 
 
 def _column(values: list, kind: pa.DataType) -> pa.Array:
