@@ -16,6 +16,7 @@ block 12,965,000) for 30M; The Block (22 Jul 2025) for 36M in February 2025 and 
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -107,6 +108,22 @@ class Field:
     agents: tuple
     builder_share: float
     gas: BlockGas
+
+    def bar(self, waited_blocks: float, gas_usd_per_unit: float) -> float:
+        """The least gross USD (before the agents' own gas, `gas_units` None in `award`) a job must
+        have for `award` to give it to anyone: the cheapest (threshold + gas) of the ready agents,
+        as profit = gross - gas - flash fee with a fee >= 0 cannot clear a threshold otherwise.
+        +inf when no agent is ready or the leanest ready one's gas does not fit in the block (award
+        gives nothing whatever the job pays); -inf when a flash-loan fee is not >= 0 (no bar)."""
+        ready = [a for a in self.agents if not waited_blocks < a.latency_blocks]
+        if not ready or not self.gas.fits(min(a.gas_units for a in ready)):
+            return math.inf
+        need = math.inf
+        for a in ready:
+            if not a.flash_loan_fee >= 0:
+                return -math.inf
+            need = min(need, a.min_profit_usd + gas_usd_per_unit * a.gas_units)
+        return need
 
     def award(self, gross_usd: float, outlay_usd: float, waited_blocks: float, gas_usd_per_unit: float,
               gas_units: float | None = None, extra_gas_units: float = 0.0) -> Award | None:

@@ -277,18 +277,10 @@ def liquidate(i: int, hf: float, waited_blocks: float, book, r: Round, venues: V
     does and its gas fits in the block: `field`, agents/competition.py), the trades, and Aave v3.3's
     burning of a deficit. `book` is the run's backtest.engine.state.BookState (its only writer API);
     both replay loops call this."""
-    ready = [a for a in field.agents if not waited_blocks < a.latency_blocks]     # as Field.award reads it
-    if not ready or not field.gas.fits(min(a.gas_units for a in ready)):
-        return None                   # no one may act yet, or the block is full: the next block
-    # An agent keeps gross - gas - borrowed * flash fee >= its threshold: with fees >= 0 a plan
-    # needs at least the cheapest (threshold + gas) of gross.
     gas_usd_per_unit, price, rules = r.gas_usd_per_unit, r.price, book.rules[i]
-    needed = math.inf
-    for a in ready:
-        if not a.flash_loan_fee >= 0:
-            needed = -math.inf
-            break
-        needed = min(needed, a.min_profit_usd + gas_usd_per_unit * a.gas_units)
+    needed = field.bar(waited_blocks, gas_usd_per_unit)      # the least gross any ready agent takes
+    if needed == math.inf:
+        return None                   # no one may act yet, or the block is full: the next block
     plan = best_plan(book.coll[i], book.debt[i], hf, price, venues, book.asset_of, r.lt, r.params, rules, 0.0,
                      field.agents[0].sizes, needed)
     award = plan and field.award(plan.proceeds_usd - plan.cost_usd, plan.repay * price[plan.debt_asset],

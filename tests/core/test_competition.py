@@ -5,6 +5,7 @@ import dataclasses
 
 import numpy as np
 import pytest
+from hypothesis import given, settings, strategies as st
 
 from backtest.agents.competition import BlockGas, Field, gas_limit_at
 from backtest.config import LiquidatorConfig, RunConfig, apply_overrides
@@ -107,3 +108,24 @@ def test_the_default_field_has_several_agents_and_a_builder_share_and_checks_its
     for bad in ("competition.builder_share=1.5", "competition.builder_share=-0.1"):
         with pytest.raises(InputError):
             apply_overrides(config, [bad])
+
+
+_AGENT = st.builds(LiquidatorConfig, min_profit_usd=st.floats(0.0, 1e4), gas_units=st.integers(100_000, 2_000_000),
+                   latency_blocks=st.integers(0, 3), capital_usd=st.sampled_from([0.0, 1e3, 1e6]),
+                   flash_loan_fee=st.sampled_from([0.0, 0.0005, 0.01, -0.001]))
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(_AGENT, min_size=1, max_size=4), st.floats(0.0, 1e5), st.floats(0.0, 1e6), st.integers(0, 4),
+       st.floats(1e-9, 1e-4), st.floats(0.0, 3e6))
+def test_bar_is_a_gross_below_which_award_gives_the_job_to_no_one(agents, gross, outlay, waited, gas_price, left):
+    f = field(*agents, gas=left)
+    bar = f.bar(waited, gas_price)
+    if gross + 1e-9 * (gross + abs(bar)) < bar:
+        assert f.award(gross, outlay, waited, gas_price) is None
+    if bar == float("inf"):          # nobody ready or the leanest does not fit: nothing is awarded at any gross
+        assert f.award(1e12, 0.0, waited, gas_price) is None
+    elif bar > -float("inf"):        # and at the bar, with no flash loan, the cheapest ready agent takes it
+        assert f.award(bar * (1 + 1e-9) + 1e-6, 0.0, waited, gas_price) is not None or not f.gas.fits(
+            min(a.gas_units for a in agents if waited >= a.latency_blocks and
+                a.min_profit_usd + gas_price * a.gas_units <= bar * (1 + 1e-9) + 1e-6))
