@@ -16,6 +16,7 @@ src/abaci.sol (LinearDecrease, StairstepExponentialDecrease, ExponentialDecrease
 
 from __future__ import annotations
 
+import math
 from typing import NamedTuple
 
 import numpy as np
@@ -150,6 +151,33 @@ def take(tab, lot, price, amt, max_price, chost_) -> Take:
     return Take(np.where(allowed, slice_, z), np.where(allowed, owe, z),
                 np.where(allowed, tab - owe, tab), np.where(allowed, lot - slice_, lot), allowed)
 
+
+
+def take_one(tab: float, lot: float, price: float, amt: float, max_price: float, chost_: float) -> Take:
+    """`take` for one auction, in plain floats: the keepers ask it for every size of every open auction
+    each round, where numpy's per-call cost is most of the work. The same operations in the same order
+    and numpy's NaN and division-by-zero results, so the same floats (tests/protocols/test_maker_take_one.py)."""
+    slice_ = math.nan if lot != lot or amt != amt else (lot if lot <= amt else amt)      # np.minimum
+    owe = slice_ * price
+    over = owe > tab
+    if over:
+        owe, slice_ = tab, _div(tab, price)
+    small_rest = not over and owe < tab and slice_ < lot and tab - owe < chost_
+    refused = small_rest and tab <= chost_
+    if small_rest:
+        owe, slice_ = tab - chost_, _div(tab - chost_, price)
+    if max_price >= price and not refused:
+        return Take(slice_, owe, tab - owe, lot - slice_, True)
+    return Take(0.0, 0.0, tab, lot, False)
+
+
+def _div(x: float, y: float) -> float:
+    """x / y as numpy divides floats: inf or NaN for a zero divisor, not an exception."""
+    if y != 0.0:
+        return x / y
+    if x != x or x == 0.0:
+        return math.nan
+    return math.copysign(math.inf, x) * math.copysign(1.0, y)
 
 # ------------------------------------------------------------- exact integers, as the contracts
 

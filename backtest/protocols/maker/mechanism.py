@@ -55,6 +55,22 @@ class Auction:
     penalty: float = 0.0  # tab - due at the bark: the part of the tab that is chop, not the Vow's Sin
 
 
+SLACK = 1e-9      # relative: float rounding between a quote and its linear ceiling (agents/liquidator.py)
+
+
+def _none_can_clear(takes, ceilings, dai: int, gem: int, bar: float) -> bool:
+    """True when no take of `takes` can gross `bar` USD: each is bounded by slice x the collateral's
+    sale ceiling less owe x DAI's purchase floor (`Router.ceilings`: fills are concave, no quote beats
+    them), so quoting them cannot lead to an award. NaN anywhere: False (quote them, as before)."""
+    floor, ceiling = ceilings
+    high, low = ceiling[gem], floor[dai]
+    for t in takes:
+        top_p, low_c = t.slice * high, t.owe * low
+        if not top_p - low_c + SLACK * (top_p + low_c) + SLACK * abs(bar) < bar:
+            return False
+    return True
+
+
 class Maker:
     kind = "auction"
 
@@ -160,17 +176,22 @@ class Maker:
                 continue
             if high[asset_of[c]] <= unit * low[asset_of[d]]:
                 continue              # dearer than the best venue's mid: no take can pay (an exact filter)
+            waited = (now - a.tic) / 12.0
+            bar = self.field.bar(waited, gas_usd_per_unit)
+            if bar == np.inf:
+                continue              # no keeper ready, or the block is full: award would refuse any take
             chost = ilk.dust * (1.0 + params.bonus[c])
+            takes = [t for t in (clip.take_one(a.tab, a.lot, unit, a.lot * size, unit, chost)
+                                 for size in self.agents[0].sizes) if t.allowed and t.slice > 0]
+            if _none_can_clear(takes, self.venues.ceilings()[2:], asset_of[d], asset_of[c], bar):
+                continue
             best = None
-            for size in self.agents[0].sizes:
-                t = clip.take(a.tab, a.lot, unit, a.lot * size, unit, chost)
-                if not t.allowed or t.slice <= 0:
-                    continue
+            for t in takes:
                 cost = self.venues.buy_quote(asset_of[d], float(t.owe))
                 proceeds = self.venues.sell_quote(asset_of[c], float(t.slice))
                 if best is None or proceeds - cost > best[0]:
                     best = (proceeds - cost, t, cost)
-            award = best and self.field.award(best[0], best[2], (now - a.tic) / 12.0, gas_usd_per_unit)
+            award = best and self.field.award(best[0], best[2], waited, gas_usd_per_unit)
             if not award:
                 continue
             self.field.gas.spend(award.gas_units)

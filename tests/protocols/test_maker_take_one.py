@@ -1,0 +1,44 @@
+"""clip.take_one (the keepers' per-auction take in plain floats) against clip.take (numpy): the same
+floats, NaN and zero prices included, so the replay's takes do not depend on which one runs."""
+
+import math
+
+import numpy as np
+from hypothesis import given, settings, strategies as st
+
+from backtest.protocols.maker import clip as mk
+
+AMOUNT = st.one_of(st.floats(0.0, 1e9), st.sampled_from([0.0, 1e-12, math.nan, math.inf]))
+
+
+def _same(x, y) -> bool:
+    x, y = float(x), float(y)
+    return (x != x and y != y) or (x == y and math.copysign(1.0, x) == math.copysign(1.0, y))
+
+
+def _check(tab, lot, price, amt, max_price, chost):
+    with np.errstate(all="ignore"):
+        want = mk.take(tab, lot, price, amt, max_price, chost)
+    got = mk.take_one(tab, lot, price, amt, max_price, chost)
+    assert bool(want.allowed) == got.allowed
+    for w, g in zip(want[:4], got[:4]):
+        assert _same(w, g), (want, got)
+
+
+@settings(max_examples=3000, deadline=None)
+@given(AMOUNT, AMOUNT, st.one_of(st.floats(0.0, 1e5), st.just(0.0)), st.floats(0.0, 1.0),
+       st.floats(0.5, 2.0), st.floats(0.0, 1e6))
+def test_take_one_gives_takes_floats(tab, lot, price, share, above, chost):
+    _check(tab, lot, price, lot * share, price * above, chost)
+
+
+def test_take_one_edges_partial_refused_zero_price_and_nan():
+    # a slice leaving less than chost is cut to leave exactly chost; refused when the tab is <= chost
+    _check(10_000.0, 10.0, 1_500.0, 6.5, 1_500.0, 1_000.0)
+    _check(900.0, 10.0, 1_500.0, 0.5, 1_500.0, 1_000.0)
+    assert mk.take_one(900.0, 10.0, 50.0, 0.5, 50.0, 1_000.0).allowed is False
+    # a zero price: numpy's inf / NaN, not a ZeroDivisionError
+    _check(5_000.0, 10.0, 0.0, 5.0, 0.0, 6_000.0)       # a refused partial: (tab - chost) / 0
+    _check(-1.0, 10.0, 0.0, 5.0, 0.0, 0.0)              # owe 0 > tab -1: tab / 0
+    _check(math.nan, 10.0, 1_500.0, 5.0, 1_500.0, 100.0)
+    _check(5_000.0, 10.0, math.nan, 5.0, math.nan, 100.0)
