@@ -62,6 +62,7 @@ class Router:
         self._moves = [sorted({a} | {v.asset for v in self.venues if v.quote_asset == a}) for a in range(n)]
         self._ceilings, self._stale = None, set()
         self._first: dict = {}           # (venue, buy?) -> its first-unit marginal price, until it trades or moves
+        self._forget_routes()
         if self.reference is None:                 # no impact until a run attaches its own
             self.attach(ReferenceMarket(self.price, *(np.zeros(n),) * 4))
 
@@ -70,6 +71,7 @@ class Router:
         self.reference = reference
         self.price = reference.price
         self._ceilings, self._first = None, {}
+        self._forget_routes()
 
     def fresh(self, price: np.ndarray, feedback: bool) -> "Router":
         """An independent copy starting at `price` (each replay mutates its own venues), with a
@@ -80,6 +82,7 @@ class Router:
         out.venue_price = np.array([out.price[v.asset] for v in out.venues], dtype=float)
         out.sold = np.zeros_like(out.price)
         out._ceilings, out._first = None, {}
+        out._forget_routes()
         return out
 
     # -- quotes -------------------------------------------------------------------------------
@@ -109,7 +112,33 @@ class Router:
                 best, best_usd = v, usd
         return best, best_usd
 
+    def _forget_routes(self) -> None:
+        """Every venue and reference price may have moved (a path move, arbitrage, a new reference)."""
+        self._routes: dict = {}          # (buy?, asset, amount, split, feedback) -> (generation of the asset, route, USD)
+        self._generation = [0] * len(self.price)      # per asset: bumped by each trade that can move its quotes
+
+    def _remembered(self, buy: bool, asset: int, amount: float, route) -> tuple[list[tuple[int, float]], float]:
+        """`route(asset, amount)`, asked once while nothing it reads has moved: best_plan and the keepers
+        quote a trade, then make it (`buy`, `sell` route it again). A quote of `asset` reads its venues'
+        states and the reference prices of its own and its venues' quote assets, which only a trade of an
+        asset in `_moves` of it (or a path move, arbitrage) changes; those bump its generation."""
+        key = (buy, asset, amount, self.split, self.feedback)       # both are fields a caller may set
+        got = self._routes.get(key)
+        gen = self._generation[asset]
+        if got is not None and got[0] == gen:
+            return got[1], got[2]
+        if len(self._routes) > 4096:
+            self._routes.clear()
+        out = self._routes[key] = (gen, *route(asset, amount))
+        return out[1], out[2]
+
     def _route_sale(self, asset: int, amount: float) -> tuple[list[tuple[int, float]], float]:
+        return self._remembered(False, asset, amount, self._find_sale)
+
+    def _route_purchase(self, asset: int, amount: float) -> tuple[list[tuple[int, float]], float]:
+        return self._remembered(True, asset, amount, self._find_purchase)
+
+    def _find_sale(self, asset: int, amount: float) -> tuple[list[tuple[int, float]], float]:
         """[(venue, amount)] and USD: the whole order at the best venue, or split (`split=True`)
         when another venue pays more at the margin than the best one does after the order."""
         v, usd = self._best_sale(asset, amount)
@@ -125,7 +154,7 @@ class Router:
             return [(v, amount)], usd
         return [(i, part) for i, part in zip(vs, out[0]) if part > 0], out[1]
 
-    def _route_purchase(self, asset: int, amount: float) -> tuple[list[tuple[int, float]], float]:
+    def _find_purchase(self, asset: int, amount: float) -> tuple[list[tuple[int, float]], float]:
         v, usd = self._best_purchase(asset, amount)
         vs = self.by_asset[asset]
         if not (self.split and self.feedback and len(vs) > 1):
@@ -212,12 +241,14 @@ class Router:
     def sell(self, asset: int, amount: float) -> float:
         self._stale.update(self._moves[asset])
         self._forget(asset)
+        route = self._route_sale(asset, amount) if not amount <= 0 and self.by_asset[asset] else None
+        self._moved(asset)
         self.sold[asset] += amount
         if amount > 0 and not self.by_asset[asset] and self.feedback:
             return self.reference.sell(asset, amount)
         if amount <= 0 or not self.by_asset[asset]:
             return self.sell_quote(asset, amount)
-        route, usd = self._route_sale(asset, amount)
+        route, usd = route
         if self.feedback:
             for v, part in route:
                 self.venues[v].sell(part)
@@ -227,16 +258,23 @@ class Router:
     def buy(self, asset: int, amount: float) -> float:
         self._stale.update(self._moves[asset])
         self._forget(asset)
+        route = self._route_purchase(asset, amount) if not amount <= 0 and self.by_asset[asset] else None
+        self._moved(asset)
         if amount > 0 and not self.by_asset[asset] and self.feedback:
             return self.reference.buy(asset, amount)
         if amount <= 0 or not self.by_asset[asset]:
             return self.buy_quote(asset, amount)
-        route, usd = self._route_purchase(asset, amount)
+        route, usd = route
         if self.feedback and math.isfinite(usd):
             for v, part in route:
                 self.venues[v].buy(part)
                 self._reprice(v)
         return usd
+
+    def _moved(self, asset: int) -> None:
+        """A trade of `asset` is being made: the routes remembered for the assets it can move are stale."""
+        for a in self._moves[asset]:
+            self._generation[a] += 1
 
     def _forget(self, asset: int) -> None:
         for v in self.by_asset[asset]:
@@ -277,6 +315,7 @@ class Router:
         ratio, with no flow (the path already holds the market's own trading); gaps our sales
         opened are kept, for `arbitrage` to close."""
         self._ceilings, self._first = None, {}
+        self._forget_routes()
         ratio = (exo_now / exo_prev).tolist()
         at = self.venue_price.tolist()
         self.reference.follow(exo_now)
@@ -295,6 +334,7 @@ class Router:
         if not self.feedback:
             return
         self._ceilings, self._first = None, {}
+        self._forget_routes()
         self.reference.decay(seconds)
         keep = 0.5 ** (seconds / half_life) if half_life > 0 else 0.0
         price = self.price.tolist()

@@ -118,7 +118,14 @@ class V3Pool:
         return math.sqrt(p / self._raw_price_factor())
 
     def _sell(self, amount: float) -> uniswap_v3.SwapResult:
-        return v3_compiled.swap(self.state, amount * 10.0 ** self.base_decimals, self.base_is_token0)
+        # The router quotes a sale, then makes it: the walk is kept for the state it started from
+        # (PoolState is frozen, and replaced by every trade), so the sale reuses the quote's.
+        memo = self.__dict__.get("_sell_memo")
+        if memo is not None and memo[0] is self.state and memo[1] == amount:
+            return memo[2]
+        res = v3_compiled.swap(self.state, amount * 10.0 ** self.base_decimals, self.base_is_token0)
+        self._sell_memo = (self.state, amount, res)
+        return res
 
     def sell_out(self, amount: float) -> float:
         """What the pool pays; if it runs out of liquidity the unsold rest earns nothing here."""
@@ -130,9 +137,14 @@ class V3Pool:
         return float(res.amount_out) / 10.0 ** self.quote_decimals
 
     def _buy(self, amount: float) -> tuple[float, float] | None:
-        """(sqrt price after, quote paid in whole units) for exactly `amount` base out."""
+        """(sqrt price after, quote paid in whole units) for exactly `amount` base out; kept, as `_sell`."""
+        memo = self.__dict__.get("_buy_memo")
+        if memo is not None and memo[0] is self.state and memo[1] == amount:
+            return memo[2]
         done = exact_output(self.state, amount * 10.0 ** self.base_decimals, not self.base_is_token0)
-        return None if done is None else (done[0], done[1] / 10.0 ** self.quote_decimals)
+        out = None if done is None else (done[0], done[1] / 10.0 ** self.quote_decimals)
+        self._buy_memo = (self.state, amount, out)
+        return out
 
     def _moved_to(self, sqrt_price: float) -> PoolState:
         if sqrt_price == self.state.sqrt_price:

@@ -1,0 +1,109 @@
+"""The router keeps a route it quoted until something it reads moves (Router._remembered), and a v3
+pool keeps its last walk for the state it started from (V3Pool._sell, _buy): best_plan and the
+keepers quote a trade, then make it. Any sequence of quotes, trades, path moves and arbitrage gives
+the same floats and leaves the same venues as a twin whose memos are emptied before every call."""
+
+import math
+
+import numpy as np
+from hypothesis import given, settings, strategies as st
+
+from backtest.markets import uniswap_v3 as v3
+from backtest.markets.reference import ReferenceMarket
+from backtest.markets.router import Router
+from backtest.markets.venue_kinds import DepthBook, V2Pool, V3Pool
+
+ETH, USDC, STETH = 0, 1, 2         # USDC has no venue (its reference market); stETH is quoted in ETH
+LOG_TICK = math.log(1.0001)
+CURVE = dict(impacts=np.array([0.005, 0.01, 0.02, 0.05]), amounts=np.array([100.0, 250.0, 600.0, 2_000.0]))
+PRICE = np.array([2_000.0, 1.0, 1_900.0])
+
+
+def _v3(fee: float) -> V3Pool:
+    liq = math.sqrt(2e9)
+    low, high = math.floor(math.log(1_500) / LOG_TICK), math.ceil(math.log(2_600) / LOG_TICK)
+    state = v3.PoolState(math.sqrt(2_000.0), math.floor(math.log(2_000) / LOG_TICK), liq,
+                         np.array([low, high]), np.array([liq, -liq]), fee)
+    return V3Pool(ETH, USDC, state, True, 0, 0, name="v3")
+
+
+def router(split: bool, feedback: bool) -> Router:
+    venues = [_v3(0.0005), V2Pool(ETH, USDC, 1_000.0, 2e6, 0.003),
+              DepthBook(ETH, fee=0.001, reference=2_000.0, **CURVE), V2Pool(STETH, ETH, 500.0, 475.0, 0.0005)]
+    r = Router(PRICE.copy(), venues, split=split)
+    r = r.fresh(PRICE, feedback)
+    n = len(PRICE)
+    r.attach(ReferenceMarket(PRICE.copy(), np.full(n, 0.5), np.full(n, 5e8), np.full(n, 0.4), np.full(n, 600.0)))
+    return r
+
+
+def _forget(r: Router) -> None:
+    r._routes.clear()
+    for v in r.venues:
+        v.__dict__.pop("_sell_memo", None)
+        v.__dict__.pop("_buy_memo", None)
+
+
+def _do(r: Router, op) -> list:
+    kind, asset, amount = op
+    if kind == "follow":
+        before = r.reference.exo.copy()
+        r.follow_path(before, before * amount)
+        return []
+    if kind == "arb":
+        r.arbitrage(12.0, 0.0 if amount < 1 else 60.0)
+        return []
+    got = getattr(r, kind)(asset, amount)
+    return [got, *r.ceilings()[2], *r.ceilings()[3]]
+
+
+def _same(x, y) -> bool:
+    return (x != x and y != y) or x == y
+
+
+AMOUNT = st.sampled_from([0.5, 3.0, 40.0, 40.0, 900.0, 1e4, 0.0])
+OP = st.one_of(st.tuples(st.sampled_from(["sell_quote", "buy_quote", "sell", "buy"]), st.sampled_from([ETH, USDC, STETH]),
+                         AMOUNT),
+               st.tuples(st.just("follow"), st.just(0), st.floats(0.8, 1.2)),
+               st.tuples(st.just("arb"), st.just(0), st.floats(0.0, 2.0)))
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(OP, min_size=1, max_size=30), st.booleans(), st.booleans())
+def test_remembered_routes_and_walks_give_what_fresh_ones_give(ops, split, feedback):
+    memo, fresh = router(split, feedback), router(split, feedback)
+    for op in ops:
+        _forget(fresh)
+        a, b = _do(memo, op), _do(fresh, op)
+        assert len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b)), op
+    assert memo.venue_price.tolist() == fresh.venue_price.tolist()
+    assert memo.price.tolist() == fresh.price.tolist()
+    assert [_state(v) for v in memo.venues] == [_state(v) for v in fresh.venues]
+
+
+def _state(venue) -> list:
+    """A venue's scalar state (a v3 pool's price, tick and liquidity), memos left out."""
+    out = []
+    for name, x in sorted(vars(venue).items()):
+        if isinstance(x, v3.PoolState):
+            out += [x.sqrt_price, x.tick, x.liquidity]
+        elif isinstance(x, (int, float, str)):
+            out.append((name, x))
+    return out
+
+
+def test_a_quoted_sale_is_routed_once_and_a_trade_of_its_quote_asset_forgets_it():
+    r = router(False, True)
+    calls = []
+    find = r._find_sale
+    r._find_sale = lambda asset, amount: calls.append(asset) or find(asset, amount)
+    quoted = r.sell_quote(STETH, 3.0)
+    assert r.sell(STETH, 3.0) == quoted and calls == [STETH]        # the sale reuses the quote's route
+    assert r.sell_quote(STETH, 3.0) != quoted and calls == [STETH] * 2     # its pool moved: asked again
+    r.sell_quote(STETH, 1.0)
+    r.buy(USDC, 10.0)                                                # USDC quotes no stETH venue: kept
+    r.sell_quote(STETH, 1.0)
+    assert calls == [STETH] * 3
+    r.buy(ETH, 1.0)                                                  # stETH's pool is quoted in ETH: forgotten
+    r.sell_quote(STETH, 1.0)
+    assert calls == [STETH] * 4
