@@ -204,17 +204,40 @@ class Router:
         asking purchase_floor / sale_ceiling now (tests/perf/test_screen.py)."""
         if self._ceilings is None:
             n = len(self.price)
-            floor = [float(self.purchase_floor(a)) for a in range(n)]
-            ceiling = [float(self.sale_ceiling(a)) for a in range(n)]
+            floor, ceiling = [0.0] * n, [0.0] * n
+            for a in range(n):
+                floor[a], ceiling[a] = self._bounds(a)
         elif self._stale:
             floor, ceiling = list(self._ceilings[2]), list(self._ceilings[3])
             for a in self._stale:
-                floor[a], ceiling[a] = float(self.purchase_floor(a)), float(self.sale_ceiling(a))
+                floor[a], ceiling[a] = self._bounds(a)
         else:
             return self._ceilings
         self._ceilings = (np.array(floor, dtype=float), np.array(ceiling, dtype=float), floor, ceiling)
         self._stale = set()
         return self._ceilings
+
+    def _bounds(self, a: int) -> tuple[float, float]:
+        """(purchase_floor(a), sale_ceiling(a)) as floats, in one pass over its venues (a trade makes
+        `ceilings` ask it for a few assets before every liquidation): the same products, min and max."""
+        vs = self.by_asset[a]
+        if not vs or not self.feedback:
+            return float(self.purchase_floor(a)), float(self.sale_ceiling(a))
+        first, venues, price = self._first, self.venues, self.price
+        lows, highs = [], []
+        for v in vs:
+            buy, sell = first.get((v, True)), first.get((v, False))
+            if buy is None:
+                buy = first[v, True] = venues[v].buy_marginal(0.0)
+            if sell is None:
+                sell = first[v, False] = venues[v].sell_marginal(0.0)
+            q = venues[v].quote_asset
+            usd = 1.0 if q == USD else float(price[q])
+            lows.append(buy * usd)
+            highs.append(sell * usd)
+        if len(vs) == 1:
+            return float(lows[0]), float(highs[0])
+        return float(min(lows)), float(max(highs))
 
     def purchase_floor(self, asset: int) -> float:
         """USD per unit that no purchase of `asset` undercuts: `buy_quote(asset, y) >= y * this`."""

@@ -76,6 +76,10 @@ def test_remembered_routes_and_walks_give_what_fresh_ones_give(ops, split, feedb
         _forget(fresh)
         a, b = _do(memo, op), _do(fresh, op)
         assert len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b)), op
+        # Router.ceilings' one pass per asset (_bounds) is purchase_floor / sale_ceiling asked now
+        floor, ceiling = memo.ceilings()[2:]
+        assert floor == [float(memo.purchase_floor(k)) for k in range(len(PRICE))]
+        assert ceiling == [float(memo.sale_ceiling(k)) for k in range(len(PRICE))]
     assert memo.venue_price.tolist() == fresh.venue_price.tolist()
     assert memo.price.tolist() == fresh.price.tolist()
     assert [_state(v) for v in memo.venues] == [_state(v) for v in fresh.venues]
