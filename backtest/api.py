@@ -116,6 +116,8 @@ class SweepRun:
     lake_loads: int
     table: object = field(repr=False, default=None)   # the comparison as pyarrow, for render()
     cpu_seconds: dict = field(default_factory=dict)    # CPU seconds per part of a task, summed over tasks run
+    not_computed: list = field(default_factory=list)   # columns null on paths without the no-feedback run
+    counterfactual: str | None = None                   # which paths had it, in words
 
     def summary(self) -> str:
         from backtest.sweep.compare import render
@@ -130,23 +132,25 @@ class SweepRun:
 def sweep(scenario=None, grid=None, lake=None, set=None, paths: int | None = None, model: str = "gbm",  # noqa: A002
           seed: int = 0, model_options: dict | None = None, calibrate=None, out=None, executor: str = "local",
           workers: int | None = None, address: str | None = None, feedback: bool = True,
-          progress: bool = False) -> SweepRun:
+          progress: bool = False, counterfactual: str = "no-feedback", counterfactual_every: int = 1) -> SweepRun:
     """`backtest sweep`: each parameter set of `grid` (and each of `paths` Monte Carlo paths) replayed
     and compared with the baseline; resumable in `out` (default results/sweep-SCENARIO)."""
     from backtest.errors import InputError
     from backtest.sweep.run import PathsSpec, run_sweep
+    from backtest.sweep.tasks import Counterfactual
     if workers is not None and workers < 1:
         raise InputError(f"workers must be >= 1 (got {workers})")
+    which = Counterfactual(counterfactual, counterfactual_every)     # checked before anything is written
     crash = _scenario(scenario)
     folder = Path(out) if out is not None else Path("results") / f"sweep-{crash.name}"
     spec = None if paths is None else PathsSpec(model=model, paths=paths, seed=seed, calibrate=calibrate,
                                                 options=dict(model_options or {}))
     result = run_sweep(crash, Path(lake) if lake is not None else default_lake(), folder, grids=_grids(grid),
                        overrides=_overrides(set), paths=spec, executor=executor, workers=workers, address=address,
-                       feedback=feedback, progress_stream=None if progress else io.StringIO())
+                       feedback=feedback, progress_stream=None if progress else io.StringIO(), counterfactual=which)
     return SweepRun(folder, result.results.to_pandas(), result.comparison.to_pandas(), result.grid_keys,
                     result.tasks, result.ran, result.reused, result.lake_loads, result.comparison,
-                    result.cpu_seconds)
+                    result.cpu_seconds, result.not_computed, result.counterfactual)
 
 
 def query(name: str, lake=None, results=None, **params):

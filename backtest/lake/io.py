@@ -59,13 +59,15 @@ def atomic_dir(final: Path):
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-def write_parquet(table: pa.Table, path: Path, dictionary: bool | list[str] = True) -> Path:
+def write_parquet(table: pa.Table, path: Path, dictionary: bool | list[str] = True,
+                  metadata: dict[str, str] | None = None) -> Path:
     """Deterministic bytes for the same table: fixed compression, no pandas metadata.
 
     `dictionary` names the columns to dictionary-encode when not all: a column with about one value
     per row (account, amount) gains nothing from a dictionary and DuckDB reads it back slower.
+    `metadata`: the only key-value metadata written (a sweep's note of the columns it did not compute).
     """
-    table = table.replace_schema_metadata(None)
+    table = table.replace_schema_metadata(metadata or None)
     if not isinstance(dictionary, bool):
         few = set(dictionary)
         dictionary = [c for c in table.column_names if c in few]

@@ -32,6 +32,16 @@ EXECUTION_ONLY_KEYS = ("seized_exogenous_usd_execution_only", "amplification_exe
                        "bad_debt_added_by_price_feedback_usd", "bad_debt_added_by_execution_cost_usd")
 
 
+# Keys (top-level, before a sweep flattens the per-market dicts to `KEY.MARKET`) only the no-feedback
+# counterfactual gives: None where it was not made (a sweep's `--counterfactual none` or `-every K`).
+COUNTERFACTUAL_KEYS = ("collateral_seized_usd_without_feedback", "bad_debt_usd_without_feedback", "amplification",
+                       "seized_exogenous_usd_without_feedback", "cascade_depth", "induced_steps",
+                       "induced_liquidations", "bad_debt_usd_without_feedback_by_protocol",
+                       "bad_debt_usd_without_feedback_by_collateral",
+                       "collateral_seized_usd_without_feedback_by_protocol",
+                       "collateral_seized_usd_without_feedback_by_collateral")
+
+
 def seized_by(book, liq, column: str) -> dict[str, float]:
     """Collateral seized (USD at the oracle) per protocol or per collateral asset; every one of the
     book's keys present (0 where nothing was seized), so sweep rows share their columns."""
@@ -52,9 +62,12 @@ def bad_debt_total(book, outcome: Outcome) -> float:
         + mech.get("maker_vow_loss_usd", 0.0) + mech.get("maker_flip_loss_usd", 0.0)
 
 
-def compute(inputs: ReplayInputs, outcome: Outcome, counterfactual: Outcome, execution: Outcome | None = None) -> dict:
-    """`counterfactual`: the no-feedback run; `execution`: the execution-only run, when made (its
-    metrics split amplification and bad debt into execution cost and price feedback)."""
+def compute(inputs: ReplayInputs, outcome: Outcome, counterfactual: Outcome | None,
+            execution: Outcome | None = None) -> dict:
+    """`counterfactual`: the no-feedback run, or None where a sweep did not make it (then every key
+    it gives is there, as None: not computed, never 0); `execution`: the execution-only run, when
+    made (its metrics split amplification and bad debt into execution cost and price feedback)."""
+    cf = counterfactual
     book, liq, steps = inputs.book, outcome.liquidations, outcome.steps
     prices = outcome.prices
     bad = bad_debt_by_account(outcome.collateral, outcome.debt, prices)
@@ -87,13 +100,13 @@ def compute(inputs: ReplayInputs, outcome: Outcome, counterfactual: Outcome, exe
         "deficit_usd": float(debt_left[no_collateral & (debt_left > 0)].sum()) + burned,
         "deficit_burned_usd": burned,
         "cascade_rounds": int(pc.max(liq["round"]).as_py()) if liq.num_rows else 0,
-        "collateral_seized_usd_without_feedback": _sum(counterfactual.liquidations, "collateral_seized_usd"),
-        "bad_debt_usd_without_feedback": bad_debt_total(book, counterfactual),
+        "collateral_seized_usd_without_feedback": None if cf is None else _sum(cf.liquidations, "collateral_seized_usd"),
+        "bad_debt_usd_without_feedback": None if cf is None else bad_debt_total(book, cf),
         "max_drawdown_exogenous": {a: drawdown(t["price_exogenous"].to_numpy()) for a, t in by_asset.items()},
         "max_drawdown_effective": {a: drawdown(t["price_market"].to_numpy()) for a, t in by_asset.items()},
     }
-    out.update(amplification.split(inputs, outcome, execution, counterfactual))
-    out.update(amplification.cascade_across_steps(outcome, counterfactual))
+    out.update(amplification.split(inputs, outcome, execution, cf))
+    out.update(amplification.cascade_across_steps(outcome, cf))
     if execution is not None:
         s = bad_debt_total(book, execution)
         out.update({"bad_debt_usd_execution_only": s, "bad_debt_added_by_price_feedback_usd": out["bad_debt_usd"] - s,
@@ -107,12 +120,15 @@ def compute(inputs: ReplayInputs, outcome: Outcome, counterfactual: Outcome, exe
         out["bad_debt_usd_by_morpho_market"] = by_market
     out["collateral_seized_usd_by_protocol"] = seized_by(book, liq, "protocol")
     out["collateral_seized_usd_by_collateral"] = seized_by(book, liq, "collateral_asset")
-    if counterfactual is not outcome:        # per market without feedback: the price path alone (sweeps' VaR split)
-        out["bad_debt_usd_without_feedback_by_protocol"] = bad_debt_by_protocol(inputs, counterfactual)
-        out["bad_debt_usd_without_feedback_by_collateral"] = bad_debt_by_collateral(inputs, counterfactual)
-        out["collateral_seized_usd_without_feedback_by_protocol"] = seized_by(book, counterfactual.liquidations,
-                                                                              "protocol")
-        out["collateral_seized_usd_without_feedback_by_collateral"] = seized_by(book, counterfactual.liquidations,
+    if cf is None:                           # not made: the same per-market keys, each None
+        for name in ("bad_debt_usd", "collateral_seized_usd"):
+            for split in ("_by_protocol", "_by_collateral"):
+                out[f"{name}_without_feedback{split}"] = dict.fromkeys(out[f"{name}{split}"])
+    elif cf is not outcome:                  # per market without feedback: the price path alone (sweeps' VaR split)
+        out["bad_debt_usd_without_feedback_by_protocol"] = bad_debt_by_protocol(inputs, cf)
+        out["bad_debt_usd_without_feedback_by_collateral"] = bad_debt_by_collateral(inputs, cf)
+        out["collateral_seized_usd_without_feedback_by_protocol"] = seized_by(book, cf.liquidations, "protocol")
+        out["collateral_seized_usd_without_feedback_by_collateral"] = seized_by(book, cf.liquidations,
                                                                                 "collateral_asset")
     out.update(borrower_loss(outcome, dict(zip(book.price_assets, np.asarray(outcome.oracle, dtype=float).tolist()))))
     out.update(liquidator_economics(outcome))

@@ -53,9 +53,12 @@ def induced(feedback: Outcome, without: Outcome) -> np.ndarray:
                      zip(liq["step"].to_pylist(), liq["protocol"].to_pylist(), liq["account"].to_pylist())])
 
 
-def cascade_across_steps(feedback: Outcome, without: Outcome) -> dict:
+def cascade_across_steps(feedback: Outcome, without: Outcome | None) -> dict:
     """`cascade_depth`: the longest run of consecutive steps (blocks) each with an induced
-    liquidation; `induced_steps`: steps with one; `induced_liquidations`: rows."""
+    liquidation; `induced_steps`: steps with one; `induced_liquidations`: rows (all None without
+    the no-feedback run: induced is defined against it)."""
+    if without is None:
+        return {"cascade_depth": None, "induced_steps": None, "induced_liquidations": None}
     mask = induced(feedback, without)
     steps = sorted(set(np.asarray(feedback.liquidations["step"].to_pylist(), dtype=np.int64)[mask].tolist())) \
         if mask.any() else []
@@ -66,10 +69,14 @@ def cascade_across_steps(feedback: Outcome, without: Outcome) -> dict:
     return {"cascade_depth": longest, "induced_steps": len(steps), "induced_liquidations": int(mask.sum())}
 
 
-def split(inputs, feedback: Outcome, execution: Outcome | None, without: Outcome) -> dict:
+def split(inputs, feedback: Outcome, execution: Outcome | None, without: Outcome | None) -> dict:
     """Amplification (F / N) and, when the execution-only run was made, its two factors: execution
-    cost (S / N) and price feedback (F / S), whose product it is; and the same as USD differences."""
-    f, n = seized_exogenous_usd(inputs, feedback), seized_exogenous_usd(inputs, without)
+    cost (S / N) and price feedback (F / S), whose product it is; and the same as USD differences.
+    Without the no-feedback run (None), what needs N is None."""
+    f = seized_exogenous_usd(inputs, feedback)
+    if without is None:
+        return {"amplification": None, "seized_exogenous_usd": f, "seized_exogenous_usd_without_feedback": None}
+    n = seized_exogenous_usd(inputs, without)
     out = {"amplification": ratio(f, n), "seized_exogenous_usd": f, "seized_exogenous_usd_without_feedback": n}
     if execution is None:
         return out

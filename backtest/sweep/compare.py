@@ -4,7 +4,8 @@ Every set runs on the same paths (path i is the same draw for all sets), so diff
 paired. For each metric: the mean over paths, the 95th percentile (for bad debt, the 95 % VaR
 in the sense risk teams use: the loss exceeded on 5 % of paths), and both as changes from the
 baseline; plus the probability of any bad debt. With one historical path, mean and p95 are
-that path's value.
+that path's value. `cascade_depth` needs the no-feedback run: a sweep that made it on some paths
+only summarises it over those (`counterfactual_paths` says how many), on none gives null.
 """
 
 from __future__ import annotations
@@ -23,7 +24,14 @@ def p95(x: np.ndarray) -> float:
 
 
 def summarise(values: np.ndarray, baseline: np.ndarray) -> dict:
-    """Mean and p95 of one metric over paths, and their changes from the baseline's."""
+    """Mean and p95 of one metric over paths, and their changes from the baseline's. A path where
+    either has no value (NaN: a metric the sweep did not compute there, `--counterfactual-every`)
+    is left out of both, so the pairs stay paired; no value on any path gives None, never 0."""
+    if np.isnan(values).any() or np.isnan(baseline).any():
+        both = ~np.isnan(values) & ~np.isnan(baseline)
+        if not both.any():
+            return dict.fromkeys(("mean", "p95", "delta_mean", "delta_p95"))
+        values, baseline = values[both], baseline[both]
     return {"mean": float(np.mean(values)), "p95": p95(values),
             "delta_mean": float(np.mean(values - baseline)), "delta_p95": p95(values) - p95(baseline)}
 
@@ -37,10 +45,13 @@ def compare(results: pa.Table, grid_keys: list[str]) -> pa.Table:
     set_ids = results["set_id"].to_numpy()
     base_rows = results.filter(pc.equal(results["set_id"], 0))
     base = {m: base_rows[m].to_numpy(zero_copy_only=False).astype(float) for m in COMPARED}
+    partial = results["cascade_depth"].null_count > 0     # the no-feedback run skipped on some paths
     rows = []
     for sid in np.unique(set_ids).tolist():
         part = results.filter(pc.equal(results["set_id"], sid))
         row = {"set_id": sid, **{k: part[k][0].as_py() for k in grid_keys}, "paths": part.num_rows}
+        if partial:
+            row["counterfactual_paths"] = part.num_rows - part["cascade_depth"].null_count
         for m in COMPARED:
             vals = part[m].to_numpy(zero_copy_only=False).astype(float)
             for stat, v in summarise(vals, base[m]).items():
@@ -51,7 +62,9 @@ def compare(results: pa.Table, grid_keys: list[str]) -> pa.Table:
         rows.append(row)
     schema = pa.schema([results.schema.field("set_id")] + [results.schema.field(k) for k in grid_keys]
                        + [pa.field("paths", pa.int32())]
-                       + [pa.field(k, pa.float64()) for k in rows[0] if k not in ["set_id", "paths", *grid_keys]])
+                       + [pa.field("counterfactual_paths", pa.int32())] * partial
+                       + [pa.field(k, pa.float64()) for k in rows[0]
+                          if k not in ["set_id", "paths", "counterfactual_paths", *grid_keys]])
     return pa.Table.from_pylist(rows, schema=schema)
 
 

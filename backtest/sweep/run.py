@@ -20,6 +20,7 @@ from backtest.inputs.book import ReplayInputs
 from backtest.run import make_config
 from backtest.errors import InputError
 from backtest.lake.io import atomic_path, write_parquet
+from backtest.metrics import COUNTERFACTUAL_KEYS
 from backtest.scenarios.library import Scenario
 from backtest.scenarios.montecarlo import MODELS, PathModel, calibrate_from_lake, default_window
 from backtest.sweep import checkpoint
@@ -29,7 +30,7 @@ from backtest.sweep.executors import execute, reachable
 from backtest.sweep.grid import parse_grid
 from backtest.sweep.inputs import InputsCache
 from backtest.sweep.progress import Progress
-from backtest.sweep.tasks import SweepContext, build_tasks, param_sets
+from backtest.sweep.tasks import Counterfactual, SweepContext, build_tasks, param_sets
 
 
 @dataclass(frozen=True)
@@ -60,6 +61,8 @@ class SweepResult:
     lake_loads: int          # how often a book was read from the lake: by the sweep itself, plus by workers
     cpu_seconds: dict = field(default_factory=dict)   # per part of a task (inputs, replay, counterfactual,
                                                       # metrics): CPU seconds summed over the tasks run now
+    not_computed: list = field(default_factory=list)  # columns null on the paths without the counterfactual
+    counterfactual: str | None = None                   # which paths had it, in words (None: --no-feedback)
 
 
 def effective_value(config: RunConfig, key: str, inputs: ReplayInputs):
@@ -93,7 +96,7 @@ def _column(values: list, name: str = "") -> pa.Array:
 
 def results_table(tasks, done: dict, grid_keys: list[str], grid_values: dict[int, dict]) -> pa.Table:
     tasks = sorted(tasks, key=lambda t: (t.set_id, t.path))
-    metric_names = list(done[tasks[0].key]["metrics"])
+    metric_names = list(dict.fromkeys(m for t in tasks for m in done[t.key]["metrics"]))   # first seen, first
     cols = {"set_id": pa.array([t.set_id for t in tasks], pa.int32()),
             "path": pa.array([t.path for t in tasks], pa.int32())}
     for k in grid_keys:
@@ -103,10 +106,19 @@ def results_table(tasks, done: dict, grid_keys: list[str], grid_values: dict[int
     return pa.table(cols)
 
 
+def not_computed_columns(results: pa.Table, context: SweepContext) -> list[str]:
+    """The columns the no-feedback run gives, when some path of this sweep did not make it."""
+    if all(context.counterfactual.runs(p) for p in range(context.n_paths)):
+        return []
+    return [c for c in results.column_names if c in COUNTERFACTUAL_KEYS or c.split(".")[0] in COUNTERFACTUAL_KEYS]
+
+
 def _spec_toml(scenario: Scenario, baseline: RunConfig, overrides, grids, paths: PathsSpec | None,
-               model: PathModel | None, n_tasks: int) -> str:
+               model: PathModel | None, n_tasks: int, context: SweepContext) -> str:
     spec = {"scenario": scenario.name, "lake": baseline.lake, "feedback": baseline.feedback,
             "set": list(overrides), "grid": list(grids), "tasks": n_tasks}
+    if baseline.feedback and not all(context.counterfactual.runs(p) for p in range(context.n_paths)):
+        spec["counterfactual"] = context.counterfactual.describe(context.n_paths)
     if paths is not None:
         spec["paths"] = {"n": paths.paths, **model.describe(), **{k: v for k, v in paths.options.items()
                                                                 if v is not None}}
@@ -127,8 +139,10 @@ def _model(paths: PathsSpec, scenario: Scenario, baseline: RunConfig, base: Repl
 
 def run_sweep(scenario: Scenario, lake: Path, out: Path, grids=(), overrides=(), paths: PathsSpec | None = None,
               executor: str = "local", workers: int | None = None, address: str | None = None,
-              feedback: bool = True, progress_stream=None, on_result=None) -> SweepResult:
-    """Run (or resume) a sweep into `out`; `on_result` sees each finished task (tests interrupt here)."""
+              feedback: bool = True, progress_stream=None, on_result=None,
+              counterfactual: Counterfactual | None = None) -> SweepResult:
+    """Run (or resume) a sweep into `out`; `on_result` sees each finished task (tests interrupt here).
+    `counterfactual`: which paths also replay without feedback (default: every path)."""
     out = Path(out)
     if executor == "ray" and address:
         reachable(address)                     # before anything is loaded or written
@@ -141,11 +155,12 @@ def run_sweep(scenario: Scenario, lake: Path, out: Path, grids=(), overrides=(),
         inputs = cache.inputs(s.config, scenario)
         grid_values[s.set_id] = {k: effective_value(s.config, k, inputs) for k in keys}
     model = _model(paths, scenario, baseline, cache.base(baseline, scenario)) if paths else None
-    context = SweepContext(scenario=scenario, model=model, n_paths=paths.paths if paths else 1)
+    context = SweepContext(scenario=scenario, model=model, n_paths=paths.paths if paths else 1,
+                           counterfactual=counterfactual or Counterfactual())
     tasks = build_tasks(sets, context)
     unique = list({t.key: t for t in tasks}.values())
     with atomic_path(out / "sweep.toml") as tmp:
-        tmp.write_text(_spec_toml(scenario, baseline, overrides, grids, paths, model, len(tasks)))
+        tmp.write_text(_spec_toml(scenario, baseline, overrides, grids, paths, model, len(tasks), context))
     done = checkpoint.load_done(out, {t.key for t in unique})
     todo = [t for t in unique if t.key not in done]
     bar = Progress(len(unique), already=len(unique) - len(todo), stream=progress_stream)
@@ -168,13 +183,18 @@ def run_sweep(scenario: Scenario, lake: Path, out: Path, grids=(), overrides=(),
     finally:
         bar.close()
     results = results_table(tasks, done, keys, grid_values)
+    not_computed = not_computed_columns(results, context) if baseline.feedback else []
+    # the table says what it lacks: as nulls in those columns, and in its metadata
+    note = {"backtest.counterfactual": context.counterfactual.describe(context.n_paths),
+            "backtest.not_computed": ",".join(not_computed)} if not_computed else None
     comparison = compare(results, keys)
-    write_parquet(results, out / "results.parquet")
+    write_parquet(results, out / "results.parquet", metadata=note)
     write_parquet(comparison, out / "comparison.parquet")
     write_parquet(var_lar(results), out / "risk.parquet")
     return SweepResult(out=out, results=results, comparison=comparison, grid_keys=keys, tasks=len(unique),
                        ran=len(todo), reused=len(unique) - len(todo), lake_loads=own_loads + sum(loads.values()),
-                       cpu_seconds=cpu)
+                       cpu_seconds=cpu, not_computed=not_computed,
+                       counterfactual=context.counterfactual.describe(context.n_paths) if baseline.feedback else None)
 
 
 def parse_window(text: str) -> tuple[datetime, datetime]:

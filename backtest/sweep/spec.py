@@ -12,7 +12,7 @@ from backtest.errors import InputError
 SPEC_DIR = Path(__file__).resolve().parents[2] / "data" / "sweeps"
 # key: (type, what it sets); grid and set add to the command line's --grid and --set
 KEYS = {"description": str, "scenario": str, "paths": int, "model": str, "bridge": str, "seed": int,
-        "grid": list, "set": list}
+        "grid": list, "set": list, "counterfactual": str, "counterfactual_every": int}
 
 
 def resolve(name_or_path: str) -> Path:

@@ -1,5 +1,6 @@
 """Run one task: derive its inputs from the worker's cached book, swap in its Monte Carlo path,
-replay with feedback and without, and flatten the metrics into one row."""
+replay with feedback and (on the paths the sweep's counterfactual choice names) without, and
+flatten the metrics into one row."""
 
 from __future__ import annotations
 
@@ -60,7 +61,12 @@ class Worker:
         cpu = {"inputs": lap()}
         outcome = replay(inputs, config)
         cpu["replay"] = lap()
-        counterfactual = replay(inputs, config, feedback=False) if config.feedback else outcome
+        if not config.feedback:
+            counterfactual = outcome                          # the run is its own counterfactual
+        elif self.context.counterfactual.runs(task.path):
+            counterfactual = replay(inputs, config, feedback=False)
+        else:
+            counterfactual = None                             # its columns null: not computed on this path
         cpu["counterfactual"] = lap()
         metrics = flatten(compute(inputs, outcome, counterfactual))
         cpu["metrics"] = lap()
