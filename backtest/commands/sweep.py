@@ -105,6 +105,8 @@ def apply_spec(args) -> None:
     if args.spec is not None:
         from backtest.sweep.spec import load_spec
         spec = load_spec(args.spec)
+    if args.counterfactual == "none" and args.counterfactual_every is None:
+        args.counterfactual_every = 1             # `--counterfactual none` wins over a spec's every-K
     for name, default in (("scenario", DEFAULT_SCENARIO), ("paths", None), ("model", "gbm"), ("seed", 0),
                           ("counterfactual", "no-feedback"), ("counterfactual_every", 1)):
         if getattr(args, name) is None:
