@@ -6,7 +6,7 @@ import os
 import platform
 import time
 
-from backtest.bench import cli_help, curve, decode, replay_case, sample_crash, snapshot, sweep
+from backtest.bench import cli_help, curve, decode, montecarlo, replay_case, sample_crash, snapshot, sweep
 from backtest.bench.measure import isolated
 from backtest.console import table as table_text
 from backtest.numbers import number
@@ -19,6 +19,7 @@ FULL = {
     "cli": [dict(runs=9)],
     "sample": [dict(accounts=50_000)],
     "curve": [dict(accounts=50_000, steps=1_440)],
+    "montecarlo": [dict(accounts=50_000, paths=10)],
 }
 QUICK = {
     "replay": [dict(accounts=10_000, steps=1_440)],
@@ -30,13 +31,15 @@ QUICK = {
 }
 RUNNERS = {"replay": replay_case.run_case, "snapshot": snapshot.run_case, "decode": decode.run_case,
            "sweep": sweep.run_case, "cli": cli_help.run_case,
-           "sample": sample_crash.run_case, "curve": curve.run_case}
+           "sample": sample_crash.run_case, "curve": curve.run_case, "montecarlo": montecarlo.run_case}
 UNITS = {"replay": ("account_steps_per_s", "account-steps/s"), "snapshot": ("events_per_s", "events/s"),
          "decode": ("logs_per_s", "logs/s"), "sweep": ("sets_per_s", "sets/s"), "cli": ("helps_per_s", "--help/s"),
-         "sample": ("candidates_per_s", "candidates/s"), "curve": ("points_per_s", "points/s")}
+         "sample": ("candidates_per_s", "candidates/s"), "curve": ("points_per_s", "points/s"),
+         "montecarlo": ("paths_per_hour", "paths/h on 2 cores")}
 BASELINES = {"replay": "whole-book numpy engine", "snapshot": "pyarrow + pandas groupby",
              "decode": "eth_abi per log", "sweep": "1 worker", "cli": "python -c 'import argparse'",
-             "sample": "Python liquidation path", "curve": "its first point"}
+             "sample": "Python liquidation path", "curve": "its first point",
+             "montecarlo": "target: 1,000 paths in 10 min on 2 workers"}
 
 
 def plan(quick: bool, only: list[str] | None = None, replay_sizes: list[tuple[int, int]] | None = None,
@@ -82,6 +85,10 @@ def _size(row: dict) -> str:
         return f"sample crash, {row['accounts']:,} acc, 3 replays"
     if b == "cli":
         return f"--help of {row['verbs']} verbs, slowest {row['slowest']} (target <= {row['target_seconds']} s)"
+    if b == "montecarlo":
+        return (f"{row['paths']} ETH-bridge paths, {row['accounts']:,} acc: {row['cpu_per_path']:.2f} CPU-s/path "
+                f"(target {row['target_cpu_per_path']:.1f}) -> {row['estimated_minutes']:.1f} min for "
+                f"{row['target_paths']:,} on {row['target_workers']} workers")
     if b == "curve":
         return f"{row['accounts']:,} acc x {row['steps']:,} steps: {curve.describe(row)}"
     return f"{row['sets']} sets, {row['accounts']:,} acc"
@@ -95,6 +102,10 @@ def table(report: dict) -> str:
             lines.append((r["bench"], _size(r), "not available", "", "", "", "", ""))
             continue
         key, unit = UNITS[r["bench"]]
+        if r["bench"] == "montecarlo":         # time: estimated for 1,000 paths from CPU; baseline: the target
+            lines.append((r["bench"], _size(r), f"{r['seconds']:.0f} (est.)", f"{r['target_seconds']:.0f} (target)",
+                          f"{r['speedup']:.2f}x", f"{number(round(r[key]))} {unit}", f"{r['peak_rss_mb']:.0f}", "-"))
+            continue
         if "reference_seconds" not in r:                                  # --no-baseline
             lines.append((r["bench"], _size(r), f"{r['seconds']:.2f}", "-", "-", f"{r[key]:,.0f} {unit}",
                           f"{r['peak_rss_mb']:.0f}", "-"))
@@ -105,5 +116,6 @@ def table(report: dict) -> str:
                       f"{r['peak_rss_mb']:.0f} / {r['reference_peak_rss_mb']:.0f}", "yes" if r["identical"] else "NO"))
     out = [table_text(head, lines, rule=True)]
     out.append("ratio = baseline time / time (same process, same inputs); peak RSS engine / baseline; "
-               "(est.) = baseline timed on a prefix or sample and scaled linearly")
+               "(est.) = baseline timed on a prefix or sample and scaled linearly; montecarlo: 1,000 paths on "
+               "2 free cores estimated from the CPU seconds of the paths run (ratio >= 1: the target is met)")
     return "\n".join(out)

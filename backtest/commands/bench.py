@@ -18,6 +18,7 @@ EPILOG = """examples:
   backtest bench --only sample                  # the README's main job: compiled vs Python liquidation path
   backtest bench --only curve                   # replay time against accounts, steps and liquidations
   backtest bench --only cli                     # every `backtest VERB --help` against the bare interpreter
+  backtest bench --only montecarlo              # 10 ETH-bridge paths on the sample -> minutes for 1,000 (target 10)
 """
 
 
@@ -26,7 +27,7 @@ def register(sub) -> None:
                        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--quick", action="store_true", help="small sizes: a smoke test (prints, asserts nothing)")
     p.add_argument("--only", action="append", default=[],
-                   choices=("replay", "snapshot", "decode", "sweep", "cli", "sample", "curve"),
+                   choices=("replay", "snapshot", "decode", "sweep", "cli", "sample", "curve", "montecarlo"),
                    help="run only this bench (repeatable)")
     p.add_argument("--replay-size", action="append", default=[], metavar="ACCOUNTSxSTEPS",
                    help="replay sizes instead of the plan's, e.g. 100000x1440 (repeatable)")

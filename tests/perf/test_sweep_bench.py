@@ -31,3 +31,25 @@ def test_a_tiny_sweep_bench_gives_the_same_table_on_one_and_two_workers():
     assert row["speedup"] == row["reference_seconds"] / row["seconds"] > 0
     assert row["cpu_seconds"] > 0 and row["reference_cpu_seconds"] > 0
     assert 0 < row["machine_speedup"] <= 2.5       # busy loops on 2 workers: at most ~2x, whatever the load
+
+
+def test_the_montecarlo_estimate_is_the_sweeps_rest_plus_the_paths_cpu_over_the_workers():
+    from backtest.bench.montecarlo import estimate
+    est = estimate(cpu_seconds=50.0, task_cpu={"replay": 30.0, "counterfactual": 6.0, "metrics": 4.0}, paths=10)
+    assert est["cpu_per_path"] == 4.0 and est["setup_cpu_seconds"] == 10.0
+    assert est["parts_per_path"] == {"replay": 3.0, "counterfactual": 0.6, "metrics": 0.4}
+    assert est["estimated_seconds"] == 10.0 + 4.0 * 1000 / 2
+
+
+def test_a_tiny_montecarlo_case_runs_the_checked_in_spec_and_reports_against_the_target():
+    from backtest.bench.montecarlo import run_case
+    from backtest.bench.run import plan, table
+    row = run_case(accounts=300, paths=2)
+    assert row["paths"] == 2 and row["lake_loads"] == 1
+    assert set(row["parts_per_path"]) >= {"replay", "counterfactual", "metrics"}
+    assert row["counterfactual"].startswith("no-feedback on 1 path in 10")      # the spec's choice
+    assert row["speedup"] == row["target_seconds"] / row["estimated_seconds"] and row["target_cpu_per_path"] == 1.2
+    assert row["estimated_seconds"] > row["cpu_per_path"] * 1000 / 2 > 0
+    text = table({"results": [{"bench": "montecarlo", "baseline": "target", **row}]})
+    assert "2 ETH-bridge paths" in text and "(target)" in text
+    assert plan(quick=False, only=["montecarlo"])["montecarlo"] == [dict(accounts=50_000, paths=10)]
