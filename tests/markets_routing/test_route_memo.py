@@ -3,32 +3,22 @@ pool keeps its last walk for the state it started from (V3Pool._sell, _buy): bes
 keepers quote a trade, then make it. Any sequence of quotes, trades, path moves and arbitrage gives
 the same floats and leaves the same venues as a twin whose memos are emptied before every call."""
 
-import math
-
 import numpy as np
 from hypothesis import given, settings, strategies as st
 
 from backtest.markets import uniswap_v3 as v3
 from backtest.markets.reference import ReferenceMarket
 from backtest.markets.router import Router
-from backtest.markets.venue_kinds import DepthBook, V2Pool, V3Pool
+from backtest.markets.venue_kinds import DepthBook, V2Pool
+from tests.markets_routing.test_quote_ceilings import v3_pool
 
 ETH, USDC, STETH = 0, 1, 2         # USDC has no venue (its reference market); stETH is quoted in ETH
-LOG_TICK = math.log(1.0001)
 CURVE = dict(impacts=np.array([0.005, 0.01, 0.02, 0.05]), amounts=np.array([100.0, 250.0, 600.0, 2_000.0]))
 PRICE = np.array([2_000.0, 1.0, 1_900.0])
 
 
-def _v3(fee: float) -> V3Pool:
-    liq = math.sqrt(2e9)
-    low, high = math.floor(math.log(1_500) / LOG_TICK), math.ceil(math.log(2_600) / LOG_TICK)
-    state = v3.PoolState(math.sqrt(2_000.0), math.floor(math.log(2_000) / LOG_TICK), liq,
-                         np.array([low, high]), np.array([liq, -liq]), fee)
-    return V3Pool(ETH, USDC, state, True, 0, 0, name="v3")
-
-
 def router(split: bool, feedback: bool) -> Router:
-    venues = [_v3(0.0005), V2Pool(ETH, USDC, 1_000.0, 2e6, 0.003),
+    venues = [v3_pool(0.0005), V2Pool(ETH, USDC, 1_000.0, 2e6, 0.003),
               DepthBook(ETH, fee=0.001, reference=2_000.0, **CURVE), V2Pool(STETH, ETH, 500.0, 475.0, 0.0005)]
     r = Router(PRICE.copy(), venues, split=split)
     r = r.fresh(PRICE, feedback)
