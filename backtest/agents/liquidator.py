@@ -249,13 +249,16 @@ class Prescreen:
         for k in np.flatnonzero(self.kinds[rows] == 2).tolist():
             total[k] = float(book.debt[rows[k]] @ r.price)
         hf, waited, p = np.asarray(hf, dtype=float), np.asarray(waited, dtype=float), r.params
+        # what stays put for the round, looked up once (the book's arrays are mutated in place, never rebound)
+        fixed = (self.kinds, total, book.coll, book.debt, r.price, book.asset_of, r.lt, p.bonus, p.protocol_fee,
+                 p.close_factor)
+        ceilings, gas, gas_usd_per_unit = venues.ceilings, field.gas, float(r.gas_usd_per_unit)
+        find = _screen.next_to_liquidate
         k = 0
         while True:
-            floor, ceiling = venues.ceilings()[:2]       # as the last liquidation left them
-            k = _screen.next_to_liquidate(k, rows, hf, waited, self.kinds, total, book.coll, book.debt, r.price,
-                                          book.asset_of, r.lt, p.bonus, p.protocol_fee, p.close_factor, floor,
-                                          ceiling, self.sizes, self.agents, float(field.gas.left),
-                                          float(r.gas_usd_per_unit), self.out)
+            floor, ceiling = ceilings()[:2]              # as the last liquidation left them
+            k = find(k, rows, hf, waited, *fixed, floor, ceiling, self.sizes, self.agents, float(gas.left),
+                     gas_usd_per_unit, self.out)
             if k >= len(rows):
                 return
             yield k

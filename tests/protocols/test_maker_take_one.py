@@ -1,5 +1,5 @@
-"""clip.take_one (the keepers' per-auction take in plain floats) against clip.take (numpy): the same
-floats, NaN and zero prices included, so the replay's takes do not depend on which one runs."""
+"""clip.take_one and needs_redo_one (the keepers' per-auction take and status in plain floats) against
+clip.take and needs_redo (numpy): the same floats, NaN and zero prices included."""
 
 import math
 
@@ -42,3 +42,11 @@ def test_take_one_edges_partial_refused_zero_price_and_nan():
     _check(-1.0, 10.0, 0.0, 5.0, 0.0, 0.0)              # owe 0 > tab -1: tab / 0
     _check(math.nan, 10.0, 1_500.0, 5.0, 1_500.0, 100.0)
     _check(5_000.0, 10.0, math.nan, 5.0, math.nan, 100.0)
+
+
+@settings(max_examples=1000, deadline=None)
+@given(st.one_of(st.floats(0.0, 1e4), st.just(math.nan)), st.one_of(st.floats(0.0, 1e4), st.just(math.nan)),
+       st.one_of(st.floats(0.0, 1e4), st.sampled_from([0.0, math.nan])), st.floats(0.0, 1e4), st.floats(0.0, 1.0))
+def test_needs_redo_one_is_needs_redo(dur, price, top, tail, cusp):
+    with np.errstate(all="ignore"):
+        assert mk.needs_redo_one(dur, price, top, tail, cusp) == bool(mk.needs_redo(dur, price, top, tail, cusp))

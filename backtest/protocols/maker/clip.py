@@ -171,6 +171,11 @@ def take_one(tab: float, lot: float, price: float, amt: float, max_price: float,
     return Take(0.0, 0.0, tab, lot, False)
 
 
+def needs_redo_one(dur: float, price: float, top: float, tail: float, cusp: float) -> bool:
+    """`needs_redo` for one auction in plain floats (asked of every open auction each round)."""
+    return dur > tail or _div(price, top) < cusp
+
+
 def _div(x: float, y: float) -> float:
     """x / y as numpy divides floats: inf or NaN for a zero divisor, not an exception."""
     if y != 0.0:

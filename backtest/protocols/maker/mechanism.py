@@ -156,7 +156,7 @@ class Maker:
             dur = now - a.tic
             unit = ilk.price(a.top, dur)
             account = self.book.accounts[a.row]
-            if clip.needs_redo(dur, unit, a.top, ilk.tail, ilk.cusp):
+            if clip.needs_redo_one(dur, unit, a.top, ilk.tail, ilk.cusp):
                 chost = ilk.dust * (1.0 + params.bonus[c])
                 coin = float(clip.redo_coin(a.tab, a.lot, price[c], ilk.tip, ilk.chip, chost))
                 award = self.field.award(coin * price[d], 0.0, np.inf, gas_usd_per_unit, self.p.redo_gas)
