@@ -15,6 +15,22 @@ def first_ready(agents, waited_blocks: float):
     return min(ready, key=lambda a: a.gas_units) if ready else None
 
 
+SLACK = 1e-9      # relative: float rounding between a quote and its linear ceiling (agents/liquidator.py)
+
+
+def none_can_clear(trades, ceiling: float, floor: float, bar: float) -> bool:
+    """True when no (units sold, units bought) of `trades` can gross `bar` USD: each is bounded by the
+    units sold x their sale ceiling less the units bought x their purchase floor (`Router.ceilings`:
+    fills are concave, no quote beats them; a purchase of <= 0 costs 0, below the bound), so quoting them
+    cannot lead to an award (`Field.bar`).
+    NaN anywhere: False (quote them)."""
+    for sold, bought in trades:
+        top_p, low_c = (sold if not sold < 0 else 0.0) * ceiling, bought * floor   # a sale of <= 0 fetches 0
+        if not top_p - low_c + SLACK * (top_p + low_c) + SLACK * abs(bar) < bar:
+            return False
+    return True
+
+
 def own_reserves(book, debt: np.ndarray, rows: np.ndarray, protocol: str, refusal: str) -> tuple[int | None, list[int]]:
     """(the one reserve of `protocol` its `rows` borrow, None if they borrow none; the protocol's other
     reserves, its collateral). Comet lends one base asset per market and Maker one debt asset (DAI):

@@ -133,3 +133,33 @@ def test_an_absorb_of_two_collaterals_splits_the_debt_by_their_discounted_value(
     assert liq["debt_repaid"][1] == 16_000.0 - liq["debt_repaid"][0]
     basepaid = out.events.to_pandas().query("action == 'absorb'")["base_amount"].sum()
     assert basepaid == pytest.approx(17_100.0)         # 16,000 of debt + 1,100 credited to the account
+
+
+@pytest.mark.parametrize("loop", [replay, reference])
+@pytest.mark.parametrize("pool, threshold, skips", [((1_000.0, 2_000_000.0), 0.0, False),   # bought at once
+                                                    ((1_000.0, 2_000_000.0), 600.0, True),  # ~380 gross < 600
+                                                    ((0.01, 20.0), 0.0, False)])            # quoted, never bought
+def test_keepers_skip_quotes_only_for_purchases_no_one_could_be_awarded(monkeypatch, loop, pool, threshold, skips):
+    # mechanism.none_can_clear skips the quotes of a buyCollateral whose sizes cannot gross the cheapest
+    # ready keeper's threshold + gas at the venues' linear ceilings: the events are those of quoting them all.
+    from backtest.protocols.comet import mechanism
+
+    real, skipped = mechanism.none_can_clear, []
+
+    def counted(*a):
+        skipped.append(real(*a))
+        return skipped[-1]
+
+    def go():
+        inputs = make_inputs("comet", RESERVES, ACCOUNT, FLAT, pool)
+        return loop.replay(inputs, config(None, f"liquidator.min_profit_usd={threshold}"))
+
+    monkeypatch.setattr(mechanism, "none_can_clear", counted)
+    fast = go()
+    monkeypatch.setattr(mechanism, "none_can_clear", lambda *a: False)
+    full = go()
+    for got, want in ((fast.events, full.events), (fast.liquidations, full.liquidations)):
+        assert got.to_pandas().equals(want.to_pandas())       # NaN where NaN
+    assert fast.protocols == full.protocols
+    assert skipped and any(skipped) == skips
+    assert ("buyCollateral" in fast.events.to_pandas()["action"].tolist()) == (threshold == 0 and pool[0] > 1)

@@ -132,19 +132,19 @@ def test_unknown_ilk_parameters_are_refused():
                                                 ((50.0, 100_000.0), tuple(np.linspace(2000.0, 1400.0, 12)), True),
                                                 ((1.0, 2_000.0), (2000.0,) * 12, False)])     # quoted, never taken
 def test_keepers_skip_quotes_only_for_takes_no_one_could_be_awarded(monkeypatch, loop, pool, weth, skips):
-    # mechanism._none_can_clear skips the quotes of an auction whose takes cannot gross the cheapest
+    # mechanism.none_can_clear skips the quotes of an auction whose takes cannot gross the cheapest
     # ready keeper's threshold + gas at the venues' linear ceilings: the events are those of quoting them all.
     from backtest.protocols.maker import mechanism
 
-    real, skipped = mechanism._none_can_clear, []
+    real, skipped = mechanism.none_can_clear, []
 
     def counted(*a):
         skipped.append(real(*a))
         return skipped[-1]
 
-    monkeypatch.setattr(mechanism, "_none_can_clear", counted)
+    monkeypatch.setattr(mechanism, "none_can_clear", counted)
     _, fast = run(pool=pool, weth=weth, loop=loop)
-    monkeypatch.setattr(mechanism, "_none_can_clear", lambda *a: False)
+    monkeypatch.setattr(mechanism, "none_can_clear", lambda *a: False)
     _, full = run(pool=pool, weth=weth, loop=loop)
     for got, want in ((fast.events, full.events), (fast.liquidations, full.liquidations)):
         assert got.to_pandas().equals(want.to_pandas())       # NaN where NaN

@@ -32,7 +32,7 @@ from backtest.agents.liquidator import Plan, best_agent
 from backtest.agents.round import Round
 from backtest.protocols.comet import exact as comet_math
 from backtest.protocols.comet.params import CometParams
-from backtest.protocols.shared import first_ready, own_reserves
+from backtest.protocols.shared import first_ready, none_can_clear, own_reserves
 
 
 class Comet:
@@ -154,19 +154,30 @@ class Comet:
                 continue
             if self.reserves >= self.p.target_reserves:
                 break                                                   # NotForSale
+            waited = (now - self.arrived[c]) / 12.0
+            bar = self.field.bar(waited, gas_usd_per_unit)
+            if bar == np.inf:
+                continue                          # no keeper ready, or the block is full: award refuses any
             lf = 1.0 - params.bonus[c]
             unit = price[c] * (1.0 - self.p.store_front_price_factor * (1.0 - lf))   # quoteCollateral
-            best = None
+            sizes = []
             for size in self.agents[0].sizes:
                 want = self.inventory[c] * size
                 base_amount = want * unit / price[b]
                 got = min(float(comet_math.quote_collateral(base_amount, price[b], price[c], lf,
                                                             self.p.store_front_price_factor)), self.inventory[c])
+                sizes.append((size, base_amount, got))
+            floor, ceiling = self.venues.ceilings()[2:]
+            if none_can_clear([(got, base_amount) for _, base_amount, got in sizes], ceiling[asset_of[c]],
+                              floor[asset_of[b]], bar):
+                continue                          # no purchase's ceiling reaches what the cheapest keeper needs
+            best = None
+            for size, base_amount, got in sizes:
                 cost = self.venues.buy_quote(asset_of[b], base_amount)
                 proceeds = self.venues.sell_quote(asset_of[c], got)
                 if best is None or proceeds - cost > best[0]:
                     best = (proceeds - cost, size, base_amount, got, cost)
-            award = self.field.award(best[0], best[4], (now - self.arrived[c]) / 12.0, gas_usd_per_unit)
+            award = self.field.award(best[0], best[4], waited, gas_usd_per_unit)
             if not award:
                 continue
             self.field.gas.spend(award.gas_units)

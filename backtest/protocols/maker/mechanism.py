@@ -40,7 +40,7 @@ from backtest.errors import InputError
 from backtest.protocols.rules import health_factor_one
 from backtest.protocols.maker import clip
 from backtest.protocols.maker.params import Ilk, MakerParams, ilk_name
-from backtest.protocols.shared import own_reserves
+from backtest.protocols.shared import none_can_clear, own_reserves
 
 
 @dataclass
@@ -53,22 +53,6 @@ class Auction:
     top: float          # starting price, DAI per unit
     tic: float          # start (or last redo), seconds
     penalty: float = 0.0  # tab - due at the bark: the part of the tab that is chop, not the Vow's Sin
-
-
-SLACK = 1e-9      # relative: float rounding between a quote and its linear ceiling (agents/liquidator.py)
-
-
-def _none_can_clear(takes, ceilings, dai: int, gem: int, bar: float) -> bool:
-    """True when no take of `takes` can gross `bar` USD: each is bounded by slice x the collateral's
-    sale ceiling less owe x DAI's purchase floor (`Router.ceilings`: fills are concave, no quote beats
-    them), so quoting them cannot lead to an award. NaN anywhere: False (quote them, as before)."""
-    floor, ceiling = ceilings
-    high, low = ceiling[gem], floor[dai]
-    for t in takes:
-        top_p, low_c = t.slice * high, t.owe * low
-        if not top_p - low_c + SLACK * (top_p + low_c) + SLACK * abs(bar) < bar:
-            return False
-    return True
 
 
 class Maker:
@@ -183,8 +167,9 @@ class Maker:
             chost = ilk.dust * (1.0 + params.bonus[c])
             takes = [t for t in (clip.take_one(a.tab, a.lot, unit, a.lot * size, unit, chost)
                                  for size in self.agents[0].sizes) if t.allowed and t.slice > 0]
-            if _none_can_clear(takes, self.venues.ceilings()[2:], asset_of[d], asset_of[c], bar):
-                continue
+            floor, ceiling = self.venues.ceilings()[2:]
+            if none_can_clear([(t.slice, t.owe) for t in takes], ceiling[asset_of[c]], floor[asset_of[d]], bar):
+                continue              # no take's ceiling reaches what the cheapest ready keeper needs
             best = None
             for t in takes:
                 cost = self.venues.buy_quote(asset_of[d], float(t.owe))
