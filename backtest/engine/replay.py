@@ -112,6 +112,89 @@ def rows_health_factor(coll, debt, rows: np.ndarray, price, lt, floors) -> np.nd
     return out
 
 
+def _stale(rows, seen_epoch, seen_tick, changed_at, col_epoch, indptr, indices, width, out):
+    """out[k]: row rows[k] needs a new HF (never computed, changed since, read whole, or a price of one
+    of its nonzero columns moved since)."""
+    for k in range(len(rows)):
+        i = rows[k]
+        e = seen_epoch[i]
+        ok = e >= 0 and changed_at[i] <= seen_tick[i] and width[i] >= 0
+        if ok:
+            for j in range(indptr[i], indptr[i] + width[i]):
+                if col_epoch[indices[j]] > e:
+                    ok = False
+                    break
+        out[k] = not ok
+
+
+try:
+    import numba
+    _stale = numba.njit(cache=True, nogil=True)(_stale)
+except ImportError:                     # pragma: no cover - exercised where numba is absent
+    pass
+
+
+class RowHealth:
+    """rows_health_factor with a memory: a row's HF is computed again only if its balances changed
+    (the book's touched log, through the watchlist's Pattern) or the price of one of its nonzero
+    columns moved. Same bits: a row's HF is a function of its own cells, the prices, the LT and its
+    floor (the padded call makes it independent of the other rows), and a column it does not hold
+    enters as 0 * price = +0.0 (-0.0 for a -0.0 cell) whatever the price, while the price stays
+    finite and > 0. So a price moving to or from anything else, a new LT or a new Pattern (the
+    watchlist rebuilt) forgets every row. On the sample ~70 % of the candidate rows of a round are
+    reused."""
+
+    def __init__(self, n: int):
+        self.hf = np.empty(n)
+        self.seen_epoch = np.full(n, -1, dtype=np.int64)     # price epoch of each row's HF, -1 none
+        self.seen_tick = np.zeros(n, dtype=np.int64)          # pattern tick of it
+        self.epoch = 0
+        self.col_epoch = None
+        self.key = (None, None, None)
+        self.price = None
+
+    def __call__(self, book: BookState, rows: np.ndarray, price: np.ndarray, lt: np.ndarray) -> np.ndarray:
+        pattern = book.pattern()
+        if pattern is None:
+            return rows_health_factor(book.coll, book.debt, rows, price, lt, book.floors)
+        self._prices(pattern, price, lt, book.floors)
+        stale = np.empty(len(rows), dtype=bool)
+        _stale(rows, self.seen_epoch, self.seen_tick, pattern.changed_at, self.col_epoch, *pattern.args, stale)
+        out = self.hf[rows]
+        if stale.any():
+            fresh = rows[stale]
+            hf = rows_health_factor(book.coll, book.debt, fresh, price, lt, book.floors)
+            out[stale] = hf
+            self.hf[fresh] = hf
+            self.seen_epoch[fresh] = self.epoch
+            self.seen_tick[fresh] = pattern.tick
+        return out
+
+    def _prices(self, pattern, price: np.ndarray, lt: np.ndarray, floors: np.ndarray) -> None:
+        """Stamp the columns whose price moved with a new epoch; forget every row if a moved price
+        is not finite and > 0 (either side), or the pattern, LT or floors are not the last call's."""
+        key = (pattern, lt.tobytes(), floors)
+        if key[0] is not self.key[0] or key[1] != self.key[1] or key[2] is not self.key[2] \
+                or self.price is None or len(price) != len(self.price):
+            self._forget(key, len(price))
+        else:
+            moved = price.view(np.int64) != self.price.view(np.int64)
+            if moved.any():
+                old, new = self.price[moved], price[moved]
+                if not (np.isfinite(old).all() and np.isfinite(new).all() and (old > 0).all() and (new > 0).all()):
+                    self._forget(key, len(price))
+                else:
+                    self.epoch += 1
+                    self.col_epoch[moved] = self.epoch
+        self.price = np.array(price, dtype=float)
+
+    def _forget(self, key, columns: int) -> None:
+        self.key = key
+        self.seen_epoch[:] = -1
+        self.epoch += 1
+        self.col_epoch = np.zeros(columns, dtype=np.int64)
+
+
 def replay(inputs: ReplayInputs, config: RunConfig, feedback: bool | None = None, label: str | None = None) -> Outcome:
     """One run over the path (with feedback unless told otherwise); `label` shows a progress bar on a
     terminal."""
@@ -122,6 +205,7 @@ def replay(inputs: ReplayInputs, config: RunConfig, feedback: bool | None = None
     wet = np.zeros(0, dtype=np.int64)               # the rows whose `since` is set
     first_round = np.full(len(book), -1, dtype=np.int64)   # round each row first fell below 1, this step
     book.watch(lt, oracles.answer[oracles.feed_of])
+    health = RowHealth(len(book))                   # candidate rows' HF, kept while their inputs stand
     last = (None, None)                             # (candidate rows, their HF) of the last round
     clock = 0.0                                     # time of the last block
     steps = range(len(inputs.times))
@@ -139,7 +223,7 @@ def replay(inputs: ReplayInputs, config: RunConfig, feedback: bool | None = None
             price = r.price
             rows = book.candidates(price)        # the watchlist, told which rows the last round changed
             if rows is not last[0]:              # the watchlist returns the same array while nothing moved
-                last = (rows, rows_health_factor(book.coll, book.debt, rows, price, lt, book.floors))
+                last = (rows, health(book, rows, price, lt))
             hf_rows = last[1]
             under = hf_rows < 1.0
             below, hf_below = rows[under], hf_rows[under]

@@ -92,6 +92,15 @@ class BookState:
             self._touched = []
         return self._watch.candidates(prices)
 
+    def pattern(self):
+        """Each row's nonzero columns (engine/pattern.py, kept by the watchlist), the rows in the touched
+        log refreshed first (the log stays for the watchlist); None before `watch`."""
+        if self._watch is None:
+            return None
+        if self._touched:
+            self._watch.pattern.refresh(self._touched)
+        return self._watch.pattern
+
     def touched(self) -> list[int]:
         """Rows changed since the last call (or the last `candidates`), in order; clears the log."""
         out, self._touched = self._touched, []

@@ -23,15 +23,16 @@ from __future__ import annotations
 
 import numpy as np
 
+from backtest.engine.pattern import Pattern
 from backtest.errors import InputError
 
 FLOOR = 1e-4        # the bps floor of the average LT can lower it by at most this
 SLACK = 1e-9        # relative float error allowed for (far above the ~1e-15 of the HF sum)
 
 
-def _margins(coll, debt, rows, wp, awp, p, margin, scale):
-    """margin = Σ c (w p) - Σ d p and scale = Σ c (|w| p) + Σ d p of `rows` (all rows if empty
-    `rows` is None), one pass over each row: numpy's version gathers and multiplies three times."""
+def _margins_dense(coll, debt, rows, wp, awp, p, margin, scale):
+    """margin = Σ c (w p) - Σ d p and scale = Σ c (|w| p) + Σ d p of `rows` (all rows if `rows` is
+    None), one pass over each row's every column: the reference `_margins` is held to."""
     for k in range(len(margin)):
         i = k if rows is None else rows[k]
         owed = 0.0
@@ -45,16 +46,53 @@ def _margins(coll, debt, rows, wp, awp, p, margin, scale):
         scale[k] = spread + owed
 
 
-def _margins_numpy(coll, debt, rows, wp, awp, p, margin, scale):
+def _finite(p, wp, awp):
+    for a in range(len(p)):
+        if not (np.isfinite(p[a]) and np.isfinite(wp[a]) and np.isfinite(awp[a])):
+            return False
+    return True
+
+
+def _margins(coll, debt, rows, wp, awp, p, indptr, indices, width, margin, scale):
+    """_margins_dense over each row's nonzero columns only (engine/pattern.py), the same bits: the
+    columns left out add ±0.0. Any non-finite factor, or a row read whole (width -1): every column."""
+    sparse = _finite(p, wp, awp)
+    for k in range(len(margin)):
+        i = k if rows is None else rows[k]
+        owed = 0.0
+        held = 0.0
+        spread = 0.0
+        if sparse and width[i] >= 0:
+            for j in range(indptr[i], indptr[i] + width[i]):
+                a = indices[j]
+                owed += debt[i, a] * p[a]
+                held += coll[i, a] * wp[a]
+                spread += coll[i, a] * awp[a]
+        else:
+            for a in range(len(p)):
+                owed += debt[i, a] * p[a]
+                held += coll[i, a] * wp[a]
+                spread += coll[i, a] * awp[a]
+        margin[k] = held - owed
+        scale[k] = spread + owed
+
+
+def _margins_numpy(coll, debt, rows, wp, awp, p, indptr, indices, width, margin, scale):
     c, d = (coll, debt) if rows is None else (coll[rows], debt[rows])
     owed = d @ p
     margin[:] = c @ wp - owed
     scale[:] = c @ awp + owed
 
 
-def _rhos(coll, debt, wp, awp, p, borrower, rho):
+def _rho_of(margin, scale):
+    return (margin - SLACK * scale) / (scale * (1.0 + SLACK)) if scale > 0 else -np.inf
+
+
+def _rhos(coll, debt, wp, awp, p, indptr, indices, width, borrower, rho):
     """rho of every row (see the module docstring) in one pass: -inf for a borrower with nothing
-    priced, +inf for a row without debt. Returns how many rows have rho <= 0."""
+    priced, +inf for a row without debt. Returns how many rows have rho <= 0. Margins as `_margins`
+    (each row's nonzero columns when every factor is finite)."""
+    sparse = _finite(p, wp, awp)
     below = 0
     for i in range(len(rho)):
         if not borrower[i]:
@@ -63,21 +101,39 @@ def _rhos(coll, debt, wp, awp, p, borrower, rho):
         owed = 0.0
         held = 0.0
         spread = 0.0
-        for a in range(len(p)):
-            owed += debt[i, a] * p[a]
-            held += coll[i, a] * wp[a]
-            spread += coll[i, a] * awp[a]
-        margin, scale = held - owed, spread + owed
-        rho[i] = (margin - SLACK * scale) / (scale * (1.0 + SLACK)) if scale > 0 else -np.inf
+        if sparse and width[i] >= 0:
+            for j in range(indptr[i], indptr[i] + width[i]):
+                a = indices[j]
+                owed += debt[i, a] * p[a]
+                held += coll[i, a] * wp[a]
+                spread += coll[i, a] * awp[a]
+        else:
+            for a in range(len(p)):
+                owed += debt[i, a] * p[a]
+                held += coll[i, a] * wp[a]
+                spread += coll[i, a] * awp[a]
+        rho[i] = _rho_of(held - owed, spread + owed)
         if rho[i] <= 0:
             below += 1
     return below
 
 
-def _rhos_numpy(coll, debt, wp, awp, p, borrower, rho):
+def _rhos_dense(coll, debt, wp, awp, p, borrower, rho):
+    """_rhos over every column of every row: the reference it is held to."""
+    margin, scale = np.empty(len(rho)), np.empty(len(rho))
+    _margins_dense(coll, debt, None, wp, awp, p, margin, scale)
+    below = 0
+    for i in range(len(rho)):
+        rho[i] = _rho_of(margin[i], scale[i]) if borrower[i] else np.inf
+        if rho[i] <= 0:
+            below += 1
+    return below
+
+
+def _rhos_numpy(coll, debt, wp, awp, p, indptr, indices, width, borrower, rho):
     n = len(rho)
     margin, scale = np.empty(n), np.empty(n)
-    _margins_numpy(coll, debt, None, wp, awp, p, margin, scale)
+    _margins_numpy(coll, debt, None, wp, awp, p, indptr, indices, width, margin, scale)
     with np.errstate(divide="ignore", invalid="ignore"):
         rho[:] = (margin - SLACK * scale) / (scale * (1.0 + SLACK))
     rho[~(scale > 0)] = -np.inf
@@ -87,8 +143,10 @@ def _rhos_numpy(coll, debt, wp, awp, p, borrower, rho):
 
 try:                                    # numba where installed; the numpy versions do the same without
     import numba
-    _margins = numba.njit(cache=True, nogil=True)(_margins)
-    _rhos = numba.njit(cache=True, nogil=True, error_model="numpy")(_rhos)
+    _jit = numba.njit(cache=True, nogil=True, error_model="numpy")
+    _finite, _rho_of = _jit(_finite), _jit(_rho_of)
+    _margins_dense, _margins = numba.njit(cache=True, nogil=True)(_margins_dense), _jit(_margins)
+    _rhos_dense, _rhos = _jit(_rhos_dense), _jit(_rhos)
 except ImportError:                     # pragma: no cover - exercised where numba is absent
     _margins, _rhos = _margins_numpy, _rhos_numpy
 
@@ -110,6 +168,7 @@ class Watchlist:
         self.coll, self.debt = coll, debt
         self.weight = lt - FLOOR                          # may be -1e-4 for LT 0: still a valid bound
         self.borrower = (debt > 0).any(axis=1)            # liquidations only repay: never grows
+        self.pattern = Pattern(coll, debt)                # each row's nonzero columns: what the kernels read
         n = len(coll)
         self.budget = budget if budget is not None else max(1024, n // 128)
         self.dirty = np.zeros(n, dtype=bool)
@@ -152,7 +211,9 @@ class Watchlist:
     def update(self, rows) -> None:
         """Rows whose collateral or debt changed: examined every call until the next re-anchor."""
         self._last = None
-        for i in ((rows,) if type(rows) is int else np.atleast_1d(rows).tolist()):   # one row per liquidation
+        rows = (rows,) if type(rows) is int else np.atleast_1d(rows).tolist()       # one row per liquidation
+        self.pattern.refresh(rows)
+        for i in rows:
             if not self.dirty[i]:
                 self.dirty[i] = True
                 self.dirty_rows.append(i)
@@ -161,7 +222,8 @@ class Watchlist:
 
     def _maybe_below(self, rows: np.ndarray, prices: np.ndarray) -> np.ndarray:
         margin, scale = np.empty(len(rows)), np.empty(len(rows))
-        _margins(self.coll, self.debt, rows, self.weight * prices, self._abs_weight * prices, prices, margin, scale)
+        _margins(self.coll, self.debt, rows, self.weight * prices, self._abs_weight * prices, prices,
+                 *self.pattern.args, margin, scale)
         return (margin < SLACK * scale) & self.borrower[rows]
 
     def _move(self, prices: np.ndarray) -> float:
@@ -205,7 +267,7 @@ class Watchlist:
         # rho = -inf for a borrower with nothing priced (always look); +inf without debt (HF is
         # +inf whatever the prices)
         below = int(_rhos(self.coll, self.debt, self.weight * prices, self._abs_weight * prices, prices,
-                          self.borrower, rho))
+                          *self.pattern.args, self.borrower, rho))
         self.limit = self.budget + 2 * below
         near, self.cap = self._nearest(rho, 2 * self.limit)
         near = near[np.argsort(rho[near], kind="stable")]

@@ -1,0 +1,95 @@
+"""The per-row kernels that read only each row's nonzero columns (engine/pattern.py) give the bits of
+the dense loops they replaced, for any prices: zero, huge, inf, NaN."""
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
+
+from backtest.engine import watchlist as wl
+from backtest.engine.pattern import Pattern
+
+pytest.importorskip("numba")
+
+PRICE = st.one_of(st.just(0.0), st.just(-0.0), st.floats(1e-300, 1e300), st.just(np.inf), st.just(-np.inf),
+                  st.just(np.nan), st.floats(-1e6, -1e-6))
+AMOUNT = st.one_of(st.just(0.0), st.just(0.0), st.just(-0.0), st.floats(1e-9, 1e12), st.just(np.nan))
+
+
+@st.composite
+def books(draw):
+    n, c = draw(st.integers(1, 12)), draw(st.integers(1, 7))
+    coll = draw(arrays(np.float64, (n, c), elements=AMOUNT))
+    debt = draw(arrays(np.float64, (n, c), elements=AMOUNT))
+    p = draw(arrays(np.float64, c, elements=PRICE))
+    weight = draw(arrays(np.float64, c, elements=st.floats(-1e-4, 1.0)))
+    rows = np.asarray(draw(st.lists(st.integers(0, n - 1), max_size=15)), dtype=np.int64)
+    grow = draw(st.lists(st.tuples(st.integers(0, n - 1), st.integers(0, c - 1), st.floats(1e-3, 1e3)), max_size=4))
+    return coll, debt, p, weight, rows, grow
+
+
+def bits(a):
+    return np.asarray(a, dtype=float).tobytes()
+
+
+def margins(coll, debt, rows, p, weight, pattern=None):
+    wp, awp = weight * p, np.abs(weight) * p
+    m, s = np.empty(len(rows)), np.empty(len(rows))
+    if pattern is None:
+        wl._margins_dense(coll, debt, rows, wp, awp, p, m, s)
+    else:
+        wl._margins(coll, debt, rows, wp, awp, p, *pattern.args, m, s)
+    return bits(m) + bits(s)
+
+
+@settings(max_examples=400, deadline=None)
+@given(books())
+def test_margins_over_nonzero_columns_equal_the_dense_loop(book):
+    coll, debt, p, weight, rows, grow = book
+    pattern = Pattern(coll, debt)
+    with np.errstate(all="ignore"):
+        assert margins(coll, debt, rows, p, weight, pattern) == margins(coll, debt, rows, p, weight)
+        # balances change (some grow from zero: those rows outgrow their slot and are read whole)
+        for i, a, x in grow:
+            coll[i, a] = x if coll[i, a] == 0 else coll[i, a] / 2
+            debt[i, a] = 0.0
+        pattern.refresh([i for i, _, _ in grow])
+        assert margins(coll, debt, rows, p, weight, pattern) == margins(coll, debt, rows, p, weight)
+
+
+@settings(max_examples=300, deadline=None)
+@given(books())
+def test_rhos_over_nonzero_columns_equal_the_dense_loop(book):
+    coll, debt, p, weight, _, _ = book
+    pattern = Pattern(coll, debt)
+    borrower = (debt > 0).any(axis=1)
+    sparse, dense = np.empty(len(coll)), np.empty(len(coll))
+    with np.errstate(all="ignore"):
+        wp, awp = weight * p, np.abs(weight) * p
+        k = wl._rhos(coll, debt, wp, awp, p, *pattern.args, borrower, sparse)
+        assert k == wl._rhos_dense(coll, debt, wp, awp, p, borrower, dense)
+    assert bits(sparse) == bits(dense)
+
+
+def test_a_refreshed_row_lists_its_columns_and_one_that_grew_is_read_whole():
+    coll = np.array([[1.0, 0.0, 2.0], [0.0, 0.0, 0.0]])
+    debt = np.array([[0.0, 3.0, 0.0], [0.0, 4.0, 0.0]])
+    pattern = Pattern(coll, debt)
+    assert pattern.columns(0).tolist() == [0, 1, 2] and pattern.columns(1).tolist() == [1]
+    coll[0, 0], debt[1, 1], coll[1, 2], debt[1, 0] = 0.0, 0.0, 5.0, 6.0      # row 1 now holds 2 columns in 1 slot
+    pattern.refresh([0, 1])
+    assert pattern.columns(0).tolist() == [1, 2]
+    assert pattern.columns(1) is None
+    assert pattern.changed_at.tolist() == [1, 1] and pattern.tick == 1
+
+
+def test_the_kernels_skip_the_zero_columns_only_when_it_cannot_change_a_bit():
+    # 0 * inf is NaN: a price of inf on a column the row does not hold makes its margin NaN, as dense
+    coll, debt = np.array([[1.0, 0.0]]), np.array([[0.0, 2.0]])
+    p, weight = np.array([3.0, np.inf]), np.array([0.5, 0.5])
+    pattern = Pattern(np.array([[1.0, 0.0]]), np.array([[0.0, 0.0]]))      # row 0: column 0 only
+    wp, awp = weight * p, np.abs(weight) * p
+    m, s = np.empty(1), np.empty(1)
+    wl._margins(coll, debt, np.array([0]), wp, awp, p, *pattern.args, m, s)
+    assert np.isnan(m[0])               # dense: 0 * inf in the collateral sum (the sparse path would say 1.5)
