@@ -93,3 +93,89 @@ def test_the_kernels_skip_the_zero_columns_only_when_it_cannot_change_a_bit():
     m, s = np.empty(1), np.empty(1)
     wl._margins(coll, debt, np.array([0]), wp, awp, p, *pattern.args, m, s)
     assert np.isnan(m[0])               # dense: 0 * inf in the collateral sum (the sparse path would say 1.5)
+
+
+class _Rules:
+    def __init__(self, floors):
+        self.floors_average_lt = floors
+
+
+@st.composite
+def runs(draw):
+    n, c = draw(st.one_of(st.integers(1, 13), st.integers(4, 8))), draw(st.integers(1, 5))
+    amount = st.one_of(st.just(0.0), st.just(0.0), st.floats(1e-6, 1e9))
+    coll, debt = draw(arrays(np.float64, (n, c), elements=amount)), draw(arrays(np.float64, (n, c), elements=amount))
+    lt = draw(arrays(np.float64, c, elements=st.floats(0.0, 1.0)))
+    floors = draw(arrays(np.bool_, n))
+    price = st.one_of(st.floats(1e-3, 1e5), st.floats(1e-3, 1e5), st.just(0.0), st.just(np.inf), st.just(np.nan))
+    p0 = draw(arrays(np.float64, c, elements=st.floats(1e-3, 1e5)))
+    event = st.one_of(
+        st.tuples(st.just("price"), st.integers(0, c - 1), price),
+        st.tuples(st.just("repay"), st.integers(0, n - 1), st.integers(0, c - 1), st.floats(-1e3, 1e9)),
+        st.tuples(st.just("seize"), st.integers(0, n - 1), st.integers(0, c - 1), st.floats(-1e3, 1e9)),
+        st.tuples(st.just("lt"), st.integers(0, c - 1), st.floats(0.0, 1.0)),
+        st.tuples(st.just("watch")))
+    events = draw(st.lists(event, max_size=12))
+    every = np.arange(n)
+    rows = [every if draw(st.booleans()) else np.unique(draw(st.lists(st.integers(0, n - 1), max_size=n)))
+            for _ in events]
+    return coll, debt, lt, floors, p0, events, rows
+
+
+@settings(max_examples=300, deadline=None)
+@given(runs())
+def test_a_kept_health_factor_has_the_bits_of_a_fresh_one(run):
+    from backtest.engine.replay import RowHealth, rows_health_factor
+    from backtest.engine.state import BookState
+    coll, debt, lt, floors, price, events, rows = run
+    book = BookState(coll, debt, [_Rules(bool(f)) for f in floors], np.arange(coll.shape[1]))
+    book.watch(lt, price)
+    health = RowHealth(len(coll))
+    with np.errstate(all="ignore"):
+        for event, wanted in zip(events, rows):
+            kind = event[0]
+            if kind == "price":
+                price = price.copy()
+                price[event[1]] = event[2]
+            elif kind == "repay":
+                book.repay(*event[1:])
+            elif kind == "seize":
+                book.seize(*event[1:])
+            elif kind == "lt":
+                lt = lt.copy()
+                lt[event[1]] = event[2]
+            else:
+                book.watch(lt, price)
+            for _ in range(2):                  # the second call reads what the first kept
+                got = health(book, wanted.astype(np.int64), price, lt)
+                fresh = rows_health_factor(book.coll, book.debt, wanted.astype(np.int64), price, lt, book.floors)
+                assert got.tobytes() == fresh.tobytes()
+
+
+def test_a_row_is_computed_again_only_when_its_balances_or_its_prices_move(monkeypatch):
+    from backtest.engine import replay
+    from backtest.engine.state import BookState
+    # rows 0-3 are a block of four; row 4 is the book's ragged tail, computed every call
+    coll = np.array([[1.0, 0.0, 0.0], [0.0, 2.0, 0.0], [0.0, 0.0, 3.0], [0.0, 0.0, 0.0], [1.0, 0.0, 0.0]])
+    debt = np.array([[0.0, 0.0, 500.0], [0.0, 0.0, 900.0], [4.0, 0.0, 0.0], [0.0, 0.0, 0.0], [0.0, 0.0, 1.0]])
+    book = BookState(coll, debt, [_Rules(True)] * 5, np.arange(3))
+    lt, price = np.array([0.8, 0.8, 0.8]), np.array([1000.0, 1000.0, 1.0])
+    book.watch(lt, price)
+    computed = []
+    real = replay.rows_health_factor
+    monkeypatch.setattr(replay, "rows_health_factor", lambda c, d, rows, *a: computed.append(rows.tolist()) or
+                        real(c, d, rows, *a))
+    health, rows = replay.RowHealth(5), np.array([0, 1, 2, 4])
+    health(book, rows, price, lt)
+    assert computed == [[0, 1, 2, 4]]
+    health(book, rows, price, lt)                              # nothing moved
+    assert computed[-1] == [4]
+    price = np.array([900.0, 1000.0, 1.0])                    # column 0: rows 0 (collateral) and 2 (debt)
+    health(book, rows, price, lt)
+    assert computed[-1] == [0, 2, 4]
+    book.repay(1, 2, 100.0)                                    # row 1's balances
+    health(book, rows, price, lt)
+    assert computed[-1] == [1, 4]
+    price = np.array([900.0, np.inf, 1.0])                    # a price that is not finite: every row again
+    health(book, rows, price, lt)
+    assert computed[-1] == [0, 1, 2, 4]
