@@ -59,28 +59,33 @@ def _finite(p, wp, awp):
     return True
 
 
+def _row(coll, debt, i, wp, awp, p, indptr, indices, width, sparse):
+    """(margin, scale) of row i: over its nonzero columns (engine/pattern.py) if `sparse` and the row
+    is not read whole, else every column. The same bits: the columns left out add ±0.0."""
+    owed = 0.0
+    held = 0.0
+    spread = 0.0
+    if sparse and width[i] >= 0:
+        for j in range(indptr[i], indptr[i] + width[i]):
+            a = indices[j]
+            owed += debt[i, a] * p[a]
+            held += coll[i, a] * wp[a]
+            spread += coll[i, a] * awp[a]
+    else:
+        for a in range(len(p)):
+            owed += debt[i, a] * p[a]
+            held += coll[i, a] * wp[a]
+            spread += coll[i, a] * awp[a]
+    return held - owed, spread + owed
+
+
 def _margins(coll, debt, rows, wp, awp, p, indptr, indices, width, margin, scale):
-    """_margins_dense over each row's nonzero columns only (engine/pattern.py), the same bits: the
-    columns left out add ±0.0. Any non-finite factor, or a row read whole (width -1): every column."""
+    """_margins_dense over each row's nonzero columns only, the same bits; every column where a
+    factor is not finite (0 * inf is NaN, not ±0.0)."""
     sparse = _finite(p, wp, awp)
     for k in range(len(margin)):
-        i = k if rows is None else rows[k]
-        owed = 0.0
-        held = 0.0
-        spread = 0.0
-        if sparse and width[i] >= 0:
-            for j in range(indptr[i], indptr[i] + width[i]):
-                a = indices[j]
-                owed += debt[i, a] * p[a]
-                held += coll[i, a] * wp[a]
-                spread += coll[i, a] * awp[a]
-        else:
-            for a in range(len(p)):
-                owed += debt[i, a] * p[a]
-                held += coll[i, a] * wp[a]
-                spread += coll[i, a] * awp[a]
-        margin[k] = held - owed
-        scale[k] = spread + owed
+        margin[k], scale[k] = _row(coll, debt, k if rows is None else rows[k], wp, awp, p, indptr, indices, width,
+                                   sparse)
 
 
 def _margins_numpy(coll, debt, rows, wp, awp, p, indptr, indices, width, margin, scale):
@@ -96,29 +101,15 @@ def _rho_of(margin, scale):
 
 def _rhos(coll, debt, wp, awp, p, indptr, indices, width, borrower, rho):
     """rho of every row (see the module docstring) in one pass: -inf for a borrower with nothing
-    priced, +inf for a row without debt. Returns how many rows have rho <= 0. Margins as `_margins`
-    (each row's nonzero columns when every factor is finite)."""
+    priced, +inf for a row without debt. Returns how many rows have rho <= 0. Margins as `_margins`."""
     sparse = _finite(p, wp, awp)
     below = 0
     for i in range(len(rho)):
         if not borrower[i]:
             rho[i] = np.inf
             continue
-        owed = 0.0
-        held = 0.0
-        spread = 0.0
-        if sparse and width[i] >= 0:
-            for j in range(indptr[i], indptr[i] + width[i]):
-                a = indices[j]
-                owed += debt[i, a] * p[a]
-                held += coll[i, a] * wp[a]
-                spread += coll[i, a] * awp[a]
-        else:
-            for a in range(len(p)):
-                owed += debt[i, a] * p[a]
-                held += coll[i, a] * wp[a]
-                spread += coll[i, a] * awp[a]
-        rho[i] = _rho_of(held - owed, spread + owed)
+        margin, scale = _row(coll, debt, i, wp, awp, p, indptr, indices, width, sparse)
+        rho[i] = _rho_of(margin, scale)
         if rho[i] <= 0:
             below += 1
     return below
@@ -150,7 +141,7 @@ def _rhos_numpy(coll, debt, wp, awp, p, indptr, indices, width, borrower, rho):
 try:                                    # numba where installed; the numpy versions do the same without
     import numba
     _jit = numba.njit(cache=True, nogil=True, error_model="numpy")
-    _finite, _rho_of = _jit(_finite), _jit(_rho_of)
+    _finite, _rho_of, _row = _jit(_finite), _jit(_rho_of), _jit(_row)
     _margins_dense, _margins = numba.njit(cache=True, nogil=True)(_margins_dense), _jit(_margins)
     _rhos_dense, _rhos = _jit(_rhos_dense), _jit(_rhos)
 except ImportError:                     # pragma: no cover - exercised where numba is absent
