@@ -10,7 +10,7 @@ from backtest.inputs.book import ReplayInputs
 from backtest.engine.record import Outcome, bad_debt_by_account
 from backtest.metrics import amplification
 from backtest.metrics.attribution import bad_debt_by_collateral, bad_debt_by_debt_asset, bad_debt_by_morpho_market, \
-    bad_debt_by_protocol
+    bad_debt_by_protocol, settle
 from backtest.metrics.losses import (bad_debt_over_time, borrower_loss, liquidator_economics, step_bad_debt,
                                      volume_against_depth)
 
@@ -53,11 +53,14 @@ def seized_by(book, liq, column: str) -> dict[str, float]:
     return out
 
 
-def bad_debt_total(book, outcome: Outcome) -> float:
+def bad_debt_total(book, outcome: Outcome, left: np.ndarray | None = None) -> float:
     """`bad_debt_usd` of a run: accounts' bad debt at the end + deficits burned + Comet's and Maker's losses
-    (the Vow's loss under Dog/Clipper and under Cat/Flip: debt the auctions did not raise, penalty excluded)."""
+    (the Vow's loss under Dog/Clipper and under Cat/Flip: debt the auctions did not raise, penalty excluded).
+    `left`: bad_debt_by_account of the run, when already computed."""
     mech = outcome.protocols or {}
-    return float(bad_debt_by_account(outcome.collateral, outcome.debt, outcome.prices).sum()) \
+    if left is None:
+        left = bad_debt_by_account(outcome.collateral, outcome.debt, outcome.prices)
+    return float(left.sum()) \
         + _sum(outcome.liquidations, "deficit_usd") + mech.get("comet_reserves_loss_usd", 0.0) \
         + mech.get("maker_vow_loss_usd", 0.0) + mech.get("maker_flip_loss_usd", 0.0)
 
@@ -70,7 +73,9 @@ def compute(inputs: ReplayInputs, outcome: Outcome, counterfactual: Outcome | No
     cf = counterfactual
     book, liq, steps = inputs.book, outcome.liquidations, outcome.steps
     prices = outcome.prices
-    bad = bad_debt_by_account(outcome.collateral, outcome.debt, prices)
+    settled = settle(inputs, outcome)               # bad debt left per account, deficits burned: once
+    settled_cf = settle(inputs, cf) if cf is not None and cf is not outcome else settled
+    bad = settled.left
     burned = _sum(liq, "deficit_usd")
     coll_left = outcome.collateral @ prices
     debt_left = outcome.debt @ prices
@@ -95,13 +100,13 @@ def compute(inputs: ReplayInputs, outcome: Outcome, counterfactual: Outcome | No
                                                             liq["collateral_price"].to_pylist()))),
         "liquidator_profit_usd": _sum(liq, "profit_usd"),
         "gas_usd": _sum(liq, "gas_usd"),
-        "bad_debt_usd": bad_debt_total(book, outcome),
+        "bad_debt_usd": bad_debt_total(book, outcome, bad),
         "accounts_with_bad_debt": int((bad > 0).sum()) + int(pc.sum(pc.greater(liq["deficit_usd"], 0)).as_py() or 0),
         "deficit_usd": float(debt_left[no_collateral & (debt_left > 0)].sum()) + burned,
         "deficit_burned_usd": burned,
         "cascade_rounds": int(pc.max(liq["round"]).as_py()) if liq.num_rows else 0,
         "collateral_seized_usd_without_feedback": None if cf is None else _sum(cf.liquidations, "collateral_seized_usd"),
-        "bad_debt_usd_without_feedback": None if cf is None else bad_debt_total(book, cf),
+        "bad_debt_usd_without_feedback": None if cf is None else bad_debt_total(book, cf, settled_cf.left),
         "max_drawdown_exogenous": {a: drawdown(t["price_exogenous"].to_numpy()) for a, t in by_asset.items()},
         "max_drawdown_effective": {a: drawdown(t["price_market"].to_numpy()) for a, t in by_asset.items()},
     }
@@ -112,10 +117,10 @@ def compute(inputs: ReplayInputs, outcome: Outcome, counterfactual: Outcome | No
         out.update({"bad_debt_usd_execution_only": s, "bad_debt_added_by_price_feedback_usd": out["bad_debt_usd"] - s,
                     "bad_debt_added_by_execution_cost_usd": s - out["bad_debt_usd_without_feedback"]})
     out.update(bad_debt_over_time(*step_bad_debt(steps)))
-    out["bad_debt_usd_by_protocol"] = bad_debt_by_protocol(inputs, outcome)
-    out["bad_debt_usd_by_debt_asset"] = bad_debt_by_debt_asset(inputs, outcome)
-    out["bad_debt_usd_by_collateral"] = bad_debt_by_collateral(inputs, outcome)
-    by_market = bad_debt_by_morpho_market(inputs, outcome)
+    out["bad_debt_usd_by_protocol"] = bad_debt_by_protocol(inputs, outcome, settled)
+    out["bad_debt_usd_by_debt_asset"] = bad_debt_by_debt_asset(inputs, outcome, settled)
+    out["bad_debt_usd_by_collateral"] = bad_debt_by_collateral(inputs, outcome, settled)
+    by_market = bad_debt_by_morpho_market(inputs, outcome, settled)
     if by_market:                            # Morpho Blue: what each isolated market's suppliers lose
         out["bad_debt_usd_by_morpho_market"] = by_market
     out["collateral_seized_usd_by_protocol"] = seized_by(book, liq, "protocol")
@@ -125,8 +130,8 @@ def compute(inputs: ReplayInputs, outcome: Outcome, counterfactual: Outcome | No
             for split in ("_by_protocol", "_by_collateral"):
                 out[f"{name}_without_feedback{split}"] = dict.fromkeys(out[f"{name}{split}"])
     elif cf is not outcome:                  # per market without feedback: the price path alone (sweeps' VaR split)
-        out["bad_debt_usd_without_feedback_by_protocol"] = bad_debt_by_protocol(inputs, cf)
-        out["bad_debt_usd_without_feedback_by_collateral"] = bad_debt_by_collateral(inputs, cf)
+        out["bad_debt_usd_without_feedback_by_protocol"] = bad_debt_by_protocol(inputs, cf, settled_cf)
+        out["bad_debt_usd_without_feedback_by_collateral"] = bad_debt_by_collateral(inputs, cf, settled_cf)
         out["collateral_seized_usd_without_feedback_by_protocol"] = seized_by(book, cf.liquidations, "protocol")
         out["collateral_seized_usd_without_feedback_by_collateral"] = seized_by(book, cf.liquidations,
                                                                                 "collateral_asset")

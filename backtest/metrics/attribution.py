@@ -30,6 +30,8 @@ By protocol: an account's bad debt and deficits to its protocol, Comet's and Mak
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from backtest.inputs.book import ReplayInputs
@@ -150,17 +152,34 @@ def _burned(inputs: ReplayInputs, outcome: Outcome) -> list[tuple[int, str, floa
     return [(row[(p, a)], d, x) for p, a, d, x in burned]
 
 
-def _left(outcome: Outcome, book) -> np.ndarray:
-    return bad_debt_by_account(outcome.collateral, outcome.debt, outcome.prices)
+@dataclass(frozen=True)
+class Settled:
+    """One replay's bad debt left per account and its burned deficits, computed once and handed to
+    each split (a sweep row asks for four splits: each used to recompute both)."""
+    left: np.ndarray                          # bad_debt_by_account at the end; read-only here
+    burned: list[tuple[int, str, float]]      # _burned
 
 
-def accounts_by_collateral(inputs: ReplayInputs, outcome: Outcome) -> dict[str, float]:
+def settle(inputs: ReplayInputs, outcome: Outcome) -> Settled:
+    return Settled(bad_debt_by_account(outcome.collateral, outcome.debt, outcome.prices), _burned(inputs, outcome))
+
+
+def _settled(inputs: ReplayInputs, outcome: Outcome, settled: Settled | None) -> Settled:
+    return settled if settled is not None else settle(inputs, outcome)
+
+
+def _left(settled: Settled) -> np.ndarray:
+    return settled.left.copy()                # the callers add deficits into it
+
+
+def accounts_by_collateral(inputs: ReplayInputs, outcome: Outcome, settled: Settled | None = None) -> dict[str, float]:
     """Each account's bad debt (left, or burned as a deficit) to its largest starting collateral."""
     book = inputs.book
+    settled = _settled(inputs, outcome, settled)
     start_value = book.collateral * book.reserve_prices
     main = np.array(book.assets)[np.argmax(start_value, axis=1)]
-    bad = _left(outcome, book)
-    for i, _, x in _burned(inputs, outcome):
+    bad = _left(settled)
+    for i, _, x in settled.burned:
         bad[i] += x
     pledged = start_value.sum(axis=1) > 0
     out = {a: float(bad[(main == a) & pledged].sum()) for a in book.price_assets}
@@ -175,10 +194,10 @@ def _mechanism_losses(outcome: Outcome) -> list[tuple[str, str, float]]:
                                                    ("maker", "maker_flip_loss_usd")) if mech.get(k, 0.0) > 0]
 
 
-def bad_debt_by_collateral(inputs: ReplayInputs, outcome: Outcome) -> dict[str, float]:
+def bad_debt_by_collateral(inputs: ReplayInputs, outcome: Outcome, settled: Settled | None = None) -> dict[str, float]:
     """Every price asset and `none`, in USD; the values add up to the replay's `bad_debt_usd`."""
     book = inputs.book
-    out = accounts_by_collateral(inputs, outcome)
+    out = accounts_by_collateral(inputs, outcome, settled)
     price = dict(zip(book.price_assets, np.asarray(outcome.oracle, dtype=float).tolist()))
     parts_of = {"comet_reserves_loss_usd": comet_parts, "maker_vow_loss_usd": maker_parts,
                 "maker_flip_loss_usd": flip_parts}
@@ -188,31 +207,33 @@ def bad_debt_by_collateral(inputs: ReplayInputs, outcome: Outcome) -> dict[str, 
     return out
 
 
-def bad_debt_by_debt_asset(inputs: ReplayInputs, outcome: Outcome) -> dict[str, float]:
+def bad_debt_by_debt_asset(inputs: ReplayInputs, outcome: Outcome, settled: Settled | None = None) -> dict[str, float]:
     """Every price asset and `none`, in USD, adding up to `bad_debt_usd`: what the protocols are short of."""
     book = inputs.book
+    settled = _settled(inputs, outcome, settled)
     prices = outcome.prices
     owed = outcome.debt * prices                                   # [N, R] USD still owed
     total = owed.sum(axis=1)
     share = np.divide(owed, total[:, None], out=np.zeros_like(owed), where=total[:, None] > 0)
-    by_reserve = _left(outcome, book) @ share
+    by_reserve = settled.left @ share
     out = {a: 0.0 for a in book.price_assets}
     for j, v in enumerate(by_reserve.tolist()):
         out[book.price_assets[book.reserve_asset[j]]] += v
     out[NONE] = 0.0
-    for _, d, x in _burned(inputs, outcome):
+    for _, d, x in settled.burned:
         out[d if d in out else NONE] += x
     for protocol, _, loss in _mechanism_losses(outcome):
         out[_debt_asset(book, protocol) or NONE] += loss
     return out
 
 
-def bad_debt_by_protocol(inputs: ReplayInputs, outcome: Outcome) -> dict[str, float]:
+def bad_debt_by_protocol(inputs: ReplayInputs, outcome: Outcome, settled: Settled | None = None) -> dict[str, float]:
     """Every protocol of the book, in USD, adding up to `bad_debt_usd`."""
     book = inputs.book
+    settled = _settled(inputs, outcome, settled)
     protocols = np.asarray(book.protocol).astype(str)
-    bad = _left(outcome, book)
-    for i, _, x in _burned(inputs, outcome):
+    bad = _left(settled)
+    for i, _, x in settled.burned:
         bad[i] += x
     out = {p: float(bad[protocols == p].sum()) for p in sorted(set(protocols.tolist()))}
     for protocol, _, loss in _mechanism_losses(outcome):
@@ -220,7 +241,7 @@ def bad_debt_by_protocol(inputs: ReplayInputs, outcome: Outcome) -> dict[str, fl
     return out
 
 
-def bad_debt_by_morpho_market(inputs: ReplayInputs, outcome: Outcome) -> dict[str, float]:
+def bad_debt_by_morpho_market(inputs: ReplayInputs, outcome: Outcome, settled: Settled | None = None) -> dict[str, float]:
     """Morpho Blue's bad debt per market id (its rows are ACCOUNT@MARKET_ID): what each market's suppliers
     lose, left on accounts or realised when a liquidation took the last collateral; adds up to
     bad_debt_usd_by_protocol["morpho-blue"]. Empty without Morpho rows."""
@@ -228,8 +249,9 @@ def bad_debt_by_morpho_market(inputs: ReplayInputs, outcome: Outcome) -> dict[st
     rows = [i for i, p in enumerate(book.protocol) if p == "morpho-blue"]
     if not rows:
         return {}
-    bad = _left(outcome, book)
-    for i, _, x in _burned(inputs, outcome):
+    settled = _settled(inputs, outcome, settled)
+    bad = _left(settled)
+    for i, _, x in settled.burned:
         bad[i] += x
     out: dict[str, float] = {}
     for i in rows:
