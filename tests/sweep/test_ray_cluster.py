@@ -132,6 +132,27 @@ def test_a_sweep_on_a_separately_started_head_writes_the_local_bytes(ray_head, s
     assert t.num_rows == 6 and min(t["max_drawdown_exogenous.WETH"].to_pylist()) >= 0.45 - 1e-9
 
 
+def test_the_checked_in_spec_with_a_sampled_counterfactual_writes_the_local_bytes_on_the_head(ray_head, sample_lake,
+                                                                                             tmp_path):
+    # eth-crash-bridges as the issue runs it (its 1-in-K counterfactual), 4 paths, K = 2: rows with and
+    # without the no-feedback run cross the object store, and the nulls come back as nulls
+    address, env, _ = ray_head
+    args = ("--spec", "eth-crash-bridges", "--paths", "4", "--counterfactual-every", "2", "--workers", "1",
+            "--lake", str(sample_lake(300)))
+    local = _cli(env, *args, "--out", str(tmp_path / "local"))
+    assert local.returncode == 0, local.stderr
+    on_ray = _cli(env, *args, "--executor", "ray", "--address", address, "--out", str(tmp_path / "ray"))
+    assert on_ray.returncode == 0, on_ray.stderr
+    assert "null where not made" in on_ray.stdout
+    for name in TABLES:
+        assert (tmp_path / "ray" / name).read_bytes() == (tmp_path / "local" / name).read_bytes(), name
+    import pyarrow.parquet as pq
+    t = pq.read_table(tmp_path / "ray" / "results.parquet")
+    assert t["path"].to_pylist() == [0, 1, 2, 3]
+    assert [v is None for v in t["bad_debt_usd_without_feedback"].to_pylist()] == [False, True, False, True]
+    assert t["bad_debt_usd"].null_count == 0
+
+
 def test_a_wrong_address_is_one_line_and_a_non_zero_exit(sample_lake, tmp_path):
     env = dict(os.environ, PYTHONPATH=str(REPO))     # no head on that port: Ray's own client would retry for minutes
     p = _cli(env, "--lake", str(sample_lake(300)), *SWEEP,
