@@ -59,33 +59,27 @@ def _finite(p, wp, awp):
     return True
 
 
-def _row(coll, debt, i, wp, awp, p, indptr, indices, width, sparse):
-    """(margin, scale) of row i: over its nonzero columns (engine/pattern.py) if `sparse` and the row
-    is not read whole, else every column. The same bits: the columns left out add ±0.0."""
-    owed = 0.0
-    held = 0.0
-    spread = 0.0
-    if sparse and width[i] >= 0:
+def _margins(coll, debt, rows, wp, awp, p, indptr, indices, width, margin, scale):
+    """_margins_dense over each row's nonzero columns only (engine/pattern.py), the same bits: the
+    columns left out add ±0.0. Any non-finite factor, or a row read whole (width -1): every column."""
+    if not _finite(p, wp, awp):
+        _margins_dense(coll, debt, rows, wp, awp, p, margin, scale)
+        return
+    for k in range(len(margin)):
+        i = k if rows is None else rows[k]
+        if width[i] < 0:
+            _margins_dense(coll[i:i + 1], debt[i:i + 1], None, wp, awp, p, margin[k:k + 1], scale[k:k + 1])
+            continue
+        owed = 0.0
+        held = 0.0
+        spread = 0.0
         for j in range(indptr[i], indptr[i] + width[i]):
             a = indices[j]
             owed += debt[i, a] * p[a]
             held += coll[i, a] * wp[a]
             spread += coll[i, a] * awp[a]
-    else:
-        for a in range(len(p)):
-            owed += debt[i, a] * p[a]
-            held += coll[i, a] * wp[a]
-            spread += coll[i, a] * awp[a]
-    return held - owed, spread + owed
-
-
-def _margins(coll, debt, rows, wp, awp, p, indptr, indices, width, margin, scale):
-    """_margins_dense over each row's nonzero columns only, the same bits; every column where a
-    factor is not finite (0 * inf is NaN, not ±0.0)."""
-    sparse = _finite(p, wp, awp)
-    for k in range(len(margin)):
-        margin[k], scale[k] = _row(coll, debt, k if rows is None else rows[k], wp, awp, p, indptr, indices, width,
-                                   sparse)
+        margin[k] = held - owed
+        scale[k] = spread + owed
 
 
 def _margins_numpy(coll, debt, rows, wp, awp, p, indptr, indices, width, margin, scale):
@@ -100,16 +94,17 @@ def _rho_of(margin, scale):
 
 
 def _rhos(coll, debt, wp, awp, p, indptr, indices, width, borrower, rho):
-    """rho of every row (see the module docstring) in one pass: -inf for a borrower with nothing
-    priced, +inf for a row without debt. Returns how many rows have rho <= 0. Margins as `_margins`."""
-    sparse = _finite(p, wp, awp)
+    """rho of every row (see the module docstring): -inf for a borrower with nothing priced, +inf for
+    a row without debt. Returns how many rows have rho <= 0. Margins as `_margins`."""
+    margin, scale = np.empty(len(rho)), np.empty(len(rho))
+    _margins(coll, debt, None, wp, awp, p, indptr, indices, width, margin, scale)
+    return _rhos_of(margin, scale, borrower, rho)
+
+
+def _rhos_of(margin, scale, borrower, rho):
     below = 0
     for i in range(len(rho)):
-        if not borrower[i]:
-            rho[i] = np.inf
-            continue
-        margin, scale = _row(coll, debt, i, wp, awp, p, indptr, indices, width, sparse)
-        rho[i] = _rho_of(margin, scale)
+        rho[i] = _rho_of(margin[i], scale[i]) if borrower[i] else np.inf
         if rho[i] <= 0:
             below += 1
     return below
@@ -119,12 +114,7 @@ def _rhos_dense(coll, debt, wp, awp, p, borrower, rho):
     """_rhos over every column of every row: the reference it is held to."""
     margin, scale = np.empty(len(rho)), np.empty(len(rho))
     _margins_dense(coll, debt, None, wp, awp, p, margin, scale)
-    below = 0
-    for i in range(len(rho)):
-        rho[i] = _rho_of(margin[i], scale[i]) if borrower[i] else np.inf
-        if rho[i] <= 0:
-            below += 1
-    return below
+    return _rhos_of(margin, scale, borrower, rho)
 
 
 def _rhos_numpy(coll, debt, wp, awp, p, indptr, indices, width, borrower, rho):
@@ -141,7 +131,7 @@ def _rhos_numpy(coll, debt, wp, awp, p, indptr, indices, width, borrower, rho):
 try:                                    # numba where installed; the numpy versions do the same without
     import numba
     _jit = numba.njit(cache=True, nogil=True, error_model="numpy")
-    _finite, _rho_of, _row = _jit(_finite), _jit(_rho_of), _jit(_row)
+    _finite, _rho_of, _rhos_of = _jit(_finite), _jit(_rho_of), _jit(_rhos_of)
     _margins_dense, _margins = numba.njit(cache=True, nogil=True)(_margins_dense), _jit(_margins)
     _rhos_dense, _rhos = _jit(_rhos_dense), _jit(_rhos)
 except ImportError:                     # pragma: no cover - exercised where numba is absent
