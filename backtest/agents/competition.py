@@ -114,16 +114,33 @@ class Field:
         have for `award` to give it to anyone: the cheapest (threshold + gas) of the ready agents,
         as profit = gross - gas - flash fee with a fee >= 0 cannot clear a threshold otherwise.
         +inf when no agent is ready or the leanest ready one's gas does not fit in the block (award
-        gives nothing whatever the job pays); -inf when a flash-loan fee is not >= 0 (no bar)."""
+        gives nothing whatever the job pays); -inf when a flash-loan fee is not >= 0 (no bar).
+        All but the block's gas is kept per (waited, gas price) for these agents: a round asks it
+        of every row it hands over with a handful of distinct values."""
+        memo = self.__dict__.get("_bars")
+        if memo is None or memo[0] is not self.agents:
+            memo = self._bars = (self.agents, {})
+        key = (waited_blocks, gas_usd_per_unit)
+        got = memo[1].get(key)
+        if got is None:
+            if len(memo[1]) > 4096:
+                memo[1].clear()
+            got = memo[1][key] = self._bar(waited_blocks, gas_usd_per_unit)
+        units, need = got
+        return need if units is not None and self.gas.fits(units) else math.inf
+
+    def _bar(self, waited_blocks: float, gas_usd_per_unit: float) -> tuple[float | None, float]:
+        """(the leanest ready agent's gas units, None if none is ready; the bar if its gas fits)."""
         ready = [a for a in self.agents if not waited_blocks < a.latency_blocks]
-        if not ready or not self.gas.fits(min(a.gas_units for a in ready)):
-            return math.inf
+        if not ready:
+            return None, math.inf
         need = math.inf
         for a in ready:
             if not a.flash_loan_fee >= 0:
-                return -math.inf
+                need = -math.inf
+                break
             need = min(need, a.min_profit_usd + gas_usd_per_unit * a.gas_units)
-        return need
+        return min(a.gas_units for a in ready), need
 
     def award(self, gross_usd: float, outlay_usd: float, waited_blocks: float, gas_usd_per_unit: float,
               gas_units: float | None = None, extra_gas_units: float = 0.0) -> Award | None:

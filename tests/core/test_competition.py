@@ -120,7 +120,12 @@ _AGENT = st.builds(LiquidatorConfig, min_profit_usd=st.floats(0.0, 1e4), gas_uni
        st.floats(1e-9, 1e-4), st.floats(0.0, 3e6))
 def test_bar_is_a_gross_below_which_award_gives_the_job_to_no_one(agents, gross, outlay, waited, gas_price, left):
     f = field(*agents, gas=left)
+    f.bar(waited, gas_price)
+    f.gas.spend(left / 2)                 # a job took gas since the bar was last asked: the bar follows it
     bar = f.bar(waited, gas_price)
+    assert bar == field(*agents, gas=f.gas.left).bar(waited, gas_price)      # kept = asked afresh
+    ready = [a for a in agents if waited >= a.latency_blocks]
+    assert (bar == float("inf")) == (not ready or min(a.gas_units for a in ready) > f.gas.left)
     if gross + 1e-9 * (gross + abs(bar)) < bar:
         assert f.award(gross, outlay, waited, gas_price) is None
     if bar == float("inf"):          # nobody ready or the leanest does not fit: nothing is awarded at any gross
