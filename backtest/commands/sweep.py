@@ -136,6 +136,7 @@ def main(args) -> int:
     if args.json:
         print(json.dumps({"results": str(out / "results.parquet"), "comparison_file": str(out / "comparison.parquet"),
                           "tasks": result.tasks, "ran": result.ran, "reused": result.reused,
+                          "counterfactual": result.counterfactual, "not_computed": result.not_computed,
                           "comparison": result.table.to_pylist()}, indent=2, sort_keys=True, default=str))
         return 0
     what = f"{args.paths} {args.model} paths" if args.paths else "the scenario's path"

@@ -59,5 +59,10 @@ def test_json_output_is_the_comparison_table_and_a_rerun_reuses_every_task(sweep
     assert data["tasks"] == 2 and data["ran"] == 2
     assert data["comparison"] == json.loads(json.dumps(pq.read_table(out / "comparison.parquet").to_pylist(),
                                                        default=str))
+    assert data["counterfactual"] == "no-feedback on every path" and data["not_computed"] == []
     again = json.loads(_cli(*args, "--json").stdout)
     assert again["reused"] == 2 and again["ran"] == 0
+    # one path, `--counterfactual none`: the JSON names the columns left null
+    none = json.loads(_cli(*args[:-2], "--out", str(tmp_path / "none"), "--counterfactual", "none", "--json").stdout)
+    assert none["counterfactual"].startswith("none") and "amplification" in none["not_computed"]
+    assert all(row["cascade_depth_mean"] is None for row in none["comparison"])
