@@ -11,8 +11,8 @@ from backtest.engine.record import Outcome, bad_debt_by_account
 from backtest.metrics import amplification
 from backtest.metrics.attribution import bad_debt_by_collateral, bad_debt_by_debt_asset, bad_debt_by_morpho_market, \
     bad_debt_by_protocol, settle
-from backtest.metrics.losses import (bad_debt_over_time, borrower_loss, liquidator_economics, step_bad_debt,
-                                     volume_against_depth)
+from backtest.metrics.losses import (bad_debt_over_time, borrower_loss, liquidator_economics, row_order_sums,
+                                     step_bad_debt, volume_against_depth)
 
 
 def _sum(table, col) -> float:
@@ -47,8 +47,8 @@ def seized_by(book, liq, column: str) -> dict[str, float]:
     book's keys present (0 where nothing was seized), so sweep rows share their columns."""
     keys = sorted(set(np.asarray(book.protocol).astype(str).tolist())) if column == "protocol" else list(book.price_assets)
     out = {k: 0.0 for k in keys}
-    if liq.num_rows:
-        for k, v in zip(liq[column].to_pylist(), liq["collateral_seized_usd"].to_pylist()):
+    if liq.num_rows:                         # a key's seizures summed in row order (as a Python loop would)
+        for k, v in row_order_sums(liq[column], liq["collateral_seized_usd"].to_numpy()).items():
             out[k] = out.get(k, 0.0) + v
     return out
 

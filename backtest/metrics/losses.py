@@ -54,11 +54,10 @@ def step_bad_debt(steps) -> tuple[list, list[float]]:
     return first["timestamp"].to_pylist(), first["bad_debt_usd"].to_pylist()
 
 
-def _rows(table, protocol: str | None = None, action: str | None = None, columns=None) -> list[dict]:
-    """The rows of `protocol` and `action` (None: any), in order, as dicts (of `columns` only, if given):
-    filtered in arrow first, so a sweep row does not turn a whole liquidations table into dicts."""
+def _table(table, protocol: str | None = None, action: str | None = None):
+    """The rows of `protocol` and `action` (None: any), in order, as a table (None for no table)."""
     if table is None or not table.num_rows:
-        return []
+        return None
     mask = None
     for name, value in (("protocol", protocol), ("action", action)):
         if value is not None:
@@ -66,9 +65,34 @@ def _rows(table, protocol: str | None = None, action: str | None = None, columns
             mask = m if mask is None else pc.and_(mask, m)
     if mask is not None:
         table = table.filter(pc.fill_null(mask, False))
+    return table
+
+
+def _rows(table, protocol: str | None = None, action: str | None = None, columns=None) -> list[dict]:
+    """The rows of `protocol` and `action` (None: any), in order, as dicts (of `columns` only, if given):
+    filtered in arrow first, so a sweep row does not turn a whole liquidations table into dicts."""
+    table = _table(table, protocol, action)
+    if table is None:
+        return []
     if columns is not None:
         table = table.select(list(columns))
     return table.to_pylist()
+
+
+def sequential_sum(values: np.ndarray, start: float = 0.0) -> float:
+    """start + v0 + v1 + ... added left to right, as a Python loop adds them: np.cumsum is sequential,
+    np.sum is pairwise and differs in the last bits (which `backtest replay`'s metrics.json would show)."""
+    return float(np.cumsum(np.concatenate(([start], values)))[-1]) if len(values) else float(start)
+
+
+def row_order_sums(keys, values: np.ndarray) -> dict:
+    """{key: sum of its values in row order}, keys in order of first appearance: what
+    `for k, v in rows: out[k] = out.get(k, 0.0) + v` gives, without a Python step per row."""
+    if hasattr(keys, "combine_chunks"):
+        keys = keys.combine_chunks()
+    encoded = pc.dictionary_encode(keys)             # codes in order of first appearance
+    codes = encoded.indices.to_numpy(zero_copy_only=False)
+    return {k: sequential_sum(values[codes == j]) for j, k in enumerate(encoded.dictionary.to_pylist())}
 
 
 def borrower_loss(outcome: Outcome, oracle_by_asset: dict[str, float]) -> dict:
@@ -99,9 +123,12 @@ def borrower_loss(outcome: Outcome, oracle_by_asset: dict[str, float]) -> dict:
         loss[p] = loss.get(p, 0.0) + lost
         penalty[p] = penalty.get(p, 0.0) + pen
 
-    for r in _rows(liq, action="liquidate", columns=("protocol", "collateral_seized_usd", "debt_repaid_usd")):
-        x = r["collateral_seized_usd"] - r["debt_repaid_usd"]
-        add(r["protocol"], x, x)
+    repaying = _table(liq, action="liquidate")
+    if repaying is not None and repaying.num_rows:   # add(p, x, x) row by row, in numpy: the same sums in the same order
+        x = repaying["collateral_seized_usd"].to_numpy() - repaying["debt_repaid_usd"].to_numpy()
+        loss.update(row_order_sums(repaying["protocol"], x))
+        penalty.update(row_order_sums(repaying["protocol"], np.maximum(x, 0.0)))
+        short[0] = sequential_sum(np.minimum(x, 0.0))            # x == 0 adds 0.0: no change
     absorbs = _rows(events, "comet", "absorb")
     for r, e in zip(_rows(liq, "comet", "absorb"), absorbs):     # one row and one event per asset absorbed, in order
         taken = r["collateral_seized_usd"] if r["collateral_asset"] != r["debt_asset"] else 0.0

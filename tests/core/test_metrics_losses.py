@@ -176,3 +176,24 @@ def test_builder_payments_are_the_contested_jobs_share_and_come_out_of_profit(cr
     assert set(bids["action"]) == {"take", "buyCollateral"}
     gross = bids["proceeds_usd"] - bids["cost_usd"] - bids["gas_usd"] - bids["flash_fee_usd"]
     np.testing.assert_allclose(bids["builder_usd"], share * gross, rtol=1e-9)
+
+
+def test_row_order_sums_are_the_python_loops_sums_bit_for_bit():
+    # np.sum adds pairwise and differs from a loop in the last bits; metrics.json must keep the loop's
+    import numpy as np
+    import pyarrow as pa
+    from backtest.metrics.losses import row_order_sums, sequential_sum
+    rng = np.random.default_rng(5)
+    keys = rng.choice(["maker", "aave-v3", "comet", "aave-v2"], 20_000)
+    values = rng.normal(0, 1e5, 20_000) * rng.random(20_000) ** 4
+    loop: dict = {}
+    for k, v in zip(keys.tolist(), values.tolist()):
+        loop[k] = loop.get(k, 0.0) + v
+    for arr in (pa.array(keys), pa.chunked_array([pa.array(keys[:7_000]), pa.array(keys[7_000:])])):
+        got = row_order_sums(arr, values)
+        assert list(got) == list(loop) and got == loop            # same keys, same order, same bits
+    total = 0.0
+    for v in values.tolist():
+        total += v
+    assert sequential_sum(values) == total and float(np.sum(values)) != total
+    assert sequential_sum(np.array([])) == 0.0 and row_order_sums(pa.array([], pa.string()), np.array([])) == {}
