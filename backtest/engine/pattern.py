@@ -36,9 +36,25 @@ def _refresh(coll, debt, rows, indptr, indices, width):
         width[i] = n if n <= room else -1
 
 
+def _stale(rows, tail, seen_epoch, seen_tick, changed_at, col_epoch, indptr, indices, width, out):
+    """out[k]: row rows[k]'s kept result is stale (at or past `tail`, never kept, changed since, read
+    whole, or the price of one of its nonzero columns moved since)."""
+    for k in range(len(rows)):
+        i = rows[k]
+        e = seen_epoch[i]
+        ok = i < tail and e >= 0 and changed_at[i] <= seen_tick[i] and width[i] >= 0
+        if ok:
+            for j in range(indptr[i], indptr[i] + width[i]):
+                if col_epoch[indices[j]] > e:
+                    ok = False
+                    break
+        out[k] = not ok
+
+
 try:
     import numba
     _refresh = numba.njit(cache=True, nogil=True)(_refresh)
+    _stale = numba.njit(cache=True, nogil=True)(_stale)
 except ImportError:                     # pragma: no cover - exercised where numba is absent
     pass
 
@@ -74,3 +90,56 @@ class Pattern:
     def args(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(indptr, indices, width): what the kernels take."""
         return self.indptr, self.indices, self.width
+
+
+class Stamps:
+    """Which rows' kept results still stand, for results that are a function of the row's own cells
+    and the prices (finite, > 0) of its nonzero columns, and of nothing that changes otherwise.
+
+    A column the row does not hold enters such a result as 0 * price = ±0.0 whatever that price is,
+    while it stays finite and > 0; so a kept result stands until the row changes (Pattern.changed_at)
+    or a price of one of its columns moves (a per-column epoch). A price moving to or from anything
+    else, a new Pattern, or the caller's say (`same` False: its other inputs changed) forgets every
+    row."""
+
+    def __init__(self, n: int):
+        self.seen_epoch = np.full(n, -1, dtype=np.int64)     # price epoch of each row's kept result, -1 none
+        self.seen_tick = np.zeros(n, dtype=np.int64)          # Pattern.tick of it
+        self.epoch = 0
+        self.col_epoch = np.zeros(0, dtype=np.int64)
+        self.pattern = None
+        self.price = None
+
+    def prices(self, pattern: Pattern, price: np.ndarray, same: bool = True) -> None:
+        """Stamp the columns whose price moved since the last call with a new epoch (or forget)."""
+        price = np.asarray(price, dtype=float)
+        if not same or pattern is not self.pattern or self.price is None or len(price) != len(self.price):
+            self.forget(pattern, len(price))
+        else:
+            moved = price.view(np.int64) != self.price.view(np.int64)
+            if moved.any():
+                old, new = self.price[moved], price[moved]
+                if not (np.isfinite(old).all() and np.isfinite(new).all() and (old > 0).all() and (new > 0).all()):
+                    self.forget(pattern, len(price))
+                else:
+                    self.epoch += 1
+                    self.col_epoch[moved] = self.epoch
+        self.price = price.copy()
+
+    def forget(self, pattern: Pattern | None = None, columns: int | None = None) -> None:
+        self.pattern = pattern if pattern is not None else self.pattern
+        self.seen_epoch[:] = -1
+        self.epoch += 1
+        self.col_epoch = np.zeros(columns if columns is not None else len(self.col_epoch), dtype=np.int64)
+
+    def stale(self, rows: np.ndarray, tail: int | None = None) -> np.ndarray:
+        """[len(rows)] bool: whose kept result must be computed again (every row at or past `tail`)."""
+        out = np.empty(len(rows), dtype=bool)
+        _stale(rows, len(self.seen_epoch) if tail is None else tail, self.seen_epoch, self.seen_tick,
+               self.pattern.changed_at, self.col_epoch, *self.pattern.args, out)
+        return out
+
+    def mark(self, rows: np.ndarray) -> None:
+        """`rows` were just computed at the last `prices`."""
+        self.seen_epoch[rows] = self.epoch
+        self.seen_tick[rows] = self.pattern.tick

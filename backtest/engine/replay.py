@@ -42,6 +42,7 @@ from backtest.inputs.book import ReplayInputs
 from backtest.engine.record import Outcome
 from backtest.protocols.rules import health_factor
 from backtest.engine.start import start
+from backtest.engine.pattern import Stamps
 from backtest.engine.state import BookState
 from backtest.markets.router import Router
 from backtest.progress import progress
@@ -108,33 +109,34 @@ def rows_health_factor(coll, debt, rows: np.ndarray, price, lt, floors) -> np.nd
     tail = len(coll) - len(coll) % 4
     out = np.empty(len(rows))
     for sel in (rows < tail, rows >= tail):
-        part = rows[sel]
+        part = rows if sel.all() else rows[sel]
         if len(part) == 0:
             continue
-        padded = np.concatenate([part, np.repeat(part[:1], -len(part) % 4)]) if part[0] < tail else part
-        hf = health_factor(coll[padded] * price, debt[padded] * price, lt, floors[padded])
+        size = len(part) + (-len(part) % 4 if part[0] < tail else 0)
+        c, d = np.empty((size, coll.shape[1])), np.empty((size, coll.shape[1]))
+        _priced(coll, debt, part, np.asarray(price, dtype=float), c, d)
+        hf = health_factor(c, d, lt, floors[part] if size == len(part) else
+                           np.concatenate([floors[part], np.repeat(floors[part[:1]], size - len(part))]))
+        if sel.all():
+            return hf[:len(part)]
         out[sel] = hf[:len(part)]
     return out
 
 
-def _stale(rows, tail, seen_epoch, seen_tick, changed_at, col_epoch, indptr, indices, width, out):
-    """out[k]: row rows[k] needs a new HF (in the book's ragged tail, never computed, changed since,
-    read whole, or a price of one of its nonzero columns moved since)."""
-    for k in range(len(rows)):
-        i = rows[k]
-        e = seen_epoch[i]
-        ok = i < tail and e >= 0 and changed_at[i] <= seen_tick[i] and width[i] >= 0
-        if ok:
-            for j in range(indptr[i], indptr[i] + width[i]):
-                if col_epoch[indices[j]] > e:
-                    ok = False
-                    break
-        out[k] = not ok
+def _priced(coll, debt, rows, price, c, d):
+    """c[k] = coll[rows[k]] * price and d[k] = debt[rows[k]] * price (the gather and the product of
+    numpy's `coll[rows] * price` in one pass, the same products); the rows of `c` and `d` past
+    len(rows) repeat rows[0] (the padding)."""
+    for k in range(len(c)):
+        i = rows[k] if k < len(rows) else rows[0]
+        for a in range(len(price)):
+            c[k, a] = coll[i, a] * price[a]
+            d[k, a] = debt[i, a] * price[a]
 
 
 try:
     import numba
-    _stale = numba.njit(cache=True, nogil=True)(_stale)
+    _priced = numba.njit(cache=True, nogil=True)(_priced)
 except ImportError:                     # pragma: no cover - exercised where numba is absent
     pass
 
@@ -155,53 +157,25 @@ class RowHealth:
 
     def __init__(self, n: int):
         self.hf = np.empty(n)
-        self.seen_epoch = np.full(n, -1, dtype=np.int64)     # price epoch of each row's HF, -1 none
-        self.seen_tick = np.zeros(n, dtype=np.int64)          # pattern tick of it
-        self.epoch = 0
-        self.col_epoch = None
-        self.key = (None, None, None)
-        self.price = None
+        self.stamps = Stamps(n)
+        self.key = (None, None)
 
     def __call__(self, book: BookState, rows: np.ndarray, price: np.ndarray, lt: np.ndarray) -> np.ndarray:
         pattern = book.pattern()
         if pattern is None:
             return rows_health_factor(book.coll, book.debt, rows, price, lt, book.floors)
-        self._prices(pattern, price, lt, book.floors)
-        stale = np.empty(len(rows), dtype=bool)
-        _stale(rows, len(book) - len(book) % 4, self.seen_epoch, self.seen_tick, pattern.changed_at, self.col_epoch, *pattern.args, stale)
+        key = (lt.tobytes(), book.floors)
+        self.stamps.prices(pattern, price, key[0] == self.key[0] and key[1] is self.key[1])
+        self.key = key
+        stale = self.stamps.stale(rows, tail=len(book) - len(book) % 4)
         out = self.hf[rows]
         if stale.any():
             fresh = rows[stale]
             hf = rows_health_factor(book.coll, book.debt, fresh, price, lt, book.floors)
             out[stale] = hf
             self.hf[fresh] = hf
-            self.seen_epoch[fresh] = self.epoch
-            self.seen_tick[fresh] = pattern.tick
+            self.stamps.mark(fresh)
         return out
-
-    def _prices(self, pattern, price: np.ndarray, lt: np.ndarray, floors: np.ndarray) -> None:
-        """Stamp the columns whose price moved with a new epoch; forget every row if a moved price
-        is not finite and > 0 (either side), or the pattern, LT or floors are not the last call's."""
-        key = (pattern, lt.tobytes(), floors)
-        if key[0] is not self.key[0] or key[1] != self.key[1] or key[2] is not self.key[2] \
-                or self.price is None or len(price) != len(self.price):
-            self._forget(key, len(price))
-        else:
-            moved = price.view(np.int64) != self.price.view(np.int64)
-            if moved.any():
-                old, new = self.price[moved], price[moved]
-                if not (np.isfinite(old).all() and np.isfinite(new).all() and (old > 0).all() and (new > 0).all()):
-                    self._forget(key, len(price))
-                else:
-                    self.epoch += 1
-                    self.col_epoch[moved] = self.epoch
-        self.price = np.array(price, dtype=float)
-
-    def _forget(self, key, columns: int) -> None:
-        self.key = key
-        self.seen_epoch[:] = -1
-        self.epoch += 1
-        self.col_epoch = np.zeros(columns, dtype=np.int64)
 
 
 def replay(inputs: ReplayInputs, config: RunConfig, feedback: bool | None = None, label: str | None = None) -> Outcome:

@@ -180,3 +180,29 @@ def test_a_row_is_computed_again_only_when_its_balances_or_its_prices_move(monke
     with np.errstate(invalid="ignore"):                        # 0 * inf
         health(book, rows, price, lt)
     assert computed[-1] == [0, 1, 2, 4]
+
+
+def _numpy_rows_health_factor(coll, debt, rows, price, lt, floors):
+    """rows_health_factor as it was before the compiled gather: numpy's coll[rows] * price."""
+    from backtest.protocols.rules import health_factor
+    tail = len(coll) - len(coll) % 4
+    out = np.empty(len(rows))
+    for sel in (rows < tail, rows >= tail):
+        part = rows[sel]
+        if len(part):
+            padded = np.concatenate([part, np.repeat(part[:1], -len(part) % 4)]) if part[0] < tail else part
+            out[sel] = health_factor(coll[padded] * price, debt[padded] * price, lt, floors[padded])[:len(part)]
+    return out
+
+
+@settings(max_examples=300, deadline=None)
+@given(books(), st.data())
+def test_the_compiled_gather_gives_numpys_products(book, data):
+    from backtest.engine.replay import rows_health_factor
+    coll, debt, p, weight, _, _ = book
+    lt = np.clip(weight, 0.0, 1.0)
+    floors = data.draw(arrays(np.bool_, len(coll)))
+    rows = np.unique(data.draw(st.lists(st.integers(0, len(coll) - 1), max_size=15))).astype(np.int64)
+    with np.errstate(all="ignore"):
+        assert bits(rows_health_factor(coll, debt, rows, p, lt, floors)) == \
+            bits(_numpy_rows_health_factor(coll, debt, rows, p, lt, floors))
