@@ -59,9 +59,10 @@ def _finite(p, wp, awp):
     return True
 
 
-def _margins(coll, debt, rows, wp, awp, p, indptr, indices, width, margin, scale):
-    """_margins_dense over each row's nonzero columns only (engine/pattern.py), the same bits: the
-    columns left out add ±0.0. Any non-finite factor, or a row read whole (width -1): every column."""
+def _margins(coll, debt, rows, wp, awp, p, indptr, indices, width, values, margin, scale):
+    """_margins_dense over each row's nonzero columns only, read from the pattern's packed `values`
+    (engine/pattern.py), the same bits: the columns left out add ±0.0. Any non-finite factor, or a
+    row read whole (width -1): every column of the live arrays."""
     if not _finite(p, wp, awp):
         _margins_dense(coll, debt, rows, wp, awp, p, margin, scale)
         return
@@ -75,14 +76,14 @@ def _margins(coll, debt, rows, wp, awp, p, indptr, indices, width, margin, scale
         spread = 0.0
         for j in range(indptr[i], indptr[i] + width[i]):
             a = indices[j]
-            owed += debt[i, a] * p[a]
-            held += coll[i, a] * wp[a]
-            spread += coll[i, a] * awp[a]
+            owed += values[j, 1] * p[a]
+            held += values[j, 0] * wp[a]
+            spread += values[j, 0] * awp[a]
         margin[k] = held - owed
         scale[k] = spread + owed
 
 
-def _margins_numpy(coll, debt, rows, wp, awp, p, indptr, indices, width, margin, scale):
+def _margins_numpy(coll, debt, rows, wp, awp, p, indptr, indices, width, values, margin, scale):
     c, d = (coll, debt) if rows is None else (coll[rows], debt[rows])
     owed = d @ p
     margin[:] = c @ wp - owed
@@ -93,11 +94,11 @@ def _rho_of(margin, scale):
     return (margin - SLACK * scale) / (scale * (1.0 + SLACK)) if scale > 0 else -np.inf
 
 
-def _rhos(coll, debt, wp, awp, p, indptr, indices, width, borrower, rho):
+def _rhos(coll, debt, wp, awp, p, indptr, indices, width, values, borrower, rho):
     """rho of every row (see the module docstring): -inf for a borrower with nothing priced, +inf for
     a row without debt. Returns how many rows have rho <= 0. Margins as `_margins`."""
     margin, scale = np.empty(len(rho)), np.empty(len(rho))
-    _margins(coll, debt, None, wp, awp, p, indptr, indices, width, margin, scale)
+    _margins(coll, debt, None, wp, awp, p, indptr, indices, width, values, margin, scale)
     return _rhos_of(margin, scale, borrower, rho)
 
 
@@ -117,10 +118,10 @@ def _rhos_dense(coll, debt, wp, awp, p, borrower, rho):
     return _rhos_of(margin, scale, borrower, rho)
 
 
-def _rhos_numpy(coll, debt, wp, awp, p, indptr, indices, width, borrower, rho):
+def _rhos_numpy(coll, debt, wp, awp, p, indptr, indices, width, values, borrower, rho):
     n = len(rho)
     margin, scale = np.empty(n), np.empty(n)
-    _margins_numpy(coll, debt, None, wp, awp, p, indptr, indices, width, margin, scale)
+    _margins_numpy(coll, debt, None, wp, awp, p, indptr, indices, width, values, margin, scale)
     with np.errstate(divide="ignore", invalid="ignore"):
         rho[:] = (margin - SLACK * scale) / (scale * (1.0 + SLACK))
     rho[~(scale > 0)] = -np.inf

@@ -80,6 +80,8 @@ def test_a_refreshed_row_lists_its_columns_and_one_that_grew_is_read_whole():
     coll[0, 0], debt[1, 1], coll[1, 2], debt[1, 0] = 0.0, 0.0, 5.0, 6.0      # row 1 now holds 2 columns in 1 slot
     pattern.refresh([0, 1])
     assert pattern.columns(0).tolist() == [1, 2]
+    start = pattern.indptr[0]
+    assert pattern.values[start:start + 2].tolist() == [[0.0, 3.0], [2.0, 0.0]]     # (collateral, debt) packed
     assert pattern.columns(1) is None
     assert pattern.changed_at.tolist() == [1, 1] and pattern.tick == 1
 
