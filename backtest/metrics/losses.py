@@ -174,21 +174,20 @@ def liquidator_economics(outcome: Outcome) -> dict:
     liq = outcome.liquidations
     liquidators = float(pc.sum(liq["profit_usd"]).as_py() or 0.0) if liq.num_rows else 0.0
     nan = float("nan")
-    paid = _known(liq, "builder_usd")
-    fees = _known(liq, "flash_fee_usd")
-    bids = [e.get("builder_usd", nan) for e in events if e["action"] in keeping]
-    paid += [x for x in bids if x == x]
-    unmodelled = sum(1 for x in bids if x != x)
+    bids = np.array([e.get("builder_usd", nan) for e in events if e["action"] in keeping], dtype=float)
+    paid = np.concatenate((_known(liq, "builder_usd"), bids[bids == bids]))     # liquidators' first, in row order
+    unmodelled = int(np.count_nonzero(bids != bids))
     return {"keeper_profit_usd": float(keepers), "liquidator_profit_total_usd": liquidators + float(keepers),
-            "builder_payments_usd": float(sum(paid)), "builder_payments_modelled": True,
-            "builder_payments_unmodelled": unmodelled, "flash_fees_usd": float(sum(fees))}
+            "builder_payments_usd": sequential_sum(paid), "builder_payments_modelled": True,
+            "builder_payments_unmodelled": unmodelled, "flash_fees_usd": sequential_sum(_known(liq, "flash_fee_usd"))}
 
 
-def _known(table, column: str) -> list[float]:
-    """The column's values that are not NaN (none for a table written before it existed)."""
+def _known(table, column: str) -> np.ndarray:
+    """The column's values that are not NaN, in row order (none for a table written before it existed)."""
     if table is None or not table.num_rows or column not in table.column_names:
-        return []
-    return [x for x in table[column].to_pylist() if x == x]
+        return np.zeros(0)
+    values = table[column].to_numpy().astype(float, copy=False)
+    return values[values == values]
 
 
 def volume_against_depth(inputs, outcome: Outcome) -> dict:
