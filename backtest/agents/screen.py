@@ -176,8 +176,8 @@ def _next_py(start, rows, hf, waited, kinds, total_debt_usd, coll, debt, price, 
 CLOSE = {"aave-v2": 0, "aave-v3": 1, "spark": 1, "aave-v3.3": 2, "morpho-blue": 2, "compound-v2": 3}
 
 
-def _group_bounds_py(coll, debt, below, hf, group_of, cols, starts, close, close_factor, oracle, sell, buy, lt, bonus,
-                     gas, out):
+def _group_bounds_py(coll, debt, below, hf, group_of, cols, starts, close, pos, close_factor, oracle, sell, buy, lt,
+                     bonus, gas, indptr, indices, width, values, out):
     """replay.bounds without the gathers: each row's profit_upper_bound over its own protocol's reserve
     columns (cols[starts[g]:starts[g + 1]]), liquidator._bound_rows's arithmetic, the repay cap
     rules.max_close(hf, close_factor) x debt as each protocol's max_close computes it.
@@ -186,7 +186,14 @@ def _group_bounds_py(coll, debt, below, hf, group_of, cols, starts, close, close
     repaid, nothing taken) when every price, bonus and close factor is finite (prices > 0, bonuses
     > -1): such pairs count as one 0 and are not computed (a book row has a few positions of 26
     reserves). The maximum is the same number; only which of +0 / -0 wins a tie could differ, and
-    `- gas` (> 0 in a run) removes that. Anything not finite: every pair, as _bound_rows does."""
+    `- gas` (> 0 in a run) removes that. Anything not finite: every pair, as _bound_rows does.
+
+    Then a row visits only its nonzero cells that are in its group (engine/pattern.py: `indptr`,
+    `indices`, `width`, packed `values`; `pos[g, a]` >= 0 for a column of group g), in the group's
+    order (ascending columns; pos[g, 0] = -2 if not): a column outside them holds no debt and no
+    collateral, so it only adds that 0. A row read whole (width -1), or one with a negative or NaN
+    debt among them (which the dense loop prices against every collateral column): every group
+    column of the live arrays."""
     r = len(oracle)
     clean = True
     for a in range(r):
@@ -197,12 +204,31 @@ def _group_bounds_py(coll, debt, below, hf, group_of, cols, starts, close, close
     for d in range(r):
         for c in range(r):
             ratio[d, c] = oracle[d] / oracle[c]
+    own = np.empty(max(r, len(cols)), dtype=np.int64)      # what a row visits: packed cells, or columns
     for k in range(len(below)):
         i, g = below[k], group_of[below[k]]
         best, zero = -np.inf, False
-        for u in range(starts[g], starts[g + 1]):
-            d = cols[u]
-            owed = debt[i, d]
+        n = -1
+        if clean and width[i] >= 0 and pos[g, 0] != -2:
+            n = 0
+            for j in range(indptr[i], indptr[i] + width[i]):
+                a = indices[j]
+                if a < pos.shape[1] and pos[g, a] >= 0:
+                    if not values[j, 1] >= 0.0:
+                        n = -1
+                        break
+                    own[n] = j
+                    n += 1
+        packed = n >= 0
+        if packed:
+            zero = n < starts[g + 1] - starts[g]
+        else:
+            n = starts[g + 1] - starts[g]
+            for u in range(n):
+                own[u] = cols[starts[g] + u]
+        for u in range(n):
+            d = indices[own[u]] if packed else own[u]
+            owed = values[own[u], 1] if packed else debt[i, d]
             if clean and owed == 0.0:
                 zero = True
                 continue
@@ -215,14 +241,15 @@ def _group_bounds_py(coll, debt, below, hf, group_of, cols, starts, close, close
                 cap = 1.0 * owed
             else:
                 cap = close_factor[d] * owed
-            for w in range(starts[g], starts[g + 1]):
-                c = cols[w]
-                if clean and owed > 0 and (coll[i, c] == 0.0 or not lt[c] > 0):
+            for w in range(n):
+                c = indices[own[w]] if packed else own[w]
+                held = values[own[w], 0] if packed else coll[i, c]
+                if clean and owed > 0 and (held == 0.0 or not lt[c] > 0):
                     zero = True
                     continue
                 grow = 1.0 + bonus[c]
                 wanted = cap * ratio[d, c] * grow
-                balance = coll[i, c] if lt[c] > 0 else 0.0
+                balance = held if lt[c] > 0 else 0.0
                 taken = wanted if (wanted <= balance or wanted != wanted) else balance
                 repaid = taken / ratio[d, c] / grow if wanted > balance else cap
                 profit = taken * sell[c] - repaid * buy[d]
@@ -235,14 +262,22 @@ def _group_bounds_py(coll, debt, below, hf, group_of, cols, starts, close, close
         out[k] = best - gas
 
 
-def group_layout(groups) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
-    """(columns of every group back to back, where each group starts, its close kind), or None if a
-    group's rules are not in CLOSE or there is no group (a book of Comet and Maker rows only)."""
+def group_layout(groups) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None:
+    """(columns of every group back to back, where each group starts, its close kind, [G, R] each
+    column's place in its group or -1, with -2 in column 0 for a group not in ascending order), or
+    None if a group's rules are not in CLOSE or there is no group (a book of Comet and Maker rows
+    only)."""
     if not groups or any(rules.name not in CLOSE for rules, _, _ in groups):
         return None
     cols = np.concatenate([np.asarray(c, dtype=np.int64) for _, _, c in groups])
     starts = np.cumsum([0] + [len(c) for _, _, c in groups]).astype(np.int64)
-    return cols, starts, np.array([CLOSE[rules.name] for rules, _, _ in groups], dtype=np.int64)
+    pos = np.full((len(groups), int(cols.max()) + 1 if len(cols) else 1), -1, dtype=np.int64)
+    for g, (_, _, c) in enumerate(groups):
+        c = np.asarray(c, dtype=np.int64)
+        pos[g, c] = np.arange(len(c))
+        if (np.diff(c) <= 0).any():
+            pos[g, 0] = -2
+    return cols, starts, np.array([CLOSE[rules.name] for rules, _, _ in groups], dtype=np.int64), pos
 
 
 try:

@@ -65,6 +65,12 @@ except ImportError:                     # pragma: no cover - exercised where num
     pass
 
 
+def whole_rows(n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Pattern.args of `n` rows all read whole (width -1): a kernel's dense path for every row."""
+    return np.zeros(n + 1, dtype=np.int64), np.zeros(0, dtype=np.int16), np.full(n, -1, dtype=np.int64), \
+        np.zeros((0, 2))
+
+
 class Pattern:
     """The nonzero columns of every row of [N, R] `coll` and `debt` (the live arrays, not copied)."""
 

@@ -208,3 +208,75 @@ def test_the_compiled_gather_gives_numpys_products(book, data):
     with np.errstate(all="ignore"):
         assert bits(rows_health_factor(coll, debt, rows, p, lt, floors)) == \
             bits(_numpy_rows_health_factor(coll, debt, rows, p, lt, floors))
+
+
+@st.composite
+def bound_cases(draw):
+    n, r = draw(st.integers(1, 8)), draw(st.integers(1, 6))
+    amount = st.one_of(st.just(0.0), st.just(0.0), st.floats(1e-6, 1e9), st.just(-1.0), st.just(np.nan))
+    coll = draw(arrays(np.float64, (n, r), elements=amount))
+    debt = draw(arrays(np.float64, (n, r), elements=amount))
+    odd = draw(st.booleans())           # else every price, bonus and close factor finite: the kernel's fast path
+    price = st.one_of(st.floats(1e-6, 1e6), st.just(0.0), st.just(np.inf), st.just(np.nan)) if odd else \
+        st.floats(1e-6, 1e6)
+    oracle, sell, buy = (draw(arrays(np.float64, r, elements=price)) for _ in range(3))
+    bonus = draw(arrays(np.float64, r, elements=st.one_of(st.floats(0.0, 0.2), st.just(-1.0), st.just(np.nan))
+                        if odd else st.floats(0.0, 0.2)))
+    close_factor = draw(arrays(np.float64, r, elements=st.one_of(st.floats(0.0, 1.0), st.just(np.inf))
+                               if odd else st.floats(0.0, 1.0)))
+    lt = draw(arrays(np.float64, r, elements=st.one_of(st.just(0.0), st.floats(0.0, 1.0))))
+    groups = []                         # each a set of columns, ascending or not; every row in one of them
+    for _ in range(draw(st.integers(1, 3))):
+        cols = draw(st.lists(st.integers(0, r - 1), unique=True, max_size=r))
+        groups.append(sorted(cols) if draw(st.booleans()) else cols)
+    group_of = np.asarray(draw(st.lists(st.integers(0, len(groups) - 1), min_size=n, max_size=n)), dtype=np.int64)
+    close = draw(st.lists(st.integers(0, 3), min_size=len(groups), max_size=len(groups)))
+    below = np.asarray(draw(st.lists(st.integers(0, n - 1), max_size=10)), dtype=np.int64)
+    hf = draw(arrays(np.float64, len(below), elements=st.floats(0.0, 1.0)))
+    gas = draw(st.sampled_from([0.0, 1.5]))
+    edits = draw(st.lists(st.tuples(st.integers(0, n - 1), st.integers(0, r - 1), st.floats(0.0, 1e3)), max_size=3))
+    return coll, debt, below, hf, group_of, groups, close, close_factor, oracle, sell, buy, lt, bonus, gas, edits
+
+
+class _Group:
+    def __init__(self, name):
+        self.name = name
+
+
+@settings(max_examples=400, deadline=None)
+@given(bound_cases())
+def test_the_round_bound_over_packed_cells_equals_every_column(case):
+    from backtest.agents.screen import CLOSE, group_bounds, group_layout
+    from backtest.engine.pattern import whole_rows
+    coll, debt, below, hf, group_of, groups, close, close_factor, oracle, sell, buy, lt, bonus, gas, edits = case
+    names = {v: k for k, v in CLOSE.items()}
+    layout = group_layout([(_Group(names[k]), None, g) for k, g in zip(close, groups)])
+    assert layout[2].tolist() == close
+    pattern = Pattern(coll, debt)
+    for i, a, x in edits:               # balances change after the pattern was built, then it is told
+        coll[i, a], debt[i, a] = x, debt[i, a] / 2
+    pattern.refresh([i for i, _, _ in edits])
+    out = {}
+    for name, args in (("packed", pattern.args), ("dense", whole_rows(len(coll)))):
+        out[name] = np.empty(len(below))
+        with np.errstate(all="ignore"):
+            group_bounds(coll, debt, below, hf, group_of, *layout, close_factor, oracle, sell, buy, lt, bonus, gas,
+                         *args, out[name])
+    assert bits(out["packed"]) == bits(out["dense"])          # the same pairs, in the same order
+
+
+def test_a_negative_debt_is_priced_against_every_collateral_column_as_the_dense_loop_does():
+    from backtest.agents.screen import CLOSE, group_bounds, group_layout
+    from backtest.engine.pattern import whole_rows
+    # debt -1 on column 0 and nothing else: the dense loop prices it against column 1 too, where the
+    # oracle ratio 100 makes the "profit" -105 * 0.001 + 1 * 1 = 0.895, the row's best
+    coll, debt = np.zeros((1, 2)), np.array([[-1.0, 0.0]])
+    layout = group_layout([(_Group("aave-v3.3"), None, [0, 1])])
+    args = (np.array([0]), np.array([0.5]), np.array([0]), *layout, np.array([0.5, 0.5]), np.array([100.0, 1.0]),
+            np.array([1.0, 0.001]), np.array([1.0, 1.0]), np.array([0.8, 0.8]), np.array([0.05, 0.05]), 0.1)
+    out = {}
+    for name, pattern in (("packed", Pattern(coll, debt).args), ("dense", whole_rows(1))):
+        out[name] = np.empty(1)
+        group_bounds(coll, debt, *args, *pattern, out[name])
+    assert out["dense"][0] == pytest.approx(0.895 - 0.1)
+    assert bits(out["packed"]) == bits(out["dense"])
