@@ -21,10 +21,11 @@ debt is worth more than its collateral always is one: LT <= 1).
 
 A candidate row's HF is kept between rounds while its balances and the prices of its nonzero
 columns stand (RowHealth): ~70 % of the sample's candidates in a round are rows already under
-water whose positions did not move, and the HF pass over candidates went from 2.5 to 1.2 CPU s
-over the main job's 3 replays (same bits, tests/perf/test_row_kernels.py). The round's profit
-bound (`bounds`, screen.group_bounds) reads each row's packed nonzero cells (engine/pattern.py)
-instead of its columns across the book: 1.95 -> 1.23 CPU s (in-process A/B, bits equal, load ~4.5).
+water whose positions did not move; the rest are priced in one compiled gather (`_priced`). The
+round's profit bound (`bounds`, screen.group_bounds) and the watchlist's margins read each row's
+packed nonzero cells (engine/pattern.py), not its columns across the book. Over the main job's 3
+replays (CPU s, load ~2.8, 4b17d0e -> 1273c29): candidate HFs 2.22 -> 0.70, watchlist 2.88 -> 1.17,
+bound 1.54 -> 0.83; same bits (tests/perf/test_row_kernels.py, sample outputs cmp).
 
 backtest/engine/reference.py is the same loop over the whole book, kept as the correctness
 oracle: tests/perf hold the two byte-identical, and `backtest bench` times one against the other.
