@@ -111,7 +111,7 @@ SLACK = 1e-9      # relative: covers float rounding between a quote and its line
 
 def best_plan(coll: np.ndarray, debt: np.ndarray, hf: float, price: np.ndarray, venues: Venues,
               reserve_asset: np.ndarray, lt: np.ndarray, params: Params, rules: Rules, gas_usd: float,
-              sizes: tuple[float, ...], needed: float = -math.inf) -> Plan | None:
+              sizes: tuple[float, ...], needed: float = -math.inf, built: tuple | None = None) -> Plan | None:
     """The most profitable liquidation of one account (its reserve rows), or None if it has none
     or if none can gross `needed` USD (the cheapest agent's gas plus threshold).
 
@@ -120,11 +120,14 @@ def best_plan(coll: np.ndarray, debt: np.ndarray, hf: float, price: np.ndarray, 
     ceiling, amount x the best first-unit net price (`Router.sale_ceiling`, `purchase_floor`):
     fills are concave in the amount, so no quote beats it. Quotes are asked only for the tries
     whose ceiling can still win; the plan chosen is the one the full search over every try,
-    in order, would choose (the first try with the highest gross).
+    in order, would choose (the first try with the highest gross). `built`: (try count, buffer) the
+    round's pass (Prescreen.order) left for this very row, as the screen below would build them.
     """
     # The compiled screen (agents/screen.py) answers "no plan can pay" and builds the tries (the same floats).
     n = -1
-    if compiled.ON and (kind := _screen.KIND.get(rules.terms)) is not None:
+    if built is not None and built[0] != _screen.NOT_SCREENED:
+        n, built = built        # its REJECT (no try, or none reaching `needed`) is redone below from the tries
+    elif compiled.ON and (kind := _screen.KIND.get(rules.terms)) is not None:
         verdict, n, built = _screen.screen(kind, hf, coll, debt, price, reserve_asset, lt, params.bonus,
                                            params.protocol_fee, params.close_factor, *venues.ceilings()[:2],
                                            _sizes(sizes), float(debt @ price) if kind == 2 else 0.0, needed)
@@ -244,7 +247,8 @@ class Prescreen:
         self.out = np.empty((book.coll.shape[1] ** 2 * len(self.sizes), 6))
 
     def order(self, rows: np.ndarray, hf: np.ndarray, waited: np.ndarray, book, r: Round, venues: Venues, field):
-        """Yields, in order, each k whose row rows[k] may be liquidated; the rows skipped would return None."""
+        """Yields, in order, each k whose row rows[k] may be liquidated (the rows skipped would return
+        None) with its tries as best_plan's `built`, valid until the next k is asked for."""
         total = np.zeros(len(rows))                      # Aave v3.3's debt @ price, as best_plan takes it (BLAS)
         for k in np.flatnonzero(self.kinds[rows] == 2).tolist():
             total[k] = float(book.debt[rows[k]] @ r.price)
@@ -257,11 +261,11 @@ class Prescreen:
         k = 0
         while True:
             floor, ceiling = ceilings()[:2]              # as the last liquidation left them
-            k = find(k, rows, hf, waited, *fixed, floor, ceiling, self.sizes, self.agents, float(gas.left),
-                     gas_usd_per_unit, self.out)
+            k, n = find(k, rows, hf, waited, *fixed, floor, ceiling, self.sizes, self.agents, float(gas.left),
+                        gas_usd_per_unit, self.out)
             if k >= len(rows):
                 return
-            yield k
+            yield k, (n, self.out)
             k += 1
 
 
@@ -275,17 +279,18 @@ class Done:
     deficit_usd: float     # debt burned (Aave v3.3+) when no collateral is left
 
 
-def liquidate(i: int, hf: float, waited_blocks: float, book, r: Round, venues: Venues, field) -> Done | None:
+def liquidate(i: int, hf: float, waited_blocks: float, book, r: Round, venues: Venues, field,
+              built: tuple | None = None) -> Done | None:
     """One account below HF 1, start to end: the best plan, the liquidator that takes it (if any
     does and its gas fits in the block: `field`, agents/competition.py), the trades, and Aave v3.3's
     burning of a deficit. `book` is the run's backtest.engine.state.BookState (its only writer API);
-    both replay loops call this."""
+    both replay loops call this. `built`: Prescreen.order's tries of this row, if it screened it."""
     gas_usd_per_unit, price, rules = r.gas_usd_per_unit, r.price, book.rules[i]
     needed = field.bar(waited_blocks, gas_usd_per_unit)      # the least gross any ready agent takes
     if needed == math.inf:
         return None                   # no one may act yet, or the block is full: the next block
     plan = best_plan(book.coll[i], book.debt[i], hf, price, venues, book.asset_of, r.lt, r.params, rules, 0.0,
-                     field.agents[0].sizes, needed)
+                     field.agents[0].sizes, needed, built)
     award = plan and field.award(plan.proceeds_usd - plan.cost_usd, plan.repay * price[plan.debt_asset],
                                  waited_blocks, gas_usd_per_unit)
     if not award:

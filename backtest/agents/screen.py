@@ -31,6 +31,7 @@ from backtest.protocols.compound_v2.terms import compound_v2_terms
 from backtest.protocols.morpho_blue.terms import morpho_blue_terms
 
 REJECT, PYTHON = 0, 1
+NOT_SCREENED = -2                   # next_to_liquidate's try count when it did not screen the row it stops at
 SLACK = 1e-9                      # as liquidator.SLACK: float rounding between a quote and its ceiling
 KIND = {aave_v3.terms: 0, aave_v2.terms: 1, aave_v33.terms: 2, compound_v2_terms: 3, morpho_blue_terms: 4}
 MIN_CLOSE, MIN_LEFT = aave_v33.MIN_BASE_MAX_CLOSE_FACTOR_USD, aave_v33.MIN_LEFTOVER_USD
@@ -138,7 +139,8 @@ def _screen_into(kind, hf, coll, debt, price, asset_of, lt, bonus, protocol_fee,
 
 def _next_py(start, rows, hf, waited, kinds, total_debt_usd, coll, debt, price, asset_of, lt, bonus, protocol_fee,
              close_factor, floor, ceiling, sizes, agents, gas_left, gas_usd_per_unit, out):
-    """The first k >= start whose row liquidator.liquidate could act on, len(rows) if none: the rows
+    """(The first k >= start whose row liquidator.liquidate could act on, len(rows) if none; how many
+    tries of its row the screen left in `out`, as _screen_into counts them, NOT_SCREENED if none). The rows
     before it return None there before any quote, as liquidate decides it (no agent ready, the
     cheapest ready agent's gas does not fit in the block, or this screen's REJECT at the `needed` of
     the agents ready), from the same numbers. `agents`: [A, 4] latency blocks, gas units, min profit
@@ -163,12 +165,12 @@ def _next_py(start, rows, hf, waited, kinds, total_debt_usd, coll, debt, price, 
         if not ready or not cheapest <= gas_left:
             continue
         if kinds[i] < 0:
-            return k
-        verdict, _ = _screen_into(kinds[i], hf[k], coll[i], debt[i], price, asset_of, lt, bonus, protocol_fee,
+            return k, NOT_SCREENED
+        verdict, n = _screen_into(kinds[i], hf[k], coll[i], debt[i], price, asset_of, lt, bonus, protocol_fee,
                                   close_factor, floor, ceiling, sizes, total_debt_usd[k], needed, out)
         if verdict != REJECT:
-            return k
-    return len(rows)
+            return k, n
+    return len(rows), NOT_SCREENED
 
 
 # rules.max_close of each repaying protocol, by name: 0 a fixed half, 1 Aave v3's close factor above HF

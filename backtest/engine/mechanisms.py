@@ -42,14 +42,13 @@ class Repaying:
             if self.prescreen is None:
                 self.prescreen = Prescreen(self.state, self.field)
             mine = rows[passing]
-            order = (int(passing[k]) for k in self.prescreen.order(mine, np.asarray(hf)[passing],
-                                                                  np.asarray(waited)[passing], self.state, r,
-                                                                  self.venues, self.field))
+            order = ((int(passing[k]), built) for k, built in self.prescreen.order(
+                mine, np.asarray(hf)[passing], np.asarray(waited)[passing], self.state, r, self.venues, self.field))
         else:
-            order = passing.tolist()
-        for k in order:
+            order = ((k, None) for k in passing.tolist())
+        for k, built in order:
             i = int(rows[k])
-            done = liquidate(i, hf[k], waited[k], self.state, r, self.venues, self.field)
+            done = liquidate(i, hf[k], waited[k], self.state, r, self.venues, self.field, built)
             if done:
                 self.rec.liquidation(r.step, i, done.plan, r.price, int(rounds[k]), done.cost_usd, done.proceeds_usd,
                                      hf[k], done.health_factor_after, done.deficit_usd, done.liquidator)
