@@ -204,26 +204,33 @@ class Router:
         asking purchase_floor / sale_ceiling now (tests/perf/test_screen.py)."""
         if self._ceilings is None:
             n = len(self.price)
-            floor, ceiling = [0.0] * n, [0.0] * n
+            floor, ceiling, price = [0.0] * n, [0.0] * n, self.price.tolist()
             for a in range(n):
-                floor[a], ceiling[a] = self._bounds(a)
+                floor[a], ceiling[a] = self._bounds(a, price)
         elif self._stale:
             floor, ceiling = list(self._ceilings[2]), list(self._ceilings[3])
+            price = self.price.tolist()              # the same floats as float(self.price[q]), read once
             for a in self._stale:
-                floor[a], ceiling[a] = self._bounds(a)
+                floor[a], ceiling[a] = self._bounds(a, price)
         else:
             return self._ceilings
         self._ceilings = (np.array(floor, dtype=float), np.array(ceiling, dtype=float), floor, ceiling)
         self._stale = set()
         return self._ceilings
 
-    def _bounds(self, a: int) -> tuple[float, float]:
+    def _bounds(self, a: int, price: list | None = None) -> tuple[float, float]:
         """(purchase_floor(a), sale_ceiling(a)) as floats, in one pass over its venues (a trade makes
-        `ceilings` ask it for a few assets before every liquidation): the same products, min and max."""
+        `ceilings` ask it for a few assets before every liquidation): the same products, min and max.
+        `price`: self.price as a list, if the caller has it."""
         vs = self.by_asset[a]
-        if not vs or not self.feedback:
+        if not vs:                          # both are the reference price (an asset traded only there)
+            p = float(self.price[a]) if price is None else price[a]
+            return p, p
+        if not self.feedback:
             return float(self.purchase_floor(a)), float(self.sale_ceiling(a))
-        first, venues, price = self._first, self.venues, self.price
+        first, venues = self._first, self.venues
+        if price is None:
+            price = self.price.tolist()
         lows, highs = [], []
         for v in vs:
             buy, sell = first.get((v, True)), first.get((v, False))
@@ -232,7 +239,7 @@ class Router:
             if sell is None:
                 sell = first[v, False] = venues[v].sell_marginal(0.0)
             q = venues[v].quote_asset
-            usd = 1.0 if q == USD else float(price[q])
+            usd = 1.0 if q == USD else price[q]
             lows.append(buy * usd)
             highs.append(sell * usd)
         if len(vs) == 1:
