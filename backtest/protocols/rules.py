@@ -76,7 +76,7 @@ def health_factor(coll_usd: np.ndarray, debt_usd: np.ndarray, lt: np.ndarray, fl
     if floors.all():
         return aave
     debt = debt_usd.sum(axis=1)
-    with np.errstate(divide="ignore", invalid="ignore"):
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):   # a dust debt: HF inf
         plain = np.where(debt > 0, (coll_usd @ lt) / np.where(debt > 0, debt, 1.0), np.inf)
     return np.where(floors, aave, plain)
 

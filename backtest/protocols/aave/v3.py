@@ -41,7 +41,7 @@ def health_factor(collateral_usd: np.ndarray, debt_usd: np.ndarray, liquidation_
     weighted = collateral_usd @ liquidation_threshold
     total = collateral_usd.sum(axis=1)
     debt = np.asarray(debt_usd, dtype=float).sum(axis=1)
-    with np.errstate(divide="ignore", invalid="ignore"):
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):   # a dust debt: HF inf
         avg = np.where(total > 0, weighted / np.where(total > 0, total, 1.0), 0.0)
         # +1e-9 bps: an exact whole number computed as k - 1 ulp must stay k
         avg_bps = np.floor(avg * PERCENTAGE_FACTOR + 1e-9)
