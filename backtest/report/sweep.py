@@ -147,4 +147,27 @@ def sweep_command(spec_text: str, folder: Path) -> str:
     parts += [f"--set {s}" for s in spec.get("set", [])] + [f"--grid {g}" for g in spec.get("grid", [])]
     if spec.get("feedback") is False:
         parts.append("--no-feedback")
+    parts += _paths_flags(spec.get("paths") or {})
+    if spec.get("counterfactual_kind") == "none":
+        parts.append("--counterfactual none")
+    elif spec.get("counterfactual_every", 1) > 1:
+        parts.append(f"--counterfactual-every {spec['counterfactual_every']}")
     return " ".join(p for p in parts if p) + f" --out {folder}"
+
+
+MODEL_FLAGS = (("jumps_per_day", "--jumps-per-day"), ("jump_mean", "--jump-mean"), ("jump_std", "--jump-std"),
+               ("block_steps", "--block"))
+
+
+def _paths_flags(paths: dict) -> list[str]:
+    """sweep.toml's [paths] (the Monte Carlo model that drew them) as `backtest sweep` flags."""
+    if not paths:
+        return []
+    out = [f"--paths {paths['n']}", f"--model {paths['model']}", f"--seed {paths['seed']}"]
+    if paths.get("window"):
+        start, end = (w.isoformat() if hasattr(w, "isoformat") else str(w) for w in paths["window"])
+        out.append(f"--calibrate {start}..{end}")
+    out += [f"{flag} {paths[key]}" for key, flag in MODEL_FLAGS if paths.get(key) is not None]
+    if paths.get("bridge_asset") is not None:
+        out.append(f"--bridge {paths['bridge_asset']}:{paths['bridge_drawdown']}:{paths['bridge_hours']}")
+    return out

@@ -119,6 +119,8 @@ def _spec_toml(scenario: Scenario, baseline: RunConfig, overrides, grids, paths:
             "set": list(overrides), "grid": list(grids), "tasks": n_tasks}
     if baseline.feedback and not all(context.counterfactual.runs(p) for p in range(context.n_paths)):
         spec["counterfactual"] = context.counterfactual.describe(context.n_paths)
+        spec["counterfactual_kind"] = context.counterfactual.kind      # for the report's rerun command
+        spec["counterfactual_every"] = context.counterfactual.every
     if paths is not None:
         spec["paths"] = {"n": paths.paths, **model.describe(), **{k: v for k, v in paths.options.items()
                                                                 if v is not None}}

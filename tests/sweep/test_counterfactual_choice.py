@@ -168,3 +168,37 @@ def test_without_the_counterfactual_the_row_is_the_same_but_for_its_keys(sweep_l
     rest = [k for k in with_it if k not in COUNTERFACTUAL_KEYS]
     assert {k: without[k] for k in rest} == {k: with_it[k] for k in rest}
     assert with_it["bad_debt_usd_without_feedback"] > 0 and np.isfinite(with_it["amplification"])
+
+
+def _rerun_args(out):
+    """The report's rerun command for the sweep in `out`, parsed as `backtest sweep` would parse it."""
+    import shlex
+    from backtest.cli import build_parser
+    from backtest.commands.sweep import apply_spec
+    from backtest.report.sweep import sweep_command
+    line = sweep_command((out / "sweep.toml").read_text(), out)
+    words = shlex.split(line)
+    assert words[:2] == ["backtest", "sweep"]
+    args = build_parser().parse_args(words[1:])
+    apply_spec(args)
+    return args
+
+
+def test_the_reports_rerun_command_asks_for_the_same_paths_and_counterfactual(every2):
+    args = _rerun_args(every2.out)
+    assert (args.paths, args.model, args.seed) == (PATHS.paths, PATHS.model, PATHS.seed)
+    assert (args.counterfactual, args.counterfactual_every) == ("no-feedback", 2)
+    import tomllib
+    window = tomllib.loads((every2.out / "sweep.toml").read_text())["paths"]["window"]
+    from backtest.sweep.run import parse_window
+    assert tuple(args.calibrate) == parse_window("..".join(window)) and args.grid == GRID
+
+
+def test_the_rerun_command_names_a_bridge_and_no_counterfactual(tmp_path):
+    (tmp_path / "sweep.toml").write_text(
+        'scenario = "stylised-eth-crash"\nfeedback = true\ncounterfactual_kind = "none"\ncounterfactual_every = 1\n'
+        '[paths]\nn = 40\nmodel = "bridge"\nseed = 7\nbridge_asset = "WETH"\nbridge_drawdown = 0.45\n'
+        'bridge_hours = 24.0\n')
+    args = _rerun_args(tmp_path)
+    assert (args.paths, args.model, args.seed, args.bridge) == (40, "bridge", 7, ("WETH", 0.45, 24.0))
+    assert args.counterfactual == "none" and args.calibrate is None
