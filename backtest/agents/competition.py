@@ -111,12 +111,16 @@ class Field:
 
     def bar(self, waited_blocks: float, gas_usd_per_unit: float) -> float:
         """The least gross USD (before the agents' own gas, `gas_units` None in `award`) a job must
-        have for `award` to give it to anyone: the cheapest (threshold + gas) of the ready agents,
-        as profit = gross - gas - flash fee with a fee >= 0 cannot clear a threshold otherwise.
-        +inf when no agent is ready or the leanest ready one's gas does not fit in the block (award
-        gives nothing whatever the job pays); -inf when a flash-loan fee is not >= 0 (no bar).
-        All but the block's gas is kept per (waited, gas price) for these agents: a round asks it
-        of every row it hands over with a handful of distinct values."""
+        have for `award` to give it to anyone: `lean_bar`'s bar if the leanest ready agent's gas fits in
+        the block, else +inf (award gives nothing whatever the job pays)."""
+        units, need = self.lean_bar(waited_blocks, gas_usd_per_unit)
+        return need if self.gas.fits(units) else math.inf
+
+    def lean_bar(self, waited_blocks: float, gas_usd_per_unit: float) -> tuple[float, float]:
+        """(the leanest ready agent's gas units, +inf if none is ready; the cheapest (threshold + gas) of
+        the ready agents, as profit = gross - gas - flash fee with a fee >= 0 cannot clear a threshold
+        otherwise, -inf when a flash-loan fee is not >= 0). Kept per (waited, gas price) for these
+        agents: a round asks it of every row it hands over with a handful of distinct values."""
         memo = self.__dict__.get("_bars")
         if memo is None or memo[0] is not self.agents:
             memo = self._bars = (self.agents, {})
@@ -126,21 +130,19 @@ class Field:
             if len(memo[1]) > 4096:
                 memo[1].clear()
             got = memo[1][key] = self._bar(waited_blocks, gas_usd_per_unit)
-        units, need = got
-        return need if units is not None and self.gas.fits(units) else math.inf
+        return got
 
-    def _bar(self, waited_blocks: float, gas_usd_per_unit: float) -> tuple[float | None, float]:
-        """(the leanest ready agent's gas units, None if none is ready; the bar if its gas fits)."""
+    def _bar(self, waited_blocks: float, gas_usd_per_unit: float) -> tuple[float, float]:
         ready = [a for a in self.agents if not waited_blocks < a.latency_blocks]
         if not ready:
-            return None, math.inf
+            return math.inf, math.inf
         need = math.inf
         for a in ready:
             if not a.flash_loan_fee >= 0:
                 need = -math.inf
                 break
             need = min(need, a.min_profit_usd + gas_usd_per_unit * a.gas_units)
-        return min(a.gas_units for a in ready), need
+        return float(min(a.gas_units for a in ready)), need
 
     def award(self, gross_usd: float, outlay_usd: float, waited_blocks: float, gas_usd_per_unit: float,
               gas_units: float | None = None, extra_gas_units: float = 0.0) -> Award | None:

@@ -241,8 +241,6 @@ class Prescreen:
 
     def __init__(self, book, field):
         self.kinds = np.array([_screen.KIND.get(rules.terms, -1) for rules in book.rules], dtype=np.int64)
-        self.agents = np.array([[a.latency_blocks, a.gas_units, a.min_profit_usd, a.flash_loan_fee]
-                                for a in field.agents], dtype=float)
         self.sizes = _sizes(field.agents[0].sizes)
         self.out = np.empty((book.coll.shape[1] ** 2 * len(self.sizes), 6))
 
@@ -252,17 +250,20 @@ class Prescreen:
         total = np.zeros(len(rows))                      # Aave v3.3's debt @ price, as best_plan takes it (BLAS)
         for k in np.flatnonzero(self.kinds[rows] == 2).tolist():
             total[k] = float(book.debt[rows[k]] @ r.price)
-        hf, waited, p = np.asarray(hf, dtype=float), np.asarray(waited, dtype=float), r.params
+        # each row's (leanest ready agent's gas, bar), Field's own, asked once per distinct wait
+        waits, which = np.unique(np.asarray(waited, dtype=float), return_inverse=True)
+        bars = np.array([field.lean_bar(w, r.gas_usd_per_unit) for w in waits.tolist()], dtype=float).reshape(-1, 2)
+        lean, needed = bars[which, 0], bars[which, 1]
+        p = r.params
         # what stays put for the round, looked up once (the book's arrays are mutated in place, never rebound)
         fixed = (self.kinds, total, book.coll, book.debt, r.price, book.asset_of, r.lt, p.bonus, p.protocol_fee,
                  p.close_factor)
-        ceilings, gas, gas_usd_per_unit = venues.ceilings, field.gas, float(r.gas_usd_per_unit)
+        ceilings, gas, hf = venues.ceilings, field.gas, np.asarray(hf, dtype=float)
         find = _screen.next_to_liquidate
         k = 0
         while True:
             floor, ceiling = ceilings()[:2]              # as the last liquidation left them
-            k, n = find(k, rows, hf, waited, *fixed, floor, ceiling, self.sizes, self.agents, float(gas.left),
-                        gas_usd_per_unit, self.out)
+            k, n = find(k, rows, hf, lean, needed, *fixed, floor, ceiling, self.sizes, float(gas.left), self.out)
             if k >= len(rows):
                 return
             yield k, (n, self.out)

@@ -137,37 +137,21 @@ def _screen_into(kind, hf, coll, debt, price, asset_of, lt, bonus, protocol_fee,
     return (REJECT if top + SLACK * abs(needed) < needed else PYTHON), n
 
 
-def _next_py(start, rows, hf, waited, kinds, total_debt_usd, coll, debt, price, asset_of, lt, bonus, protocol_fee,
-             close_factor, floor, ceiling, sizes, agents, gas_left, gas_usd_per_unit, out):
+def _next_py(start, rows, hf, lean, needed, kinds, total_debt_usd, coll, debt, price, asset_of, lt, bonus,
+             protocol_fee, close_factor, floor, ceiling, sizes, gas_left, out):
     """(The first k >= start whose row liquidator.liquidate could act on, len(rows) if none; how many
     tries of its row the screen left in `out`, as _screen_into counts them, NOT_SCREENED if none). The rows
-    before it return None there before any quote, as liquidate decides it (no agent ready, the
-    cheapest ready agent's gas does not fit in the block, or this screen's REJECT at the `needed` of
-    the agents ready), from the same numbers. `agents`: [A, 4] latency blocks, gas units, min profit
-    USD, flash-loan fee, in the field's order; `kinds`: KIND of each book row, -1 unknown (Python)."""
+    before it return None there before any quote, as liquidate decides it: the leanest ready agent's gas
+    `lean[k]` (inf: none ready) does not fit in the block, or this screen's REJECT at the ready agents' bar
+    `needed[k]` (both Field.lean_bar's, per row). `kinds`: KIND of each book row, -1 unknown (Python)."""
     for k in range(start, len(rows)):
-        i, w = rows[k], waited[k]
-        ready, cheapest, needed = False, 0.0, np.inf
-        for a in range(agents.shape[0]):
-            if w < agents[a, 0]:
-                continue
-            units = agents[a, 1]
-            if not ready or units < cheapest:            # min() over the ready agents, first kept on a tie
-                cheapest = units
-            ready = True
-            if needed != -np.inf:
-                if not agents[a, 3] >= 0:
-                    needed = -np.inf
-                else:
-                    x = agents[a, 2] + gas_usd_per_unit * units
-                    if x < needed:
-                        needed = x
-        if not ready or not cheapest <= gas_left:
+        if not lean[k] <= gas_left:
             continue
+        i = rows[k]
         if kinds[i] < 0:
             return k, NOT_SCREENED
         verdict, n = _screen_into(kinds[i], hf[k], coll[i], debt[i], price, asset_of, lt, bonus, protocol_fee,
-                                  close_factor, floor, ceiling, sizes, total_debt_usd[k], needed, out)
+                                  close_factor, floor, ceiling, sizes, total_debt_usd[k], needed[k], out)
         if verdict != REJECT:
             return k, n
     return len(rows), NOT_SCREENED

@@ -10,6 +10,7 @@ from hypothesis import given, settings, strategies as st
 
 from backtest import compiled
 from backtest.agents import screen
+from backtest.agents.competition import BlockGas, Field
 from backtest.agents.liquidator import best_plan
 from backtest.config import LiquidatorConfig
 from backtest.engine import replay
@@ -68,14 +69,15 @@ def test_the_pass_stops_at_a_row_it_cannot_reject():
     bonus, fee, close = np.array([0.05, 0.10]), np.zeros(2), np.array([0.5, 0.5])
     floor, ceiling = np.array([1.0, 2_000.0]), np.array([1.0, 2_000.0])
     sizes = np.array([1.0, 0.5])
-    agents = np.array([[0.0, 500_000.0, 0.0, 0.0005]])
+    agent = LiquidatorConfig(name="a", gas_units=500_000, min_profit_usd=0.0, flash_loan_fee=0.0005)
     out = np.empty((2 * 2 * 2, 6))
     rows, hf = np.array([1, 0]), np.array([0.7, 0.9])
 
     def first(waited, gas_left, start=0):
-        k, n = screen.next_to_liquidate(start, rows, hf, waited, np.zeros(2, dtype=np.int64), np.zeros(2), coll,
-                                        debt, price, asset_of, lt, bonus, fee, close, floor, ceiling, sizes, agents,
-                                        gas_left, 2e-5, out)
+        bars = np.array([Field((agent,), 0.0, BlockGas(np.array([gas_left]))).lean_bar(w, 2e-5) for w in waited])
+        k, n = screen.next_to_liquidate(start, rows, hf, bars[:, 0], bars[:, 1], np.zeros(2, dtype=np.int64),
+                                        np.zeros(2), coll, debt, price, asset_of, lt, bonus, fee, close, floor,
+                                        ceiling, sizes, gas_left, out)
         assert n == (screen.NOT_SCREENED if k == 2 else 2)        # row 0: 1 debt x 1 collateral x 2 sizes
         if k == 1:                                               # its tries: Aave v3 closes all below HF 0.95, then half
             assert out[0, 1:4].tolist() == [0.0, 1.0, 15_000.0] and out[1, 1:4].tolist() == [0.0, 1.0, 7_500.0]
@@ -83,7 +85,7 @@ def test_the_pass_stops_at_a_row_it_cannot_reject():
     assert first(np.zeros(2), 30e6) == 1
     assert first(np.zeros(2), 30e6, start=2) == 2
     assert first(np.zeros(2), 400_000.0) == 2
-    agents[0, 0] = 3.0
+    agent = replace(agent, latency_blocks=3)
     assert first(np.array([2.0, 2.0]), 30e6) == 2 and first(np.array([3.0, 3.0]), 30e6) == 1
 
 
@@ -103,14 +105,14 @@ def test_the_tries_the_pass_leaves_are_the_screens_and_give_the_python_plan(seed
     rows, hf = rng.permutation(6), rng.uniform(0.5, 1.0, 6)
     kind = screen.KIND[rules.terms]
     total = np.array([float(debt[i] @ price) if kind == 2 else 0.0 for i in rows])
-    agents, unit = np.array([[0.0, 500_000.0, bar, 0.0]]), 2e-5
+    unit = 2e-5
     needed = bar + unit * 500_000.0
     out, k = np.full((64, 6), np.nan), 0
     while True:
-        k, n = screen.next_to_liquidate(k, rows, hf, np.zeros(6), np.full(6, kind, dtype=np.int64), total, coll,
-                                        debt, price, reserve_asset, lt, params.bonus, params.protocol_fee,
-                                        params.close_factor, *venues.ceilings()[:2], np.array(sizes), agents,
-                                        30e6, unit, out)
+        k, n = screen.next_to_liquidate(k, rows, hf, np.full(6, 500_000.0), np.full(6, needed),
+                                        np.full(6, kind, dtype=np.int64), total, coll, debt, price, reserve_asset, lt,
+                                        params.bonus, params.protocol_fee, params.close_factor,
+                                        *venues.ceilings()[:2], np.array(sizes), 30e6, out)
         if k >= len(rows):
             break
         i = rows[k]
