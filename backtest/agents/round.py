@@ -23,3 +23,4 @@ class Round:
     lt: np.ndarray            # [R] liquidation thresholds in force
     params: Params            # bonus, protocol fee, close factor in force
     gas_usd_per_unit: float   # USD per gas unit at this step's gas price
+    block_seconds: float      # a block's length: an auction's or a purchase's age in blocks is its seconds over it

@@ -75,7 +75,7 @@ class Start:
         self.venues.arbitrage(now - clock, arb_half_life_seconds)
         self.field.gas.open(step)
         price = self.oracles.update(now, self.venues.price)     # per reserve column: its protocol's feed
-        return Round(step, now, rnd, price, lt, params, gas_usd_per_unit)
+        return Round(step, now, rnd, price, lt, params, gas_usd_per_unit, self.block)
 
     def gas_per_unit(self, gas_gwei: float, step: int) -> float:
         """USD per gas unit at this gas price and the path's own price of the gas asset at this step

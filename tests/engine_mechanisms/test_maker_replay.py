@@ -150,3 +150,19 @@ def test_keepers_skip_quotes_only_for_takes_no_one_could_be_awarded(monkeypatch,
         assert got.to_pandas().equals(want.to_pandas())       # NaN where NaN
     assert fast.protocols == full.protocols
     assert skipped and any(skipped) == skips
+
+
+@pytest.mark.parametrize("loop", [replay, reference])
+def test_a_keepers_latency_counts_blocks_of_the_runs_own_length_for_take_as_for_bark(loop):
+    # buf 0.9: the auction opens at 1,800 < what the pool pays, so a take pays at once; a keeper that
+    # waits 3 blocks barks 3 blocks after the vault is unsafe and takes 3 blocks after the bark. One
+    # block a step: the loop plays a step's later blocks only while an account waits, not an auction.
+    spec = {"maker": {"WETH": {**ILK["maker"]["WETH"], "buf": 0.9}}}
+    for block in (12, 6, 2):
+        path = {"WETH": [2000.0] * 12, "DAI": [1.0] * 12}
+        inputs = make_inputs("maker", RESERVES, VAULT, path, (1_000.0, 2_000_000.0), step_seconds=block)
+        out = loop.replay(inputs, config(spec, "liquidator.latency_blocks=3", f"block_seconds={block}"))
+        ev = out.events.to_pandas().set_index("action")
+        start = ev.loc["bark", "timestamp"].normalize()
+        assert (ev.loc["bark", "timestamp"] - start).total_seconds() == 3 * block
+        assert (ev.loc["take", "timestamp"] - ev.loc["bark", "timestamp"]).total_seconds() == 3 * block

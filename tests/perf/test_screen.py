@@ -136,7 +136,7 @@ def test_the_compiled_round_bound_is_the_gathered_one_bit_for_bit(seed, k, holes
     below = np.sort(rng.choice(n, k, replace=False))
     hf = rng.uniform(0.5, 1.0, k)
     state = BookState(coll, debt, [groups[g][0] for g in group_of], asset_of)     # read-only views, as the loop's
-    args = (below, hf, state, Round(0, 0.0, 0, price, lt, params, 0.0), venues, groups, group_of, 7.5)
+    args = (below, hf, state, Round(0, 0.0, 0, price, lt, params, 0.0, 12.0), venues, groups, group_of, 7.5)
     with np.errstate(all="ignore"):
         with compiled.python_path():
             want = replay.bounds(*args)

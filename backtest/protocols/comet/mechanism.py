@@ -154,7 +154,7 @@ class Comet:
                 continue
             if self.reserves >= self.p.target_reserves:
                 break                                                   # NotForSale
-            waited = (now - self.arrived[c]) / 12.0
+            waited = (now - self.arrived[c]) / r.block_seconds
             bar = self.field.bar(waited, gas_usd_per_unit)
             if bar == np.inf:
                 continue                          # no keeper ready, or the block is full: award refuses any

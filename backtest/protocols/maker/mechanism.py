@@ -160,7 +160,7 @@ class Maker:
                 continue
             if high[asset_of[c]] <= unit * low[asset_of[d]]:
                 continue              # dearer than the best venue's mid: no take can pay (an exact filter)
-            waited = (now - a.tic) / 12.0
+            waited = (now - a.tic) / r.block_seconds
             bar = self.field.bar(waited, gas_usd_per_unit)
             if bar == np.inf:
                 continue              # no keeper ready, or the block is full: award would refuse any take
