@@ -132,6 +132,29 @@ class Field:
             got = memo[1][key] = self._bar(waited_blocks, gas_usd_per_unit)
         return got
 
+    def lean_bars(self, waited: np.ndarray, gas_usd_per_unit: float) -> tuple[np.ndarray, np.ndarray]:
+        """`lean_bar` of every wait in `waited`, as two arrays (gas units, bar). Which agents are ready
+        depends only on how many of the sorted latencies a wait has reached (a NaN wait: all of them, as
+        `not waited < latency` reads it), so lean_bar is asked once per such count, of the latency
+        that opens it (or -inf: none), not once per row or per distinct wait."""
+        waited = np.asarray(waited, dtype=float)
+        memo = self.__dict__.get("_levels")
+        if memo is None or memo[0] is not self.agents:
+            latency = np.unique(np.array([a.latency_blocks for a in self.agents], dtype=float))
+            memo = self._levels = (self.agents, latency, [-math.inf, *latency.tolist()], {})
+        _, latency, opens, tables = memo
+        if np.isnan(latency).any():                     # a NaN latency is always passed: ask per wait
+            bars = np.array([self.lean_bar(w, gas_usd_per_unit) for w in waited.tolist()], dtype=float)
+            return bars.reshape(-1, 2)[:, 0], bars.reshape(-1, 2)[:, 1]
+        table = tables.get(gas_usd_per_unit)
+        if table is None:
+            if len(tables) > 64:
+                tables.clear()
+            table = tables[gas_usd_per_unit] = np.array([self.lean_bar(w, gas_usd_per_unit) for w in opens],
+                                                        dtype=float)
+        level = np.searchsorted(latency, waited, side="right")     # NaN sorts last: every latency reached
+        return table[level, 0], table[level, 1]
+
     def _bar(self, waited_blocks: float, gas_usd_per_unit: float) -> tuple[float, float]:
         ready = [a for a in self.agents if not waited_blocks < a.latency_blocks]
         if not ready:

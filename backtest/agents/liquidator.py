@@ -250,10 +250,8 @@ class Prescreen:
         total = np.zeros(len(rows))                      # Aave v3.3's debt @ price, as best_plan takes it (BLAS)
         for k in np.flatnonzero(self.kinds[rows] == 2).tolist():
             total[k] = float(book.debt[rows[k]] @ r.price)
-        # each row's (leanest ready agent's gas, bar), Field's own, asked once per distinct wait
-        waits, which = np.unique(np.asarray(waited, dtype=float), return_inverse=True)
-        bars = np.array([field.lean_bar(w, r.gas_usd_per_unit) for w in waits.tolist()], dtype=float).reshape(-1, 2)
-        lean, needed = bars[which, 0], bars[which, 1]
+        # each row's (leanest ready agent's gas, bar): Field's own, per set of ready agents
+        lean, needed = field.lean_bars(waited, r.gas_usd_per_unit)
         p = r.params
         # what stays put for the round, looked up once (the book's arrays are mutated in place, never rebound)
         fixed = (self.kinds, total, book.coll, book.debt, r.price, book.asset_of, r.lt, p.bonus, p.protocol_fee,

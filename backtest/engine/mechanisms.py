@@ -38,6 +38,8 @@ class Repaying:
     def liquidate(self, r: Round, rows, hf, rounds, waited) -> int:
         acted = 0
         passing = np.flatnonzero(self.bound(rows, hf, r) >= self.lowest_bar)
+        if not len(passing):                    # most rounds: every row under water is one no one can pay
+            return 0
         if compiled.ON and next_to_liquidate is not None:          # one compiled pass skips what liquidate rejects
             if self.prescreen is None:
                 self.prescreen = Prescreen(self.state, self.field)

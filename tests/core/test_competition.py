@@ -134,3 +134,21 @@ def test_bar_is_a_gross_below_which_award_gives_the_job_to_no_one(agents, gross,
         assert f.award(bar * (1 + 1e-9) + 1e-6, 0.0, waited, gas_price) is not None or not f.gas.fits(
             min(a.gas_units for a in agents if waited >= a.latency_blocks and
                 a.min_profit_usd + gas_price * a.gas_units <= bar * (1 + 1e-9) + 1e-6))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_AGENT, min_size=1, max_size=4),
+       st.lists(st.sampled_from([0.0, 0.5, 1.0, 2.0, 3.0, 7.0, -1.0, float("nan"), float("inf"), -float("inf")]),
+                max_size=12),
+       st.floats(1e-9, 1e-4), st.booleans())
+def test_lean_bars_is_lean_bar_of_every_wait(agents, waited, gas_price, nan_latency):
+    # The per-row arrays Prescreen reads are Field.lean_bar's values bit for bit, NaN waits (every agent
+    # ready) and a NaN latency (always passed: asked per wait) included.
+    if nan_latency:
+        agents = [dataclasses.replace(agents[0], latency_blocks=float("nan")), *agents[1:]]
+    f = field(*agents)
+    lean, bar = f.lean_bars(np.array(waited, dtype=float), gas_price)
+    want = [field(*agents).lean_bar(w, gas_price) for w in waited]
+    assert lean.tobytes() == np.array([w[0] for w in want], dtype=float).tobytes()
+    assert bar.tobytes() == np.array([w[1] for w in want], dtype=float).tobytes()
+    assert f.lean_bars(np.array(waited, dtype=float), gas_price)[1].tobytes() == bar.tobytes()     # kept = afresh
