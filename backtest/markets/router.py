@@ -58,11 +58,10 @@ class Router:
         self.sold = np.zeros_like(self.price)
         self.venue_price = np.array([self.price[v.asset] for v in self.venues], dtype=float)
         self.order = _levels(self.by_asset, self.venues)
-        # a trade in asset a can move the ceilings of a and of the assets with a venue quoted in a
+        # a trade in asset a can move the quotes of a and of the assets with a venue quoted in a
         self._moves = [sorted({a} | {v.asset for v in self.venues if v.quote_asset == a}) for a in range(n)]
-        self._ceilings, self._stale = None, set()
-        self._first: dict = {}           # (venue, buy?) -> its first-unit marginal price, until it trades or moves
-        self._forget_routes()
+        self._sides = [[(v, self.venues[v].quote_asset) for v in vs] for vs in self.by_asset]
+        self._all_moved()
         if self.reference is None:                 # no impact until a run attaches its own
             self.attach(ReferenceMarket(self.price, *(np.zeros(n),) * 4))
 
@@ -70,8 +69,7 @@ class Router:
         """The run's reference market; `price` becomes its price array (same values at the start)."""
         self.reference = reference
         self.price = reference.price
-        self._ceilings, self._first = None, {}
-        self._forget_routes()
+        self._all_moved()
 
     def fresh(self, price: np.ndarray, feedback: bool) -> "Router":
         """An independent copy starting at `price` (each replay mutates its own venues), with a
@@ -81,9 +79,31 @@ class Router:
         out.attach(ReferenceMarket(np.array(price, dtype=float), *(np.zeros(len(price)),) * 4))
         out.venue_price = np.array([out.price[v.asset] for v in out.venues], dtype=float)
         out.sold = np.zeros_like(out.price)
-        out._ceilings, out._first = None, {}
-        out._forget_routes()
         return out
+
+    # -- what the caches hear ---------------------------------------------------------------------
+    # Three things are kept between calls: each venue's first-unit marginal prices (`_first`), each
+    # asset's (purchase floor, sale ceiling) (`ceilings`) and each quoted route (`_remembered`). Two
+    # events end them, and only these two methods hear of either.
+    def _all_moved(self) -> None:
+        """Every venue and reference price may have moved (a path move, arbitrage, a new reference)."""
+        n = len(self.price)
+        self._first: list = [None] * len(self.venues)   # per venue: (buy_marginal(0), sell_marginal(0)) or None
+        self._generation = [0] * n                      # per asset: bumped by each trade that can move its quotes
+        self._routes: dict = {}          # (buy?, asset, amount, split, feedback) -> (generation of the asset, route, USD)
+        self._seen: list = [-1] * n      # per asset: the generation its `ceilings` entry was computed at
+        self._ceilings = (None, None, [0.0] * n, [0.0] * n)
+
+    def _trading(self, asset: int) -> None:
+        """A trade of `asset` is about to be made: its venues' states and its reference price may move.
+        Its venues' first-unit marginals go; every asset whose quotes read either (`_moves`: its own,
+        and those with a venue quoted in it) gets a new generation, which lapses its routes and bounds."""
+        first = self._first
+        for v in self.by_asset[asset]:
+            first[v] = None
+        gen = self._generation
+        for a in self._moves[asset]:
+            gen[a] += 1
 
     # -- quotes -------------------------------------------------------------------------------
     def _quote_usd(self, v: int) -> float:
@@ -111,11 +131,6 @@ class Router:
             if usd < best_usd or best < 0:
                 best, best_usd = v, usd
         return best, best_usd
-
-    def _forget_routes(self) -> None:
-        """Every venue and reference price may have moved (a path move, arbitrage, a new reference)."""
-        self._routes: dict = {}          # (buy?, asset, amount, split, feedback) -> (generation of the asset, route, USD)
-        self._generation = [0] * len(self.price)      # per asset: bumped by each trade that can move its quotes
 
     def _remembered(self, buy: bool, asset: int, amount: float, route) -> tuple[list[tuple[int, float]], float]:
         """`route(asset, amount)`, asked once while nothing it reads has moved: best_plan and the keepers
@@ -198,53 +213,48 @@ class Router:
         return max(self._first_unit(v, False) * self._quote_usd(v) for v in vs)
 
     def ceilings(self) -> tuple[np.ndarray, np.ndarray, list, list]:
-        """(purchase_floor, sale_ceiling) of every asset, as arrays and as lists of floats. Kept until a
-        path move or arbitrage (all of them recomputed) or a trade (the assets it can move, `_moves`:
-        its own venues, or its reference price and the venues quoted in it); the same values as
-        asking purchase_floor / sale_ceiling now (tests/perf/test_screen.py)."""
-        if self._ceilings is None:
-            n = len(self.price)
-            floor, ceiling, price = [0.0] * n, [0.0] * n, self.price.tolist()
-            for a in range(n):
-                floor[a], ceiling[a] = self._bounds(a, price)
-        elif self._stale:
-            floor, ceiling = list(self._ceilings[2]), list(self._ceilings[3])
-            price = self.price.tolist()              # the same floats as float(self.price[q]), read once
-            for a in self._stale:
-                floor[a], ceiling[a] = self._bounds(a, price)
-        else:
+        """(purchase_floor, sale_ceiling) of every asset, as arrays and as lists of floats. An asset's
+        pair is recomputed only when its generation moved (`_trading`, `_all_moved`), the others kept;
+        the same values as asking purchase_floor / sale_ceiling now (tests/markets_routing/test_route_memo.py)."""
+        gen, seen = self._generation, self._seen
+        if gen == seen:
             return self._ceilings
+        floor, ceiling = list(self._ceilings[2]), list(self._ceilings[3])    # callers may hold the last ones
+        price = self.price.tolist()              # the same floats as float(self.price[q]), read once
+        for a, g in enumerate(gen):
+            if g != seen[a]:
+                floor[a], ceiling[a] = self._bounds(a, price)
+        self._seen = list(gen)
         self._ceilings = (np.array(floor, dtype=float), np.array(ceiling, dtype=float), floor, ceiling)
-        self._stale = set()
         return self._ceilings
 
-    def _bounds(self, a: int, price: list | None = None) -> tuple[float, float]:
+    def _bounds(self, a: int, price: list) -> tuple[float, float]:
         """(purchase_floor(a), sale_ceiling(a)) as floats, in one pass over its venues (a trade makes
-        `ceilings` ask it for a few assets before every liquidation): the same products, min and max.
-        `price`: self.price as a list, if the caller has it."""
-        vs = self.by_asset[a]
-        if not vs:                          # both are the reference price (an asset traded only there)
-            p = float(self.price[a]) if price is None else price[a]
+        `ceilings` ask it for a few assets before every liquidation): the same products, and the
+        same picks as min and max (a later value replaces only if strictly lower / higher).
+        `price`: self.price as a list."""
+        sides = self._sides[a]
+        if not sides:                       # both are the reference price (an asset traded only there)
+            p = price[a]
             return p, p
         if not self.feedback:
             return float(self.purchase_floor(a)), float(self.sale_ceiling(a))
         first, venues = self._first, self.venues
-        if price is None:
-            price = self.price.tolist()
-        lows, highs = [], []
-        for v in vs:
-            buy, sell = first.get((v, True)), first.get((v, False))
-            if buy is None:
-                buy = first[v, True] = venues[v].buy_marginal(0.0)
-            if sell is None:
-                sell = first[v, False] = venues[v].sell_marginal(0.0)
-            q = venues[v].quote_asset
+        low = high = None
+        for v, q in sides:
+            got = first[v]
+            if got is None:
+                got = first[v] = (venues[v].buy_marginal(0.0), venues[v].sell_marginal(0.0))
             usd = 1.0 if q == USD else price[q]
-            lows.append(buy * usd)
-            highs.append(sell * usd)
-        if len(vs) == 1:
-            return float(lows[0]), float(highs[0])
-        return float(min(lows)), float(max(highs))
+            buy, sell = got[0] * usd, got[1] * usd
+            if low is None:
+                low, high = buy, sell
+            else:
+                if buy < low:
+                    low = buy
+                if sell > high:
+                    high = sell
+        return float(low), float(high)
 
     def purchase_floor(self, asset: int) -> float:
         """USD per unit that no purchase of `asset` undercuts: `buy_quote(asset, y) >= y * this`."""
@@ -259,20 +269,18 @@ class Router:
 
     def _first_unit(self, v: int, buy: bool) -> float:
         """venues[v].buy_marginal(0.0) or sell_marginal(0.0), in its quote asset: it reads that venue's
-        own state only, so it is kept until the venue trades (`sell`, `buy`) or moves (`follow_path`,
-        `arbitrage`); the USD factor is applied fresh by the caller."""
-        got = self._first.get((v, buy))
+        own state only, so it is kept until the venue trades (`_trading`) or moves (`_all_moved`); the USD
+        factor is applied fresh by the caller."""
+        got = self._first[v]
         if got is None:
             venue = self.venues[v]
-            got = self._first[v, buy] = venue.buy_marginal(0.0) if buy else venue.sell_marginal(0.0)
-        return got
+            got = self._first[v] = (venue.buy_marginal(0.0), venue.sell_marginal(0.0))
+        return got[0] if buy else got[1]
 
     # -- trades -------------------------------------------------------------------------------
     def sell(self, asset: int, amount: float) -> float:
-        self._stale.update(self._moves[asset])
-        self._forget(asset)
         route = self._route_sale(asset, amount) if not amount <= 0 and self.by_asset[asset] else None
-        self._moved(asset)
+        self._trading(asset)
         self.sold[asset] += amount
         if amount > 0 and not self.by_asset[asset] and self.feedback:
             return self.reference.sell(asset, amount)
@@ -286,10 +294,8 @@ class Router:
         return usd
 
     def buy(self, asset: int, amount: float) -> float:
-        self._stale.update(self._moves[asset])
-        self._forget(asset)
         route = self._route_purchase(asset, amount) if not amount <= 0 and self.by_asset[asset] else None
-        self._moved(asset)
+        self._trading(asset)
         if amount > 0 and not self.by_asset[asset] and self.feedback:
             return self.reference.buy(asset, amount)
         if amount <= 0 or not self.by_asset[asset]:
@@ -300,16 +306,6 @@ class Router:
                 self.venues[v].buy(part)
                 self._reprice(v)
         return usd
-
-    def _moved(self, asset: int) -> None:
-        """A trade of `asset` is being made: the routes remembered for the assets it can move are stale."""
-        for a in self._moves[asset]:
-            self._generation[a] += 1
-
-    def _forget(self, asset: int) -> None:
-        for v in self.by_asset[asset]:
-            self._first.pop((v, True), None)
-            self._first.pop((v, False), None)
 
     def _reprice(self, v: int) -> None:
         """A venue moved: its USD price (the reference, and so the other venues, did not)."""
@@ -344,8 +340,7 @@ class Router:
         """The path moved (a new step): the reference and every venue move with it by the same
         ratio, with no flow (the path already holds the market's own trading); gaps our sales
         opened are kept, for `arbitrage` to close."""
-        self._ceilings, self._first = None, {}
-        self._forget_routes()
+        self._all_moved()
         ratio = (exo_now / exo_prev).tolist()
         at = self.venue_price.tolist()
         self.reference.follow(exo_now)
@@ -363,8 +358,7 @@ class Router:
         takes out of or puts into each venue reaches the reference market as flow, once."""
         if not self.feedback:
             return
-        self._ceilings, self._first = None, {}
-        self._forget_routes()
+        self._all_moved()
         self.reference.decay(seconds)
         keep = 0.5 ** (seconds / half_life) if half_life > 0 else 0.0
         price = self.price.tolist()

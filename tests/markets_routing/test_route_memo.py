@@ -1,7 +1,9 @@
-"""The router keeps a route it quoted until something it reads moves (Router._remembered), and a v3
-pool keeps its last walk for the state it started from (V3Pool._sell, _buy): best_plan and the
-keepers quote a trade, then make it. Any sequence of quotes, trades, path moves and arbitrage gives
-the same floats and leaves the same venues as a twin whose memos are emptied before every call."""
+"""The router keeps a route it quoted until something it reads moves (Router._remembered), each
+venue's first-unit marginals until it trades (Router._first) and each asset's floor and ceiling until
+its generation moves (Router.ceilings); a v3 pool keeps its last walk for the state it started from
+(V3Pool._sell, _buy): best_plan and the keepers quote a trade, then make it. Any sequence of quotes,
+trades, path moves and arbitrage gives the same floats and leaves the same venues as a twin whose
+caches and memos are all emptied before every call."""
 
 import numpy as np
 from hypothesis import given, settings, strategies as st
@@ -28,7 +30,7 @@ def router(split: bool, feedback: bool) -> Router:
 
 
 def _forget(r: Router) -> None:
-    r._routes.clear()
+    r._all_moved()                      # routes, first-unit marginals and ceilings: nothing kept
     for v in r.venues:
         v.__dict__.pop("_sell_memo", None)
         v.__dict__.pop("_buy_memo", None)

@@ -105,7 +105,7 @@ def test_the_ceilings_cache_follows_every_trade(seed, feedback):
         if rng.random() < 0.2:
             venues.arbitrage(12.0, 0.0)
         got = venues.ceilings()
-        venues._first = {}                                  # every venue asked afresh
+        venues._first = [None] * len(venues.venues)         # every venue asked afresh
         assert got[2] == [float(venues.purchase_floor(a)) for a in range(n)]
         assert got[3] == [float(venues.sale_ceiling(a)) for a in range(n)]
         assert got[0].tolist() == got[2] and got[1].tolist() == got[3]
