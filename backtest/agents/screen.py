@@ -162,8 +162,8 @@ def _next_py(start, rows, hf, lean, needed, kinds, total_debt_usd, coll, debt, p
 CLOSE = {"aave-v2": 0, "aave-v3": 1, "spark": 1, "aave-v3.3": 2, "morpho-blue": 2, "compound-v2": 3}
 
 
-def _group_bounds_py(coll, debt, below, hf, group_of, cols, starts, close, pos, close_factor, oracle, sell, buy, lt,
-                     bonus, gas, indptr, indices, width, values, out):
+def _group_bounds_py(coll, debt, below, at, hf, group_of, cols, starts, close, pos, close_factor, oracle, sell, buy,
+                     lt, bonus, gas, indptr, indices, width, values, out):
     """replay.bounds without the gathers: each row's profit_upper_bound over its own protocol's reserve
     columns (cols[starts[g]:starts[g + 1]]), liquidator._bound_rows's arithmetic, the repay cap
     rules.max_close(hf, close_factor) x debt as each protocol's max_close computes it.
@@ -179,7 +179,10 @@ def _group_bounds_py(coll, debt, below, hf, group_of, cols, starts, close, pos, 
     order (ascending columns; pos[g, 0] = -2 if not): a column outside them holds no debt and no
     collateral, so it only adds that 0. A row read whole (width -1), or one with a negative or NaN
     debt among them (which the dense loop prices against every collateral column): every group
-    column of the live arrays."""
+    column of the live arrays.
+
+    Row k is book row below[k]; its group and pattern slot are at index at[k] of `group_of`, `indptr`
+    and `width`: the book's own (at = below) or Pattern.subset's copies of these rows (at = 0, 1, ...)."""
     r = len(oracle)
     clean = True
     for a in range(r):
@@ -192,12 +195,13 @@ def _group_bounds_py(coll, debt, below, hf, group_of, cols, starts, close, pos, 
             ratio[d, c] = oracle[d] / oracle[c]
     own = np.empty(max(r, len(cols)), dtype=np.int64)      # what a row visits: packed cells, or columns
     for k in range(len(below)):
-        i, g = below[k], group_of[below[k]]
+        i, h = below[k], at[k]
+        g = group_of[h]
         best, zero = -np.inf, False
         n = -1
-        if clean and width[i] >= 0 and pos[g, 0] != -2:
+        if clean and width[h] >= 0 and pos[g, 0] != -2:
             n = 0
-            for j in range(indptr[i], indptr[i] + width[i]):
+            for j in range(indptr[h], indptr[h] + width[h]):
                 a = indices[j]
                 if a < pos.shape[1] and pos[g, a] >= 0:
                     if not values[j, 1] >= 0.0:

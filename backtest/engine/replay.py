@@ -64,12 +64,15 @@ def bounds(below, hf_below, state: BookState, r: Round, venues: Router, groups, 
     low, high = venues.quote_range()
     buy, sell = low[state.asset_of], high[state.asset_of]
     layout = _layout(groups)
-    if layout is not None and len(below) and (group_of[below] >= 0).all():     # compiled: no gathers
+    if layout is not None and len(below) and (group := group_of[below]).min() >= 0:     # compiled: no gathers
         out = np.empty(len(below))
         pattern = state.pattern()                                       # current for every row
-        group_bounds(coll, debt, below, np.asarray(hf_below, dtype=float), group_of, *layout, params.close_factor,
-                     price, sell, buy, lt, params.bonus, float(gas_usd),
-                     *(pattern.args if pattern is not None else whole_rows(len(coll))), out)
+        if pattern is not None:                                         # these rows' cells, packed (kept)
+            at, cells = np.arange(len(below)), pattern.subset(below)
+        else:
+            at, group, cells = below, group_of, whole_rows(len(coll))
+        group_bounds(coll, debt, below, at, np.asarray(hf_below, dtype=float), group, *layout, params.close_factor,
+                     price, sell, buy, lt, params.bonus, float(gas_usd), *cells, out)
         return out
     if len(groups) == 1 and len(groups[0][2]) == coll.shape[1]:       # one protocol, every reserve: no masks
         rules, _, cols = groups[0]
