@@ -141,7 +141,12 @@ class ReferenceMarket:
         """The temporary part and the outstanding flow relax for `seconds`."""
         if seconds <= 0 or not self.temporary.any():
             return
-        keep = np.where(self.half_life > 0, 0.5 ** (seconds / np.where(self.half_life > 0, self.half_life, 1.0)), 0.0)
+        key = (seconds, self.half_life.tobytes())       # every block asks for the same seconds: computed once
+        keep = self.__dict__.get("_keep")
+        if keep is None or keep[0] != key:
+            keep = self._keep = (key, np.where(self.half_life > 0,
+                                               0.5 ** (seconds / np.where(self.half_life > 0, self.half_life, 1.0)), 0.0))
+        keep = keep[1]
         self.temporary *= keep
         self.outstanding *= keep
         self._reprice()

@@ -112,22 +112,32 @@ class Router:
 
     def _best_sale(self, asset: int, amount: float) -> tuple[int, float]:
         best, best_usd = -1, -math.inf
+        venues = self.venues
+        if self.feedback:
+            price = self.price
+            for v, q in self._sides[asset]:
+                usd = venues[v].sell_out(amount) * (1.0 if q == USD else float(price[q]))     # _quote_usd(v)
+                if usd > best_usd:
+                    best, best_usd = v, usd
+            return best, best_usd
         for v in self.by_asset[asset]:
-            if self.feedback:
-                usd = self.venues[v].sell_out(amount) * self._quote_usd(v)
-            else:
-                usd = amount * float(self.venue_price[v]) * (1 - self.venues[v].fee)
+            usd = amount * float(self.venue_price[v]) * (1 - venues[v].fee)
             if usd > best_usd:
                 best, best_usd = v, usd
         return best, best_usd
 
     def _best_purchase(self, asset: int, amount: float) -> tuple[int, float]:
         best, best_usd = -1, math.inf
+        venues = self.venues
+        if self.feedback:
+            price = self.price
+            for v, q in self._sides[asset]:
+                usd = venues[v].buy_in(amount) * (1.0 if q == USD else float(price[q]))       # _quote_usd(v)
+                if usd < best_usd or best < 0:
+                    best, best_usd = v, usd
+            return best, best_usd
         for v in self.by_asset[asset]:
-            if self.feedback:
-                usd = self.venues[v].buy_in(amount) * self._quote_usd(v)
-            else:
-                usd = amount * float(self.venue_price[v]) / (1 - self.venues[v].fee)
+            usd = amount * float(self.venue_price[v]) / (1 - venues[v].fee)
             if usd < best_usd or best < 0:
                 best, best_usd = v, usd
         return best, best_usd

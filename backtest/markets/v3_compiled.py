@@ -40,13 +40,31 @@ def swap(state: PoolState, amount_in: float, zero_for_one: bool,
     """uniswap_v3.swap, the walk compiled (swap_walk) unless backtest.compiled.ON is off."""
     if not compiled.ON or not amount_in >= 0:
         return uniswap_v3.swap(state, amount_in, zero_for_one, sqrt_price_limit)
+    out, spent, fee_paid, crossed, sp, tick, liq = walk(state, amount_in, zero_for_one, sqrt_price_limit)
+    return SwapResult(out, spent, fee_paid, crossed, PoolState(sp, tick, liq, state.ticks, state.liquidity_net, state.fee))
+
+
+def walk(state: PoolState, amount_in: float, zero_for_one: bool, sqrt_price_limit: float | None = None) -> tuple:
+    """swap's numbers without its wrappers: (amount out, amount in used, fee paid, ticks crossed, sqrt
+    price, tick, liquidity after). The router quotes far more sales than it makes, and a quote needs no
+    PoolState; `after` builds one for the sale that is made."""
+    if not compiled.ON or not amount_in >= 0:
+        res = uniswap_v3.swap(state, amount_in, zero_for_one, sqrt_price_limit)
+        after = res.state
+        return res.amount_out, res.amount_in_used, res.fee_paid, res.ticks_crossed, after.sqrt_price, after.tick, \
+            after.liquidity
     limit = sqrt_price_limit if sqrt_price_limit is not None else (0.0 if zero_for_one else math.inf)
     out, spent, fee_paid, crossed, sp, tick, liq, at, bad = swap_walk(
         state.sqrt_price, state.tick, state.liquidity, state.ticks, state.liquidity_net,
         tick_sqrt_prices(state.ticks), state.fee, float(amount_in), bool(zero_for_one), float(limit))
     if bad:
         raise InputError(f"liquidity goes negative crossing tick {at}: incomplete tick table", column="liquidity_net")
-    return SwapResult(out, spent, fee_paid, crossed, PoolState(sp, tick, liq, state.ticks, state.liquidity_net, state.fee))
+    return out, spent, fee_paid, crossed, sp, tick, liq
+
+
+def after(state: PoolState, walked: tuple) -> PoolState:
+    """The pool's state once `walked` (walk's tuple, from `state`) is made: what swap returns."""
+    return PoolState(walked[4], walked[5], walked[6], state.ticks, state.liquidity_net, state.fee)
 
 
 def _next_tick(ticks, sp_ticks, tick, zero_for_one):

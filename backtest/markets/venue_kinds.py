@@ -110,31 +110,35 @@ class V3Pool:
         return 10.0 ** (d0 - d1)
 
     def mid(self, state: PoolState | None = None) -> float:
-        p = (state or self.state).sqrt_price ** 2 * self._raw_price_factor()
+        return self._mid_at((state or self.state).sqrt_price)
+
+    def _mid_at(self, sqrt_price: float) -> float:
+        p = sqrt_price ** 2 * self._raw_price_factor()
         return p if self.base_is_token0 else 1.0 / p
 
     def _sqrt_price_for(self, price: float) -> float:
         p = price if self.base_is_token0 else 1.0 / price
         return math.sqrt(p / self._raw_price_factor())
 
-    def _sell(self, amount: float) -> uniswap_v3.SwapResult:
-        # The router quotes a sale, then makes it: the walk is kept for the state it started from
-        # (PoolState is frozen, and replaced by every trade), so the sale reuses the quote's.
+    def _sell(self, amount: float) -> tuple:
+        """v3_compiled.walk of a sale of `amount` base: (quote out raw, ..., sqrt price, tick, liquidity after).
+        The router quotes a sale, then makes it: the walk is kept for the state it started from
+        (PoolState is frozen, and replaced by every trade), so the sale reuses the quote's."""
         memo = self.__dict__.get("_sell_memo")
         if memo is not None and memo[0] is self.state and memo[1] == amount:
             return memo[2]
-        res = v3_compiled.swap(self.state, amount * 10.0 ** self.base_decimals, self.base_is_token0)
+        res = v3_compiled.walk(self.state, amount * 10.0 ** self.base_decimals, self.base_is_token0)
         self._sell_memo = (self.state, amount, res)
         return res
 
     def sell_out(self, amount: float) -> float:
         """What the pool pays; if it runs out of liquidity the unsold rest earns nothing here."""
-        return float(self._sell(amount).amount_out) / 10.0 ** self.quote_decimals
+        return float(self._sell(amount)[0]) / 10.0 ** self.quote_decimals
 
     def sell(self, amount: float) -> float:
         res = self._sell(amount)
-        self.state = res.state
-        return float(res.amount_out) / 10.0 ** self.quote_decimals
+        self.state = v3_compiled.after(self.state, res)
+        return float(res[0]) / 10.0 ** self.quote_decimals
 
     def _buy(self, amount: float) -> tuple[float, float] | None:
         """(sqrt price after, quote paid in whole units) for exactly `amount` base out; kept, as `_sell`."""
@@ -183,7 +187,7 @@ class V3Pool:
     # Marginal prices net of fee (the fee comes off every step's input, so a sale's marginal
     # output is (1 - fee) x the price reached) and their inverses: a swap to the price limit.
     def sell_marginal(self, u: float) -> float:
-        return (1.0 - self.fee) * self.mid(self._sell(u).state if u > 0 else None)
+        return (1.0 - self.fee) * self._mid_at(self._sell(u)[4] if u > 0 else self.state.sqrt_price)
 
     def sell_amount_at(self, m: float) -> float:
         target = m / (1.0 - self.fee)

@@ -1,9 +1,10 @@
 """The router keeps a route it quoted until something it reads moves (Router._remembered), each
 venue's first-unit marginals until it trades (Router._first) and each asset's floor and ceiling until
 its generation moves (Router.ceilings); a v3 pool keeps its last walk for the state it started from
-(V3Pool._sell, _buy): best_plan and the keepers quote a trade, then make it. Any sequence of quotes,
-trades, path moves and arbitrage gives the same floats and leaves the same venues as a twin whose
-caches and memos are all emptied before every call."""
+(V3Pool._sell, _buy), the reference market its decay factors for a block length
+(ReferenceMarket.decay): best_plan and the keepers quote a trade, then make it. Any sequence of
+quotes, trades, path moves and arbitrage gives the same floats and leaves the same venues as a twin
+whose caches and memos are all emptied before every call."""
 
 import numpy as np
 from hypothesis import given, settings, strategies as st
@@ -31,6 +32,7 @@ def router(split: bool, feedback: bool) -> Router:
 
 def _forget(r: Router) -> None:
     r._all_moved()                      # routes, first-unit marginals and ceilings: nothing kept
+    r.reference.__dict__.pop("_keep", None)         # the decay factors of the last block length
     for v in r.venues:
         v.__dict__.pop("_sell_memo", None)
         v.__dict__.pop("_buy_memo", None)
@@ -43,7 +45,7 @@ def _do(r: Router, op) -> list:
         r.follow_path(before, before * amount)
         return []
     if kind == "arb":
-        r.arbitrage(12.0, 0.0 if amount < 1 else 60.0)
+        r.arbitrage(6.0 if amount > 1.5 else 12.0, 0.0 if amount < 1 else 60.0)      # blocks of two lengths
         return []
     got = getattr(r, kind)(asset, amount)
     return [got, *r.ceilings()[2], *r.ceilings()[3]]

@@ -56,6 +56,11 @@ def test_swaps_and_exact_outputs_are_the_python_walks_bit_for_bit(seed, n_ticks,
     got, want = both(v3.swap, state, amount, zfo)
     assert same(got[:4], want[:4]) and got.state.tick == want.state.tick
     assert same([got.state.sqrt_price, got.state.liquidity], [want.state.sqrt_price, want.state.liquidity])
+    for path in (False, True):          # the router's unwrapped walk (V3Pool._sell), both ways
+        with compiled.python_path(path):
+            walked = v3_compiled.walk(state, amount, zfo)
+        assert same(walked[:5] + walked[6:], [*want[:4], want.state.sqrt_price, want.state.liquidity])
+        assert walked[5] == want.state.tick and v3_compiled.after(state, walked) == want.state
     limit = state.sqrt_price * (1.0 - 0.2 * rng.random() if zfo else 1.0 + 0.2 * rng.random())
     got, want = both(v3.swap, state, math.inf, zfo, limit)
     assert same(got[:4], want[:4]) and got.state.tick == want.state.tick
