@@ -57,25 +57,23 @@ def _stale(rows, tail, seen_epoch, seen_tick, changed_at, col_epoch, indptr, ind
         out[k] = not ok
 
 
-def _gather(rows, indptr, indices, width, values, sub_indptr, sub_indices, sub_values):
-    """The cells of `rows` back to back: row k's at sub_indptr[k] (none for a row read whole)."""
-    n = 0
+def _copy(rows, at, indptr, indices, width, values, to_indptr, to_indices, to_width, to_values):
+    """Row rows[k]'s slot (its width and cells) into slot at[k] of the `to_` arrays (room enough)."""
     for k in range(len(rows)):
-        i = rows[k]
-        sub_indptr[k] = n
-        for j in range(indptr[i], indptr[i] + max(width[i], 0)):
-            sub_indices[n] = indices[j]
-            sub_values[n, 0] = values[j, 0]
-            sub_values[n, 1] = values[j, 1]
-            n += 1
-    sub_indptr[len(rows)] = n
+        i, h = rows[k], at[k]
+        to_width[h] = width[i]
+        start, to = indptr[i], to_indptr[h]
+        for u in range(max(width[i], 0)):
+            to_indices[to + u] = indices[start + u]
+            to_values[to + u, 0] = values[start + u, 0]
+            to_values[to + u, 1] = values[start + u, 1]
 
 
 try:
     import numba
     _refresh = numba.njit(cache=True, nogil=True)(_refresh)
     _stale = numba.njit(cache=True, nogil=True)(_stale)
-    _gather = numba.njit(cache=True, nogil=True)(_gather)
+    _copy = numba.njit(cache=True, nogil=True)(_copy)
 except ImportError:                     # pragma: no cover - exercised where numba is absent
     pass
 
@@ -116,25 +114,46 @@ class Pattern:
         return None if w < 0 else self.indices[self.indptr[i]:self.indptr[i] + w].astype(np.int64)
 
     def subset(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """`args` of `rows` only, row k of them at index k: their slots copied back to back. Kept while
-        the same rows (in the same order) are asked for and no row was refreshed since: the round
-        bound reads the rows under water block after block, and their slots, scattered over the
-        book's arrays, cost it more than the arithmetic (1M x 10,080 bench)."""
+        """Copy(self, rows).args, kept while the same rows (in the same order) are asked for and no row
+        was refreshed since: the round bound reads the rows under water block after block, and their
+        slots, scattered over the book's arrays, cost it more than its arithmetic (1M x 10,080 bench)."""
         kept, tick, args = self._subset
         if tick == self.tick and kept is not None and len(kept) == len(rows) and np.array_equal(kept, rows):
             return args
         rows = np.array(rows, dtype=np.int64)
-        width = self.width[rows]
-        indptr = np.empty(len(rows) + 1, dtype=np.int64)
-        nnz = int(np.maximum(width, 0).sum())
-        indices, values = np.empty(nnz, dtype=self.indices.dtype), np.empty((nnz, 2))
-        _gather(rows, self.indptr, self.indices, self.width, self.values, indptr, indices, values)
-        self._subset = (rows, self.tick, (indptr, indices, width, values))
+        self._subset = (rows, self.tick, Copy(self, rows, room=False).args)
         return self._subset[2]
 
     @property
     def args(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """(indptr, indices, width, values): what the kernels take."""
+        return self.indptr, self.indices, self.width, self.values
+
+
+class Copy:
+    """The pattern slots of some rows, back to back in their order: `args` as Pattern.args, row k of
+    them at index k, for kernels that read the same scattered rows again and again. With `room`, each
+    slot as large as the row's in the pattern, so `follow` can copy a refreshed row again in place."""
+
+    def __init__(self, pattern: Pattern, rows: np.ndarray, room: bool = True):
+        rows = np.asarray(rows, dtype=np.int64)
+        self.pattern = pattern
+        size = pattern.indptr[rows + 1] - pattern.indptr[rows] if room else np.maximum(pattern.width[rows], 0)
+        self.indptr = np.zeros(len(rows) + 1, dtype=np.int64)
+        np.cumsum(size, out=self.indptr[1:])
+        self.indices = np.empty(self.indptr[-1], dtype=pattern.indices.dtype)
+        self.values = np.empty((self.indptr[-1], 2))
+        self.width = np.empty(len(rows), dtype=np.int64)
+        self.follow(rows, np.arange(len(rows)))
+
+    def follow(self, rows: np.ndarray, at: np.ndarray) -> None:
+        """Copy the pattern's `rows` (just refreshed) into their places `at` again."""
+        p = self.pattern
+        _copy(np.asarray(rows, dtype=np.int64), np.asarray(at, dtype=np.int64), p.indptr, p.indices, p.width,
+              p.values, self.indptr, self.indices, self.width, self.values)
+
+    @property
+    def args(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         return self.indptr, self.indices, self.width, self.values
 
 

@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from backtest.engine.pattern import Pattern
+from backtest.engine.pattern import Copy, Pattern
 from backtest.errors import InputError
 
 FLOOR = 1e-4        # the bps floor of the average LT can lower it by at most this
@@ -60,22 +60,24 @@ def _finite(p, wp, awp):
     return True
 
 
-def _margins(coll, debt, rows, wp, awp, p, indptr, indices, width, values, margin, scale):
+def _margins(coll, debt, rows, at, wp, awp, p, indptr, indices, width, values, margin, scale):
     """_margins_dense over each row's nonzero columns only, read from the pattern's packed `values`
     (engine/pattern.py), the same bits: the columns left out add ±0.0. Any non-finite factor, or a
-    row read whole (width -1): every column of the live arrays."""
+    row read whole (width -1): every column of the live arrays. Row k's slot is at[k] of the pattern
+    arrays (a pattern.Copy of `rows`), or its book row if `at` is None."""
     if not _finite(p, wp, awp):
         _margins_dense(coll, debt, rows, wp, awp, p, margin, scale)
         return
     for k in range(len(margin)):
         i = k if rows is None else rows[k]
-        if width[i] < 0:
+        h = i if at is None else at[k]
+        if width[h] < 0:
             _margins_dense(coll[i:i + 1], debt[i:i + 1], None, wp, awp, p, margin[k:k + 1], scale[k:k + 1])
             continue
         owed = 0.0
         held = 0.0
         spread = 0.0
-        for j in range(indptr[i], indptr[i] + width[i]):
+        for j in range(indptr[h], indptr[h] + width[h]):
             a = indices[j]
             owed += values[j, 1] * p[a]
             held += values[j, 0] * wp[a]
@@ -84,7 +86,7 @@ def _margins(coll, debt, rows, wp, awp, p, indptr, indices, width, values, margi
         scale[k] = spread + owed
 
 
-def _margins_numpy(coll, debt, rows, wp, awp, p, indptr, indices, width, values, margin, scale):
+def _margins_numpy(coll, debt, rows, at, wp, awp, p, indptr, indices, width, values, margin, scale):
     c, d = (coll, debt) if rows is None else (coll[rows], debt[rows])
     owed = d @ p
     margin[:] = c @ wp - owed
@@ -99,7 +101,7 @@ def _rhos(coll, debt, wp, awp, p, indptr, indices, width, values, borrower, rho)
     """rho of every row (see the module docstring): -inf for a borrower with nothing priced, +inf for
     a row without debt. Returns how many rows have rho <= 0. Margins as `_margins`."""
     margin, scale = np.empty(len(rho)), np.empty(len(rho))
-    _margins(coll, debt, None, wp, awp, p, indptr, indices, width, values, margin, scale)
+    _margins(coll, debt, None, None, wp, awp, p, indptr, indices, width, values, margin, scale)
     return _rhos_of(margin, scale, borrower, rho)
 
 
@@ -122,7 +124,7 @@ def _rhos_dense(coll, debt, wp, awp, p, borrower, rho):
 def _rhos_numpy(coll, debt, wp, awp, p, indptr, indices, width, values, borrower, rho):
     n = len(rho)
     margin, scale = np.empty(n), np.empty(n)
-    _margins_numpy(coll, debt, None, wp, awp, p, indptr, indices, width, values, margin, scale)
+    _margins_numpy(coll, debt, None, None, wp, awp, p, indptr, indices, width, values, margin, scale)
     with np.errstate(divide="ignore", invalid="ignore"):
         rho[:] = (margin - SLACK * scale) / (scale * (1.0 + SLACK))
     rho[~(scale > 0)] = -np.inf
@@ -193,15 +195,18 @@ class Watchlist:
             pool = np.concatenate([pool, extra[self.rank[extra] >= k]])   # not already in the prefix
         self.examined = len(pool)
         if len(pool):
-            pool = np.sort(pool[self._maybe_below(pool, prices)])
+            pool = np.sort(pool[self._maybe_below(pool, k, prices)])
         self._last = (key, pool)
         return pool
 
     def update(self, rows) -> None:
         """Rows whose collateral or debt changed: examined every call until the next re-anchor."""
         self._last = None
-        rows = (rows,) if type(rows) is int else np.atleast_1d(rows).tolist()       # one row per liquidation
+        rows = [rows] if type(rows) is int else np.atleast_1d(rows).tolist()       # one row per liquidation
         self.pattern.refresh(rows)
+        at = self.rank[rows]
+        if (kept := at < len(self.order)).any():          # the kept order's copy follows its rows
+            self.near.follow(np.asarray(rows)[kept], at[kept])
         for i in rows:
             if not self.dirty[i]:
                 self.dirty[i] = True
@@ -209,10 +214,15 @@ class Watchlist:
 
     # ------------------------------------------------------------------ internals
 
-    def _maybe_below(self, rows: np.ndarray, prices: np.ndarray) -> np.ndarray:
+    def _maybe_below(self, rows: np.ndarray, k: int, prices: np.ndarray) -> np.ndarray:
+        """rows[:k] are the kept order's first k: read from its copy (`near`, back to back in that order,
+        not scattered over the book: on the 1M bench 1.35 -> 0.25 CPU s, load ~3); the rest from the book's
+        pattern."""
         margin, scale = np.empty(len(rows)), np.empty(len(rows))
-        _margins(self.coll, self.debt, rows, self.weight * prices, self._abs_weight * prices, prices,
-                 *self.pattern.args, margin, scale)
+        wp, awp = self.weight * prices, self._abs_weight * prices
+        _margins(self.coll, self.debt, rows[:k], np.arange(k), wp, awp, prices, *self.near.args, margin[:k], scale[:k])
+        if len(rows) > k:
+            _margins(self.coll, self.debt, rows[k:], None, wp, awp, prices, *self.pattern.args, margin[k:], scale[k:])
         return (margin < SLACK * scale) & self.borrower[rows]
 
     def _move(self, prices: np.ndarray) -> float:
@@ -261,6 +271,7 @@ class Watchlist:
         near, self.cap = self._nearest(rho, 2 * self.limit)
         near = near[np.argsort(rho[near], kind="stable")]
         self.order, self.rho = near.astype(np.int64), rho[near]
+        self.near = Copy(self.pattern, self.order)        # their slots in this order
         self.rank[self._ranked] = len(self.rank)          # forget the old order, O(kept) not O(N)
         self.rank[near] = np.arange(len(near))
         self._ranked = near

@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 from backtest.engine import watchlist as wl
-from backtest.engine.pattern import Pattern
+from backtest.engine.pattern import Copy, Pattern
 
 pytest.importorskip("numba")
 
@@ -39,7 +39,10 @@ def margins(coll, debt, rows, p, weight, pattern=None):
     if pattern is None:
         wl._margins_dense(coll, debt, rows, wp, awp, p, m, s)
     else:
-        wl._margins(coll, debt, rows, wp, awp, p, *pattern.args, m, s)
+        wl._margins(coll, debt, rows, None, wp, awp, p, *pattern.args, m, s)
+        copied = np.empty(len(rows)), np.empty(len(rows))            # and from a Copy of the rows' slots
+        wl._margins(coll, debt, rows, np.arange(len(rows)), wp, awp, p, *Copy(pattern, rows).args, *copied)
+        assert bits(copied[0]) + bits(copied[1]) == bits(m) + bits(s)
     return bits(m) + bits(s)
 
 
@@ -93,7 +96,7 @@ def test_the_kernels_skip_the_zero_columns_only_when_it_cannot_change_a_bit():
     pattern = Pattern(np.array([[1.0, 0.0]]), np.array([[0.0, 0.0]]))      # row 0: column 0 only
     wp, awp = weight * p, np.abs(weight) * p
     m, s = np.empty(1), np.empty(1)
-    wl._margins(coll, debt, np.array([0]), wp, awp, p, *pattern.args, m, s)
+    wl._margins(coll, debt, np.array([0]), None, wp, awp, p, *pattern.args, m, s)
     assert np.isnan(m[0])               # dense: 0 * inf in the collateral sum (the sparse path would say 1.5)
 
 

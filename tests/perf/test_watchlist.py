@@ -89,5 +89,11 @@ def test_candidates_are_a_superset_of_the_brute_force(book):
             watch.update(i)
         found = set(watch.candidates(prices).tolist())
         assert set(brute_force_below(coll, debt, lt, prices, floors).tolist()) <= found
+        indptr, indices, width, values = watch.near.args           # the kept rows' copied slots are current
+        for k, i in enumerate(watch.order.tolist()):
+            assert width[k] == watch.pattern.width[i]
+            start, w = watch.pattern.indptr[i], max(width[k], 0)
+            assert indices[indptr[k]:indptr[k] + w].tolist() == watch.pattern.indices[start:start + w].tolist()
+            assert values[indptr[k]:indptr[k] + w].tobytes() == watch.pattern.values[start:start + w].tobytes()
         bad = np.flatnonzero(bad_debt_by_account(coll, debt, prices) > 0)
         assert set(bad.tolist()) <= found
