@@ -9,7 +9,7 @@ other liquidator uses, so each liquidation moves the prices the next one sees.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 
@@ -21,8 +21,7 @@ from backtest.markets.router import Router as Venues
 from backtest.protocols.rules import Params, Rules, health_factor_one
 
 
-@dataclass(frozen=True)
-class Plan:
+class Plan(NamedTuple):       # a NamedTuple: built twice per liquidation, ~4x cheaper than a frozen dataclass
     debt_asset: int        # reserve indices
     collateral_asset: int
     repay: float           # debt units repaid
@@ -268,8 +267,7 @@ class Prescreen:
             k += 1
 
 
-@dataclass(frozen=True)
-class Done:
+class Done(NamedTuple):
     plan: Plan
     liquidator: str
     cost_usd: float
