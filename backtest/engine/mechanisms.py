@@ -110,7 +110,9 @@ class Mechanisms:
         which = self.part_of[rows]
         for k, part in enumerate(self.parts):
             mine = which == k
-            if mine.any():
+            if mine.all():                          # one kind of protocol in the round: no gathers
+                changed += part.liquidate(r, rows, hf, np.asarray(rounds), np.asarray(waited))
+            elif mine.any():
                 changed += part.liquidate(r, rows[mine], hf[mine], np.asarray(rounds)[mine], np.asarray(waited)[mine])
         return changed
 

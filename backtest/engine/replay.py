@@ -186,6 +186,15 @@ class RowHealth:
         return out
 
 
+def worst_first(rows: np.ndarray, hf: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The rows below HF 1 and their HF, worst first, then by account (`rows` ascending, as the watchlist
+    gives them)."""
+    under = hf < 1.0
+    below, hf_below = rows[under], hf[under]
+    order = np.lexsort((below, hf_below))
+    return below[order], hf_below[order]
+
+
 def replay(inputs: ReplayInputs, config: RunConfig, feedback: bool | None = None, label: str | None = None) -> Outcome:
     """One run over the path (with feedback unless told otherwise); `label` shows a progress bar on a
     terminal."""
@@ -197,7 +206,7 @@ def replay(inputs: ReplayInputs, config: RunConfig, feedback: bool | None = None
     first_round = np.full(len(book), -1, dtype=np.int64)   # round each row first fell below 1, this step
     book.watch(lt, oracles.answer[oracles.feed_of])
     health = RowHealth(len(book))                   # candidate rows' HF, kept while their inputs stand
-    last = (None, None)                             # (candidate rows, their HF) of the last round
+    last = (None, None, None)                       # (candidate rows, those below 1 and their HF) of the last round
     clock = 0.0                                     # time of the last block
     steps = range(len(inputs.times))
     for step in (progress(steps, label=label, unit="steps") if label else steps):
@@ -214,18 +223,15 @@ def replay(inputs: ReplayInputs, config: RunConfig, feedback: bool | None = None
             price = r.price
             rows = book.candidates(price)        # the watchlist, told which rows the last round changed
             if rows is not last[0]:              # the watchlist returns the same array while nothing moved
-                last = (rows, health(book, rows, price, lt))
-            hf_rows = last[1]
-            under = hf_rows < 1.0
-            below, hf_below = rows[under], hf_rows[under]
-            started = since[below]
-            since[wet] = np.nan                                      # back above 1 (or still below: reset next)
-            since[below] = np.where(np.isnan(started), now, started)
-            wet = below
+                last = (rows, *worst_first(rows, health(book, rows, price, lt)))
+            below, hf_below = last[1], last[2]
+            if below is not wet:                 # else the same rows as the last block: their clocks run on
+                started = since[below]
+                since[wet] = np.nan                                  # back above 1 (or still below: reset next)
+                since[below] = np.where(np.isnan(started), now, started)
+                wet = below
             if len(below) == 0 and not mech.busy:
                 break
-            order = np.lexsort((below, hf_below))                   # worst first, then by account
-            below, hf_below = below[order], hf_below[order]
             new = below[first_round[below] < 0]                     # first time below in this step
             first_round[new] = rnd
             seen.append(new)
