@@ -93,6 +93,7 @@ class Router:
         self._routes: dict = {}          # (buy?, asset, amount, split, feedback) -> (generation of the asset, route, USD)
         self._seen: list = [-1] * n      # per asset: the generation its `ceilings` entry was computed at
         self._ceilings = (None, None, [0.0] * n, [0.0] * n)
+        self._range = (None,)            # (the ceilings it was made from, quote_range's two arrays)
 
     def _trading(self, asset: int) -> None:
         """A trade of `asset` is about to be made: its venues' states and its reference price may move.
@@ -342,8 +343,10 @@ class Router:
         fill of any size beats them (`purchase_floor`, `sale_ceiling`). Tighter than `mid_range`
         by each venue's fee, so a profit bound on them already rules out the accounts whose bonus
         the fees and the gas eat, before any quote is asked."""
-        floor, ceiling = self.ceilings()[:2]
-        return floor * (1.0 - QUOTE_SLACK), ceiling * (1.0 + QUOTE_SLACK)
+        got = self.ceilings()
+        if self._range[0] is not got:                  # kept as long as the ceilings are
+            self._range = (got, got[0] * (1.0 - QUOTE_SLACK), got[1] * (1.0 + QUOTE_SLACK))
+        return self._range[1], self._range[2]
 
     # -- between steps and blocks ---------------------------------------------------------------
     def follow_path(self, exo_prev: np.ndarray, exo_now: np.ndarray) -> None:
@@ -354,10 +357,12 @@ class Router:
         ratio = (exo_now / exo_prev).tolist()
         at = self.venue_price.tolist()
         self.reference.follow(exo_now)
+        price, now = self.price.tolist(), []           # no venue moves the reference: read once
         for v, venue in enumerate(self.venues):
-            q, a = self._quote_usd(v), venue.asset
-            venue.pull_to(at[v] * ratio[a] / q, float(self.price[a]) / q)
-            self.venue_price[v] = venue.mid() * q
+            q, a = 1.0 if venue.quote_asset == USD else price[venue.quote_asset], venue.asset     # _quote_usd(v)
+            venue.pull_to(at[v] * ratio[a] / q, price[a] / q)
+            now.append(venue.mid() * q)
+        self.venue_price[:] = now
         self.sold[:] = 0.0
         self.reference.flow[:] = 0.0
 
@@ -373,8 +378,8 @@ class Router:
         keep = 0.5 ** (seconds / half_life) if half_life > 0 else 0.0
         price = self.price.tolist()
         flow = [0.0] * len(price)
-        for v, venue in enumerate(self.venues):
-            q, a = self._quote_usd(v), venue.asset
+        for venue in self.venues:
+            q, a = 1.0 if venue.quote_asset == USD else price[venue.quote_asset], venue.asset     # _quote_usd(v)
             target, mid = price[a] / q, venue.mid()
             if isinstance(venue, DepthBook):
                 if venue.net_sold == 0.0 and venue.reference == target:
@@ -393,10 +398,12 @@ class Router:
         for a, usd in enumerate(flow):
             if usd != 0.0:
                 self.reference.trade(a, usd)
+        price = self.price.tolist()                    # as the flows left it
+        usd = [1.0 if venue.quote_asset == USD else price[venue.quote_asset] for venue in self.venues]
         for v, venue in enumerate(self.venues):       # books re-quote around the moved reference
             if isinstance(venue, DepthBook) and venue.net_sold == 0.0:
-                venue.reference = float(self.price[venue.asset]) / self._quote_usd(v)
-        self.venue_price[:] = [venue.mid() * self._quote_usd(v) for v, venue in enumerate(self.venues)]
+                venue.reference = price[venue.asset] / usd[v]
+        self.venue_price[:] = [venue.mid() * usd[v] for v, venue in enumerate(self.venues)]
 
 
 def _levels(by_asset: list[list[int]], venues: list) -> list[int]:

@@ -48,7 +48,7 @@ def _do(r: Router, op) -> list:
         r.arbitrage(6.0 if amount > 1.5 else 12.0, 0.0 if amount < 1 else 60.0)      # blocks of two lengths
         return []
     got = getattr(r, kind)(asset, amount)
-    return [got, *r.ceilings()[2], *r.ceilings()[3]]
+    return [got, *r.ceilings()[2], *r.ceilings()[3], *np.concatenate(r.quote_range()).tolist()]
 
 
 def _same(x, y) -> bool:
