@@ -131,6 +131,10 @@ class RunConfig:
     # decentralized finance"), hence 0.
     arb_half_life_seconds: float = 0.0
     block_seconds: float = 12.0       # one cascade round = one block (post-Merge Ethereum slot time)
+    # A step's accounts are judged block after block while someone acts (or waits out a latency), the
+    # auctions at each block their own clock moves (Start.keep_trading). True plays every block of every
+    # step instead: the schedule that rule is checked against (docs/engine.md), ~4x slower.
+    every_block: bool = False
     impact: ImpactConfig = field(default_factory=ImpactConfig)
     oracle: OracleConfig = field(default_factory=OracleConfig)
     liquidator: LiquidatorConfig = field(default_factory=LiquidatorConfig)

@@ -60,6 +60,9 @@ class Repaying:
     def trade(self, r: Round) -> int:
         return 0
 
+    def wake(self, now: float, block: float) -> float:
+        return np.inf       # an account below 1 waiting out a latency keeps the rounds going (Start.waiting)
+
     def loss(self, oracle: np.ndarray) -> float:
         return 0.0          # what liquidators leave is in the accounts' own bad debt
 
@@ -119,6 +122,12 @@ class Mechanisms:
     def trade(self, r: Round) -> int:
         """buyCollateral, take and redo for this round; how many happened."""
         return sum(p.trade(r) for p in self.parts)
+
+    def wake(self, now: float, block: float) -> float:
+        """The earliest time after `now` at which a protocol's own clock may change what someone can do
+        (an auction's price or age, a bid's ttl, a keeper's latency on an auction or an inventory), inf if
+        none: the loop plays that block of the step rather than waiting for the next step."""
+        return min((p.wake(now, block) for p in self.parts), default=np.inf)
 
     def loss(self, oracle: np.ndarray) -> float:
         """The protocols' own losses so far (Comet's reserves, Maker's Vow), valued at these oracle prices (one per reserve column)."""

@@ -8,6 +8,7 @@ structure. The venues are passed in: each loop builds them through its `initial_
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -49,6 +50,7 @@ class Start:
     lowest_bar: float             # lowest min_profit_usd of any agent
     rec: Recorder
     mech: Mechanisms
+    every_block: bool = False     # play every block of every step (the schedule the skipping is checked against)
 
     def due_parameters(self, block: int) -> tuple[np.ndarray, Params] | None:
         """(lt, params) of the last governance change due by `block`, taken off the schedule; None if
@@ -63,9 +65,38 @@ class Start:
 
     def waiting(self, now: float, since: np.ndarray) -> bool:
         """Whether an account below 1 since `since` still waits for some liquidator's latency: the step
-        then plays its next block even when nobody acted in this one."""
+        then plays its next block even when nobody acted in this one (always, with `every_block`)."""
+        if self.every_block:
+            return True
         longest = max(a.latency_blocks for a in self.agents)
         return bool(longest > 0 and len(since) and ((now - since) / self.block < longest).any())
+
+    def keep_trading(self, step: int, rnd: int, clock: float, lt, params: Params, gas_usd_per_unit: float,
+                     arb_half_life_seconds: float) -> float:
+        """After the step's last round (block `rnd`, at `clock`): the later blocks of the step at which a
+        protocol's own clock changes what a keeper can do (`mech.wake`: an auction's next price cut, a ttl,
+        a keeper's latency), each with the protocols' trades only (take, redo, buyCollateral, bids), and
+        the block after any that traded. A keeper takes an auction the block its price pays, not at the
+        next step; the accounts are judged again at the next step, as after any step's last round.
+        Returns the time of the last block played."""
+        traded = 0
+        while True:
+            k = rnd + 1 if traded else self._block_at(step, rnd, self.mech.wake(clock, self.block))
+            if k >= self.blocks:
+                return clock
+            r = self.open_block(step, k, clock, lt, params, gas_usd_per_unit, arb_half_life_seconds)
+            clock, rnd = r.now, k
+            traded = self.mech.trade(r)
+
+    def _block_at(self, step: int, rnd: int, t: float) -> int:
+        """The first block after `rnd` of `step` whose time (open_block's `now`) is at or after `t`."""
+        start = step * self.dt
+        if not t < start + self.blocks * self.block:
+            return self.blocks
+        k = max(rnd + 1, math.ceil((t - start) / self.block))
+        while k < self.blocks and start + k * self.block < t:
+            k += 1
+        return k
 
     def open_block(self, step: int, rnd: int, clock: float, lt, params: Params, gas_usd_per_unit: float,
                    arb_half_life_seconds: float) -> Round:
@@ -121,4 +152,4 @@ def start(inputs: ReplayInputs, config: RunConfig, venues: Router, bounds=None) 
                  field=field, gas_asset=gas_asset, cheapest_gas=cheapest,
                  lowest_bar=min(a.min_profit_usd for a in agents), rec=rec,
                  mech=Mechanisms(inputs, config, state, venues, rec, field, bound if bounds else None,
-                                 min(a.min_profit_usd for a in agents)))
+                                 min(a.min_profit_usd for a in agents)), every_block=config.every_block)

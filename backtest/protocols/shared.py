@@ -15,6 +15,18 @@ def first_ready(agents, waited_blocks: float):
     return min(ready, key=lambda a: a.gas_units) if ready else None
 
 
+def latency_ends(agents, since: float, now: float, block: float) -> float:
+    """The first time after `now` at which one more of `agents` has waited out its latency on a job
+    open since `since` (inf if every one has): when a protocol's job becomes someone's to take."""
+    ends = [since + a.latency_blocks * block for a in agents]
+    return min((t for t in ends if t > now), default=np.inf)
+
+
+def after(t: float) -> float:
+    """The first float above `t`: for a condition that holds once a time is strictly passed."""
+    return float(np.nextafter(t, np.inf))
+
+
 SLACK = 1e-9      # relative: float rounding between a quote and its linear ceiling (agents/liquidator.py)
 
 

@@ -41,8 +41,10 @@ def test_with_the_reference_keepers_priced_out_a_zero_bid_wins_and_the_vow_loses
     tends = events(out, "tend")
     assert list(tends["liquidator"]) == ["zero-bidder-1"] and tends["base_amount"].iloc[0] == 1e-18
     deal = events(out, "deal").iloc[0]
-    # tic = bid + ttl (600 s); deal needs now > tic: not at step 1 (now == tic), at step 2
-    assert deal["step"] == 2 and deal["liquidator"] == "zero-bidder-1" and deal["lot"] == 10.0
+    # tic = bid + ttl (600 s); deal needs now > tic: not at step 1's first block (now == tic), at its next
+    tend = tends.iloc[0]
+    assert (deal["timestamp"] - tend["timestamp"]).total_seconds() == 600 + 12
+    assert deal["step"] == 1 and deal["liquidator"] == "zero-bidder-1" and deal["lot"] == 10.0
     m = out.protocols
     assert m["maker_flip_zero_bid_auctions"] == 1 and m["maker_flip_deals"] == 1
     assert m["maker_flip_loss_usd"] == pytest.approx(14_000.0)           # due - bid
@@ -135,24 +137,28 @@ def test_the_loss_reaches_the_metrics_once_and_is_split_to_weth_and_dai():
 
 def test_cat_1_2_bites_up_to_dunk_within_box_and_a_deal_frees_the_room():
     # dunk 5,000 DAI of tab per auction, box 12,000: tabs 5,000, 5,000, 2,000 (the room left), then the
-    # litterbox is full; the zero-bid deals two steps later claw their tabs back and the rest is bitten
+    # litterbox is full; the zero-bid deals after their ttl claw their tabs back and the rest is bitten
     out = run(gwei=150.0, overrides=(*FLIP, "flip.ETH-A.lump=inf", "flip.ETH-A.dunk=5000", "flip.box=12000"))
     bites = events(out, "bite")
     assert list(bites["tab"][:3]) == pytest.approx([5_000.0, 5_000.0, 2_000.0]) and bites["step"][:3].eq(0).all()
     rest = 14_000 - 12_000 / 1.13
     assert len(bites) == 4 and bites["step"].iloc[3] == 2 and bites["base_amount"].iloc[3] == pytest.approx(rest)
     deals = events(out, "deal")
-    assert list(deals["step"][:3]) == [2, 2, 2] and deals.index[2] < bites.index[3]      # the deals, then the bite
+    # the deals the block after the zero bids' ttl (612 s, step 1); the room they free is bitten at step 2,
+    # when the accounts are next judged
+    assert list(deals["step"][:3]) == [1, 1, 1] and deals.index[2] < bites.index[3]
     assert out.debt.sum() == 0.0 and out.protocols["maker_flip_loss_usd"] == pytest.approx(14_000.0)
 
 
 def test_an_auction_nobody_bids_on_is_ticked_after_its_end_and_stays_open():
     # a pool of 0.001 WETH: selling the lot pays ~$2, less than the gas, so nobody bids; tau 1,200 s:
-    # end 1,200, ticked at the first block after it (step 3, 1,800 s; step 2's block at 1,200 is not
-    # after it), again at step 6 (end 3,000)
+    # end 1,200, ticked at the first block after it (1,212 s, step 2; the block at 1,200 is not after
+    # it), which restarts it to end 2,412: ticked at 2,424 s (step 4), then at 3,636 s (step 6)
     out = run(gwei=150.0, steps=8, pool=(0.001, 2.0), overrides=(*FLIP, "flip.ETH-A.tau=1200"))
     assert events(out, "tend").empty and events(out, "deal").empty
-    assert list(events(out, "tick")["step"]) == [3, 6]
+    ticks = events(out, "tick")
+    assert list(ticks["step"]) == [2, 4, 6]
+    assert [(t - t.normalize()).total_seconds() for t in ticks["timestamp"]] == [1_212, 2_424, 3_636]
     m = out.protocols
-    assert m["maker_flip_auctions_open"] == 1 and m["maker_flip_ticks"] == 2
+    assert m["maker_flip_auctions_open"] == 1 and m["maker_flip_ticks"] == 3
     assert m["maker_flip_open_tab_usd"] == pytest.approx(15_820.0) and m["maker_flip_loss_usd"] == 0.0   # lot covers due

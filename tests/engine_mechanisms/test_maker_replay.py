@@ -32,22 +32,32 @@ def test_bark_moves_the_whole_vault_into_an_auction_and_pays_the_keeper():
     assert not out.collateral.any() and not out.debt.any()
 
 
-def test_the_keeper_takes_when_the_auction_price_falls_below_what_the_pool_pays():
+def test_the_keeper_takes_the_block_the_auction_price_falls_below_what_the_pool_pays():
     _, out = run()
     take = out.events.to_pandas().query("action == 'take'")
-    assert len(take) == 1
-    take = take.iloc[0]
-    # Price 2,400 x 0.99^floor(dur / 90): step 1 (600 s) 2,259.55, step 2 (1,200 s) 2,106.05 -- above what
-    # the pool pays after its fee and impact; step 3 (1,800 s): 2,400 x 0.99^20 = 1,962.98.
-    assert take["step"] == 3 and take["price"] == pytest.approx(2400 * 0.99 ** 20)
-    # The whole lot would cost 19,629.8 > tab, so owe = tab = 15,820 and slice = 15,820 / 1,962.98 = 8.0592
-    assert take["base_amount"] == pytest.approx(15_820.0)
-    assert take["amount"] == pytest.approx(15_820 / (2400 * .99 ** 20))
-    # sold into the pool: 8.0592 x 0.997 x 2e6 / (1,000 + 8.0592 x 0.997) = 15,941.9; DAI bought at 1
-    assert take["proceeds_usd"] == pytest.approx(15_941.9, abs=0.1)
-    assert take["profit_usd"] == pytest.approx(121.9, abs=0.1)
-    # the tab is raised: the rest of the lot, 10 - 8.0592 = 1.9408 WETH, goes back to the vault owner
-    assert take["tab"] == 0.0 and take["returned"] == pytest.approx(10 - 15_820 / (2400 * .99 ** 20))
+    assert len(take) == 3
+    first, second, last = (take.iloc[k] for k in range(3))
+    # Price 2,400 x 0.99^floor(dur / 90). The 19th cut (1,710 s): 1,982.80, first below what the pool pays
+    # for part of the lot; the loop plays the first block at or after it (12-s blocks: 1,716 s, step 2),
+    # not the next step.
+    cut19, cut20 = 2400 * 0.99 ** 19, 2400 * 0.99 ** 20
+    assert first["step"] == 2 and first["price"] == pytest.approx(cut19)
+    assert (first["timestamp"] - first["timestamp"].normalize()).total_seconds() == 1_716
+    # the whole tab (a slice of 7.98 WETH) does not pay at that price, half the lot would leave less than
+    # chost = dust x chop = 8,475 of tab (not allowed); a quarter pays:
+    # 2.5 WETH for 4,957.01 DAI, sold for 2.5 x 0.997 x 2e6 / (1,000 + 2.5 x 0.997) = 4,972.61
+    assert first["amount"] == pytest.approx(2.5) and first["base_amount"] == pytest.approx(2.5 * cut19)
+    assert first["proceeds_usd"] == pytest.approx(2.5 * 0.997 * 2e6 / (1_000 + 2.5 * 0.997))
+    # the next block: a take may not leave less than chost of tab, so the most that pays is the slice
+    # raising 10,862.99 - 8,475 = 2,387.99 DAI
+    assert (second["timestamp"] - first["timestamp"]).total_seconds() == 12
+    assert second["base_amount"] == pytest.approx(15_820 - 2.5 * cut19 - 8_475) and second["tab"] == pytest.approx(8_475)
+    # the 20th cut (1,800 s, step 3's first block): 1,962.98, the rest of the tab in one take
+    assert last["step"] == 3 and last["price"] == pytest.approx(cut20) and last["base_amount"] == pytest.approx(8_475)
+    # the tab is raised: the lot left after it goes back to the vault owner -- more than one take at the
+    # 20th cut would leave (10 - 15,820 / 1,962.98 = 1.9408 WETH)
+    left = 10 - 2.5 - (15_820 - 2.5 * cut19 - 8_475) / cut19 - 8_475 / cut20
+    assert last["tab"] == 0.0 and last["returned"] == pytest.approx(left) and left > 10 - 15_820 / cut20
     assert out.protocols["maker_uncovered_tab_usd"] == 0.0 and out.protocols["maker_auctions_open"] == 0
 
 
@@ -74,16 +84,20 @@ def test_a_reset_restarts_the_price_from_the_feed_and_pays_the_keeper_again():
     _, out = run(pool=(0.001, 2.0), weth=(2000.0,) * 20, spec={"maker": {"WETH": {**ILK["maker"]["WETH"],
                                                                                    "tail": 1_800}}})
     redo = out.events.to_pandas().query("action == 'redo'").iloc[0]
-    # older than tail (1,800 s) first at step 4 (2,400 s): top = 2,000 x 1.2 again, coin 265.82 again
-    assert redo["step"] == 4 and redo["price"] == pytest.approx(2_400.0) and redo["reward_usd"] == pytest.approx(265.82)
+    # older than tail (1,800 s) first at the block after it (1,812 s, step 3; at 1,800 s it is not older):
+    # top = 2,000 x 1.2 again, coin 265.82 again
+    assert (redo["timestamp"] - redo["timestamp"].normalize()).total_seconds() == 1_812
+    assert redo["step"] == 3 and redo["price"] == pytest.approx(2_400.0) and redo["reward_usd"] == pytest.approx(265.82)
 
 
 def test_a_linear_curve_falls_to_zero_over_tau():
     spec = {"maker": {"WETH": {**ILK["maker"]["WETH"], "curve": "linear", "tau": 3_600}}}
     _, out = run(spec=spec)
     take = out.events.to_pandas().query("action == 'take'").iloc[0]
-    # 2,400 x (3,600 - dur) / 3,600: 2,000 at 600 s, 1,600 at 1,200 s: first below the pool's ~1,990 at step 2
-    assert take["step"] == 2 and take["price"] == pytest.approx(1_600.0)
+    # 2,400 x (3,600 - dur) / 3,600: 2,000 at 600 s (step 1's first block), above what the pool pays; it
+    # falls every second, so the keeper looks every block: 1,992 at 612 s is the first price that pays
+    assert take["step"] == 1 and take["price"] == pytest.approx(2_400 * (3_600 - 612) / 3_600)
+    assert (take["timestamp"] - take["timestamp"].normalize()).total_seconds() == 612 and take["profit_usd"] > 0
 
 
 def test_a_partial_bark_within_hole_and_the_dust_rule():
@@ -129,7 +143,7 @@ def test_unknown_ilk_parameters_are_refused():
 
 @pytest.mark.parametrize("loop", [replay, reference])
 @pytest.mark.parametrize("pool, weth, skips", [((1_000.0, 2_000_000.0), (2000.0,) * 6, False),
-                                                ((50.0, 100_000.0), tuple(np.linspace(2000.0, 1400.0, 12)), True),
+                                                ((20.0, 40_000.0), tuple(np.linspace(2000.0, 1400.0, 12)), True),
                                                 ((1.0, 2_000.0), (2000.0,) * 12, False)])     # quoted, never taken
 def test_keepers_skip_quotes_only_for_takes_no_one_could_be_awarded(monkeypatch, loop, pool, weth, skips):
     # mechanism.none_can_clear skips the quotes of an auction whose takes cannot gross the cheapest
@@ -153,14 +167,16 @@ def test_keepers_skip_quotes_only_for_takes_no_one_could_be_awarded(monkeypatch,
 
 
 @pytest.mark.parametrize("loop", [replay, reference])
-def test_a_keepers_latency_counts_blocks_of_the_runs_own_length_for_take_as_for_bark(loop):
+@pytest.mark.parametrize("one_block_steps", [True, False])
+def test_a_keepers_latency_counts_blocks_of_the_runs_own_length_for_take_as_for_bark(loop, one_block_steps):
     # buf 0.9: the auction opens at 1,800 < what the pool pays, so a take pays at once; a keeper that
-    # waits 3 blocks barks 3 blocks after the vault is unsafe and takes 3 blocks after the bark. One
-    # block a step: the loop plays a step's later blocks only while an account waits, not an auction.
+    # waits 3 blocks barks 3 blocks after the vault is unsafe and takes 3 blocks after the bark, whether
+    # a step is one block or 10 minutes of them (the step then plays the block the keeper may act in).
     spec = {"maker": {"WETH": {**ILK["maker"]["WETH"], "buf": 0.9}}}
     for block in (12, 6, 2):
         path = {"WETH": [2000.0] * 12, "DAI": [1.0] * 12}
-        inputs = make_inputs("maker", RESERVES, VAULT, path, (1_000.0, 2_000_000.0), step_seconds=block)
+        inputs = make_inputs("maker", RESERVES, VAULT, path, (1_000.0, 2_000_000.0),
+                             step_seconds=block if one_block_steps else 600)
         out = loop.replay(inputs, config(spec, "liquidator.latency_blocks=3", f"block_seconds={block}"))
         ev = out.events.to_pandas().set_index("action")
         start = ev.loc["bark", "timestamp"].normalize()

@@ -32,7 +32,7 @@ from backtest.agents.liquidator import Plan, best_agent
 from backtest.agents.round import Round
 from backtest.protocols.comet import exact as comet_math
 from backtest.protocols.comet.params import CometParams
-from backtest.protocols.shared import first_ready, none_can_clear, own_reserves
+from backtest.protocols.shared import first_ready, latency_ends, none_can_clear, own_reserves
 
 
 class Comet:
@@ -56,6 +56,14 @@ class Comet:
     @property
     def busy(self) -> bool:
         return self.base is not None and bool(self.inventory.any()) and self.reserves < self.p.target_reserves
+
+    def wake(self, now: float, block: float) -> float:
+        """When a keeper's latency next runs out on an inventory for sale (it waits from the last absorb
+        that grew it)."""
+        if not self.busy:
+            return np.inf
+        return min((latency_ends(self.agents, float(self.arrived[c]), now, block)
+                    for c in self.collateral_cols if self.inventory[c] > 0), default=np.inf)
 
     def liquidate(self, r: Round, rows, hf, rounds, waited) -> int:
         """Absorb the rows (worst first) that someone absorbs; how many."""

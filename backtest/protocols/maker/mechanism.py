@@ -40,7 +40,7 @@ from backtest.errors import InputError
 from backtest.protocols.rules import health_factor_one
 from backtest.protocols.maker import clip
 from backtest.protocols.maker.params import Ilk, MakerParams, ilk_name
-from backtest.protocols.shared import none_can_clear, own_reserves
+from backtest.protocols.shared import after, latency_ends, none_can_clear, own_reserves
 
 
 @dataclass
@@ -85,6 +85,18 @@ class Maker:
     @property
     def busy(self) -> bool:
         return bool(self.auctions)
+
+    def wake(self, now: float, block: float) -> float:
+        """When an open auction next changes for a keeper: its price's next cut (every second for the
+        linear and exponential curves: the next block), its age passing tail (a redo is due), a keeper's
+        latency running out on it."""
+        t = np.inf
+        for a in self.auctions:
+            ilk, dur = self._ilk(a.coll), now - a.tic
+            cut = a.tic + (dur // ilk.step + 1) * ilk.step if ilk.curve == "stairstep" else after(now)
+            tail = after(a.tic + ilk.tail) if not dur > ilk.tail else np.inf
+            t = min(t, cut, tail, latency_ends(self.agents, a.tic, now, block))
+        return t
 
     def _ilk(self, c: int) -> Ilk:
         return self.ilks[c]

@@ -32,7 +32,7 @@ from backtest.protocols.maker.params import MakerParams, ilk_name
 from backtest.protocols.maker_flip import flip
 from backtest.protocols.maker_flip.params import FlipIlk, FlipParams, uses_flip
 from backtest.protocols.rules import health_factor_one
-from backtest.protocols.shared import own_reserves
+from backtest.protocols.shared import after, own_reserves
 
 ZERO_BID_DAI = 1.0        # a winning bid below 1 DAI counts as a zero bid (the "0 DAI" auctions)
 
@@ -107,6 +107,12 @@ class MakerFlip:
     @property
     def busy(self) -> bool:
         return bool(self.auctions)
+
+    def wake(self, now: float, block: float) -> float:
+        """When an auction next changes by its clock alone: its high bid's ttl or its end passes (a deal,
+        or a tick when nobody bid)."""
+        ends = [t for o in self.auctions for t in (o.a.tic, o.a.end) if t != 0 and not t < now]
+        return after(min(ends)) if ends else np.inf
 
     def _mined(self, step: int) -> list[Keeper]:
         return [k for k in self.keepers if k.gwei >= self.gwei[step]]
