@@ -3,6 +3,8 @@ agent acts on a job done whether or not it pays, and which of the book's reserve
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from backtest.errors import InputError
@@ -24,7 +26,7 @@ def latency_ends(agents, since: float, now: float, block: float) -> float:
 
 def after(t: float) -> float:
     """The first float above `t`: for a condition that holds once a time is strictly passed."""
-    return float(np.nextafter(t, np.inf))
+    return math.nextafter(t, math.inf)
 
 
 SLACK = 1e-9      # relative: float rounding between a quote and its linear ceiling (agents/liquidator.py)

@@ -50,3 +50,14 @@ def test_take_one_edges_partial_refused_zero_price_and_nan():
 def test_needs_redo_one_is_needs_redo(dur, price, top, tail, cusp):
     with np.errstate(all="ignore"):
         assert mk.needs_redo_one(dur, price, top, tail, cusp) == bool(mk.needs_redo(dur, price, top, tail, cusp))
+
+
+@settings(max_examples=3000, deadline=None)
+@given(st.one_of(st.floats(0.0, 1e9), st.sampled_from([0.0, math.nan, math.inf])),
+       st.one_of(st.floats(0.0, 1e6), st.sampled_from([0.0, 90.0, 8_400.0, math.nan, math.inf, -1.0])),
+       st.one_of(st.floats(0.0, 1.0), st.sampled_from([0.99, 0.0, 1.0, 1.5])),
+       st.one_of(st.floats(1e-3, 1e4), st.sampled_from([90.0, 60.0, 0.0, -90.0])))
+def test_stairstep_one_is_the_numpy_curve_bit_for_bit(top, dur, cut, step):
+    with np.errstate(all="ignore"):
+        want = float(mk.stairstep_exponential_decrease(top, dur, cut, step))
+    assert _same(mk.stairstep_one(top, dur, cut, step), want)

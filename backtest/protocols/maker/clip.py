@@ -171,6 +171,24 @@ def take_one(tab: float, lot: float, price: float, amt: float, max_price: float,
     return Take(0.0, 0.0, tab, lot, False)
 
 
+_CUTS: dict = {}        # (cut, cuts so far) -> numpy's power of them (its bits: Python's ** can differ in the last)
+
+
+def stairstep_one(top: float, dur: float, cut: float, step: float) -> float:
+    """stairstep_exponential_decrease for one auction in plain floats (asked of every open auction at
+    every block the keepers look): Python's float // is numpy's floor_divide, the power is numpy's own,
+    kept per (cut, cuts) (tests/protocols/test_maker_take_one.py); anything not finite goes to numpy."""
+    if not (step > 0.0 and math.isfinite(dur) and math.isfinite(top)):
+        return float(stairstep_exponential_decrease(top, dur, cut, step))
+    k = dur // step
+    factor = _CUTS.get((cut, k))
+    if factor is None:
+        if len(_CUTS) > 4096:
+            _CUTS.clear()
+        factor = _CUTS[cut, k] = float(np.power(cut, k))
+    return top * factor
+
+
 def needs_redo_one(dur: float, price: float, top: float, tail: float, cusp: float) -> bool:
     """`needs_redo` for one auction in plain floats (asked of every open auction each round)."""
     return dur > tail or _div(price, top) < cusp

@@ -31,7 +31,7 @@ class Ilk:
             return float(clip.linear_decrease(top, dur, self.tau))
         if self.curve == "exponential":
             return float(clip.exponential_decrease(top, dur, self.cut))
-        return float(clip.stairstep_exponential_decrease(top, dur, self.cut, self.step))
+        return clip.stairstep_one(top, dur, self.cut, self.step)
 
 
 # Mainnet ilks as the spells' test configuration has them after the 2025-10-30 executive spell
