@@ -88,7 +88,7 @@ class Router:
     def _all_moved(self) -> None:
         """Every venue and reference price may have moved (a path move, arbitrage, a new reference)."""
         n = len(self.price)
-        self._first: list = [None] * len(self.venues)   # per venue: (buy_marginal(0), sell_marginal(0)) or None
+        self._first: list = [None] * len(self.venues)   # per venue: its first_marginals() or None
         self._generation = [0] * n                      # per asset: bumped by each trade that can move its quotes
         self._routes: dict = {}          # (buy?, asset, amount, split, feedback) -> (generation of the asset, route, USD)
         self._seen: list = [-1] * n      # per asset: the generation its `ceilings` entry was computed at
@@ -255,7 +255,7 @@ class Router:
         for v, q in sides:
             got = first[v]
             if got is None:
-                got = first[v] = (venues[v].buy_marginal(0.0), venues[v].sell_marginal(0.0))
+                got = first[v] = venues[v].first_marginals()
             usd = 1.0 if q == USD else price[q]
             buy, sell = got[0] * usd, got[1] * usd
             if low is None:
@@ -285,13 +285,14 @@ class Router:
         got = self._first[v]
         if got is None:
             venue = self.venues[v]
-            got = self._first[v] = (venue.buy_marginal(0.0), venue.sell_marginal(0.0))
+            got = self._first[v] = venue.first_marginals()
         return got[0] if buy else got[1]
 
     # -- trades -------------------------------------------------------------------------------
     def sell(self, asset: int, amount: float) -> float:
         route = self._route_sale(asset, amount) if not amount <= 0 and self.by_asset[asset] else None
-        self._trading(asset)
+        if self.feedback:                     # without it no venue or price moves: every cache holds
+            self._trading(asset)
         self.sold[asset] += amount
         if amount > 0 and not self.by_asset[asset] and self.feedback:
             return self.reference.sell(asset, amount)
@@ -306,7 +307,8 @@ class Router:
 
     def buy(self, asset: int, amount: float) -> float:
         route = self._route_purchase(asset, amount) if not amount <= 0 and self.by_asset[asset] else None
-        self._trading(asset)
+        if self.feedback:                     # without it no venue or price moves: every cache holds
+            self._trading(asset)
         if amount > 0 and not self.by_asset[asset] and self.feedback:
             return self.reference.buy(asset, amount)
         if amount <= 0 or not self.by_asset[asset]:

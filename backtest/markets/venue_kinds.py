@@ -6,7 +6,9 @@ Every kind answers the same five questions, so the router can compare them:
   mid()       -> marginal price in quote per base (before fee);
   pull_to(target, anchor) -> move the venue so its mid is `target` (arbitrage), returning the
       change of its base and quote holdings (what the arbitrageur passes on to the reference market);
-  depth(impact) -> base units sellable before the mid falls by `impact` (reports, metrics).
+  depth(impact) -> base units sellable before the mid falls by `impact` (reports, metrics);
+  first_marginals() -> (buy_marginal(0.0), sell_marginal(0.0)), the same floats (the router's
+      purchase floor and sale ceiling, asked after every trade of the venue).
 
 Quotes are plain floats. Pools hold their state and mutate it on `sell`/`buy`; nothing here
 knows about USD: the router values the quote asset.
@@ -83,6 +85,9 @@ class V2Pool:
 
     def buy_amount_at(self, m: float) -> float:
         return max(0.0, self.base - math.sqrt(self.base * self.quote / ((1.0 - self.fee) * m)))
+
+    def first_marginals(self) -> tuple[float, float]:
+        return self.buy_marginal(0.0), self.sell_marginal(0.0)
 
 
 @dataclass
@@ -195,6 +200,11 @@ class V3Pool:
             return 0.0
         res = v3_compiled.swap(self.state, math.inf, self.base_is_token0, sqrt_price_limit=self._sqrt_price_for(target))
         return float(res.amount_in_used) / 10.0 ** self.base_decimals
+
+    def first_marginals(self) -> tuple[float, float]:
+        """buy_marginal(0.0), sell_marginal(0.0): the mid read once."""
+        mid, keep = self._mid_at(self.state.sqrt_price), 1.0 - self.state.fee
+        return mid / keep, keep * mid
 
     def buy_marginal(self, y: float) -> float:
         if not y > 0:                        # the current price: no state to build (the router asks often)
@@ -393,6 +403,12 @@ class DepthBook:
 
     def buy_marginal(self, y: float) -> float:
         return self.reference * (1.0 - self._impact(self.net_sold - y)) / (1.0 - self.fee)
+
+    def first_marginals(self) -> tuple[float, float]:
+        """buy_marginal(0.0), sell_marginal(0.0): one impact (net_sold ± 0.0 is net_sold, but for -0.0,
+        where the curve's impact is ±0.0 and 1 - it is 1.0 either way)."""
+        left = 1.0 - self._impact(self.net_sold)
+        return self.reference * left / (1.0 - self.fee), self.reference * left * (1.0 - self.fee)
 
     def buy_amount_at(self, m: float) -> float:
         s = self._consumed_at(1.0 - m * (1.0 - self.fee) / self.reference)

@@ -74,3 +74,18 @@ def test_no_quote_beats_its_linear_ceiling(kinds, fees, moves, amount, split):
     (low, high), (mid_low, mid_high) = r.quote_range(), r.mid_range()
     assert sale <= amount * high[ETH] and purchase >= amount * low[ETH]
     assert high[ETH] <= mid_high[ETH] * (1 + 2 * SLACK) and low[ETH] >= mid_low[ETH] * (1 - 2 * SLACK)
+
+
+@settings(max_examples=200)
+@given(kind=st.sampled_from("23d"), fee=st.sampled_from([0.0, 0.0005, 0.003, 0.01]),
+       moves=st.lists(st.tuples(st.booleans(), st.sampled_from([0.0, 0.5, 30.0, 400.0, 5_000.0])), max_size=4),
+       held=st.sampled_from([None, 0.0, -0.0, 150.0, -150.0, 3_000.0, math.nan]))
+def test_first_marginals_are_the_two_marginals_at_zero(kind, fee, moves, held):
+    # Router.ceilings asks every venue a trade moved for both, through first_marginals: the same floats
+    venue = venues(kind, [fee])[0]
+    for sell, amount in moves:
+        (venue.sell if sell else venue.buy)(amount)
+    if held is not None and kind == "d":
+        venue.net_sold = held                # a book at ±0.0 (copysign), deep in the tail, NaN
+    got = np.array(venue.first_marginals()).tobytes()
+    assert got == np.array([venue.buy_marginal(0.0), venue.sell_marginal(0.0)]).tobytes()
