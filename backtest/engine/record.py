@@ -77,6 +77,7 @@ def bad_debt_by_account(coll: np.ndarray, debt: np.ndarray, prices: np.ndarray) 
     return np.maximum(0.0, debt @ prices - coll @ prices)
 
 
+_STEP_FLOATS = ("price_exogenous", "price_market", "price_oracle", "price_amm", "sold", "sold_usd", "bad_debt_usd")
 _EVENT_NAMES = EVENTS_SCHEMA.names
 _EVENT_DEFAULTS = {"auction": -1, "account": "", "liquidator": ""}
 
@@ -86,7 +87,11 @@ class Recorder:
         self.inputs = inputs
         self.now = 0.0              # seconds since the first step: the block being played (the loops set it)
         self._liq: list[tuple] = []             # one tuple per liquidation, in LIQUIDATIONS_SCHEMA order
-        self.step_rows: dict[str, list] = {f.name: [] for f in STEPS_SCHEMA}
+        n, t = len(inputs.book.price_assets), len(inputs.times)
+        self._steps: list[int] = []             # the steps recorded, in order: row k of the arrays below
+        self._step_values = {name: np.empty((t, n)) for name in _STEP_FLOATS}
+        self._step_count = np.empty((t, n), dtype=np.int32)
+        self._step_oracles: list = []           # one map per (step, asset), in order
         self._events: list[tuple] = []          # one tuple per event, in EVENTS_SCHEMA order
         self._count = [0] * len(inputs.book.price_assets)
         self._burned = 0.0          # deficits burned so far (Aave v3.3+): bad debt that left the book
@@ -128,14 +133,25 @@ class Recorder:
         if protocol_loss:
             bad += protocol_loss
         answer = oracles.answer.tolist()
-        by_asset = [[(label.split(":", 1)[0], answer[k]) for k, label in feeds] for feeds in self._feeds(oracles)]
-        cols = dict(step=[step] * n, timestamp=[self.inputs.times[step]] * n, asset=assets,
-                    price_exogenous=self.inputs.exogenous[step], price_market=venues.price.copy(),
-                    price_oracle=self.per_asset(oracles), price_amm=amm, sold=venues.sold.copy(),
-                    sold_usd=venues.sold * venues.price, liquidations=np.array(self._count, dtype=np.int32),
-                    bad_debt_usd=[bad] * n, oracles=by_asset)
-        for k, v in cols.items():
-            self.step_rows[k].extend(list(v))
+        if getattr(self, "_protocols", None) is None:          # each feed's protocol, from its label
+            self._protocols = [[(k, label.split(":", 1)[0]) for k, label in feeds] for feeds in self._feeds(oracles)]
+        by_asset = [[(name, answer[k]) for k, name in feeds] for feeds in self._protocols]
+        k = len(self._steps)
+        if k == len(self._step_count):                   # more steps than the path has: room for as many again
+            self._step_values = {name: np.concatenate([a, np.empty_like(a[:k + 1])]) for name, a in
+                                 self._step_values.items()}
+            self._step_count = np.concatenate([self._step_count, np.empty_like(self._step_count[:k + 1])])
+        self._steps.append(step)
+        values = self._step_values
+        values["price_exogenous"][k] = self.inputs.exogenous[step]
+        values["price_market"][k] = venues.price
+        values["price_oracle"][k] = self.per_asset(oracles)
+        values["price_amm"][k] = amm
+        values["sold"][k] = venues.sold
+        values["sold_usd"][k] = venues.sold * venues.price
+        values["bad_debt_usd"][k] = bad
+        self._step_count[k] = self._count
+        self._step_oracles.extend(by_asset)
         self._count = [0] * n
 
     def _block_time(self) -> np.datetime64:
@@ -162,9 +178,17 @@ class Recorder:
         """[A] each asset's first feed's answer (NaN for an asset no reserve reads)."""
         return np.array([oracles.answer[f[0][0]] if f else np.nan for f in self._feeds(oracles)], dtype=float)
 
+    def _step_columns(self) -> dict:
+        """STEPS_SCHEMA's columns of the steps recorded: one row per (step, asset), step-major."""
+        k, assets = len(self._steps), self.inputs.book.price_assets
+        steps = np.repeat(np.array(self._steps, dtype=np.int64), len(assets))
+        return dict(step=steps, timestamp=self.inputs.times[steps], asset=assets * k,
+                    **{name: a[:k].ravel() for name, a in self._step_values.items()},
+                    liquidations=self._step_count[:k].ravel(), oracles=self._step_oracles)
+
     def outcome(self, coll, debt, oracles, protocols: dict | None = None) -> Outcome:
         liq = _table(self._liq, LIQUIDATIONS_SCHEMA)
-        steps = pa.table({k: _column(v, STEPS_SCHEMA.field(k).type) for k, v in self.step_rows.items()},
+        steps = pa.table({k: _column(v, STEPS_SCHEMA.field(k).type) for k, v in self._step_columns().items()},
                          schema=STEPS_SCHEMA)
         events = _table(self._events, EVENTS_SCHEMA)
         return Outcome(liquidations=liq, steps=steps, collateral=coll, debt=debt, oracle=self.per_asset(oracles),
@@ -177,9 +201,11 @@ def _table(rows: list[tuple], schema: pa.Schema) -> pa.Table:
     return pa.table({f.name: _column(list(v), f.type) for f, v in zip(schema, columns)}, schema=schema)
 
 
-def _column(values: list, kind: pa.DataType) -> pa.Array:
+def _column(values, kind: pa.DataType) -> pa.Array:
     if kind == UTC_TS:
         return pa.array(np.array(values, dtype="datetime64[us]")).cast(UTC_TS)
+    if isinstance(values, np.ndarray) and pa.types.is_integer(kind):
+        return pa.array(values.tolist(), type=kind)        # as from the list of ints a row at a time
     if pa.types.is_floating(kind):
         return pa.array(np.asarray(values, dtype=float), type=kind)
     return pa.array(values, type=kind)
