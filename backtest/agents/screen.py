@@ -162,7 +162,7 @@ def _next_py(start, rows, hf, lean, needed, kinds, total_debt_usd, coll, debt, p
 CLOSE = {"aave-v2": 0, "aave-v3": 1, "spark": 1, "aave-v3.3": 2, "morpho-blue": 2, "compound-v2": 3}
 
 
-def _group_bounds_py(coll, debt, below, at, hf, group_of, cols, starts, close, pos, close_factor, oracle, sell, buy,
+def _group_bounds_py(coll, debt, below, at, hf, group, cols, starts, close, pos, close_factor, oracle, sell, buy,
                      lt, bonus, gas, indptr, indices, width, values, out):
     """replay.bounds without the gathers: each row's profit_upper_bound over its own protocol's reserve
     columns (cols[starts[g]:starts[g + 1]]), liquidator._bound_rows's arithmetic, the repay cap
@@ -181,8 +181,8 @@ def _group_bounds_py(coll, debt, below, at, hf, group_of, cols, starts, close, p
     debt among them (which the dense loop prices against every collateral column): every group
     column of the live arrays.
 
-    Row k is book row below[k]; its group and pattern slot are at index at[k] of `group_of`, `indptr`
-    and `width`: the book's own (at = below) or Pattern.subset's copies of these rows (at = 0, 1, ...)."""
+    Row k is book row below[k], in group group[k]; its pattern slot is at[k] of `indptr`, `width`: the
+    book's own pattern (at = below) or a copy of some rows' slots (pattern.Copy, the watchlist's)."""
     r = len(oracle)
     clean = True
     for a in range(r):
@@ -195,8 +195,7 @@ def _group_bounds_py(coll, debt, below, at, hf, group_of, cols, starts, close, p
             ratio[d, c] = oracle[d] / oracle[c]
     own = np.empty(max(r, len(cols)), dtype=np.int64)      # what a row visits: packed cells, or columns
     for k in range(len(below)):
-        i, h = below[k], at[k]
-        g = group_of[h]
+        i, h, g = below[k], at[k], group[k]
         best, zero = -np.inf, False
         n = -1
         if clean and width[h] >= 0 and pos[g, 0] != -2:

@@ -97,7 +97,6 @@ class Pattern:
         self.values = np.stack([coll[nonzero], debt[nonzero]], axis=1)     # [nnz, 2] (collateral, debt)
         self.changed_at = np.zeros(len(coll), dtype=np.int64)
         self.tick = 0
-        self._subset = (None, -1, None)          # (rows, tick, their args): Pattern.subset's last
 
     def refresh(self, rows) -> None:
         """Rows whose collateral or debt changed (any int sequence; repeats are harmless)."""
@@ -113,17 +112,6 @@ class Pattern:
         w = self.width[i]
         return None if w < 0 else self.indices[self.indptr[i]:self.indptr[i] + w].astype(np.int64)
 
-    def subset(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """Copy(self, rows).args, kept while the same rows (in the same order) are asked for and no row
-        was refreshed since: the round bound reads the rows under water block after block, and their
-        slots, scattered over the book's arrays, cost it more than its arithmetic (1M x 10,080 bench)."""
-        kept, tick, args = self._subset
-        if tick == self.tick and kept is not None and len(kept) == len(rows) and np.array_equal(kept, rows):
-            return args
-        rows = np.array(rows, dtype=np.int64)
-        self._subset = (rows, self.tick, Copy(self, rows, room=False).args)
-        return self._subset[2]
-
     @property
     def args(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """(indptr, indices, width, values): what the kernels take."""
@@ -132,29 +120,58 @@ class Pattern:
 
 class Copy:
     """The pattern slots of some rows, back to back in their order: `args` as Pattern.args, row k of
-    them at index k, for kernels that read the same scattered rows again and again. With `room`, each
-    slot as large as the row's in the pattern, so `follow` can copy a refreshed row again in place."""
+    them at index k, for kernels that read the same scattered rows again and again. Each slot is as
+    large as the row's in the pattern, so `follow` can copy a refreshed row again in place; `append`
+    adds rows at the end."""
 
-    def __init__(self, pattern: Pattern, rows: np.ndarray, room: bool = True):
-        rows = np.asarray(rows, dtype=np.int64)
+    def __init__(self, pattern: Pattern, rows: np.ndarray):
         self.pattern = pattern
-        size = pattern.indptr[rows + 1] - pattern.indptr[rows] if room else np.maximum(pattern.width[rows], 0)
-        self.indptr = np.zeros(len(rows) + 1, dtype=np.int64)
-        np.cumsum(size, out=self.indptr[1:])
-        self.indices = np.empty(self.indptr[-1], dtype=pattern.indices.dtype)
-        self.values = np.empty((self.indptr[-1], 2))
-        self.width = np.empty(len(rows), dtype=np.int64)
-        self.follow(rows, np.arange(len(rows)))
+        self.count = 0
+        self._rows = np.empty(0, dtype=np.int64)
+        self._indptr = np.zeros(1, dtype=np.int64)
+        self._width = np.empty(0, dtype=np.int64)
+        self._indices = np.empty(0, dtype=pattern.indices.dtype)
+        self._values = np.empty((0, 2))
+        self.append(rows)
+
+    def append(self, rows: np.ndarray) -> None:
+        """Slots count, count + 1, ... for `rows` (room doubled as needed: amortised O(1) a row)."""
+        rows = np.asarray(rows, dtype=np.int64)
+        p, m = self.pattern, self.count
+        room = p.indptr[rows + 1] - p.indptr[rows]
+        end = self._indptr[m] + np.cumsum(room)
+        if m + len(rows) > len(self._width):
+            self._indptr, self._width = _grown(self._indptr, m + len(rows) + 1), _grown(self._width, m + len(rows))
+            self._rows = _grown(self._rows, m + len(rows))
+        if len(rows) and end[-1] > len(self._indices):
+            self._indices, self._values = _grown(self._indices, end[-1]), _grown(self._values, end[-1])
+        self._indptr[m + 1:m + 1 + len(rows)] = end
+        self._rows[m:m + len(rows)] = rows
+        self.count = m + len(rows)
+        self.follow(rows, np.arange(m, m + len(rows)))
 
     def follow(self, rows: np.ndarray, at: np.ndarray) -> None:
-        """Copy the pattern's `rows` (just refreshed) into their places `at` again."""
+        """Copy the pattern's `rows` (just refreshed) into their slots `at` again."""
         p = self.pattern
         _copy(np.asarray(rows, dtype=np.int64), np.asarray(at, dtype=np.int64), p.indptr, p.indices, p.width,
-              p.values, self.indptr, self.indices, self.width, self.values)
+              p.values, self._indptr, self._indices, self._width, self._values)
+
+    @property
+    def rows(self) -> np.ndarray:
+        """The book row of each slot."""
+        return self._rows[:self.count]
 
     @property
     def args(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        return self.indptr, self.indices, self.width, self.values
+        m = self.count
+        return self._indptr[:m + 1], self._indices[:self._indptr[m]], self._width[:m], self._values[:self._indptr[m]]
+
+
+def _grown(a: np.ndarray, need: int) -> np.ndarray:
+    """`a` in a new array of at least `need` (and twice its) rows, its rows kept at the front."""
+    out = np.empty((max(need, 2 * len(a)),) + a.shape[1:], dtype=a.dtype)
+    out[:len(a)] = a
+    return out
 
 
 class Stamps:

@@ -66,11 +66,8 @@ def bounds(below, hf_below, state: BookState, r: Round, venues: Router, groups, 
     layout = _layout(groups)
     if layout is not None and len(below) and (group := group_of[below]).min() >= 0:     # compiled: no gathers
         out = np.empty(len(below))
-        pattern = state.pattern()                                       # current for every row
-        if pattern is not None:                                         # these rows' cells, packed (kept)
-            at, cells = np.arange(len(below)), pattern.subset(below)
-        else:
-            at, group, cells = below, group_of, whole_rows(len(coll))
+        found = state.cells(below)                  # the watchlist's copy of the candidates' cells, current
+        at, cells = found if found is not None else (below, whole_rows(len(coll)))
         group_bounds(coll, debt, below, at, np.asarray(hf_below, dtype=float), group, *layout, params.close_factor,
                      price, sell, buy, lt, params.bonus, float(gas_usd), *cells, out)
         return out

@@ -101,6 +101,16 @@ class BookState:
             self._watch.pattern.refresh(self._touched)
         return self._watch.pattern
 
+    def cells(self, rows: np.ndarray):
+        """Watchlist.cells of `rows` (where each has its pattern slot, the arrays holding them), the
+        watchlist told of the touched rows first; None before `watch`."""
+        if self._watch is None:
+            return None
+        if self._touched:
+            self._watch.update(self._touched)
+            self._touched = []
+        return self._watch.cells(rows)
+
     def touched(self) -> list[int]:
         """Rows changed since the last call (or the last `candidates`), in order; clears the log."""
         out, self._touched = self._touched, []

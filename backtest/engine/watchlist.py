@@ -166,6 +166,8 @@ class Watchlist:
         self.dirty_rows: list[int] = []
         self._abs_weight = np.abs(self.weight)
         self.rank = np.full(n, n, dtype=np.int64)          # position in `order`, n if not kept
+        self.slot = np.full(n, -1, dtype=np.int64)         # slot in `near` (pattern.Copy), -1 if none
+        self.near = None
         self._ranked = np.zeros(0, dtype=np.int64)
         self._last = None
         self.anchors = 0              # how many times the anchor moved
@@ -195,7 +197,7 @@ class Watchlist:
             pool = np.concatenate([pool, extra[self.rank[extra] >= k]])   # not already in the prefix
         self.examined = len(pool)
         if len(pool):
-            pool = np.sort(pool[self._maybe_below(pool, k, prices)])
+            pool = np.sort(pool[self._maybe_below(pool, prices)])
         self._last = (key, pool)
         return pool
 
@@ -204,9 +206,13 @@ class Watchlist:
         self._last = None
         rows = [rows] if type(rows) is int else np.atleast_1d(rows).tolist()       # one row per liquidation
         self.pattern.refresh(rows)
-        at = self.rank[rows]
-        if (kept := at < len(self.order)).any():          # the kept order's copy follows its rows
-            self.near.follow(np.asarray(rows)[kept], at[kept])
+        at = self.slot[rows]
+        if (held := at >= 0).any():                        # the copy follows its rows ...
+            self.near.follow(np.asarray(rows)[held], at[held])
+        if not held.all():                                 # ... and takes in every other changed row
+            new = np.unique(np.asarray(rows)[~held])
+            self.slot[new] = np.arange(self.near.count, self.near.count + len(new))
+            self.near.append(new)
         for i in rows:
             if not self.dirty[i]:
                 self.dirty[i] = True
@@ -214,15 +220,21 @@ class Watchlist:
 
     # ------------------------------------------------------------------ internals
 
-    def _maybe_below(self, rows: np.ndarray, k: int, prices: np.ndarray) -> np.ndarray:
-        """rows[:k] are the kept order's first k: read from its copy (`near`, back to back in that order,
-        not scattered over the book: on the 1M bench 1.35 -> 0.25 CPU s, load ~3); the rest from the book's
-        pattern."""
+    def cells(self, rows: np.ndarray) -> tuple[np.ndarray, tuple]:
+        """(where each of `rows` has its pattern slot, the arrays holding them): the copy `near` (the kept
+        order back to back in rho order, then every row changed since the anchor: every candidate), or
+        the book's pattern if a row is not in it. Kernels over candidate rows read the copy, not slots
+        scattered over the book: on the 1M bench the margins went 1.35 -> 0.25 CPU s (load ~3)."""
+        at = self.slot[rows]
+        if len(at) and at.min() < 0:
+            return rows, self.pattern.args
+        return at, self.near.args
+
+    def _maybe_below(self, rows: np.ndarray, prices: np.ndarray) -> np.ndarray:
         margin, scale = np.empty(len(rows)), np.empty(len(rows))
-        wp, awp = self.weight * prices, self._abs_weight * prices
-        _margins(self.coll, self.debt, rows[:k], np.arange(k), wp, awp, prices, *self.near.args, margin[:k], scale[:k])
-        if len(rows) > k:
-            _margins(self.coll, self.debt, rows[k:], None, wp, awp, prices, *self.pattern.args, margin[k:], scale[k:])
+        at, cells = self.cells(rows)
+        _margins(self.coll, self.debt, rows, at, self.weight * prices, self._abs_weight * prices, prices, *cells,
+                 margin, scale)
         return (margin < SLACK * scale) & self.borrower[rows]
 
     def _move(self, prices: np.ndarray) -> float:
@@ -271,7 +283,10 @@ class Watchlist:
         near, self.cap = self._nearest(rho, 2 * self.limit)
         near = near[np.argsort(rho[near], kind="stable")]
         self.order, self.rho = near.astype(np.int64), rho[near]
+        if self.near is not None:
+            self.slot[self.near.rows] = -1                 # forget the old copy's slots, O(kept) not O(N)
         self.near = Copy(self.pattern, self.order)        # their slots in this order
+        self.slot[self.order] = np.arange(len(self.order))
         self.rank[self._ranked] = len(self.rank)          # forget the old order, O(kept) not O(N)
         self.rank[near] = np.arange(len(near))
         self._ranked = near

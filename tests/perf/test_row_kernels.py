@@ -260,16 +260,15 @@ def test_the_round_bound_over_packed_cells_equals_every_column(case):
         coll[i, a], debt[i, a] = x, debt[i, a] / 2
     pattern.refresh([i for i, _, _ in edits])
     out = {}
-    local = np.arange(len(below))
-    for name, at, group, args in (("packed", below, group_of, pattern.args),
-                                  ("dense", below, group_of, whole_rows(len(coll))),
-                                  ("subset", local, group_of[below], pattern.subset(below))):
+    copy = Copy(pattern, below[::-1])                   # the rows' own slots, copied back to back (reversed)
+    for name, at, args in (("packed", below, pattern.args), ("dense", below, whole_rows(len(coll))),
+                           ("copy", len(below) - 1 - np.arange(len(below)), copy.args)):
         out[name] = np.empty(len(below))
         with np.errstate(all="ignore"):
-            group_bounds(coll, debt, below, at, hf, group, *layout, close_factor, oracle, sell, buy, lt, bonus, gas,
-                         *args, out[name])
+            group_bounds(coll, debt, below, at, hf, group_of[below], *layout, close_factor, oracle, sell, buy, lt,
+                         bonus, gas, *args, out[name])
     assert bits(out["packed"]) == bits(out["dense"])          # the same pairs, in the same order
-    assert bits(out["subset"]) == bits(out["dense"])          # the rows' own cells, copied back to back
+    assert bits(out["copy"]) == bits(out["dense"])
 
 
 def test_a_negative_debt_is_priced_against_every_collateral_column_as_the_dense_loop_does():
@@ -291,26 +290,26 @@ def test_a_negative_debt_is_priced_against_every_collateral_column_as_the_dense_
 
 @settings(max_examples=300, deadline=None)
 @given(books(), st.data())
-def test_a_kept_subset_is_the_one_built_afresh(book, data):
-    # Pattern.subset asked round after round while rows change and are refreshed, the same rows or others:
-    # always the cells the live arrays hold (a new Pattern's columns; a row that outgrew its slot is read
-    # whole, width -1), and the very same arrays while nothing was refreshed.
+def test_a_copy_that_follows_its_rows_is_the_one_built_afresh(book, data):
+    # A pattern.Copy told of every refreshed row it holds (follow) and taking in new ones (append, past
+    # its room): always the slots the pattern holds, which are the live arrays' nonzero cells (a row that
+    # outgrew its slot: width -1, read whole).
     coll, debt, _, _, _, _ = book
     pattern = Pattern(coll, debt)
     n, c = coll.shape
-    rows = np.zeros(0, dtype=np.int64)
+    copy = Copy(pattern, np.asarray(data.draw(st.lists(st.integers(0, n - 1), max_size=4)), dtype=np.int64))
     for _ in range(data.draw(st.integers(1, 6))):
-        if not len(rows) or data.draw(st.booleans()):                  # else the same rows as the last round
-            rows = np.asarray(data.draw(st.lists(st.integers(0, n - 1), min_size=1, max_size=8)), dtype=np.int64)
-        for i, a, x, y in data.draw(st.lists(st.tuples(st.sampled_from(rows.tolist()), st.integers(0, c - 1),
-                                                       AMOUNT, AMOUNT), max_size=2)):
+        for i, a, x, y in data.draw(st.lists(st.tuples(st.integers(0, n - 1), st.integers(0, c - 1), AMOUNT, AMOUNT),
+                                             max_size=2)):
             coll[i, a], debt[i, a] = x, y
             pattern.refresh([i])
-        got = pattern.subset(rows)
-        assert pattern.subset(rows.copy()) is got
+            held = np.flatnonzero(copy.rows == i)
+            copy.follow(np.full(len(held), i), held)
+        copy.append(np.asarray(data.draw(st.lists(st.integers(0, n - 1), max_size=5)), dtype=np.int64))
         fresh = Pattern(coll, debt)
-        indptr, indices, width, values = got
-        for k, i in enumerate(rows.tolist()):
+        indptr, indices, width, values = copy.args
+        assert len(width) == len(copy.rows) == len(indptr) - 1
+        for k, i in enumerate(copy.rows.tolist()):
             assert width[k] == pattern.width[i] and width[k] in (-1, fresh.width[i])
             if width[k] >= 0:
                 cols = fresh.columns(i)

@@ -89,8 +89,11 @@ def test_candidates_are_a_superset_of_the_brute_force(book):
             watch.update(i)
         found = set(watch.candidates(prices).tolist())
         assert set(brute_force_below(coll, debt, lt, prices, floors).tolist()) <= found
-        indptr, indices, width, values = watch.near.args           # the kept rows' copied slots are current
-        for k, i in enumerate(watch.order.tolist()):
+        indptr, indices, width, values = watch.near.args           # the copied slots are current
+        assert (watch.slot[found_rows := np.asarray(sorted(found), dtype=np.int64)] >= 0).all()   # every candidate's
+        assert (watch.slot[watch.near.rows] == np.arange(len(watch.near.rows))).all()
+        assert (watch.slot >= 0).sum() == len(watch.near.rows) and len(found_rows) <= len(watch.near.rows)
+        for k, i in enumerate(watch.near.rows.tolist()):
             assert width[k] == watch.pattern.width[i]
             start, w = watch.pattern.indptr[i], max(width[k], 0)
             assert indices[indptr[k]:indptr[k] + w].tolist() == watch.pattern.indices[start:start + w].tolist()
