@@ -197,7 +197,7 @@ class Watchlist:
             pool = np.concatenate([pool, extra[self.rank[extra] >= k]])   # not already in the prefix
         self.examined = len(pool)
         if len(pool):
-            pool = np.sort(pool[self._maybe_below(pool, prices)])
+            pool = np.sort(pool[self._maybe_below(pool, k, prices)])
         self._last = (key, pool)
         return pool
 
@@ -230,9 +230,14 @@ class Watchlist:
             return rows, self.pattern.args
         return at, self.near.args
 
-    def _maybe_below(self, rows: np.ndarray, prices: np.ndarray) -> np.ndarray:
+    def _maybe_below(self, rows: np.ndarray, k: int, prices: np.ndarray) -> np.ndarray:
+        """rows[:k] are the kept order's first k, slots 0..k-1 of the copy (no lookup)."""
         margin, scale = np.empty(len(rows)), np.empty(len(rows))
-        at, cells = self.cells(rows)
+        extra = self.slot[rows[k:]]
+        if len(extra) and extra.min() < 0:                 # a row the copy does not hold: the book's pattern
+            at, cells = rows, self.pattern.args
+        else:
+            at, cells = np.concatenate([np.arange(k), extra]), self.near.args
         _margins(self.coll, self.debt, rows, at, self.weight * prices, self._abs_weight * prices, prices, *cells,
                  margin, scale)
         return (margin < SLACK * scale) & self.borrower[rows]
