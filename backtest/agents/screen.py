@@ -117,12 +117,29 @@ def _screen_py(kind, hf, coll, debt, price, asset_of, lt, bonus, protocol_fee, c
 def _screen_into(kind, hf, coll, debt, price, asset_of, lt, bonus, protocol_fee, close_factor, floor, ceiling, sizes,
                  total_debt_usd, needed, out):
     """_screen_py into a buffer the caller keeps: (verdict, how many tries)."""
-    if not (np.isfinite(needed) and np.isfinite(hf) and np.isfinite(total_debt_usd)):
+    return _screen_row(kind, hf, coll, debt, price, asset_of, lt, bonus, protocol_fee, close_factor, floor, ceiling,
+                       sizes, total_debt_usd, needed,
+                       _columns_finite(price, asset_of, bonus, protocol_fee, close_factor, floor, ceiling), out)
+
+
+def _columns_finite(price, asset_of, bonus, protocol_fee, close_factor, floor, ceiling):
+    """Every reserve's price (and > 0), bonus, fee, close factor and its asset's floor and ceiling finite:
+    the same for every row of a round, so next_to_liquidate asks it once."""
+    for r in range(len(price)):
+        if not (np.isfinite(price[r]) and price[r] > 0 and np.isfinite(bonus[r]) and np.isfinite(protocol_fee[r])
+                and np.isfinite(close_factor[r]) and np.isfinite(floor[asset_of[r]])
+                and np.isfinite(ceiling[asset_of[r]])):
+            return False
+    return True
+
+
+def _screen_row(kind, hf, coll, debt, price, asset_of, lt, bonus, protocol_fee, close_factor, floor, ceiling, sizes,
+                total_debt_usd, needed, columns_finite, out):
+    """_screen_into with _columns_finite's answer given."""
+    if not (columns_finite and np.isfinite(needed) and np.isfinite(hf) and np.isfinite(total_debt_usd)):
         return PYTHON, -1
     for r in range(len(coll)):
-        if not (np.isfinite(coll[r]) and np.isfinite(debt[r]) and np.isfinite(price[r]) and price[r] > 0
-                and np.isfinite(bonus[r]) and np.isfinite(protocol_fee[r]) and np.isfinite(close_factor[r])
-                and np.isfinite(floor[asset_of[r]]) and np.isfinite(ceiling[asset_of[r]])):
+        if not (np.isfinite(coll[r]) and np.isfinite(debt[r])):
             return PYTHON, -1
     n = _ceilings_py(kind, hf, coll, debt, price, asset_of, lt, bonus, protocol_fee, close_factor, floor, ceiling,
                      sizes, total_debt_usd, out)
@@ -144,14 +161,15 @@ def _next_py(start, rows, hf, lean, needed, kinds, total_debt_usd, coll, debt, p
     before it return None there before any quote, as liquidate decides it: the leanest ready agent's gas
     `lean[k]` (inf: none ready) does not fit in the block, or this screen's REJECT at the ready agents' bar
     `needed[k]` (both Field.lean_bar's, per row). `kinds`: KIND of each book row, -1 unknown (Python)."""
+    columns = _columns_finite(price, asset_of, bonus, protocol_fee, close_factor, floor, ceiling)
     for k in range(start, len(rows)):
         if not lean[k] <= gas_left:
             continue
         i = rows[k]
         if kinds[i] < 0:
             return k, NOT_SCREENED
-        verdict, n = _screen_into(kinds[i], hf[k], coll[i], debt[i], price, asset_of, lt, bonus, protocol_fee,
-                                  close_factor, floor, ceiling, sizes, total_debt_usd[k], needed[k], out)
+        verdict, n = _screen_row(kinds[i], hf[k], coll[i], debt[i], price, asset_of, lt, bonus, protocol_fee,
+                                 close_factor, floor, ceiling, sizes, total_debt_usd[k], needed[k], columns, out)
         if verdict != REJECT:
             return k, n
     return len(rows), NOT_SCREENED
@@ -275,6 +293,7 @@ try:
     _bonus_seize, _seize_fitting, _passes = _jit(_bonus_seize), _jit(_seize_fitting), _jit(_passes)
     _terms = _jit(_terms)
     _ceilings_py = ceilings = _jit(_ceilings_py)          # the name _screen_py calls, compiled
+    _columns_finite, _screen_row = _jit(_columns_finite), _jit(_screen_row)
     _screen_into = _jit(_screen_into)
     screen = _jit(_screen_py)
     next_to_liquidate = _jit(_next_py)
