@@ -44,3 +44,30 @@ def test_skipping_blocks_gives_what_playing_every_block_gives(loop, case):
         assert got.to_pandas().equals(want.to_pandas())
     assert skip.protocols == every.protocols
     assert (skip.collateral == every.collateral).all() and (skip.debt == every.debt).all()
+
+
+# buf 0.9: the auction opens at 1,800 < what the pool pays, so a take pays at once
+SALES = {"maker": (maker.RESERVES, maker.VAULT, "DAI", {"maker": {"WETH": {**maker.ILK["maker"]["WETH"], "buf": 0.9}}},
+                    "bark", "take"),
+          "comet": (comet.RESERVES, comet.ACCOUNT, "USDC", None, "absorb", "buyCollateral")}
+
+
+@pytest.mark.parametrize("loop", [replay, reference])
+@pytest.mark.parametrize("one_block_steps", [True, False])
+@pytest.mark.parametrize("protocol", sorted(SALES))
+def test_a_keepers_latency_counts_blocks_of_the_runs_own_length_for_the_sale_as_for_the_seizure(loop, one_block_steps,
+                                                                                               protocol):
+    # A keeper that waits 3 blocks barks (absorbs) 3 blocks after the account is unsafe and takes (buys the
+    # inventory) 3 blocks after that, whatever a block's length, whether a step is one block or 10 minutes
+    # of them (the step then plays the block the keeper may act in). Before: a hard-coded 12-s block, and
+    # the take waited for the next step.
+    reserves, accounts, stable, spec, first, then = SALES[protocol]
+    for block in (12, 6, 2):
+        path = {"WETH": [2000.0] * 12, stable: [1.0] * 12}
+        inputs = make_inputs(protocol, reserves, accounts, path, (1_000.0, 2_000_000.0),
+                             step_seconds=block if one_block_steps else 600)
+        out = loop.replay(inputs, config(spec, "liquidator.latency_blocks=3", f"block_seconds={block}"))
+        ev = out.events.to_pandas().set_index("action")
+        start = ev.loc[first, "timestamp"].normalize()
+        assert (ev.loc[first, "timestamp"] - start).total_seconds() == 3 * block
+        assert (ev.loc[then, "timestamp"] - ev.loc[first, "timestamp"]).total_seconds() == 3 * block

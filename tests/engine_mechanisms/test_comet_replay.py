@@ -163,19 +163,3 @@ def test_keepers_skip_quotes_only_for_purchases_no_one_could_be_awarded(monkeypa
     assert fast.protocols == full.protocols
     assert skipped and any(skipped) == skips
     assert ("buyCollateral" in fast.events.to_pandas()["action"].tolist()) == (threshold == 0 and pool[0] > 1)
-
-
-@pytest.mark.parametrize("loop", [replay, reference])
-@pytest.mark.parametrize("one_block_steps", [True, False])
-def test_a_keepers_latency_counts_blocks_of_the_runs_own_length_for_buy_collateral_as_for_absorb(loop, one_block_steps):
-    # A keeper that waits 3 blocks absorbs 3 blocks after the account is unsafe and buys the inventory
-    # 3 blocks after it arrived, whatever a block's length and a step's (see test_maker_replay).
-    for block in (12, 6, 2):
-        path = {"WETH": [2000.0] * 12, "USDC": [1.0] * 12}
-        inputs = make_inputs("comet", RESERVES, ACCOUNT, path, (1_000.0, 2_000_000.0),
-                             step_seconds=block if one_block_steps else 600)
-        out = loop.replay(inputs, config(None, "liquidator.latency_blocks=3", f"block_seconds={block}"))
-        ev = out.events.to_pandas().set_index("action")
-        start = ev.loc["absorb", "timestamp"].normalize()
-        assert (ev.loc["absorb", "timestamp"] - start).total_seconds() == 3 * block
-        assert (ev.loc["buyCollateral", "timestamp"] - ev.loc["absorb", "timestamp"]).total_seconds() == 3 * block

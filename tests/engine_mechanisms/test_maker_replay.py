@@ -164,21 +164,3 @@ def test_keepers_skip_quotes_only_for_takes_no_one_could_be_awarded(monkeypatch,
         assert got.to_pandas().equals(want.to_pandas())       # NaN where NaN
     assert fast.protocols == full.protocols
     assert skipped and any(skipped) == skips
-
-
-@pytest.mark.parametrize("loop", [replay, reference])
-@pytest.mark.parametrize("one_block_steps", [True, False])
-def test_a_keepers_latency_counts_blocks_of_the_runs_own_length_for_take_as_for_bark(loop, one_block_steps):
-    # buf 0.9: the auction opens at 1,800 < what the pool pays, so a take pays at once; a keeper that
-    # waits 3 blocks barks 3 blocks after the vault is unsafe and takes 3 blocks after the bark, whether
-    # a step is one block or 10 minutes of them (the step then plays the block the keeper may act in).
-    spec = {"maker": {"WETH": {**ILK["maker"]["WETH"], "buf": 0.9}}}
-    for block in (12, 6, 2):
-        path = {"WETH": [2000.0] * 12, "DAI": [1.0] * 12}
-        inputs = make_inputs("maker", RESERVES, VAULT, path, (1_000.0, 2_000_000.0),
-                             step_seconds=block if one_block_steps else 600)
-        out = loop.replay(inputs, config(spec, "liquidator.latency_blocks=3", f"block_seconds={block}"))
-        ev = out.events.to_pandas().set_index("action")
-        start = ev.loc["bark", "timestamp"].normalize()
-        assert (ev.loc["bark", "timestamp"] - start).total_seconds() == 3 * block
-        assert (ev.loc["take", "timestamp"] - ev.loc["bark", "timestamp"]).total_seconds() == 3 * block
