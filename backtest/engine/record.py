@@ -92,6 +92,7 @@ class Recorder:
         self._step_values = {name: np.empty((t, n)) for name in _STEP_FLOATS}
         self._step_count = np.empty((t, n), dtype=np.int32)
         self._step_oracles: list = []           # one map per (step, asset), in order
+        self._protocols = None                  # per asset: (feed index, protocol name) of each feed
         self._events: list[tuple] = []          # one tuple per event, in EVENTS_SCHEMA order
         self._count = [0] * len(inputs.book.price_assets)
         self._burned = 0.0          # deficits burned so far (Aave v3.3+): bad debt that left the book
@@ -133,7 +134,7 @@ class Recorder:
         if protocol_loss:
             bad += protocol_loss
         answer = oracles.answer.tolist()
-        if getattr(self, "_protocols", None) is None:          # each feed's protocol, from its label
+        if self._protocols is None:                           # each feed's protocol, from its label
             self._protocols = [[(k, label.split(":", 1)[0]) for k, label in feeds] for feeds in self._feeds(oracles)]
         by_asset = [[(name, answer[k]) for k, name in feeds] for feeds in self._protocols]
         k = len(self._steps)

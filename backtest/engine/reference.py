@@ -69,10 +69,7 @@ def replay(inputs: ReplayInputs, config: RunConfig, feedback: bool | None = None
             acted = mech.act(r, below, hf[below], rounds, (now - since[below]) / s.block)   # each protocol
             if not acted and not s.waiting(now, since[hf < 1.0]):
                 break
-        oracles.observe(clock, venues.price)
-        if (later := s.keep_trading(step, rnd, clock, lt, params, gas_per_unit, config.arb_half_life_seconds)) > clock:
-            clock = later                                       # auctions traded later in the step
-            oracles.observe(clock, venues.price)
+        clock = s.end_step(step, rnd, clock, lt, params, gas_per_unit, config.arb_half_life_seconds)
         book.touched()                                          # no watchlist to tell
         rec.step(step, venues, oracles, book.coll, book.debt, mech.loss(oracles.answer[oracles.feed_of]))
     return rec.outcome(book.coll, book.debt, oracles, mech.summary(oracles.answer[oracles.feed_of]))

@@ -241,10 +241,7 @@ def replay(inputs: ReplayInputs, config: RunConfig, feedback: bool | None = None
                 break
         for rows in seen:
             first_round[rows] = -1
-        oracles.observe(clock, venues.price)
-        if (later := s.keep_trading(step, rnd, clock, lt, params, gas_per_unit, config.arb_half_life_seconds)) > clock:
-            clock = later                                       # auctions traded later in the step
-            oracles.observe(clock, venues.price)
+        clock = s.end_step(step, rnd, clock, lt, params, gas_per_unit, config.arb_half_life_seconds)
         prices = oracles.answer[oracles.feed_of]
         rows = book.candidates(prices)
         rec.step(step, venues, oracles, book.coll[rows], book.debt[rows], mech.loss(prices))   # bad debt: only candidates

@@ -71,6 +71,17 @@ class Start:
         longest = max(a.latency_blocks for a in self.agents)
         return bool(longest > 0 and len(since) and ((now - since) / self.block < longest).any())
 
+    def end_step(self, step: int, rnd: int, clock: float, lt, params: Params, gas_usd_per_unit: float,
+                 arb_half_life_seconds: float) -> float:
+        """After the step's last round (block `rnd`, at `clock`): the oracles' history records the
+        reference, the auctions trade on at their own clocks (`keep_trading`), and if they did, the
+        history records it again. Returns the time of the step's last block."""
+        self.oracles.observe(clock, self.venues.price)
+        later = self.keep_trading(step, rnd, clock, lt, params, gas_usd_per_unit, arb_half_life_seconds)
+        if later > clock:                                   # auctions traded later in the step
+            self.oracles.observe(later, self.venues.price)
+        return later
+
     def keep_trading(self, step: int, rnd: int, clock: float, lt, params: Params, gas_usd_per_unit: float,
                      arb_half_life_seconds: float) -> float:
         """After the step's last round (block `rnd`, at `clock`): the later blocks of the step at which a
