@@ -134,25 +134,34 @@ def best_plan(coll: np.ndarray, debt: np.ndarray, hf: float, price: np.ndarray, 
             return None
     if n < 0:
         tries, tops = _tries(coll, debt, hf, price, venues, reserve_asset, lt, params, rules, sizes)
-    else:
-        rows = built[:n].tolist()
-        tries, tops = [(int(r[1]), int(r[2]), r[3], r[4], r[5]) for r in rows], [r[0] for r in rows]
-    if not tries:
+    else:       # the screen's rows (top, d, c, repay, taken, fee) as they are: _gross and _search read the last five
+        tries = built[:n].tolist()
+        tops = [t[0] for t in tries]
+    if not tops:
         return None
     top = max(tops)
-    if not top == top or any(t != t for t in tops):       # NaN somewhere: the plain search, in order
-        return _search(tries, range(len(tries)), venues, reserve_asset, gas_usd)
+    if _any_nan(top, tops):                     # NaN somewhere: the plain search, in order
+        return _search(tries, range(len(tops)), venues, reserve_asset, gas_usd)
     if top + SLACK * abs(needed) < needed:
         return None
     first = tops.index(top)
-    known = {first: _gross(tries[first], venues, reserve_asset)}
-    seen = known[first][0]
+    got = _gross(tries[first], venues, reserve_asset)
+    seen = got[0]
     if not seen == seen:
-        return _search(tries, range(len(tries)), venues, reserve_asset, gas_usd)
+        return _search(tries, range(len(tops)), venues, reserve_asset, gas_usd)
     # A try whose ceiling is below a gross already seen can be neither the best nor its first.
     # The first try is always asked too: the search keeps it if its gross is NaN, as the full one does.
     keep = [k for k, t in enumerate(tops) if k == 0 or k == first or not t < seen]
-    return _search(tries, keep, venues, reserve_asset, gas_usd, known)
+    return _search(tries, keep, venues, reserve_asset, gas_usd, {first: got})
+
+
+def _any_nan(top: float, tops: list) -> bool:
+    """Whether any of `tops` is NaN (`top` is their max); their sum is NaN if one is, so the exact
+    look is only taken then (or for +inf beside -inf)."""
+    if not top == top:
+        return True
+    total = sum(tops)
+    return not total == total and any(t != t for t in tops)
 
 
 _SIZES: dict = {}
@@ -191,23 +200,27 @@ def _tries(coll, debt, hf, price, venues: Venues, reserve_asset, lt, params: Par
 
 
 def _gross(t, venues: Venues, reserve_asset) -> tuple[float, float, float]:
-    d, c, repay, taken, fee = t
-    cost = venues.buy_quote(reserve_asset[d], repay)
-    proceeds = venues.sell_quote(reserve_asset[c], taken - fee)
+    """(gross, cost, proceeds) USD of a try: a (d, c, repay, taken, fee) of `_tries` or a screen row
+    (top, d, c, repay, taken, fee), whose d and c are floats."""
+    d, c, repay, taken, fee = t[-5:]
+    cost = venues.buy_quote(int(reserve_asset[int(d)]), repay)
+    proceeds = venues.sell_quote(int(reserve_asset[int(c)]), taken - fee)
     return proceeds - cost, cost, proceeds
 
 
 def _search(tries, keep, venues: Venues, reserve_asset, gas_usd: float, known=None) -> Plan | None:
     """The original rule over the tries `keep` (in order): a later try wins only if strictly better."""
-    best = None
     if len(keep) == 1 and known and keep[0] in known:          # the usual case: one try can win
-        best = (*known[keep[0]][:1], keep[0], *known[keep[0]][1:])
-    for k in keep if best is None else ():
-        gross, cost, proceeds = known[k] if known and k in known else _gross(tries[k], venues, reserve_asset)
-        if best is None or gross > best[0]:
-            best = (gross, k, cost, proceeds)
-    d, c, repay, taken, fee = tries[best[1]]
-    return Plan(d, c, repay, taken, fee, best[2], best[3], gas_usd)
+        k = keep[0]
+        gross, cost, proceeds = known[k]
+    else:
+        k = None
+        for j in keep:
+            got = known[j] if known and j in known else _gross(tries[j], venues, reserve_asset)
+            if k is None or got[0] > gross:
+                k, (gross, cost, proceeds) = j, got
+    d, c, repay, taken, fee = tries[k][-5:]
+    return Plan(int(d), int(c), repay, taken, fee, cost, proceeds, gas_usd)
 
 
 def best_agent(agents, gross_usd: float, outlay_usd: float, waited_blocks: float, gas_usd_per_unit: float,
@@ -223,10 +236,12 @@ def best_agent(agents, gross_usd: float, outlay_usd: float, waited_blocks: float
 def execute(plan: Plan, i: int, book, venues: Venues) -> tuple[float, float]:
     """Apply a plan to the book (a backtest.engine.state.BookState) and the pools; returns the
     (cost, proceeds) actually realised."""
-    cost = venues.buy(book.asset_of[plan.debt_asset], plan.repay)
-    proceeds = venues.sell(book.asset_of[plan.collateral_asset], plan.taken - plan.fee)
-    book.repay(i, plan.debt_asset, plan.repay)
-    book.seize(i, plan.collateral_asset, plan.taken)
+    d, c, repay, taken, fee = plan[:5]
+    asset_of = book.asset_of
+    cost = venues.buy(int(asset_of[d]), repay)
+    proceeds = venues.sell(int(asset_of[c]), taken - fee)
+    book.repay(i, d, repay)
+    book.seize(i, c, taken)
     return cost, proceeds
 
 
@@ -282,20 +297,23 @@ def liquidate(i: int, hf: float, waited_blocks: float, book, r: Round, venues: V
     does and its gas fits in the block: `field`, agents/competition.py), the trades, and Aave v3.3's
     burning of a deficit. `book` is the run's backtest.engine.state.BookState (its only writer API);
     both replay loops call this. `built`: Prescreen.order's tries of this row, if it screened it."""
-    gas_usd_per_unit, price, rules = r.gas_usd_per_unit, r.price, book.rules[i]
+    gas_usd_per_unit = r.gas_usd_per_unit
     needed = field.bar(waited_blocks, gas_usd_per_unit)      # the least gross any ready agent takes
     if needed == math.inf:
         return None                   # no one may act yet, or the block is full: the next block
+    price, rules = r.price, book.rules[i]
     plan = best_plan(book.coll[i], book.debt[i], hf, price, venues, book.asset_of, r.lt, r.params, rules, 0.0,
                      field.agents[0].sizes, needed, built)
-    award = plan and field.award(plan.proceeds_usd - plan.cost_usd, plan.repay * price[plan.debt_asset],
-                                 waited_blocks, gas_usd_per_unit)
-    if not award:
+    if plan is None:
+        return None
+    d, c, repay, taken, fee, cost_usd, proceeds_usd = plan[:7]
+    award = field.award(proceeds_usd - cost_usd, repay * price[d], waited_blocks, gas_usd_per_unit)
+    if award is None:
         return None
     field.gas.spend(award.gas_units)
     cost, proceeds = execute(plan, i, book, venues)
-    plan = Plan(plan.debt_asset, plan.collateral_asset, plan.repay, plan.taken, plan.fee, plan.cost_usd,
-                plan.proceeds_usd, award.gas_usd, award.flash_fee_usd, award.builder_usd(proceeds, cost))
+    plan = Plan(d, c, repay, taken, fee, cost_usd, proceeds_usd, award.gas_usd, award.flash_fee_usd,
+                award.builder_usd(proceeds, cost))
     deficit = book.burn_deficit(i, price) if rules.burns_deficit else 0.0     # Aave v3.3: DeficitCreated
     hf_after = health_factor_one(book.coll[i] * price, book.debt[i] * price, r.lt, book.floors[i])
-    return Done(plan, award.name, cost, proceeds, hf_after, deficit)
+    return Done(plan, award.agent.name, cost, proceeds, hf_after, deficit)

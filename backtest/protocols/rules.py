@@ -15,6 +15,7 @@ hands their liquidatable rows to backtest/protocols/comet/mechanism.py and maker
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Callable
 
@@ -90,4 +91,8 @@ def health_factor_one(coll_usd: np.ndarray, debt_usd: np.ndarray, lt: np.ndarray
     if not floors:
         return weighted / debt
     avg = weighted / total if total > 0 else 0.0
-    return total * np.floor(avg * 10_000 + 1e-9) / 10_000 / debt
+    bps = avg * 10_000 + 1e-9
+    return total * (math.floor(bps) if -_BIG < bps < _BIG else np.floor(bps)) / 10_000 / debt   # np.floor for NaN, inf
+
+
+_BIG = 2.0 ** 52        # below it math.floor's int converts back to the very float np.floor gives
