@@ -303,6 +303,43 @@ def _mechanism_override(config: RunConfig, key: str, value) -> RunConfig:
     return dataclasses.replace(config, scenario_spec=spec)
 
 
+def mechanism_value(config: RunConfig, key: str):
+    """The value `comet.KEY`, `maker.KEY`, `maker.ASSET.KEY` (or `maker.ILK.KEY`), `flip.KEY` or
+    `flip.ILK.KEY` has in a run of `config`: its scenario's table as `--set` left it, else the
+    protocol's default, read by the same readers the run uses (a sweep's table shows it)."""
+    from backtest.protocols.comet.params import CometParams
+    from backtest.protocols.maker.params import MakerParams
+    from backtest.protocols.maker_flip.params import FlipParams
+    path, spec = key.split("."), config.scenario_spec
+    named = len(path) == 3                       # an asset's or an ilk's own value
+    if path[0] == "comet":
+        return getattr(CometParams.from_spec(spec), path[-1], None)
+    if path[0] == "flip":
+        params, ilks = FlipParams.from_spec(spec, [path[1]] if named else [])
+    else:
+        params, ilks = MakerParams.from_spec(spec, [(path[1], path[1])] if named else [])
+    return getattr(ilks[0] if named else params, path[-1], None)
+
+
+def table_value(config: RunConfig, key: str):
+    """The value an `--set` kept in one of the config's override tables had (`impact.ASSET.KEY`,
+    `emode.CATEGORY.KEY`, `oracle.ASSET.KEY`, `oracle.PROTOCOL.ASSET.KEY`, `oracle.KEY` for a feed key),
+    or None where the run left it to the lake's or the table's own value."""
+    head, _, rest = key.partition(".")
+    if head == "impact":
+        return dict(config.impact.per_asset).get(rest)
+    if head == "emode":
+        category, _, name = rest.partition(".")
+        return dict(config.emode_overrides).get(f"{int(category)}.{name}" if category.isdigit() else rest)
+    if head == "oracle":
+        from backtest.markets.oracle_table import protocol_key
+        parts = rest.split(".")
+        name = (f"*.{rest}" if len(parts) == 1 else rest if len(parts) == 2
+                else ".".join([protocol_key(parts[0])] + parts[1:]))
+        return dict(config.oracle.per_asset).get(name)
+    return None
+
+
 def _oracle_override(config: RunConfig, key: str, value) -> RunConfig:
     """`oracle.KEY` (every feed), `oracle.ASSET.KEY` (that asset in every protocol),
     `oracle.PROTOCOL.ASSET.KEY` (one feed), for the deployed-oracle table

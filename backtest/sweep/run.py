@@ -15,7 +15,7 @@ import numpy as np
 import pyarrow as pa
 import tomli_w
 
-from backtest.config import MARKET_PARAMS, RunConfig
+from backtest.config import MARKET_PARAMS, RunConfig, mechanism_value, table_value
 from backtest.inputs.book import ReplayInputs
 from backtest.run import make_config
 from backtest.errors import InputError
@@ -76,10 +76,15 @@ def effective_value(config: RunConfig, key: str, inputs: ReplayInputs):
             plain &= np.array(book.assets) == rest
         arr = getattr(book, head)[plain]
         return float(arr[0]) if len(arr) and np.all(arr == arr[0]) else None
-    obj = config
-    for part in key.split("."):
-        obj = getattr(obj, part, None)
-    return obj
+    if head in ("comet", "maker", "flip") and rest:
+        got = mechanism_value(config, key)
+    else:
+        got = config
+        for part in key.split("."):
+            got = getattr(got, part, None)
+        if got is None:
+            got = table_value(config, key)
+    return ",".join(str(v) for v in got) if isinstance(got, (tuple, list)) else got
 
 
 def _column(values: list, name: str = "") -> pa.Array:

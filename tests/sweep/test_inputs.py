@@ -94,3 +94,29 @@ def test_the_table_shows_an_assets_set_value_though_its_e_mode_columns_keep_thei
     # the sample has WETH e-mode columns (category 1, LT 0.93) beside the plain ones the --set changed
     assert set(book.liquidation_threshold[weth & (book.reserve_emode == 1)]) == {0.93}
     assert effective_value(config, "liquidation_threshold.WETH", inputs) == 0.7
+
+
+@pytest.mark.parametrize("key, value, default", [
+    ("flip.keeper_gwei_scale", "1.5", 1.0),          # Maker Liquidations 1.x: the scenario's [flip] table
+    ("flip.ETH-A.ttl", "300", 600.0),                # an ilk's own value (FLIP_ILKS, 12 March 2020)
+    ("maker.Hole", "1e8", 150e6),
+    ("comet.target_reserves", "1e7", None),          # None: the default read from CometParams below
+    ("impact.WETH.y", "0.5", None),                  # override tables: None where the run left it alone
+    ("emode.1.liquidation_threshold", "0.95", None),
+    ("oracle.WETH.heartbeat_seconds", "600", None),
+])
+def test_the_table_shows_the_value_of_a_protocol_or_table_key(baseline, key, value, default):
+    """A sweep over `flip.keeper_gwei_scale` once wrote a column of nulls (the key is no attribute of the
+    config): the results and the comparison table could not say which run was which."""
+    from backtest.protocols.comet.params import CometParams
+    from backtest.sweep.run import effective_value
+    if key == "comet.target_reserves":
+        default = CometParams.from_spec(baseline.scenario_spec).target_reserves
+    assert effective_value(baseline, key, None) == default
+    assert effective_value(apply_overrides(baseline, [f"{key}={value}"]), key, None) == float(value)
+
+
+def test_a_list_valued_key_shows_as_its_values(baseline):
+    from backtest.sweep.run import effective_value
+    assert effective_value(apply_overrides(baseline, ["flip.keeper_gwei=80,120"]), "flip.keeper_gwei", None) \
+        == "80.0,120.0"
