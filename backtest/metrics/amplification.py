@@ -49,7 +49,8 @@ def induced(feedback: Outcome, without: Outcome) -> np.ndarray:
             first.setdefault((p, a), s)
     if not liq.num_rows:
         return np.zeros(0, dtype=bool)
-    return np.array([first.get((p, a), np.iinfo(np.int64).max) > s for s, p, a in
+    never = np.iinfo(np.int64).max          # not liquidated without feedback: once, not per row
+    return np.array([first.get((p, a), never) > s for s, p, a in
                      zip(liq["step"].to_pylist(), liq["protocol"].to_pylist(), liq["account"].to_pylist())])
 
 
