@@ -254,7 +254,7 @@ class Prescreen:
     loop judges it. None of it runs on the Python path (backtest.compiled.ON off)."""
 
     def __init__(self, book, field):
-        self.kinds = np.array([_screen.KIND.get(rules.terms, -1) for rules in book.rules], dtype=np.int64)
+        self.kinds = book.per_rules(lambda rules: _screen.KIND.get(rules.terms, -1), np.int64)
         self.sizes = _sizes(field.agents[0].sizes)
         self.out = np.empty((book.coll.shape[1] ** 2 * len(self.sizes), 6))
 

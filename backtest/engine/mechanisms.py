@@ -78,7 +78,7 @@ class Mechanisms:
         """`field`: the run's liquidators, builder share and block gas (backtest/agents/competition.py);
         Comet and Dog/Clipper compete through it; Cat/Flip's keepers read its agents only. `bound(rows,
         hf, round)`: the loop's profit bound for repaying rows (None: no Repaying part)."""
-        kinds = np.array([r.kind for r in state.rules]) if len(state) else np.zeros(0, dtype=str)
+        kinds = state.per_rules(lambda r: r.kind) if len(state) else np.zeros(0, dtype=str)
         self.owned = kinds != "repay"
         self.parts = []
         shared = (inputs, config, state, venues, rec)

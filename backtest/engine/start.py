@@ -130,7 +130,8 @@ def start(inputs: ReplayInputs, config: RunConfig, venues: Router, bounds=None) 
     profit bound: replay.bounds or reference.bounds) are the loop's hooks."""
     book = inputs.book
     rules = {p: rules_for(p) for p in sorted(set(book.protocol))}
-    state = BookState(book.collateral.copy(), book.debt.copy(), [rules[p] for p in book.protocol], book.reserve_asset)
+    row_rules, rule_of = _row_rules(book.protocol, rules)
+    state = BookState(book.collateral.copy(), book.debt.copy(), row_rules, book.reserve_asset, rule_of)
     lt = book.liquidation_threshold
     groups = [(rules[p], np.flatnonzero(np.array(book.protocol == p)), np.flatnonzero(
         np.array(book.reserve_protocol) == p) if not config.protocol else np.arange(len(lt)))
@@ -164,3 +165,16 @@ def start(inputs: ReplayInputs, config: RunConfig, venues: Router, bounds=None) 
                  lowest_bar=min(a.min_profit_usd for a in agents), rec=rec,
                  mech=Mechanisms(inputs, config, state, venues, rec, field, bound if bounds else None,
                                  min(a.min_profit_usd for a in agents)), every_block=config.every_block)
+
+
+def _row_rules(protocol: np.ndarray, rules: dict) -> tuple[list, tuple[list, np.ndarray]]:
+    """(each row's Rules, (the distinct Rules, each row's index into them)), one vectorised comparison per
+    protocol rather than a Python lookup per row."""
+    names, protocol = list(rules), np.asarray(protocol, dtype=object)
+    index = np.zeros(len(protocol), dtype=np.int64)
+    for k, p in enumerate(names[1:], 1):
+        index[protocol == p] = k
+    table = np.empty(len(names), dtype=object)
+    for k, p in enumerate(names):
+        table[k] = rules[p]
+    return table[index].tolist(), ([rules[p] for p in names], index)

@@ -27,17 +27,26 @@ class BookState:
     """Collateral and debt [N, R] units of one run (a copy of the input book), each row's protocol
     rules and average-LT floor, and the reserve -> price asset map."""
 
-    def __init__(self, coll: np.ndarray, debt: np.ndarray, row_rules: list, asset_of: np.ndarray):
+    def __init__(self, coll: np.ndarray, debt: np.ndarray, row_rules: list, asset_of: np.ndarray,
+                 rule_of: tuple[list, np.ndarray] | None = None):
+        """`rule_of`: (the distinct Rules, [N] each row's index into them) if the caller has it (start.py,
+        from the protocol column), else found here from `row_rules`."""
         self._coll, self._debt = coll, debt
         self.coll, self.debt = _read_only(coll), _read_only(debt)
         self.rules = row_rules                      # [N] each row's protocol Rules
-        self.floors = np.array([r.floors_average_lt for r in row_rules], dtype=bool)   # [N]
+        self.distinct, self.rule_of = rule_of if rule_of is not None else _distinct(row_rules)
+        self.floors = self.per_rules(lambda r: r.floors_average_lt, bool)   # [N]
         self.asset_of = asset_of                    # [R] reserve -> price asset
         self._touched: list[int] = []               # rows changed since the watchlist last heard
         self._watch: Watchlist | None = None
 
     def __len__(self) -> int:
         return len(self._coll)
+
+    def per_rules(self, f, dtype=None) -> np.ndarray:
+        """[N] f(each row's Rules), f called once per distinct Rules (a 1M-row book has a handful: a
+        Python call per row cost ~0.1 s each time someone asked)."""
+        return np.array([f(r) for r in self.distinct], dtype=dtype)[self.rule_of]
 
     # ------------------------------------------------------------------ writers
 
@@ -115,3 +124,11 @@ class BookState:
         """Rows changed since the last call (or the last `candidates`), in order; clears the log."""
         out, self._touched = self._touched, []
         return out
+
+
+def _distinct(row_rules: list) -> tuple[list, np.ndarray]:
+    """(the distinct Rules objects of `row_rules` in order of first appearance, each row's index)."""
+    first: dict = {}
+    index = np.fromiter((first.setdefault(id(r), (len(first), r))[0] for r in row_rules), dtype=np.int64,
+                        count=len(row_rules))
+    return [r for _, r in first.values()], index

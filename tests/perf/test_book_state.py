@@ -65,3 +65,21 @@ def test_the_watchlist_hears_of_touched_rows_when_candidates_are_asked():
     s.seize(1, 0, 0.5)                                                     # HF 0.6
     assert s.candidates(prices).tolist() == [1]
     assert s.touched() == []                                               # the log went to the watchlist
+
+
+def test_per_row_rules_come_from_one_lookup_per_protocol():
+    """start._row_rules and BookState.per_rules: each row gets its own protocol's Rules and flags, the same
+    as a lookup row by row, whether the distinct rules are passed in or found from the rows."""
+    from backtest.engine.start import _row_rules
+    protocol = np.array(["spark", "aave-v3", "compound-v2", "aave-v3", "spark", "aave-v3.3"], dtype=object)
+    rules = {p: rules_for(p) for p in sorted(set(protocol))}
+    row_rules, rule_of = _row_rules(protocol, rules)
+    assert [r is rules[p] for r, p in zip(row_rules, protocol)] == [True] * len(protocol)
+    coll = np.ones((len(protocol), 2))
+    given = BookState(coll.copy(), coll.copy(), row_rules, np.arange(2), rule_of)
+    found = BookState(coll.copy(), coll.copy(), row_rules, np.arange(2))
+    for s in (given, found):
+        assert s.floors.tolist() == [r.floors_average_lt for r in row_rules]
+        assert s.per_rules(lambda r: r.name).tolist() == [r.name for r in row_rules]
+        assert s.per_rules(lambda r: r.kind).tolist() == [r.kind for r in row_rules]
+    assert len(found.distinct) == len(set(protocol))
