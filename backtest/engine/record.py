@@ -77,6 +77,11 @@ def bad_debt_by_account(coll: np.ndarray, debt: np.ndarray, prices: np.ndarray) 
     return np.maximum(0.0, debt @ prices - coll @ prices)
 
 
+def bad_debt_usd(coll: np.ndarray, debt: np.ndarray, prices: np.ndarray) -> float:
+    """The accounts' bad debt (bad_debt_by_account) summed: what Recorder.step records with the burned deficits."""
+    return float(bad_debt_by_account(coll, debt, prices).sum())
+
+
 _STEP_FLOATS = ("price_exogenous", "price_market", "price_oracle", "price_amm", "sold", "sold_usd", "bad_debt_usd")
 _EVENT_NAMES = EVENTS_SCHEMA.names
 _EVENT_DEFAULTS = {"auction": -1, "account": "", "liquidator": ""}
@@ -120,17 +125,17 @@ class Recorder:
         get, nan = row.get, np.nan
         self._events.append(tuple(get(name, nan) for name in _EVENT_NAMES))
 
-    def step(self, step: int, venues: Venues, oracles, coll: np.ndarray, debt: np.ndarray,
-             protocol_loss: float = 0.0) -> None:
+    def step(self, step: int, venues: Venues, oracles, accounts_bad_usd: float, protocol_loss: float = 0.0) -> None:
         """`oracles` (backtest/markets/oracles.py): every feed's answer is recorded, per asset by protocol;
-        `price_oracle` is the asset's first feed's. `protocol_loss`: Comet's and Maker's losses so far
+        `price_oracle` is the asset's first feed's. `accounts_bad_usd`: the book's bad debt at the oracle
+        prices (`bad_debt_usd`); `protocol_loss`: Comet's and Maker's losses so far
         (mechanisms.Mechanisms.loss). `price_market` is the reference market's price, `price_amm` the
         asset's first venue's (a DEX pool or a book: what a pool shows after our sales)."""
         assets = self.inputs.book.price_assets
         n = len(assets)
         at = venues.venue_price.tolist()
         amm = np.array([at[v] if v >= 0 else np.nan for v in venues.pool_of.tolist()], dtype=float)
-        bad = float(bad_debt_by_account(coll, debt, oracles.answer[oracles.feed_of]).sum()) + self._burned
+        bad = accounts_bad_usd + self._burned
         if protocol_loss:
             bad += protocol_loss
         answer = oracles.answer.tolist()

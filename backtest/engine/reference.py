@@ -12,7 +12,7 @@ from backtest.agents.liquidator import profit_upper_bound
 from backtest.agents.round import Round
 from backtest.config import RunConfig
 from backtest.inputs.book import ReplayInputs
-from backtest.engine.record import Outcome
+from backtest.engine.record import Outcome, bad_debt_usd
 from backtest.engine.replay import initial_venues
 from backtest.protocols.rules import health_factor
 from backtest.engine.start import start
@@ -71,5 +71,6 @@ def replay(inputs: ReplayInputs, config: RunConfig, feedback: bool | None = None
                 break
         clock = s.end_step(step, rnd, clock, lt, params, gas_per_unit, config.arb_half_life_seconds)
         book.touched()                                          # no watchlist to tell
-        rec.step(step, venues, oracles, book.coll, book.debt, mech.loss(oracles.answer[oracles.feed_of]))
+        prices = oracles.answer[oracles.feed_of]
+        rec.step(step, venues, oracles, bad_debt_usd(book.coll, book.debt, prices), mech.loss(prices))
     return rec.outcome(book.coll, book.debt, oracles, mech.summary(oracles.answer[oracles.feed_of]))

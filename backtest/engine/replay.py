@@ -46,7 +46,7 @@ from backtest.agents.round import Round
 from backtest.agents.screen import group_bounds, group_layout
 from backtest.config import RunConfig
 from backtest.inputs.book import ReplayInputs
-from backtest.engine.record import Outcome
+from backtest.engine.record import Outcome, bad_debt_usd
 from backtest.protocols.rules import health_factor
 from backtest.engine.start import start
 from backtest.engine.pattern import Stamps, whole_rows
@@ -187,6 +187,21 @@ class RowHealth:
         return out
 
 
+class CandidateDebt:
+    """record.bad_debt_usd of the watchlist's candidate rows, kept while the watchlist hands back the very
+    same array: it does so only while the prices are the same bits and no row changed
+    (Watchlist.candidates), so a step where nothing moved neither gathers nor prices any row. `rows`
+    must be BookState.candidates(prices) of these `prices`."""
+
+    def __init__(self):
+        self.rows, self.usd = None, 0.0
+
+    def __call__(self, book: BookState, rows: np.ndarray, prices: np.ndarray) -> float:
+        if rows is not self.rows:
+            self.rows, self.usd = rows, bad_debt_usd(book.coll[rows], book.debt[rows], prices)
+        return self.usd
+
+
 def worst_first(rows: np.ndarray, hf: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The rows below HF 1 and their HF, worst first, then by account (`rows` ascending, as the watchlist
     gives them)."""
@@ -209,6 +224,9 @@ def replay(inputs: ReplayInputs, config: RunConfig, feedback: bool | None = None
     health = RowHealth(len(book))                   # candidate rows' HF, kept while their inputs stand
     last = (None, None, None)                       # (candidate rows, those below 1 and their HF) of the last round
     clock = 0.0                                     # time of the last block
+    since_below = np.zeros(0)                       # since[below] of the last round's `below` (= wet)
+    rounds = None                                   # first_round[below] this step, None: to be read again
+    bad = CandidateDebt()                           # the step's bad debt: only candidates
     steps = range(len(inputs.times))
     for step in (progress(steps, label=label, unit="steps") if label else steps):
         if (due := s.due_parameters(inputs.step_blocks[step])) is not None:
@@ -229,20 +247,26 @@ def replay(inputs: ReplayInputs, config: RunConfig, feedback: bool | None = None
             if below is not wet:                 # else the same rows as the last block: their clocks run on
                 started = since[below]
                 since[wet] = np.nan                                  # back above 1 (or still below: reset next)
-                since[below] = np.where(np.isnan(started), now, started)
-                wet = below
+                since_below = np.where(np.isnan(started), now, started)     # since[below], kept while `below` is
+                since[below] = since_below
+                wet, rounds = below, None
             if len(below) == 0 and not mech.busy:
                 break
-            new = below[first_round[below] < 0]                     # first time below in this step
-            first_round[new] = rnd
-            seen.append(new)
-            acted = mech.act(r, below, hf_below, first_round[below], (now - since[below]) / s.block)   # each protocol
-            if not acted and not s.waiting(now, since[wet]):
+            if rounds is None:                   # first_round[below], kept while `below` is, within the step
+                rounds = np.full(len(below), -1, dtype=np.int64) if not seen else first_round[below]
+            fresh = rounds < 0                   # first time below in this step
+            if fresh.any():
+                new = below if fresh.all() else below[fresh]
+                first_round[new] = rnd
+                seen.append(new)
+                rounds = np.where(fresh, rnd, rounds)
+            acted = mech.act(r, below, hf_below, rounds, (now - since_below) / s.block)   # each protocol
+            if not acted and not s.waiting(now, since_below):
                 break
         for rows in seen:
-            first_round[rows] = -1
+            first_round[rows] = -1               # every row's first_round is -1 again between steps
+        rounds = None
         clock = s.end_step(step, rnd, clock, lt, params, gas_per_unit, config.arb_half_life_seconds)
         prices = oracles.answer[oracles.feed_of]
-        rows = book.candidates(prices)
-        rec.step(step, venues, oracles, book.coll[rows], book.debt[rows], mech.loss(prices))   # bad debt: only candidates
+        rec.step(step, venues, oracles, bad(book, book.candidates(prices), prices), mech.loss(prices))
     return rec.outcome(book.coll, book.debt, oracles, mech.summary(oracles.answer[oracles.feed_of]))

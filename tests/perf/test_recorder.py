@@ -5,6 +5,7 @@ import numpy as np
 
 from backtest.bench.book import bench_config, bench_inputs
 from backtest.bench.replay_case import CONFIG
+from backtest.engine.record import bad_debt_usd
 from backtest.engine.replay import initial_venues
 from backtest.engine.start import start
 
@@ -18,7 +19,8 @@ def test_steps_are_recorded_in_call_order_even_past_the_paths_length():
     for k, step in enumerate(calls):
         s.venues.sold[:] = k + 0.5                       # something that differs per call
         rec._count = list(range(k, k + len(inputs.book.price_assets)))
-        rec.step(step, s.venues, s.oracles, book.coll, book.debt, protocol_loss=float(k))
+        rec.step(step, s.venues, s.oracles, bad_debt_usd(book.coll, book.debt, s.oracles.answer[s.oracles.feed_of]),
+                 protocol_loss=float(k))
         want.append((step, inputs.times[step], list(inputs.exogenous[step]), [k + 0.5] * len(rec._count),
                      list(range(k, k + len(rec._count)))))
     steps = rec.outcome(book.coll, book.debt, s.oracles).steps
