@@ -135,6 +135,9 @@ class RunConfig:
     # auctions at each block their own clock moves (Start.keep_trading). True plays every block of every
     # step instead: the schedule that rule is checked against (docs/engine.md), ~4x slower.
     every_block: bool = False
+    # Probe, off (None: pull every venue to the reference before the block, backtest/markets/router.py):
+    # "meet" pulls venues and reference to the price where they meet (backtest/markets/arb_meet.py).
+    arbitrage: str | None = None
     impact: ImpactConfig = field(default_factory=ImpactConfig)
     oracle: OracleConfig = field(default_factory=OracleConfig)
     liquidator: LiquidatorConfig = field(default_factory=LiquidatorConfig)

@@ -48,6 +48,7 @@ class Router:
     sold: np.ndarray = None            # [A] units sold this step
     venue_price: np.ndarray = field(default=None, repr=False)   # [V] USD price of each venue
     reference: ReferenceMarket = field(default=None, repr=False)
+    meet = False                       # probe `--set arbitrage=meet` (backtest/markets/arb_meet.py); not a field
 
     def __post_init__(self):
         n = len(self.price)
@@ -375,6 +376,9 @@ class Router:
         takes out of or puts into each venue reaches the reference market as flow, once."""
         if not self.feedback:
             return
+        if self.meet and not half_life > 0 and self.reference.carried is None:   # probe: backtest/markets/arb_meet.py
+            from backtest.markets import arb_meet
+            return arb_meet.arbitrage(self, seconds)
         self._all_moved()
         self.reference.decay(seconds)
         keep = 0.5 ** (seconds / half_life) if half_life > 0 else 0.0

@@ -1,0 +1,118 @@
+"""Arbitrage to the price where a venue and its reference market meet (probe, `--set arbitrage=meet`).
+
+Router.arbitrage (the default) pulls every venue to the reference price as it was before the block's
+arbitrage, then sends the flow that took to the reference market, which moves it (reference.py). Where
+the reference is shallower than the venues for that flow, the reference lands beyond the venues on the
+other side, and the next block's arbitrage pulls them back across: a two-block oscillation. The
+square-root impact law makes it shallowest where its outstanding flow is near zero (infinite slope), so
+any small gap grows until the move per flow matches the venues' (a cycle of +-1-2 % for WETH on the
+sample, blocks 1-49 of step 71 with `wake_rounds=cut,comet_latency`), and the oracles, which read the
+reference, swing with it while the pools swing the other way.
+
+Arbitrageurs trade both sides until the prices meet: here, per asset, the USD price p at which pulling
+every venue of the asset to p (to within its fee, an order book all the way) sends a flow whose impact
+puts the reference at p. The reference after a flow is increasing in the flow and the flow decreasing
+in p, so p is unique and found by bisection between the venues' prices and the reference's. Pools
+quoted in another volatile asset (wstETH/WETH) are pulled at the quote asset's price before the block,
+as Router.arbitrage does; the quote side of their flow is found first (those assets are solved first)
+and counts in the quote asset's meeting price (not solved jointly). Half-life > 0 (partial arbitrage) and
+`feedback_mode = "excess"` keep Router.arbitrage.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+
+from backtest.markets.venue_kinds import USD, DepthBook
+
+ITERATIONS = 80          # bisection in log price: 2^-80 of the bracket, below a float's resolution
+
+
+def _goal(venue, target: float, mid: float) -> float | None:
+    """Router.arbitrage's goal for one venue at `target` (quote per base); None when it does not trade."""
+    if isinstance(venue, DepthBook):
+        if venue.net_sold == 0.0 and venue.reference == target:
+            return None
+        return target
+    goal = min(max(mid, target * (1.0 - venue.fee)), target / (1.0 - venue.fee))
+    return None if goal == mid else goal
+
+
+def _flow(router, a: int, p: float, price: list, mids: list) -> float:
+    """USD flow (at the price before the block) the asset's venues send the reference if pulled to `p`."""
+    usd = 0.0
+    for v, mid in zip(router.by_asset[a], mids):
+        venue = router.venues[v]
+        q = 1.0 if venue.quote_asset == USD else price[venue.quote_asset]
+        goal = _goal(venue, p / q, mid)
+        if goal is None:
+            continue
+        base, _ = copy.copy(venue).pull_to(goal, p / q)
+        usd += base * price[a]
+    return usd
+
+
+def _reference_after(ref, a: int, usd: float) -> float:
+    """The reference price of `a` once `usd` of flow reaches it (ReferenceMarket.trade without the trade)."""
+    return float(ref.exo[a]) * math.exp(float(ref.permanent[a]) + float(ref.temporary[a]) + ref.delta(a, usd))
+
+
+def meeting_price(router, a: int, price: list, extra: float = 0.0) -> float:
+    """The USD price at which the venues of `a`, pulled there, leave the reference there too, with `extra`
+    USD of other flow (the quote side of pools quoted in `a`) reaching it as well."""
+    ref = router.reference
+    mids = [router.venues[v].mid() for v in router.by_asset[a]]
+    usd_of = [m * (1.0 if router.venues[v].quote_asset == USD else price[router.venues[v].quote_asset])
+              for v, m in zip(router.by_asset[a], mids)]
+    lo, hi = math.log(min(usd_of + [price[a]])) - 0.1, math.log(max(usd_of + [price[a]])) + 0.1
+
+    def excess(x):                  # > 0: the reference ends above exp(x)
+        return _reference_after(ref, a, _flow(router, a, math.exp(x), price, mids) + extra) - math.exp(x)
+    while excess(lo) < 0:
+        lo -= 0.5
+    while excess(hi) > 0:
+        hi += 0.5
+    for _ in range(ITERATIONS):
+        mid = (lo + hi) / 2.0
+        if mid in (lo, hi):
+            break
+        if excess(mid) > 0:
+            lo = mid
+        else:
+            hi = mid
+    return math.exp((lo + hi) / 2.0)
+
+
+def arbitrage(router, seconds: float) -> None:
+    """Router.arbitrage with half-life 0, each asset's venues pulled to its meeting price."""
+    router._all_moved()
+    router.reference.decay(seconds)
+    price = router.price.tolist()
+    cross = [0.0] * len(price)
+    for a in reversed(router.order):            # an asset quoted in another first: its quote side is known
+        if not router.by_asset[a]:
+            continue
+        p = meeting_price(router, a, price, cross[a])
+        flow, cross[a] = cross[a], 0.0
+        for v in router.by_asset[a]:
+            venue = router.venues[v]
+            q = 1.0 if venue.quote_asset == USD else price[venue.quote_asset]
+            goal = _goal(venue, p / q, venue.mid())
+            if goal is None:
+                continue
+            base, quote = venue.pull_to(goal, p / q)
+            flow += base * price[a]
+            if venue.quote_asset != USD:
+                cross[venue.quote_asset] += quote * price[venue.quote_asset]
+        if flow != 0.0:
+            router.reference.trade(a, flow)
+    for a, usd in enumerate(cross):
+        if usd != 0.0:
+            router.reference.trade(a, usd)
+    price = router.price.tolist()
+    usd = [1.0 if venue.quote_asset == USD else price[venue.quote_asset] for venue in router.venues]
+    for v, venue in enumerate(router.venues):       # books re-quote around the moved reference
+        if isinstance(venue, DepthBook) and venue.net_sold == 0.0:
+            venue.reference = price[venue.asset] / usd[v]
+    router.venue_price[:] = [venue.mid() * usd[v] for v, venue in enumerate(router.venues)]

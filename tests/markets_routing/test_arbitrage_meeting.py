@@ -1,0 +1,73 @@
+"""Arbitrage against a reference market shallower than the venues (issue 19's schedule puzzle).
+
+The default (Router.arbitrage) pulls each venue to the reference price as it was before the block, then
+passes the flow to the reference market. Where that flow moves the reference further than the venue
+moved (a deep pool; the square-root law is steepest where its outstanding flow crosses zero), the
+reference lands beyond the pool by more than the fee, and the next block's arbitrage pulls the pool back
+across: a two-block cycle that grows until its amplitude is ~1 %. The probe `arbitrage = "meet"`
+(backtest/markets/arb_meet.py) pulls both to the price where they meet instead."""
+
+import math
+
+import numpy as np
+import pytest
+
+from backtest.config import RunConfig
+from backtest.markets.reference import ReferenceMarket
+from backtest.markets.router import Router
+from backtest.markets.venue_kinds import USD, V2Pool
+
+ETH, FEE = 0, 0.0005
+
+
+def deep_pool(meet: bool, kick: float = 300.0) -> Router:
+    """A 300,000 ETH / 600M USD pool (fee 5 bps) over a WETH-like reference (Y sigma 0.206, V 1.11e9 USD a
+    day, theta 0.234, h 667 s: backtest/markets/impact_params.py), after a sale of `kick` ETH into it."""
+    r = Router(np.array([2_000.0]), [V2Pool(ETH, USD, 3e5, 6e8, FEE, name="v2")])
+    r.attach(ReferenceMarket(r.price.copy(), np.full(1, 0.206), np.full(1, 1.11e9), np.full(1, 0.234),
+                             np.full(1, 667.0)))
+    r.meet = meet
+    r.sell(ETH, kick)
+    return r
+
+
+def gaps(r: Router, blocks: int = 10) -> list[float]:
+    """log(reference / pool) after each of `blocks` arbitrages 12 s apart."""
+    out = []
+    for _ in range(blocks):
+        r.arbitrage(12.0, 0.0)
+        out.append(math.log(float(r.price[ETH]) / r.venues[0].mid()))
+    return out
+
+
+def test_pulling_a_deep_pool_to_the_reference_before_the_flow_sets_off_a_two_block_cycle():
+    g = gaps(deep_pool(meet=False))
+    # the sale left the pool 0.2 % low; block after block the reference lands on the other side of the
+    # pool, by more than the fee, and the swing grows to over 2 % from one block to the next
+    assert all(a * b < 0 for a, b in zip(g[1:], g[2:]))
+    assert all(abs(x) > FEE for x in g[1:])
+    assert abs(g[-1]) > 0.015 and abs(g[-1]) > 5 * abs(g[0])
+
+
+def test_the_meeting_price_leaves_pool_and_reference_a_fee_apart_and_still():
+    r = deep_pool(meet=True)
+    g = gaps(r)
+    # the pool was below: arbitrage buys from it until it is one fee under the reference it moved
+    assert r.venues[0].mid() == pytest.approx(float(r.price[ETH]) * (1 - FEE), rel=1e-9)
+    assert g[0] == pytest.approx(-math.log(1 - FEE), rel=1e-6)
+    # nothing crosses afterwards: the later blocks only let the temporary impact decay
+    assert max(abs(b - a) for a, b in zip(g, g[1:])) < 1e-4
+    assert max(g) - min(g) < 1e-4
+
+
+def test_the_meeting_price_is_between_where_pool_and_reference_started():
+    r = deep_pool(meet=True)
+    pool, ref = r.venues[0].mid(), float(r.price[ETH])
+    r.arbitrage(12.0, 0.0)
+    assert pool < float(r.price[ETH]) < ref and r.reference.flow[ETH] < 0      # arbitrage sold on the reference
+
+
+def test_the_probe_is_off_by_default_and_leaves_the_run_configuration_as_it_was():
+    assert Router(np.array([1.0]), []).meet is False
+    text = RunConfig(scenario="s", lake="l").to_toml()
+    assert "arbitrage" not in text
