@@ -67,6 +67,9 @@ def meeting_price(router, a: int, price: list, extra: float = 0.0) -> float:
               for v, m in zip(router.by_asset[a], mids)]
     lo, hi = math.log(min(usd_of + [price[a]])) - 0.1, math.log(max(usd_of + [price[a]])) + 0.1
 
+    if extra == 0.0 and _flow(router, a, price[a], price, mids) == 0.0:
+        return price[a]             # every venue within its fee of the reference: nothing trades (most blocks)
+
     def excess(x):                  # > 0: the reference ends above exp(x)
         return _reference_after(ref, a, _flow(router, a, math.exp(x), price, mids) + extra) - math.exp(x)
     while excess(lo) < 0:
