@@ -167,9 +167,12 @@ class Router:
 
     def _find_sale(self, asset: int, amount: float) -> tuple[list[tuple[int, float]], float]:
         """[(venue, amount)] and USD: the whole order at the best venue, or split (`split=True`)
-        when another venue pays more at the margin than the best one does after the order."""
-        v, usd = self._best_sale(asset, amount)
+        when another venue pays more at the margin than the best one does after the order. An asset
+        with no venue: no route, and the fill its reference market gives (no impact without feedback)."""
         vs = self.by_asset[asset]
+        if not vs:
+            return [], self.reference.fill(asset, amount) if self.feedback else amount * float(self.price[asset])
+        v, usd = self._best_sale(asset, amount)
         if not (self.split and self.feedback and len(vs) > 1):
             return [(v, amount)], usd
         q = [self._quote_usd(i) for i in vs]
@@ -182,8 +185,10 @@ class Router:
         return [(i, part) for i, part in zip(vs, out[0]) if part > 0], out[1]
 
     def _find_purchase(self, asset: int, amount: float) -> tuple[list[tuple[int, float]], float]:
-        v, usd = self._best_purchase(asset, amount)
         vs = self.by_asset[asset]
+        if not vs:
+            return [], -self.reference.fill(asset, -amount) if self.feedback else amount * float(self.price[asset])
+        v, usd = self._best_purchase(asset, amount)
         if not (self.split and self.feedback and len(vs) > 1):
             return [(v, amount)], usd
         q = [self._quote_usd(i) for i in vs]
@@ -199,17 +204,13 @@ class Router:
         """USD received for selling `amount` of `asset` at the best venue(s), without trading."""
         if amount <= 0:
             return 0.0
-        if not self.by_asset[asset]:
-            return self.reference.fill(asset, amount) if self.feedback else amount * float(self.price[asset])
-        return self._route_sale(asset, amount)[1]
+        return self._remembered(False, asset, amount, self._find_sale)[1]     # _route_sale
 
     def buy_quote(self, asset: int, amount: float) -> float:
         """USD needed to buy exactly `amount` of `asset` at the cheapest venue(s), without trading."""
         if amount <= 0:
             return 0.0
-        if not self.by_asset[asset]:
-            return -self.reference.fill(asset, -amount) if self.feedback else amount * float(self.price[asset])
-        return self._route_purchase(asset, amount)[1]
+        return self._remembered(True, asset, amount, self._find_purchase)[1]     # _route_purchase
 
     def sale_ceiling(self, asset: int) -> float:
         """USD per unit that no sale of `asset` beats: the best venue's first-unit price net of
@@ -291,33 +292,50 @@ class Router:
 
     # -- trades -------------------------------------------------------------------------------
     def sell(self, asset: int, amount: float) -> float:
-        route = self._route_sale(asset, amount) if not amount <= 0 and self.by_asset[asset] else None
-        if self.feedback:                     # without it no venue or price moves: every cache holds
+        """Sell `amount` of `asset` along its quoted route (`sell_quote`'s, remembered): at its venues, or
+        at its reference market (the fill, then the flow's impact) when it has none."""
+        feedback = self.feedback
+        if amount <= 0:
+            if feedback:                      # without it no venue or price moves: every cache holds
+                self._trading(asset)
+            self.sold[asset] += amount
+            return 0.0
+        route, usd = self._remembered(False, asset, amount, self._find_sale)      # _route_sale
+        if feedback:
             self._trading(asset)
         self.sold[asset] += amount
-        if amount > 0 and not self.by_asset[asset] and self.feedback:
-            return self.reference.sell(asset, amount)
-        if amount <= 0 or not self.by_asset[asset]:
-            return self.sell_quote(asset, amount)
-        route, usd = route
-        if self.feedback:
-            for v, part in route:
-                self.venues[v].sell(part)
-                self._reprice(v)
+        if not feedback:
+            return usd
+        if not self.by_asset[asset]:
+            if amount > 0:                    # ReferenceMarket.sell: the quote's fill, then the flow
+                self.reference.trade(asset, -amount * float(self.price[asset]))
+            return usd
+        venues = self.venues
+        for v, part in route:
+            venues[v].sell(part)
+            self._reprice(v)
         return usd
 
     def buy(self, asset: int, amount: float) -> float:
-        route = self._route_purchase(asset, amount) if not amount <= 0 and self.by_asset[asset] else None
-        if self.feedback:                     # without it no venue or price moves: every cache holds
+        """Buy exactly `amount` of `asset` along its quoted route (`buy_quote`'s), as `sell` sells."""
+        feedback = self.feedback
+        if amount <= 0:
+            if feedback:                      # without it no venue or price moves: every cache holds
+                self._trading(asset)
+            return 0.0
+        route, usd = self._remembered(True, asset, amount, self._find_purchase)     # _route_purchase
+        if feedback:
             self._trading(asset)
-        if amount > 0 and not self.by_asset[asset] and self.feedback:
-            return self.reference.buy(asset, amount)
-        if amount <= 0 or not self.by_asset[asset]:
-            return self.buy_quote(asset, amount)
-        route, usd = route
-        if self.feedback and math.isfinite(usd):
+        else:
+            return usd
+        if not self.by_asset[asset]:
+            if amount > 0:                    # ReferenceMarket.buy: the quote's fill, then the flow
+                self.reference.trade(asset, amount * float(self.price[asset]))
+            return usd
+        if math.isfinite(usd):
+            venues = self.venues
             for v, part in route:
-                self.venues[v].buy(part)
+                venues[v].buy(part)
                 self._reprice(v)
         return usd
 

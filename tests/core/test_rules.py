@@ -84,3 +84,39 @@ def test_a_governance_change_takes_effect_at_its_block(tmp_path):
     result = run(make_config(s, tmp_path), s)
     steps = result.outcome.liquidations["step"].to_pylist()
     assert steps and min(steps) == 6                 # 1 h = 300 blocks = step 6 of 10 minutes
+
+
+def _health_factor_one_numpy(coll_usd, debt_usd, lt, floors):
+    """health_factor_one as it was written with numpy's own sum, matmul and floor."""
+    debt = float(debt_usd.sum())
+    if debt <= 0:
+        return float("inf")
+    total, weighted = float(coll_usd.sum()), float(coll_usd @ lt)
+    if not floors:
+        return weighted / debt
+    avg = weighted / total if total > 0 else 0.0
+    return float(total * np.floor(avg * 10_000 + 1e-9) / 10_000 / debt)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_health_factor_one_is_numpys_formula_bit_for_bit(seed):
+    """Its plain-float sums and .dot stand in for numpy's sum and matmul: the same bits for every row
+    length (numpy's pairwise sum changes shape at 8), zeros of both signs, NaN and inf, both LT rules."""
+    from backtest.protocols.rules import health_factor_one
+    rng = np.random.default_rng(seed)
+    special = np.array([0.0, -0.0, np.nan, np.inf, 1e-300, 1e300])
+    for _ in range(3000):
+        n = int(rng.integers(1, 20))
+        coll = rng.random(n) * 10.0 ** rng.uniform(-6, 9, n) * (rng.random(n) < 0.7)
+        debt = rng.random(n) * 10.0 ** rng.uniform(-6, 9, n) * (rng.random(n) < 0.5)
+        lt = rng.choice([0.0, 0.7, 0.8, 0.825, 0.93], n)
+        if rng.random() < 0.2:                                  # a strided view, as a column of a table
+            lt = np.repeat(lt, 2)[::2]
+        if rng.random() < 0.1:
+            coll[rng.integers(n)] = rng.choice(special)
+        if rng.random() < 0.1:
+            debt[rng.integers(n)] = rng.choice(special)
+        for floors in (True, False):
+            with np.errstate(invalid="ignore", over="ignore"):          # inf x 0 in the products, both ways
+                got, want = health_factor_one(coll, debt, lt, floors), _health_factor_one_numpy(coll, debt, lt, floors)
+            assert np.array([got]).tobytes() == np.array([want]).tobytes(), (coll, debt, lt, floors)
