@@ -96,6 +96,7 @@ class Mechanisms:
         self.part_of = np.full(len(kinds), -1, dtype=np.int8)    # row -> index into parts: O(1) a row per round
         for k, part in enumerate(self.parts):
             self.part_of[part.rows] = k
+        self.whole = len(self.parts) == 1 and bool((self.part_of == 0).all())    # one part holds every row
 
     @property
     def busy(self) -> bool:
@@ -109,6 +110,8 @@ class Mechanisms:
 
     def liquidate(self, r: Round, rows, hf, rounds, waited) -> int:
         """Absorb / bark / liquidate the rows (worst first) through the book state; how many were."""
+        if self.whole:                              # no gathers: every row is the one part's
+            return self.parts[0].liquidate(r, rows, hf, np.asarray(rounds), np.asarray(waited))
         changed = 0
         which = self.part_of[rows]
         for k, part in enumerate(self.parts):

@@ -170,6 +170,7 @@ class Watchlist:
         self.near = None
         self._ranked = np.zeros(0, dtype=np.int64)
         self._last = None
+        self._cells = None            # (rows, cells(rows)) while no row changed and the anchor stood
         self.anchors = 0              # how many times the anchor moved
         self.examined = 0             # rows whose margin the last call computed
         self._anchor(np.asarray(prices, dtype=float))
@@ -193,7 +194,7 @@ class Watchlist:
             k = int(np.searchsorted(self.rho, 0.0, side="right"))
         pool = self.order[:k]
         if self.dirty_rows:
-            extra = np.asarray(self.dirty_rows, dtype=np.int64)
+            extra = self._dirty_array()
             pool = np.concatenate([pool, extra[self.rank[extra] >= k]])   # not already in the prefix
         self.examined = len(pool)
         if len(pool):
@@ -203,7 +204,7 @@ class Watchlist:
 
     def update(self, rows) -> None:
         """Rows whose collateral or debt changed: examined every call until the next re-anchor."""
-        self._last = None
+        self._last = self._cells = None
         rows = [rows] if type(rows) is int else np.atleast_1d(rows).tolist()       # one row per liquidation
         self.pattern.refresh(rows)
         at = self.slot[rows]
@@ -224,11 +225,25 @@ class Watchlist:
         """(where each of `rows` has its pattern slot, the arrays holding them): the copy `near` (the kept
         order back to back in rho order, then every row changed since the anchor: every candidate), or
         the book's pattern if a row is not in it. Kernels over candidate rows read the copy, not slots
-        scattered over the book: on the 1M bench the margins went 1.35 -> 0.25 CPU s (load ~3)."""
+        scattered over the book: on the 1M bench the margins went 1.35 -> 0.25 CPU s (load ~3). The answer
+        for the copy is kept for the same `rows` array (unchanged in place: the loop's `below`) until an
+        update or an anchor moves slots (tests/perf/test_round_memos.py)."""
+        if self._cells is not None and self._cells[0] is rows:
+            return self._cells[1]                 # the same array since the last update or anchor (`update`)
         at = self.slot[rows]
         if len(at) and at.min() < 0:
             return rows, self.pattern.args
-        return at, self.near.args
+        got = at, self.near.args
+        self._cells = (rows, got)
+        return got
+
+    def _dirty_array(self) -> np.ndarray:
+        """dirty_rows as an array, extended by the rows added since the last call (the list only grows
+        between anchors): not the whole list converted again every round."""
+        got = self._dirty
+        if len(got) < len(self.dirty_rows):
+            got = self._dirty = np.concatenate([got, np.asarray(self.dirty_rows[len(got):], dtype=np.int64)])
+        return got
 
     def _maybe_below(self, rows: np.ndarray, k: int, prices: np.ndarray) -> np.ndarray:
         """rows[:k] are the kept order's first k, slots 0..k-1 of the copy (no lookup)."""
@@ -277,7 +292,7 @@ class Watchlist:
         self.p0 = prices.copy()
         self._degenerate = not (np.isfinite(prices).all() and (prices > 0).all())
         self._inv_p0 = None if self._degenerate else 1.0 / prices
-        self._last = None
+        self._last = self._cells = None
         self.anchors += 1
         rho = np.empty(len(self.coll))
         # rho = -inf for a borrower with nothing priced (always look); +inf without debt (HF is
@@ -297,3 +312,4 @@ class Watchlist:
         self._ranked = near
         self.dirty[self.dirty_rows] = False
         self.dirty_rows = []
+        self._dirty = np.zeros(0, dtype=np.int64)

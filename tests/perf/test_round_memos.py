@@ -40,3 +40,43 @@ def test_candidate_debt_is_kept_only_while_the_watchlist_hands_back_the_same_row
     book.seize(3, 0, 1.5)                                                         # and another balance
     rows = book.candidates(p)
     assert memo(book, rows, p) == _fresh(book, p) == 700.0 + 2900.0
+
+
+def _cells_are_the_books(w, rows) -> None:
+    at, (indptr, indices, width, values) = w.cells(rows)
+    assert at.tolist() == w.slot[rows].tolist()                     # where the current copy holds them
+    assert indptr.base is w.near.args[0].base and values.base is w.near.args[3].base   # the current copy
+    for k, i in enumerate(rows.tolist()):
+        cols = indices[indptr[at[k]]:indptr[at[k]] + width[at[k]]].tolist()
+        assert cols == np.flatnonzero((w.coll[i] != 0) | (w.debt[i] != 0)).tolist()
+        assert values[indptr[at[k]]:indptr[at[k]] + width[at[k]]].tolist() == \
+            [[w.coll[i, a], w.debt[i, a]] for a in cols]
+
+
+def test_the_watchlist_keeps_a_rows_cells_only_until_an_update_or_an_anchor():
+    from backtest.engine.watchlist import Watchlist
+    rng = np.random.default_rng(3)
+    n = 2000                                                         # ETH and some WBTC against USDC debt
+    coll, debt = np.zeros((n, 3)), np.zeros((n, 3))
+    coll[:, 0], coll[:, 2] = rng.uniform(0.5, 2.0, n), rng.uniform(0, 0.05, n) * (rng.random(n) < 0.5)
+    debt[:, 1] = rng.uniform(100.0, 2500.0, n)
+    p = np.array([2000.0, 1.0, 30_000.0])
+    w = Watchlist(coll, debt, np.array([0.8, 0.85, 0.7]), p, budget=4)
+    rows = w.candidates(p * 0.85)
+    assert len(rows) and w.cells(rows) is w.cells(rows)             # kept for the same array
+    _cells_are_the_books(w, rows)
+    i = int(rows[0])
+    coll[i] = 0.0                                                    # a liquidation took everything
+    w.update(i)
+    _cells_are_the_books(w, rows)
+    w.cells(rows)
+    far = int(np.flatnonzero(w.slot < 0)[0])                         # a row the copy does not hold yet
+    debt[far, 1] *= 0.5
+    w.update(far)                                                    # the copy grows (new arrays) ...
+    coll[int(rows[1]), 0] *= 0.5
+    w.update(int(rows[1]))                                           # ... and follows a candidate there
+    _cells_are_the_books(w, rows)
+    anchors = w.anchors
+    w.candidates(p * 0.3)                                            # a move past the cap: a new anchor
+    assert w.anchors > anchors
+    _cells_are_the_books(w, rows)
