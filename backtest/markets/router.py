@@ -232,13 +232,24 @@ class Router:
         gen, seen = self._generation, self._seen
         if gen == seen:
             return self._ceilings
-        floor, ceiling = list(self._ceilings[2]), list(self._ceilings[3])    # callers may hold the last ones
+        floor, ceiling = self._ceilings[2][:], self._ceilings[3][:]    # callers may hold the last ones
         price = self.price.tolist()              # the same floats as float(self.price[q]), read once
+        sides, first, feedback = self._sides, self._first, self.feedback
         for a, g in enumerate(gen):
-            if g != seen[a]:
+            if g == seen[a]:
+                continue
+            if feedback and len(sides[a]) == 1:      # _bounds of one venue, inline (a liquidation asks it ~4 times)
+                v, q = sides[a][0]
+                got = first[v]
+                if got is None:
+                    got = first[v] = self.venues[v].first_marginals()
+                usd = 1.0 if q == USD else price[q]
+                floor[a], ceiling[a] = float(got[0] * usd), float(got[1] * usd)
+            else:
                 floor[a], ceiling[a] = self._bounds(a, price)
-        self._seen = list(gen)
-        self._ceilings = (np.array(floor, dtype=float), np.array(ceiling, dtype=float), floor, ceiling)
+        self._seen = gen[:]
+        both = np.array((floor, ceiling), dtype=float)
+        self._ceilings = (both[0], both[1], floor, ceiling)
         return self._ceilings
 
     def _bounds(self, a: int, price: list) -> tuple[float, float]:
