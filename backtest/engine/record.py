@@ -133,8 +133,9 @@ class Recorder:
         asset's first venue's (a DEX pool or a book: what a pool shows after our sales)."""
         assets = self.inputs.book.price_assets
         n = len(assets)
-        at = venues.venue_price.tolist()
-        amm = np.array([at[v] if v >= 0 else np.nan for v in venues.pool_of.tolist()], dtype=float)
+        amm = venues.venue_price[np.maximum(venues.pool_of, 0)] if len(venues.venue_price) else \
+            np.full(n, np.nan)
+        amm[venues.pool_of < 0] = np.nan
         bad = accounts_bad_usd + self._burned
         if protocol_loss:
             bad += protocol_loss
@@ -181,8 +182,16 @@ class Recorder:
         return self._by_asset
 
     def per_asset(self, oracles) -> np.ndarray:
-        """[A] each asset's first feed's answer (NaN for an asset no reserve reads)."""
-        return np.array([oracles.answer[f[0][0]] if f else np.nan for f in self._feeds(oracles)], dtype=float)
+        """[A] each asset's first feed's answer (NaN for an asset no reserve reads); which feed that is
+        is looked up once (the feeds of a run do not change), not per step."""
+        memo = getattr(self, "_first_feed", None)
+        if memo is None or memo[0] is not oracles:
+            feeds = self._feeds(oracles)
+            memo = self._first_feed = (oracles, np.array([f[0][0] if f else 0 for f in feeds], dtype=np.int64),
+                                       np.array([not f for f in feeds], dtype=bool))
+        out = oracles.answer[memo[1]].astype(float) if len(oracles.answer) else np.full(len(memo[1]), np.nan)
+        out[memo[2]] = np.nan
+        return out
 
     def _step_columns(self) -> dict:
         """STEPS_SCHEMA's columns of the steps recorded: one row per (step, asset), step-major."""

@@ -204,10 +204,11 @@ class CandidateDebt:
 
 def worst_first(rows: np.ndarray, hf: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The rows below HF 1 and their HF, worst first, then by account (`rows` ascending, as the watchlist
-    gives them)."""
+    gives them: a stable sort by HF keeps that order among equal HFs, as np.lexsort((below, hf)) does,
+    in one pass instead of two)."""
     under = hf < 1.0
     below, hf_below = rows[under], hf[under]
-    order = np.lexsort((below, hf_below))
+    order = np.argsort(hf_below, kind="stable")
     return below[order], hf_below[order]
 
 

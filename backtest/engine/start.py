@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -69,8 +70,13 @@ class Start:
         then plays its next block even when nobody acted in this one (always, with `every_block`)."""
         if self.every_block:
             return True
-        longest = max(a.latency_blocks for a in self.agents)
+        longest = self.longest_latency
         return bool(longest > 0 and len(since) and ((now - since) / self.block < longest).any())
+
+    @cached_property
+    def longest_latency(self) -> float:
+        """The longest latency (blocks) of any agent: `waiting` asks it every round."""
+        return max(a.latency_blocks for a in self.agents)
 
     def end_step(self, step: int, rnd: int, clock: float, lt, params: Params, gas_usd_per_unit: float,
                  arb_half_life_seconds: float) -> float:

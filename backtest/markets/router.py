@@ -238,7 +238,9 @@ class Router:
         for a, g in enumerate(gen):
             if g == seen[a]:
                 continue
-            if feedback and len(sides[a]) == 1:      # _bounds of one venue, inline (a liquidation asks it ~4 times)
+            if not sides[a]:                         # _bounds of an asset traded only on its reference market
+                floor[a] = ceiling[a] = price[a]
+            elif feedback and len(sides[a]) == 1:    # _bounds of one venue, inline (a liquidation asks it ~4 times)
                 v, q = sides[a][0]
                 got = first[v]
                 if got is None:
