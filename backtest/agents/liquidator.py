@@ -302,12 +302,13 @@ def liquidate(i: int, hf: float, waited_blocks: float, book, r: Round, venues: V
     if needed == math.inf:
         return None                   # no one may act yet, or the block is full: the next block
     price, rules = r.price, book.rules[i]
-    plan = best_plan(book.coll[i], book.debt[i], hf, price, venues, book.asset_of, r.lt, r.params, rules, 0.0,
+    coll, debt = book.coll[i], book.debt[i]         # views: they read the row as execute leaves it
+    plan = best_plan(coll, debt, hf, price, venues, book.asset_of, r.lt, r.params, rules, 0.0,
                      field.agents[0].sizes, needed, built)
     if plan is None:
         return None
     d, c, repay, taken, fee, cost_usd, proceeds_usd = plan[:7]
-    award = field.award(proceeds_usd - cost_usd, repay * price[d], waited_blocks, gas_usd_per_unit)
+    award = field.award(proceeds_usd - cost_usd, repay * price.item(d), waited_blocks, gas_usd_per_unit)
     if award is None:
         return None
     field.gas.spend(award.gas_units)
@@ -315,5 +316,5 @@ def liquidate(i: int, hf: float, waited_blocks: float, book, r: Round, venues: V
     plan = Plan(d, c, repay, taken, fee, cost_usd, proceeds_usd, award.gas_usd, award.flash_fee_usd,
                 award.builder_usd(proceeds, cost))
     deficit = book.burn_deficit(i, price) if rules.burns_deficit else 0.0     # Aave v3.3: DeficitCreated
-    hf_after = health_factor_one(book.coll[i] * price, book.debt[i] * price, r.lt, book.floors[i])
+    hf_after = health_factor_one(coll * price, debt * price, r.lt, book.floors[i])
     return Done(plan, award.agent.name, cost, proceeds, hf_after, deficit)

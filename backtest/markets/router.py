@@ -323,10 +323,12 @@ class Router:
             if amount > 0:                    # ReferenceMarket.sell: the quote's fill, then the flow
                 self.reference.trade(asset, -amount * float(self.price[asset]))
             return usd
-        venues = self.venues
+        venues, price = self.venues, self.price
         for v, part in route:
-            venues[v].sell(part)
-            self._reprice(v)
+            venue = venues[v]
+            venue.sell(part)
+            q = venue.quote_asset           # self._reprice(v), inline
+            self.venue_price[v] = venue.mid() * (1.0 if q == USD else float(price[q]))
         return usd
 
     def buy(self, asset: int, amount: float) -> float:
