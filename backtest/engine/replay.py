@@ -29,7 +29,8 @@ bound 1.54 -> 0.83; same bits (tests/perf/test_row_kernels.py, sample outputs cm
 those cells from the watchlist's copy of every candidate's slot (pattern.Copy, Watchlist.cells),
 back to back rather than scattered over the book (1M x 10,080, load ~4-5: margins 1.35 -> 0.25,
 bound ~1.3 -> ~0.7 CPU s). While the candidates stand (no row changed, no oracle moved) the loop
-keeps their rows below 1, worst first, and their since-clocks as they are.
+keeps their rows below 1, worst first, their since-clocks and first rounds (as arrays beside `below`,
+not gathered from the book-sized arrays each round), and the step's bad debt over them (CandidateDebt).
 
 backtest/engine/reference.py is the same loop over the whole book, kept as the correctness
 oracle: tests/perf hold the two byte-identical, and `backtest bench` times one against the other.
