@@ -205,19 +205,18 @@ class Watchlist:
     def update(self, rows) -> None:
         """Rows whose collateral or debt changed: examined every call until the next re-anchor."""
         self._last = self._cells = None
-        rows = [rows] if type(rows) is int else np.atleast_1d(rows).tolist()       # one row per liquidation
+        rows = np.asarray([rows] if type(rows) is int else rows, dtype=np.int64).reshape(-1)   # once, not per use
         self.pattern.refresh(rows)
         at = self.slot[rows]
         if (held := at >= 0).any():                        # the copy follows its rows ...
-            self.near.follow(np.asarray(rows)[held], at[held])
+            self.near.follow(rows[held], at[held])
         if not held.all():                                 # ... and takes in every other changed row
-            new = np.unique(np.asarray(rows)[~held])
+            new = np.unique(rows[~held])
             self.slot[new] = np.arange(self.near.count, self.near.count + len(new))
             self.near.append(new)
-        for i in rows:
-            if not self.dirty[i]:
-                self.dirty[i] = True
-                self.dirty_rows.append(i)
+        fresh = np.unique(rows[~self.dirty[rows]])         # their order is no one's: `candidates` sorts the pool
+        self.dirty[fresh] = True
+        self.dirty_rows.extend(fresh.tolist())
 
     # ------------------------------------------------------------------ internals
 
