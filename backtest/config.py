@@ -135,9 +135,12 @@ class RunConfig:
     # auctions at each block their own clock moves (Start.keep_trading). True plays every block of every
     # step instead: the schedule that rule is checked against (docs/engine.md), ~4x slower.
     every_block: bool = False
-    # Probe, off (None: pull every venue to the reference before the block, backtest/markets/router.py):
-    # "meet" pulls venues and reference to the price where they meet (backtest/markets/arb_meet.py).
-    arbitrage: str | None = None
+    # "meet": each block's arbitrage takes venues and reference to the price where they meet, as an
+    # arbitrageur trading both sides does (backtest/markets/arb_meet.py; with a half-life > 0 or
+    # feedback_mode "excess" the pull below still runs). "pull": every venue to the reference price before
+    # the block, its flow moving the reference after: overshoots a reference shallower than the pools
+    # into a two-block cycle (docs/markets.md), kept to compare with runs before the switch.
+    arbitrage: str = "meet"
     impact: ImpactConfig = field(default_factory=ImpactConfig)
     oracle: OracleConfig = field(default_factory=OracleConfig)
     liquidator: LiquidatorConfig = field(default_factory=LiquidatorConfig)

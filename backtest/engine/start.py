@@ -150,9 +150,9 @@ def start(inputs: ReplayInputs, config: RunConfig, venues: Router, bounds=None) 
     agents = (config.liquidator, *config.competitors)
     gas_asset = book.price_assets.index(agents[0].gas_asset) if agents[0].gas_asset in book.price_assets else None
     rec = Recorder(inputs)
-    if config.arbitrage not in (None, "pull", "meet"):
-        raise InputError(f"--set arbitrage={config.arbitrage}: pull (the default) or meet")
-    venues.meet = config.arbitrage == "meet"                  # probe: backtest/markets/arb_meet.py
+    if config.arbitrage not in ("pull", "meet"):
+        raise InputError(f"--set arbitrage={config.arbitrage}: meet (the default) or pull")
+    venues.meet = config.arbitrage == "meet"                  # backtest/markets/arb_meet.py
     venues.attach(ReferenceMarket.for_assets(book.price_assets, venues.price, config.impact, venues.feedback))
     if inputs.carried_flow is not None:         # feedback_mode "excess": the path holds the day's real flow
         venues.reference.carried = CarriedFlow(inputs.carried_flow)

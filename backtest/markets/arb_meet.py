@@ -1,6 +1,6 @@
-"""Arbitrage to the price where a venue and its reference market meet (probe, `--set arbitrage=meet`).
+"""Arbitrage to the price where a venue and its reference market meet (`arbitrage = "meet"`, a run's default).
 
-Router.arbitrage (the default) pulls every venue to the reference price as it was before the block's
+The earlier rule (Router.arbitrage's own, `--set arbitrage=pull`) pulls every venue to the reference price as it was before the block's
 arbitrage, then sends the flow that took to the reference market, which moves it (reference.py). Where
 the reference is shallower than the venues for that flow, the reference lands beyond the venues on the
 other side, and the next block's arbitrage pulls them back across: a two-block oscillation. The

@@ -48,7 +48,7 @@ class Router:
     sold: np.ndarray = None            # [A] units sold this step
     venue_price: np.ndarray = field(default=None, repr=False)   # [V] USD price of each venue
     reference: ReferenceMarket = field(default=None, repr=False)
-    meet = False                       # probe `--set arbitrage=meet` (backtest/markets/arb_meet.py); not a field
+    meet = False                       # a run sets it from config.arbitrage ("meet" by default: arb_meet.py); not a field
 
     def __post_init__(self):
         n = len(self.price)
@@ -409,7 +409,7 @@ class Router:
         takes out of or puts into each venue reaches the reference market as flow, once."""
         if not self.feedback:
             return
-        if self.meet and not half_life > 0 and self.reference.carried is None:   # probe: backtest/markets/arb_meet.py
+        if self.meet and not half_life > 0 and self.reference.carried is None:   # backtest/markets/arb_meet.py
             from backtest.markets import arb_meet
             return arb_meet.arbitrage(self, seconds)
         self._all_moved()

@@ -1,11 +1,11 @@
 """Arbitrage against a reference market shallower than the venues (issue 19's schedule puzzle).
 
-The default (Router.arbitrage) pulls each venue to the reference price as it was before the block, then
-passes the flow to the reference market. Where that flow moves the reference further than the venue
+The earlier rule (`arbitrage = "pull"`, a bare Router's) pulls each venue to the reference price as it was
+before the block, then passes the flow to the reference market. Where that flow moves the reference further than the venue
 moved (a deep pool; the square-root law is steepest where its outstanding flow crosses zero), the
 reference lands beyond the pool by more than the fee, and the next block's arbitrage pulls the pool back
-across: a two-block cycle that grows until its amplitude is ~1 %. The probe `arbitrage = "meet"`
-(backtest/markets/arb_meet.py) pulls both to the price where they meet instead."""
+across: a two-block cycle that grows until its amplitude is ~1 %. `arbitrage = "meet"`
+(backtest/markets/arb_meet.py, a run's default since 2026-12-06) pulls both to the price where they meet instead."""
 
 import math
 
@@ -67,7 +67,7 @@ def test_the_meeting_price_is_between_where_pool_and_reference_started():
     assert pool < float(r.price[ETH]) < ref and r.reference.flow[ETH] < 0      # arbitrage sold on the reference
 
 
-def test_the_probe_is_off_by_default_and_leaves_the_run_configuration_as_it_was():
-    assert Router(np.array([1.0]), []).meet is False
-    text = RunConfig(scenario="s", lake="l").to_toml()
-    assert "arbitrage" not in text
+def test_a_run_meets_by_default_and_pull_is_the_earlier_rule():
+    config = RunConfig(scenario="s", lake="l")
+    assert config.arbitrage == "meet" and 'arbitrage = "meet"' in config.to_toml()
+    assert Router(np.array([1.0]), []).meet is False        # a bare Router pulls: a run sets it (engine/start.py)
