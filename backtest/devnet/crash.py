@@ -2,8 +2,9 @@
 
 The point is to run the replay engine's own step on real contracts, so the two can be compared:
 
-    per step:  arbitrage   each Uniswap v2 pool is put at the exogenous price along x*y = k
-                           (the engine's model with arb_half_life_seconds = 0)
+    per step:  arbitrage   each Uniswap v2 pool is put, along x*y = k, within its fee of the price
+                           where it and the reference market meet (the engine's default model:
+                           arb_half_life_seconds = 0, arbitrage = "meet")
                oracle      each feed takes its pool's price (oracle.deviation = 0)
                rounds      the bot reads every account's HF, takes those below 1 worst first,
                            prices each collateral it could seize (exact Aave and Uniswap maths on
@@ -30,7 +31,10 @@ from backtest.devnet.builder import Devnet
 from backtest.devnet.positions import MAX_UINT, VARIABLE_RATE
 from backtest.lake.io import write_table
 from backtest.markets import uniswap_v2
+from backtest.markets.arb_meet import meeting_price
 from backtest.markets.reference import ReferenceMarket
+from backtest.markets.router import Router
+from backtest.markets.venue_kinds import V2Pool
 from backtest.protocols.aave import v3 as aave_v3
 
 DEBT = "USDC"
@@ -332,20 +336,27 @@ def _mid(net: Devnet, sym: str, reserves: tuple[int, int]) -> float:
     return (reserves[1] / 10**net.assets[DEBT].decimals) / (reserves[0] / 10**net.assets[sym].decimals)
 
 
+def _meeting(reference: ReferenceMarket, a: int, usdc: int, base: float, quote: float) -> float:
+    """The engine's meeting price of asset `a` (backtest/markets/arb_meet.py, `arbitrage = "meet"`), USD,
+    for its one pair holding `base` and `quote` (USDC) as the chain has them."""
+    pool = V2Pool(a, usdc, base, quote, FEE)
+    return meeting_price(Router(reference.price, [pool], reference=reference), a, reference.price.tolist())
+
+
 def _arbitrage_block(net: Devnet, reference: ReferenceMarket, idx: dict, mids: dict, lp: str, unit: dict):
-    """The engine's block arbitrage (backtest/markets/router.py): each pair to the reference price to
-    within its 0.3 % fee, by the LP along x*y = k; what that took out or put in reaches the
-    reference market (base and USDC legs). Returns the calls and the reserves they leave; `mids`
-    becomes the pairs' new prices."""
+    """The engine's block arbitrage (backtest/markets/arb_meet.py, the default `arbitrage = "meet"`):
+    each pair, by the LP along x*y = k, to within its 0.3 % fee of the price where it and its
+    reference market meet once the flow has reached the reference (base and USDC legs). Returns the
+    calls and the reserves they leave; `mids` becomes the pairs' new prices."""
     usdc = float(reference.price[idx[DEBT]])
     calls, pools, flow = [], {}, {}
     supply = net.chain.call_many([c for s in VOLATILE for c in (_pair(net, s).functions.totalSupply(),
                                                                  _pair(net, s).functions.balanceOf(lp))])
     for k, s in enumerate(VOLATILE):
         b, q = pool_reserves(net, s)
-        target = float(reference.price[idx[s]]) / usdc
-        goal = min(max(mids[s], target * (1 - FEE)), target / (1 - FEE))
         base0, quote0 = uniswap_v2.reserves_at_price(b / unit[s], q / unit[DEBT], mids[s])
+        target = _meeting(reference, idx[s], idx[DEBT], base0, quote0) / usdc
+        goal = min(max(mids[s], target * (1 - FEE)), target / (1 - FEE))
         base1, quote1 = uniswap_v2.reserves_at_price(base0, quote0, goal)
         flow[s] = (base1 - base0) * float(reference.price[idx[s]])
         flow[DEBT] = flow.get(DEBT, 0.0) + (quote1 - quote0) * usdc

@@ -15,8 +15,8 @@ puts the reference at p. The reference after a flow is increasing in the flow an
 in p, so p is unique and found by bisection between the venues' prices and the reference's. Pools
 quoted in another volatile asset (wstETH/WETH) are pulled at the quote asset's price before the block,
 as Router.arbitrage does; the quote side of their flow is found first (those assets are solved first)
-and counts in the quote asset's meeting price (not solved jointly). Half-life > 0 (partial arbitrage) and
-`feedback_mode = "excess"` keep Router.arbitrage.
+and counts in the quote asset's meeting price (not solved jointly). Half-life > 0 (partial arbitrage) keeps
+Router.arbitrage's own rule.
 """
 
 from __future__ import annotations
@@ -54,7 +54,10 @@ def _flow(router, a: int, p: float, price: list, mids: list) -> float:
 
 
 def _reference_after(ref, a: int, usd: float) -> float:
-    """The reference price of `a` once `usd` of flow reaches it (ReferenceMarket.trade without the trade)."""
+    """The reference price of `a` once `usd` of flow reaches it (ReferenceMarket.trade without the trade;
+    in feedback_mode "excess" only the flow beyond what the path carries moves it)."""
+    if ref.carried is not None:
+        usd = ref.carried.peek(a, usd)
     return float(ref.exo[a]) * math.exp(float(ref.permanent[a]) + float(ref.temporary[a]) + ref.delta(a, usd))
 
 

@@ -36,7 +36,14 @@ class CarriedFlow:
     def excess(self, a: int, usd: float) -> float:
         """The part of a signed USD flow (< 0 selling) beyond what is left of the step's real flow of
         its sign; that part of the real flow is used up."""
+        out = self.peek(a, usd)
+        side = 0 if usd < 0 else 1
+        self.left[a, side] -= min(abs(usd), float(self.left[a, side]))
+        return out
+
+    def peek(self, a: int, usd: float) -> float:
+        """`excess` without using anything up: arbitrage's meeting price (arb_meet.py) asks it of many
+        flows before one trades."""
         side = 0 if usd < 0 else 1
         taken = min(abs(usd), float(self.left[a, side]))
-        self.left[a, side] -= taken
         return usd + taken if usd < 0 else usd - taken

@@ -409,7 +409,7 @@ class Router:
         takes out of or puts into each venue reaches the reference market as flow, once."""
         if not self.feedback:
             return
-        if self.meet and not half_life > 0 and self.reference.carried is None:   # backtest/markets/arb_meet.py
+        if self.meet and not half_life > 0:           # backtest/markets/arb_meet.py
             from backtest.markets import arb_meet
             return arb_meet.arbitrage(self, seconds)
         self._all_moved()

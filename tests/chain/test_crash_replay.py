@@ -3,8 +3,8 @@
 300 accounts borrow USDC against WETH and/or WBTC on the devnet's Aave v3. Both runs take the
 same path (a stylised two-leg crash with a one-step 25 % gap) with the same market model:
 the path passes through the pools each step, and each block (a round) arbitrage brings each pool
-to the reference market's price within its fee and passes that flow on to the reference (the
-square-root impact of backtest/markets/reference.py), the feeds read the reference, and a
+to within its fee of the price where it and the reference market meet once that flow has reached
+the reference (the square-root impact of backtest/markets/reference.py; backtest/markets/arb_meet.py), the feeds read the reference, and a
 liquidator acts when selling the seized collateral into the pool pays for the debt, in rounds
 until nobody more is liquidatable. The chain run is real contracts and a bot; the engine
 run is `backtest replay` on a lake exported from the chain's book.

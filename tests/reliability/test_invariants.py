@@ -208,15 +208,15 @@ def _bad_debt(lake: Path, scale: float, feedback: bool = True, *more: str) -> fl
 
 
 def test_more_price_impact_can_lower_bad_debt(tmp_path):
-    # Counterexample to "bad debt is non-decreasing in price impact": sample seed 20, 200 accounts,
+    # Counterexample to "bad debt is non-decreasing in price impact": sample seed 7, 200 accounts,
     # pools at 3 % of the sample's depth. With the reference market's impact at 4x its calibration
-    # ~$3,000 of bad debt is left, at 1x ~$4,700 (seed 1 made it before the sample's health factors
-    # followed backtest/sample/health.py; on that book seed 1 now gives $4,548 against $4,624). With more impact our flow pushes the oracle down
-    # sooner, so accounts are liquidated earlier, while HF > LT(1+b) and a liquidation still raises
-    # HF; with less, the same accounts cross HF 1 only after the next exogenous gap, at HF < LT(1+b),
-    # where the bonus eats the rest.
+    # $3,565 of bad debt is left, at 1x $3,782 (since arbitrage meets, 4ccbb91; before it seed 20 made
+    # it, $3,000 against $4,700, and now gives $4,560 against $4,551; seeds 1-24 searched, 7 the only one
+    # by more than $100). The mechanism, as worked out on the earlier seed: with more impact our flow pushes the oracle down sooner, so accounts are
+    # liquidated earlier, while HF > LT(1+b) and a liquidation still raises HF; with less, the same
+    # accounts cross HF 1 only after the next exogenous gap, at HF < LT(1+b), where the bonus eats the rest.
     from backtest.sample.lake import write_sample_lake
-    write_sample_lake(tmp_path, seed=20, n_accounts=200)
+    write_sample_lake(tmp_path, seed=7, n_accounts=200)
     more, less = _bad_debt(tmp_path, 0.03, True, "impact.scale=4"), _bad_debt(tmp_path, 0.03, True, "impact.scale=1")
     assert less > more + 100
 
