@@ -11,6 +11,8 @@ import math
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from backtest.config import RunConfig
 from backtest.markets.reference import ReferenceMarket
@@ -71,3 +73,33 @@ def test_a_run_meets_by_default_and_pull_is_the_earlier_rule():
     config = RunConfig(scenario="s", lake="l")
     assert config.arbitrage == "meet" and 'arbitrage = "meet"' in config.to_toml()
     assert Router(np.array([1.0]), []).meet is False        # a bare Router pulls: a run sets it (engine/start.py)
+
+
+@settings(max_examples=60, deadline=None)
+@given(pools=st.lists(st.tuples(st.floats(1e2, 1e6), st.floats(0.5, 2.0), st.sampled_from([0.0005, 0.003, 0.01])),
+                      min_size=1, max_size=3),
+       kick=st.floats(-0.3, 0.3), extra=st.sampled_from([0.0, -5e6, 3e5]), scale=st.sampled_from([0.0, 1.0, 8.0]))
+def test_the_compiled_meeting_of_v2_pools_is_the_python_bisection_bit_for_bit(pools, kick, extra, scale):
+    """arb_meet._meet_v2 (numba) against meeting_price's Python closures, on v2 pools off the reference by
+    up to 30 % (`kick` of the pool's depth sold or bought), with and without a quote-side flow and impact."""
+    from backtest import compiled
+    from backtest.markets import arb_meet
+    venues = [V2Pool(ETH, USD, depth, depth * 2_000.0 * tilt, fee) for depth, tilt, fee in pools]
+    r = Router(np.array([2_000.0]), venues)
+    r.attach(ReferenceMarket(r.price.copy(), np.full(1, 0.206 * scale), np.full(1, 1.11e9), np.full(1, 0.234),
+                             np.full(1, 667.0)))
+    r.meet = True
+    r.sell(ETH, kick * pools[0][0])
+    price = r.price.tolist()
+    with compiled.python_path():
+        python = arb_meet.meeting_price(r, ETH, price, extra)
+    got = arb_meet.meeting_price(r, ETH, price, extra)
+    assert got == python or (got != got and python != python)
+    mids = [v.mid() for v in venues]
+    lo = math.log(min([m for m in mids] + price)) - 0.1
+    hi = math.log(max([m for m in mids] + price)) + 0.1
+    rows = np.array([(v.base, v.quote, m, 1.0, 1.0 - v.fee) for v, m in zip(venues, mids)])
+    ref = r.reference
+    args = (rows, price[ETH], float(ref.exo[ETH]), float(ref.permanent[ETH]) + float(ref.temporary[ETH]),
+            float(ref.coefficient[ETH]), float(ref.outstanding[ETH]), float(ref.volume[ETH]), extra, lo, hi)
+    assert arb_meet._meet_v2_rows_py(*args) == python
