@@ -95,11 +95,14 @@ def meeting_price(router, a: int, price: list, extra: float = 0.0) -> float:
     USD of other flow (the quote side of pools quoted in `a`) reaching it as well."""
     ref = router.reference
     mids = [router.venues[v].mid() for v in router.by_asset[a]]
+    fast = compiled.ON and ref.carried is None and all(type(router.venues[v]) is V2Pool for v in router.by_asset[a])
+    if fast and extra == 0.0 and _within_fees(router, a, price, mids):
+        return price[a]             # the early return below, without building anything (most blocks)
     usd_of = [m * (1.0 if router.venues[v].quote_asset == USD else price[router.venues[v].quote_asset])
               for v, m in zip(router.by_asset[a], mids)]
     lo, hi = math.log(min(usd_of + [price[a]])) - 0.1, math.log(max(usd_of + [price[a]])) + 0.1
 
-    if compiled.ON and ref.carried is None and all(type(router.venues[v]) is V2Pool for v in router.by_asset[a]):
+    if fast:
         return _meet_v2(router, a, price, mids, extra, lo, hi)
     flow = _flow(router, a, price, mids)
     if extra == 0.0 and flow(price[a]) == 0.0:
@@ -121,6 +124,20 @@ def meeting_price(router, a: int, price: list, extra: float = 0.0) -> float:
         else:
             hi = mid
     return math.exp((lo + hi) / 2.0)
+
+
+def _within_fees(router, a: int, price: list, mids: list) -> bool:
+    """Every v2 pool of `a` within its fee of the reference price: flow's goal is its mid (no trade)."""
+    pa = price[a]
+    for v, mid in zip(router.by_asset[a], mids):
+        pool = router.venues[v]
+        target, keep = pa / (1.0 if pool.quote_asset == USD else price[pool.quote_asset]), 1.0 - pool.fee
+        low = target * keep
+        goal = low if low > mid else mid
+        high = target / keep
+        if (high if high < goal else goal) != mid:
+            return False
+    return True
 
 
 def _meet_v2(router, a: int, price: list, mids: list, extra: float, lo: float, hi: float) -> float:
