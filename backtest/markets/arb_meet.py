@@ -21,13 +21,11 @@ Router.arbitrage's own rule.
 
 from __future__ import annotations
 
-import copy
 import math
 
 import numpy as np
 
 from backtest import compiled
-from backtest.markets import uniswap_v2
 from backtest.markets.reference import _f
 from backtest.markets.venue_kinds import USD, DepthBook, V2Pool
 
@@ -66,11 +64,7 @@ def _flow(router, a: int, price: list, mids: list):
                 goal = min(max(mid, target * keep), target / keep)
                 if goal == mid:
                     continue
-            if kind is V2Pool:                             # pull_to's base change, without the move
-                base = uniswap_v2.reserves_at_price(venue.base, venue.quote, goal)[0] - venue.base
-            else:
-                base, _ = copy.copy(venue).pull_to(goal, target)
-            usd += base * pa
+            usd += venue.pulled(goal, target)[0] * pa        # pull_to's base change, without the move
         return usd
     return flow
 

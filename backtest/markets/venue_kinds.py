@@ -6,6 +6,7 @@ Every kind answers the same five questions, so the router can compare them:
   mid()       -> marginal price in quote per base (before fee);
   pull_to(target, anchor) -> move the venue so its mid is `target` (arbitrage), returning the
       change of its base and quote holdings (what the arbitrageur passes on to the reference market);
+      pulled(target, anchor) -> the same, without the move;
   depth(impact) -> base units sellable before the mid falls by `impact` (reports, metrics);
   first_marginals() -> (buy_marginal(0.0), sell_marginal(0.0)), the same floats (the router's
       purchase floor and sale ceiling, asked after every trade of the venue).
@@ -64,6 +65,11 @@ class V2Pool:
         base, quote = self.base, self.quote
         self.base, self.quote = uniswap_v2.reserves_at_price(self.base, self.quote, target)
         return self.base - base, self.quote - quote
+
+    def pulled(self, target: float, anchor: float) -> tuple[float, float]:
+        """What pull_to would return, without the move (arbitrage's meeting price asks it of many targets)."""
+        base, quote = uniswap_v2.reserves_at_price(self.base, self.quote, target)
+        return base - self.base, quote - self.quote
 
     def depth(self, impact: float) -> float:
         # Marginal price after selling a is mid (R_b / (R_b + a))^2 (fee aside).
@@ -174,15 +180,25 @@ class V3Pool:
 
     def pull_to(self, target: float, anchor: float) -> tuple[float, float]:
         """Swap to the target price: (change of the pool's base, of its quote), whole units."""
+        res, base, quote = self._pull(target)
+        if res is not None:
+            self.state = res.state
+        return base, quote
+
+    def pulled(self, target: float, anchor: float) -> tuple[float, float]:
+        """What pull_to would return, without the move."""
+        return self._pull(target)[1:]
+
+    def _pull(self, target: float) -> tuple:
+        """(the swap to the target price or None, change of the pool's base, of its quote)."""
         sqrt_price = self._sqrt_price_for(target)
         if sqrt_price == self.state.sqrt_price:
-            return 0.0, 0.0
+            return None, 0.0, 0.0
         zfo = sqrt_price < self.state.sqrt_price              # token0 in
         res = v3_compiled.swap(self.state, math.inf, zfo, sqrt_price_limit=sqrt_price)
-        self.state = res.state
         token0, token1 = (res.amount_in_used, -res.amount_out) if zfo else (-res.amount_out, res.amount_in_used)
         base, quote = (token0, token1) if self.base_is_token0 else (token1, token0)
-        return float(base) / 10.0 ** self.base_decimals, float(quote) / 10.0 ** self.quote_decimals
+        return res, float(base) / 10.0 ** self.base_decimals, float(quote) / 10.0 ** self.quote_decimals
 
     def depth(self, impact: float) -> float:
         limit = self._sqrt_price_for(self.mid() * (1.0 - impact))
@@ -366,15 +382,20 @@ class DepthBook:
         the book's makers pass on to the reference market as they refill."""
         held = self.net_sold
         self.reference = anchor
-        rel = target / anchor
-        if rel < 1.0:
-            self.net_sold = float(depth_curve.amount_for_impact(1.0 - rel, self.impacts, self.amounts))
-        elif rel > 1.0:
-            self.net_sold = -float(depth_curve.amount_for_impact(min(rel - 1.0, 1.0 - 1e-12),
-                                                                 self.impacts, self.amounts))
-        else:
-            self.net_sold = 0.0
+        self.net_sold = self._held_at(target / anchor)
         return self.net_sold - held, 0.0
+
+    def pulled(self, target: float, anchor: float) -> tuple[float, float]:
+        """What pull_to would return, without the move."""
+        return self._held_at(target / anchor) - self.net_sold, 0.0
+
+    def _held_at(self, rel: float) -> float:
+        """The consumed depth that puts the marginal price at `rel` x the mid."""
+        if rel < 1.0:
+            return float(depth_curve.amount_for_impact(1.0 - rel, self.impacts, self.amounts))
+        if rel > 1.0:
+            return -float(depth_curve.amount_for_impact(min(rel - 1.0, 1.0 - 1e-12), self.impacts, self.amounts))
+        return 0.0
 
     def depth(self, impact: float) -> float:
         return float(depth_curve.amount_for_impact(impact, self.impacts, self.amounts))

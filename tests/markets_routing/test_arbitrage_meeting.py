@@ -103,3 +103,19 @@ def test_the_compiled_meeting_of_v2_pools_is_the_python_bisection_bit_for_bit(po
     args = (rows, price[ETH], float(ref.exo[ETH]), float(ref.permanent[ETH]) + float(ref.temporary[ETH]),
             float(ref.coefficient[ETH]), float(ref.outstanding[ETH]), float(ref.volume[ETH]), extra, lo, hi)
     assert arb_meet._meet_v2_rows_py(*args) == python
+
+
+@pytest.mark.parametrize("kind", ["2", "3", "d"])
+@pytest.mark.parametrize("rel", [0.9, 0.999, 1.0, 1.004, 1.2])
+def test_pulled_is_what_pull_to_returns_without_the_move(kind, rel):
+    """arb_meet asks `pulled` of ~55 prices a block instead of pulling a copy: it must be pull_to's answer
+    bit for bit, leave the venue as it was, and pull_to must still move it."""
+    from tests.markets_routing.test_quote_ceilings import venues
+    venue = venues(kind, [0.003])[0]
+    venue.sell(3.0)                                          # off its starting price, some depth consumed
+    target = venue.mid() * rel
+    before = repr(venue)
+    got = venue.pulled(target, target)
+    assert repr(venue) == before
+    assert venue.pull_to(target, target) == got
+    assert rel == 1.0 and kind != "d" or repr(venue) != before
