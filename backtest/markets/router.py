@@ -112,6 +112,9 @@ class Router:
         q = self.venues[v].quote_asset
         return 1.0 if q == USD else float(self.price[q])
 
+    # The best venue for a whole order: the first venue, replaced by a strictly better quote or by any quote
+    # where the one kept is NaN (a venue whose state went NaN never wins over one that prices; with every
+    # quote NaN the order goes to the first venue, never to a venue index -1).
     def _best_sale(self, asset: int, amount: float) -> tuple[int, float]:
         best, best_usd = -1, -math.inf
         venues = self.venues
@@ -119,12 +122,12 @@ class Router:
             price = self.price
             for v, q in self._sides[asset]:
                 usd = venues[v].sell_out(amount) * (1.0 if q == USD else float(price[q]))     # _quote_usd(v)
-                if usd > best_usd:
+                if usd > best_usd or best < 0 or (best_usd != best_usd and usd == usd):
                     best, best_usd = v, usd
             return best, best_usd
         for v in self.by_asset[asset]:
             usd = amount * float(self.venue_price[v]) * (1 - venues[v].fee)
-            if usd > best_usd:
+            if usd > best_usd or best < 0 or (best_usd != best_usd and usd == usd):
                 best, best_usd = v, usd
         return best, best_usd
 
@@ -135,12 +138,12 @@ class Router:
             price = self.price
             for v, q in self._sides[asset]:
                 usd = venues[v].buy_in(amount) * (1.0 if q == USD else float(price[q]))       # _quote_usd(v)
-                if usd < best_usd or best < 0:
+                if usd < best_usd or best < 0 or (best_usd != best_usd and usd == usd):
                     best, best_usd = v, usd
             return best, best_usd
         for v in self.by_asset[asset]:
             usd = amount * float(self.venue_price[v]) / (1 - venues[v].fee)
-            if usd < best_usd or best < 0:
+            if usd < best_usd or best < 0 or (best_usd != best_usd and usd == usd):
                 best, best_usd = v, usd
         return best, best_usd
 

@@ -174,3 +174,21 @@ def test_mid_range_brackets_what_any_fill_can_fetch():
     # more than the highest venue price.
     assert low[ETH] * 0.01 < r.sell_quote(ETH, 0.01) < high[ETH] * 0.01
     assert (low[USDC], high[USDC]) == (1.0, 1.0)
+
+
+@pytest.mark.parametrize("feedback", [True, False])
+def test_a_venue_quoting_nan_never_wins_and_all_nan_goes_to_the_first(feedback):
+    """A venue whose state went NaN once won every purchase when listed first (a NaN cost is never beaten
+    by `<`), and a sale with every quote NaN went to venue index -1, the last one listed."""
+    nan = math.nan
+
+    def router(first_base, second_base):
+        r = Router(np.array([2_000.0, 1.0]), [V2Pool(ETH, USDC, first_base, 2e6, 0.003),
+                                              V2Pool(ETH, USDC, second_base, 2e6, 0.003)], feedback=feedback)
+        if not feedback:                        # without feedback the venues' recorded prices decide
+            r.venue_price[:] = [v.mid() for v in r.venues]
+        return r
+    mixed = router(nan, 1_000.0)
+    assert mixed._best_sale(ETH, 1.0)[0] == 1 and mixed._best_purchase(ETH, 1.0)[0] == 1
+    broken = router(nan, nan)
+    assert broken._best_sale(ETH, 1.0)[0] == 0 and broken._best_purchase(ETH, 1.0)[0] == 0
