@@ -27,46 +27,31 @@ import numpy as np
 
 from backtest import compiled
 from backtest.markets.reference import _f
-from backtest.markets.venue_kinds import USD, DepthBook, V2Pool
+from backtest.markets.venue_kinds import USD, V2Pool, arbitrage_goal
 
 ITERATIONS = 80          # bisection in log price: 2^-80 of the bracket, below a float's resolution
-
-
-def _goal(venue, target: float, mid: float) -> float | None:
-    """Router.arbitrage's goal for one venue at `target` (quote per base); None when it does not trade."""
-    if isinstance(venue, DepthBook):
-        if venue.net_sold == 0.0 and venue.reference == target:
-            return None
-        return target
-    goal = min(max(mid, target * (1.0 - venue.fee)), target / (1.0 - venue.fee))
-    return None if goal == mid else goal
 
 
 def _flow(router, a: int, price: list, mids: list):
     """flow(p): the USD flow (at the price before the block) the asset's venues send the reference if
     pulled to `p`, with what does not move with p read once (the bisection asks ~55 times a block)."""
-    parts = []
-    for v, mid in zip(router.by_asset[a], mids):
-        venue = router.venues[v]
-        q = 1.0 if venue.quote_asset == USD else price[venue.quote_asset]
-        parts.append((venue, q, mid, 1.0 - venue.fee, type(venue)))
+    parts = [(router.venues[v], _unit(router.venues[v], price), mid) for v, mid in zip(router.by_asset[a], mids)]
     pa = price[a]
 
     def flow(p: float) -> float:
         usd = 0.0
-        for venue, q, mid, keep, kind in parts:
+        for venue, q, mid in parts:
             target = p / q
-            if kind is DepthBook:                          # _goal, inline
-                if venue.net_sold == 0.0 and venue.reference == target:
-                    continue
-                goal = target
-            else:
-                goal = min(max(mid, target * keep), target / keep)
-                if goal == mid:
-                    continue
-            usd += venue.pulled(goal, target)[0] * pa        # pull_to's base change, without the move
+            goal = arbitrage_goal(venue, target, mid)
+            if goal is not None:
+                usd += venue.pulled(goal, target)[0] * pa        # pull_to's base change, without the move
         return usd
     return flow
+
+
+def _unit(venue, price: list) -> float:
+    """USD per unit of the venue's quote asset (Router._quote_usd, from the block's price list)."""
+    return 1.0 if venue.quote_asset == USD else price[venue.quote_asset]
 
 
 def _reference_after(ref, a: int):
@@ -89,18 +74,18 @@ def meeting_price(router, a: int, price: list, extra: float = 0.0) -> float:
     USD of other flow (the quote side of pools quoted in `a`) reaching it as well."""
     ref = router.reference
     mids = [router.venues[v].mid() for v in router.by_asset[a]]
-    fast = compiled.ON and ref.carried is None and all(type(router.venues[v]) is V2Pool for v in router.by_asset[a])
-    if fast and extra == 0.0 and _within_fees(router, a, price, mids):
-        return price[a]             # the early return below, without building anything (most blocks)
-    usd_of = [m * (1.0 if router.venues[v].quote_asset == USD else price[router.venues[v].quote_asset])
-              for v, m in zip(router.by_asset[a], mids)]
+    venues = [router.venues[v] for v in router.by_asset[a]]
+    if extra == 0.0 and all(arbitrage_goal(venue, price[a] / _unit(venue, price), mid) is None
+                            for venue, mid in zip(venues, mids)):
+        return price[a]             # every venue within its fee of the reference: nothing trades (most blocks)
+    usd_of = [m * _unit(venue, price) for venue, m in zip(venues, mids)]
     lo, hi = math.log(min(usd_of + [price[a]])) - 0.1, math.log(max(usd_of + [price[a]])) + 0.1
 
-    if fast:
+    if compiled.ON and ref.carried is None and all(type(venue) is V2Pool for venue in venues):
         return _meet_v2(router, a, price, mids, extra, lo, hi)
     flow = _flow(router, a, price, mids)
     if extra == 0.0 and flow(price[a]) == 0.0:
-        return price[a]             # every venue within its fee of the reference: nothing trades (most blocks)
+        return price[a]             # pulls that move nothing (a goal a rounding away from the mid)
     after = _reference_after(ref, a)
 
     def excess(x):                  # > 0: the reference ends above exp(x)
@@ -120,27 +105,12 @@ def meeting_price(router, a: int, price: list, extra: float = 0.0) -> float:
     return math.exp((lo + hi) / 2.0)
 
 
-def _within_fees(router, a: int, price: list, mids: list) -> bool:
-    """Every v2 pool of `a` within its fee of the reference price: flow's goal is its mid (no trade)."""
-    pa = price[a]
-    for v, mid in zip(router.by_asset[a], mids):
-        pool = router.venues[v]
-        target, keep = pa / (1.0 if pool.quote_asset == USD else price[pool.quote_asset]), 1.0 - pool.fee
-        low = target * keep
-        goal = low if low > mid else mid
-        high = target / keep
-        if (high if high < goal else goal) != mid:
-            return False
-    return True
-
-
 def _meet_v2(router, a: int, price: list, mids: list, extra: float, lo: float, hi: float) -> float:
     """meeting_price for an asset whose venues are all Uniswap v2 pools (no carried flow): the same
     bisection, compiled (_meet_v2_rows); the same floats (tests/markets_routing/test_arbitrage_meeting.py)."""
     pools = [router.venues[v] for v in router.by_asset[a]]
     ref, f = router.reference, np.float64
-    rows = np.array([(p.base, p.quote, m, 1.0 if p.quote_asset == USD else price[p.quote_asset], 1.0 - p.fee)
-                     for p, m in zip(pools, mids)], dtype=f)
+    rows = np.array([(p.base, p.quote, m, _unit(p, price), 1.0 - p.fee) for p, m in zip(pools, mids)], dtype=f)
     return _meet_v2_rows(rows, price[a], float(ref.exo[a]), float(ref.permanent[a]) + float(ref.temporary[a]),
                          float(ref.coefficient[a]), float(ref.outstanding[a]), float(ref.volume[a]), extra, lo, hi)
 
@@ -206,8 +176,8 @@ def arbitrage(router, seconds: float) -> None:
         flow, cross[a] = cross[a], 0.0
         for v in router.by_asset[a]:
             venue = router.venues[v]
-            q = 1.0 if venue.quote_asset == USD else price[venue.quote_asset]
-            goal = _goal(venue, p / q, venue.mid())
+            q = _unit(venue, price)
+            goal = arbitrage_goal(venue, p / q, venue.mid())
             if goal is None:
                 continue
             base, quote = venue.pull_to(goal, p / q)
@@ -219,9 +189,4 @@ def arbitrage(router, seconds: float) -> None:
     for a, usd in enumerate(cross):
         if usd != 0.0:
             router.reference.trade(a, usd)
-    price = router.price.tolist()
-    usd = [1.0 if venue.quote_asset == USD else price[venue.quote_asset] for venue in router.venues]
-    for v, venue in enumerate(router.venues):       # books re-quote around the moved reference
-        if isinstance(venue, DepthBook) and venue.net_sold == 0.0:
-            venue.reference = price[venue.asset] / usd[v]
-    router.venue_price[:] = [venue.mid() * usd[v] for v, venue in enumerate(router.venues)]
+    router._requote()

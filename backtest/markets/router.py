@@ -32,7 +32,7 @@ import numpy as np
 
 from backtest.markets.reference import ReferenceMarket
 from backtest.markets.split import split_purchase, split_sale
-from backtest.markets.venue_kinds import USD, DepthBook
+from backtest.markets.venue_kinds import USD, DepthBook, arbitrage_goal
 
 DEPTH_IMPACT = 0.02
 QUOTE_SLACK = 1e-9      # relative: float rounding a fill may add beyond its linear ceiling
@@ -423,14 +423,9 @@ class Router:
         for venue in self.venues:
             q, a = 1.0 if venue.quote_asset == USD else price[venue.quote_asset], venue.asset     # _quote_usd(v)
             target, mid = price[a] / q, venue.mid()
-            if isinstance(venue, DepthBook):
-                if venue.net_sold == 0.0 and venue.reference == target:
-                    continue
-                goal = target
-            else:
-                goal = min(max(mid, target * (1.0 - venue.fee)), target / (1.0 - venue.fee))
-                if goal == mid:
-                    continue
+            goal = arbitrage_goal(venue, target, mid)
+            if goal is None:
+                continue
             if keep > 0.0:
                 goal = mid * (goal / mid) ** (1.0 - keep)
             base, quote = venue.pull_to(goal, target)
@@ -440,6 +435,11 @@ class Router:
         for a, usd in enumerate(flow):
             if usd != 0.0:
                 self.reference.trade(a, usd)
+        self._requote()
+
+    def _requote(self) -> None:
+        """After a block's arbitrage: order books with nothing consumed re-quote around the moved
+        reference, and every venue's USD price is read again."""
         price = self.price.tolist()                    # as the flows left it
         usd = [1.0 if venue.quote_asset == USD else price[venue.quote_asset] for venue in self.venues]
         for v, venue in enumerate(self.venues):       # books re-quote around the moved reference

@@ -434,3 +434,14 @@ class DepthBook:
     def buy_amount_at(self, m: float) -> float:
         s = self._consumed_at(1.0 - m * (1.0 - self.fee) / self.reference)
         return max(0.0, self.net_sold - s)
+
+
+def arbitrage_goal(venue, target: float, mid: float) -> float | None:
+    """Where arbitrage at `target` (quote per base) takes a venue at `mid`: a pool to within its fee of
+    it, an order book to the price itself; None when it does not trade."""
+    if isinstance(venue, DepthBook):
+        if venue.net_sold == 0.0 and venue.reference == target:
+            return None
+        return target
+    goal = min(max(mid, target * (1.0 - venue.fee)), target / (1.0 - venue.fee))
+    return None if goal == mid else goal
