@@ -68,17 +68,30 @@ def compare(results: pa.Table, grid_keys: list[str]) -> pa.Table:
     return pa.Table.from_pylist(rows, schema=schema)
 
 
+def _count(v: float) -> str:
+    """A mean count: whole when it is (one path, or paths that agree), else to a tenth."""
+    return f"{v:,.0f}" if v == round(v) else f"{v:,.1f}"
+
+
+def _signed_count(v: float) -> str:
+    return f"{v:+,.0f}" if v == round(v) else f"{v:+,.1f}"
+
+
+def _show(fmt, v) -> str:
+    return fmt(v) if callable(fmt) else fmt.format(v)
+
+
 def render(comparison: pa.Table, grid_keys: list[str]) -> str:
     """A terminal table: one line per set, baseline first."""
     cols = [("set", "set_id", "{}")] + [(k, k, "{}") for k in grid_keys] + [
         ("bad debt mean", "bad_debt_usd_mean", "${:,.0f}"), ("bad debt p95", "bad_debt_usd_p95", "${:,.0f}"),
         ("P(bad debt)", "prob_bad_debt", "{:.0%}"), ("Δ bad debt", "delta_bad_debt_usd_mean", "${:+,.0f}"),
-        ("liquidations", "liquidations_mean", "{:,.1f}"), ("Δ liq.", "delta_liquidations_mean", "{:+,.1f}"),
+        ("liquidations", "liquidations_mean", _count), ("Δ liq.", "delta_liquidations_mean", _signed_count),
         ("seized", "collateral_seized_usd_mean", "${:,.0f}"), ("depth", "cascade_depth_mean", "{:.2f}"),
         ("Δ depth", "delta_cascade_depth_mean", "{:+.2f}")]
     from backtest.console import table
     data = comparison.to_pydict()
-    rows = [[("-" if data[c][i] is None else f.format(data[c][i])) if c != "set_id" or data[c][i] else "baseline"
+    rows = [[("-" if data[c][i] is None else _show(f, data[c][i])) if c != "set_id" or data[c][i] else "baseline"
              for _, c, f in cols] for i in range(comparison.num_rows)]
     head = [h for h, _, _ in cols]
     return table(head, rows, right=head)

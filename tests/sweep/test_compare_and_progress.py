@@ -47,6 +47,11 @@ def test_render_names_the_baseline_and_shows_the_changes():
     lines = text.splitlines()
     assert lines[1].strip().startswith("baseline")
     assert "$-88" in lines[2] and "50%" in lines[1] and "25%" in lines[2]
+    # liquidations: a whole mean prints whole (51 / 4 = 12.75 is not; one path's 10 is)
+    assert "12.8" in lines[1] and "+3.5" in lines[2]
+    one = _results().filter(pa.compute.equal(_results()["path"], 0))
+    one_text = render(compare(one, ["liquidation_threshold.CRV"]), ["liquidation_threshold.CRV"])
+    assert " 10 " in one_text.splitlines()[1] + " " and "10.0" not in one_text and "+4 " in one_text + " "
 
 
 class Terminal(io.StringIO):
