@@ -47,20 +47,30 @@ def make_config(scenario: Scenario, lake: Path, overrides=(), feedback: bool = T
 def run(config: RunConfig, scenario: Scenario | None = None, show_progress: bool = False) -> Run:
     scenario = scenario or load_scenario(config.scenario)
     inputs = load_inputs(config, scenario)
-    # The two counterfactuals need nothing from the feedback run: on a second core they run beside it.
-    side = _forked(_counterfactuals, inputs, config, False) if config.feedback else None
-    outcome = replay(inputs, config, label="replay" if show_progress else None)
     if not config.feedback:
+        outcome = replay(inputs, config, label="replay" if show_progress else None)
         return Run(config, scenario, inputs, outcome, outcome, compute(inputs, outcome, outcome))
-    counterfactual, execution = (side and side()) or _counterfactuals(inputs, config, show_progress)
+    # The two counterfactuals need nothing from the feedback run: each in a forked child beside it. Three
+    # processes on two cores finish together (~sum / 2), where one child running both after the other
+    # made the parent wait for the longer half (no feedback + execution only > feedback).
+    sides = [_forked(job, inputs, config, False) for job in COUNTERFACTUALS]
+    outcome = replay(inputs, config, label="replay" if show_progress else None)
+    counterfactual, execution = ((side and side()) or job(inputs, config, show_progress)
+                                 for side, job in zip(sides, COUNTERFACTUALS))
     return Run(config, scenario, inputs, outcome, counterfactual, compute(inputs, outcome, counterfactual, execution),
                execution)
 
 
-def _counterfactuals(inputs: ReplayInputs, config: RunConfig, show_progress: bool) -> tuple[Outcome, Outcome]:
-    """No feedback, then execution only (backtest/engine/counterfactual.py)."""
-    return (replay(inputs, config, feedback=False, label="without price impact" if show_progress else None),
-            replay(execution_only(inputs), config, label="execution only" if show_progress else None))
+def _without_feedback(inputs: ReplayInputs, config: RunConfig, show_progress: bool) -> Outcome:
+    return replay(inputs, config, feedback=False, label="without price impact" if show_progress else None)
+
+
+def _execution_only(inputs: ReplayInputs, config: RunConfig, show_progress: bool) -> Outcome:
+    """Fills at impact, no price moves (backtest/engine/counterfactual.py)."""
+    return replay(execution_only(inputs), config, label="execution only" if show_progress else None)
+
+
+COUNTERFACTUALS = (_without_feedback, _execution_only)
 
 
 def _forked(func, *args):
