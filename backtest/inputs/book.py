@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import pyarrow as pa
@@ -228,15 +229,60 @@ def _morpho_accounts(t: pa.Table) -> pa.Table:
     return t.set_column(t.schema.get_field_index("account"), "account", pc.if_else(morpho, tagged, t["account"]))
 
 
-def _in_emode(markets, block: int, protocols, assets, account_emode) -> np.ndarray:
+def _in_emode(markets, block: int, protocols, assets, account_emode, combos) -> np.ndarray:
     """Per positions row: its account's e-mode category is its asset's (the markets row in force at
     the snapshot), so the row belongs on the category's reserve. Aave v3.0 and v3.2+ alike: the
-    lake gives an asset one category (v3.2+ bitmaps that list an asset in several are not modelled)."""
+    lake gives an asset one category (v3.2+ bitmaps that list an asset in several are not modelled).
+    Asked once per distinct (protocol, asset, category): `combos`, _distinct of the rows' codes."""
     if not account_emode.any():
-        return np.zeros(len(protocols), dtype=bool)
+        return np.zeros(len(account_emode), dtype=bool)
     df = _in_force(markets, block, ["protocol", "asset"])
     category = df["emode_category"].fillna(0).astype(np.int64).to_dict()
-    return aave_emode.rows_in_category(category, protocols, assets, account_emode)
+    firsts, inverse = combos
+    return aave_emode.rows_in_category(category, protocols[firsts], assets[firsts], account_emode[firsts])[inverse]
+
+
+class _Coded(NamedTuple):
+    """A column as its distinct values and each row's index into them (arrow's hash encoding for text,
+    where numpy's astype(str) and unique over 100k+ rows cost tenths of seconds)."""
+    values: np.ndarray
+    codes: np.ndarray
+
+    @classmethod
+    def of(cls, column) -> "_Coded":
+        column = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
+        enc = pc.dictionary_encode(column, null_encoding="encode")
+        return cls(enc.dictionary.to_numpy(zero_copy_only=False).astype(str), enc.indices.to_numpy().astype(np.intp))
+
+    @classmethod
+    def numbers(cls, values: np.ndarray) -> "_Coded":
+        distinct, codes = np.unique(values, return_inverse=True)
+        return cls(distinct, codes.reshape(-1))
+
+    @property
+    def rows(self) -> np.ndarray:
+        return self.values[self.codes]
+
+
+def _distinct(columns: list[_Coded]) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct combinations of the rows' codes: (a row holding each, each row's combination)."""
+    flat = np.zeros(len(columns[0].codes), dtype=np.int64)
+    for c in columns:                        # mixed radix: one int64 per row
+        flat = flat * max(len(c.values), 1) + c.codes
+    combos, inverse = np.unique(flat, return_inverse=True)
+    inverse = inverse.reshape(-1)
+    firsts = np.zeros(len(combos), dtype=np.intp)
+    firsts[inverse] = np.arange(len(inverse))
+    return firsts, inverse
+
+
+def _unique_keys(combos, keys) -> tuple[np.ndarray, np.ndarray]:
+    """np.unique(keys, return_inverse=True) of the rows' text keys, keys(rows) built once per distinct
+    combination (`combos`, _distinct of the codes the key is made of): the same strings, so the same
+    sorted keys and inverse."""
+    firsts, inverse = combos
+    keys, to_key = np.unique(np.array(keys(firsts), dtype=str), return_inverse=True)
+    return keys, to_key.reshape(-1)[inverse]
 
 
 def load_book(lake: Path, scenario: Scenario, config: RunConfig) -> Book:
@@ -253,33 +299,35 @@ def load_book(lake: Path, scenario: Scenario, config: RunConfig) -> Book:
     positions = pa.concat_tables([t for _, t in files])
     block = _snapshot(positions, scenario)
     snap = positions.filter(pc.equal(positions["block_number"], block))
-    protocols = snap["protocol"].to_numpy(zero_copy_only=False).astype(str)
-    assets_col = snap["asset"].to_numpy(zero_copy_only=False).astype(str)
-    keys = np.char.add(np.char.add(protocols, "|"), snap["account"].to_numpy(zero_copy_only=False).astype(str))
-    rows, row_idx = np.unique(keys, return_inverse=True)
+    protocol, asset, account = (_Coded.of(snap[c]) for c in ("protocol", "asset", "account"))
+    protocols, assets_col = protocol.rows, asset.rows
+    rows, row_idx = _unique_keys(_distinct([protocol, account]), lambda at: [
+        f"{p}|{a}" for p, a in zip(protocols[at].tolist(), account.values[account.codes[at]].tolist())])
     mk = markets.to_pandas()
     account_emode = np.zeros(len(rows), dtype=np.int64)
     account_emode[row_idx] = snap["emode_category"].fill_null(0).to_numpy(zero_copy_only=False)
-    reserve_of = np.char.add(np.char.add(assets_col, "|"), protocols)
-    in_emode = _in_emode(mk, block, protocols, assets_col, account_emode[row_idx])
-    if in_emode.any():       # e-mode reserves: "asset|protocol|k"; without e-mode the keys are as they were
-        reserve_of = np.where(in_emode, np.char.add(np.char.add(reserve_of, "|"),
-                                                    account_emode[row_idx].astype(str)), reserve_of)
+    emode = _Coded.numbers(account_emode[row_idx])
+    row_emode = emode.rows
+    in_emode = _in_emode(mk, block, protocols, assets_col, row_emode, _distinct([protocol, asset, emode]))
     market_col = snap["market"].fill_null("").to_numpy(zero_copy_only=False).astype(object)
     ilk_market = vault_markets(protocols, assets_col, market_col, snap["debt"].to_numpy())
     morpho = protocols == "morpho-blue"          # both reserves of a Morpho market keyed by its id, as an ilk
     ilk_market[morpho] = np.where(market_col[morpho] == "", NO_MARKET, market_col[morpho])
-    if ilk_market.any():     # Maker ilks, Morpho markets: "asset|protocol|0|market"
-        reserve_of = np.where(ilk_market != "", (reserve_of.astype(object) + "|0|" + ilk_market).astype(str),
-                              reserve_of)
-    reserve_keys, res_idx = np.unique(reserve_of, return_inverse=True)
+    ilk = _Coded.of(pa.array(ilk_market, pa.string()))
+    reserve_emode = _Coded(np.arange(len(emode.values) + 1), np.where(in_emode, emode.codes + 1, 0))
+    # "asset|protocol", then "|k" on e-mode reserves, then "|0|market" on Maker ilks and Morpho markets
+    reserve_keys, res_idx = _unique_keys(
+        _distinct([asset, protocol, reserve_emode, ilk]),
+        lambda at: [f"{a}|{p}" + (f"|{k}" if e else "") + (f"|0|{m}" if m != "" else "") for a, p, k, e, m in
+                    zip(*(c[at].tolist() for c in (assets_col, protocols, row_emode, in_emode, ilk_market)))])
     reserves = [_reserve(k) for k in reserve_keys]            # (protocol, asset, category, market), sorted by asset
     coll = np.zeros((len(rows), len(reserves)))
     debt = np.zeros_like(coll)
     np.add.at(coll, (row_idx, res_idx), snap["collateral"].to_numpy())
     np.add.at(debt, (row_idx, res_idx), snap["debt"].to_numpy())
-    row_protocol = np.array([k.split("|", 1)[0] for k in rows], dtype=object)
-    accounts = np.array([k.split("|", 1)[1] for k in rows])
+    row_keys = rows.tolist()
+    row_protocol = np.array([k.split("|", 1)[0] for k in row_keys], dtype=object)
+    accounts = np.array([k.split("|", 1)[1] for k in row_keys])
     ts = snap["timestamp"][0].as_py()
     price_assets = sorted({a for _, a, _, _ in reserves})
     con = connect(lake)
