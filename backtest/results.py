@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -35,7 +36,8 @@ def accounts_table(inputs: ReplayInputs, outcome: Outcome) -> pa.Table:
     """Per account, before (snapshot prices) and after (final oracle prices): what a report's
     health-factor figures need without reloading the lake."""
     book = inputs.book
-    floors = np.array([rules_for(p).floors_average_lt for p in book.protocol], dtype=bool)
+    names, which = np.unique(book.protocol.astype(str), return_inverse=True)     # the rules asked once a protocol
+    floors = np.array([rules_for(p).floors_average_lt for p in names.tolist()], dtype=bool)[which.reshape(-1)]
     before, after = inputs.exogenous[0][book.reserve_asset], outcome.prices
     cols = {"protocol": pa.array(book.protocol.astype(str)), "account": pa.array(book.accounts),
             "emode_category": pa.array(np.zeros(len(book.accounts)) if book.emode is None else book.emode, pa.int32())}
@@ -50,15 +52,17 @@ def accounts_table(inputs: ReplayInputs, outcome: Outcome) -> pa.Table:
 
 def write_results(out: Path, config: RunConfig, outcome: Outcome, metrics: dict,
                   inputs: ReplayInputs | None = None) -> Path:
-    with atomic_dir(Path(out)) as tmp:
+    tables = {"liquidations": lambda: outcome.liquidations, "steps": lambda: outcome.steps}
+    if outcome.events is not None:
+        tables["events"] = lambda: outcome.events
+    if inputs is not None:
+        tables["accounts"] = lambda: accounts_table(inputs, outcome)
+    with atomic_dir(Path(out)) as tmp, ThreadPoolExecutor(2) as pool:   # arrow encodes and writes without the GIL
         (tmp / "config.toml").write_text(config.to_toml())
-        write_parquet(outcome.liquidations, tmp / "liquidations.parquet")
-        write_parquet(outcome.steps, tmp / "steps.parquet")
-        if outcome.events is not None:
-            write_parquet(outcome.events, tmp / "events.parquet")
-        if inputs is not None:
-            write_parquet(accounts_table(inputs, outcome), tmp / "accounts.parquet")
+        written = [pool.submit(lambda n, t: write_parquet(t(), tmp / f"{n}.parquet"), n, t) for n, t in tables.items()]
         (tmp / "metrics.json").write_text(json.dumps(_clean(metrics), indent=2, sort_keys=True) + "\n")
+        for w in written:
+            w.result()                       # a failed write raises here, inside atomic_dir: nothing is left
     return Path(out)
 
 

@@ -36,3 +36,29 @@ def test_the_side_job_runs_in_another_process_unless_told_not_to(monkeypatch):
     assert run_module._forked(int, "x")() is None                  # it failed there: the caller runs it here
     monkeypatch.setenv("BACKTEST_SERIAL", "1")
     assert run_module._forked(os.getpid) is None
+
+
+def test_a_child_sends_the_rows_that_changed_and_they_land_bit_for_bit():
+    import numpy as np
+    start = np.arange(24, dtype=float).reshape(6, 4)
+    end = start.copy()
+    end[1, 2], end[4, 0], end[5, 3] = np.nan, -0.0, start[5, 3]          # -0.0 differs from 0.0 in its bits
+    start[4, 0] = 0.0
+    sent = run_module._Rows.of(end, start)
+    assert sent.rows.tolist() == [1, 4]
+    landed = sent.onto(start)
+    assert landed.tobytes() == end.tobytes() and landed.flags.c_contiguous
+    assert isinstance(run_module._Rows.of(np.asfortranarray(end), start), np.ndarray)   # sent whole
+
+
+def test_on_two_cores_the_children_share_one_while_the_feedback_run_lasts():
+    import time
+    cores = sorted(os.sched_getaffinity(0))
+    sides = [run_module._forked(time.sleep, 2.0) for _ in range(2)]
+    with run_module._own_core(sides):
+        during = [os.sched_getaffinity(s.pid) for s in sides]
+    after = [os.sched_getaffinity(s.pid) for s in sides]
+    for s in sides:
+        s()
+    assert during == [set(cores[-1:]) if len(cores) == 2 else set(cores)] * 2
+    assert after == [set(cores)] * 2 and os.sched_getaffinity(0) == set(cores)
