@@ -23,13 +23,12 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
-
 from backtest import compiled
+from backtest.markets import meet_compiled
 from backtest.markets.reference import _f
-from backtest.markets.venue_kinds import USD, V2Pool, arbitrage_goal
+from backtest.markets.venue_kinds import USD, arbitrage_goal
 
-ITERATIONS = 80          # bisection in log price: 2^-80 of the bracket, below a float's resolution
+ITERATIONS = meet_compiled.ITERATIONS      # bisection in log price: 2^-80 of the bracket, below a float's resolution
 
 
 def _flow(router, a: int, price: list, mids: list):
@@ -81,8 +80,10 @@ def meeting_price(router, a: int, price: list, extra: float = 0.0) -> float:
     usd_of = [m * _unit(venue, price) for venue, m in zip(venues, mids)]
     lo, hi = math.log(min(usd_of + [price[a]])) - 0.1, math.log(max(usd_of + [price[a]])) + 0.1
 
-    if compiled.ON and ref.carried is None and all(type(venue) is V2Pool for venue in venues):
-        return _meet_v2(router, a, price, mids, extra, lo, hi)
+    if compiled.ON:                 # the same bisection, compiled for every venue kind (meet_compiled.py)
+        got = meet_compiled.meeting_price(router, a, price, mids, extra, lo, hi)
+        if got is not None:
+            return got
     flow = _flow(router, a, price, mids)
     if extra == 0.0 and flow(price[a]) == 0.0:
         return price[a]             # pulls that move nothing (a goal a rounding away from the mid)
@@ -103,64 +104,6 @@ def meeting_price(router, a: int, price: list, extra: float = 0.0) -> float:
         else:
             hi = mid
     return math.exp((lo + hi) / 2.0)
-
-
-def _meet_v2(router, a: int, price: list, mids: list, extra: float, lo: float, hi: float) -> float:
-    """meeting_price for an asset whose venues are all Uniswap v2 pools (no carried flow): the same
-    bisection, compiled (_meet_v2_rows); the same floats (tests/markets_routing/test_arbitrage_meeting.py)."""
-    pools = [router.venues[v] for v in router.by_asset[a]]
-    ref, f = router.reference, np.float64
-    rows = np.array([(p.base, p.quote, m, _unit(p, price), 1.0 - p.fee) for p, m in zip(pools, mids)], dtype=f)
-    return _meet_v2_rows(rows, price[a], float(ref.exo[a]), float(ref.permanent[a]) + float(ref.temporary[a]),
-                         float(ref.coefficient[a]), float(ref.outstanding[a]), float(ref.volume[a]), extra, lo, hi)
-
-
-def _meet_v2_rows_py(rows, pa, exo, level, c, q, v, extra, lo, hi):
-    """meeting_price's arithmetic, in its order, for v2 pools given as rows (base, quote, mid, USD per quote
-    unit, 1 - fee): _flow's flow(p), _reference_after's after(usd), the same early return and bisection."""
-    now = _f(q, v)
-
-    def flow(p):
-        usd = 0.0
-        for i in range(rows.shape[0]):
-            base, quote, mid, unit, keep = rows[i, 0], rows[i, 1], rows[i, 2], rows[i, 3], rows[i, 4]
-            target = p / unit
-            low = target * keep
-            goal = low if low > mid else mid               # max(mid, low)
-            high = target / keep
-            if high < goal:                                # min(goal, high)
-                goal = high
-            if goal == mid:
-                continue
-            usd += (math.sqrt(base * quote / goal) - base) * pa      # reserves_at_price's base change
-        return usd
-
-    def excess(x):
-        usd = flow(math.exp(x)) + extra
-        return exo * math.exp(level + (0.0 if c == 0.0 or usd == 0.0 else c * (_f(q + usd, v) - now))) - math.exp(x)
-
-    if extra == 0.0 and flow(pa) == 0.0:
-        return pa
-    while excess(lo) < 0:
-        lo -= 0.5
-    while excess(hi) > 0:
-        hi += 0.5
-    for _ in range(ITERATIONS):
-        mid = (lo + hi) / 2.0
-        if mid == lo or mid == hi:
-            break
-        if excess(mid) > 0:
-            lo = mid
-        else:
-            hi = mid
-    return math.exp((lo + hi) / 2.0)
-
-
-try:                                    # numba where installed; the Python above (same floats) without
-    import numba
-    _meet_v2_rows = numba.njit(cache=True, nogil=True)(_meet_v2_rows_py)
-except ImportError:                     # pragma: no cover - exercised where numba is absent
-    _meet_v2_rows = _meet_v2_rows_py
 
 
 def arbitrage(router, seconds: float) -> None:

@@ -18,11 +18,17 @@ Pure functions over arrays of amounts, one curve at a time.
 
 from __future__ import annotations
 
+import math
 from typing import NamedTuple
 
 import numpy as np
 
 from backtest.errors import InputError
+
+try:                  # numba where installed: held_at compiled into arbitrage's meeting price (meet_compiled.py)
+    from numba.extending import register_jitable as _jitable
+except ImportError:   # pragma: no cover - exercised where numba is absent
+    _jitable = (lambda func: func)
 
 
 class Sale(NamedTuple):
@@ -114,3 +120,48 @@ def amount_for_impact(target_impact, impacts, amounts) -> np.ndarray:
     with np.errstate(divide="ignore", invalid="ignore"):
         tail = amounts[-1] + x * (np.sqrt(rel_n / np.maximum(1.0 - t, 0.0)) - 1.0)
     return np.where(t <= impacts[-1], inside, np.where(t >= 1.0, np.inf, tail))
+
+
+@_jitable
+def held_at(rel, xp, fp, rel_n, x):
+    """The consumed depth that puts a book's marginal price at `rel` x its mid (DepthBook.pull_to; < 0: asks
+    eaten), on the knots xp = [0, impacts], fp = [0, amounts] and the tail (rel_n, x) of `_tail`:
+    amount_for_impact's floats for one impact, scalar, so arbitrage's meeting price can compile it."""
+    if rel < 1.0:
+        return _amount_for_impact(1.0 - rel, xp, fp, rel_n, x)
+    if rel > 1.0:
+        t, cap = rel - 1.0, 1.0 - 1e-12
+        return -_amount_for_impact(cap if cap < t else t, xp, fp, rel_n, x)         # min(t, cap)
+    return 0.0
+
+
+@_jitable
+def _amount_for_impact(t, xp, fp, rel_n, x):
+    """amount_for_impact(t) for one t: np.interp's arithmetic inside the table (numpy's arr_interp,
+    numpy/_core/src/multiarray/compiled_base.c: the segment by binary search, slope * (t - x_j) + y_j),
+    the tail past it."""
+    n = len(xp)
+    if t <= xp[n - 1]:
+        if t < xp[0]:
+            return fp[0]
+        lo, hi = 0, n
+        while lo < hi:                                  # bisect_right(xp, t)
+            mid = (lo + hi) // 2
+            if t < xp[mid]:
+                hi = mid
+            else:
+                lo = mid + 1
+        j = lo - 1
+        if j == n - 1 or xp[j] == t:
+            return fp[j]
+        slope = (fp[j + 1] - fp[j]) / (xp[j + 1] - xp[j])
+        got = slope * (t - xp[j]) + fp[j]
+        if got != got:                                  # nan one way: numpy tries the other end
+            got = slope * (t - xp[j + 1]) + fp[j + 1]
+            if got != got and fp[j] == fp[j + 1]:
+                got = fp[j]
+        return got
+    if t >= 1.0:
+        return math.inf
+    left = 1.0 - t
+    return fp[n - 1] + x * (math.sqrt(rel_n / (0.0 if left < 0.0 else left)) - 1.0)

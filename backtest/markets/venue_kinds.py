@@ -391,11 +391,8 @@ class DepthBook:
 
     def _held_at(self, rel: float) -> float:
         """The consumed depth that puts the marginal price at `rel` x the mid."""
-        if rel < 1.0:
-            return float(depth_curve.amount_for_impact(1.0 - rel, self.impacts, self.amounts))
-        if rel > 1.0:
-            return -float(depth_curve.amount_for_impact(min(rel - 1.0, 1.0 - 1e-12), self.impacts, self.amounts))
-        return 0.0
+        a, i, _ = self._knots
+        return depth_curve.held_at(rel, i, a, *self._tail)
 
     def depth(self, impact: float) -> float:
         return float(depth_curve.amount_for_impact(impact, self.impacts, self.amounts))

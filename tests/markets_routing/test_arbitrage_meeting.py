@@ -15,9 +15,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from backtest.config import RunConfig
-from backtest.markets.reference import ReferenceMarket
+from backtest.markets import uniswap_v3 as v3
+from backtest.markets.carried import CarriedFlow
+from backtest.markets.reference import ReferenceMarket, _f
 from backtest.markets.router import Router
-from backtest.markets.venue_kinds import USD, V2Pool
+from backtest.markets.venue_kinds import USD, DepthBook, V2Pool, V3Pool
 
 ETH, FEE = 0, 0.0005
 
@@ -75,34 +77,100 @@ def test_a_run_meets_by_default_and_pull_is_the_earlier_rule():
     assert Router(np.array([1.0]), []).meet is False        # a bare Router pulls: a run sets it (engine/start.py)
 
 
-@settings(max_examples=60, deadline=None)
-@given(pools=st.lists(st.tuples(st.floats(1e2, 1e6), st.floats(0.5, 2.0), st.sampled_from([0.0005, 0.003, 0.01])),
-                      min_size=1, max_size=3),
-       kick=st.floats(-0.3, 0.3), extra=st.sampled_from([0.0, -5e6, 3e5]), scale=st.sampled_from([0.0, 1.0, 8.0]))
-def test_the_compiled_meeting_of_v2_pools_is_the_python_bisection_bit_for_bit(pools, kick, extra, scale):
-    """arb_meet._meet_v2 (numba) against meeting_price's Python closures, on v2 pools off the reference by
-    up to 30 % (`kick` of the pool's depth sold or bought), with and without a quote-side flow and impact."""
+LOG_TICK = math.log(1.0001)
+CURVE = dict(impacts=np.array([0.005, 0.01, 0.02, 0.05]), amounts=np.array([100.0, 250.0, 600.0, 2_000.0]))
+
+
+def v3_pool(depth: float, fee: float, quote: int, price: float, token0: bool, decimals: tuple) -> V3Pool:
+    """A v3 pool at `price` (quote per base) in four nested positions of +-0.3, 1.5, 6 and 30 % (virtual base
+    reserves 40, 20, 10 and 8 x `depth`: ~1.6 x `depth` real within the widest), so a move of a few % crosses ticks."""
+    base_dec, quote_dec = decimals
+    d0, d1 = (base_dec, quote_dec) if token0 else (quote_dec, base_dec)
+    raw = (price if token0 else 1.0 / price) * 10.0 ** (d1 - d0)        # token1 raw per token0 raw
+    tick, sp = math.floor(math.log(raw) / LOG_TICK), math.sqrt(raw)
+    unit = depth * 10.0 ** base_dec * (sp if token0 else 1.0 / sp)          # L of `depth` virtual base
+    nets: dict[int, float] = {}
+    for width, share in ((30, 40), (150, 20), (600, 10), (3_000, 8)):
+        nets[tick - width] = nets.get(tick - width, 0.0) + share * unit
+        nets[tick + width] = nets.get(tick + width, 0.0) - share * unit
+    ticks = np.array(sorted(nets), dtype=np.int64)
+    state = v3.PoolState(sp, tick, 78.0 * unit, ticks, np.array([nets[t] for t in ticks.tolist()]), fee)
+    return V3Pool(ETH, quote, state, token0, base_dec, quote_dec, name="v3")
+
+
+def mixed(kinds: list, quote: int, qp: float, token0: bool, decimals: tuple) -> list:
+    """Venues of ETH quoted in USD or in asset 1 (at qp USD), each moved off 2,000 USD by its own trade."""
+    make = {"2": lambda d, f: V2Pool(ETH, quote, d, d * 2_000.0 / qp, f, name="v2"),
+            "3": lambda d, f: v3_pool(d, f, quote, 2_000.0 / qp, token0, decimals),
+            "d": lambda d, f: DepthBook(ETH, fee=f, reference=2_000.0 / qp, quote_asset=quote,
+                                        impacts=CURVE["impacts"], amounts=CURVE["amounts"] * d / 1e3)}
+    out = []
+    for kind, depth, fee, move in kinds:
+        venue = make[kind](depth, fee)
+        venue.sell(move * depth) if move > 0 else venue.buy(-move * depth) if move < 0 else None
+        out.append(venue)
+    return out
+
+
+@settings(max_examples=120, deadline=None)
+@given(kinds=st.lists(st.tuples(st.sampled_from("23d"), st.floats(1e2, 1e5), st.sampled_from([0.0005, 0.003, 0.01]),
+                                st.one_of(st.just(0.0), st.floats(-0.3, 0.3))), min_size=1, max_size=4),
+       quote=st.sampled_from([USD, 1]), token0=st.booleans(), decimals=st.sampled_from([(0, 0), (18, 6), (8, 18)]),
+       extra=st.sampled_from([0.0, -5e6, 3e5]), scale=st.sampled_from([0.0, 1.0, 8.0]),
+       outstanding=st.sampled_from([0.0, -3e7, 2e6]),
+       carried=st.one_of(st.none(), st.tuples(st.sampled_from([0.0, 1e5, 1e8]), st.sampled_from([0.0, 1e5, 1e8]))))
+def test_the_compiled_meeting_price_is_the_python_bisection_bit_for_bit(kinds, quote, token0, decimals, extra, scale,
+                                                                        outstanding, carried):
+    """meet_compiled (numba, one table of v2, v3 and book rows) against meeting_price's Python closures (the
+    venues' own arbitrage_goal and pulled; the v3 walk uniswap_v3.swap), on venues moved off the reference by
+    up to 30 % of their depth (v3 pools across ticks), with and without a quote-side flow, impact, outstanding
+    flow and a carried real flow (feedback_mode "excess")."""
     from backtest import compiled
-    from backtest.markets import arb_meet
-    venues = [V2Pool(ETH, USD, depth, depth * 2_000.0 * tilt, fee) for depth, tilt, fee in pools]
-    r = Router(np.array([2_000.0]), venues)
-    r.attach(ReferenceMarket(r.price.copy(), np.full(1, 0.206 * scale), np.full(1, 1.11e9), np.full(1, 0.234),
-                             np.full(1, 667.0)))
+    from backtest.markets import arb_meet, meet_compiled
+    qp = 1.0 if quote == USD else 0.9987
+    r = Router(np.array([2_000.0, qp]), mixed(kinds, quote, qp, token0, decimals))
+    r.attach(ReferenceMarket(r.price.copy(), np.full(2, 0.206 * scale), np.full(2, 1.11e9), np.full(2, 0.234),
+                             np.full(2, 667.0)))
+    r.reference.outstanding[ETH] = outstanding
+    if carried is not None:
+        r.reference.carried = CarriedFlow(np.array([[carried, (0.0, 0.0)]]))
     r.meet = True
-    r.sell(ETH, kick * pools[0][0])
     price = r.price.tolist()
     with compiled.python_path():
         python = arb_meet.meeting_price(r, ETH, price, extra)
     got = arb_meet.meeting_price(r, ETH, price, extra)
     assert got == python or (got != got and python != python)
-    mids = [v.mid() for v in venues]
-    lo = math.log(min([m for m in mids] + price)) - 0.1
-    hi = math.log(max([m for m in mids] + price)) + 0.1
-    rows = np.array([(v.base, v.quote, m, 1.0, 1.0 - v.fee) for v, m in zip(venues, mids)])
-    ref = r.reference
-    args = (rows, price[ETH], float(ref.exo[ETH]), float(ref.permanent[ETH]) + float(ref.temporary[ETH]),
-            float(ref.coefficient[ETH]), float(ref.outstanding[ETH]), float(ref.volume[ETH]), extra, lo, hi)
-    assert arb_meet._meet_v2_rows_py(*args) == python
+    # and the kernel's parts, which the bisection's comparisons could hide a rounding of: flow(p) and the
+    # reference after it, at prices around the venues' and the reference's
+    mids = [v.mid() for v in r.venues]
+    usd = [m * (1.0 if v.quote_asset == USD else qp) for v, m in zip(r.venues, mids)] + price[:1]
+    table, pa, impact = meet_compiled.inputs(r, ETH, price, mids)
+    now = _f(impact[3], impact[4])
+    with compiled.python_path():
+        flow, after = arb_meet._flow(r, ETH, price, mids), arb_meet._reference_after(r.reference, ETH)
+        for p in usd + [python, 0.8 * min(usd), 1.2 * max(usd)]:
+            assert meet_compiled._flow(table, p, pa) == (flow(p), True)
+            assert meet_compiled._after(flow(p) + extra, impact, now) == after(flow(p) + extra)
+
+
+def test_a_v3_pool_crosses_ticks_to_the_meeting_price_and_the_kernel_follows_it():
+    """A v3 pool 20 % off beside a v2 pool and a book: the Python meeting price walks it across ticks, and the
+    compiled one lands on the same float."""
+    from backtest import compiled
+    from backtest.markets import arb_meet
+    venues = mixed([("3", 1e3, 0.0005, -0.2), ("2", 300.0, 0.003, 0.05), ("d", 1e3, 0.001, 0.1)], USD, 1.0, False,
+                   (18, 6))
+    r = Router(np.array([2_000.0, 1.0]), venues)
+    r.attach(ReferenceMarket(r.price.copy(), np.full(2, 0.206), np.full(2, 1.11e9), np.full(2, 0.234),
+                             np.full(2, 667.0)))
+    r.meet = True
+    price = r.price.tolist()
+    with compiled.python_path():
+        python = arb_meet.meeting_price(r, ETH, price)
+        limit = venues[0]._sqrt_price_for(python / (1 - 0.0005))          # one fee above: where it is pulled
+        walked = v3.swap(venues[0].state, math.inf, limit < venues[0].state.sqrt_price, limit)
+    assert walked.ticks_crossed >= 1 and venues[0].mid() > python
+    assert arb_meet.meeting_price(r, ETH, price) == python
 
 
 @pytest.mark.parametrize("kind", ["2", "3", "d"])

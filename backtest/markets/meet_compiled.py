@@ -1,0 +1,200 @@
+"""Arbitrage's meeting price (arb_meet.meeting_price) compiled, for an asset with venues of every kind.
+
+meeting_price bisects, ~55 times a block, on flow(p): each venue pulled to `p` (arbitrage_goal, then
+`pulled`), its base change valued at the block's price, the reference's impact of that flow (in
+feedback_mode "excess", CarriedFlow.peek first). Here the venues are rows of one table, whatever their
+kind, and the whole bisection is one compiled call: a v2 pool's reserves_at_price, a v3 pool's swap to
+the price limit (v3_compiled.swap_walk, the walk V3Pool.pulled runs), a depth book's held_at
+(depth_curve.py). Every expression is the Python's, in its order (numba neither reassociates nor fuses
+without fastmath), so the same floats come out: tests/markets_routing/test_arbitrage_meeting.py holds the
+kernel to arb_meet's closures bit for bit on mixed venues.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import NamedTuple
+
+import numpy as np
+
+from backtest.markets import v3_compiled
+from backtest.markets.depth_curve import held_at
+from backtest.markets.reference import _f
+from backtest.markets.venue_kinds import USD, DepthBook, V2Pool, V3Pool
+
+ITERATIONS = 80          # arb_meet.ITERATIONS (bisection in log price: 2^-80 of the bracket)
+V2, V3, BOOK = 0, 1, 2   # a row's kind
+WIDTH = 13               # row: kind, mid, USD per quote unit, 1 - fee, then the kind's own (see `table`)
+
+
+class Venues(NamedTuple):
+    """An asset's venues as one table: `rows` (one a venue, in the router's order); the v3 pools' tick
+    tables end to end (`ticks`, `nets`, `sqrt_prices`: a row's [start, end)); the books' knots likewise."""
+    rows: np.ndarray
+    ticks: np.ndarray
+    nets: np.ndarray
+    sqrt_prices: np.ndarray
+    knot_impacts: np.ndarray
+    knot_amounts: np.ndarray
+
+
+def table(venues: list, mids: list, units: list) -> Venues:
+    """The rows: a v2 pool (base, quote); a v3 pool (sqrt price, tick, liquidity, fee, raw price factor,
+    base is token0, 10^base decimals, tick span); a book (net sold, reference, tail rel_n and x, knot span).
+    Factors and powers of ten are the venue's own Python floats (numba's float ** int is not C's pow)."""
+    rows = np.zeros((len(venues), WIDTH))
+    ticks, nets, sps, impacts, amounts = [], [], [], [], []
+    n_ticks = n_knots = 0
+    for k, (venue, mid, unit) in enumerate(zip(venues, mids, units)):
+        kind = type(venue)
+        if kind is V2Pool:
+            rows[k, :6] = (V2, mid, unit, 1.0 - venue.fee, venue.base, venue.quote)
+        elif kind is V3Pool:
+            s = venue.state
+            end = n_ticks + len(s.ticks)
+            rows[k] = (V3, mid, unit, 1.0 - s.fee, s.sqrt_price, s.tick, s.liquidity, s.fee,
+                       venue._raw_price_factor(), venue.base_is_token0, 10.0 ** venue.base_decimals, n_ticks, end)
+            ticks.append(s.ticks)
+            nets.append(s.liquidity_net)
+            sps.append(v3_compiled.tick_sqrt_prices(s.ticks))
+            n_ticks = end
+        elif kind is DepthBook:
+            a, i, _ = venue._knots
+            end = n_knots + len(a)
+            rows[k, :10] = (BOOK, mid, unit, 1.0 - venue.fee, venue.net_sold, venue.reference, *venue._tail,
+                            n_knots, end)
+            impacts.append(i)
+            amounts.append(a)
+            n_knots = end
+        else:
+            raise TypeError(f"no compiled meeting price for {kind.__name__}")
+    return Venues(rows, _joined(ticks, np.int64), _joined(nets, float), _joined(sps, float),
+                  _joined(impacts, float), _joined(amounts, float))
+
+
+def _joined(parts: list, dtype) -> np.ndarray:
+    return np.concatenate([np.asarray(p, dtype=dtype) for p in parts]) if parts else np.zeros(1, dtype=dtype)
+
+
+def meeting_price(router, a: int, price: list, mids: list, extra: float, lo: float, hi: float) -> float | None:
+    """arb_meet.meeting_price past its early return, compiled; None when a v3 pool's tick table breaks
+    (liquidity below zero: the Python path raises the InputError that names it)."""
+    got, ok = meet(*inputs(router, a, price, mids), extra, lo, hi)
+    return got if ok else None
+
+
+def inputs(router, a: int, price: list, mids: list) -> tuple:
+    """(table, price of `a`, impact): the kernel's arguments. `impact` is the reference's state for `a`
+    (exo, level, coefficient, outstanding, volume, carried?, carried sales left, carried purchases left)."""
+    venues = [router.venues[v] for v in router.by_asset[a]]
+    units = [1.0 if venue.quote_asset == USD else price[venue.quote_asset] for venue in venues]
+    ref = router.reference
+    carried = ref.carried
+    left = (0.0, 0.0) if carried is None else (float(carried.left[a, 0]), float(carried.left[a, 1]))
+    impact = (float(ref.exo[a]), float(ref.permanent[a]) + float(ref.temporary[a]), float(ref.coefficient[a]),
+              float(ref.outstanding[a]), float(ref.volume[a]), carried is not None, left[0], left[1])
+    return table(venues, mids, units), price[a], impact
+
+
+def _flow(t, p, pa):
+    """arb_meet._flow's flow(p) over the table `t`: (USD flow, False if a tick table broke)."""
+    rows = t.rows
+    usd = 0.0
+    for k in range(rows.shape[0]):
+        kind, mid, unit, keep = rows[k, 0], rows[k, 1], rows[k, 2], rows[k, 3]
+        target = p / unit
+        if kind == BOOK:                                   # arbitrage_goal: a book goes to the target itself
+            net_sold = rows[k, 4]
+            if net_sold == 0.0 and rows[k, 5] == target:
+                continue
+            s, e = int(rows[k, 8]), int(rows[k, 9])        # pulled(target, target)
+            usd += (held_at(target / target, t.knot_impacts[s:e], t.knot_amounts[s:e], rows[k, 6], rows[k, 7])
+                    - net_sold) * pa
+            continue
+        low = target * keep
+        goal = low if low > mid else mid                   # max(mid, low)
+        high = target / keep
+        if high < goal:                                    # min(goal, high)
+            goal = high
+        if goal == mid:
+            continue
+        if kind == V2:                                     # reserves_at_price's base change
+            base, quote = rows[k, 4], rows[k, 5]
+            usd += (math.sqrt(base * quote / goal) - base) * pa
+            continue
+        sp0 = rows[k, 4]                                   # V3Pool._pull
+        sp = math.sqrt((goal if rows[k, 9] != 0.0 else 1.0 / goal) / rows[k, 8])
+        if sp == sp0:
+            usd += 0.0 * pa
+            continue
+        zfo = sp < sp0
+        s, e = int(rows[k, 11]), int(rows[k, 12])
+        out, spent, _, _, _, _, _, _, bad = v3_compiled.swap_walk(
+            sp0, int(rows[k, 5]), rows[k, 6], t.ticks[s:e], t.nets[s:e], t.sqrt_prices[s:e], rows[k, 7],
+            math.inf, zfo, sp)
+        if bad:
+            return usd, False
+        token0, token1 = (spent, -out) if zfo else (-out, spent)
+        base = token0 if rows[k, 9] != 0.0 else token1
+        usd += base / rows[k, 10] * pa
+    return usd, True
+
+
+def _after(usd, impact, now):
+    """arb_meet._reference_after's after(usd), `now` its _f(outstanding, volume)."""
+    exo, level, c, q, v, carried, left_sold, left_bought = impact
+    if carried:                                            # CarriedFlow.peek
+        left = left_sold if usd < 0 else left_bought
+        size = abs(usd)
+        taken = left if left < size else size              # min(|usd|, left)
+        usd = usd + taken if usd < 0 else usd - taken
+    return exo * math.exp(level + (0.0 if c == 0.0 or usd == 0.0 else c * (_f(q + usd, v) - now)))
+
+
+def _meet_py(t, pa, impact, extra, lo, hi):
+    """meeting_price's bisection on the table: (price, True), or (nan, False) if a tick table broke."""
+    now = _f(impact[3], impact[4])
+    if extra == 0.0:
+        usd, ok = _flow(t, pa, pa)
+        if not ok:
+            return math.nan, False
+        if usd == 0.0:
+            return pa, True
+    x = lo
+    while True:                                            # excess(x) > 0: the reference ends above exp(x)
+        usd, ok = _flow(t, math.exp(x), pa)
+        if not ok:
+            return math.nan, False
+        if not _after(usd + extra, impact, now) - math.exp(x) < 0:
+            break
+        x -= 0.5
+    lo, x = x, hi
+    while True:
+        usd, ok = _flow(t, math.exp(x), pa)
+        if not ok:
+            return math.nan, False
+        if not _after(usd + extra, impact, now) - math.exp(x) > 0:
+            break
+        x += 0.5
+    hi = x
+    for _ in range(ITERATIONS):
+        mid = (lo + hi) / 2.0
+        if mid == lo or mid == hi:
+            break
+        usd, ok = _flow(t, math.exp(mid), pa)
+        if not ok:
+            return math.nan, False
+        if _after(usd + extra, impact, now) - math.exp(mid) > 0:
+            lo = mid
+        else:
+            hi = mid
+    return math.exp((lo + hi) / 2.0), True
+
+
+try:                                    # numba where installed; the Python above (same floats) without
+    import numba
+    _jit = numba.njit(cache=True, nogil=True)
+    _flow, _after = _jit(_flow), _jit(_after)
+    meet = _jit(_meet_py)
+except ImportError:                     # pragma: no cover - exercised where numba is absent
+    meet = _meet_py
