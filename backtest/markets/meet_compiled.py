@@ -151,6 +151,12 @@ def _after(usd, impact, now):
     return exo * math.exp(level + (0.0 if c == 0.0 or usd == 0.0 else c * (_f(q + usd, v) - now)))
 
 
+def _excess(t, x, pa, impact, now, extra):
+    """meeting_price's excess(x) (> 0: the reference ends above exp(x)), and False if a tick table broke."""
+    usd, ok = _flow(t, math.exp(x), pa)
+    return _after(usd + extra, impact, now) - math.exp(x), ok
+
+
 def _meet_py(t, pa, impact, extra, lo, hi):
     """meeting_price's bisection on the table: (price, True), or (nan, False) if a tick table broke."""
     now = _f(impact[3], impact[4])
@@ -160,41 +166,31 @@ def _meet_py(t, pa, impact, extra, lo, hi):
             return math.nan, False
         if usd == 0.0:
             return pa, True
-    x = lo
-    while True:                                            # excess(x) > 0: the reference ends above exp(x)
-        usd, ok = _flow(t, math.exp(x), pa)
-        if not ok:
-            return math.nan, False
-        if not _after(usd + extra, impact, now) - math.exp(x) < 0:
-            break
-        x -= 0.5
-    lo, x = x, hi
-    while True:
-        usd, ok = _flow(t, math.exp(x), pa)
-        if not ok:
-            return math.nan, False
-        if not _after(usd + extra, impact, now) - math.exp(x) > 0:
-            break
-        x += 0.5
-    hi = x
+    gap, ok = _excess(t, lo, pa, impact, now, extra)
+    while ok and gap < 0:
+        lo -= 0.5
+        gap, ok = _excess(t, lo, pa, impact, now, extra)
+    if ok:
+        gap, ok = _excess(t, hi, pa, impact, now, extra)
+    while ok and gap > 0:
+        hi += 0.5
+        gap, ok = _excess(t, hi, pa, impact, now, extra)
     for _ in range(ITERATIONS):
         mid = (lo + hi) / 2.0
-        if mid == lo or mid == hi:
+        if not ok or mid == lo or mid == hi:
             break
-        usd, ok = _flow(t, math.exp(mid), pa)
-        if not ok:
-            return math.nan, False
-        if _after(usd + extra, impact, now) - math.exp(mid) > 0:
+        gap, ok = _excess(t, mid, pa, impact, now, extra)
+        if gap > 0:
             lo = mid
         else:
             hi = mid
-    return math.exp((lo + hi) / 2.0), True
+    return (math.exp((lo + hi) / 2.0), True) if ok else (math.nan, False)
 
 
 try:                                    # numba where installed; the Python above (same floats) without
     import numba
     _jit = numba.njit(cache=True, nogil=True)
-    _flow, _after = _jit(_flow), _jit(_after)
+    _flow, _after, _excess = _jit(_flow), _jit(_after), _jit(_excess)
     meet = _jit(_meet_py)
 except ImportError:                     # pragma: no cover - exercised where numba is absent
     meet = _meet_py
