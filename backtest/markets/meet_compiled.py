@@ -23,63 +23,97 @@ from backtest.markets.reference import _f
 from backtest.markets.venue_kinds import USD, DepthBook, V2Pool, V3Pool
 
 ITERATIONS = 80          # arb_meet.ITERATIONS (bisection in log price: 2^-80 of the bracket)
-V2, V3, BOOK = 0, 1, 2   # a row's kind
-WIDTH = 13               # row: kind, mid, USD per quote unit, 1 - fee, then the kind's own (see `table`)
+V2, V3, BOOK = 0.0, 1.0, 2.0   # a row's kind
+WIDTH = 14               # row: kind, mid, USD per quote unit, 1 - fee, then the kind's own (see `table`)
 
 
 class Venues(NamedTuple):
-    """An asset's venues as one table: `rows` (one a venue, in the router's order); the v3 pools' tick
-    tables end to end (`ticks`, `nets`, `sqrt_prices`: a row's [start, end)); the books' knots likewise."""
+    """An asset's venues as one table, three arrays (numba reads a few arrays fast, a named tuple slowly):
+    `rows`, one a venue in the router's order; the v3 pools' ticks end to end (`ticks`); and in `tables`,
+    each v3 pool's liquidity nets then its ticks' sqrt prices, each book's knot impacts then amounts."""
     rows: np.ndarray
     ticks: np.ndarray
-    nets: np.ndarray
-    sqrt_prices: np.ndarray
-    knot_impacts: np.ndarray
-    knot_amounts: np.ndarray
+    tables: np.ndarray
 
 
-def table(venues: list, mids: list, units: list) -> Venues:
+def table(venues: list, mids: list, units: list) -> Venues | None:
     """The rows: a v2 pool (base, quote); a v3 pool (sqrt price, tick, liquidity, fee, raw price factor,
-    base is token0, 10^base decimals, tick span); a book (net sold, reference, tail rel_n and x, knot span).
-    Factors and powers of ten are the venue's own Python floats (numba's float ** int is not C's pow)."""
-    rows = np.zeros((len(venues), WIDTH))
-    ticks, nets, sps, impacts, amounts = [], [], [], [], []
-    n_ticks = n_knots = 0
-    for k, (venue, mid, unit) in enumerate(zip(venues, mids, units)):
+    base is token0, 10^base decimals, where its ticks start, how many, where its tables start); a book
+    (net sold, reference, tail rel_n and x, where its knots start, how many). Factors and powers of ten are
+    the venue's own Python floats (numba's float ** int is not C's pow). None for a venue of another kind
+    (the Python closures serve it)."""
+    joined = _joined(venues)
+    if joined is None:
+        return None
+    places, ticks, tables = joined
+    rows = []
+    for venue, mid, unit, at in zip(venues, mids, units, places):
         kind = type(venue)
         if kind is V2Pool:
-            rows[k, :6] = (V2, mid, unit, 1.0 - venue.fee, venue.base, venue.quote)
+            rows.append((V2, mid, unit, 1.0 - venue.fee, venue.base, venue.quote) + _PAD[6:])
         elif kind is V3Pool:
             s = venue.state
-            end = n_ticks + len(s.ticks)
-            rows[k] = (V3, mid, unit, 1.0 - s.fee, s.sqrt_price, s.tick, s.liquidity, s.fee,
-                       venue._raw_price_factor(), venue.base_is_token0, 10.0 ** venue.base_decimals, n_ticks, end)
-            ticks.append(s.ticks)
-            nets.append(s.liquidity_net)
-            sps.append(v3_compiled.tick_sqrt_prices(s.ticks))
-            n_ticks = end
-        elif kind is DepthBook:
-            a, i, _ = venue._knots
-            end = n_knots + len(a)
-            rows[k, :10] = (BOOK, mid, unit, 1.0 - venue.fee, venue.net_sold, venue.reference, *venue._tail,
-                            n_knots, end)
-            impacts.append(i)
-            amounts.append(a)
-            n_knots = end
+            rows.append((V3, mid, unit, 1.0 - s.fee, s.sqrt_price, float(s.tick), s.liquidity, s.fee,
+                         venue._raw_price_factor(), 1.0 if venue.base_is_token0 else 0.0,
+                         10.0 ** venue.base_decimals) + at)
         else:
-            raise TypeError(f"no compiled meeting price for {kind.__name__}")
-    return Venues(rows, _joined(ticks, np.int64), _joined(nets, float), _joined(sps, float),
-                  _joined(impacts, float), _joined(amounts, float))
+            rows.append((BOOK, mid, unit, 1.0 - venue.fee, venue.net_sold, venue.reference, *venue._tail) + at
+                        + _PAD[10:])
+    return Venues(np.array(rows), ticks, tables)
 
 
-def _joined(parts: list, dtype) -> np.ndarray:
-    return np.concatenate([np.asarray(p, dtype=dtype) for p in parts]) if parts else np.zeros(1, dtype=dtype)
+_PAD = (0.0,) * WIDTH
+_JOINED: dict = {}        # ids of the tables joined -> (those tables, `_joined`'s answer)
+
+
+def _joined(venues: list) -> tuple | None:
+    """(each venue's places in the arrays, as row floats; the ticks; the tables), joined once per set of
+    tick tables and knots (they do not change as the venues trade)."""
+    parts = []
+    for venue in venues:
+        kind = type(venue)
+        if kind is V3Pool:
+            parts.append((venue.state.ticks, venue.state.liquidity_net))
+        elif kind is DepthBook:
+            parts.append(venue._knots[:2])                # (amounts, impacts), lists
+        elif kind is V2Pool:
+            parts.append(())
+        else:
+            return None
+    key = tuple(tuple(map(id, p)) for p in parts)
+    got = _JOINED.get(key)
+    if got is not None and all(x is y for p, q in zip(parts, got[0]) for x, y in zip(p, q)):
+        return got[1]
+    if len(_JOINED) > 512:              # fresh routers copy their pools: forget old tables now and then
+        _JOINED.clear()
+    places, ticks, tables = [], [np.zeros(0, dtype=np.int64)], [np.zeros(0)]
+    n_ticks = n_tables = 0
+    for venue, p in zip(venues, parts):
+        if type(venue) is V3Pool:
+            n = len(p[0])
+            places.append((float(n_ticks), float(n), float(n_tables)))
+            ticks.append(np.asarray(p[0], dtype=np.int64))
+            tables += [np.asarray(p[1], dtype=float), v3_compiled.tick_sqrt_prices(p[0])]
+            n_ticks, n_tables = n_ticks + n, n_tables + 2 * n
+        elif type(venue) is DepthBook:
+            n = len(p[0])
+            places.append((float(n_tables), float(n)))
+            tables += [np.asarray(p[1], dtype=float), np.asarray(p[0], dtype=float)]
+            n_tables += 2 * n
+        else:
+            places.append(())
+    answer = (places, np.concatenate(ticks), np.concatenate(tables))
+    _JOINED[key] = (parts, answer)
+    return answer
 
 
 def meeting_price(router, a: int, price: list, mids: list, extra: float, lo: float, hi: float) -> float | None:
-    """arb_meet.meeting_price past its early return, compiled; None when a v3 pool's tick table breaks
-    (liquidity below zero: the Python path raises the InputError that names it)."""
-    got, ok = meet(*inputs(router, a, price, mids), extra, lo, hi)
+    """arb_meet.meeting_price past its early return, compiled; None for a venue of another kind or when a v3
+    pool's tick table breaks (liquidity below zero: the Python path raises the InputError that names it)."""
+    venues, pa, impact = inputs(router, a, price, mids)
+    if venues is None:
+        return None
+    got, ok = meet(*venues, pa, impact, extra, lo, hi)
     return got if ok else None
 
 
@@ -91,14 +125,13 @@ def inputs(router, a: int, price: list, mids: list) -> tuple:
     ref = router.reference
     carried = ref.carried
     left = (0.0, 0.0) if carried is None else (float(carried.left[a, 0]), float(carried.left[a, 1]))
-    impact = (float(ref.exo[a]), float(ref.permanent[a]) + float(ref.temporary[a]), float(ref.coefficient[a]),
-              float(ref.outstanding[a]), float(ref.volume[a]), carried is not None, left[0], left[1])
+    impact = np.array((ref.exo[a], float(ref.permanent[a]) + float(ref.temporary[a]), ref.coefficient[a],
+                       ref.outstanding[a], ref.volume[a], 0.0 if carried is None else 1.0, *left))
     return table(venues, mids, units), price[a], impact
 
 
-def _flow(t, p, pa):
-    """arb_meet._flow's flow(p) over the table `t`: (USD flow, False if a tick table broke)."""
-    rows = t.rows
+def _flow(rows, ticks, tables, p, pa):
+    """arb_meet._flow's flow(p) over the table: (USD flow, False if a tick table broke)."""
     usd = 0.0
     for k in range(rows.shape[0]):
         kind, mid, unit, keep = rows[k, 0], rows[k, 1], rows[k, 2], rows[k, 3]
@@ -107,8 +140,8 @@ def _flow(t, p, pa):
             net_sold = rows[k, 4]
             if net_sold == 0.0 and rows[k, 5] == target:
                 continue
-            s, e = int(rows[k, 8]), int(rows[k, 9])        # pulled(target, target)
-            usd += (held_at(target / target, t.knot_impacts[s:e], t.knot_amounts[s:e], rows[k, 6], rows[k, 7])
+            at, n = int(rows[k, 8]), int(rows[k, 9])      # pulled(target, target)
+            usd += (held_at(target / target, tables[at:at + n], tables[at + n:at + 2 * n], rows[k, 6], rows[k, 7])
                     - net_sold) * pa
             continue
         low = target * keep
@@ -128,10 +161,10 @@ def _flow(t, p, pa):
             usd += 0.0 * pa
             continue
         zfo = sp < sp0
-        s, e = int(rows[k, 11]), int(rows[k, 12])
+        first, n, at = int(rows[k, 11]), int(rows[k, 12]), int(rows[k, 13])
         out, spent, _, _, _, _, _, _, bad = v3_compiled.swap_walk(
-            sp0, int(rows[k, 5]), rows[k, 6], t.ticks[s:e], t.nets[s:e], t.sqrt_prices[s:e], rows[k, 7],
-            math.inf, zfo, sp)
+            sp0, int(rows[k, 5]), rows[k, 6], ticks[first:first + n], tables[at:at + n], tables[at + n:at + 2 * n],
+            rows[k, 7], math.inf, zfo, sp)
         if bad:
             return usd, False
         token0, token1 = (spent, -out) if zfo else (-out, spent)
@@ -142,26 +175,28 @@ def _flow(t, p, pa):
 
 def _after(usd, impact, now):
     """arb_meet._reference_after's after(usd), `now` its _f(outstanding, volume)."""
-    exo, level, c, q, v, carried, left_sold, left_bought = impact
-    if carried:                                            # CarriedFlow.peek
-        left = left_sold if usd < 0 else left_bought
+    if impact[5] != 0.0:                                   # CarriedFlow.peek
+        left = impact[6] if usd < 0 else impact[7]
         size = abs(usd)
         taken = left if left < size else size              # min(|usd|, left)
         usd = usd + taken if usd < 0 else usd - taken
+    exo, level, c, q, v = impact[0], impact[1], impact[2], impact[3], impact[4]
     return exo * math.exp(level + (0.0 if c == 0.0 or usd == 0.0 else c * (_f(q + usd, v) - now)))
 
 
 def _excess(t, x, pa, impact, now, extra):
-    """meeting_price's excess(x) (> 0: the reference ends above exp(x)), and False if a tick table broke."""
-    usd, ok = _flow(t, math.exp(x), pa)
+    """meeting_price's excess(x) (> 0: the reference ends above exp(x)), and False if a tick table broke;
+    `t` the table's three arrays."""
+    usd, ok = _flow(t[0], t[1], t[2], math.exp(x), pa)
     return _after(usd + extra, impact, now) - math.exp(x), ok
 
 
-def _meet_py(t, pa, impact, extra, lo, hi):
+def _meet_py(rows, ticks, tables, pa, impact, extra, lo, hi):
     """meeting_price's bisection on the table: (price, True), or (nan, False) if a tick table broke."""
     now = _f(impact[3], impact[4])
+    t = (rows, ticks, tables)
     if extra == 0.0:
-        usd, ok = _flow(t, pa, pa)
+        usd, ok = _flow(rows, ticks, tables, pa, pa)
         if not ok:
             return math.nan, False
         if usd == 0.0:

@@ -1,8 +1,10 @@
 """Depth curve: linear impact between the table's points, a constant-product tail past the last."""
 
+import functools
+
 import numpy as np
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given, settings, strategies as st
 
 from backtest.errors import InputError
 from backtest.markets import depth_curve as dc
@@ -97,3 +99,39 @@ def test_curve_built_from_a_real_uniswap_pool_prices_sales_like_the_pool():
                    (amounts[3] * 2, 1e-2), (amounts[3] * 20, 1e-2)]:
         pool = uniswap_v2.amount_out(q, x, y, 0.0)
         assert float(dc.sell(q, y / x, impacts, amounts).proceeds) == pytest.approx(pool, rel=tol)
+
+
+@settings(max_examples=200, deadline=None)
+@given(points=st.lists(st.tuples(st.floats(1e-4, 0.9), st.floats(1e-3, 1e6)), min_size=1, max_size=6,
+                       unique_by=(lambda p: p[0], lambda p: p[1])),
+       rels=st.lists(st.floats(0.0, 3.0), min_size=1, max_size=8), knot=st.booleans())
+def test_held_at_is_amount_for_impact_for_one_price_bit_for_bit(points, rels, knot):
+    """held_at (a book's pull_to/pulled, scalar and jitable for arbitrage's meeting price) gives what the
+    np.interp-based amount_for_impact gave for the same price, Python and compiled; on and between the knots,
+    in the tail, and past a 100 % impact."""
+    impacts, amounts = np.sort([p[0] for p in points]), np.sort([p[1] for p in points])
+    a, i, _ = dc._cumulative_relative_proceeds(impacts, amounts)
+    tail = tuple(float(t) for t in dc._tail(impacts, amounts))
+    if knot:                                        # exactly on a knot, either side of the mid
+        rels = rels + [1.0 - float(t) for t in impacts] + [1.0 + float(t) for t in impacts]
+    compiled_held_at = _compiled_held_at()
+    for rel in rels:
+        if rel < 1.0:
+            want = float(dc.amount_for_impact(1.0 - rel, impacts, amounts))
+        elif rel > 1.0:
+            want = -float(dc.amount_for_impact(min(rel - 1.0, 1.0 - 1e-12), impacts, amounts))
+        else:
+            want = 0.0
+        got = dc.held_at(rel, i.tolist(), a.tolist(), *tail)
+        assert repr(got) == repr(want)
+        if compiled_held_at is not None:
+            assert repr(compiled_held_at(rel, i, a, *tail)) == repr(want)
+
+
+@functools.cache
+def _compiled_held_at():
+    try:
+        import numba
+    except ImportError:                             # pragma: no cover - where numba is absent
+        return None
+    return numba.njit(lambda rel, xp, fp, rel_n, x: dc.held_at(rel, xp, fp, rel_n, x))

@@ -149,7 +149,7 @@ def test_the_compiled_meeting_price_is_the_python_bisection_bit_for_bit(kinds, q
     with compiled.python_path():
         flow, after = arb_meet._flow(r, ETH, price, mids), arb_meet._reference_after(r.reference, ETH)
         for p in usd + [python, 0.8 * min(usd), 1.2 * max(usd)]:
-            assert meet_compiled._flow(table, p, pa) == (flow(p), True)
+            assert meet_compiled._flow(*table, p, pa) == (flow(p), True)
             assert meet_compiled._after(flow(p) + extra, impact, now) == after(flow(p) + extra)
 
 
