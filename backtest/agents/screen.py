@@ -181,7 +181,7 @@ CLOSE = {"aave-v2": 0, "aave-v3": 1, "spark": 1, "aave-v3.3": 2, "morpho-blue": 
 
 
 def _group_bounds_py(coll, debt, below, at, hf, group, cols, starts, close, pos, close_factor, oracle, sell, buy,
-                     lt, bonus, gas, indptr, indices, width, values, out):
+                     lt, bonus, gas, indptr, indices, width, values, out, spans=None):
     """replay.bounds without the gathers: each row's profit_upper_bound over its own protocol's reserve
     columns (cols[starts[g]:starts[g + 1]]), liquidator._bound_rows's arithmetic, the repay cap
     rules.max_close(hf, close_factor) x debt as each protocol's max_close computes it.
@@ -200,7 +200,11 @@ def _group_bounds_py(coll, debt, below, at, hf, group, cols, starts, close, pos,
     column of the live arrays.
 
     Row k is book row below[k], in group group[k]; its pattern slot is at[k] of `indptr`, `width`: the
-    book's own pattern (at = below) or a copy of some rows' slots (pattern.Copy, the watchlist's)."""
+    book's own pattern (at = below) or a copy of some rows' slots (pattern.Copy, the watchlist's).
+
+    `spans` ([K, 3], optional): each row's best before gas and the largest |taken * sell[c]| and
+    |repaid * buy[d]| of the pairs it priced (NaN if one is NaN): how far other venue prices can move
+    that best (replay.Bounds)."""
     r = len(oracle)
     clean = True
     for a in range(r):
@@ -215,6 +219,7 @@ def _group_bounds_py(coll, debt, below, at, hf, group, cols, starts, close, pos,
     for k in range(len(below)):
         i, h, g = below[k], at[k], group[k]
         best, zero = -np.inf, False
+        top_sold, top_bought = 0.0, 0.0
         n = -1
         if clean and width[h] >= 0 and pos[g, 0] != -2:
             n = 0
@@ -264,9 +269,44 @@ def _group_bounds_py(coll, debt, below, at, hf, group, cols, starts, close, pos,
                     best = np.nan
                 elif profit > best:
                     best = profit
+                if spans is not None:
+                    sold, bought = abs(taken * sell[c]), abs(repaid * buy[d])
+                    if top_sold == top_sold and not sold <= top_sold:
+                        top_sold = sold                  # NaN sticks
+                    if top_bought == top_bought and not bought <= top_bought:
+                        top_bought = bought
         if zero and best == best and 0.0 > best:
             best = 0.0
         out[k] = best - gas
+        if spans is not None:
+            spans[k, 0], spans[k, 1], spans[k, 2] = best, top_sold, top_bought
+
+
+def _spans_below_py(spans, sell, buy, high, low, asset_of, gas, bar, slack, out):
+    """Whether every row's best can stay below `bar` with the quotes moved from (sell, buy) to the
+    round's (high, low)[asset_of] (replay.Bounds): out[k] = spans' best + e_s * max|taken * sell| +
+    e_b * max|repaid * buy| + slack * (both + |best|) - gas + slack * |gas|, e the largest relative
+    move of a quote. False (out not all written) at the first row at or above `bar`, or anything not
+    finite, or a kept quote not > 0."""
+    moved_s, moved_b = 0.0, 0.0
+    for c in range(len(sell)):
+        if not (sell[c] > 0 and buy[c] > 0 and np.isfinite(sell[c]) and np.isfinite(buy[c])):
+            return False
+        e_s, e_b = abs(high[asset_of[c]] / sell[c] - 1.0), abs(low[asset_of[c]] / buy[c] - 1.0)
+        if not (e_s < 1.0 and e_b < 1.0):                  # a move of 100 % or more, or NaN
+            return False
+        moved_s, moved_b = max(moved_s, e_s), max(moved_b, e_b)
+    if not np.isfinite(gas):
+        return False
+    for k in range(len(out)):
+        best, sold, bought = spans[k, 0], spans[k, 1], spans[k, 2]
+        if not (np.isfinite(best) and np.isfinite(sold) and np.isfinite(bought)):
+            return False
+        top = best + moved_s * sold + moved_b * bought + slack * (sold + bought + abs(best)) - gas + slack * abs(gas)
+        if not top < bar:
+            return False
+        out[k] = top
+    return True
 
 
 def group_layout(groups) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None:
@@ -298,5 +338,6 @@ try:
     screen = _jit(_screen_py)
     next_to_liquidate = _jit(_next_py)
     group_bounds = _jit(_group_bounds_py)
+    spans_below = _jit(_spans_below_py)
 except ImportError:                     # pragma: no cover - exercised where numba is absent
-    ceilings, screen, group_bounds, next_to_liquidate = None, None, None, None
+    ceilings, screen, group_bounds, next_to_liquidate, spans_below = None, None, None, None, None

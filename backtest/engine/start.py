@@ -134,7 +134,7 @@ class Start:
 
 def start(inputs: ReplayInputs, config: RunConfig, venues: Router, bounds=None) -> Start:
     """The run's starting state; `venues` fresh at the path's first prices and `bounds` (the repaying rows'
-    profit bound: replay.bounds or reference.bounds) are the loop's hooks."""
+    profit bound: replay.Bounds, a class made with the lowest bar, or reference.bounds) are the loop's hooks."""
     book = inputs.book
     rules = {p: rules_for(p) for p in sorted(set(book.protocol))}
     row_rules, rule_of = _row_rules(book.protocol, rules)
@@ -163,6 +163,9 @@ def start(inputs: ReplayInputs, config: RunConfig, venues: Router, bounds=None) 
         np.full(len(inputs.times), float(config.competition.block_gas_limit))
     field = Field(agents, config.competition.builder_share, BlockGas(limits))
     cheapest = min(a.gas_units for a in agents)
+    lowest_bar = min(a.min_profit_usd for a in agents)
+    if isinstance(bounds, type):            # replay.Bounds: one run's memo, told the bar its answer is held to
+        bounds = bounds(lowest_bar)
 
     def bound(rows, hf, r):
         return bounds(rows, hf, state, r, venues, groups, group_of, r.gas_usd_per_unit * cheapest)
@@ -172,9 +175,9 @@ def start(inputs: ReplayInputs, config: RunConfig, venues: Router, bounds=None) 
                  oracles=oracles_for(inputs, config), dt=dt,
                  block=float(config.block_seconds), blocks=blocks, gas_asset_usd=gas_usd, agents=agents,
                  field=field, gas_asset=gas_asset, cheapest_gas=cheapest,
-                 lowest_bar=min(a.min_profit_usd for a in agents), rec=rec,
+                 lowest_bar=lowest_bar, rec=rec,
                  mech=Mechanisms(inputs, config, state, venues, rec, field, bound if bounds else None,
-                                 min(a.min_profit_usd for a in agents)), every_block=config.every_block)
+                                 lowest_bar), every_block=config.every_block)
 
 
 def _row_rules(protocol: np.ndarray, rules: dict) -> tuple[list, tuple[list, np.ndarray]]:

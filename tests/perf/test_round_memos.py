@@ -95,3 +95,90 @@ def test_worst_first_orders_as_the_two_key_sort():
     order = np.lexsort((rows[under], hf[under]))
     assert below.tolist() == rows[under][order].tolist()
     assert hf_below.tobytes() == hf[under][order].tobytes()
+
+
+def _bench_run():
+    from backtest.bench.book import bench_config, bench_inputs
+    from backtest.bench.replay_case import CONFIG
+    inputs = bench_inputs(3000, 300, 0)
+    return inputs, bench_config(CONFIG, inputs)
+
+
+def test_the_round_bound_kept_between_rounds_never_hides_a_row_that_could_pay(monkeypatch):
+    """replay.Bounds answers a round from its last exact bound only if no row can reach the bar: checked
+    against the exact bound in every round of a replay, and the replay's liquidations are those of a run
+    that computes every round afresh."""
+    from backtest.bench.replay_case import parquet_bytes
+    from backtest.engine import replay
+    inputs, config = _bench_run()
+    seen = {"kept": 0, "exact": 0}
+
+    class Checked(replay.Bounds):
+        def __call__(self, below, hf_below, state, r, venues, groups, group_of, gas_usd):
+            got = super().__call__(below, hf_below, state, r, venues, groups, group_of, gas_usd)
+            exact = replay.bounds(below, hf_below, state, r, venues, groups, group_of, gas_usd)
+            if got.tobytes() == exact.tobytes():
+                seen["exact"] += 1
+            else:                           # the kept answer: a ceiling of every row, all below the bar
+                assert (exact < self.bar).all() and (got >= exact).all() and (got < self.bar).all()
+                seen["kept"] += 1
+            return got
+
+    class Fresh(replay.Bounds):
+        def __call__(self, below, hf_below, state, r, venues, groups, group_of, gas_usd):
+            return replay.bounds(below, hf_below, state, r, venues, groups, group_of, gas_usd)
+
+    monkeypatch.setattr(replay, "Bounds", Checked)
+    kept = replay.replay(inputs, config)
+    assert seen["kept"] > 0 and seen["exact"] > 0 and kept.liquidations.num_rows > 0
+    monkeypatch.setattr(replay, "Bounds", Fresh)
+    fresh = replay.replay(inputs, config)
+    for table in ("liquidations", "steps"):                        # NaN cells: compare the bytes written
+        assert parquet_bytes(getattr(kept, table)) == parquet_bytes(getattr(fresh, table)), table
+
+
+def test_the_kept_round_bound_yields_when_a_quote_moves_far_or_the_rows_change():
+    """The same rows with the venues moved a little: the kept ceiling (above the exact bound); the sale
+    quotes up 60 %: rows pass, so the exact bound; other rows (another array), or other oracle prices:
+    the exact bound, bit for bit."""
+    from backtest.agents.round import Round
+    from backtest.engine import replay
+    from backtest.engine.start import start
+    inputs, config = _bench_run()
+    s = start(inputs, config, replay.initial_venues(inputs, True), replay.Bounds)
+    book, venues = s.state, s.venues
+    from backtest.bench.book import STABLE
+    move = np.full(len(inputs.exogenous[0]), 0.55)
+    move[STABLE] = 1.0
+    price = (inputs.exogenous[0] * move)[book.asset_of]              # a crash: rows under water
+    book.watch(s.lt, price)
+    rows = book.candidates(price)
+    below, hf_below = replay.worst_first(rows, replay.rows_health_factor(book.coll, book.debt, rows, price, s.lt,
+                                                                         book.floors))
+    assert len(below) > 10
+    memo, bar = replay.Bounds(1e9), 1e9                                # a bar no row reaches: the memo may answer
+
+    def both(r):
+        args = (book, r, venues, s.groups, s.group_of, 5.0)
+        return memo(below, hf_below, *args), replay.bounds(below, hf_below, *args)
+
+    r = Round(0, 0.0, 0, price, s.lt, s.params, 1e-9, 12.0)
+    got, exact = both(r)
+    assert got.tobytes() == exact.tobytes()                           # nothing kept yet
+    venues.sell(0, 0.01)                                              # a small trade moves asset 0's quotes
+    got, exact = both(r)
+    assert got.tobytes() != exact.tobytes() and (got >= exact).all() and (got < bar).all()
+    memo.bar = float(np.max(exact)) + 1.0                              # a bar the exact bound almost reaches
+    for v in venues.venues:                                           # every sale quote 60 % up
+        v.quote *= 1.6
+    venues._all_moved()
+    got, exact = both(r)
+    assert (exact >= memo.bar).any() and got.tobytes() == exact.tobytes()
+    memo.bar = 1e9
+    got, exact = both(r)                                              # kept again, then other prices
+    r = Round(0, 0.0, 0, price * 1.01, s.lt, s.params, 1e-9, 12.0)
+    got, exact = both(r)
+    assert got.tobytes() == exact.tobytes()
+    below = below.copy()                                              # other rows (the same values)
+    got, exact = both(r)
+    assert got.tobytes() == exact.tobytes()
