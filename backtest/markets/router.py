@@ -62,6 +62,11 @@ class Router:
         # a trade in asset a can move the quotes of a and of the assets with a venue quoted in a
         self._moves = [sorted({a} | {v.asset for v in self.venues if v.quote_asset == a}) for a in range(n)]
         self._sides = [[(v, self.venues[v].quote_asset) for v in vs] for vs in self.by_asset]
+        # `ceilings`' passes: assets without a venue, with one (asset, venue, quote asset), with several
+        self._bare = [a for a, vs in enumerate(self.by_asset) if not vs]
+        self._single = [(a, *sides[0]) for a, sides in enumerate(self._sides) if len(sides) == 1]
+        self._several = [a for a, vs in enumerate(self.by_asset) if len(vs) > 1]
+        self._venued = [a for a, vs in enumerate(self.by_asset) if vs]
         self._all_moved()
         if self.reference is None:                 # no impact until a run attaches its own
             self.attach(ReferenceMarket(self.price, *(np.zeros(n),) * 4))
@@ -231,30 +236,36 @@ class Router:
     def ceilings(self) -> tuple[np.ndarray, np.ndarray, list, list]:
         """(purchase_floor, sale_ceiling) of every asset, as arrays and as lists of floats. An asset's
         pair is recomputed only when its generation moved (`_trading`, `_all_moved`), the others kept;
-        the same values as asking purchase_floor / sale_ceiling now (tests/markets_routing/test_route_memo.py)."""
+        the same values as asking purchase_floor / sale_ceiling now (tests/markets_routing/test_route_memo.py).
+        A liquidation moves every asset quoted in the one it buys or sells (the 1M bench: all, through
+        USDC), so this runs after each one: assets with one venue or none in one pass of their own."""
         gen, seen = self._generation, self._seen
         if gen == seen:
             return self._ceilings
         floor, ceiling = self._ceilings[2][:], self._ceilings[3][:]    # callers may hold the last ones
         price = self.price.tolist()              # the same floats as float(self.price[q]), read once
-        sides, first, feedback = self._sides, self._first, self.feedback
-        for a, g in enumerate(gen):
-            if g == seen[a]:
-                continue
-            if not sides[a]:                         # _bounds of an asset traded only on its reference market
+        if self.feedback:
+            first, venues = self._first, self.venues
+            for a, v, q in self._single:         # _bounds of one venue, inline (a liquidation asks it ~4 times)
+                if gen[a] != seen[a]:
+                    got = first[v]
+                    if got is None:
+                        got = first[v] = venues[v].first_marginals()
+                    usd = 1.0 if q == USD else price[q]
+                    floor[a], ceiling[a] = float(got[0] * usd), float(got[1] * usd)
+            rest = self._several
+        else:
+            rest = self._venued
+        for a in self._bare:                     # _bounds of an asset traded only on its reference market
+            if gen[a] != seen[a]:
                 floor[a] = ceiling[a] = price[a]
-            elif feedback and len(sides[a]) == 1:    # _bounds of one venue, inline (a liquidation asks it ~4 times)
-                v, q = sides[a][0]
-                got = first[v]
-                if got is None:
-                    got = first[v] = self.venues[v].first_marginals()
-                usd = 1.0 if q == USD else price[q]
-                floor[a], ceiling[a] = float(got[0] * usd), float(got[1] * usd)
-            else:
+        for a in rest:
+            if gen[a] != seen[a]:
                 floor[a], ceiling[a] = self._bounds(a, price)
         self._seen = gen[:]
-        both = np.array((floor, ceiling), dtype=float)
-        self._ceilings = (both[0], both[1], floor, ceiling)
+        n = len(floor)
+        both = np.array(floor + ceiling, dtype=float)
+        self._ceilings = (both[:n], both[n:], floor, ceiling)
         return self._ceilings
 
     def _bounds(self, a: int, price: list) -> tuple[float, float]:
