@@ -296,14 +296,20 @@ def replay(inputs: ReplayInputs, config: RunConfig, feedback: bool | None = None
                 wet, rounds = below, None
             if len(below) == 0 and not mech.busy:
                 break
-            if rounds is None:                   # first_round[below], kept while `below` is, within the step
-                rounds = np.full(len(below), -1, dtype=np.int64) if not seen else first_round[below]
-            fresh = rounds < 0                   # first time below in this step
-            if fresh.any():
-                new = below if fresh.all() else below[fresh]
-                first_round[new] = rnd
-                seen.append(new)
-                rounds = np.where(fresh, rnd, rounds)
+            if rounds is None and not seen:      # the step's first rows below 1: every one is fresh
+                rounds = np.full(len(below), rnd, dtype=np.int64)
+                if len(below):
+                    first_round[below] = rnd
+                    seen.append(below)
+            else:
+                if rounds is None:               # first_round[below], kept while `below` is, within the step
+                    rounds = first_round[below]
+                fresh = rounds < 0               # first time below in this step
+                if fresh.any():
+                    new = below if fresh.all() else below[fresh]
+                    first_round[new] = rnd
+                    seen.append(new)
+                    rounds = np.where(fresh, rnd, rounds)
             acted = mech.act(r, below, hf_below, rounds, (now - since_below) / s.block)   # each protocol
             if not acted and not s.waiting(now, since_below):
                 break
