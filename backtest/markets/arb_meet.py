@@ -72,16 +72,16 @@ def meeting_price(router, a: int, price: list, extra: float = 0.0) -> float:
     """The USD price at which the venues of `a`, pulled there, leave the reference there too, with `extra`
     USD of other flow (the quote side of pools quoted in `a`) reaching it as well."""
     ref = router.reference
-    mids = [router.venues[v].mid() for v in router.by_asset[a]]
     venues = [router.venues[v] for v in router.by_asset[a]]
-    if extra == 0.0 and all(arbitrage_goal(venue, price[a] / _unit(venue, price), mid) is None
-                            for venue, mid in zip(venues, mids)):
-        return price[a]             # every venue within its fee of the reference: nothing trades (most blocks)
-    usd_of = [m * _unit(venue, price) for venue, m in zip(venues, mids)]
+    mids, units = [venue.mid() for venue in venues], [_unit(venue, price) for venue in venues]
+    if extra == 0.0 and all(arbitrage_goal(venue, price[a] / q, mid) is None
+                            for venue, mid, q in zip(venues, mids, units)):
+        return price[a]             # every venue within its fee of the reference: nothing trades
+    usd_of = [m * q for m, q in zip(mids, units)]
     lo, hi = math.log(min(usd_of + [price[a]])) - 0.1, math.log(max(usd_of + [price[a]])) + 0.1
 
     if compiled.ON:                 # the same bisection, compiled for every venue kind (meet_compiled.py)
-        got = meet_compiled.meeting_price(router, a, price, mids, extra, lo, hi)
+        got = meet_compiled.meeting_price(router, a, price, mids, units, extra, lo, hi)
         if got is not None:
             return got
     flow = _flow(router, a, price, mids)

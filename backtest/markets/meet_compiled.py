@@ -20,7 +20,7 @@ import numpy as np
 from backtest.markets import v3_compiled
 from backtest.markets.depth_curve import held_at
 from backtest.markets.reference import _f
-from backtest.markets.venue_kinds import USD, DepthBook, V2Pool, V3Pool
+from backtest.markets.venue_kinds import DepthBook, V2Pool, V3Pool
 
 ITERATIONS = 80          # arb_meet.ITERATIONS (bisection in log price: 2^-80 of the bracket)
 V2, V3, BOOK = 0.0, 1.0, 2.0   # a row's kind
@@ -107,21 +107,22 @@ def _joined(venues: list) -> tuple | None:
     return answer
 
 
-def meeting_price(router, a: int, price: list, mids: list, extra: float, lo: float, hi: float) -> float | None:
+def meeting_price(router, a: int, price: list, mids: list, units: list, extra: float, lo: float,
+                  hi: float) -> float | None:
     """arb_meet.meeting_price past its early return, compiled; None for a venue of another kind or when a v3
     pool's tick table breaks (liquidity below zero: the Python path raises the InputError that names it)."""
-    venues, pa, impact = inputs(router, a, price, mids)
+    venues, pa, impact = inputs(router, a, price, mids, units)
     if venues is None:
         return None
     got, ok = meet(*venues, pa, impact, extra, lo, hi)
     return got if ok else None
 
 
-def inputs(router, a: int, price: list, mids: list) -> tuple:
-    """(table, price of `a`, impact): the kernel's arguments. `impact` is the reference's state for `a`
-    (exo, level, coefficient, outstanding, volume, carried?, carried sales left, carried purchases left)."""
+def inputs(router, a: int, price: list, mids: list, units: list) -> tuple:
+    """(table, price of `a`, impact): the kernel's arguments, for venues at `mids` quoted in `units` USD.
+    `impact` is the reference's state for `a` (exo, level, coefficient, outstanding, volume, carried?,
+    carried sales left, carried purchases left)."""
     venues = [router.venues[v] for v in router.by_asset[a]]
-    units = [1.0 if venue.quote_asset == USD else price[venue.quote_asset] for venue in venues]
     ref = router.reference
     carried = ref.carried
     left = (0.0, 0.0) if carried is None else (float(carried.left[a, 0]), float(carried.left[a, 1]))

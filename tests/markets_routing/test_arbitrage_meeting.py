@@ -143,8 +143,9 @@ def test_the_compiled_meeting_price_is_the_python_bisection_bit_for_bit(kinds, q
     # and the kernel's parts, which the bisection's comparisons could hide a rounding of: flow(p) and the
     # reference after it, at prices around the venues' and the reference's
     mids = [v.mid() for v in r.venues]
-    usd = [m * (1.0 if v.quote_asset == USD else qp) for v, m in zip(r.venues, mids)] + price[:1]
-    table, pa, impact = meet_compiled.inputs(r, ETH, price, mids)
+    units = [1.0 if v.quote_asset == USD else qp for v in r.venues]
+    usd = [m * q for m, q in zip(mids, units)] + price[:1]
+    table, pa, impact = meet_compiled.inputs(r, ETH, price, mids, units)
     now = _f(impact[3], impact[4])
     with compiled.python_path():
         flow, after = arb_meet._flow(r, ETH, price, mids), arb_meet._reference_after(r.reference, ETH)
