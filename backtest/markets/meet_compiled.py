@@ -8,6 +8,9 @@ the price limit (v3_compiled.swap_walk, the walk V3Pool.pulled runs), a depth bo
 (depth_curve.py). Every expression is the Python's, in its order (numba neither reassociates nor fuses
 without fastmath), so the same floats come out: tests/markets_routing/test_arbitrage_meeting.py holds the
 kernel to arb_meet's closures bit for bit on mixed venues.
+
+numba's cache (cache=True) is checked against this file only: after changing v3_compiled's walk,
+depth_curve.held_at or reference._f, touch this file too, or the cached kernel keeps the old ones.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ from backtest.markets.depth_curve import held_at
 from backtest.markets.reference import _f
 from backtest.markets.venue_kinds import DepthBook, V2Pool, V3Pool
 
-ITERATIONS = 80          # arb_meet.ITERATIONS (bisection in log price: 2^-80 of the bracket)
+ITERATIONS = 80          # bisection in log price: 2^-80 of the bracket (arb_meet's Python one too)
 V2, V3, BOOK = 0.0, 1.0, 2.0   # a row's kind
 WIDTH = 14               # row: kind, mid, USD per quote unit, 1 - fee, then the kind's own (see `table`)
 
@@ -223,10 +226,10 @@ def _meet_py(rows, ticks, tables, pa, impact, extra, lo, hi):
     return (math.exp((lo + hi) / 2.0), True) if ok else (math.nan, False)
 
 
-try:                                    # numba where installed; the Python above (same floats) without
+try:
     import numba
     _jit = numba.njit(cache=True, nogil=True)
     _flow, _after, _excess = _jit(_flow), _jit(_after), _jit(_excess)
     meet = _jit(_meet_py)
-except ImportError:                     # pragma: no cover - exercised where numba is absent
-    meet = _meet_py
+except ImportError:                     # pragma: no cover - without numba compiled.ON is off: arb_meet's closures run
+    meet = None
