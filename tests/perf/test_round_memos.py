@@ -83,18 +83,20 @@ def test_the_watchlist_keeps_a_rows_cells_only_until_an_update_or_an_anchor():
 
 
 def test_worst_first_orders_as_the_two_key_sort():
-    """replay.worst_first's one stable sort by HF gives np.lexsort((row, hf)) of rows given ascending: ties
-    (many, and +0.0 against -0.0) by account."""
+    """replay.worst_first gives np.lexsort((row, hf)) of rows given ascending: ties (a few runs, hundreds of
+    runs, +0.0 against -0.0) by account."""
     from backtest.engine.replay import worst_first
     rng = np.random.default_rng(7)
     rows = np.sort(rng.choice(100_000, 5_000, replace=False))
     hf = rng.choice([0.5, 0.75, 0.0, -0.0, 0.999, 1.0, 1.5, np.nan, np.inf], len(rows)) * \
         np.where(rng.random(len(rows)) < 0.5, 1.0, rng.uniform(0.9, 1.1, len(rows)))
-    below, hf_below = worst_first(rows, hf)
-    under = hf < 1.0
-    order = np.lexsort((rows[under], hf[under]))
-    assert below.tolist() == rows[under][order].tolist()
-    assert hf_below.tobytes() == hf[under][order].tobytes()
+    many = rng.integers(0, 400, len(rows)) / 400.0 * np.where(rng.random(len(rows)) < 0.5, 1.0, -1.0)
+    for hf in (hf, many, hf[:40], many[:40]):           # a few runs of ties (sorted one by one), hundreds
+        below, hf_below = worst_first(rows[:len(hf)], hf)
+        under = hf < 1.0
+        order = np.lexsort((rows[:len(hf)][under], hf[under]))
+        assert below.tolist() == rows[:len(hf)][under][order].tolist()
+        assert hf_below.tobytes() == hf[under][order].tobytes()
 
 
 def _bench_run():
