@@ -184,3 +184,19 @@ def test_the_kept_round_bound_yields_when_a_quote_moves_far_or_the_rows_change()
     below = below.copy()                                              # other rows (the same values)
     got, exact = both(r)
     assert got.tobytes() == exact.tobytes()
+
+
+def test_the_candidates_come_back_sorted_from_the_mask_or_the_sort_and_the_mask_is_left_clear():
+    """Watchlist._ascending is np.sort of distinct rows, call after call: by the book-sized mask (few rows
+    per row asked) or by sorting, and the mask holds nothing between calls."""
+    from backtest.engine.watchlist import Watchlist
+    rng = np.random.default_rng(11)
+    n = 5000
+    coll, debt = np.zeros((n, 2)), np.zeros((n, 2))
+    coll[:, 0], debt[:, 1] = rng.uniform(0.5, 2.0, n), rng.uniform(100.0, 2500.0, n)
+    w = Watchlist(coll, debt, LT, np.array([2000.0, 1.0]))
+    for size in (4000, 30, 2500, 1, 70, 4999):                     # the mask (>= n / 64) and the sort (< n / 64)
+        rows = rng.choice(n, size, replace=False).astype(np.int64)
+        got = w._ascending(rows)
+        assert got.dtype == np.int64 and got.tolist() == np.sort(rows).tolist()
+        assert not w._mark.any()
