@@ -136,8 +136,8 @@ class RunConfig:
     # step instead: the schedule that rule is checked against (docs/engine.md), ~4x slower.
     every_block: bool = False
     # "meet": each block's arbitrage takes venues and reference to the price where they meet, as an
-    # arbitrageur trading both sides does (backtest/markets/arb_meet.py; with a half-life > 0 the pull
-    # below still runs). "pull": every venue to the reference price before
+    # arbitrageur trading both sides does (backtest/markets/arb_meet.py; a half-life > 0 closes that part of
+    # each venue's gap to the meeting price). "pull": every venue to the reference price before
     # the block, its flow moving the reference after: overshoots a reference shallower than the pools
     # into a two-block cycle (docs/markets.md), kept to compare with runs before the switch.
     arbitrage: str = "meet"

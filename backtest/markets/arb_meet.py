@@ -15,8 +15,12 @@ puts the reference at p. The reference after a flow is increasing in the flow an
 in p, so p is unique and found by bisection between the venues' prices and the reference's. Pools
 quoted in another volatile asset (wstETH/WETH) are pulled at the quote asset's price before the block,
 as Router.arbitrage does; the quote side of their flow is found first (those assets are solved first)
-and counts in the quote asset's meeting price (not solved jointly). Half-life > 0 (partial arbitrage) keeps
-Router.arbitrage's own rule.
+and counts in the quote asset's meeting price (not solved jointly).
+
+Partial arbitrage (half-life > 0): each venue closes `1 - 0.5^(block / half-life)` of its log gap to where
+the meeting price takes it, and that flow moves the reference. The reference's response is concave in
+the flow (square-root law), so it moves at least that part of its own way to p and never past it:
+venues and reference approach p from their sides, block after block, and nothing crosses.
 """
 
 from __future__ import annotations
@@ -106,8 +110,9 @@ def meeting_price(router, a: int, price: list, extra: float = 0.0) -> float:
     return math.exp((lo + hi) / 2.0)
 
 
-def arbitrage(router, seconds: float) -> None:
-    """Router.arbitrage with half-life 0, each asset's venues pulled to its meeting price."""
+def arbitrage(router, seconds: float, keep: float = 0.0) -> None:
+    """Router.arbitrage: each asset's venues pulled to its meeting price, or with `keep` > 0 (partial
+    arbitrage, 0.5 ** (seconds / half-life)) that part of each venue's log gap to it left open."""
     router._all_moved()
     router.reference.decay(seconds)
     price = router.price.tolist()
@@ -120,9 +125,12 @@ def arbitrage(router, seconds: float) -> None:
         for v in router.by_asset[a]:
             venue = router.venues[v]
             q = _unit(venue, price)
-            goal = arbitrage_goal(venue, p / q, venue.mid())
+            mid = venue.mid()
+            goal = arbitrage_goal(venue, p / q, mid)
             if goal is None:
                 continue
+            if keep > 0.0:
+                goal = mid * (goal / mid) ** (1.0 - keep)
             base, quote = venue.pull_to(goal, p / q)
             flow += base * price[a]
             if venue.quote_asset != USD:

@@ -423,12 +423,12 @@ class Router:
         takes out of or puts into each venue reaches the reference market as flow, once."""
         if not self.feedback:
             return
-        if self.meet and not half_life > 0:           # backtest/markets/arb_meet.py
+        keep = 0.5 ** (seconds / half_life) if half_life > 0 else 0.0
+        if self.meet:                                  # backtest/markets/arb_meet.py
             from backtest.markets import arb_meet
-            return arb_meet.arbitrage(self, seconds)
+            return arb_meet.arbitrage(self, seconds, keep)
         self._all_moved()
         self.reference.decay(seconds)
-        keep = 0.5 ** (seconds / half_life) if half_life > 0 else 0.0
         price = self.price.tolist()
         flow = [0.0] * len(price)
         for venue in self.venues:

@@ -71,6 +71,34 @@ def test_the_meeting_price_is_between_where_pool_and_reference_started():
     assert pool < float(r.price[ETH]) < ref and r.reference.flow[ETH] < 0      # arbitrage sold on the reference
 
 
+def test_partial_arbitrage_closes_its_part_of_the_gap_to_the_meeting_price():
+    # half-life 12 s, blocks 12 s apart: each block closes half the pool's log gap to where full meeting takes it
+    full, part = deep_pool(meet=True), deep_pool(meet=True)
+    start = part.venues[0].mid()
+    full.arbitrage(12.0, 0.0)
+    part.arbitrage(12.0, 12.0)
+    moved, whole = math.log(part.venues[0].mid() / start), math.log(full.venues[0].mid() / start)
+    assert whole > 0 and moved == pytest.approx(0.5 * whole, rel=1e-9)
+    # the reference took half the flow: it moved less than with full arbitrage, toward the pool
+    assert float(full.price[ETH]) < float(part.price[ETH]) and part.reference.flow[ETH] < 0
+
+
+@pytest.mark.parametrize("half_life", [12.0, 60.0, 600.0])
+def test_partial_arbitrage_at_the_meeting_price_never_crosses(half_life):
+    # the earlier rule at half-life 12 s lands the reference under the pool by more than the fee; meeting, pool
+    # and reference approach from their sides: the pool rises block after block and stays under the reference
+    pulled = [], []
+    for meet, gaps_of in zip((False, True), pulled):
+        r = deep_pool(meet=meet)
+        for _ in range(40):
+            r.arbitrage(12.0, half_life)
+            gaps_of.append((math.log(float(r.price[ETH]) / r.venues[0].mid()), r.venues[0].mid()))
+    g, mids = zip(*pulled[1])
+    assert min(g) > 0 and all(b >= a for a, b in zip(mids, mids[1:]))
+    if half_life == 12.0:
+        assert pulled[0][0][0] < -FEE              # the earlier rule's first block overshoots
+
+
 def test_a_run_meets_by_default_and_pull_is_the_earlier_rule():
     config = RunConfig(scenario="s", lake="l")
     assert config.arbitrage == "meet" and 'arbitrage = "meet"' in config.to_toml()
