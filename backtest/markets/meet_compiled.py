@@ -45,68 +45,58 @@ def table(venues: list, mids: list, units: list) -> Venues | None:
     (net sold, reference, tail rel_n and x, where its knots start, how many). Factors and powers of ten are
     the venue's own Python floats (numba's float ** int is not C's pow). None for a venue of another kind
     (the Python closures serve it)."""
-    joined = _joined(venues)
-    if joined is None:
-        return None
-    places, ticks, tables = joined
-    rows = []
-    for venue, mid, unit, at in zip(venues, mids, units, places):
+    rows, parts = [], []            # parts: the v3 pools' (V3, ticks, nets), the books' (BOOK, amounts, impacts)
+    for venue, mid, unit in zip(venues, mids, units):
         kind = type(venue)
         if kind is V2Pool:
-            rows.append((V2, mid, unit, 1.0 - venue.fee, venue.base, venue.quote) + _PAD[6:])
+            rows.append((V2, mid, unit, 1.0 - venue.fee, venue.base, venue.quote))
         elif kind is V3Pool:
             s = venue.state
             rows.append((V3, mid, unit, 1.0 - s.fee, s.sqrt_price, float(s.tick), s.liquidity, s.fee,
-                         venue._raw_price_factor(), 1.0 if venue.base_is_token0 else 0.0,
-                         10.0 ** venue.base_decimals) + at)
+                         venue._raw_price_factor(), 1.0 if venue.base_is_token0 else 0.0, 10.0 ** venue.base_decimals))
+            parts.append((V3, s.ticks, s.liquidity_net))
+        elif kind is DepthBook:
+            rows.append((BOOK, mid, unit, 1.0 - venue.fee, venue.net_sold, venue.reference, *venue._tail))
+            parts.append((BOOK, *venue._knots[:2]))
         else:
-            rows.append((BOOK, mid, unit, 1.0 - venue.fee, venue.net_sold, venue.reference, *venue._tail) + at
-                        + _PAD[10:])
-    return Venues(np.array(rows), ticks, tables)
+            return None
+    if not parts:                   # v2 pools only (the 1M bench's book): nothing to join
+        return Venues(np.array([row + _PAD[6:] for row in rows]), _NO_TICKS, _NO_TABLES)
+    places, ticks, tables = _joined(parts)
+    at = iter(places)
+    return Venues(np.array([row + (_PAD[6:] if row[0] == V2 else next(at)) for row in rows]), ticks, tables)
 
 
 _PAD = (0.0,) * WIDTH
+_NO_TICKS, _NO_TABLES = np.zeros(0, dtype=np.int64), np.zeros(0)
 _JOINED: dict = {}        # ids of the tables joined -> (those tables, `_joined`'s answer)
 
 
-def _joined(venues: list) -> tuple | None:
-    """(each venue's places in the arrays, as row floats; the ticks; the tables), joined once per set of
-    tick tables and knots (they do not change as the venues trade)."""
-    parts = []
-    for venue in venues:
-        kind = type(venue)
-        if kind is V3Pool:
-            parts.append((venue.state.ticks, venue.state.liquidity_net))
-        elif kind is DepthBook:
-            parts.append(venue._knots[:2])                # (amounts, impacts), lists
-        elif kind is V2Pool:
-            parts.append(())
-        else:
-            return None
-    key = tuple(tuple(map(id, p)) for p in parts)
+def _joined(parts: list) -> tuple:
+    """(each part's places in the arrays, as the rest of its row; the ticks; the tables): the v3 pools'
+    (ticks, nets) and the books' knots (amounts, impacts) end to end, joined once per set of them (they do
+    not change as the venues trade)."""
+    key = tuple((id(a), id(b)) for _, a, b in parts)
     got = _JOINED.get(key)
-    if got is not None and all(x is y for p, q in zip(parts, got[0]) for x, y in zip(p, q)):
+    if got is not None and all(a is c and b is d for (_, a, b), (_, c, d) in zip(parts, got[0])):
         return got[1]
     if len(_JOINED) > 512:              # fresh routers copy their pools: forget old tables now and then
         _JOINED.clear()
-    places, ticks, tables = [], [np.zeros(0, dtype=np.int64)], [np.zeros(0)]
+    places, ticks, tables = [], [_NO_TICKS], [_NO_TABLES]
     n_ticks = n_tables = 0
-    for venue, p in zip(venues, parts):
-        if type(venue) is V3Pool:
-            n = len(p[0])
+    for kind, a, b in parts:
+        n = len(a)
+        if kind == V3:
             places.append((float(n_ticks), float(n), float(n_tables)))
-            ticks.append(np.asarray(p[0], dtype=np.int64))
-            tables += [np.asarray(p[1], dtype=float), v3_compiled.tick_sqrt_prices(p[0])]
-            n_ticks, n_tables = n_ticks + n, n_tables + 2 * n
-        elif type(venue) is DepthBook:
-            n = len(p[0])
-            places.append((float(n_tables), float(n)))
-            tables += [np.asarray(p[1], dtype=float), np.asarray(p[0], dtype=float)]
-            n_tables += 2 * n
+            ticks.append(np.asarray(a, dtype=np.int64))
+            tables += [np.asarray(b, dtype=float), v3_compiled.tick_sqrt_prices(a)]
+            n_ticks += n
         else:
-            places.append(())
+            places.append((float(n_tables), float(n), 0.0, 0.0, 0.0, 0.0))
+            tables += [np.asarray(b, dtype=float), np.asarray(a, dtype=float)]
+        n_tables += 2 * n
     answer = (places, np.concatenate(ticks), np.concatenate(tables))
-    _JOINED[key] = (parts, answer)
+    _JOINED[key] = (list(parts), answer)
     return answer
 
 
