@@ -18,7 +18,7 @@ from backtest.engine.counterfactual import execution_only
 from backtest.engine.record import Outcome
 from backtest.engine.replay import replay
 from backtest.inputs.book import ReplayInputs, load_inputs
-from backtest.metrics import compute
+from backtest.metrics import RunParts, compute
 from backtest.scenarios.library import Scenario, load_scenario
 
 REPO = Path(__file__).resolve().parents[1]
@@ -60,10 +60,14 @@ def run(config: RunConfig, scenario: Scenario | None = None, show_progress: bool
     sides = [_forked(_shipped, job, inputs, config) for job in COUNTERFACTUALS]
     with _own_core(sides):
         outcome = replay(inputs, config, label="replay" if show_progress else None)
-    counterfactual, execution = (_landed(side and side(), inputs) or job(inputs, config, show_progress)
-                                 for side, job in zip(sides, COUNTERFACTUALS))
-    return Run(config, scenario, inputs, outcome, counterfactual, compute(inputs, outcome, counterfactual, execution),
-               execution)
+    known = [RunParts(inputs, outcome).ready(RunParts.FEEDBACK)]      # while the children finish
+    for side, job in zip(sides, COUNTERFACTUALS):
+        sent = side and side()
+        known.append(sent[1].attach(inputs, _landed(sent[0], inputs)) if sent else
+                     RunParts(inputs, job(inputs, config, show_progress)))
+    counterfactual, execution = (k.outcome for k in known[1:])
+    return Run(config, scenario, inputs, outcome, counterfactual,
+               compute(inputs, outcome, counterfactual, execution, known), execution)
 
 
 def _without_feedback(inputs: ReplayInputs, config: RunConfig, show_progress: bool) -> Outcome:
@@ -98,16 +102,16 @@ class _Rows(NamedTuple):
         return out
 
 
-def _shipped(job, inputs: ReplayInputs, config: RunConfig) -> Outcome:
-    """A counterfactual's outcome as a forked child sends it (`_landed` takes it back)."""
+def _shipped(job, inputs: ReplayInputs, config: RunConfig) -> tuple[Outcome, RunParts]:
+    """A counterfactual's outcome as a forked child sends it (`_landed` takes it back), with the parts of the
+    metrics it gives worked out there."""
     o = job(inputs, config, False)
+    parts = RunParts(inputs, o).ready(RunParts.EXECUTION if job is _execution_only else RunParts.ALL)
     return replace(o, collateral=_Rows.of(o.collateral, inputs.book.collateral),
-                   debt=_Rows.of(o.debt, inputs.book.debt))
+                   debt=_Rows.of(o.debt, inputs.book.debt)), parts
 
 
-def _landed(o: Outcome | None, inputs: ReplayInputs) -> Outcome | None:
-    if o is None:
-        return None
+def _landed(o: Outcome, inputs: ReplayInputs) -> Outcome:
     book = inputs.book
     return replace(o, collateral=o.collateral.onto(book.collateral) if isinstance(o.collateral, _Rows) else o.collateral,
                    debt=o.debt.onto(book.debt) if isinstance(o.debt, _Rows) else o.debt)

@@ -3,6 +3,8 @@ worked examples)."""
 
 from __future__ import annotations
 
+from functools import cached_property
+
 import numpy as np
 import pyarrow.compute as pc
 
@@ -65,23 +67,105 @@ def bad_debt_total(book, outcome: Outcome, left: np.ndarray | None = None) -> fl
         + mech.get("maker_vow_loss_usd", 0.0) + mech.get("maker_flip_loss_usd", 0.0)
 
 
+class RunParts:
+    """What the metrics take from one run alone, each worked out on first use and kept: a forked child
+    works out its counterfactual's and the parent its own while it waits for them (backtest/run.py), so
+    `compute` only combines. Pickled without the inputs and the run, which the parent holds (`attach`)."""
+    ALL = ("settled", "seized_usd", "bad_debt_usd", "seized_exogenous_usd", "bad_debt_by_protocol",
+           "bad_debt_by_collateral", "seized_by_protocol", "seized_by_collateral")
+    EXECUTION = ("settled", "bad_debt_usd", "seized_exogenous_usd")     # what an execution-only run gives
+    FEEDBACK = ALL + ("bad_debt_by_debt_asset", "borrower_loss", "liquidator_economics", "volume_by_asset")
+
+    def __init__(self, inputs: ReplayInputs, outcome: Outcome):
+        self.inputs, self.outcome = inputs, outcome
+
+    def attach(self, inputs: ReplayInputs, outcome: Outcome) -> "RunParts":
+        self.inputs, self.outcome = inputs, outcome
+        return self
+
+    def ready(self, names=ALL) -> "RunParts":
+        for name in names:
+            getattr(self, name)
+        return self
+
+    def __getstate__(self) -> dict:
+        return {k: v for k, v in self.__dict__.items() if k not in ("inputs", "outcome")}
+
+    @cached_property
+    def settled(self):                      # bad debt left per account, deficits burned
+        return settle(self.inputs, self.outcome)
+
+    @cached_property
+    def seized_usd(self) -> float:
+        return _sum(self.outcome.liquidations, "collateral_seized_usd")
+
+    @cached_property
+    def bad_debt_usd(self) -> float:
+        return bad_debt_total(self.inputs.book, self.outcome, self.settled.left)
+
+    @cached_property
+    def seized_exogenous_usd(self) -> float:
+        return amplification.seized_exogenous_usd(self.inputs, self.outcome)
+
+    @cached_property
+    def bad_debt_by_protocol(self) -> dict:
+        return bad_debt_by_protocol(self.inputs, self.outcome, self.settled)
+
+    @cached_property
+    def bad_debt_by_collateral(self) -> dict:
+        return bad_debt_by_collateral(self.inputs, self.outcome, self.settled)
+
+    @cached_property
+    def bad_debt_by_debt_asset(self) -> dict:
+        return bad_debt_by_debt_asset(self.inputs, self.outcome, self.settled)
+
+    @cached_property
+    def borrower_loss(self) -> dict:
+        o = self.outcome
+        return borrower_loss(o, dict(zip(self.inputs.book.price_assets, np.asarray(o.oracle, dtype=float).tolist())))
+
+    @cached_property
+    def liquidator_economics(self) -> dict:
+        return liquidator_economics(self.outcome)
+
+    @cached_property
+    def volume_by_asset(self) -> dict:
+        return volume_against_depth(self.inputs, self.outcome)
+
+    @cached_property
+    def seized_by_protocol(self) -> dict:
+        return seized_by(self.inputs.book, self.outcome.liquidations, "protocol")
+
+    @cached_property
+    def seized_by_collateral(self) -> dict:
+        return seized_by(self.inputs.book, self.outcome.liquidations, "collateral_asset")
+
+
+def _parts(inputs: ReplayInputs, outcome: Outcome | None, known) -> RunParts | None:
+    """The RunParts of `outcome` among those `known`, else new (None for no run)."""
+    if outcome is None:
+        return None
+    return next((k for k in known if k.outcome is outcome), None) or RunParts(inputs, outcome)
+
+
 def compute(inputs: ReplayInputs, outcome: Outcome, counterfactual: Outcome | None,
-            execution: Outcome | None = None) -> dict:
+            execution: Outcome | None = None, known=()) -> dict:
     """`counterfactual`: the no-feedback run, or None where a sweep did not make it (then every key
     it gives is there, as None: not computed, never 0); `execution`: the execution-only run, when
-    made (its metrics split amplification and bad debt into execution cost and price feedback)."""
+    made (its metrics split amplification and bad debt into execution cost and price feedback);
+    `known`: RunParts already worked out for any of the runs."""
     cf = counterfactual
     book, liq, steps = inputs.book, outcome.liquidations, outcome.steps
     prices = outcome.prices
-    settled = settle(inputs, outcome)               # bad debt left per account, deficits burned: once
-    settled_cf = settle(inputs, cf) if cf is not None and cf is not outcome else settled
+    own = _parts(inputs, outcome, known)
+    other = own if cf is outcome else _parts(inputs, cf, known)
+    settled = own.settled
     bad = settled.left
     burned = _sum(liq, "deficit_usd")
     coll_left = outcome.collateral @ prices
     debt_left = outcome.debt @ prices
     no_collateral = coll_left <= 0
     by_asset = {a: steps.filter(pc.equal(steps["asset"], a)) for a in book.price_assets}
-    seized = _sum(liq, "collateral_seized_usd")
     protocols = sorted(set(book.protocol))
     mech = outcome.protocols or {}                  # Comet / Maker state at the end (engine/mechanisms.py)
     out = {
@@ -95,48 +179,49 @@ def compute(inputs: ReplayInputs, outcome: Outcome, counterfactual: Outcome | No
         "liquidations": int(liq.num_rows),
         "accounts_liquidated": int(len(set(liq["account"].to_pylist()))) if liq.num_rows else 0,
         "debt_repaid_usd": _sum(liq, "debt_repaid_usd"),
-        "collateral_seized_usd": seized,
+        "collateral_seized_usd": own.seized_usd,
         "protocol_fee_usd": float(sum(f * p for f, p in zip(liq["protocol_fee"].to_pylist(),
                                                             liq["collateral_price"].to_pylist()))),
         "liquidator_profit_usd": _sum(liq, "profit_usd"),
         "gas_usd": _sum(liq, "gas_usd"),
-        "bad_debt_usd": bad_debt_total(book, outcome, bad),
+        "bad_debt_usd": own.bad_debt_usd,
         "accounts_with_bad_debt": int((bad > 0).sum()) + int(pc.sum(pc.greater(liq["deficit_usd"], 0)).as_py() or 0),
         "deficit_usd": float(debt_left[no_collateral & (debt_left > 0)].sum()) + burned,
         "deficit_burned_usd": burned,
         "cascade_rounds": int(pc.max(liq["round"]).as_py()) if liq.num_rows else 0,
-        "collateral_seized_usd_without_feedback": None if cf is None else _sum(cf.liquidations, "collateral_seized_usd"),
-        "bad_debt_usd_without_feedback": None if cf is None else bad_debt_total(book, cf, settled_cf.left),
+        "collateral_seized_usd_without_feedback": None if cf is None else other.seized_usd,
+        "bad_debt_usd_without_feedback": None if cf is None else other.bad_debt_usd,
         "max_drawdown_exogenous": {a: drawdown(t["price_exogenous"].to_numpy()) for a, t in by_asset.items()},
         "max_drawdown_effective": {a: drawdown(t["price_market"].to_numpy()) for a, t in by_asset.items()},
     }
-    out.update(amplification.split(inputs, outcome, execution, cf))
+    run = _parts(inputs, execution, known)
+    out.update(amplification.split(own.seized_exogenous_usd, run and run.seized_exogenous_usd,
+                                   other and other.seized_exogenous_usd))
     out.update(amplification.cascade_across_steps(outcome, cf))
     if execution is not None:
-        s = bad_debt_total(book, execution)
+        s = run.bad_debt_usd
         out.update({"bad_debt_usd_execution_only": s, "bad_debt_added_by_price_feedback_usd": out["bad_debt_usd"] - s,
                     "bad_debt_added_by_execution_cost_usd": s - out["bad_debt_usd_without_feedback"]})
     out.update(bad_debt_over_time(*step_bad_debt(steps)))
-    out["bad_debt_usd_by_protocol"] = bad_debt_by_protocol(inputs, outcome, settled)
-    out["bad_debt_usd_by_debt_asset"] = bad_debt_by_debt_asset(inputs, outcome, settled)
-    out["bad_debt_usd_by_collateral"] = bad_debt_by_collateral(inputs, outcome, settled)
+    out["bad_debt_usd_by_protocol"] = own.bad_debt_by_protocol
+    out["bad_debt_usd_by_debt_asset"] = own.bad_debt_by_debt_asset
+    out["bad_debt_usd_by_collateral"] = own.bad_debt_by_collateral
     by_market = bad_debt_by_morpho_market(inputs, outcome, settled)
     if by_market:                            # Morpho Blue: what each isolated market's suppliers lose
         out["bad_debt_usd_by_morpho_market"] = by_market
-    out["collateral_seized_usd_by_protocol"] = seized_by(book, liq, "protocol")
-    out["collateral_seized_usd_by_collateral"] = seized_by(book, liq, "collateral_asset")
+    out["collateral_seized_usd_by_protocol"] = own.seized_by_protocol
+    out["collateral_seized_usd_by_collateral"] = own.seized_by_collateral
     if cf is None:                           # not made: the same per-market keys, each None
         for name in ("bad_debt_usd", "collateral_seized_usd"):
             for split in ("_by_protocol", "_by_collateral"):
                 out[f"{name}_without_feedback{split}"] = dict.fromkeys(out[f"{name}{split}"])
     elif cf is not outcome:                  # per market without feedback: the price path alone (sweeps' VaR split)
-        out["bad_debt_usd_without_feedback_by_protocol"] = bad_debt_by_protocol(inputs, cf, settled_cf)
-        out["bad_debt_usd_without_feedback_by_collateral"] = bad_debt_by_collateral(inputs, cf, settled_cf)
-        out["collateral_seized_usd_without_feedback_by_protocol"] = seized_by(book, cf.liquidations, "protocol")
-        out["collateral_seized_usd_without_feedback_by_collateral"] = seized_by(book, cf.liquidations,
-                                                                                "collateral_asset")
-    out.update(borrower_loss(outcome, dict(zip(book.price_assets, np.asarray(outcome.oracle, dtype=float).tolist()))))
-    out.update(liquidator_economics(outcome))
-    out["volume_by_asset"] = volume_against_depth(inputs, outcome)
+        out["bad_debt_usd_without_feedback_by_protocol"] = other.bad_debt_by_protocol
+        out["bad_debt_usd_without_feedback_by_collateral"] = other.bad_debt_by_collateral
+        out["collateral_seized_usd_without_feedback_by_protocol"] = other.seized_by_protocol
+        out["collateral_seized_usd_without_feedback_by_collateral"] = other.seized_by_collateral
+    out.update(own.borrower_loss)
+    out.update(own.liquidator_economics)
+    out["volume_by_asset"] = own.volume_by_asset
     out.update(mech)             # comet_* and maker_* counts and losses, only when the book has them
     return out

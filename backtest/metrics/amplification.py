@@ -70,18 +70,16 @@ def cascade_across_steps(feedback: Outcome, without: Outcome | None) -> dict:
     return {"cascade_depth": longest, "induced_steps": len(steps), "induced_liquidations": int(mask.sum())}
 
 
-def split(inputs, feedback: Outcome, execution: Outcome | None, without: Outcome | None) -> dict:
+def split(f: float, s: float | None, n: float | None) -> dict:
     """Amplification (F / N) and, when the execution-only run was made, its two factors: execution
     cost (S / N) and price feedback (F / S), whose product it is; and the same as USD differences.
-    Without the no-feedback run (None), what needs N is None."""
-    f = seized_exogenous_usd(inputs, feedback)
-    if without is None:
+    f, s, n: each run's seized_exogenous_usd (s None: no execution-only run; n None: no no-feedback
+    run, and what needs N is None)."""
+    if n is None:
         return {"amplification": None, "seized_exogenous_usd": f, "seized_exogenous_usd_without_feedback": None}
-    n = seized_exogenous_usd(inputs, without)
     out = {"amplification": ratio(f, n), "seized_exogenous_usd": f, "seized_exogenous_usd_without_feedback": n}
-    if execution is None:
+    if s is None:
         return out
-    s = seized_exogenous_usd(inputs, execution)
     out.update({"seized_exogenous_usd_execution_only": s,
                 "amplification_execution_cost": ratio(s, n), "amplification_price_feedback": ratio(f, s),
                 "seized_added_by_execution_cost_usd": s - n, "seized_added_by_price_feedback_usd": f - s})
