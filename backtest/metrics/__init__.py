@@ -74,7 +74,8 @@ class RunParts:
     ALL = ("settled", "seized_usd", "bad_debt_usd", "seized_exogenous_usd", "bad_debt_by_protocol",
            "bad_debt_by_collateral", "seized_by_protocol", "seized_by_collateral")
     EXECUTION = ("settled", "bad_debt_usd", "seized_exogenous_usd")     # what an execution-only run gives
-    FEEDBACK = ALL + ("bad_debt_by_debt_asset", "borrower_loss", "liquidator_economics", "volume_by_asset")
+    FEEDBACK = ALL + ("bad_debt_by_debt_asset", "bad_debt_by_morpho_market", "borrower_loss", "liquidator_economics",
+                      "volume_by_asset", "protocol_fee_usd")
 
     def __init__(self, inputs: ReplayInputs, outcome: Outcome):
         self.inputs, self.outcome = inputs, outcome
@@ -118,6 +119,15 @@ class RunParts:
     @cached_property
     def bad_debt_by_debt_asset(self) -> dict:
         return bad_debt_by_debt_asset(self.inputs, self.outcome, self.settled)
+
+    @cached_property
+    def bad_debt_by_morpho_market(self) -> dict:
+        return bad_debt_by_morpho_market(self.inputs, self.outcome, self.settled)
+
+    @cached_property
+    def protocol_fee_usd(self) -> float:
+        liq = self.outcome.liquidations
+        return float(sum(f * p for f, p in zip(liq["protocol_fee"].to_pylist(), liq["collateral_price"].to_pylist())))
 
     @cached_property
     def borrower_loss(self) -> dict:
@@ -180,8 +190,7 @@ def compute(inputs: ReplayInputs, outcome: Outcome, counterfactual: Outcome | No
         "accounts_liquidated": int(len(set(liq["account"].to_pylist()))) if liq.num_rows else 0,
         "debt_repaid_usd": _sum(liq, "debt_repaid_usd"),
         "collateral_seized_usd": own.seized_usd,
-        "protocol_fee_usd": float(sum(f * p for f, p in zip(liq["protocol_fee"].to_pylist(),
-                                                            liq["collateral_price"].to_pylist()))),
+        "protocol_fee_usd": own.protocol_fee_usd,
         "liquidator_profit_usd": _sum(liq, "profit_usd"),
         "gas_usd": _sum(liq, "gas_usd"),
         "bad_debt_usd": own.bad_debt_usd,
@@ -206,7 +215,7 @@ def compute(inputs: ReplayInputs, outcome: Outcome, counterfactual: Outcome | No
     out["bad_debt_usd_by_protocol"] = own.bad_debt_by_protocol
     out["bad_debt_usd_by_debt_asset"] = own.bad_debt_by_debt_asset
     out["bad_debt_usd_by_collateral"] = own.bad_debt_by_collateral
-    by_market = bad_debt_by_morpho_market(inputs, outcome, settled)
+    by_market = own.bad_debt_by_morpho_market
     if by_market:                            # Morpho Blue: what each isolated market's suppliers lose
         out["bad_debt_usd_by_morpho_market"] = by_market
     out["collateral_seized_usd_by_protocol"] = own.seized_by_protocol
