@@ -28,3 +28,15 @@ def python_path(python: bool = True):
         yield
     finally:
         ON = was
+
+
+def warm() -> None:
+    """Set numba's compiler up now (its first compiled call registers every typing and lowering, and its
+    BLAS check imports scipy.linalg: ~0.5 s) so a caller can do it while another process works: `backtest
+    replay` while a forked child loads the book (backtest/run.py). Nothing where the compiled path is off."""
+    if ON:
+        _first(0)
+
+
+if ON:
+    _first = numba.njit(cache=True)(lambda x: x)

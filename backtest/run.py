@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import os
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import NamedTuple
 
@@ -17,7 +17,7 @@ from backtest.config import RunConfig, apply_overrides
 from backtest.engine.counterfactual import execution_only
 from backtest.engine.record import Outcome
 from backtest.engine.replay import replay
-from backtest.inputs.book import ReplayInputs, load_inputs
+from backtest.inputs.book import ReplayInputs, load_book, load_inputs
 from backtest.metrics import RunParts, compute
 from backtest.scenarios.library import Scenario, load_scenario
 
@@ -50,7 +50,7 @@ def make_config(scenario: Scenario, lake: Path, overrides=(), feedback: bool = T
 
 def run(config: RunConfig, scenario: Scenario | None = None, show_progress: bool = False) -> Run:
     scenario = scenario or load_scenario(config.scenario)
-    inputs = load_inputs(config, scenario)
+    inputs = load_inputs(config, scenario, book=_book_beside(config, scenario))
     if not config.feedback:
         outcome = replay(inputs, config, label="replay" if show_progress else None)
         return Run(config, scenario, inputs, outcome, outcome, compute(inputs, outcome, outcome))
@@ -68,6 +68,26 @@ def run(config: RunConfig, scenario: Scenario | None = None, show_progress: bool
     counterfactual, execution = (k.outcome for k in known[1:])
     return Run(config, scenario, inputs, outcome, counterfactual,
                compute(inputs, outcome, counterfactual, execution, known), execution)
+
+
+def _book_beside(config: RunConfig, scenario: Scenario):
+    """The book, loaded by a forked child while this process sets up what it needs next and the child does not
+    (numba's compiler, pandas: ~0.8 s it spent before on one core with the other idle); None where no child
+    (then load_inputs loads it, and raises any error about it there)."""
+    side = _forked(load_book, Path(config.lake), scenario, config)
+    if side is None:
+        return None
+    import pandas  # noqa: F401  (the venues and paths read through it)
+    from backtest.compiled import warm
+    warm()
+    book = side()
+    if book is None:
+        return None
+    for f in fields(book):                   # fresh arrays, as load_book's own (not views of the pipe's buffer)
+        value = getattr(book, f.name)
+        if isinstance(value, np.ndarray):
+            setattr(book, f.name, value.copy())
+    return book
 
 
 def _without_feedback(inputs: ReplayInputs, config: RunConfig, show_progress: bool) -> Outcome:

@@ -361,11 +361,12 @@ def load_pools(lake: Path, book: Book, config: RunConfig) -> Router:
     return load_venues(lake, book.price_assets, book.prices, book.block_number, config)
 
 
-def load_inputs(config: RunConfig, scenario: Scenario) -> ReplayInputs:
+def load_inputs(config: RunConfig, scenario: Scenario, book: Book | None = None) -> ReplayInputs:
+    """`book`: load_book's, when already loaded (backtest/run.py loads it in a forked child)."""
     lake = Path(config.lake)
     if not lake.is_dir():
         raise InputError("lake folder not found (make one with `backtest sample-data`)", file=lake)
-    book = load_book(lake, scenario, config)
+    book = book or load_book(lake, scenario, config)
     pools = load_pools(lake, book, config)
     read_table(lake, "gas", required=False)    # checked here: SQL reads it for the gas path
     con = connect(lake)

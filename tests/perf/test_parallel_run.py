@@ -62,3 +62,21 @@ def test_on_two_cores_the_children_share_one_while_the_feedback_run_lasts():
         s()
     assert during == [set(cores[-1:]) if len(cores) == 2 else set(cores)] * 2
     assert after == [set(cores)] * 2 and os.sched_getaffinity(0) == set(cores)
+
+
+def test_the_book_loaded_beside_is_load_books_own_and_writable(tmp_path):
+    import dataclasses
+
+    import numpy as np
+
+    from backtest.inputs.book import load_book
+    write_sample_lake(tmp_path / "lake", seed=3, n_accounts=500)
+    scenario = load_scenario(DEFAULT_SCENARIO)
+    config = make_config(scenario, tmp_path / "lake")
+    beside, own = run_module._book_beside(config, scenario), load_book(tmp_path / "lake", scenario, config)
+    for f in dataclasses.fields(own):
+        a, b = getattr(beside, f.name), getattr(own, f.name)
+        if isinstance(b, np.ndarray):
+            assert a.dtype == b.dtype and a.shape == b.shape and a.tolist() == b.tolist() and a.flags.writeable
+        else:
+            assert repr(a) == repr(b), f.name
