@@ -39,4 +39,6 @@ def warm() -> None:
 
 
 if ON:
-    _first = numba.njit(cache=True)(lambda x: x)
+    @numba.njit(cache=True)
+    def _first(x):
+        return x
