@@ -94,11 +94,11 @@ def replay(scenario=None, lake=None, set=None, feedback: bool = True, progress: 
     """Replay a scenario (name or .toml path; default the stylised ETH crash) over a lake's book
     (default $BACKTEST_LAKE or data/lake), with `set` overrides as `--set` takes them."""
     from backtest.run import make_config, run
-    from backtest.results import _clean
     crash = _scenario(scenario)
     config = make_config(crash, Path(lake) if lake is not None else default_lake(), _overrides(set),
                          feedback=feedback)
     result = run(config, crash, show_progress=progress)
+    from backtest.results import _clean          # here: run() forks the book's loading before the heavy imports
     metrics = json.loads(json.dumps(_clean(result.metrics), sort_keys=True))      # as metrics.json holds them
     return Run(config, crash, result, metrics)
 

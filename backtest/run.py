@@ -9,17 +9,20 @@ import os
 from contextlib import contextmanager
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 
 from backtest.config import RunConfig, apply_overrides
-from backtest.engine.counterfactual import execution_only
-from backtest.engine.record import Outcome
-from backtest.engine.replay import replay
-from backtest.inputs.book import ReplayInputs, load_book, load_inputs
-from backtest.metrics import RunParts, compute
 from backtest.scenarios.library import Scenario, load_scenario
+
+if TYPE_CHECKING:
+    from backtest.engine.record import Outcome
+    from backtest.inputs.book import ReplayInputs
+    from backtest.metrics import RunParts
+
+# The engine, the inputs and the metrics are imported inside `run`, after the book's child is forked (it
+# imports what it needs itself): the parent's ~0.3 s of imports then overlap the loading of the book.
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_SCENARIO = "stylised-eth-crash"
@@ -50,7 +53,11 @@ def make_config(scenario: Scenario, lake: Path, overrides=(), feedback: bool = T
 
 def run(config: RunConfig, scenario: Scenario | None = None, show_progress: bool = False) -> Run:
     scenario = scenario or load_scenario(config.scenario)
-    inputs = load_inputs(config, scenario, book=_book_beside(config, scenario))
+    book = _book_beside(config, scenario)
+    from backtest.engine.replay import replay
+    from backtest.inputs.book import load_inputs
+    from backtest.metrics import RunParts, compute
+    inputs = load_inputs(config, scenario, book=book and book())
     if not config.feedback:
         outcome = replay(inputs, config, label="replay" if show_progress else None)
         return Run(config, scenario, inputs, outcome, outcome, compute(inputs, outcome, outcome))
@@ -71,31 +78,41 @@ def run(config: RunConfig, scenario: Scenario | None = None, show_progress: bool
 
 
 def _book_beside(config: RunConfig, scenario: Scenario):
-    """The book, loaded by a forked child while this process sets up what it needs next and the child does not
-    (numba's compiler, pandas: ~0.8 s it spent before on one core with the other idle); None where no child
-    (then load_inputs loads it, and raises any error about it there)."""
-    side = _forked(load_book, Path(config.lake), scenario, config)
+    """Start loading the book in a forked child; returns a function that waits for it, after setting up, in
+    this process, what it needs next and the child does not (numba's compiler, pandas: ~0.8 s, and the
+    engine's imports, it spent before on one core with the other idle). The function returns None where no
+    child or it failed: load_inputs then loads the book itself, and raises any error about it there."""
+    side = _forked(_load_book, Path(config.lake), scenario, config)
     if side is None:
         return None
-    import pandas  # noqa: F401  (the venues and paths read through it)
-    from backtest.compiled import warm
-    warm()
-    book = side()
-    if book is None:
-        return None
-    for f in fields(book):                   # fresh arrays, as load_book's own (not views of the pipe's buffer)
-        value = getattr(book, f.name)
-        if isinstance(value, np.ndarray):
-            setattr(book, f.name, value.copy())
-    return book
+
+    def result():
+        import pandas  # noqa: F401  (the venues and paths read through it)
+        from backtest.compiled import warm
+        warm()
+        book = side()
+        for f in fields(book) if book is not None else ():   # fresh arrays, as load_book's own (not the pipe's)
+            value = getattr(book, f.name)
+            if isinstance(value, np.ndarray):
+                setattr(book, f.name, value.copy())
+        return book
+    return result
+
+
+def _load_book(lake: Path, scenario: Scenario, config: RunConfig):
+    from backtest.inputs.book import load_book
+    return load_book(lake, scenario, config)
 
 
 def _without_feedback(inputs: ReplayInputs, config: RunConfig, show_progress: bool) -> Outcome:
+    from backtest.engine.replay import replay
     return replay(inputs, config, feedback=False, label="without price impact" if show_progress else None)
 
 
 def _execution_only(inputs: ReplayInputs, config: RunConfig, show_progress: bool) -> Outcome:
     """Fills at impact, no price moves (backtest/engine/counterfactual.py)."""
+    from backtest.engine.counterfactual import execution_only
+    from backtest.engine.replay import replay
     return replay(execution_only(inputs), config, label="execution only" if show_progress else None)
 
 
@@ -125,6 +142,7 @@ class _Rows(NamedTuple):
 def _shipped(job, inputs: ReplayInputs, config: RunConfig) -> tuple[Outcome, RunParts]:
     """A counterfactual's outcome as a forked child sends it (`_landed` takes it back), with the parts of the
     metrics it gives worked out there."""
+    from backtest.metrics import RunParts
     o = job(inputs, config, False)
     parts = RunParts(inputs, o).ready(RunParts.EXECUTION if job is _execution_only else RunParts.ALL)
     return replace(o, collateral=_Rows.of(o.collateral, inputs.book.collateral),

@@ -30,10 +30,10 @@ def register(sub) -> None:
 
 def main(args) -> int:
     from backtest.api import replay
-    from backtest.results import summary
     from backtest.scenarios.library import load_scenario
     run = replay(load_scenario(args.scenario), args.lake or default_lake(), args.overrides,
                  feedback=not args.no_feedback, progress=not args.json)
+    from backtest.results import summary         # after: the replay forks the book's loading before heavy imports
     config, scenario, result = run.config, run.scenario, run.result
     out = run.save(args.out)
     if args.json:

@@ -73,7 +73,7 @@ def test_the_book_loaded_beside_is_load_books_own_and_writable(tmp_path):
     write_sample_lake(tmp_path / "lake", seed=3, n_accounts=500)
     scenario = load_scenario(DEFAULT_SCENARIO)
     config = make_config(scenario, tmp_path / "lake")
-    beside, own = run_module._book_beside(config, scenario), load_book(tmp_path / "lake", scenario, config)
+    beside, own = run_module._book_beside(config, scenario)(), load_book(tmp_path / "lake", scenario, config)
     for f in dataclasses.fields(own):
         a, b = getattr(beside, f.name), getattr(own, f.name)
         if isinstance(b, np.ndarray):
