@@ -81,8 +81,11 @@ def _book_beside(config: RunConfig, scenario: Scenario):
     """Start loading the book in a forked child; returns a function that waits for it, after setting up, in
     this process, what it needs next and the child does not (numba's compiler, pandas: ~0.8 s, and the
     engine's imports, it spent before on one core with the other idle). The function returns None where no
-    child or it failed: load_inputs then loads the book itself, and raises any error about it there."""
-    side = _forked(_load_book, Path(config.lake), scenario, config)
+    child or it failed: load_inputs then loads the book itself, and raises any error about it there.
+    Only in a process that has not loaded DuckDB (the command line's): DuckDB is not fork-safe once its
+    threads run, and load_book queries it (a child forked under pytest hung joining them)."""
+    import sys
+    side = None if "duckdb" in sys.modules else _forked(_load_book, Path(config.lake), scenario, config)
     if side is None:
         return None
 
@@ -127,7 +130,8 @@ class _Rows(NamedTuple):
 
     @classmethod
     def of(cls, end: np.ndarray, start: np.ndarray):
-        if end.shape != start.shape or end.dtype != start.dtype or not (end.flags.c_contiguous and start.flags.c_contiguous):
+        same = end.shape == start.shape and end.dtype == start.dtype
+        if not (same and end.flags.c_contiguous and start.flags.c_contiguous):
             return end
         bits = (end.view(np.uint8).reshape(len(end), -1) != start.view(np.uint8).reshape(len(start), -1)).any(axis=1)
         changed = np.flatnonzero(bits)
@@ -151,8 +155,11 @@ def _shipped(job, inputs: ReplayInputs, config: RunConfig) -> tuple[Outcome, Run
 
 def _landed(o: Outcome, inputs: ReplayInputs) -> Outcome:
     book = inputs.book
-    return replace(o, collateral=o.collateral.onto(book.collateral) if isinstance(o.collateral, _Rows) else o.collateral,
-                   debt=o.debt.onto(book.debt) if isinstance(o.debt, _Rows) else o.debt)
+    return replace(o, collateral=_onto(o.collateral, book.collateral), debt=_onto(o.debt, book.debt))
+
+
+def _onto(sent, start: np.ndarray) -> np.ndarray:
+    return sent.onto(start) if isinstance(sent, _Rows) else sent
 
 
 @contextmanager

@@ -64,19 +64,23 @@ def test_on_two_cores_the_children_share_one_while_the_feedback_run_lasts():
     assert after == [set(cores)] * 2 and os.sched_getaffinity(0) == set(cores)
 
 
-def test_the_book_loaded_beside_is_load_books_own_and_writable(tmp_path):
-    import dataclasses
-
-    import numpy as np
-
-    from backtest.inputs.book import load_book
-    write_sample_lake(tmp_path / "lake", seed=3, n_accounts=500)
-    scenario = load_scenario(DEFAULT_SCENARIO)
-    config = make_config(scenario, tmp_path / "lake")
-    beside, own = run_module._book_beside(config, scenario)(), load_book(tmp_path / "lake", scenario, config)
-    for f in dataclasses.fields(own):
-        a, b = getattr(beside, f.name), getattr(own, f.name)
-        if isinstance(b, np.ndarray):
-            assert a.dtype == b.dtype and a.shape == b.shape and a.tolist() == b.tolist() and a.flags.writeable
-        else:
-            assert repr(a) == repr(b), f.name
+def test_the_command_line_replay_is_the_serial_one_byte_for_byte(tmp_path):
+    """In a fresh process the book is loaded by a child too (not under pytest: DuckDB is loaded here)."""
+    import subprocess
+    import sys
+    from pathlib import Path
+    write_sample_lake(tmp_path / "lake", seed=3, n_accounts=600)
+    repo = Path(run_module.__file__).resolve().parents[1]
+    files = {}
+    for mode in ("forked", "serial"):
+        env = {**os.environ, "PYTHONPATH": str(repo), "BACKTEST_LAKE": str(tmp_path / "lake")}
+        env.pop("BACKTEST_SERIAL", None)
+        if mode == "serial":
+            env["BACKTEST_SERIAL"] = "1"
+        probe = "import backtest.run as r, sys; print(r._book_beside is not None and 'duckdb' not in sys.modules)"
+        subprocess.run([sys.executable, "-m", "backtest", "replay", "--json", "--out", str(tmp_path / mode)],
+                       env=env, check=True, capture_output=True, cwd=repo)
+        files[mode] = {p.name: p.read_bytes() for p in sorted((tmp_path / mode).iterdir())}
+        assert subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True,
+                              cwd=repo).stdout.strip() == "True"
+    assert files["forked"] == files["serial"] and "metrics.json" in files["forked"]
