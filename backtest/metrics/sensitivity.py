@@ -22,14 +22,17 @@ def flagged(scenario: str, path: Path = MEASURED) -> str:
     rows = data.get("scenario", {}).get(scenario)
     if not rows:
         return f"not measured for this scenario (backtest sensitivity {scenario})"
-    moves = []
+    moves, largest = [], None
     for key, r in rows.items():
         for what, f in (("bad debt", r["bad_debt_factor"]), ("liquidations", r["liquidations_factor"])):
+            span = f"{r['values'][0]}..{r['values'][-1]}"
             if f < 0 or f > MOVES:
-                span = f"{r['values'][0]}..{r['values'][-1]}"
                 moves.append(f"{what} {'from 0' if f < 0 else f'{f:.1f}x'} across {key} {span}")
-    if not moves:
-        return f"no headline moves more than {MOVES:g}x across the unobservable parameters ({data.get('lake', '')})"
+            elif largest is None or f > largest[0]:
+                largest = (f, f"{what} {f:.2f}x across {key} {span}")
+    if not moves:          # the largest factor too: 1.98x and 1.05x are not the same "under 2x"
+        most = f"; at most {largest[1]}" if largest else ""
+        return f"no headline moves more than {MOVES:g}x across the unobservable parameters{most} ({data.get('lake', '')})"
     return "; ".join(moves) + f" -- the headline hangs on them ({data.get('lake', '')}; docs/engine.md)"
 
 

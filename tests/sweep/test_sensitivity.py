@@ -68,3 +68,9 @@ def test_written_factors_are_what_the_replay_summary_reads(tmp_path):
     assert "bad debt 2.5x across a 1..2" in line and "bad debt from 0 across b 0..1" in line
     assert "liquidations" not in line and "test lake" in line
     assert flagged("other", f).startswith("not measured for this scenario")
+    # nothing over 2x: the line still names the largest factor and where it was measured
+    calm = [Row("s", "a", ("1", "2"), (1e6, 1.9e6), (10, 11), 1e6, 10),
+            Row("s", "b", ("0", "1"), (1e6, 1.2e6), (10, 10), 1e6, 10)]
+    f.write_text(to_toml(calm, "test lake"))
+    line = flagged("s", f)
+    assert line.startswith("no headline moves more than 2x") and "at most bad debt 1.90x across a 1..2" in line
