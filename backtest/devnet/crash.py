@@ -34,7 +34,7 @@ from backtest.markets import uniswap_v2
 from backtest.markets.arb_meet import meeting_price
 from backtest.markets.reference import ReferenceMarket
 from backtest.markets.router import Router
-from backtest.markets.venue_kinds import V2Pool
+from backtest.markets.venue_kinds import V2Pool, arbitrage_goal
 from backtest.protocols.aave import v3 as aave_v3
 
 DEBT = "USDC"
@@ -336,11 +336,10 @@ def _mid(net: Devnet, sym: str, reserves: tuple[int, int]) -> float:
     return (reserves[1] / 10**net.assets[DEBT].decimals) / (reserves[0] / 10**net.assets[sym].decimals)
 
 
-def _meeting(reference: ReferenceMarket, a: int, usdc: int, base: float, quote: float) -> float:
-    """The engine's meeting price of asset `a` (backtest/markets/arb_meet.py, `arbitrage = "meet"`), USD,
-    for its one pair holding `base` and `quote` (USDC) as the chain has them."""
-    pool = V2Pool(a, usdc, base, quote, FEE)
-    return meeting_price(Router(reference.price, [pool], reference=reference), a, reference.price.tolist())
+def _meeting(reference: ReferenceMarket, pool: V2Pool) -> float:
+    """The engine's meeting price of the pool's asset (backtest/markets/arb_meet.py, `arbitrage = "meet"`),
+    USD, for its one pair holding the reserves the chain has."""
+    return meeting_price(Router(reference.price, [pool], reference=reference), pool.asset, reference.price.tolist())
 
 
 def _arbitrage_block(net: Devnet, reference: ReferenceMarket, idx: dict, mids: dict, lp: str, unit: dict):
@@ -355,8 +354,9 @@ def _arbitrage_block(net: Devnet, reference: ReferenceMarket, idx: dict, mids: d
     for k, s in enumerate(VOLATILE):
         b, q = pool_reserves(net, s)
         base0, quote0 = uniswap_v2.reserves_at_price(b / unit[s], q / unit[DEBT], mids[s])
-        target = _meeting(reference, idx[s], idx[DEBT], base0, quote0) / usdc
-        goal = min(max(mids[s], target * (1 - FEE)), target / (1 - FEE))
+        pool = V2Pool(idx[s], idx[DEBT], base0, quote0, FEE)
+        goal = arbitrage_goal(pool, _meeting(reference, pool) / usdc, mids[s])     # the engine's rule
+        goal = mids[s] if goal is None else goal
         base1, quote1 = uniswap_v2.reserves_at_price(base0, quote0, goal)
         flow[s] = (base1 - base0) * float(reference.price[idx[s]])
         flow[DEBT] = flow.get(DEBT, 0.0) + (quote1 - quote0) * usdc

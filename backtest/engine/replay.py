@@ -94,7 +94,6 @@ def bounds(below, hf_below, state: BookState, r: Round, venues: Router, groups, 
     return out
 
 
-
 class Bounds:
     """`bounds` with the last compiled answer kept for the same candidate rows (the loop's `below` and
     its HFs, the same objects), oracle prices, thresholds and parameters: only the venues' quotes
