@@ -10,7 +10,7 @@ import pyarrow.compute as pc
 
 from backtest.inputs.book import ReplayInputs
 from backtest.engine.record import Outcome, bad_debt_by_account
-from backtest.metrics import amplification
+from backtest.metrics import amplification, attribution
 from backtest.metrics.attribution import bad_debt_by_collateral, bad_debt_by_debt_asset, bad_debt_by_morpho_market, \
     bad_debt_by_protocol, settle
 from backtest.metrics.losses import (bad_debt_over_time, borrower_loss, liquidator_economics, row_order_sums,
@@ -47,7 +47,7 @@ COUNTERFACTUAL_KEYS = ("collateral_seized_usd_without_feedback", "bad_debt_usd_w
 def seized_by(book, liq, column: str) -> dict[str, float]:
     """Collateral seized (USD at the oracle) per protocol or per collateral asset; every one of the
     book's keys present (0 where nothing was seized), so sweep rows share their columns."""
-    keys = sorted(set(np.asarray(book.protocol).astype(str).tolist())) if column == "protocol" else list(book.price_assets)
+    keys = attribution.book_keys(book).protocols if column == "protocol" else list(book.price_assets)
     out = {k: 0.0 for k in keys}
     if liq.num_rows:                         # a key's seizures summed in row order (as a Python loop would)
         for k, v in row_order_sums(liq[column], liq["collateral_seized_usd"].to_numpy()).items():

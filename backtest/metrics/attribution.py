@@ -30,7 +30,9 @@ By protocol: an account's bad debt and deficits to its protocol, Comet's and Mak
 
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -160,6 +162,59 @@ class Settled:
     burned: list[tuple[int, str, float]]      # _burned
 
 
+class BookKeys:
+    """What the splits read of the starting book alone, worked out once per book: a sweep's paths share
+    one book, and these took ~0.05 CPU-s of a Monte Carlo path's metrics each time."""
+
+    def __init__(self, book):
+        self._book = lambda: book             # book_keys swaps in a weak reference where it keeps these
+
+    @property
+    def book(self):
+        return self._book()
+
+    @cached_property
+    def _start_value(self) -> np.ndarray:
+        return self.book.collateral * self.book.reserve_prices
+
+    @cached_property
+    def main(self) -> np.ndarray:                     # each account's largest collateral at the start
+        return np.array(self.book.assets)[np.argmax(self._start_value, axis=1)]
+
+    @cached_property
+    def pledged(self) -> np.ndarray:
+        return self._start_value.sum(axis=1) > 0
+
+    @cached_property
+    def protocol(self) -> np.ndarray:
+        return np.asarray(self.book.protocol).astype(str)
+
+    @cached_property
+    def protocols(self) -> list[str]:
+        return sorted(set(self.protocol.tolist()))
+
+
+_KEYS: dict[int, tuple] = {}      # id(book) -> (weak reference to it, its BookKeys)
+
+
+def book_keys(book) -> BookKeys:
+    """The book's BookKeys, kept while the book lives (the arrays of a loaded book are not changed:
+    the engine plays on its own copies, engine/state.py)."""
+    got = _KEYS.get(id(book))
+    if got is not None and got[0]() is book:
+        return got[1]
+    keys = BookKeys(book)
+    try:
+        ref = weakref.ref(book)
+    except TypeError:                     # a stand-in book (tests' namespaces): not kept
+        return keys
+    keys._book = ref                      # the kept keys must not keep the book alive
+    for k in [k for k, (old, _) in _KEYS.items() if old() is None]:
+        del _KEYS[k]
+    _KEYS[id(book)] = (ref, keys)
+    return keys
+
+
 def settle(inputs: ReplayInputs, outcome: Outcome) -> Settled:
     return Settled(bad_debt_by_account(outcome.collateral, outcome.debt, outcome.prices), _burned(inputs, outcome))
 
@@ -176,13 +231,12 @@ def accounts_by_collateral(inputs: ReplayInputs, outcome: Outcome, settled: Sett
     """Each account's bad debt (left, or burned as a deficit) to its largest starting collateral."""
     book = inputs.book
     settled = _settled(inputs, outcome, settled)
-    start_value = book.collateral * book.reserve_prices
-    main = np.array(book.assets)[np.argmax(start_value, axis=1)]
+    keys = book_keys(book)
     bad = _left(settled)
     for i, _, x in settled.burned:
         bad[i] += x
-    pledged = start_value.sum(axis=1) > 0
-    out = {a: float(bad[(main == a) & pledged].sum()) for a in book.price_assets}
+    pledged = keys.pledged
+    out = {a: float(bad[(keys.main == a) & pledged].sum()) for a in book.price_assets}
     out[NONE] = float(bad[~pledged].sum())
     return out
 
@@ -231,11 +285,11 @@ def bad_debt_by_protocol(inputs: ReplayInputs, outcome: Outcome, settled: Settle
     """Every protocol of the book, in USD, adding up to `bad_debt_usd`."""
     book = inputs.book
     settled = _settled(inputs, outcome, settled)
-    protocols = np.asarray(book.protocol).astype(str)
+    keys = book_keys(book)
     bad = _left(settled)
     for i, _, x in settled.burned:
         bad[i] += x
-    out = {p: float(bad[protocols == p].sum()) for p in sorted(set(protocols.tolist()))}
+    out = {p: float(bad[keys.protocol == p].sum()) for p in keys.protocols}
     for protocol, _, loss in _mechanism_losses(outcome):
         out[protocol] = out.get(protocol, 0.0) + loss
     return out

@@ -136,7 +136,7 @@ def borrower_loss(outcome: Outcome, oracle_by_asset: dict[str, float]) -> dict:
         add("comet", x, x)
     barks = {e["auction"]: e for e in _rows(events, "maker", "bark")}
     last: dict[int, dict] = {}
-    for e in _rows(events, "maker"):
+    for e in _rows(events, "maker", columns=("auction", "action", "tab", "lot", "asset")):    # the fields read below
         if e["action"] not in FLIP_ACTIONS:
             last[e["auction"]] = e
     for r, (_, b) in zip(_rows(liq, "maker", "bark"), sorted(barks.items())):     # auction ids count the barks

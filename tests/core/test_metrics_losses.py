@@ -197,3 +197,28 @@ def test_row_order_sums_are_the_python_loops_sums_bit_for_bit():
         total += v
     assert sequential_sum(values) == total and float(np.sum(values)) != total
     assert sequential_sum(np.array([])) == 0.0 and row_order_sums(pa.array([], pa.string()), np.array([])) == {}
+
+
+def test_book_keys_are_kept_per_book_and_do_not_keep_it_alive():
+    # a sweep's paths share one book: its keys are worked out once; another book gets its own
+    import gc
+    import weakref
+    from backtest.metrics.attribution import book_keys
+
+    class Book:            # weak-referenceable, as the loaded Book is
+        def __init__(self, protocols, collateral):
+            self.protocol = np.array(protocols, dtype=object)
+            self.collateral = np.array(collateral)
+            self.reserve_prices = np.array([1.0, 2000.0])
+            self.assets = ["USDC", "WETH"]
+
+    a = Book(["aave-v3", "comet"], [[10.0, 0.0], [0.0, 1.0]])
+    b = Book(["maker", "maker"], [[0.0, 0.0], [50.0, 0.0]])
+    keys = book_keys(a)
+    assert book_keys(a) is keys
+    assert keys.protocols == ["aave-v3", "comet"] and keys.main.tolist() == ["USDC", "WETH"]
+    assert book_keys(b).protocols == ["maker"] and book_keys(b).pledged.tolist() == [False, True]
+    gone = weakref.ref(a)
+    del a, keys
+    gc.collect()
+    assert gone() is None                  # the kept keys hold it only weakly
