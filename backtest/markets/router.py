@@ -100,14 +100,19 @@ class Router:
         self._seen: list = [-1] * n      # per asset: the generation its `ceilings` entry was computed at
         self._ceilings = (None, None, [0.0] * n, [0.0] * n)
         self._range = (None,)            # (the ceilings it was made from, quote_range's two arrays)
+        self._moved: list | None = None  # venues traded since quote_compiled's table was read (None: all)
 
     def _trading(self, asset: int) -> None:
         """A trade of `asset` is about to be made: its venues' states and its reference price may move.
         Its venues' first-unit marginals go; every asset whose quotes read either (`_moves`: its own,
         and those with a venue quoted in it) gets a new generation, which lapses its routes and bounds."""
-        first = self._first
+        first, moved = self._first, self._moved
         for v in self.by_asset[asset]:
             first[v] = None
+        if moved is not None:
+            moved += self.by_asset[asset]
+            if len(moved) > 1024:            # no compiled quote read it for long: rebuild every row then
+                self._moved = None
         gen = self._generation
         for a in self._moves[asset]:
             gen[a] += 1
@@ -166,6 +171,14 @@ class Router:
             self._routes.clear()
         out = self._routes[key] = (gen, *route(asset, amount))
         return out[1], out[2]
+
+    def remember(self, buy: bool, asset: int, amount: float, venue: int, usd: float) -> None:
+        """Keep a whole-order quote made elsewhere (quote_compiled: best_plan's chosen try) as `_remembered`
+        keeps its own: `venue` -1 for an asset with no venue (its reference market)."""
+        if len(self._routes) > 4096:
+            self._routes.clear()
+        route = [] if venue < 0 else [(venue, amount)]
+        self._routes[(buy, asset, amount, self.split, self.feedback)] = (self._generation[asset], route, usd)
 
     def _route_sale(self, asset: int, amount: float) -> tuple[list[tuple[int, float]], float]:
         return self._remembered(False, asset, amount, self._find_sale)

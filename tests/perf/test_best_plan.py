@@ -7,10 +7,11 @@ import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
+from backtest import compiled
 from backtest.agents import liquidator
 from backtest.agents.liquidator import Plan, best_plan
 from backtest.protocols.rules import RULES, Params
-from backtest.markets import uniswap_v3 as v3
+from backtest.markets import quote_compiled, uniswap_v3 as v3
 from backtest.markets.router import Router
 from backtest.markets.venue_kinds import DepthBook, V2Pool, V3Pool
 
@@ -84,8 +85,15 @@ def test_a_plan_nobody_can_afford_is_not_quoted(monkeypatch):
     params = Params(np.full(3, 0.05), np.zeros(3), np.full(3, 0.5))
     args = (coll, debt, 0.99, PRICES, venues, np.arange(3), np.array([0.0, 0.0, 0.8]), params, RULES["aave-v3"], 0.0,
             (1.0,))
-    assert best_plan(*args, needed=40.0) is None and asked == []
-    assert best_plan(*args, needed=39.0) is not None and len(asked) == 1
+    with compiled.python_path():                        # the Python path asks the router per try
+        assert best_plan(*args, needed=40.0) is None and asked == []
+        assert best_plan(*args, needed=39.0) is not None and len(asked) == 1
+    if compiled.ON:                                     # the compiled one prices all its tries in one call
+        calls = []
+        kernel = quote_compiled.plan
+        monkeypatch.setattr(quote_compiled, "plan", lambda *a: calls.append(a) or kernel(*a))
+        assert best_plan(*args, needed=40.0) is None and calls == []
+        assert best_plan(*args, needed=39.0) is not None and len(calls) == 1 and len(asked) == 1
 
 
 @pytest.mark.skipif(liquidator._bound_rows is None, reason="numba not installed")

@@ -1,0 +1,334 @@
+"""best_plan's quotes compiled: every try it keeps priced at the venues in one call, not a Python
+`Router.buy_quote` / `sell_quote` (a loop over venues, a walk, a route memo) per try.
+
+The router's venues are rows of one table (`Table`, the shape of meet_compiled.table's): a v2 pool's
+reserves, a v3 pool's sqrt price, tick and liquidity (its ticks, liquidity nets and ticks' sqrt prices end
+to end in two arrays), a depth book's consumed depth, reference and knots. A row is rebuilt only after its
+venue traded or moved: Router._trading and Router._all_moved, which end the router's other caches, mark it.
+An asset with no venue is priced at its reference market (ReferenceMarket.fill, its closed form or
+quadrature compiled in reference.py).
+
+`plan` runs best_plan's search past the screen (the ceiling cut, the first try, the tries kept, the first
+strictly best) on the whole-order routing of Router._best_sale / _best_purchase: every expression is the
+Python's, in its order (numba neither reassociates nor fuses without fastmath), so the same floats come out
+(tests/perf/test_quote_compiled.py holds it to the Python path bit for bit). What it does not price (a NaN
+amount, whose v3 walk is the Python one; a tick table that breaks, whose InputError the Python path raises;
+split orders; no feedback; venues of another kind) it hands back to the Python path.
+
+numba's cache (cache=True) is checked against this file only: after changing v3_compiled's walks or
+reference._fill_factor, touch this file too.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from backtest.markets import v3_compiled
+from backtest.markets.reference import _fill_factor_compiled
+from backtest.markets.venue_kinds import USD, DepthBook, V2Pool, V3Pool
+
+V2, V3, BOOK = 0.0, 1.0, 2.0     # a row's kind
+WIDTH = 12                       # row: kind, quote asset (USD -1), fee, then the kind's own (see `Table.row`)
+NONE, PLAN, PYTHON = 0, 1, 2     # `plan`'s verdicts: no plan, a plan, ask the Python path
+SLACK = 1e-9                     # liquidator.SLACK (the ceilings' float rounding)
+
+
+class Table:
+    """The router's venues as arrays, kept on the router: `rows` [V, WIDTH]; `ticks` (the v3 pools' ticks end
+    to end); `tables` (each v3 pool's liquidity nets then its ticks' sqrt prices, each book's knot amounts,
+    impacts and cumulative proceeds); `starts`/`order`, each asset's venues in the router's order."""
+
+    def __init__(self, router):
+        self.ticks_of = [v.state.ticks if type(v) is V3Pool else None for v in router.venues]
+        ticks, tables, self.place = [np.zeros(0, dtype=np.int64)], [np.zeros(0)], []
+        n_ticks = n_tables = 0
+        for venue in router.venues:
+            kind = type(venue)
+            if kind is V3Pool:
+                s = venue.state
+                n = len(s.ticks)
+                self.place.append((float(n_ticks), float(n), float(n_tables)))
+                ticks.append(np.asarray(s.ticks, dtype=np.int64))
+                tables += [np.asarray(s.liquidity_net, dtype=float), v3_compiled.tick_sqrt_prices(s.ticks)]
+                n_ticks, n_tables = n_ticks + n, n_tables + 2 * n
+            elif kind is DepthBook:
+                knots = venue._knots
+                n = len(knots[0])
+                self.place.append((float(n_tables), float(n)))
+                tables += [np.array(k, dtype=float) for k in knots]
+                n_tables += 3 * n
+            else:
+                self.place.append(())
+        self.ticks, self.tables = np.concatenate(ticks), np.concatenate(tables)
+        self.rows = np.zeros((len(router.venues), WIDTH))
+        self.starts = np.cumsum([0] + [len(vs) for vs in router.by_asset]).astype(np.int64)
+        self.order = np.array([v for vs in router.by_asset for v in vs], dtype=np.int64)
+        self.known = all(type(v) in (V2Pool, V3Pool, DepthBook) for v in router.venues)
+        self.refresh(router, range(len(router.venues)))
+
+    def row(self, v: int, venue) -> tuple:
+        """v2: base, quote reserves; v3: sqrt price, tick, liquidity, 10^base decimals, 10^quote decimals,
+        base is token0, where its ticks start, how many, where its tables start; a book: net sold,
+        reference, tail rel_n and x, where its knots start, how many. Powers of ten are the venue's own
+        Python floats (numba's float ** int is not C's pow)."""
+        kind, q = type(venue), float(venue.quote_asset)
+        if kind is V2Pool:
+            return (V2, q, venue.fee, venue.base, venue.quote) + _PAD[5:]
+        if kind is V3Pool:
+            s = venue.state
+            return (V3, q, s.fee, s.sqrt_price, float(s.tick), s.liquidity, 10.0 ** venue.base_decimals,
+                    10.0 ** venue.quote_decimals, 1.0 if venue.base_is_token0 else 0.0, *self.place[v])
+        return (BOOK, q, venue.fee, venue.net_sold, venue.reference, *venue._tail, *self.place[v]) + _PAD[9:]
+
+    def refresh(self, router, moved) -> bool:
+        """Rebuild the rows of the venues `moved`; False if a v3 pool's tick table was replaced (build anew)."""
+        venues, rows, ticks_of = router.venues, self.rows, self.ticks_of
+        for v in moved:
+            venue = venues[v]
+            if ticks_of[v] is not None and venue.state.ticks is not ticks_of[v]:
+                return False
+            rows[v] = self.row(v, venue)
+        return True
+
+
+_PAD = (0.0,) * WIDTH
+
+
+def table(router) -> Table | None:
+    """The router's table with every row current, or None where `plan` does not serve it."""
+    if router.split or not router.feedback:
+        return None
+    got = router.__dict__.get("_quote_table")
+    moved = router._moved
+    if got is None or (moved is None and not got.refresh(router, range(len(router.venues)))) or \
+            (moved and not got.refresh(router, moved)):
+        got = router._quote_table = Table(router)
+    router._moved = []
+    return got if got.known else None
+
+
+def best(router, built: np.ndarray, n: int, asset_of: np.ndarray, needed: float) -> tuple | None:
+    """best_plan past the screen on its `n` tries `built` (top, d, c, repay, taken, fee rows): None (ask the
+    Python path), or (the chosen row as floats, cost, proceeds), the row None for no plan. The chosen try's two routes are
+    remembered as the router's own quotes leave them, for `execute` to route again."""
+    t = table(router)
+    if t is None:
+        return None
+    ref = router.reference
+    verdict, k, cost, proceeds, buy_v, sell_v = plan(
+        built, n, asset_of, float(needed), t.rows, t.ticks, t.tables, t.starts, t.order, router.price, ref.price,
+        ref.coefficient, ref.outstanding, ref.volume)
+    if verdict == PYTHON:
+        return None
+    if verdict == NONE:
+        return None, 0.0, 0.0
+    row = built[k].tolist()
+    _, d, c, repay, taken, fee = row
+    if repay > 0:
+        router.remember(True, int(asset_of[int(d)]), repay, buy_v, cost)
+    if taken - fee > 0:
+        router.remember(False, int(asset_of[int(c)]), taken - fee, sell_v, proceeds)
+    return row, cost, proceeds
+
+
+# -- the kernel ------------------------------------------------------------------------------------------
+def _bisect_right(a, lo, hi, x):
+    """bisect.bisect_right(a[lo:hi], x), its own loop (NaN goes to the end, as there)."""
+    start = lo
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if x < a[mid]:
+            hi = mid
+        else:
+            lo = mid + 1
+    return lo - start
+
+
+def _bid_inside(tables, at, n, p, q, width):
+    """DepthBook._bid_between for p < a[-1] and q <= a[-1] (knots a, i, cum at tables[at:])."""
+    a, i, cum = at, at + n, at + 2 * n
+    kp = _bisect_right(tables, a, a + n, p) - 1
+    if kp > n - 2:
+        kp = n - 2
+    kq = _bisect_right(tables, a, a + n, q) - 1
+    if kq > n - 2:
+        kq = n - 2
+    ip = tables[i + kp] + (tables[i + kp + 1] - tables[i + kp]) * (p - tables[a + kp]) / (tables[a + kp + 1] - tables[a + kp])
+    iq = tables[i + kq] + (tables[i + kq + 1] - tables[i + kq]) * (q - tables[a + kq]) / (tables[a + kq + 1] - tables[a + kq])
+    if kp == kq:
+        return width * (1.0 - (ip + iq) / 2.0)
+    return ((tables[a + kp + 1] - p) * (1.0 - (ip + tables[i + kp + 1]) / 2.0) + (tables[cum + kq] - tables[cum + kp + 1])
+            + (q - tables[a + kq]) * (1.0 - (tables[i + kq] + iq) / 2.0))
+
+
+def _bid_between(row, tables, p, q, width):
+    """DepthBook._bid_between: the integral of (1 - impact) from p to q = p + width, 0 <= p <= q."""
+    at, n = int(row[7]), int(row[8])
+    end = tables[at + n - 1]
+    if p >= end:
+        rel_n, x = row[5], row[6]
+        return rel_n * x * x * width / ((x + p - end) * (x + q - end))
+    if q > end:
+        rel_n, x = row[5], row[6]
+        tail = rel_n * x * x * (q - end) / ((x + end - end) * (x + q - end))
+        return _bid_inside(tables, at, n, p, end, end - p) + tail
+    return _bid_inside(tables, at, n, p, q, width)
+
+
+def _between(row, tables, s0, width):
+    """DepthBook._between: bids for s > 0, the mirrored asks for s < 0."""
+    s1 = s0 + width
+    if s1 <= 0.0:
+        return 2.0 * width - _bid_between(row, tables, -s1, -s0, width)
+    if s0 >= 0.0:
+        return _bid_between(row, tables, s0, s1, width)
+    return 2.0 * -s0 - _bid_between(row, tables, 0.0, -s0, -s0) + _bid_between(row, tables, 0.0, s1, s1)
+
+
+def _v3_args(row, ticks, tables):
+    first, n, at = int(row[9]), int(row[10]), int(row[11])
+    return ticks[first:first + n], tables[at:at + n], tables[at + n:at + 2 * n]
+
+
+def _sell_out(row, ticks, tables, amount):
+    """venue.sell_out(amount), and False where the Python path must answer (a tick table breaks)."""
+    kind, fee = row[0], row[2]
+    if kind == V2:                                          # uniswap_v2.amount_out
+        net = amount * (1.0 - fee)
+        return net * row[4] / (row[3] + net), True
+    if kind == V3:                                          # V3Pool.sell_out: v3_compiled.walk
+        tk, nets, sps = _v3_args(row, ticks, tables)
+        zfo = row[8] != 0.0
+        out, _, _, _, _, _, _, _, bad = v3_compiled.swap_walk(
+            row[3], int(row[4]), row[5], tk, nets, sps, fee, amount * row[6], zfo, 0.0 if zfo else math.inf)
+        return out / row[7], not bad
+    return row[4] * _between(row, tables, row[3], amount) * (1.0 - fee), True
+
+
+def _buy_in(row, ticks, tables, amount):
+    """venue.buy_in(amount)."""
+    kind, fee = row[0], row[2]
+    if kind == V2:                                          # uniswap_v2.amount_in(amount, quote, base, fee)
+        if amount >= row[3]:
+            return math.inf
+        return row[4] * amount / ((row[3] - amount) * (1.0 - fee))
+    if kind == V3:                                          # V3Pool.buy_in: exact_output
+        tk, nets, sps = _v3_args(row, ticks, tables)
+        ok, _, paid = v3_compiled.exact_output_walk(row[3], int(row[4]), row[5], tk, nets, sps, fee,
+                                                    amount * row[6], not row[8] != 0.0)
+        return paid / row[7] if ok else math.inf
+    return row[4] * _between(row, tables, row[3] - amount, amount) / (1.0 - fee)
+
+
+def _quote(buy, a, amount, m):
+    """Router.buy_quote / sell_quote of `amount` (> 0) of asset `a`: (venue or -1, USD, ok)."""
+    rows, ticks, tables, starts, order, price, ref_price, coefficient, outstanding, volume = m
+    lo, hi = starts[a], starts[a + 1]
+    if lo == hi:                                            # ReferenceMarket.fill, units -amount or amount
+        units = -amount if buy else amount
+        p = ref_price[a]
+        usd = -units * p
+        c = coefficient[a]
+        if c == 0.0 or usd == 0.0:
+            got = units * p
+        else:
+            got = units * p * _fill_factor_compiled(c, outstanding[a], usd, volume[a])
+        return -1, (-got if buy else got), True
+    best, best_usd = -1, (math.inf if buy else -math.inf)
+    for j in range(lo, hi):
+        v = order[j]
+        row = rows[v]
+        q = int(row[1])
+        if buy:
+            usd = _buy_in(row, ticks, tables, amount) * (1.0 if q == -1 else price[q])
+            if usd < best_usd or best < 0 or (best_usd != best_usd and usd == usd):
+                best, best_usd = v, usd
+        else:
+            out, ok = _sell_out(row, ticks, tables, amount)
+            if not ok:
+                return -1, math.nan, False
+            usd = out * (1.0 if q == -1 else price[q])
+            if usd > best_usd or best < 0 or (best_usd != best_usd and usd == usd):
+                best, best_usd = v, usd
+    return best, best_usd, True
+
+
+def _gross(built, k, asset_of, m):
+    """liquidator._gross of try k: (gross, cost, proceeds, buy venue, sell venue, ok)."""
+    repay, taken, fee = built[k, 3], built[k, 4], built[k, 5]
+    sold = taken - fee
+    if repay != repay or sold != sold:                      # a NaN amount: V3Pool's walk is the Python one
+        return math.nan, math.nan, math.nan, -1, -1, False
+    cost, buy_v, proceeds, sell_v = 0.0, -1, 0.0, -1
+    if repay > 0:
+        buy_v, cost, ok = _quote(True, asset_of[int(built[k, 1])], repay, m)
+    if sold > 0:
+        sell_v, proceeds, ok = _quote(False, asset_of[int(built[k, 2])], sold, m)
+        if not ok:
+            return math.nan, math.nan, math.nan, -1, -1, False
+    return proceeds - cost, cost, proceeds, buy_v, sell_v, True
+
+
+def _search(built, n, keep, first, known, asset_of, m):
+    """liquidator._search over tries k < n with keep[k] (all when keep is empty): the first strictly best."""
+    best, gross, cost, proceeds, buy_v, sell_v = -1, 0.0, 0.0, 0.0, -1, -1
+    for j in range(n):
+        if len(keep) and not keep[j]:
+            continue
+        if j == first:
+            got = known
+        else:
+            got = _gross(built, j, asset_of, m)
+            if not got[5]:
+                return PYTHON, -1, 0.0, 0.0, -1, -1
+        if best < 0 or got[0] > gross:
+            best, (gross, cost, proceeds, buy_v, sell_v) = j, got[:5]
+    return PLAN, best, cost, proceeds, buy_v, sell_v
+
+
+def _plan_py(built, n, asset_of, needed, rows, ticks, tables, starts, order, price, ref_price, coefficient,
+             outstanding, volume):
+    """best_plan after the screen, on its rows: (verdict, try, cost, proceeds, buy venue, sell venue)."""
+    m = (rows, ticks, tables, starts, order, price, ref_price, coefficient, outstanding, volume)
+    no = np.zeros(0, dtype=np.bool_)
+    unknown = (math.nan, math.nan, math.nan, -1, -1, False)
+    if n == 0:
+        return NONE, -1, 0.0, 0.0, -1, -1
+    top, nan = built[0, 0], False
+    for k in range(n):
+        t = built[k, 0]
+        if t != t:
+            nan = True
+        elif t > top:
+            top = t
+    if nan:                                     # NaN somewhere: the plain search, in order
+        return _search(built, n, no, -1, unknown, asset_of, m)
+    if top + SLACK * abs(needed) < needed:
+        return NONE, -1, 0.0, 0.0, -1, -1
+    first = 0
+    while not built[first, 0] == top:
+        first += 1
+    got = _gross(built, first, asset_of, m)
+    if not got[5]:
+        return PYTHON, -1, 0.0, 0.0, -1, -1
+    seen = got[0]
+    if not seen == seen:
+        return _search(built, n, no, -1, unknown, asset_of, m)
+    keep = np.empty(n, dtype=np.bool_)
+    for k in range(n):
+        keep[k] = k == 0 or k == first or not built[k, 0] < seen
+    return _search(built, n, keep, first, got, asset_of, m)
+
+
+try:
+    import numba
+    _jit = numba.njit(cache=True, nogil=True, error_model="numpy")
+    _bisect_right, _bid_inside, _bid_between, _between = (_jit(f) for f in (_bisect_right, _bid_inside, _bid_between,
+                                                                             _between))
+    _v3_args, _sell_out, _buy_in, _quote, _gross, _search = (_jit(f) for f in (_v3_args, _sell_out, _buy_in, _quote,
+                                                                                _gross, _search))
+    plan = _jit(_plan_py)
+except ImportError:                     # pragma: no cover - without numba compiled.ON is off: the Python path runs
+    plan = None
