@@ -87,6 +87,24 @@ def rank(agents, gross_usd: float, outlay_usd: float, waited_blocks: float, gas_
     return best, rivals
 
 
+def _rank_ready(ready: tuple, gross_usd: float, outlay_usd: float):
+    """`rank` over Field._ready's rows: the same arithmetic in the same order, the same winner and count."""
+    best, rivals = None, 0
+    for agent, units, gas, capital, rate, floor, own in ready:
+        if capital > 0:
+            borrowed = outlay_usd - capital
+            fee = (borrowed if not 0.0 > borrowed else 0.0) * rate     # max(borrowed, 0.0)
+        else:
+            fee = 0.0 * rate
+        profit = gross_usd - gas - fee
+        if not profit >= floor:
+            continue
+        rivals += 1
+        if best is None or profit > best[2] or (profit == best[2] and own < best[0].gas_units):
+            best = (agent, gas, profit, fee, units)
+    return best, rivals
+
+
 class Award(NamedTuple):       # a NamedTuple: one per liquidation, cheaper to build than a frozen dataclass
     """Who takes a job and what it pays (USD): gas and the flash-loan fee; `share` of the profit the
     trades realise goes to the builder (0 when no other agent wanted the job)."""
@@ -171,12 +189,35 @@ class Field:
             need = min(need, a.min_profit_usd + gas_usd_per_unit * a.gas_units)
         return float(min(a.gas_units for a in ready)), need
 
+    def _ready(self, waited_blocks: float, gas_usd_per_unit: float, gas_units: float | None,
+               extra_gas_units: float) -> tuple:
+        """`rank`'s per-agent numbers that do not depend on the job, for the agents ready after `waited_blocks`,
+        in order: (agent, units, gas USD, capital, flash-loan fee rate, threshold, own gas units). Kept per
+        (wait, gas price, gas units, extra) for these agents, as `lean_bar`: a round asks a handful."""
+        memo = self.__dict__.get("_readies")
+        if memo is None or memo[0] is not self.agents:
+            memo = self._readies = (self.agents, {})
+        key = (waited_blocks, gas_usd_per_unit, gas_units, extra_gas_units)
+        got = memo[1].get(key)
+        if got is None:
+            if len(memo[1]) > 4096:
+                memo[1].clear()
+            got = []
+            for agent in self.agents:
+                if waited_blocks < agent.latency_blocks:
+                    continue
+                units = (agent.gas_units if gas_units is None else gas_units) + extra_gas_units
+                got.append((agent, units, gas_usd_per_unit * units, agent.capital_usd, agent.flash_loan_fee,
+                            agent.min_profit_usd, agent.gas_units))
+            got = memo[1][key] = tuple(got)
+        return got
+
     def award(self, gross_usd: float, outlay_usd: float, waited_blocks: float, gas_usd_per_unit: float,
               gas_units: float | None = None, extra_gas_units: float = 0.0) -> Award | None:
         """`rank`'s choice if its gas fits in the block, with the flash fee and, when
         another ready agent would also have taken the job, the builder's share."""
-        best, rivals = rank(self.agents, gross_usd, outlay_usd, waited_blocks, gas_usd_per_unit, gas_units,
-                            extra_gas_units)
+        best, rivals = _rank_ready(self._ready(waited_blocks, gas_usd_per_unit, gas_units, extra_gas_units),
+                                   gross_usd, outlay_usd)
         if best is None or not best[4] <= self.gas.left:       # self.gas.fits(best[4])
             return None
         agent, gas, _, fee, units = best

@@ -19,7 +19,7 @@ from backtest.agents.competition import rank
 from backtest.agents.round import Round
 from backtest.markets import quote_compiled
 from backtest.markets.router import Router as Venues
-from backtest.protocols.rules import Params, Rules, health_factor_one
+from backtest.protocols.rules import Params, Rules, health_factor_row
 
 
 class Plan(NamedTuple):       # a NamedTuple: built twice per liquidation, ~4x cheaper than a frozen dataclass
@@ -314,7 +314,7 @@ def liquidate(i: int, hf: float, waited_blocks: float, book, r: Round, venues: V
                      field.agents[0].sizes, needed, built)
     if plan is None:
         return None
-    d, c, repay, taken, fee, cost_usd, proceeds_usd = plan[:7]
+    d, c, repay, taken, fee, cost_usd, proceeds_usd, _, _, _ = plan
     award = field.award(proceeds_usd - cost_usd, repay * price.item(d), waited_blocks, gas_usd_per_unit)
     if award is None:
         return None
@@ -323,5 +323,5 @@ def liquidate(i: int, hf: float, waited_blocks: float, book, r: Round, venues: V
     plan = Plan(d, c, repay, taken, fee, cost_usd, proceeds_usd, award.gas_usd, award.flash_fee_usd,
                 award.builder_usd(proceeds, cost))
     deficit = book.burn_deficit(i, price) if rules.burns_deficit else 0.0     # Aave v3.3: DeficitCreated
-    hf_after = health_factor_one(coll * price, debt * price, r.lt, book.floors[i])
+    hf_after = health_factor_row(coll, debt, price, r.lt, book.floors[i])
     return Done(plan, award.agent.name, cost, proceeds, hf_after, deficit)

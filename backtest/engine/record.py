@@ -100,6 +100,7 @@ class Recorder:
         self._protocols = None                  # per asset: (feed index, protocol name) of each feed
         self._events: list[tuple] = []          # one tuple per event, in EVENTS_SCHEMA order
         self._count = [0] * len(inputs.book.price_assets)
+        self._asset_of = inputs.book.reserve_asset.tolist()     # [R] each reserve's price asset, as ints
         self._burned = 0.0          # deficits burned so far (Aave v3.3+): bad debt that left the book
         self._clock = (None, None)  # (now, its block time): many rows share a block
 
@@ -108,14 +109,17 @@ class Recorder:
                     liquidator: str = "profit-seeker", action: str = "liquidate") -> None:
         """`oracle` is the price of every reserve at the time of the liquidation. One tuple a row,
         the columns built once in `outcome` (a row a liquidation is the hot path of a crash)."""
-        book, d, c = self.inputs.book, plan.debt_asset, plan.collateral_asset
-        repay, taken, gas, flash, builder = plan.repay, plan.taken, plan.gas_usd, plan.flash_fee_usd, plan.builder_usd
-        pd, pc = oracle[d], oracle[c]
-        self._liq.append((step, self._block_time(), book.protocol[i], book.accounts[i], book.assets[d],
-                          book.assets[c], repay, taken, plan.fee, pd, pc, repay * pd, taken * pc, rnd, liquidator,
+        book = self.inputs.book
+        d, c, repay, taken, fee, _, _, gas, flash, builder = plan
+        pd, pc = oracle.item(d), oracle.item(c)         # plain floats: the same products, cheaper than numpy scalars
+        now, at = self._clock
+        if now != self.now:
+            at = self._block_time()
+        self._liq.append((step, at, book.protocol[i], book.accounts[i], book.assets[d],
+                          book.assets[c], repay, taken, fee, pd, pc, repay * pd, taken * pc, rnd, liquidator,
                           cost, proceeds, gas, proceeds - cost - gas - flash - builder, hf_before, hf_after,
                           deficit, action, flash, builder))
-        self._count[book.reserve_asset[c]] += 1
+        self._count[self._asset_of[c]] += 1
         self._burned += deficit
 
     def event(self, step: int, rnd: int, protocol: str, action: str, **values) -> None:

@@ -52,13 +52,13 @@ class BookState:
 
     def repay(self, i: int, d: int, amount: float) -> None:
         """Debt repaid on reserve `d` (a cell never goes below zero)."""
-        owed = self._debt[i, d]
+        owed = self._debt.item(i, d)               # a plain float: the same difference, cheaper than a numpy scalar
         self._debt[i, d] = 0.0 if amount >= owed else owed - amount
         self._touched.append(i)
 
     def seize(self, i: int, c: int, amount: float) -> None:
         """Collateral leaving reserve `c` (the liquidator's share and any protocol fee)."""
-        held = self._coll[i, c]
+        held = self._coll.item(i, c)
         self._coll[i, c] = 0.0 if amount >= held else held - amount
         self._touched.append(i)
 

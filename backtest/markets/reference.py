@@ -164,19 +164,23 @@ class ReferenceMarket:
         self.flow[a] += usd
         if self.carried is not None:          # only what the path does not already carry moves the price
             usd = self.carried.excess(a, usd)
-        c = float(self.coefficient[a])             # self.delta(a, usd), inline: a liquidation's hot path
+        c = self.coefficient.item(a)               # self.delta(a, usd), inline: a liquidation's hot path
         if c == 0.0 or usd == 0.0:
             return
-        q, v = float(self.outstanding[a]), float(self.volume[a])
-        d = c * (_f(q + usd, v) - _f(q, v))
+        q, v = self.outstanding.item(a), self.volume.item(a)
+        if v > 0:                                  # c * (_f(q + usd, v) - _f(q, v)), _f inline
+            x = q + usd
+            d = c * (math.copysign(math.sqrt(abs(x) / v), x) - math.copysign(math.sqrt(abs(q) / v), q))
+        else:
+            d = c * 0.0
         if d == 0.0:
             return
-        theta = float(self.permanent_share[a])
+        theta = self.permanent_share.item(a)
         permanent, temporary = self.permanent, self.temporary
-        permanent[a] = kept = permanent[a] + theta * d
-        temporary[a] = passing = temporary[a] + (1.0 - theta) * d
+        permanent[a] = kept = permanent.item(a) + theta * d
+        temporary[a] = passing = temporary.item(a) + (1.0 - theta) * d
         self.outstanding[a] = q + usd
-        self.price[a] = self.exo[a] * math.exp(kept + passing)
+        self.price[a] = self.exo.item(a) * math.exp(kept + passing)
 
     def fill(self, a: int, units: float) -> float:
         """USD for `units` (> 0 sold, < 0 bought) walked through the impact curve, without

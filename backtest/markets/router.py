@@ -353,7 +353,7 @@ class Router:
         venues, price = self.venues, self.price
         for v, part in route:
             venue = venues[v]
-            venue.sell(part)
+            venue.sold(part)                # venue.sell(part) without its answer: `usd` is the route's
             q = venue.quote_asset           # self._reprice(v), inline
             self.venue_price[v] = venue.mid() * (1.0 if q == USD else float(price[q]))
         return usd

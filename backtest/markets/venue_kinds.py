@@ -2,6 +2,7 @@
 
 Every kind answers the same five questions, so the router can compare them:
   sell_out(x) -> quote received for x base (no state change), sell(x) -> same, and trades;
+      sold(x) -> sell(x)'s move alone (the router trades the route it has quoted);
   buy_in(y)   -> quote paid for exactly y base (+inf if the venue cannot deliver), buy(y);
   mid()       -> marginal price in quote per base (before fee);
   pull_to(target, anchor) -> move the venue so its mid is `target` (arbitrage), returning the
@@ -54,6 +55,10 @@ class V2Pool:
         self.base += amount
         self.quote -= out
         return out
+
+    def sold(self, amount: float) -> None:
+        """`sell`'s move without its answer (the router already has the route's quote)."""
+        self.sell(amount)
 
     def buy(self, amount: float) -> float:
         paid = uniswap_v2.amount_in(amount, self.quote, self.base, self.fee)
@@ -150,6 +155,10 @@ class V3Pool:
         res = self._sell(amount)
         self.state = v3_compiled.after(self.state, res)
         return float(res[0]) / 10.0 ** self.quote_decimals
+
+    def sold(self, amount: float) -> None:
+        """`sell`'s move without its answer (the router already has the route's quote)."""
+        self.state = v3_compiled.after(self.state, self._sell(amount))
 
     def _buy(self, amount: float) -> tuple[float, float] | None:
         """(sqrt price after, quote paid in whole units) for exactly `amount` base out; kept, as `_sell`."""
@@ -370,6 +379,10 @@ class DepthBook:
         out = self.sell_out(amount)
         self.net_sold += amount
         return out
+
+    def sold(self, amount: float) -> None:
+        """`sell`'s move without its answer (the router already has the route's quote): the depth eaten."""
+        self.net_sold += amount
 
     def buy(self, amount: float) -> float:
         paid = self.buy_in(amount)

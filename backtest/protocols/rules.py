@@ -98,6 +98,31 @@ def health_factor_one(coll_usd: np.ndarray, debt_usd: np.ndarray, lt: np.ndarray
     return total * (math.floor(bps) if -_BIG < bps < _BIG else np.floor(bps)) / 10_000 / debt   # np.floor for NaN, inf
 
 
+def health_factor_row(coll: np.ndarray, debt: np.ndarray, price: np.ndarray, lt: np.ndarray, floors: bool) -> float:
+    """health_factor_one(coll * price, debt * price, lt, floors), the same bits, for one account's rows in
+    token units (a liquidation's HF after): the sums taken from the products in plain floats (each
+    product is the very float numpy's multiply gives), no collateral product when nothing is owed, and
+    numpy only for the dot (BLAS's order) and rows of 8 or more (numpy's pairwise sum)."""
+    if len(debt) >= 8:
+        return health_factor_one(coll * price, debt * price, lt, floors)
+    at = price.tolist()
+    owed = 0.0
+    for k, x in enumerate(debt.tolist()):
+        owed += x * at[k]
+    if owed <= 0:
+        return float("inf")
+    coll_usd = coll * price
+    total = 0.0
+    for k, x in enumerate(coll.tolist()):
+        total += x * at[k]
+    weighted = 0.0 + float(coll_usd.dot(lt))
+    if not floors:
+        return weighted / owed
+    avg = weighted / total if total > 0 else 0.0
+    bps = avg * 10_000 + 1e-9
+    return total * (math.floor(bps) if -_BIG < bps < _BIG else np.floor(bps)) / 10_000 / owed   # np.floor for NaN, inf
+
+
 def _sum(x: np.ndarray) -> float:
     """float(x.sum()) of a 1-D float array: numpy adds fewer than 8 numbers one by one from +0.0 (its
     pairwise sum's base case), as this loop does; longer rows go to numpy."""
