@@ -3,6 +3,7 @@ is held here to the formula it replaced (kept below as the reference), on inputs
 reordered sum or product, or a dropped step, gives other bits."""
 
 import copy
+import dataclasses
 import math
 
 import numpy as np
@@ -68,7 +69,7 @@ def _award_by_rank(f: Field, gross, outlay, waited, gas_price, gas_units=None, e
        st.floats(0.0, 3e6))
 def test_award_from_the_kept_ready_agents_is_rank_s_choice(agents, jobs, left):
     # Ties too: two agents with the same numbers go to the lower gas units, else the first listed.
-    agents = [*agents, agents[0]]
+    agents = [*agents, dataclasses.replace(agents[0], name="twin")]
     f = Field(tuple(agents), 0.9, BlockGas(np.array([left])))
     for gross, outlay, waited, gas_price, units, extra in jobs * 2:          # each asked twice: kept = afresh
         got = f.award(gross, outlay, waited, gas_price, units, extra)
