@@ -54,11 +54,11 @@ def with_router(monkeypatch, lake, config, sold: Counter | None = None):
     def initial_venues(inputs, feedback):
         router = venues_for_replay(inputs, config, feedback)     # the hook proposed for the engine
         if sold is not None and feedback:
-            for venue in router.venues:
-                def sell(amount, _sell=venue.sell, _name=venue.name):
+            for venue in router.venues:          # Router.sell trades a venue through `sold` (sell's move)
+                def trade(amount, _sold=venue.sold, _name=venue.name):
                     sold[_name] += amount
-                    return _sell(amount)
-                venue.sell = sell
+                    return _sold(amount)
+                venue.sold = trade
         return router
     patch_initial_venues(monkeypatch, initial_venues)
 
