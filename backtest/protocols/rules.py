@@ -21,6 +21,7 @@ from typing import Callable
 
 import numpy as np
 
+from backtest import compiled
 from backtest.protocols.aave import v2 as aave_v2
 from backtest.protocols.aave import v3 as aave_v3
 from backtest.protocols.aave import v33 as aave_v33
@@ -90,7 +91,10 @@ def health_factor_one(coll_usd: np.ndarray, debt_usd: np.ndarray, lt: np.ndarray
     debt = _sum(debt_usd)
     if debt <= 0:
         return float("inf")
-    total, weighted = _sum(coll_usd), 0.0 + float(coll_usd.dot(lt))
+    return _from_sums(debt, _sum(coll_usd), 0.0 + float(coll_usd.dot(lt)), floors)
+
+
+def _from_sums(debt: float, total: float, weighted: float, floors: bool) -> float:
     if not floors:
         return weighted / debt
     avg = weighted / total if total > 0 else 0.0
@@ -100,27 +104,72 @@ def health_factor_one(coll_usd: np.ndarray, debt_usd: np.ndarray, lt: np.ndarray
 
 def health_factor_row(coll: np.ndarray, debt: np.ndarray, price: np.ndarray, lt: np.ndarray, floors: bool) -> float:
     """health_factor_one(coll * price, debt * price, lt, floors), the same bits, for one account's rows in
-    token units (a liquidation's HF after): the sums taken from the products in plain floats (each
-    product is the very float numpy's multiply gives), no collateral product when nothing is owed, and
-    numpy only for the dot (BLAS's order) and rows of 8 or more (numpy's pairwise sum)."""
-    if len(debt) >= 8:
+    token units (a liquidation's HF after), with no collateral sum when nothing is owed. Each product is
+    the very float numpy's multiply gives; rows under 8 are summed in plain floats (numpy's pairwise
+    sum's base case), rows of 8 to 128 by `_row_sums` (numba: that pairwise sum, tests/perf/
+    test_fill_path.py) where compiled, the rest by numpy. The dot stays numpy's (BLAS's order)."""
+    n = len(debt)
+    if n < 8:
+        at = price.tolist()
+        owed = 0.0
+        for k, x in enumerate(debt.tolist()):
+            owed += x * at[k]
+        if owed <= 0:
+            return float("inf")
+        coll_usd = coll * price
+        total = 0.0
+        for k, x in enumerate(coll.tolist()):
+            total += x * at[k]
+    elif n <= 128 and compiled.ON and _row_sums is not None:
+        coll_usd = np.empty(n)
+        owed, total = _row_sums(coll, debt, price, coll_usd)
+        if owed <= 0:
+            return float("inf")
+    else:
         return health_factor_one(coll * price, debt * price, lt, floors)
-    at = price.tolist()
-    owed = 0.0
-    for k, x in enumerate(debt.tolist()):
-        owed += x * at[k]
-    if owed <= 0:
-        return float("inf")
-    coll_usd = coll * price
-    total = 0.0
-    for k, x in enumerate(coll.tolist()):
-        total += x * at[k]
-    weighted = 0.0 + float(coll_usd.dot(lt))
-    if not floors:
-        return weighted / owed
-    avg = weighted / total if total > 0 else 0.0
-    bps = avg * 10_000 + 1e-9
-    return total * (math.floor(bps) if -_BIG < bps < _BIG else np.floor(bps)) / 10_000 / owed   # np.floor for NaN, inf
+    return _from_sums(owed, total, 0.0 + float(coll_usd.dot(lt)), floors)
+
+
+def _pairwise8_py(a) -> float:
+    """numpy's pairwise sum of 8 to 128 float64s (pairwise_sum in its loops_utils): eight running sums
+    over blocks of 8, combined as a tree, then the rest one by one; ndarray.sum adds it to +0.0."""
+    n = len(a)
+    r0, r1, r2, r3, r4, r5, r6, r7 = a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7]
+    i = 8
+    while i < n - n % 8:
+        r0 += a[i]
+        r1 += a[i + 1]
+        r2 += a[i + 2]
+        r3 += a[i + 3]
+        r4 += a[i + 4]
+        r5 += a[i + 5]
+        r6 += a[i + 6]
+        r7 += a[i + 7]
+        i += 8
+    res = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
+    while i < n:
+        res += a[i]
+        i += 1
+    return 0.0 + res
+
+
+def _row_sums_py(coll, debt, price, coll_usd):
+    """(float((debt * price).sum()), float((coll * price).sum())) of rows of 8 to 128, `coll_usd` left
+    holding coll * price (for the dot)."""
+    for k in range(len(debt)):
+        coll_usd[k] = debt[k] * price[k]
+    owed = _pairwise8(coll_usd)
+    for k in range(len(coll)):
+        coll_usd[k] = coll[k] * price[k]
+    return owed, _pairwise8(coll_usd)
+
+
+try:                                    # numba where installed; numpy (the same bits) without
+    import numba
+    _pairwise8 = numba.njit(cache=True, nogil=True)(_pairwise8_py)
+    _row_sums = numba.njit(cache=True, nogil=True)(_row_sums_py)
+except ImportError:                     # pragma: no cover - exercised where numba is absent
+    _pairwise8, _row_sums = _pairwise8_py, None
 
 
 def _sum(x: np.ndarray) -> float:
