@@ -17,6 +17,7 @@ from backtest import compiled
 from backtest.agents import screen as _screen
 from backtest.agents.competition import rank
 from backtest.agents.round import Round
+from backtest.agents.screen_kept import KeptTries, next_kept
 from backtest.markets import quote_compiled
 from backtest.markets.router import Router as Venues
 from backtest.protocols.rules import Params, Rules, health_factor_row
@@ -258,12 +259,16 @@ class Prescreen:
     latency most under-water rows are handed over block after block and rejected before any quote.
     The pass stops at each row it cannot reject; the caller liquidates it and asks again, so every
     row is judged at the venues and block gas left as they are when it is reached, as the per-row
-    loop judges it. None of it runs on the Python path (backtest.compiled.ON off)."""
+    loop judges it. Each row's tries are kept between calls while its cells (BookState.versions), HF,
+    total debt and held columns' prices stand (screen_kept.py): the same rows come back block after
+    block. None of it runs on the Python path (backtest.compiled.ON off)."""
 
     def __init__(self, book, field):
         self.kinds = book.per_rules(lambda rules: _screen.KIND.get(rules.terms, -1), np.int64)
         self.sizes = _sizes(field.agents[0].sizes)
         self.out = np.empty((book.coll.shape[1] ** 2 * len(self.sizes), 6))
+        self.kept = KeptTries(len(book))         # each row's tries, kept while its inputs stand (screen_kept.py)
+        self.terms = (None, None)                # the parameters and thresholds the kept tries were built at
 
     def order(self, rows: np.ndarray, hf: np.ndarray, waited: np.ndarray, book, r: Round, venues: Venues, field):
         """Yields, in order, each k whose row rows[k] may be liquidated (the rows skipped would return
@@ -274,15 +279,19 @@ class Prescreen:
         # each row's (leanest ready agent's gas, bar): Field's own, per set of ready agents
         lean, needed = field.lean_bars(waited, r.gas_usd_per_unit)
         p = r.params
-        # what stays put for the round, looked up once (the book's arrays are mutated in place, never rebound)
-        fixed = (self.kinds, total, book.coll, book.debt, r.price, book.asset_of, r.lt, p.bonus, p.protocol_fee,
-                 p.close_factor)
-        ceilings, gas, hf = venues.ceilings, field.gas, np.asarray(hf, dtype=float)
-        find = _screen.next_to_liquidate
+        # what stays put for the round, stacked once (the book's arrays are mutated in place, never rebound)
+        per_row = np.stack([np.asarray(hf, dtype=float), lean, needed, total])
+        if self.terms[0] is not p or self.terms[1] is not r.lt:       # a governance change: every row afresh
+            self.kept.forget()
+            self.terms = (p, r.lt)
+        per_column = np.stack([r.price, r.lt, p.bonus, p.protocol_fee, p.close_factor]).astype(float, copy=False)
+        ceilings, gas, memo, sizes, out = venues.ceilings, field.gas, self.kept.arrays(), self.sizes, self.out
+        kinds, coll, debt, asset_of = self.kinds, book.coll, book.debt, book.asset_of
         k = 0
         while True:
             floor, ceiling = ceilings()[:2]              # as the last liquidation left them
-            k, n = find(k, rows, hf, lean, needed, *fixed, floor, ceiling, self.sizes, float(gas.left), self.out)
+            k, n = next_kept(k, rows, per_row, kinds, coll, debt, per_column, asset_of, floor, ceiling, sizes,
+                             float(gas.left), out, book.versions(), memo)
             if k >= len(rows):
                 return
             yield k, (n, self.out)

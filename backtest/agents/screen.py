@@ -143,15 +143,20 @@ def _screen_row(kind, hf, coll, debt, price, asset_of, lt, bonus, protocol_fee, 
             return PYTHON, -1
     n = _ceilings_py(kind, hf, coll, debt, price, asset_of, lt, bonus, protocol_fee, close_factor, floor, ceiling,
                      sizes, total_debt_usd, out)
+    return _verdict(out, n, needed), n
+
+
+def _verdict(out, n, needed):
+    """REJECT if none of the n tries' ceilings in `out` reaches `needed` (none NaN), else PYTHON."""
     if n == 0:
-        return REJECT, 0
+        return REJECT
     top = out[0, 0]
     for k in range(n):
         if not out[k, 0] == out[k, 0]:
-            return PYTHON, n
+            return PYTHON
         if out[k, 0] > top:
             top = out[k, 0]
-    return (REJECT if top + SLACK * abs(needed) < needed else PYTHON), n
+    return REJECT if top + SLACK * abs(needed) < needed else PYTHON
 
 
 def _next_py(start, rows, hf, lean, needed, kinds, total_debt_usd, coll, debt, price, asset_of, lt, bonus,
@@ -333,7 +338,7 @@ try:
     _bonus_seize, _seize_fitting, _passes = _jit(_bonus_seize), _jit(_seize_fitting), _jit(_passes)
     _terms = _jit(_terms)
     _ceilings_py = ceilings = _jit(_ceilings_py)          # the name _screen_py calls, compiled
-    _columns_finite, _screen_row = _jit(_columns_finite), _jit(_screen_row)
+    _columns_finite, _verdict, _screen_row = _jit(_columns_finite), _jit(_verdict), _jit(_screen_row)
     _screen_into = _jit(_screen_into)
     screen = _jit(_screen_py)
     next_to_liquidate = _jit(_next_py)

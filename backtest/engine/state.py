@@ -39,6 +39,8 @@ class BookState:
         self.asset_of = asset_of                    # [R] reserve -> price asset
         self._touched: list[int] = []               # rows changed since the watchlist last heard
         self._watch: Watchlist | None = None
+        self._versions = np.zeros(len(coll), dtype=np.int64)    # per row: how many logged changes it had
+        self._counted = 0                           # entries of `_touched` already counted in `_versions`
 
     def __len__(self) -> int:
         return len(self._coll)
@@ -91,15 +93,32 @@ class BookState:
         """(Re)build the candidate finder at these thresholds and prices (at the start and after a
         governance change); it reads the live arrays."""
         self._watch = Watchlist(self._coll, self._debt, lt, prices)
-        self._touched = []
+        self._drain()
 
     def candidates(self, prices: np.ndarray) -> np.ndarray:
         """Rows that may be below HF 1 at `prices` (Watchlist.candidates), after telling the watchlist
         which rows changed since the last call. The same array object while nothing moved."""
         if self._touched:
-            self._watch.update(self._touched)
-            self._touched = []
+            self._watch.update(self._drain())
         return self._watch.candidates(prices)
+
+    def versions(self) -> np.ndarray:
+        """[N] a counter per row that every logged change of the row (repay, seize, burn_deficit, absorb,
+        grab) has moved by the time this returns: a memo holding a row's value with its counter knows the
+        row's cells are the same while the counter is. The array is updated in place, never rebound."""
+        log = self._touched
+        if self._counted < len(log):
+            versions = self._versions
+            for i in log[self._counted:]:           # a few rows a liquidation: cheaper than np.add.at
+                versions[i] += 1
+            self._counted = len(log)
+        return self._versions
+
+    def _drain(self) -> list[int]:
+        """The touched log, counted in `versions` first, and a new empty one."""
+        self.versions()
+        out, self._touched, self._counted = self._touched, [], 0
+        return out
 
     def pattern(self):
         """Each row's nonzero columns (engine/pattern.py, kept by the watchlist), the rows in the touched
@@ -116,14 +135,12 @@ class BookState:
         if self._watch is None:
             return None
         if self._touched:
-            self._watch.update(self._touched)
-            self._touched = []
+            self._watch.update(self._drain())
         return self._watch.cells(rows)
 
     def touched(self) -> list[int]:
         """Rows changed since the last call (or the last `candidates`), in order; clears the log."""
-        out, self._touched = self._touched, []
-        return out
+        return self._drain()
 
 
 def _distinct(row_rules: list) -> tuple[list, np.ndarray]:

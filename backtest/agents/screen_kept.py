@@ -1,0 +1,148 @@
+"""screen.next_to_liquidate with each row's tries kept between calls (liquidator.Prescreen).
+
+While agents wait out their latency the same under-water rows are screened block after block, and
+most are rejected again: on the sample's Monte Carlo paths ~9 in 10 rows the pass judges were judged
+before with the same cells, HF and prices. What the screen spends on a row is building its tries,
+(d, c, repay, taken, fee) per (debt, collateral, size) through each protocol's terms; those read only
+the row's cells, its HF, the oracle prices of the columns it holds (a debt > 0, or collateral > 0
+with LT > 0), the parameters, the sizes and (Aave v3.3) its total debt in USD. The venues' quotes
+(floor, ceiling) and the bar `needed` enter only the linear ceiling of each try and the verdict.
+
+So a row's tries are kept with that key: its change counter (BookState.versions: every repay, seize,
+burn, absorb or grab moves it), its HF and total debt (the same bits), and the price of each column
+it holds. Where all stand, the ceilings are computed again from the kept tries at this call's floor
+and ceiling, operation for operation as screen._ceilings_py writes them, and judged as
+screen._screen_row judges them: the same verdict, the same rows in `out`, bit for bit. Anything else
+is screened afresh and kept anew. The parameters and sizes are the caller's to watch: Prescreen
+forgets every row when a governance change brings new ones (`KeptTries.forget`).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from backtest.agents.screen import NOT_SCREENED, REJECT, SLACK, _columns_finite, _screen_row, _verdict
+
+
+class KeptTries:
+    """The arenas the kept tries live in: per book row its slot (-1: none); per slot (change counter,
+    first try, tries, first key row, held columns, book row); the tries as screen rows; per slot a key
+    row (HF, total debt USD) and a (column, price) row per held column; how much of each is used. Full
+    arenas are emptied and filled again."""
+
+    def __init__(self, n_rows: int, tries: int = 1 << 18):
+        self.slot_of = np.full(n_rows, -1, dtype=np.int64)
+        self.ints = np.zeros((tries // 2, 6), dtype=np.int64)
+        self.tries = np.zeros((tries, 6))
+        self.keys = np.zeros((tries, 2))
+        self.fill = np.zeros(3, dtype=np.int64)          # slots, tries, key rows used
+
+    def forget(self) -> None:
+        self.slot_of[:] = -1
+        self.fill[:] = 0
+
+    def arrays(self) -> tuple:
+        return self.slot_of, self.ints, self.tries, self.keys, self.fill
+
+
+def _kept_slot(i, hf, total, price, versions, memo):
+    """Row i's slot if its kept tries hold for this HF, total debt and these prices, else -1."""
+    slot_of, ints, _, keys, _ = memo
+    s = slot_of[i]
+    if s < 0 or ints[s, 0] != versions[i]:
+        return -1
+    at = ints[s, 3]
+    if not (keys[at, 0] == hf and keys[at, 1] == total):
+        return -1
+    for j in range(at + 1, at + 1 + ints[s, 4]):
+        if not price[int(keys[j, 0])] == keys[j, 1]:
+            return -1
+    return s
+
+
+def _kept_tries(s, asset_of, floor, ceiling, memo, out):
+    """The slot's tries into `out` with their linear ceilings at this floor and ceiling (_ceilings_py's
+    arithmetic); how many."""
+    ints, tries = memo[1], memo[2]
+    first, n = ints[s, 1], ints[s, 2]
+    for j in range(n):
+        d, c, repay, taken, fee = tries[first + j, 1], tries[first + j, 2], tries[first + j, 3], \
+            tries[first + j, 4], tries[first + j, 5]
+        low, high = floor[asset_of[int(d)]], ceiling[asset_of[int(c)]]
+        sold = taken - fee
+        top_p = (sold if not sold < 0 else 0.0) * high
+        low_c = repay * low
+        out[j, 0] = top_p - low_c + SLACK * (top_p + low_c)
+        out[j, 1], out[j, 2], out[j, 3], out[j, 4], out[j, 5] = d, c, repay, taken, fee
+    return n
+
+
+def _keep(i, hf, total, coll, debt, lt, price, versions, n, out, memo):
+    """Keep row i's n tries in `out` (a fresh screen's) with their key."""
+    slot_of, ints, tries, keys, fill = memo
+    m = 0
+    for a in range(len(price)):
+        if debt[a] > 0 or (coll[a] > 0 and lt[a] > 0):
+            m += 1
+    if n > len(tries) or m + 1 > len(keys):
+        slot_of[i] = -1
+        return
+    if fill[0] >= len(ints) or fill[1] + n > len(tries) or fill[2] + m + 1 > len(keys):
+        for s in range(fill[0]):
+            slot_of[ints[s, 5]] = -1
+        fill[0], fill[1], fill[2] = 0, 0, 0
+    s, at = fill[0], fill[2]
+    slot_of[i] = s
+    ints[s, 0], ints[s, 1], ints[s, 2], ints[s, 3], ints[s, 4], ints[s, 5] = versions[i], fill[1], n, at, m, i
+    keys[at, 0], keys[at, 1] = hf, total
+    for j in range(n):
+        for q in range(6):
+            tries[fill[1] + j, q] = out[j, q]
+    j = at + 1
+    for a in range(len(price)):
+        if debt[a] > 0 or (coll[a] > 0 and lt[a] > 0):
+            keys[j, 0], keys[j, 1] = a, price[a]
+            j += 1
+    fill[0], fill[1], fill[2] = s + 1, fill[1] + n, j
+
+
+def _next_kept_py(start, rows, per_row, kinds, coll, debt, per_column, asset_of, floor, ceiling, sizes, gas_left, out,
+                  versions, memo):
+    """screen._next_py's answer (first row k >= start liquidate could act on, its try count), every row
+    judged from its kept tries where they hold; rows screened afresh are kept. `per_row`: [4, K] each
+    row's (hf, lean, needed, total_debt_usd) as _next_py takes them; `per_column`: [5, R] (price, lt,
+    bonus, protocol_fee, close_factor); `versions`: BookState.versions() as of this call; `memo`:
+    KeptTries.arrays(). Fewer, stacked arguments: a call costs less to enter (~2 in 3 calls after a
+    liquidation judge no row before the one they stop at)."""
+    hf, lean, needed, total_debt_usd = per_row[0], per_row[1], per_row[2], per_row[3]
+    price, lt, bonus, protocol_fee, close_factor = per_column[0], per_column[1], per_column[2], per_column[3], \
+        per_column[4]
+    columns = _columns_finite(price, asset_of, bonus, protocol_fee, close_factor, floor, ceiling)
+    for k in range(start, len(rows)):
+        if not lean[k] <= gas_left:
+            continue
+        i = rows[k]
+        if kinds[i] < 0:
+            return k, NOT_SCREENED
+        s = _kept_slot(i, hf[k], total_debt_usd[k], price, versions, memo) if columns and np.isfinite(needed[k]) \
+            else -1
+        if s >= 0:
+            n = _kept_tries(s, asset_of, floor, ceiling, memo, out)
+            verdict = _verdict(out, n, needed[k])
+        else:
+            verdict, n = _screen_row(kinds[i], hf[k], coll[i], debt[i], price, asset_of, lt, bonus, protocol_fee,
+                                     close_factor, floor, ceiling, sizes, total_debt_usd[k], needed[k], columns, out)
+            if n >= 0:
+                _keep(i, hf[k], total_debt_usd[k], coll[i], debt[i], lt, price, versions, n, out, memo)
+        if verdict != REJECT:
+            return k, n
+    return len(rows), NOT_SCREENED
+
+
+try:
+    import numba
+    _jit = numba.njit(cache=True, nogil=True, error_model="numpy")
+    _kept_slot, _kept_tries, _keep = _jit(_kept_slot), _jit(_kept_tries), _jit(_keep)
+    next_kept = _jit(_next_kept_py)
+except ImportError:                     # pragma: no cover - exercised where numba is absent
+    next_kept = None

@@ -1,0 +1,138 @@
+"""The round's pass with each row's tries kept (screen_kept.next_kept, what Prescreen runs) answers as the
+pass that screens every row afresh (screen.next_to_liquidate), bit for bit, after each event that must
+end a kept row: its balances changing (BookState.versions), its HF, a price of a column it holds; and it
+keeps a row through what must not end it (a price of a column it does not hold, the venues' quotes, the
+bar)."""
+
+import numpy as np
+import pytest
+from hypothesis import given, settings, strategies as st
+
+from backtest.agents import screen
+from backtest.agents.screen_kept import KeptTries, next_kept
+from backtest.engine.state import BookState
+from backtest.protocols.rules import RULES
+from tests.perf.test_screen import PROTOCOLS, account
+
+pytestmark = pytest.mark.skipif(next_kept is None, reason="numba not installed")
+SIZES = np.array([1.0, 0.5, 0.25, 0.1])
+
+
+class Case:
+    """Six accounts of one protocol on the four reserves of tests/perf/test_screen.account, a round's inputs."""
+
+    def __init__(self, seed: int, protocol: str, rich: bool = True, arena: int = 1 << 16):
+        accounts = [account(seed + j, rich) for j in range(6)]
+        self.rng, self.asset_of, price, _, _, self.lt, self.params = accounts[0]
+        coll, debt = np.array([a[3] for a in accounts]), np.array([a[4] for a in accounts])
+        self.book = BookState(coll, debt, [RULES[protocol]] * 6, self.asset_of)
+        self.kind = screen.KIND[RULES[protocol].terms]
+        self.price = price.copy()
+        self.rows, self.hf = self.rng.permutation(6), self.rng.uniform(0.5, 1.0, 6)
+        self.floor, self.ceiling = self.price[:3] * 0.99, self.price[:3] * 1.01
+        self.needed, self.lean, self.gas_left = np.full(6, 25.0), np.full(6, 500_000.0), 30e6
+        self.kept = KeptTries(6, arena)
+
+    def args(self):
+        book = self.book
+        total = np.array([float(book.debt[i] @ self.price) if self.kind == 2 else 0.0 for i in self.rows])
+        p = self.params
+        return (self.rows, self.hf, self.lean, self.needed, np.full(6, self.kind, dtype=np.int64), total, book.coll,
+                book.debt, self.price, self.asset_of, self.lt, p.bonus, p.protocol_fee, p.close_factor, self.floor,
+                self.ceiling, SIZES, self.gas_left)
+
+    def passes(self, kept: bool) -> list:
+        """Every (k, tries) the pass stops at, from the first row to the last."""
+        got, k, out = [], 0, np.full((64, 6), np.nan)
+        while True:
+            if kept:
+                a = self.args()
+                per_row, per_column = np.stack([a[1], a[2], a[3], a[5]]), np.stack([a[8], *a[10:14]])
+                k, n = next_kept(k, a[0], per_row, a[4], a[6], a[7], per_column, a[9], *a[14:], out,
+                                 self.book.versions(), self.kept.arrays())
+            else:
+                k, n = screen.next_to_liquidate(k, *self.args(), out)
+            got.append((k, n, out[:max(n, 0)].tobytes()))
+            if k >= len(self.rows):
+                return got
+            k += 1
+
+    def same(self) -> list:
+        fresh = self.passes(kept=False)
+        assert self.passes(kept=True) == fresh
+        return fresh
+
+
+@settings(max_examples=150, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), protocol=st.sampled_from(PROTOCOLS), rich=st.booleans(),
+       arena=st.sampled_from([8, 1 << 16]), events=st.lists(st.integers(0, 6), min_size=1, max_size=12))
+def test_the_kept_pass_is_the_fresh_pass_after_any_event(seed, protocol, rich, arena, events):
+    case = Case(seed, protocol, rich, arena)        # an arena of 8 tries: emptied and filled again over and over
+    case.same()
+    rng = case.rng
+    for e in events:
+        a, i = int(rng.integers(4)), int(rng.integers(6))
+        if e == 0:                                   # an oracle price moves
+            case.price[a] *= rng.uniform(0.8, 1.2)
+        elif e == 1:                                 # a row is liquidated: its balances change
+            case.book.seize(i, a, case.book.coll[i, a] * rng.uniform(0, 1.2))
+            case.book.repay(i, int(rng.integers(4)), float(case.book.debt[i].max()) * rng.uniform(0, 0.6))
+        elif e == 2:                                 # its HF (the caller's)
+            case.hf[rng.integers(6)] = rng.uniform(0.5, 1.0)
+        elif e == 3:                                 # the venues' quotes
+            case.floor *= rng.uniform(0.9, 1.1, 3)
+            case.ceiling *= rng.uniform(0.9, 1.1, 3)
+        elif e == 4:                                 # the bar, per row
+            case.needed = rng.choice([0.0, 25.0, 400.0, 1e5, -np.inf], 6)
+        elif e == 5:                                 # a price not finite: every row to the Python search
+            case.price[a] = rng.choice([np.nan, np.inf, case.price[a]])
+        else:                                        # nothing moved
+            pass
+        case.same()
+
+
+def _stop_at_first(seed=11):
+    """An Aave v3 case whose pass stops at its first row."""
+    case = Case(seed, "aave-v3")
+    case.needed[:] = -1e12                           # finite (-inf goes to the Python search untried)
+    assert case.passes(kept=False)[0][:2] == (0, 4 * int((case.book.debt[case.rows[0]] > 0).sum()) * int(
+        ((case.book.coll[case.rows[0]] > 0) & (case.lt > 0)).sum()))
+    return case
+
+
+def test_a_kept_row_ends_when_its_balances_change_with_the_same_hf_and_prices():
+    case = _stop_at_first()
+    before = case.same()
+    i = case.rows[before[0][0]]
+    c = int(np.flatnonzero((case.book.coll[i] > 0) & (case.lt > 0))[0])
+    case.book.seize(int(i), c, case.book.coll[i, c] / 2)            # HF passed in unchanged
+    after = case.same()
+    assert after[0][2] != before[0][2]                               # a kept answer would be the old tries
+
+
+def test_a_kept_row_ends_when_a_price_it_reads_moves_and_stays_when_another_does():
+    case = _stop_at_first()
+    before = case.same()
+    i = case.rows[before[0][0]]
+    held = (case.book.debt[i] > 0) | ((case.book.coll[i] > 0) & (case.lt > 0))
+    assert not held.all()
+    slot = case.kept.slot_of[i]
+    case.price[int(np.flatnonzero(~held)[0])] *= 1.5                # a column the row does not read: kept
+    assert case.same()[0] == before[0] and case.kept.slot_of[i] == slot     # not screened afresh nor kept anew
+    case.price[int(np.flatnonzero(held)[0])] *= 1.01
+    after = case.same()
+    assert after[0][2] != before[0][2]
+
+
+def test_a_kept_row_ends_when_its_hf_moves_and_stays_through_new_quotes_and_bars():
+    case = Case(5, "aave-v3")
+    case.same()
+    filled = case.kept.fill.copy()
+    case.floor *= 1.02
+    case.needed[:] = 3.0
+    case.same()
+    assert case.kept.fill[1] == filled[1]                           # every row judged from its kept tries
+    case.hf[:] = np.where(case.hf > 0.95, 0.9, 0.97)                # across Aave v3's 0.95 close-factor line
+    fresh = case.same()
+    assert case.kept.fill[1] > filled[1]
+    assert fresh == case.passes(kept=False)
