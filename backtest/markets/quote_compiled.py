@@ -13,7 +13,8 @@ strictly best) on the whole-order routing of Router._best_sale / _best_purchase:
 Python's, in its order (numba neither reassociates nor fuses without fastmath), so the same floats come out
 (tests/perf/test_quote_compiled.py holds it to the Python path bit for bit). What it does not price (a NaN
 amount, whose v3 walk is the Python one; a tick table that breaks, whose InputError the Python path raises;
-split orders; no feedback; venues of another kind) it hands back to the Python path.
+split orders; venues of another kind) it hands back to the Python path. Without feedback a quote is each venue's
+price less its fee (Router._best_sale's other branch), and an asset with no venue trades at its price.
 
 numba's cache (cache=True) is checked against this file only: after changing v3_compiled's walks or
 reference._fill_factor, touch this file too.
@@ -41,56 +42,74 @@ class Table:
     impacts and cumulative proceeds); `starts`/`order`, each asset's venues in the router's order."""
 
     def __init__(self, router):
-        self.ticks_of = [v.state.ticks if type(v) is V3Pool else None for v in router.venues]
-        ticks, tables, self.place = [np.zeros(0, dtype=np.int64)], [np.zeros(0)], []
+        self.kinds = [type(v) for v in router.venues]
+        self.ticks_of = [v.state.ticks if kind is V3Pool else None for v, kind in zip(router.venues, self.kinds)]
+        ticks, tables, place = [np.zeros(0, dtype=np.int64)], [np.zeros(0)], []
         n_ticks = n_tables = 0
-        for venue in router.venues:
-            kind = type(venue)
+        for venue, kind in zip(router.venues, self.kinds):
             if kind is V3Pool:
                 s = venue.state
                 n = len(s.ticks)
-                self.place.append((float(n_ticks), float(n), float(n_tables)))
+                place.append((float(n_ticks), float(n), float(n_tables)))
                 ticks.append(np.asarray(s.ticks, dtype=np.int64))
                 tables += [np.asarray(s.liquidity_net, dtype=float), v3_compiled.tick_sqrt_prices(s.ticks)]
                 n_ticks, n_tables = n_ticks + n, n_tables + 2 * n
             elif kind is DepthBook:
                 knots = venue._knots
                 n = len(knots[0])
-                self.place.append((float(n_tables), float(n)))
+                place.append((float(n_tables), float(n)))
                 tables += [np.array(k, dtype=float) for k in knots]
                 n_tables += 3 * n
             else:
-                self.place.append(())
+                place.append(())
         self.ticks, self.tables = np.concatenate(ticks), np.concatenate(tables)
-        self.rows = np.zeros((len(router.venues), WIDTH))
+        self.rows = np.array([_row(venue, at) for venue, at in zip(router.venues, place)]).reshape(-1, WIDTH)
+        self.seen = [None] * len(router.venues)        # per venue: the state objects its row was read from
         self.starts = np.cumsum([0] + [len(vs) for vs in router.by_asset]).astype(np.int64)
         self.order = np.array([v for vs in router.by_asset for v in vs], dtype=np.int64)
-        self.known = all(type(v) in (V2Pool, V3Pool, DepthBook) for v in router.venues)
+        self.known = all(kind in (V2Pool, V3Pool, DepthBook) for kind in self.kinds)
         self.refresh(router, range(len(router.venues)))
 
-    def row(self, v: int, venue) -> tuple:
-        """v2: base, quote reserves; v3: sqrt price, tick, liquidity, 10^base decimals, 10^quote decimals,
-        base is token0, where its ticks start, how many, where its tables start; a book: net sold,
-        reference, tail rel_n and x, where its knots start, how many. Powers of ten are the venue's own
-        Python floats (numba's float ** int is not C's pow)."""
-        kind, q = type(venue), float(venue.quote_asset)
-        if kind is V2Pool:
-            return (V2, q, venue.fee, venue.base, venue.quote) + _PAD[5:]
-        if kind is V3Pool:
-            s = venue.state
-            return (V3, q, s.fee, s.sqrt_price, float(s.tick), s.liquidity, 10.0 ** venue.base_decimals,
-                    10.0 ** venue.quote_decimals, 1.0 if venue.base_is_token0 else 0.0, *self.place[v])
-        return (BOOK, q, venue.fee, venue.net_sold, venue.reference, *venue._tail, *self.place[v]) + _PAD[9:]
-
     def refresh(self, router, moved) -> bool:
-        """Rebuild the rows of the venues `moved`; False if a v3 pool's tick table was replaced (build anew)."""
-        venues, rows, ticks_of = router.venues, self.rows, self.ticks_of
+        """Read again the state of the venues `moved` (fee, then a v2 pool's reserves, a v3 pool's sqrt price,
+        tick and liquidity, a book's net sold and reference) where it is not the very objects last read; False
+        if a v3 pool's tick table was replaced (build anew)."""
+        venues, rows, seen, kinds = router.venues, self.rows, self.seen, self.kinds
         for v in moved:
-            venue = venues[v]
-            if ticks_of[v] is not None and venue.state.ticks is not ticks_of[v]:
-                return False
-            rows[v] = self.row(v, venue)
+            venue, kind, old = venues[v], kinds[v], seen[v]
+            if kind is V3Pool:
+                s = venue.state
+                if s is old:
+                    continue
+                if s.ticks is not self.ticks_of[v]:
+                    return False
+                seen[v] = s
+                rows[v, 2:6] = (s.fee, s.sqrt_price, float(s.tick), s.liquidity)
+            else:
+                got = (venue.fee, venue.base, venue.quote) if kind is V2Pool else \
+                    (venue.fee, venue.net_sold, venue.reference)
+                if old is not None and got[0] is old[0] and got[1] is old[1] and got[2] is old[2]:
+                    continue
+                seen[v] = got
+                rows[v, 2:5] = got
         return True
+
+
+def _row(venue, place: tuple) -> tuple:
+    """A venue's row: kind, quote asset, fee, then v2: base, quote reserves; v3: sqrt price, tick, liquidity,
+    10^base decimals, 10^quote decimals, base is token0, where its ticks start, how many, where its tables
+    start; a book: net sold, reference, tail rel_n and x, where its knots start, how many. Powers of ten are
+    the venue's own Python floats (numba's float ** int is not C's pow)."""
+    kind, q = type(venue), float(venue.quote_asset)
+    if kind is V2Pool:
+        return (V2, q, venue.fee, venue.base, venue.quote) + _PAD[5:]
+    if kind is V3Pool:
+        s = venue.state
+        return (V3, q, s.fee, s.sqrt_price, float(s.tick), s.liquidity, 10.0 ** venue.base_decimals,
+                10.0 ** venue.quote_decimals, 1.0 if venue.base_is_token0 else 0.0, *place)
+    if kind is DepthBook:
+        return (BOOK, q, venue.fee, venue.net_sold, venue.reference, *venue._tail, *place) + _PAD[9:]
+    return _PAD
 
 
 _PAD = (0.0,) * WIDTH
@@ -98,7 +117,7 @@ _PAD = (0.0,) * WIDTH
 
 def table(router) -> Table | None:
     """The router's table with every row current, or None where `plan` does not serve it."""
-    if router.split or not router.feedback:
+    if router.split:
         return None
     got = router.__dict__.get("_quote_table")
     moved = router._moved
@@ -119,7 +138,7 @@ def best(router, built: np.ndarray, n: int, asset_of: np.ndarray, needed: float)
     ref = router.reference
     verdict, k, cost, proceeds, buy_v, sell_v = plan(
         built, n, asset_of, float(needed), t.rows, t.ticks, t.tables, t.starts, t.order, router.price, ref.price,
-        ref.coefficient, ref.outstanding, ref.volume)
+        ref.coefficient, ref.outstanding, ref.volume, router.venue_price, bool(router.feedback))
     if verdict == PYTHON:
         return None
     if verdict == NONE:
@@ -224,8 +243,23 @@ def _buy_in(row, ticks, tables, amount):
 
 def _quote(buy, a, amount, m):
     """Router.buy_quote / sell_quote of `amount` (> 0) of asset `a`: (venue or -1, USD, ok)."""
-    rows, ticks, tables, starts, order, price, ref_price, coefficient, outstanding, volume = m
+    rows, ticks, tables, starts, order, price, ref_price, coefficient, outstanding, volume, venue_price, feedback = m
     lo, hi = starts[a], starts[a + 1]
+    if not feedback:                                        # each venue's price less its fee; nothing moves
+        if lo == hi:
+            return -1, amount * price[a], True
+        best, best_usd = -1, (math.inf if buy else -math.inf)
+        for j in range(lo, hi):
+            v = order[j]
+            if buy:
+                usd = amount * venue_price[v] / (1 - rows[v, 2])
+                if usd < best_usd or best < 0 or (best_usd != best_usd and usd == usd):
+                    best, best_usd = v, usd
+            else:
+                usd = amount * venue_price[v] * (1 - rows[v, 2])
+                if usd > best_usd or best < 0 or (best_usd != best_usd and usd == usd):
+                    best, best_usd = v, usd
+        return best, best_usd, True
     if lo == hi:                                            # ReferenceMarket.fill, units -amount or amount
         units = -amount if buy else amount
         p = ref_price[a]
@@ -289,9 +323,9 @@ def _search(built, n, keep, first, known, asset_of, m):
 
 
 def _plan_py(built, n, asset_of, needed, rows, ticks, tables, starts, order, price, ref_price, coefficient,
-             outstanding, volume):
+             outstanding, volume, venue_price, feedback):
     """best_plan after the screen, on its rows: (verdict, try, cost, proceeds, buy venue, sell venue)."""
-    m = (rows, ticks, tables, starts, order, price, ref_price, coefficient, outstanding, volume)
+    m = (rows, ticks, tables, starts, order, price, ref_price, coefficient, outstanding, volume, venue_price, feedback)
     no = np.zeros(0, dtype=np.bool_)
     unknown = (math.nan, math.nan, math.nan, -1, -1, False)
     if n == 0:

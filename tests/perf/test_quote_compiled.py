@@ -43,7 +43,7 @@ def laddered(price_raw: float, liquidity: float, fee: float, rng) -> v3.PoolStat
     return v3.PoolState(math.sqrt(price_raw), at, live, ticks, nets, fee)
 
 
-def router(seed: int) -> Router:
+def router(seed: int, feedback: bool = True) -> Router:
     rng = np.random.default_rng(seed)
     venues = [
         V3Pool(ETH, USDC, laddered(2_000.0 * 1e6 / 1e18, 2e15, 0.0005, rng), True, 18, 6, name="eth-usdc v3"),
@@ -54,7 +54,7 @@ def router(seed: int) -> Router:
         DepthBook(STETH, fee=0.002, reference=1_900.0, **CURVE),
         V2Pool(LINK, USDC, 4e4, 6e5, 0.003, name="link-usdc"),
     ]
-    r = Router(PRICE.copy(), venues).fresh(PRICE, True)
+    r = Router(PRICE.copy(), venues).fresh(PRICE, feedback)
     n = len(PRICE)
     r.attach(ReferenceMarket(PRICE.copy(), np.full(n, 0.5), np.full(n, 5e8), np.full(n, 0.4), np.full(n, 600.0)))
     for _ in range(rng.integers(0, 6)):        # venues off their mids, books into bids or asks
@@ -66,6 +66,12 @@ def router(seed: int) -> Router:
     return r
 
 
+def _kernel_args(r: Router) -> tuple:
+    t, ref = quote_compiled.table(r), r.reference
+    return (t.rows, t.ticks, t.tables, t.starts, t.order, r.price, ref.price, ref.coefficient, ref.outstanding,
+            ref.volume, r.venue_price, r.feedback)
+
+
 def bits(x) -> bytes:
     return struct.pack("<d", float(x))
 
@@ -74,7 +80,7 @@ def python_quote(r: Router, buy: bool, asset: int, amount: float) -> tuple:
     """(venue or -1, USD) as the Python path quotes and routes it."""
     with compiled.python_path():
         usd = (r.buy_quote if buy else r.sell_quote)(asset, amount)
-        route = r._routes[(buy, asset, amount, False, True)][1]
+        route = r._routes[(buy, asset, amount, False, r.feedback)][1]
     return (route[0][0] if route else -1), usd
 
 
@@ -82,12 +88,10 @@ AMOUNTS = [1e-12, 0.3, 7.0, 55.0, 400.0, 2_500.0, 5e4, 1e9, math.inf]
 
 
 @settings(max_examples=60, deadline=None)
-@given(seed=st.integers(0, 2**32 - 1))
-def test_each_quote_is_the_routers_bit_for_bit(seed):
-    r = router(seed)
-    t = quote_compiled.table(r)
-    ref = r.reference
-    m = (t.rows, t.ticks, t.tables, t.starts, t.order, r.price, ref.price, ref.coefficient, ref.outstanding, ref.volume)
+@given(seed=st.integers(0, 2**32 - 1), feedback=st.booleans())
+def test_each_quote_is_the_routers_bit_for_bit(seed, feedback):
+    r = router(seed, feedback)
+    m = _kernel_args(r)
     rng = np.random.default_rng(seed)
     for asset in (ETH, USDC, STETH, LINK):
         for amount in AMOUNTS + rng.lognormal(1, 3, 4).tolist():
@@ -121,11 +125,11 @@ ROW = st.tuples(st.sampled_from([0, 1, 2, 3, 4]), st.sampled_from([0, 1, 2, 3, 4
 
 @settings(max_examples=300, deadline=None)
 @given(seed=st.integers(0, 2**32 - 1), rows=st.lists(ROW, min_size=0, max_size=12),
-       needed=st.sampled_from([-math.inf, 0.0, 50.0, 1e4, math.inf]))
-def test_best_plan_on_the_screens_rows_is_the_python_paths(seed, rows, needed):
+       needed=st.sampled_from([-math.inf, 0.0, 50.0, 1e4, math.inf]), feedback=st.booleans())
+def test_best_plan_on_the_screens_rows_is_the_python_paths(seed, rows, needed, feedback):
     """Rows as the screen leaves them (top, d, c, repay, taken, fee), with NaN and inf anywhere: the same
     plan, cost and proceeds; the same route memo for the chosen try; the same trades after `execute`."""
-    fast = router(seed)
+    fast = router(seed, feedback)
     slow = copy.deepcopy(fast)
     reserve_asset = np.array([ETH, USDC, STETH, LINK, ETH])    # two reserves of the same asset
     built = np.zeros((max(len(rows), 1), 6))
@@ -147,7 +151,8 @@ def test_best_plan_on_the_screens_rows_is_the_python_paths(seed, rows, needed):
     if want is None:
         return
     d, c, repay, taken, fee = want[:5]
-    for key in ((True, int(reserve_asset[d]), repay, False, True), (False, int(reserve_asset[c]), taken - fee, False, True)):
+    for key in ((True, int(reserve_asset[d]), repay, False, feedback),
+                (False, int(reserve_asset[c]), taken - fee, False, feedback)):
         if key[2] > 0:
             a, b = fast._routes[key], slow._routes[key]
             assert (a[0], a[1], bits(a[2])) == (b[0], b[1], bits(b[2]))
@@ -182,14 +187,14 @@ def _state(venue) -> list:
 
 @settings(max_examples=60, deadline=None)
 @given(seed=st.integers(0, 2**32 - 1), protocol=st.sampled_from(["aave-v2", "aave-v3", "aave-v3.3", "compound-v2"]),
-       needed=st.sampled_from([-math.inf, 0.0, 50.0, 1e4]))
-def test_liquidations_in_a_row_match_the_python_path(seed, protocol, needed):
+       needed=st.sampled_from([-math.inf, 0.0, 50.0, 1e4]), feedback=st.booleans())
+def test_liquidations_in_a_row_match_the_python_path(seed, protocol, needed, feedback):
     """best_plan then execute, account after account on the same venues, both ways: the same plans and the
     same venues after each (the compiled rows are refreshed after each trade)."""
     if protocol not in RULES:
         pytest.skip(protocol)
     rng = np.random.default_rng(seed)
-    fast = router(seed)
+    fast = router(seed, feedback)
     slow = copy.deepcopy(fast)
     reserve_asset = np.array([ETH, USDC, STETH, LINK])
     price = PRICE[reserve_asset] * rng.uniform(0.9, 1.1, 4)
@@ -211,3 +216,23 @@ def test_liquidations_in_a_row_match_the_python_path(seed, protocol, needed):
         if rng.random() < 0.3:
             fast.arbitrage(12.0, 0.0)
             slow.arbitrage(12.0, 0.0)
+
+
+def test_rows_follow_the_venues_and_a_new_tick_table_builds_the_table_anew():
+    r = router(5)
+    first = quote_compiled.table(r)
+    before = first.rows.copy()
+    route = r._find_sale(STETH, 40.0)[0]
+    r.sell(STETH, 40.0)                        # the row of the venue it is routed to changes, no other
+    t = quote_compiled.table(r)
+    changed = {v for v in range(len(r.venues)) if t.rows[v].tobytes() != before[v].tobytes()}
+    assert t is first and changed == {v for v, _ in route} and len(changed) == 1
+    pool = r.venues[0]                         # the ETH v3 pool on a thinner ladder: new ticks, new table
+    pool.state = laddered(pool.mid() * 1e6 / 1e18, 1e15, 0.0005, np.random.default_rng(9))
+    r._all_moved()
+    t = quote_compiled.table(r)
+    assert t is not first
+    m = _kernel_args(r)
+    for amount in (3.0, 300.0):
+        venue, usd, _ = quote_compiled._quote(False, ETH, amount, m)
+        assert (venue, bits(usd)) == (lambda w: (w[0], bits(w[1])))(python_quote(r, False, ETH, amount))
