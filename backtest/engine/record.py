@@ -96,8 +96,7 @@ class Recorder:
         self._steps: list[int] = []             # the steps recorded, in order: row k of the arrays below
         self._step_values = {name: np.empty((t, n)) for name in _STEP_FLOATS}
         self._step_count = np.empty((t, n), dtype=np.int32)
-        self._step_oracles: list = []           # one map per (step, asset), in order
-        self._protocols = None                  # per asset: (feed index, protocol name) of each feed
+        self._answers = None                    # [steps, feeds] every feed's answer at each step recorded
         self._events: list[tuple] = []          # one tuple per event, in EVENTS_SCHEMA order
         self._count = [0] * len(inputs.book.price_assets)
         self._asset_of = inputs.book.reserve_asset.tolist()     # [R] each reserve's price asset, as ints
@@ -134,36 +133,49 @@ class Recorder:
         `price_oracle` is the asset's first feed's. `accounts_bad_usd`: the book's bad debt at the oracle
         prices (`bad_debt_usd`); `protocol_loss`: Comet's and Maker's losses so far
         (mechanisms.Mechanisms.loss). `price_market` is the reference market's price, `price_amm` the
-        asset's first venue's (a DEX pool or a book: what a pool shows after our sales)."""
-        assets = self.inputs.book.price_assets
-        n = len(assets)
-        amm = venues.venue_price[np.maximum(venues.pool_of, 0)] if len(venues.venue_price) else \
-            np.full(n, np.nan)
-        amm[venues.pool_of < 0] = np.nan
+        asset's first venue's (a DEX pool or a book: what a pool shows after our sales). A step keeps
+        rows of arrays only (the feeds' answers whole); `_step_columns` works out the rest for every step
+        at once (the same floats: sold_usd is sold x price_market, price_oracle each asset's first feed's)."""
         bad = accounts_bad_usd + self._burned
         if protocol_loss:
             bad += protocol_loss
-        answer = oracles.answer.tolist()
-        if self._protocols is None:                           # each feed's protocol, from its label
-            self._protocols = [[(k, label.split(":", 1)[0]) for k, label in feeds] for feeds in self._feeds(oracles)]
-        by_asset = [[(name, answer[k]) for k, name in feeds] for feeds in self._protocols]
         k = len(self._steps)
         if k == len(self._step_count):                   # more steps than the path has: room for as many again
             self._step_values = {name: np.concatenate([a, np.empty_like(a[:k + 1])]) for name, a in
                                  self._step_values.items()}
             self._step_count = np.concatenate([self._step_count, np.empty_like(self._step_count[:k + 1])])
+            if self._answers is not None:
+                self._answers = np.concatenate([self._answers, np.empty_like(self._answers[:k + 1])])
+        if self._answers is None:
+            self._feeds(oracles)
+            self._answers = np.empty((len(self._step_count), len(oracles.answer)))
         self._steps.append(step)
         values = self._step_values
         values["price_exogenous"][k] = self.inputs.exogenous[step]
         values["price_market"][k] = venues.price
-        values["price_oracle"][k] = self.per_asset(oracles)
-        values["price_amm"][k] = amm
+        amm = self._amm_of(venues)
+        if amm is None:
+            values["price_amm"][k] = np.nan
+        else:
+            values["price_amm"][k] = venues.venue_price[amm[0]]
+            if amm[1] is not None:
+                values["price_amm"][k, amm[1]] = np.nan
         values["sold"][k] = venues.sold
-        values["sold_usd"][k] = venues.sold * venues.price
         values["bad_debt_usd"][k] = bad
+        self._answers[k] = oracles.answer
         self._step_count[k] = self._count
-        self._step_oracles.extend(by_asset)
-        self._count = [0] * n
+        self._count = [0] * len(self._count)
+
+    def _amm_of(self, venues: Venues):
+        """(each asset's first venue or 0, the assets without one or None), kept for the router's pool_of;
+        None when the router has no venue at all."""
+        memo = self.__dict__.get("_amm")
+        if memo is None or memo[0] is not venues.pool_of or memo[1] != len(venues.venue_price):
+            pool_of = venues.pool_of
+            none = np.flatnonzero(pool_of < 0)
+            got = (np.maximum(pool_of, 0), none if len(none) else None) if len(venues.venue_price) else None
+            memo = self._amm = (pool_of, len(venues.venue_price), got)
+        return memo[2]
 
     def _block_time(self) -> np.datetime64:
         """The time of the block being played (liquidations and events carry it; steps their own)."""
@@ -201,9 +213,28 @@ class Recorder:
         """STEPS_SCHEMA's columns of the steps recorded: one row per (step, asset), step-major."""
         k, assets = len(self._steps), self.inputs.book.price_assets
         steps = np.repeat(np.array(self._steps, dtype=np.int64), len(assets))
+        values = {name: a[:k] for name, a in self._step_values.items()}
+        values["sold_usd"] = values["sold"] * values["price_market"]
+        feeds = self._by_asset if k else [[] for _ in assets]          # _feeds, as the first step found them
+        answers = self._answers[:k] if k else np.empty((0, 0))
+        first = np.array([f[0][0] if f else 0 for f in feeds], dtype=np.int64)
+        values["price_oracle"] = answers[:, first] if answers.shape[1] else np.full((k, len(assets)), np.nan)
+        values["price_oracle"][:, [not f for f in feeds]] = np.nan
         return dict(step=steps, timestamp=self.inputs.times[steps], asset=assets * k,
-                    **{name: a[:k].ravel() for name, a in self._step_values.items()},
-                    liquidations=self._step_count[:k].ravel(), oracles=self._step_oracles)
+                    **{name: values[name].ravel() for name in self._step_values},
+                    liquidations=self._step_count[:k].ravel(), oracles=self._oracle_maps(feeds, answers))
+
+    @staticmethod
+    def _oracle_maps(feeds: list, answers: np.ndarray) -> pa.MapArray:
+        """The `oracles` column: per (step, asset) a map of each of the asset's feeds' protocol (its label's
+        head) to its answer at that step, the feeds in `_feeds`' order."""
+        names = [label.split(":", 1)[0] for got in feeds for _, label in got]
+        index = np.array([j for got in feeds for j, _ in got], dtype=np.int64)
+        k = len(answers)
+        offsets = np.concatenate([[0], np.cumsum(np.tile([len(got) for got in feeds], k))]).astype(np.int32)
+        return pa.MapArray.from_arrays(offsets, pa.array(names * k, pa.string()),
+                                       pa.array(answers[:, index].ravel(), pa.float64()),
+                                       type=STEPS_SCHEMA.field("oracles").type)
 
     def outcome(self, coll, debt, oracles, protocols: dict | None = None) -> Outcome:
         liq = _table(self._liq, LIQUIDATIONS_SCHEMA)
@@ -221,6 +252,8 @@ def _table(rows: list[tuple], schema: pa.Schema) -> pa.Table:
 
 
 def _column(values, kind: pa.DataType) -> pa.Array:
+    if isinstance(values, pa.Array):
+        return values
     if kind == UTC_TS:
         return pa.array(np.array(values, dtype="datetime64[us]")).cast(UTC_TS)
     if isinstance(values, np.ndarray) and pa.types.is_integer(kind):

@@ -35,3 +35,31 @@ def test_steps_are_recorded_in_call_order_even_past_the_paths_length():
     bad = np.array(table["bad_debt_usd"]).reshape(len(calls), n)
     assert (bad == bad[:, :1]).all() and np.diff(bad[:, 0]).tolist() == [1.0] * (len(calls) - 1)   # + loss k
     assert len(table["oracles"]) == n * len(calls)
+
+
+def test_step_columns_worked_out_at_the_end_are_the_per_step_values():
+    # sold_usd (sold x market price), price_oracle (each asset's first feed) and the oracles maps are worked
+    # out once for every step: the same floats as reading the router and the feeds at each step.
+    inputs = bench_inputs(40, 3, 0)
+    s = start(inputs, bench_config(CONFIG, inputs), initial_venues(inputs, True))
+    rec, book, venues, oracles = s.rec, s.state, s.venues, s.oracles
+    rng = np.random.default_rng(3)
+    feeds = rec._feeds(oracles)
+    want = {"price_market": [], "price_amm": [], "sold_usd": [], "price_oracle": [], "oracles": []}
+    for k, step in enumerate([0, 1, 2, 1, 0]):             # past the path's length: the arrays grow
+        venues.price[:] = rng.random(len(venues.price)) * 10.0 ** rng.uniform(-3, 5, len(venues.price))
+        venues.sold[:] = rng.standard_normal(len(venues.sold)) * 10.0 ** rng.uniform(-6, 6, len(venues.sold))
+        venues.venue_price[:] = rng.random(len(venues.venue_price)) * 3e3
+        oracles.answer = rng.random(len(oracles.answer)) * 10.0 ** rng.uniform(-3, 5, len(oracles.answer))
+        rec.step(step, venues, oracles, 0.0)
+        amm = venues.venue_price[np.maximum(venues.pool_of, 0)]
+        amm[venues.pool_of < 0] = np.nan
+        want["price_market"] += venues.price.tolist()
+        want["price_amm"] += amm.tolist()
+        want["sold_usd"] += (venues.sold * venues.price).tolist()
+        want["price_oracle"] += rec.per_asset(oracles).tolist()
+        want["oracles"] += [[(label.split(":", 1)[0], oracles.answer.tolist()[j]) for j, label in got] for got in feeds]
+    table = rec.outcome(book.coll, book.debt, oracles).steps.to_pydict()
+    for name in ("price_market", "price_amm", "sold_usd", "price_oracle"):
+        assert np.array(table[name]).tobytes() == np.array(want[name]).tobytes(), name
+    assert table["oracles"] == want["oracles"] and any(want["oracles"])
