@@ -40,7 +40,7 @@ from backtest.errors import InputError
 from backtest.protocols.rules import health_factor_one
 from backtest.protocols.maker import clip
 from backtest.protocols.maker.params import Ilk, MakerParams, ilk_name
-from backtest.protocols.shared import after, latency_ends, none_can_clear, own_reserves
+from backtest.protocols.shared import after, none_can_clear, own_reserves
 
 
 @dataclass
@@ -91,12 +91,29 @@ class Maker:
         linear and exponential curves: the next block), its age passing tail (a redo is due), a keeper's
         latency running out on it."""
         t = np.inf
+        ilks, latencies = self.ilks, self._latencies()
         for a in self.auctions:
-            ilk, dur = self._ilk(a.coll), now - a.tic
-            cut = a.tic + (dur // ilk.step + 1) * ilk.step if ilk.curve == "stairstep" else after(now)
-            tail = after(a.tic + ilk.tail) if not dur > ilk.tail else np.inf
-            t = min(t, cut, tail, latency_ends(self.agents, a.tic, now, block))
+            ilk, tic = ilks[a.coll], a.tic
+            dur = now - tic
+            cut = tic + (dur // ilk.step + 1) * ilk.step if ilk.curve == "stairstep" else after(now)
+            tail = after(tic + ilk.tail) if not dur > ilk.tail else np.inf
+            ends = np.inf                       # shared.latency_ends: the first of the ascending ends past now
+            for latency in latencies:
+                end = tic + latency * block
+                if end > now:
+                    ends = end
+                    break
+            t = min(t, cut, tail, ends)
         return t
+
+    def _latencies(self) -> list:
+        """The agents' latencies (blocks), ascending, NaN left out: tic + latency x block grows with the
+        latency (block >= 0), so the first end past `now` in this order is latency_ends' minimum."""
+        kept = self.__dict__.get("_kept_latencies")
+        if kept is None or kept[0] is not self.agents:
+            lat = sorted(float(a.latency_blocks) for a in self.agents if a.latency_blocks == a.latency_blocks)
+            kept = self._kept_latencies = (self.agents, lat)
+        return kept[1]
 
     def _ilk(self, c: int) -> Ilk:
         return self.ilks[c]
@@ -146,13 +163,18 @@ class Maker:
         """Each open auction, by id: a redo if it needs one, else the best take if one pays."""
         step, now, rnd, price, params, gas_usd_per_unit = r.step, r.now, r.block, r.price, r.params, r.gas_usd_per_unit
         done, d, asset_of = 0, self.dai, self.book.reserve_asset
-        low, high = self.venues.mid_range() if self.auctions else (None, None)
+        if not self.auctions:
+            return 0
+        low, high = self.venues.mid_range()
+        # the take filter's two mids as plain floats (the same comparison and product as numpy's scalars)
+        high_of, low_d, ilks = high[asset_of].tolist(), float(low[asset_of[d]]), self.ilks
         for a in list(self.auctions):
-            ilk, c = self._ilk(a.coll), a.coll
+            c = a.coll
+            ilk = ilks[c]
             dur = now - a.tic
             unit = ilk.price(a.top, dur)
-            account = self.book.accounts[a.row]
             if clip.needs_redo_one(dur, unit, a.top, ilk.tail, ilk.cusp):
+                account = self.book.accounts[a.row]
                 chost = ilk.dust * (1.0 + params.bonus[c])
                 coin = float(clip.redo_coin(a.tab, a.lot, price[c], ilk.tip, ilk.chip, chost))
                 award = self.field.award(coin * price[d], 0.0, np.inf, gas_usd_per_unit, self.p.redo_gas)
@@ -170,8 +192,9 @@ class Maker:
                                    profit_usd=coin * price[d] - gas - builder, liquidator=agent.name,
                                    flash_fee_usd=0.0, builder_usd=builder)
                 continue
-            if high[asset_of[c]] <= unit * low[asset_of[d]]:
+            if high_of[c] <= unit * low_d:
                 continue              # dearer than the best venue's mid: no take can pay (an exact filter)
+            account = self.book.accounts[a.row]
             waited = (now - a.tic) / r.block_seconds
             bar = self.field.bar(waited, gas_usd_per_unit)
             if bar == np.inf:
