@@ -137,11 +137,8 @@ def best_plan(coll: np.ndarray, debt: np.ndarray, hf: float, price: np.ndarray, 
     if n < 0:
         tries, tops = _tries(coll, debt, hf, price, venues, reserve_asset, lt, params, rules, sizes)
     elif compiled.ON and (got := quote_compiled.best(venues, built, n, reserve_asset, needed)) is not None:
-        row, cost, proceeds = got          # the search below on the screen's rows, every quote in one compiled call
-        if row is None:
-            return None
-        _, d, c, repay, taken, fee = row
-        return Plan(int(d), int(c), repay, taken, fee, cost, proceeds, gas_usd)
+        verdict, cost, proceeds, d, c, repay, taken, fee = got     # the search below, its quotes in one compiled call
+        return Plan(d, c, repay, taken, fee, cost, proceeds, gas_usd) if verdict == quote_compiled.PLAN else None
     else:       # the screen's rows (top, d, c, repay, taken, fee) as they are: _gross and _search read the last five
         tries = built[:n].tolist()
         tops = [t[0] for t in tries]

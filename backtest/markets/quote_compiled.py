@@ -130,26 +130,17 @@ def table(router) -> Table | None:
 
 def best(router, built: np.ndarray, n: int, asset_of: np.ndarray, needed: float) -> tuple | None:
     """best_plan past the screen on its `n` tries `built` (top, d, c, repay, taken, fee rows): None (ask the
-    Python path), or (the chosen row as floats, cost, proceeds), the row None for no plan. The chosen try's two routes are
-    remembered as the router's own quotes leave them, for `execute` to route again."""
+    Python path), or (verdict, cost, proceeds, d, c, repay, taken, fee) of the plan (verdict NONE: no plan).
+    The chosen try's two routes are remembered as the router's own quotes leave them, for `execute`."""
     t = table(router)
     if t is None:
         return None
     ref = router.reference
-    verdict, k, cost, proceeds, buy_v, sell_v = plan(
-        built, n, asset_of, float(needed), t.rows, t.ticks, t.tables, t.starts, t.order, router.price, ref.price,
-        ref.coefficient, ref.outstanding, ref.volume, router.venue_price, bool(router.feedback))
-    if verdict == PYTHON:
-        return None
-    if verdict == NONE:
-        return None, 0.0, 0.0
-    row = built[k].tolist()
-    _, d, c, repay, taken, fee = row
-    if repay > 0:
-        router.remember(True, int(asset_of[int(d)]), repay, buy_v, cost)
-    if taken - fee > 0:
-        router.remember(False, int(asset_of[int(c)]), taken - fee, sell_v, proceeds)
-    return row, cost, proceeds
+    got = plan(built, n, asset_of, float(needed), t.rows, t.ticks, t.tables, t.starts, t.order, router.price,
+               ref.price, ref.coefficient, ref.outstanding, ref.volume, router.venue_price, bool(router.feedback))
+    if got[0] == PLAN:
+        router.remember(*got[8:])
+    return None if got[0] == PYTHON else got[:8]
 
 
 # -- the kernel ------------------------------------------------------------------------------------------
@@ -324,8 +315,20 @@ def _search(built, n, keep, first, known, asset_of, m):
 
 def _plan_py(built, n, asset_of, needed, rows, ticks, tables, starts, order, price, ref_price, coefficient,
              outstanding, volume, venue_price, feedback):
-    """best_plan after the screen, on its rows: (verdict, try, cost, proceeds, buy venue, sell venue)."""
+    """best_plan after the screen, on its rows: (verdict, cost, proceeds, d, c, repay, taken, fee, then
+    Router.remember's arguments: the debt asset, repay, buy venue, cost, the collateral asset, the amount
+    sold, sell venue, proceeds)."""
     m = (rows, ticks, tables, starts, order, price, ref_price, coefficient, outstanding, volume, venue_price, feedback)
+    verdict, k, cost, proceeds, buy_v, sell_v = _choose(built, n, asset_of, needed, m)
+    if verdict != PLAN:
+        return verdict, 0.0, 0.0, -1, -1, 0.0, 0.0, 0.0, -1, 0.0, -1, 0.0, -1, 0.0, -1, 0.0
+    d, c, repay, taken, fee = int(built[k, 1]), int(built[k, 2]), built[k, 3], built[k, 4], built[k, 5]
+    return (verdict, cost, proceeds, d, c, repay, taken, fee,
+            int(asset_of[d]), repay, buy_v, cost, int(asset_of[c]), taken - fee, sell_v, proceeds)
+
+
+def _choose(built, n, asset_of, needed, m):
+    """best_plan's search on the rows: (verdict, try, cost, proceeds, buy venue, sell venue)."""
     no = np.zeros(0, dtype=np.bool_)
     unknown = (math.nan, math.nan, math.nan, -1, -1, False)
     if n == 0:
@@ -361,8 +364,8 @@ try:
     _jit = numba.njit(cache=True, nogil=True, error_model="numpy")
     _bisect_right, _bid_inside, _bid_between, _between = (_jit(f) for f in (_bisect_right, _bid_inside, _bid_between,
                                                                              _between))
-    _v3_args, _sell_out, _buy_in, _quote, _gross, _search = (_jit(f) for f in (_v3_args, _sell_out, _buy_in, _quote,
-                                                                                _gross, _search))
+    _v3_args, _sell_out, _buy_in, _quote, _gross, _search, _choose = (
+        _jit(f) for f in (_v3_args, _sell_out, _buy_in, _quote, _gross, _search, _choose))
     plan = _jit(_plan_py)
 except ImportError:                     # pragma: no cover - without numba compiled.ON is off: the Python path runs
     plan = None

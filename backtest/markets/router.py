@@ -172,13 +172,19 @@ class Router:
         out = self._routes[key] = (gen, *route(asset, amount))
         return out[1], out[2]
 
-    def remember(self, buy: bool, asset: int, amount: float, venue: int, usd: float) -> None:
-        """Keep a whole-order quote made elsewhere (quote_compiled: best_plan's chosen try) as `_remembered`
-        keeps its own: `venue` -1 for an asset with no venue (its reference market)."""
-        if len(self._routes) > 4096:
-            self._routes.clear()
-        route = [] if venue < 0 else [(venue, amount)]
-        self._routes[(buy, asset, amount, self.split, self.feedback)] = (self._generation[asset], route, usd)
+    def remember(self, bought: int, repay: float, buy_venue: int, cost: float, sold: int, amount: float,
+                 sell_venue: int, proceeds: float) -> None:
+        """Keep a purchase of `repay` of asset `bought` and a sale of `amount` of `sold`, whole-order quotes made
+        elsewhere (quote_compiled: best_plan's chosen try), as `_remembered` keeps its own (none for an amount
+        <= 0, which is never routed); a venue -1 for an asset with no venue (its reference market)."""
+        routes, split, feedback, gen = self._routes, self.split, self.feedback, self._generation
+        if len(routes) > 4096:
+            routes.clear()
+        if repay > 0:
+            routes[(True, bought, repay, split, feedback)] = (gen[bought], [] if buy_venue < 0 else [(buy_venue, repay)], cost)
+        if amount > 0:
+            routes[(False, sold, amount, split, feedback)] = (gen[sold], [] if sell_venue < 0 else [(sell_venue, amount)],
+                                                              proceeds)
 
     def _route_sale(self, asset: int, amount: float) -> tuple[list[tuple[int, float]], float]:
         return self._remembered(False, asset, amount, self._find_sale)
