@@ -104,36 +104,29 @@ def _from_sums(debt: float, total: float, weighted: float, floors: bool) -> floa
 
 def health_factor_row(coll: np.ndarray, debt: np.ndarray, price: np.ndarray, lt: np.ndarray, floors: bool) -> float:
     """health_factor_one(coll * price, debt * price, lt, floors), the same bits, for one account's rows in
-    token units (a liquidation's HF after), with no collateral sum when nothing is owed. Each product is
-    the very float numpy's multiply gives; rows under 8 are summed in plain floats (numpy's pairwise
-    sum's base case), rows of 8 to 128 by `_row_sums` (numba: that pairwise sum, tests/perf/
-    test_fill_path.py) where compiled, the rest by numpy. The dot stays numpy's (BLAS's order)."""
+    token units (a liquidation's HF after). Rows of up to 128 reserves are multiplied and summed by
+    `_row_sums` (numba: numpy's pairwise sum, tests/perf/test_fill_path.py) where compiled, with no
+    collateral sum when nothing is owed; the dot stays numpy's (BLAS's order). The Python path: numpy."""
     n = len(debt)
-    if n < 8:
-        at = price.tolist()
-        owed = 0.0
-        for k, x in enumerate(debt.tolist()):
-            owed += x * at[k]
-        if owed <= 0:
-            return float("inf")
-        coll_usd = coll * price
-        total = 0.0
-        for k, x in enumerate(coll.tolist()):
-            total += x * at[k]
-    elif n <= 128 and compiled.ON and _row_sums is not None:
-        coll_usd = np.empty(n)
-        owed, total = _row_sums(coll, debt, price, coll_usd)
-        if owed <= 0:
-            return float("inf")
-    else:
+    if n > 128 or not compiled.ON or _row_sums is None:
         return health_factor_one(coll * price, debt * price, lt, floors)
+    coll_usd = np.empty(n)
+    owed, total = _row_sums(coll, debt, price, coll_usd)
+    if owed <= 0:
+        return float("inf")
     return _from_sums(owed, total, 0.0 + float(coll_usd.dot(lt)), floors)
 
 
-def _pairwise8_py(a) -> float:
-    """numpy's pairwise sum of 8 to 128 float64s (pairwise_sum in its loops_utils): eight running sums
-    over blocks of 8, combined as a tree, then the rest one by one; ndarray.sum adds it to +0.0."""
+def _numpy_sum_py(a) -> float:
+    """float(a.sum()) of up to 128 float64s, numpy's pairwise sum (pairwise_sum in its loops_utils) added to
+    +0.0: under 8 one by one from -0.0; else eight running sums over blocks of 8, combined as a tree, then
+    the rest one by one."""
     n = len(a)
+    if n < 8:
+        res = -0.0
+        for k in range(n):
+            res += a[k]
+        return 0.0 + res
     r0, r1, r2, r3, r4, r5, r6, r7 = a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7]
     i = 8
     while i < n - n % 8:
@@ -154,22 +147,24 @@ def _pairwise8_py(a) -> float:
 
 
 def _row_sums_py(coll, debt, price, coll_usd):
-    """(float((debt * price).sum()), float((coll * price).sum())) of rows of 8 to 128, `coll_usd` left
-    holding coll * price (for the dot)."""
+    """(float((debt * price).sum()), float((coll * price).sum())) of rows of up to 128, `coll_usd` left
+    holding coll * price (for the dot); the collateral's 0.0, not summed, when the debt's is <= 0."""
     for k in range(len(debt)):
         coll_usd[k] = debt[k] * price[k]
-    owed = _pairwise8(coll_usd)
+    owed = _numpy_sum(coll_usd)
+    if owed <= 0:
+        return owed, 0.0
     for k in range(len(coll)):
         coll_usd[k] = coll[k] * price[k]
-    return owed, _pairwise8(coll_usd)
+    return owed, _numpy_sum(coll_usd)
 
 
 try:                                    # numba where installed; numpy (the same bits) without
     import numba
-    _pairwise8 = numba.njit(cache=True, nogil=True)(_pairwise8_py)
+    _numpy_sum = numba.njit(cache=True, nogil=True)(_numpy_sum_py)
     _row_sums = numba.njit(cache=True, nogil=True)(_row_sums_py)
 except ImportError:                     # pragma: no cover - exercised where numba is absent
-    _pairwise8, _row_sums = _pairwise8_py, None
+    _numpy_sum, _row_sums = _numpy_sum_py, None
 
 
 def _sum(x: np.ndarray) -> float:
