@@ -91,12 +91,15 @@ def test_worst_first_orders_as_the_two_key_sort():
     hf = rng.choice([0.5, 0.75, 0.0, -0.0, 0.999, 1.0, 1.5, np.nan, np.inf], len(rows)) * \
         np.where(rng.random(len(rows)) < 0.5, 1.0, rng.uniform(0.9, 1.1, len(rows)))
     many = rng.integers(0, 400, len(rows)) / 400.0 * np.where(rng.random(len(rows)) < 0.5, 1.0, -1.0)
-    for hf in (hf, many, hf[:40], many[:40]):           # a few runs of ties (sorted one by one), hundreds
-        below, hf_below = worst_first(rows[:len(hf)], hf)
-        under = hf < 1.0
-        order = np.lexsort((rows[:len(hf)][under], hf[under]))
-        assert below.tolist() == rows[:len(hf)][under][order].tolist()
-        assert hf_below.tobytes() == hf[under][order].tobytes()
+    from backtest import compiled
+    for python in (False, True):                        # numba's stable sort, and numpy's sort with ties redone
+        with compiled.python_path(python):
+            for hf in (hf, many, hf[:40], many[:40], hf[:0]):   # a few runs of ties (one by one), hundreds, none
+                below, hf_below = worst_first(rows[:len(hf)], hf)
+                under = hf < 1.0
+                order = np.lexsort((rows[:len(hf)][under], hf[under]))
+                assert below.tolist() == rows[:len(hf)][under][order].tolist()
+                assert hf_below.tobytes() == hf[under][order].tobytes()
 
 
 def _bench_run():
