@@ -68,6 +68,7 @@ class Table:
         self.starts = np.cumsum([0] + [len(vs) for vs in router.by_asset]).astype(np.int64)
         self.order = np.array([v for vs in router.by_asset for v in vs], dtype=np.int64)
         self.known = all(kind in (V2Pool, V3Pool, DepthBook) for kind in self.kinds)
+        self.heavy = [any(self.kinds[v] is not V2Pool for v in vs) for vs in router.by_asset]   # `one` serves these
         self.refresh(router, range(len(router.venues)))
 
     def refresh(self, router, moved) -> bool:
@@ -143,6 +144,21 @@ def best(router, built: np.ndarray, n: int, asset_of: np.ndarray, needed: float)
     return None if got[0] == PYTHON else got[:8]
 
 
+def one(router, buy: bool, asset: int, amount: float) -> tuple | None:
+    """Router._best_purchase / _best_sale of a whole order with feedback, compiled: (venue, USD), or None for the
+    Python path. Only for an asset with a v3 pool or a depth book (a v2 pool's Python quote costs less than
+    the call) and a float amount that is not NaN (the Python path gives a numpy amount numpy's own type back)."""
+    if type(amount) is not float or not amount == amount:
+        return None
+    t = table(router)
+    if t is None or not t.heavy[asset]:
+        return None
+    ref = router.reference
+    v, usd, ok = quote(buy, asset, amount, t.rows, t.ticks, t.tables, t.starts, t.order, router.price, ref.price,
+                       ref.coefficient, ref.outstanding, ref.volume, router.venue_price, True)
+    return (v, usd) if ok else None
+
+
 # -- the kernel ------------------------------------------------------------------------------------------
 def _bisect_right(a, lo, hi, x):
     """bisect.bisect_right(a[lo:hi], x), its own loop (NaN goes to the end, as there)."""
@@ -165,12 +181,13 @@ def _bid_inside(tables, at, n, p, q, width):
     kq = _bisect_right(tables, a, a + n, q) - 1
     if kq > n - 2:
         kq = n - 2
-    ip = tables[i + kp] + (tables[i + kp + 1] - tables[i + kp]) * (p - tables[a + kp]) / (tables[a + kp + 1] - tables[a + kp])
-    iq = tables[i + kq] + (tables[i + kq + 1] - tables[i + kq]) * (q - tables[a + kq]) / (tables[a + kq + 1] - tables[a + kq])
+    t = tables
+    ip = t[i + kp] + (t[i + kp + 1] - t[i + kp]) * (p - t[a + kp]) / (t[a + kp + 1] - t[a + kp])
+    iq = t[i + kq] + (t[i + kq + 1] - t[i + kq]) * (q - t[a + kq]) / (t[a + kq + 1] - t[a + kq])
     if kp == kq:
         return width * (1.0 - (ip + iq) / 2.0)
-    return ((tables[a + kp + 1] - p) * (1.0 - (ip + tables[i + kp + 1]) / 2.0) + (tables[cum + kq] - tables[cum + kp + 1])
-            + (q - tables[a + kq]) * (1.0 - (tables[i + kq] + iq) / 2.0))
+    return ((t[a + kp + 1] - p) * (1.0 - (ip + t[i + kp + 1]) / 2.0) + (t[cum + kq] - t[cum + kp + 1])
+            + (q - t[a + kq]) * (1.0 - (t[i + kq] + iq) / 2.0))
 
 
 def _bid_between(row, tables, p, q, width):
@@ -280,6 +297,13 @@ def _quote(buy, a, amount, m):
     return best, best_usd, True
 
 
+def _quote_py(buy, a, amount, rows, ticks, tables, starts, order, price, ref_price, coefficient, outstanding, volume,
+              venue_price, feedback):
+    """`_quote` on the arrays themselves (`one`'s entry)."""
+    return _quote(buy, a, amount, (rows, ticks, tables, starts, order, price, ref_price, coefficient, outstanding,
+                                   volume, venue_price, feedback))
+
+
 def _gross(built, k, asset_of, m):
     """liquidator._gross of try k: (gross, cost, proceeds, buy venue, sell venue, ok)."""
     repay, taken, fee = built[k, 3], built[k, 4], built[k, 5]
@@ -366,6 +390,6 @@ try:
                                                                              _between))
     _v3_args, _sell_out, _buy_in, _quote, _gross, _search, _choose = (
         _jit(f) for f in (_v3_args, _sell_out, _buy_in, _quote, _gross, _search, _choose))
-    plan = _jit(_plan_py)
+    plan, quote = _jit(_plan_py), _jit(_quote_py)
 except ImportError:                     # pragma: no cover - without numba compiled.ON is off: the Python path runs
-    plan = None
+    plan = quote = None

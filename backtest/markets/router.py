@@ -30,9 +30,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from backtest import compiled
+from backtest.markets import quote_compiled
 from backtest.markets.reference import ReferenceMarket
 from backtest.markets.split import split_purchase, split_sale
-from backtest.markets.venue_kinds import USD, DepthBook, arbitrage_goal
+from backtest.markets.venue_kinds import USD, DepthBook, V2Pool, arbitrage_goal
 
 DEPTH_IMPACT = 0.02
 QUOTE_SLACK = 1e-9      # relative: float rounding a fill may add beyond its linear ceiling
@@ -62,6 +64,8 @@ class Router:
         # a trade in asset a can move the quotes of a and of the assets with a venue quoted in a
         self._moves = [sorted({a} | {v.asset for v in self.venues if v.quote_asset == a}) for a in range(n)]
         self._sides = [[(v, self.venues[v].quote_asset) for v in vs] for vs in self.by_asset]
+        # assets quoted compiled (quote_compiled.one): a v3 pool or a book among their venues
+        self._heavy = [any(type(self.venues[v]) is not V2Pool for v in vs) for vs in self.by_asset]
         # `ceilings`' passes: assets without a venue, with one (asset, venue, quote asset), with several
         self._bare = [a for a, vs in enumerate(self.by_asset) if not vs]
         self._single = [(a, *sides[0]) for a, sides in enumerate(self._sides) if len(sides) == 1]
@@ -125,10 +129,14 @@ class Router:
     # The best venue for a whole order: the first venue, replaced by a strictly better quote or by any quote
     # where the one kept is NaN (a venue whose state went NaN never wins over one that prices; with every
     # quote NaN the order goes to the first venue, never to a venue index -1).
+    # With feedback, an asset with a v3 pool or a depth book is quoted compiled (quote_compiled.one, the same floats).
     def _best_sale(self, asset: int, amount: float) -> tuple[int, float]:
         best, best_usd = -1, -math.inf
         venues = self.venues
         if self.feedback:
+            got = quote_compiled.one(self, False, asset, amount) if self._heavy[asset] and compiled.ON else None
+            if got is not None:
+                return got
             price = self.price
             for v, q in self._sides[asset]:
                 usd = venues[v].sell_out(amount) * (1.0 if q == USD else float(price[q]))     # _quote_usd(v)
@@ -145,6 +153,9 @@ class Router:
         best, best_usd = -1, math.inf
         venues = self.venues
         if self.feedback:
+            got = quote_compiled.one(self, True, asset, amount) if self._heavy[asset] and compiled.ON else None
+            if got is not None:
+                return got
             price = self.price
             for v, q in self._sides[asset]:
                 usd = venues[v].buy_in(amount) * (1.0 if q == USD else float(price[q]))       # _quote_usd(v)
@@ -181,10 +192,11 @@ class Router:
         if len(routes) > 4096:
             routes.clear()
         if repay > 0:
-            routes[(True, bought, repay, split, feedback)] = (gen[bought], [] if buy_venue < 0 else [(buy_venue, repay)], cost)
+            route = [] if buy_venue < 0 else [(buy_venue, repay)]
+            routes[(True, bought, repay, split, feedback)] = (gen[bought], route, cost)
         if amount > 0:
-            routes[(False, sold, amount, split, feedback)] = (gen[sold], [] if sell_venue < 0 else [(sell_venue, amount)],
-                                                              proceeds)
+            route = [] if sell_venue < 0 else [(sell_venue, amount)]
+            routes[(False, sold, amount, split, feedback)] = (gen[sold], route, proceeds)
 
     def _route_sale(self, asset: int, amount: float) -> tuple[list[tuple[int, float]], float]:
         return self._remembered(False, asset, amount, self._find_sale)

@@ -182,7 +182,8 @@ def _state(venue) -> list:
     s = venue.state if isinstance(venue, V3Pool) else None
     if s is not None:
         return [bits(s.sqrt_price), s.tick, bits(s.liquidity)]
-    return [bits(x) for x in ((venue.base, venue.quote) if isinstance(venue, V2Pool) else (venue.net_sold, venue.reference))]
+    held = (venue.base, venue.quote) if isinstance(venue, V2Pool) else (venue.net_sold, venue.reference)
+    return [bits(x) for x in held]
 
 
 @settings(max_examples=60, deadline=None)
@@ -236,3 +237,27 @@ def test_rows_follow_the_venues_and_a_new_tick_table_builds_the_table_anew():
     for amount in (3.0, 300.0):
         venue, usd, _ = quote_compiled._quote(False, ETH, amount, m)
         assert (venue, bits(usd)) == (lambda w: (w[0], bits(w[1])))(python_quote(r, False, ETH, amount))
+
+
+@settings(max_examples=40, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1))
+def test_the_routers_whole_order_quotes_compiled_are_its_python_ones(seed):
+    """Router._find_sale / _find_purchase (what `sell` and `buy` route again after a trade moved a quote, and
+    what Comet and Maker ask) through quote_compiled.one: the same route and USD as the router's own loop over
+    its venues, of the same type (the loop's v3 walks compiled, as they run beside it), and the same bits as
+    the Python path."""
+    fast = router(seed)
+    slow, python = copy.deepcopy(fast), copy.deepcopy(fast)
+    slow._heavy = [False] * len(PRICE)                        # `one` is not asked: the router's own loop
+    assert quote_compiled.one(fast, False, ETH, 3.0) is not None            # served compiled, not handed back
+    assert quote_compiled.one(fast, False, LINK, 3.0) is None and not fast._heavy[LINK]     # a v2 pool alone
+    assert quote_compiled.one(fast, False, ETH, np.float64(3.0)) is None    # a numpy amount: numpy's own type back
+    for asset in (ETH, STETH, LINK):
+        for amount in AMOUNTS + [np.float64(7.0)]:
+            for buy in (False, True):
+                got = (fast._find_purchase if buy else fast._find_sale)(asset, amount)
+                want = (slow._find_purchase if buy else slow._find_sale)(asset, amount)
+                assert (got[0], bits(got[1]), type(got[1])) == (want[0], bits(want[1]), type(want[1])), (asset, amount)
+                with compiled.python_path():
+                    want = (python._find_purchase if buy else python._find_sale)(asset, amount)
+                assert (got[0], bits(got[1])) == (want[0], bits(want[1])), (asset, amount)
