@@ -13,7 +13,8 @@ from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 
-from backtest.config import RunConfig, apply_overrides
+from backtest.config import RunConfig
+from backtest.overrides import apply_overrides
 from backtest.scenarios.library import Scenario, load_scenario
 
 if TYPE_CHECKING:

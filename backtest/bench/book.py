@@ -13,7 +13,8 @@ from datetime import datetime, timezone
 
 import numpy as np
 
-from backtest.config import RunConfig, apply_overrides
+from backtest.config import RunConfig
+from backtest.overrides import apply_overrides
 from backtest.inputs.book import Book, ReplayInputs
 from backtest.markets.router import Router
 from backtest.markets.venue_kinds import V2Pool

@@ -15,7 +15,8 @@ import numpy as np
 import pyarrow as pa
 import tomli_w
 
-from backtest.config import MARKET_PARAMS, RunConfig, mechanism_value, table_value
+from backtest.config import MARKET_PARAMS, RunConfig
+from backtest.overrides import mechanism_value, table_value
 from backtest.inputs.book import ReplayInputs
 from backtest.run import make_config
 from backtest.errors import InputError

@@ -11,7 +11,8 @@ import json
 import os
 from dataclasses import dataclass
 
-from backtest.config import RunConfig, apply_overrides
+from backtest.config import RunConfig
+from backtest.overrides import apply_overrides
 from backtest.errors import InputError
 from backtest.scenarios.library import Scenario
 from backtest.scenarios.montecarlo import PathModel

@@ -14,7 +14,7 @@ FLOORS = {
     "errors": 0, "progress": 0, "console": 0, "numbers": 0, "compiled": 0,
     "lake": 1,
     "protocols": 2,                 # maths, typed parameters, the rules registry (not the mechanisms)
-    "config": 3,
+    "config": 3, "overrides": 3,    # the run config and the --set keys onto it
     "markets": 4, "scenarios": 4,
     "inputs": 5, "ingest": 5, "calibration": 6, "devnet": 6, "sample": 6, "queries": 6,
     "agents": 7,
@@ -30,7 +30,7 @@ FLOORS = {
 
 # Known imports that run up a floor, each with its reason (docs/architecture.md, "Exceptions").
 EXCEPTIONS = {
-    ("backtest.config", "backtest.markets.oracle_table"),   # --set oracle.* checks keys against the deployed table
+    ("backtest.overrides", "backtest.markets.oracle_table"),   # --set oracle.* checks keys against the deployed table
     ("backtest.sweep", "backtest.api"),                      # calling the sweep package runs bt.sweep (issue 20.8)
     ("backtest.api", "backtest.commands.common"),            # the light defaults the CLI shares (default lake, scenario)
     ("backtest.bench.cli_help", "backtest.cli"),             # the benchmark of `backtest --help` itself

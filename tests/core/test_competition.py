@@ -8,7 +8,8 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from backtest.agents.competition import BlockGas, Field, gas_limit_at
-from backtest.config import LiquidatorConfig, RunConfig, apply_overrides
+from backtest.config import LiquidatorConfig, RunConfig
+from backtest.overrides import apply_overrides
 from backtest.engine import reference, replay
 from backtest.errors import InputError
 from tests.engine_mechanisms.conftest import make_inputs

@@ -12,7 +12,8 @@ import pytest
 
 import backtest.engine.start as start_module
 from backtest import api as bt
-from backtest.config import RunConfig, apply_overrides
+from backtest.config import RunConfig
+from backtest.overrides import apply_overrides
 from backtest.engine.replay import replay
 from backtest.errors import InputError
 from backtest.inputs.book import load_inputs

@@ -6,7 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from backtest.config import RunConfig, apply_overrides
+from backtest.config import RunConfig
+from backtest.overrides import apply_overrides
 from backtest.errors import InputError
 from backtest.inputs.params import check, resolve
 

@@ -10,7 +10,8 @@ import math
 import numpy as np
 import pytest
 
-from backtest.config import RunConfig, apply_overrides
+from backtest.config import RunConfig
+from backtest.overrides import apply_overrides
 from backtest.engine import reference, replay
 from backtest.markets.impact_params import IMPACT
 from tests.engine_mechanisms.conftest import make_inputs

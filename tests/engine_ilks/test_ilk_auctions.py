@@ -106,7 +106,8 @@ def test_a_bad_ilk_in_set_is_one_line_on_the_command_line(small_lake):
 
 
 def test_set_on_an_ilk_lands_in_its_own_scenario_table_and_bad_values_name_it():
-    from backtest.config import RunConfig, apply_overrides
+    from backtest.config import RunConfig
+    from backtest.overrides import apply_overrides
     c = apply_overrides(RunConfig(scenario="s", lake="l"), ["maker.WETH.tail=3600", "maker.ETH-B.buf=1.3"])
     assert c.scenario_spec["maker"] == {"WETH": {"tail": 3600.0}, "ETH-B": {"buf": 1.3}}
     with pytest.raises(InputError, match="column 'maker.ETH-B.curve'"):

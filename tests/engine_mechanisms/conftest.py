@@ -44,6 +44,6 @@ def config(spec: dict | None = None, *overrides) -> RunConfig:
     """The hand-worked cases price the mechanisms' own maths: the reference market does not move
     (`impact.scale=0`: buying the stable that has no pool costs exactly its price) unless a test
     sets it, and one liquidator acts alone (no rival bids its profit to the builder)."""
-    from backtest.config import apply_overrides
+    from backtest.overrides import apply_overrides
     return apply_overrides(RunConfig(scenario="hand-made", lake="", scenario_spec=spec or {}),
                            ["impact.scale=0", "competitors=none", *overrides])

@@ -2,7 +2,8 @@
 
 import pytest
 
-from backtest.config import RunConfig, apply_overrides
+from backtest.config import RunConfig
+from backtest.overrides import apply_overrides
 from backtest.run import make_config, run
 from backtest.errors import InputError
 from backtest.scenarios import load_scenario

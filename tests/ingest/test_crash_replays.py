@@ -19,7 +19,8 @@ import tomli_w
 
 pytest.importorskip("backtest.engine.replay")
 from backtest.commands import import_prices  # noqa: E402
-from backtest.config import RunConfig, apply_overrides  # noqa: E402
+from backtest.config import RunConfig
+from backtest.overrides import apply_overrides  # noqa: E402
 from backtest.inputs.book import load_inputs  # noqa: E402
 from backtest.engine.replay import replay  # noqa: E402
 from backtest.errors import InputError  # noqa: E402

@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from backtest.config import OracleConfig, RunConfig, apply_overrides
+from backtest.config import OracleConfig, RunConfig
+from backtest.overrides import apply_overrides
 from tests.markets import oracle_models
 from backtest.markets.oracle import Oracles as AssetOracles
 from backtest.markets.oracle_table import ROWS, YEAR, row

@@ -6,7 +6,7 @@ import dataclasses
 import numpy as np
 import pytest
 
-from backtest.config import apply_overrides
+from backtest.overrides import apply_overrides
 from backtest.inputs.book import load_inputs
 from backtest.errors import InputError
 from backtest.sweep.inputs import InputsCache, loading_key

@@ -9,7 +9,7 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from backtest.config import apply_overrides
+from backtest.overrides import apply_overrides
 from backtest.inputs.book import load_inputs
 from backtest.run import make_config
 from backtest.lake.io import read_table, write_table
