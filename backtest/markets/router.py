@@ -20,6 +20,7 @@ sees.
   or put into a venue they trade on the reference market, which moves it once.
 * Quotes in another volatile asset (wstETH/WETH): that asset's reference price values them.
 * `feedback=False`: every fill is at the chosen venue's price less its fee; nothing moves.
+* What no fill can beat (purchase floor, sale ceiling, the venues' price range): backtest/markets/price_bounds.py.
 """
 
 from __future__ import annotations
@@ -32,16 +33,16 @@ import numpy as np
 
 from backtest import compiled
 from backtest.markets import quote_compiled
+from backtest.markets.price_bounds import PriceBounds
 from backtest.markets.reference import ReferenceMarket
 from backtest.markets.split import split_purchase, split_sale
 from backtest.markets.venue_kinds import USD, DepthBook, V2Pool, arbitrage_goal
 
 DEPTH_IMPACT = 0.02
-QUOTE_SLACK = 1e-9      # relative: float rounding a fill may add beyond its linear ceiling
 
 
 @dataclass
-class Router:
+class Router(PriceBounds):
     price: np.ndarray                  # [A] reference USD price (the reference market's array, shared)
     venues: list                       # V2Pool / V3Pool / DepthBook, any order
     feedback: bool = True
@@ -251,103 +252,6 @@ class Router:
             return 0.0
         return self._remembered(True, asset, amount, self._find_purchase)[1]     # _route_purchase
 
-    def sale_ceiling(self, asset: int) -> float:
-        """USD per unit that no sale of `asset` beats: the best venue's first-unit price net of
-        fee. Proceeds are concave in the amount at every venue kind (and a split sums them), so
-        `sell_quote(asset, x) <= x * sale_ceiling(asset)` up to float rounding."""
-        vs = self.by_asset[asset]
-        if not vs:
-            return float(self.price[asset])
-        if not self.feedback:
-            return max(float(self.venue_price[v]) * (1 - self.venues[v].fee) for v in vs)
-        if len(vs) == 1:
-            return self._first_unit(vs[0], False) * self._quote_usd(vs[0])
-        return max(self._first_unit(v, False) * self._quote_usd(v) for v in vs)
-
-    def ceilings(self) -> tuple[np.ndarray, np.ndarray, list, list]:
-        """(purchase_floor, sale_ceiling) of every asset, as arrays and as lists of floats. An asset's
-        pair is recomputed only when its generation moved (`_trading`, `_all_moved`), the others kept;
-        the same values as asking purchase_floor / sale_ceiling now (tests/markets_routing/test_route_memo.py).
-        A liquidation moves every asset quoted in the one it buys or sells (the 1M bench: all, through
-        USDC), so this runs after each one: assets with one venue or none in one pass of their own."""
-        gen, seen = self._generation, self._seen
-        if gen == seen:
-            return self._ceilings
-        floor, ceiling = self._ceilings[2][:], self._ceilings[3][:]    # callers may hold the last ones
-        price = self.price.tolist()              # the same floats as float(self.price[q]), read once
-        if self.feedback:
-            first, venues = self._first, self.venues
-            for a, v, q in self._single:         # _bounds of one venue, inline (a liquidation asks it ~4 times)
-                if gen[a] != seen[a]:
-                    got = first[v]
-                    if got is None:
-                        got = first[v] = venues[v].first_marginals()
-                    usd = 1.0 if q == USD else price[q]
-                    floor[a], ceiling[a] = float(got[0] * usd), float(got[1] * usd)
-            rest = self._several
-        else:
-            rest = self._venued
-        for a in self._bare:                     # _bounds of an asset traded only on its reference market
-            if gen[a] != seen[a]:
-                floor[a] = ceiling[a] = price[a]
-        for a in rest:
-            if gen[a] != seen[a]:
-                floor[a], ceiling[a] = self._bounds(a, price)
-        self._seen = gen[:]
-        n = len(floor)
-        both = np.array(floor + ceiling, dtype=float)
-        self._ceilings = (both[:n], both[n:], floor, ceiling)
-        return self._ceilings
-
-    def _bounds(self, a: int, price: list) -> tuple[float, float]:
-        """(purchase_floor(a), sale_ceiling(a)) as floats, in one pass over its venues (a trade makes
-        `ceilings` ask it for a few assets before every liquidation): the same products, and the
-        same picks as min and max (a later value replaces only if strictly lower / higher).
-        `price`: self.price as a list."""
-        sides = self._sides[a]
-        if not sides:                       # both are the reference price (an asset traded only there)
-            p = price[a]
-            return p, p
-        if not self.feedback:
-            return float(self.purchase_floor(a)), float(self.sale_ceiling(a))
-        first, venues = self._first, self.venues
-        low = high = None
-        for v, q in sides:
-            got = first[v]
-            if got is None:
-                got = first[v] = venues[v].first_marginals()
-            usd = 1.0 if q == USD else price[q]
-            buy, sell = got[0] * usd, got[1] * usd
-            if low is None:
-                low, high = buy, sell
-            else:
-                if buy < low:
-                    low = buy
-                if sell > high:
-                    high = sell
-        return float(low), float(high)
-
-    def purchase_floor(self, asset: int) -> float:
-        """USD per unit that no purchase of `asset` undercuts: `buy_quote(asset, y) >= y * this`."""
-        vs = self.by_asset[asset]
-        if not vs:
-            return float(self.price[asset])
-        if not self.feedback:
-            return min(float(self.venue_price[v]) / (1 - self.venues[v].fee) for v in vs)
-        if len(vs) == 1:
-            return self._first_unit(vs[0], True) * self._quote_usd(vs[0])
-        return min(self._first_unit(v, True) * self._quote_usd(v) for v in vs)
-
-    def _first_unit(self, v: int, buy: bool) -> float:
-        """venues[v].buy_marginal(0.0) or sell_marginal(0.0), in its quote asset: it reads that venue's
-        own state only, so it is kept until the venue trades (`_trading`) or moves (`_all_moved`); the USD
-        factor is applied fresh by the caller."""
-        got = self._first[v]
-        if got is None:
-            venue = self.venues[v]
-            got = self._first[v] = venue.first_marginals()
-        return got[0] if buy else got[1]
-
     # -- trades -------------------------------------------------------------------------------
     def sell(self, asset: int, amount: float) -> float:
         """Sell `amount` of `asset` along its quoted route (`sell_quote`'s, remembered): at its venues, or
@@ -402,32 +306,6 @@ class Router:
     def _reprice(self, v: int) -> None:
         """A venue moved: its USD price (the reference, and so the other venues, did not)."""
         self.venue_price[v] = self.venues[v].mid() * self._quote_usd(v)
-
-    def mid_range(self) -> tuple[np.ndarray, np.ndarray]:
-        """(lowest, highest) venue price per asset; the market price where an asset has none.
-
-        A sale can fetch up to `highest` and a purchase cost as little as `lowest`: a bound on a
-        liquidation's profit that must never be beaten should use these, not `price`."""
-        low, high = self.price.copy(), self.price.copy()
-        at = self.venue_price.tolist()                # plain floats: this runs every cascade round
-        for a, vs in enumerate(self.by_asset):
-            if len(vs) == 1:
-                low[a] = high[a] = at[vs[0]]
-            elif vs:
-                quotes = [at[v] for v in vs]
-                nan = any(x != x for x in quotes)    # ndarray.min/max propagate NaN; min/max do not
-                low[a], high[a] = (math.nan, math.nan) if nan else (min(quotes), max(quotes))
-        return low, high
-
-    def quote_range(self) -> tuple[np.ndarray, np.ndarray]:
-        """(purchase floor, sale ceiling) per asset, widened by QUOTE_SLACK for float rounding: no
-        fill of any size beats them (`purchase_floor`, `sale_ceiling`). Tighter than `mid_range`
-        by each venue's fee, so a profit bound on them already rules out the accounts whose bonus
-        the fees and the gas eat, before any quote is asked."""
-        got = self.ceilings()
-        if self._range[0] is not got:                  # kept as long as the ceilings are
-            self._range = (got, got[0] * (1.0 - QUOTE_SLACK), got[1] * (1.0 + QUOTE_SLACK))
-        return self._range[1], self._range[2]
 
     # -- between steps and blocks ---------------------------------------------------------------
     def follow_path(self, exo_prev: np.ndarray, exo_now: np.ndarray) -> None:
