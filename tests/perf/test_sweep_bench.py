@@ -1,5 +1,7 @@
 """The sweep benchmark: its sizes can be chosen, and a tiny case runs both worker counts to the same table."""
 
+import math
+
 from backtest.bench.run import plan
 from backtest.bench.sweep import grid, run_case
 from backtest.cli import main
@@ -30,7 +32,9 @@ def test_a_tiny_sweep_bench_gives_the_same_table_on_one_and_two_workers():
     assert row["lake_loads"] == 1                # read by the sweep once; the workers share it
     assert row["speedup"] == row["reference_seconds"] / row["seconds"] > 0
     assert row["cpu_seconds"] > 0 and row["reference_cpu_seconds"] > 0
-    assert 0 < row["machine_speedup"] <= 2.5       # busy loops on 2 workers: at most ~2x, whatever the load
+    # busy loops on 2 workers against 1: a ratio of two timings, reported for reading the speedup, not bounded
+    # here (a neighbour's load between the two timings took it to 2.9 on a 2-core machine)
+    assert row["machine_speedup"] > 0 and math.isfinite(row["machine_speedup"])
 
 
 def test_the_montecarlo_estimate_is_the_sweeps_rest_plus_the_paths_cpu_over_the_workers():
