@@ -68,7 +68,6 @@ class Table:
         self.starts = np.cumsum([0] + [len(vs) for vs in router.by_asset]).astype(np.int64)
         self.order = np.array([v for vs in router.by_asset for v in vs], dtype=np.int64)
         self.known = all(kind in (V2Pool, V3Pool, DepthBook) for kind in self.kinds)
-        self.heavy = [any(self.kinds[v] is not V2Pool for v in vs) for vs in router.by_asset]   # `one` serves these
         self.refresh(router, range(len(router.venues)))
 
     def refresh(self, router, moved) -> bool:
@@ -150,8 +149,10 @@ def one(router, buy: bool, asset: int, amount: float) -> tuple | None:
     the call) and a float amount that is not NaN (the Python path gives a numpy amount numpy's own type back)."""
     if type(amount) is not float or not amount == amount:
         return None
+    if not router._heavy[asset]:               # the router's own list of the assets `one` serves
+        return None
     t = table(router)
-    if t is None or not t.heavy[asset]:
+    if t is None:
         return None
     ref = router.reference
     v, usd, ok = quote(buy, asset, amount, t.rows, t.ticks, t.tables, t.starts, t.order, router.price, ref.price,
