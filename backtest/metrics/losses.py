@@ -16,6 +16,8 @@ from backtest.metrics.depth import IMPACT as DEPTH_IMPACT, starting_depth
 
 
 ISO = "%Y-%m-%dT%H:%M:%SZ"
+# the liquidation fields borrower_loss reads of a Comet absorb or a Maker bark/bite row
+LIQ_READ = ("collateral_seized_usd", "debt_repaid_usd", "debt_price", "debt_asset", "collateral_asset")
 
 
 def _iso(t) -> str:
@@ -129,30 +131,32 @@ def borrower_loss(outcome: Outcome, oracle_by_asset: dict[str, float]) -> dict:
         loss.update(row_order_sums(repaying["protocol"], x))
         penalty.update(row_order_sums(repaying["protocol"], np.maximum(x, 0.0)))
         short[0] = sequential_sum(np.minimum(x, 0.0))            # x == 0 adds 0.0: no change
-    absorbs = _rows(events, "comet", "absorb")
-    for r, e in zip(_rows(liq, "comet", "absorb"), absorbs):     # one row and one event per asset absorbed, in order
+    absorbs = _rows(events, "comet", "absorb", columns=("base_amount",))
+    for r, e in zip(_rows(liq, "comet", "absorb", columns=LIQ_READ), absorbs):   # a row and an event per asset absorbed
         taken = r["collateral_seized_usd"] if r["collateral_asset"] != r["debt_asset"] else 0.0
         x = taken - e["base_amount"] * r["debt_price"]
         add("comet", x, x)
-    barks = {e["auction"]: e for e in _rows(events, "maker", "bark")}
+    barks = {e["auction"]: e for e in _rows(events, "maker", "bark", columns=("auction", "base_amount"))}
     last: dict[int, dict] = {}
     for e in _rows(events, "maker", columns=("auction", "action", "tab", "lot", "asset")):    # the fields read below
         if e["action"] not in FLIP_ACTIONS:
             last[e["auction"]] = e
-    for r, (_, b) in zip(_rows(liq, "maker", "bark"), sorted(barks.items())):     # auction ids count the barks
+    barked = _rows(liq, "maker", "bark", columns=LIQ_READ)
+    for r, (_, b) in zip(barked, sorted(barks.items())):     # auction ids count the barks
         add("maker", r["collateral_seized_usd"] - r["debt_repaid_usd"], b["base_amount"] * r["debt_price"]
             - r["debt_repaid_usd"])
-    dai = next((oracle_by_asset[r["debt_asset"]] for r in _rows(liq, "maker", "bark")), 1.0)   # final DAI price
-    for e in _rows(events, "maker", "take"):
+    dai = next((oracle_by_asset[r["debt_asset"]] for r in barked), 1.0)   # final DAI price
+    for e in _rows(events, "maker", "take", columns=("returned", "oracle_price")):
         if e["returned"] and e["returned"] == e["returned"]:
             add("maker", -e["returned"] * e["oracle_price"], 0.0)
     for e in last.values():
         if not (e["action"] == "take" and (e["tab"] <= 0 or e["lot"] <= 0)):    # still open at the end
             add("maker", -max(0.0, e["lot"] * oracle_by_asset[e["asset"]] - e["tab"] * dai), 0.0)
-    bites = {e["auction"]: e for e in _rows(events, "maker", "bite")}          # Cat/Flip (Liquidations 1.x)
-    for r, (_, b) in zip(_rows(liq, "maker", "bite"), sorted(bites.items())):  # the lot, less the debt it cleared
+    # Cat/Flip (Liquidations 1.x): the lot, less the debt it cleared
+    bites = {e["auction"]: e for e in _rows(events, "maker", "bite", columns=("auction", "tab", "base_amount"))}
+    for r, (_, b) in zip(_rows(liq, "maker", "bite", columns=LIQ_READ), sorted(bites.items())):
         add("maker", r["collateral_seized_usd"] - r["debt_repaid_usd"], (b["tab"] - b["base_amount"]) * r["debt_price"])
-    for e in _rows(events, "maker", "dent"):                                   # collateral dented back to the owner
+    for e in _rows(events, "maker", "dent", columns=("returned", "oracle_price")):     # collateral dented back to the owner
         add("maker", -e["returned"] * e["oracle_price"], 0.0)
     total, pen = sum(loss.values()), sum(penalty.values())
     return {"borrower_loss_usd": total, "borrower_penalty_usd": pen, "borrower_shortfall_usd": short[0],
