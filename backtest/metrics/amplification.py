@@ -9,26 +9,44 @@ is already pushed down by its own sales), net of collateral Maker returned to va
 from __future__ import annotations
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from backtest.engine.record import Outcome
+from backtest.metrics.losses import sequential_sum
 
 
 def seized_exogenous_usd(inputs, outcome: Outcome) -> float:
-    """Σ units seized x the step's exogenous price - Σ units returned to owners x the same."""
+    """Σ units seized x the step's exogenous price - Σ units returned to owners x the same, added row
+    by row in the tables' order (sequential_sum: the bits a Python loop gives)."""
     index = {a: k for k, a in enumerate(inputs.book.price_assets)}
-    exo = inputs.exogenous
+    exo = np.asarray(inputs.exogenous, dtype=float)
+    parts = []
     liq = outcome.liquidations
-    total = 0.0
     if liq.num_rows:
-        for s, a, units in zip(liq["step"].to_pylist(), liq["collateral_asset"].to_pylist(),
-                               liq["collateral_seized"].to_pylist()):
-            total += units * exo[s, index[a]]
+        parts.append(_column(liq, "collateral_seized") * exo[_column(liq, "step", int), _columns_of(liq["collateral_asset"], index)])
     events = outcome.events
     if events is not None and events.num_rows:
-        for s, a, back in zip(events["step"].to_pylist(), events["asset"].to_pylist(), events["returned"].to_pylist()):
-            if back and back == back:
-                total -= back * exo[s, index[a]]
-    return float(total)
+        back = _column(events, "returned")
+        some = np.flatnonzero((back != 0) & (back == back))          # none, zero and NaN return nothing
+        if len(some):
+            steps, assets = _column(events, "step", int)[some], _columns_of(events["asset"].take(some), index)
+            parts.append(-(back[some] * exo[steps, assets]))
+    return sequential_sum(np.concatenate(parts)) if parts else 0.0
+
+
+def _column(table, name: str, dtype=float) -> np.ndarray:
+    """A column as numpy (nulls as NaN for floats)."""
+    return np.asarray(table[name].to_numpy(), dtype=dtype)
+
+
+def _columns_of(names, index: dict[str, int]) -> np.ndarray:
+    """Each row's asset name as its column of the price matrices."""
+    if isinstance(names, pa.ChunkedArray):
+        names = names.combine_chunks()
+    encoded = pc.dictionary_encode(names)
+    columns = np.array([index[a] for a in encoded.dictionary.to_pylist()], dtype=np.int64)
+    return columns[encoded.indices.to_numpy(zero_copy_only=False)]
 
 
 def ratio(num: float, den: float) -> float | None:
@@ -43,15 +61,23 @@ def induced(feedback: Outcome, without: Outcome) -> np.ndarray:
     that account at that step or before (so price feedback, carried over from any earlier step,
     caused it)."""
     liq, base = feedback.liquidations, without.liquidations
-    first: dict[tuple[str, str], int] = {}
-    if base.num_rows:
-        for s, p, a in zip(base["step"].to_pylist(), base["protocol"].to_pylist(), base["account"].to_pylist()):
-            first.setdefault((p, a), s)
     if not liq.num_rows:
         return np.zeros(0, dtype=bool)
-    never = np.iinfo(np.int64).max          # not liquidated without feedback: once, not per row
-    return np.array([first.get((p, a), never) > s for s, p, a in
-                     zip(liq["step"].to_pylist(), liq["protocol"].to_pylist(), liq["account"].to_pylist())])
+    never = np.iinfo(np.int64).max                  # not liquidated without feedback
+    if not base.num_rows:
+        return np.ones(liq.num_rows, dtype=bool)
+    # (protocol, account) of both runs as one code each; the no-feedback run's first step per code
+    keys = pa.concat_arrays([_keys(base), _keys(liq)])
+    codes = pc.dictionary_encode(keys).indices.to_numpy()
+    base_codes, liq_codes = codes[:base.num_rows], codes[base.num_rows:]
+    first = np.full(codes.max() + 1, never, dtype=np.int64)
+    seen, at = np.unique(base_codes, return_index=True)
+    first[seen] = _column(base, "step", np.int64)[at]
+    return first[liq_codes] > _column(liq, "step", np.int64)
+
+
+def _keys(table) -> pa.Array:
+    return pc.binary_join_element_wise(table["protocol"], table["account"], "\x00").combine_chunks()
 
 
 def cascade_across_steps(feedback: Outcome, without: Outcome | None) -> dict:

@@ -193,6 +193,23 @@ class BookKeys:
     def protocols(self) -> list[str]:
         return sorted(set(self.protocol.tolist()))
 
+    @cached_property
+    def rows_of_protocol(self) -> dict[str, np.ndarray]:      # ascending rows: bad[rows] sums as bad[mask]
+        return {p: np.flatnonzero(self.protocol == p) for p in self.protocols}
+
+    @cached_property
+    def rows_by_main(self) -> dict[str, np.ndarray]:          # pledged rows by their largest collateral
+        return {a: np.flatnonzero((self.main == a) & self.pledged) for a in self.book.price_assets}
+
+    @cached_property
+    def unpledged(self) -> np.ndarray:
+        return np.flatnonzero(~self.pledged)
+
+    @cached_property
+    def morpho_markets(self) -> list[tuple[int, str]]:       # (row, market id) of Morpho Blue's ACCOUNT@MARKET rows
+        book = self.book
+        return [(i, str(book.accounts[i]).rpartition("@")[2]) for i in np.flatnonzero(self.protocol == "morpho-blue")]
+
 
 _KEYS: dict[int, tuple] = {}      # id(book) -> (weak reference to it, its BookKeys)
 
@@ -235,9 +252,8 @@ def accounts_by_collateral(inputs: ReplayInputs, outcome: Outcome, settled: Sett
     bad = _left(settled)
     for i, _, x in settled.burned:
         bad[i] += x
-    pledged = keys.pledged
-    out = {a: float(bad[(keys.main == a) & pledged].sum()) for a in book.price_assets}
-    out[NONE] = float(bad[~pledged].sum())
+    out = {a: float(bad[rows].sum()) for a, rows in keys.rows_by_main.items()}
+    out[NONE] = float(bad[keys.unpledged].sum())
     return out
 
 
@@ -289,7 +305,7 @@ def bad_debt_by_protocol(inputs: ReplayInputs, outcome: Outcome, settled: Settle
     bad = _left(settled)
     for i, _, x in settled.burned:
         bad[i] += x
-    out = {p: float(bad[keys.protocol == p].sum()) for p in keys.protocols}
+    out = {p: float(bad[rows].sum()) for p, rows in keys.rows_of_protocol.items()}
     for protocol, _, loss in _mechanism_losses(outcome):
         out[protocol] = out.get(protocol, 0.0) + loss
     return out
@@ -299,8 +315,7 @@ def bad_debt_by_morpho_market(inputs: ReplayInputs, outcome: Outcome, settled: S
     """Morpho Blue's bad debt per market id (its rows are ACCOUNT@MARKET_ID): what each market's suppliers
     lose, left on accounts or realised when a liquidation took the last collateral; adds up to
     bad_debt_usd_by_protocol["morpho-blue"]. Empty without Morpho rows."""
-    book = inputs.book
-    rows = [i for i, p in enumerate(book.protocol) if p == "morpho-blue"]
+    rows = book_keys(inputs.book).morpho_markets
     if not rows:
         return {}
     settled = _settled(inputs, outcome, settled)
@@ -308,7 +323,6 @@ def bad_debt_by_morpho_market(inputs: ReplayInputs, outcome: Outcome, settled: S
     for i, _, x in settled.burned:
         bad[i] += x
     out: dict[str, float] = {}
-    for i in rows:
-        market = str(book.accounts[i]).rpartition("@")[2]
+    for i, market in rows:
         out[market] = out.get(market, 0.0) + float(bad[i])
     return dict(sorted(out.items()))
