@@ -75,12 +75,24 @@ def _reference_after(ref, a: int):
 def meeting_price(router, a: int, price: list, extra: float = 0.0) -> float:
     """The USD price at which the venues of `a`, pulled there, leave the reference there too, with `extra`
     USD of other flow (the quote side of pools quoted in `a`) reaching it as well."""
-    ref = router.reference
     venues = [router.venues[v] for v in router.by_asset[a]]
     mids, units = [venue.mid() for venue in venues], [_unit(venue, price) for venue in venues]
-    if extra == 0.0 and all(arbitrage_goal(venue, price[a] / q, mid) is None
-                            for venue, mid, q in zip(venues, mids, units)):
+    if extra == 0.0 and _idle(venues, mids, units, price[a]):
         return price[a]             # every venue within its fee of the reference: nothing trades
+    return _meet(router, a, price, extra, mids, units)
+
+
+def _idle(venues: list, mids: list, units: list, pa: float) -> bool:
+    """Every venue (at `mids`, quoted in `units` USD) within its fee of the price `pa`: nothing trades."""
+    for venue, mid, q in zip(venues, mids, units):
+        if arbitrage_goal(venue, pa / q, mid) is not None:
+            return False
+    return True
+
+
+def _meet(router, a: int, price: list, extra: float, mids: list, units: list) -> float:
+    """meeting_price past its early return, the venues of `a` at `mids` quoted in `units` USD."""
+    ref = router.reference
     usd_of = [m * q for m, q in zip(mids, units)]
     lo, hi = math.log(min(usd_of + [price[a]])) - 0.1, math.log(max(usd_of + [price[a]])) + 0.1
 
@@ -117,15 +129,17 @@ def arbitrage(router, seconds: float, keep: float = 0.0) -> None:
     router.reference.decay(seconds)
     price = router.price.tolist()
     cross = [0.0] * len(price)
+    every = router.venues
     for a in reversed(router.order):            # an asset quoted in another first: its quote side is known
         if not router.by_asset[a]:
             continue
-        p = meeting_price(router, a, price, cross[a])
+        venues = [every[v] for v in router.by_asset[a]]
+        mids, units = [venue.mid() for venue in venues], [_unit(venue, price) for venue in venues]
         flow, cross[a] = cross[a], 0.0
-        for v in router.by_asset[a]:
-            venue = router.venues[v]
-            q = _unit(venue, price)
-            mid = venue.mid()
+        if flow == 0.0 and _idle(venues, mids, units, price[a]):
+            continue                # meeting_price's early return: p is price[a], no venue's goal moves it
+        p = _meet(router, a, price, flow, mids, units)      # meeting_price, the venues' mids read once
+        for venue, mid, q in zip(venues, mids, units):
             goal = arbitrage_goal(venue, p / q, mid)
             if goal is None:
                 continue
