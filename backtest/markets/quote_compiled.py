@@ -68,6 +68,7 @@ class Table:
         self.starts = np.cumsum([0] + [len(vs) for vs in router.by_asset]).astype(np.int64)
         self.order = np.array([v for vs in router.by_asset for v in vs], dtype=np.int64)
         self.known = all(kind in (V2Pool, V3Pool, DepthBook) for kind in self.kinds)
+        self.sales = np.zeros((len(router.venues), 8))     # `plan`'s chosen sale at each venue of its asset (`sale`)
         self.refresh(router, range(len(router.venues)))
 
     def refresh(self, router, moved) -> bool:
@@ -93,6 +94,20 @@ class Table:
                 seen[v] = got
                 rows[v, 2:5] = got
         return True
+
+    def sale(self, router, asset: int, amount: float) -> list:
+        """What each venue of `asset` pays for `amount` (its quote units, as `plan` priced the chosen sale), for
+        Router.sell to choose among again when only a quote asset's price moved since; a v3 pool is left its walk
+        (V3Pool._sell's memo, the same numbers), so the sale moves it without walking the ticks again."""
+        sales, kinds, venues, out = self.sales, self.kinds, router.venues, []
+        for v in router.by_asset[asset]:
+            row = sales[v].tolist()
+            out.append(row[0])
+            if kinds[v] is V3Pool:
+                venue = venues[v]
+                venue._sell_memo = (venue.state, amount, (row[1], row[2], row[3], int(row[4]), row[5], int(row[6]),
+                                                          row[7]))
+        return out
 
 
 def _row(venue, place: tuple) -> tuple:
@@ -136,10 +151,13 @@ def best(router, built: np.ndarray, n: int, asset_of: np.ndarray, needed: float)
     if t is None:
         return None
     ref = router.reference
+    feedback = bool(router.feedback)
     got = plan(built, n, asset_of, float(needed), t.rows, t.ticks, t.tables, t.starts, t.order, router.price,
-               ref.price, ref.coefficient, ref.outstanding, ref.volume, router.venue_price, bool(router.feedback))
+               ref.price, ref.coefficient, ref.outstanding, ref.volume, router.venue_price, feedback, t.sales)
     if got[0] == PLAN:
-        router.remember(*got[8:])
+        sold, amount = got[12], got[13]
+        router.remember(*got[8:], t.sale(router, sold, amount) if feedback and amount > 0 and router.by_asset[sold]
+                        else None)
     return None if got[0] == PYTHON else got[:8]
 
 
@@ -338,16 +356,40 @@ def _search(built, n, keep, first, known, asset_of, m):
     return PLAN, best, cost, proceeds, buy_v, sell_v
 
 
+def _sale_at_each(a, amount, m, sales):
+    """The chosen sale (`amount` > 0 of asset `a`, feedback) at each of a's venues v: `_sell_out`'s answer in
+    sales[v, 0]; a v3 pool's whole walk (v3_compiled.walk's tuple: raw out, spent, fee paid, ticks crossed,
+    sqrt price, tick, liquidity) in sales[v, 1:8]. `_quote` walked the same pools for the same amount, so no
+    tick table breaks here."""
+    rows, ticks, tables, starts, order = m[0], m[1], m[2], m[3], m[4]
+    for j in range(starts[a], starts[a + 1]):
+        v = order[j]
+        row = rows[v]
+        if row[0] == V3:                                    # _sell_out's walk, kept whole
+            tk, nets, sps = _v3_args(row, ticks, tables)
+            zfo = row[8] != 0.0
+            out, spent, fee_paid, crossed, sp, tick, liq, _, _ = v3_compiled.swap_walk(
+                row[3], int(row[4]), row[5], tk, nets, sps, row[2], amount * row[6], zfo, 0.0 if zfo else math.inf)
+            sales[v, 0] = out / row[7]
+            sales[v, 1], sales[v, 2], sales[v, 3], sales[v, 4] = out, spent, fee_paid, crossed
+            sales[v, 5], sales[v, 6], sales[v, 7] = sp, tick, liq
+        else:
+            sales[v, 0] = _sell_out(row, ticks, tables, amount)[0]
+
+
 def _plan_py(built, n, asset_of, needed, rows, ticks, tables, starts, order, price, ref_price, coefficient,
-             outstanding, volume, venue_price, feedback):
+             outstanding, volume, venue_price, feedback, sales):
     """best_plan after the screen, on its rows: (verdict, cost, proceeds, d, c, repay, taken, fee, then
     Router.remember's arguments: the debt asset, repay, buy venue, cost, the collateral asset, the amount
-    sold, sell venue, proceeds)."""
+    sold, sell venue, proceeds). With feedback, the chosen sale at each venue of its asset in `sales`
+    (`_sale_at_each`)."""
     m = (rows, ticks, tables, starts, order, price, ref_price, coefficient, outstanding, volume, venue_price, feedback)
     verdict, k, cost, proceeds, buy_v, sell_v = _choose(built, n, asset_of, needed, m)
     if verdict != PLAN:
         return verdict, 0.0, 0.0, -1, -1, 0.0, 0.0, 0.0, -1, 0.0, -1, 0.0, -1, 0.0, -1, 0.0
     d, c, repay, taken, fee = int(built[k, 1]), int(built[k, 2]), built[k, 3], built[k, 4], built[k, 5]
+    if feedback and taken - fee > 0:
+        _sale_at_each(asset_of[c], taken - fee, m, sales)
     return (verdict, cost, proceeds, d, c, repay, taken, fee,
             int(asset_of[d]), repay, buy_v, cost, int(asset_of[c]), taken - fee, sell_v, proceeds)
 
@@ -389,8 +431,8 @@ try:
     _jit = numba.njit(cache=True, nogil=True, error_model="numpy")
     _bisect_right, _bid_inside, _bid_between, _between = (_jit(f) for f in (_bisect_right, _bid_inside, _bid_between,
                                                                              _between))
-    _v3_args, _sell_out, _buy_in, _quote, _gross, _search, _choose = (
-        _jit(f) for f in (_v3_args, _sell_out, _buy_in, _quote, _gross, _search, _choose))
+    _v3_args, _sell_out, _buy_in, _quote, _gross, _search, _choose, _sale_at_each = (
+        _jit(f) for f in (_v3_args, _sell_out, _buy_in, _quote, _gross, _search, _choose, _sale_at_each))
     plan, quote = _jit(_plan_py), _jit(_quote_py)
 except ImportError:                     # pragma: no cover - without numba compiled.ON is off: the Python path runs
     plan = quote = None

@@ -72,6 +72,7 @@ class Router(PriceBounds):
         self._single = [(a, *sides[0]) for a, sides in enumerate(self._sides) if len(sides) == 1]
         self._several = [a for a, vs in enumerate(self.by_asset) if len(vs) > 1]
         self._venued = [a for a, vs in enumerate(self.by_asset) if vs]
+        self._traded = [0] * n      # per asset: trades of it (`_trading`); `remember`'s sales keep the count
         self._all_moved()
         if self.reference is None:                 # no impact until a run attaches its own
             self.attach(ReferenceMarket(self.price, *(np.zeros(n),) * 4))
@@ -112,6 +113,7 @@ class Router(PriceBounds):
         Its venues' first-unit marginals go; every asset whose quotes read either (`_moves`: its own,
         and those with a venue quoted in it) gets a new generation, which lapses its routes and bounds."""
         first, moved = self._first, self._moved
+        self._traded[asset] += 1
         for v in self.by_asset[asset]:
             first[v] = None
         if moved is not None:
@@ -185,10 +187,11 @@ class Router(PriceBounds):
         return out[1], out[2]
 
     def remember(self, bought: int, repay: float, buy_venue: int, cost: float, sold: int, amount: float,
-                 sell_venue: int, proceeds: float) -> None:
+                 sell_venue: int, proceeds: float, outs: list | None = None) -> None:
         """Keep a purchase of `repay` of asset `bought` and a sale of `amount` of `sold`, whole-order quotes made
         elsewhere (quote_compiled: best_plan's chosen try), as `_remembered` keeps its own (none for an amount
-        <= 0, which is never routed); a venue -1 for an asset with no venue (its reference market)."""
+        <= 0, which is never routed); a venue -1 for an asset with no venue (its reference market). `outs`: what
+        each venue of `sold` pays for `amount` in its quote asset, kept with the venues' trade count (`sell`)."""
         routes, split, feedback, gen = self._routes, self.split, self.feedback, self._generation
         if len(routes) > 4096:
             routes.clear()
@@ -197,7 +200,19 @@ class Router(PriceBounds):
             routes[(True, bought, repay, split, feedback)] = (gen[bought], route, cost)
         if amount > 0:
             route = [] if sell_venue < 0 else [(sell_venue, amount)]
-            routes[(False, sold, amount, split, feedback)] = (gen[sold], route, proceeds)
+            routes[(False, sold, amount, split, feedback)] = (gen[sold], route, proceeds) if outs is None else \
+                (gen[sold], route, proceeds, self._traded[sold], outs)
+
+    def _chosen_again(self, asset: int, amount: float, outs: list) -> tuple[list[tuple[int, float]], float]:
+        """`_find_sale`'s whole order when the venues of `asset` have not traded since they paid `outs`, so only the
+        prices of their quote assets can have moved: `_best_sale`'s choice, its expression, on those answers."""
+        best, best_usd = -1, -math.inf
+        price = self.price
+        for (v, q), out in zip(self._sides[asset], outs):
+            usd = out * (1.0 if q == USD else float(price[q]))     # _quote_usd(v)
+            if usd > best_usd or best < 0 or (best_usd != best_usd and usd == usd):
+                best, best_usd = v, usd
+        return [(best, amount)], best_usd
 
     def _route_sale(self, asset: int, amount: float) -> tuple[list[tuple[int, float]], float]:
         return self._remembered(False, asset, amount, self._find_sale)
@@ -262,7 +277,13 @@ class Router(PriceBounds):
                 self._trading(asset)
             self.sold[asset] += amount
             return 0.0
-        route, usd = self._remembered(False, asset, amount, self._find_sale)      # _route_sale
+        got = self._routes.get((False, asset, amount, self.split, feedback))
+        if got is not None and got[0] == self._generation[asset]:        # _remembered, inline
+            route, usd = got[1], got[2]
+        elif got is not None and len(got) > 3 and got[3] == self._traded[asset]:   # a quote asset's price moved
+            route, usd = self._chosen_again(asset, amount, got[4])
+        else:
+            route, usd = self._remembered(False, asset, amount, self._find_sale)      # _route_sale
         if feedback:
             self._trading(asset)
         self.sold[asset] += amount
