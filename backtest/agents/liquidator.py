@@ -266,13 +266,15 @@ class Prescreen:
         self.out = np.empty((book.coll.shape[1] ** 2 * len(self.sizes), 6))
         self.kept = KeptTries(len(book))         # each row's tries, kept while its inputs stand (screen_kept.py)
         self.terms = (None, None)                # the parameters and thresholds the kept tries were built at
+        # Aave v3.3 rows' debt @ price, kept per row with its change counter and the prices' generation
+        self.totals = np.zeros(len(book))
+        self.total_at = np.full((2, len(book)), -1, dtype=np.int64)     # (counter, generation) of each
+        self.prices = (None, 0)                  # the prices the generation stands for, the generation
 
     def order(self, rows: np.ndarray, hf: np.ndarray, waited: np.ndarray, book, r: Round, venues: Venues, field):
         """Yields, in order, each k whose row rows[k] may be liquidated (the rows skipped would return
         None) with its tries as best_plan's `built`, valid until the next k is asked for."""
-        total = np.zeros(len(rows))                      # Aave v3.3's debt @ price, as best_plan takes it (BLAS)
-        for k in np.flatnonzero(self.kinds[rows] == 2).tolist():
-            total[k] = float(book.debt[rows[k]] @ r.price)
+        total = self._totals(rows, book, r.price)
         # each row's (leanest ready agent's gas, bar): Field's own, per set of ready agents
         lean, needed = field.lean_bars(waited, r.gas_usd_per_unit)
         p = r.params
@@ -293,6 +295,29 @@ class Prescreen:
                 return
             yield k, (n, self.out)
             k += 1
+
+
+    def _totals(self, rows: np.ndarray, book, price: np.ndarray) -> np.ndarray:
+        """Aave v3.3's total debt in USD of each row (0 for the others), `float(debt @ price)` as best_plan
+        takes it (BLAS's dot), asked again only for a row whose cells (BookState.versions) or the prices
+        moved since: the same rows come back round after round within a step, at the same prices."""
+        total = np.zeros(len(rows))
+        two = np.flatnonzero(self.kinds[rows] == 2)
+        if not len(two):
+            return total
+        key = price.tobytes()
+        if key != self.prices[0]:
+            self.prices = (key, self.prices[1] + 1)
+        at, versions, gen = rows[two], book.versions(), self.prices[1]
+        stale = (self.total_at[0, at] != versions[at]) | (self.total_at[1, at] != gen)
+        if stale.any():
+            debt, totals = book.debt, self.totals
+            for i in at[stale].tolist():
+                totals[i] = float(debt[i] @ price)
+            fresh = at[stale]
+            self.total_at[0, fresh], self.total_at[1, fresh] = versions[fresh], gen
+        total[two] = self.totals[at]
+        return total
 
 
 class Done(NamedTuple):

@@ -92,7 +92,7 @@ def test_worst_first_orders_as_the_two_key_sort():
         np.where(rng.random(len(rows)) < 0.5, 1.0, rng.uniform(0.9, 1.1, len(rows)))
     many = rng.integers(0, 400, len(rows)) / 400.0 * np.where(rng.random(len(rows)) < 0.5, 1.0, -1.0)
     from backtest import compiled
-    for python in (False, True):                        # numba's stable sort, and numpy's sort with ties redone
+    for python in (False, True):        # a compiled pick and numpy's stable sort; numpy's sort with ties redone
         with compiled.python_path(python):
             for hf in (hf, many, hf[:40], many[:40], hf[:0]):   # a few runs of ties (one by one), hundreds, none
                 below, hf_below = worst_first(rows[:len(hf)], hf)
@@ -203,3 +203,30 @@ def test_the_candidates_come_back_sorted_from_the_mask_or_the_sort_and_the_mask_
         got = w._ascending(rows)
         assert got.dtype == np.int64 and got.tolist() == np.sort(rows).tolist()
         assert not w._mark.any()
+
+
+def test_the_v33_totals_are_debt_at_price_and_asked_again_only_for_a_row_or_prices_that_moved():
+    """Prescreen's Aave v3.3 total debt USD per row (float(debt @ price), as best_plan takes it) is kept per
+    row: a poisoned kept value shows whether it was read or asked again."""
+    from backtest.agents.competition import BlockGas, Field
+    from backtest.agents.liquidator import Prescreen
+    from backtest.config import LiquidatorConfig
+    rng = np.random.default_rng(3)
+    coll, debt = rng.uniform(0, 5, (8, 3)), rng.uniform(0, 900, (8, 3)) * (rng.random((8, 3)) < 0.7)
+    rules = [rules_for("aave-v3.3" if i % 3 else "aave-v3") for i in range(8)]
+    book = BookState(coll, debt, rules, np.arange(3))
+    pre = Prescreen(book, Field((LiquidatorConfig(),), 0.0, BlockGas(np.array([30e6]))))
+    rows, price = rng.permutation(8), np.array([2000.0, 1.0, 0.99])
+
+    def fresh():
+        return [float(book.debt[i] @ price) if i % 3 else 0.0 for i in rows]
+    assert pre._totals(rows, book, price).tolist() == fresh()
+    pre.totals[:] = -1.0                                    # poison: every v3.3 row now kept as -1
+    assert (pre._totals(rows, book, price)[rows % 3 != 0] == -1.0).all()     # nothing moved: all kept
+    book.repay(4, int(np.argmax(book.debt[4])), 100.0)      # row 4 (v3.3) changed: asked again, the rest kept
+    got = pre._totals(rows, book, price)
+    assert got[rows == 4].tolist() == [float(book.debt[4] @ price)]
+    assert (got[(rows % 3 != 0) & (rows != 4)] == -1.0).all()
+    price = price * np.array([1.0, 1.0, 1.01])               # a price moved: every row asked again
+    assert pre._totals(rows, book, price).tolist() == fresh()
+    assert pre._totals(rows[rows % 3 == 0], book, price).tolist() == [0.0] * 3      # no v3.3 row: zeros
