@@ -269,7 +269,8 @@ class Prescreen:
         # Aave v3.3 rows' debt @ price, kept per row with its change counter and the prices' generation
         self.totals = np.zeros(len(book))
         self.total_at = np.full((2, len(book)), -1, dtype=np.int64)     # (counter, generation) of each
-        self.prices = (None, 0)                  # the prices the generation stands for, the generation
+        self.prices = (None, 0, False)           # the prices the generation stands for, it, all finite and > 0
+        self.moved_at = np.zeros(book.debt.shape[1], dtype=np.int64)   # per column: the generation it last moved
 
     def order(self, rows: np.ndarray, hf: np.ndarray, waited: np.ndarray, book, r: Round, venues: Venues, field):
         """Yields, in order, each k whose row rows[k] may be liquidated (the rows skipped would return
@@ -296,26 +297,35 @@ class Prescreen:
             yield k, (n, self.out)
             k += 1
 
-
     def _totals(self, rows: np.ndarray, book, price: np.ndarray) -> np.ndarray:
         """Aave v3.3's total debt in USD of each row (0 for the others), `float(debt @ price)` as best_plan
-        takes it (BLAS's dot), asked again only for a row whose cells (BookState.versions) or the prices
-        moved since: the same rows come back round after round within a step, at the same prices."""
+        takes it (BLAS's dot), asked again only for a row whose cells (BookState.versions) or the price of a
+        column it owes in (or holds NaN in) moved since: a dot's terms are its products, and a column it does
+        not owe in adds debt * price = +0.0 (-0.0 for a -0.0 cell) whatever the price while every price is
+        finite and > 0 (else every row is asked again). Within a step the same rows come back round after
+        round, most owing stablecoins whose prices hold."""
         total = np.zeros(len(rows))
         two = np.flatnonzero(self.kinds[rows] == 2)
         if not len(two):
             return total
         key = price.tobytes()
         if key != self.prices[0]:
-            self.prices = (key, self.prices[1] + 1)
-        at, versions, gen = rows[two], book.versions(), self.prices[1]
-        stale = (self.total_at[0, at] != versions[at]) | (self.total_at[1, at] != gen)
+            last, gen = self.prices[0], self.prices[1] + 1
+            clean = price.dtype == np.float64 and bool(np.isfinite(price).all() and (price > 0).all())
+            if last is None or not (clean and self.prices[2]):
+                self.moved_at[:] = gen                  # a price not finite or not > 0, now or before
+            else:
+                self.moved_at[np.frombuffer(last, dtype=np.int64) != np.frombuffer(key, dtype=np.int64)] = gen
+            self.prices = (key, gen, clean)
+        at, versions, debt = rows[two], book.versions(), book.debt
+        read = np.where(debt[at] != 0, self.moved_at, 0).max(axis=1)      # the last move of a column it owes in
+        stale = (self.total_at[0, at] != versions[at]) | (self.total_at[1, at] < read)
         if stale.any():
-            debt, totals = book.debt, self.totals
+            totals = self.totals
             for i in at[stale].tolist():
                 totals[i] = float(debt[i] @ price)
             fresh = at[stale]
-            self.total_at[0, fresh], self.total_at[1, fresh] = versions[fresh], gen
+            self.total_at[0, fresh], self.total_at[1, fresh] = versions[fresh], self.prices[1]
         total[two] = self.totals[at]
         return total
 

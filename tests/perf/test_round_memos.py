@@ -205,9 +205,10 @@ def test_the_candidates_come_back_sorted_from_the_mask_or_the_sort_and_the_mask_
         assert not w._mark.any()
 
 
-def test_the_v33_totals_are_debt_at_price_and_asked_again_only_for_a_row_or_prices_that_moved():
+def test_the_v33_totals_are_debt_at_price_and_asked_again_only_for_a_row_or_its_prices_that_moved():
     """Prescreen's Aave v3.3 total debt USD per row (float(debt @ price), as best_plan takes it) is kept per
-    row: a poisoned kept value shows whether it was read or asked again."""
+    row while its cells and the prices of the columns it owes in hold: a poisoned kept value shows whether it
+    was read or asked again."""
     from backtest.agents.competition import BlockGas, Field
     from backtest.agents.liquidator import Prescreen
     from backtest.config import LiquidatorConfig
@@ -227,6 +228,19 @@ def test_the_v33_totals_are_debt_at_price_and_asked_again_only_for_a_row_or_pric
     got = pre._totals(rows, book, price)
     assert got[rows == 4].tolist() == [float(book.debt[4] @ price)]
     assert (got[(rows % 3 != 0) & (rows != 4)] == -1.0).all()
-    price = price * np.array([1.0, 1.0, 1.01])               # a price moved: every row asked again
+    pre.totals[:] = -1.0
+    price = price * np.array([1.0, 1.0, 1.01])               # a price moved: the rows owing in it asked again
+    owes = book.debt[rows, 2] != 0
+    got = pre._totals(rows, book, price)
+    assert owes[rows % 3 != 0].any() and (~owes[rows % 3 != 0]).any()
+    assert got[(rows % 3 != 0) & owes].tolist() == [f for f, o, r in zip(fresh(), owes, rows) if r % 3 and o]
+    assert (got[(rows % 3 != 0) & ~owes] == -1.0).all()
+    for odd in (np.nan, np.inf, 0.0):                        # a price not finite or not > 0: every row again
+        pre.totals[:] = -1.0
+        price[1] = odd
+        with np.errstate(invalid="ignore"):
+            assert np.array_equal(pre._totals(rows, book, price), fresh(), equal_nan=True)
+    pre.totals[:] = -1.0
+    price[1] = 1.0                                           # and again when it is finite once more
     assert pre._totals(rows, book, price).tolist() == fresh()
     assert pre._totals(rows[rows % 3 == 0], book, price).tolist() == [0.0] * 3      # no v3.3 row: zeros
