@@ -52,6 +52,7 @@ from backtest.protocols.rules import health_factor
 from backtest.engine.start import start
 from backtest.engine.pattern import Stamps, whole_rows
 from backtest.engine.state import BookState
+from backtest.engine.worst import WorstFirst
 from backtest.markets.router import Router
 from backtest.progress import progress
 
@@ -244,54 +245,6 @@ class CandidateDebt:
         return self.usd
 
 
-def worst_first(rows: np.ndarray, hf: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The rows below HF 1 and their HF, worst first, then by account (`rows` ascending, as the watchlist
-    gives them): np.lexsort((below, hf)). numpy's default sort (about half a stable one's time here),
-    then each run of equal HFs (+0.0 and -0.0 among them) put back in row order, as a stable sort by HF
-    leaves it; with more than a few dozen runs, the stable sort itself. Compiled: one pass that picks the
-    rows below 1, then numpy's stable argsort (the same order; numba's mergesort took ~1.2x as long on
-    the sample's Monte Carlo rounds, ~2,600 rows)."""
-    if compiled.ON and _below is not None:
-        below, hf_below = _below(rows, np.asarray(hf, dtype=float))
-        order = np.argsort(hf_below, kind="stable")
-        return below[order], hf_below[order]
-    under = hf < 1.0
-    below, hf_below = rows[under], hf[under]
-    order = np.argsort(hf_below)
-    ties = np.flatnonzero(np.diff(np.concatenate(([False], hf_below[order[1:]] == hf_below[order[:-1]], [False]))))
-    if len(ties) > 2 * _TIE_RUNS:
-        order = np.argsort(hf_below, kind="stable")
-    else:
-        for start, end in zip(ties[0::2].tolist(), ties[1::2].tolist()):     # order[start:end + 1] tie
-            order[start:end + 1] = np.sort(order[start:end + 1])
-    return below[order], hf_below[order]
-
-
-_TIE_RUNS = 32          # runs of equal HFs worst_first sorts one by one (the sample: ~16 rows in ties a round)
-
-
-def _below(rows, hf):
-    """(rows[hf < 1], hf[hf < 1]) in one pass."""
-    n = 0
-    for k in range(len(hf)):
-        if hf[k] < 1.0:
-            n += 1
-    below, hf_below = np.empty(n, dtype=rows.dtype), np.empty(n)
-    j = 0
-    for k in range(len(hf)):
-        if hf[k] < 1.0:
-            below[j], hf_below[j] = rows[k], hf[k]
-            j += 1
-    return below, hf_below
-
-
-try:
-    import numba
-    _below = numba.njit(cache=True, nogil=True)(_below)
-except ImportError:                     # pragma: no cover - exercised where numba is absent
-    _below = None
-
-
 def replay(inputs: ReplayInputs, config: RunConfig, feedback: bool | None = None, label: str | None = None) -> Outcome:
     """One run over the path (with feedback unless told otherwise); `label` shows a progress bar on a
     terminal."""
@@ -303,6 +256,7 @@ def replay(inputs: ReplayInputs, config: RunConfig, feedback: bool | None = None
     first_round = np.full(len(book), -1, dtype=np.int64)   # round each row first fell below 1, this step
     book.watch(lt, oracles.answer[oracles.feed_of])
     health = RowHealth(len(book))                   # candidate rows' HF, kept while their inputs stand
+    worst = WorstFirst(len(book))                   # their order, kept where their HF stands
     last = (None, None, None)                       # (candidate rows, those below 1 and their HF) of the last round
     clock = 0.0                                     # time of the last block
     since_below = np.zeros(0)                       # since[below] of the last round's `below` (= wet)
@@ -323,7 +277,7 @@ def replay(inputs: ReplayInputs, config: RunConfig, feedback: bool | None = None
             price = r.price
             rows = book.candidates(price)        # the watchlist, told which rows the last round changed
             if rows is not last[0]:              # the watchlist returns the same array while nothing moved
-                last = (rows, *worst_first(rows, health(book, rows, price, lt)))
+                last = (rows, *worst(rows, health(book, rows, price, lt)))
             below, hf_below = last[1], last[2]
             if below is not wet:                 # else the same rows as the last block: their clocks run on
                 started = since[below]

@@ -7,6 +7,7 @@ import numpy as np
 from backtest.engine.record import bad_debt_usd
 from backtest.engine.replay import CandidateDebt
 from backtest.engine.state import BookState
+from backtest.engine.worst import WorstFirst, worst_first
 from backtest.protocols.rules import rules_for
 
 LT = np.array([0.8, 0.85])
@@ -83,9 +84,8 @@ def test_the_watchlist_keeps_a_rows_cells_only_until_an_update_or_an_anchor():
 
 
 def test_worst_first_orders_as_the_two_key_sort():
-    """replay.worst_first gives np.lexsort((row, hf)) of rows given ascending: ties (a few runs, hundreds of
+    """worst_first gives np.lexsort((row, hf)) of rows given ascending: ties (a few runs, hundreds of
     runs, +0.0 against -0.0) by account."""
-    from backtest.engine.replay import worst_first
     rng = np.random.default_rng(7)
     rows = np.sort(rng.choice(100_000, 5_000, replace=False))
     hf = rng.choice([0.5, 0.75, 0.0, -0.0, 0.999, 1.0, 1.5, np.nan, np.inf], len(rows)) * \
@@ -100,6 +100,41 @@ def test_worst_first_orders_as_the_two_key_sort():
                 order = np.lexsort((rows[:len(hf)][under], hf[under]))
                 assert below.tolist() == rows[:len(hf)][under][order].tolist()
                 assert hf_below.tobytes() == hf[under][order].tobytes()
+
+
+def test_the_kept_order_is_the_fresh_sort_round_after_round():
+    """WorstFirst (the last order kept, only what moved sorted and merged in) gives worst_first's answer over
+    rounds where rows leave, come and stay, HFs move or hold, ties (+0.0 against -0.0 among them) abound;
+    rows not strictly ascending go to worst_first."""
+    from backtest import compiled
+    rng = np.random.default_rng(11)
+    worst = WorstFirst(2_000)
+    rows = np.sort(rng.choice(2_000, 600, replace=False)).astype(np.int64)
+    hf = rng.choice([0.5, 0.75, 0.0, -0.0, 0.9, 1.0, 1.5, np.nan], len(rows)) * np.where(
+        rng.random(len(rows)) < 0.5, 1.0, rng.uniform(0.8, 1.2, len(rows)))
+    kept = 0
+    for _ in range(40):
+        last = dict(zip(worst.last[0].tolist(), worst.last[1].tolist()))
+        below, hf_below = worst(rows, hf)
+        under = hf < 1.0
+        order = np.lexsort((rows[under], hf[under]))
+        assert below.tolist() == rows[under][order].tolist() and hf_below.tobytes() == hf[under][order].tobytes()
+        assert (worst.at == -1).all()
+        kept += sum(last.get(i) == h for i, h in zip(below.tolist(), hf_below.tolist()))    # rows it kept
+        stay = rng.random(len(rows)) < 0.9                            # some rows leave, others come
+        come = rng.choice(2_000, 40, replace=False)
+        new = np.union1d(rows[stay], come).astype(np.int64)
+        old = dict(zip(rows.tolist(), hf.tolist()))
+        hf = np.array([old.get(i, rng.choice([0.3, 0.75, -0.0, 2.0])) for i in new.tolist()])
+        moved = rng.random(len(new)) < 0.1                           # some HFs move, the rest hold
+        hf[moved] = rng.choice([0.0, 0.75, 0.99, 1.01], int(moved.sum()))
+        rows = new
+    assert kept > 5_000
+    shuffled = rng.permutation(rows)                                    # not ascending: worst_first's answer
+    got = worst(shuffled, hf)
+    assert got[0].tolist() == worst_first(shuffled, hf)[0].tolist()
+    with compiled.python_path():                                        # the Python path: worst_first
+        assert worst(rows, hf)[0].tolist() == worst_first(rows, hf)[0].tolist()
 
 
 def _bench_run():
@@ -158,7 +193,7 @@ def test_the_kept_round_bound_yields_when_a_quote_moves_far_or_the_rows_change()
     price = (inputs.exogenous[0] * move)[book.asset_of]              # a crash: rows under water
     book.watch(s.lt, price)
     rows = book.candidates(price)
-    below, hf_below = replay.worst_first(rows, replay.rows_health_factor(book.coll, book.debt, rows, price, s.lt,
+    below, hf_below = worst_first(rows, replay.rows_health_factor(book.coll, book.debt, rows, price, s.lt,
                                                                          book.floors))
     assert len(below) > 10
     memo, bar = replay.Bounds(1e9), 1e9                                # a bar no row reaches: the memo may answer

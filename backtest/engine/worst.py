@@ -1,0 +1,120 @@
+"""The rows below HF 1 of a round, worst first, then by account: the order every protocol hands its rows to
+the liquidators in (replay.py). `worst_first` sorts them; `WorstFirst` keeps the last order and sorts only
+what moved. Both give np.lexsort((rows, hf)) of the rows below 1 (tests/perf/test_round_memos.py)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from backtest import compiled
+
+
+def worst_first(rows: np.ndarray, hf: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The rows below HF 1 and their HF, worst first, then by account (`rows` ascending, as the watchlist
+    gives them): np.lexsort((below, hf)). numpy's default sort (about half a stable one's time here),
+    then each run of equal HFs (+0.0 and -0.0 among them) put back in row order, as a stable sort by HF
+    leaves it; with more than a few dozen runs, the stable sort itself. Compiled: one pass that picks the
+    rows below 1, then numpy's stable argsort (the same order; numba's mergesort took ~1.2x as long on
+    the sample's Monte Carlo rounds, ~2,600 rows)."""
+    if compiled.ON and _below is not None:
+        below, hf_below = _below(rows, np.asarray(hf, dtype=float))
+        order = np.argsort(hf_below, kind="stable")
+        return below[order], hf_below[order]
+    under = hf < 1.0
+    below, hf_below = rows[under], hf[under]
+    order = np.argsort(hf_below)
+    ties = np.flatnonzero(np.diff(np.concatenate(([False], hf_below[order[1:]] == hf_below[order[:-1]], [False]))))
+    if len(ties) > 2 * _TIE_RUNS:
+        order = np.argsort(hf_below, kind="stable")
+    else:
+        for start, end in zip(ties[0::2].tolist(), ties[1::2].tolist()):     # order[start:end + 1] tie
+            order[start:end + 1] = np.sort(order[start:end + 1])
+    return below[order], hf_below[order]
+
+
+_TIE_RUNS = 32          # runs of equal HFs worst_first sorts one by one (the sample: ~16 rows in ties a round)
+
+
+def _below(rows, hf):
+    """(rows[hf < 1], hf[hf < 1]) in one pass."""
+    n = 0
+    for k in range(len(hf)):
+        if hf[k] < 1.0:
+            n += 1
+    below, hf_below = np.empty(n, dtype=rows.dtype), np.empty(n)
+    j = 0
+    for k in range(len(hf)):
+        if hf[k] < 1.0:
+            below[j], hf_below[j] = rows[k], hf[k]
+            j += 1
+    return below, hf_below
+
+
+class WorstFirst:
+    """worst_first with its last answer kept: from one round to the next most rows below 1 are the same
+    with the same HF (RowHealth keeps it), so they keep their order; only the rows new below 1 or whose HF
+    moved are sorted (a stable sort of those few), then merged in. The order is the same: by HF, ties by
+    position in `rows` (rows ascending: by account), which both answers hold to (np.lexsort((rows, hf))
+    of a strictly ascending `rows`). Rows not strictly ascending, or the Python path: worst_first."""
+
+    def __init__(self, n: int):
+        self.at = np.full(n, -1, dtype=np.int64)       # scratch: each book row's place in `rows`, -1 between calls
+        self.last = (np.zeros(0, dtype=np.int64), np.zeros(0))
+
+    def __call__(self, rows: np.ndarray, hf: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        if not (compiled.ON and _merged is not None and rows.dtype == np.int64):
+            return worst_first(rows, hf)
+        got = _merged(rows, np.asarray(hf, dtype=float), *self.last, self.at)
+        if got is None:
+            got = worst_first(rows, hf)
+        self.last = got
+        return got
+
+
+def _merged(rows, hf, last_rows, last_hf, at):
+    """worst_first(rows, hf) from the last answer (last_rows, last_hf): its rows still below 1 with the
+    same HF in its order, the others sorted stably by HF, the two merged by (HF, place in rows). None if
+    rows are not strictly ascending. `at` is left all -1."""
+    for k in range(1, len(rows)):
+        if not rows[k - 1] < rows[k]:
+            return None
+    n = 0
+    for k in range(len(hf)):
+        if hf[k] < 1.0:
+            at[rows[k]] = k
+            n += 1
+    kept, used, m = np.empty(min(n, len(last_rows)), dtype=np.int64), np.zeros(len(hf), dtype=np.bool_), 0
+    for j in range(len(last_rows)):
+        i = last_rows[j]
+        k = at[i] if 0 <= i < len(at) else -1
+        if k >= 0 and hf[k] == last_hf[j]:
+            kept[m] = k
+            used[k] = True
+            m += 1
+    fresh, f = np.empty(n - m, dtype=np.int64), 0
+    for k in range(len(hf)):
+        if hf[k] < 1.0:
+            at[rows[k]] = -1
+            if not used[k]:
+                fresh[f] = k
+                f += 1
+    fresh = fresh[np.argsort(hf[fresh], kind="mergesort")]     # stable: ties in place order
+    below, hf_below = np.empty(n, dtype=rows.dtype), np.empty(n)
+    a, b = 0, 0
+    for o in range(n):
+        if b >= f or (a < m and (hf[kept[a]] < hf[fresh[b]] or (hf[kept[a]] == hf[fresh[b]] and kept[a] < fresh[b]))):
+            k = kept[a]
+            a += 1
+        else:
+            k = fresh[b]
+            b += 1
+        below[o], hf_below[o] = rows[k], hf[k]
+    return below, hf_below
+
+
+try:
+    import numba
+    _below = numba.njit(cache=True, nogil=True)(_below)
+    _merged = numba.njit(cache=True, nogil=True)(_merged)
+except ImportError:                     # pragma: no cover - exercised where numba is absent
+    _below = _merged = None
