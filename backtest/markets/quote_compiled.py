@@ -69,6 +69,7 @@ class Table:
         self.order = np.array([v for vs in router.by_asset for v in vs], dtype=np.int64)
         self.known = all(kind in (V2Pool, V3Pool, DepthBook) for kind in self.kinds)
         self.sales = np.zeros((len(router.venues), 8))     # `plan`'s chosen sale at each venue of its asset (`sale`)
+        self.written = 0
         self.refresh(router, range(len(router.venues)))
 
     def refresh(self, router, moved) -> bool:
@@ -95,19 +96,22 @@ class Table:
                 rows[v, 2:5] = got
         return True
 
-    def sale(self, router, asset: int, amount: float) -> list:
-        """What each venue of `asset` pays for `amount` (its quote units, as `plan` priced the chosen sale), for
-        Router.sell to choose among again when only a quote asset's price moved since; a v3 pool is left its walk
-        (V3Pool._sell's memo, the same numbers), so the sale moves it without walking the ticks again."""
-        sales, kinds, venues, out = self.sales, self.kinds, router.venues, []
-        for v in router.by_asset[asset]:
-            row = sales[v].tolist()
-            out.append(row[0])
-            if kinds[v] is V3Pool:
-                venue = venues[v]
-                venue._sell_memo = (venue.state, amount, (row[1], row[2], row[3], int(row[4]), row[5], int(row[6]),
-                                                          row[7]))
-        return out
+    # `plan` writes its chosen sale into `sales` (`_sale_at_each`); `written` counts those writes, so what the router
+    # keeps of one ((this table, its count): Router.remember) reads it only while no later plan wrote over it.
+    def paid(self, written: int, router, asset: int) -> list | None:
+        """What each venue of `asset` pays for the kept sale (its quote units, as `plan` priced it), for Router.sell
+        to choose among again when only a quote asset's price moved since; None once overwritten."""
+        if written != self.written:
+            return None
+        sales = self.sales
+        return [sales.item(v, 0) for v in router.by_asset[asset]]
+
+    def leave_walk(self, written: int, v: int, venue, amount: float) -> None:
+        """A v3 pool `v` about to make the kept sale of `amount`: `plan`'s walk of it as V3Pool._sell's memo (the same
+        numbers), so V3Pool.sold moves the pool without walking the ticks again."""
+        if written == self.written:
+            r = self.sales[v].tolist()
+            venue._sell_memo = (venue.state, amount, (r[1], r[2], r[3], int(r[4]), r[5], int(r[6]), r[7]))
 
 
 def _row(venue, place: tuple) -> tuple:
@@ -155,9 +159,12 @@ def best(router, built: np.ndarray, n: int, asset_of: np.ndarray, needed: float)
     got = plan(built, n, asset_of, float(needed), t.rows, t.ticks, t.tables, t.starts, t.order, router.price,
                ref.price, ref.coefficient, ref.outstanding, ref.volume, router.venue_price, feedback, t.sales)
     if got[0] == PLAN:
-        sold, amount = got[12], got[13]
-        router.remember(*got[8:], t.sale(router, sold, amount) if feedback and amount > 0 and router.by_asset[sold]
-                        else None)
+        sold = got[12]
+        if feedback and got[13] > 0 and router.by_asset[sold]:      # `plan` wrote the sale (`_sale_at_each`)
+            t.written += 1
+            router.remember(*got[8:], (t, t.written))
+        else:
+            router.remember(*got[8:])
     return None if got[0] == PYTHON else got[:8]
 
 

@@ -36,7 +36,7 @@ from backtest.markets import quote_compiled
 from backtest.markets.price_bounds import PriceBounds
 from backtest.markets.reference import ReferenceMarket
 from backtest.markets.split import split_purchase, split_sale
-from backtest.markets.venue_kinds import USD, DepthBook, V2Pool, arbitrage_goal
+from backtest.markets.venue_kinds import USD, DepthBook, V2Pool, V3Pool, arbitrage_goal
 
 DEPTH_IMPACT = 0.02
 
@@ -187,11 +187,11 @@ class Router(PriceBounds):
         return out[1], out[2]
 
     def remember(self, bought: int, repay: float, buy_venue: int, cost: float, sold: int, amount: float,
-                 sell_venue: int, proceeds: float, outs: list | None = None) -> None:
+                 sell_venue: int, proceeds: float, kept: tuple | None = None) -> None:
         """Keep a purchase of `repay` of asset `bought` and a sale of `amount` of `sold`, whole-order quotes made
         elsewhere (quote_compiled: best_plan's chosen try), as `_remembered` keeps its own (none for an amount
-        <= 0, which is never routed); a venue -1 for an asset with no venue (its reference market). `outs`: what
-        each venue of `sold` pays for `amount` in its quote asset, kept with the venues' trade count (`sell`)."""
+        <= 0, which is never routed); a venue -1 for an asset with no venue (its reference market). `kept`: where
+        quote_compiled left the sale at each venue of `sold` (a Table and its count), kept with the asset's trade count."""
         routes, split, feedback, gen = self._routes, self.split, self.feedback, self._generation
         if len(routes) > 4096:
             routes.clear()
@@ -200,8 +200,8 @@ class Router(PriceBounds):
             routes[(True, bought, repay, split, feedback)] = (gen[bought], route, cost)
         if amount > 0:
             route = [] if sell_venue < 0 else [(sell_venue, amount)]
-            routes[(False, sold, amount, split, feedback)] = (gen[sold], route, proceeds) if outs is None else \
-                (gen[sold], route, proceeds, self._traded[sold], outs)
+            routes[(False, sold, amount, split, feedback)] = (gen[sold], route, proceeds) if kept is None else \
+                (gen[sold], route, proceeds, self._traded[sold], kept)
 
     def _chosen_again(self, asset: int, amount: float, outs: list) -> tuple[list[tuple[int, float]], float]:
         """`_find_sale`'s whole order when the venues of `asset` have not traded since they paid `outs`, so only the
@@ -278,11 +278,14 @@ class Router(PriceBounds):
             self.sold[asset] += amount
             return 0.0
         got = self._routes.get((False, asset, amount, self.split, feedback))
+        kept = None if got is None or len(got) < 4 else got[4]      # quote_compiled's sale at each venue (`remember`)
         if got is not None and got[0] == self._generation[asset]:        # _remembered, inline
             route, usd = got[1], got[2]
-        elif got is not None and len(got) > 3 and got[3] == self._traded[asset]:   # a quote asset's price moved
-            route, usd = self._chosen_again(asset, amount, got[4])
+        elif kept is not None and got[3] == self._traded[asset] and \
+                (outs := kept[0].paid(kept[1], self, asset)) is not None:     # only a quote asset's price moved
+            route, usd = self._chosen_again(asset, amount, outs)
         else:
+            kept = None
             route, usd = self._remembered(False, asset, amount, self._find_sale)      # _route_sale
         if feedback:
             self._trading(asset)
@@ -296,6 +299,8 @@ class Router(PriceBounds):
         venues, price = self.venues, self.price
         for v, part in route:
             venue = venues[v]
+            if kept is not None and type(venue) is V3Pool:
+                kept[0].leave_walk(kept[1], v, venue, part)       # the walk its quote made
             venue.sold(part)                # venue.sell(part) without its answer: `usd` is the route's
             q = venue.quote_asset           # self._reprice(v), inline
             self.venue_price[v] = venue.mid() * (1.0 if q == USD else float(price[q]))
@@ -308,7 +313,11 @@ class Router(PriceBounds):
             if feedback:                      # without it no venue or price moves: every cache holds
                 self._trading(asset)
             return 0.0
-        route, usd = self._remembered(True, asset, amount, self._find_purchase)     # _route_purchase
+        got = self._routes.get((True, asset, amount, self.split, feedback))
+        if got is not None and got[0] == self._generation[asset]:        # _remembered, inline
+            route, usd = got[1], got[2]
+        else:
+            route, usd = self._remembered(True, asset, amount, self._find_purchase)     # _route_purchase
         if feedback:
             self._trading(asset)
         else:

@@ -15,7 +15,7 @@ from hypothesis import given, settings, strategies as st
 
 from backtest import compiled
 from backtest.agents.liquidator import best_plan, execute
-from backtest.markets import quote_compiled, uniswap_v3 as v3
+from backtest.markets import quote_compiled, uniswap_v3 as v3, venue_kinds
 from backtest.markets.reference import ReferenceMarket
 from backtest.markets.router import Router
 from backtest.markets.venue_kinds import DepthBook, V2Pool, V3Pool
@@ -261,3 +261,35 @@ def test_the_routers_whole_order_quotes_compiled_are_its_python_ones(seed):
                 with compiled.python_path():
                     want = (python._find_purchase if buy else python._find_sale)(asset, amount)
                 assert (got[0], bits(got[1])) == (want[0], bits(want[1])), (asset, amount)
+
+
+@settings(max_examples=40, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), repay=st.sampled_from([5e3, 2e5, 3e6]),
+       sold=st.sampled_from([0.5, 30.0, 700.0, 4e3]))
+def test_a_sale_its_purchase_repriced_is_chosen_again_from_the_plans_walks(seed, repay, sold):
+    """USDC (no venue) bought, then ETH sold at venues quoted in USDC: the purchase moved USDC's reference price,
+    so the sale's route lapsed. The compiled path chooses its venue again from what `plan` left (no new quote, no
+    second v3 walk); the Python path routes it afresh; the same cost, proceeds, venues and prices come out."""
+    fast = router(seed)
+    slow = copy.deepcopy(fast)
+    reserve_asset = np.array([ETH, USDC])
+    built = np.array([[1e12, 1.0, 0.0, repay, sold, 0.0]])        # repay USDC (reserve 1), seize ETH (reserve 0)
+    args, tail = (None, None, 0.9, None), (reserve_asset, None, None, None, 0.0, (1.0,), -math.inf, (1, built))
+    with compiled.python_path():
+        want = best_plan(*args, slow, *tail)
+    got = best_plan(*args, fast, *tail)
+    assert _plan_bits(got) == _plan_bits(want) and got is not None
+    book, usdc = _Book(2, reserve_asset), fast.price[USDC]
+    routed, walks = [], []
+    walk = venue_kinds.v3_compiled.walk
+    with pytest.MonkeyPatch.context() as patch:
+        for r in (fast, slow):
+            patch.setattr(r, "_find_sale", lambda *a, r=r, find=r._find_sale: routed.append(r) or find(*a))
+        patch.setattr(venue_kinds.v3_compiled, "walk", lambda *a, **k: walks.append(a) or walk(*a, **k))
+        done = tuple(map(bits, execute(got, 0, book, fast)))
+        assert fast.price[USDC] != usdc and routed == [] and walks == []      # the route lapsed; nothing asked again
+        with compiled.python_path():
+            assert tuple(map(bits, execute(want, 0, book, slow))) == done
+        assert routed == [slow]
+    assert [_state(v) for v in fast.venues] == [_state(v) for v in slow.venues]
+    assert fast.price.tobytes() == slow.price.tobytes()
