@@ -316,3 +316,23 @@ def test_a_copy_that_follows_its_rows_is_the_one_built_afresh(book, data):
                 assert indices[indptr[k]:indptr[k] + width[k]].tolist() == cols.tolist()
                 assert bits(values[indptr[k]:indptr[k] + width[k]]) == \
                     bits(np.stack([coll[i, cols], debt[i, cols]], axis=1))
+
+
+def _masked(coll, debt):
+    """Pattern's arrays as numpy's masks make them (the construction the compiled passes replaced)."""
+    nonzero = (coll != 0) | (debt != 0)
+    width = nonzero.sum(axis=1).astype(np.int64)
+    indptr = np.zeros(len(coll) + 1, dtype=np.int64)
+    np.cumsum(width, out=indptr[1:])
+    return indptr, np.nonzero(nonzero)[1].astype(np.int16), width, np.stack([coll[nonzero], debt[nonzero]], axis=1)
+
+
+@settings(max_examples=200, deadline=None)
+@given(books(), st.booleans())
+def test_pattern_built_in_two_passes_equals_numpy_masks(book, fortran):
+    coll, debt = book[0], book[1]
+    if fortran:                         # the book's arrays in either memory order
+        coll, debt = np.asfortranarray(coll), np.asfortranarray(debt)
+    for built, want in zip(Pattern(coll, debt).args, _masked(coll, debt)):
+        assert built.dtype == want.dtype and built.shape == want.shape and built.tobytes() == want.tobytes()
+    assert [a.shape for a in Pattern(coll[:0], debt[:0]).args] == [(1,), (0,), (0,), (0, 2)]
