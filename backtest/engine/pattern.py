@@ -42,19 +42,55 @@ def _refresh(coll, debt, rows, indptr, indices, width, values):
         width[i] = n if n <= room else -1
 
 
-def _stale(rows, tail, seen_epoch, seen_tick, changed_at, col_epoch, indptr, indices, width, out):
+def _stale(rows, tail, seen, changed_at, col_epoch, indptr, indices, width, out):
     """out[k]: row rows[k]'s kept result is stale (at or past `tail`, never kept, changed since, read
-    whole, or the price of one of its nonzero columns moved since)."""
+    whole, or the price of one of its nonzero columns moved since). The row's columns are the bits `mark`
+    kept beside its epoch and tick (they are the pattern's while the row has not changed): one cache line
+    of `seen` and one of `changed_at` a row, where reading the pattern took four more lines scattered over
+    the book (the 1M bench's candidates are ~1,500 rows spread over 1M). Rows with a column past the bits
+    read the pattern."""
+    last, moved = -2, 0                 # the columns moved since epoch `last`, as bits
     for k in range(len(rows)):
         i = rows[k]
-        e = seen_epoch[i]
-        ok = i < tail and e >= 0 and changed_at[i] <= seen_tick[i] and width[i] >= 0
-        if ok:
+        e = seen[i, 0]
+        ok = i < tail and e >= 0 and changed_at[i] <= seen[i, 1] and seen[i, 3] != WHOLE
+        if ok and seen[i, 3] == WIDE:
             for j in range(indptr[i], indptr[i] + width[i]):
                 if col_epoch[indices[j]] > e:
                     ok = False
                     break
+        elif ok:
+            if e != last:
+                moved, last = 0, e
+                for a in range(min(len(col_epoch), BITS)):
+                    if col_epoch[a] > e:
+                        moved |= 1 << a
+            ok = (seen[i, 2] & moved) == 0
         out[k] = not ok
+
+
+def _mark(rows, epoch, tick, indptr, indices, width, seen):
+    """Row rows[k]'s result kept at `epoch` and pattern `tick`: both, its nonzero columns as bits, and
+    whether it is read whole (always stale) or has a column past the bits (WIDE: `_stale` reads the
+    pattern)."""
+    for k in range(len(rows)):
+        i = rows[k]
+        seen[i, 0] = epoch
+        seen[i, 1] = tick
+        bits, kind = 0, 0
+        if width[i] < 0:
+            kind = WHOLE
+        for j in range(indptr[i], indptr[i] + max(width[i], 0)):
+            a = indices[j]
+            if a < BITS:
+                bits |= 1 << a
+            else:
+                kind = WIDE
+        seen[i, 2] = bits
+        seen[i, 3] = kind
+
+
+BITS, WHOLE, WIDE = 63, 1, 2           # columns kept as bits of an int64 (not its sign); a row's kind
 
 
 def _widths(coll, debt, indptr, width):
@@ -101,6 +137,7 @@ try:
     import numba
     _refresh = numba.njit(cache=True, nogil=True)(_refresh)
     _stale = numba.njit(cache=True, nogil=True)(_stale)
+    _mark = numba.njit(cache=True, nogil=True)(_mark)
     _copy = numba.njit(cache=True, nogil=True)(_copy)
     _widths = numba.njit(cache=True, nogil=True)(_widths)
     _cells = numba.njit(cache=True, nogil=True)(_cells)
@@ -223,8 +260,10 @@ class Stamps:
     row."""
 
     def __init__(self, n: int):
-        self.seen_epoch = np.full(n, -1, dtype=np.int64)     # price epoch of each row's kept result, -1 none
-        self.seen_tick = np.zeros(n, dtype=np.int64)          # Pattern.tick of it
+        # per row: price epoch of its kept result (-1 none), Pattern.tick of it, its nonzero columns as
+        # bits, its kind (0, WHOLE, WIDE): side by side, one cache line (`_stale`)
+        self.seen = np.zeros((n, 4), dtype=np.int64)
+        self.seen[:, 0] = -1
         self.epoch = 0
         self.col_epoch = np.zeros(0, dtype=np.int64)
         self.pattern = None
@@ -248,19 +287,17 @@ class Stamps:
 
     def forget(self, pattern: Pattern | None = None, columns: int | None = None) -> None:
         self.pattern = pattern if pattern is not None else self.pattern
-        self.seen_epoch[:] = -1
+        self.seen[:, 0] = -1
         self.epoch += 1
         self.col_epoch = np.zeros(columns if columns is not None else len(self.col_epoch), dtype=np.int64)
 
     def stale(self, rows: np.ndarray, tail: int | None = None) -> np.ndarray:
         """[len(rows)] bool: whose kept result must be computed again (every row at or past `tail`)."""
         out = np.empty(len(rows), dtype=bool)
-        _stale(rows, len(self.seen_epoch) if tail is None else tail, self.seen_epoch, self.seen_tick,
-               self.pattern.changed_at, self.col_epoch, self.pattern.indptr, self.pattern.indices, self.pattern.width,
-               out)
+        _stale(rows, len(self.seen) if tail is None else tail, self.seen, self.pattern.changed_at, self.col_epoch,
+               *self.pattern.args[:3], out)
         return out
 
     def mark(self, rows: np.ndarray) -> None:
-        """`rows` were just computed at the last `prices`."""
-        self.seen_epoch[rows] = self.epoch
-        self.seen_tick[rows] = self.pattern.tick
+        """`rows` were just computed at the last `prices` (from the pattern as it is now: current for them)."""
+        _mark(np.asarray(rows, dtype=np.int64), self.epoch, self.pattern.tick, *self.pattern.args[:3], self.seen)

@@ -336,3 +336,47 @@ def test_pattern_built_in_two_passes_equals_numpy_masks(book, fortran):
     for built, want in zip(Pattern(coll, debt).args, _masked(coll, debt)):
         assert built.dtype == want.dtype and built.shape == want.shape and built.tobytes() == want.tobytes()
     assert [a.shape for a in Pattern(coll[:0], debt[:0]).args] == [(1,), (0,), (0,), (0, 2)]
+
+
+def _stale_by_pattern(stamps, pattern, rows, tail, marked):
+    """Stamps.stale as it read the pattern for every row (before the columns were kept as bits)."""
+    out = []
+    for i in rows:
+        e, tick = marked.get(int(i), (-1, 0))
+        ok = i < tail and e >= 0 and pattern.changed_at[i] <= tick and pattern.width[i] >= 0
+        if ok:
+            ok = all(stamps.col_epoch[a] <= e for a in pattern.columns(i))
+        out.append(not ok)
+    return out
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.sampled_from([1, 5, 40, 62, 63, 64, 90]), st.data())
+def test_stale_from_kept_column_bits_equals_the_pattern_loop(columns, data):
+    # books of up to 90 columns: past 63 a row's columns no longer fit the bits and the pattern is read
+    from backtest.engine.pattern import Stamps
+    n = data.draw(st.integers(1, 10))
+    cells = st.sampled_from([0.0, 0.0, 0.0, 1.0, np.nan])
+    coll = np.array(data.draw(st.lists(st.lists(cells, min_size=columns, max_size=columns), min_size=n, max_size=n)))
+    debt = np.array(data.draw(st.lists(st.lists(cells, min_size=columns, max_size=columns), min_size=n, max_size=n)))
+    pattern, stamps, marked = Pattern(coll, debt), Stamps(n), {}
+    price = np.ones(columns)
+    stamps.prices(pattern, price)
+    every = np.arange(n, dtype=np.int64)
+    for action in ["mark", *data.draw(st.lists(st.sampled_from(["mark", "price", "grow"]), max_size=8))]:
+        if action == "mark":
+            rows = np.unique(np.array(data.draw(st.lists(st.integers(0, n - 1), max_size=n)), dtype=np.int64))
+            stamps.mark(rows)
+            marked.update({int(i): (stamps.epoch, pattern.tick) for i in rows})
+        elif action == "price":
+            price = price.copy()
+            held = np.flatnonzero(((coll != 0) | (debt != 0)).any(axis=0)).tolist()     # often a held column
+            price[data.draw(st.sampled_from(held) if held and data.draw(st.booleans()) else
+                            st.integers(0, columns - 1))] *= 2.0
+            stamps.prices(pattern, price)
+        else:                               # a balance that grows from zero: refreshed, maybe read whole
+            i, a = data.draw(st.integers(0, n - 1)), data.draw(st.integers(0, columns - 1))
+            coll[i, a] += 1.0
+            pattern.refresh([i])
+        for tail in (n, data.draw(st.integers(0, n))):
+            assert stamps.stale(every, tail).tolist() == _stale_by_pattern(stamps, pattern, every, tail, marked)
