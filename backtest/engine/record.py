@@ -86,6 +86,7 @@ def bad_debt_usd(coll: np.ndarray, debt: np.ndarray, prices: np.ndarray) -> floa
 _STEP_FLOATS = ("price_exogenous", "price_market", "price_oracle", "price_amm", "sold", "sold_usd", "bad_debt_usd")
 _EVENT_NAMES = EVENTS_SCHEMA.names
 _EVENT_DEFAULTS = {"auction": -1, "account": "", "liquidator": ""}
+_EVENT_NANS = (np.nan,) * len(_EVENT_NAMES)      # what a column not given holds (numbers; strings take the defaults)
 
 
 class Recorder:
@@ -126,8 +127,7 @@ class Recorder:
         """One Comet/Maker event; columns not given are null (strings) or NaN (numbers)."""
         row = {**_EVENT_DEFAULTS, **values, "step": step, "timestamp": self._block_time(), "round": rnd,
                "protocol": protocol, "action": action}
-        get, nan = row.get, np.nan
-        self._events.append(tuple(get(name, nan) for name in _EVENT_NAMES))
+        self._events.append(tuple(map(row.get, _EVENT_NAMES, _EVENT_NANS)))     # row.get(name, nan), in C
 
     def step(self, step: int, venues: Venues, oracles, accounts_bad_usd: float, protocol_loss: float = 0.0) -> None:
         """`oracles` (backtest/markets/oracles.py): every feed's answer is recorded, per asset by protocol;

@@ -74,3 +74,25 @@ def test_float_agrees_with_exact(balance, coll, price, lf, sf, base_amount):
     q = comet.quote_collateral_exact(base_amount, E8, 10**6, price, E18, lf, sf)
     qf = comet.quote_collateral(base_amount / 1e6, 1.0, price / 1e8, lf / 1e18, sf / 1e18)
     assert float(qf) * 1e18 == pytest.approx(q, rel=1e-9, abs=2)
+
+
+def _bits(x) -> bytes:
+    return np.float64(x).tobytes()
+
+
+@settings(max_examples=2000, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), k=st.integers(1, 12), balance=st.sampled_from([-1_800.0, -0.0, 0.0, 250.0]),
+       base_price=st.sampled_from([1.0, 0.9998, 0.0, float("nan")]), holes=st.booleans())
+def test_absorb_one_is_absorb_bit_for_bit(seed, k, balance, base_price, holes):
+    """One account's absorb in plain floats (Comet.liquidate): the collateral's sum as absorb's row sum (pairwise
+    from 8 columns), a surplus or shortfall, a zero or NaN base price."""
+    rng = np.random.default_rng(seed)
+    coll = rng.lognormal(0, 3, k) * (rng.random(k) < 0.7)
+    price, lf = rng.lognormal(3, 3, k), rng.uniform(0.8, 0.97, k)
+    if holes:
+        coll[rng.integers(k)], price[rng.integers(k)] = np.inf, np.nan
+    with np.errstate(all="ignore"):
+        want = comet.absorb([balance], base_price, coll[None, :], price, lf)
+        new, paid = comet.absorb_one(balance, np.float64(base_price), coll, price, lf)
+    assert type(new) is float and type(paid) is float
+    assert (_bits(new), _bits(paid)) == (_bits(want.new_balance[0]), _bits(want.base_paid_out[0]))

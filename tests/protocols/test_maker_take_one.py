@@ -62,3 +62,37 @@ def test_stairstep_one_is_the_numpy_curve_bit_for_bit(top, dur, cut, step):
         want = float(mk.stairstep_exponential_decrease(top, dur, cut, step))
         got = mk.stairstep_one(top, dur, cut, step)
     assert _same(got, want)
+
+
+NUMBER = st.one_of(st.floats(-1e6, 1e9), st.sampled_from([0.0, -0.0, 1e-12, math.nan, math.inf, -math.inf]))
+
+
+@settings(max_examples=3000, deadline=None)
+@given(NUMBER, NUMBER, NUMBER, NUMBER)
+def test_room_one_is_room_bit_for_bit(Hole, Dirt, hole, dirt):
+    with np.errstate(all="ignore"):
+        want = mk.room(Hole, Dirt, hole, dirt)
+    assert _same(mk.room_one(Hole, Dirt, hole, dirt), want)
+
+
+@settings(max_examples=5000, deadline=None)
+@given(AMOUNT, AMOUNT, st.sampled_from([1.0, 1.0, 1.07, 0.0, math.nan]), st.sampled_from([1.13, 1.0, 0.0, 1.5]),
+       st.one_of(st.floats(0.0, 1e5), st.sampled_from([0.0, math.nan])), NUMBER, st.floats(0.0, 1.2))
+def test_bark_one_is_bark_bit_for_bit(ink, art, rate, chop, dust, room, near):
+    """Partial barks, dusty rests taken whole, dusty partials refused, no room, zero rate or penalty, NaN."""
+    if near and math.isfinite(art):             # a room just around the debt: the partial and dust branches
+        room = art * rate * chop * near
+    with np.errstate(all="ignore"):
+        want = mk.bark(ink, art, rate, chop, dust, room)
+        got = mk.bark_one(ink, art, rate, chop, dust, room)
+    assert bool(want.allowed) == got.allowed and type(got.allowed) is bool
+    for w, g in zip(want[:4], got[:4]):
+        assert type(g) is float and _same(w, g), (want, got)
+
+
+def test_bark_one_takes_a_dusty_rest_whole_and_refuses_a_dusty_partial():
+    whole = mk.bark_one(10.0, 10_000.0, 1.0, 1.1, 500.0, 9_900.0 * 1.1)     # 100 left < dust 500: all of it
+    assert whole.allowed and whole.dart == 10_000.0 and whole.dink == 10.0
+    part = mk.bark_one(10.0, 10_000.0, 1.0, 1.1, 500.0, 5_000.0 * 1.1)       # half: both sides above dust
+    assert part.allowed and part.dart == 5_000.0 and part.dink == 5.0
+    assert not mk.bark_one(10.0, 10_000.0, 1.0, 1.1, 500.0, 300.0 * 1.1).allowed      # a partial below dust

@@ -50,6 +50,17 @@ def absorb(base_balance, base_price, collateral, collateral_price, liquidation_f
     return Absorb(new, new - base_balance, value, np.maximum(-raw, 0.0))
 
 
+def absorb_one(base_balance: float, base_price: float, collateral: np.ndarray, collateral_price: np.ndarray,
+               liquidation_factor: np.ndarray) -> tuple[float, float]:
+    """`absorb` of one account (collateral [C]): (new balance, base paid out) as plain floats, the same sums
+    and quotients (Comet's absorbs, one account at a time; tests/protocols/test_comet.py)."""
+    value = float((np.asarray(collateral, dtype=float) * (np.asarray(collateral_price) * liquidation_factor)).sum())
+    raw = float(base_balance) + value / float(base_price) if base_price != 0 else \
+        float(np.float64(base_balance) + np.float64(value) / np.float64(base_price))
+    new = raw if (raw > 0.0 or raw != raw) else 0.0           # np.maximum(raw, 0.0)
+    return new, new - float(base_balance)
+
+
 def quote_collateral(base_amount, base_price, asset_price, liquidation_factor, store_front_price_factor):
     """Collateral units bought with `base_amount`: price discounted by storeFront x (1 - LF)."""
     discount = store_front_price_factor * (1.0 - np.asarray(liquidation_factor, dtype=float))

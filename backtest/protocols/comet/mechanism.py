@@ -86,8 +86,7 @@ class Comet:
             self.field.gas.spend(self.p.absorb_gas)
             debt = float(state.debt[i, b])
             supplied = float(state.coll[i, b])            # a base supply is netted into the balance
-            out = comet_math.absorb([supplied - debt], price[b], amounts[None, :], price[cols], lf)
-            new, paid = float(out.new_balance[0]), float(out.base_paid_out[0])
+            new, paid = comet_math.absorb_one(supplied - debt, price[b], amounts, price[cols], lf)
             self.reserves -= paid
             self.paid_out += paid
             self.credited += new

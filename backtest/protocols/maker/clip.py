@@ -194,6 +194,40 @@ def needs_redo_one(dur: float, price: float, top: float, tail: float, cusp: floa
     return dur > tail or _div(price, top) < cusp
 
 
+def room_one(Hole: float, Dirt: float, hole: float, dirt: float) -> float:
+    """`room` of one ilk in plain floats (Maker.liquidate asks it of every vault it may bark)."""
+    return _max(_min(float(Hole) - Dirt, float(hole) - dirt), 0.0)
+
+
+def bark_one(ink: float, art: float, rate: float, chop: float, dust: float, room: float) -> Bark:
+    """`bark` of one vault in plain floats: numpy's minimum and where, the same products and quotients in the
+    same order (tests/protocols/test_maker_take_one.py); a zero divisor goes to numpy."""
+    if rate == 0.0 or chop == 0.0:
+        got = bark(ink, art, rate, chop, dust, room)
+        return Bark(*(float(x) for x in got[:4]), bool(got[4]))
+    dart = _min(art, room / rate / chop)
+    partial = art > dart
+    dusty_rest = partial and (art - dart) * rate < dust
+    if dusty_rest:
+        dart = art
+    dusty_auction = partial and not dusty_rest and dart * rate < dust
+    dink = ink * dart / art if art > 0 else 0.0
+    if not (room > 0 and not dusty_auction and dink > 0):
+        return Bark(0.0, 0.0, 0.0, 0.0, False)
+    due = dart * rate
+    return Bark(dart, dink, due, due * chop, True)
+
+
+def _min(x: float, y: float) -> float:
+    """np.minimum of two floats: NaN if either is, the second of two equal (so of 0.0 and -0.0)."""
+    return x if (x < y or x != x) else y
+
+
+def _max(x: float, y: float) -> float:
+    """np.maximum of two floats, as `_min`."""
+    return x if (x > y or x != x) else y
+
+
 def _div(x: float, y: float) -> float:
     """x / y as numpy divides floats: inf or NaN for a zero divisor, not an exception."""
     if y != 0.0:

@@ -139,12 +139,12 @@ class Maker:
             if not held or state.debt[i, d] <= 0:
                 continue
             c = held[0]
-            ilk, chop = self._ilk(c), 1.0 + params.bonus[c]
-            room = clip.room(self.p.Hole, sum(self.dirt.values()), ilk.hole, self.dirt[c])
-            bark = clip.bark(state.coll[i, c], state.debt[i, d], 1.0, chop, ilk.dust, room)
+            ilk, chop = self._ilk(c), 1.0 + params.bonus.item(c)
+            room = clip.room_one(self.p.Hole, sum(self.dirt.values()), ilk.hole, self.dirt[c])
+            bark = clip.bark_one(state.coll.item(i, c), state.debt.item(i, d), 1.0, chop, ilk.dust, room)
             if not bark.allowed:
                 continue                                          # limit hit or a dusty partial: wait
-            tab, lot = float(bark.tab), float(bark.dink)
+            tab, lot = bark.tab, bark.dink
             top, coin = (float(x) for x in clip.kick(tab, price[c], ilk.buf, ilk.tip, ilk.chip))
             award = self.field.award(coin * price[d], 0.0, w, gas_usd_per_unit, self.p.bark_gas)
             if not award:
