@@ -96,3 +96,12 @@ def test_bark_one_takes_a_dusty_rest_whole_and_refuses_a_dusty_partial():
     part = mk.bark_one(10.0, 10_000.0, 1.0, 1.1, 500.0, 5_000.0 * 1.1)       # half: both sides above dust
     assert part.allowed and part.dart == 5_000.0 and part.dink == 5.0
     assert not mk.bark_one(10.0, 10_000.0, 1.0, 1.1, 500.0, 300.0 * 1.1).allowed      # a partial below dust
+
+
+@settings(max_examples=500, deadline=None)
+@given(AMOUNT, st.one_of(st.floats(0.0, 1e6), st.just(math.nan)), st.sampled_from([1.2, 1.0, 1.3]),
+       st.sampled_from([250.0, 0.0, 300]), st.sampled_from([0.001, 0.0, 0.02]))
+def test_kick_in_plain_floats_is_kick(tab, price, buf, tip, chip):
+    """Maker.liquidate's kick (top = price x buf, coin = tip + tab x chip) in plain floats: clip.kick's numbers."""
+    top, coin = mk.kick(tab, np.float64(price), buf, tip, chip)
+    assert _same(price * buf, top) and _same(tip + tab * chip, coin)

@@ -135,17 +135,16 @@ class Maker:
         changed, d, state = 0, self.dai, self.state
         step, now, price, lt, params, gas_usd_per_unit = r.step, r.now, r.price, r.lt, r.params, r.gas_usd_per_unit
         for i, h, rnd, w in zip(rows.tolist(), hf.tolist(), rounds.tolist(), waited.tolist()):
-            held = [c for c in self.collateral_cols if state.coll[i, c] > 0]
-            if not held or state.debt[i, d] <= 0:
+            c = next((c for c in self.collateral_cols if state.coll.item(i, c) > 0), None)    # the first held
+            if c is None or state.debt.item(i, d) <= 0:
                 continue
-            c = held[0]
             ilk, chop = self._ilk(c), 1.0 + params.bonus.item(c)
             room = clip.room_one(self.p.Hole, sum(self.dirt.values()), ilk.hole, self.dirt[c])
             bark = clip.bark_one(state.coll.item(i, c), state.debt.item(i, d), 1.0, chop, ilk.dust, room)
             if not bark.allowed:
                 continue                                          # limit hit or a dusty partial: wait
             tab, lot = bark.tab, bark.dink
-            top, coin = (float(x) for x in clip.kick(tab, price[c], ilk.buf, ilk.tip, ilk.chip))
+            top, coin = price.item(c) * ilk.buf, ilk.tip + tab * ilk.chip      # clip.kick, in plain floats
             award = self.field.award(coin * price[d], 0.0, w, gas_usd_per_unit, self.p.bark_gas)
             if not award:
                 continue                                          # nobody for the reward, or the block is full
