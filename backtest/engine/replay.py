@@ -165,10 +165,17 @@ def rows_health_factor(coll, debt, rows: np.ndarray, price, lt, floors) -> np.nd
         if len(part) == 0:
             continue
         size = len(part) + (-len(part) % 4 if part[0] < tail else 0)
-        c, d = np.empty((size, coll.shape[1])), np.empty((size, coll.shape[1]))
-        _priced(coll, debt, part, np.asarray(price, dtype=float), c, d)
-        hf = health_factor(c, d, lt, floors[part] if size == len(part) else
-                           np.concatenate([floors[part], np.repeat(floors[part[:1]], size - len(part))]))
+        c = np.empty((size, coll.shape[1]))
+        if compiled.ON and _hf_of_sums is not None and coll.shape[1] <= 128:
+            sums = np.empty((2, size))               # collateral USD, debt USD per row: numpy's row sums
+            _priced_sums(coll, debt, part, np.asarray(price, dtype=float), c, sums)
+            hf = np.empty(len(part))
+            _hf_of_sums(c @ lt, sums, floors[part], hf)   # the one BLAS product, as health_factor asks it
+        else:
+            d = np.empty((size, coll.shape[1]))
+            _priced(coll, debt, part, np.asarray(price, dtype=float), c, d)
+            hf = health_factor(c, d, lt, floors[part] if size == len(part) else
+                               np.concatenate([floors[part], np.repeat(floors[part[:1]], size - len(part))]))
         if sel.all():
             return hf[:len(part)]
         out[sel] = hf[:len(part)]
@@ -186,11 +193,41 @@ def _priced(coll, debt, rows, price, c, d):
             d[k, a] = debt[i, a] * price[a]
 
 
+def _priced_sums(coll, debt, rows, price, c, sums):
+    """_priced's c, and instead of d each row's sums: sums[0, k] = c[k].sum(), sums[1, k] =
+    (debt[rows[k]] * price).sum(), numpy's pairwise row sums (rules._numpy_sum; rows of up to 128)."""
+    scratch = np.empty(len(price))
+    for k in range(len(c)):
+        i = rows[k] if k < len(rows) else rows[0]
+        for a in range(len(price)):
+            c[k, a] = coll[i, a] * price[a]
+            scratch[a] = debt[i, a] * price[a]
+        sums[0, k] = _numpy_sum(c[k])
+        sums[1, k] = _numpy_sum(scratch)
+
+
+def _hf_of_sums(weighted, sums, floors, out):
+    """rules.health_factor's arithmetic per row from its parts (weighted = coll_usd @ lt, the row sums):
+    aave_v3.health_factor's floored average LT where `floors`, Σ value·LT / debt elsewhere, +inf with no
+    debt; each operation numpy's, in its order (IEEE: the same bits)."""
+    for k in range(len(out)):
+        total, owed = sums[0, k], sums[1, k]
+        if not floors[k]:
+            out[k] = weighted[k] / owed if owed > 0 else np.inf
+            continue
+        avg = weighted[k] / total if total > 0 else 0.0
+        avg_bps = np.floor(avg * 10_000.0 + 1e-9)
+        out[k] = total * avg_bps / 10_000.0 / owed if owed > 0 else np.inf
+
+
 try:
     import numba
+    from backtest.protocols.rules import _numpy_sum       # numba's, compiled there (touch this file if it changes)
     _priced = numba.njit(cache=True, nogil=True)(_priced)
+    _priced_sums = numba.njit(cache=True, nogil=True)(_priced_sums)
+    _hf_of_sums = numba.njit(cache=True, nogil=True, error_model="numpy")(_hf_of_sums)
 except ImportError:                     # pragma: no cover - exercised where numba is absent
-    pass
+    _hf_of_sums = None
 
 
 class RowHealth:

@@ -87,9 +87,14 @@ def test_candidate_rows_get_the_same_bits_as_the_whole_book():
     debt = rng.random((n, r)) * 5e3 * (rng.random((n, r)) < 0.1)
     price, lt = rng.uniform(0.5, 5e4, r), rng.uniform(0.0, 0.9, r)
     floors = rng.random(n) < 0.7
-    whole = health_factor(coll * price, debt * price, lt, floors)
-    for k in (1, 2, 3, 5, 17, 64, 999):
+    coll[:8], debt[:8] = 0.0, 0.0                                        # rows 0-7: no debt (inf), no collateral,
+    debt[1:8, 3], coll[2, 5], coll[3, 5], debt[4, 2] = 100.0, -0.0, np.nan, np.inf  # -0.0, NaN and inf cells
+    coll[5:8, 1], debt[5:8, 1] = 1e300, 1e-300                          # huge and tiny values
+    with np.errstate(invalid="ignore", over="ignore"):
+        whole = health_factor(coll * price, debt * price, lt, floors)
+    for k in (1, 2, 3, 5, 8, 17, 64, 999):
         rows = np.sort(rng.choice(n, k, replace=False))
         rows[-1] = n - 1 if k > 3 else rows[-1]                                # include the tail row
-        rows = np.unique(rows)
-        assert rows_health_factor(coll, debt, rows, price, lt, floors).tobytes() == whole[rows].tobytes()
+        rows = np.unique(np.concatenate([rows, np.arange(8)]) if k == 8 else rows)
+        with np.errstate(invalid="ignore", over="ignore"):
+            assert rows_health_factor(coll, debt, rows, price, lt, floors).tobytes() == whole[rows].tobytes()
