@@ -278,8 +278,47 @@ class CandidateDebt:
 
     def __call__(self, book: BookState, rows: np.ndarray, prices: np.ndarray) -> float:
         if rows is not self.rows:
-            self.rows, self.usd = rows, bad_debt_usd(book.coll[rows], book.debt[rows], prices)
+            self.rows, self.usd = rows, bad_debt_usd(*_gathered(book, rows, prices), prices)
         return self.usd
+
+
+def _gathered(book: BookState, rows: np.ndarray, prices: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(book.coll[rows], book.debt[rows]); compiled, while every price is finite and > 0, unpacked from the
+    watchlist's copy of the candidates' cells (Watchlist.cells, back to back) into zeros rather than gathered
+    from rows scattered over the book. A -0.0 cell (not kept there) comes back +0.0: its product with a
+    price > 0 is then +0.0, which leaves a row's dot unchanged unless every term is zero, and a zero
+    debt - collateral value goes to +0.0 through bad_debt_by_account's maximum either way."""
+    p = np.asarray(prices, dtype=float)
+    found = book.cells(rows) if compiled.ON and _unpack is not None and len(rows) and \
+        bool(np.isfinite(p).all() and (p > 0).all()) else None
+    if found is None:
+        return book.coll[rows], book.debt[rows]
+    at, cells = found
+    c, d = np.empty((len(rows), book.coll.shape[1])), np.empty((len(rows), book.coll.shape[1]))
+    _unpack(book.coll, book.debt, rows, at, *cells, c, d)
+    return c, d
+
+
+def _unpack(coll, debt, rows, at, indptr, indices, width, values, c, d):
+    """c[k], d[k] = row rows[k]'s collateral and debt from its pattern slot at[k] (engine/pattern.py): zeros
+    and its cells, or the live row where it is read whole (width -1)."""
+    for k in range(len(rows)):
+        i, h = rows[k], at[k]
+        if width[h] < 0:
+            for a in range(c.shape[1]):
+                c[k, a], d[k, a] = coll[i, a], debt[i, a]
+            continue
+        for a in range(c.shape[1]):
+            c[k, a], d[k, a] = 0.0, 0.0
+        for j in range(indptr[h], indptr[h] + width[h]):
+            c[k, indices[j]], d[k, indices[j]] = values[j, 0], values[j, 1]
+
+
+try:
+    import numba
+    _unpack = numba.njit(cache=True, nogil=True)(_unpack)
+except ImportError:                     # pragma: no cover - exercised where numba is absent
+    _unpack = None
 
 
 def replay(inputs: ReplayInputs, config: RunConfig, feedback: bool | None = None, label: str | None = None) -> Outcome:

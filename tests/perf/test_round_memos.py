@@ -279,3 +279,45 @@ def test_the_v33_totals_are_debt_at_price_and_asked_again_only_for_a_row_or_its_
     price[1] = 1.0                                           # and again when it is finite once more
     assert pre._totals(rows, book, price).tolist() == fresh()
     assert pre._totals(rows[rows % 3 == 0], book, price).tolist() == [0.0] * 3      # no v3.3 row: zeros
+
+
+def test_the_candidates_unpacked_from_their_cells_give_the_gathered_bad_debt():
+    """replay._gathered (compiled: the watchlist's packed cells put back into zeros) is book.coll[rows],
+    book.debt[rows] (a -0.0 cell may come back +0.0), and bad_debt_usd over it has the gathered bits, after rows
+    change, grow a cell from zero (read whole) and hold -0.0, NaN and inf cells; any price not finite or
+    not > 0: the gather itself."""
+    from backtest import compiled
+    from backtest.engine.replay import _gathered
+    rng = np.random.default_rng(5)
+    n, r = 400, 6
+    coll = rng.uniform(0, 3, (n, r)) * (rng.random((n, r)) < 0.4)
+    debt = rng.uniform(0, 4000, (n, r)) * (rng.random((n, r)) < 0.3)
+    coll[:5, 2], debt[5:9, 4], coll[9, 1], debt[10, 0] = -0.0, -0.0, np.nan, np.inf
+    book = BookState(coll, debt, [rules_for("aave-v3")] * n, np.arange(r))
+    lt, p = np.full(r, 0.8), rng.uniform(0.5, 3000, r)
+    book.watch(lt, p)
+    for _ in range(4):
+        rows = book.candidates(p)
+        with np.errstate(invalid="ignore"):
+            c, d = _gathered(book, rows, p)
+            assert np.array_equal(c, book.coll[rows], equal_nan=True) and np.array_equal(d, book.debt[rows],
+                                                                                           equal_nan=True)
+            assert bad_debt_usd(c, d, p).hex() == bad_debt_usd(book.coll[rows], book.debt[rows], p).hex()
+        for i in rng.choice(rows, 5, replace=False).tolist():          # liquidations, and a cell grown from zero
+            book.repay(i, int(np.argmax(book.debt[i])), 500.0)
+        book._debt[rows[0], np.flatnonzero(book.coll[rows[0]] == 0)[:1]] = 7.0
+        book._touched.append(int(rows[0]))
+        p = p * rng.uniform(0.9, 1.1, r)
+    asked = []
+    cells = book.cells
+    book.cells = lambda rows: asked.append(1) or cells(rows)
+    _gathered(book, rows, p)
+    assert asked == [1]                                              # compiled, clean prices: the cells
+    for odd in (np.nan, 0.0):                                        # else the gather itself
+        q = p.copy()
+        q[3] = odd
+        got = _gathered(book, rows, q)
+        assert np.signbit(got[0]).sum() == np.signbit(book.coll[rows]).sum() and asked == [1]
+    with compiled.python_path():
+        _gathered(book, rows, p)
+    assert asked == [1]
