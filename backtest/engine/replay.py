@@ -147,8 +147,10 @@ def _layout(groups):
     return _LAYOUT[1]
 
 
-def rows_health_factor(coll, debt, rows: np.ndarray, price, lt, floors) -> np.ndarray:
-    """rules.health_factor of `rows`, bit for bit what the whole-book call gives those rows.
+def rows_health_factor(coll, debt, rows: np.ndarray, price, lt, floors, cells: tuple | None = None) -> np.ndarray:
+    """rules.health_factor of `rows`, bit for bit what the whole-book call gives those rows. `cells`:
+    BookState.cells(rows), to read the rows' packed cells instead of the book (compiled, every price
+    finite and > 0, and no -0.0 cell in the book: RowHealth's say).
 
     BLAS matrix-vector products are not row-invariant: OpenBLAS's dgemv_t kernel takes rows
     four at a time and the last N mod 4 rows one by one, with another order of additions, so
@@ -168,7 +170,12 @@ def rows_health_factor(coll, debt, rows: np.ndarray, price, lt, floors) -> np.nd
         c = np.empty((size, coll.shape[1]))
         if compiled.ON and _hf_of_sums is not None and coll.shape[1] <= 128:
             sums = np.empty((2, size))               # collateral USD, debt USD per row: numpy's row sums
-            _priced_sums(coll, debt, part, np.asarray(price, dtype=float), c, sums)
+            p = np.asarray(price, dtype=float)
+            if cells is not None and np.isfinite(p).all() and (p > 0).all():
+                _priced_sums_cells(coll, debt, part, cells[0] if sel.all() else cells[0][sel], *cells[1], p, c,
+                                   sums)
+            else:
+                _priced_sums(coll, debt, part, p, c, sums)
             hf = np.empty(len(part))
             _hf_of_sums(c @ lt, sums, floors[part], hf)   # the one BLAS product, as health_factor asks it
         else:
@@ -206,6 +213,30 @@ def _priced_sums(coll, debt, rows, price, c, sums):
         sums[1, k] = _numpy_sum(scratch)
 
 
+def _priced_sums_cells(coll, debt, rows, at, indptr, indices, width, values, price, c, sums):
+    """_priced_sums from each row's pattern slot at[k] (engine/pattern.py: its cells back to back; the live
+    row where it is read whole): a column not kept holds +0.0 in both, whose product with a price > 0 is
+    +0.0 as the book's cell gives it (a -0.0 cell would give -0.0: the caller has none)."""
+    scratch = np.empty(len(price))
+    for k in range(len(c)):
+        u = k if k < len(rows) else 0
+        i, h = rows[u], at[u]
+        if width[h] < 0:
+            for a in range(len(price)):
+                c[k, a] = coll[i, a] * price[a]
+                scratch[a] = debt[i, a] * price[a]
+        else:
+            for a in range(len(price)):
+                c[k, a] = 0.0
+                scratch[a] = 0.0
+            for j in range(indptr[h], indptr[h] + width[h]):
+                a = indices[j]
+                c[k, a] = values[j, 0] * price[a]
+                scratch[a] = values[j, 1] * price[a]
+        sums[0, k] = _numpy_sum(c[k])
+        sums[1, k] = _numpy_sum(scratch)
+
+
 def _hf_of_sums(weighted, sums, floors, out):
     """rules.health_factor's arithmetic per row from its parts (weighted = coll_usd @ lt, the row sums):
     aave_v3.health_factor's floored average LT where `floors`, Σ value·LT / debt elsewhere, +inf with no
@@ -225,6 +256,7 @@ try:
     from backtest.protocols.rules import _numpy_sum       # numba's, compiled there (touch this file if it changes)
     _priced = numba.njit(cache=True, nogil=True)(_priced)
     _priced_sums = numba.njit(cache=True, nogil=True)(_priced_sums)
+    _priced_sums_cells = numba.njit(cache=True, nogil=True)(_priced_sums_cells)
     _hf_of_sums = numba.njit(cache=True, nogil=True, error_model="numpy")(_hf_of_sums)
 except ImportError:                     # pragma: no cover - exercised where numba is absent
     _hf_of_sums = None
@@ -248,6 +280,7 @@ class RowHealth:
         self.hf = np.empty(n)
         self.stamps = Stamps(n)
         self.key = (None, None)
+        self.packed = (None, False)         # (book, no -0.0 cell in it): no writer makes one (state.py)
 
     def __call__(self, book: BookState, rows: np.ndarray, price: np.ndarray, lt: np.ndarray) -> np.ndarray:
         pattern = book.pattern()
@@ -260,7 +293,11 @@ class RowHealth:
         out = self.hf[rows]
         if stale.any():
             fresh = rows[stale]
-            hf = rows_health_factor(book.coll, book.debt, fresh, price, lt, book.floors)
+            if self.packed[0] is not book:
+                self.packed = (book, compiled.ON and not any(((x == 0) & np.signbit(x)).any() for x in
+                                                             (book.coll, book.debt)))
+            hf = rows_health_factor(book.coll, book.debt, fresh, price, lt, book.floors,
+                                    book.cells(fresh) if self.packed[1] and compiled.ON else None)
             out[stale] = hf
             self.hf[fresh] = hf
             self.stamps.mark(fresh)

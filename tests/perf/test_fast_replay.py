@@ -98,3 +98,34 @@ def test_candidate_rows_get_the_same_bits_as_the_whole_book():
         rows = np.unique(np.concatenate([rows, np.arange(8)]) if k == 8 else rows)
         with np.errstate(invalid="ignore", over="ignore"):
             assert rows_health_factor(coll, debt, rows, price, lt, floors).tobytes() == whole[rows].tobytes()
+
+
+def test_candidate_rows_read_from_their_packed_cells_get_the_whole_books_bits():
+    """rows_health_factor given BookState.cells (the packed cells, RowHealth's way on a book with no -0.0
+    cell) gives the whole-book bits, for rows read whole after a cell grew from zero too; a price not finite
+    or not > 0 reads the book."""
+    from backtest.engine.replay import rows_health_factor
+    from backtest.engine.state import BookState
+    from backtest.protocols.rules import health_factor, rules_for
+    rng = np.random.default_rng(12)
+    n, r = 1001, 26
+    coll = rng.random((n, r)) * 1e4 * (rng.random((n, r)) < 0.2)
+    debt = rng.random((n, r)) * 5e3 * (rng.random((n, r)) < 0.1)
+    coll[3, 4], debt[5, 6] = np.nan, np.inf
+    book = BookState(coll, debt, [rules_for("aave-v3")] * n, np.arange(r))
+    price, lt = rng.uniform(0.5, 5e4, r), rng.uniform(0.0, 0.9, r)
+    floors = rng.random(n) < 0.7
+    book.watch(lt, price)
+    for i in rng.choice(n, 30, replace=False).tolist():              # cells grown from zero: read whole
+        book._coll[i, np.flatnonzero(book.coll[i] == 0)[:3]] = 2.0
+        book._touched.append(i)
+    for odd in (None, np.nan, 0.0):
+        p = price.copy()
+        if odd is not None:
+            p[7] = odd
+        with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
+            whole = health_factor(book.coll * p, book.debt * p, lt, floors)
+            for k in (1, 5, 64, 999):
+                rows = np.unique(np.append(rng.choice(n, k, replace=False), [3, 5, n - 1]))
+                got = rows_health_factor(book.coll, book.debt, rows, p, lt, floors, book.cells(rows))
+                assert got.tobytes() == whole[rows].tobytes()
