@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from backtest.engine.pattern import Copy, Pattern
+from backtest.engine.pattern import Copy, Pattern, _copy
 from backtest.errors import InputError
 
 FLOOR = 1e-4        # the bps floor of the average LT can lower it by at most this
@@ -93,6 +93,30 @@ def _margins_numpy(coll, debt, rows, at, wp, awp, p, indptr, indices, width, val
     scale[:] = c @ awp + owed
 
 
+def _follow_touched(rows, slot, dirty, indptr, indices, width, values, to_indptr, to_indices, to_width, to_values,
+                    fresh, new):
+    """Watchlist.update past the pattern's refresh, in one pass over the touched rows (repeats and all): each
+    row the copy holds copied into its slot again (pattern._copy), each row it does not listed in `new`
+    (repeats kept), each row not yet dirty marked and listed once in `fresh`. Returns (how many fresh, how
+    many new)."""
+    held, at = np.empty(len(rows), dtype=np.int64), np.empty(len(rows), dtype=np.int64)
+    n_held = n_fresh = n_new = 0
+    for k in range(len(rows)):
+        i = rows[k]
+        if slot[i] >= 0:
+            held[n_held], at[n_held] = i, slot[i]
+            n_held += 1
+        else:
+            new[n_new] = i
+            n_new += 1
+        if not dirty[i]:
+            dirty[i] = True
+            fresh[n_fresh] = i
+            n_fresh += 1
+    _copy(held[:n_held], at[:n_held], indptr, indices, width, values, to_indptr, to_indices, to_width, to_values)
+    return n_fresh, n_new
+
+
 def _rho_of(margin, scale):
     return (margin - SLACK * scale) / (scale * (1.0 + SLACK)) if scale > 0 else -np.inf
 
@@ -138,6 +162,7 @@ try:                                    # numba where installed; the numpy versi
     _finite, _rho_of, _rhos_of = _jit(_finite), _jit(_rho_of), _jit(_rhos_of)
     _margins_dense, _margins = numba.njit(cache=True, nogil=True)(_margins_dense), _jit(_margins)
     _rhos_dense, _rhos = _jit(_rhos_dense), _jit(_rhos)
+    _follow_touched = numba.njit(cache=True, nogil=True)(_follow_touched)
 except ImportError:                     # pragma: no cover - exercised where numba is absent
     _margins, _rhos = _margins_numpy, _rhos_numpy
 
@@ -208,16 +233,13 @@ class Watchlist:
         self._last = self._cells = None
         rows = np.asarray([rows] if type(rows) is int else rows, dtype=np.int64).reshape(-1)   # once, not per use
         self.pattern.refresh(rows)
-        at = self.slot[rows]
-        if (held := at >= 0).any():                        # the copy follows its rows ...
-            self.near.follow(rows[held], at[held])
-        if not held.all():                                 # ... and takes in every other changed row
-            new = np.unique(rows[~held])
+        fresh, new = np.empty(len(rows), dtype=np.int64), np.empty(len(rows), dtype=np.int64)
+        n_fresh, n_new = _follow_touched(rows, self.slot, self.dirty, *self.pattern.args, *self.near.args, fresh, new)
+        if n_new:                                          # the copy followed its rows; it takes in every other
+            new = np.unique(new[:n_new])
             self.slot[new] = np.arange(self.near.count, self.near.count + len(new))
             self.near.append(new)
-        fresh = np.unique(rows[~self.dirty[rows]])         # their order is no one's: `candidates` sorts the pool
-        self.dirty[fresh] = True
-        self.dirty_rows.extend(fresh.tolist())
+        self.dirty_rows.extend(np.sort(fresh[:n_fresh]).tolist())   # as np.unique gave them: `candidates` sorts
 
     # ------------------------------------------------------------------ internals
 
