@@ -17,7 +17,7 @@ the pattern must be current for every row a kernel reads: rows whose balances ch
 refreshed (`refresh`, from the book's touched log) before that. Each row keeps the slot it
 had at build; a refreshed row whose nonzero columns no longer fit (a balance that grew from zero)
 gets width -1, and the kernels read that row whole. `changed_at[i]` is the refresh (`tick`) that
-last saw row i change, for caches of per-row results (replay.RowHealth).
+last saw row i change, for caches of per-row results (health.RowHealth).
 """
 
 from __future__ import annotations

@@ -22,7 +22,7 @@ Each margin reads only the row's nonzero cells, packed (engine/pattern.py), the 
 dense loop (`_margins_dense`, tests/perf/test_row_kernels.py), which still runs where a price is
 not finite. On the shipped sample's main job (3 replays, 10.5M row margins) the margins went from
 2.04 to 0.53 CPU s (load ~2.8): the rows are scattered, so memory, not arithmetic, was most of it.
-Keeping a row's margin between calls (as replay.RowHealth keeps HFs) was tried and cost as much
+Keeping a row's margin between calls (as health.RowHealth keeps HFs) was tried and cost as much
 as it saved (0.91 vs 0.84 CPU s).
 """
 

@@ -79,7 +79,7 @@ def test_the_steps_agree_and_bad_debt_to_rounding(both):
 
 
 def test_candidate_rows_get_the_same_bits_as_the_whole_book():
-    from backtest.engine.replay import rows_health_factor
+    from backtest.engine.health import rows_health_factor
     from backtest.protocols.rules import health_factor
     rng = np.random.default_rng(11)
     n, r = 3001, 26                          # 26 reserves as the sample; 3001 = 750 blocks of 4 + a tail of 1
@@ -104,7 +104,7 @@ def test_candidate_rows_read_from_their_packed_cells_get_the_whole_books_bits():
     """rows_health_factor given BookState.cells (the packed cells, RowHealth's way on a book with no -0.0
     cell) gives the whole-book bits, for rows read whole after a cell grew from zero too; a price not finite
     or not > 0 reads the book."""
-    from backtest.engine.replay import rows_health_factor
+    from backtest.engine.health import rows_health_factor
     from backtest.engine.state import BookState
     from backtest.protocols.rules import health_factor, rules_for
     rng = np.random.default_rng(12)

@@ -5,6 +5,7 @@ move), so a memo that outlived its inputs fails here."""
 import numpy as np
 
 from backtest.engine.record import bad_debt_usd
+from backtest.engine.health import rows_health_factor
 from backtest.engine.replay import CandidateDebt
 from backtest.engine.state import BookState
 from backtest.engine.worst import WorstFirst, worst_first
@@ -193,8 +194,8 @@ def test_the_kept_round_bound_yields_when_a_quote_moves_far_or_the_rows_change()
     price = (inputs.exogenous[0] * move)[book.asset_of]              # a crash: rows under water
     book.watch(s.lt, price)
     rows = book.candidates(price)
-    below, hf_below = worst_first(rows, replay.rows_health_factor(book.coll, book.debt, rows, price, s.lt,
-                                                                         book.floors))
+    below, hf_below = worst_first(rows, rows_health_factor(book.coll, book.debt, rows, price, s.lt,
+                                                           book.floors))
     assert len(below) > 10
     memo, bar = replay.Bounds(1e9), 1e9                                # a bar no row reaches: the memo may answer
 

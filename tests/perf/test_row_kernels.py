@@ -130,7 +130,7 @@ def runs(draw):
 @settings(max_examples=300, deadline=None)
 @given(runs())
 def test_a_kept_health_factor_has_the_bits_of_a_fresh_one(run):
-    from backtest.engine.replay import RowHealth, rows_health_factor
+    from backtest.engine.health import RowHealth, rows_health_factor
     from backtest.engine.state import BookState
     coll, debt, lt, floors, price, events, rows = run
     book = BookState(coll, debt, [_Rules(bool(f)) for f in floors], np.arange(coll.shape[1]))
@@ -158,7 +158,7 @@ def test_a_kept_health_factor_has_the_bits_of_a_fresh_one(run):
 
 
 def test_a_row_is_computed_again_only_when_its_balances_or_its_prices_move(monkeypatch):
-    from backtest.engine import replay
+    from backtest.engine import health as row_health
     from backtest.engine.state import BookState
     # rows 0-3 are a block of four; row 4 is the book's ragged tail, computed every call
     coll = np.array([[1.0, 0.0, 0.0], [0.0, 2.0, 0.0], [0.0, 0.0, 3.0], [0.0, 0.0, 0.0], [1.0, 0.0, 0.0]])
@@ -167,10 +167,10 @@ def test_a_row_is_computed_again_only_when_its_balances_or_its_prices_move(monke
     lt, price = np.array([0.8, 0.8, 0.8]), np.array([1000.0, 1000.0, 1.0])
     book.watch(lt, price)
     computed = []
-    real = replay.rows_health_factor
-    monkeypatch.setattr(replay, "rows_health_factor", lambda c, d, rows, *a: computed.append(rows.tolist()) or
+    real = row_health.rows_health_factor
+    monkeypatch.setattr(row_health, "rows_health_factor", lambda c, d, rows, *a: computed.append(rows.tolist()) or
                         real(c, d, rows, *a))
-    health, rows = replay.RowHealth(5), np.array([0, 1, 2, 4])
+    health, rows = row_health.RowHealth(5), np.array([0, 1, 2, 4])
     health(book, rows, price, lt)
     assert computed == [[0, 1, 2, 4]]
     health(book, rows, price, lt)                              # nothing moved
@@ -203,7 +203,7 @@ def _numpy_rows_health_factor(coll, debt, rows, price, lt, floors):
 @settings(max_examples=300, deadline=None)
 @given(books(), st.data())
 def test_the_compiled_gather_gives_numpys_products(book, data):
-    from backtest.engine.replay import rows_health_factor
+    from backtest.engine.health import rows_health_factor
     coll, debt, p, weight, _, _ = book
     lt = np.clip(weight, 0.0, 1.0)
     floors = data.draw(arrays(np.bool_, len(coll)))
