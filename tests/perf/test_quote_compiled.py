@@ -15,7 +15,7 @@ from hypothesis import given, settings, strategies as st
 
 from backtest import compiled
 from backtest.agents.liquidator import best_plan, execute
-from backtest.markets import quote_compiled, uniswap_v3 as v3, venue_kinds
+from backtest.markets import quote_compiled, quote_table, uniswap_v3 as v3, venue_kinds
 from backtest.markets.reference import ReferenceMarket
 from backtest.markets.router import Router
 from backtest.markets.venue_kinds import DepthBook, V2Pool, V3Pool
@@ -67,7 +67,7 @@ def router(seed: int, feedback: bool = True) -> Router:
 
 
 def _kernel_args(r: Router) -> tuple:
-    t, ref = quote_compiled.table(r), r.reference
+    t, ref = quote_table.table(r), r.reference
     return (t.rows, t.ticks, t.tables, t.starts, t.order, r.price, ref.price, ref.coefficient, ref.outstanding,
             ref.volume, r.venue_price, r.feedback)
 
@@ -221,17 +221,17 @@ def test_liquidations_in_a_row_match_the_python_path(seed, protocol, needed, fee
 
 def test_rows_follow_the_venues_and_a_new_tick_table_builds_the_table_anew():
     r = router(5)
-    first = quote_compiled.table(r)
+    first = quote_table.table(r)
     before = first.rows.copy()
     route = r._find_sale(STETH, 40.0)[0]
     r.sell(STETH, 40.0)                        # the row of the venue it is routed to changes, no other
-    t = quote_compiled.table(r)
+    t = quote_table.table(r)
     changed = {v for v in range(len(r.venues)) if t.rows[v].tobytes() != before[v].tobytes()}
     assert t is first and changed == {v for v, _ in route} and len(changed) == 1
     pool = r.venues[0]                         # the ETH v3 pool on a thinner ladder: new ticks, new table
     pool.state = laddered(pool.mid() * 1e6 / 1e18, 1e15, 0.0005, np.random.default_rng(9))
     r._all_moved()
-    t = quote_compiled.table(r)
+    t = quote_table.table(r)
     assert t is not first
     m = _kernel_args(r)
     for amount in (3.0, 300.0):
