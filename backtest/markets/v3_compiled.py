@@ -1,5 +1,5 @@
 """The Uniswap v3 tick walks compiled: `uniswap_v3.swap` (exact input, or to a price limit) and
-`venue_kinds.exact_output`, statement for statement, so the same floats come out (numba neither
+`exact_output` (here, beside it: the Python walk is the reference), statement for statement, so the same floats come out (numba neither
 reassociates nor fuses without fastmath; `math.log` is the C library's, as in Python).
 
 The one change is where a tick's sqrt price comes from: the Python walks call
@@ -65,6 +65,53 @@ def walk(state: PoolState, amount_in: float, zero_for_one: bool, sqrt_price_limi
 def after(state: PoolState, walked: tuple) -> PoolState:
     """The pool's state once `walked` (walk's tuple, from `state`) is made: what swap returns."""
     return PoolState(walked[4], walked[5], walked[6], state.ticks, state.liquidity_net, state.fee)
+
+
+def exact_output(state: PoolState, amount_out: float, zero_for_one: bool) -> tuple[float, float] | None:
+    """(sqrt price where an exact-output swap of `amount_out` stops, input paid with fee), raw
+    units; None if the initialised ticks cannot deliver it. The walk of uniswap_v3.swap solved
+    for the output (SqrtPriceMath.getNextSqrtPriceFromOutput, Uniswap/v3-core):
+      token1 out: sqrtP' = sqrtP - dy/L,        token0 in  = dy / (sqrtP sqrtP')
+      token0 out: 1/sqrtP' = 1/sqrtP - dx/L,    token1 in  = dx sqrtP sqrtP'
+    (inputs written without the differences of nearly equal prices, so tiny orders stay exact);
+    the fee is added to each step's input, as SwapMath.computeSwapStep does."""
+    if compiled.ON:                         # the same walk compiled (exact_output_walk)
+        ok, sp, paid = exact_output_walk(
+            state.sqrt_price, state.tick, state.liquidity, state.ticks, state.liquidity_net,
+            tick_sqrt_prices(state.ticks), state.fee, float(amount_out), bool(zero_for_one))
+        return (sp, paid) if ok else None
+    ticks, nets, keep = state.ticks, state.liquidity_net, 1.0 - state.fee
+    sp, tick, liq = state.sqrt_price, state.tick, state.liquidity
+    remaining, paid = float(amount_out), 0.0
+    if remaining <= 0:
+        return sp, 0.0
+    slack = 1e-9 * remaining            # what is left past the last tick by rounding alone
+    while True:
+        if zero_for_one:
+            i = int(np.searchsorted(ticks, tick, side="right")) - 1
+            nxt, init = (int(ticks[i]), True) if i >= 0 else (MIN_TICK, False)
+        else:
+            i = int(np.searchsorted(ticks, tick, side="right"))
+            nxt, init = (int(ticks[i]), True) if i < len(ticks) else (MAX_TICK, False)
+        sp_tick = float(uniswap_v3.sqrt_price_at_tick(nxt))
+        if liq > 0:
+            if zero_for_one:
+                avail = liq * max(sp - sp_tick, 0.0)
+                if remaining <= avail:
+                    new = sp - remaining / liq
+                    return new, paid + remaining / (sp * new) / keep
+                paid += avail / (sp * sp_tick) / keep
+            else:
+                avail = liq * max(sp_tick - sp, 0.0) / (sp * sp_tick)
+                if remaining <= avail:
+                    new = 1.0 / (1.0 / sp - remaining / liq)
+                    return new, paid + remaining * sp * new / keep
+                paid += liq * max(sp_tick - sp, 0.0) / keep
+            remaining -= avail
+        if not init:
+            return (sp_tick, paid) if remaining <= slack else None
+        liq = max(liq + (-nets[i] if zero_for_one else nets[i]), 0.0)
+        sp, tick = sp_tick, (nxt - 1 if zero_for_one else nxt)
 
 
 def _next_tick(ticks, sp_ticks, tick, zero_for_one):
@@ -135,7 +182,7 @@ def _swap_py(sp, tick, liq, ticks, nets, sp_ticks, fee, amount_in, zero_for_one,
 
 
 def _exact_output_py(sp, tick, liq, ticks, nets, sp_ticks, fee, amount_out, zero_for_one):
-    """venue_kinds.exact_output's loop. Returns (delivered?, sqrt price, input paid)."""
+    """exact_output's loop. Returns (delivered?, sqrt price, input paid)."""
     keep = 1.0 - fee
     remaining, paid = amount_out, 0.0
     if remaining <= 0:

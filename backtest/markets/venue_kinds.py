@@ -24,9 +24,8 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from backtest import compiled
-from backtest.markets import depth_curve, uniswap_v2, uniswap_v3, v3_compiled
-from backtest.markets.uniswap_v3 import MAX_TICK, MIN_TICK, PoolState
+from backtest.markets import depth_curve, uniswap_v2, v3_compiled
+from backtest.markets.uniswap_v3 import PoolState
 
 USD = -1     # quote_asset of a venue quoted in US dollars themselves (an off-chain book)
 
@@ -165,7 +164,7 @@ class V3Pool:
         memo = self.__dict__.get("_buy_memo")
         if memo is not None and memo[0] is self.state and memo[1] == amount:
             return memo[2]
-        done = exact_output(self.state, amount * 10.0 ** self.base_decimals, not self.base_is_token0)
+        done = v3_compiled.exact_output(self.state, amount * 10.0 ** self.base_decimals, not self.base_is_token0)
         out = None if done is None else (done[0], done[1] / 10.0 ** self.quote_decimals)
         self._buy_memo = (self.state, amount, out)
         return out
@@ -246,53 +245,6 @@ class V3Pool:
         res = v3_compiled.swap(self.state, math.inf, not self.base_is_token0,
                               sqrt_price_limit=self._sqrt_price_for(target))
         return float(res.amount_out) / 10.0 ** self.base_decimals
-
-
-def exact_output(state: PoolState, amount_out: float, zero_for_one: bool) -> tuple[float, float] | None:
-    """(sqrt price where an exact-output swap of `amount_out` stops, input paid with fee), raw
-    units; None if the initialised ticks cannot deliver it. The walk of uniswap_v3.swap solved
-    for the output (SqrtPriceMath.getNextSqrtPriceFromOutput, Uniswap/v3-core):
-      token1 out: sqrtP' = sqrtP - dy/L,        token0 in  = dy / (sqrtP sqrtP')
-      token0 out: 1/sqrtP' = 1/sqrtP - dx/L,    token1 in  = dx sqrtP sqrtP'
-    (inputs written without the differences of nearly equal prices, so tiny orders stay exact);
-    the fee is added to each step's input, as SwapMath.computeSwapStep does."""
-    if compiled.ON:                         # the same walk compiled (backtest/markets/v3_compiled.py)
-        ok, sp, paid = v3_compiled.exact_output_walk(
-            state.sqrt_price, state.tick, state.liquidity, state.ticks, state.liquidity_net,
-            v3_compiled.tick_sqrt_prices(state.ticks), state.fee, float(amount_out), bool(zero_for_one))
-        return (sp, paid) if ok else None
-    ticks, nets, keep = state.ticks, state.liquidity_net, 1.0 - state.fee
-    sp, tick, liq = state.sqrt_price, state.tick, state.liquidity
-    remaining, paid = float(amount_out), 0.0
-    if remaining <= 0:
-        return sp, 0.0
-    slack = 1e-9 * remaining            # what is left past the last tick by rounding alone
-    while True:
-        if zero_for_one:
-            i = int(np.searchsorted(ticks, tick, side="right")) - 1
-            nxt, init = (int(ticks[i]), True) if i >= 0 else (MIN_TICK, False)
-        else:
-            i = int(np.searchsorted(ticks, tick, side="right"))
-            nxt, init = (int(ticks[i]), True) if i < len(ticks) else (MAX_TICK, False)
-        sp_tick = float(uniswap_v3.sqrt_price_at_tick(nxt))
-        if liq > 0:
-            if zero_for_one:
-                avail = liq * max(sp - sp_tick, 0.0)
-                if remaining <= avail:
-                    new = sp - remaining / liq
-                    return new, paid + remaining / (sp * new) / keep
-                paid += avail / (sp * sp_tick) / keep
-            else:
-                avail = liq * max(sp_tick - sp, 0.0) / (sp * sp_tick)
-                if remaining <= avail:
-                    new = 1.0 / (1.0 / sp - remaining / liq)
-                    return new, paid + remaining * sp * new / keep
-                paid += liq * max(sp_tick - sp, 0.0) / keep
-            remaining -= avail
-        if not init:
-            return (sp_tick, paid) if remaining <= slack else None
-        liq = max(liq + (-nets[i] if zero_for_one else nets[i]), 0.0)
-        sp, tick = sp_tick, (nxt - 1 if zero_for_one else nxt)
 
 
 @dataclass

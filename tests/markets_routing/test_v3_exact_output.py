@@ -5,7 +5,7 @@ import pytest
 
 from backtest.markets import uniswap_v3 as v3
 from backtest.markets import uniswap_v3_math as exact
-from backtest.markets.venue_kinds import exact_output
+from backtest.markets.v3_compiled import exact_output
 
 
 @settings(max_examples=150, deadline=None)

@@ -10,7 +10,7 @@ from hypothesis import given, settings, strategies as st
 from backtest import compiled
 from backtest.errors import InputError
 from backtest.markets import uniswap_v3 as v3, v3_compiled
-from backtest.markets.venue_kinds import exact_output
+from backtest.markets.v3_compiled import exact_output
 
 pytestmark = pytest.mark.skipif(v3_compiled.swap_walk is None, reason="numba not installed")
 
