@@ -107,6 +107,17 @@ def state_from_lake(pools, pool_ticks, pool: str, block_number: int) -> PoolStat
                       snap["liquidity_net"].tolist(), row["fee"])
 
 
+def next_tick(ticks: np.ndarray, tick: int, zero_for_one: bool) -> tuple[int, int, bool]:
+    """(index, tick, initialised) of the next tick a walk from `tick` meets: the last initialised tick at or
+    below it going down (zero_for_one), the first above it going up; MIN_TICK / MAX_TICK (index out of the
+    table, not initialised) past either end."""
+    if zero_for_one:
+        i = int(np.searchsorted(ticks, tick, side="right")) - 1
+        return (i, int(ticks[i]), True) if i >= 0 else (i, MIN_TICK, False)
+    i = int(np.searchsorted(ticks, tick, side="right"))
+    return (i, int(ticks[i]), True) if i < len(ticks) else (i, MAX_TICK, False)
+
+
 def swap(state: PoolState, amount_in: float, zero_for_one: bool,
          sqrt_price_limit: float | None = None) -> SwapResult:
     """Exact-input swap; token0 in when `zero_for_one`. `amount_in` may be inf with a limit."""
@@ -118,12 +129,7 @@ def swap(state: PoolState, amount_in: float, zero_for_one: bool,
     remaining, spent, out, fee_paid, crossed = float(amount_in), 0.0, 0.0, 0.0, 0
     scale = max(liq, float(np.abs(nets).max()) if len(nets) else 0.0, 1.0)
     while remaining > 0:
-        if zero_for_one:
-            i = int(np.searchsorted(ticks, tick, side="right")) - 1
-            nxt, init = (int(ticks[i]), True) if i >= 0 else (MIN_TICK, False)
-        else:
-            i = int(np.searchsorted(ticks, tick, side="right"))
-            nxt, init = (int(ticks[i]), True) if i < len(ticks) else (MAX_TICK, False)
+        i, nxt, init = next_tick(ticks, tick, zero_for_one)
         sp_tick = float(sqrt_price_at_tick(nxt))
         target = max(sp_tick, limit) if zero_for_one else min(sp_tick, limit)
         if liq > 0:

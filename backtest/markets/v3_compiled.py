@@ -17,7 +17,7 @@ import numpy as np
 from backtest import compiled
 from backtest.errors import InputError
 from backtest.markets import uniswap_v3
-from backtest.markets.uniswap_v3 import MAX_TICK, MIN_TICK, _LOG_TICK, PoolState, SwapResult, sqrt_price_at_tick
+from backtest.markets.uniswap_v3 import MAX_TICK, MIN_TICK, _LOG_TICK, PoolState, SwapResult, next_tick, sqrt_price_at_tick
 
 SP_MIN, SP_MAX = float(sqrt_price_at_tick(MIN_TICK)), float(sqrt_price_at_tick(MAX_TICK))
 _TABLES: dict = {}           # id(ticks) -> (ticks, their sqrt prices): the ticks kept alive, so ids stay unique
@@ -87,12 +87,7 @@ def exact_output(state: PoolState, amount_out: float, zero_for_one: bool) -> tup
         return sp, 0.0
     slack = 1e-9 * remaining            # what is left past the last tick by rounding alone
     while True:
-        if zero_for_one:
-            i = int(np.searchsorted(ticks, tick, side="right")) - 1
-            nxt, init = (int(ticks[i]), True) if i >= 0 else (MIN_TICK, False)
-        else:
-            i = int(np.searchsorted(ticks, tick, side="right"))
-            nxt, init = (int(ticks[i]), True) if i < len(ticks) else (MAX_TICK, False)
+        i, nxt, init = next_tick(ticks, tick, zero_for_one)
         sp_tick = float(uniswap_v3.sqrt_price_at_tick(nxt))
         if liq > 0:
             if zero_for_one:
