@@ -91,8 +91,11 @@ def test_devnet_script_prints_addresses_and_stops_its_node_on_ctrl_c():
     import subprocess
     import sys
 
+    # started as from a terminal: a suite run from a background shell inherits SIGINT ignored (bash ignores it
+    # in asynchronous commands), and Python leaves an ignored SIGINT ignored, so Ctrl-C would never arrive
     proc = subprocess.Popen([sys.executable, "-m", "backtest.devnet", "--no-liquidity"], cwd=REPO,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         lines = []
         for line in proc.stdout:
