@@ -105,4 +105,5 @@ def test_kick_in_plain_floats_is_kick(tab, price, buf, tip, chip):
     """Maker.liquidate's kick (top = price x buf, coin = tip + tab x chip) in plain floats: clip.kick's numbers."""
     with np.errstate(all="ignore"):             # an infinite tab times a zero chip: NaN, as in plain floats
         top, coin = mk.kick(tab, np.float64(price), buf, tip, chip)
-    assert _same(price * buf, top) and _same(tip + tab * chip, coin)
+    one = mk.kick_one(tab, price, buf, tip, chip)
+    assert _same(one[0], top) and _same(one[1], coin)

@@ -194,6 +194,11 @@ def needs_redo_one(dur: float, price: float, top: float, tail: float, cusp: floa
     return dur > tail or _div(price, top) < cusp
 
 
+def kick_one(tab: float, feed_price: float, buf: float, tip: float, chip: float) -> tuple[float, float]:
+    """`kick` of one auction in plain floats, (top, coin): the same products (Maker.liquidate's every bark)."""
+    return feed_price * buf, tip + tab * chip
+
+
 def room_one(Hole: float, Dirt: float, hole: float, dirt: float) -> float:
     """`room` of one ilk in plain floats (Maker.liquidate asks it of every vault it may bark)."""
     return _max(_min(float(Hole) - Dirt, float(hole) - dirt), 0.0)

@@ -30,7 +30,6 @@ The maths is backtest/protocols/maker/clip.py.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -116,15 +115,6 @@ class Maker:
             kept = self._kept_latencies = (self.agents, lat)
         return kept[1]
 
-    def _shapes(self) -> dict:
-        """Per collateral column: (a stairstep curve with step > 0, cut, step, tail, cusp) of its ilk, what
-        `trade` asks of every open auction every block, read once (the ilks are frozen)."""
-        kept = self.__dict__.get("_kept_shapes")
-        if kept is None or kept[0] is not self.ilks:
-            kept = self._kept_shapes = (self.ilks, {c: (ilk.curve == "stairstep" and ilk.step > 0.0, ilk.cut,
-                                                        ilk.step, ilk.tail, ilk.cusp) for c, ilk in self.ilks.items()})
-        return kept[1]
-
     def _ilk(self, c: int) -> Ilk:
         return self.ilks[c]
 
@@ -144,7 +134,7 @@ class Maker:
             if not bark.allowed:
                 continue                                          # limit hit or a dusty partial: wait
             tab, lot = bark.tab, bark.dink
-            top, coin = price.item(c) * ilk.buf, ilk.tip + tab * ilk.chip      # clip.kick, in plain floats
+            top, coin = clip.kick_one(tab, price.item(c), ilk.buf, ilk.tip, ilk.chip)
             award = self.field.award(coin * price[d], 0.0, w, gas_usd_per_unit, self.p.bark_gas)
             if not award:
                 continue                                          # nobody for the reward, or the block is full
@@ -177,15 +167,12 @@ class Maker:
         low, high = self.venues.mid_range()
         # the take filter's two mids as plain floats (the same comparison and product as numpy's scalars)
         high_of, low_d, ilks = high[asset_of].tolist(), float(low[asset_of[d]]), self.ilks
-        shapes, cuts, finite = self._shapes(), clip._CUTS, math.isfinite
         for a in list(self.auctions):
             c = a.coll
             ilk = ilks[c]
-            top, dur = a.top, now - a.tic
-            stair, cut, every, tail, cusp = shapes[c]
-            factor = cuts.get((cut, dur // every)) if stair and finite(dur) and finite(top) else None
-            unit = top * factor if factor is not None else ilk.price(top, dur)     # clip.stairstep_one, inline
-            if dur > tail or (unit / top if top != 0.0 else clip._div(unit, top)) < cusp:   # needs_redo_one
+            dur = now - a.tic
+            unit = ilk.price(a.top, dur)
+            if clip.needs_redo_one(dur, unit, a.top, ilk.tail, ilk.cusp):
                 account = self.book.accounts[a.row]
                 chost = ilk.dust * (1.0 + params.bonus[c])
                 coin = float(clip.redo_coin(a.tab, a.lot, price[c], ilk.tip, ilk.chip, chost))
