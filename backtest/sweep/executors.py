@@ -12,6 +12,7 @@ depends on who ran what.
 
 from __future__ import annotations
 
+import gc
 import multiprocessing
 import os
 import socket
@@ -52,7 +53,8 @@ def run_local(tasks: list[Task], context: SweepContext, workers: int, on_result:
     method = start_method()
     if method == "fork":
         adopt(Worker(context, cache))   # before the pool forks: every worker inherits it
-        init, initargs = None, ()
+        init, initargs = gc.freeze, ()  # the inherited heap (books, kernels) is the worker's for life: no
+                                        # collection need walk it (~0.04 -> ~0.02 CPU-s of GC a Monte Carlo path)
     else:
         init, initargs = init_process, (context, cache)
     pool = ProcessPoolExecutor(max_workers=min(workers, len(tasks)), mp_context=multiprocessing.get_context(method),

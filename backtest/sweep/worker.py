@@ -5,6 +5,7 @@ flatten the metrics into one row."""
 from __future__ import annotations
 
 import dataclasses
+import gc
 import os
 import time
 
@@ -87,6 +88,7 @@ def adopt(worker: Worker | None) -> None:
 
 def init_process(context: SweepContext, cache: InputsCache | None = None) -> None:
     adopt(Worker(context, cache))
+    gc.freeze()                         # as a forked worker does (executors.run_local)
 
 
 def run_in_process(task: Task) -> dict:

@@ -144,3 +144,18 @@ def test_an_unknown_parameter_fails_before_any_task_runs(sweep_lake, crash, tmp_
     with pytest.raises(InputError, match="unknown parameter 'liquidation_treshold'"):
         _sweep(crash, sweep_lake, tmp_path, grids=["liquidation_treshold=0.5"])
     assert not (tmp_path / "tasks").exists()
+
+
+def test_pool_workers_freeze_the_heap_they_inherit_and_the_caller_does_not(monkeypatch):
+    # a worker's inherited books and kernels are never garbage: gc.freeze keeps collections off them
+    # in the worker; the calling process (a notebook) is left as it was
+    import gc
+    from backtest.sweep import executors, worker
+    if executors.start_method() != "fork":
+        pytest.skip("forked pools only (Linux)")
+    monkeypatch.setattr(worker.Worker, "run", lambda self, task: {"frozen": gc.get_freeze_count(), "pid": os.getpid()})
+    before, got = gc.get_freeze_count(), []
+    executors.run_local([1, 2, 3], context=None, workers=2, on_result=got.append)
+    assert len(got) == 3 and all(r["pid"] != os.getpid() for r in got)
+    assert all(r["frozen"] > before for r in got)
+    assert gc.get_freeze_count() == before
