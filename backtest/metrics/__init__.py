@@ -166,15 +166,12 @@ def compute(inputs: ReplayInputs, outcome: Outcome, counterfactual: Outcome | No
     `known`: RunParts already worked out for any of the runs."""
     cf = counterfactual
     book, liq, steps = inputs.book, outcome.liquidations, outcome.steps
-    prices = outcome.prices
     own = _parts(inputs, outcome, known)
     other = own if cf is outcome else _parts(inputs, cf, known)
     settled = own.settled
     bad = settled.left
     burned = _sum(liq, "deficit_usd")
-    coll_left = outcome.collateral @ prices
-    debt_left = outcome.debt @ prices
-    no_collateral = coll_left <= 0
+    collateral_start, debt_start, with_debt = attribution.book_keys(book).start_usd
     by_asset = {a: steps.filter(pc.equal(steps["asset"], a)) for a in book.price_assets}
     protocols = sorted(set(book.protocol))
     mech = outcome.protocols or {}                  # Comet / Maker state at the end (engine/mechanisms.py)
@@ -182,9 +179,9 @@ def compute(inputs: ReplayInputs, outcome: Outcome, counterfactual: Outcome | No
         "protocols": protocols,
         "liquidations_by_protocol": {p: int(pc.sum(pc.equal(liq["protocol"], p)).as_py() or 0) for p in protocols},
         "accounts": int(len(book.accounts)),
-        "accounts_with_debt": int((book.debt.sum(axis=1) > 0).sum()),
-        "collateral_usd_start": float((book.collateral @ book.reserve_prices).sum()),
-        "debt_usd_start": float((book.debt @ book.reserve_prices).sum()),
+        "accounts_with_debt": with_debt,
+        "collateral_usd_start": collateral_start,
+        "debt_usd_start": debt_start,
         "steps": int(len(inputs.times)),
         "liquidations": int(liq.num_rows),
         "accounts_liquidated": int(len(set(liq["account"].to_pylist()))) if liq.num_rows else 0,
@@ -195,7 +192,7 @@ def compute(inputs: ReplayInputs, outcome: Outcome, counterfactual: Outcome | No
         "gas_usd": _sum(liq, "gas_usd"),
         "bad_debt_usd": own.bad_debt_usd,
         "accounts_with_bad_debt": int((bad > 0).sum()) + int(pc.sum(pc.greater(liq["deficit_usd"], 0)).as_py() or 0),
-        "deficit_usd": float(debt_left[no_collateral & (debt_left > 0)].sum()) + burned,
+        "deficit_usd": settled.unsecured + burned,
         "deficit_burned_usd": burned,
         "cascade_rounds": int(pc.max(liq["round"]).as_py()) if liq.num_rows else 0,
         "collateral_seized_usd_without_feedback": None if cf is None else other.seized_usd,

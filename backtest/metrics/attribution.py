@@ -37,7 +37,7 @@ from functools import cached_property
 import numpy as np
 
 from backtest.inputs.book import ReplayInputs
-from backtest.engine.record import Outcome, bad_debt_by_account
+from backtest.engine.record import Outcome
 from backtest.protocols.maker_flip.flip import ACTIONS as FLIP_ACTIONS
 
 NONE = "none"
@@ -160,6 +160,7 @@ class Settled:
     each split (a sweep row asks for four splits: each used to recompute both)."""
     left: np.ndarray                          # bad_debt_by_account at the end; read-only here
     burned: list[tuple[int, str, float]]      # _burned
+    unsecured: float = 0.0                    # debt USD of the accounts left with no collateral value
 
 
 class BookKeys:
@@ -176,6 +177,12 @@ class BookKeys:
     @cached_property
     def _start_value(self) -> np.ndarray:
         return self.book.collateral * self.book.reserve_prices
+
+    @cached_property
+    def start_usd(self) -> tuple[float, float, int]:  # collateral and debt USD at the start, accounts with debt
+        book = self.book
+        return (float((book.collateral @ book.reserve_prices).sum()), float((book.debt @ book.reserve_prices).sum()),
+                int((book.debt.sum(axis=1) > 0).sum()))
 
     @cached_property
     def main(self) -> np.ndarray:                     # each account's largest collateral at the start
@@ -233,7 +240,10 @@ def book_keys(book) -> BookKeys:
 
 
 def settle(inputs: ReplayInputs, outcome: Outcome) -> Settled:
-    return Settled(bad_debt_by_account(outcome.collateral, outcome.debt, outcome.prices), _burned(inputs, outcome))
+    """The two products bad_debt_by_account takes, once: `compute` reads the unsecured debt off them too."""
+    coll, debt = outcome.collateral @ outcome.prices, outcome.debt @ outcome.prices
+    left = np.maximum(0.0, debt - coll)                     # bad_debt_by_account's expression
+    return Settled(left, _burned(inputs, outcome), float(debt[(coll <= 0) & (debt > 0)].sum()))
 
 
 def _settled(inputs: ReplayInputs, outcome: Outcome, settled: Settled | None) -> Settled:
