@@ -31,6 +31,7 @@ from __future__ import annotations
 import numpy as np
 
 from backtest.engine.pattern import Copy, Pattern, _copy
+from backtest.engine.worst import stable_argsort
 from backtest.errors import InputError
 
 FLOOR = 1e-4        # the bps floor of the average LT can lower it by at most this
@@ -188,7 +189,6 @@ class Watchlist:
         n = len(coll)
         self.budget = budget if budget is not None else max(1024, n // 128)
         self.dirty = np.zeros(n, dtype=bool)
-        self._mark = np.zeros(n, dtype=bool)              # all False between calls of _ascending
         self.dirty_rows: list[int] = []
         self._abs_weight = np.abs(self.weight)
         self.rank = np.full(n, n, dtype=np.int64)          # position in `order`, n if not kept
@@ -259,16 +259,13 @@ class Watchlist:
         self._cells = (rows, got)
         return got
 
-    def _ascending(self, rows: np.ndarray) -> np.ndarray:
-        """np.sort of distinct `rows`: marked in a book-sized mask and read back in order when the book is
-        under ~64 rows per row sorted (the sample: 4,200 of 10,000 rows, ~15 us against ~290 us), else
-        sorted (1M rows: ~1,500 of them)."""
-        if len(self._mark) > 64 * len(rows):
-            return np.sort(rows)
-        self._mark[rows] = True
-        out = np.flatnonzero(self._mark)
-        self._mark[rows] = False
-        return out
+    @staticmethod
+    def _ascending(rows: np.ndarray) -> np.ndarray:
+        """np.sort of distinct `rows`. Marking them in a book-sized mask and reading it back
+        (np.flatnonzero) was tried: numpy 2's vectorised sort is as fast or faster at every size seen
+        (the sample's Monte Carlo rounds, ~2,500 of 55,250 rows: 0.061 -> 0.020 CPU s a path, in situ;
+        10,000 rows, 4,200 kept: 11.6 vs 10.2 us; 1M rows, 1,500 kept: 118 vs 3.4 us)."""
+        return np.sort(rows)
 
     def _dirty_array(self) -> np.ndarray:
         """dirty_rows as an array, extended by the rows added since the last call (the list only grows
@@ -336,7 +333,7 @@ class Watchlist:
                           *self.pattern.args, self.borrower, rho))
         self.limit = self.budget + 2 * below
         near, self.cap = self._nearest(rho, 2 * self.limit)
-        near = near[np.argsort(rho[near], kind="stable")]
+        near = near[stable_argsort(rho[near])]            # no NaN: `near` is rho < cap
         self.order, self.rho = near.astype(np.int64), rho[near]
         if self.near is not None:
             self.slot[self.near.rows] = -1                 # forget the old copy's slots, O(kept) not O(N)

@@ -11,9 +11,7 @@ from backtest import compiled
 
 def worst_first(rows: np.ndarray, hf: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The rows below HF 1 and their HF, worst first, then by account (`rows` ascending, as the watchlist
-    gives them): np.lexsort((below, hf)). numpy's default sort (about half a stable one's time here),
-    then each run of equal HFs (+0.0 and -0.0 among them) put back in row order, as a stable sort by HF
-    leaves it; with more than a few dozen runs, the stable sort itself. Compiled: one pass that picks the
+    gives them): np.lexsort((below, hf)), by stable_argsort of their HFs. Compiled: one pass that picks the
     rows below 1, then numpy's stable argsort (the same order; numba's mergesort took ~1.2x as long on
     the sample's Monte Carlo rounds, ~2,600 rows)."""
     if compiled.ON and _below is not None:
@@ -22,17 +20,25 @@ def worst_first(rows: np.ndarray, hf: np.ndarray) -> tuple[np.ndarray, np.ndarra
         return below[order], hf_below[order]
     under = hf < 1.0
     below, hf_below = rows[under], hf[under]
-    order = np.argsort(hf_below)
-    ties = np.flatnonzero(np.diff(np.concatenate(([False], hf_below[order[1:]] == hf_below[order[:-1]], [False]))))
-    if len(ties) > 2 * _TIE_RUNS:
-        order = np.argsort(hf_below, kind="stable")
-    else:
-        for start, end in zip(ties[0::2].tolist(), ties[1::2].tolist()):     # order[start:end + 1] tie
-            order[start:end + 1] = np.sort(order[start:end + 1])
+    order = stable_argsort(hf_below)
     return below[order], hf_below[order]
 
 
-_TIE_RUNS = 32          # runs of equal HFs worst_first sorts one by one (the sample: ~16 rows in ties a round)
+_TIE_RUNS = 32          # runs of equal keys stable_argsort sorts one by one (the sample: ~16 rows in ties a round)
+
+
+def stable_argsort(keys: np.ndarray) -> np.ndarray:
+    """np.argsort(keys, kind="stable") of keys without NaN: numpy's default sort (a third to a half of a
+    stable one's time on a few thousand floats), then each run of equal keys (+0.0 and -0.0 among them)
+    put back in position order, as a stable sort leaves it; with more than a few dozen runs, the stable
+    sort itself."""
+    order = np.argsort(keys)
+    ties = np.flatnonzero(np.diff(np.concatenate(([False], keys[order[1:]] == keys[order[:-1]], [False]))))
+    if len(ties) > 2 * _TIE_RUNS:
+        return np.argsort(keys, kind="stable")
+    for start, end in zip(ties[0::2].tolist(), ties[1::2].tolist()):     # order[start:end + 1] tie
+        order[start:end + 1] = np.sort(order[start:end + 1])
+    return order
 
 
 def _below(rows, hf):

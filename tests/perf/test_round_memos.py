@@ -225,20 +225,29 @@ def test_the_kept_round_bound_yields_when_a_quote_moves_far_or_the_rows_change()
     assert got.tobytes() == exact.tobytes()
 
 
-def test_the_candidates_come_back_sorted_from_the_mask_or_the_sort_and_the_mask_is_left_clear():
-    """Watchlist._ascending is np.sort of distinct rows, call after call: by the book-sized mask (few rows
-    per row asked) or by sorting, and the mask holds nothing between calls."""
+def test_stable_argsort_is_numpys_stable_sort():
+    """stable_argsort (numpy's default sort, then ties put back in position order) is np.argsort(kind="stable")
+    of keys without NaN: a few runs of ties redone one by one, hundreds (the stable sort itself), +0.0 against
+    -0.0, -inf, none; the watchlist's anchor orders its kept rows by it (rho, then row)."""
+    from backtest.engine.worst import stable_argsort
+    rng = np.random.default_rng(5)
+    few = rng.choice([0.5, -0.0, 0.0, -np.inf, 0.25], 3000) * np.where(rng.random(3000) < 0.99, rng.uniform(
+        0.9, 1.1, 3000), 1.0)
+    many = rng.integers(0, 400, 3000) / 400.0 * np.where(rng.random(3000) < 0.5, 1.0, -1.0)
+    for keys in (few, many, few[:40], rng.normal(size=3000), few[:0], np.array([0.0, -0.0, 0.0, -0.0])):
+        got = stable_argsort(keys)
+        assert got.tolist() == np.argsort(keys, kind="stable").tolist()
     from backtest.engine.watchlist import Watchlist
-    rng = np.random.default_rng(11)
     n = 5000
     coll, debt = np.zeros((n, 2)), np.zeros((n, 2))
-    coll[:, 0], debt[:, 1] = rng.uniform(0.5, 2.0, n), rng.uniform(100.0, 2500.0, n)
+    coll[:, 0], debt[:, 1] = rng.choice([1.0, 1.5, 2.0], n), rng.choice([1000.0, 2500.0], n)   # many equal rho
     w = Watchlist(coll, debt, LT, np.array([2000.0, 1.0]))
-    for size in (4000, 30, 2500, 1, 70, 4999):                     # the mask (>= n / 64) and the sort (< n / 64)
-        rows = rng.choice(n, size, replace=False).astype(np.int64)
-        got = w._ascending(rows)
-        assert got.dtype == np.int64 and got.tolist() == np.sort(rows).tolist()
-        assert not w._mark.any()
+    rho = np.empty(n)
+    from backtest.engine.watchlist import _rhos
+    _rhos(coll, debt, w.weight * w.p0, np.abs(w.weight) * w.p0, w.p0, *w.pattern.args, w.borrower, rho)
+    kept = np.sort(w.order)
+    assert w.order.tolist() == kept[np.lexsort((kept, rho[kept]))].tolist()
+    assert w._ascending(rng.permutation(kept)).tolist() == kept.tolist()
 
 
 def test_the_v33_totals_are_debt_at_price_and_asked_again_only_for_a_row_or_its_prices_that_moved():
