@@ -242,9 +242,14 @@ def execute(plan: Plan, i: int, book, venues: Venues) -> tuple[float, float]:
     """Apply a plan to the book (a backtest.engine.state.BookState) and the pools; returns the
     (cost, proceeds) actually realised."""
     d, c, repay, taken, fee = plan[:5]
+    return _trade(i, d, c, repay, taken, fee, book, venues)
+
+
+def _trade(i: int, d: int, c: int, repay: float, taken: float, fee: float, book, venues: Venues) -> tuple[float, float]:
+    """`execute` of a plan given as its first five fields (liquidate has them unpacked)."""
     asset_of = book.asset_of
-    cost = venues.buy(int(asset_of[d]), repay)
-    proceeds = venues.sell(int(asset_of[c]), taken - fee)
+    cost = venues.buy(asset_of.item(d), repay)           # .item: the int, cheaper than int() of a numpy scalar
+    proceeds = venues.sell(asset_of.item(c), taken - fee)
     book.repay(i, d, repay)
     book.seize(i, c, taken)
     return cost, proceeds
@@ -330,6 +335,12 @@ class Prescreen:
         return total
 
 
+def _burned(book, i: int, c: int, price: np.ndarray) -> float:
+    """book.burn_deficit(i, price) after collateral `c` of row `i` was seized: a cell left nonzero (NaN too) is what
+    its first test (the row's .any(), ~15x the cost of one cell) would find, so nothing is burned then."""
+    return book.burn_deficit(i, price) if book.coll.item(i, c) == 0.0 else 0.0
+
+
 class Done(NamedTuple):
     plan: Plan
     liquidator: str
@@ -349,20 +360,28 @@ def liquidate(i: int, hf: float, waited_blocks: float, book, r: Round, venues: V
     needed = field.bar(waited_blocks, gas_usd_per_unit)      # the least gross any ready agent takes
     if needed == math.inf:
         return None                   # no one may act yet, or the block is full: the next block
-    price, rules = r.price, book.rules[i]
-    coll, debt = book.coll[i], book.debt[i]         # views: they read the row as execute leaves it
-    plan = best_plan(coll, debt, hf, price, venues, book.asset_of, r.lt, r.params, rules, 0.0,
-                     field.agents[0].sizes, needed, built)
-    if plan is None:
-        return None
-    d, c, repay, taken, fee, cost_usd, proceeds_usd, _, _, _ = plan
+    price = r.price
+    # tries the round's pass built (a count >= 0; NOT_SCREENED and -1 are best_plan's): its compiled branch, asked
+    # here, with no Plan built for it
+    got = quote_compiled.best(venues, built[1], built[0], book.asset_of, needed) \
+        if built is not None and built[0] >= 0 and compiled.ON else None
+    if got is not None:
+        if got[0] != quote_compiled.PLAN:
+            return None
+        _, cost_usd, proceeds_usd, d, c, repay, taken, fee = got
+    else:
+        plan = best_plan(book.coll[i], book.debt[i], hf, price, venues, book.asset_of, r.lt, r.params, book.rules[i],
+                         0.0, field.agents[0].sizes, needed, built)
+        if plan is None:
+            return None
+        d, c, repay, taken, fee, cost_usd, proceeds_usd, _, _, _ = plan
     award = field.award(proceeds_usd - cost_usd, repay * price.item(d), waited_blocks, gas_usd_per_unit)
     if award is None:
         return None
     field.gas.spend(award.gas_units)
-    cost, proceeds = execute(plan, i, book, venues)
+    cost, proceeds = _trade(i, d, c, repay, taken, fee, book, venues)
     plan = Plan(d, c, repay, taken, fee, cost_usd, proceeds_usd, award.gas_usd, award.flash_fee_usd,
                 award.builder_usd(proceeds, cost))
-    deficit = book.burn_deficit(i, price) if rules.burns_deficit else 0.0     # Aave v3.3: DeficitCreated
-    hf_after = health_factor_row(coll, debt, price, r.lt, book.floors[i])
+    deficit = _burned(book, i, c, price) if book.rules[i].burns_deficit else 0.0     # Aave v3.3: DeficitCreated
+    hf_after = health_factor_row(book.coll[i], book.debt[i], price, r.lt, book.floors[i])    # the row as traded
     return Done(plan, award.agent.name, cost, proceeds, hf_after, deficit)

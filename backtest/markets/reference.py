@@ -161,7 +161,8 @@ class ReferenceMarket:
 
     def trade(self, a: int, usd: float) -> None:
         """A signed USD flow reaches the market: its impact, split permanent / temporary."""
-        self.flow[a] += usd
+        flow = self.flow
+        flow[a] = flow.item(a) + usd          # `+=`'s sum, in plain floats (cheaper than a numpy scalar)
         if self.carried is not None:          # only what the path does not already carry moves the price
             usd = self.carried.excess(a, usd)
         c = self.coefficient.item(a)               # self.delta(a, usd), inline: a liquidation's hot path

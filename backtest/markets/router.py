@@ -289,12 +289,13 @@ class Router(PriceBounds):
             route, usd = self._remembered(False, asset, amount, self._find_sale)      # _route_sale
         if feedback:
             self._trading(asset)
-        self.sold[asset] += amount
+        sold = self.sold
+        sold[asset] = sold.item(asset) + amount       # `+=`'s sum, in plain floats (cheaper than a numpy scalar)
         if not feedback:
             return usd
         if not self.by_asset[asset]:
             if amount > 0:                    # ReferenceMarket.sell: the quote's fill, then the flow
-                self.reference.trade(asset, -amount * float(self.price[asset]))
+                self.reference.trade(asset, -amount * self.price.item(asset))
             return usd
         venues, price = self.venues, self.price
         for v, part in route:
@@ -324,7 +325,7 @@ class Router(PriceBounds):
             return usd
         if not self.by_asset[asset]:
             if amount > 0:                    # ReferenceMarket.buy: the quote's fill, then the flow
-                self.reference.trade(asset, amount * float(self.price[asset]))
+                self.reference.trade(asset, amount * self.price.item(asset))
             return usd
         if math.isfinite(usd):
             venues = self.venues

@@ -194,3 +194,39 @@ def test_repay_and_seize_leave_the_cells_numpy_scalars_left():
             cell[i, r] = 0.0 if amount >= held else held - amount
             act(i, r, amount)
     assert state.coll.tobytes() == want_coll.tobytes() and state.debt.tobytes() == want_debt.tobytes()
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_a_deficit_after_a_seizure_is_burn_deficits(seed):
+    # liquidate reads the seized cell, not the whole row, before asking burn_deficit: the same deficit, book and
+    # versions as asking it always, rows with every mix of zero, -0.0, NaN and held cells.
+    from backtest.agents.liquidator import _burned
+    rng = np.random.default_rng(seed)
+    cells = rng.choice([0.0, -0.0, np.nan, 1e-300, 3.5, 1e9], (300, 4), p=[0.55, 0.1, 0.05, 0.05, 0.15, 0.1])
+    price = np.array([1.0, 2_000.0, 0.999, 3e4])
+    one = BookState(cells.copy(), cells[::-1].copy(), [rules_for("aave-v3.3")] * 300, np.arange(4))
+    two = BookState(cells.copy(), cells[::-1].copy(), [rules_for("aave-v3.3")] * 300, np.arange(4))
+    burned = 0
+    for i in rng.permutation(300).tolist():
+        c = int(rng.integers(4))
+        got, want = _burned(one, i, c, price), two.burn_deficit(i, price)
+        assert _bits(got) == _bits(want)
+        burned += want != 0.0
+    assert burned > 10
+    assert one.coll.tobytes() == two.coll.tobytes() and one.debt.tobytes() == two.debt.tobytes()
+    assert one.versions().tobytes() == two.versions().tobytes()
+
+
+@pytest.mark.parametrize("feedback", [True, False])
+def test_the_units_sold_add_up_as_numpy_scalars(feedback):
+    # Router.sell adds each amount to `sold` in plain floats: the sums numpy's `sold[asset] += amount` gives.
+    from tests.perf.test_best_plan import market
+    rng = np.random.default_rng(7)
+    router = market(50.0, feedback)
+    want = np.zeros_like(router.sold)
+    for _ in range(400):
+        asset = int(rng.integers(len(want)))
+        amount = float(rng.choice([0.0, -0.0, 1e-12, *(10.0 ** rng.uniform(-6, 1.5, 5))]))
+        router.sell(asset, amount)
+        want[asset] += amount
+    assert router.sold.tobytes() == want.tobytes() and (want > 0).sum() >= 2
