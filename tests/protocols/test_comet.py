@@ -96,3 +96,28 @@ def test_absorb_one_is_absorb_bit_for_bit(seed, k, balance, base_price, holes):
         new, paid = comet.absorb_one(balance, np.float64(base_price), coll, price, lf)
     assert type(new) is float and type(paid) is float
     assert (_bits(new), _bits(paid)) == (_bits(want.new_balance[0]), _bits(want.base_paid_out[0]))
+
+
+AMOUNTS = st.one_of(st.floats(-1e12, 1e12), st.sampled_from([0.0, -0.0, float("nan"), float("inf"), -float("inf")]))
+
+
+@settings(max_examples=3000, deadline=None)
+@given(base_amount=AMOUNTS, base_price=AMOUNTS, asset_price=AMOUNTS,
+       lf=st.one_of(st.floats(0.0, 1.0), st.sampled_from([0.0, 1.0, float("nan")])),
+       sff=st.one_of(st.floats(0.0, 1.0), st.sampled_from([0.0, 0.5, 1.0])))
+def test_quote_collateral_one_is_quote_collateral_bit_for_bit(base_amount, base_price, asset_price, lf, sff):
+    """One purchase's quote in plain floats (Comet.trade, every size each block): the floats of the numpy
+    quote, signed zeros, NaN, infinities and a zero divisor (asset price 0, or a store-front discount of 1)."""
+    with np.errstate(all="ignore"):
+        want = comet.quote_collateral(base_amount, base_price, asset_price, lf, sff)
+        got = comet.quote_collateral_one(base_amount, base_price, asset_price, lf, sff)
+    assert type(got) is float
+    assert _bits(got) == _bits(want) or (got != got and want != want)
+
+
+def test_quote_collateral_one_divides_by_zero_as_numpy():
+    with np.errstate(all="ignore"):
+        for args in [(5.0, 1.0, 0.0, 0.95, 0.5), (-5.0, 1.0, -0.0, 0.95, 0.5), (0.0, 1.0, 0.0, 0.95, 0.5),
+                     (5.0, 1.0, 2_000.0, 0.0, 1.0)]:
+            want, got = comet.quote_collateral(*args), comet.quote_collateral_one(*args)
+            assert _bits(got) == _bits(want) or (got != got and want != want)

@@ -67,6 +67,17 @@ def quote_collateral(base_amount, base_price, asset_price, liquidation_factor, s
     return np.asarray(base_amount, dtype=float) * base_price / (np.asarray(asset_price) * (1.0 - discount))
 
 
+def quote_collateral_one(base_amount: float, base_price: float, asset_price: float, liquidation_factor: float,
+                         store_front_price_factor: float) -> float:
+    """`quote_collateral` of one purchase in plain floats (Comet's keepers ask it of every size each block they
+    look): the same products and quotient in the same order (tests/protocols/test_comet.py); a zero divisor
+    goes to numpy (its inf or NaN)."""
+    per_unit = asset_price * (1.0 - store_front_price_factor * (1.0 - liquidation_factor))
+    if per_unit == 0.0:
+        return float(quote_collateral(base_amount, base_price, asset_price, liquidation_factor, store_front_price_factor))
+    return base_amount * base_price / per_unit
+
+
 def buy_collateral(base_amount, reserves, target_reserves, collateral_reserves, base_price, asset_price,
                    liquidation_factor, store_front_price_factor):
     """(collateral_out, allowed). Not allowed (NotForSale / InsufficientReserves) -> nothing moves."""

@@ -168,11 +168,11 @@ class Comet:
             lf = 1.0 - params.bonus[c]
             unit = price[c] * (1.0 - self.p.store_front_price_factor * (1.0 - lf))   # quoteCollateral
             sizes = []
+            pb, pc, sff = float(price[b]), float(price[c]), self.p.store_front_price_factor
             for size in self.agents[0].sizes:
                 want = self.inventory[c] * size
                 base_amount = want * unit / price[b]
-                got = min(float(comet_math.quote_collateral(base_amount, price[b], price[c], lf,
-                                                            self.p.store_front_price_factor)), self.inventory[c])
+                got = min(comet_math.quote_collateral_one(float(base_amount), pb, pc, float(lf), sff), self.inventory[c])
                 sizes.append((size, base_amount, got))
             floor, ceiling = self.venues.ceilings()[2:]
             if none_can_clear([(got, base_amount) for _, base_amount, got in sizes], ceiling[asset_of[c]],
