@@ -37,7 +37,7 @@ import numpy as np
 from backtest.agents.liquidator import Plan
 from backtest.agents.round import Round
 from backtest.errors import InputError
-from backtest.protocols.rules import health_factor_one
+from backtest.protocols.rules import health_factor_row
 from backtest.protocols.maker import clip
 from backtest.protocols.maker.params import Ilk, MakerParams, ilk_name
 from backtest.protocols.shared import after, none_can_clear, own_reserves
@@ -147,7 +147,7 @@ class Maker:
             self.barks += 1
             self.auctions.append(Auction(self.barks, i, c, tab, lot, top, now, tab - due))
             changed += 1
-            hf_after = health_factor_one(state.coll[i] * price, state.debt[i] * price, lt, False)
+            hf_after = health_factor_row(state.coll[i], state.debt[i], price, lt, False)      # the vault as grabbed
             plan = Plan(d, c, due, lot, 0.0, 0.0, coin * price[d], gas, 0.0, builder)
             self.rec.liquidation(step, i, plan, price, rnd, 0.0, coin * price[d], h, hf_after, 0.0, agent.name,
                                  action="bark")
