@@ -18,7 +18,7 @@ from backtest.agents import screen as _screen
 from backtest.agents.competition import rank
 from backtest.agents.round import Round
 from backtest.agents.screen_kept import KeptTries, next_kept
-from backtest.markets import quote_compiled
+from backtest.markets import bounds_compiled, quote_compiled
 from backtest.markets.router import Router as Venues
 from backtest.protocols.rules import Params, Rules, health_factor_row
 
@@ -276,6 +276,7 @@ class Prescreen:
         self.total_at = np.full((2, len(book)), -1, dtype=np.int64)     # (counter, generation) of each
         self.prices = (None, 0, False)           # the prices the generation stands for, it, all finite and > 0
         self.moved_at = np.zeros(book.debt.shape[1], dtype=np.int64)   # per column: the generation it last moved
+        self.bounds = None                       # [2, A] the ceilings, written in place (markets/bounds_compiled.py)
 
     def order(self, rows: np.ndarray, hf: np.ndarray, waited: np.ndarray, book, r: Round, venues: Venues, field):
         """Yields, in order, each k whose row rows[k] may be liquidated (the rows skipped would return
@@ -292,15 +293,31 @@ class Prescreen:
         per_column = np.stack([r.price, r.lt, p.bonus, p.protocol_fee, p.close_factor]).astype(float, copy=False)
         ceilings, gas, memo, sizes, out = venues.ceilings, field.gas, self.kept.arrays(), self.sizes, self.out
         kinds, coll, debt, asset_of = self.kinds, book.coll, book.debt, book.asset_of
+        bounds = self._bounds(venues)
+        floor, ceiling = (None, None) if bounds is None else bounds
         k = 0
-        while True:
-            floor, ceiling = ceilings()[:2]              # as the last liquidation left them
+        while True:                                      # the ceilings as the last liquidation left them
+            if bounds is not None and not bounds_compiled.fill(venues, bounds):
+                bounds = None                            # a router the venue table does not serve
+            if bounds is None:
+                floor, ceiling = ceilings()[:2]
             k, n = next_kept(k, rows, per_row, kinds, coll, debt, per_column, asset_of, floor, ceiling, sizes,
                              float(gas.left), out, book.versions(), memo)
             if k >= len(rows):
                 return
             yield k, (n, self.out)
             k += 1
+
+    def _bounds(self, venues: Venues) -> np.ndarray | None:
+        """The buffer bounds_compiled.fill writes the ceilings into (Router.ceilings' floats, without its
+        lists, arrays and cache made after every liquidation), or None: without feedback nothing moves them,
+        so Router.ceilings keeps its own."""
+        if not venues.feedback:
+            return None
+        n = len(venues.price)
+        if self.bounds is None or self.bounds.shape[1] != n:
+            self.bounds = np.empty((2, n))
+        return self.bounds
 
     def _totals(self, rows: np.ndarray, book, price: np.ndarray) -> np.ndarray:
         """Aave v3.3's total debt in USD of each row (0 for the others), `float(debt @ price)` as best_plan
