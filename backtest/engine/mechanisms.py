@@ -40,15 +40,16 @@ class Repaying:
         passing = np.flatnonzero(self.bound(rows, hf, r) >= self.lowest_bar)
         if not len(passing):                    # most rounds: every row under water is one no one can pay
             return 0
+        at = passing.tolist()                   # (j, built) below: the round's row k = at[j]
         if compiled.ON and next_to_liquidate is not None:          # one compiled pass skips what liquidate rejects
             if self.prescreen is None:
                 self.prescreen = Prescreen(self.state, self.field)
-            mine = rows[passing]
-            order = ((int(passing[k]), built) for k, built in self.prescreen.order(
-                mine, np.asarray(hf)[passing], np.asarray(waited)[passing], self.state, r, self.venues, self.field))
+            order = self.prescreen.order(rows[passing], np.asarray(hf)[passing], np.asarray(waited)[passing],
+                                         self.state, r, self.venues, self.field)
         else:
-            order = ((k, None) for k in passing.tolist())
-        for k, built in order:
+            order = ((j, None) for j in range(len(at)))
+        for j, built in order:
+            k = at[j]
             i = int(rows[k])
             done = liquidate(i, hf[k], waited[k], self.state, r, self.venues, self.field, built)
             if done:

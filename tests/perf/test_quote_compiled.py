@@ -239,6 +239,26 @@ def test_rows_follow_the_venues_and_a_new_tick_table_builds_the_table_anew():
         assert (venue, bits(usd)) == (lambda w: (w[0], bits(w[1])))(python_quote(r, False, ETH, amount))
 
 
+@pytest.mark.parametrize("seed", range(3))
+def test_refreshed_rows_are_the_rows_a_table_built_afresh_reads(seed):
+    # Table.refresh writes a moved venue's cells one by one: the bytes `_row` reads from the venue, after sales and
+    # purchases on every kind of venue and arbitrage between them (a new Table's rows are refresh's too).
+    rng = np.random.default_rng(seed)
+    r = router(seed)
+    kept = quote_table.table(r)
+    for _ in range(60):
+        asset = int(rng.choice([ETH, STETH, LINK]))
+        amount = float(10.0 ** rng.uniform(-3, 2))
+        (r.sell if rng.random() < 0.6 else r.buy)(asset, amount)
+        if rng.random() < 0.1:
+            r.arbitrage(12.0, 0.0)
+        assert quote_table.table(r) is kept
+        for v, venue in enumerate(r.venues):
+            cells = 4 if isinstance(venue, V3Pool) else 3
+            want = np.array(quote_table._row(venue, ())[2:2 + cells], dtype=float)
+            assert kept.rows[v, 2:2 + cells].tobytes() == want.tobytes(), v
+
+
 @settings(max_examples=40, deadline=None)
 @given(seed=st.integers(0, 2**32 - 1))
 def test_the_routers_whole_order_quotes_compiled_are_its_python_ones(seed):
