@@ -14,7 +14,7 @@ from backtest.metrics import amplification, attribution
 from backtest.metrics.attribution import bad_debt_by_collateral, bad_debt_by_debt_asset, bad_debt_by_morpho_market, \
     bad_debt_by_protocol, settle
 from backtest.metrics.losses import (bad_debt_over_time, borrower_loss, liquidator_economics, row_order_sums,
-                                     step_bad_debt, volume_against_depth)
+                                     sequential_sum, step_bad_debt, volume_against_depth)
 
 
 def _sum(table, col) -> float:
@@ -126,8 +126,8 @@ class RunParts:
 
     @cached_property
     def protocol_fee_usd(self) -> float:
-        liq = self.outcome.liquidations
-        return float(sum(f * p for f, p in zip(liq["protocol_fee"].to_pylist(), liq["collateral_price"].to_pylist())))
+        liq = self.outcome.liquidations     # the row products added in row order, as a Python sum adds them
+        return sequential_sum(liq["protocol_fee"].to_numpy() * liq["collateral_price"].to_numpy())
 
     @cached_property
     def borrower_loss(self) -> dict:
@@ -184,7 +184,7 @@ def compute(inputs: ReplayInputs, outcome: Outcome, counterfactual: Outcome | No
         "debt_usd_start": debt_start,
         "steps": int(len(inputs.times)),
         "liquidations": int(liq.num_rows),
-        "accounts_liquidated": int(len(set(liq["account"].to_pylist()))) if liq.num_rows else 0,
+        "accounts_liquidated": int(pc.count_distinct(liq["account"]).as_py()) if liq.num_rows else 0,
         "debt_repaid_usd": _sum(liq, "debt_repaid_usd"),
         "collateral_seized_usd": own.seized_usd,
         "protocol_fee_usd": own.protocol_fee_usd,

@@ -291,10 +291,11 @@ def bad_debt_by_debt_asset(inputs: ReplayInputs, outcome: Outcome, settled: Sett
     """Every price asset and `none`, in USD, adding up to `bad_debt_usd`: what the protocols are short of."""
     book = inputs.book
     settled = _settled(inputs, outcome, settled)
-    prices = outcome.prices
-    owed = outcome.debt * prices                                   # [N, R] USD still owed
+    rows = np.flatnonzero(settled.left)         # the others add exact zeros: their shares need not be worked out
+    owed = outcome.debt[rows] * outcome.prices                     # [n, R] USD still owed
     total = owed.sum(axis=1)
-    share = np.divide(owed, total[:, None], out=np.zeros_like(owed), where=total[:, None] > 0)
+    share = np.zeros(outcome.debt.shape)
+    share[rows] = np.divide(owed, total[:, None], out=np.zeros_like(owed), where=total[:, None] > 0)
     by_reserve = settled.left @ share
     out = {a: 0.0 for a in book.price_assets}
     for j, v in enumerate(by_reserve.tolist()):
