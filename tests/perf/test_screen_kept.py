@@ -137,3 +137,47 @@ def test_a_kept_row_ends_when_its_hf_moves_and_stays_through_new_quotes_and_bars
     fresh = case.same()
     assert case.kept.fill[1] > filled[1]
     assert fresh == case.passes(kept=False)
+
+
+@settings(max_examples=300, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), protocol=st.sampled_from(PROTOCOLS), rich=st.booleans(),
+       bad=st.sampled_from([None, "coll", "debt", "hf", "needed", "price"]), needed=st.sampled_from([0.0, 25.0, 1e5]))
+def test_the_one_pass_fresh_screen_is_screen_row(seed, protocol, rich, bad, needed):
+    """screen_kept._screen_fresh (the row's owed, seizable and held columns listed in one pass, the tries over
+    those lists) gives screen._screen_row's verdict and tries bit for bit, and lists the columns _keep keys on:
+    debt > 0, or collateral > 0 with LT > 0. A NaN or inf anywhere: the Python search, nothing built."""
+    from backtest.agents.screen_kept import _screen_fresh
+    rng, asset_of, price, coll, debt, lt, p = account(seed, rich)
+    hf = float(rng.choice([rng.uniform(0.5, 0.95), rng.uniform(0.95, 1.0)]))
+    a = int(rng.integers(4))
+    if bad == "coll":
+        coll[a] = rng.choice([np.nan, np.inf])
+    elif bad == "debt":
+        debt[a] = rng.choice([np.nan, -np.inf])
+    elif bad == "hf":
+        hf = np.nan
+    elif bad == "needed":
+        needed = np.inf
+    elif bad == "price":
+        price[a] = np.nan
+    floor, ceiling = _quotes(price, asset_of)
+    kind = screen.KIND[RULES[protocol].terms]
+    total = float(debt @ price)
+    columns = screen._columns_finite(price, asset_of, p.bonus, p.protocol_fee, p.close_factor, floor, ceiling)
+    want, got = np.full((64, 6), np.nan), np.full((64, 6), np.nan)
+    verdict, n = screen._screen_row(kind, hf, coll, debt, price, asset_of, lt, p.bonus, p.protocol_fee, p.close_factor,
+                                    floor, ceiling, SIZES, total, needed, columns, want)
+    cols = np.full((3, 4), -1, dtype=np.int64)
+    verdict2, n2, m = _screen_fresh(kind, hf, coll, debt, price, asset_of, lt, p.bonus, p.protocol_fee, p.close_factor,
+                                    floor, ceiling, SIZES, total, needed, columns, got, cols)
+    assert (verdict2, n2) == (verdict, n)
+    assert got[:max(n, 0)].tobytes() == want[:max(n, 0)].tobytes()
+    if n >= 0:
+        held = np.flatnonzero((debt > 0) | ((coll > 0) & (lt > 0)))
+        assert cols[2, :m].tolist() == held.tolist()
+
+
+def _quotes(price, asset_of):
+    """A round's purchase floor and sale ceiling per asset around the oracle prices."""
+    per_asset = np.array([price[asset_of == x][0] for x in range(3)])
+    return per_asset * 0.99, per_asset * 1.01
