@@ -31,7 +31,7 @@ from backtest.agents.round import Round
 from backtest.protocols.maker.params import MakerParams, ilk_name
 from backtest.protocols.maker_flip import flip
 from backtest.protocols.maker_flip.params import FlipIlk, FlipParams, uses_flip
-from backtest.protocols.rules import health_factor_one
+from backtest.protocols.rules import health_factor_row
 from backtest.protocols.shared import after, own_reserves
 
 ZERO_BID_DAI = 1.0        # a winning bid below 1 DAI counts as a zero bid (the "0 DAI" auctions)
@@ -157,7 +157,7 @@ class MakerFlip:
                 o = Open(flip.kick(self.n["bites"], now, b.tab, b.lot, b.due, ilk.tau), i, c)
                 self.auctions.append(o)
                 gas = gas_usd_per_unit * self.p.bite_gas
-                hf_after = health_factor_one(state.coll[i] * price, state.debt[i] * price, lt, False)
+                hf_after = health_factor_row(state.coll[i], state.debt[i], price, lt, False)
                 self.rec.liquidation(step, i, Plan(d, c, b.due, b.lot, 0.0, 0.0, 0.0, gas), price, rnd, 0.0, 0.0,
                                      h, hf_after, 0.0, biter.name, action="bite")
                 self._event(step, rnd, "bite", o, price, keeper=biter.name, gas=gas, base_amount=b.due)
