@@ -18,6 +18,7 @@ from backtest.agents import screen as _screen
 from backtest.agents.competition import rank
 from backtest.agents.round import Round
 from backtest.agents.screen_kept import KeptTries, next_kept
+from backtest.agents.screen_totals import kept_totals
 from backtest.markets import bounds_compiled, quote_compiled
 from backtest.markets.router import Router as Venues
 from backtest.protocols.rules import Params, Rules, health_factor_row
@@ -276,6 +277,7 @@ class Prescreen:
         self.total_at = np.full((2, len(book)), -1, dtype=np.int64)     # (counter, generation) of each
         self.prices = (None, 0, False)           # the prices the generation stands for, it, all finite and > 0
         self.moved_at = np.zeros(book.debt.shape[1], dtype=np.int64)   # per column: the generation it last moved
+        self.stale = np.empty(len(book), dtype=np.int64)                # _totals' rows to ask again, by position
         self.bounds = None                       # [2, A] the ceilings, written in place (markets/bounds_compiled.py)
 
     def order(self, rows: np.ndarray, hf: np.ndarray, waited: np.ndarray, book, r: Round, venues: Venues, field):
@@ -326,12 +328,8 @@ class Prescreen:
         not owe in adds debt * price = +0.0 (-0.0 for a -0.0 cell) whatever the price while every price is
         finite and > 0 (else every row is asked again). Within a step the same rows come back round after
         round, most owing stablecoins whose prices hold."""
-        total = np.zeros(len(rows))
-        two = np.flatnonzero(self.kinds[rows] == 2)
-        if not len(two):
-            return total
         key = price.tobytes()
-        if key != self.prices[0]:
+        if key != self.prices[0]:         # every call (a missed move would only ask a row again: the same dot)
             last, gen = self.prices[0], self.prices[1] + 1
             clean = price.dtype == np.float64 and bool(np.isfinite(price).all() and (price > 0).all())
             if last is None or not (clean and self.prices[2]):
@@ -339,16 +337,14 @@ class Prescreen:
             else:
                 self.moved_at[np.frombuffer(last, dtype=np.int64) != np.frombuffer(key, dtype=np.int64)] = gen
             self.prices = (key, gen, clean)
-        at, versions, debt = rows[two], book.versions(), book.debt
-        read = np.where(debt[at] != 0, self.moved_at, 0).max(axis=1)      # the last move of a column it owes in
-        stale = (self.total_at[0, at] != versions[at]) | (self.total_at[1, at] < read)
-        if stale.any():
-            totals = self.totals
-            for i in at[stale].tolist():
-                totals[i] = float(debt[i] @ price)
-            fresh = at[stale]
-            self.total_at[0, fresh], self.total_at[1, fresh] = versions[fresh], self.prices[1]
-        total[two] = self.totals[at]
+        total, stale, versions, debt = np.empty(len(rows)), self.stale, book.versions(), book.debt
+        n = kept_totals(rows, self.kinds, versions, debt, self.moved_at, self.total_at, self.totals, total, stale)
+        if n:                             # screen_totals.py: the rows pass compiled, these dots BLAS's
+            totals, total_at, gen = self.totals, self.total_at, self.prices[1]
+            for k in stale[:n].tolist():
+                i = int(rows[k])
+                total[k] = totals[i] = float(debt[i] @ price)
+                total_at[0, i], total_at[1, i] = versions[i], gen
         return total
 
 

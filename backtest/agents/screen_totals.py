@@ -1,0 +1,37 @@
+"""Prescreen's Aave v3.3 total debt per row (agents/liquidator.py, Prescreen._totals), the rows' pass compiled:
+which rows are Aave v3.3 ones, which of their kept totals still hold (the row's change counter, the last move of
+a column it owes in), the kept ones copied out. The stale ones' `float(debt @ price)` stays in Python: a compiled
+dot need not sum in BLAS's order, and best_plan takes BLAS's.
+
+numba's cache is checked against this file only; nothing here calls another kernel.
+"""
+
+from __future__ import annotations
+
+
+def _kept_totals_py(rows, kinds, versions, debt, moved_at, total_at, totals, total, stale):
+    """total[k]: the kept total of each Aave v3.3 row rows[k] (kinds 2), 0.0 for the others; stale[:n]: the k
+    whose kept total no longer holds (total_at's counter is not the row's, or a column it owes in, NaN included,
+    moved at a later generation: np.where(debt[i] != 0, moved_at, 0).max() with moved_at >= 0). Returns n."""
+    n = 0
+    for k in range(len(rows)):
+        i = rows[k]
+        if kinds[i] != 2:
+            total[k] = 0.0
+            continue
+        read = 0
+        for c in range(debt.shape[1]):
+            if debt[i, c] != 0 and moved_at[c] > read:
+                read = moved_at[c]
+        if total_at[0, i] != versions[i] or total_at[1, i] < read:
+            stale[n] = k
+            n += 1
+        total[k] = totals[i]
+    return n
+
+
+try:
+    import numba
+    kept_totals = numba.njit(cache=True, nogil=True, error_model="numpy")(_kept_totals_py)
+except ImportError:                     # pragma: no cover - without numba the Prescreen does not run
+    kept_totals = _kept_totals_py
