@@ -201,6 +201,76 @@ except ImportError:                     # pragma: no cover - exercised where num
     _unpack = None
 
 
+def clocks(since: np.ndarray, below: np.ndarray, wet: np.ndarray, now: float) -> np.ndarray:
+    """since[below] for this round's rows below 1, `since` set for them and NaN for the last round's rows
+    (`wet`) no longer among them: a row's clock keeps the time it first went below and stayed, a row new below
+    starts at `now`. Compiled, one pass instead of five numpy calls over the rows (~90 us a round in situ
+    with the first rounds, the sample's Monte Carlo rounds of ~2,500 rows)."""
+    if compiled.ON and _clocks is not None:
+        out = np.empty(len(below))
+        _clocks(since, below, wet, float(now), out)
+        return out
+    started = since[below]
+    since[wet] = np.nan                                  # back above 1 (or still below: reset next)
+    out = np.where(np.isnan(started), now, started)
+    since[below] = out
+    return out
+
+
+def first_rounds(first_round: np.ndarray, below: np.ndarray, rnd: int, first: bool) -> tuple[np.ndarray, np.ndarray]:
+    """(each row's first round below 1 this step, the rows below for the first time, now at `rnd`): `first`
+    if no row has been below yet this step (every first_round is -1 then)."""
+    if compiled.ON and _first_rounds is not None:
+        rounds, new = np.empty(len(below), dtype=np.int64), np.empty(len(below), dtype=np.int64)
+        return rounds, new[:_first_rounds(first_round, below, rnd, rounds, new)]
+    if first:                               # the step's first rows below 1: every one is fresh
+        rounds = np.full(len(below), rnd, dtype=np.int64)
+        first_round[below] = rnd
+        return rounds, below
+    rounds = first_round[below]
+    fresh = rounds < 0                      # first time below in this step
+    if not fresh.any():
+        return rounds, below[:0]
+    new = below if fresh.all() else below[fresh]
+    first_round[new] = rnd
+    return np.where(fresh, rnd, rounds), new
+
+
+def _clocks(since, below, wet, now, out):
+    for k in range(len(below)):
+        out[k] = since[below[k]]
+    for j in range(len(wet)):
+        since[wet[j]] = np.nan
+    for k in range(len(below)):
+        v = out[k]
+        if np.isnan(v):
+            v = now
+        out[k] = v
+        since[below[k]] = v
+
+
+def _first_rounds(first_round, below, rnd, rounds, new):
+    n = 0
+    for k in range(len(below)):
+        i = below[k]
+        got = first_round[i]
+        if got < 0:
+            first_round[i] = rnd
+            new[n] = i
+            n += 1
+            got = rnd
+        rounds[k] = got
+    return n
+
+
+try:
+    import numba
+    _clocks = numba.njit(cache=True, nogil=True)(_clocks)
+    _first_rounds = numba.njit(cache=True, nogil=True)(_first_rounds)
+except ImportError:                     # pragma: no cover - exercised where numba is absent
+    _clocks = _first_rounds = None
+
+
 def replay(inputs: ReplayInputs, config: RunConfig, feedback: bool | None = None, label: str | None = None) -> Outcome:
     """One run over the path (with feedback unless told otherwise); `label` shows a progress bar on a
     terminal."""
@@ -236,27 +306,14 @@ def replay(inputs: ReplayInputs, config: RunConfig, feedback: bool | None = None
                 last = (rows, *worst(rows, health(book, rows, price, lt)))
             below, hf_below = last[1], last[2]
             if below is not wet:                 # else the same rows as the last block: their clocks run on
-                started = since[below]
-                since[wet] = np.nan                                  # back above 1 (or still below: reset next)
-                since_below = np.where(np.isnan(started), now, started)     # since[below], kept while `below` is
-                since[below] = since_below
+                since_below = clocks(since, below, wet, now)          # since[below], kept while `below` is
                 wet, rounds = below, None
             if len(below) == 0 and not mech.busy:
                 break
-            if rounds is None and not seen:      # the step's first rows below 1: every one is fresh
-                rounds = np.full(len(below), rnd, dtype=np.int64)
-                if len(below):
-                    first_round[below] = rnd
-                    seen.append(below)
-            else:
-                if rounds is None:               # first_round[below], kept while `below` is, within the step
-                    rounds = first_round[below]
-                fresh = rounds < 0               # first time below in this step
-                if fresh.any():
-                    new = below if fresh.all() else below[fresh]
-                    first_round[new] = rnd
+            if rounds is None:                   # first_round[below], kept while `below` is, within the step
+                rounds, new = first_rounds(first_round, below, rnd, not seen)
+                if len(new):
                     seen.append(new)
-                    rounds = np.where(fresh, rnd, rounds)
             acted = mech.act(r, below, hf_below, rounds, (now - since_below) / s.block)   # each protocol
             if not acted and not s.waiting(now, since_below):
                 break
