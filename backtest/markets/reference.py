@@ -141,12 +141,13 @@ class ReferenceMarket:
         """The temporary part and the outstanding flow relax for `seconds`."""
         if seconds <= 0 or not self.temporary.any():
             return
-        key = (seconds, self.half_life.tobytes())       # every block asks for the same seconds: computed once
-        keep = self.__dict__.get("_keep")
-        if keep is None or keep[0] != key:
-            keep = self._keep = (key, np.where(self.half_life > 0,
-                                               0.5 ** (seconds / np.where(self.half_life > 0, self.half_life, 1.0)), 0.0))
-        keep = keep[1]
+        kept = self.__dict__.get("_keep")     # (half-lives, {seconds: factors}): blocks come in a few lengths
+        half_life = self.half_life
+        if kept is None or len(kept[1]) > 64 or kept[0] != half_life.tobytes():
+            kept = self._keep = (half_life.tobytes(), {})
+        keep = kept[1].get(seconds)
+        if keep is None:
+            keep = kept[1][seconds] = np.where(half_life > 0, 0.5 ** (seconds / np.where(half_life > 0, half_life, 1.0)), 0.0)
         self.temporary *= keep
         self.outstanding *= keep
         self._reprice()

@@ -1,0 +1,42 @@
+"""ReferenceMarket.decay keeps its factors per block length (a path's blocks come in ~25 lengths, in
+any order): each block must still relax the market exactly as the factors computed afresh would."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from backtest.markets.reference import ReferenceMarket
+
+
+def _decayed(m: ReferenceMarket, seconds: float) -> None:
+    """decay as written out, nothing kept: each asset's share 0.5 ** (seconds / h) left (0 with h <= 0)."""
+    if seconds <= 0 or not m.temporary.any():
+        return
+    h = m.half_life
+    keep = np.where(h > 0, 0.5 ** (seconds / np.where(h > 0, h, 1.0)), 0.0)
+    m.temporary *= keep
+    m.outstanding *= keep
+    m.price[:] = m.exo * np.exp(m.permanent + m.temporary)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_decay_over_mixed_block_lengths_is_the_fresh_formula(seed):
+    rng = np.random.default_rng(seed)
+    n = 5
+    market = ReferenceMarket(rng.uniform(0.5, 3e4, n), np.array([0.0, 0.3, 1.7, 0.05, 0.9]),
+                             np.array([1e9, 0.0, 3e6, 5e11, 2e8]), rng.uniform(0, 1, n),
+                             np.array([600.0, 0.0, 667.0, 90.0, 3600.0]))
+    twin = ReferenceMarket(market.exo.copy(), market.coefficient.copy(), market.volume.copy(),
+                           market.permanent_share.copy(), market.half_life.copy())
+    lengths = [12.0, np.float64(84.0), 96.0, 12.0, 564.0, 0.0, -3.0, 1e-9, 7e5] + [float(s) for s in rng.integers(1, 80, 90) * 12]
+    for k, seconds in enumerate(lengths * 2):
+        a, usd = int(rng.integers(n)), float(rng.choice([-1.0, 1.0]) * 10.0 ** rng.uniform(0, 7))
+        market.trade(a, usd)
+        twin.trade(a, usd)
+        if k == len(lengths):                   # the half-lives change in place: nothing kept may serve them
+            market.half_life[2] = twin.half_life[2] = 1234.5
+        market.decay(seconds)
+        _decayed(twin, seconds)
+        for name in ("temporary", "outstanding", "price", "permanent"):
+            assert getattr(market, name).tobytes() == getattr(twin, name).tobytes(), (k, seconds, name)
