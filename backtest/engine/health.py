@@ -27,32 +27,38 @@ def rows_health_factor(coll, debt, rows: np.ndarray, price, lt, floors, cells: t
     if len(rows) == 0:
         return np.zeros(0)
     tail = len(coll) - len(coll) % 4
+    if rows.max() < tail:                   # no row in the ragged tail (the usual case): one part, no masks
+        return _part_hf(coll, debt, rows, price, lt, floors, cells, tail)
     out = np.empty(len(rows))
     for sel in (rows < tail, rows >= tail):
         part = rows if sel.all() else rows[sel]
         if len(part) == 0:
             continue
-        size = len(part) + (-len(part) % 4 if part[0] < tail else 0)
-        c = np.empty((size, coll.shape[1]))
-        if compiled.ON and _hf_of_sums is not None and coll.shape[1] <= 128:
-            sums = np.empty((2, size))               # collateral USD, debt USD per row: numpy's row sums
-            p = np.asarray(price, dtype=float)
-            if cells is not None and np.isfinite(p).all() and (p > 0).all():
-                _priced_sums_cells(coll, debt, part, cells[0] if sel.all() else cells[0][sel], *cells[1], p, c,
-                                   sums)
-            else:
-                _priced_sums(coll, debt, part, p, c, sums)
-            hf = np.empty(len(part))
-            _hf_of_sums(c @ lt, sums, floors[part], hf)   # the one BLAS product, as health_factor asks it
-        else:
-            d = np.empty((size, coll.shape[1]))
-            _priced(coll, debt, part, np.asarray(price, dtype=float), c, d)
-            hf = health_factor(c, d, lt, floors[part] if size == len(part) else
-                               np.concatenate([floors[part], np.repeat(floors[part[:1]], size - len(part))]))
-        if sel.all():
-            return hf[:len(part)]
-        out[sel] = hf[:len(part)]
+        out[sel] = _part_hf(coll, debt, part, price, lt, floors,
+                            None if cells is None else (cells[0] if sel.all() else cells[0][sel], cells[1]), tail)
     return out
+
+
+def _part_hf(coll, debt, part: np.ndarray, price, lt, floors, cells: tuple | None, tail: int) -> np.ndarray:
+    """rows_health_factor of rows all before `tail` (computed padded to a multiple of four) or all in the tail
+    (as a tail)."""
+    size = len(part) + (-len(part) % 4 if part[0] < tail else 0)
+    c = np.empty((size, coll.shape[1]))
+    if compiled.ON and _hf_of_sums is not None and coll.shape[1] <= 128:
+        sums = np.empty((2, size))               # collateral USD, debt USD per row: numpy's row sums
+        p = np.asarray(price, dtype=float)
+        if cells is not None and np.isfinite(p).all() and (p > 0).all():
+            _priced_sums_cells(coll, debt, part, cells[0], *cells[1], p, c, sums)
+        else:
+            _priced_sums(coll, debt, part, p, c, sums)
+        hf = np.empty(len(part))
+        _hf_of_sums(c @ lt, sums, floors[part], hf)   # the one BLAS product, as health_factor asks it
+        return hf
+    d = np.empty((size, coll.shape[1]))
+    _priced(coll, debt, part, np.asarray(price, dtype=float), c, d)
+    hf = health_factor(c, d, lt, floors[part] if size == len(part) else
+                       np.concatenate([floors[part], np.repeat(floors[part[:1]], size - len(part))]))
+    return hf[:len(part)]
 
 
 def _priced(coll, debt, rows, price, c, d):
