@@ -41,11 +41,14 @@ def market_arrays(raw: dict[str, np.ndarray], assets: list[str], config: RunConf
 
 
 class InputsCache:
-    """One per worker process: base inputs per loading key, pools per depth scale."""
+    """One per worker process: base inputs per loading key, pools per depth scale, and the derived
+    inputs per (loading key, market overrides, depth scale): the paths of a parameter set then share
+    one book object, so what is worked out once per book (metrics.attribution.book_keys) is."""
 
     def __init__(self):
         self._base: dict[str, ReplayInputs] = {}
         self._pools: dict[tuple[str, float], object] = {}
+        self._derived: dict[tuple, ReplayInputs] = {}
         self.lake_loads = 0
 
     def base(self, config: RunConfig, scenario: Scenario) -> ReplayInputs:
@@ -57,6 +60,13 @@ class InputsCache:
         return self._base[key]
 
     def inputs(self, config: RunConfig, scenario: Scenario) -> ReplayInputs:
+        """The task's inputs, derived once per key (`derive`); the engine plays on copies of the book."""
+        key = (loading_key(config), config.market_overrides, float(config.pool_depth_scale))
+        if key not in self._derived:
+            self._derived[key] = self.derive(config, scenario)
+        return self._derived[key]
+
+    def derive(self, config: RunConfig, scenario: Scenario) -> ReplayInputs:
         base = self.base(config, scenario)
         assets = base.book.assets
         raw = {name: getattr(base.book, name) for name in MARKET_PARAMS}

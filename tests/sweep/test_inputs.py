@@ -63,6 +63,19 @@ def test_one_lake_read_serves_every_parameter_that_does_not_change_loading(basel
     assert cache.lake_loads == 1
 
 
+def test_one_cache_derives_each_configs_own_inputs_and_shares_them_between_its_paths(baseline, crash):
+    # the derived inputs are kept per (loading key, market overrides, depth scale): a config asked after
+    # others still gets its own (a key that left a field out would hand it another's), the same config
+    # the same object (so its paths share one book and what is kept per book)
+    cache = InputsCache()
+    configs = [apply_overrides(baseline, o) for o in OVERRIDES + [["emode.1.liquidation_threshold=0.95"]]]
+    for config in configs + configs[::-1]:
+        _same(cache.inputs(config, crash), load_inputs(config, crash))
+    for config in configs:
+        assert cache.inputs(config, crash) is cache.inputs(dataclasses.replace(config), crash)
+    assert cache.inputs(configs[1], crash).book is not cache.inputs(configs[0], crash).book
+
+
 def test_a_field_the_loader_reads_is_part_of_the_cache_key(baseline):
     # `protocol` rewrites every account's rules at load time: it must not share a cached book
     assert loading_key(apply_overrides(baseline, ["protocol=aave-v2"])) != loading_key(baseline)
