@@ -123,7 +123,9 @@ def best_plan(coll: np.ndarray, debt: np.ndarray, hf: float, price: np.ndarray, 
     fills are concave in the amount, so no quote beats it. Quotes are asked only for the tries
     whose ceiling can still win; the plan chosen is the one the full search over every try,
     in order, would choose (the first try with the highest gross). `built`: (try count, buffer) the
-    round's pass (Prescreen.order) left for this very row, as the screen below would build them.
+    round's pass (Prescreen.order) left for this very row, as the screen below would build them: a count
+    >= 0 is that many tries in the buffer, -1 none built (a non-finite input: the Python search builds
+    them), screen.NOT_SCREENED (-2) the pass did not screen the row (the screen below does).
     """
     # The compiled screen (agents/screen.py) answers "no plan can pay" and builds the tries (the same floats).
     n = -1

@@ -32,6 +32,7 @@ from backtest.protocols.morpho_blue.terms import morpho_blue_terms
 
 REJECT, PYTHON = 0, 1
 NOT_SCREENED = -2                   # next_to_liquidate's try count when it did not screen the row it stops at
+# (a try count of -1: the row was screened but its tries not built, a non-finite input: best_plan's Python search)
 SLACK = 1e-9                      # as liquidator.SLACK: float rounding between a quote and its ceiling
 KIND = {aave_v3.terms: 0, aave_v2.terms: 1, aave_v33.terms: 2, compound_v2_terms: 3, morpho_blue_terms: 4}
 MIN_CLOSE, MIN_LEFT = aave_v33.MIN_BASE_MAX_CLOSE_FACTOR_USD, aave_v33.MIN_LEFTOVER_USD
