@@ -9,6 +9,7 @@ structure. The venues are passed in: each loop builds them through its `initial_
 from __future__ import annotations
 
 import math
+import weakref
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -136,16 +137,9 @@ def start(inputs: ReplayInputs, config: RunConfig, venues: Router, bounds=None) 
     """The run's starting state; `venues` fresh at the path's first prices and `bounds` (the repaying rows'
     profit bound: replay.Bounds, a class made with the lowest bar, or reference.bounds) are the loop's hooks."""
     book = inputs.book
-    rules = {p: rules_for(p) for p in sorted(set(book.protocol))}
-    row_rules, rule_of = _row_rules(book.protocol, rules)
+    row_rules, rule_of, groups, group_of = book_rules(book, bool(config.protocol))
     state = BookState(book.collateral.copy(), book.debt.copy(), row_rules, book.reserve_asset, rule_of)
     lt = book.liquidation_threshold
-    groups = [(rules[p], np.flatnonzero(np.array(book.protocol == p)), np.flatnonzero(
-        np.array(book.reserve_protocol) == p) if not config.protocol else np.arange(len(lt)))
-        for p in rules if rules[p].kind == "repay"]                  # Comet and Maker: backtest/engine/mechanisms.py
-    group_of = np.full(len(book.accounts), -1, dtype=np.int64)
-    for g, (_, members, _) in enumerate(groups):
-        group_of[members] = g
     dt = (inputs.times[1] - inputs.times[0]) / np.timedelta64(1, "s") if len(inputs.times) > 1 else 0.0
     agents = (config.liquidator, *config.competitors)
     gas_asset = book.price_assets.index(agents[0].gas_asset) if agents[0].gas_asset in book.price_assets else None
@@ -178,6 +172,44 @@ def start(inputs: ReplayInputs, config: RunConfig, venues: Router, bounds=None) 
                  lowest_bar=lowest_bar, rec=rec,
                  mech=Mechanisms(inputs, config, state, venues, rec, field, bound if bounds else None,
                                  lowest_bar), every_block=config.every_block)
+
+
+_BOOKS: dict = {}           # id(book) -> (weak reference to it, {whole: book_rules' answer})
+
+
+def book_rules(book, whole: bool) -> tuple:
+    """`_book_rules`, kept while the book lives (weakly, as metrics.attribution.book_keys): only the book
+    determines them, and a sweep's paths share one book (sweep/inputs.py). The run reads them, never
+    changes them (it plays on copies of the balances)."""
+    got = _BOOKS.get(id(book))
+    if got is not None and got[0]() is book:
+        if whole not in got[1]:
+            got[1][whole] = _book_rules(book, whole)
+        return got[1][whole]
+    answer = _book_rules(book, whole)
+    try:
+        ref = weakref.ref(book)
+    except TypeError:                     # a stand-in book (tests' namespaces): not kept
+        return answer
+    for k in [k for k, (old, _) in _BOOKS.items() if old() is None]:
+        del _BOOKS[k]
+    _BOOKS[id(book)] = (ref, {whole: answer})
+    return answer
+
+
+def _book_rules(book, whole: bool) -> tuple:
+    """(each row's Rules, (the distinct Rules, each row's index), the repaying protocols' groups [(rules,
+    member rows, reserve columns)], each row's group or -1); `whole`: --set protocol put every row under
+    one protocol, whose group then reads every reserve column."""
+    rules = {p: rules_for(p) for p in sorted(set(book.protocol))}
+    row_rules, rule_of = _row_rules(book.protocol, rules)
+    groups = [(rules[p], np.flatnonzero(np.array(book.protocol == p)), np.flatnonzero(
+        np.array(book.reserve_protocol) == p) if not whole else np.arange(len(book.liquidation_threshold)))
+        for p in rules if rules[p].kind == "repay"]                  # Comet and Maker: backtest/engine/mechanisms.py
+    group_of = np.full(len(book.accounts), -1, dtype=np.int64)
+    for g, (_, members, _) in enumerate(groups):
+        group_of[members] = g
+    return row_rules, rule_of, groups, group_of
 
 
 def _row_rules(protocol: np.ndarray, rules: dict) -> tuple[list, tuple[list, np.ndarray]]:
