@@ -41,14 +41,16 @@ def market_arrays(raw: dict[str, np.ndarray], assets: list[str], config: RunConf
 
 
 class InputsCache:
-    """One per worker process: base inputs per loading key, pools per depth scale, and the derived
-    inputs per (loading key, market overrides, depth scale): the paths of a parameter set then share
-    one book object, so what is worked out once per book (metrics.attribution.book_keys) is."""
+    """One per worker process: base inputs per loading key, pools per depth scale, and the last task's
+    derived inputs with their (loading key, market overrides, depth scale): the tasks come set by set
+    (sweep/tasks.py), so a parameter set's paths share one book object and what is worked out once per
+    book (metrics.attribution.book_keys, engine.start.book_rules) is. Only the last is kept: what is kept
+    per book lives while its book does (~30 MB a 100k-account book), not once per set of a grid."""
 
     def __init__(self):
         self._base: dict[str, ReplayInputs] = {}
         self._pools: dict[tuple[str, float], object] = {}
-        self._derived: dict[tuple, ReplayInputs] = {}
+        self._derived: tuple = (None, None)     # (key, inputs) of the last task
         self.lake_loads = 0
 
     def base(self, config: RunConfig, scenario: Scenario) -> ReplayInputs:
@@ -60,11 +62,11 @@ class InputsCache:
         return self._base[key]
 
     def inputs(self, config: RunConfig, scenario: Scenario) -> ReplayInputs:
-        """The task's inputs, derived once per key (`derive`); the engine plays on copies of the book."""
+        """The task's inputs, derived anew when the key changes (`derive`); the engine plays on copies."""
         key = (loading_key(config), config.market_overrides, float(config.pool_depth_scale))
-        if key not in self._derived:
-            self._derived[key] = self.derive(config, scenario)
-        return self._derived[key]
+        if self._derived[0] != key:
+            self._derived = (key, self.derive(config, scenario))
+        return self._derived[1]
 
     def derive(self, config: RunConfig, scenario: Scenario) -> ReplayInputs:
         base = self.base(config, scenario)
@@ -78,7 +80,7 @@ class InputsCache:
         book = dataclasses.replace(base.book, schedule=schedule, **params)
         pools = base.pools
         if config.pool_depth_scale != _DEFAULTS.pool_depth_scale:
-            key = (loading_key(config), float(config.pool_depth_scale))
+            key = (loading_key(config), config.market_overrides, float(config.pool_depth_scale))
             if key not in self._pools:
                 self._pools[key] = load_pools(Path(config.lake), book, config)
             pools = self._pools[key]

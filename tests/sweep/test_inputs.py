@@ -64,16 +64,18 @@ def test_one_lake_read_serves_every_parameter_that_does_not_change_loading(basel
 
 
 def test_one_cache_derives_each_configs_own_inputs_and_shares_them_between_its_paths(baseline, crash):
-    # the derived inputs are kept per (loading key, market overrides, depth scale): a config asked after
-    # others still gets its own (a key that left a field out would hand it another's), the same config
-    # the same object (so its paths share one book and what is kept per book)
+    # the last task's derived inputs are kept with their (loading key, market overrides, depth scale): a
+    # config asked after another still gets its own (a key that left a field out would hand it another's),
+    # the same config asked again the same object (so a set's paths share one book and what is kept per book)
     cache = InputsCache()
     configs = [apply_overrides(baseline, o) for o in OVERRIDES + [["emode.1.liquidation_threshold=0.95"]]]
     for config in configs + configs[::-1]:
         _same(cache.inputs(config, crash), load_inputs(config, crash))
     for config in configs:
         assert cache.inputs(config, crash) is cache.inputs(dataclasses.replace(config), crash)
-    assert cache.inputs(configs[1], crash).book is not cache.inputs(configs[0], crash).book
+    first = cache.inputs(configs[0], crash)
+    assert cache.inputs(configs[1], crash).book is not first.book
+    assert cache.inputs(configs[0], crash) is not first      # only the last is kept
 
 
 def test_a_field_the_loader_reads_is_part_of_the_cache_key(baseline):
