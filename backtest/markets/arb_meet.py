@@ -79,7 +79,7 @@ def meeting_price(router, a: int, price: list, extra: float = 0.0) -> float:
     mids, units = [venue.mid() for venue in venues], [_unit(venue, price) for venue in venues]
     if extra == 0.0 and _idle(venues, mids, units, price[a]):
         return price[a]             # every venue within its fee of the reference: nothing trades
-    return _meet(router, a, price, extra, mids, units)
+    return _meet(router, a, price, extra, mids, units)[0]
 
 
 def _idle(venues: list, mids: list, units: list, pa: float) -> bool:
@@ -90,19 +90,20 @@ def _idle(venues: list, mids: list, units: list, pa: float) -> bool:
     return True
 
 
-def _meet(router, a: int, price: list, extra: float, mids: list, units: list) -> float:
-    """meeting_price past its early return, the venues of `a` at `mids` quoted in `units` USD."""
+def _meet(router, a: int, price: list, extra: float, mids: list, units: list, keep: float | None = None) -> tuple:
+    """meeting_price past its early return, the venues of `a` at `mids` quoted in `units` USD: (price, None), or
+    with `keep` (arbitrage's) the compiled pulls to it if they were made (meet_compiled._settle's rows)."""
     ref = router.reference
     usd_of = [m * q for m, q in zip(mids, units)]
     lo, hi = math.log(min(usd_of + [price[a]])) - 0.1, math.log(max(usd_of + [price[a]])) + 0.1
 
     if compiled.ON:                 # the same bisection, compiled for every venue kind (meet_compiled.py)
-        got = meet_compiled.meeting_price(router, a, price, mids, units, extra, lo, hi)
+        got = meet_compiled.meeting_price(router, a, price, mids, units, extra, lo, hi, keep)
         if got is not None:
             return got
     flow = _flow(router, a, price, mids)
     if extra == 0.0 and flow(price[a]) == 0.0:
-        return price[a]             # pulls that move nothing (a goal a rounding away from the mid)
+        return price[a], None       # pulls that move nothing (a goal a rounding away from the mid)
     after = _reference_after(ref, a)
 
     def excess(x):                  # > 0: the reference ends above exp(x)
@@ -119,7 +120,7 @@ def _meet(router, a: int, price: list, extra: float, mids: list, units: list) ->
             lo = mid
         else:
             hi = mid
-    return math.exp((lo + hi) / 2.0)
+    return math.exp((lo + hi) / 2.0), None
 
 
 def arbitrage(router, seconds: float, keep: float = 0.0) -> None:
@@ -138,14 +139,19 @@ def arbitrage(router, seconds: float, keep: float = 0.0) -> None:
         flow, cross[a] = cross[a], 0.0
         if flow == 0.0 and _idle(venues, mids, units, price[a]):
             continue                # meeting_price's early return: p is price[a], no venue's goal moves it
-        p = _meet(router, a, price, flow, mids, units)      # meeting_price, the venues' mids read once
-        for venue, mid, q in zip(venues, mids, units):
-            goal = arbitrage_goal(venue, p / q, mid)
-            if goal is None:
-                continue
-            if keep > 0.0:
-                goal = mid * (goal / mid) ** (1.0 - keep)
-            base, quote = venue.pull_to(goal, p / q)
+        p, made = _meet(router, a, price, flow, mids, units, keep)      # meeting_price, the mids read once
+        for k, (venue, mid, q) in enumerate(zip(venues, mids, units)):
+            if made is not None:                # the kernel's pulls (meet_compiled._settle), written back
+                if made[k][0] == 0.0:
+                    continue
+                base, quote = meet_compiled.made(venue, made[k], p / q)
+            else:
+                goal = arbitrage_goal(venue, p / q, mid)
+                if goal is None:
+                    continue
+                if keep > 0.0:
+                    goal = mid * (goal / mid) ** (1.0 - keep)
+                base, quote = venue.pull_to(goal, p / q)
             flow += base * price[a]
             if venue.quote_asset != USD:
                 cross[venue.quote_asset] += quote * price[venue.quote_asset]

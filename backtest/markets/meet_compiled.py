@@ -7,7 +7,9 @@ kind, and the whole bisection is one compiled call: a v2 pool's reserves_at_pric
 the price limit (v3_compiled.swap_walk, the walk V3Pool.pulled runs), a depth book's held_at
 (depth_curve.py). Every expression is the Python's, in its order (numba neither reassociates nor fuses
 without fastmath), so the same floats come out: tests/markets_routing/test_arbitrage_meeting.py holds the
-kernel to arb_meet's closures bit for bit on mixed venues.
+kernel to arb_meet's closures bit for bit on mixed venues. Arbitrage's pulls to the price found (`_settle`:
+the goals, the partial-arbitrage power, each kind's pull_to) come out of the same call, and `made` writes
+them back to the venues (held to the Python pulls by test_the_compiled_pulls_leave_venues_...).
 
 numba's cache (cache=True) is checked against this file only: after changing v3_compiled's walk,
 depth_curve.held_at or reference._f, touch this file too, or the cached kernel keeps the old ones.
@@ -22,6 +24,7 @@ import numpy as np
 
 from backtest.markets import v3_compiled
 from backtest.markets.depth_curve import held_at
+from backtest.markets.uniswap_v3 import PoolState
 from backtest.markets.reference import _f
 from backtest.markets.venue_kinds import DepthBook, V2Pool, V3Pool
 
@@ -101,14 +104,19 @@ def _joined(parts: list) -> tuple:
 
 
 def meeting_price(router, a: int, price: list, mids: list, units: list, extra: float, lo: float,
-                  hi: float) -> float | None:
-    """arb_meet.meeting_price past its early return, compiled; None for a venue of another kind or when a v3
-    pool's tick table breaks (liquidity below zero: the Python path raises the InputError that names it)."""
+                  hi: float, keep: float | None = None) -> tuple | None:
+    """arb_meet.meeting_price past its early return, compiled: (price, None), or with `keep` (arbitrage's) the
+    pulls to it in the same call, (price, `_settle`'s rows as lists, None if a tick table broke there). None
+    for a venue of another kind or when a v3 pool's tick table breaks (liquidity below zero: the Python path
+    raises the InputError that names it)."""
     venues, pa, impact = inputs(router, a, price, mids, units)
     if venues is None:
         return None
-    got, ok = meet(*venues, pa, impact, extra, lo, hi)
-    return got if ok else None
+    if keep is None:
+        got, ok = meet(*venues, pa, impact, extra, lo, hi)
+        return (got, None) if ok else None
+    got, ok, rows = meet_settle(*venues, pa, impact, extra, lo, hi, keep)
+    return None if not ok else (got, None) if rows.shape[1] == 0 else (got, rows.tolist())
 
 
 def inputs(router, a: int, price: list, mids: list, units: list) -> tuple:
@@ -124,46 +132,59 @@ def inputs(router, a: int, price: list, mids: list, units: list) -> tuple:
     return table(venues, mids, units), price[a], impact
 
 
+def _goal(rows, k, target):
+    """arbitrage_goal on row `k` at `target` (quote per base): (goal, False when the venue does not trade)."""
+    mid, keep = rows[k, 1], rows[k, 3]
+    if rows[k, 0] == BOOK:                                 # a book goes to the target itself
+        return target, not (rows[k, 4] == 0.0 and rows[k, 5] == target)
+    low = target * keep
+    goal = low if low > mid else mid                       # max(mid, low)
+    high = target / keep
+    if high < goal:                                        # min(goal, high)
+        goal = high
+    return goal, goal != mid
+
+
+def _v3_pull(rows, k, ticks, tables, goal):
+    """V3Pool._pull on row `k`: (moved?, token0 change, token1 change raw, sqrt price, tick, liquidity after,
+    True if the tick table broke); not moved when the goal's sqrt price is the pool's."""
+    sp0 = rows[k, 4]
+    sp = math.sqrt((goal if rows[k, 9] != 0.0 else 1.0 / goal) / rows[k, 8])
+    if sp == sp0:
+        return False, 0.0, 0.0, sp0, 0, 0.0, False
+    zfo = sp < sp0
+    first, n, at = int(rows[k, 11]), int(rows[k, 12]), int(rows[k, 13])
+    out, spent, _, _, sp_after, tick, liquidity, _, bad = v3_compiled.swap_walk(
+        sp0, int(rows[k, 5]), rows[k, 6], ticks[first:first + n], tables[at:at + n], tables[at + n:at + 2 * n],
+        rows[k, 7], math.inf, zfo, sp)
+    token0, token1 = (spent, -out) if zfo else (-out, spent)
+    return True, token0, token1, sp_after, tick, liquidity, bad
+
+
 def _flow(rows, ticks, tables, p, pa):
     """arb_meet._flow's flow(p) over the table: (USD flow, False if a tick table broke)."""
     usd = 0.0
     for k in range(rows.shape[0]):
-        kind, mid, unit, keep = rows[k, 0], rows[k, 1], rows[k, 2], rows[k, 3]
-        target = p / unit
-        if kind == BOOK:                                   # arbitrage_goal: a book goes to the target itself
-            net_sold = rows[k, 4]
-            if net_sold == 0.0 and rows[k, 5] == target:
-                continue
-            at, n = int(rows[k, 8]), int(rows[k, 9])      # pulled(target, target)
-            usd += (held_at(target / target, tables[at:at + n], tables[at + n:at + 2 * n], rows[k, 6], rows[k, 7])
-                    - net_sold) * pa
+        kind, target = rows[k, 0], p / rows[k, 2]
+        goal, trades = _goal(rows, k, target)
+        if not trades:
             continue
-        low = target * keep
-        goal = low if low > mid else mid                   # max(mid, low)
-        high = target / keep
-        if high < goal:                                    # min(goal, high)
-            goal = high
-        if goal == mid:
-            continue
-        if kind == V2:                                     # reserves_at_price's base change
+        if kind == BOOK:                                   # pulled(target, target)
+            at, n = int(rows[k, 8]), int(rows[k, 9])
+            usd += (held_at(goal / target, tables[at:at + n], tables[at + n:at + 2 * n], rows[k, 6], rows[k, 7])
+                    - rows[k, 4]) * pa
+        elif kind == V2:                                   # reserves_at_price's base change
             base, quote = rows[k, 4], rows[k, 5]
             usd += (math.sqrt(base * quote / goal) - base) * pa
-            continue
-        sp0 = rows[k, 4]                                   # V3Pool._pull
-        sp = math.sqrt((goal if rows[k, 9] != 0.0 else 1.0 / goal) / rows[k, 8])
-        if sp == sp0:
-            usd += 0.0 * pa
-            continue
-        zfo = sp < sp0
-        first, n, at = int(rows[k, 11]), int(rows[k, 12]), int(rows[k, 13])
-        out, spent, _, _, _, _, _, _, bad = v3_compiled.swap_walk(
-            sp0, int(rows[k, 5]), rows[k, 6], ticks[first:first + n], tables[at:at + n], tables[at + n:at + 2 * n],
-            rows[k, 7], math.inf, zfo, sp)
-        if bad:
-            return usd, False
-        token0, token1 = (spent, -out) if zfo else (-out, spent)
-        base = token0 if rows[k, 9] != 0.0 else token1
-        usd += base / rows[k, 10] * pa
+        else:
+            moved, token0, token1, _, _, _, bad = _v3_pull(rows, k, ticks, tables, goal)
+            if bad:
+                return usd, False
+            if not moved:
+                usd += 0.0 * pa
+                continue
+            base = token0 if rows[k, 9] != 0.0 else token1
+            usd += base / rows[k, 10] * pa
     return usd, True
 
 
@@ -216,10 +237,73 @@ def _meet_py(rows, ticks, tables, pa, impact, extra, lo, hi):
     return (math.exp((lo + hi) / 2.0), True) if ok else (math.nan, False)
 
 
+def _settle(rows, ticks, tables, p, keep):
+    """arb_meet.arbitrage's pulls to the meeting price `p` (arbitrage_goal, `keep` of the log gap left open,
+    pull_to), computed and none made. Per row: 0 (no trade), 1 (a trade), 2 (a v3 pool already at its goal's
+    price: traded, nothing moves); the base and quote change (a v3 pool's raw, token amounts before the
+    decimals); the state after (a v2 pool's base and quote, a v3 pool's sqrt price, tick and liquidity, a
+    book's depth held). (that, False) if a tick table broke."""
+    out = np.zeros((rows.shape[0], 6))
+    for k in range(rows.shape[0]):
+        kind, mid, target = rows[k, 0], rows[k, 1], p / rows[k, 2]
+        goal, trades = _goal(rows, k, target)
+        if not trades:
+            continue
+        if keep > 0.0:
+            goal = mid * (goal / mid) ** (1.0 - keep)
+        out[k, 0] = 1.0
+        if kind == V2:                                     # V2Pool.pull_to: reserves_at_price
+            base, quote = rows[k, 4], rows[k, 5]
+            product = base * quote
+            after = math.sqrt(product / goal)
+            out[k, 1], out[k, 2], out[k, 3], out[k, 4] = after - base, product / after - quote, after, product / after
+        elif kind == BOOK:                                 # DepthBook.pull_to(goal, target): re-centred on target
+            at, n = int(rows[k, 8]), int(rows[k, 9])
+            held = held_at(goal / target, tables[at:at + n], tables[at + n:at + 2 * n], rows[k, 6], rows[k, 7])
+            out[k, 1], out[k, 3] = held - rows[k, 4], held
+        else:
+            moved, token0, token1, sp, tick, liquidity, bad = _v3_pull(rows, k, ticks, tables, goal)
+            if bad:
+                return out, False
+            if not moved:                                  # at its goal's sqrt price already
+                out[k, 0] = 2.0
+                continue
+            out[k, 1], out[k, 2] = (token0, token1) if rows[k, 9] != 0.0 else (token1, token0)
+            out[k, 3], out[k, 4], out[k, 5] = sp, tick, liquidity
+    return out, True
+
+
+def _meet_settle(rows, ticks, tables, pa, impact, extra, lo, hi, keep):
+    """`meet` then `_settle` at its price: (price, meet's ok, the rows; no columns if a tick table broke there)."""
+    p, ok = meet(rows, ticks, tables, pa, impact, extra, lo, hi)
+    if not ok:
+        return p, False, np.zeros((0, 0))
+    out, ok = _settle(rows, ticks, tables, p, keep)
+    return p, True, out if ok else np.zeros((0, 0))
+
+
+def made(venue, row: list, anchor: float) -> tuple[float, float]:
+    """A `settle` row (a trade) made on its venue: pull_to's state and answer (base change, quote change)."""
+    kind = type(venue)
+    if kind is V2Pool:
+        venue.base, venue.quote = row[3], row[4]
+        return row[1], row[2]
+    if kind is DepthBook:
+        venue.reference, venue.net_sold = anchor, row[3]
+        return row[1], 0.0
+    if row[0] == 2.0:                                      # a v3 pool at its goal's sqrt price already
+        return 0.0, 0.0
+    s = venue.state
+    venue.state = PoolState(row[3], int(row[4]), row[5], s.ticks, s.liquidity_net, s.fee)
+    return row[1] / 10.0 ** venue.base_decimals, row[2] / 10.0 ** venue.quote_decimals
+
+
 try:
     import numba
     _jit = numba.njit(cache=True, nogil=True)
+    _goal, _v3_pull = _jit(_goal), _jit(_v3_pull)
     _flow, _after, _excess = _jit(_flow), _jit(_after), _jit(_excess)
-    meet = _jit(_meet_py)
+    meet, _settle = _jit(_meet_py), _jit(_settle)
+    meet_settle = _jit(_meet_settle)
 except ImportError:                     # pragma: no cover - without numba compiled.ON is off: arb_meet's closures run
-    meet = None
+    meet = meet_settle = None

@@ -11,7 +11,7 @@ import math
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from backtest.config import RunConfig
@@ -218,3 +218,61 @@ def test_pulled_is_what_pull_to_returns_without_the_move(kind, rel):
     assert repr(venue) == before
     assert venue.pull_to(target, target) == got
     assert rel == 1.0 and kind != "d" or repr(venue) != before
+
+
+@settings(max_examples=80, deadline=None)
+@given(kinds=st.lists(st.tuples(st.sampled_from("23d"), st.floats(1e2, 1e5), st.sampled_from([0.0005, 0.003, 0.01]),
+                                st.one_of(st.just(0.0), st.floats(-0.3, 0.3))), min_size=1, max_size=4),
+       quote=st.sampled_from([USD, 1]), token0=st.booleans(), decimals=st.sampled_from([(0, 0), (18, 6), (8, 18)]),
+       scale=st.sampled_from([0.0, 1.0, 8.0]), half_life=st.sampled_from([0.0, 30.0]),
+       kicks=st.lists(st.floats(-0.2, 0.2), min_size=1, max_size=4))
+@example(kinds=[("3", 1e3, 0.0005, -0.2), ("2", 300.0, 0.003, 0.05)], quote=USD, token0=False, decimals=(18, 6),
+         scale=1.0, half_life=0.0, kicks=[0.0])                      # a v3 pool across ticks, base its token1
+@example(kinds=[("3", 1e3, 0.003, 0.2), ("d", 1e3, 0.001, 0.1), ("2", 300.0, 0.0005, -0.1)], quote=1, token0=True,
+         decimals=(8, 18), scale=1.0, half_life=30.0, kicks=[0.1, -0.05])    # partial, quoted in another asset
+def test_the_compiled_pulls_leave_venues_and_reference_as_the_python_pulls(kinds, quote, token0, decimals, scale,
+                                                                          half_life, kicks):
+    """arb_meet.arbitrage's pulls made from meet_compiled.settle's rows (the goals, the partial-arbitrage
+    power, reserves_at_price, a v3 pool's walk to its limit, a book's depth held, written back) against the
+    venues' own arbitrage_goal and pull_to on the Python path: every venue's state and the reference market's
+    arrays bit for bit, block after block, with a sale or purchase into the first venue between blocks."""
+    import copy
+
+    from backtest import compiled
+    qp = 1.0 if quote == USD else 0.9987
+    r = Router(np.array([2_000.0, qp]), mixed(kinds, quote, qp, token0, decimals))
+    r.attach(ReferenceMarket(r.price.copy(), np.full(2, 0.206 * scale), np.full(2, 1.11e9), np.full(2, 0.234),
+                             np.full(2, 667.0)))
+    r.meet = True
+    twin = copy.deepcopy(r)
+    for kick in kicks:
+        for router in (r, twin):
+            venue = router.venues[0]
+            venue.sell(kick * 100.0) if kick > 0 else venue.buy(-kick * 100.0) if kick < 0 else None
+        fell = _block(r, half_life)
+        with compiled.python_path():
+            assert _block(twin, half_life) == fell         # both paths fail alike (a reference driven to 0)
+        if fell:
+            return
+        assert _states(r) == _states(twin)
+        for name in ("price", "permanent", "temporary", "outstanding", "flow"):
+            assert getattr(r.reference, name).tobytes() == getattr(twin.reference, name).tobytes(), name
+
+
+def _states(r: Router) -> bytes:
+    """Every venue's moving numbers as float64 bytes (the Python walk leaves numpy floats where numba's leaves
+    Python ones: the same values, other reprs)."""
+    got = []
+    for v in r.venues:
+        got += ([v.base, v.quote] if isinstance(v, V2Pool) else [v.reference, v.net_sold] if isinstance(v, DepthBook)
+                else [v.state.sqrt_price, v.state.tick, v.state.liquidity])
+    return np.array(got, dtype=float).tobytes()
+
+
+def _block(r: Router, half_life: float) -> str:
+    """One block's arbitrage: '' or the error it raised (an impact 8 x WETH's can drive a reference to 0)."""
+    try:
+        r.arbitrage(12.0, half_life)
+    except (ValueError, ZeroDivisionError) as err:
+        return repr(err)
+    return ""
