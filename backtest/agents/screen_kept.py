@@ -1,4 +1,4 @@
-"""screen.next_to_liquidate with each row's tries kept between calls (liquidator.Prescreen).
+"""screen.next_to_liquidate with each row's tries kept between calls (prescreen.Prescreen).
 
 While agents wait out their latency the same under-water rows are screened block after block, and
 most are rejected again: on the sample's Monte Carlo paths ~9 in 10 rows the pass judges were judged

@@ -1,4 +1,4 @@
-"""Prescreen's Aave v3.3 total debt per row (agents/liquidator.py, Prescreen._totals), the rows' pass compiled:
+"""Prescreen's Aave v3.3 total debt per row (agents/prescreen.py, Prescreen._totals), the rows' pass compiled:
 which rows are Aave v3.3 ones, which of their kept totals still hold (the row's change counter, the last move of
 a column it owes in), the kept ones copied out. The stale ones' `float(debt @ price)` stays in Python: a compiled
 dot need not sum in BLAS's order, and best_plan takes BLAS's.

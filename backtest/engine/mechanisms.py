@@ -14,7 +14,8 @@ from __future__ import annotations
 import numpy as np
 
 from backtest import compiled
-from backtest.agents.liquidator import Prescreen, liquidate
+from backtest.agents.liquidator import liquidate
+from backtest.agents.prescreen import Prescreen
 from backtest.agents.screen import next_to_liquidate
 from backtest.agents.round import Round
 from backtest.protocols.comet.mechanism import Comet

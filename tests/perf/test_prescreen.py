@@ -1,4 +1,4 @@
-"""The round's compiled pass (liquidator.Prescreen, screen.next_to_liquidate) skips exactly the rows
+"""The round's compiled pass (prescreen.Prescreen, screen.next_to_liquidate) skips exactly the rows
 `liquidate` would return None for before any quote: a replay gives the same bytes with it (compiled)
 and without it (the Python path calling liquidate row by row)."""
 

@@ -255,7 +255,7 @@ def test_the_v33_totals_are_debt_at_price_and_asked_again_only_for_a_row_or_its_
     row while its cells and the prices of the columns it owes in hold: a poisoned kept value shows whether it
     was read or asked again."""
     from backtest.agents.competition import BlockGas, Field
-    from backtest.agents.liquidator import Prescreen
+    from backtest.agents.prescreen import Prescreen
     from backtest.config import LiquidatorConfig
     rng = np.random.default_rng(3)
     coll, debt = rng.uniform(0, 5, (8, 3)), rng.uniform(0, 900, (8, 3)) * (rng.random((8, 3)) < 0.7)
