@@ -24,6 +24,7 @@ Pure state and maths: no venue, no oracle. The counterfactual without feedback u
 from __future__ import annotations
 
 import math
+import sys
 from dataclasses import dataclass
 
 import numpy as np
@@ -45,6 +46,7 @@ NODES, WEIGHTS = tuple(((_NODES + 1.0) / 2.0).tolist()), tuple((_WEIGHTS / 2.0).
 
 
 SMALL = 1e-4        # log move under which `fill` uses the closed form
+_EXP_MAX = math.log(sys.float_info.max)   # past it math.exp raises where np.exp (`_reprice`) gives inf
 
 @_jitable
 def _f(x: float, volume: float) -> float:
@@ -182,7 +184,7 @@ class ReferenceMarket:
         permanent[a] = kept = permanent.item(a) + theta * d
         temporary[a] = passing = temporary.item(a) + (1.0 - theta) * d
         self.outstanding[a] = q + usd
-        self.price[a] = self.exo.item(a) * math.exp(kept + passing)
+        self.price[a] = self.exo.item(a) * (math.exp(kept + passing) if not kept + passing > _EXP_MAX else math.inf)
 
     def fill(self, a: int, units: float) -> float:
         """USD for `units` (> 0 sold, < 0 bought) walked through the impact curve, without

@@ -40,3 +40,19 @@ def test_decay_over_mixed_block_lengths_is_the_fresh_formula(seed):
         _decayed(twin, seconds)
         for name in ("temporary", "outstanding", "price", "permanent"):
             assert getattr(market, name).tobytes() == getattr(twin, name).tobytes(), (k, seconds, name)
+
+
+def test_a_trade_past_exps_range_prices_at_inf_as_a_repricing_does():
+    # a flow so large against the volume that the log move passes ~709.78: math.exp raised OverflowError in
+    # the middle of a replay (hypothesis found it through test_bounds_compiled); np.exp, which _reprice
+    # uses, gives inf. The trade now gives what a repricing of the same state gives.
+    market = ReferenceMarket(np.array([2000.0, 1.0]), np.array([40.0, 0.3]), np.array([1e3, 1e9]),
+                             np.array([0.5, 0.5]), np.array([600.0, 600.0]))
+    market.trade(0, 1e12)
+    assert market.permanent[0] + market.temporary[0] > 709.79
+    assert market.price[0] == np.inf and market.price[1] == 1.0
+    with np.errstate(over="ignore"):
+        again = market.exo * np.exp(market.permanent + market.temporary)
+    assert again.tobytes() == market.price.tobytes()
+    market.trade(1, float("nan"))                 # NaN stays NaN, as math.exp leaves it
+    assert np.isnan(market.price[1])
