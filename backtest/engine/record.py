@@ -75,7 +75,12 @@ class Outcome:
 
 def bad_debt_by_account(coll: np.ndarray, debt: np.ndarray, prices: np.ndarray) -> np.ndarray:
     """max(0, debt value - collateral value) per account: what no liquidator can recover."""
-    return np.maximum(0.0, debt @ prices - coll @ prices)
+    return bad_debt_of_values(coll @ prices, debt @ prices)
+
+
+def bad_debt_of_values(coll_usd: np.ndarray, debt_usd: np.ndarray) -> np.ndarray:
+    """bad_debt_by_account from each account's collateral and debt USD (a caller that reads them too)."""
+    return np.maximum(0.0, debt_usd - coll_usd)
 
 
 def bad_debt_usd(coll: np.ndarray, debt: np.ndarray, prices: np.ndarray) -> float:

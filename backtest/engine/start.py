@@ -9,7 +9,6 @@ structure. The venues are passed in: each loop builds them through its `initial_
 from __future__ import annotations
 
 import math
-import weakref
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -20,6 +19,7 @@ from backtest.agents.round import Round
 from backtest.config import RunConfig
 from backtest.errors import InputError
 from backtest.inputs.book import ReplayInputs
+from backtest.inputs.kept import KEPT, per_book
 from backtest.engine.mechanisms import Mechanisms
 from backtest.engine.record import Recorder
 from backtest.engine.state import BookState
@@ -174,27 +174,14 @@ def start(inputs: ReplayInputs, config: RunConfig, venues: Router, bounds=None) 
                                  lowest_bar), every_block=config.every_block)
 
 
-_BOOKS: dict = {}           # id(book) -> (weak reference to it, {whole: book_rules' answer})
+_BOOKS = KEPT               # id(book) -> (weak reference to it, {key: kept}): inputs/kept.py's
 
 
 def book_rules(book, whole: bool) -> tuple:
-    """`_book_rules`, kept while the book lives (weakly, as metrics.attribution.book_keys): only the book
-    determines them, and a sweep's paths share one book (sweep/inputs.py). The run reads them, never
-    changes them (it plays on copies of the balances)."""
-    got = _BOOKS.get(id(book))
-    if got is not None and got[0]() is book:
-        if whole not in got[1]:
-            got[1][whole] = _book_rules(book, whole)
-        return got[1][whole]
-    answer = _book_rules(book, whole)
-    try:
-        ref = weakref.ref(book)
-    except TypeError:                     # a stand-in book (tests' namespaces): not kept
-        return answer
-    for k in [k for k, (old, _) in _BOOKS.items() if old() is None]:
-        del _BOOKS[k]
-    _BOOKS[id(book)] = (ref, {whole: answer})
-    return answer
+    """`_book_rules`, kept while the book lives (inputs/kept.py): only the book determines them, and a sweep's
+    paths share one book (sweep/inputs.py). The run reads them, never changes them (it plays on copies of the
+    balances)."""
+    return per_book(book, ("engine.book_rules", whole), lambda _: _book_rules(book, whole))
 
 
 def _book_rules(book, whole: bool) -> tuple:

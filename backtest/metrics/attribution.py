@@ -30,14 +30,14 @@ By protocol: an account's bad debt and deficits to its protocol, Comet's and Mak
 
 from __future__ import annotations
 
-import weakref
 from dataclasses import dataclass
 from functools import cached_property
 
 import numpy as np
 
 from backtest.inputs.book import ReplayInputs
-from backtest.engine.record import Outcome
+from backtest.inputs.kept import per_book
+from backtest.engine.record import Outcome, bad_debt_of_values
 from backtest.protocols.maker_flip.flip import ACTIONS as FLIP_ACTIONS
 
 NONE = "none"
@@ -167,8 +167,8 @@ class BookKeys:
     """What the splits read of the starting book alone, worked out once per book: a sweep's paths share
     one book, and these took ~0.05 CPU-s of a Monte Carlo path's metrics each time."""
 
-    def __init__(self, book):
-        self._book = lambda: book             # book_keys swaps in a weak reference where it keeps these
+    def __init__(self, book_ref):
+        self._book = book_ref                 # a weak reference where book_keys keeps these (inputs/kept.py)
 
     @property
     def book(self):
@@ -218,31 +218,15 @@ class BookKeys:
         return [(i, str(book.accounts[i]).rpartition("@")[2]) for i in np.flatnonzero(self.protocol == "morpho-blue")]
 
 
-_KEYS: dict[int, tuple] = {}      # id(book) -> (weak reference to it, its BookKeys)
-
-
 def book_keys(book) -> BookKeys:
-    """The book's BookKeys, kept while the book lives (the arrays of a loaded book are not changed:
-    the engine plays on its own copies, engine/state.py)."""
-    got = _KEYS.get(id(book))
-    if got is not None and got[0]() is book:
-        return got[1]
-    keys = BookKeys(book)
-    try:
-        ref = weakref.ref(book)
-    except TypeError:                     # a stand-in book (tests' namespaces): not kept
-        return keys
-    keys._book = ref                      # the kept keys must not keep the book alive
-    for k in [k for k, (old, _) in _KEYS.items() if old() is None]:
-        del _KEYS[k]
-    _KEYS[id(book)] = (ref, keys)
-    return keys
+    """The book's BookKeys, kept while the book lives (inputs/kept.py)."""
+    return per_book(book, "metrics.book_keys", BookKeys)
 
 
 def settle(inputs: ReplayInputs, outcome: Outcome) -> Settled:
     """The two products bad_debt_by_account takes, once: `compute` reads the unsecured debt off them too."""
     coll, debt = outcome.collateral @ outcome.prices, outcome.debt @ outcome.prices
-    left = np.maximum(0.0, debt - coll)                     # bad_debt_by_account's expression
+    left = bad_debt_of_values(coll, debt)
     return Settled(left, _burned(inputs, outcome), float(debt[(coll <= 0) & (debt > 0)].sum()))
 
 
