@@ -17,10 +17,17 @@ quoted in another volatile asset (wstETH/WETH) are pulled at the quote asset's p
 as Router.arbitrage does; the quote side of their flow is found first (those assets are solved first)
 and counts in the quote asset's meeting price (not solved jointly).
 
-Partial arbitrage (half-life > 0): each venue closes `1 - 0.5^(block / half-life)` of its log gap to where
-the meeting price takes it, and that flow moves the reference. The reference's response is concave in
-the flow (square-root law), so it moves at least that part of its own way to p and never past it:
-venues and reference approach p from their sides, block after block, and nothing crosses.
+Partial arbitrage (half-life > 0, `keep` = 0.5^(block / half-life) of each gap left open): a pool closes
+`1 - keep` of its log gap to where the meeting price takes it; a book's makers re-quote around p and refill
+`1 - keep` of its consumed depth (its marginal over its centre, `keep` of its log gap left). Each venue's
+flow is then a part of its whole step's, of the same sign (the pulls are monotone), but their sum need not
+be: venues on both sides of p, one whose flow is concave in the log move (a pool bought from) beside one
+whose flow is convex (a pool sold into), can send the reference past p. The reference must end between
+where it was and p, so a partial step that would carry it past p is taken whole (`_crosses`).
+
+What the maths cannot hold is bad input, a one-line `TooFar` (a ValueError) naming the asset and the venue
+farthest off: a price not positive and finite, or a meeting price whose bracket leaves a float's
+exponent range (`_EXP_MIN`.. `_EXP_MAX`; `_after` prices at inf past it, as ReferenceMarket.trade does).
 """
 
 from __future__ import annotations
@@ -28,11 +35,17 @@ from __future__ import annotations
 import math
 
 from backtest import compiled
+from backtest.errors import InputError
 from backtest.markets import meet_compiled
+from backtest.markets.meet_compiled import _EXP_MAX, _EXP_MIN
 from backtest.markets.reference import _f
-from backtest.markets.venue_kinds import USD, arbitrage_goal
+from backtest.markets.venue_kinds import USD, DepthBook, arbitrage_goal
 
 ITERATIONS = meet_compiled.ITERATIONS      # bisection in log price: 2^-80 of the bracket, below a float's resolution
+
+
+class TooFar(InputError, ValueError):
+    """Venues and a reference price the meeting price's maths cannot hold (the CLI prints it as one line)."""
 
 
 def _flow(router, a: int, price: list, mids: list):
@@ -68,7 +81,8 @@ def _reference_after(ref, a: int):
     def after(usd: float) -> float:
         if carried is not None:
             usd = carried.peek(a, usd)
-        return exo * math.exp(level + (0.0 if c == 0.0 or usd == 0.0 else c * (_f(q + usd, v) - now)))
+        x = level + (0.0 if c == 0.0 or usd == 0.0 else c * (_f(q + usd, v) - now))
+        return exo * (math.exp(x) if not x > _EXP_MAX else math.inf)
     return after
 
 
@@ -92,26 +106,45 @@ def _idle(venues: list, mids: list, units: list, pa: float) -> bool:
 
 def _meet(router, a: int, price: list, extra: float, mids: list, units: list, keep: float | None = None) -> tuple:
     """meeting_price past its early return, the venues of `a` at `mids` quoted in `units` USD: (price, None), or
-    with `keep` (arbitrage's) the compiled pulls to it if they were made (meet_compiled._settle's rows)."""
-    ref = router.reference
+    with `keep` (arbitrage's) the compiled pulls to it if they were made (meet_compiled._settle's rows).
+    TooFar where the maths cannot hold."""
     usd_of = [m * q for m, q in zip(mids, units)]
+    if not 0.0 < price[a] < math.inf:
+        raise _too_far(router, a, price, usd_of, "the reference price is not positive and finite")
+    for x in usd_of:
+        if not 0.0 < x < math.inf:
+            raise _too_far(router, a, price, usd_of, "a venue's price is not positive and finite")
     lo, hi = math.log(min(usd_of + [price[a]])) - 0.1, math.log(max(usd_of + [price[a]])) + 0.1
-
+    if not _EXP_MIN <= lo <= hi <= _EXP_MAX:
+        raise _too_far(router, a, price, usd_of, "the prices leave a float's range")
+    got = None
     if compiled.ON:                 # the same bisection, compiled for every venue kind (meet_compiled.py)
         got = meet_compiled.meeting_price(router, a, price, mids, units, extra, lo, hi, keep)
-        if got is not None:
-            return got
+    if got is None:
+        got = _meet_py(router, a, price, extra, mids, lo, hi), None
+    if not 0.0 < got[0] < math.inf:
+        raise _too_far(router, a, price, usd_of, f"their meeting price with {extra:.6g} USD of other flow leaves a "
+                       "float's range")
+    return got
+
+
+def _meet_py(router, a: int, price: list, extra: float, mids: list, lo: float, hi: float) -> float:
+    """The bisection in Python closures (the reference path): the price, nan if its bracket leaves exp's range."""
     flow = _flow(router, a, price, mids)
     if extra == 0.0 and flow(price[a]) == 0.0:
-        return price[a], None       # pulls that move nothing (a goal a rounding away from the mid)
-    after = _reference_after(ref, a)
+        return price[a]             # pulls that move nothing (a goal a rounding away from the mid)
+    after = _reference_after(router.reference, a)
 
     def excess(x):                  # > 0: the reference ends above exp(x)
         return after(flow(math.exp(x)) + extra) - math.exp(x)
     while excess(lo) < 0:
         lo -= 0.5
+        if lo < _EXP_MIN:
+            return math.nan
     while excess(hi) > 0:
         hi += 0.5
+        if hi > _EXP_MAX:
+            return math.nan
     for _ in range(ITERATIONS):
         mid = (lo + hi) / 2.0
         if mid in (lo, hi):
@@ -120,7 +153,45 @@ def _meet(router, a: int, price: list, extra: float, mids: list, units: list, ke
             lo = mid
         else:
             hi = mid
-    return math.exp((lo + hi) / 2.0), None
+    return math.exp((lo + hi) / 2.0)
+
+
+def _too_far(router, a: int, price: list, usd_of: list, why: str) -> TooFar:
+    """The one-line error: the asset, its reference price and the venue farthest from it (a nan one first)."""
+    pa = price[a]
+    far = max(range(len(usd_of)), key=lambda k: math.inf if not 0.0 < usd_of[k] < math.inf or not 0.0 < pa < math.inf
+              else abs(math.log(usd_of[k] / pa)))
+    venue = router.venues[router.by_asset[a][far]]
+    return TooFar(f"arbitrage cannot meet asset {a} (reference price {pa:.6g} USD) and its venue "
+                  f"{venue.name or type(venue).__name__!r} ({usd_of[far]:.6g} USD): {why}")
+
+
+def _part(venue, goal: float, target: float, mid: float, keep: float) -> float:
+    """Partial arbitrage's goal (`keep` of the gap left open): a pool `keep` of its log gap from its mid to `goal`;
+    a book re-centred on `target` with `keep` of its marginal's log gap to its centre (its consumed depth)."""
+    if type(venue) is DepthBook:
+        return target * (mid / venue.reference) ** keep
+    return mid * (goal / mid) ** (1.0 - keep)
+
+
+def _goals(venues: list, mids: list, units: list, p: float, keep: float) -> list:
+    """Each venue's goal at the meeting price `p` (None: it does not trade), `keep` of its gap left open."""
+    out = []
+    for venue, mid, q in zip(venues, mids, units):
+        goal = arbitrage_goal(venue, p / q, mid)
+        out.append(_part(venue, goal, p / q, mid, keep) if goal is not None and keep > 0.0 else goal)
+    return out
+
+
+def _crosses(router, a: int, price: list, extra: float, mids: list, units: list, p: float, goals: list) -> bool:
+    """The flow the pulls to `goals` send (with `extra`) carries the reference past the meeting price `p`: beyond
+    the flow that takes it to p (meet_compiled._crosses, the same floats)."""
+    whole = _flow(router, a, price, mids)(p) + extra       # the same sum as meet_compiled._meet_settle's
+    part = extra
+    for v, goal, q in zip(router.by_asset[a], goals, units):
+        if goal is not None:
+            part += router.venues[v].pulled(goal, p / q)[0] * price[a]
+    return part > whole if whole > 0.0 else part < whole if whole < 0.0 else part != 0.0
 
 
 def arbitrage(router, seconds: float, keep: float = 0.0) -> None:
@@ -140,18 +211,19 @@ def arbitrage(router, seconds: float, keep: float = 0.0) -> None:
         if flow == 0.0 and _idle(venues, mids, units, price[a]):
             continue                # meeting_price's early return: p is price[a], no venue's goal moves it
         p, made = _meet(router, a, price, flow, mids, units, keep)      # meeting_price, the mids read once
-        for k, (venue, mid, q) in enumerate(zip(venues, mids, units)):
+        if made is None:
+            goals = _goals(venues, mids, units, p, keep)
+            if keep > 0.0 and _crosses(router, a, price, flow, mids, units, p, goals):
+                goals = _goals(venues, mids, units, p, 0.0)         # the partial step would cross: whole
+        for k, (venue, q) in enumerate(zip(venues, units)):
             if made is not None:                # the kernel's pulls (meet_compiled._settle), written back
                 if made[k][0] == 0.0:
                     continue
                 base, quote = meet_compiled.made(venue, made[k], p / q)
             else:
-                goal = arbitrage_goal(venue, p / q, mid)
-                if goal is None:
+                if goals[k] is None:
                     continue
-                if keep > 0.0:
-                    goal = mid * (goal / mid) ** (1.0 - keep)
-                base, quote = venue.pull_to(goal, p / q)
+                base, quote = venue.pull_to(goals[k], p / q)
             flow += base * price[a]
             if venue.quote_asset != USD:
                 cross[venue.quote_asset] += quote * price[venue.quote_asset]

@@ -18,6 +18,7 @@ depth_curve.held_at or reference._f, touch this file too, or the cached kernel k
 from __future__ import annotations
 
 import math
+import sys
 from typing import NamedTuple
 
 import numpy as np
@@ -29,6 +30,8 @@ from backtest.markets.reference import _f
 from backtest.markets.venue_kinds import DepthBook, V2Pool, V3Pool
 
 ITERATIONS = 80          # bisection in log price: 2^-80 of the bracket (arb_meet's Python one too)
+_EXP_MAX = math.log(sys.float_info.max)     # the bracket's range: exp finite ...
+_EXP_MIN = math.log(sys.float_info.min)     # ... and a normal float (a target of 0 would divide by it)
 V2, V3, BOOK = 0.0, 1.0, 2.0   # a row's kind
 WIDTH = 14               # row: kind, mid, USD per quote unit, 1 - fee, then the kind's own (see `table`)
 
@@ -196,7 +199,8 @@ def _after(usd, impact, now):
         taken = left if left < size else size              # min(|usd|, left)
         usd = usd + taken if usd < 0 else usd - taken
     exo, level, c, q, v = impact[0], impact[1], impact[2], impact[3], impact[4]
-    return exo * math.exp(level + (0.0 if c == 0.0 or usd == 0.0 else c * (_f(q + usd, v) - now)))
+    x = level + (0.0 if c == 0.0 or usd == 0.0 else c * (_f(q + usd, v) - now))
+    return exo * (math.exp(x) if not x > _EXP_MAX else math.inf)
 
 
 def _excess(t, x, pa, impact, now, extra):
@@ -207,7 +211,8 @@ def _excess(t, x, pa, impact, now, extra):
 
 
 def _meet_py(rows, ticks, tables, pa, impact, extra, lo, hi):
-    """meeting_price's bisection on the table: (price, True), or (nan, False) if a tick table broke."""
+    """meeting_price's bisection on the table: (price, True), or (nan, False) if a tick table broke; (nan, True)
+    if its bracket leaves exp's range (arb_meet raises TooFar)."""
     now = _f(impact[3], impact[4])
     t = (rows, ticks, tables)
     if extra == 0.0:
@@ -219,11 +224,15 @@ def _meet_py(rows, ticks, tables, pa, impact, extra, lo, hi):
     gap, ok = _excess(t, lo, pa, impact, now, extra)
     while ok and gap < 0:
         lo -= 0.5
+        if lo < _EXP_MIN:
+            return math.nan, True
         gap, ok = _excess(t, lo, pa, impact, now, extra)
     if ok:
         gap, ok = _excess(t, hi, pa, impact, now, extra)
     while ok and gap > 0:
         hi += 0.5
+        if hi > _EXP_MAX:
+            return math.nan, True
         gap, ok = _excess(t, hi, pa, impact, now, extra)
     for _ in range(ITERATIONS):
         mid = (lo + hi) / 2.0
@@ -238,19 +247,19 @@ def _meet_py(rows, ticks, tables, pa, impact, extra, lo, hi):
 
 
 def _settle(rows, ticks, tables, p, keep):
-    """arb_meet.arbitrage's pulls to the meeting price `p` (arbitrage_goal, `keep` of the log gap left open,
-    pull_to), computed and none made. Per row: 0 (no trade), 1 (a trade), 2 (a v3 pool already at its goal's
-    price: traded, nothing moves); the base and quote change (a v3 pool's raw, token amounts before the
-    decimals); the state after (a v2 pool's base and quote, a v3 pool's sqrt price, tick and liquidity, a
-    book's depth held). (that, False) if a tick table broke."""
+    """arb_meet.arbitrage's pulls to the meeting price `p` (arbitrage_goal, `keep` of the gap left open as
+    arb_meet._part leaves it, pull_to), computed and none made. Per row: 0 (no trade), 1 (a trade), 2 (a v3
+    pool already at its goal's price: traded, nothing moves); the base and quote change (a v3 pool's raw, token
+    amounts before the decimals); the state after (a v2 pool's base and quote, a v3 pool's sqrt price, tick and
+    liquidity, a book's depth held). (that, False) if a tick table broke."""
     out = np.zeros((rows.shape[0], 6))
     for k in range(rows.shape[0]):
         kind, mid, target = rows[k, 0], rows[k, 1], p / rows[k, 2]
         goal, trades = _goal(rows, k, target)
         if not trades:
             continue
-        if keep > 0.0:
-            goal = mid * (goal / mid) ** (1.0 - keep)
+        if keep > 0.0:                                     # arb_meet._part
+            goal = target * (mid / rows[k, 5]) ** keep if kind == BOOK else mid * (goal / mid) ** (1.0 - keep)
         out[k, 0] = 1.0
         if kind == V2:                                     # V2Pool.pull_to: reserves_at_price
             base, quote = rows[k, 4], rows[k, 5]
@@ -273,12 +282,27 @@ def _settle(rows, ticks, tables, p, keep):
     return out, True
 
 
+def _crosses(rows, out, pa, whole, extra):
+    """arb_meet._crosses on `_settle`'s rows: their flow with `extra` is beyond `whole`, the flow (with `extra`)
+    that takes the reference to the meeting price."""
+    part = extra
+    for k in range(rows.shape[0]):
+        if out[k, 0] == 1.0:                               # made's base change, times the price
+            part += (out[k, 1] / rows[k, 10] if rows[k, 0] == V3 else out[k, 1]) * pa
+    return part > whole if whole > 0.0 else part < whole if whole < 0.0 else part != 0.0
+
+
 def _meet_settle(rows, ticks, tables, pa, impact, extra, lo, hi, keep):
-    """`meet` then `_settle` at its price: (price, meet's ok, the rows; no columns if a tick table broke there)."""
+    """`meet` then `_settle` at its price, whole if the partial step would cross it: (price, meet's ok, the rows;
+    no columns if a tick table broke there or the price left exp's range)."""
     p, ok = meet(rows, ticks, tables, pa, impact, extra, lo, hi)
-    if not ok:
-        return p, False, np.zeros((0, 0))
+    if not ok or p != p:
+        return p, ok, np.zeros((0, 0))
     out, ok = _settle(rows, ticks, tables, p, keep)
+    if ok and keep > 0.0:
+        usd, ok = _flow(rows, ticks, tables, p, pa)
+        if ok and _crosses(rows, out, pa, usd + extra, extra):
+            out, ok = _settle(rows, ticks, tables, p, 0.0)
     return p, True, out if ok else np.zeros((0, 0))
 
 
@@ -303,7 +327,7 @@ try:
     _jit = numba.njit(cache=True, nogil=True)
     _goal, _v3_pull = _jit(_goal), _jit(_v3_pull)
     _flow, _after, _excess = _jit(_flow), _jit(_after), _jit(_excess)
-    meet, _settle = _jit(_meet_py), _jit(_settle)
+    meet, _settle, _crosses = _jit(_meet_py), _jit(_settle), _jit(_crosses)
     meet_settle = _jit(_meet_settle)
 except ImportError:                     # pragma: no cover - without numba compiled.ON is off: arb_meet's closures run
     meet = meet_settle = None
