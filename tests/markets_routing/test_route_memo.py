@@ -59,7 +59,8 @@ AMOUNT = st.sampled_from([0.5, 3.0, 40.0, 40.0, 900.0, 1e4, 0.0])
 OP = st.one_of(st.tuples(st.sampled_from(["sell_quote", "buy_quote", "sell", "buy"]), st.sampled_from([ETH, USDC, STETH]),
                          AMOUNT),
                st.tuples(st.just("follow"), st.just(0), st.floats(0.8, 1.2)),
-               st.tuples(st.just("arb"), st.just(0), st.floats(0.0, 2.0)))
+               st.tuples(st.just("arb"), st.just(0), st.floats(0.0, 2.0)),
+               st.tuples(st.sampled_from(["plan", "quoted"]), st.sampled_from([ETH, USDC, STETH]), AMOUNT))
 
 
 @settings(max_examples=200, deadline=None)
@@ -68,7 +69,13 @@ def test_remembered_routes_and_walks_give_what_fresh_ones_give(ops, split, feedb
     memo, fresh = router(split, feedback), router(split, feedback)
     for op in ops:
         _forget(fresh)
-        a, b = _do(memo, op), _do(fresh, op)
+        if op[0] in ("plan", "quoted"):         # quoted elsewhere (quote_compiled.best): only `memo` keeps it
+            _plan(memo, *op[1:])
+            if op[0] == "quoted":               # made later if at all (by the ops that follow)
+                continue
+            a, b = [_do(r, ("buy", *op[1:])) + _do(r, ("sell", *op[1:])) for r in (memo, fresh)]  # made: liquidate
+        else:
+            a, b = _do(memo, op), _do(fresh, op)
         assert len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b)), op
         # Router.ceilings' one pass per asset (_bounds) is purchase_floor / sale_ceiling asked now
         floor, ceiling = memo.ceilings()[2:]
@@ -77,6 +84,15 @@ def test_remembered_routes_and_walks_give_what_fresh_ones_give(ops, split, feedb
     assert memo.venue_price.tolist() == fresh.venue_price.tolist()
     assert memo.price.tolist() == fresh.price.tolist()
     assert [_state(v) for v in memo.venues] == [_state(v) for v in fresh.venues]
+
+
+def _plan(r: Router, asset: int, amount: float) -> None:
+    """Router.remember of a purchase and a sale of `amount` of `asset` as quote_compiled.best leaves a plan's two
+    whole orders (the venue each goes to, -1 none), from the router's own routing of them now."""
+    (bought, cost), (sold, proceeds) = r._find_purchase(asset, amount), r._find_sale(asset, amount)
+    if len(bought) < 2 and len(sold) < 2:       # a split order is never remembered (quote_compiled serves none)
+        r.remember(asset, amount, bought[0][0] if bought else -1, cost, asset, amount, sold[0][0] if sold else -1,
+                   proceeds)
 
 
 def _state(venue) -> list:

@@ -154,7 +154,7 @@ def test_best_plan_on_the_screens_rows_is_the_python_paths(seed, rows, needed, f
     for key in ((True, int(reserve_asset[d]), repay, False, feedback),
                 (False, int(reserve_asset[c]), taken - fee, False, feedback)):
         if key[2] > 0:
-            a, b = fast._routes[key], slow._routes[key]
+            a, b = fast._entry(key), slow._entry(key)
             assert (a[0], a[1], bits(a[2])) == (b[0], b[1], bits(b[2]))
     if not (math.isfinite(repay) and math.isfinite(taken - fee)):
         return
