@@ -16,6 +16,7 @@ block 12,965,000) for 30M; The Block (22 Jul 2025) for 36M in February 2025 and 
 
 from __future__ import annotations
 
+import bisect
 import math
 from dataclasses import dataclass
 from typing import NamedTuple
@@ -212,12 +213,40 @@ class Field:
             got = memo[1][key] = tuple(got)
         return got
 
+    def ready_at(self, waited_blocks: float, gas_usd_per_unit: float) -> tuple:
+        """(`lean_bar`'s two numbers, `_ready`'s rows at the agents' own gas) after `waited_blocks` at this gas
+        price: what a liquidation asks of `bar` and `award` (`award_among`), in one look. Both depend on the wait
+        only through the agents it has made ready, so they are kept per (how many of the sorted latencies the wait
+        has reached, gas price), as `lean_bars` reads them (a NaN wait reaches all; a NaN latency: asked per wait)."""
+        memo = self.__dict__.get("_at")
+        if memo is None or memo[0] is not self.agents:
+            latency = np.unique(np.array([a.latency_blocks for a in self.agents], dtype=float))
+            memo = self._at = (self.agents, latency.tolist(), bool(np.isnan(latency).any()), {})
+        _, latency, nan, tables = memo
+        if nan:
+            return (*self.lean_bar(waited_blocks, gas_usd_per_unit), self._ready(waited_blocks, gas_usd_per_unit, None, 0.0))
+        table = tables.get(gas_usd_per_unit)
+        if table is None:
+            if len(tables) > 64:
+                tables.clear()
+            table = tables[gas_usd_per_unit] = [None] * (len(latency) + 1)
+        level = bisect.bisect_right(latency, waited_blocks)    # NaN: every latency reached, as `not waited < latency`
+        got = table[level]
+        if got is None:
+            opens = latency[level - 1] if level else -math.inf      # the least wait that reaches this level
+            got = table[level] = (*self._bar(opens, gas_usd_per_unit), self._ready(opens, gas_usd_per_unit, None, 0.0))
+        return got
+
     def award(self, gross_usd: float, outlay_usd: float, waited_blocks: float, gas_usd_per_unit: float,
               gas_units: float | None = None, extra_gas_units: float = 0.0) -> Award | None:
         """`rank`'s choice if its gas fits in the block, with the flash fee and, when
         another ready agent would also have taken the job, the builder's share."""
-        best, rivals = _rank_ready(self._ready(waited_blocks, gas_usd_per_unit, gas_units, extra_gas_units),
-                                   gross_usd, outlay_usd)
+        return self.award_among(self._ready(waited_blocks, gas_usd_per_unit, gas_units, extra_gas_units),
+                                gross_usd, outlay_usd)
+
+    def award_among(self, ready: tuple, gross_usd: float, outlay_usd: float) -> Award | None:
+        """`award` of a job among `ready` (`_ready`'s rows, or `ready_at`'s)."""
+        best, rivals = _rank_ready(ready, gross_usd, outlay_usd)
         if best is None or not best[4] <= self.gas.left:       # self.gas.fits(best[4])
             return None
         agent, gas, _, fee, units = best

@@ -278,8 +278,8 @@ def liquidate(i: int, hf: float, waited_blocks: float, book, r: Round, venues: V
     burning of a deficit. `book` is the run's backtest.engine.state.BookState (its only writer API);
     both replay loops call this. `built`: Prescreen.order's tries of this row, if it screened it."""
     gas_usd_per_unit = r.gas_usd_per_unit
-    needed = field.bar(waited_blocks, gas_usd_per_unit)      # the least gross any ready agent takes
-    if needed == math.inf:
+    units, needed, ready = field.ready_at(waited_blocks, gas_usd_per_unit)     # field.bar's, and award's agents
+    if needed == math.inf or not units <= field.gas.left:
         return None                   # no one may act yet, or the block is full: the next block
     price = r.price
     # tries the round's pass built (a count >= 0; NOT_SCREENED and -1 are best_plan's): its compiled branch, asked
@@ -296,7 +296,7 @@ def liquidate(i: int, hf: float, waited_blocks: float, book, r: Round, venues: V
         if plan is None:
             return None
         d, c, repay, taken, fee, cost_usd, proceeds_usd, _, _, _ = plan
-    award = field.award(proceeds_usd - cost_usd, repay * price.item(d), waited_blocks, gas_usd_per_unit)
+    award = field.award_among(ready, proceeds_usd - cost_usd, repay * price.item(d))     # field.award's
     if award is None:
         return None
     field.gas.spend(award.gas_units)

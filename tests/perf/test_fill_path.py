@@ -117,6 +117,29 @@ def test_award_from_the_kept_ready_agents_is_rank_s_choice(agents, jobs, left):
         assert _bits(list(got[1:])) == _bits(list(want[1:]))
 
 
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_AGENT, min_size=1, max_size=5),
+       st.lists(st.tuples(st.floats(-1e5, 1e7), st.floats(0.0, 1e7),
+                          st.sampled_from([0, 0.5, 1, 2, 3, 5, -math.inf, math.inf, float("nan")]),
+                          st.sampled_from([1e-9, 3e-8, 1e-4])), min_size=1, max_size=8),
+       st.floats(0.0, 3e6))
+def test_what_a_liquidation_reads_of_the_field_kept_per_latency_level_is_bar_and_award(agents, jobs, left):
+    """Field.ready_at (kept per latencies reached and gas price) against bar and award asked afresh of a twin:
+    the same bar, the same ready rows, the same award of the same job, waits between latencies, NaN, +-inf."""
+    agents = [*agents, dataclasses.replace(agents[0], name="twin")]
+    f = Field(tuple(agents), 0.9, BlockGas(np.array([left])))
+    for gross, outlay, waited, gas_price in jobs * 2:                    # each asked twice: kept = afresh
+        fresh = Field(tuple(agents), 0.9, BlockGas(np.array([left])))
+        units, need, ready = f.ready_at(waited, gas_price)
+        bar = fresh.bar(waited, gas_price)
+        assert _bits([need if units <= left else math.inf]) == _bits([bar])
+        assert ready == fresh._ready(waited, gas_price, None, 0.0)
+        got, want = f.award_among(ready, gross, outlay), fresh.award(gross, outlay, waited, gas_price)
+        assert (got is None) == (want is None)
+        if want is not None:
+            assert got.agent is want.agent and _bits(list(got[1:])) == _bits(list(want[1:]))
+
+
 def _trade_reference(m: ReferenceMarket, a: int, usd: float) -> None:
     """ReferenceMarket.trade as it was written, through numpy scalars and `_f`."""
     m.flow[a] += usd
