@@ -36,7 +36,7 @@ import math
 
 from backtest import compiled
 from backtest.errors import InputError
-from backtest.markets import meet_compiled
+from backtest.markets import meet_compiled, meet_kept
 from backtest.markets.meet_compiled import _EXP_MAX, _EXP_MIN
 from backtest.markets.reference import _f
 from backtest.markets.venue_kinds import USD, DepthBook, arbitrage_goal
@@ -104,22 +104,26 @@ def _idle(venues: list, mids: list, units: list, pa: float) -> bool:
     return True
 
 
-def _meet(router, a: int, price: list, extra: float, mids: list, units: list, keep: float | None = None) -> tuple:
-    """meeting_price past its early return, the venues of `a` at `mids` quoted in `units` USD: (price, None), or
-    with `keep` (arbitrage's) the compiled pulls to it if they were made (meet_compiled._settle's rows).
-    TooFar where the maths cannot hold."""
+def _meet(router, a: int, price: list, extra: float, mids: list, units: list, keep: float | None = None,
+          venues: list | None = None) -> tuple:
+    """meeting_price past its early return, the venues of `a` (`venues`, read anew if None) at `mids` quoted in
+    `units` USD: (price, None), or with `keep` (arbitrage's) the compiled pulls to it if they were made
+    (meet_compiled._settle's rows). TooFar where the maths cannot hold."""
+    pa = price[a]
     usd_of = [m * q for m, q in zip(mids, units)]
-    if not 0.0 < price[a] < math.inf:
-        raise _too_far(router, a, price, usd_of, "the reference price is not positive and finite")
-    for x in usd_of:
-        if not 0.0 < x < math.inf:
-            raise _too_far(router, a, price, usd_of, "a venue's price is not positive and finite")
-    lo, hi = math.log(min(usd_of + [price[a]])) - 0.1, math.log(max(usd_of + [price[a]])) + 0.1
+    low, high, total = min(usd_of), max(usd_of), sum(usd_of)
+    if not (0.0 < low and total - total == 0.0 and 0.0 < pa < math.inf):      # nan or inf anywhere: nan
+        raise _too_far(router, a, price, usd_of, "the reference price is not positive and finite"
+                       if not 0.0 < pa < math.inf else "a venue's price is not positive and finite")
+    lo, hi = math.log(low if low < pa else pa) - 0.1, math.log(high if high > pa else pa) + 0.1
     if not _EXP_MIN <= lo <= hi <= _EXP_MAX:
         raise _too_far(router, a, price, usd_of, "the prices leave a float's range")
     got = None
-    if compiled.ON:                 # the same bisection, compiled for every venue kind (meet_compiled.py)
-        got = meet_compiled.meeting_price(router, a, price, mids, units, extra, lo, hi, keep)
+    if compiled.ON and keep is None:        # the same bisection, compiled for every venue kind (meet_compiled.py)
+        got = meet_compiled.meeting_price(router, a, price, mids, units, extra, lo, hi)
+    elif compiled.ON:                       # and the pulls to it, on the rows kept between blocks (meet_kept.py)
+        venues = [router.venues[v] for v in router.by_asset[a]] if venues is None else venues
+        got = meet_kept.meeting_price(router, a, price, venues, mids, units, extra, lo, hi, keep)
     if got is None:
         got = _meet_py(router, a, price, extra, mids, lo, hi), None
     if not 0.0 < got[0] < math.inf:
@@ -206,11 +210,12 @@ def arbitrage(router, seconds: float, keep: float = 0.0) -> None:
         if not router.by_asset[a]:
             continue
         venues = [every[v] for v in router.by_asset[a]]
-        mids, units = [venue.mid() for venue in venues], [_unit(venue, price) for venue in venues]
+        mids = [venue.mid() for venue in venues]
+        units = [1.0 if venue.quote_asset == USD else price[venue.quote_asset] for venue in venues]     # _unit
         flow, cross[a] = cross[a], 0.0
         if flow == 0.0 and _idle(venues, mids, units, price[a]):
             continue                # meeting_price's early return: p is price[a], no venue's goal moves it
-        p, made = _meet(router, a, price, flow, mids, units, keep)      # meeting_price, the mids read once
+        p, made = _meet(router, a, price, flow, mids, units, keep, venues)     # meeting_price, the mids read once
         if made is None:
             goals = _goals(venues, mids, units, p, keep)
             if keep > 0.0 and _crosses(router, a, price, flow, mids, units, p, goals):

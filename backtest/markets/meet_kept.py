@@ -1,0 +1,84 @@
+"""Arbitrage's meeting-price table kept between blocks (arb_meet.arbitrage's compiled path).
+
+meet_compiled.table builds an asset's rows anew for each meeting price (~3-8 us a call: a tuple a venue,
+the joined tick and knot tables looked up, one array). Nearly every asset meets every block, and only a
+row's columns 1-7 move as venues trade (mid, quote's USD price, 1 - fee and the kind's state). So each
+router keeps its assets' rows; a block hands the kernel those columns and the reference's impact state in
+one flat array (`_dynamic`), which it writes into the rows before it bisects (`_meet_settle_kept`). The
+kernel's inputs are then the floats meet_compiled.table and inputs give, so its answer is theirs
+(tests/markets_routing/test_meet_kept.py). A row set is kept while its venues and their tick tables and
+knots are the same objects (their identities are checked each call; the objects are held, so no id is
+reused); otherwise the rows are built again.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from backtest.markets import meet_compiled
+from backtest.markets.venue_kinds import DepthBook, V2Pool, V3Pool
+
+MOVING = 7              # a row's columns 1..7: mid, USD per quote unit, 1 - fee, then the kind's state
+
+
+def meeting_price(router, a: int, price: list, venues: list, mids: list, units: list, extra: float, lo: float,
+                  hi: float, keep: float) -> tuple | None:
+    """meet_compiled.meeting_price with `keep` (arbitrage's), on the rows `router` keeps for `a`: (price,
+    `_settle`'s rows as lists, None if a tick table broke there), or None (a venue of another kind, a tick
+    table broken in the bisection: the Python path answers)."""
+    kept = router.__dict__.get("_meet_kept")
+    if kept is None:
+        kept = router._meet_kept = {}
+    dynamic, held = _dynamic(router.reference, a, venues, mids, units)
+    got = kept.get(a)
+    if got is None or got[0] != held[0]:
+        table = meet_compiled.table(venues, mids, units)
+        if table is None:
+            return None
+        got = kept[a] = (held[0], held[1], *table)
+    p, ok, rows = meet_settle_kept(got[2], got[3], got[4], dynamic, price[a], extra, lo, hi, keep)
+    return None if not ok else (p, None) if rows.shape[1] == 0 else (p, rows.tolist())
+
+
+def _dynamic(ref, a: int, venues: list, mids: list, units: list) -> tuple:
+    """(the moving columns of each row, then meet_compiled.inputs' impact, as one array; (the ids of the venues
+    and their tick tables or knots, those objects))."""
+    out, ids, objects = [], [], []
+    for venue, mid, unit in zip(venues, mids, units):
+        kind = type(venue)
+        if kind is V2Pool:
+            out += (mid, unit, 1.0 - venue.fee, venue.base, venue.quote, 0.0, 0.0)
+            ids.append(id(venue))
+            objects.append(venue)
+        elif kind is V3Pool:
+            s = venue.state
+            out += (mid, unit, 1.0 - s.fee, s.sqrt_price, float(s.tick), s.liquidity, s.fee)
+            ids += (id(venue), id(s.ticks), id(s.liquidity_net))
+            objects += (venue, s.ticks, s.liquidity_net)
+        elif kind is DepthBook:
+            out += (mid, unit, 1.0 - venue.fee, venue.net_sold, venue.reference, *venue._tail)
+            ids += (id(venue), id(venue._knots))
+            objects += (venue, venue._knots)
+        else:
+            ids.append(None)                # never kept: table() answers None for it
+    carried = ref.carried
+    out += (ref.exo.item(a), ref.permanent.item(a) + ref.temporary.item(a), ref.coefficient.item(a),
+            ref.outstanding.item(a), ref.volume.item(a))
+    out += (0.0, 0.0, 0.0) if carried is None else (1.0, float(carried.left[a, 0]), float(carried.left[a, 1]))
+    return np.array(out), (tuple(ids), objects)
+
+
+def _meet_settle_kept(rows, ticks, tables, dynamic, pa, extra, lo, hi, keep):
+    """The moving columns written into the kept rows, then meet_compiled.meet_settle with the impact after them."""
+    n = rows.shape[0]
+    for k in range(n):
+        for j in range(MOVING):
+            rows[k, 1 + j] = dynamic[MOVING * k + j]
+    return meet_compiled.meet_settle(rows, ticks, tables, pa, dynamic[MOVING * n:], extra, lo, hi, keep)
+
+
+try:
+    import numba
+    meet_settle_kept = numba.njit(cache=True, nogil=True)(_meet_settle_kept)
+except ImportError:                     # pragma: no cover - without numba compiled.ON is off
+    meet_settle_kept = None
