@@ -183,7 +183,10 @@ def _next_kept_py(start, rows, per_row, kinds, coll, debt, per_column, asset_of,
 try:
     import numba
     _jit = numba.njit(cache=True, nogil=True, error_model="numpy")
-    _kept_slot, _kept_tries, _keep, _screen_fresh = _jit(_kept_slot), _jit(_kept_tries), _jit(_keep), _jit(_screen_fresh)
+    # inlined into next_kept (numba's IR): no reference counting of the ~10 arrays each takes, per row judged
+    _inline = numba.njit(cache=True, nogil=True, error_model="numpy", inline="always")
+    _kept_slot, _kept_tries, _keep, _screen_fresh = _inline(_kept_slot), _inline(_kept_tries), _inline(_keep), \
+        _inline(_screen_fresh)
     next_kept = _jit(_next_kept_py)
 except ImportError:                     # pragma: no cover - exercised where numba is absent
     next_kept = None
