@@ -45,6 +45,13 @@ def none_can_clear(trades, ceiling: float, floor: float, bar: float) -> bool:
     return True
 
 
+def cannot_beat(sold: float, bought: float, ceiling: float, floor: float, best: float) -> bool:
+    """True when selling `sold` and buying `bought` cannot gross `best` USD, what a trade quoted before it
+    grosses (`none_can_clear`'s bound for one trade): a keeper picks a later size only when it grosses
+    strictly more, so quoting this one cannot change the choice."""
+    return none_can_clear(((sold, bought),), ceiling, floor, best)
+
+
 def own_reserves(book, debt: np.ndarray, rows: np.ndarray, protocol: str, refusal: str) -> tuple[int | None, list[int]]:
     """(the one reserve of `protocol` its `rows` borrow, None if they borrow none; the protocol's other
     reserves, its collateral). Comet lends one base asset per market and Maker one debt asset (DAI):

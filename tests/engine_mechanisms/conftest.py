@@ -47,3 +47,24 @@ def config(spec: dict | None = None, *overrides) -> RunConfig:
     from backtest.overrides import apply_overrides
     return apply_overrides(RunConfig(scenario="hand-made", lake="", scenario_spec=spec or {}),
                            ["impact.scale=0", "competitors=none", *overrides])
+
+
+def filtered_as_unfiltered(monkeypatch, module, name: str, go) -> tuple[list, object]:
+    """Runs `go()` (an Outcome) with `module.name`, an exact filter before quotes, counted, then with it
+    answering False (quote everything), and asserts the two runs' events, liquidations and protocol
+    summaries are the same. (each answer of the filter, the unfiltered Outcome)."""
+    real, answers = getattr(module, name), []
+
+    def counted(*a):
+        answers.append(real(*a))
+        return answers[-1]
+
+    monkeypatch.setattr(module, name, counted)
+    fast = go()
+    monkeypatch.setattr(module, name, lambda *a: False)
+    full = go()
+    for got, want in ((fast.events, full.events), (fast.liquidations, full.liquidations)):
+        assert got.to_pandas().equals(want.to_pandas())       # NaN where NaN
+    assert fast.protocols == full.protocols
+    monkeypatch.setattr(module, name, real)
+    return answers, full

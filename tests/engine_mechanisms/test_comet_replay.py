@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from backtest.engine import reference, replay
-from tests.engine_mechanisms.conftest import config, make_inputs
+from tests.engine_mechanisms.conftest import config, filtered_as_unfiltered, make_inputs
 
 # cUSDCv3-like: WETH liquidateCollateralFactor 0.895, liquidationFactor 0.95 (bonus column 0.05);
 # the base asset USDC is not collateral.
@@ -144,22 +144,32 @@ def test_keepers_skip_quotes_only_for_purchases_no_one_could_be_awarded(monkeypa
     # ready keeper's threshold + gas at the venues' linear ceilings: the events are those of quoting them all.
     from backtest.protocols.comet import mechanism
 
-    real, skipped = mechanism.none_can_clear, []
-
-    def counted(*a):
-        skipped.append(real(*a))
-        return skipped[-1]
-
     def go():
         inputs = make_inputs("comet", RESERVES, ACCOUNT, FLAT, pool)
         return loop.replay(inputs, config(None, f"liquidator.min_profit_usd={threshold}"))
 
-    monkeypatch.setattr(mechanism, "none_can_clear", counted)
-    fast = go()
-    monkeypatch.setattr(mechanism, "none_can_clear", lambda *a: False)
-    full = go()
-    for got, want in ((fast.events, full.events), (fast.liquidations, full.liquidations)):
-        assert got.to_pandas().equals(want.to_pandas())       # NaN where NaN
-    assert fast.protocols == full.protocols
+    skipped, fast = filtered_as_unfiltered(monkeypatch, mechanism, "none_can_clear", go)
     assert skipped and any(skipped) == skips
     assert ("buyCollateral" in fast.events.to_pandas()["action"].tolist()) == (threshold == 0 and pool[0] > 1)
+
+
+@pytest.mark.parametrize("loop", [replay, reference])
+@pytest.mark.parametrize("pool, skips", [((1_000.0, 2_000_000.0), True),     # all 10 WETH at once: the rest skipped
+                                         ((100.0, 200_000.0), True),         # a tenth at a time, some skipped
+                                         ((0.01, 20.0), False)])             # quoted, never bought
+def test_keepers_quote_a_later_purchase_size_only_where_its_ceiling_could_beat_the_best_quoted(monkeypatch, loop, pool,
+                                                                                                skips):
+    # mechanism.cannot_beat skips the quotes of a buyCollateral size whose ceiling cannot gross more than
+    # the best size quoted before it (a later size is bought only when it grosses strictly more): the
+    # events are those of quoting every size.
+    from backtest.protocols.comet import mechanism
+
+    def go():
+        inputs = make_inputs("comet", RESERVES, ACCOUNT, FLAT, pool)
+        return loop.replay(inputs, config(None))
+
+    skipped, full = filtered_as_unfiltered(monkeypatch, mechanism, "cannot_beat", go)
+    assert skipped and any(skipped) == skips
+    if pool == (100.0, 200_000.0):          # the tenths bought are later sizes: a filter dropping them all is seen
+        monkeypatch.setattr(mechanism, "cannot_beat", lambda *a: True)
+        assert not go().events.to_pandas().equals(full.events.to_pandas())

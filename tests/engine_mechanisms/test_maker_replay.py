@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from backtest.engine import reference, replay
-from tests.engine_mechanisms.conftest import config, make_inputs
+from tests.engine_mechanisms.conftest import config, filtered_as_unfiltered, make_inputs
 
 # ETH-A-like: mat 1.45 (liquidation_threshold 1/1.45), chop 1.13 (bonus column 0.13); DAI is the debt.
 RESERVES = {"DAI": (0.0, 0.0), "WETH": (1 / 1.45, 0.13)}
@@ -150,17 +150,24 @@ def test_keepers_skip_quotes_only_for_takes_no_one_could_be_awarded(monkeypatch,
     # ready keeper's threshold + gas at the venues' linear ceilings: the events are those of quoting them all.
     from backtest.protocols.maker import mechanism
 
-    real, skipped = mechanism.none_can_clear, []
-
-    def counted(*a):
-        skipped.append(real(*a))
-        return skipped[-1]
-
-    monkeypatch.setattr(mechanism, "none_can_clear", counted)
-    _, fast = run(pool=pool, weth=weth, loop=loop)
-    monkeypatch.setattr(mechanism, "none_can_clear", lambda *a: False)
-    _, full = run(pool=pool, weth=weth, loop=loop)
-    for got, want in ((fast.events, full.events), (fast.liquidations, full.liquidations)):
-        assert got.to_pandas().equals(want.to_pandas())       # NaN where NaN
-    assert fast.protocols == full.protocols
+    skipped, _ = filtered_as_unfiltered(monkeypatch, mechanism, "none_can_clear",
+                                        lambda: run(pool=pool, weth=weth, loop=loop)[1])
     assert skipped and any(skipped) == skips
+
+
+@pytest.mark.parametrize("loop", [replay, reference])
+def test_keepers_quote_a_later_take_size_only_where_its_ceiling_could_beat_the_best_quoted(monkeypatch, loop):
+    # mechanism.cannot_beat skips the quotes of a take size whose ceiling cannot gross more than the best
+    # size quoted before it (a later size is chosen only when it grosses strictly more): the events are
+    # those of quoting every size, in a case where a later size (a quarter of the lot) is the one taken.
+    from backtest.protocols.maker import mechanism
+
+    skipped, fulls = [], []
+    for case in (dict(), dict(pool=(20.0, 40_000.0), weth=tuple(np.linspace(2000.0, 1400.0, 12))),
+                 dict(weth=tuple(np.linspace(2000.0, 1200.0, 13)))):
+        answers, full = filtered_as_unfiltered(monkeypatch, mechanism, "cannot_beat",
+                                               lambda case=case: run(**case, loop=loop)[1])
+        skipped, fulls = skipped + answers, fulls + [full]
+    assert any(skipped) and not all(skipped)
+    monkeypatch.setattr(mechanism, "cannot_beat", lambda *a: True)      # a filter that dropped every later size
+    assert not run(loop=loop)[1].events.to_pandas().equals(fulls[0].events.to_pandas())

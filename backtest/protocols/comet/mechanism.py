@@ -32,7 +32,7 @@ from backtest.agents.liquidator import Plan, best_agent
 from backtest.agents.round import Round
 from backtest.protocols.comet import exact as comet_math
 from backtest.protocols.comet.params import CometParams
-from backtest.protocols.shared import first_ready, latency_ends, none_can_clear, own_reserves
+from backtest.protocols.shared import cannot_beat, first_ready, latency_ends, none_can_clear, own_reserves
 
 
 class Comet:
@@ -178,8 +178,10 @@ class Comet:
             if none_can_clear([(got, base_amount) for _, base_amount, got in sizes], ceiling[asset_of[c]],
                               floor[asset_of[b]], bar):
                 continue                          # no purchase's ceiling reaches what the cheapest keeper needs
-            best = None
+            best, sale_ceiling, purchase_floor = None, ceiling[asset_of[c]], floor[asset_of[b]]
             for size, base_amount, got in sizes:
+                if best is not None and cannot_beat(got, base_amount, sale_ceiling, purchase_floor, best[0]):
+                    continue          # its ceiling cannot beat the best size quoted: never chosen (an exact filter)
                 cost = self.venues.buy_quote(asset_of[b], base_amount)
                 proceeds = self.venues.sell_quote(asset_of[c], got)
                 if best is None or proceeds - cost > best[0]:

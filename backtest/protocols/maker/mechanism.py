@@ -40,7 +40,7 @@ from backtest.errors import InputError
 from backtest.protocols.rules import health_factor_row
 from backtest.protocols.maker import clip
 from backtest.protocols.maker.params import Ilk, MakerParams, ilk_name
-from backtest.protocols.shared import after, none_can_clear, own_reserves
+from backtest.protocols.shared import after, cannot_beat, none_can_clear, own_reserves
 
 
 @dataclass
@@ -204,8 +204,10 @@ class Maker:
             floor, ceiling = self.venues.ceilings()[2:]
             if none_can_clear([(t.slice, t.owe) for t in takes], ceiling[asset_of[c]], floor[asset_of[d]], bar):
                 continue              # no take's ceiling reaches what the cheapest ready keeper needs
-            best = None
+            best, sale_ceiling, purchase_floor = None, ceiling[asset_of[c]], floor[asset_of[d]]
             for t in takes:
+                if best is not None and cannot_beat(t.slice, t.owe, sale_ceiling, purchase_floor, best[0]):
+                    continue          # its ceiling cannot beat the best take quoted: never chosen (an exact filter)
                 cost = self.venues.buy_quote(asset_of[d], float(t.owe))
                 proceeds = self.venues.sell_quote(asset_of[c], float(t.slice))
                 if best is None or proceeds - cost > best[0]:
