@@ -213,9 +213,14 @@ def arbitrage(router, seconds: float, keep: float = 0.0) -> None:
         mids = [venue.mid() for venue in venues]
         units = [1.0 if venue.quote_asset == USD else price[venue.quote_asset] for venue in venues]     # _unit
         flow, cross[a] = cross[a], 0.0
-        if flow == 0.0 and _idle(venues, mids, units, price[a]):
-            continue                # meeting_price's early return: p is price[a], no venue's goal moves it
-        p, made = _meet(router, a, price, flow, mids, units, keep, venues)     # meeting_price, the mids read once
+        got = meet_kept.step(router, a, price, venues, mids, units, flow, keep) if compiled.ON else meet_kept.ASIDE
+        if got == meet_kept.IDLE:
+            continue
+        if got == meet_kept.ASIDE:          # the steps one by one (the Python path; what meet_kept.step leaves)
+            if flow == 0.0 and _idle(venues, mids, units, price[a]):
+                continue            # meeting_price's early return: p is price[a], no venue's goal moves it
+            got = _meet(router, a, price, flow, mids, units, keep, venues)     # meeting_price, the mids read once
+        p, made = got
         if made is None:
             goals = _goals(venues, mids, units, p, keep)
             if keep > 0.0 and _crosses(router, a, price, flow, mids, units, p, goals):

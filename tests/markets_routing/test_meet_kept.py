@@ -12,8 +12,8 @@ from backtest.markets import arb_meet, meet_compiled, meet_kept
 from backtest.markets.carried import CarriedFlow
 from backtest.markets.reference import ReferenceMarket
 from backtest.markets.router import Router
-from backtest.markets.venue_kinds import USD, DepthBook, V3Pool
-from tests.markets_routing.test_arbitrage_meeting import mixed
+from backtest.markets.venue_kinds import USD, DepthBook, V2Pool, V3Pool
+from tests.markets_routing.test_arbitrage_meeting import CURVE, mixed
 
 ETH = 0
 pytestmark = pytest.mark.skipif(meet_kept.meet_settle_kept is None or not compiled.ON, reason="numba not installed")
@@ -88,3 +88,43 @@ def test_arbitrage_on_kept_rows_is_the_python_path_bit_for_bit():
         assert got.venue_price.tobytes() == want.venue_price.tobytes()
     assert got._meet_kept and not want.__dict__.get("_meet_kept")
     assert arb_meet.meeting_price(got, ETH, got.price.tolist()) > 0.0
+
+
+def _generic(r: Router, price: list, venues: list, mids: list, units: list, extra: float, keep: float):
+    """arb_meet.arbitrage's step one call at a time: None (idle), `_meet`'s answer, or the error it raises."""
+    if extra == 0.0 and arb_meet._idle(venues, mids, units, price[ETH]):
+        return None
+    try:
+        return arb_meet._meet(r, ETH, price, extra, mids, units, keep, venues)
+    except ValueError as err:
+        return type(err)
+
+
+@pytest.mark.parametrize("case", ["moved", "idle", "extra", "drained", "nan reference", "inf reference"])
+@pytest.mark.parametrize("keep", [0.0, 0.7])
+def test_one_call_a_step_answers_as_idle_then_meet(case, keep):
+    r = router(1, False)
+    r.arbitrage(12.0, 0.0)
+    extra = 0.0
+    if case == "idle":                  # a pool at the reference and a book centred on it: nothing trades
+        r = Router(np.array([2_000.0, 1.0]), [V2Pool(ETH, USD, 10.0, 20_000.0, 0.003),
+                                              DepthBook(ETH, fee=0.001, reference=2_000.0, **CURVE)])
+    elif case in ("moved", "extra"):
+        r.venues[1].sell(25.0)
+        extra = 3e6 if case == "extra" else 0.0
+    elif case == "drained":
+        r.venues[0].quote = 0.0
+    price = r.price.tolist()
+    if case.endswith("reference"):
+        price[ETH] = np.nan if case.startswith("nan") else np.inf
+    venues = [r.venues[v] for v in r.by_asset[ETH]]
+    mids = [v.mid() for v in venues]
+    units = [1.0 if v.quote_asset == USD else price[v.quote_asset] for v in venues]
+    got = meet_kept.step(r, ETH, price, venues, mids, units, extra, keep)
+    want = _generic(r, price, venues, mids, units, extra, keep)
+    if want is None:
+        assert got == meet_kept.IDLE and case == "idle"
+    elif want is arb_meet.TooFar:
+        assert got == meet_kept.ASIDE and case in ("drained", "nan reference", "inf reference")
+    else:
+        assert repr(got) == repr(want) and case in ("moved", "extra")
