@@ -30,6 +30,7 @@ The maths is backtest/protocols/maker/clip.py.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -89,21 +90,29 @@ class Maker:
     def wake(self, now: float, block: float) -> float:
         """When an open auction next changes for a keeper: its price's next cut (every second for the
         linear and exponential curves: the next block), its age passing tail (a redo is due), a keeper's
-        latency running out on it."""
-        t = np.inf
+        latency running out on it. min()'s own comparisons (`x < t`) one by one, and after(x) asked only
+        where x < t (after(x) >= x): the minimum of them all, bit for bit (engine_mechanisms/test_maker_wake.py)."""
+        t = math.inf
         ilks, latencies = self.ilks, self._latencies()
         for a in self.auctions:
             ilk, tic = ilks[a.coll], a.tic
             dur = now - tic
-            cut = tic + (dur // ilk.step + 1) * ilk.step if ilk.curve == "stairstep" else after(now)
-            tail = after(tic + ilk.tail) if not dur > ilk.tail else np.inf
-            ends = np.inf                       # shared.latency_ends: the first of the ascending ends past now
-            for latency in latencies:
+            if ilk.curve == "stairstep":
+                cut = tic + (dur // ilk.step + 1) * ilk.step
+            else:
+                cut = after(now)
+            if cut < t:
+                t = cut
+            if not dur > ilk.tail:
+                tail = tic + ilk.tail
+                if tail < t and after(tail) < t:
+                    t = after(tail)
+            for latency in latencies:           # shared.latency_ends: the first of the ascending ends past now
                 end = tic + latency * block
                 if end > now:
-                    ends = end
+                    if end < t:
+                        t = end
                     break
-            t = min(t, cut, tail, ends)
         return t
 
     def _latencies(self) -> list:
