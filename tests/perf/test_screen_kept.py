@@ -169,12 +169,56 @@ def test_the_one_pass_fresh_screen_is_screen_row(seed, protocol, rich, bad, need
                                     floor, ceiling, SIZES, total, needed, columns, want)
     cols = np.full((3, 4), -1, dtype=np.int64)
     verdict2, n2, m = _screen_fresh(kind, hf, coll, debt, price, asset_of, lt, p.bonus, p.protocol_fee, p.close_factor,
-                                    floor, ceiling, SIZES, total, needed, columns, got, cols)
+                                    floor, ceiling, SIZES, total, needed, columns, got, cols, False)
     assert (verdict2, n2) == (verdict, n)
     assert got[:max(n, 0)].tobytes() == want[:max(n, 0)].tobytes()
     if n >= 0:
         held = np.flatnonzero((debt > 0) | ((coll > 0) & (lt > 0)))
         assert cols[2, :m].tolist() == held.tolist()
+    _bounded_is_exact(kind, hf, coll, debt, price, asset_of, lt, p, floor, ceiling, total, needed, columns, verdict, n,
+                      want)
+
+
+def _bounded_is_exact(kind, hf, coll, debt, price, asset_of, lt, p, floor, ceiling, total, needed, columns, verdict, n,
+                      want):
+    """_screen_fresh with its bound: screen._screen_row's verdict; its tries, unless the bound rejected the row
+    (BOUNDED: then the pairs, one per owed and seizable column)."""
+    from backtest.agents.screen_kept import BOUNDED, _screen_fresh
+    got, cols = np.full((64, 6), np.nan), np.full((3, 4), -1, dtype=np.int64)
+    verdict2, n2, _ = _screen_fresh(kind, hf, coll, debt, price, asset_of, lt, p.bonus, p.protocol_fee, p.close_factor,
+                                    floor, ceiling, SIZES, total, needed, columns, got, cols, True)
+    assert verdict2 == verdict
+    if n2 == BOUNDED:
+        assert -got[0, 0] == int((debt > 0).sum()) * int(((coll > 0) & (lt > 0)).sum()) > 0
+    else:
+        assert n2 == n and got[:max(n, 0)].tobytes() == want[:max(n, 0)].tobytes()
+    return n2 == BOUNDED
+
+
+@settings(max_examples=300, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), protocol=st.sampled_from(PROTOCOLS), rich=st.booleans(),
+       margin=st.sampled_from([-1e-9, 0.0, 5e-10, 1e-9, 1.5e-9, 2e-9, 2.5e-9, 3e-9, 4e-9, 1e-8, 1e-6, 0.05, 1.0]))
+def test_the_bound_rejects_only_rows_the_tries_reject(seed, protocol, rich, margin):
+    """screen_kept._bound_rejects at bars around the row's best try: within a few 1e-9 of it (screen._verdict's
+    SLACK) only the tries decide, and the bound settles the rows well below the bar (a bound that gave up its
+    1e-9 margins, or read the fee or the cap wrong, would reject a row the tries take to the Python search)."""
+    rng, asset_of, price, coll, debt, lt, p = account(seed, rich)
+    hf = float(rng.choice([rng.uniform(0.5, 0.95), rng.uniform(0.95, 1.0)]))
+    floor, ceiling = _quotes(price, asset_of)
+    kind, total = screen.KIND[RULES[protocol].terms], float(debt @ price)
+    columns = screen._columns_finite(price, asset_of, p.bonus, p.protocol_fee, p.close_factor, floor, ceiling)
+    want = np.full((64, 6), np.nan)
+    _, n = screen._screen_row(kind, hf, coll, debt, price, asset_of, lt, p.bonus, p.protocol_fee, p.close_factor,
+                              floor, ceiling, SIZES, total, 0.0, columns, want)
+    if n <= 0:
+        return
+    top = float(want[:n, 0].max())
+    needed = top + abs(top) * margin
+    verdict, n = screen._screen_row(kind, hf, coll, debt, price, asset_of, lt, p.bonus, p.protocol_fee, p.close_factor,
+                                    floor, ceiling, SIZES, total, needed, columns, want)
+    bounded = _bounded_is_exact(kind, hf, coll, debt, price, asset_of, lt, p, floor, ceiling, total, needed, columns,
+                                verdict, n, want)
+    assert not (bounded and margin < 2e-9)
 
 
 def _quotes(price, asset_of):
