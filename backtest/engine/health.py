@@ -161,16 +161,12 @@ class RowHealth:
         key = (lt.tobytes(), book.floors)
         self.stamps.prices(pattern, price, key[0] == self.key[0] and key[1] is self.key[1])
         self.key = key
-        stale = self.stamps.stale(rows, tail=len(book) - len(book) % 4)
-        out = self.hf[rows]
-        if stale.any():
-            fresh = rows[stale]
+        out, fresh, places = self.stamps.kept(rows, self.hf, tail=len(book) - len(book) % 4)
+        if len(fresh):
             if self.packed[0] is not book:
                 self.packed = (book, compiled.ON and not any(((x == 0) & np.signbit(x)).any() for x in
                                                              (book.coll, book.debt)))
             hf = rows_health_factor(book.coll, book.debt, fresh, price, lt, book.floors,
                                     book.cells(fresh) if self.packed[1] and compiled.ON else None)
-            out[stale] = hf
-            self.hf[fresh] = hf
-            self.stamps.mark(fresh)
+            self.stamps.put(hf, fresh, places, out, self.hf)
         return out

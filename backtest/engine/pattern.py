@@ -93,6 +93,46 @@ def _mark(rows, epoch, tick, indptr, indices, width, seen):
 BITS, WHOLE, WIDE = 63, 1, 2           # columns kept as bits of an int64 (not its sign); a row's kind
 
 
+def _moved(bits, last_bits, price, last, col_epoch, epoch):
+    """Stamps.prices' comparison: 0 if no price's bits moved; -1 if one did from or to a price not finite and
+    > 0 (col_epoch untouched); else 1, col_epoch set to `epoch` for each column that moved."""
+    moved = False
+    for a in range(len(bits)):
+        if bits[a] != last_bits[a]:
+            moved = True
+            if not (np.isfinite(last[a]) and np.isfinite(price[a]) and last[a] > 0 and price[a] > 0):
+                return -1
+    if not moved:
+        return 0
+    for a in range(len(bits)):
+        if bits[a] != last_bits[a]:
+            col_epoch[a] = epoch
+    return 1
+
+
+def _split(rows, tail, seen, changed_at, col_epoch, indptr, indices, width, kept, out, fresh, places):
+    """_stale of `rows`, then out[k] = kept[rows[k]] for each row whose kept result stands and the others listed
+    (fresh: the rows, places: their k); returns how many."""
+    stale = np.empty(len(rows), dtype=np.bool_)
+    _stale(rows, tail, seen, changed_at, col_epoch, indptr, indices, width, stale)
+    n = 0
+    for k in range(len(rows)):
+        if stale[k]:
+            fresh[n], places[n] = rows[k], k
+            n += 1
+        else:
+            out[k] = kept[rows[k]]
+    return n
+
+
+def _put(values, fresh, places, out, kept, epoch, tick, indptr, indices, width, seen):
+    """out[places[j]] = kept[fresh[j]] = values[j], and the rows `fresh` marked (_mark)."""
+    for j in range(len(fresh)):
+        out[places[j]] = values[j]
+        kept[fresh[j]] = values[j]
+    _mark(fresh, epoch, tick, indptr, indices, width, seen)
+
+
 def _widths(coll, debt, indptr, width):
     """Pattern.__init__'s first pass: each row's count of nonzero columns (NaN counts, -0.0 does not),
     and indptr their running sum."""
@@ -138,6 +178,9 @@ try:
     _refresh = numba.njit(cache=True, nogil=True)(_refresh)
     _stale = numba.njit(cache=True, nogil=True)(_stale)
     _mark = numba.njit(cache=True, nogil=True)(_mark)
+    _split = numba.njit(cache=True, nogil=True)(_split)
+    _moved = numba.njit(cache=True, nogil=True)(_moved)
+    _put = numba.njit(cache=True, nogil=True)(_put)
     _copy = numba.njit(cache=True, nogil=True)(_copy)
     _widths = numba.njit(cache=True, nogil=True)(_widths)
     _cells = numba.njit(cache=True, nogil=True)(_cells)
@@ -274,15 +317,13 @@ class Stamps:
         price = np.asarray(price, dtype=float)
         if not same or pattern is not self.pattern or self.price is None or len(price) != len(self.price):
             self.forget(pattern, len(price))
-        else:
-            moved = price.view(np.int64) != self.price.view(np.int64)
-            if moved.any():
-                old, new = self.price[moved], price[moved]
-                if not (np.isfinite(old).all() and np.isfinite(new).all() and (old > 0).all() and (new > 0).all()):
-                    self.forget(pattern, len(price))
-                else:
-                    self.epoch += 1
-                    self.col_epoch[moved] = self.epoch
+        else:                           # one compiled pass, not ten numpy calls over a few dozen prices
+            got = _moved(price.view(np.int64), self.price.view(np.int64), price, self.price, self.col_epoch,
+                         self.epoch + 1)
+            if got < 0:
+                self.forget(pattern, len(price))
+            elif got:
+                self.epoch += 1
         self.price = price.copy()
 
     def forget(self, pattern: Pattern | None = None, columns: int | None = None) -> None:
@@ -301,3 +342,18 @@ class Stamps:
     def mark(self, rows: np.ndarray) -> None:
         """`rows` were just computed at the last `prices` (from the pattern as it is now: current for them)."""
         _mark(np.asarray(rows, dtype=np.int64), self.epoch, self.pattern.tick, *self.pattern.args[:3], self.seen)
+
+    def kept(self, rows: np.ndarray, kept: np.ndarray, tail: int | None = None) -> tuple[np.ndarray, np.ndarray,
+                                                                                          np.ndarray]:
+        """(out, fresh, places): out[k] = kept[rows[k]] where the kept result stands (`stale` false), the other
+        rows and their places k in `rows` to be computed and handed to `put` (one compiled pass, not a mask,
+        a gather and a compress)."""
+        n = len(rows)
+        out, fresh, places = np.empty(n), np.empty(n, dtype=np.int64), np.empty(n, dtype=np.int64)
+        m = _split(rows, len(self.seen) if tail is None else tail, self.seen, self.pattern.changed_at, self.col_epoch,
+                   *self.pattern.args[:3], kept, out, fresh, places)
+        return out, fresh[:m], places[:m]
+
+    def put(self, values: np.ndarray, fresh: np.ndarray, places: np.ndarray, out: np.ndarray, kept: np.ndarray) -> None:
+        """`kept`'s answer finished: the fresh rows' values into `out` and `kept`, the rows marked (`mark`)."""
+        _put(values, fresh, places, out, kept, self.epoch, self.pattern.tick, *self.pattern.args[:3], self.seen)
