@@ -252,7 +252,7 @@ def _search(built, n, keep, first, known, asset_of, m):
 def _sale_at_each(a, amount, m, sales):
     """The chosen sale (`amount` > 0 of asset `a`, feedback) at each of a's venues v: `_sell_out`'s answer in
     sales[v, 0]; a v3 pool's whole walk (v3_compiled.walk's tuple: raw out, spent, fee paid, ticks crossed,
-    sqrt price, tick, liquidity) in sales[v, 1:8]. `_quote` walked the same pools for the same amount, so no
+    sqrt price, tick, liquidity) in sales[v, 1:8]; a book's mid after it in sales[v, 8] (`_book_mid`, NaN else). `_quote` walked the same pools for the same amount, so no
     tick table breaks here."""
     rows, ticks, tables, starts, order = m[0], m[1], m[2], m[3], m[4]
     for j in range(starts[a], starts[a + 1]):
@@ -268,6 +268,22 @@ def _sale_at_each(a, amount, m, sales):
             sales[v, 5], sales[v, 6], sales[v, 7] = sp, tick, liq
         else:
             sales[v, 0] = _sell_out(row, ticks, tables, amount)[0]
+        sales[v, 8] = _book_mid(row, tables, row[3] + amount) if row[0] == BOOK else math.nan
+
+
+def _book_mid(row, tables, s):
+    """DepthBook.mid once `s` is consumed (the sale made: net sold + amount), for Router.sell's repricing; NaN past
+    the knots (the tail's `** 2` is C's pow there, which LLVM may make a product): Router.sell asks the book then."""
+    at, n = int(row[7]), int(row[8])
+    q = abs(s)
+    if not q <= tables[at + n - 1]:                         # DepthBook._bid's tail (or NaN)
+        return math.nan
+    k = _bisect_right(tables, at, at + n, q) - 1
+    if k > n - 2:
+        k = n - 2
+    a, i = at, at + n
+    impact = tables[i + k] + (tables[i + k + 1] - tables[i + k]) * (q - tables[a + k]) / (tables[a + k + 1] - tables[a + k])
+    return row[4] * (1.0 - math.copysign(impact, s))
 
 
 def _plan_py(built, n, asset_of, needed, rows, ticks, tables, starts, order, price, ref_price, coefficient,
@@ -324,8 +340,8 @@ try:
     _jit = numba.njit(cache=True, nogil=True, error_model="numpy")
     _bisect_right, _bid_inside, _bid_between, _between = (_jit(f) for f in (_bisect_right, _bid_inside, _bid_between,
                                                                              _between))
-    _v3_args, _sell_out, _buy_in, _quote, _gross, _search, _choose, _sale_at_each = (
-        _jit(f) for f in (_v3_args, _sell_out, _buy_in, _quote, _gross, _search, _choose, _sale_at_each))
+    _v3_args, _sell_out, _buy_in, _quote, _gross, _search, _choose, _book_mid, _sale_at_each = (
+        _jit(f) for f in (_v3_args, _sell_out, _buy_in, _quote, _gross, _search, _choose, _book_mid, _sale_at_each))
     plan, quote = _jit(_plan_py), _jit(_quote_py)
 except ImportError:                     # pragma: no cover - without numba compiled.ON is off: the Python path runs
     plan = quote = None

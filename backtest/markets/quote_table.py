@@ -50,7 +50,7 @@ class Table:
         self.starts = np.cumsum([0] + [len(vs) for vs in router.by_asset]).astype(np.int64)
         self.order = np.array([v for vs in router.by_asset for v in vs], dtype=np.int64)
         self.known = all(kind in (V2Pool, V3Pool, DepthBook) for kind in self.kinds)
-        self.sales = np.zeros((len(router.venues), 8))     # `plan`'s chosen sale at each venue of its asset (`sale`)
+        self.sales = np.zeros((len(router.venues), 9))     # `plan`'s chosen sale at each venue of its asset (`sale`)
         self.written = 0
         self.refresh(router, range(len(router.venues)))
 
@@ -87,6 +87,15 @@ class Table:
             return None
         sales = self.sales
         return [sales.item(v, 0) for v in router.by_asset[asset]]
+
+    def mid_after(self, written: int, v: int) -> float | None:
+        """A depth book `v` that has made the kept sale: its mid as `plan` worked it out (DepthBook.mid's expression,
+        quote_compiled._book_mid), for Router.sell's repricing; None once overwritten or where `plan` left it NaN."""
+        if written == self.written:
+            mid = self.sales.item(v, 8)
+            if mid == mid:
+                return mid
+        return None
 
     def leave_walk(self, written: int, v: int, venue, amount: float) -> None:
         """A v3 pool `v` about to make the kept sale of `amount`: `plan`'s walk of it as V3Pool._sell's memo (the same

@@ -324,8 +324,9 @@ class Router(PriceBounds):
             if kept is not None and type(venue) is V3Pool:
                 kept[0].leave_walk(kept[1], v, venue, part)       # the walk its quote made
             venue.sold(part)                # venue.sell(part) without its answer: `usd` is the route's
-            q = venue.quote_asset           # self._reprice(v), inline
-            self.venue_price[v] = venue.mid() * (1.0 if q == USD else float(price[q]))
+            q = venue.quote_asset           # self._reprice(v), inline; a book's mid as its kept sale left it
+            mid = kept[0].mid_after(kept[1], v) if kept is not None and type(venue) is DepthBook else None
+            self.venue_price[v] = (venue.mid() if mid is None else mid) * (1.0 if q == USD else float(price[q]))
         return usd
 
     def buy(self, asset: int, amount: float) -> float:
