@@ -157,6 +157,39 @@ def _rhos_numpy(coll, debt, wp, awp, p, indptr, indices, width, values, borrower
     return int(np.count_nonzero(rho <= 0))
 
 
+def _select(order, k, extra, rank, slot, coll, debt, wp, awp, p, borrower, near_indptr, near_indices, near_width,
+            near_values, indptr, indices, width, values, out):
+    """Watchlist.candidates' pool (order[:k], then each of `extra` not ranked in it), its `_margins` (from the
+    copy `near`, slot u for order[u]; from the book's pattern if a row of `extra` has no slot there) and the
+    rows that may be below 1 into `out`, in pool order. Returns (how many, the pool's size)."""
+    m = k
+    for j in range(len(extra)):
+        if rank[extra[j]] >= k:
+            m += 1
+    rows, at = np.empty(m, dtype=np.int64), np.empty(m, dtype=np.int64)
+    held = True
+    for u in range(k):
+        rows[u], at[u] = order[u], u
+    u = k
+    for j in range(len(extra)):
+        i = extra[j]
+        if rank[i] >= k:
+            rows[u], at[u] = i, slot[i]
+            held = held and slot[i] >= 0
+            u += 1
+    margin, scale = np.empty(m), np.empty(m)
+    if held:
+        _margins(coll, debt, rows, at, wp, awp, p, near_indptr, near_indices, near_width, near_values, margin, scale)
+    else:
+        _margins(coll, debt, rows, rows, wp, awp, p, indptr, indices, width, values, margin, scale)
+    n = 0
+    for u in range(m):
+        if margin[u] < SLACK * scale[u] and borrower[rows[u]]:
+            out[n] = rows[u]
+            n += 1
+    return n, m
+
+
 try:                                    # numba where installed; the numpy versions do the same without
     import numba
     _jit = numba.njit(cache=True, nogil=True, error_model="numpy")
@@ -164,8 +197,9 @@ try:                                    # numba where installed; the numpy versi
     _margins_dense, _margins = numba.njit(cache=True, nogil=True)(_margins_dense), _jit(_margins)
     _rhos_dense, _rhos = _jit(_rhos_dense), _jit(_rhos)
     _follow_touched = numba.njit(cache=True, nogil=True)(_follow_touched)
+    _select = _jit(_select)
 except ImportError:                     # pragma: no cover - exercised where numba is absent
-    _margins, _rhos = _margins_numpy, _rhos_numpy
+    _margins, _rhos, _select = _margins_numpy, _rhos_numpy, None
 
 
 class Watchlist:
@@ -219,12 +253,18 @@ class Watchlist:
             self._anchor(prices)
             k = int(np.searchsorted(self.rho, 0.0, side="right"))
         pool = self.order[:k]
-        if self.dirty_rows:
-            extra = self._dirty_array()
-            pool = np.concatenate([pool, extra[self.rank[extra] >= k]])   # not already in the prefix
-        self.examined = len(pool)
-        if len(pool):
-            pool = self._ascending(pool[self._maybe_below(pool, k, prices)])
+        extra = self._dirty_array() if self.dirty_rows else pool[:0]
+        if _select is not None:                            # the pool, its margins and the test in one call
+            got = np.empty(k + len(extra), dtype=np.int64)
+            n, self.examined = _select(self.order, k, extra, self.rank, self.slot, self.coll, self.debt,
+                                       self.weight * prices, self._abs_weight * prices, prices, self.borrower,
+                                       *self.near.args, *self.pattern.args, got)
+            pool = self._ascending(got[:n])
+        else:
+            pool = np.concatenate([pool, extra[self.rank[extra] >= k]])     # not already in the prefix
+            self.examined = len(pool)
+            if len(pool):
+                pool = self._ascending(pool[self._maybe_below(pool, k, prices)])
         self._last = (key, pool)
         return pool
 

@@ -100,3 +100,31 @@ def test_candidates_are_a_superset_of_the_brute_force(book):
             assert values[indptr[k]:indptr[k] + w].tobytes() == watch.pattern.values[start:start + w].tobytes()
         bad = np.flatnonzero(bad_debt_by_account(coll, debt, prices) > 0)
         assert set(bad.tolist()) <= found
+
+
+@settings(max_examples=300)
+@given(books())
+def test_the_compiled_pool_and_test_give_the_numpy_steps_answer(book):
+    # watchlist._select (the pool, its margins and the test in one compiled call) against the numpy steps it
+    # replaced (the prefix and the dirty rows not in it concatenated, _maybe_below, a mask, the sort): the same
+    # rows and the same count examined, after every move and every row changed
+    from backtest.engine import watchlist as wl
+    coll, debt, lt, p0, moves, budget, floors, edits = book
+    watches = {name: Watchlist(coll, debt, lt, p0, budget=budget) for name in ("compiled", "numpy")}
+    real = wl._select
+    for k, move in enumerate(moves):
+        prices = p0 * (1.0 + move)
+        if k < len(edits):
+            i, keep_c, keep_d = edits[k]
+            coll[i] *= keep_c
+            debt[i] *= keep_d
+            for watch in watches.values():
+                watch.update(i)
+        got = {}
+        for name, watch in watches.items():
+            wl._select = real if name == "compiled" else None
+            try:
+                got[name] = (watch.candidates(prices).tolist(), watch.examined)
+            finally:
+                wl._select = real
+        assert got["compiled"] == got["numpy"]
