@@ -44,7 +44,7 @@ from backtest.protocols.maker.params import Ilk, MakerParams, ilk_name
 from backtest.protocols.shared import after, cannot_beat, none_can_clear, own_reserves
 
 
-@dataclass
+@dataclass(eq=False)       # one object per bark: `auctions.remove` finds it by identity, not field by field
 class Auction:
     id: int
     row: int            # the vault's row in the book
