@@ -388,8 +388,8 @@ class Router(PriceBounds):
         if not self.feedback:
             return
         keep = 0.5 ** (seconds / half_life) if half_life > 0 else 0.0
-        if self.meet:                                  # backtest/markets/arb_meet.py
-            from backtest.markets import arb_meet
+        from backtest.markets import arb_meet         # backtest/markets/arb_meet.py (its `_part` serves both rules)
+        if self.meet:
             return arb_meet.arbitrage(self, seconds, keep)
         self._all_moved()
         self.reference.decay(seconds)
@@ -401,8 +401,8 @@ class Router(PriceBounds):
             goal = arbitrage_goal(venue, target, mid)
             if goal is None:
                 continue
-            if keep > 0.0:
-                goal = mid * (goal / mid) ** (1.0 - keep)
+            if keep > 0.0:                             # a pool part of its log gap, a book part of its depth
+                goal = arb_meet._part(venue, goal, target, mid, keep)
             base, quote = venue.pull_to(goal, target)
             flow[a] += base * price[a]
             if venue.quote_asset != USD:

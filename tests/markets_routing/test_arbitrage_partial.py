@@ -138,3 +138,14 @@ def test_what_the_maths_cannot_hold_is_a_one_line_error_naming_asset_and_venue(p
     text = str(err.value)
     named = "0xpool" in text if case in ("drained", "nan") else "'0x" in text
     assert "\n" not in text and "asset 0" in text and named
+
+
+def test_the_earlier_rule_refills_a_books_depth_too():
+    # `arbitrage = "pull"` (Router.arbitrage's own loop) took the same book's partial goal: the reference went to
+    # ~2e-313 in one block; a book's partial step there is arb_meet._part's as well
+    r = pool_and_book(1e3)
+    r.meet = False
+    for _ in range(4):
+        r.arbitrage(12.0, 30.0)
+        assert 100.0 < float(r.price[ETH]) < 2_504.0
+        assert r.venues[1].net_sold == 0.0          # nothing consumed: re-centred, no flow
