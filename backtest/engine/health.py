@@ -149,8 +149,7 @@ class RowHealth:
     goes through another BLAS kernel), so a kept value could differ from a fresh one."""
 
     def __init__(self, n: int):
-        self.hf = np.empty(n)
-        self.stamps = Stamps(n)
+        self.stamps = Stamps(n)                 # and each row's kept HF
         self.key = (None, None)
         self.packed = (None, False)         # (book, no -0.0 cell in it): no writer makes one (state.py)
 
@@ -161,12 +160,12 @@ class RowHealth:
         key = (lt.tobytes(), book.floors)
         self.stamps.prices(pattern, price, key[0] == self.key[0] and key[1] is self.key[1])
         self.key = key
-        out, fresh, places = self.stamps.kept(rows, self.hf, tail=len(book) - len(book) % 4)
+        out, fresh, places = self.stamps.kept(rows, tail=len(book) - len(book) % 4)
         if len(fresh):
             if self.packed[0] is not book:
                 self.packed = (book, compiled.ON and not any(((x == 0) & np.signbit(x)).any() for x in
                                                              (book.coll, book.debt)))
             hf = rows_health_factor(book.coll, book.debt, fresh, price, lt, book.floors,
                                     book.cells(fresh) if self.packed[1] and compiled.ON else None)
-            self.stamps.put(hf, fresh, places, out, self.hf)
+            self.stamps.put(hf, fresh, places, out)
         return out

@@ -16,8 +16,9 @@ lines spread over the 32 MB book (the sample's margins: 1.6 -> 0.95 CPU s, in-pr
 the pattern must be current for every row a kernel reads: rows whose balances changed are
 refreshed (`refresh`, from the book's touched log) before that. Each row keeps the slot it
 had at build; a refreshed row whose nonzero columns no longer fit (a balance that grew from zero)
-gets width -1, and the kernels read that row whole. `changed_at[i]` is the refresh (`tick`) that
-last saw row i change, for caches of per-row results (health.RowHealth).
+gets width -1, and the kernels read that row whole. A refresh forgets the rows it rewrites in every
+Stamps reading the pattern (caches of per-row results: health.RowHealth); `changed_at[i]` is the
+refresh (`tick`) that last saw row i change.
 """
 
 from __future__ import annotations
@@ -42,18 +43,18 @@ def _refresh(coll, debt, rows, indptr, indices, width, values):
         width[i] = n if n <= room else -1
 
 
-def _stale(rows, tail, seen, changed_at, col_epoch, indptr, indices, width, out):
-    """out[k]: row rows[k]'s kept result is stale (at or past `tail`, never kept, changed since, read
-    whole, or the price of one of its nonzero columns moved since). The row's columns are the bits `mark`
-    kept beside its epoch and tick (they are the pattern's while the row has not changed): one cache line
-    of `seen` and one of `changed_at` a row, where reading the pattern took four more lines scattered over
-    the book (the 1M bench's candidates are ~1,500 rows spread over 1M). Rows with a column past the bits
-    read the pattern."""
+def _stale(rows, tail, seen, col_epoch, indptr, indices, width, out):
+    """out[k]: row rows[k]'s kept result is stale (at or past `tail`, never kept or changed since: epoch -1,
+    read whole, or the price of one of its nonzero columns moved since). The row's columns are the bits
+    `mark` kept beside its epoch (they are the pattern's while the row has not changed: a refresh sets the
+    epoch to -1): one cache line of `seen` a row, where reading the pattern took four more lines scattered
+    over the book (the 1M bench's candidates are ~1,500 rows spread over 1M). Rows with a column past the
+    bits read the pattern."""
     last, moved = -2, 0                 # the columns moved since epoch `last`, as bits
     for k in range(len(rows)):
         i = rows[k]
         e = seen[i, 0]
-        ok = i < tail and e >= 0 and changed_at[i] <= seen[i, 1] and seen[i, 3] != WHOLE
+        ok = i < tail and e >= 0 and seen[i, 3] != WHOLE
         if ok and seen[i, 3] == WIDE:
             for j in range(indptr[i], indptr[i] + width[i]):
                 if col_epoch[indices[j]] > e:
@@ -69,14 +70,12 @@ def _stale(rows, tail, seen, changed_at, col_epoch, indptr, indices, width, out)
         out[k] = not ok
 
 
-def _mark(rows, epoch, tick, indptr, indices, width, seen):
-    """Row rows[k]'s result kept at `epoch` and pattern `tick`: both, its nonzero columns as bits, and
-    whether it is read whole (always stale) or has a column past the bits (WIDE: `_stale` reads the
-    pattern)."""
+def _mark(rows, epoch, indptr, indices, width, seen):
+    """Row rows[k]'s result kept at `epoch`: it, its nonzero columns as bits, and whether it is read whole
+    (always stale) or has a column past the bits (WIDE: `_stale` reads the pattern)."""
     for k in range(len(rows)):
         i = rows[k]
         seen[i, 0] = epoch
-        seen[i, 1] = tick
         bits, kind = 0, 0
         if width[i] < 0:
             kind = WHOLE
@@ -110,27 +109,28 @@ def _moved(bits, last_bits, price, last, col_epoch, epoch):
     return 1
 
 
-def _split(rows, tail, seen, changed_at, col_epoch, indptr, indices, width, kept, out, fresh, places):
-    """_stale of `rows`, then out[k] = kept[rows[k]] for each row whose kept result stands and the others listed
-    (fresh: the rows, places: their k); returns how many."""
+def _split(rows, tail, seen, kept, col_epoch, indptr, indices, width, out, fresh, places):
+    """_stale of `rows`, then out[k] = the kept result (kept[rows[k], 1]: `seen` as floats, its row's line) for
+    each row whose kept result stands and the others listed (fresh: the rows, places: their k); returns how
+    many."""
     stale = np.empty(len(rows), dtype=np.bool_)
-    _stale(rows, tail, seen, changed_at, col_epoch, indptr, indices, width, stale)
+    _stale(rows, tail, seen, col_epoch, indptr, indices, width, stale)
     n = 0
     for k in range(len(rows)):
         if stale[k]:
             fresh[n], places[n] = rows[k], k
             n += 1
         else:
-            out[k] = kept[rows[k]]
+            out[k] = kept[rows[k], 1]
     return n
 
 
-def _put(values, fresh, places, out, kept, epoch, tick, indptr, indices, width, seen):
-    """out[places[j]] = kept[fresh[j]] = values[j], and the rows `fresh` marked (_mark)."""
+def _put(values, fresh, places, out, kept, epoch, indptr, indices, width, seen):
+    """out[places[j]] = kept[fresh[j], 1] = values[j], and the rows `fresh` marked (_mark)."""
+    _mark(fresh, epoch, indptr, indices, width, seen)
     for j in range(len(fresh)):
         out[places[j]] = values[j]
-        kept[fresh[j]] = values[j]
-    _mark(fresh, epoch, tick, indptr, indices, width, seen)
+        kept[fresh[j], 1] = values[j]
 
 
 def _widths(coll, debt, indptr, width):
@@ -215,6 +215,7 @@ class Pattern:
             self.values = np.stack([coll[nonzero], debt[nonzero]], axis=1)     # [nnz, 2] (collateral, debt)
         self.changed_at = np.zeros(len(coll), dtype=np.int64)
         self.tick = 0
+        self.stamps: list[np.ndarray] = []     # Stamps.seen of the Stamps reading this pattern: a refresh forgets
 
     def refresh(self, rows) -> None:
         """Rows whose collateral or debt changed (any int sequence; repeats are harmless)."""
@@ -224,6 +225,8 @@ class Pattern:
         self.tick += 1
         _refresh(self.coll, self.debt, rows, self.indptr, self.indices, self.width, self.values)
         self.changed_at[rows] = self.tick
+        for seen in self.stamps:
+            seen[rows, 0] = -1
 
     def columns(self, i: int) -> np.ndarray | None:
         """Row i's nonzero columns, ascending; None if the row is read whole (width -1)."""
@@ -294,19 +297,21 @@ def _grown(a: np.ndarray, need: int) -> np.ndarray:
 
 class Stamps:
     """Which rows' kept results still stand, for results that are a function of the row's own cells
-    and the prices (finite, > 0) of its nonzero columns, and of nothing that changes otherwise.
+    and the prices (finite, > 0) of its nonzero columns, and of nothing that changes otherwise; and the
+    results (float64), each in its row's line.
 
     A column the row does not hold enters such a result as 0 * price = ±0.0 whatever that price is,
-    while it stays finite and > 0; so a kept result stands until the row changes (Pattern.changed_at)
-    or a price of one of its columns moves (a per-column epoch). A price moving to or from anything
-    else, a new Pattern, or the caller's say (`same` False: its other inputs changed) forgets every
-    row."""
+    while it stays finite and > 0; so a kept result stands until the row changes (the Pattern's refresh
+    sets its epoch to -1) or a price of one of its columns moves (a per-column epoch). A price moving to
+    or from anything else, a new Pattern, or the caller's say (`same` False: its other inputs changed)
+    forgets every row."""
 
     def __init__(self, n: int):
-        # per row: price epoch of its kept result (-1 none), Pattern.tick of it, its nonzero columns as
-        # bits, its kind (0, WHOLE, WIDE): side by side, one cache line (`_stale`)
+        # per row: price epoch of its kept result (-1 none), the result (as float64 bits: `values`), its
+        # nonzero columns as bits, its kind (0, WHOLE, WIDE): side by side, one cache line (`_stale`, `kept`)
         self.seen = np.zeros((n, 4), dtype=np.int64)
         self.seen[:, 0] = -1
+        self.values = self.seen.view(np.float64)          # the same memory: column 1 holds each row's result
         self.epoch = 0
         self.col_epoch = np.zeros(0, dtype=np.int64)
         self.pattern = None
@@ -327,6 +332,8 @@ class Stamps:
         self.price = price.copy()
 
     def forget(self, pattern: Pattern | None = None, columns: int | None = None) -> None:
+        if pattern is not None and pattern is not self.pattern:
+            pattern.stamps.append(self.seen)               # its refreshes forget the rows they rewrite
         self.pattern = pattern if pattern is not None else self.pattern
         self.seen[:, 0] = -1
         self.epoch += 1
@@ -335,25 +342,23 @@ class Stamps:
     def stale(self, rows: np.ndarray, tail: int | None = None) -> np.ndarray:
         """[len(rows)] bool: whose kept result must be computed again (every row at or past `tail`)."""
         out = np.empty(len(rows), dtype=bool)
-        _stale(rows, len(self.seen) if tail is None else tail, self.seen, self.pattern.changed_at, self.col_epoch,
-               *self.pattern.args[:3], out)
+        _stale(rows, len(self.seen) if tail is None else tail, self.seen, self.col_epoch, *self.pattern.args[:3], out)
         return out
 
     def mark(self, rows: np.ndarray) -> None:
         """`rows` were just computed at the last `prices` (from the pattern as it is now: current for them)."""
-        _mark(np.asarray(rows, dtype=np.int64), self.epoch, self.pattern.tick, *self.pattern.args[:3], self.seen)
+        _mark(np.asarray(rows, dtype=np.int64), self.epoch, *self.pattern.args[:3], self.seen)
 
-    def kept(self, rows: np.ndarray, kept: np.ndarray, tail: int | None = None) -> tuple[np.ndarray, np.ndarray,
-                                                                                          np.ndarray]:
-        """(out, fresh, places): out[k] = kept[rows[k]] where the kept result stands (`stale` false), the other
+    def kept(self, rows: np.ndarray, tail: int | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(out, fresh, places): out[k] = the kept result of rows[k] where it stands (`stale` false), the other
         rows and their places k in `rows` to be computed and handed to `put` (one compiled pass, not a mask,
         a gather and a compress)."""
         n = len(rows)
         out, fresh, places = np.empty(n), np.empty(n, dtype=np.int64), np.empty(n, dtype=np.int64)
-        m = _split(rows, len(self.seen) if tail is None else tail, self.seen, self.pattern.changed_at, self.col_epoch,
-                   *self.pattern.args[:3], kept, out, fresh, places)
+        m = _split(rows, len(self.seen) if tail is None else tail, self.seen, self.values, self.col_epoch,
+                   *self.pattern.args[:3], out, fresh, places)
         return out, fresh[:m], places[:m]
 
-    def put(self, values: np.ndarray, fresh: np.ndarray, places: np.ndarray, out: np.ndarray, kept: np.ndarray) -> None:
-        """`kept`'s answer finished: the fresh rows' values into `out` and `kept`, the rows marked (`mark`)."""
-        _put(values, fresh, places, out, kept, self.epoch, self.pattern.tick, *self.pattern.args[:3], self.seen)
+    def put(self, values: np.ndarray, fresh: np.ndarray, places: np.ndarray, out: np.ndarray) -> None:
+        """`kept`'s answer finished: the fresh rows' results into `out` and kept, the rows marked (`mark`)."""
+        _put(values, fresh, places, out, self.values, self.epoch, *self.pattern.args[:3], self.seen)
