@@ -79,15 +79,8 @@ class Table:
         return True
 
     # `plan` writes its chosen sale into `sales` (`_sale_at_each`); `written` counts those writes, so what the router
-    # keeps of one ((this table, its count): Router.remember) reads it only while no later plan wrote over it.
-    def paid(self, written: int, router, asset: int) -> list | None:
-        """What each venue of `asset` pays for the kept sale (its quote units, as `plan` priced it), for Router.sell
-        to choose among again when only a quote asset's price moved since; None once overwritten."""
-        if written != self.written:
-            return None
-        sales = self.sales
-        return [sales.item(v, 0) for v in router.by_asset[asset]]
-
+    # keeps of one ((this table, its count): Router.remember) reads it only while no later plan wrote over it
+    # (Router.sell chooses among sales[:, 0] again when only a quote asset's price moved since).
     def mid_after(self, written: int, v: int) -> float | None:
         """A depth book `v` that has made the kept sale: its mid as `plan` worked it out (DepthBook.mid's expression,
         quote_compiled._book_mid), for Router.sell's repricing; None once overwritten or where `plan` left it NaN."""

@@ -222,13 +222,14 @@ class Router(PriceBounds):
         else:
             self._sale = None
 
-    def _chosen_again(self, asset: int, amount: float, outs: list) -> tuple[list[tuple[int, float]], float]:
-        """`_find_sale`'s whole order when the venues of `asset` have not traded since they paid `outs`, so only the
-        prices of their quote assets can have moved: `_best_sale`'s choice, its expression, on those answers."""
+    def _chosen_again(self, asset: int, amount: float, sales: np.ndarray) -> tuple[list[tuple[int, float]], float]:
+        """`_find_sale`'s whole order when the venues of `asset` have not traded since they paid what quote_compiled
+        left in `sales[v, 0]` (Table.sales), so only the prices of their quote assets can have moved: `_best_sale`'s
+        choice, its expression, on those answers."""
         best, best_usd = -1, -math.inf
         price = self.price
-        for (v, q), out in zip(self._sides[asset], outs):
-            usd = out * (1.0 if q == USD else float(price[q]))     # _quote_usd(v)
+        for v, q in self._sides[asset]:
+            usd = sales.item(v, 0) * (1.0 if q == USD else price.item(q))     # _quote_usd(v)
             if usd > best_usd or best < 0 or (best_usd != best_usd and usd == usd):
                 best, best_usd = v, usd
         return [(best, amount)], best_usd
@@ -302,9 +303,8 @@ class Router(PriceBounds):
         kept = None if got is None or len(got) < 4 else got[4]      # quote_compiled's sale at each venue (`remember`)
         if got is not None and got[0] == self._generation[asset]:        # _remembered, inline
             route, usd = got[1], got[2]
-        elif kept is not None and got[3] == self._traded[asset] and \
-                (outs := kept[0].paid(kept[1], self, asset)) is not None:     # only a quote asset's price moved
-            route, usd = self._chosen_again(asset, amount, outs)
+        elif kept is not None and got[3] == self._traded[asset] and kept[1] == kept[0].written:
+            route, usd = self._chosen_again(asset, amount, kept[0].sales)      # only a quote asset's price moved
         else:
             kept = None
             route, usd = self._remembered(False, asset, amount, self._find_sale)      # _route_sale
@@ -326,7 +326,7 @@ class Router(PriceBounds):
             venue.sold(part)                # venue.sell(part) without its answer: `usd` is the route's
             q = venue.quote_asset           # self._reprice(v), inline; a book's mid as its kept sale left it
             mid = kept[0].mid_after(kept[1], v) if kept is not None and type(venue) is DepthBook else None
-            self.venue_price[v] = (venue.mid() if mid is None else mid) * (1.0 if q == USD else float(price[q]))
+            self.venue_price[v] = (venue.mid() if mid is None else mid) * (1.0 if q == USD else price.item(q))
         return usd
 
     def buy(self, asset: int, amount: float) -> float:
