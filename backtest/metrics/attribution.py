@@ -34,6 +34,8 @@ from dataclasses import dataclass
 from functools import cached_property
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from backtest.inputs.book import ReplayInputs
 from backtest.inputs.kept import per_book
@@ -138,18 +140,22 @@ def flip_parts(book, outcome: Outcome, price: dict[str, float]) -> dict[str, flo
 
 
 def _burned(inputs: ReplayInputs, outcome: Outcome) -> list[tuple[int, str, float]]:
-    """(account row, debt asset, USD) of each deficit Aave v3.3+ burned at a liquidation."""
+    """(account row, debt asset, USD) of each deficit Aave v3.3+ burned at a liquidation. The liquidations
+    with a deficit (nonzero or NaN: what `if x` keeps) are picked in arrow before any row becomes Python
+    objects, and their accounts' book rows by arrow's hashed is_in over the book's names (BookKeys.accounts),
+    not np.isin's sort of every name each run."""
     book, liq = inputs.book, outcome.liquidations
     if "deficit_usd" not in liq.column_names or not liq.num_rows:
         return []
-    debt = liq["debt_asset"].to_pylist() if "debt_asset" in liq.column_names else [NONE] * liq.num_rows
-    burned = [(p, a, d, x) for p, a, d, x in zip(liq["protocol"].to_pylist(), liq["account"].to_pylist(),
-                                                   debt, liq["deficit_usd"].to_pylist()) if x]
-    if not burned:
+    liq = liq.filter(pc.fill_null(pc.not_equal(liq["deficit_usd"], 0.0), False))
+    if not liq.num_rows:
         return []
+    debt = liq["debt_asset"].to_pylist() if "debt_asset" in liq.column_names else [NONE] * liq.num_rows
+    burned = list(zip(liq["protocol"].to_pylist(), liq["account"].to_pylist(), debt, liq["deficit_usd"].to_pylist()))
     # the (protocol, account) -> row index of the book, for the accounts that burned a deficit only
-    accounts = np.asarray(book.accounts)
-    hits = np.flatnonzero(np.isin(accounts, np.array(sorted({a for _, a, _, _ in burned}), dtype=accounts.dtype)))
+    names = pa.array(sorted({a for _, a, _, _ in burned}), pa.string())
+    hits = np.flatnonzero(pc.is_in(book_keys(book).accounts, value_set=names).to_numpy(zero_copy_only=False))
+    accounts = book.accounts
     row = {(book.protocol[i], accounts[i]): int(i) for i in hits}      # ascending: a repeated key keeps the last row
     return [(row[(p, a)], d, x) for p, a, d, x in burned]
 
@@ -207,6 +213,10 @@ class BookKeys:
     @cached_property
     def rows_by_main(self) -> dict[str, np.ndarray]:          # pledged rows by their largest collateral
         return {a: np.flatnonzero((self.main == a) & self.pledged) for a in self.book.price_assets}
+
+    @cached_property
+    def accounts(self) -> pa.Array:                          # the account names, for arrow's hashed is_in
+        return pa.array(np.asarray(self.book.accounts).tolist(), pa.string())
 
     @cached_property
     def unpledged(self) -> np.ndarray:

@@ -113,3 +113,36 @@ def test_a_sweep_rows_bad_debt_by_collateral_adds_up_with_comet_and_maker_losses
     # the sample's Comet and Maker collateral is WETH, WBTC and wstETH: their columns hold the losses
     assert by_coll["WETH"] + by_coll["WBTC"] + by_coll["wstETH"] >= comet + maker
     assert by_coll[NONE] == 0.0
+
+
+def _burned_by_isin(book, liq):
+    """attribution._burned as it was: the deficits picked in Python, the rows by np.isin over every account."""
+    debt = liq["debt_asset"].to_pylist() if "debt_asset" in liq.column_names else [NONE] * liq.num_rows
+    burned = [(p, a, d, x) for p, a, d, x in zip(liq["protocol"].to_pylist(), liq["account"].to_pylist(),
+                                                   debt, liq["deficit_usd"].to_pylist()) if x]
+    if not burned:
+        return []
+    accounts = np.asarray(book.accounts)
+    hits = np.flatnonzero(np.isin(accounts, np.array(sorted({a for _, a, _, _ in burned}), dtype=accounts.dtype)))
+    row = {(book.protocol[i], accounts[i]): int(i) for i in hits}
+    return [(row[(p, a)], d, x) for p, a, d, x in burned]
+
+
+def test_the_burned_deficits_and_their_rows_are_those_np_isin_found():
+    # deficits of 0.0, -0.0 and null are no burn, NaN is one; an account in several protocols; one (protocol,
+    # account) on two book rows (the last row's); with and without a debt_asset column; none burned
+    from backtest.metrics.attribution import _burned
+    rng = np.random.default_rng(5)
+    accounts = np.array([f"0x{i % 40:02x}" for i in range(120)])
+    protocols = np.array(rng.choice(["aave-v3.3", "morpho-blue", "aave-v3"], 120), dtype=object)
+    protocols[[3, 43]], accounts[43] = "aave-v3.3", accounts[3]
+    book = NS(accounts=accounts, protocol=protocols)
+    rows = rng.integers(0, 120, 300)
+    deficits = [[0.0, -0.0, np.nan, 1.5, 20.0, None][k] for k in rng.integers(0, 6, 300)]
+    liq = pa.table({"protocol": protocols[rows].astype(str), "account": accounts[rows],
+                    "debt_asset": rng.choice(["USDC", "DAI"], 300), "deficit_usd": pa.array(deficits, pa.float64())})
+    for table in (liq, liq.drop_columns(["debt_asset"]), liq.slice(0, 0),
+                  liq.set_column(3, "deficit_usd", pa.array([0.0] * 300))):
+        assert repr(_burned(NS(book=book), NS(liquidations=table))) == repr(_burned_by_isin(book, table))
+    got = _burned(NS(book=book), NS(liquidations=liq))
+    assert len(got) > 20 and 3 not in [i for i, _, _ in got]          # row 3's key is row 43's
