@@ -137,7 +137,7 @@ def _screen_fresh(kind, hf, coll, debt, price, asset_of, lt, bonus, protocol_fee
             cols[2, m] = r
             m += 1
     if bound:
-        pairs = _bound_pairs(kind, hf, debt, price, bonus, protocol_fee, close_factor, sizes, cols, nd, nc, out)
+        pairs = _bound_pairs(kind, hf, coll, debt, price, bonus, protocol_fee, close_factor, sizes, cols, nd, nc, out)
         if pairs > 0 and _bound_rejects(out, 0, pairs, asset_of, floor, ceiling, needed):
             out[0, 0] = -pairs
             return REJECT, BOUNDED, m
@@ -161,14 +161,15 @@ def _screen_fresh(kind, hf, coll, debt, price, asset_of, lt, bonus, protocol_fee
     return _verdict(out, n, needed), n, m
 
 
-def _bound_pairs(kind, hf, debt, price, bonus, protocol_fee, close_factor, sizes, cols, nd, nc, out):
-    """Each (debt, collateral) pair's (d, c, R, k) into out[:, 1:5] for _bound_rejects, how many; -1 where the
+def _bound_pairs(kind, hf, coll, debt, price, bonus, protocol_fee, close_factor, sizes, cols, nd, nc, out):
+    """Each (debt, collateral) pair's (d, c, R, k, balance) into out[:, 1:6] for _bound_rejects, how many; -1 where the
     bound does not hold (a bonus, fee, close factor or size < 0 or NaN). Every kind's terms take collateral
     worth the repay times (1 + bonus) at the oracle prices, k = (1 + bonus) * pd / pc, or less when the balance
     caps it (then less is repaid, in proportion), and a fee >= 0 out of it: taken - fee <= repay * k, to a few
     roundings. R: the largest repay, the cap as _terms reads it (the close factor's share of the debt; Aave
     v3.3's half of the total debt USD is at most the debt) times the largest size (1 at least: v3.3 repays up
-    to its cap and Morpho up to the debt whatever the size), 1e-9 more."""
+    to its cap and Morpho up to the debt whatever the size), 1e-9 more. Nor is more repaid than the collateral
+    balance pays for (taken <= balance): at most balance / k, 1e-9 more (~1 in 4 more rows rejected)."""
     scale = 1.0
     for s in range(len(sizes)):
         if not sizes[s] <= scale:
@@ -194,6 +195,7 @@ def _bound_pairs(kind, hf, debt, price, bonus, protocol_fee, close_factor, sizes
             if not (bonus[c] >= 0 and protocol_fee[c] >= 0):
                 return -1
             out[n, 1], out[n, 2], out[n, 3], out[n, 4] = d, c, most, (1.0 + bonus[c]) * price[d] / price[c]
+            out[n, 5] = coll[c]
             n += 1
     return n
 
@@ -207,7 +209,8 @@ def _bound_rejects(pairs, first, n, asset_of, floor, ceiling, needed):
     a division per pair instead of each protocol's terms per size."""
     top = 0.0
     for j in range(first, first + n):
-        d, c, most, k = int(pairs[j, 1]), int(pairs[j, 2]), pairs[j, 3], pairs[j, 4]
+        d, c, k = int(pairs[j, 1]), int(pairs[j, 2]), pairs[j, 4]
+        most = min(pairs[j, 3], pairs[j, 5] / k * (1.0 + 1e-9))
         low, high = floor[asset_of[d]], ceiling[asset_of[c]]
         if not (low >= 0 and high >= 0 and most * (k * high + low) < 1e300):
             return False

@@ -225,3 +225,33 @@ def _quotes(price, asset_of):
     """A round's purchase floor and sale ceiling per asset around the oracle prices."""
     per_asset = np.array([price[asset_of == x][0] for x in range(3)])
     return per_asset * 0.99, per_asset * 1.01
+
+
+@pytest.mark.parametrize("protocol", PROTOCOLS)
+def test_the_bound_of_a_row_its_collateral_caps_is_its_best_try(protocol):
+    """A row whose collateral pays for less than any size repays (1 WETH against $100,000 of USDC): every try
+    takes the whole balance, and the bound, the balance / k repaid, is the best try to ~1e-9. At the best try
+    the bound leaves the verdict to the tries; 1e-7 above it, it rejects the row alone (a bound reading the
+    repay cap only would not)."""
+    from backtest.agents.screen_kept import BOUNDED, _screen_fresh
+    from backtest.protocols.rules import Params
+    asset_of, price, lt = np.array([0, 1]), np.array([1.0, 2_000.0]), np.array([0.0, 0.8])
+    coll, debt = np.array([0.0, 1.0]), np.array([100_000.0, 0.0])
+    p = Params(np.array([0.05, 0.05]), np.array([0.0, 0.0]), np.array([0.5, 0.5]))
+    floor, ceiling = price * 1.001, price * 0.999
+    kind, hf, total = screen.KIND[RULES[protocol].terms], 0.9, 100_000.0
+    columns = screen._columns_finite(price, asset_of, p.bonus, p.protocol_fee, p.close_factor, floor, ceiling)
+    want = np.full((64, 6), np.nan)
+    _, n = screen._screen_row(kind, hf, coll, debt, price, asset_of, lt, p.bonus, p.protocol_fee, p.close_factor,
+                              floor, ceiling, SIZES, total, 0.0, columns, want)
+    assert n > 0 and (want[:n, 4] == 1.0).all()                          # every try takes the whole WETH
+    top = float(want[:n, 0].max())
+    assert 50.0 < top < 100.0                                             # ~5 % of $2,000 less the quotes' spread
+    got, cols = np.full((64, 6), np.nan), np.full((3, 2), -1, dtype=np.int64)
+    for needed, bounded in ((top, False), (top * (1 + 1e-7), True)):
+        verdict, _ = screen._screen_row(kind, hf, coll, debt, price, asset_of, lt, p.bonus, p.protocol_fee,
+                                        p.close_factor, floor, ceiling, SIZES, total, needed, columns, want)
+        verdict2, n2, _ = _screen_fresh(kind, hf, coll, debt, price, asset_of, lt, p.bonus, p.protocol_fee,
+                                        p.close_factor, floor, ceiling, SIZES, total, needed, columns, got, cols, True)
+        assert verdict2 == verdict == (screen.REJECT if bounded else screen.PYTHON)
+        assert (n2 == BOUNDED) == bounded
