@@ -19,8 +19,10 @@ import math
 
 import numpy as np
 
+from backtest import compiled
 from backtest.config import OracleConfig
 from backtest.errors import InputError
+from backtest.markets import oracle_compiled
 from backtest.markets.oracle import PriceHistory
 from backtest.markets.oracle_table import YEAR, Feed, protocol_key, resolve
 
@@ -113,6 +115,7 @@ class Oracles:
         self._moving = [e for e in self._plan if e[2] >= 0]         # read in a quote: move with its price
         self._anchored = [(k, int(own[k]), f) for k, f in enumerate(feeds) if f.kind == "anchored"]
         self._readers = [(k, f.kind, int(own[k]), f) for k, f in enumerate(feeds) if f.kind in ("osm", "twap")]
+        self._twaps = [r for r in self._readers if r[1] == "twap"]  # what _read_history reads between OSM hours
         self._osm_until = -math.inf                                  # every OSM answer holds until then
         self._answer = first[own].tolist()
         self._fill(0.0, firstx)
@@ -156,7 +159,10 @@ class Oracles:
     def update(self, now: float, reference: np.ndarray) -> np.ndarray:
         """Every feed's answer at `now` (once per block); returns the price of each reserve column.
         The trigger is markets/oracle.py's chainlink_update, per aggregator. Only the feeds that can
-        have moved are recomputed: a new round, a quote's price, a lagged reader, a moving LST rate."""
+        have moved are recomputed: a new round, a quote's price, a lagged reader, a moving LST rate.
+        Compiled, a static rate's rounds and answers are oracle_compiled.tick's."""
+        if compiled.ON and self._rate_static:
+            return self._update_compiled(now, reference)
         ref = [*np.asarray(reference, dtype=float).tolist(), 1.0]     # quote -1: USD
         rnd, at, pushed = self._round, self._at, []
         for j, (read, quote, deviation, heartbeat) in enumerate(self._rule):
@@ -174,6 +180,25 @@ class Oracles:
         if self._readers and self.history.times:
             self._read_history(now)
         self.answer = np.array(self._answer)
+        return self.answer[self.feed_of]
+
+    def _update_compiled(self, now: float, reference: np.ndarray) -> np.ndarray:
+        """update with oracle_compiled.tick for the rounds and the round-based answers; the rounds, their
+        times and the answers are kept as arrays from then on (the Python path reads them as it reads lists)."""
+        plan = self.__dict__.get("_tick_plan")
+        if plan is None:
+            self._rounds = np.array([self._round, self._at], dtype=float).reshape(2, len(self._rule))
+            self._round, self._at = self._rounds                         # views: what tick writes
+            self._answer, self._pushed = np.array(self._answer, dtype=float), np.zeros(len(self._rule), dtype=bool)
+            plan = self._tick_plan = oracle_compiled.plan(self)
+        reference = np.asarray(reference, dtype=float)
+        pushed = oracle_compiled.tick(float(now), reference, self._rounds, self._pushed, self._answer, *plan)
+        if self._anchored and pushed:
+            agg, flags = self._agg_of, self._pushed
+            self._validate(now, [*reference.tolist(), 1.0], {k for k, _, _ in self._anchored if flags[agg[k]]})
+        if self._readers and self.history.times:
+            self._read_history(now)
+        self.answer = self._answer.copy()
         return self.answer[self.feed_of]
 
     @property
@@ -200,10 +225,8 @@ class Oracles:
         """OSM and TWAP answers; every OSM answer is kept until its next hour once it cannot change."""
         history, answer, osm_due = self.history, self._answer, now >= self._osm_until
         until = math.inf
-        for k, kind, a, feed in self._readers:
+        for k, kind, a, feed in self._readers if osm_due else self._twaps:
             if kind == "osm":
-                if not osm_due:
-                    continue
                 hop = feed.hop_seconds
                 value, final = self._osm(k, a, now, hop)
                 until = min(until, (math.floor(now / hop) + 1.0) * hop if final else -math.inf)
