@@ -20,8 +20,9 @@ forgets every row when a governance change brings new ones (`KeptTries.forget`).
 
 A fresh screen first bounds every try of each (debt, collateral) pair at once (`_bound_pairs`, `_bound_rejects`:
 one division a pair, not each protocol's terms per size); where that bound is below the bar the row is rejected
-as _verdict would reject it and its pairs are kept instead of tries, judged again by their bound at the next
-call's quotes and bar (a kept row the bound no longer rejects is screened whole).
+as _verdict would reject it and its pairs are kept instead of tries. They hold while the row's cells do (its
+change counter alone): the bound reads each call's prices, HF, quotes and bar, so a row the oracle moved is
+judged again without reading the book; a kept row the bound no longer rejects is screened whole.
 """
 
 from __future__ import annotations
@@ -137,8 +138,9 @@ def _screen_fresh(kind, hf, coll, debt, price, asset_of, lt, bonus, protocol_fee
             cols[2, m] = r
             m += 1
     if bound:
-        pairs = _bound_pairs(kind, hf, coll, debt, price, bonus, protocol_fee, close_factor, sizes, cols, nd, nc, out)
-        if pairs > 0 and _bound_rejects(out, 0, pairs, asset_of, floor, ceiling, needed):
+        pairs = _bound_pairs(coll, debt, bonus, protocol_fee, close_factor, sizes, cols, nd, nc, out)
+        if pairs > 0 and _bound_rejects(out, 0, pairs, kind, hf, price, bonus, protocol_fee, close_factor, sizes,
+                                        asset_of, floor, ceiling, needed):
             out[0, 0] = -pairs
             return REJECT, BOUNDED, m
     n = 0
@@ -161,24 +163,49 @@ def _screen_fresh(kind, hf, coll, debt, price, asset_of, lt, bonus, protocol_fee
     return _verdict(out, n, needed), n, m
 
 
-def _bound_pairs(kind, hf, coll, debt, price, bonus, protocol_fee, close_factor, sizes, cols, nd, nc, out):
-    """Each (debt, collateral) pair's (d, c, R, k, balance) into out[:, 1:6] for _bound_rejects, how many; -1 where the
-    bound does not hold (a bonus, fee, close factor or size < 0 or NaN). Every kind's terms take collateral
-    worth the repay times (1 + bonus) at the oracle prices, k = (1 + bonus) * pd / pc, or less when the balance
-    caps it (then less is repaid, in proportion), and a fee >= 0 out of it: taken - fee <= repay * k, to a few
-    roundings. R: the largest repay, the cap as _terms reads it (the close factor's share of the debt; Aave
-    v3.3's half of the total debt USD is at most the debt) times the largest size (1 at least: v3.3 repays up
-    to its cap and Morpho up to the debt whatever the size), 1e-9 more. Nor is more repaid than the collateral
-    balance pays for (taken <= balance): at most balance / k, 1e-9 more (~1 in 4 more rows rejected)."""
-    scale = 1.0
+def _bound_pairs(coll, debt, bonus, protocol_fee, close_factor, sizes, cols, nd, nc, out):
+    """Each (debt, collateral) pair's (d, c, debt, -, balance) into out[:, 1:6] for _bound_rejects, how many; -1
+    where the bound does not hold (a close factor, bonus, fee or size < 0 or NaN). They stand while the row's
+    cells do (BookState.versions): the bound reads the prices and HF of its call."""
     for s in range(len(sizes)):
-        if not sizes[s] <= scale:
-            if not sizes[s] > scale:                # NaN
-                return -1
-            scale = sizes[s]
+        if not sizes[s] == sizes[s]:
+            return -1
     n = 0
     for u in range(nd):
         d = cols[0, u]
+        if not close_factor[d] >= 0:
+            return -1
+        for w in range(nc):
+            c = cols[1, w]
+            if not (bonus[c] >= 0 and protocol_fee[c] >= 0):
+                return -1
+            out[n, 1], out[n, 2], out[n, 3], out[n, 4], out[n, 5] = d, c, debt[d], 0.0, coll[c]
+            n += 1
+    return n
+
+
+def _bound_rejects(pairs, first, n, kind, hf, price, bonus, protocol_fee, close_factor, sizes, asset_of, floor, ceiling,
+                   needed):
+    """Whether no try of the n pairs at pairs[first:] (_bound_pairs') can reach `needed` at these prices, HF,
+    quotes and bar (all finite, prices > 0). Every kind's terms take collateral worth the repay times (1 + bonus)
+    at the oracle prices, k = (1 + bonus) * pd / pc, or less when the balance caps it (then less is repaid, in
+    proportion): taken <= repay * k and <= the balance, to a few roundings. The repay is at most R, the smaller
+    of balance / k and the cap as _terms reads it (the close factor's share of the debt; Aave v3.3's half of
+    the total debt USD is at most the debt) times the largest size (1 at least: v3.3 repays up to its cap and
+    Morpho up to the debt whatever the size), 1e-9 more. The liquidator keeps taken - fee = taken * f: Aave
+    v3's protocol fee is its share of the bonus part (f = 1 - fee * bonus / (1 + bonus)), Compound's seize
+    share its share of the whole (f = 1 - share), none elsewhere (f = 1). So with quotes >= 0 a try's linear
+    ceiling (taken - fee) * high - repay * low + SLACK * (...) is at most R * (max(k * f * high - low, 0) +
+    SLACK * (k * high + low)); 1e-9 of the terms more (and on f) covers every rounding, the bound's own too,
+    and nothing near overflow (a ceiling's inf - inf is NaN, the Python search). It rejects only where
+    screen._verdict would: on captured Monte Carlo rounds ~19 in 20 of the rows the tries reject, for a
+    division per pair instead of each protocol's terms per size."""
+    scale = 1.0
+    for s in range(len(sizes)):
+        scale = max(scale, sizes[s])
+    top = 0.0
+    for j in range(first, first + n):
+        d, c, owed, balance = int(pairs[j, 1]), int(pairs[j, 2]), pairs[j, 3], pairs[j, 5]
         if kind == 0:
             share = close_factor[d] if hf > HF_CLOSE else 1.0
         elif kind == 1:
@@ -187,34 +214,18 @@ def _bound_pairs(kind, hf, coll, debt, price, bonus, protocol_fee, close_factor,
             share = close_factor[d]
         else:
             share = 1.0
-        if not share >= 0:
-            return -1
-        most = share * debt[d] * scale * (1.0 + 1e-9)
-        for w in range(nc):
-            c = cols[1, w]
-            if not (bonus[c] >= 0 and protocol_fee[c] >= 0):
-                return -1
-            out[n, 1], out[n, 2], out[n, 3], out[n, 4] = d, c, most, (1.0 + bonus[c]) * price[d] / price[c]
-            out[n, 5] = coll[c]
-            n += 1
-    return n
-
-
-def _bound_rejects(pairs, first, n, asset_of, floor, ceiling, needed):
-    """Whether no try of the n pairs at pairs[first:] (_bound_pairs') can reach `needed` at this floor and
-    ceiling: with quotes >= 0 a try's linear ceiling (taken - fee) * high - repay * low + SLACK * (...) is at
-    most R * (max(k * high - low, 0) + SLACK * (k * high + low)); 1e-9 of the terms more covers every rounding,
-    the bound's own too, and nothing near overflow (a ceiling's inf - inf is NaN, the Python search). It
-    rejects only where screen._verdict would: on a Monte Carlo path ~half the rows a fresh screen rejects, for
-    a division per pair instead of each protocol's terms per size."""
-    top = 0.0
-    for j in range(first, first + n):
-        d, c, k = int(pairs[j, 1]), int(pairs[j, 2]), pairs[j, 4]
-        most = min(pairs[j, 3], pairs[j, 5] / k * (1.0 + 1e-9))
+        k = (1.0 + bonus[c]) * price[d] / price[c]
+        most = min(share * owed * scale, balance / k) * (1.0 + 1e-9)
         low, high = floor[asset_of[d]], ceiling[asset_of[c]]
         if not (low >= 0 and high >= 0 and most * (k * high + low) < 1e300):
             return False
-        bound = most * (max(k * high * (1.0 + 1e-9) - low, 0.0) + 2.0 * SLACK * (k * high + low))
+        if kind == 0 or kind == 2:
+            kept = 1.0 - protocol_fee[c] * bonus[c] / (1.0 + bonus[c])
+        elif kind == 3:
+            kept = 1.0 - protocol_fee[c]
+        else:
+            kept = 1.0
+        bound = most * (max(k * (kept + 1e-9) * high * (1.0 + 1e-9) - low, 0.0) + 2.0 * SLACK * (k * high + low))
         if bound > top:
             top = bound
     return top + SLACK * abs(needed) < needed
@@ -239,13 +250,17 @@ def _next_kept_py(start, rows, per_row, kinds, coll, debt, per_column, asset_of,
         i = rows[k]
         if kinds[i] < 0:
             return k, NOT_SCREENED
-        s = _kept_slot(i, hf[k], total_debt_usd[k], price, versions, memo) if columns and np.isfinite(needed[k]) \
-            else -1
+        s = memo[0][i] if columns and np.isfinite(needed[k]) else -1
         bound = True
-        if s >= 0 and memo[1][s, 6]:                # kept pairs: their bound at these quotes, else every try
-            if _bound_rejects(memo[2], memo[1][s, 1], memo[1][s, 2], asset_of, floor, ceiling, needed[k]):
-                continue
-            s, bound = -1, False
+        if s >= 0 and memo[1][s, 6]:                # kept pairs, while the row's cells stand: their bound now
+            if memo[1][s, 0] == versions[i] and np.isfinite(hf[k]) and np.isfinite(total_debt_usd[k]):
+                if _bound_rejects(memo[2], memo[1][s, 1], memo[1][s, 2], kinds[i], hf[k], price, bonus, protocol_fee,
+                                  close_factor, sizes, asset_of, floor, ceiling, needed[k]):
+                    continue
+                bound = False                       # no longer rejected by it: every try
+            s = -1
+        elif s >= 0:
+            s = _kept_slot(i, hf[k], total_debt_usd[k], price, versions, memo)
         if s >= 0:
             n = _kept_tries(s, asset_of, floor, ceiling, memo, out)
             verdict = _verdict(out, n, needed[k])
