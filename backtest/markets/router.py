@@ -21,6 +21,7 @@ sees.
 * Quotes in another volatile asset (wstETH/WETH): that asset's reference price values them.
 * `feedback=False`: every fill is at the chosen venue's price less its fee; nothing moves.
 * What no fill can beat (purchase floor, sale ceiling, the venues' price range): backtest/markets/price_bounds.py.
+* Quoted routes kept until something they read moves (`_remembered`, `remember`): backtest/markets/route_memo.py.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from backtest import compiled
 from backtest.markets import quote_compiled
 from backtest.markets.price_bounds import PriceBounds
 from backtest.markets.reference import ReferenceMarket
+from backtest.markets.route_memo import RouteMemo
 from backtest.markets.split import split_purchase, split_sale
 from backtest.markets.venue_kinds import USD, DepthBook, V2Pool, V3Pool, arbitrage_goal
 
@@ -42,7 +44,7 @@ DEPTH_IMPACT = 0.02
 
 
 @dataclass
-class Router(PriceBounds):
+class Router(RouteMemo, PriceBounds):
     price: np.ndarray                  # [A] reference USD price (the reference market's array, shared)
     venues: list                       # V2Pool / V3Pool / DepthBook, any order
     feedback: bool = True
@@ -171,74 +173,6 @@ class Router(PriceBounds):
             if usd < best_usd or best < 0 or (best_usd != best_usd and usd == usd):
                 best, best_usd = v, usd
         return best, best_usd
-
-    def _remembered(self, buy: bool, asset: int, amount: float, route) -> tuple[list[tuple[int, float]], float]:
-        """`route(asset, amount)`, asked once while nothing it reads has moved: best_plan and the keepers
-        quote a trade, then make it (`buy`, `sell` route it again). A quote of `asset` reads its venues'
-        states and the reference prices of its own and its venues' quote assets, which only a trade of an
-        asset in `_moves` of it (or a path move, arbitrage) changes; those bump its generation."""
-        key = (buy, asset, amount, self.split, self.feedback)       # both are fields a caller may set
-        gen = self._generation[asset]
-        mine = self._holds(key)
-        got = (self._bought if buy else self._sale)[4] if mine else self._routes.get(key)
-        if got is not None and got[0] == gen:
-            return got[1], got[2]
-        if len(self._routes) > 4096:
-            self._routes.clear()
-        out = self._routes[key] = (gen, *route(asset, amount))
-        if mine:                        # `remember`'s quote of the key is stale: the dict's is the newer now
-            if buy:
-                self._bought = None
-            else:
-                self._sale = None
-        return out[1], out[2]
-
-    def _holds(self, key: tuple) -> bool:
-        """Whether `remember`'s slot of the key's side holds the key ((buy?, asset, amount, split, feedback), as
-        `_routes`' keys). What it holds is always newer than `_routes`' entry (`_remembered` empties it when
-        it routes the key afresh), so it is read first; `buy` and `sell` read both inline."""
-        kept = self._bought if key[0] else self._sale
-        return kept is not None and kept[0] == key[1] and kept[1] == key[2] and kept[2] == key[3] and kept[3] == key[4]
-
-    def _entry(self, key: tuple) -> tuple | None:
-        """What is kept for `key`: `remember`'s quote of it, else `_routes`' entry (None: nothing)."""
-        return (self._bought if key[0] else self._sale)[4] if self._holds(key) else self._routes.get(key)
-
-    def remember(self, bought: int, repay: float, buy_venue: int, cost: float, sold: int, amount: float,
-                 sell_venue: int, proceeds: float, kept: tuple | None = None) -> None:
-        """Keep a purchase of `repay` of asset `bought` and a sale of `amount` of `sold`, whole-order quotes made
-        elsewhere (quote_compiled: best_plan's chosen try), as `_remembered` keeps its own (none for an amount
-        <= 0, which is never routed); a venue -1 for an asset with no venue (its reference market). `kept`: where
-        quote_compiled left the sale at each venue of `sold` (a Table and its count), kept with the asset's trade count.
-        In two slots of their own, not in `_routes` (`_entry` reads both): the liquidation that quoted them makes
-        them next, and two dict entries a liquidation cost ~1.3 us more in situ (a dict of up to 4,096 float keys)."""
-        split, feedback, gen = self.split, self.feedback, self._generation
-        self._bought = (bought, repay, split, feedback, (gen[bought], [] if buy_venue < 0 else [(buy_venue, repay)],
-                                                         cost)) if repay > 0 else None
-        if amount > 0:
-            route = [] if sell_venue < 0 else [(sell_venue, amount)]
-            self._sale = (sold, amount, split, feedback, (gen[sold], route, proceeds) if kept is None else
-                          (gen[sold], route, proceeds, self._traded[sold], kept))
-        else:
-            self._sale = None
-
-    def _chosen_again(self, asset: int, amount: float, sales: np.ndarray) -> tuple[list[tuple[int, float]], float]:
-        """`_find_sale`'s whole order when the venues of `asset` have not traded since they paid what quote_compiled
-        left in `sales[v, 0]` (Table.sales), so only the prices of their quote assets can have moved: `_best_sale`'s
-        choice, its expression, on those answers."""
-        best, best_usd = -1, -math.inf
-        price = self.price
-        for v, q in self._sides[asset]:
-            usd = sales.item(v, 0) * (1.0 if q == USD else price.item(q))     # _quote_usd(v)
-            if usd > best_usd or best < 0 or (best_usd != best_usd and usd == usd):
-                best, best_usd = v, usd
-        return [(best, amount)], best_usd
-
-    def _route_sale(self, asset: int, amount: float) -> tuple[list[tuple[int, float]], float]:
-        return self._remembered(False, asset, amount, self._find_sale)
-
-    def _route_purchase(self, asset: int, amount: float) -> tuple[list[tuple[int, float]], float]:
-        return self._remembered(True, asset, amount, self._find_purchase)
 
     def _find_sale(self, asset: int, amount: float) -> tuple[list[tuple[int, float]], float]:
         """[(venue, amount)] and USD: the whole order at the best venue, or split (`split=True`)
