@@ -17,8 +17,7 @@ the pattern must be current for every row a kernel reads: rows whose balances ch
 refreshed (`refresh`, from the book's touched log) before that. Each row keeps the slot it
 had at build; a refreshed row whose nonzero columns no longer fit (a balance that grew from zero)
 gets width -1, and the kernels read that row whole. A refresh forgets the rows it rewrites in every
-Stamps reading the pattern (caches of per-row results: health.RowHealth); `changed_at[i]` is the
-refresh (`tick`) that last saw row i change.
+Stamps reading the pattern (caches of per-row results: health.RowHealth).
 """
 
 from __future__ import annotations
@@ -213,8 +212,6 @@ class Pattern:
             np.cumsum(self.width, out=self.indptr[1:])
             self.indices = np.nonzero(nonzero)[1].astype(kind)
             self.values = np.stack([coll[nonzero], debt[nonzero]], axis=1)     # [nnz, 2] (collateral, debt)
-        self.changed_at = np.zeros(len(coll), dtype=np.int64)
-        self.tick = 0
         self.stamps: list[np.ndarray] = []     # Stamps.seen of the Stamps reading this pattern: a refresh forgets
 
     def refresh(self, rows) -> None:
@@ -222,9 +219,7 @@ class Pattern:
         rows = np.asarray(rows, dtype=np.int64).reshape(-1)
         if not len(rows):
             return
-        self.tick += 1
         _refresh(self.coll, self.debt, rows, self.indptr, self.indices, self.width, self.values)
-        self.changed_at[rows] = self.tick
         for seen in self.stamps:
             seen[rows, 0] = -1
 
