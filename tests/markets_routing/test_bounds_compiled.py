@@ -56,15 +56,21 @@ OP = st.tuples(st.sampled_from(["sell", "buy", "follow", "arb"]), st.sampled_fro
 @given(seed=st.integers(0, 2**32 - 1), ops=st.lists(OP, max_size=12))
 def test_compiled_ceilings_are_the_python_pass_bit_for_bit(seed, ops):
     r = router(seed)
-    for kind, asset, amount in ops:
-        if kind in ("sell", "buy"):
-            getattr(r, kind)(asset, amount)
-        elif kind == "follow":
-            before = r.reference.exo.copy()
-            r.follow_path(before, before * (0.8 + 0.1 * asset))
-        else:
-            r.arbitrage(12.0, 60.0 if asset % 2 else 0.0)
-        assert _compiled(r) == _python(r), (kind, asset, amount)
+    for op in ops:
+        apply(r, op)
+        assert _compiled(r) == _python(r), op
+
+
+def apply(r, op) -> None:
+    """An OP on router `r`: a trade, a path move or a block's arbitrage."""
+    kind, asset, amount = op
+    if kind in ("sell", "buy"):
+        getattr(r, kind)(asset, amount)
+    elif kind == "follow":
+        before = r.reference.exo.copy()
+        r.follow_path(before, before * (0.8 + 0.1 * asset))
+    else:
+        r.arbitrage(12.0, 60.0 if asset % 2 else 0.0)
 
 
 @pytest.mark.parametrize("held", [0.0, -0.0, 150.0, -150.0, 50.0, 3_000.0, -3_000.0, 1e9, math.nan])
