@@ -30,6 +30,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from backtest import compiled
+from backtest.errors import InputError
 from backtest.markets.carried import CarriedFlow
 from backtest.markets.impact_params import DEFAULT, IMPACT
 
@@ -47,6 +48,12 @@ NODES, WEIGHTS = tuple(((_NODES + 1.0) / 2.0).tolist()), tuple((_WEIGHTS / 2.0).
 
 SMALL = 1e-4        # log move under which `fill` uses the closed form
 _EXP_MAX = math.log(sys.float_info.max)   # past it math.exp raises where np.exp (`_reprice`) gives inf
+_TINY, _HUGE = sys.float_info.min, sys.float_info.max      # a price a trade may leave: normal, positive, finite
+
+
+class OutOfRange(InputError, ValueError):
+    """A flow whose impact takes a reference price to 0, a subnormal or inf: nothing after it would mean anything
+    (a pool pulled to a price of 0 divides by it), so the run stops with one line (the CLI prints InputError)."""
 
 @_jitable
 def _f(x: float, volume: float) -> float:
@@ -181,10 +188,16 @@ class ReferenceMarket:
             return
         theta = self.permanent_share.item(a)
         permanent, temporary = self.permanent, self.temporary
-        permanent[a] = kept = permanent.item(a) + theta * d
-        temporary[a] = passing = temporary.item(a) + (1.0 - theta) * d
+        kept, passing = permanent.item(a) + theta * d, temporary.item(a) + (1.0 - theta) * d
+        price = self.exo.item(a) * (math.exp(kept + passing) if not kept + passing > _EXP_MAX else math.inf)
+        if not (_TINY <= price <= _HUGE or price != price):
+            raise OutOfRange(f"the reference market of asset {a}: a flow of {usd:.6g} USD would take its price from "
+                             f"{self.price.item(a):.6g} to {price:.6g} USD (log impact {kept + passing:.6g}), past what "
+                             "a float holds: the flows or the impact parameters (impact.scale, the asset's y, its "
+                             "daily volume) are far beyond any market")
+        permanent[a], temporary[a] = kept, passing
         self.outstanding[a] = q + usd
-        self.price[a] = self.exo.item(a) * (math.exp(kept + passing) if not kept + passing > _EXP_MAX else math.inf)
+        self.price[a] = price
 
     def fill(self, a: int, units: float) -> float:
         """USD for `units` (> 0 sold, < 0 bought) walked through the impact curve, without

@@ -6,7 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from backtest.markets.reference import ReferenceMarket
+from backtest.errors import InputError
+from backtest.markets.reference import OutOfRange, ReferenceMarket
 
 
 def _decayed(m: ReferenceMarket, seconds: float) -> None:
@@ -42,17 +43,21 @@ def test_decay_over_mixed_block_lengths_is_the_fresh_formula(seed):
             assert getattr(market, name).tobytes() == getattr(twin, name).tobytes(), (k, seconds, name)
 
 
-def test_a_trade_past_exps_range_prices_at_inf_as_a_repricing_does():
-    # a flow so large against the volume that the log move passes ~709.78: math.exp raised OverflowError in
-    # the middle of a replay (hypothesis found it through test_bounds_compiled); np.exp, which _reprice
-    # uses, gives inf. The trade now gives what a repricing of the same state gives.
-    market = ReferenceMarket(np.array([2000.0, 1.0]), np.array([40.0, 0.3]), np.array([1e3, 1e9]),
+def test_a_trade_that_takes_a_price_past_a_floats_range_stops_with_one_line_and_leaves_the_market():
+    # a flow so large against the volume that the log move passes ~709.78 (math.exp raised OverflowError in the
+    # middle of a replay; then the price went to inf), or one that takes the price to 0: a pool pulled to it
+    # divided by it later (ZeroDivisionError in follow_path, hypothesis through test_bounds_compiled). Now the
+    # trade raises OutOfRange (an InputError: one line in the CLI), and the market is as before the trade.
+    market = ReferenceMarket(np.array([2000.0, 1.0]), np.array([40.0, 0.3]), np.array([1e9, 1e9]),
                              np.array([0.5, 0.5]), np.array([600.0, 600.0]))
-    market.trade(0, 1e12)
-    assert market.permanent[0] + market.temporary[0] > 709.79
-    assert market.price[0] == np.inf and market.price[1] == 1.0
-    with np.errstate(over="ignore"):
-        again = market.exo * np.exp(market.permanent + market.temporary)
-    assert again.tobytes() == market.price.tobytes()
+    market.trade(0, 1e5)
+    before = [a.tobytes() for a in (market.price, market.permanent, market.temporary, market.outstanding)]
+    for usd in (1e12, -1e12):
+        with pytest.raises(OutOfRange, match="asset 0: a flow of .* to (inf|0) USD"):
+            market.trade(0, usd)
+        assert [a.tobytes() for a in (market.price, market.permanent, market.temporary, market.outstanding)] == before
+    assert issubclass(OutOfRange, InputError)
+    market.trade(0, 1e6)                          # an ordinary flow still moves it
+    assert market.price[0] > float(np.frombuffer(before[0])[0]) and np.isfinite(market.price[0])
     market.trade(1, float("nan"))                 # NaN stays NaN, as math.exp leaves it
     assert np.isnan(market.price[1])
