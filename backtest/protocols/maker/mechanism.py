@@ -105,8 +105,10 @@ class Maker:
                 t = cut
             if not dur > ilk.tail:
                 tail = tic + ilk.tail
-                if tail < t and after(tail) < t:
-                    t = after(tail)
+                if tail < t:
+                    tail = after(tail)
+                    if tail < t:
+                        t = tail
             for latency in latencies:           # shared.latency_ends: the first of the ascending ends past now
                 end = tic + latency * block
                 if end > now:
