@@ -19,7 +19,7 @@ from backtest.agents.round import Round
 from backtest.config import RunConfig
 from backtest.errors import InputError
 from backtest.inputs.book import ReplayInputs
-from backtest.inputs.kept import KEPT, per_book
+from backtest.inputs.kept import per_book
 from backtest.engine.mechanisms import Mechanisms
 from backtest.engine.record import Recorder
 from backtest.engine.state import BookState
@@ -172,9 +172,6 @@ def start(inputs: ReplayInputs, config: RunConfig, venues: Router, bounds=None) 
                  lowest_bar=lowest_bar, rec=rec,
                  mech=Mechanisms(inputs, config, state, venues, rec, field, bound if bounds else None,
                                  lowest_bar), every_block=config.every_block)
-
-
-_BOOKS = KEPT               # id(book) -> (weak reference to it, {key: kept}): inputs/kept.py's
 
 
 def book_rules(book, whole: bool) -> tuple:

@@ -4,8 +4,8 @@ to the plain per-row computation it replaced."""
 import numpy as np
 from hypothesis import given, settings, strategies as st
 
-from backtest.engine import start as start_module
 from backtest.engine.start import _book_rules, book_rules
+from backtest.inputs.kept import KEPT
 from backtest.protocols.maker_flip.mechanism import first_held
 from backtest.protocols.rules import rules_for
 
@@ -92,5 +92,5 @@ def test_book_rules_are_kept_per_book_and_whole_and_not_given_to_another_book():
     del a, first
     c = _Book(["maker"], ["maker"])
     _same_as_plain(book_rules(c, False), c, False)           # a dead book's entry goes at the next new book
-    assert all(ref() is not None for ref, _ in start_module._BOOKS.values())
-    assert key not in start_module._BOOKS or start_module._BOOKS[key][0]() is c
+    assert all(ref() is not None for ref, _ in KEPT.values())
+    assert key not in KEPT or KEPT[key][0]() is c
