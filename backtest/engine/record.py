@@ -5,13 +5,13 @@ protocol event (absorb, buyCollateral, bark, take, redo)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from operator import itemgetter
 
 import numpy as np
 import pyarrow as pa
 
 from backtest.agents.liquidator import Plan
 from backtest.inputs.book import ReplayInputs
+from backtest.inputs.kept import per_book
 from backtest.markets.router import Router as Venues
 
 UTC_TS = pa.timestamp("us", tz="UTC")
@@ -98,13 +98,13 @@ class Recorder:
     def __init__(self, inputs: ReplayInputs):
         self.inputs = inputs
         self.now = 0.0              # seconds since the first step: the block being played (the loops set it)
-        self._liq: list[tuple] = []             # one tuple per liquidation, in LIQUIDATIONS_SCHEMA order
+        self._liq: list = []                    # the liquidations' fields, row after row, in LIQUIDATIONS_SCHEMA order
         n, t = len(inputs.book.price_assets), len(inputs.times)
         self._steps: list[int] = []             # the steps recorded, in order: row k of the arrays below
         self._step_values = {name: np.empty((t, n)) for name in _STEP_FLOATS}
         self._step_count = np.empty((t, n), dtype=np.int32)
         self._answers = None                    # [steps, feeds] every feed's answer at each step recorded
-        self._events: list[tuple] = []          # one tuple per event, in EVENTS_SCHEMA order
+        self._events: list = []                 # the events' fields, row after row, in EVENTS_SCHEMA order
         self._count = [0] * len(inputs.book.price_assets)
         self._asset_of = inputs.book.reserve_asset.tolist()     # [R] each reserve's price asset, as ints
         self._burned = 0.0          # deficits burned so far (Aave v3.3+): bad debt that left the book
@@ -113,15 +113,17 @@ class Recorder:
     def liquidation(self, step: int, i: int, plan: Plan, oracle: np.ndarray, rnd: int, cost: float,
                     proceeds: float, hf_before: float, hf_after: float, deficit: float = 0.0,
                     liquidator: str = "profit-seeker", action: str = "liquidate") -> None:
-        """`oracle` is the price of every reserve at the time of the liquidation. One tuple a row,
-        the columns built once in `outcome` (a row a liquidation is the hot path of a crash), the names
-        too: a row keeps the account's row and the reserves' columns, `outcome` reads their names in one gather each."""
+        """`oracle` is the price of every reserve at the time of the liquidation. A row's fields extend one
+        flat list (a tuple kept per row costs an allocation the garbage collector then tracks: 2x the
+        time of a crash's 13,000 rows), the columns built once in `outcome` (a row a liquidation is the hot
+        path of a crash), the names too: a row keeps the account's row and the reserves' columns, `outcome`
+        reads their names in one gather each."""
         d, c, repay, taken, fee, _, _, gas, flash, builder = plan
         pd, pc = oracle.item(d), oracle.item(c)         # plain floats: the same products, cheaper than numpy scalars
         now, at = self._clock
         if now != self.now:
             at = self._block_time()
-        self._liq.append((step, at, i, i, d, c, repay, taken, fee, pd, pc, repay * pd, taken * pc, rnd, liquidator,
+        self._liq.extend((step, at, i, i, d, c, repay, taken, fee, pd, pc, repay * pd, taken * pc, rnd, liquidator,
                           cost, proceeds, gas, proceeds - cost - gas - flash - builder, hf_before, hf_after,
                           deficit, action, flash, builder))
         self._count[self._asset_of[c]] += 1
@@ -131,7 +133,7 @@ class Recorder:
         """One Comet/Maker event; columns not given are null (strings) or NaN (numbers)."""
         row = {**_EVENT_DEFAULTS, **values, "step": step, "timestamp": self._block_time(), "round": rnd,
                "protocol": protocol, "action": action}
-        self._events.append(tuple(map(row.get, _EVENT_NAMES, _EVENT_NANS)))     # row.get(name, nan), in C
+        self._events.extend(map(row.get, _EVENT_NAMES, _EVENT_NANS))     # row.get(name, nan), in C
 
     def step(self, step: int, venues: Venues, oracles, accounts_bad_usd: float, protocol_loss: float = 0.0) -> None:
         """`oracles` (backtest/markets/oracles.py): every feed's answer is recorded, per asset by protocol;
@@ -251,25 +253,32 @@ class Recorder:
 
 
     def _names(self) -> dict:
-        """What the liquidations' name columns look their rows' indices up in (book order, as read before)."""
-        book = self.inputs.book
-        return {"protocol": book.protocol, "account": book.accounts, "debt_asset": book.assets,
-                "collateral_asset": book.assets}
+        """What the liquidations' name columns look their rows' indices up in (book order, as read before):
+        arrow arrays of the book's names, made once per book (a sweep's paths share it; inputs/kept.py)."""
+        return per_book(self.inputs.book, "engine.record.names", _book_names)
 
 
-def _table(rows: list[tuple], schema: pa.Schema, names: dict | None = None) -> pa.Table:
-    """Row tuples (in the schema's order) as a table of it. Each column gathered by itemgetter over the rows
-    (~0.6x the time of transposing with zip(*rows), which walks every row once per column through 40,000
-    iterators: 47 -> 29 ms for the 1M bench's 42,000 liquidations). `names`: column -> the list a row's
-    index in it is looked up in (the liquidations' protocol, account and assets)."""
-    names = names or {}
-    return pa.table({f.name: _column(_named(list(map(itemgetter(j), rows)), names.get(f.name)), f.type)
+def _book_names(book_ref) -> dict:
+    book = book_ref()
+    protocol, accounts, assets = (pa.array(np.asarray(v).tolist(), pa.string())
+                                  for v in (book.protocol, book.accounts, book.assets))
+    return {"protocol": protocol, "account": accounts, "debt_asset": assets, "collateral_asset": assets}
+
+
+def _table(fields: list, schema: pa.Schema, names: dict | None = None) -> pa.Table:
+    """Rows' fields, one row after another in the schema's order, as a table of it: column j is the
+    slice fields[j::width], copied in C (0.1x the time of gathering it from a tuple per row).
+    `names`: column -> the arrow array of names a row's index in it is looked up in (the liquidations'
+    protocol, account and assets)."""
+    names, width = names or {}, len(schema)
+    return pa.table({f.name: _column(_named(fields[j::width], names.get(f.name)), f.type)
                      for j, f in enumerate(schema)}, schema=schema)
 
 
-def _named(values: list, of):
-    """The names at indices `values` (one gather), or `values` themselves where the column holds no index."""
-    return values if of is None else np.asarray(of)[np.array(values, dtype=np.intp)].tolist()
+def _named(values: list, of: pa.Array | None):
+    """The names at indices `values` (one gather in arrow), or `values` themselves where the column holds
+    no index."""
+    return values if of is None else of.take(np.array(values, dtype=np.intp))
 
 
 def _column(values, kind: pa.DataType) -> pa.Array:

@@ -63,3 +63,56 @@ def test_step_columns_worked_out_at_the_end_are_the_per_step_values():
     for name in ("price_market", "price_amm", "sold_usd", "price_oracle"):
         assert np.array(table[name]).tobytes() == np.array(want[name]).tobytes(), name
     assert table["oracles"] == want["oracles"] and any(want["oracles"])
+
+
+def test_liquidations_and_events_are_the_rows_of_the_calls_in_call_order():
+    # a call's fields extend one flat list and `outcome` slices its columns; the names are the book's at
+    # the rows' indices: the table a row at a time gives, bit for bit (NaN, -0.0 and numpy scalars too)
+    from backtest.agents.liquidator import Plan
+    from backtest.engine.record import EVENTS_SCHEMA, LIQUIDATIONS_SCHEMA
+    inputs = bench_inputs(40, 3, 0)
+    s = start(inputs, bench_config(CONFIG, inputs), initial_venues(inputs, True))
+    rec, book = s.rec, inputs.book
+    rng = np.random.default_rng(11)
+    n, r = len(book.accounts), len(book.assets)
+    want, events = [], []
+    for k in range(25):
+        rec.now = float(k // 3) * 12.0                   # rows share a block, three at a time
+        i, d, c = int(rng.integers(n)), int(rng.integers(r)), int(rng.integers(r))
+        f = rng.standard_normal(9) * 10.0 ** rng.uniform(-6, 6, 9)
+        f[k % 9] = (np.nan, -0.0, 0.0)[k % 3]
+        plan = Plan(d, c, float(f[0]), float(f[1]), float(f[2]), 0.0, 0.0, np.float64(f[3]), float(f[4]), float(f[5]))
+        oracle = rng.random(r) * 3e3
+        rec.liquidation(k, i, plan, oracle, k % 4, float(f[6]), float(f[7]), np.float64(f[8]), 1.1, 0.0,
+                        liquidator=f"agent{k % 2}", action=("liquidate", "absorb")[k % 2])
+        at = inputs.times[0] + np.timedelta64(int(round(rec.now * 1e6)), "us")
+        pd, pc = float(oracle[d]), float(oracle[c])
+        want.append({"step": k, "timestamp": at.item(), "protocol": str(book.protocol[i]),
+                     "account": str(book.accounts[i]), "debt_asset": book.assets[d], "collateral_asset": book.assets[c],
+                     "debt_repaid": f[0], "collateral_seized": f[1], "protocol_fee": f[2], "debt_price": pd,
+                     "collateral_price": pc, "debt_repaid_usd": f[0] * pd, "collateral_seized_usd": f[1] * pc,
+                     "round": k % 4, "liquidator": f"agent{k % 2}", "cost_usd": f[6], "proceeds_usd": f[7],
+                     "gas_usd": f[3], "profit_usd": f[7] - f[6] - f[3] - f[4] - f[5], "health_factor_before": f[8],
+                     "health_factor_after": 1.1, "deficit_usd": 0.0, "action": ("liquidate", "absorb")[k % 2],
+                     "flash_fee_usd": f[4], "builder_usd": f[5]})
+        if k % 2:
+            rec.event(k, k % 4, "maker", "take", auction=k, asset="WETH", amount=k + 0.5, tab=-0.0)
+            events.append((k, at.item(), k % 4, "maker", "take", k, "WETH", k + 0.5))
+    out = rec.outcome(s.state.coll, s.state.debt, s.oracles)
+    got = out.liquidations.to_pylist()
+    assert out.liquidations.schema == LIQUIDATIONS_SCHEMA and len(got) == len(want)
+    for g, w in zip(got, want):
+        assert list(g) == list(w)
+        for name, v in w.items():
+            x = g[name]
+            if name == "timestamp":
+                x, v = x.replace(tzinfo=None), v
+            assert (x != x and v != v) or (x == v and np.copysign(1, x) == np.copysign(1, v) if isinstance(v, float)
+                                          else x == v), (name, x, v)
+    ev = out.events.to_pylist()
+    assert out.events.schema == EVENTS_SCHEMA and len(ev) == len(events)
+    for e, (step, at, rnd, protocol, action, auction, asset, amount) in zip(ev, events):
+        assert (e["step"], e["timestamp"].replace(tzinfo=None), e["round"], e["protocol"], e["action"], e["auction"],
+                e["asset"], e["amount"], e["account"], e["liquidator"]) == \
+            (step, at, rnd, protocol, action, auction, asset, amount, "", "")
+        assert np.copysign(1, e["tab"]) == -1 and e["lot"] != e["lot"]      # -0.0 kept, a column not given NaN
