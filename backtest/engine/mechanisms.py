@@ -98,6 +98,7 @@ class Mechanisms:
         self.part_of = np.full(len(kinds), -1, dtype=np.int8)    # row -> index into parts: O(1) a row per round
         for k, part in enumerate(self.parts):
             self.part_of[part.rows] = k
+        self.traders = [p for p in self.parts if not isinstance(p, Repaying)]     # Repaying.trade is 0
         self.whole = len(self.parts) == 1 and bool((self.part_of == 0).all())    # one part holds every row
 
     @property
@@ -125,8 +126,12 @@ class Mechanisms:
         return changed
 
     def trade(self, r: Round) -> int:
-        """buyCollateral, take and redo for this round; how many happened."""
-        return sum(p.trade(r) for p in self.parts)
+        """buyCollateral, take and redo for this round; how many happened (every block: the parts that trade
+        only, no generator)."""
+        done = 0
+        for p in self.traders:
+            done += p.trade(r)
+        return done
 
     def wake(self, now: float, block: float) -> float:
         """The earliest time after `now` at which a protocol's own clock may change what someone can do

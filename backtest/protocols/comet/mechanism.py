@@ -45,6 +45,7 @@ class Comet:
         self.p = CometParams.from_spec(config.scenario_spec, config.scenario)
         self.base, self.collateral_cols = own_reserves(
             book, state.debt, rows, "comet", "comet accounts borrow {}: one Comet market (one base asset) per book")
+        self._cols = np.array(self.collateral_cols, dtype=np.int64)     # for gathers (a list would be copied into one each time)
         self.inventory = np.zeros(len(book.assets))     # [R] units the protocol holds
         self.arrived = np.zeros(len(book.assets))       # when each asset's inventory last grew (seconds)
         self.reserves = self.p.reserves
@@ -71,32 +72,35 @@ class Comet:
             return 0
         changed, state = 0, self.state
         step, now, price, params, gas_usd_per_unit = r.step, r.now, r.price, r.params, r.gas_usd_per_unit
-        b, cols = self.base, self.collateral_cols
-        lf = 1.0 - params.bonus[cols]
+        b, cols, at = self.base, self.collateral_cols, self._cols
+        lf = 1.0 - params.bonus[at]
         worth = self._worth_a_look(rows, lf, price, gas_usd_per_unit)
+        cols_price, inventory, arrived = price[at], self.inventory, self.arrived
         for i, h, rnd, w, look in zip(rows.tolist(), hf.tolist(), rounds.tolist(), waited.tolist(), worth.tolist()):
             if not look:
                 continue
             if not self.field.gas.fits(self.p.absorb_gas):
                 break                                    # the block is full: the rest wait for the next
-            amounts = state.coll[i, cols].copy()
+            amounts = state.coll[i, at]                   # a copy: an index array gathers
             agent = self._absorber(amounts, lf, price, w, gas_usd_per_unit)
             if agent is None:
                 continue
             self.field.gas.spend(self.p.absorb_gas)
             debt = float(state.debt[i, b])
             supplied = float(state.coll[i, b])            # a base supply is netted into the balance
-            new, paid = comet_math.absorb_one(supplied - debt, price[b], amounts, price[cols], lf)
+            new, paid = comet_math.absorb_one(supplied - debt, price[b], amounts, cols_price, lf)
             self.reserves -= paid
             self.paid_out += paid
             self.credited += new
             self.absorbs += 1
-            self.inventory[cols] += amounts
-            self.arrived[cols] = np.where(amounts > 0, now, self.arrived[cols])
-            state.absorb(i, cols, b)
+            for c, a in zip(cols, amounts.tolist()):      # the columns' own sums, not a gather and a scatter
+                inventory[c] = inventory.item(c) + a
+                if a > 0:
+                    arrived[c] = now
+            state.absorb(i, at, b)
             changed += 1
             gas = gas_usd_per_unit * self.p.absorb_gas
-            values = amounts * price[cols] * lf
+            values = amounts * cols_price * lf
             taken = [(c, a, v) for c, a, v in zip(cols, amounts.tolist(), values.tolist()) if a > 0]
             if supplied > 0:
                 taken.append((b, supplied, supplied * price[b]))

@@ -75,6 +75,7 @@ class Maker:
         self.ilk_names = {c: name for c, (_, name) in zip(self.collateral_cols, reserves)}
         self.p, ilks = MakerParams.from_spec(config.scenario_spec, reserves, config.scenario, strict=True)
         self.ilks = dict(zip(self.collateral_cols, ilks))          # one collateral column per ilk
+        self._asset = {c: int(book.reserve_asset[c]) for c in [*self.collateral_cols, self.dai] if c is not None}
         self.dirt = {c: 0.0 for c in self.collateral_cols}       # tab in auctions per ilk (Dog ilk.dirt)
         self.auctions: list[Auction] = []                        # open, by id
         self.closed_uncovered = 0.0                              # DAI of tab left when a lot ran out
@@ -204,23 +205,24 @@ class Maker:
                 continue
             if high_of[c] <= unit * low_d:
                 continue              # dearer than the best venue's mid: no take can pay (an exact filter)
-            account = self.book.accounts[a.row]
-            waited = (now - a.tic) / r.block_seconds
+            waited = dur / r.block_seconds
             bar = self.field.bar(waited, gas_usd_per_unit)
             if bar == np.inf:
                 continue              # no keeper ready, or the block is full: award would refuse any take
-            chost = ilk.dust * (1.0 + params.bonus[c])
+            chost = ilk.dust * (1.0 + params.bonus.item(c))           # a plain float: take_one's sums in floats
             takes = [t for t in (clip.take_one(a.tab, a.lot, unit, a.lot * size, unit, chost)
                                  for size in self.agents[0].sizes) if t.allowed and t.slice > 0]
             floor, ceiling = self.venues.ceilings()[2:]
-            if none_can_clear([(t.slice, t.owe) for t in takes], ceiling[asset_of[c]], floor[asset_of[d]], bar):
+            sold, bought = self._asset[c], self._asset[d]
+            sale_ceiling, purchase_floor = ceiling[sold], floor[bought]
+            if none_can_clear([(t.slice, t.owe) for t in takes], sale_ceiling, purchase_floor, bar):
                 continue              # no take's ceiling reaches what the cheapest ready keeper needs
-            best, sale_ceiling, purchase_floor = None, ceiling[asset_of[c]], floor[asset_of[d]]
+            best = None
             for t in takes:
                 if best is not None and cannot_beat(t.slice, t.owe, sale_ceiling, purchase_floor, best[0]):
                     continue          # its ceiling cannot beat the best take quoted: never chosen (an exact filter)
-                cost = self.venues.buy_quote(asset_of[d], float(t.owe))
-                proceeds = self.venues.sell_quote(asset_of[c], float(t.slice))
+                cost = self.venues.buy_quote(bought, float(t.owe))
+                proceeds = self.venues.sell_quote(sold, float(t.slice))
                 if best is None or proceeds - cost > best[0]:
                     best = (proceeds - cost, t, cost)
             award = best and self.field.award(best[0], best[2], waited, gas_usd_per_unit)
@@ -228,9 +230,9 @@ class Maker:
                 continue
             self.field.gas.spend(award.gas_units)
             agent, gas, fee = award.agent, award.gas_usd, award.flash_fee_usd
-            t = best[1]
-            cost = self.venues.buy(asset_of[d], float(t.owe))
-            proceeds = self.venues.sell(asset_of[c], float(t.slice))
+            t, account = best[1], self.book.accounts[a.row]
+            cost = self.venues.buy(bought, float(t.owe))
+            proceeds = self.venues.sell(sold, float(t.slice))
             builder = award.builder_usd(proceeds, cost)
             a.tab, a.lot = float(t.tab), float(t.lot)
             self.dirt[c] -= float(t.owe)                          # Dog.digs(owe)
