@@ -56,29 +56,41 @@ def step_bad_debt(steps) -> tuple[list, list[float]]:
     return first["timestamp"].to_pylist(), first["bad_debt_usd"].to_pylist()
 
 
-def _table(table, protocol: str | None = None, action: str | None = None):
-    """The rows of `protocol` and `action` (None: any), in order, as a table (None for no table)."""
-    if table is None or not table.num_rows:
-        return None
-    mask = None
-    for name, value in (("protocol", protocol), ("action", action)):
-        if value is not None:
-            m = pc.equal(table[name], value)
-            mask = m if mask is None else pc.and_(mask, m)
-    if mask is not None:
-        table = table.filter(pc.fill_null(mask, False))
-    return table
+class _Rows:
+    """A table's rows picked by protocol and action in numpy, the two columns encoded once (an arrow
+    filter per pick copied the table's columns and took ~0.2 ms each, a dozen picks a path)."""
 
+    def __init__(self, table):
+        self.table = table if table is not None and table.num_rows else None
+        self._codes = {}
 
-def _rows(table, protocol: str | None = None, action: str | None = None, columns=None) -> list[dict]:
-    """The rows of `protocol` and `action` (None: any), in order, as dicts (of `columns` only, if given):
-    filtered in arrow first, so a sweep row does not turn a whole liquidations table into dicts."""
-    table = _table(table, protocol, action)
-    if table is None:
-        return []
-    if columns is not None:
-        table = table.select(list(columns))
-    return table.to_pylist()
+    def codes(self, name: str) -> tuple[list, np.ndarray]:
+        """(the column's distinct values, each row's index in them; -1 for a null)."""
+        if name not in self._codes:
+            encoded = pc.dictionary_encode(self.table[name].combine_chunks())
+            self._codes[name] = (encoded.dictionary.to_pylist(),
+                                 pc.fill_null(encoded.indices, -1).to_numpy(zero_copy_only=False))
+        return self._codes[name]
+
+    def _mask(self, name: str, value: str) -> np.ndarray:
+        names, codes = self.codes(name)
+        return codes == names.index(value) if value in names else np.zeros(len(codes), dtype=bool)
+
+    def at(self, protocol: str | None = None, action: str | None = None) -> np.ndarray:
+        """The indices of the rows of `protocol` and `action` (None: any), in order."""
+        mask = np.ones(self.table.num_rows, dtype=bool)
+        for name, value in (("protocol", protocol), ("action", action)):
+            if value is not None:
+                mask &= self._mask(name, value)
+        return np.flatnonzero(mask)
+
+    def __call__(self, protocol: str | None = None, action: str | None = None, columns=()) -> dict[str, np.ndarray]:
+        """`columns` of those rows as numpy arrays (strings as object arrays, float nulls as NaN; empty
+        arrays for no table)."""
+        if self.table is None:
+            return {c: np.zeros(0) for c in columns}
+        at = self.at(protocol, action)
+        return {c: self.table[c].take(at).to_numpy(zero_copy_only=False) for c in columns}
 
 
 def sequential_sum(values: np.ndarray, start: float = 0.0) -> float:
@@ -93,8 +105,13 @@ def row_order_sums(keys, values: np.ndarray) -> dict:
     if hasattr(keys, "combine_chunks"):
         keys = keys.combine_chunks()
     encoded = pc.dictionary_encode(keys)             # codes in order of first appearance
-    codes = encoded.indices.to_numpy(zero_copy_only=False)
-    return {k: sequential_sum(values[codes == j]) for j, k in enumerate(encoded.dictionary.to_pylist())}
+    return code_order_sums(encoded.dictionary.to_pylist(), encoded.indices.to_numpy(zero_copy_only=False), values)
+
+
+def code_order_sums(names: list, codes: np.ndarray, values: np.ndarray) -> dict:
+    """row_order_sums of the keys names[codes] (codes in any order: the keys come in order of first appearance)."""
+    _, first = np.unique(codes, return_index=True)
+    return {names[j]: sequential_sum(values[codes == j]) for j in codes[np.sort(first)].tolist()}
 
 
 def borrower_loss(outcome: Outcome, oracle_by_asset: dict[str, float]) -> dict:
@@ -112,56 +129,107 @@ def borrower_loss(outcome: Outcome, oracle_by_asset: dict[str, float]) -> dict:
     Maker's chop x debt, capped at the collateral's value beyond the debt); `slippage` the rest
     (Maker auctions selling below the oracle, net of collateral returned).
     """
-    liq, events = outcome.liquidations, outcome.events
     loss: dict[str, float] = {}
     penalty: dict[str, float] = {}
-    short = [0.0]
-
-    def add(p, lost, pen):
-        """`lost` of which the terms set `pen`; a taking worth less than the debt is a shortfall."""
-        if pen:
-            short[0] += min(lost, 0.0)
-            pen = min(max(pen, 0.0), max(lost, 0.0))
-        loss[p] = loss.get(p, 0.0) + lost
-        penalty[p] = penalty.get(p, 0.0) + pen
-
-    repaying = _table(liq, action="liquidate")
-    if repaying is not None and repaying.num_rows:   # add(p, x, x) row by row, in numpy: the same sums in the same order
-        x = repaying["collateral_seized_usd"].to_numpy() - repaying["debt_repaid_usd"].to_numpy()
-        loss.update(row_order_sums(repaying["protocol"], x))
-        penalty.update(row_order_sums(repaying["protocol"], np.maximum(x, 0.0)))
-        short[0] = sequential_sum(np.minimum(x, 0.0))            # x == 0 adds 0.0: no change
-    absorbs = _rows(events, "comet", "absorb", columns=("base_amount",))
-    for r, e in zip(_rows(liq, "comet", "absorb", columns=LIQ_READ), absorbs):   # a row and an event per asset absorbed
-        taken = r["collateral_seized_usd"] if r["collateral_asset"] != r["debt_asset"] else 0.0
-        x = taken - e["base_amount"] * r["debt_price"]
-        add("comet", x, x)
-    barks = {e["auction"]: e for e in _rows(events, "maker", "bark", columns=("auction", "base_amount"))}
-    last: dict[int, dict] = {}
-    for e in _rows(events, "maker", columns=("auction", "action", "tab", "lot", "asset")):    # the fields read below
-        if e["action"] not in FLIP_ACTIONS:
-            last[e["auction"]] = e
-    barked = _rows(liq, "maker", "bark", columns=LIQ_READ)
-    for r, (_, b) in zip(barked, sorted(barks.items())):     # auction ids count the barks
-        add("maker", r["collateral_seized_usd"] - r["debt_repaid_usd"], b["base_amount"] * r["debt_price"]
-            - r["debt_repaid_usd"])
-    dai = next((oracle_by_asset[r["debt_asset"]] for r in barked), 1.0)   # final DAI price
-    for e in _rows(events, "maker", "take", columns=("returned", "oracle_price")):
-        if e["returned"] and e["returned"] == e["returned"]:
-            add("maker", -e["returned"] * e["oracle_price"], 0.0)
-    for e in last.values():
-        if not (e["action"] == "take" and (e["tab"] <= 0 or e["lot"] <= 0)):    # still open at the end
-            add("maker", -max(0.0, e["lot"] * oracle_by_asset[e["asset"]] - e["tab"] * dai), 0.0)
+    adds, liq, events = _Adds(), _Rows(outcome.liquidations), _Rows(outcome.events)
+    repaying = liq(None, "liquidate", ("collateral_seized_usd", "debt_repaid_usd"))
+    if len(repaying["debt_repaid_usd"]):   # add(p, x, x) row by row, in numpy: the same sums in the same order
+        x = repaying["collateral_seized_usd"] - repaying["debt_repaid_usd"]
+        names, codes = liq.codes("protocol")
+        codes = codes[liq.at(None, "liquidate")]
+        loss.update(code_order_sums(names, codes, x))
+        penalty.update(code_order_sums(names, codes, np.maximum(x, 0.0)))
+        adds.short.append(np.minimum(x, 0.0))               # x == 0 adds 0.0: no change
+    r = liq("comet", "absorb", LIQ_READ)                       # a row and an event per asset absorbed
+    e = events("comet", "absorb", ("base_amount",))
+    n = min(len(r["debt_price"]), len(e["base_amount"]))
+    taken = np.where(r["collateral_asset"][:n] != r["debt_asset"][:n], r["collateral_seized_usd"][:n], 0.0)
+    x = taken - e["base_amount"][:n] * r["debt_price"][:n]
+    adds("comet", x, x)
+    barked = liq("maker", "bark", LIQ_READ)
+    b = _by_auction(events("maker", "bark", ("auction", "base_amount")))    # auction ids count the barks
+    n = min(len(barked["debt_price"]), len(b["auction"]))
+    r = {k: v[:n] for k, v in barked.items()}
+    adds("maker", r["collateral_seized_usd"] - r["debt_repaid_usd"],
+         b["base_amount"][:n] * r["debt_price"] - r["debt_repaid_usd"])
+    dai = oracle_by_asset[barked["debt_asset"][0]] if len(barked["debt_asset"]) else 1.0    # final DAI price
+    e = events("maker", "take", ("returned", "oracle_price"))
+    back = e["returned"]
+    some = (back != 0) & (back == back)                       # none, zero and NaN return nothing
+    adds("maker", -back[some] * e["oracle_price"][some], np.zeros(int(some.sum())))
+    e = _last_per_auction(events("maker", None, ("auction", "action", "tab", "lot", "asset")))
+    e = {k: v[~((e["action"] == "take") & ((e["tab"] <= 0) | (e["lot"] <= 0)))] for k, v in e.items()}   # still open
+    price = np.array([oracle_by_asset[a] for a in e["asset"].tolist()], dtype=float)
+    owed = e["lot"] * price - e["tab"] * dai                  # what its lot is worth beyond its tab at the end
+    adds("maker", -_max(0.0, owed), np.zeros(len(owed)))
     # Cat/Flip (Liquidations 1.x): the lot, less the debt it cleared
-    bites = {e["auction"]: e for e in _rows(events, "maker", "bite", columns=("auction", "tab", "base_amount"))}
-    for r, (_, b) in zip(_rows(liq, "maker", "bite", columns=LIQ_READ), sorted(bites.items())):
-        add("maker", r["collateral_seized_usd"] - r["debt_repaid_usd"], (b["tab"] - b["base_amount"]) * r["debt_price"])
-    for e in _rows(events, "maker", "dent", columns=("returned", "oracle_price")):     # collateral dented back to the owner
-        add("maker", -e["returned"] * e["oracle_price"], 0.0)
+    bitten = liq("maker", "bite", LIQ_READ)
+    b = _by_auction(events("maker", "bite", ("auction", "tab", "base_amount")))
+    n = min(len(bitten["debt_price"]), len(b["auction"]))
+    r = {k: v[:n] for k, v in bitten.items()}
+    adds("maker", r["collateral_seized_usd"] - r["debt_repaid_usd"], (b["tab"][:n] - b["base_amount"][:n]) * r["debt_price"])
+    e = events("maker", "dent", ("returned", "oracle_price"))      # collateral dented back to the owner
+    adds("maker", -e["returned"] * e["oracle_price"], np.zeros(len(e["returned"])))
+    for p, (lost, pen) in adds.by_protocol.items():
+        loss[p] = sequential_sum(np.concatenate(lost), loss.get(p, 0.0))
+        penalty[p] = sequential_sum(np.concatenate(pen), penalty.get(p, 0.0))
     total, pen = sum(loss.values()), sum(penalty.values())
-    return {"borrower_loss_usd": total, "borrower_penalty_usd": pen, "borrower_shortfall_usd": short[0],
-            "borrower_slippage_usd": total - pen - short[0],
+    short = sequential_sum(np.concatenate(adds.short)) if adds.short else 0.0
+    return {"borrower_loss_usd": total, "borrower_penalty_usd": pen, "borrower_shortfall_usd": short,
+            "borrower_slippage_usd": total - pen - short,
             "borrower_loss_by_protocol": dict(sorted(loss.items()))}
+
+
+def _min(a, b):
+    """min(a, b) elementwise as Python's min takes it (b only where b < a: a NaN `a` stays, a NaN `b` does not)."""
+    return np.where(b < a, b, a)
+
+
+def _max(a, b):
+    """max(a, b) elementwise as Python's max takes it (b only where b > a)."""
+    return np.where(b > a, b, a)
+
+
+class _Adds:
+    """borrower_loss's adds, each row `lost` of which the terms set `pen`, kept in call order per protocol
+    and summed at the end in that order (the bits of adding them one at a time). A row with a penalty
+    (nonzero or NaN: what `if pen` keeps) adds min(lost, 0) to the shortfall, a taking worth less than
+    the debt, and counts pen only up to the value taken beyond the debt; one without adds 0.0 there."""
+
+    def __init__(self):
+        self.by_protocol: dict[str, tuple[list, list]] = {}
+        self.short: list[np.ndarray] = []
+
+    def __call__(self, p: str, lost: np.ndarray, pen: np.ndarray) -> None:
+        if not len(lost):
+            return
+        lost, pen = np.asarray(lost, dtype=float), np.asarray(pen, dtype=float)
+        termed = pen != 0
+        self.short.append(np.where(termed, _min(lost, 0.0), 0.0))
+        pen = np.where(termed, _min(_max(pen, 0.0), _max(lost, 0.0)), pen)
+        got = self.by_protocol.setdefault(p, ([], []))
+        got[0].append(lost)
+        got[1].append(pen)
+
+
+def _by_auction(e: dict) -> dict:
+    """The rows of events keyed by auction id, the last row of an id kept, in ascending id order:
+    sorted({auction: row}.items()) of a loop over the rows."""
+    _, last = np.unique(e["auction"][::-1], return_index=True)
+    rows = len(e["auction"]) - 1 - last
+    return {k: v[rows] for k, v in e.items()}
+
+
+def _last_per_auction(e: dict) -> dict:
+    """Each auction's last row among Dog/Clipper's (not Cat/Flip's), the auctions in order of their first
+    row: {auction: row} of a loop over the rows, its values."""
+    keep = ~np.isin(e["action"], list(FLIP_ACTIONS))
+    e = {k: v[keep] for k, v in e.items()}
+    ids = e["auction"]
+    _, first = np.unique(ids, return_index=True)
+    _, last = np.unique(ids[::-1], return_index=True)
+    rows = (len(ids) - 1 - last)[np.argsort(first, kind="stable")]
+    return {k: v[rows] for k, v in e.items()}
 
 
 def liquidator_economics(outcome: Outcome) -> dict:
@@ -172,13 +240,13 @@ def liquidator_economics(outcome: Outcome) -> dict:
     `builder_payments_unmodelled`."""
     keeping = ("take", "buyCollateral", "tend", "dent", "deal", "tick")
     ev = outcome.events
-    events = _rows(ev, columns=[c for c in ("action", "profit_usd", "builder_usd") if c in ev.column_names]) \
-        if ev is not None else []
-    keepers = sum(e["profit_usd"] for e in events if e["action"] in keeping)
+    names = ev.column_names if ev is not None else ()
+    e = _Rows(ev)(columns=[c for c in ("action", "profit_usd", "builder_usd") if c in names])
+    kept = np.isin(e["action"], keeping) if len(e.get("action", ())) else np.zeros(0, dtype=bool)
+    keepers = sequential_sum(e["profit_usd"][kept]) if kept.any() else 0.0     # in row order, as sum() adds them
     liq = outcome.liquidations
     liquidators = float(pc.sum(liq["profit_usd"]).as_py() or 0.0) if liq.num_rows else 0.0
-    nan = float("nan")
-    bids = np.array([e.get("builder_usd", nan) for e in events if e["action"] in keeping], dtype=float)
+    bids = np.asarray(e["builder_usd"][kept], dtype=float) if "builder_usd" in e else np.full(int(kept.sum()), np.nan)
     paid = np.concatenate((_known(liq, "builder_usd"), bids[bids == bids]))     # liquidators' first, in row order
     unmodelled = int(np.count_nonzero(bids != bids))
     return {"keeper_profit_usd": float(keepers), "liquidator_profit_total_usd": liquidators + float(keepers),
