@@ -36,7 +36,7 @@ import math
 
 from backtest import compiled
 from backtest.errors import InputError
-from backtest.markets import meet_compiled, meet_kept
+from backtest.markets import meet_block, meet_compiled, meet_kept
 from backtest.markets.meet_compiled import _EXP_MAX, _EXP_MIN
 from backtest.markets.reference import _f
 from backtest.markets.venue_kinds import USD, DepthBook, arbitrage_goal
@@ -203,6 +203,9 @@ def arbitrage(router, seconds: float, keep: float = 0.0) -> None:
     arbitrage, 0.5 ** (seconds / half-life)) that part of each venue's log gap to it left open."""
     router._all_moved()
     router.reference.decay(seconds)
+    if compiled.ON and meet_block.block(router, keep):      # the loop below in one compiled call (meet_block.py)
+        router._requote()
+        return
     price = router.price.tolist()
     cross = [0.0] * len(price)
     every = router.venues

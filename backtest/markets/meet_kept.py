@@ -114,10 +114,14 @@ def _meet_settle_kept(rows, ticks, tables, dynamic, pa, extra, lo, hi, keep):
 
 
 def _step_kept(rows, ticks, tables, dynamic, pa, extra, keep):
-    """`step`'s kernel: (MET, price, `_settle`'s rows or none), (IDLE, pa, none) or (ASIDE, nan, none). Its
-    tests are arb_meet's, in their order: `_idle` (arbitrage_goal is `_goal`), `_meet`'s finiteness, bracket
-    and range, then the meeting price's."""
-    impact = _write(rows, dynamic)
+    """`step`'s kernel: `_step` on the kept rows, their moving columns written first."""
+    return _step(rows, ticks, tables, _write(rows, dynamic), pa, extra, keep)
+
+
+def _step(rows, ticks, tables, impact, pa, extra, keep):
+    """An asset's step on its rows: (MET, price, `_settle`'s rows or none), (IDLE, pa, none) or (ASIDE, nan,
+    none). Its tests are arb_meet's, in their order: `_idle` (arbitrage_goal is `_goal`), `_meet`'s finiteness,
+    bracket and range, then the meeting price's (meet_block's kernel runs it for each asset of a block)."""
     none = np.zeros((0, 0))
     n = rows.shape[0]
     if extra == 0.0:
@@ -152,7 +156,7 @@ def _step_kept(rows, ticks, tables, dynamic, pa, extra, keep):
 try:
     import numba
     _jit = numba.njit(cache=True, nogil=True)
-    _write = _jit(_write)
+    _write, _step = _jit(_write), _jit(_step)
     meet_settle_kept, step_kept = _jit(_meet_settle_kept), _jit(_step_kept)
 except ImportError:                     # pragma: no cover - without numba compiled.ON is off
     meet_settle_kept = step_kept = None

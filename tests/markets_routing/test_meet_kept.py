@@ -86,7 +86,7 @@ def test_arbitrage_on_kept_rows_is_the_python_path_bit_for_bit():
             want.arbitrage(12.0, 0.0)
         assert got.reference.price.tobytes() == want.reference.price.tobytes()
         assert got.venue_price.tobytes() == want.venue_price.tobytes()
-    assert got._meet_kept and not want.__dict__.get("_meet_kept")
+    assert got._meet_block.table is not None and not want.__dict__.get("_meet_block")       # meet_block's one call
     assert arb_meet.meeting_price(got, ETH, got.price.tolist()) > 0.0
 
 
