@@ -145,3 +145,35 @@ def test_keeper_profit_and_builder_bids_are_the_row_loop_bit_for_bit(seed):
     liq_paid = outcome.liquidations["builder_usd"].to_numpy(zero_copy_only=False).astype(float)
     assert _same(got["builder_payments_usd"], sequential_sum(np.concatenate((liq_paid[liq_paid == liq_paid],
                                                                                bids[bids == bids]))))
+
+
+def test_bad_debt_by_debt_asset_on_kept_zeros_is_the_fresh_zeros_product():
+    # the [N, R] shares are written into zeros kept per book between runs: each run's split is the one a fresh
+    # np.zeros gives, bit for bit, and the zeros are handed back zeroed (a run after a run sees none of its rows)
+    from backtest.metrics.attribution import Settled, bad_debt_by_debt_asset, book_keys
+
+    class Book:                                          # weak-referenceable, as the loaded Book is: zeros are kept
+        def __init__(self, rng, n, r):
+            self.price_assets = [f"A{j}" for j in range(r)]
+            self.assets, self.reserve_asset = list(self.price_assets), np.arange(r)
+            self.reserve_protocol = ["aave-v3"] * r
+            self.protocol = np.array(["aave-v3"] * n, dtype=object)
+
+    rng = np.random.default_rng(2)
+    n, r = 300, 5
+    book = Book(rng, n, r)
+    for _ in range(4):
+        debt = rng.random((n, r)) * (rng.random((n, r)) < 0.4) * 10.0 ** rng.uniform(-2, 6, (n, r))
+        prices = rng.random(r) * 3e3
+        left = np.where(rng.random(n) < 0.3, rng.random(n) * 1e4, 0.0)
+        outcome = NS(debt=debt, prices=prices, protocols={})
+        rows = np.flatnonzero(left)
+        owed = debt[rows] * prices
+        total = owed.sum(axis=1)
+        share = np.zeros(debt.shape)
+        share[rows] = np.divide(owed, total[:, None], out=np.zeros_like(owed), where=total[:, None] > 0)
+        want = (left @ share).tolist()
+        got = bad_debt_by_debt_asset(NS(book=book), outcome, Settled(left, []))
+        assert _same([got[a] for a in book.price_assets], want) and got["none"] == 0.0
+        kept = book_keys(book)._zeros
+        assert len(kept) == 1 and kept[0].shape == (n, r) and not kept[0].any()
