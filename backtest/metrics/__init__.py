@@ -173,7 +173,7 @@ def compute(inputs: ReplayInputs, outcome: Outcome, counterfactual: Outcome | No
     burned = _sum(liq, "deficit_usd")
     collateral_start, debt_start, with_debt = attribution.book_keys(book).start_usd
     by_asset = {a: steps.filter(pc.equal(steps["asset"], a)) for a in book.price_assets}
-    protocols = sorted(set(book.protocol))
+    protocols = list(attribution.book_keys(book).protocols)     # kept per book: not a set of 55,000 names a path
     mech = outcome.protocols or {}                  # Comet / Maker state at the end (engine/mechanisms.py)
     out = {
         "protocols": protocols,
