@@ -91,7 +91,7 @@ def bad_debt_usd(coll: np.ndarray, debt: np.ndarray, prices: np.ndarray) -> floa
 _STEP_FLOATS = ("price_exogenous", "price_market", "price_oracle", "price_amm", "sold", "sold_usd", "bad_debt_usd")
 _EVENT_NAMES = EVENTS_SCHEMA.names
 _EVENT_DEFAULTS = {"auction": -1, "account": "", "liquidator": ""}
-_EVENT_NANS = (np.nan,) * len(_EVENT_NAMES)      # what a column not given holds (numbers; strings take the defaults)
+_EVENT_DEFAULT = tuple(_EVENT_DEFAULTS.get(name, np.nan) for name in _EVENT_NAMES)    # what a column not given holds
 
 
 class Recorder:
@@ -130,10 +130,10 @@ class Recorder:
         self._burned += deficit
 
     def event(self, step: int, rnd: int, protocol: str, action: str, **values) -> None:
-        """One Comet/Maker event; columns not given are null (strings) or NaN (numbers)."""
-        row = {**_EVENT_DEFAULTS, **values, "step": step, "timestamp": self._block_time(), "round": rnd,
-               "protocol": protocol, "action": action}
-        self._events.extend(map(row.get, _EVENT_NAMES, _EVENT_NANS))     # row.get(name, nan), in C
+        """One Comet/Maker event; columns not given take _EVENT_DEFAULTS' value or NaN (the call's own
+        keyword dict takes the positional fields: no merged dict a row)."""
+        values.update(step=step, timestamp=self._block_time(), round=rnd, protocol=protocol, action=action)
+        self._events.extend(map(values.get, _EVENT_NAMES, _EVENT_DEFAULT))     # values.get(name, default), in C
 
     def step(self, step: int, venues: Venues, oracles, accounts_bad_usd: float, protocol_loss: float = 0.0) -> None:
         """`oracles` (backtest/markets/oracles.py): every feed's answer is recorded, per asset by protocol;
