@@ -171,3 +171,27 @@ def test_keepers_quote_a_later_take_size_only_where_its_ceiling_could_beat_the_b
     assert any(skipped) and not all(skipped)
     monkeypatch.setattr(mechanism, "cannot_beat", lambda *a: True)      # a filter that dropped every later size
     assert not run(loop=loop)[1].events.to_pandas().equals(fulls[0].events.to_pandas())
+
+
+@pytest.mark.parametrize("loop", [replay, reference])
+def test_the_ilks_floors_skip_only_auctions_the_mid_filter_skips(monkeypatch, loop):
+    # floors.Floors.skipped names the ilks whose every auction trade's mid filter would skip (their least
+    # price over a window of price steps): the events are those of looking at every auction, in cases where
+    # it skips (an auction dearer than the pool for a while) and where the auction is taken at once.
+    from backtest.protocols.maker.floors import Floors
+
+    real, answers = Floors.skipped, []
+
+    def counted(self, *a):
+        answers.append(real(self, *a))
+        return answers[-1]
+
+    for case in (dict(pool=(20.0, 40_000.0), weth=tuple(np.linspace(2000.0, 1400.0, 12))), dict()):
+        monkeypatch.setattr(Floors, "skipped", counted)
+        fast = run(**case, loop=loop)[1]
+        monkeypatch.setattr(Floors, "skipped", lambda self, *a: set())
+        full = run(**case, loop=loop)[1]
+        for got, want in ((fast.events, full.events), (fast.liquidations, full.liquidations)):
+            assert got.to_pandas().equals(want.to_pandas())
+        assert fast.protocols == full.protocols
+    assert any(answers) and not all(answers)

@@ -107,3 +107,38 @@ def test_kick_in_plain_floats_is_kick(tab, price, buf, tip, chip):
         top, coin = mk.kick(tab, np.float64(price), buf, tip, chip)
     one = mk.kick_one(tab, price, buf, tip, chip)
     assert _same(one[0], top) and _same(one[1], coin)
+
+
+@settings(max_examples=3000, deadline=None)
+@given(st.one_of(st.floats(0.0, 1e6), st.sampled_from([0.0, 2_400.0, math.nan, math.inf])),
+       st.floats(0.0, 1e6), st.floats(0.0, 1e6), st.floats(0.0, 8.0),
+       st.one_of(st.floats(0.5, 1.0), st.sampled_from([0.99, 1.0, 0.0, 1.5])),
+       st.one_of(st.floats(1e-3, 1e4), st.sampled_from([90.0, 60.0, 0.0])),
+       st.one_of(st.floats(0.0, 1e6), st.sampled_from([7_200.0, math.inf, math.nan])),
+       st.one_of(st.floats(0.0, 1.0), st.sampled_from([0.45, 0.0, math.nan])), st.lists(st.floats(0.0, 1.0), max_size=6))
+def test_stairstep_least_is_a_floor_of_every_price_in_its_window(top, tic, since, steps, cut, step, tail, cusp, at):
+    # Floors (backtest/protocols/maker/floors.py) skips an ilk's auctions on it: at every age of the window
+    # (its ends, points inside, each price cut in it and the float either side) the auction needs no redo
+    # and prices at or above the least; fails with the least read at the window's first cut only.
+    until = since + steps * step
+    least = mk.stairstep_least(top, since - tic, until - tic, cut, step, tail, cusp)
+    if least is None:
+        return
+    nows = [since, until, *(since + x * (until - since) for x in at)]
+    k = (since - tic) // step
+    while tic + k * step <= until and len(nows) < 40:
+        edge = tic + k * step
+        nows += [edge, math.nextafter(edge, -math.inf), math.nextafter(edge, math.inf)]
+        k += 1.0
+    for now in (t for t in nows if since <= t <= until):
+        dur = now - tic
+        price = mk.stairstep_one(top, dur, cut, step)
+        assert not mk.needs_redo_one(dur, price, top, tail, cusp)
+        assert least <= price, (now, price, least)
+
+
+def test_stairstep_least_refuses_a_window_a_redo_or_a_long_span_could_fall_in():
+    assert mk.stairstep_least(2_400.0, 0.0, 360.0, 0.99, 90.0, 7_200.0, 0.45) == 2_400.0 * float(np.power(0.99, 4.0))
+    assert mk.stairstep_least(2_400.0, 7_000.0, 7_360.0, 0.99, 90.0, 7_200.0, 0.45) is None     # past tail
+    assert mk.stairstep_least(2_400.0, 6_000.0, 6_300.0, 0.90, 90.0, 7_200.0, 0.45) is None     # below cusp x top
+    assert mk.stairstep_least(2_400.0, 0.0, 900.0, 0.99, 90.0, 7_200.0, 0.45) is None          # 11 cuts: not kept

@@ -180,13 +180,50 @@ def stairstep_one(top: float, dur: float, cut: float, step: float) -> float:
     kept per (cut, cuts) (tests/protocols/test_maker_take_one.py); anything not finite goes to numpy."""
     if not (step > 0.0 and math.isfinite(dur) and math.isfinite(top)):
         return float(stairstep_exponential_decrease(top, dur, cut, step))
-    k = dur // step
+    return top * _cuts(cut, dur // step)
+
+
+def _cuts(cut: float, k: float) -> float:
+    """numpy's power cut^k, kept per (cut, k)."""
     factor = _CUTS.get((cut, k))
     if factor is None:
         if len(_CUTS) > 4096:
             _CUTS.clear()
         factor = _CUTS[cut, k] = float(np.power(cut, k))
-    return top * factor
+    return factor
+
+
+def stairstep_least(top: float, lo: float, hi: float, cut: float, step: float, tail: float, cusp: float
+                    ) -> float | None:
+    """The least price `stairstep_one` gives an auction of `top` at any age in [lo, hi] seconds, or None when
+    its status could be `done` (needs_redo_one) at one of those ages or a price is not a finite number >= 0.
+    Python's float // grows with the age, so those ages' cuts are the whole numbers lo // step .. hi // step
+    (at most 8): their least factor (`_least_cut`, numpy's powers whatever their order) times top is the least
+    of their prices (a product by top >= 0 rounds in order), and its ratio to top the least of theirs."""
+    if not (step > 0.0 and math.isfinite(lo) and math.isfinite(hi) and 0.0 <= top < math.inf) or hi > tail:
+        return None
+    price = top * _least_cut(cut, lo // step, hi // step)
+    if not 0.0 <= price < math.inf or _div(price, top) < cusp:
+        return None
+    return price
+
+
+_LEAST: dict = {}       # (cut, first, last) -> the least of numpy's powers cut^first .. cut^last (NaN: one is not finite)
+
+
+def _least_cut(cut: float, first: float, last: float) -> float:
+    key = (cut, first, last)
+    least = _LEAST.get(key)
+    if least is None:
+        least = math.nan
+        if 0.0 <= last - first < 8.0 and -2.0 ** 52 < first and last < 2.0 ** 52:    # whole numbers first + j steps through
+            factors = [_cuts(cut, first + j) for j in range(int(last - first) + 1)]
+            if all(-math.inf < f < math.inf for f in factors):    # else a product by top could be NaN
+                least = min(factors)
+        if len(_LEAST) > 4096:
+            _LEAST.clear()
+        _LEAST[key] = least
+    return least
 
 
 def needs_redo_one(dur: float, price: float, top: float, tail: float, cusp: float) -> bool:

@@ -40,6 +40,7 @@ from backtest.agents.round import Round
 from backtest.errors import InputError
 from backtest.protocols.rules import health_factor_row
 from backtest.protocols.maker import clip
+from backtest.protocols.maker.floors import Floors
 from backtest.protocols.maker.params import Ilk, MakerParams, ilk_name
 from backtest.protocols.shared import after, cannot_beat, none_can_clear, own_reserves
 
@@ -77,6 +78,7 @@ class Maker:
         self.ilks = dict(zip(self.collateral_cols, ilks))          # one collateral column per ilk
         self._asset = {c: int(book.reserve_asset[c]) for c in [*self.collateral_cols, self.dai] if c is not None}
         self.dirt = {c: 0.0 for c in self.collateral_cols}       # tab in auctions per ilk (Dog ilk.dirt)
+        self.floors = Floors(self.ilks)                          # the ilks whose auctions trade's mid filter skips
         self.auctions: list[Auction] = []                        # open, by id
         self.closed_uncovered = 0.0                              # DAI of tab left when a lot ran out
         self.closed_loss = 0.0                                   # DAI of due (Sin) left when a lot ran out
@@ -158,6 +160,7 @@ class Maker:
             self.rewards += coin
             self.barks += 1
             self.auctions.append(Auction(self.barks, i, c, tab, lot, top, now, tab - due))
+            self.floors.add(self.auctions[-1])
             changed += 1
             hf_after = health_factor_row(state.coll[i], state.debt[i], price, lt, False)      # the vault as grabbed
             plan = Plan(d, c, due, lot, 0.0, 0.0, coin * price[d], gas, 0.0, builder)
@@ -179,8 +182,11 @@ class Maker:
         low, high = self.venues.mid_range()
         # the take filter's two mids as plain floats (the same comparison and product as numpy's scalars)
         high_of, low_d, ilks = high[asset_of].tolist(), float(low[asset_of[d]]), self.ilks
+        skipped = self.floors.skipped(now, self.auctions, high_of, low_d)     # what the mid filter skips, by ilk
         for a in list(self.auctions):
             c = a.coll
+            if c in skipped:
+                continue              # every auction of the ilk dearer than the best venue's mid (floors.py)
             ilk = ilks[c]
             dur = now - a.tic
             unit = ilk.price(a.top, dur)
@@ -193,6 +199,7 @@ class Maker:
                     self.field.gas.spend(award.gas_units)
                     gas, agent, builder = award.gas_usd, award.agent, award.builder_usd(coin * price[d], 0.0)
                     a.top, a.tic = price[c] * ilk.buf, now
+                    self.floors.end(c)
                     self.rewards += coin
                     self.redos += 1
                     done += 1
