@@ -9,7 +9,7 @@ from backtest.agents import screen as _screen
 from backtest.agents.liquidator import _sizes
 from backtest.agents.round import Round
 from backtest.agents.screen_kept import KeptTries, next_kept
-from backtest.agents.screen_totals import kept_totals
+from backtest.agents.screen_totals import kept_totals, stamp_moves
 from backtest.markets import bounds_compiled
 from backtest.markets.router import Router as Venues
 
@@ -33,7 +33,8 @@ class Prescreen:
         # Aave v3.3 rows' debt @ price, kept per row with its change counter and the prices' generation
         self.totals = np.zeros(len(book))
         self.total_at = np.full((2, len(book)), -1, dtype=np.int64)     # (counter, generation) of each
-        self.prices = (None, 0, False)           # the prices the generation stands for, it, all finite and > 0
+        self.prices = (None, 0, False)           # the prices the generation stands for (kept: stamp_moves), it, all
+                                                 # finite and > 0
         self.moved_at = np.zeros(book.debt.shape[1], dtype=np.int64)   # per column: the generation it last moved
         self.stale = np.empty(len(book), dtype=np.int64)                # _totals' rows to ask again, by position
         self.bounds = None                       # [2, A] the ceilings, written in place (markets/bounds_compiled.py)
@@ -86,15 +87,15 @@ class Prescreen:
         not owe in adds debt * price = +0.0 (-0.0 for a -0.0 cell) whatever the price while every price is
         finite and > 0 (else every row is asked again). Within a step the same rows come back round after
         round, most owing stablecoins whose prices hold."""
-        key = price.tobytes()
-        if key != self.prices[0]:         # every call (a missed move would only ask a row again: the same dot)
-            last, gen = self.prices[0], self.prices[1] + 1
-            clean = price.dtype == np.float64 and bool(np.isfinite(price).all() and (price > 0).all())
-            if last is None or not (clean and self.prices[2]):
-                self.moved_at[:] = gen                  # a price not finite or not > 0, now or before
-            else:
-                self.moved_at[np.frombuffer(last, dtype=np.int64) != np.frombuffer(key, dtype=np.int64)] = gen
-            self.prices = (key, gen, clean)
+        last, gen, clean = self.prices
+        if last is None or price.dtype != np.float64 or len(price) != len(last) or not price.flags.c_contiguous:
+            self.moved_at[:] = gen + 1          # the first call (or prices of another kind): every column moved
+            self.prices = (price.copy(), gen + 1, price.dtype == np.float64 and bool(np.isfinite(price).all() and
+                                                                                   (price > 0).all()))
+        else:                             # every call (a missed move would only ask a row again: the same dot)
+            moved, clean = stamp_moves(price, last, clean, self.moved_at, gen + 1)
+            if moved:                           # a price not finite or not > 0, now or before: every column
+                self.prices = (last, gen + 1, clean)
         total, stale, versions, debt = np.empty(len(rows)), self.stale, book.versions(), book.debt
         n = kept_totals(rows, self.kinds, versions, debt, self.moved_at, self.total_at, self.totals, total, stale)
         if n:                             # screen_totals.py: the rows pass compiled, these dots BLAS's
