@@ -117,15 +117,15 @@ class Recorder:
         flat list (a tuple kept per row costs an allocation the garbage collector then tracks: 2x the
         time of a crash's 13,000 rows), the columns built once in `outcome` (a row a liquidation is the hot
         path of a crash), the names too: a row keeps the account's row and the reserves' columns, `outcome`
-        reads their names in one gather each."""
-        d, c, repay, taken, fee, _, _, gas, flash, builder = plan
-        pd, pc = oracle.item(d), oracle.item(c)         # plain floats: the same products, cheaper than numpy scalars
+        reads their names in one gather each. The plan goes in whole; the products and the profit are
+        worked out per column in `outcome` (the same float operations in the same order)."""
         now, at = self._clock
         if now != self.now:
             at = self._block_time()
-        self._liq.extend((step, at, i, i, d, c, repay, taken, fee, pd, pc, repay * pd, taken * pc, rnd, liquidator,
-                          cost, proceeds, gas, proceeds - cost - gas - flash - builder, hf_before, hf_after,
-                          deficit, action, flash, builder))
+        c = plan[1]
+        self._liq.extend((step, at, i, oracle.item(plan[0]), oracle.item(c), rnd, liquidator, cost, proceeds,
+                          hf_before, hf_after, deficit, action))
+        self._liq.extend(plan)
         self._count[self._asset_of[c]] += 1
         self._burned += deficit
 
@@ -244,7 +244,7 @@ class Recorder:
                                        type=STEPS_SCHEMA.field("oracles").type)
 
     def outcome(self, coll, debt, oracles, protocols: dict | None = None) -> Outcome:
-        liq = _table(self._liq, LIQUIDATIONS_SCHEMA, self._names())
+        liq = _liquidations(self._liq, self._names())
         steps = pa.table({k: _column(v, STEPS_SCHEMA.field(k).type) for k, v in self._step_columns().items()},
                          schema=STEPS_SCHEMA)
         events = _table(self._events, EVENTS_SCHEMA)
@@ -265,14 +265,35 @@ def _book_names(book_ref) -> dict:
     return {"protocol": protocol, "account": accounts, "debt_asset": assets, "collateral_asset": assets}
 
 
-def _table(fields: list, schema: pa.Schema, names: dict | None = None) -> pa.Table:
+# A liquidation's fields as Recorder.liquidation lays them out: its own, then its Plan's (None: not a column)
+_LIQ_FIELDS = ("step", "timestamp", "account", "debt_price", "collateral_price", "round", "liquidator", "cost_usd",
+               "proceeds_usd", "health_factor_before", "health_factor_after", "deficit_usd", "action",
+               "debt_asset", "collateral_asset", "debt_repaid", "collateral_seized", "protocol_fee", None, None,
+               "gas_usd", "flash_fee_usd", "builder_usd")
+
+
+def _liquidations(fields: list, names: dict) -> pa.Table:
+    """The liquidations table of Recorder.liquidation's fields: each column a slice, the USD products and
+    the profit worked out per column, left to right as a row's Python floats were (the same IEEE operations)."""
+    width = len(_LIQ_FIELDS)
+    got = {name: fields[j::width] for j, name in enumerate(_LIQ_FIELDS) if name}
+    got["protocol"] = got["account"]                     # both look up the account's book row
+    f = {k: np.array(got[k], dtype=float) for k in ("debt_repaid", "collateral_seized", "debt_price",
+                                                     "collateral_price", "proceeds_usd", "cost_usd", "gas_usd",
+                                                     "flash_fee_usd", "builder_usd")}
+    got.update(f)                                        # the float columns made once
+    got["debt_repaid_usd"] = f["debt_repaid"] * f["debt_price"]
+    got["collateral_seized_usd"] = f["collateral_seized"] * f["collateral_price"]
+    got["profit_usd"] = f["proceeds_usd"] - f["cost_usd"] - f["gas_usd"] - f["flash_fee_usd"] - f["builder_usd"]
+    return pa.table({c.name: _column(_named(got[c.name], names.get(c.name)), c.type) for c in LIQUIDATIONS_SCHEMA},
+                    schema=LIQUIDATIONS_SCHEMA)
+
+
+def _table(fields: list, schema: pa.Schema) -> pa.Table:
     """Rows' fields, one row after another in the schema's order, as a table of it: column j is the
-    slice fields[j::width], copied in C (0.1x the time of gathering it from a tuple per row).
-    `names`: column -> the arrow array of names a row's index in it is looked up in (the liquidations'
-    protocol, account and assets)."""
-    names, width = names or {}, len(schema)
-    return pa.table({f.name: _column(_named(fields[j::width], names.get(f.name)), f.type)
-                     for j, f in enumerate(schema)}, schema=schema)
+    slice fields[j::width], copied in C (0.1x the time of gathering it from a tuple per row)."""
+    width = len(schema)
+    return pa.table({f.name: _column(fields[j::width], f.type) for j, f in enumerate(schema)}, schema=schema)
 
 
 def _named(values: list, of: pa.Array | None):
