@@ -160,8 +160,10 @@ class Comet:
         if self.base is None:
             return 0
         b, asset_of, done = self.base, self.book.reserve_asset, 0
+        inventory, pb, sff = self.inventory, price.item(b), self.p.store_front_price_factor
         for c in self.collateral_cols:
-            if self.inventory[c] <= 0:
+            held = inventory.item(c)                # plain floats below: the same products and quotients
+            if held <= 0:
                 continue
             if self.reserves >= self.p.target_reserves:
                 break                                                   # NotForSale
@@ -169,14 +171,13 @@ class Comet:
             bar = self.field.bar(waited, gas_usd_per_unit)
             if bar == np.inf:
                 continue                          # no keeper ready, or the block is full: award refuses any
-            lf = 1.0 - params.bonus[c]
-            unit = price[c] * (1.0 - self.p.store_front_price_factor * (1.0 - lf))   # quoteCollateral
+            pc, lf = price.item(c), 1.0 - params.bonus.item(c)
+            unit = pc * (1.0 - sff * (1.0 - lf))                        # quoteCollateral
             sizes = []
-            pb, pc, sff = float(price[b]), float(price[c]), self.p.store_front_price_factor
             for size in self.agents[0].sizes:
-                want = self.inventory[c] * size
-                base_amount = want * unit / price[b]
-                got = min(comet_math.quote_collateral_one(float(base_amount), pb, pc, float(lf), sff), self.inventory[c])
+                want = held * size
+                base_amount = want * unit / pb if pb != 0.0 else float(np.float64(want * unit) / np.float64(pb))
+                got = min(comet_math.quote_collateral_one(base_amount, pb, pc, lf, sff), held)
                 sizes.append((size, base_amount, got))
             floor, ceiling = self.venues.ceilings()[2:]
             if none_can_clear([(got, base_amount) for _, base_amount, got in sizes], ceiling[asset_of[c]],
