@@ -26,6 +26,7 @@ from typing import NamedTuple
 import numpy as np
 
 from backtest.markets import meet_compiled, meet_kept
+from backtest.markets.carried import CarriedFlow
 from backtest.markets.meet_compiled import BOOK, V2, WIDTH
 from backtest.markets.reference import _EXP_MAX, _HUGE, _TINY
 from backtest.markets.uniswap_v3 import PoolState
@@ -65,6 +66,8 @@ def block(router, keep: float) -> bool:
             return False
     ref = router.reference
     carried = ref.carried
+    if carried is not None and type(carried) is not CarriedFlow:
+        return False                    # its own excess (a subclass): the kernel inlines CarriedFlow's
     left = _NO_LEFT if carried is None else carried.left
     n = block_kernel(kept.table, kept.ticks, kept.tables, gathered, keep, ref.price, ref.exo, ref.permanent,
                      ref.temporary, ref.coefficient, ref.outstanding, ref.volume, ref.permanent_share, ref.flow,
