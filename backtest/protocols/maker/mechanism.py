@@ -97,6 +97,9 @@ class Maker:
         where x < t (after(x) >= x): the minimum of them all, bit for bit (engine_mechanisms/test_maker_wake.py)."""
         t = math.inf
         ilks, latencies = self.ilks, self._latencies()
+        longest = latencies[-1] * block if latencies and block >= 0 else math.inf     # the last end: tic + longest
+        if longest != longest:
+            longest = math.inf                  # inf x 0: the ends are not in order, ask them all
         for a in self.auctions:
             ilk, tic = ilks[a.coll], a.tic
             dur = now - tic
@@ -112,6 +115,8 @@ class Maker:
                     tail = after(tail)
                     if tail < t:
                         t = tail
+            if not tic + longest > now:
+                continue                        # every keeper's latency has run out on it (the ends ascend)
             for latency in latencies:           # shared.latency_ends: the first of the ascending ends past now
                 end = tic + latency * block
                 if end > now:
