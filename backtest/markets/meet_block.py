@@ -5,8 +5,9 @@ the pulls), writes the pulls back to the venues, sends their flow to the referen
 quote side of pools quoted in another asset to it. Per asset that was ~15 us of Python around ~7 us of
 kernel. Here a router keeps one table of all its venues, in the order the block steps them (reversed
 Router.order, an asset's venues in the router's order), and a block is one gather of the venues' moving
-numbers, one kernel (`_block`: every asset's `meet_kept._step`, the flows, ReferenceMarket.trade's maths on
-copies of the reference's arrays, the quote sides' trades last) and one write-back of the venues that traded.
+numbers, one kernel (`_block`: every asset's `meet_kept._step`, the flows, ReferenceMarket.trade's maths
+(reference._trade) on copies of the reference's arrays, the quote sides' trades last) and one write-back of the
+venues that traded.
 
 Every expression is arb_meet's, in its order, on the floats it reads (numba neither reassociates nor fuses
 without fastmath), so the venues and the reference end as the Python path leaves them
@@ -15,7 +16,8 @@ a tick table broken, a trade whose price leaves a float's range) the kernel answ
 nothing, and arb_meet's per-asset loop plays the block, raising what it raises. The table is built again
 when a venue, a v3 pool's tick table or a book's knots are other objects (checked each block, held).
 
-numba's cache checks this file only: after changing meet_kept._step or what it calls, touch this file.
+numba's cache checks this file only: after changing meet_kept._step, reference._trade or what they call, touch
+this file.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ import numpy as np
 from backtest.markets import meet_compiled, meet_kept
 from backtest.markets.carried import CarriedFlow
 from backtest.markets.meet_compiled import BOOK, V2, WIDTH
-from backtest.markets.reference import _EXP_MAX, _HUGE, _TINY
+from backtest.markets.reference import _trade_compiled as _trade
 from backtest.markets.uniswap_v3 import PoolState
 from backtest.markets.venue_kinds import USD, DepthBook, V2Pool, V3Pool
 
@@ -153,40 +155,6 @@ def _moving(table, gathered, at):
                 gathered[g + 3], gathered[g]
 
 
-def _trade(a, usd, ref, left, carried):
-    """ReferenceMarket.trade on `ref`'s rows (price, exo, permanent, temporary, coefficient, outstanding, volume,
-    share, flow: copies), CarriedFlow.excess on `left`: False where its price would leave a float's range (the
-    Python trade raises OutOfRange there)."""
-    ref[8, a] = ref[8, a] + usd
-    if carried:
-        side = 0 if usd < 0 else 1
-        size, have = abs(usd), left[a, side]
-        taken = have if have < size else size              # min(|usd|, left)
-        out = usd + taken if usd < 0 else usd - taken
-        left[a, side] = have - taken
-        usd = out
-    c = ref[4, a]
-    if c == 0.0 or usd == 0.0:
-        return True
-    q, v = ref[5, a], ref[6, a]
-    if v > 0:
-        x = q + usd
-        d = c * (math.copysign(math.sqrt(abs(x) / v), x) - math.copysign(math.sqrt(abs(q) / v), q))
-    else:
-        d = c * 0.0
-    if d == 0.0:
-        return True
-    theta = ref[7, a]
-    kept, passing = ref[2, a] + theta * d, ref[3, a] + (1.0 - theta) * d
-    price = ref[1, a] * (math.exp(kept + passing) if not kept + passing > _EXP_MAX else math.inf)
-    if not (_TINY <= price <= _HUGE or price != price):
-        return False
-    ref[2, a], ref[3, a] = kept, passing
-    ref[5, a] = q + usd
-    ref[0, a] = price
-    return True
-
-
 def _block(table, ticks, tables, gathered, keep, price, exo, permanent, temporary, coefficient, outstanding, volume,
            share, flow, left, carried, made):
     """arb_meet.arbitrage's loop over the table: the number of `made` rows (venue, then its state after:
@@ -256,7 +224,7 @@ def _block(table, ticks, tables, gathered, keep, price, exo, permanent, temporar
 try:
     import numba
     _jit = numba.njit(cache=True, nogil=True)
-    _moving, _trade = _jit(_moving), _jit(_trade)
+    _moving = _jit(_moving)
     block_kernel = _jit(_block)
 except ImportError:                     # pragma: no cover - without numba compiled.ON is off
     block_kernel = None

@@ -100,6 +100,52 @@ def _fill_factor(c: float, q: float, usd: float, volume: float) -> float:
 _fill_factor_compiled = numba.njit(cache=True, nogil=True)(_fill_factor) if numba is not None else None
 
 
+# ReferenceMarket's per-asset arrays are the rows of one [10, A] array (`_rows`), in `_trade`'s order: it takes them
+# as one argument (meet_block's kernel passes a copy of the first nine)
+ROWS = ("price", "exo", "permanent", "temporary", "coefficient", "outstanding", "volume", "permanent_share", "flow",
+        "half_life")
+_NO_LEFT = np.zeros((0, 2))
+
+
+def _trade(a, usd, ref, left, carried):
+    """ReferenceMarket.trade on `ref`'s rows (price, exo, permanent, temporary, coefficient, outstanding, volume,
+    share, flow: ROWS' first nine), CarriedFlow.excess on `left` if `carried`: False where its price would leave a
+    float's range, nothing but the flow (and `left`) moved (the Python trade raises OutOfRange there). The Python
+    path's expressions in its order (numba neither reassociates nor fuses them; only a NaN's sign may differ, where
+    x86 keeps the first of two NaN operands and LLVM may swap them)."""
+    ref[8, a] = ref[8, a] + usd
+    if carried:
+        side = 0 if usd < 0 else 1
+        size, have = abs(usd), left[a, side]
+        taken = have if have < size else size              # min(|usd|, left)
+        out = usd + taken if usd < 0 else usd - taken
+        left[a, side] = have - taken
+        usd = out
+    c = ref[4, a]
+    if c == 0.0 or usd == 0.0:
+        return True
+    q, v = ref[5, a], ref[6, a]
+    if v > 0:
+        x = q + usd
+        d = c * (math.copysign(math.sqrt(abs(x) / v), x) - math.copysign(math.sqrt(abs(q) / v), q))
+    else:
+        d = c * 0.0
+    if d == 0.0:
+        return True
+    theta = ref[7, a]
+    kept, passing = ref[2, a] + theta * d, ref[3, a] + (1.0 - theta) * d
+    price = ref[1, a] * (math.exp(kept + passing) if not kept + passing > _EXP_MAX else math.inf)
+    if not (_TINY <= price <= _HUGE or price != price):
+        return False
+    ref[2, a], ref[3, a] = kept, passing
+    ref[5, a] = q + usd
+    ref[0, a] = price
+    return True
+
+
+_trade_compiled = numba.njit(cache=True, nogil=True, error_model="numpy")(_trade) if numba is not None else None
+
+
 @dataclass
 class ReferenceMarket:
     """Per asset: path price, permanent and temporary log impact, outstanding flow (USD)."""
@@ -116,12 +162,25 @@ class ReferenceMarket:
     carried: CarriedFlow = None   # feedback_mode "excess": the real flow the path already holds (carried.py)
 
     def __post_init__(self):
-        n = len(self.exo)
-        self.exo = np.array(self.exo, dtype=float)
-        for name in ("permanent", "temporary", "outstanding", "flow"):
-            if getattr(self, name) is None:
-                setattr(self, name, np.zeros(n))
-        self.price = self.exo.copy()
+        rows = self._rows = np.zeros((len(ROWS), len(self.exo)))     # each array a row: `_trade` takes them as one
+        for k, name in enumerate(ROWS):
+            got = getattr(self, name) if name != "price" else self.exo     # the price starts at the path's
+            if got is not None:
+                rows[k] = got
+        self._views()
+
+    def _views(self) -> None:
+        for k, name in enumerate(ROWS):
+            setattr(self, name, self._rows[k])
+
+    def __getstate__(self) -> dict:
+        """Without the rows' views, which a copy or a pickle would make arrays of their own: `__setstate__` makes
+        them views of the copied `_rows` again."""
+        return {k: v for k, v in self.__dict__.items() if k not in ROWS}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self._views()
 
     @classmethod
     def for_assets(cls, assets: list[str], exo: np.ndarray, impact, feedback: bool = True) -> "ReferenceMarket":
@@ -170,14 +229,31 @@ class ReferenceMarket:
         return c * (_f(q + usd, v) - _f(q, v))
 
     def trade(self, a: int, usd: float) -> None:
-        """A signed USD flow reaches the market: its impact, split permanent / temporary."""
+        """A signed USD flow reaches the market: its impact, split permanent / temporary. Compiled (`_trade`, the
+        same floats) unless part of the flow is the path's own (`carried`)."""
+        if self.carried is None and _trade_compiled is not None and compiled.ON:
+            if not _trade_compiled(a, usd, self._rows, _NO_LEFT, False):
+                self._out_of_range(a, usd)
+            return
         flow = self.flow
         flow[a] = flow.item(a) + usd          # `+=`'s sum, in plain floats (cheaper than a numpy scalar)
         if self.carried is not None:          # only what the path does not already carry moves the price
             usd = self.carried.excess(a, usd)
-        c = self.coefficient.item(a)               # self.delta(a, usd), inline: a liquidation's hot path
+        moved = self._moved(a, usd)
+        if moved is not None:
+            kept, passing, price = moved
+            if not (_TINY <= price <= _HUGE or price != price):
+                self._out_of_range(a, usd)
+            self.permanent[a], self.temporary[a] = kept, passing
+            self.outstanding[a] = self.outstanding.item(a) + usd
+            self.price[a] = price
+
+    def _moved(self, a: int, usd: float) -> tuple[float, float, float] | None:
+        """(permanent, temporary log impact, price) after a flow of `usd` that moves the price, else None:
+        `delta` inline (a liquidation's hot path on the Python path), `_trade`'s floats."""
+        c = self.coefficient.item(a)
         if c == 0.0 or usd == 0.0:
-            return
+            return None
         q, v = self.outstanding.item(a), self.volume.item(a)
         if v > 0:                                  # c * (_f(q + usd, v) - _f(q, v)), _f inline
             x = q + usd
@@ -185,19 +261,18 @@ class ReferenceMarket:
         else:
             d = c * 0.0
         if d == 0.0:
-            return
+            return None
         theta = self.permanent_share.item(a)
-        permanent, temporary = self.permanent, self.temporary
-        kept, passing = permanent.item(a) + theta * d, temporary.item(a) + (1.0 - theta) * d
-        price = self.exo.item(a) * (math.exp(kept + passing) if not kept + passing > _EXP_MAX else math.inf)
-        if not (_TINY <= price <= _HUGE or price != price):
-            raise OutOfRange(f"the reference market of asset {a}: a flow of {usd:.6g} USD would take its price from "
-                             f"{self.price.item(a):.6g} to {price:.6g} USD (log impact {kept + passing:.6g}), past what "
-                             "a float holds: the flows or the impact parameters (impact.scale, the asset's y, its "
-                             "daily volume) are far beyond any market")
-        permanent[a], temporary[a] = kept, passing
-        self.outstanding[a] = q + usd
-        self.price[a] = price
+        kept, passing = self.permanent.item(a) + theta * d, self.temporary.item(a) + (1.0 - theta) * d
+        return kept, passing, self.exo.item(a) * (math.exp(kept + passing) if not kept + passing > _EXP_MAX
+                                                  else math.inf)
+
+    def _out_of_range(self, a: int, usd: float) -> None:
+        kept, passing, price = self._moved(a, usd)
+        raise OutOfRange(f"the reference market of asset {a}: a flow of {usd:.6g} USD would take its price from "
+                         f"{self.price.item(a):.6g} to {price:.6g} USD (log impact {kept + passing:.6g}), past what "
+                         "a float holds: the flows or the impact parameters (impact.scale, the asset's y, its "
+                         "daily volume) are far beyond any market")
 
     def fill(self, a: int, units: float) -> float:
         """USD for `units` (> 0 sold, < 0 bought) walked through the impact curve, without

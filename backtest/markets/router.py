@@ -85,6 +85,13 @@ class Router(RouteMemo, PriceBounds):
         self.price = reference.price
         self._all_moved()
 
+    def __setstate__(self, state: dict) -> None:
+        """A copy (deepcopy, pickle) prices at its own reference market's array, as `attach` made it: that array is a
+        row of the reference's own (reference.py), which a copy makes anew."""
+        self.__dict__.update(state)
+        if self.reference is not None:
+            self.price = self.reference.price
+
     def fresh(self, price: np.ndarray, feedback: bool) -> "Router":
         """An independent copy starting at `price` (each replay mutates its own venues), with a
         reference market without impact until the run attaches its own."""
