@@ -19,7 +19,7 @@ from backtest.agents.competition import rank
 from backtest.agents.round import Round
 from backtest.markets import quote_compiled
 from backtest.markets.router import Router as Venues
-from backtest.protocols.rules import Params, Rules, health_factor_row
+from backtest.protocols.rules import Params, Rules, health_factor_at
 
 
 class Plan(NamedTuple):       # a NamedTuple: built twice per liquidation, ~4x cheaper than a frozen dataclass
@@ -283,13 +283,14 @@ def liquidate(i: int, hf: float, waited_blocks: float, book, r: Round, venues: V
         return None                   # no one may act yet, or the block is full: the next block
     price = r.price
     # tries the round's pass built (a count >= 0; NOT_SCREENED and -1 are best_plan's): its compiled branch, asked
-    # here, with no Plan built for it
-    got = quote_compiled.best(venues, built[1], built[0], book.asset_of, needed) \
+    # here, with no Plan built for it, and its trades made as quoted (Router.make) with no route remembered
+    got = quote_compiled.planned(venues, built[1], built[0], book.asset_of, needed) \
         if built is not None and built[0] >= 0 and compiled.ON else None
     if got is not None:
+        got, kept = got
         if got[0] != quote_compiled.PLAN:
             return None
-        _, cost_usd, proceeds_usd, d, c, repay, taken, fee = got
+        _, cost_usd, proceeds_usd, d, c, repay, taken, fee = got[:8]
     else:
         plan = best_plan(book.coll[i], book.debt[i], hf, price, venues, book.asset_of, r.lt, r.params, book.rules[i],
                          0.0, field.agents[0].sizes, needed, built)
@@ -300,9 +301,14 @@ def liquidate(i: int, hf: float, waited_blocks: float, book, r: Round, venues: V
     if award is None:
         return None
     field.gas.spend(award.gas_units)
-    cost, proceeds = _trade(i, d, c, repay, taken, fee, book, venues)
+    if got is None:
+        cost, proceeds = _trade(i, d, c, repay, taken, fee, book, venues)
+    else:                               # _trade's trades, as `planned` quoted them
+        cost, proceeds = venues.make(*got[8:], kept)
+        book.repay(i, d, repay)
+        book.seize(i, c, taken)
     plan = Plan(d, c, repay, taken, fee, cost_usd, proceeds_usd, award.gas_usd, award.flash_fee_usd,
                 award.builder_usd(proceeds, cost))
     deficit = _burned(book, i, c, price) if book.rules[i].burns_deficit else 0.0     # Aave v3.3: DeficitCreated
-    hf_after = health_factor_row(book.coll[i], book.debt[i], price, r.lt, book.floors[i])    # the row as traded
+    hf_after = health_factor_at(book.coll, book.debt, i, price, r.lt, book.floors.item(i))    # the row as traded
     return Done(plan, award.agent.name, cost, proceeds, hf_after, deficit)

@@ -28,6 +28,12 @@ class StillRouter(Router):
     def buy(self, asset: int, amount: float) -> float:
         return self.buy_quote(asset, amount)
 
+    def make(self, bought: int, repay: float, buy_venue: int, cost: float, sold: int, amount: float,
+             sell_venue: int, proceeds: float, kept: tuple | None = None) -> tuple[float, float]:
+        """Router.make's plan made as `buy` then `sell` above, its quotes remembered first (as Router's were)."""
+        self.remember(bought, repay, buy_venue, cost, sold, amount, sell_venue, proceeds, kept)
+        return self.buy(bought, repay), self.sell(sold, amount)
+
 
 class _StillPools:
     """Stands in for `inputs.pools`: its fresh copies are StillRouters (the replay loop asks for one)."""

@@ -37,6 +37,19 @@ def best(router, built: np.ndarray, n: int, asset_of: np.ndarray, needed: float)
     """best_plan past the screen on its `n` tries `built` (top, d, c, repay, taken, fee rows): None (ask the
     Python path), or (verdict, cost, proceeds, d, c, repay, taken, fee) of the plan (verdict NONE: no plan).
     The chosen try's two routes are remembered as the router's own quotes leave them, for `execute`."""
+    got = planned(router, built, n, asset_of, needed)
+    if got is None:
+        return None
+    got, kept = got
+    if got[0] == PLAN:
+        router.remember(*got[8:], kept)
+    return got[:8]
+
+
+def planned(router, built: np.ndarray, n: int, asset_of: np.ndarray, needed: float) -> tuple | None:
+    """`best`'s plan, not remembered: None (ask the Python path), or (`plan`'s tuple, where it left the sale at
+    each venue: (the table, its count) or None). A plan's last eight are Router.remember's and Router.make's
+    arguments before that one."""
     t = table(router)
     if t is None:
         return None
@@ -44,14 +57,12 @@ def best(router, built: np.ndarray, n: int, asset_of: np.ndarray, needed: float)
     feedback = bool(router.feedback)
     got = plan(built, n, asset_of, float(needed), t.rows, t.ticks, t.tables, t.starts, t.order, router.price,
                ref.price, ref.coefficient, ref.outstanding, ref.volume, router.venue_price, feedback, t.sales)
-    if got[0] == PLAN:
-        sold = got[12]
-        if feedback and got[13] > 0 and router.by_asset[sold]:      # `plan` wrote the sale (`_sale_at_each`)
-            t.written += 1
-            router.remember(*got[8:], (t, t.written))
-        else:
-            router.remember(*got[8:])
-    return None if got[0] == PYTHON else got[:8]
+    if got[0] == PYTHON:
+        return None
+    if got[0] == PLAN and feedback and got[13] > 0 and router.by_asset[got[12]]:    # `plan` wrote the sale
+        t.written += 1                                                               # (`_sale_at_each`)
+        return got, (t, t.written)
+    return got, None
 
 
 def one(router, buy: bool, asset: int, amount: float) -> tuple | None:

@@ -67,6 +67,27 @@ class RouteMemo:
         else:
             self._sale = None
 
+    def make(self, bought: int, repay: float, buy_venue: int, cost: float, sold: int, amount: float, sell_venue: int,
+             proceeds: float, kept: tuple | None = None) -> tuple[float, float]:
+        """`buy(bought, repay)` then `sell(sold, amount)`: (cost, proceeds) USD, the same trades and floats, of a
+        plan quote_compiled has just quoted (`remember`'s arguments) with nothing traded since, made without
+        `remember`'s slots: the purchase along its quoted route; the sale along its own while the purchase left
+        its generation, else chosen again among `kept`'s answers (Table.sales) while its venues have not traded
+        since, else routed afresh, as `sell` reads its slot."""
+        gen, traded = self._generation[sold], self._traded[sold]
+        if repay > 0:
+            cost = self._buy_along(bought, repay, [] if buy_venue < 0 else [(buy_venue, repay)], cost)
+        else:
+            cost = self.buy(bought, repay)
+        if not amount > 0:
+            return cost, self._sold_none(sold, amount)
+        if self._generation[sold] == gen:
+            return cost, self._sell_along(sold, amount, [] if sell_venue < 0 else [(sell_venue, amount)], proceeds,
+                                          kept)
+        if kept is not None and self._traded[sold] == traded:
+            return cost, self._sell_along(sold, amount, *self._chosen_again(sold, amount, kept[0].sales), kept)
+        return cost, self._sell_along(sold, amount, *self._remembered(False, sold, amount, self._find_sale), None)
+
     def _chosen_again(self, asset: int, amount: float, sales: np.ndarray) -> tuple[list[tuple[int, float]], float]:
         """`_find_sale`'s whole order when the venues of `asset` have not traded since they paid what quote_compiled
         left in `sales[v, 0]` (Table.sales), so only the prices of their quote assets can have moved: `_best_sale`'s

@@ -232,23 +232,29 @@ class Router(RouteMemo, PriceBounds):
     def sell(self, asset: int, amount: float) -> float:
         """Sell `amount` of `asset` along its quoted route (`sell_quote`'s, remembered): at its venues, or
         at its reference market (the fill, then the flow's impact) when it has none."""
-        feedback = self.feedback
         if amount <= 0:
-            if feedback:                      # without it no venue or price moves: every cache holds
-                self._trading(asset)
-            self.sold[asset] += amount
-            return 0.0
+            return self._sold_none(asset, amount)
         got = self._sale            # self._entry(key), inline
         got = got[4] if got is not None and got[0] == asset and got[1] == amount and got[2] == self.split and \
-            got[3] == feedback else self._routes.get((False, asset, amount, self.split, feedback))
+            got[3] == self.feedback else self._routes.get((False, asset, amount, self.split, self.feedback))
         kept = None if got is None or len(got) < 4 else got[4]      # quote_compiled's sale at each venue (`remember`)
         if got is not None and got[0] == self._generation[asset]:        # _remembered, inline
-            route, usd = got[1], got[2]
-        elif kept is not None and got[3] == self._traded[asset] and kept[1] == kept[0].written:
-            route, usd = self._chosen_again(asset, amount, kept[0].sales)      # only a quote asset's price moved
-        else:
-            kept = None
-            route, usd = self._remembered(False, asset, amount, self._find_sale)      # _route_sale
+            return self._sell_along(asset, amount, got[1], got[2], kept)
+        if kept is not None and got[3] == self._traded[asset] and kept[1] == kept[0].written:
+            return self._sell_along(asset, amount, *self._chosen_again(asset, amount, kept[0].sales), kept)
+        return self._sell_along(asset, amount, *self._remembered(False, asset, amount, self._find_sale), None)
+
+    def _sold_none(self, asset: int, amount: float) -> float:
+        """`sell` of an amount <= 0: nothing routed, the caches told (with feedback), `sold` moved by it."""
+        if self.feedback:                     # without it no venue or price moves: every cache holds
+            self._trading(asset)
+        self.sold[asset] += amount
+        return 0.0
+
+    def _sell_along(self, asset: int, amount: float, route: list, usd: float, kept: tuple | None) -> float:
+        """`sell` of `amount` (> 0 or NaN) along `route` (its quote `usd`); `kept`: quote_compiled's sale at each venue
+        (a Table and its count), which moves a v3 pool and reprices a book as it worked them out."""
+        feedback = self.feedback
         if feedback:
             self._trading(asset)
         sold = self.sold
@@ -256,7 +262,7 @@ class Router(RouteMemo, PriceBounds):
         if not feedback:
             return usd
         if not self.by_asset[asset]:
-            if amount > 0:                    # ReferenceMarket.sell: the quote's fill, then the flow
+            if amount > 0:                    # ReferenceMarket.sell: the quote's fill, then the flow (not a NaN)
                 self.reference.trade(asset, -amount * self.price.item(asset))
             return usd
         venues, price = self.venues, self.price
@@ -272,24 +278,24 @@ class Router(RouteMemo, PriceBounds):
 
     def buy(self, asset: int, amount: float) -> float:
         """Buy exactly `amount` of `asset` along its quoted route (`buy_quote`'s), as `sell` sells."""
-        feedback = self.feedback
         if amount <= 0:
-            if feedback:                      # without it no venue or price moves: every cache holds
+            if self.feedback:                 # without it no venue or price moves: every cache holds
                 self._trading(asset)
             return 0.0
         got = self._bought          # self._entry(key), inline
         got = got[4] if got is not None and got[0] == asset and got[1] == amount and got[2] == self.split and \
-            got[3] == feedback else self._routes.get((True, asset, amount, self.split, feedback))
+            got[3] == self.feedback else self._routes.get((True, asset, amount, self.split, self.feedback))
         if got is not None and got[0] == self._generation[asset]:        # _remembered, inline
-            route, usd = got[1], got[2]
-        else:
-            route, usd = self._remembered(True, asset, amount, self._find_purchase)     # _route_purchase
-        if feedback:
-            self._trading(asset)
-        else:
+            return self._buy_along(asset, amount, got[1], got[2])
+        return self._buy_along(asset, amount, *self._remembered(True, asset, amount, self._find_purchase))
+
+    def _buy_along(self, asset: int, amount: float, route: list, usd: float) -> float:
+        """`buy` of `amount` (> 0 or NaN) along `route` (its quote `usd`)."""
+        if not self.feedback:
             return usd
+        self._trading(asset)
         if not self.by_asset[asset]:
-            if amount > 0:                    # ReferenceMarket.buy: the quote's fill, then the flow
+            if amount > 0:                    # ReferenceMarket.buy: the quote's fill, then the flow (not a NaN)
                 self.reference.trade(asset, amount * self.price.item(asset))
             return usd
         if math.isfinite(usd):

@@ -16,6 +16,7 @@ hands their liquidatable rows to backtest/protocols/comet/mechanism.py and maker
 from __future__ import annotations
 
 import math
+import threading
 from dataclasses import dataclass
 from typing import Callable
 
@@ -117,6 +118,26 @@ def health_factor_row(coll: np.ndarray, debt: np.ndarray, price: np.ndarray, lt:
     return _from_sums(owed, total, 0.0 + float(coll_usd.dot(lt)), floors)
 
 
+_scratch = threading.local()        # per thread: {width: the row health_factor_at's products go to}
+
+
+def health_factor_at(coll: np.ndarray, debt: np.ndarray, i: int, price: np.ndarray, lt: np.ndarray,
+                     floors: bool) -> float:
+    """health_factor_row(coll[i], debt[i], price, lt, floors), the same bits, of row `i` of the book's [N, R]
+    arrays: the kernel reads the row itself (no views made) and leaves its products in a row kept per thread
+    and width (no array made) for the dot. A liquidation's HF after."""
+    n = debt.shape[1]
+    if n > 128 or not compiled.ON or _row_sums is None:
+        return health_factor_row(coll[i], debt[i], price, lt, floors)
+    coll_usd = _scratch.__dict__.get(n)
+    if coll_usd is None:
+        coll_usd = _scratch.__dict__[n] = np.empty(n)
+    owed, total = _row_sums_at(coll, debt, i, price, coll_usd)
+    if owed <= 0:
+        return float("inf")
+    return _from_sums(owed, total, 0.0 + float(coll_usd.dot(lt)), floors)
+
+
 def _numpy_sum_py(a) -> float:
     """float(a.sum()) of up to 128 float64s, numpy's pairwise sum (pairwise_sum in its loops_utils) added to
     +0.0: under 8 one by one from -0.0; else eight running sums over blocks of 8, combined as a tree, then
@@ -159,12 +180,18 @@ def _row_sums_py(coll, debt, price, coll_usd):
     return owed, _numpy_sum(coll_usd)
 
 
+def _row_sums_at_py(coll, debt, i, price, coll_usd):
+    """_row_sums of row `i` of [N, R] arrays (compiled only: its views cost nothing there)."""
+    return _row_sums(coll[i], debt[i], price, coll_usd)
+
+
 try:                                    # numba where installed; numpy (the same bits) without
     import numba
     _numpy_sum = numba.njit(cache=True, nogil=True)(_numpy_sum_py)
     _row_sums = numba.njit(cache=True, nogil=True)(_row_sums_py)
+    _row_sums_at = numba.njit(cache=True, nogil=True)(_row_sums_at_py)
 except ImportError:                     # pragma: no cover - exercised where numba is absent
-    _numpy_sum, _row_sums = _numpy_sum_py, None
+    _numpy_sum, _row_sums, _row_sums_at = _numpy_sum_py, None, None
 
 
 def _sum(x: np.ndarray) -> float:

@@ -15,7 +15,7 @@ from backtest.config import LiquidatorConfig
 from backtest.engine.state import BookState
 from backtest.markets.reference import ReferenceMarket, _f
 from backtest.markets.venue_kinds import DepthBook, V2Pool, V3Pool
-from backtest.protocols.rules import health_factor_one, health_factor_row, rules_for
+from backtest.protocols.rules import health_factor_at, health_factor_one, health_factor_row, rules_for
 from tests.markets_routing.test_arbitrage_and_counterfactual import CURVE, v3_pool
 
 SPECIAL = np.array([0.0, -0.0, np.nan, np.inf, 1e-300, 1e300])
@@ -50,7 +50,7 @@ def test_health_factor_row_is_health_factor_one_of_the_products_bit_for_bit(seed
 def test_compiled_row_sums_are_numpys_sums_and_the_hf_health_factor_one_s(seed):
     # Rows of up to 128 (the sample's 37 reserves, the 1M bench's 4) go to the numba kernel: numpy's pairwise
     # sum (eight running sums and a tree from 8 on), the same bits; a readonly row of the book, as liquidate
-    # passes it.
+    # passes it (health_factor_at: the book's [N, R] arrays and a row index).
     from backtest import compiled
     from backtest.protocols import rules
     if rules._row_sums is None:
@@ -78,8 +78,10 @@ def test_compiled_row_sums_are_numpys_sums_and_the_hf_health_factor_one_s(seed):
             for floors in (True, False):
                 want = health_factor_one(coll * price, debt * price, lt, floors)
                 assert _bits(health_factor_row(coll, debt, price, lt, floors)) == _bits(want)
+                assert _bits(health_factor_at(view[0:1], view[1:2], 0, price, lt, floors)) == _bits(want)
                 with compiled.python_path():
                     assert _bits(health_factor_row(coll, debt, price, lt, floors)) == _bits(want)
+                    assert _bits(health_factor_at(view[0:1], view[1:2], 0, price, lt, floors)) == _bits(want)
 
 
 _AGENT = st.builds(LiquidatorConfig, min_profit_usd=st.floats(0.0, 1e4), gas_units=st.integers(100_000, 2_000_000),
