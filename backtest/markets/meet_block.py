@@ -16,8 +16,9 @@ a tick table broken, a trade whose price leaves a float's range) the kernel answ
 nothing, and arb_meet's per-asset loop plays the block, raising what it raises. The table is built again
 when a venue, a v3 pool's tick table or a book's knots are other objects (checked each block, held).
 
-numba's cache checks this file only: after changing meet_kept._step, reference._trade or what they call, touch
-this file.
+numba's cache (0.68) is stamped with a hash of this file's bytes, not its mtime, and holds the code of what the
+kernel calls: after changing meet_kept._step, reference._trade or what they call, bump CALLEES (`touch` does
+nothing).
 """
 
 from __future__ import annotations
@@ -30,12 +31,14 @@ import numpy as np
 from backtest.markets import meet_compiled, meet_kept
 from backtest.markets.carried import CarriedFlow
 from backtest.markets.meet_compiled import BOOK, V2, WIDTH
+from backtest.markets.reference import ReferenceMarket
 from backtest.markets.reference import _trade_compiled as _trade
 from backtest.markets.uniswap_v3 import PoolState
 from backtest.markets.venue_kinds import USD, DepthBook, V2Pool, V3Pool
 
 ASSET, QUOTE, SCALE = WIDTH, WIDTH + 1, WIDTH + 2   # a row's own columns after meet_compiled's: its asset, its
 #                                     quote asset (-1: USD), a v3 pool's 10.0 ** quote decimals (made's divisor)
+CALLEES = "meet_kept 2, meet_compiled 2, reference 1"    # what the cached kernel holds (above)
 GATHERED = 6        # per venue each block: fee, four numbers of its state, its mid (nan: the kernel's quote / base)
 
 
@@ -68,8 +71,8 @@ def block(router, keep: float) -> bool:
             return False
     ref = router.reference
     carried = ref.carried
-    if carried is not None and type(carried) is not CarriedFlow:
-        return False                    # its own excess (a subclass): the kernel inlines CarriedFlow's
+    if carried is not None and type(carried) is not CarriedFlow or type(ref) is not ReferenceMarket:
+        return False                    # its own excess or trade (a subclass): the kernel inlines the classes'
     left = _NO_LEFT if carried is None else carried.left
     n = block_kernel(kept.table, kept.ticks, kept.tables, gathered, keep, ref.price, ref.exo, ref.permanent,
                      ref.temporary, ref.coefficient, ref.outstanding, ref.volume, ref.permanent_share, ref.flow,
