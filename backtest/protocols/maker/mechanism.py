@@ -144,7 +144,11 @@ class Maker:
         changed, d, state = 0, self.dai, self.state
         step, now, price, lt, params, gas_usd_per_unit = r.step, r.now, r.price, r.lt, r.params, r.gas_usd_per_unit
         for i, h, rnd, w in zip(rows.tolist(), hf.tolist(), rounds.tolist(), waited.tolist()):
-            c = next((c for c in self.collateral_cols if state.coll.item(i, c) > 0), None)    # the first held
+            c = None
+            for k in self.collateral_cols:                        # the first held (no generator a row)
+                if state.coll.item(i, k) > 0:
+                    c = k
+                    break
             if c is None or state.debt.item(i, d) <= 0:
                 continue
             ilk, chop = self._ilk(c), 1.0 + params.bonus.item(c)
@@ -154,11 +158,12 @@ class Maker:
                 continue                                          # limit hit or a dusty partial: wait
             tab, lot = bark.tab, bark.dink
             top, coin = clip.kick_one(tab, price.item(c), ilk.buf, ilk.tip, ilk.chip)
-            award = self.field.award(coin * price[d], 0.0, w, gas_usd_per_unit, self.p.bark_gas)
+            paid = coin * price[d]                                # the reward in USD (a numpy scalar, as before)
+            award = self.field.award(paid, 0.0, w, gas_usd_per_unit, self.p.bark_gas)
             if not award:
                 continue                                          # nobody for the reward, or the block is full
             self.field.gas.spend(award.gas_units)
-            gas, agent, builder = award.gas_usd, award.agent, award.builder_usd(coin * price[d], 0.0)
+            gas, agent, builder = award.gas_usd, award.agent, award.builder_usd(paid, 0.0)
             due = float(bark.due)
             state.grab(i, c, lot, d, due)
             self.dirt[c] += tab
@@ -168,13 +173,13 @@ class Maker:
             self.floors.add(self.auctions[-1])
             changed += 1
             hf_after = health_factor_row(state.coll[i], state.debt[i], price, lt, False)      # the vault as grabbed
-            plan = Plan(d, c, due, lot, 0.0, 0.0, coin * price[d], gas, 0.0, builder)
-            self.rec.liquidation(step, i, plan, price, rnd, 0.0, coin * price[d], h, hf_after, 0.0, agent.name,
+            plan = Plan(d, c, due, lot, 0.0, 0.0, paid, gas, 0.0, builder)
+            self.rec.liquidation(step, i, plan, price, rnd, 0.0, paid, h, hf_after, 0.0, agent.name,
                                  action="bark")
             self.rec.event(step, rnd, "maker", "bark", auction=self.barks, account=self.book.accounts[i],
                            asset=self.book.assets[c], amount=lot, base_amount=tab, price=top, oracle_price=price[c],
-                           tab=tab, lot=lot, reward_usd=coin * price[d], cost_usd=0.0, proceeds_usd=0.0,
-                           gas_usd=gas, profit_usd=coin * price[d] - gas - builder, liquidator=agent.name,
+                           tab=tab, lot=lot, reward_usd=paid, cost_usd=0.0, proceeds_usd=0.0,
+                           gas_usd=gas, profit_usd=paid - gas - builder, liquidator=agent.name,
                            flash_fee_usd=0.0, builder_usd=builder)
         return changed
 
