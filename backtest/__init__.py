@@ -6,7 +6,11 @@
 Light on import: the API and the engine load on first use, so `backtest --help` stays fast.
 """
 
+from backtest.kernel_cache import fresh as _fresh
+
 __version__ = "0.1.0"
+
+_fresh()        # before any kernel loads: numba's cache of a module whose imports changed goes (kernel_cache.py)
 
 _API = ("replay", "sweep", "health", "query", "Run", "SweepRun")
 

@@ -125,7 +125,7 @@ def _hf_of_sums(weighted, sums, floors, out):
 
 try:
     import numba
-    from backtest.protocols.rules import _numpy_sum       # numba's, compiled there (touch this file if it changes)
+    from backtest.protocols.rules import _numpy_sum       # numba's, compiled there (kernel_cache.py)
     _priced = numba.njit(cache=True, nogil=True)(_priced)
     _priced_sums = numba.njit(cache=True, nogil=True)(_priced_sums)
     _priced_sums_cells = numba.njit(cache=True, nogil=True)(_priced_sums_cells)

@@ -11,8 +11,8 @@ lower / higher one (PriceBounds._bounds); an asset with no venue is at its refer
 C's pow as Python's `** 2` does: `two` is an argument, so LLVM cannot turn pow(x, 2.0) into x * x (they differ
 when x * x is a rounding tie). tests/markets_routing/test_bounds_compiled.py holds it to the Python pass bit for bit.
 
-numba's cache is checked against this file only: after changing quote_table's row kinds (V2, V3, BOOK,
-compiled in as constants) or its row layout, or quote_compiled._bisect_right, touch this file too.
+numba's cache holds quote_table's row kinds (V2, V3, BOOK, compiled in as constants) and
+quote_compiled._bisect_right; backtest/kernel_cache.py drops it when they change.
 """
 
 from __future__ import annotations

@@ -16,9 +16,8 @@ a tick table broken, a trade whose price leaves a float's range) the kernel answ
 nothing, and arb_meet's per-asset loop plays the block, raising what it raises. The table is built again
 when a venue, a v3 pool's tick table or a book's knots are other objects (checked each block, held).
 
-numba's cache (0.68) is stamped with a hash of this file's bytes, not its mtime, and holds the code of what the
-kernel calls: after changing meet_kept._step, reference._trade or what they call, bump CALLEES (`touch` does
-nothing).
+numba's cache holds the code of what the kernel calls (meet_kept._step, reference._trade and theirs);
+backtest/kernel_cache.py drops it when any of them changes.
 """
 
 from __future__ import annotations
@@ -38,7 +37,6 @@ from backtest.markets.venue_kinds import USD, DepthBook, V2Pool, V3Pool
 
 ASSET, QUOTE, SCALE = WIDTH, WIDTH + 1, WIDTH + 2   # a row's own columns after meet_compiled's: its asset, its
 #                                     quote asset (-1: USD), a v3 pool's 10.0 ** quote decimals (made's divisor)
-CALLEES = "meet_kept 2, meet_compiled 2, reference 1"    # what the cached kernel holds (above)
 GATHERED = 6        # per venue each block: fee, four numbers of its state, its mid (nan: the kernel's quote / base)
 
 

@@ -11,9 +11,8 @@ kernel to arb_meet's closures bit for bit on mixed venues. Arbitrage's pulls to 
 the goals, the partial-arbitrage power, each kind's pull_to) come out of the same call, and `made` writes
 them back to the venues (held to the Python pulls by test_the_compiled_pulls_leave_venues_...).
 
-numba's cache (cache=True) is stamped with a hash of this file's bytes (numba 0.68: not its mtime, so `touch`
-does nothing) and holds the code of what the kernels call: after changing v3_compiled's walk, depth_curve.held_at
-or reference._f, change this file (CALLEES), and after changing it, meet_kept's and meet_block's CALLEES.
+numba's cache holds the code of what the kernels call (v3_compiled's walk, depth_curve.held_at, reference._f);
+backtest/kernel_cache.py drops it when any of them changes (numba checks only this file).
 """
 
 from __future__ import annotations
@@ -30,7 +29,6 @@ from backtest.markets.uniswap_v3 import PoolState
 from backtest.markets.reference import _f
 from backtest.markets.venue_kinds import DepthBook, V2Pool, V3Pool
 
-CALLEES = "v3_compiled 1, depth_curve 1, reference 1"    # what the cached kernels hold (above)
 ITERATIONS = 80          # bisection in log price: 2^-80 of the bracket (arb_meet's Python one too)
 _EXP_MAX = math.log(sys.float_info.max)     # the bracket's range: exp finite ...
 _EXP_MIN = math.log(sys.float_info.min)     # ... and a normal float (a target of 0 would divide by it)

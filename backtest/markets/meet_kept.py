@@ -24,7 +24,6 @@ import numpy as np
 from backtest.markets import meet_compiled
 from backtest.markets.venue_kinds import DepthBook, V2Pool, V3Pool
 
-CALLEES = "meet_compiled 2"   # numba's cache is stamped with this file's bytes: bump after changing meet_compiled
 MOVING = 7              # a row's columns 1..7: mid, USD per quote unit, 1 - fee, then the kind's state
 
 

@@ -14,8 +14,8 @@ amount, whose v3 walk is the Python one; a tick table that breaks, whose InputEr
 split orders; venues of another kind) it hands back to the Python path. Without feedback a quote is each venue's
 price less its fee (Router._best_sale's other branch), and an asset with no venue trades at its price.
 
-numba's cache (cache=True) is checked against this file only: after changing v3_compiled's walks,
-reference._fill_factor or quote_table's row kinds (V2, V3, BOOK: compiled in as constants), touch this file too.
+numba's cache holds v3_compiled's walks, reference._fill_factor and quote_table's row kinds (V2, V3, BOOK:
+compiled in as constants); backtest/kernel_cache.py drops it when any of them changes.
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ nets and ticks' sqrt prices end to end in two arrays), a depth book's consumed d
 
 Kept on the router; a row is read again only after its venue traded or moved (Router._trading and
 Router._all_moved, which end the router's other caches, mark it). Plain Python and numpy: the kernels that read
-the table are quote_compiled's (which compiles V2, V3 and BOOK in as constants: touch it after changing them).
+the table are quote_compiled's (which compiles V2, V3 and BOOK in as constants; kernel_cache.py recompiles it).
 """
 
 from __future__ import annotations

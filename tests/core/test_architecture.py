@@ -11,7 +11,7 @@ PACKAGE = Path(__file__).resolve().parents[2] / "backtest"
 
 # docs/architecture.md, "Floors": lower numbers are imported by higher ones, never the reverse.
 FLOORS = {
-    "errors": 0, "progress": 0, "console": 0, "numbers": 0, "compiled": 0, "blas": 0,
+    "errors": 0, "progress": 0, "console": 0, "numbers": 0, "compiled": 0, "blas": 0, "kernel_cache": 0,
     "lake": 1,
     "protocols": 2,                 # maths, typed parameters, the rules registry (not the mechanisms)
     "config": 3, "overrides": 3,    # the run config and the --set keys onto it
