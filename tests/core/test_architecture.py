@@ -7,6 +7,8 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
+from backtest.kernel_cache import modules
+
 PACKAGE = Path(__file__).resolve().parents[2] / "backtest"
 
 # docs/architecture.md, "Floors": lower numbers are imported by higher ones, never the reverse.
@@ -38,13 +40,7 @@ EXCEPTIONS = {
 
 
 def _modules() -> dict[str, Path]:
-    out = {}
-    for path in PACKAGE.rglob("*.py"):
-        parts = list(path.relative_to(PACKAGE.parent).with_suffix("").parts)
-        if parts[-1] == "__init__":
-            parts = parts[:-1]
-        out[".".join(parts)] = path
-    return out
+    return modules(PACKAGE)
 
 
 def _imports(modules: dict[str, Path]) -> dict[str, set[str]]:
