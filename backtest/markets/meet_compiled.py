@@ -164,78 +164,16 @@ def _v3_pull(rows, k, ticks, tables, goal):
     return True, token0, token1, sp_after, tick, liquidity, bad
 
 
-def _walk_amounts(rows, k, ticks, tables, zero_for_one, limit):
-    """v3_compiled.swap_walk's (out, spent, broke?) on row `k`'s pool for an unlimited input to the sqrt price
-    `limit`: its steps and floats, without what only the end state needs (fee paid, ticks crossed, the tick it
-    stops at: `_settle` walks whole), on the joined arrays at the row's offsets (a slice counts references);
-    the next initialised tick by searchsorted's bisection once, then the index moved past the tick crossed."""
-    sp, tick, liq, fee = rows[k, 4], int(rows[k, 5]), rows[k, 6], rows[k, 7]
-    first, n, at = int(rows[k, 11]), int(rows[k, 12]), int(rows[k, 13])
-    liq0, remaining, spent, out = liq, math.inf, 0.0, 0.0
-    lo, hi = 0, n
-    while lo < hi:                                         # np.searchsorted(ticks, tick, side="right")
-        mid = (lo + hi) // 2
-        if ticks[first + mid] <= tick:
-            lo = mid + 1
-        else:
-            hi = mid
-    i = lo - 1 if zero_for_one else lo
-    while remaining > 0:
-        init = i >= 0 if zero_for_one else i < n
-        if init:
-            nxt, sp_tick = ticks[first + i], tables[at + n + i]
-        else:
-            nxt, sp_tick = (v3_compiled.MIN_TICK, v3_compiled.SP_MIN) if zero_for_one else \
-                (v3_compiled.MAX_TICK, v3_compiled.SP_MAX)
-        if zero_for_one:
-            target = limit if limit > sp_tick else sp_tick          # max(sp_tick, limit)
-        else:
-            target = limit if limit < sp_tick else sp_tick          # min(sp_tick, limit)
-        if liq > 0:
-            gap = sp - target if zero_for_one else target - sp
-            move = liq * (0.0 if 0.0 > gap else gap)                # max(gap, 0.0)
-            need = move / (sp * target) if zero_for_one else move
-            gross = need / (1.0 - fee)
-            if remaining < gross:
-                net = remaining * (1.0 - fee)
-                new = liq * sp / (liq + net * sp) if zero_for_one else sp + net / liq
-                out += net * sp * new if zero_for_one else net / (sp * new)
-                spent += remaining
-                break
-            out += move if zero_for_one else move / (sp * target)
-            spent += gross
-            remaining -= gross
-        sp = target
-        if target != sp_tick or not init:
-            break
-        liq += -tables[at + i] if zero_for_one else tables[at + i]
-        if liq < 0:
-            scale = liq0
-            for j in range(n):
-                if abs(tables[at + j]) > scale:
-                    scale = abs(tables[at + j])
-            if liq < -1e-9 * (scale if scale > 1.0 else 1.0):
-                return out, spent, True
-            liq = 0.0
-        if zero_for_one:                                   # searchsorted's answer for nxt - 1, then - 1
-            i -= 1
-            while i >= 0 and ticks[first + i] > nxt - 1:
-                i -= 1
-        else:                                              # and for nxt
-            i += 1
-            while i < n and ticks[first + i] <= nxt:
-                i += 1
-    return out, spent, False
-
-
 def _v3_amounts(rows, k, ticks, tables, goal):
-    """`_v3_pull`'s (moved?, token0 change, token1 change raw, True if the tick table broke), by `_walk_amounts`."""
+    """`_v3_pull`'s (moved?, token0 change, token1 change raw, True if the tick table broke), by
+    v3_compiled.walk_amounts on the joined arrays."""
     sp0 = rows[k, 4]
     sp = math.sqrt((goal if rows[k, 9] != 0.0 else 1.0 / goal) / rows[k, 8])
     if sp == sp0:
         return False, 0.0, 0.0, False
     zfo = sp < sp0
-    out, spent, bad = _walk_amounts(rows, k, ticks, tables, zfo, sp)
+    out, spent, bad = v3_compiled.walk_amounts(rows[k, 4], int(rows[k, 5]), rows[k, 6], rows[k, 7], ticks,
+                                               int(rows[k, 11]), int(rows[k, 12]), tables, int(rows[k, 13]), zfo, sp)
     token0, token1 = (spent, -out) if zfo else (-out, spent)
     return True, token0, token1, bad
 
@@ -403,7 +341,7 @@ try:
     _jit = numba.njit(cache=True, nogil=True)
     _inline = numba.njit(cache=True, nogil=True, inline="always")     # no call, no reference counts per array
     _goal, _v3_pull, _held_at = _inline(_goal), _jit(_v3_pull), _inline(held_at)
-    _walk_amounts, _v3_amounts = _inline(_walk_amounts), _inline(_v3_amounts)
+    _v3_amounts = _inline(_v3_amounts)
     _flow, _after, _excess = _inline(_flow), _inline(_after), _inline(_excess)
     meet, _settle, _crosses = _jit(_meet_py), _jit(_settle), _jit(_crosses)
     meet_settle = _jit(_meet_settle)

@@ -126,6 +126,27 @@ def _tick_at(sp):
     return int(math.floor(2.0 * math.log(sp) / _LOG_TICK + 1e-9))
 
 
+def _step(sp, sp_tick, limit, liq, fee, remaining, zero_for_one):
+    """One step of uniswap_v3.swap's loop from `sp` toward the next tick's sqrt price `sp_tick` or `limit`, for
+    `liq` > 0: (target, stops inside the step?, amount out, input net of the fee, input with it, sqrt price
+    where it stops inside). The one copy of the step's floats, for both walks below (inlined in each)."""
+    if zero_for_one:
+        target = limit if limit > sp_tick else sp_tick          # max(sp_tick, limit)
+    else:
+        target = limit if limit < sp_tick else sp_tick          # min(sp_tick, limit)
+    if not liq > 0:
+        return target, False, 0.0, 0.0, 0.0, target
+    gap = sp - target if zero_for_one else target - sp
+    move = liq * (0.0 if 0.0 > gap else gap)                    # max(gap, 0.0)
+    need = move / (sp * target) if zero_for_one else move
+    gross = need / (1.0 - fee)
+    if remaining < gross:
+        net = remaining * (1.0 - fee)
+        new = liq * sp / (liq + net * sp) if zero_for_one else sp + net / liq
+        return target, True, net * sp * new if zero_for_one else net / (sp * new), net, remaining, new
+    return target, False, move if zero_for_one else move / (sp * target), need, gross, target
+
+
 def _swap_py(sp, tick, liq, ticks, nets, sp_ticks, fee, amount_in, zero_for_one, limit):
     """uniswap_v3.swap's loop. Returns (out, spent, fee_paid, crossed, sqrt price, tick, liquidity,
     error tick, error): `error` when liquidity goes negative past rounding (the caller raises)."""
@@ -133,28 +154,16 @@ def _swap_py(sp, tick, liq, ticks, nets, sp_ticks, fee, amount_in, zero_for_one,
     remaining, spent, out, fee_paid, crossed = amount_in, 0.0, 0.0, 0.0, 0
     while remaining > 0:
         i, nxt, init, sp_tick = _next_tick(ticks, sp_ticks, tick, zero_for_one)
-        if zero_for_one:
-            target = limit if limit > sp_tick else sp_tick          # max(sp_tick, limit)
-        else:
-            target = limit if limit < sp_tick else sp_tick          # min(sp_tick, limit)
+        target, inside, got, net, paid, new = _step(sp, sp_tick, limit, liq, fee, remaining, zero_for_one)
         if liq > 0:
-            gap = sp - target if zero_for_one else target - sp
-            move = liq * (0.0 if 0.0 > gap else gap)                # max(gap, 0.0)
-            need = move / (sp * target) if zero_for_one else move
-            gross = need / (1.0 - fee)
-            if remaining < gross:
-                net = remaining * (1.0 - fee)
-                new = liq * sp / (liq + net * sp) if zero_for_one else sp + net / liq
-                out += net * sp * new if zero_for_one else net / (sp * new)
-                fee_paid += remaining - net
-                spent += remaining
+            out += got
+            fee_paid += paid - net
+            spent += paid
+            if inside:
                 remaining, sp = 0.0, new
                 tick = _tick_at(sp)
                 break
-            out += move if zero_for_one else move / (sp * target)
-            fee_paid += gross - need
-            spent += gross
-            remaining -= gross
+            remaining -= paid
         sp = target
         if target != sp_tick:
             tick = _tick_at(sp)
@@ -174,6 +183,57 @@ def _swap_py(sp, tick, liq, ticks, nets, sp_ticks, fee, amount_in, zero_for_one,
         crossed += 1
         tick = nxt - 1 if zero_for_one else nxt
     return out, spent, fee_paid, crossed, sp, tick, liq, 0, False
+
+
+def _walk_amounts(sp, tick, liq, fee, ticks, first, n, tables, at, zero_for_one, limit):
+    """_swap_py's (out, spent, broke?) for an unlimited input to the sqrt price `limit`, on a pool whose ticks are
+    `ticks[first:first + n]` and whose nets then tick sqrt prices are `tables[at:at + 2n]` (meet_compiled's joined
+    arrays, read at offsets: a slice counts references), without what only the end state needs (fee paid, ticks
+    crossed, the tick it stops at); the next initialised tick by searchsorted's bisection once, then the index
+    moved past the tick crossed. The bisection of arbitrage's meeting price asks it ~50 times a block."""
+    liq0, remaining, spent, out = liq, math.inf, 0.0, 0.0
+    lo, hi = 0, n
+    while lo < hi:                                         # np.searchsorted(ticks, tick, side="right")
+        mid = (lo + hi) // 2
+        if ticks[first + mid] <= tick:
+            lo = mid + 1
+        else:
+            hi = mid
+    i = lo - 1 if zero_for_one else lo
+    while remaining > 0:
+        init = i >= 0 if zero_for_one else i < n
+        if init:
+            nxt, sp_tick = ticks[first + i], tables[at + n + i]
+        else:
+            nxt, sp_tick = (MIN_TICK, SP_MIN) if zero_for_one else (MAX_TICK, SP_MAX)
+        target, inside, got, _, paid, _ = _step(sp, sp_tick, limit, liq, fee, remaining, zero_for_one)
+        if liq > 0:
+            out += got
+            spent += paid
+            if inside:
+                break
+            remaining -= paid
+        sp = target
+        if target != sp_tick or not init:
+            break
+        liq += -tables[at + i] if zero_for_one else tables[at + i]
+        if liq < 0:
+            scale = liq0
+            for j in range(n):
+                if abs(tables[at + j]) > scale:
+                    scale = abs(tables[at + j])
+            if liq < -1e-9 * (scale if scale > 1.0 else 1.0):
+                return out, spent, True
+            liq = 0.0
+        if zero_for_one:                                   # searchsorted's answer for nxt - 1, then - 1
+            i -= 1
+            while i >= 0 and ticks[first + i] > nxt - 1:
+                i -= 1
+        else:                                              # and for nxt
+            i += 1
+            while i < n and ticks[first + i] <= nxt:
+                i += 1
+    return out, spent, False
 
 
 def _exact_output_py(sp, tick, liq, ticks, nets, sp_ticks, fee, amount_out, zero_for_one):
@@ -211,7 +271,9 @@ def _exact_output_py(sp, tick, liq, ticks, nets, sp_ticks, fee, amount_out, zero
 try:
     import numba
     _jit = numba.njit(cache=True, nogil=True, error_model="numpy")
-    _next_tick, _tick_at = _jit(_next_tick), _jit(_tick_at)
+    _inline = numba.njit(cache=True, nogil=True, inline="always")     # compiled in its caller, with its flags
+    _next_tick, _tick_at, _step = _jit(_next_tick), _jit(_tick_at), _inline(_step)
     swap_walk, exact_output_walk = _jit(_swap_py), _jit(_exact_output_py)
+    walk_amounts = _inline(_walk_amounts)
 except ImportError:                     # pragma: no cover - exercised where numba is absent
-    swap_walk = exact_output_walk = None
+    swap_walk = exact_output_walk = walk_amounts = None

@@ -1,6 +1,7 @@
-"""The meeting price's v3 walk (meet_compiled._walk_amounts: what the bisection asks of a v3 pool ~50 times a
-block) answers v3_compiled.swap_walk's amounts bit for bit, on a pool's row among others in the joined table,
-either way across ticks, past the last initialised tick, and where a tick table breaks."""
+"""The meeting price's v3 walk (v3_compiled.walk_amounts: what the bisection asks of a v3 pool ~50 times a
+block) answers v3_compiled.swap_walk's amounts bit for bit, on a pool's row among others in meet_compiled's joined
+table, either way across ticks, past the last initialised tick, and where a tick table breaks (both share the
+step, v3_compiled._step; tests/perf/test_compiled_swap.py holds swap_walk to uniswap_v3.swap's Python)."""
 
 import math
 
@@ -39,7 +40,9 @@ def test_the_walk_to_a_price_is_swap_walks_amounts(depth, fee, token0, decimals,
     zfo = limit < s.sqrt_price
     want = v3_compiled.swap_walk(s.sqrt_price, s.tick, s.liquidity, s.ticks, s.liquidity_net,
                                  v3_compiled.tick_sqrt_prices(s.ticks), s.fee, math.inf, zfo, limit)
-    got = meet_compiled._walk_amounts(table.rows, len(venues) - 1, table.ticks, table.tables, zfo, limit)
+    row = table.rows[len(venues) - 1]
+    got = v3_compiled.walk_amounts(row[4], int(row[5]), row[6], row[7], table.ticks, int(row[11]), int(row[12]),
+                                   table.tables, int(row[13]), zfo, limit)
     assert got[2] == want[8]
     if not got[2]:
         assert np.array(got[:2]).tobytes() == np.array([want[0], want[1]]).tobytes()
