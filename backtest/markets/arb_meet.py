@@ -203,9 +203,8 @@ def arbitrage(router, seconds: float, keep: float = 0.0) -> None:
     arbitrage, 0.5 ** (seconds / half-life)) that part of each venue's log gap to it left open."""
     router._all_moved()
     router.reference.decay(seconds)
-    if compiled.ON and meet_block.block(router, keep):      # the loop below in one compiled call (meet_block.py)
-        router._requote()
-        return
+    if compiled.ON and meet_block.block(router, keep):      # the loop below and _requote in one compiled call
+        return                                              # (meet_block.py)
     price = router.price.tolist()
     cross = [0.0] * len(price)
     every = router.venues

@@ -5,9 +5,10 @@ the pulls), writes the pulls back to the venues, sends their flow to the referen
 quote side of pools quoted in another asset to it. Per asset that was ~15 us of Python around ~7 us of
 kernel. Here a router keeps one table of all its venues, in the order the block steps them (reversed
 Router.order, an asset's venues in the router's order), and a block is one gather of the venues' moving
-numbers, one kernel (`_block`: every asset's `meet_kept._step`, the flows, ReferenceMarket.trade's maths
-(reference._trade) on copies of the reference's arrays, the quote sides' trades last) and one write-back of the
-venues that traded.
+numbers, one kernel (`_block`: the venues' mids, every asset's `meet_kept._step`, the flows, ReferenceMarket.trade's
+maths (reference._trade) on copies of the reference's arrays, the quote sides' trades last, then Router._requote's
+books re-quoted and venue prices) and one write-back of the venues that traded or re-quoted. A v3 pool's and a
+book's mid square with the C library's pow, as Python's `** 2` does (`_v3_mid`).
 
 Every expression is arb_meet's, in its order, on the floats it reads (numba neither reassociates nor fuses
 without fastmath), so the venues and the reference end as the Python path leaves them
@@ -35,9 +36,9 @@ from backtest.markets.reference import _trade_compiled as _trade
 from backtest.markets.uniswap_v3 import PoolState
 from backtest.markets.venue_kinds import USD, DepthBook, V2Pool, V3Pool
 
-ASSET, QUOTE, SCALE = WIDTH, WIDTH + 1, WIDTH + 2   # a row's own columns after meet_compiled's: its asset, its
-#                                     quote asset (-1: USD), a v3 pool's 10.0 ** quote decimals (made's divisor)
-GATHERED = 6        # per venue each block: fee, four numbers of its state, its mid (nan: the kernel's quote / base)
+ASSET, QUOTE, SCALE, VENUE = WIDTH, WIDTH + 1, WIDTH + 2, WIDTH + 3   # a row's own columns after meet_compiled's:
+#     its asset, its quote asset (-1: USD), a v3 pool's 10.0 ** quote decimals (made's divisor), its index in venues
+GATHERED = 5        # per venue each block: fee, four numbers of its state
 
 
 class Kept(NamedTuple):
@@ -53,9 +54,9 @@ class Kept(NamedTuple):
 
 
 def block(router, keep: float) -> bool:
-    """The block's steps after the reference's decay, in one compiled call: True if made (the venues and the
-    reference as arb_meet's loop leaves them, before Router._requote), False if nothing changed and the loop
-    must play it."""
+    """The block's steps after the reference's decay, in one compiled call: True if made (the venues, the reference
+    and the venues' USD prices as arb_meet's loop then Router._requote leave them), False if nothing changed and
+    the loop must play it."""
     kept = router.__dict__.get("_meet_block")
     if kept is None or kept.ids != tuple(map(id, router.venues)):
         kept = router._meet_block = _build(router)
@@ -74,7 +75,7 @@ def block(router, keep: float) -> bool:
     left = _NO_LEFT if carried is None else carried.left
     n = block_kernel(kept.table, kept.ticks, kept.tables, gathered, keep, ref.price, ref.exo, ref.permanent,
                      ref.temporary, ref.coefficient, ref.outstanding, ref.volume, ref.permanent_share, ref.flow,
-                     left, carried is not None, kept.made)
+                     left, carried is not None, kept.made, router.venue_price, 2.0)
     if n < 0:
         return False
     steps = kept.steps
@@ -106,37 +107,68 @@ def _build(router) -> Kept:
                 (venue._knots,) if kind is DepthBook else ()
             steps.append((venue, kind, held))
             order.append(venue)
-    made = np.zeros((len(order), 4))
+    made = np.zeros((2 * len(order), 4))       # a row per venue traded, then per book re-quoted
     got = meet_compiled.table(order, [1.0] * len(order), [1.0] * len(order)) if order else None
     if got is None:
         return Kept(tuple(map(id, venues)), steps, None, meet_compiled._NO_TICKS, meet_compiled._NO_TABLES, made)
+    at = {id(venue): v for v, venue in enumerate(venues)}
     own = [(venue.asset, -1.0 if venue.quote_asset == USD else venue.quote_asset,
-            10.0 ** venue.quote_decimals if type(venue) is V3Pool else 1.0) for venue in order]
+            10.0 ** venue.quote_decimals if type(venue) is V3Pool else 1.0, at[id(venue)]) for venue in order]
     return Kept(tuple(map(id, venues)), steps, np.hstack((got.rows, np.array(own, dtype=float))), got.ticks,
                 got.tables, made)
 
 
 def _gather(steps: list) -> np.ndarray | None:
-    """Each venue's fee, state and mid as `_moving` reads them; None if a tick table or knots are other objects
-    than the table holds."""
+    """Each venue's fee and state as `_moving` reads them; None if a tick table or knots are other objects than the
+    table holds."""
     out = []
     for venue, kind, held in steps:
         if kind is V2Pool:
-            out += (venue.fee, venue.base, venue.quote, 0.0, 0.0, math.nan)
+            out += (venue.fee, venue.base, venue.quote, 0.0, 0.0)
         elif kind is V3Pool:
             s = venue.state
             if s.ticks is not held[0] or s.liquidity_net is not held[1]:
                 return None
-            out += (s.fee, s.sqrt_price, s.tick, s.liquidity, 0.0, venue.mid())
+            out += (s.fee, s.sqrt_price, s.tick, s.liquidity, 0.0)
         else:
             if venue._knots is not held[0]:
                 return None
-            out += (venue.fee, venue.net_sold, venue.reference, *venue._tail, venue.mid())
+            out += (venue.fee, venue.net_sold, venue.reference, *venue._tail)
     return np.array(out, dtype=float)
 
 
-def _moving(table, gathered, at):
-    """meet_kept._dynamic's columns written into the rows: mid (a v2 pool's quote / base, V2Pool.mid), USD per
+def _v3_mid(sp, factor, token0, two):
+    """V3Pool._mid_at: `two` is 2.0 passed in at run time, so `sp ** two` is the C library's pow as Python's
+    `sqrt_price ** 2` (LLVM makes a constant square sp * sp, another float in ~1 of 1,000)."""
+    p = sp ** two * factor
+    return p if token0 else 1.0 / p
+
+
+def _book_mid(table, k, tables, two):
+    """DepthBook.mid on row `k` (net sold, reference, tail rel_n and x; its knots' impacts then amounts in `tables`):
+    reference * (1 - _impact(net sold)), _bid's marginal impact by bisect_right on the knots' amounts."""
+    net, at, n = table[k, 4], int(table[k, 8]), int(table[k, 9])
+    q = abs(net)
+    last = tables[at + 2 * n - 1]
+    if q <= last:
+        lo, hi = 0, n
+        while lo < hi:                                     # bisect.bisect_right(a, q)
+            mid = (lo + hi) // 2
+            if q < tables[at + n + mid]:
+                hi = mid
+            else:
+                lo = mid + 1
+        j = lo - 1 if lo - 1 < n - 2 else n - 2
+        i0, i1, a0 = tables[at + j], tables[at + j + 1], tables[at + n + j]
+        impact = i0 + (i1 - i0) * (q - a0) / (tables[at + n + j + 1] - a0)
+    else:
+        x = table[k, 7]
+        impact = 1.0 - table[k, 6] * (x / (x + (q - last))) ** two
+    return table[k, 5] * (1.0 - math.copysign(impact, net))
+
+
+def _moving(table, gathered, at, tables, two):
+    """meet_kept._dynamic's columns written into the rows: mid (V2Pool.mid, V3Pool.mid, DepthBook.mid), USD per
     quote unit at the block's prices `at`, 1 - fee, then the kind's state."""
     for k in range(table.shape[0]):
         g = GATHERED * k
@@ -147,26 +179,26 @@ def _moving(table, gathered, at):
             base, quote = gathered[g + 1], gathered[g + 2]
             table[k, 1], table[k, 4], table[k, 5], table[k, 6], table[k, 7] = quote / base, base, quote, 0.0, 0.0
         elif table[k, 0] == BOOK:
-            table[k, 1] = gathered[g + 5]
             for j in range(4):
                 table[k, 4 + j] = gathered[g + 1 + j]
+            table[k, 1] = _book_mid(table, k, tables, two)
         else:
-            table[k, 1] = gathered[g + 5]
             table[k, 4], table[k, 5], table[k, 6], table[k, 7] = gathered[g + 1], gathered[g + 2], \
                 gathered[g + 3], gathered[g]
+            table[k, 1] = _v3_mid(table[k, 4], table[k, 8], table[k, 9] != 0.0, two)
 
 
 def _block(table, ticks, tables, gathered, keep, price, exo, permanent, temporary, coefficient, outstanding, volume,
-           share, flow, left, carried, made):
-    """arb_meet.arbitrage's loop over the table: the number of `made` rows (venue, then its state after:
-    a v2 pool's base and quote, a book's reference and depth held, a v3 pool's sqrt price, tick and liquidity),
-    the reference's arrays and `left` written; or -1, nothing written."""
+           share, flow, left, carried, made, venue_price, two):
+    """arb_meet.arbitrage's loop over the table then Router._requote (`_requote`): the number of `made` rows
+    (venue, then its state after: a v2 pool's base and quote, a book's reference and depth held, a v3 pool's sqrt
+    price, tick and liquidity), the reference's arrays, `left` and `venue_price` written; or -1, nothing written."""
     at = price.copy()                                      # the block's price list
     ref = np.empty((9, at.shape[0]))
     ref[0], ref[1], ref[2], ref[3], ref[4] = price, exo, permanent, temporary, coefficient
     ref[5], ref[6], ref[7], ref[8] = outstanding, volume, share, flow
     spent = left.copy()
-    _moving(table, gathered, at)
+    _moving(table, gathered, at, tables, two)
     cross = np.zeros(at.shape[0])
     impact = np.zeros(8)
     n, k0, end = 0, 0, table.shape[0]
@@ -219,13 +251,45 @@ def _block(table, ticks, tables, gathered, keep, price, exo, permanent, temporar
             return -1
     price[:], permanent[:], temporary[:], outstanding[:], flow[:] = ref[0], ref[2], ref[3], ref[5], ref[8]
     left[:] = spent
+    return _requote(table, tables, made, n, price, venue_price, two)
+
+
+def _requote(table, tables, made, n, price, venue_price, two):
+    """Router._requote on the table once the block's `made` rows are its state: a book with nothing consumed
+    re-quotes around the moved reference (a `made` row more), every venue's USD price is read again. The count
+    of `made` rows."""
+    for j in range(n):
+        k = int(made[j, 0])
+        if table[k, 0] == BOOK:
+            table[k, 5], table[k, 4] = made[j, 1], made[j, 2]
+        elif table[k, 0] == V2:
+            table[k, 4], table[k, 5] = made[j, 1], made[j, 2]
+        else:
+            table[k, 4], table[k, 5], table[k, 6] = made[j, 1], made[j, 2], made[j, 3]
+    for k in range(table.shape[0]):
+        q = int(table[k, QUOTE])
+        usd = 1.0 if q < 0 else price[q]
+        kind = table[k, 0]
+        if kind == V2:
+            mid = table[k, 5] / table[k, 4]
+        elif kind == BOOK:
+            if table[k, 4] == 0.0:
+                table[k, 5] = price[int(table[k, ASSET])] / usd
+                made[n, 0], made[n, 1], made[n, 2] = k, table[k, 5], table[k, 4]
+                n += 1
+            mid = _book_mid(table, k, tables, two)
+        else:
+            mid = _v3_mid(table[k, 4], table[k, 8], table[k, 9] != 0.0, two)
+        venue_price[int(table[k, VENUE])] = mid * usd
     return n
 
 
 try:
     import numba
     _jit = numba.njit(cache=True, nogil=True)
-    _moving = _jit(_moving)
+    _inline = numba.njit(cache=True, nogil=True, inline="always")
+    _v3_mid, _book_mid = _inline(_v3_mid), _inline(_book_mid)
+    _moving, _requote = _jit(_moving), _jit(_requote)
     block_kernel = _jit(_block)
 except ImportError:                     # pragma: no cover - without numba compiled.ON is off
     block_kernel = None
