@@ -140,10 +140,21 @@ class PriceBounds:
             if len(vs) == 1:
                 low[a] = high[a] = at[vs[0]]
             elif vs:
-                quotes = [at[v] for v in vs]
-                nan = any(x != x for x in quotes)    # ndarray.min/max propagate NaN; min/max do not
-                low[a], high[a] = (math.nan, math.nan) if nan else (min(quotes), max(quotes))
+                low[a], high[a] = _low_high([at[v] for v in vs])
         return low, high
+
+    def mid_of(self, a: int) -> tuple[float, float]:
+        """mid_range's (lowest, highest) of asset `a` alone, as floats (the same values): Maker.trade reads
+        its few assets every block, and the whole range cost it more than its own work on most blocks."""
+        vs = self.by_asset[a]
+        if not vs:
+            p = self.price.item(a)
+            return p, p
+        at = self.venue_price
+        if len(vs) == 1:
+            x = at.item(vs[0])
+            return x, x
+        return _low_high([at.item(v) for v in vs])
 
     def quote_range(self) -> tuple[np.ndarray, np.ndarray]:
         """(purchase floor, sale ceiling) per asset, widened by QUOTE_SLACK for float rounding: no
@@ -154,3 +165,10 @@ class PriceBounds:
         if self._range[0] is not got:                  # kept as long as the ceilings are
             self._range = (got, got[0] * (1.0 - QUOTE_SLACK), got[1] * (1.0 + QUOTE_SLACK))
         return self._range[1], self._range[2]
+
+
+def _low_high(quotes: list) -> tuple[float, float]:
+    """(min, max) of an asset's venue prices, NaN for both where one is NaN (as ndarray.min/max; min/max do not)."""
+    if any(x != x for x in quotes):
+        return math.nan, math.nan
+    return min(quotes), max(quotes)

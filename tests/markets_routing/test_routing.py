@@ -10,7 +10,7 @@ from backtest.markets import depth_curve as dc
 from backtest.markets import uniswap_v2
 from backtest.markets import uniswap_v3 as v3
 from backtest.markets.router import Router
-from backtest.markets.venue_kinds import DepthBook, V2Pool, V3Pool
+from backtest.markets.venue_kinds import USD, DepthBook, V2Pool, V3Pool
 
 ETH, USDC = 0, 1
 PRICES = np.array([2000.0, 1.0])
@@ -174,6 +174,21 @@ def test_mid_range_brackets_what_any_fill_can_fetch():
     # more than the highest venue price.
     assert low[ETH] * 0.01 < r.sell_quote(ETH, 0.01) < high[ETH] * 0.01
     assert (low[USDC], high[USDC]) == (1.0, 1.0)
+
+
+@given(st.lists(st.sampled_from([1_500.0, 2_000.0, 2_500.0, math.nan, math.inf, -0.0, 0.0]), min_size=3, max_size=3),
+       st.floats(allow_nan=True), st.permutations([0, 1, 2]))
+def test_mid_of_is_mid_range_of_one_asset(venue_prices, usdc_price, order):
+    """Maker.trade reads mid_of for its few assets instead of the whole mid_range: the same floats, NaN where
+    one venue is NaN, an asset with no venue (WBTC here) or one (USDC, priced by a pool) as well."""
+    pools = [deep_and_costly(), thin_and_cheap(), V2Pool(ETH, USDC, 10.0, 20_000.0, 0.003, name="third")]
+    r = Router(np.array([2000.0, 1.0, 30_000.0]), [pools[k] for k in order] + [V2Pool(USDC, USD, 1.0, 1.0, 0.0)])
+    r.venue_price[:3] = venue_prices
+    r.venue_price[3] = usdc_price
+    low, high = r.mid_range()
+    for a in range(3):
+        assert [math.copysign(1.0, x) for x in r.mid_of(a)] == [math.copysign(1.0, low[a]), math.copysign(1.0, high[a])]
+        assert np.array(r.mid_of(a)).tobytes() == np.array([low[a], high[a]]).tobytes()
 
 
 @pytest.mark.parametrize("feedback", [True, False])

@@ -27,7 +27,7 @@ class Floors:
         self.ilks = ilks                # column -> Ilk
         self.kept: dict = {}
 
-    def skipped(self, now: float, auctions: list, high_of: list, low_d: float) -> set:
+    def skipped(self, now: float, auctions: list, high_of: dict, low_d: float) -> set:
         """The ilk columns all of whose open auctions Maker.trade's mid filter (`high_of[c] <= price x low_d`)
         skips at `now`, none of them needing a redo. Windows `now` is past are made again first."""
         kept = self.kept

@@ -186,12 +186,13 @@ class Maker:
     def trade(self, r: Round) -> int:
         """Each open auction, by id: a redo if it needs one, else the best take if one pays."""
         step, now, rnd, price, params, gas_usd_per_unit = r.step, r.now, r.block, r.price, r.params, r.gas_usd_per_unit
-        done, d, asset_of = 0, self.dai, self.book.reserve_asset
+        done, d = 0, self.dai
         if not self.auctions:
             return 0
-        low, high = self.venues.mid_range()
-        # the take filter's two mids as plain floats (the same comparison and product as numpy's scalars)
-        high_of, low_d, ilks = high[asset_of].tolist(), float(low[asset_of[d]]), self.ilks
+        # the take filter's two mids as plain floats (the same comparison and product as numpy's scalars),
+        # the highest per collateral column, the lowest of DAI: mid_range's values of those assets only
+        mid, assets = self.venues.mid_of, self._asset
+        high_of, low_d, ilks = {c: mid(assets[c])[1] for c in self.collateral_cols}, mid(assets[d])[0], self.ilks
         skipped = self.floors.skipped(now, self.auctions, high_of, low_d)     # what the mid filter skips, by ilk
         for a in list(self.auctions):
             c = a.coll
