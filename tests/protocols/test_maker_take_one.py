@@ -142,3 +142,45 @@ def test_stairstep_least_refuses_a_window_a_redo_or_a_long_span_could_fall_in():
     assert mk.stairstep_least(2_400.0, 7_000.0, 7_360.0, 0.99, 90.0, 7_200.0, 0.45) is None     # past tail
     assert mk.stairstep_least(2_400.0, 6_000.0, 6_300.0, 0.90, 90.0, 7_200.0, 0.45) is None     # below cusp x top
     assert mk.stairstep_least(2_400.0, 0.0, 900.0, 0.99, 90.0, 7_200.0, 0.45) is None          # 11 cuts: not kept
+
+
+SIZES = (1.0, 0.5, 0.25, 0.1)
+
+
+def _takes(tab, lot, price, chost, sizes=SIZES):
+    takes = [mk.take_one(tab, lot, price, lot * s, price, chost) for s in sizes]
+    return [(t.slice, t.owe) for t in takes if t.allowed and t.slice > 0]
+
+
+@settings(max_examples=5000, deadline=None)
+@given(st.one_of(st.floats(0.0, 1e7), st.sampled_from([0.0, math.inf, math.nan])), AMOUNT,
+       st.one_of(st.floats(1e-6, 1e5), st.sampled_from([0.0, math.inf])), st.floats(0.0, 2e4),
+       st.floats(0.0, 1e5), st.sampled_from([0.99, 1 - 1e-8, 1 - 1e-9, 1.0, 1 + 1e-9, 1 + 1e-8, 1.01, math.inf]),
+       st.sampled_from([1 + 1e-12, 1 + 1e-10, 1 + 1e-9, 1 + 3e-9, 1.001, 2.0]), st.floats(0.0, 1e3),
+       st.lists(st.floats(0.01, 1.0), min_size=0, max_size=3))
+def test_no_take_clears_only_where_none_can_clear_says_so_of_every_size(tab, lot, price, chost, floor, rel, over,
+                                                                          gas, sizes):
+    """clip.no_take_clears skips building an auction's Takes: where it says no take clears `bar`, none_can_clear
+    says so of the takes of every size. Sale ceilings about the price paid for the DAI (rel), bars just above what
+    the best take can gross (over) or above the gas alone, where a margin below SLACK's would fail."""
+    from backtest.protocols.shared import none_can_clear
+    ceiling = price * floor * rel if price * floor * rel == price * floor * rel else 1.0
+    takes = _takes(tab, lot, price, chost, (1.0, *sizes))
+    gross = max((s * ceiling - o * floor for s, o in takes), default=0.0)
+    for bar in (gross * over, gross * over + gas, gas, gross + 1e-9 * gross * over):
+        if mk.no_take_clears(tab, lot, price, chost, ceiling, floor, bar):
+            assert none_can_clear(takes, ceiling, floor, bar), (takes, ceiling, floor, bar)
+
+
+def test_no_take_clears_a_dear_auction_and_a_small_one_and_not_a_cheap_one():
+    # 10 units at 1,000 DAI each, the sale ceiling 900 USD, DAI at 1: every take loses.
+    assert mk.no_take_clears(1e4, 10.0, 1_000.0, 100.0, 900.0, 1.0, 5.0)
+    # sold at 1,010: the whole lot grosses 100 USD, below a bar of 150, above one of 50.
+    assert mk.no_take_clears(1e5, 10.0, 1_000.0, 100.0, 1_010.0, 1.0, 150.0)
+    assert not mk.no_take_clears(1e5, 10.0, 1_000.0, 100.0, 1_010.0, 1.0, 50.0)
+    # the tab caps the slice at 1 unit: 10 USD of gross at most.
+    assert mk.no_take_clears(1e3, 10.0, 1_000.0, 100.0, 1_010.0, 1.0, 11.0)
+    for bad in (math.nan, math.inf):
+        assert not mk.no_take_clears(1e5, 10.0, 1_000.0, 100.0, bad, 1.0, 150.0)
+        assert not mk.no_take_clears(1e5, bad, 1_000.0, 100.0, 900.0, 1.0, 150.0)
+        assert not mk.no_take_clears(1e5, 10.0, 1_000.0, 100.0, 900.0, 1.0, bad)

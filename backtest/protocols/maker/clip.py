@@ -171,6 +171,28 @@ def take_one(tab: float, lot: float, price: float, amt: float, max_price: float,
     return Take(0.0, 0.0, tab, lot, False)
 
 
+NO_TAKE_MARGIN = 1e-8   # relative: shared.SLACK (1e-9) and every rounding of take_one and none_can_clear, with room
+_TINY, _BIG = 1e-100, 1e100     # no_take_clears' range: underflow's absolute errors stay far below its margin
+
+
+def no_take_clears(tab: float, lot: float, price: float, chost_: float, ceiling: float, floor: float, bar: float) -> bool:
+    """True when no take_one(tab, lot, price, amt, price, chost_) of any size, sold at `ceiling` and its DAI bought
+    at `floor`, passes shared.none_can_clear against `bar`: Maker.trade then skips building each size's Take.
+    Every take sells slice <= min(lot, tab / price) and pays owe >= slice x price, each to a few roundings
+    (slice is min(lot, amt), fl(tab / price), or fl(tab - chost) / price with that below fl(slice x price)),
+    so none_can_clear's bound of each is at most slice x (ceiling - price x floor) plus SLACK's terms;
+    NO_TAKE_MARGIN covers SLACK and those roundings. False (look at the sizes) for NaN, infinities and anything
+    outside [_TINY, _BIG] (tests/protocols/test_maker_take_one.py)."""
+    if not (_TINY <= price <= _BIG and 0.0 <= tab <= _BIG and 0.0 <= lot <= _BIG and 0.0 <= ceiling <= _BIG
+            and 0.0 <= floor <= _BIG and _TINY <= bar <= _BIG and chost_ >= 0.0):
+        return False
+    most = tab / price
+    if lot < most:
+        most = lot
+    gain = most * (1.0 + NO_TAKE_MARGIN) * (ceiling * (1.0 + NO_TAKE_MARGIN) - price * floor * (1.0 - NO_TAKE_MARGIN))
+    return (gain if gain > 0.0 else 0.0) + NO_TAKE_MARGIN * bar < bar * (1.0 - NO_TAKE_MARGIN)
+
+
 _CUTS: dict = {}        # (cut, cuts so far) -> numpy's power of them (its bits: Python's ** can differ in the last)
 
 

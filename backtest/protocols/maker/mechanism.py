@@ -228,11 +228,13 @@ class Maker:
             if bar == np.inf:
                 continue              # no keeper ready, or the block is full: award would refuse any take
             chost = ilk.dust * (1.0 + params.bonus.item(c))           # a plain float: take_one's sums in floats
-            takes = [t for t in (clip.take_one(a.tab, a.lot, unit, a.lot * size, unit, chost)
-                                 for size in self.agents[0].sizes) if t.allowed and t.slice > 0]
             floor, ceiling = self.venues.ceilings()[2:]
             sold, bought = self._asset[c], self._asset[d]
             sale_ceiling, purchase_floor = ceiling[sold], floor[bought]
+            if clip.no_take_clears(a.tab, a.lot, unit, chost, sale_ceiling, purchase_floor, bar):
+                continue              # none_can_clear below would say so of every size: no Take built
+            takes = [t for t in (clip.take_one(a.tab, a.lot, unit, a.lot * size, unit, chost)
+                                 for size in self.agents[0].sizes) if t.allowed and t.slice > 0]
             if none_can_clear([(t.slice, t.owe) for t in takes], sale_ceiling, purchase_floor, bar):
                 continue              # no take's ceiling reaches what the cheapest ready keeper needs
             best = None
