@@ -262,6 +262,9 @@ def _burned(book, i: int, c: int, price: np.ndarray) -> float:
     return book.burn_deficit(i, price) if book.coll.item(i, c) == 0.0 else 0.0
 
 
+_made = tuple.__new__      # a NamedTuple of every field, without its generated __new__'s Python frame (~0.2 us less)
+
+
 class Done(NamedTuple):
     plan: Plan
     liquidator: str
@@ -307,8 +310,8 @@ def liquidate(i: int, hf: float, waited_blocks: float, book, r: Round, venues: V
         cost, proceeds = venues.make(*got[8:], kept)
         book.repay(i, d, repay)
         book.seize(i, c, taken)
-    plan = Plan(d, c, repay, taken, fee, cost_usd, proceeds_usd, award.gas_usd, award.flash_fee_usd,
-                award.builder_usd(proceeds, cost))
+    plan = _made(Plan, (d, c, repay, taken, fee, cost_usd, proceeds_usd, award.gas_usd, award.flash_fee_usd,
+                        award.builder_usd(proceeds, cost)))
     deficit = _burned(book, i, c, price) if book.rules[i].burns_deficit else 0.0     # Aave v3.3: DeficitCreated
     hf_after = health_factor_at(book.coll, book.debt, i, price, r.lt, book.floors.item(i))    # the row as traded
-    return Done(plan, award.agent.name, cost, proceeds, hf_after, deficit)
+    return _made(Done, (plan, award.agent.name, cost, proceeds, hf_after, deficit))

@@ -90,13 +90,14 @@ class Table:
                 return mid
         return None
 
-    def leave_walk(self, written: int, v: int, venue, amount: float) -> None:
-        """A v3 pool `v` about to make the kept sale of `amount`: `plan`'s walk of it as V3Pool._sell's memo (the same
-        numbers), so V3Pool.sold moves the pool without walking the ticks again."""
-        if written == self.written:
-            r = self.sales[v].tolist()
-            venue._sell_memo = (venue.state, amount, (r[1], r[2], r[3], int(r[4]), r[5], int(r[6]), r[7]))
-
+    def walked(self, written: int, v: int) -> tuple | None:
+        """A v3 pool `v` making the kept sale: (sqrt price, tick, liquidity) where `plan`'s walk of it left the pool
+        (V3Pool.sold's state after the walk, the same numbers: V3Pool.sold takes them instead of walking); None once
+        overwritten."""
+        if written != self.written:
+            return None
+        sales = self.sales
+        return sales.item(v, 5), int(sales.item(v, 6)), sales.item(v, 7)
 
 def _row(venue, place: tuple) -> tuple:
     """A venue's row: kind, quote asset, fee, then v2: base, quote reserves; v3: sqrt price, tick, liquidity,

@@ -268,12 +268,18 @@ class Router(RouteMemo, PriceBounds):
         venues, price = self.venues, self.price
         for v, part in route:
             venue = venues[v]
-            if kept is not None and type(venue) is V3Pool:
-                kept[0].leave_walk(kept[1], v, venue, part)       # the walk its quote made
-            venue.sold(part)                # venue.sell(part) without its answer: `usd` is the route's
-            q = venue.quote_asset           # self._reprice(v), inline; a book's mid as its kept sale left it
-            mid = kept[0].mid_after(kept[1], v) if kept is not None and type(venue) is DepthBook else None
-            self.venue_price[v] = (venue.mid() if mid is None else mid) * (1.0 if q == USD else price.item(q))
+            kind = type(venue)
+            at = kept[0].walked(kept[1], v) if kept is not None and kind is V3Pool else None
+            if at is not None:              # the pool as its quote's walk left it
+                venue.sold(part, at)
+                mid = venue._mid_at(at[0])
+            else:
+                venue.sold(part)            # venue.sell(part) without its answer: `usd` is the route's
+                mid = kept[0].mid_after(kept[1], v) if kept is not None and kind is DepthBook else None
+                if mid is None:             # a book's mid as its kept sale left it, else the venue's own
+                    mid = venue.mid()
+            q = venue.quote_asset           # self._reprice(v), inline
+            self.venue_price[v] = mid * (1.0 if q == USD else price.item(q))
         return usd
 
     def buy(self, asset: int, amount: float) -> float:

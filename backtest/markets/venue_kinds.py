@@ -155,9 +155,13 @@ class V3Pool:
         self.state = v3_compiled.after(self.state, res)
         return float(res[0]) / 10.0 ** self.quote_decimals
 
-    def sold(self, amount: float) -> None:
-        """`sell`'s move without its answer (the router already has the route's quote)."""
-        self.state = v3_compiled.after(self.state, self._sell(amount))
+    def sold(self, amount: float, walked: tuple | None = None) -> None:
+        """`sell`'s move without its answer (the router already has the route's quote). `walked`: the (sqrt price,
+        tick, liquidity) a quote's walk of `amount` from this state ends at (Table.walked), taken as they are."""
+        if walked is not None:
+            self.state = self.state.moved(*walked)
+        else:
+            self.state = v3_compiled.after(self.state, self._sell(amount))
 
     def _buy(self, amount: float) -> tuple[float, float] | None:
         """(sqrt price after, quote paid in whole units) for exactly `amount` base out; kept, as `_sell`."""

@@ -162,3 +162,20 @@ def test_round_trip_never_makes_money(amount, zfo, fee):
         assert back.amount_out == pytest.approx(first.amount_in_used, rel=1e-9)
         assert back.state.sqrt_price == pytest.approx(state.sqrt_price, rel=1e-9)
         assert back.state.liquidity == state.liquidity
+
+
+def test_a_moved_state_is_replaces():
+    """PoolState.moved (a trade's new state, built without the frozen __init__) is dataclasses.replace's: the same
+    fields in the same order, equal, pickled alike, frozen, the ticks and fee shared, the old state untouched."""
+    import dataclasses
+    import pickle
+    old = v3.make_state(2**96, 0, 10**18, [-60, 60], [10**18, -10**18], 0.003)
+    got = old.moved(0.99, -3, 5e17)
+    want = dataclasses.replace(old, sqrt_price=0.99, tick=-3, liquidity=5e17)
+    assert type(got) is v3.PoolState and got is not old
+    assert list(vars(got).items()) == list(vars(want).items())
+    assert pickle.dumps(got) == pickle.dumps(want)
+    assert got.ticks is old.ticks and got.liquidity_net is old.liquidity_net and got.fee == old.fee
+    assert (old.sqrt_price, old.tick, old.liquidity) == (1.0, 0, 1e18)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        got.tick = 1

@@ -55,9 +55,9 @@ def with_router(monkeypatch, lake, config, sold: Counter | None = None):
         router = venues_for_replay(inputs, config, feedback)     # the hook proposed for the engine
         if sold is not None and feedback:
             for venue in router.venues:          # Router.sell trades a venue through `sold` (sell's move)
-                def trade(amount, _sold=venue.sold, _name=venue.name):
+                def trade(amount, *walked, _sold=venue.sold, _name=venue.name):     # a v3 pool's walk, as made
                     sold[_name] += amount
-                    return _sold(amount)
+                    return _sold(amount, *walked)
                 venue.sold = trade
         return router
     patch_initial_venues(monkeypatch, initial_venues)
