@@ -136,24 +136,15 @@ class Field:
         """The least gross USD (before the agents' own gas, `gas_units` None in `award`) a job must
         have for `award` to give it to anyone: `lean_bar`'s bar if the leanest ready agent's gas fits in
         the block, else +inf (award gives nothing whatever the job pays)."""
-        units, need = self.lean_bar(waited_blocks, gas_usd_per_unit)
+        units, need, _ = self.ready_at(waited_blocks, gas_usd_per_unit)
         return need if units <= self.gas.left else math.inf       # self.gas.fits(units)
 
     def lean_bar(self, waited_blocks: float, gas_usd_per_unit: float) -> tuple[float, float]:
         """(the leanest ready agent's gas units, +inf if none is ready; the cheapest (threshold + gas) of
         the ready agents, as profit = gross - gas - flash fee with a fee >= 0 cannot clear a threshold
-        otherwise, -inf when a flash-loan fee is not >= 0). Kept per (waited, gas price) for these
-        agents: a round asks it of every row it hands over with a handful of distinct values."""
-        memo = self.__dict__.get("_bars")
-        if memo is None or memo[0] is not self.agents:
-            memo = self._bars = (self.agents, {})
-        key = (waited_blocks, gas_usd_per_unit)
-        got = memo[1].get(key)
-        if got is None:
-            if len(memo[1]) > 4096:
-                memo[1].clear()
-            got = memo[1][key] = self._bar(waited_blocks, gas_usd_per_unit)
-        return got
+        otherwise, -inf when a flash-loan fee is not >= 0): `ready_at`'s, kept as it keeps them."""
+        units, need, _ = self.ready_at(waited_blocks, gas_usd_per_unit)
+        return units, need
 
     def lean_bars(self, waited: np.ndarray, gas_usd_per_unit: float) -> tuple[np.ndarray, np.ndarray]:
         """`lean_bar` of every wait in `waited`, as two arrays (gas units, bar). Which agents are ready
@@ -190,22 +181,38 @@ class Field:
             need = min(need, a.min_profit_usd + gas_usd_per_unit * a.gas_units)
         return float(min(a.gas_units for a in ready)), need
 
+    def _level(self, waited_blocks: float) -> tuple:
+        """(how many of the agents' sorted distinct latencies `waited_blocks` has reached, the least wait that
+        reaches as many: that latency, or -inf for none). Which agents are ready (`not waited < latency`) depends
+        on the wait through that count only (a NaN wait reaches all, as bisect reads it); with a NaN latency
+        (always passed) the wait itself, twice."""
+        memo = self.__dict__.get("_sorted")
+        if memo is None or memo[0] is not self.agents:
+            latency = np.unique(np.array([a.latency_blocks for a in self.agents], dtype=float))
+            memo = self._sorted = (self.agents, latency.tolist(), bool(np.isnan(latency).any()))
+        _, latency, nan = memo
+        if nan:
+            return waited_blocks, waited_blocks
+        level = bisect.bisect_right(latency, waited_blocks)
+        return level, latency[level - 1] if level else -math.inf
+
     def _ready(self, waited_blocks: float, gas_usd_per_unit: float, gas_units: float | None,
                extra_gas_units: float) -> tuple:
         """`rank`'s per-agent numbers that do not depend on the job, for the agents ready after `waited_blocks`,
         in order: (agent, units, gas USD, capital, flash-loan fee rate, threshold, own gas units). Kept per
-        (wait, gas price, gas units, extra) for these agents, as `lean_bar`: a round asks a handful."""
+        (`_level` of the wait, gas price, gas units, extra) for these agents: a round asks a handful."""
+        level, opens = self._level(waited_blocks)
         memo = self.__dict__.get("_readies")
         if memo is None or memo[0] is not self.agents:
             memo = self._readies = (self.agents, {})
-        key = (waited_blocks, gas_usd_per_unit, gas_units, extra_gas_units)
+        key = (level, gas_usd_per_unit, gas_units, extra_gas_units)
         got = memo[1].get(key)
         if got is None:
             if len(memo[1]) > 4096:
                 memo[1].clear()
             got = []
             for agent in self.agents:
-                if waited_blocks < agent.latency_blocks:
+                if opens < agent.latency_blocks:
                     continue
                 units = (agent.gas_units if gas_units is None else gas_units) + extra_gas_units
                 got.append((agent, units, gas_usd_per_unit * units, agent.capital_usd, agent.flash_loan_fee,
@@ -216,25 +223,18 @@ class Field:
     def ready_at(self, waited_blocks: float, gas_usd_per_unit: float) -> tuple:
         """(`lean_bar`'s two numbers, `_ready`'s rows at the agents' own gas) after `waited_blocks` at this gas
         price: what a liquidation asks of `bar` and `award` (`award_among`), in one look. Both depend on the wait
-        only through the agents it has made ready, so they are kept per (how many of the sorted latencies the wait
-        has reached, gas price), as `lean_bars` reads them (a NaN wait reaches all; a NaN latency: asked per wait)."""
+        only through the agents it has made ready, so they are kept per (`_level` of the wait, gas price)."""
+        level, opens = self._level(waited_blocks)
         memo = self.__dict__.get("_at")
         if memo is None or memo[0] is not self.agents:
-            latency = np.unique(np.array([a.latency_blocks for a in self.agents], dtype=float))
-            memo = self._at = (self.agents, latency.tolist(), bool(np.isnan(latency).any()), {})
-        _, latency, nan, tables = memo
-        if nan:
-            return (*self.lean_bar(waited_blocks, gas_usd_per_unit), self._ready(waited_blocks, gas_usd_per_unit, None, 0.0))
-        table = tables.get(gas_usd_per_unit)
-        if table is None:
-            if len(tables) > 64:
-                tables.clear()
-            table = tables[gas_usd_per_unit] = [None] * (len(latency) + 1)
-        level = bisect.bisect_right(latency, waited_blocks)    # NaN: every latency reached, as `not waited < latency`
-        got = table[level]
+            memo = self._at = (self.agents, {})
+        tables = memo[1]
+        key = (level, gas_usd_per_unit)
+        got = tables.get(key)
         if got is None:
-            opens = latency[level - 1] if level else -math.inf      # the least wait that reaches this level
-            got = table[level] = (*self._bar(opens, gas_usd_per_unit), self._ready(opens, gas_usd_per_unit, None, 0.0))
+            if len(tables) > 4096:
+                tables.clear()
+            got = tables[key] = (*self._bar(opens, gas_usd_per_unit), self._ready(opens, gas_usd_per_unit, None, 0.0))
         return got
 
     def award(self, gross_usd: float, outlay_usd: float, waited_blocks: float, gas_usd_per_unit: float,

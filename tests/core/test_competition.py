@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from backtest.agents.competition import BlockGas, Field, gas_limit_at
+from backtest.agents.competition import BlockGas, Field, gas_limit_at, rank
 from backtest.config import LiquidatorConfig, RunConfig
 from backtest.overrides import apply_overrides
 from backtest.engine import reference, replay
@@ -153,3 +153,50 @@ def test_lean_bars_is_lean_bar_of_every_wait(agents, waited, gas_price, nan_late
     assert lean.tobytes() == np.array([w[0] for w in want], dtype=float).tobytes()
     assert bar.tobytes() == np.array([w[1] for w in want], dtype=float).tobytes()
     assert f.lean_bars(np.array(waited, dtype=float), gas_price)[1].tobytes() == bar.tobytes()     # kept = afresh
+
+
+_LATENCY = st.sampled_from([0, 1, 2, 0.5, 2.5, 3.0, float("nan")])
+_WAIT = st.one_of(st.sampled_from([0.0, 0.5, 1.0, 2.0, 2.5, 3.0, -1.0, float("nan"), float("inf"), -float("inf")]),
+                  st.floats(-2.0, 6.0))
+
+
+def _plain_bar(agents, waited, gas_price, left):
+    """Field.bar written out: the ready agents of this very wait, no memo."""
+    ready = [a for a in agents if not waited < a.latency_blocks]
+    if not ready:
+        return float("inf")
+    need = float("inf")
+    for a in ready:
+        if not a.flash_loan_fee >= 0:
+            need = -float("inf")
+            break
+        need = min(need, a.min_profit_usd + gas_price * a.gas_units)
+    return need if min(a.gas_units for a in ready) <= left else float("inf")
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(_AGENT, _LATENCY), min_size=1, max_size=4),
+       st.lists(st.tuples(_WAIT, st.floats(0.0, 1e5), st.floats(0.0, 1e6), st.sampled_from([1e-9, 3e-8, 1e-4]),
+                          st.sampled_from([None, 80_000.0]), st.sampled_from([0.0, 50_000.0])), min_size=1, max_size=10),
+       st.floats(0.0, 3e6))
+def test_bar_and_award_kept_per_latencies_reached_are_the_plain_ones_of_each_wait(agents, jobs, left):
+    # Field.bar, lean_bar and award keep their answers per (how many of the sorted latencies a wait reached, gas
+    # price): a continuous wait (a Maker auction's or a Comet inventory's age in blocks) asks a handful, not
+    # one per wait. Each answer, asked again and again on one field, is the plain one for its own wait: the
+    # bar written out, award as `rank` chooses; waits between and at latencies (a wait equal to a latency
+    # has passed it), NaN waits (every agent ready), NaN latencies (always passed), +-inf.
+    agents = tuple(dataclasses.replace(a, name=f"a{k}", latency_blocks=lat) for k, (a, lat) in enumerate(agents))
+    f = field(*agents, share=0.9, gas=left)
+    for waited, gross, outlay, gas_price, units, extra in jobs * 2:
+        bar = f.bar(waited, gas_price)
+        assert np.float64(bar).tobytes() == np.float64(_plain_bar(agents, waited, gas_price, left)).tobytes()
+        ready = [a for a in agents if not waited < a.latency_blocks]
+        lean = f.lean_bar(waited, gas_price)
+        assert lean[0] == (min(a.gas_units for a in ready) if ready else float("inf"))
+        best, rivals = rank(agents, gross, outlay, waited, gas_price, units, extra)
+        want = None if best is None or not best[4] <= left else (best[0], best[1], best[4], best[3],
+                                                                 0.9 if rivals > 1 else 0.0)
+        got = f.award(gross, outlay, waited, gas_price, units, extra)
+        assert (got is None) == (want is None)
+        if want is not None:
+            assert got.agent is want[0] and np.array(got[1:]).tobytes() == np.array(want[1:], dtype=float).tobytes()
