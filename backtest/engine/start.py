@@ -42,7 +42,9 @@ class Start:
     schedule: list                # [(block, {param: [R]})] not yet in force, consumed by `due_parameters`
     venues: Router
     oracles: Oracles
-    dt: float                     # seconds per step
+    dt: float                     # seconds per step, a Python float (numpy's quotient of the times, the same double):
+                                  # every block's time and what the protocols derive from it (auction ages, waits,
+                                  # oracle round times) is then plain float arithmetic, several times cheaper
     block: float                  # seconds per block: one cascade round
     blocks: int                   # blocks (rounds at most) per step
     gas_asset_usd: np.ndarray     # [T] USD price of the gas asset on the path, in the era's money
@@ -97,10 +99,12 @@ class Start:
         a keeper's latency), each with the protocols' trades only (take, redo, buyCollateral, bids), and
         the block after any that traded. A keeper takes an auction the block its price pays, not at the
         next step; the accounts are judged again at the next step, as after any step's last round.
-        Returns the time of the last block played."""
+        Returns the time of the last block played. `wake` is told the clock as a numpy scalar, as when every
+        time was one: its ages then divide as numpy's do (Maker's stairstep cut at a `step` of 0 is NaN, not
+        Python's ZeroDivisionError)."""
         traded = 0
         while True:
-            k = rnd + 1 if traded else self._block_at(step, rnd, self.mech.wake(clock, self.block))
+            k = rnd + 1 if traded else self._block_at(step, rnd, self.mech.wake(np.float64(clock), self.block))
             if k >= self.blocks:
                 return clock
             r = self.open_block(step, k, clock, lt, params, gas_usd_per_unit, arb_half_life_seconds)
@@ -140,7 +144,8 @@ def start(inputs: ReplayInputs, config: RunConfig, venues: Router, bounds=None) 
     row_rules, rule_of, groups, group_of = book_rules(book, bool(config.protocol))
     state = BookState(book.collateral.copy(), book.debt.copy(), row_rules, book.reserve_asset, rule_of)
     lt = book.liquidation_threshold
-    dt = (inputs.times[1] - inputs.times[0]) / np.timedelta64(1, "s") if len(inputs.times) > 1 else 0.0
+    step_seconds = (inputs.times[1] - inputs.times[0]) / np.timedelta64(1, "s") if len(inputs.times) > 1 else 0.0
+    dt = float(step_seconds)            # open_block's `now` a Python float: see Start.dt
     agents = (config.liquidator, *config.competitors)
     gas_asset = book.price_assets.index(agents[0].gas_asset) if agents[0].gas_asset in book.price_assets else None
     rec = Recorder(inputs)
@@ -152,7 +157,7 @@ def start(inputs: ReplayInputs, config: RunConfig, venues: Router, bounds=None) 
         venues.reference.carried = CarriedFlow(inputs.carried_flow)
     era = inputs.era_prices if inputs.era_prices is not None else inputs.exogenous
     gas_usd = era[:, gas_asset] if gas_asset is not None else np.zeros(len(inputs.times))
-    blocks = max(1, int(round(dt / config.block_seconds))) if dt > 0 else 1
+    blocks = max(1, int(round(step_seconds / config.block_seconds))) if dt > 0 else 1
     limits = gas_limit_at(inputs.times) if not config.competition.block_gas_limit else \
         np.full(len(inputs.times), float(config.competition.block_gas_limit))
     field = Field(agents, config.competition.builder_share, BlockGas(limits))

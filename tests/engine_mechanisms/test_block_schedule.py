@@ -71,3 +71,26 @@ def test_a_keepers_latency_counts_blocks_of_the_runs_own_length_for_the_sale_as_
         start = ev.loc[first, "timestamp"].normalize()
         assert (ev.loc[first, "timestamp"] - start).total_seconds() == 3 * block
         assert (ev.loc[then, "timestamp"] - ev.loc[first, "timestamp"]).total_seconds() == 3 * block
+
+
+@pytest.mark.parametrize("loop", [replay, reference])
+def test_block_times_are_python_floats_and_a_zero_stairstep_still_wakes_as_numpy_divides(loop, monkeypatch):
+    # Every block's time (Start.open_block's `now`) is a Python float with the bits numpy's step x dt + rnd x
+    # block had; `wake` is still told the clock as a numpy scalar, so a stairstep ilk cutting every 0 s gets
+    # NaN from numpy's floor_divide in Maker.wake (and plays on) rather than Python's ZeroDivisionError.
+    from backtest.engine.start import Start
+    seen = []
+    opened = Start.open_block
+
+    def open_block(self, step, rnd, *rest):
+        r = opened(self, step, rnd, *rest)
+        seen.append((type(r.now), r.now, float(np.float64(self.dt) * step + rnd * self.block)))
+        return r
+    monkeypatch.setattr(Start, "open_block", open_block)
+    path = {"WETH": [2000.0] * 6, "DAI": [1.0] * 6}
+    inputs = make_inputs("maker", maker.RESERVES, maker.VAULT, path, (1_000.0, 2e6), step_seconds=600)
+    zero = {"maker": {"WETH": {**maker.ILK["maker"]["WETH"], "step": 0.0}}}
+    with np.errstate(all="ignore"):
+        out = loop.replay(inputs, config(zero))
+    assert "bark" in set(out.events["action"].to_pylist())
+    assert seen and all(t is float and np.float64(now).tobytes() == np.float64(want).tobytes() for t, now, want in seen)
