@@ -73,9 +73,8 @@ def block(router, keep: float) -> bool:
     if carried is not None and type(carried) is not CarriedFlow or type(ref) is not ReferenceMarket:
         return False                    # its own excess or trade (a subclass): the kernel inlines the classes'
     left = _NO_LEFT if carried is None else carried.left
-    n = block_kernel(kept.table, kept.ticks, kept.tables, gathered, keep, ref.price, ref.exo, ref.permanent,
-                     ref.temporary, ref.coefficient, ref.outstanding, ref.volume, ref.permanent_share, ref.flow,
-                     left, carried is not None, kept.made, router.venue_price, 2.0)
+    n = block_kernel(kept.table, kept.ticks, kept.tables, gathered, keep, ref._rows, left, carried is not None,
+                     kept.made, router.venue_price, 2.0)
     if n < 0:
         return False
     steps = kept.steps
@@ -188,15 +187,13 @@ def _moving(table, gathered, at, tables, two):
             table[k, 1] = _v3_mid(table[k, 4], table[k, 8], table[k, 9] != 0.0, two)
 
 
-def _block(table, ticks, tables, gathered, keep, price, exo, permanent, temporary, coefficient, outstanding, volume,
-           share, flow, left, carried, made, venue_price, two):
+def _block(table, ticks, tables, gathered, keep, rows, left, carried, made, venue_price, two):
     """arb_meet.arbitrage's loop over the table then Router._requote (`_requote`): the number of `made` rows
     (venue, then its state after: a v2 pool's base and quote, a book's reference and depth held, a v3 pool's sqrt
-    price, tick and liquidity), the reference's arrays, `left` and `venue_price` written; or -1, nothing written."""
-    at = price.copy()                                      # the block's price list
-    ref = np.empty((9, at.shape[0]))
-    ref[0], ref[1], ref[2], ref[3], ref[4] = price, exo, permanent, temporary, coefficient
-    ref[5], ref[6], ref[7], ref[8] = outstanding, volume, share, flow
+    price, tick and liquidity), the reference's arrays (`rows`: ReferenceMarket._rows, one argument where nine cost
+    ~2 us of dispatch), `left` and `venue_price` written; or -1, nothing written."""
+    at = rows[0].copy()                                    # the block's price list
+    ref = rows[:9].copy()                                  # reference.ROWS' first nine, traded on
     spent = left.copy()
     _moving(table, gathered, at, tables, two)
     cross = np.zeros(at.shape[0])
@@ -249,9 +246,9 @@ def _block(table, ticks, tables, gathered, keep, price, exo, permanent, temporar
     for a in range(at.shape[0]):
         if cross[a] != 0.0 and not _trade(a, cross[a], ref, spent, carried):
             return -1
-    price[:], permanent[:], temporary[:], outstanding[:], flow[:] = ref[0], ref[2], ref[3], ref[5], ref[8]
-    left[:] = spent
-    return _requote(table, tables, made, n, price, venue_price, two)
+    rows[0], rows[2], rows[3], rows[5], rows[8] = ref[0], ref[2], ref[3], ref[5], ref[8]     # price, permanent,
+    left[:] = spent                                                        # temporary, outstanding, flow
+    return _requote(table, tables, made, n, rows[0], venue_price, two)
 
 
 def _requote(table, tables, made, n, price, venue_price, two):
