@@ -53,6 +53,7 @@ def _bits(m: ReferenceMarket) -> list:
 
 
 @pytest.mark.skipif(_trade_compiled is None or not compiled.ON, reason="numba not installed")
+@pytest.mark.filterwarnings("ignore:.*encountered in scalar:RuntimeWarning")   # _written_out on NaN, inf, 1e300
 @settings(max_examples=300, deadline=None)
 @given(data=st.data(), flows=st.lists(st.tuples(st.integers(0, 2), st.sampled_from([-1.0, 1.0]),
                                                 st.floats(-3.0, 13.0)), min_size=1, max_size=12))
