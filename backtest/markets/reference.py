@@ -107,6 +107,26 @@ ROWS = ("price", "exo", "permanent", "temporary", "coefficient", "outstanding", 
 _NO_LEFT = np.zeros((0, 2))
 
 
+def _impact_py(c, q, v, usd, theta, permanent, temporary, exo):
+    """A flow of `usd` at one asset's reference market (its coefficient, outstanding flow, volume, permanent
+    share, log impacts and path price): (moves?, permanent, temporary log impact, price after). The one formula
+    of ReferenceMarket.trade: its Python path calls this on plain floats, `_trade` has it compiled in."""
+    if c == 0.0 or usd == 0.0:
+        return False, 0.0, 0.0, 0.0
+    if v > 0:                                  # c * (_f(q + usd, v) - _f(q, v)), _f inline
+        x = q + usd
+        d = c * (math.copysign(math.sqrt(abs(x) / v), x) - math.copysign(math.sqrt(abs(q) / v), q))
+    else:
+        d = c * 0.0
+    if d == 0.0:
+        return False, 0.0, 0.0, 0.0
+    kept, passing = permanent + theta * d, temporary + (1.0 - theta) * d
+    return True, kept, passing, exo * (math.exp(kept + passing) if not kept + passing > _EXP_MAX else math.inf)
+
+
+_impact = numba.njit(cache=True, nogil=True, inline="always")(_impact_py) if numba is not None else _impact_py
+
+
 def _trade(a, usd, ref, left, carried):
     """ReferenceMarket.trade on `ref`'s rows (price, exo, permanent, temporary, coefficient, outstanding, volume,
     share, flow: ROWS' first nine), CarriedFlow.excess on `left` if `carried`: False where its price would leave a
@@ -121,24 +141,14 @@ def _trade(a, usd, ref, left, carried):
         out = usd + taken if usd < 0 else usd - taken
         left[a, side] = have - taken
         usd = out
-    c = ref[4, a]
-    if c == 0.0 or usd == 0.0:
+    moves, kept, passing, price = _impact(ref[4, a], ref[5, a], ref[6, a], usd, ref[7, a], ref[2, a], ref[3, a],
+                                          ref[1, a])
+    if not moves:
         return True
-    q, v = ref[5, a], ref[6, a]
-    if v > 0:
-        x = q + usd
-        d = c * (math.copysign(math.sqrt(abs(x) / v), x) - math.copysign(math.sqrt(abs(q) / v), q))
-    else:
-        d = c * 0.0
-    if d == 0.0:
-        return True
-    theta = ref[7, a]
-    kept, passing = ref[2, a] + theta * d, ref[3, a] + (1.0 - theta) * d
-    price = ref[1, a] * (math.exp(kept + passing) if not kept + passing > _EXP_MAX else math.inf)
     if not (_TINY <= price <= _HUGE or price != price):
         return False
     ref[2, a], ref[3, a] = kept, passing
-    ref[5, a] = q + usd
+    ref[5, a] = ref[5, a] + usd
     ref[0, a] = price
     return True
 
@@ -282,22 +292,11 @@ class ReferenceMarket:
 
     def _moved(self, a: int, usd: float) -> tuple[float, float, float] | None:
         """(permanent, temporary log impact, price) after a flow of `usd` that moves the price, else None:
-        `delta` inline (a liquidation's hot path on the Python path), `_trade`'s floats."""
-        c = self.coefficient.item(a)
-        if c == 0.0 or usd == 0.0:
-            return None
-        q, v = self.outstanding.item(a), self.volume.item(a)
-        if v > 0:                                  # c * (_f(q + usd, v) - _f(q, v)), _f inline
-            x = q + usd
-            d = c * (math.copysign(math.sqrt(abs(x) / v), x) - math.copysign(math.sqrt(abs(q) / v), q))
-        else:
-            d = c * 0.0
-        if d == 0.0:
-            return None
-        theta = self.permanent_share.item(a)
-        kept, passing = self.permanent.item(a) + theta * d, self.temporary.item(a) + (1.0 - theta) * d
-        return kept, passing, self.exo.item(a) * (math.exp(kept + passing) if not kept + passing > _EXP_MAX
-                                                  else math.inf)
+        `_impact_py` on plain floats (the Python path; `_trade` runs it compiled)."""
+        moves, kept, passing, price = _impact_py(
+            self.coefficient.item(a), self.outstanding.item(a), self.volume.item(a), usd,
+            self.permanent_share.item(a), self.permanent.item(a), self.temporary.item(a), self.exo.item(a))
+        return (kept, passing, price) if moves else None
 
     def _out_of_range(self, a: int, usd: float) -> None:
         kept, passing, price = self._moved(a, usd)
