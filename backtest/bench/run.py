@@ -17,7 +17,7 @@ FULL = {
     "decode": [dict(n_logs=1_000_000, baseline_logs=50_000)],
     "sweep": [dict(accounts=100_000, sets=100)],
     "cli": [dict(runs=9)],
-    "sample": [dict(accounts=50_000)],
+    "sample": [dict(accounts=50_000, command_runs=5)],
     "curve": [dict(accounts=50_000, steps=1_440)],
     "montecarlo": [dict(accounts=50_000, paths=10)],
 }
@@ -27,7 +27,7 @@ QUICK = {
     "decode": [dict(n_logs=100_000, baseline_logs=5_000)],
     "sweep": [dict(accounts=500, sets=2)],
     "cli": [dict(runs=3)],
-    "sample": [dict(accounts=2_000)],
+    "sample": [dict(accounts=2_000, command_runs=1)],
 }
 RUNNERS = {"replay": replay_case.run_case, "snapshot": snapshot.run_case, "decode": decode.run_case,
            "sweep": sweep.run_case, "cli": cli_help.run_case,
@@ -82,7 +82,8 @@ def _size(row: dict) -> str:
     if b == "decode":
         return f"{row['logs']:,} logs"
     if b == "sample":
-        return f"sample crash, {row['accounts']:,} acc, 3 replays"
+        return (f"sample crash, {row['accounts']:,} acc, 3 replays; `backtest replay` {row['command_seconds']:.2f} s, "
+                f"start-up floor {row['floor_seconds']:.2f} s")
     if b == "cli":
         return f"--help of {row['verbs']} verbs, slowest {row['slowest']} (target <= {row['target_seconds']} s)"
     if b == "montecarlo":

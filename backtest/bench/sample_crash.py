@@ -13,7 +13,8 @@ bytes.
 Both run their three replays one after the other (BACKTEST_SERIAL), so every candidate is counted
 and timed in this process; a third run times the job as `backtest replay` runs it, the two
 counterfactuals in a forked child beside the feedback run (`side_job_seconds`; its CPU seconds
-include the child's, its peak RSS is this process's only).
+include the child's, its peak RSS is this process's only). Last, `python -m backtest replay` itself, in
+fresh processes, against its start-up floor (`command_seconds`, `floor_seconds`: backtest/bench/command.py).
 
 A *candidate* is one account below HF 1 whose round profit bound clears the cheapest liquidator's
 bar: it must be priced, by the screen alone or by the search and its quotes. The Python path hands
@@ -34,6 +35,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from backtest.bench.command import run_command
 from backtest.bench.measure import measured
 from backtest.bench.replay_case import parquet_bytes
 
@@ -84,8 +86,9 @@ def _job(lake: Path, fast: bool, serial: bool = True) -> tuple[dict, list[bytes]
                 liquidate_seconds=timed.seconds, repaying_seconds=rounds.seconds, liquidations=sum(o.liquidations.num_rows for o in outcomes)), tables
 
 
-def run_case(accounts: int = 50_000, seed: int = 0) -> dict:
-    """`seed` (the bench's) is not used: the case is the shipped sample, seed SAMPLE_SEED."""
+def run_case(accounts: int = 50_000, seed: int = 0, command_runs: int = 3) -> dict:
+    """`seed` (the bench's) is not used: the case is the shipped sample, seed SAMPLE_SEED. `command_runs`:
+    pairs of the command as a user runs it and its start-up floor (backtest/bench/command.py)."""
     from backtest import compiled
     from backtest.sample.lake import write_sample_lake
     if not compiled.ON:
@@ -100,6 +103,7 @@ def run_case(accounts: int = 50_000, seed: int = 0) -> dict:
         fast, fast_tables = _job(tmp / "lake", True)
         slow, slow_tables = _job(tmp / "lake", False)
         side, side_tables = _job(tmp / "lake", True, serial=False)
+        command = run_command(tmp / "lake", command_runs)
     return dict(accounts=accounts, sample_seed=SAMPLE_SEED, available=True, lake_seconds=gen.seconds, **fast,
                 candidates_per_s=slow["candidates"] / fast["repaying_seconds"],
                 reference_seconds=slow["seconds"], reference_cpu_seconds=slow["cpu_seconds"],
@@ -112,7 +116,7 @@ def run_case(accounts: int = 50_000, seed: int = 0) -> dict:
                 identical=fast_tables == slow_tables == side_tables,
                 candidates_prescreened=slow["candidates"] - fast["candidates"],
                 side_job_seconds=side["seconds"], side_job_cpu_seconds=side["cpu_seconds"],
-                side_job_peak_rss_mb=side["peak_rss_mb"],
+                side_job_peak_rss_mb=side["peak_rss_mb"], **command,
                 speedup=slow["seconds"] / fast["seconds"],
                 liquidate_speedup=slow["liquidate_seconds"] / fast["liquidate_seconds"],
                 repaying_speedup=slow["repaying_seconds"] / fast["repaying_seconds"])

@@ -27,6 +27,11 @@ def test_quick_bench_prints_a_table_and_json_and_every_engine_agrees_with_its_ba
         else:
             assert "not available" in head
     assert rows["replay"]["liquidations"] > 0            # the synthetic crash does liquidate
+    if rows["sample"].get("available", True):            # `backtest replay` as a user runs it (exit 0, or the
+        sample = rows["sample"]                          # bench fails) and its start-up floor, both measured
+        assert sample["command_runs"] == 1 and sample["command_seconds"] > 0 and sample["floor_seconds"] > 0
+        assert sample["command_cpu_seconds"] > 0 and sample["floor_share"] > 0
+        assert "start-up floor" in head
 
 
 def test_a_malformed_replay_size_is_one_line_and_exit_2(capsys):
