@@ -99,12 +99,11 @@ class Start:
         a keeper's latency), each with the protocols' trades only (take, redo, buyCollateral, bids), and
         the block after any that traded. A keeper takes an auction the block its price pays, not at the
         next step; the accounts are judged again at the next step, as after any step's last round.
-        Returns the time of the last block played. `wake` is told the clock as a numpy scalar, as when every
-        time was one: its ages then divide as numpy's do (Maker's stairstep cut at a `step` of 0 is NaN, not
-        Python's ZeroDivisionError)."""
+        Returns the time of the last block played. `wake` is told the clock as the Python float it is (a
+        stairstep ilk's `step` of 0, which would divide by zero in Maker.wake, is refused with its parameters)."""
         traded = 0
         while True:
-            k = rnd + 1 if traded else self._block_at(step, rnd, self.mech.wake(np.float64(clock), self.block))
+            k = rnd + 1 if traded else self._block_at(step, rnd, self.mech.wake(clock, self.block))
             if k >= self.blocks:
                 return clock
             r = self.open_block(step, k, clock, lt, params, gas_usd_per_unit, arb_half_life_seconds)

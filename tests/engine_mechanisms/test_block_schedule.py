@@ -74,23 +74,28 @@ def test_a_keepers_latency_counts_blocks_of_the_runs_own_length_for_the_sale_as_
 
 
 @pytest.mark.parametrize("loop", [replay, reference])
-def test_block_times_are_python_floats_and_a_zero_stairstep_still_wakes_as_numpy_divides(loop, monkeypatch):
+def test_block_times_are_python_floats_and_wake_is_told_one(loop, monkeypatch):
     # Every block's time (Start.open_block's `now`) is a Python float with the bits numpy's step x dt + rnd x
-    # block had; `wake` is still told the clock as a numpy scalar, so a stairstep ilk cutting every 0 s gets
-    # NaN from numpy's floor_divide in Maker.wake (and plays on) rather than Python's ZeroDivisionError.
+    # block had, and `wake` is told the clock as that float (a stairstep `step` of 0, which would divide by
+    # zero in Maker.wake, is refused with the ilk's parameters: tests/engine_ilks/test_ilk_parameters.py).
     from backtest.engine.start import Start
-    seen = []
-    opened = Start.open_block
+    from backtest.protocols.maker.mechanism import Maker
+    seen, told = [], []
+    opened, woken = Start.open_block, Maker.wake
 
     def open_block(self, step, rnd, *rest):
         r = opened(self, step, rnd, *rest)
         seen.append((type(r.now), r.now, float(np.float64(self.dt) * step + rnd * self.block)))
         return r
+
+    def wake(self, now, block):
+        told.append(type(now))
+        return woken(self, now, block)
     monkeypatch.setattr(Start, "open_block", open_block)
+    monkeypatch.setattr(Maker, "wake", wake)
     path = {"WETH": [2000.0] * 6, "DAI": [1.0] * 6}
     inputs = make_inputs("maker", maker.RESERVES, maker.VAULT, path, (1_000.0, 2e6), step_seconds=600)
-    zero = {"maker": {"WETH": {**maker.ILK["maker"]["WETH"], "step": 0.0}}}
-    with np.errstate(all="ignore"):
-        out = loop.replay(inputs, config(zero))
+    out = loop.replay(inputs, config(maker.ILK))
     assert "bark" in set(out.events["action"].to_pylist())
     assert seen and all(t is float and np.float64(now).tobytes() == np.float64(want).tobytes() for t, now, want in seen)
+    assert told and set(told) == {float}

@@ -100,8 +100,25 @@ class MakerParams:
             ilk = replace(base, **over.get(asset, {}))
             if name != asset:
                 ilk = replace(ilk, **over.get(name, {}))
-            if ilk.curve not in CURVES:
-                raise InputError(f"curve must be one of {', '.join(CURVES)}", file=source,
-                                 column=f"maker.{name if 'curve' in over.get(name, {}) else asset}.curve")
+            bad = ("curve", f"curve must be one of {', '.join(CURVES)}") if ilk.curve not in CURVES else undefined(ilk)
+            if bad:                 # named by the table that set it: the ilk's over the asset's
+                table_of = name if bad[0] in over.get(name, {}) else asset
+                raise InputError(bad[1], file=source, column=f"maker.{table_of}.{bad[0]}")
             ilks.append(ilk)
         return params, ilks
+
+
+def undefined(ilk: Ilk) -> tuple[str, str] | None:
+    """(key, why) of a value the contracts cannot hold for this ilk's curve and Clipper, else None: the
+    price or status would divide by zero or the `file` that sets it reverts (makerdao/dss src/abaci.sol,
+    src/clip.sol). NaN fails each test."""
+    if ilk.curve == "stairstep" and not ilk.step > 0.0:
+        return "step", (f"step must be > 0 seconds (found {ilk.step}): abaci.sol StairstepExponentialDecrease."
+                        "price divides the auction's age by it")
+    if ilk.curve in ("stairstep", "exponential") and not 0.0 <= ilk.cut <= 1.0:
+        return "cut", (f"cut must be between 0 and 1 (found {ilk.cut}): abaci.sol's file('cut') requires "
+                       "cut <= RAY (cut-gt-RAY), and cut is unsigned")
+    if not ilk.buf > 0.0:
+        return "buf", (f"buf must be > 0 (found {ilk.buf}): clip.sol kick and redo require top = price x buf > 0 "
+                       "(Clipper/zero-top-price), and status divides by top")
+    return None
