@@ -5,8 +5,9 @@ import pytest
 from hypothesis import assume, given, settings, strategies as st
 
 from backtest.protocols.maker import clip as mk
+from backtest.protocols.maker import exact as ex
 
-WAD, RAY, RAD = mk.WAD, mk.RAY, mk.RAD
+WAD, RAY, RAD = ex.WAD, ex.RAY, ex.RAD
 
 
 def test_unsafe_compares_collateral_at_spot_with_debt():
@@ -89,22 +90,22 @@ def test_take_partial_whole_and_chost_rules():
 
 
 def test_exact_rpow_bark_kick_take():
-    assert mk.rpow(99 * RAY // 100, 2, RAY) == 9801 * RAY // 10_000
+    assert ex.rpow(99 * RAY // 100, 2, RAY) == 9801 * RAY // 10_000
     # 2,400 ray x 0.99^2 = 2,352.24 ray exactly.
-    assert mk.stairstep_exponential_decrease_exact(2_400 * RAY, 200, 99 * RAY // 100, 90) == 235_224 * RAY // 100
+    assert ex.stairstep_exponential_decrease_exact(2_400 * RAY, 200, 99 * RAY // 100, 90) == 235_224 * RAY // 100
     # ink 10, art 14,000, rate 1.02, spot 1,000 (unsafe: 10,000 < 14,280), dust 5,000, chop 1.13.
-    dart, dink, due, tab = mk.bark_exact(10 * WAD, 14_000 * WAD, 102 * RAY // 100, 1_000 * RAY, 5_000 * RAD,
+    dart, dink, due, tab = ex.bark_exact(10 * WAD, 14_000 * WAD, 102 * RAY // 100, 1_000 * RAY, 5_000 * RAD,
                                          113 * WAD // 100, 10**9 * RAD, 0, 10**8 * RAD, 0)
     assert (dart, dink, due) == (14_000 * WAD, 10 * WAD, 14_280 * RAD)
     assert tab == 16_136_4 * RAD // 10          # 14,280 x 1.13 = 16,136.4
-    top, coin = mk.kick_exact(tab, mk.feed_price_exact(2_000 * WAD), 12 * RAY // 10, 300 * RAD, WAD // 1000)
+    top, coin = ex.kick_exact(tab, ex.feed_price_exact(2_000 * WAD), 12 * RAY // 10, 300 * RAD, WAD // 1000)
     assert top == 2_400 * RAY and coin == 300 * RAD + 16_136_4 * RAD // 10_000
-    assert mk.take_exact(tab, 10 * WAD, 1_800 * RAY, 5 * WAD, 1_900 * RAY, 5_650 * RAD) == \
+    assert ex.take_exact(tab, 10 * WAD, 1_800 * RAY, 5 * WAD, 1_900 * RAY, 5_650 * RAD) == \
         (5 * WAD, 9_000 * RAD, 7_136_4 * RAD // 10, 5 * WAD)
     with pytest.raises(ValueError, match="not-unsafe"):
-        mk.bark_exact(10 * WAD, 9_000 * WAD, RAY, 1_000 * RAY, 0, WAD, RAD, 0, RAD, 0)
+        ex.bark_exact(10 * WAD, 9_000 * WAD, RAY, 1_000 * RAY, 0, WAD, RAD, 0, RAD, 0)
     with pytest.raises(ValueError, match="no-partial-purchase"):
-        mk.take_exact(5_000 * RAD, 10 * WAD, 1_800 * RAY, WAD, 1_900 * RAY, 5_650 * RAD)
+        ex.take_exact(5_000 * RAD, 10 * WAD, 1_800 * RAY, WAD, 1_900 * RAY, 5_650 * RAD)
 
 
 @settings(max_examples=300, deadline=None)
@@ -113,11 +114,11 @@ def test_exact_rpow_bark_kick_take():
        step=st.integers(1, 600), tau=st.integers(1, 20_000))
 def test_curves_float_agree_with_exact(top, dur, cut, per_second, step, tau):
     t = top / RAY
-    assert float(mk.linear_decrease(t, dur, tau)) == pytest.approx(mk.linear_decrease_exact(top, dur, tau) / RAY,
+    assert float(mk.linear_decrease(t, dur, tau)) == pytest.approx(ex.linear_decrease_exact(top, dur, tau) / RAY,
                                                                     rel=1e-12, abs=1e-20)
-    stair = mk.stairstep_exponential_decrease_exact(top, dur, cut, step) / RAY
+    stair = ex.stairstep_exponential_decrease_exact(top, dur, cut, step) / RAY
     assert float(mk.stairstep_exponential_decrease(t, dur, cut / RAY, step)) == pytest.approx(stair, rel=1e-9)
-    expo = mk.exponential_decrease_exact(top, dur, per_second) / RAY
+    expo = ex.exponential_decrease_exact(top, dur, per_second) / RAY
     assert float(mk.exponential_decrease(t, dur, per_second / RAY)) == pytest.approx(expo, rel=1e-9)
 
 
@@ -128,7 +129,7 @@ def test_take_float_agrees_with_exact(tab, lot, price, amt, chost):
     # Whole-unit inputs (DAI, collateral, DAI per unit); exact in rad / wad / ray.
     f = mk.take(float(tab), float(lot), float(price), float(amt), float(price), float(chost))
     try:
-        s, owe, tab_left, lot_left = mk.take_exact(tab * RAD, lot * WAD, price * RAY, amt * WAD, price * RAY,
+        s, owe, tab_left, lot_left = ex.take_exact(tab * RAD, lot * WAD, price * RAY, amt * WAD, price * RAY,
                                                    chost * RAD)
     except ValueError:
         assert not f.allowed.item()
@@ -149,7 +150,7 @@ def test_bark_float_agrees_with_exact(ink, art, rate_bp, room, dust, chop_bp):
     # skip inputs within a hair of the dust edges, where truncation decides
     assume(abs((art - dart_f) * rate_bp / 1e4 - dust) > 1e-6 and abs(dart_f * rate_bp / 1e4 - dust) > 1e-6)
     try:
-        dart, dink, due, tab = mk.bark_exact(ink * WAD, art * WAD, rate, 1, dust * RAD, chop,
+        dart, dink, due, tab = ex.bark_exact(ink * WAD, art * WAD, rate, 1, dust * RAD, chop,
                                              10**12 * RAD, 0, room * RAD, 0)
     except ValueError:
         assert not f.allowed.item()
