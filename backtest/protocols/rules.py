@@ -132,10 +132,26 @@ def health_factor_at(coll: np.ndarray, debt: np.ndarray, i: int, price: np.ndarr
     coll_usd = _scratch.__dict__.get(n)
     if coll_usd is None:
         coll_usd = _scratch.__dict__[n] = np.empty(n)
+    if _health_at is not None and (lt is _fits[0] and n == _fits[1] or _fit(lt, n)):
+        return _health_at(coll, debt, i, price, lt, floors, coll_usd)     # the dot too: numpy's own cblas_ddot
     owed, total = _row_sums_at(coll, debt, i, price, coll_usd)
     if owed <= 0:
         return float("inf")
     return _from_sums(owed, total, 0.0 + float(coll_usd.dot(lt)), floors)
+
+
+_fits = (None, -1)      # the last lt found fit for `_health_at`, and its width
+
+
+def _fit(lt, n: int) -> bool:
+    """Whether `_health_at` may dot a row of width `n` with `lt` (numpy_dot.ddot takes contiguous float64 of that
+    length; numpy's dot of anything else is not that call, or raises); kept for the next call."""
+    global _fits
+    if isinstance(lt, np.ndarray) and lt.dtype == np.float64 and lt.ndim == 1 and lt.flags.c_contiguous \
+            and len(lt) == n:
+        _fits = (lt, n)
+        return True
+    return False
 
 
 def _numpy_sum_py(a) -> float:
@@ -185,13 +201,25 @@ def _row_sums_at_py(coll, debt, i, price, coll_usd):
     return _row_sums(coll[i], debt[i], price, coll_usd)
 
 
+def _health_at_py(coll, debt, i, price, lt, floors, coll_usd):
+    """health_factor_at in one compiled call: `_row_sums_at`, then the dot as numpy makes it (`0.0 +` numpy's own
+    cblas_ddot, numpy_dot.py) and `_from_sums` (compiled as written: math.floor's int converts back exactly)."""
+    owed, total = _row_sums(coll[i], debt[i], price, coll_usd)
+    if owed <= 0:
+        return math.inf
+    return _from_sums_compiled(owed, total, 0.0 + _ddot(len(coll_usd), coll_usd.ctypes, 1, lt.ctypes, 1), floors)
+
+
 try:                                    # numba where installed; numpy (the same bits) without
     import numba
+    from backtest.protocols.numpy_dot import ddot as _ddot
     _numpy_sum = numba.njit(cache=True, nogil=True)(_numpy_sum_py)
     _row_sums = numba.njit(cache=True, nogil=True)(_row_sums_py)
     _row_sums_at = numba.njit(cache=True, nogil=True)(_row_sums_at_py)
+    _from_sums_compiled = numba.njit(inline="always")(_from_sums)
+    _health_at = None if _ddot is None else numba.njit(cache=True, nogil=True, error_model="numpy")(_health_at_py)
 except ImportError:                     # pragma: no cover - exercised where numba is absent
-    _numpy_sum, _row_sums, _row_sums_at = _numpy_sum_py, None, None
+    _numpy_sum, _row_sums, _row_sums_at, _health_at = _numpy_sum_py, None, None, None
 
 
 def _sum(x: np.ndarray) -> float:

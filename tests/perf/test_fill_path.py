@@ -3,6 +3,7 @@ is held here to the formula it replaced (kept below as the reference), on inputs
 reordered sum or product, or a dropped step, gives other bits."""
 
 import copy
+import ctypes
 import dataclasses
 import math
 
@@ -62,6 +63,8 @@ def test_compiled_row_sums_are_numpys_sums_and_the_hf_health_factor_one_s(seed):
         book = np.abs(book) if rng.random() < 0.5 else book
         price = rng.random(n) * 10.0 ** rng.uniform(-3, 5, n)
         lt = rng.choice([0.0, 0.7, 0.8, 0.825, 0.93], n)
+        if rng.random() < 0.1:                       # a strided lt: numpy's dot, not numpy_dot's call
+            lt = np.repeat(lt, 2)[::2]
         for a in (book[0], book[1], price):
             if rng.random() < 0.1:
                 a[rng.integers(n)] = rng.choice(SPECIAL)
@@ -82,6 +85,39 @@ def test_compiled_row_sums_are_numpys_sums_and_the_hf_health_factor_one_s(seed):
                 with compiled.python_path():
                     assert _bits(health_factor_row(coll, debt, price, lt, floors)) == _bits(want)
                     assert _bits(health_factor_at(view[0:1], view[1:2], 0, price, lt, floors)) == _bits(want)
+
+
+def test_the_hf_after_dots_with_numpys_own_blas_where_it_is_found():
+    # health_factor_at's one kernel (rules._health_at) calls the cblas_ddot numpy's dot calls (numpy_dot.py), found
+    # here (numpy's wheel: scipy-openblas64); the test above holds its bits to numpy's. What finds it refuses a dot
+    # summed in another order (a plain loop, a pairwise sum: other bits on some of its vectors).
+    from backtest.protocols import numpy_dot, rules
+    if rules._row_sums is None:
+        pytest.skip("numba is not installed")
+    fn = numpy_dot._numpy_cblas_ddot()
+    assert fn is not None and numpy_dot.ddot is not None and rules._health_at is not None
+
+    def loop(n, x, incx, y, incy):
+        a = np.ctypeslib.as_array(ctypes.cast(x, ctypes.POINTER(ctypes.c_double)), (n,))
+        b = np.ctypeslib.as_array(ctypes.cast(y, ctypes.POINTER(ctypes.c_double)), (n,))
+        out = 0.0
+        for u, v in zip(a.tolist(), b.tolist()):
+            out += u * v
+        return out
+
+    def pairwise(n, x, incx, y, incy):
+        a = np.ctypeslib.as_array(ctypes.cast(x, ctypes.POINTER(ctypes.c_double)), (n,))
+        b = np.ctypeslib.as_array(ctypes.cast(y, ctypes.POINTER(ctypes.c_double)), (n,))
+        return float((a * b).sum())
+
+    assert numpy_dot._agrees(fn)
+    assert not numpy_dot._agrees(loop) and not numpy_dot._agrees(pairwise)
+    coll, debt = np.ones((3, 40)), np.ones((3, 40))
+    lt, price = np.full(40, 0.8), np.ones(40)
+    rules.health_factor_at(coll, debt, 1, price, lt, True)
+    assert rules._fits[0] is lt                     # taken by the kernel
+    rules.health_factor_at(coll, debt, 1, price, np.repeat(lt, 2)[::2], True)
+    assert rules._fits[0] is lt                     # a strided lt is not
 
 
 _AGENT = st.builds(LiquidatorConfig, min_profit_usd=st.floats(0.0, 1e4), gas_units=st.integers(100_000, 2_000_000),
