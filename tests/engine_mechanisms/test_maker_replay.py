@@ -195,3 +195,24 @@ def test_the_ilks_floors_skip_only_auctions_the_mid_filter_skips(monkeypatch, lo
             assert got.to_pandas().equals(want.to_pandas())
         assert fast.protocols == full.protocols
     assert any(answers) and not all(answers)
+
+
+@pytest.mark.parametrize("loop", [replay, reference])
+def test_the_one_auction_maths_is_told_python_floats_after_a_reset_and_at_any_gas_price(loop, monkeypatch):
+    # clip's *_one functions and the take bounds are written for plain floats: a reset's new top is the
+    # feed's price as a float (not the oracle array's numpy scalar), and the keepers' bar is made one whatever
+    # the round's gas price is. Before: after a redo every later price and take was numpy scalars.
+    from backtest.protocols.maker import clip
+    told = []
+    for name in ("stairstep_one", "stairstep_least", "take_one", "no_take_clears", "needs_redo_one"):
+        def spy(*args, real=getattr(clip, name), name=name):
+            told.append((name, tuple(type(x).__name__ for x in args)))
+            return real(*args)
+        monkeypatch.setattr(clip, name, spy)
+    reset = {"maker": {"WETH": {**ILK["maker"]["WETH"], "tail": 1_800}}}
+    _, out = run(pool=(0.001, 2.0), weth=(2000.0,) * 20, spec=reset, loop=loop)
+    assert out.protocols["maker_redos"] >= 1
+    _, out = run(loop=loop)                                       # a deep pool: the keepers' bar, then a take
+    assert out.protocols["maker_takes"] >= 1
+    assert {n for n, _ in told} == {"stairstep_one", "stairstep_least", "take_one", "no_take_clears", "needs_redo_one"}
+    assert [(n, t) for n, t in told if set(t) != {"float"}] == []

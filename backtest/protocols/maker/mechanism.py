@@ -158,7 +158,7 @@ class Maker:
                 continue                                          # limit hit or a dusty partial: wait
             tab, lot = bark.tab, bark.dink
             top, coin = clip.kick_one(tab, price.item(c), ilk.buf, ilk.tip, ilk.chip)
-            paid = coin * price[d]                                # the reward in USD (a numpy scalar, as before)
+            paid = coin * price.item(d)                           # the reward in USD (a float: the same product)
             award = self.field.award(paid, 0.0, w, gas_usd_per_unit, self.p.bark_gas)
             if not award:
                 continue                                          # nobody for the reward, or the block is full
@@ -205,26 +205,27 @@ class Maker:
                 account = self.book.accounts[a.row]
                 chost = ilk.dust * (1.0 + params.bonus[c])
                 coin = float(clip.redo_coin(a.tab, a.lot, price[c], ilk.tip, ilk.chip, chost))
-                award = self.field.award(coin * price[d], 0.0, np.inf, gas_usd_per_unit, self.p.redo_gas)
+                paid = coin * price.item(d)
+                award = self.field.award(paid, 0.0, np.inf, gas_usd_per_unit, self.p.redo_gas)
                 if award:
                     self.field.gas.spend(award.gas_units)
-                    gas, agent, builder = award.gas_usd, award.agent, award.builder_usd(coin * price[d], 0.0)
-                    a.top, a.tic = price[c] * ilk.buf, now
+                    gas, agent, builder = award.gas_usd, award.agent, award.builder_usd(paid, 0.0)
+                    a.top, a.tic = price.item(c) * ilk.buf, now       # a float, as kick_one's: ilk.price, take_one
                     self.floors.end(c)
                     self.rewards += coin
                     self.redos += 1
                     done += 1
                     self.rec.event(step, rnd, "maker", "redo", auction=a.id, account=account,
                                    asset=self.book.assets[c], amount=a.lot, base_amount=a.tab, price=a.top,
-                                   oracle_price=price[c], tab=a.tab, lot=a.lot, reward_usd=coin * price[d],
+                                   oracle_price=price[c], tab=a.tab, lot=a.lot, reward_usd=paid,
                                    cost_usd=0.0, proceeds_usd=0.0, gas_usd=gas,
-                                   profit_usd=coin * price[d] - gas - builder, liquidator=agent.name,
+                                   profit_usd=paid - gas - builder, liquidator=agent.name,
                                    flash_fee_usd=0.0, builder_usd=builder)
                 continue
             if high_of[c] <= unit * low_d:
                 continue              # dearer than the best venue's mid: no take can pay (an exact filter)
             waited = dur / r.block_seconds
-            bar = self.field.bar(waited, gas_usd_per_unit)
+            bar = float(self.field.bar(waited, gas_usd_per_unit))    # a numpy scalar when the gas price is one
             if bar == np.inf:
                 continue              # no keeper ready, or the block is full: award would refuse any take
             chost = ilk.dust * (1.0 + params.bonus.item(c))           # a plain float: take_one's sums in floats
