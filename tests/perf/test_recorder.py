@@ -116,3 +116,27 @@ def test_liquidations_and_events_are_the_rows_of_the_calls_in_call_order():
                 e["asset"], e["amount"], e["account"], e["liquidator"]) == \
             (step, at, rnd, protocol, action, auction, asset, amount, "", "")
         assert np.copysign(1, e["tab"]) == -1 and e["lot"] != e["lot"]      # -0.0 kept, a column not given NaN
+
+
+def test_a_books_name_columns_are_the_same_on_its_first_run_and_after():
+    # a book's first run gathers its names in numpy, later runs in arrow arrays of the whole book made on the
+    # second (engine/record.py BookNames): every run's name columns are the book's names at the rows' indices,
+    # names of any length, spaces and non-ASCII characters included
+    from dataclasses import replace
+    from backtest.agents.liquidator import Plan
+    inputs = bench_inputs(40, 3, 0)
+    names = np.array(["0x" + "ab" * 20, "é", "x y ", " ", "ünï\u00e7ødé\U0001f600", "0xAB"] * 7)[:40]
+    inputs = replace(inputs, book=replace(inputs.book, accounts=names))
+    book, rng = inputs.book, np.random.default_rng(5)
+    rows = [(int(rng.integers(len(names))), int(rng.integers(len(book.assets))), int(rng.integers(len(book.assets))))
+            for _ in range(30)]
+    want = {"protocol": [str(book.protocol[i]) for i, _, _ in rows], "account": [str(names[i]) for i, _, _ in rows],
+            "debt_asset": [book.assets[d] for _, d, _ in rows], "collateral_asset": [book.assets[c] for *_, c in rows]}
+    assert len(set(want["account"])) == 6
+    for run in range(3):
+        s = start(inputs, bench_config(CONFIG, inputs), initial_venues(inputs, True))
+        for k, (i, d, c) in enumerate(rows):
+            s.rec.liquidation(0, i, Plan(d, c, 1.0, 1.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0), np.ones(len(book.assets)), 0,
+                              1.0, 2.0, 0.9, 1.1)
+        got = s.rec.outcome(s.state.coll, s.state.debt, s.oracles).liquidations.select(list(want)).to_pydict()
+        assert got == want, run
