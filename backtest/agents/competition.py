@@ -106,6 +106,9 @@ def _rank_ready(ready: tuple, gross_usd: float, outlay_usd: float):
     return best, rivals
 
 
+_made = tuple.__new__
+
+
 class Award(NamedTuple):       # a NamedTuple: one per liquidation, cheaper to build than a frozen dataclass
     """Who takes a job and what it pays (USD): gas and the flash-loan fee; `share` of the profit the
     trades realise goes to the builder (0 when no other agent wanted the job)."""
@@ -249,5 +252,5 @@ class Field:
         best, rivals = _rank_ready(ready, gross_usd, outlay_usd)
         if best is None or not best[4] <= self.gas.left:       # self.gas.fits(best[4])
             return None
-        agent, gas, _, fee, units = best
-        return Award(agent, gas, units, fee, self.builder_share if rivals > 1 else 0.0)
+        agent, gas, _, fee, units = best      # an Award without its generated __new__'s Python frame (~0.08 us)
+        return _made(Award, (agent, gas, units, fee, self.builder_share if rivals > 1 else 0.0))
