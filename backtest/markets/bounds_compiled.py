@@ -101,7 +101,9 @@ def _fill_py(rows, tables, starts, order, factors, price, two, out):
 try:
     import numba
     _jit = numba.njit(cache=True, nogil=True, error_model="numpy")
-    _impact_at, _first = _jit(_impact_at), _jit(_first)
+    # inlined into _fill: a call per venue reference-counted the row view and the tables passed to it
+    _inline = numba.njit(cache=True, nogil=True, error_model="numpy", inline="always")
+    _impact_at, _first = _inline(_impact_at), _inline(_first)
     _fill = _jit(_fill_py)
 except ImportError:                     # pragma: no cover - without numba compiled.ON is off: the Python pass runs
     _fill = _fill_py
