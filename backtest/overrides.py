@@ -88,7 +88,7 @@ def _mechanism_override(config: RunConfig, key: str, value) -> RunConfig:
     maker/params.py, maker_flip/params.py), so a typo in a key fails before the run; an ilk or asset the book does
     not have fails when the book is read."""
     from backtest.protocols.comet.params import CometParams
-    from backtest.protocols.maker.params import MakerParams
+    from backtest.protocols.maker.params import check_tables
     from backtest.protocols.maker_flip.params import FlipParams
     path = key.split(".")
     if len(path) not in (2, 3) or (path[0] == "comet" and len(path) != 2):
@@ -109,8 +109,7 @@ def _mechanism_override(config: RunConfig, key: str, value) -> RunConfig:
     elif path[0] == "flip":                                                  # Maker Liquidations 1.x
         FlipParams.from_spec(spec, [k for k, v in spec["flip"].items() if isinstance(v, dict)], source="--set")
     else:
-        names = [k for k, v in spec["maker"].items() if isinstance(v, dict)]     # an asset or an ilk (ETH-B)
-        MakerParams.from_spec(spec, [(k, k) for k in names], source="--set")
+        check_tables(spec, "--set")
     return dataclasses.replace(config, scenario_spec=spec)
 
 

@@ -94,6 +94,8 @@ def load_scenario(name_or_path: str | Path) -> Scenario:
     proxy = raw.get("proxy", {})
     for asset, spec in proxy.items():
         _check_proxy(asset, spec, assets, path)
+    from backtest.protocols.maker.params import check_tables    # numpy: not while the CLI builds its parser
+    check_tables(raw, path)                 # [maker] and [maker.X]: what the contracts cannot hold, by the file
     return Scenario(name=raw.get("name", path.stem), title=raw.get("title", path.stem), kind=kind,
                     description=raw.get("description", ""), start=start, end=end, step_seconds=step,
                     anchor=anchor, assets=assets, gas=raw.get("gas", {}), parameters=raw.get("parameters", {}),

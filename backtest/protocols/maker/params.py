@@ -83,8 +83,7 @@ class MakerParams:
         if params.liquidations not in LIQUIDATIONS:
             raise InputError(f"maker.liquidations must be one of {', '.join(LIQUIDATIONS)}", file=source,
                              column="maker.liquidations")
-        table = spec.get("maker", {}) if isinstance(spec.get("maker", {}), dict) else {}
-        names = [k for k, v in table.items() if isinstance(v, dict)]
+        table, names = ilk_tables(spec)
         if strict:
             book = {a for a, _ in reserves} | {i for _, i in reserves}
             unknown = [k for k in names if k not in book and k not in ILKS and k not in DEFAULT_ILK]
@@ -106,6 +105,29 @@ class MakerParams:
                 raise InputError(bad[1], file=source, column=f"maker.{table_of}.{bad[0]}")
             ilks.append(ilk)
         return params, ilks
+
+
+def ilk_tables(spec: dict) -> tuple[dict, list[str]]:
+    """A scenario's [maker] table and the names of its [maker.X] sub-tables (an asset or an ilk each)."""
+    table = spec.get("maker", {}) if isinstance(spec.get("maker", {}), dict) else {}
+    return table, [k for k, v in table.items() if isinstance(v, dict)]
+
+
+def check_tables(spec: dict, source) -> None:
+    """[maker] and each [maker.X] table refused as the run would refuse them, before the book is read: a
+    scenario file when it is loaded, `--set` when it is applied (from_spec, each table over its own ilk's
+    defaults, an asset's over its default ilk's). A value another [maker.Y] table could undo in the run (it
+    sets the same key, or the curve that decides whether the key is read) is left to the run, which knows
+    from the book which asset's table lies under which ilk's."""
+    MakerParams.from_spec(spec, [], source)           # [maker] itself and every table's keys and types
+    table, names = ilk_tables(spec)
+    for name in names:
+        try:
+            MakerParams.from_spec(spec, [(name, name)], source)
+        except InputError as refused:               # the curve's name, or a value undefined()
+            key = refused.column.rpartition(".")[2]
+            if key == "curve" or not any(key in table[n] or "curve" in table[n] for n in names if n != name):
+                raise
 
 
 def undefined(ilk: Ilk) -> tuple[str, str] | None:
