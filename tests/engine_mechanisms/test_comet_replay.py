@@ -173,3 +173,33 @@ def test_keepers_quote_a_later_purchase_size_only_where_its_ceiling_could_beat_t
     if pool == (100.0, 200_000.0):          # the tenths bought are later sizes: a filter dropping them all is seen
         monkeypatch.setattr(mechanism, "cannot_beat", lambda *a: True)
         assert not go().events.to_pandas().equals(full.events.to_pandas())
+
+
+@pytest.mark.parametrize("loop", [replay, reference])
+def test_the_keepers_bar_and_award_are_told_python_floats_at_any_gas_price(monkeypatch, loop):
+    # Field.bar, Field.award and none_can_clear are written for plain floats: a buyCollateral's wait is the
+    # inventory's age as one (not the arrivals array's numpy scalar), and the bar is made one whatever the
+    # round's gas price is (a numpy scalar in any replay: inputs.gas_gwei[step]). Before: numpy scalars both.
+    import sys
+
+    from backtest.agents.competition import Field
+    from backtest.protocols.comet import mechanism
+    told = []
+
+    def spy(name, real, at):
+        def call(*args):
+            if name == "none_can_clear" or sys._getframe(1).f_globals["__name__"] == mechanism.__name__:
+                told.append((name, type(args[at]).__name__))
+            return real(*args)
+        return call
+    monkeypatch.setattr(Field, "bar", spy("bar", Field.bar, 1))                   # (self, waited, gas)
+    monkeypatch.setattr(Field, "award", spy("award", Field.award, 3))             # (self, gross, outlay, waited, gas)
+    monkeypatch.setattr(mechanism, "none_can_clear", spy("none_can_clear", mechanism.none_can_clear, 3))
+    path = {"WETH": [2000.0] * 3 + [1900.0] * 3, "USDC": [1.0] * 6}     # bought at once, then later sizes
+    for gwei, pool in [(0.0, (1_000.0, 2_000_000.0)), (10.0, (100.0, 200_000.0))]:
+        inputs = make_inputs("comet", RESERVES, ACCOUNT, path, pool)
+        inputs.gas_gwei[:] = gwei
+        out = loop.replay(inputs, config(None))
+        assert "buyCollateral" in out.events.to_pandas()["action"].tolist()
+    assert {n for n, _ in told} == {"bar", "award", "none_can_clear"}
+    assert [(n, t) for n, t in told if t != "float"] == []

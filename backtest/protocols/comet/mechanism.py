@@ -167,8 +167,8 @@ class Comet:
                 continue
             if self.reserves >= self.p.target_reserves:
                 break                                                   # NotForSale
-            waited = (now - self.arrived[c]) / r.block_seconds
-            bar = self.field.bar(waited, gas_usd_per_unit)
+            waited = (now - self.arrived.item(c)) / r.block_seconds     # Python floats, as Field.bar and award
+            bar = float(self.field.bar(waited, gas_usd_per_unit))       # and none_can_clear are written for
             if bar == np.inf:
                 continue                          # no keeper ready, or the block is full: award refuses any
             pc, lf = price.item(c), 1.0 - params.bonus.item(c)
