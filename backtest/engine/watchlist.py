@@ -284,8 +284,9 @@ class Watchlist:
     # ------------------------------------------------------------------ internals
 
     def cells(self, rows: np.ndarray) -> tuple[np.ndarray, tuple]:
-        """(where each of `rows` has its pattern slot, the arrays holding them): the copy `near` (the kept
-        order back to back in rho order, then every row changed since the anchor: every candidate), or
+        """(where each of `rows` has its pattern slot, the arrays holding them): the copy `near` (the first
+        `limit` rows of the kept order back to back in rho order, then every row changed since the anchor:
+        every candidate), or
         the book's pattern if a row is not in it. Kernels over candidate rows read the copy, not slots
         scattered over the book: on the 1M bench the margins went 1.35 -> 0.25 CPU s (load ~3). The answer
         for the copy is kept for the same `rows` array (unchanged in place: the loop's `below`) until an
@@ -377,8 +378,9 @@ class Watchlist:
         self.order, self.rho = near.astype(np.int64), rho[near]
         if self.near is not None:
             self.slot[self.near.rows] = -1                 # forget the old copy's slots, O(kept) not O(N)
-        self.near = Copy(self.pattern, self.order)        # their slots in this order
-        self.slot[self.order] = np.arange(len(self.order))
+        held = self.order[:self.limit]                    # a prefix `_select` reads is at most `limit` long
+        self.near = Copy(self.pattern, held)              # their slots in this order (the rest: when updated)
+        self.slot[held] = np.arange(len(held))
         self.rank[self._ranked] = len(self.rank)          # forget the old order, O(kept) not O(N)
         self.rank[near] = np.arange(len(near))
         self._ranked = near

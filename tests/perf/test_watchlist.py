@@ -93,6 +93,9 @@ def test_candidates_are_a_superset_of_the_brute_force(book):
         assert (watch.slot[found_rows := np.asarray(sorted(found), dtype=np.int64)] >= 0).all()   # every candidate's
         assert (watch.slot[watch.near.rows] == np.arange(len(watch.near.rows))).all()
         assert (watch.slot >= 0).sum() == len(watch.near.rows) and len(found_rows) <= len(watch.near.rows)
+        held = watch.order[:watch.limit]              # the copy holds the first `limit` of the order, at their rank:
+        assert (watch.slot[held] == np.arange(len(held))).all()     # every slot a prefix the pool reads can reach
+        assert int(np.searchsorted(watch.rho, watch._move(prices), side="right")) <= watch.limit
         for k, i in enumerate(watch.near.rows.tolist()):
             assert width[k] == watch.pattern.width[i]
             start, w = watch.pattern.indptr[i], max(width[k], 0)
