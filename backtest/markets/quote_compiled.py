@@ -26,11 +26,13 @@ import numpy as np
 
 from backtest.markets import v3_compiled
 from backtest.markets.quote_table import BOOK, V2, V3, table
-from backtest.markets.reference import _fill_factor_compiled
+from backtest.markets.reference import ROWS, _fill_factor_compiled
 from backtest.markets.venue_kinds import USD
 
 NONE, PLAN, PYTHON = 0, 1, 2     # `plan`'s verdicts: no plan, a plan, ask the Python path
 SLACK = 1e-9                     # liquidator.SLACK (the ceilings' float rounding)
+# rows of the reference market's [10, A] array (`ReferenceMarket._rows`: its per-asset arrays are views of them)
+_PRICE, _COEFFICIENT, _OUTSTANDING, _VOLUME = (ROWS.index(k) for k in ("price", "coefficient", "outstanding", "volume"))
 
 
 def best(router, built: np.ndarray, n: int, asset_of: np.ndarray, needed: float) -> tuple | None:
@@ -56,7 +58,7 @@ def planned(router, built: np.ndarray, n: int, asset_of: np.ndarray, needed: flo
     ref = router.reference
     feedback = bool(router.feedback)
     got = plan(built, n, asset_of, float(needed), t.rows, t.ticks, t.tables, t.starts, t.order, router.price,
-               ref.price, ref.coefficient, ref.outstanding, ref.volume, router.venue_price, feedback, t.sales)
+               ref._rows, router.venue_price, feedback, t.sales)        # the reference's rows as one argument
     if got[0] == PYTHON:
         return None
     if got[0] == PLAN and feedback and got[13] > 0 and router.by_asset[got[12]]:    # `plan` wrote the sale
@@ -77,8 +79,8 @@ def one(router, buy: bool, asset: int, amount: float) -> tuple | None:
     if t is None:
         return None
     ref = router.reference
-    v, usd, ok = quote(buy, asset, amount, t.rows, t.ticks, t.tables, t.starts, t.order, router.price, ref.price,
-                       ref.coefficient, ref.outstanding, ref.volume, router.venue_price, True)
+    v, usd, ok = quote(buy, asset, amount, t.rows, t.ticks, t.tables, t.starts, t.order, router.price, ref._rows,
+                       router.venue_price, True)
     return (v, usd) if ok else None
 
 
@@ -174,7 +176,7 @@ def _buy_in(row, ticks, tables, amount):
 
 def _quote(buy, a, amount, m):
     """Router.buy_quote / sell_quote of `amount` (> 0) of asset `a`: (venue or -1, USD, ok)."""
-    rows, ticks, tables, starts, order, price, ref_price, coefficient, outstanding, volume, venue_price, feedback = m
+    rows, ticks, tables, starts, order, price, ref, venue_price, feedback = m
     lo, hi = starts[a], starts[a + 1]
     if not feedback:                                        # each venue's price less its fee; nothing moves
         if lo == hi:
@@ -193,13 +195,13 @@ def _quote(buy, a, amount, m):
         return best, best_usd, True
     if lo == hi:                                            # ReferenceMarket.fill, units -amount or amount
         units = -amount if buy else amount
-        p = ref_price[a]
+        p = ref[_PRICE, a]
         usd = -units * p
-        c = coefficient[a]
+        c = ref[_COEFFICIENT, a]
         if c == 0.0 or usd == 0.0:
             got = units * p
         else:
-            got = units * p * _fill_factor_compiled(c, outstanding[a], usd, volume[a])
+            got = units * p * _fill_factor_compiled(c, ref[_OUTSTANDING, a], usd, ref[_VOLUME, a])
         return -1, (-got if buy else got), True
     best, best_usd = -1, (math.inf if buy else -math.inf)
     for j in range(lo, hi):
@@ -220,11 +222,10 @@ def _quote(buy, a, amount, m):
     return best, best_usd, True
 
 
-def _quote_py(buy, a, amount, rows, ticks, tables, starts, order, price, ref_price, coefficient, outstanding, volume,
+def _quote_py(buy, a, amount, rows, ticks, tables, starts, order, price, ref,
               venue_price, feedback):
     """`_quote` on the arrays themselves (`one`'s entry)."""
-    return _quote(buy, a, amount, (rows, ticks, tables, starts, order, price, ref_price, coefficient, outstanding,
-                                   volume, venue_price, feedback))
+    return _quote(buy, a, amount, (rows, ticks, tables, starts, order, price, ref, venue_price, feedback))
 
 
 def _gross(built, k, asset_of, m):
@@ -298,13 +299,13 @@ def _book_mid(row, tables, s):
     return row[4] * (1.0 - math.copysign(impact, s))
 
 
-def _plan_py(built, n, asset_of, needed, rows, ticks, tables, starts, order, price, ref_price, coefficient,
-             outstanding, volume, venue_price, feedback, sales):
+def _plan_py(built, n, asset_of, needed, rows, ticks, tables, starts, order, price, ref, venue_price, feedback,
+             sales):
     """best_plan after the screen, on its rows: (verdict, cost, proceeds, d, c, repay, taken, fee, then
     Router.remember's arguments: the debt asset, repay, buy venue, cost, the collateral asset, the amount
     sold, sell venue, proceeds). With feedback, the chosen sale at each venue of its asset in `sales`
     (`_sale_at_each`)."""
-    m = (rows, ticks, tables, starts, order, price, ref_price, coefficient, outstanding, volume, venue_price, feedback)
+    m = (rows, ticks, tables, starts, order, price, ref, venue_price, feedback)
     verdict, k, cost, proceeds, buy_v, sell_v = _choose(built, n, asset_of, needed, m)
     if verdict != PLAN:
         return verdict, 0.0, 0.0, -1, -1, 0.0, 0.0, 0.0, -1, 0.0, -1, 0.0, -1, 0.0, -1, 0.0

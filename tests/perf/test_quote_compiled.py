@@ -68,8 +68,7 @@ def router(seed: int, feedback: bool = True) -> Router:
 
 def _kernel_args(r: Router) -> tuple:
     t, ref = quote_table.table(r), r.reference
-    return (t.rows, t.ticks, t.tables, t.starts, t.order, r.price, ref.price, ref.coefficient, ref.outstanding,
-            ref.volume, r.venue_price, r.feedback)
+    return t.rows, t.ticks, t.tables, t.starts, t.order, r.price, ref._rows, r.venue_price, r.feedback
 
 
 def bits(x) -> bytes:
