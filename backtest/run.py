@@ -6,8 +6,9 @@ Above both the engine and metrics (docs/architecture.md): the engine does not im
 from __future__ import annotations
 
 import os
+import pickle
 from contextlib import contextmanager
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
@@ -54,11 +55,11 @@ def make_config(scenario: Scenario, lake: Path, overrides=(), feedback: bool = T
 
 def run(config: RunConfig, scenario: Scenario | None = None, show_progress: bool = False) -> Run:
     scenario = scenario or load_scenario(config.scenario)
-    book = _book_beside(config, scenario)
+    loaded = _inputs_beside(config, scenario)
     from backtest.engine.replay import replay
     from backtest.inputs.book import load_inputs
     from backtest.metrics import RunParts, compute
-    inputs = load_inputs(config, scenario, book=book and book())
+    inputs = (loaded and loaded()) or load_inputs(config, scenario)
     if not config.feedback:
         outcome = replay(inputs, config, label="replay" if show_progress else None)
         return Run(config, scenario, inputs, outcome, outcome, compute(inputs, outcome, outcome))
@@ -78,34 +79,33 @@ def run(config: RunConfig, scenario: Scenario | None = None, show_progress: bool
                compute(inputs, outcome, counterfactual, execution, known), execution)
 
 
-def _book_beside(config: RunConfig, scenario: Scenario):
-    """Start loading the book in a forked child; returns a function that waits for it, after setting up, in
-    this process, what it needs next and the child does not (numba's compiler, pandas: ~0.8 s, and the
-    engine's imports, it spent before on one core with the other idle). The function returns None where no
-    child or it failed: load_inputs then loads the book itself, and raises any error about it there.
-    Only in a process that has not loaded DuckDB (the command line's): DuckDB is not fork-safe once its
-    threads run, and load_book queries it (a child forked under pytest hung joining them)."""
+def _inputs_beside(config: RunConfig, scenario: Scenario):
+    """Start loading the inputs (book, venues, paths) in a forked child; returns a function that waits for
+    them, after setting up, in this process, what the replays need and the child does not (numba's compiler
+    and the engine's kernels, its imports): the child imports pandas and DuckDB, this process neither. The
+    function returns None where no child or it failed: load_inputs then runs here, and raises any error
+    there. Only in a process that has not loaded DuckDB (the command line's): DuckDB is not fork-safe once
+    its threads run, and the child queries it (a child forked under pytest hung joining them)."""
     import sys
-    side = None if "duckdb" in sys.modules else _forked(_load_book, Path(config.lake), scenario, config)
+    side = None if "duckdb" in sys.modules else _forked(_load_inputs, config, scenario)
     if side is None:
         return None
 
     def result():
-        import pandas  # noqa: F401  (the venues and paths read through it)
+        import pandas  # noqa: F401  (pyarrow imports it at its first pa.array of a list: the replays' records)
         from backtest.compiled import warm
         warm()
-        book = side()
-        for f in fields(book) if book is not None else ():   # fresh arrays, as load_book's own (not the pipe's)
-            value = getattr(book, f.name)
-            if isinstance(value, np.ndarray):
-                setattr(book, f.name, value.copy())
-        return book
+        return side()
     return result
 
 
-def _load_book(lake: Path, scenario: Scenario, config: RunConfig):
-    from backtest.inputs.book import load_book
-    return load_book(lake, scenario, config)
+def _load_inputs(config: RunConfig, scenario: Scenario):
+    """load_inputs with the venues' few swaps on the Python path, the same bits as the compiled one
+    (tests/perf/test_compiled_swap.py): setting numba's compiler up here would cost more (~0.3 s)."""
+    from backtest.compiled import python_path
+    from backtest.inputs.book import load_inputs
+    with python_path():
+        return load_inputs(config, scenario)
 
 
 def _without_feedback(inputs: ReplayInputs, config: RunConfig, show_progress: bool) -> Outcome:
@@ -206,7 +206,7 @@ def _forked(func, *args):
 
     def result():
         try:
-            value = receive.recv()
+            value = _received(receive)
         except EOFError:                     # the child died
             value = None
         child.join()
@@ -217,8 +217,32 @@ def _forked(func, *args):
 
 def _child(send, func, args) -> None:
     try:
-        send.send(func(*args))
+        value = func(*args)
     except BaseException:                    # the parent runs it again and raises it there
-        send.send(None)
+        value = None
+    try:
+        _sent(send, value)
+    except BaseException:                    # cannot be pickled: the parent runs it again
+        send.send((pickle.dumps(None), []))
     finally:
         send.close()
+
+
+def _sent(send, value) -> None:
+    """value through the pipe with its arrays' memory out of band (pickle protocol 5): written from the arrays
+    themselves, read by `_received` straight into fresh arrays of its own (no views of a pipe buffer, no
+    copy after)."""
+    buffers = []
+    data = pickle.dumps(value, protocol=5, buffer_callback=buffers.append)
+    views = [b.raw() for b in buffers]
+    send.send((data, [v.nbytes for v in views]))
+    for v in views:
+        send.send_bytes(v)
+
+
+def _received(receive):
+    data, sizes = receive.recv()
+    buffers = [np.empty(n, dtype=np.uint8) for n in sizes]
+    for b in buffers:
+        receive.recv_bytes_into(b)
+    return pickle.loads(data, buffers=buffers)

@@ -14,7 +14,6 @@ import pyarrow.compute as pc
 
 from backtest.config import RunConfig
 from backtest.errors import InputError
-from backtest.lake.catalog import connect, run_query
 from backtest.lake.io import read_files, read_table
 from backtest.lake.validate import drop_unknown, repeats
 from backtest.inputs.params import DEBT_ONLY_ROW, EMODE_PARAMS, MARKET_PARAMS, PARAM_DEFAULTS, check, resolve
@@ -24,7 +23,6 @@ from backtest.protocols.maker.ilks import NO_MARKET, ilk_names, vault_markets
 from backtest.markets.router import Router
 from backtest.scenarios.library import Scenario
 from backtest.scenarios.moves import PathSources
-from backtest.scenarios.paths import gas_path, scenario_paths, step_times
 
 
 @dataclass
@@ -286,6 +284,12 @@ def _unique_keys(combos, keys) -> tuple[np.ndarray, np.ndarray]:
 
 
 def load_book(lake: Path, scenario: Scenario, config: RunConfig) -> Book:
+    return _load_book(lake, scenario, config)[0]
+
+
+def _load_book(lake: Path, scenario: Scenario, config: RunConfig):
+    """The book, and the DuckDB connection it priced it through (load_inputs queries the paths on it)."""
+    from backtest.lake.catalog import connect, run_query
     from backtest.protocols.rules import MECHANISMS, RULES
     if config.protocol in MECHANISMS:
         raise InputError(f"--set protocol={config.protocol}: Comet and Maker liquidate by absorb and auction on "
@@ -352,7 +356,7 @@ def load_book(lake: Path, scenario: Scenario, config: RunConfig) -> Book:
                 collateral=coll, debt=debt, prices=np.array([by_asset[a] for a in price_assets]),
                 block_number=block, timestamp=ts, schedule=schedule,
                 reserve_emode=np.array([k for _, _, k, _ in reserves], dtype=np.int64), emode=account_emode,
-                reserve_ilk=ilk_names(reserves) if ilk_market.any() else None, **params)
+                reserve_ilk=ilk_names(reserves) if ilk_market.any() else None, **params), con
 
 
 def load_pools(lake: Path, book: Book, config: RunConfig) -> Router:
@@ -361,15 +365,14 @@ def load_pools(lake: Path, book: Book, config: RunConfig) -> Router:
     return load_venues(lake, book.price_assets, book.prices, book.block_number, config)
 
 
-def load_inputs(config: RunConfig, scenario: Scenario, book: Book | None = None) -> ReplayInputs:
-    """`book`: load_book's, when already loaded (backtest/run.py loads it in a forked child)."""
+def load_inputs(config: RunConfig, scenario: Scenario) -> ReplayInputs:
+    from backtest.scenarios.paths import gas_path, scenario_paths, step_times
     lake = Path(config.lake)
     if not lake.is_dir():
         raise InputError("lake folder not found (make one with `backtest sample-data`)", file=lake)
-    book = book or load_book(lake, scenario, config)
+    book, con = _load_book(lake, scenario, config)
     pools = load_pools(lake, book, config)
     read_table(lake, "gas", required=False)    # checked here: SQL reads it for the gas path
-    con = connect(lake)
     paths = scenario_paths(con, scenario, book.price_assets, book.prices)
     times = step_times(scenario)
     since = (times - np.datetime64(book.timestamp.replace(tzinfo=None), "us")) / np.timedelta64(12, "s")

@@ -1,8 +1,17 @@
-"""The lake: one folder per table of Parquet files, with DuckDB views over it."""
+"""The lake: one folder per table of Parquet files, with DuckDB views over it.
 
-from backtest.lake.schemas import SCHEMAS, REQUIRED
-from backtest.lake.io import read_table, write_table, table_files, atomic_path
-from backtest.lake.catalog import connect, run_query, query_path
+The names below load their module on first use (PEP 562), so importing one room of the lake (its schemas,
+say) does not import DuckDB: `backtest replay`'s parent never queries, and a process that has loaded
+DuckDB may not fork (backtest/run.py)."""
 
-__all__ = ["SCHEMAS", "REQUIRED", "read_table", "write_table", "table_files", "atomic_path",
-           "connect", "run_query", "query_path"]
+from importlib import import_module
+
+_HOME = {"SCHEMAS": "schemas", "REQUIRED": "schemas", "read_table": "io", "write_table": "io", "table_files": "io",
+         "atomic_path": "io", "connect": "catalog", "run_query": "catalog", "query_path": "catalog"}
+__all__ = list(_HOME)
+
+
+def __getattr__(name: str):
+    if name not in _HOME:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(import_module(f"{__name__}.{_HOME[name]}"), name)

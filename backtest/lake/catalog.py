@@ -3,13 +3,20 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import duckdb
 import pyarrow as pa
 
 from backtest.errors import InputError
 from backtest.lake.io import table_files
 from backtest.lake.schemas import SCHEMAS
+
+if TYPE_CHECKING:
+    import duckdb
+
+# DuckDB is imported where a connection is made, not with this module (scenarios and the inputs import it for
+# their queries): `backtest replay`'s parent never queries, and a process that has loaded DuckDB does not
+# fork its children (backtest/run.py).
 
 QUERIES = Path(__file__).resolve().parents[2] / "queries"
 RESULT_TABLES = ("liquidations", "steps")
@@ -42,6 +49,7 @@ def _conformed_select(con, schema: pa.Schema, files: list[Path]) -> str:
 def connect(lake: Path | None = None, results: Path | None = None,
             extra: dict[str, pa.Table] | None = None) -> duckdb.DuckDBPyConnection:
     """An in-memory DuckDB with a view per lake table (empty but typed when the lake lacks it)."""
+    import duckdb
     con = duckdb.connect()
     try:                # DuckDB's own bar would print to stdout, files too
         con.execute("SET enable_progress_bar = false")
@@ -77,6 +85,7 @@ def query_path(name: str) -> Path:
 
 def run_query(con: duckdb.DuckDBPyConnection, name: str, params: dict | None = None) -> pa.Table:
     """Run `queries/NAME.sql`; `$param` placeholders are bound from `params`."""
+    import duckdb
     sql = query_path(name).read_text()
     try:
         return con.sql(sql, params=params or {}).to_arrow_table()

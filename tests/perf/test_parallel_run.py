@@ -1,5 +1,6 @@
-"""The main job's two counterfactuals run in a forked child beside the feedback run: same bytes as
-one after the other, and BACKTEST_SERIAL (or a daemonic process) keeps them in the parent."""
+"""The main job's inputs load in a forked child while the parent sets numba up, and its two counterfactuals
+run in forked children beside the feedback run: same bytes as one after the other, and BACKTEST_SERIAL (or a
+daemonic process) keeps them in the parent."""
 
 import os
 
@@ -65,7 +66,8 @@ def test_on_two_cores_the_children_share_one_while_the_feedback_run_lasts():
 
 
 def test_the_command_line_replay_is_the_serial_one_byte_for_byte(tmp_path):
-    """In a fresh process the book is loaded by a child too (not under pytest: DuckDB is loaded here)."""
+    """In a fresh process the inputs are loaded by a child too (not where DuckDB is loaded), and the parent's
+    imports load neither DuckDB nor pandas (the child reads the lake)."""
     import subprocess
     import sys
     from pathlib import Path
@@ -77,10 +79,54 @@ def test_the_command_line_replay_is_the_serial_one_byte_for_byte(tmp_path):
         env.pop("BACKTEST_SERIAL", None)
         if mode == "serial":
             env["BACKTEST_SERIAL"] = "1"
-        probe = "import backtest.run as r, sys; print(r._book_beside is not None and 'duckdb' not in sys.modules)"
+        probe = ("import backtest.run as r, backtest.engine.replay, backtest.inputs.book, backtest.metrics, sys; "
+                 "print(r._inputs_beside is not None and not {'duckdb', 'pandas'} & set(sys.modules))")
         subprocess.run([sys.executable, "-m", "backtest", "replay", "--json", "--out", str(tmp_path / mode)],
                        env=env, check=True, capture_output=True, cwd=repo)
         files[mode] = {p.name: p.read_bytes() for p in sorted((tmp_path / mode).iterdir())}
         assert subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True,
                               cwd=repo).stdout.strip() == "True"
     assert files["forked"] == files["serial"] and "metrics.json" in files["forked"]
+
+
+def _through_pipe(make):
+    """make()'s value as `_forked`'s result brings it: written by _sent (here from a thread), read by _received."""
+    import threading
+    import multiprocessing as mp
+    receive, send = mp.Pipe(duplex=False)
+    writer = threading.Thread(target=lambda: run_module._sent(send, make()))
+    writer.start()
+    got = run_module._received(receive)
+    writer.join()
+    return got
+
+
+def test_the_pipe_brings_arrays_back_in_buffers_of_their_own():
+    """_sent/_received: arrays out of band, read into fresh, aligned, writable memory; the rest in the pickle."""
+    import numpy as np
+    value = {"big": np.arange(100_000, dtype=float).reshape(-1, 4), "empty": np.zeros((0, 3)),
+             "strided": np.arange(12.0)[::3], "fortran": np.asfortranarray(np.ones((3, 2))),
+             "text": np.array(["a", "bc"]), "none": None, "n": 7}
+    got = _through_pipe(lambda: value)
+    assert got.keys() == value.keys() and got["none"] is None and got["n"] == 7
+    for k in ("big", "empty", "strided", "fortran", "text"):
+        a, b = value[k], got[k]
+        assert a.dtype == b.dtype and a.shape == b.shape and a.tobytes() == b.tobytes()
+        assert b.flags.writeable and b.flags.aligned and not isinstance(b.base, bytes)
+    assert got["fortran"].flags.f_contiguous
+
+
+def test_the_inputs_child_loads_what_load_inputs_loads_bit_for_bit(tmp_path):
+    """The child builds the venues on the Python path (no numba compiler to set up there): its inputs are what
+    load_inputs gives on the compiled path, bit for bit (both through the pipe, so that pickle's bytes compare
+    values, not which equal strings are one object nor the order a __setstate__ sets attributes in)."""
+    import pickle
+    from backtest.inputs.book import load_inputs
+    from backtest.markets.venue_kinds import V3Pool
+    write_sample_lake(tmp_path / "lake", seed=5, n_accounts=800)
+    scenario = load_scenario(DEFAULT_SCENARIO)
+    config = make_config(scenario, tmp_path / "lake")
+    child = _through_pipe(lambda: run_module._load_inputs(config, scenario))
+    here = _through_pipe(lambda: load_inputs(config, scenario))
+    assert any(isinstance(v, V3Pool) for v in child.pools.venues)
+    assert pickle.dumps(child) == pickle.dumps(here)
