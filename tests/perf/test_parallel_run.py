@@ -130,3 +130,27 @@ def test_the_inputs_child_loads_what_load_inputs_loads_bit_for_bit(tmp_path):
     here = _through_pipe(lambda: load_inputs(config, scenario))
     assert any(isinstance(v, V3Pool) for v in child.pools.venues)
     assert pickle.dumps(child) == pickle.dumps(here)
+
+
+def test_a_run_leaves_the_collector_as_it_found_it():
+    """_heap_kept pauses the collector for the setup, freezes what it made at `settled()` and turns the collector
+    back on; at the end nothing stays frozen that it froze, and a caller's own freeze or pause is kept."""
+    import gc
+    try:
+        for enabled, frozen_before in ((True, False), (False, False), (True, True)):
+            (gc.enable if enabled else gc.disable)()
+            if frozen_before:
+                gc.freeze()
+            with run_module._heap_kept() as settled:
+                assert not gc.isenabled()
+                made = [[i] for i in range(1000)]
+                settled()
+                assert gc.isenabled() == enabled and gc.get_freeze_count() >= len(made)
+            assert gc.isenabled() == enabled and (gc.get_freeze_count() > 0) == frozen_before
+            gc.unfreeze()
+        with pytest.raises(ZeroDivisionError), run_module._heap_kept():
+            1 / 0
+        assert gc.isenabled() and gc.get_freeze_count() == 0
+    finally:
+        gc.unfreeze()
+        gc.enable()
