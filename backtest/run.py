@@ -24,8 +24,8 @@ if TYPE_CHECKING:
     from backtest.inputs.book import ReplayInputs
     from backtest.metrics import RunParts
 
-# The engine, the inputs and the metrics are imported inside `run`, after the book's child is forked (it
-# imports what it needs itself): the parent's ~0.3 s of imports then overlap the loading of the book.
+# The engine, the inputs and the metrics are imported inside `run`, after the inputs' child is forked (it
+# imports what it needs itself): the parent's ~0.3 s of imports then overlap the loading of the inputs.
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_SCENARIO = "stylised-eth-crash"
