@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, NamedTuple
 import numpy as np
 
 from backtest.config import RunConfig
+from backtest.errors import InputError
 from backtest.overrides import apply_overrides
 from backtest.scenarios.library import Scenario, load_scenario
 
@@ -49,7 +50,12 @@ class Run:
 def make_config(scenario: Scenario, lake: Path, overrides=(), feedback: bool = True) -> RunConfig:
     """Scenario parameters first, then the command line's --set, so the user has the last word."""
     config = RunConfig(scenario=scenario.name, lake=str(lake), scenario_spec=scenario.raw)
-    config = apply_overrides(config, scenario.parameters)
+    for key, value in scenario.parameters.items():
+        try:
+            config = apply_overrides(config, {key: value})
+        except InputError as e:     # the file's [parameters] table, not the command line, set it: say so
+            raise InputError(e.message.removeprefix("--set "), file=scenario.path or scenario.name,
+                             column=f"parameters.{key}") from None
     config = apply_overrides(config, list(overrides))
     return config if feedback else replace(config, feedback=False, feedback_mode=None)
 

@@ -99,3 +99,16 @@ def test_a_zero_step_in_a_scenario_file_is_one_line_on_the_command_line_and_writ
     lines = run.stderr.strip().splitlines()
     assert len(lines) == 1 and f"{scenario}, column 'maker.WETH.step': step must be > 0 seconds (found 0.0)" in lines[0]
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("key, value, why", [
+    ("maker.WETH.step", "0", "step must be > 0 seconds (found 0.0)"),
+    ("oracle.deviation", "-0.5", "oracle.deviation=-0.5: must be >= 0.0"),
+])
+def test_a_bad_value_in_a_files_parameters_table_names_the_file_and_key_not_set(tmp_path, key, value, why):
+    # a scenario's [parameters] are applied as overrides, but the user wrote them in the file, not with --set
+    scenario = load_scenario(_crash_with(tmp_path, f'[parameters]\n"{key}" = {value}\n'))
+    with pytest.raises(InputError) as got:
+        make_config(scenario, tmp_path)
+    assert str(got.value).startswith(f"{scenario.path}, column 'parameters.{key}': {why}")
+    assert "--set" not in str(got.value)
