@@ -27,7 +27,8 @@ from backtest.lake.io import read_table
 from backtest.markets import uniswap_v3
 from backtest.inputs.depth_table import curves_at, read_depth_curves
 from backtest.markets.router import DEPTH_IMPACT, Router
-from backtest.markets.venue_kinds import USD, DepthBook, V2Pool, V3Pool
+from backtest.markets.depth_book import USD, DepthBook
+from backtest.markets.venue_kinds import V2Pool, V3Pool
 
 STABLE_BAND = 0.05
 _LOG_TICK = math.log(1.0001)

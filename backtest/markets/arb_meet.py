@@ -37,9 +37,10 @@ import math
 from backtest import compiled
 from backtest.errors import InputError
 from backtest.markets import meet_block, meet_compiled, meet_kept
+from backtest.markets.depth_book import USD, DepthBook
 from backtest.markets.meet_compiled import _EXP_MAX, _EXP_MIN
 from backtest.markets.reference import _f
-from backtest.markets.venue_kinds import USD, DepthBook, arbitrage_goal
+from backtest.markets.venue_kinds import arbitrage_goal
 
 ITERATIONS = meet_compiled.ITERATIONS      # bisection in log price: 2^-80 of the bracket, below a float's resolution
 

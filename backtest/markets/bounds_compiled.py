@@ -21,9 +21,10 @@ import math
 
 import numpy as np
 
+from backtest.markets.depth_book import USD
 from backtest.markets.quote_compiled import _bisect_right
 from backtest.markets.quote_table import V2, V3, table
-from backtest.markets.venue_kinds import USD, V3Pool
+from backtest.markets.venue_kinds import V3Pool
 
 
 def fill(router, out: np.ndarray) -> bool:

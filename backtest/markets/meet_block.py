@@ -30,11 +30,12 @@ import numpy as np
 
 from backtest.markets import meet_compiled, meet_kept
 from backtest.markets.carried import CarriedFlow
+from backtest.markets.depth_book import USD, DepthBook
 from backtest.markets.meet_compiled import BOOK, V2, WIDTH
 from backtest.markets.reference import ReferenceMarket
 from backtest.markets.reference import _trade_compiled as _trade
 from backtest.markets.uniswap_v3 import PoolState
-from backtest.markets.venue_kinds import USD, DepthBook, V2Pool, V3Pool
+from backtest.markets.venue_kinds import V2Pool, V3Pool
 
 ASSET, QUOTE, SCALE, VENUE = WIDTH, WIDTH + 1, WIDTH + 2, WIDTH + 3   # a row's own columns after meet_compiled's:
 #     its asset, its quote asset (-1: USD), a v3 pool's 10.0 ** quote decimals (made's divisor), its index in venues

@@ -27,7 +27,8 @@ from backtest.markets import v3_compiled
 from backtest.markets.depth_curve import held_at
 from backtest.markets.uniswap_v3 import PoolState
 from backtest.markets.reference import _f
-from backtest.markets.venue_kinds import DepthBook, V2Pool, V3Pool
+from backtest.markets.depth_book import DepthBook
+from backtest.markets.venue_kinds import V2Pool, V3Pool
 
 ITERATIONS = 80          # bisection in log price: 2^-80 of the bracket (arb_meet's Python one too)
 _EXP_MAX = math.log(sys.float_info.max)     # the bracket's range: exp finite ...

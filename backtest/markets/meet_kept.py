@@ -22,7 +22,8 @@ import math
 import numpy as np
 
 from backtest.markets import meet_compiled
-from backtest.markets.venue_kinds import DepthBook, V2Pool, V3Pool
+from backtest.markets.depth_book import DepthBook
+from backtest.markets.venue_kinds import V2Pool, V3Pool
 
 MOVING = 7              # a row's columns 1..7: mid, USD per quote unit, 1 - fee, then the kind's state
 

@@ -13,7 +13,7 @@ import numpy as np
 
 from backtest import compiled
 from backtest.markets import bounds_compiled
-from backtest.markets.venue_kinds import USD
+from backtest.markets.depth_book import USD
 
 QUOTE_SLACK = 1e-9      # relative: float rounding a fill may add beyond its linear ceiling
 

@@ -25,9 +25,9 @@ import math
 import numpy as np
 
 from backtest.markets import v3_compiled
+from backtest.markets.depth_book import USD
 from backtest.markets.quote_table import BOOK, V2, V3, table
 from backtest.markets.reference import ROWS, _fill_factor_compiled
-from backtest.markets.venue_kinds import USD
 
 NONE, PLAN, PYTHON = 0, 1, 2     # `plan`'s verdicts: no plan, a plan, ask the Python path
 SLACK = 1e-9                     # liquidator.SLACK (the ceilings' float rounding)

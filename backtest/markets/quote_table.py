@@ -12,7 +12,8 @@ from __future__ import annotations
 import numpy as np
 
 from backtest.markets import v3_compiled
-from backtest.markets.venue_kinds import DepthBook, V2Pool, V3Pool
+from backtest.markets.depth_book import DepthBook
+from backtest.markets.venue_kinds import V2Pool, V3Pool
 
 V2, V3, BOOK = 0.0, 1.0, 2.0     # a row's kind
 WIDTH = 12                       # row: kind, quote asset (USD -1), fee, then the kind's own (see `_row`)

@@ -11,7 +11,7 @@ import math
 
 import numpy as np
 
-from backtest.markets.venue_kinds import USD
+from backtest.markets.depth_book import USD
 
 
 class RouteMemo:

@@ -34,11 +34,12 @@ import numpy as np
 
 from backtest import compiled
 from backtest.markets import quote_compiled
+from backtest.markets.depth_book import USD, DepthBook
 from backtest.markets.price_bounds import PriceBounds
 from backtest.markets.reference import ReferenceMarket
 from backtest.markets.route_memo import RouteMemo
 from backtest.markets.split import split_purchase, split_sale
-from backtest.markets.venue_kinds import USD, DepthBook, V2Pool, V3Pool, arbitrage_goal
+from backtest.markets.venue_kinds import V2Pool, V3Pool, arbitrage_goal
 
 DEPTH_IMPACT = 0.02
 

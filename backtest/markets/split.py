@@ -8,7 +8,7 @@ which they add up to the order, in log price, by regula falsi with the Illinois 
 (a handful of evaluations). The price is bracketed by the venues' first-unit prices and the
 best single venue's price after the whole order: splitting can only leave that venue better
 off at the margin. Each venue's marginal price and its inverse are closed forms (v2, depth
-curve) or one tick walk (v3): backtest/markets/venue_kinds.py.
+curve) or one tick walk (v3): backtest/markets/venue_kinds.py, backtest/markets/depth_book.py.
 """
 
 from __future__ import annotations

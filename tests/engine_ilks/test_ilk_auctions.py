@@ -10,7 +10,8 @@ from backtest.engine import reference, replay
 from backtest.inputs.book import Book, ReplayInputs
 from backtest.errors import InputError
 from backtest.markets.router import Router
-from backtest.markets.venue_kinds import USD, V2Pool
+from backtest.markets.depth_book import USD
+from backtest.markets.venue_kinds import V2Pool
 from tests.engine_mechanisms.conftest import START, config
 
 # reserves: DAI (the debt), WETH in ETH-A (mat 1.45, chop 1.13), WETH in ETH-C (mat 1.70, chop 1.13)

@@ -8,8 +8,9 @@ import numpy as np
 
 from backtest.config import RunConfig
 from backtest.inputs.book import Book, ReplayInputs
+from backtest.markets.depth_book import USD
 from backtest.markets.router import Router
-from backtest.markets.venue_kinds import USD, V2Pool
+from backtest.markets.venue_kinds import V2Pool
 
 START = datetime(2024, 1, 1, tzinfo=timezone.utc)
 

@@ -10,7 +10,8 @@ from hypothesis import given, settings, strategies as st
 
 from backtest.markets.reference import ReferenceMarket
 from backtest.markets.router import Router
-from backtest.markets.venue_kinds import DepthBook, V2Pool, V3Pool
+from backtest.markets.depth_book import DepthBook
+from backtest.markets.venue_kinds import V2Pool, V3Pool
 from backtest.markets import uniswap_v3 as v3
 
 ETH, USDC, WBTC = 0, 1, 2

@@ -17,9 +17,10 @@ from hypothesis import strategies as st
 from backtest.config import RunConfig
 from backtest.markets import uniswap_v3 as v3
 from backtest.markets.carried import CarriedFlow
+from backtest.markets.depth_book import USD, DepthBook
 from backtest.markets.reference import ReferenceMarket, _f
 from backtest.markets.router import Router
-from backtest.markets.venue_kinds import USD, DepthBook, V2Pool, V3Pool
+from backtest.markets.venue_kinds import V2Pool, V3Pool
 
 ETH, FEE = 0, 0.0005
 

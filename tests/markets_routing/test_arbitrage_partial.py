@@ -14,9 +14,10 @@ import pytest
 
 from backtest import compiled
 from backtest.markets import arb_meet
+from backtest.markets.depth_book import USD, DepthBook
 from backtest.markets.reference import ReferenceMarket
 from backtest.markets.router import Router
-from backtest.markets.venue_kinds import USD, DepthBook, V2Pool
+from backtest.markets.venue_kinds import V2Pool
 
 ETH = 0
 CURVE = dict(impacts=np.array([0.005, 0.01, 0.02, 0.05]), amounts=np.array([100.0, 250.0, 600.0, 2_000.0]))

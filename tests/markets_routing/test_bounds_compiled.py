@@ -15,8 +15,9 @@ from hypothesis import given, settings, strategies as st
 
 from backtest import compiled
 from backtest.markets import bounds_compiled
+from backtest.markets.depth_book import DepthBook
 from backtest.markets.reference import OutOfRange
-from backtest.markets.venue_kinds import DepthBook, V2Pool
+from backtest.markets.venue_kinds import V2Pool
 from tests.perf.test_quote_compiled import PRICE, router
 
 pytestmark = pytest.mark.skipif(bounds_compiled._fill is bounds_compiled._fill_py or not compiled.ON,

@@ -14,7 +14,8 @@ from backtest.lake.io import read_table, write_table
 from backtest.inputs.depth_table import read_depth_curves, write_depth_curves
 from backtest.inputs.venues import describe, load_venues
 from backtest.sample.venues import SNAPSHOT_BLOCK, add_sample_venues
-from backtest.markets.venue_kinds import DepthBook, V2Pool, V3Pool
+from backtest.markets.depth_book import DepthBook
+from backtest.markets.venue_kinds import V2Pool, V3Pool
 from backtest.sample.lake import write_sample_lake
 from backtest.scenarios import load_scenario
 

@@ -10,9 +10,10 @@ import pytest
 from backtest import compiled
 from backtest.markets import arb_meet, meet_compiled, meet_kept
 from backtest.markets.carried import CarriedFlow
+from backtest.markets.depth_book import USD, DepthBook
 from backtest.markets.reference import ReferenceMarket
 from backtest.markets.router import Router
-from backtest.markets.venue_kinds import USD, DepthBook, V2Pool, V3Pool
+from backtest.markets.venue_kinds import V2Pool, V3Pool
 from tests.markets_routing.test_arbitrage_meeting import CURVE, mixed
 
 ETH = 0

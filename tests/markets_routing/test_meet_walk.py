@@ -11,8 +11,9 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from backtest.markets import meet_compiled, v3_compiled
+from backtest.markets.depth_book import USD, DepthBook
 from backtest.markets.uniswap_v3 import PoolState
-from backtest.markets.venue_kinds import USD, DepthBook, V2Pool
+from backtest.markets.venue_kinds import V2Pool
 from tests.markets_routing.test_arbitrage_meeting import mixed, v3_pool
 
 pytestmark = pytest.mark.skipif(meet_compiled.meet is None, reason="numba not installed")

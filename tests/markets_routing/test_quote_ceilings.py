@@ -13,8 +13,9 @@ from hypothesis import given, settings, strategies as st
 
 from backtest.agents.liquidator import SLACK
 from backtest.markets import uniswap_v3 as v3
+from backtest.markets.depth_book import DepthBook
 from backtest.markets.router import Router
-from backtest.markets.venue_kinds import DepthBook, V2Pool, V3Pool
+from backtest.markets.venue_kinds import V2Pool, V3Pool
 
 ETH, USDC = 0, 1
 LOG_TICK = math.log(1.0001)

@@ -10,9 +10,10 @@ import numpy as np
 from hypothesis import given, settings, strategies as st
 
 from backtest.markets import uniswap_v3 as v3
+from backtest.markets.depth_book import DepthBook
 from backtest.markets.reference import ReferenceMarket
 from backtest.markets.router import Router
-from backtest.markets.venue_kinds import DepthBook, V2Pool
+from backtest.markets.venue_kinds import V2Pool
 from tests.markets_routing.test_quote_ceilings import v3_pool
 
 ETH, USDC, STETH = 0, 1, 2         # USDC has no venue (its reference market); stETH is quoted in ETH

@@ -9,8 +9,9 @@ from hypothesis import given, strategies as st
 from backtest.markets import depth_curve as dc
 from backtest.markets import uniswap_v2
 from backtest.markets import uniswap_v3 as v3
+from backtest.markets.depth_book import USD, DepthBook
 from backtest.markets.router import Router
-from backtest.markets.venue_kinds import USD, DepthBook, V2Pool, V3Pool
+from backtest.markets.venue_kinds import V2Pool, V3Pool
 
 ETH, USDC = 0, 1
 PRICES = np.array([2000.0, 1.0])

@@ -7,8 +7,9 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from backtest.markets import uniswap_v3 as v3
+from backtest.markets.depth_book import DepthBook
 from backtest.markets.router import Router
-from backtest.markets.venue_kinds import DepthBook, V2Pool, V3Pool
+from backtest.markets.venue_kinds import V2Pool, V3Pool
 
 ETH, USDC = 0, 1
 PRICES = np.array([2_000.0, 1.0])

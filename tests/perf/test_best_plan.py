@@ -13,7 +13,8 @@ from backtest.agents.liquidator import Plan, best_plan
 from backtest.protocols.rules import RULES, Params
 from backtest.markets import quote_compiled, uniswap_v3 as v3
 from backtest.markets.router import Router
-from backtest.markets.venue_kinds import DepthBook, V2Pool, V3Pool
+from backtest.markets.depth_book import DepthBook
+from backtest.markets.venue_kinds import V2Pool, V3Pool
 
 # Price assets: 0 LINK, 1 USDC (no venue: trades at its price), 2 WETH.
 PRICES = np.array([15.0, 1.0, 2_000.0])

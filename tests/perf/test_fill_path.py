@@ -14,8 +14,9 @@ from hypothesis import given, settings, strategies as st
 from backtest.agents.competition import Award, BlockGas, Field, rank
 from backtest.config import LiquidatorConfig
 from backtest.engine.state import BookState
+from backtest.markets.depth_book import DepthBook
 from backtest.markets.reference import ReferenceMarket, _f
-from backtest.markets.venue_kinds import DepthBook, V2Pool, V3Pool
+from backtest.markets.venue_kinds import V2Pool, V3Pool
 from backtest.protocols.rules import health_factor_at, health_factor_one, health_factor_row, rules_for
 from tests.markets_routing.test_arbitrage_and_counterfactual import CURVE, v3_pool
 

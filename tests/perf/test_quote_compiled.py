@@ -16,9 +16,10 @@ from hypothesis import given, settings, strategies as st
 from backtest import compiled
 from backtest.agents.liquidator import best_plan, execute
 from backtest.markets import quote_compiled, quote_table, uniswap_v3 as v3, venue_kinds
+from backtest.markets.depth_book import DepthBook
 from backtest.markets.reference import ReferenceMarket
 from backtest.markets.router import Router
-from backtest.markets.venue_kinds import DepthBook, V2Pool, V3Pool
+from backtest.markets.venue_kinds import V2Pool, V3Pool
 from backtest.protocols.rules import RULES, Params
 
 pytestmark = pytest.mark.skipif(quote_compiled.plan is None or not compiled.ON, reason="numba not installed")
