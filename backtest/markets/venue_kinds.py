@@ -110,26 +110,30 @@ class V3Pool:
     quote_decimals: int
     name: str = ""
 
+    def __post_init__(self):
+        # whole token1 per whole token0 = sqrtP^2 * 10^(d0 - d1): the decimals' scale, once (a kept sale's mid
+        # reads it on every call); replace() and a copy or pickle keep it with the fields it comes from
+        d0, d1 = ((self.base_decimals, self.quote_decimals) if self.base_is_token0
+                  else (self.quote_decimals, self.base_decimals))
+        self._factor = 10.0 ** (d0 - d1)
+
     @property
     def fee(self) -> float:
         return self.state.fee
 
     def _raw_price_factor(self) -> float:
-        # whole token1 per whole token0 = sqrtP^2 * 10^(d0 - d1)
-        d0, d1 = ((self.base_decimals, self.quote_decimals) if self.base_is_token0
-                  else (self.quote_decimals, self.base_decimals))
-        return 10.0 ** (d0 - d1)
+        return self._factor
 
     def mid(self, state: PoolState | None = None) -> float:
         return self._mid_at((state or self.state).sqrt_price)
 
     def _mid_at(self, sqrt_price: float) -> float:
-        p = sqrt_price ** 2 * self._raw_price_factor()
+        p = sqrt_price ** 2 * self._factor
         return p if self.base_is_token0 else 1.0 / p
 
     def _sqrt_price_for(self, price: float) -> float:
         p = price if self.base_is_token0 else 1.0 / price
-        return math.sqrt(p / self._raw_price_factor())
+        return math.sqrt(p / self._factor)
 
     def _sell(self, amount: float) -> tuple:
         """v3_compiled.walk of a sale of `amount` base: (quote out raw, ..., sqrt price, tick, liquidity after).

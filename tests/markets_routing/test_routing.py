@@ -73,6 +73,21 @@ def one_range_v3(fee=0.003):
     return V3Pool(ETH, USDC, state, base_is_token0=True, base_decimals=0, quote_decimals=0, name="v3"), low
 
 
+@given(st.floats(1e-12, 1e12), st.integers(0, 24), st.integers(0, 24), st.booleans())
+def test_a_v3_mid_is_the_plain_expression_with_the_decimals_scale_kept_once(sqrt_price, d_base, d_quote, token0):
+    """V3Pool keeps 10^(d0 - d1) from construction: its mid and inverse are the plain per-call expressions bit for
+    bit, and a replace() or pickle of the pool carries the scale of its own decimals, not the original's."""
+    import pickle
+    from dataclasses import replace
+    p = replace(one_range_v3()[0], base_is_token0=token0, base_decimals=d_base, quote_decimals=d_quote)
+    d0, d1 = (d_base, d_quote) if token0 else (d_quote, d_base)
+    raw = sqrt_price ** 2 * 10.0 ** (d0 - d1)
+    price = raw if token0 else 1.0 / raw
+    for q in (p, pickle.loads(pickle.dumps(p)), replace(p, name="copy")):
+        assert q._mid_at(sqrt_price) == price
+        assert q._sqrt_price_for(price) == math.sqrt((price if token0 else 1.0 / price) / 10.0 ** (d0 - d1))
+
+
 def test_v3_beats_a_thin_v2_pool_inside_its_range_and_loses_when_the_range_runs_out():
     pool, low = one_range_v3()
     thin = V2Pool(ETH, USDC, 100.0, 200_000.0, 0.003, name="thin-v2")
