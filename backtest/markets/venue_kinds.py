@@ -111,11 +111,13 @@ class V3Pool:
     name: str = ""
 
     def __post_init__(self):
-        # whole token1 per whole token0 = sqrtP^2 * 10^(d0 - d1): the decimals' scale, once (a kept sale's mid
-        # reads it on every call); replace() and a copy or pickle keep it with the fields it comes from
+        # whole token1 per whole token0 = sqrtP^2 * 10^(d0 - d1), and the raw units of a whole base and quote: the
+        # decimals' scales, once (a kept sale's mid reads one on every call); replace() reruns this, a copy or
+        # pickle keeps them with the fields they come from
         d0, d1 = ((self.base_decimals, self.quote_decimals) if self.base_is_token0
                   else (self.quote_decimals, self.base_decimals))
         self._factor = 10.0 ** (d0 - d1)
+        self._base_unit, self._quote_unit = 10.0 ** self.base_decimals, 10.0 ** self.quote_decimals
 
     @property
     def fee(self) -> float:
@@ -142,18 +144,18 @@ class V3Pool:
         memo = self.__dict__.get("_sell_memo")
         if memo is not None and memo[0] is self.state and memo[1] == amount:
             return memo[2]
-        res = v3_compiled.walk(self.state, amount * 10.0 ** self.base_decimals, self.base_is_token0)
+        res = v3_compiled.walk(self.state, amount * self._base_unit, self.base_is_token0)
         self._sell_memo = (self.state, amount, res)
         return res
 
     def sell_out(self, amount: float) -> float:
         """What the pool pays; if it runs out of liquidity the unsold rest earns nothing here."""
-        return float(self._sell(amount)[0]) / 10.0 ** self.quote_decimals
+        return float(self._sell(amount)[0]) / self._quote_unit
 
     def sell(self, amount: float) -> float:
         res = self._sell(amount)
         self.state = v3_compiled.after(self.state, res)
-        return float(res[0]) / 10.0 ** self.quote_decimals
+        return float(res[0]) / self._quote_unit
 
     def sold(self, amount: float, walked: tuple | None = None) -> None:
         """`sell`'s move without its answer (the router already has the route's quote). `walked`: the (sqrt price,
@@ -168,8 +170,8 @@ class V3Pool:
         memo = self.__dict__.get("_buy_memo")
         if memo is not None and memo[0] is self.state and memo[1] == amount:
             return memo[2]
-        done = v3_compiled.exact_output(self.state, amount * 10.0 ** self.base_decimals, not self.base_is_token0)
-        out = None if done is None else (done[0], done[1] / 10.0 ** self.quote_decimals)
+        done = v3_compiled.exact_output(self.state, amount * self._base_unit, not self.base_is_token0)
+        out = None if done is None else (done[0], done[1] / self._quote_unit)
         self._buy_memo = (self.state, amount, out)
         return out
 
@@ -210,12 +212,12 @@ class V3Pool:
         res = v3_compiled.swap(self.state, math.inf, zfo, sqrt_price_limit=sqrt_price)
         token0, token1 = (res.amount_in_used, -res.amount_out) if zfo else (-res.amount_out, res.amount_in_used)
         base, quote = (token0, token1) if self.base_is_token0 else (token1, token0)
-        return res, float(base) / 10.0 ** self.base_decimals, float(quote) / 10.0 ** self.quote_decimals
+        return res, float(base) / self._base_unit, float(quote) / self._quote_unit
 
     def depth(self, impact: float) -> float:
         limit = self._sqrt_price_for(self.mid() * (1.0 - impact))
         res = v3_compiled.swap(self.state, math.inf, self.base_is_token0, sqrt_price_limit=limit)
-        return float(res.amount_in_used) * (1.0 - self.fee) / 10.0 ** self.base_decimals
+        return float(res.amount_in_used) * (1.0 - self.fee) / self._base_unit
 
     # Marginal prices net of fee (the fee comes off every step's input, so a sale's marginal
     # output is (1 - fee) x the price reached) and their inverses: a swap to the price limit.
@@ -227,7 +229,7 @@ class V3Pool:
         if target >= self.mid():
             return 0.0
         res = v3_compiled.swap(self.state, math.inf, self.base_is_token0, sqrt_price_limit=self._sqrt_price_for(target))
-        return float(res.amount_in_used) / 10.0 ** self.base_decimals
+        return float(res.amount_in_used) / self._base_unit
 
     def first_marginals(self) -> tuple[float, float]:
         """buy_marginal(0.0), sell_marginal(0.0): the mid read once."""
@@ -248,7 +250,7 @@ class V3Pool:
             return 0.0
         res = v3_compiled.swap(self.state, math.inf, not self.base_is_token0,
                               sqrt_price_limit=self._sqrt_price_for(target))
-        return float(res.amount_out) / 10.0 ** self.base_decimals
+        return float(res.amount_out) / self._base_unit
 
 
 def arbitrage_goal(venue, target: float, mid: float) -> float | None:

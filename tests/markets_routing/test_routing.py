@@ -9,6 +9,7 @@ from hypothesis import given, strategies as st
 from backtest.markets import depth_curve as dc
 from backtest.markets import uniswap_v2
 from backtest.markets import uniswap_v3 as v3
+from backtest.markets import v3_compiled
 from backtest.markets.depth_book import USD, DepthBook
 from backtest.markets.router import Router
 from backtest.markets.venue_kinds import V2Pool, V3Pool
@@ -75,8 +76,8 @@ def one_range_v3(fee=0.003):
 
 @given(st.floats(1e-12, 1e12), st.integers(0, 24), st.integers(0, 24), st.booleans())
 def test_a_v3_mid_is_the_plain_expression_with_the_decimals_scale_kept_once(sqrt_price, d_base, d_quote, token0):
-    """V3Pool keeps 10^(d0 - d1) from construction: its mid and inverse are the plain per-call expressions bit for
-    bit, and a replace() or pickle of the pool carries the scale of its own decimals, not the original's."""
+    """V3Pool keeps 10^(d0 - d1) and the whole units from construction: its mid, inverse and sale are the plain
+    per-call expressions bit for bit, and a replace() or pickle carries the scales of its own decimals."""
     import pickle
     from dataclasses import replace
     p = replace(one_range_v3()[0], base_is_token0=token0, base_decimals=d_base, quote_decimals=d_quote)
@@ -86,6 +87,8 @@ def test_a_v3_mid_is_the_plain_expression_with_the_decimals_scale_kept_once(sqrt
     for q in (p, pickle.loads(pickle.dumps(p)), replace(p, name="copy")):
         assert q._mid_at(sqrt_price) == price
         assert q._sqrt_price_for(price) == math.sqrt((price if token0 else 1.0 / price) / 10.0 ** (d0 - d1))
+        walked = v3_compiled.walk(q.state, 0.5 * 10.0 ** d_base, token0)
+        assert q.sell_out(0.5) == float(walked[0]) / 10.0 ** d_quote
 
 
 def test_v3_beats_a_thin_v2_pool_inside_its_range_and_loses_when_the_range_runs_out():
