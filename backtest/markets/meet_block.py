@@ -32,6 +32,7 @@ from backtest.markets import meet_compiled, meet_kept
 from backtest.markets.carried import CarriedFlow
 from backtest.markets.depth_book import USD, DepthBook
 from backtest.markets.meet_compiled import BOOK, V2, WIDTH
+from backtest.markets.quote_compiled import knot_impact
 from backtest.markets.reference import ReferenceMarket
 from backtest.markets.reference import _trade_compiled as _trade
 from backtest.markets.uniswap_v3 import PoolState
@@ -113,7 +114,7 @@ def _build(router) -> Kept:
         return Kept(tuple(map(id, venues)), steps, None, meet_compiled._NO_TICKS, meet_compiled._NO_TABLES, made)
     at = {id(venue): v for v, venue in enumerate(venues)}
     own = [(venue.asset, -1.0 if venue.quote_asset == USD else venue.quote_asset,
-            10.0 ** venue.quote_decimals if type(venue) is V3Pool else 1.0, at[id(venue)]) for venue in order]
+            venue._quote_unit if type(venue) is V3Pool else 1.0, at[id(venue)]) for venue in order]
     return Kept(tuple(map(id, venues)), steps, np.hstack((got.rows, np.array(own, dtype=float))), got.ticks,
                 got.tables, made)
 
@@ -150,17 +151,8 @@ def _book_mid(table, k, tables, two):
     net, at, n = table[k, 4], int(table[k, 8]), int(table[k, 9])
     q = abs(net)
     last = tables[at + 2 * n - 1]
-    if q <= last:
-        lo, hi = 0, n
-        while lo < hi:                                     # bisect.bisect_right(a, q)
-            mid = (lo + hi) // 2
-            if q < tables[at + n + mid]:
-                hi = mid
-            else:
-                lo = mid + 1
-        j = lo - 1 if lo - 1 < n - 2 else n - 2
-        i0, i1, a0 = tables[at + j], tables[at + j + 1], tables[at + n + j]
-        impact = i0 + (i1 - i0) * (q - a0) / (tables[at + n + j + 1] - a0)
+    if q <= last:                                          # impacts at `at`, amounts after them
+        impact = knot_impact(tables, at + n, at, n, q)
     else:
         x = table[k, 7]
         impact = 1.0 - table[k, 6] * (x / (x + (q - last))) ** two

@@ -60,7 +60,7 @@ def table(venues: list, mids: list, units: list) -> Venues | None:
         elif kind is V3Pool:
             s = venue.state
             rows.append((V3, mid, unit, 1.0 - s.fee, s.sqrt_price, float(s.tick), s.liquidity, s.fee,
-                         venue._raw_price_factor(), 1.0 if venue.base_is_token0 else 0.0, 10.0 ** venue.base_decimals))
+                         venue._raw_price_factor(), 1.0 if venue.base_is_token0 else 0.0, venue._base_unit))
             parts.append((V3, s.ticks, s.liquidity_net))
         elif kind is DepthBook:
             rows.append((BOOK, mid, unit, 1.0 - venue.fee, venue.net_sold, venue.reference, *venue._tail))
@@ -334,7 +334,7 @@ def made(venue, row: list, anchor: float) -> tuple[float, float]:
         return 0.0, 0.0
     s = venue.state
     venue.state = PoolState(row[3], int(row[4]), row[5], s.ticks, s.liquidity_net, s.fee)
-    return row[1] / 10.0 ** venue.base_decimals, row[2] / 10.0 ** venue.quote_decimals
+    return row[1] / venue._base_unit, row[2] / venue._quote_unit
 
 
 try:

@@ -291,12 +291,17 @@ def _book_mid(row, tables, s):
     q = abs(s)
     if not q <= tables[at + n - 1]:                         # DepthBook._bid's tail (or NaN)
         return math.nan
-    k = _bisect_right(tables, at, at + n, q) - 1
+    return row[4] * (1.0 - math.copysign(knot_impact(tables, at, at + n, n, q), s))
+
+
+def knot_impact(tables, a, i, n, q):
+    """DepthBook._bid's marginal impact at `q` (0 <= q <= the last knot): its knots' amounts `tables[a:a + n]` and
+    impacts `tables[i:i + n]`, interpolated between the knots bisect_right brackets `q` with (the last pair past it).
+    The books' mids of `_book_mid` here and meet_block's (whose tables hold impacts first)."""
+    k = _bisect_right(tables, a, a + n, q) - 1
     if k > n - 2:
         k = n - 2
-    a, i = at, at + n
-    impact = tables[i + k] + (tables[i + k + 1] - tables[i + k]) * (q - tables[a + k]) / (tables[a + k + 1] - tables[a + k])
-    return row[4] * (1.0 - math.copysign(impact, s))
+    return tables[i + k] + (tables[i + k + 1] - tables[i + k]) * (q - tables[a + k]) / (tables[a + k + 1] - tables[a + k])
 
 
 def _plan_py(built, n, asset_of, needed, rows, ticks, tables, starts, order, price, ref, venue_price, feedback,
@@ -353,6 +358,7 @@ try:
     _inline = numba.njit(cache=True, nogil=True, error_model="numpy", inline="always")
     _bisect_right, _bid_inside, _bid_between, _between = (_jit(f) for f in (_bisect_right, _bid_inside, _bid_between,
                                                                              _between))
+    knot_impact = _inline(knot_impact)
     _v3_args, _sell_out, _buy_in, _book_mid = (_jit(f) for f in (_v3_args, _sell_out, _buy_in, _book_mid))
     _quote, _gross, _search, _choose, _sale_at_each = (
         _inline(f) for f in (_quote, _gross, _search, _choose, _sale_at_each))

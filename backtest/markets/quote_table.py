@@ -110,8 +110,8 @@ def _row(venue, place: tuple) -> tuple:
         return (V2, q, venue.fee, venue.base, venue.quote) + _PAD[5:]
     if kind is V3Pool:
         s = venue.state
-        return (V3, q, s.fee, s.sqrt_price, float(s.tick), s.liquidity, 10.0 ** venue.base_decimals,
-                10.0 ** venue.quote_decimals, 1.0 if venue.base_is_token0 else 0.0, *place)
+        return (V3, q, s.fee, s.sqrt_price, float(s.tick), s.liquidity, venue._base_unit, venue._quote_unit,
+                1.0 if venue.base_is_token0 else 0.0, *place)
     if kind is DepthBook:
         return (BOOK, q, venue.fee, venue.net_sold, venue.reference, *venue._tail, *place) + _PAD[9:]
     return _PAD
