@@ -25,7 +25,6 @@ import math
 import numpy as np
 
 from backtest.markets import v3_compiled
-from backtest.markets.depth_book import USD
 from backtest.markets.quote_table import BOOK, V2, V3, table
 from backtest.markets.reference import ROWS, _fill_factor_compiled
 

@@ -19,7 +19,7 @@ from backtest.markets.carried import CarriedFlow
 from backtest.markets.depth_book import USD, DepthBook
 from backtest.markets.reference import ReferenceMarket
 from backtest.markets.router import Router
-from backtest.markets.venue_kinds import V2Pool, V3Pool
+from backtest.markets.venue_kinds import V2Pool
 from tests.markets_routing.test_arbitrage_meeting import CURVE, v3_pool
 
 pytestmark = pytest.mark.skipif(meet_block.block_kernel is None or not compiled.ON, reason="numba not installed")
