@@ -132,8 +132,9 @@ class Start:
 
     def gas_per_unit(self, gas_gwei: float, step: int) -> float:
         """USD per gas unit at this gas price and the path's own price of the gas asset at this step
-        (a 2020 path pays 2020's ETH price for its gas, whatever book it is replayed on)."""
-        return gas_gwei * 1e-9 * float(self.gas_asset_usd[step])
+        (a 2020 path pays 2020's ETH price for its gas, whatever book it is replayed on). A Python float (the
+        same product): every bar, award and gas cost the protocols derive from it is then plain float arithmetic."""
+        return float(gas_gwei) * 1e-9 * self.gas_asset_usd.item(step)
 
 
 def start(inputs: ReplayInputs, config: RunConfig, venues: Router, bounds=None) -> Start:

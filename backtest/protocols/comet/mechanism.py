@@ -168,7 +168,7 @@ class Comet:
             if self.reserves >= self.p.target_reserves:
                 break                                                   # NotForSale
             waited = (now - self.arrived.item(c)) / r.block_seconds     # Python floats, as Field.bar and award
-            bar = float(self.field.bar(waited, gas_usd_per_unit))       # and none_can_clear are written for
+            bar = self.field.bar(waited, gas_usd_per_unit)              # and none_can_clear are written for
             if bar == np.inf:
                 continue                          # no keeper ready, or the block is full: award refuses any
             pc, lf = price.item(c), 1.0 - params.bonus.item(c)

@@ -225,7 +225,7 @@ class Maker:
             if high_of[c] <= unit * low_d:
                 continue              # dearer than the best venue's mid: no take can pay (an exact filter)
             waited = dur / r.block_seconds
-            bar = float(self.field.bar(waited, gas_usd_per_unit))    # a numpy scalar when the gas price is one
+            bar = self.field.bar(waited, gas_usd_per_unit)
             if bar == np.inf:
                 continue              # no keeper ready, or the block is full: award would refuse any take
             chost = ilk.dust * (1.0 + params.bonus.item(c))           # a plain float: take_one's sums in floats
